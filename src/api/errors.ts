@@ -1,0 +1,69 @@
+/**
+ * One error type for the whole of Berth. Every failure that crosses a module boundary is a
+ * BerthError with a code from a closed vocabulary; the HTTP status and the CLI exit code are
+ * derived from that code in exactly one place (below), so callers never invent their own.
+ */
+export const ERROR_CODES = [
+  'NotFound',
+  'AlreadyExists',
+  'Conflict',
+  'Invalid',
+  'Compacted',
+  'Unavailable',
+  'Timeout',
+  'Usage',
+  'Internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  NotFound: 404,
+  AlreadyExists: 409,
+  Conflict: 409,
+  Invalid: 422,
+  Compacted: 410,
+  Unavailable: 503,
+  Timeout: 504,
+  Usage: 400,
+  Internal: 500,
+};
+
+/** Exit codes of the `berth` command: 1 = the thing checked failed, 2 = usage or I/O. */
+const EXIT_CODE: Record<ErrorCode, number> = {
+  NotFound: 1,
+  AlreadyExists: 1,
+  Conflict: 1,
+  Invalid: 1,
+  Compacted: 1,
+  Unavailable: 2,
+  Timeout: 1,
+  Usage: 2,
+  Internal: 2,
+};
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BerthError';
+    this.code = code;
+  }
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+  get exitCode(): number {
+    return EXIT_CODE[this.code];
+  }
+}
+
+export function isBerthError(e: unknown, code?: ErrorCode): e is BerthError {
+  return e instanceof BerthError && (code === undefined || e.code === code);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+export function exitCodeOf(code: ErrorCode): number {
+  return EXIT_CODE[code];
+}

@@ -1,0 +1,60 @@
+/**
+ * The kinds Berth serves, one row each: where its schema lives, its REST names, whether it is
+ * namespaced, and whether a manifest in Git may declare it.
+ */
+export interface KindInfo {
+  readonly group: string; // '' for the core group
+  readonly version: string;
+  readonly kind: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+  /** File under schemas/. */
+  readonly schema: string;
+  /** False for kinds that only Berth itself writes (agents register Nodes, controllers Events). */
+  readonly declarable: boolean;
+  readonly shortNames?: readonly string[];
+}
+
+export const KINDS = [
+  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, schema: 'v1.Namespace.json', declarable: true, shortNames: ['ns'] },
+  { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, schema: 'v1.ConfigMap.json', declarable: true, shortNames: ['cm'] },
+  { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, schema: 'v1.Secret.json', declarable: true },
+  { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, schema: 'v1.Pod.json', declarable: true, shortNames: ['po'] },
+  { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, schema: 'v1.Service.json', declarable: true, shortNames: ['svc'] },
+  { group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, schema: 'v1.Endpoints.json', declarable: true, shortNames: ['ep'] },
+  { group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true, schema: 'v1.PersistentVolumeClaim.json', declarable: true, shortNames: ['pvc'] },
+  { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, schema: 'v1.Node.json', declarable: false, shortNames: ['no'] },
+  { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, schema: 'v1.Event.json', declarable: false, shortNames: ['ev'] },
+  { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, schema: 'apps.v1.Deployment.json', declarable: true, shortNames: ['deploy'] },
+  { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, schema: 'apps.v1.ReplicaSet.json', declarable: true, shortNames: ['rs'] },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, schema: 'apps.v1.DaemonSet.json', declarable: true, shortNames: ['ds'] },
+  { group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, schema: 'apps.v1.StatefulSet.json', declarable: true, shortNames: ['sts'] },
+  { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, schema: 'batch.v1.Job.json', declarable: true },
+  { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, schema: 'batch.v1.CronJob.json', declarable: true, shortNames: ['cj'] },
+  { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, schema: 'networking.k8s.io.v1.Ingress.json', declarable: true, shortNames: ['ing'] },
+  { group: 'berth.dev', version: 'v1', kind: 'Application', plural: 'applications', namespaced: true, schema: 'berth.dev.v1.Application.json', declarable: true, shortNames: ['app', 'apps'] },
+] as const satisfies readonly KindInfo[];
+
+export type KindName = (typeof KINDS)[number]['kind'];
+
+/** Files under schemas/ that hold only shared definitions. */
+export const SHARED_SCHEMAS = ['meta.json', 'pod-spec.json'] as const;
+
+const BY_KIND = new Map<string, KindInfo>(KINDS.map((k) => [k.kind, k]));
+const BY_API_VERSION_KIND = new Map<string, KindInfo>(KINDS.map((k) => [`${apiVersionOf(k)}/${k.kind}`, k]));
+
+export function apiVersionOf(k: Pick<KindInfo, 'group' | 'version'>): string {
+  return k.group ? `${k.group}/${k.version}` : k.version;
+}
+
+export function kindInfo(kind: string): KindInfo | undefined {
+  return BY_KIND.get(kind);
+}
+
+export function kindInfoFor(apiVersion: string, kind: string): KindInfo | undefined {
+  return BY_API_VERSION_KIND.get(`${apiVersion}/${kind}`);
+}
+
+export function supportedKindList(): string {
+  return KINDS.filter((k) => k.declarable).map((k) => `${k.kind} (${apiVersionOf(k)})`).join(', ');
+}

@@ -1,0 +1,72 @@
+/** What the loader reports: every problem names its file, line, column and field path. */
+export const DIAGNOSTIC_REASONS = [
+  'FileTooLarge',
+  'NotUTF8',
+  'YAMLSyntax',
+  'DuplicateKey',
+  'AliasLimit',
+  'HelmTemplate',
+  'Kustomization',
+  'KustomizePatch',
+  'NotAnObject',
+  'MissingField',
+  'UnsupportedKind',
+  'WrongAPIVersion',
+  'NotDeclarable',
+  'LegacyFieldMismatch',
+  'Deprecated',
+  'SchemaViolation',
+  'UnknownField',
+  'InvalidName',
+  'InvalidLabel',
+  'SelectorMismatch',
+  'InvalidQuantity',
+  'InvalidBase64',
+  'InvalidValue',
+  'UnsupportedVolume',
+  'DuplicateObject',
+  'ClusterScopedNamespace',
+] as const;
+export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic {
+  severity: Severity;
+  reason: DiagnosticReason;
+  file: string;
+  line: number;
+  column: number;
+  /** The field, as `spec.template.spec.containers[0].image`; '' for the file or document. */
+  path: string;
+  message: string;
+}
+
+/** A path as a list of keys and indexes, rendered the way kubectl names fields. */
+export type FieldPath = readonly (string | number)[];
+
+export function renderPath(path: FieldPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** `file:line:col: error: message`, the compiler convention editors and CI annotate from. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.path ? `${d.path}: ` : '';
+  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${where}${d.message}`;
+}
+
+/** A problem found in one object, before it is placed in its file. */
+export interface Finding {
+  severity: Severity;
+  reason: DiagnosticReason;
+  path: FieldPath;
+  message: string;
+}
+
+export const error = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({ severity: 'error', reason, path, message });
+export const warning = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({ severity: 'warning', reason, path, message });
