@@ -56,6 +56,8 @@ export function parseYamlDocuments(text: string, options: { json?: boolean } = {
     uniqueKeys: true,
     prettyErrors: false,
     keepSourceTokens: false,
+    // Problems are reported as diagnostics; nothing may reach the process's warning channel.
+    logLevel: 'error',
   });
   const list = Array.isArray(docs) ? docs : [docs];
   const pos = (offset: number): SourcePosition => {
@@ -63,6 +65,23 @@ export function parseYamlDocuments(text: string, options: { json?: boolean } = {
     return { line: p.line, column: p.col };
   };
   return list.map((doc, index) => wrapDocument(doc as Document.Parsed, index, pos, text));
+}
+
+/** The first mapping key that is itself a collection (`{a: 1}: x`), which no JSON object can hold. */
+function firstCollectionKey(root: ParsedNode | null): ParsedNode | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const n = stack.pop();
+    if (isMap(n)) {
+      for (const p of n.items) {
+        if (isMap(p.key) || isSeq(p.key)) return p.key as ParsedNode;
+        stack.push(p.value);
+      }
+    } else if (isSeq(n)) {
+      stack.push(...n.items);
+    }
+  }
+  return undefined;
 }
 
 function wrapDocument(doc: Document.Parsed, index: number, pos: (o: number) => SourcePosition, text: string): ParsedDocument {
@@ -73,6 +92,12 @@ function wrapDocument(doc: Document.Parsed, index: number, pos: (o: number) => S
   }));
   const contents = doc.contents as ParsedNode | null;
   const empty = contents === null || (isScalar(contents) && contents.value === null && contents.range[0] === contents.range[1]);
+  if (problems.length === 0 && !empty) {
+    const key = firstCollectionKey(contents);
+    if (key) {
+      problems.push({ kind: 'syntax', message: 'a mapping key must be a plain value, not a mapping or list (JSON and Kubernetes keys are strings)', position: pos(key.range[0]) });
+    }
+  }
   let value: unknown;
   if (problems.length === 0 && !empty) {
     try {

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { checkDependencies, readSources } from './deps.js';
+import { REPO_ROOT } from '../shared.js';
+
+describe('dependency direction (../shared/DESIGN.md)', () => {
+  it('holds for every file in src/', () => {
+    const files = readSources(`${REPO_ROOT}src`);
+    expect(files.length).toBeGreaterThan(10);
+    expect(checkDependencies(files)).toEqual([]);
+  });
+
+  it('catches a violation (the check itself can fail)', () => {
+    const violations = checkDependencies([
+      { path: 'api/x.ts', source: "import { loadFile } from '../manifest/load.js';" },
+      { path: 'cli/y.ts', source: "import type { Store } from '../store/index.js';\nconst s = await import('../runtime/queue.js');" },
+      { path: 'server/z.ts', source: "import Docker from 'dockerode';" },
+      { path: 'manifest/ok.ts', source: "import { parseQuantity } from '../api/quantity.js';\nimport { x } from './local.js';" },
+    ]);
+    expect(violations.map((v) => `${v.file} → ${v.imports}`)).toEqual([
+      'api/x.ts → ../manifest/load.js',
+      'cli/y.ts → ../store/index.js',
+      'cli/y.ts → ../runtime/queue.js',
+      'server/z.ts → dockerode',
+    ]);
+  });
+});

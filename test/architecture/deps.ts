@@ -1,0 +1,92 @@
+/**
+ * The dependency direction of ../shared/DESIGN.md, checked over the import statements of src/.
+ * A module (the first folder under src/, or a file directly in it) may import only the modules
+ * listed for it; some npm packages may be imported from one place only.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const ALLOWED: Record<string, readonly string[]> = {
+  api: [],
+  manifest: ['api'],
+  diff: ['api'],
+  health: ['api'],
+  store: ['api'],
+  runtime: ['api', 'store'],
+  source: ['api', 'manifest'],
+  controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
+  scheduler: ['api', 'runtime'],
+  agent: ['api', 'runtime', 'health'],
+  ingress: ['api', 'runtime'],
+  server: ['api', 'store', 'manifest', 'diff', 'health'],
+  client: ['api'],
+  cli: ['api', 'client', 'manifest', 'diff'],
+  // The composition root wires everything.
+  'main.ts': ['*'],
+};
+
+/** npm packages that only one place may import (the concrete drivers). */
+export const PACKAGE_HOMES: Record<string, string> = {
+  dockerode: 'agent/docker/',
+  'better-sqlite3': 'store/sqlite',
+  etcd3: 'store/etcd',
+};
+
+export interface Violation {
+  file: string;
+  imports: string;
+  why: string;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
+
+export function importsOf(source: string): string[] {
+  const out: string[] = [];
+  for (const m of source.matchAll(IMPORT)) out.push((m[1] ?? m[2] ?? m[3])!);
+  return out;
+}
+
+export function moduleOf(relativeToSrc: string): string {
+  const [first] = relativeToSrc.split('/');
+  return relativeToSrc.includes('/') ? first! : relativeToSrc;
+}
+
+/** files: paths relative to src/ with their source text. */
+export function checkDependencies(files: { path: string; source: string }[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const f of files) {
+    const from = moduleOf(f.path);
+    const allowed = ALLOWED[from];
+    for (const spec of importsOf(f.source)) {
+      if (spec.startsWith('.')) {
+        const target = path.posix.normalize(path.posix.join(path.posix.dirname(f.path), spec));
+        if (target.startsWith('..')) {
+          violations.push({ file: f.path, imports: spec, why: 'imports from outside src/' });
+          continue;
+        }
+        const to = moduleOf(target);
+        if (to === from) continue;
+        if (!allowed) violations.push({ file: f.path, imports: spec, why: `module "${from}" has no place in the dependency rules` });
+        else if (!allowed.includes('*') && !allowed.includes(to)) violations.push({ file: f.path, imports: spec, why: `${from} may not depend on ${to} (allowed: ${allowed.join(', ') || 'nothing'})` });
+      } else {
+        const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        const home = PACKAGE_HOMES[pkg];
+        if (home && !f.path.startsWith(home)) violations.push({ file: f.path, imports: spec, why: `only src/${home} may import ${pkg}` });
+      }
+    }
+  }
+  return violations;
+}
+
+export function readSources(srcDir: string): { path: string; source: string }[] {
+  const out: { path: string; source: string }[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (/\.(ts|js)$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push({ path: path.relative(srcDir, full).split(path.sep).join('/'), source: readFileSync(full, 'utf8') });
+    }
+  };
+  walk(srcDir);
+  return out;
+}

@@ -1,0 +1,69 @@
+/**
+ * The real public manifests in ../shared/corpus (read in place, never copied): every object of a
+ * supported kind loads or fails with the specific error ../shared/corpus/INVENTORY.md describes,
+ * and every object of an unsupported kind gets exactly one clear error. Counts are pinned.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadFile, type Diagnostic, type FileResult } from '../../src/manifest/index.js';
+import { CORPUS } from '../shared.js';
+
+/** Every manifest file, hidden folders (.github) included: the corpus is a collection, not a repo. */
+function manifestFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? manifestFiles(path.join(dir, e.name)) : /\.(ya?ml|json)$/.test(e.name) ? [path.join(dir, e.name)] : []));
+}
+
+const results: FileResult[] = manifestFiles(CORPUS).map((f) => loadFile({ path: path.relative(CORPUS, f), bytes: readFileSync(f) }));
+const diagnostics = results.flatMap((r) => r.diagnostics);
+const errors = diagnostics.filter((d) => d.severity === 'error');
+const count = (ds: Diagnostic[]) => ds.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.reason]: (acc[d.reason] ?? 0) + 1 }), {});
+const errorsIn = (file: string) => errors.filter((d) => d.file === file).map((d) => `${d.line} ${d.reason} ${d.path}`);
+
+describe('the public corpus', () => {
+  it('loads the expected number of objects from every file', () => {
+    expect(results.length).toBe(269);
+    const loaded = results.flatMap((r) => r.objects);
+    expect(loaded.length).toBe(260);
+    expect(count(loaded.map((o) => ({ reason: o.object.kind }) as Diagnostic))).toEqual({
+      ConfigMap: 8, CronJob: 5, DaemonSet: 7, Deployment: 69, Endpoints: 1, Ingress: 18, Job: 5, Namespace: 11,
+      PersistentVolumeClaim: 10, Pod: 19, ReplicaSet: 2, Secret: 6, Service: 89, StatefulSet: 10,
+    });
+  });
+
+  it('pins the errors and warnings by reason', () => {
+    expect(count(errors)).toEqual({
+      UnsupportedKind: 120, DuplicateKey: 1, Kustomization: 2, KustomizePatch: 1, MissingField: 1,
+      SchemaViolation: 1, InvalidBase64: 2, LegacyFieldMismatch: 1, UnsupportedVolume: 1,
+    });
+    expect(count(diagnostics.filter((d) => d.severity === 'warning'))).toEqual({ Deprecated: 20, UnknownField: 1 });
+  });
+
+  it('fails the documented edge cases with their specific errors', () => {
+    const site = 'kubernetes-website/content/en/examples/';
+    expect(errorsIn(`${site}pods/pod-with-node-affinity.yaml`)).toEqual(['8 SchemaViolation spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution']);
+    expect(errorsIn(`${site}service/networking/example-ingress.yaml`)).toEqual(['15 LegacyFieldMismatch spec.rules[0].http.paths[0].backend.service']);
+    expect(errorsIn(`${site}secret/tls-auth-secret.yaml`)).toEqual(['10 InvalidBase64 data["tls.crt"]', '11 InvalidBase64 data["tls.key"]']);
+    expect(errorsIn(`${site}pods/inject/pod-single-secret-env-variable.yaml`)).toEqual(['1 MissingField ']);
+    expect(errorsIn('kubernetes-examples/_archived/openshift-origin/etcd-controller.yaml')).toEqual(['12 DuplicateKey ']);
+    expect(errorsIn('microservices-demo/kustomize/components/without-loadgenerator/delete-loadgenerator.patch.yaml')).toEqual(['5 KustomizePatch $patch']);
+    expect(errorsIn('kubernetes-examples/databases/mysql-cinder-pd/mysql.yaml')).toEqual(['31 UnsupportedVolume spec.volumes[0].cinder']);
+  });
+
+  it('reads YAML 1.1 octal modes as kubectl does', () => {
+    const k9 = results.find((r) => r.file === 'podinfo-legacy-d4882b4/deploy/k9/k9-dep.yaml')!;
+    const volumes = (k9.objects[0]!.object as any).spec.template.spec.volumes;
+    expect(volumes.slice(0, 2).map((v: any) => v.secret?.defaultMode ?? v.configMap?.defaultMode)).toEqual([384, 484]);
+  });
+
+  it('gives each object of an unsupported kind exactly one error, naming the kind and the supported list', () => {
+    const unsupported = errors.filter((d) => d.reason === 'UnsupportedKind');
+    for (const d of unsupported) {
+      expect(d.message).toMatch(/ is not supported; supported kinds: Namespace \(v1\)/);
+      const sameDocument = errors.filter((e) => e.file === d.file && e.line === d.line);
+      expect(sameDocument).toHaveLength(1);
+    }
+  });
+});
