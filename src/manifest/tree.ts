@@ -2,8 +2,11 @@
  * Reads manifest files from disk (the shell around the pure loader): walks directories in a
  * stable order, skips hidden files and folders, honours `.berthignore` files (gitignore syntax,
  * each applying below its own folder) and refuses oversized files before reading them.
+ *
+ * Synchronous on purpose: manifests are small and many, and a blocking read or readdir costs a
+ * few microseconds where a promise round-trip through libuv's thread pool costs a hundred.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { BerthError } from '../api/errors.js';
@@ -15,7 +18,6 @@ export interface ManifestFileRef {
   /** The path shown to the user. */
   display: string;
   absolute: string;
-  size: number;
 }
 
 interface IgnoreScope {
@@ -24,44 +26,66 @@ interface IgnoreScope {
 }
 
 /** Lists the manifest files under the given paths (files are taken as given). */
-export async function listManifestFiles(paths: readonly string[]): Promise<ManifestFileRef[]> {
+export function listManifestFiles(paths: readonly string[]): ManifestFileRef[] {
   const out: ManifestFileRef[] = [];
   for (const p of paths) {
-    let st;
+    let isDirectory: boolean;
     try {
-      st = await stat(p);
+      isDirectory = statSync(p).isDirectory();
     } catch (e) {
       throw new BerthError('Usage', `cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
     }
-    if (st.isDirectory()) await walk(p, p, [], out);
-    else out.push({ display: p, absolute: path.resolve(p), size: st.size });
+    if (isDirectory) walk(p, [], new Set([realpathSync(p)]), out);
+    else out.push({ display: p, absolute: path.resolve(p) });
   }
   return out;
 }
 
-async function walk(root: string, dir: string, scopes: IgnoreScope[], out: ManifestFileRef[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const ignoreFile = entries.find((e) => e.isFile() && e.name === '.berthignore');
-  if (ignoreFile) {
-    const rules = ignore().add(await readFile(path.join(dir, ignoreFile.name), 'utf8'));
-    scopes = [...scopes, { dir, rules }];
+function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, out: ManifestFileRef[]): void {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.some((e) => e.name === '.berthignore' && e.isFile())) {
+    scopes = [...scopes, { dir, rules: ignore().add(readFileSync(path.join(dir, '.berthignore'), 'utf8')) }];
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
-    const isDir = e.isDirectory();
+    const type = entryType(e, full);
+    if (type === 'other') continue;
+    const isDir = type === 'dir';
     if (scopes.some((s) => s.rules.ignores(path.relative(s.dir, full).split(path.sep).join('/') + (isDir ? '/' : '')))) continue;
-    if (isDir) await walk(root, full, scopes, out);
-    else if (e.isFile() && MANIFEST_EXTENSIONS.some((x) => e.name.endsWith(x))) {
-      const st = await stat(full);
-      out.push({ display: full, absolute: path.resolve(full), size: st.size });
+    if (isDir) {
+      // A symlinked folder may point back up the tree: visit each real folder once.
+      const real = realpathSync(full);
+      if (visited.has(real)) continue;
+      visited.add(real);
+      walk(full, scopes, visited, out);
+    } else if (MANIFEST_EXTENSIONS.some((x) => e.name.endsWith(x))) {
+      out.push({ display: full, absolute: path.resolve(full) });
     }
   }
 }
 
+function entryType(e: Dirent, full: string): 'dir' | 'file' | 'other' {
+  if (e.isDirectory()) return 'dir';
+  if (e.isFile()) return 'file';
+  if (!e.isSymbolicLink()) return 'other';
+  try {
+    const st = statSync(full);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch {
+    return 'other'; // a dangling link
+  }
+}
+
 /** Reads one file; an oversized one is not read at all (its size alone is reported). */
-export async function readSourceFile(ref: ManifestFileRef): Promise<SourceFile> {
-  if (ref.size > MAX_FILE_BYTES) return { path: ref.display, bytes: new Uint8Array(0), size: ref.size };
-  return { path: ref.display, bytes: await readFile(ref.absolute) };
+export function readSourceFile(ref: ManifestFileRef): SourceFile {
+  const fd = openSync(ref.absolute, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES) return { path: ref.display, bytes: new Uint8Array(0), size };
+    return { path: ref.display, bytes: readFileSync(fd) };
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -30,7 +30,7 @@ describe('reading a manifest tree', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('skips hidden files, honours .berthignore at every level, and finds duplicates across files', async () => {
-    const r = await loadPaths([dir], { workers: 0 });
+    const r = await loadPaths([dir], { parallel: false });
     expect(r.objects.map((o) => o.object.metadata.name).sort()).toEqual(['a', 'b', 'c']);
     expect(r.files).toBe(4);
     expect(r.errors.map((e) => [path.relative(dir, e.file), e.reason, e.message.replace(dir + '/', '')])).toEqual([
@@ -39,8 +39,8 @@ describe('reading a manifest tree', () => {
   });
 
   it('gives the same result from worker threads', async () => {
-    const here = await loadPaths([dir], { workers: 0 });
-    const threads = await loadPaths([dir], { workers: 2 });
+    const here = await loadPaths([dir], { parallel: false });
+    const threads = await loadPaths([dir], { parallel: true });
     expect(threads).toEqual(here);
   }, 30_000);
 
