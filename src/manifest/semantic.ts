@@ -8,6 +8,7 @@ import { parseQuantity } from '../api/quantity.js';
 import { selectorFromObject, type LabelSelectorObject } from '../api/selector.js';
 import { error, type FieldPath, type Finding } from './diagnostics.js';
 import { arrayAt, isObject, objectAt, stringAt, type PlainObject } from './object.js';
+import { isTimeZone, scheduleProblem } from './schedule.js';
 
 const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 
@@ -45,6 +46,13 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
         checkTemplateLabels(objectAt(jobTemplate, 'metadata'), ['spec', 'jobTemplate', 'metadata'], out);
         const jobSpec = objectAt(jobTemplate, 'spec');
         if (jobSpec) checkJob(jobSpec, ['spec', 'jobTemplate', 'spec'], out);
+        if (typeof spec.schedule === 'string') {
+          const problem = scheduleProblem(spec.schedule);
+          if (problem) out.push(error('InvalidValue', ['spec', 'schedule'], `invalid schedule ${JSON.stringify(spec.schedule)}: ${problem}`));
+        }
+        if (typeof spec.timeZone === 'string' && !isTimeZone(spec.timeZone)) {
+          out.push(error('InvalidValue', ['spec', 'timeZone'], `unknown time zone ${JSON.stringify(spec.timeZone)} (use an IANA name such as "Europe/Berlin" or "Etc/UTC")`));
+        }
         if (typeof obj.metadata === 'object' && String(stringAt(obj.metadata, 'name') ?? '').length > 52) {
           out.push(error('InvalidName', ['metadata', 'name'], 'must be no more than 52 characters (CronJob names leave room for the Job suffix)'));
         }

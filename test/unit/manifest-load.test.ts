@@ -154,6 +154,7 @@ describe('bad input gives errors at the right line, never an exception', () => {
     ['bad label key', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: {"bad key": v}\n', 'InvalidLabel'],
     ['bad quantity', 'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x}\nspec:\n  resources: {requests: {storage: lots}}\n', 'InvalidQuantity'],
     ['service nodePort out of range', 'apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n', 'InvalidValue'],
+    ['bad cron schedule', 'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: x}\nspec:\n  schedule: "every day"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: "busybox:1.36"}]\n', 'InvalidValue'],
     ['kustomization kind', 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n', 'Kustomization'],
   ])('%s', (_, text, reason) => {
     const r = load(text);
