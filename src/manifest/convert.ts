@@ -6,6 +6,7 @@
  * behaves as it did when it was written. Each conversion carries a deprecation warning.
  */
 import { error, warning, type Finding } from './diagnostics.js';
+import { rollingStrategy } from './defaults.js';
 import { arrayAt, isObject, objectAt, setDefault, type PlainObject } from './object.js';
 
 /** What Kubernetes stored for "unlimited" history and deadlines in the old APIs. */
@@ -75,15 +76,7 @@ function workload(obj: PlainObject, d: WorkloadDefaults): void {
   const labels = objectAt(objectAt(spec.template, 'metadata'), 'labels');
   // The beta APIs defaulted a missing selector to the template's labels; apps/v1 requires it.
   if (d.selectorFromTemplate && spec.selector == null && labels) spec.selector = { matchLabels: { ...labels } };
-  if (d.rolling) {
-    const strategy = isObject(spec.strategy) ? spec.strategy : (spec.strategy = {});
-    setDefault(strategy, 'type', 'RollingUpdate');
-    if (strategy.type === 'RollingUpdate') {
-      const ru = isObject(strategy.rollingUpdate) ? strategy.rollingUpdate : (strategy.rollingUpdate = {});
-      setDefault(ru, 'maxUnavailable', d.rolling.maxUnavailable);
-      setDefault(ru, 'maxSurge', d.rolling.maxSurge);
-    }
-  }
+  if (d.rolling) rollingStrategy(spec, 'strategy', d.rolling);
   if (d.revisionHistoryLimit !== undefined) setDefault(spec, 'revisionHistoryLimit', d.revisionHistoryLimit);
   if (d.progressDeadlineSeconds !== undefined) setDefault(spec, 'progressDeadlineSeconds', d.progressDeadlineSeconds);
   if (d.updateStrategy) setDefault(spec, 'updateStrategy', { ...d.updateStrategy });

@@ -3,7 +3,7 @@
  * apps/v1, batch/v1 and networking/v1), applied in place. Defaulting never overwrites a value the
  * user wrote and never assumes a shape: a field of the wrong type is left for validation to name.
  */
-import { arrayAt, isObject, objectAt, setDefault, type PlainObject } from './object.js';
+import { arrayAt, ensureObject, isObject, objectAt, setDefault, type PlainObject } from './object.js';
 
 export interface DefaultingOptions {
   /** Namespace for namespaced objects that name none (the Application's destination). */
@@ -17,17 +17,7 @@ const BY_KIND: Record<string, Defaulter> = {
   Deployment: (o) =>
     withObject(o, 'spec', (spec) => {
       setDefault(spec, 'replicas', 1);
-      const strategy = isObject(spec.strategy) ? spec.strategy : spec.strategy == null ? (spec.strategy = {}) : undefined;
-      if (strategy) {
-        setDefault(strategy, 'type', 'RollingUpdate');
-        if (strategy.type === 'RollingUpdate') {
-          const ru = isObject(strategy.rollingUpdate) ? strategy.rollingUpdate : strategy.rollingUpdate == null ? (strategy.rollingUpdate = {}) : undefined;
-          if (ru) {
-            setDefault(ru, 'maxUnavailable', '25%');
-            setDefault(ru, 'maxSurge', '25%');
-          }
-        }
-      }
+      rollingStrategy(spec, 'strategy', { maxUnavailable: '25%', maxSurge: '25%' });
       setDefault(spec, 'revisionHistoryLimit', 10);
       setDefault(spec, 'progressDeadlineSeconds', 600);
       podTemplate(spec);
@@ -39,17 +29,7 @@ const BY_KIND: Record<string, Defaulter> = {
     }),
   DaemonSet: (o) =>
     withObject(o, 'spec', (spec) => {
-      const us = isObject(spec.updateStrategy) ? spec.updateStrategy : spec.updateStrategy == null ? (spec.updateStrategy = {}) : undefined;
-      if (us) {
-        setDefault(us, 'type', 'RollingUpdate');
-        if (us.type === 'RollingUpdate') {
-          const ru = isObject(us.rollingUpdate) ? us.rollingUpdate : us.rollingUpdate == null ? (us.rollingUpdate = {}) : undefined;
-          if (ru) {
-            setDefault(ru, 'maxUnavailable', 1);
-            setDefault(ru, 'maxSurge', 0);
-          }
-        }
-      }
+      rollingStrategy(spec, 'updateStrategy', { maxUnavailable: 1, maxSurge: 0 });
       setDefault(spec, 'revisionHistoryLimit', 10);
       podTemplate(spec);
     }),
@@ -57,14 +37,7 @@ const BY_KIND: Record<string, Defaulter> = {
     withObject(o, 'spec', (spec) => {
       setDefault(spec, 'replicas', 1);
       setDefault(spec, 'podManagementPolicy', 'OrderedReady');
-      const us = isObject(spec.updateStrategy) ? spec.updateStrategy : spec.updateStrategy == null ? (spec.updateStrategy = {}) : undefined;
-      if (us) {
-        setDefault(us, 'type', 'RollingUpdate');
-        if (us.type === 'RollingUpdate') {
-          const ru = isObject(us.rollingUpdate) ? us.rollingUpdate : us.rollingUpdate == null ? (us.rollingUpdate = {}) : undefined;
-          if (ru) setDefault(ru, 'partition', 0);
-        }
-      }
+      rollingStrategy(spec, 'updateStrategy', { partition: 0 });
       setDefault(spec, 'revisionHistoryLimit', 10);
       setDefault(spec, 'persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' });
       for (const t of arrayAt(spec, 'volumeClaimTemplates')) withObject(t, 'spec', pvcSpec);
@@ -85,7 +58,7 @@ const BY_KIND: Record<string, Defaulter> = {
     // As the API server's decoding does: stringData is written into data (base64) and dropped.
     const stringData = objectAt(o, 'stringData');
     if (stringData) {
-      const data = isObject(o.data) ? o.data : o.data == null ? (o.data = {}) : undefined;
+      const data = ensureObject(o, 'data');
       if (data) {
         for (const [k, v] of Object.entries(stringData)) if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8').toString('base64');
         delete o.stringData;
@@ -101,6 +74,19 @@ export function applyDefaults(obj: PlainObject, namespaced: boolean, options: De
   if (meta && namespaced) setDefault(meta, 'namespace', options.namespace);
   const kind = typeof obj.kind === 'string' ? obj.kind : '';
   BY_KIND[kind]?.(obj);
+}
+
+/**
+ * `spec[field]` defaults to type RollingUpdate, and a RollingUpdate strategy's rollingUpdate to
+ * the given values (Deployment strategy, DaemonSet and StatefulSet updateStrategy).
+ */
+export function rollingStrategy(spec: PlainObject, field: string, rolling: Record<string, unknown>): void {
+  const strategy = ensureObject(spec, field);
+  if (!strategy) return;
+  setDefault(strategy, 'type', 'RollingUpdate');
+  if (strategy.type !== 'RollingUpdate') return;
+  const ru = ensureObject(strategy, 'rollingUpdate');
+  if (ru) for (const [k, v] of Object.entries(rolling)) setDefault(ru, k, v);
 }
 
 function withObject(parent: unknown, key: string, fn: (o: PlainObject) => void): void {
