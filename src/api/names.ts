@@ -10,32 +10,27 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])*$/;
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
 
-export function dns1123Label(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!DNS1123_LABEL.test(value)) {
-    errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')");
-  }
-  return errs;
+/** A check of a maximum length and a pattern, as Kubernetes' validation functions make them. */
+function lengthAndPattern(max: number, pattern: RegExp, explanation: string): (value: string) => string[] {
+  return (value) => {
+    const errs: string[] = [];
+    if (value.length > max) errs.push(`must be no more than ${max} characters`);
+    if (!pattern.test(value)) errs.push(explanation);
+    return errs;
+  };
 }
 
-export function dns1123Subdomain(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 253) errs.push('must be no more than 253 characters');
-  if (!DNS1123_SUBDOMAIN.test(value)) {
-    errs.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')");
-  }
-  return errs;
-}
+export const dns1123Label = lengthAndPattern(63, DNS1123_LABEL,
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')");
 
-export function dns1035Label(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!DNS1035_LABEL.test(value)) {
-    errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')");
-  }
-  return errs;
-}
+export const dns1123Subdomain = lengthAndPattern(253, DNS1123_SUBDOMAIN,
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')");
+
+export const dns1035Label = lengthAndPattern(63, DNS1035_LABEL,
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')");
+
+export const labelValue = lengthAndPattern(63, LABEL_VALUE,
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345')");
 
 /** A label or annotation key: an optional DNS subdomain prefix and '/', then a name of ≤ 63. */
 export function qualifiedName(value: string): string[] {
@@ -54,15 +49,6 @@ export function qualifiedName(value: string): string[] {
   else if (name.length > 63) errs.push('name part must be no more than 63 characters');
   if (name.length > 0 && !QUALIFIED_NAME.test(name)) {
     errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')");
-  }
-  return errs;
-}
-
-export function labelValue(value: string): string[] {
-  const errs: string[] = [];
-  if (value.length > 63) errs.push('must be no more than 63 characters');
-  if (!LABEL_VALUE.test(value)) {
-    errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345')");
   }
   return errs;
 }
