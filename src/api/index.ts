@@ -5,3 +5,4 @@ export { dns1123Label, dns1123Subdomain, dns1035Label, qualifiedName, labelValue
 export { BerthError, isBerthError, type ErrorCode } from './errors.js';
 export { KINDS, kindInfo, kindInfoFor, apiVersionOf, type KindInfo } from './kinds.js';
 export type * from './types.gen.js';
+export { parseFieldSelector, fieldValue, SELECTABLE_FIELDS, type FieldSelector, type FieldRequirement, type SelectableField } from './fields.js';

@@ -15,7 +15,7 @@ export interface Requirement {
   readonly values: readonly string[];
 }
 
-export type Labels = Readonly<Record<string, string>> | undefined | null;
+export type Labels = Readonly<Record<string, string | undefined>> | undefined | null;
 
 export interface Selector {
   readonly requirements: readonly Requirement[];
@@ -204,8 +204,8 @@ function makeRequirement(key: string, operator: SelectorOperator, rawValues: str
 }
 
 function requirementMatches(r: Requirement, labels: Labels): boolean {
-  const has = labels != null && Object.prototype.hasOwnProperty.call(labels, r.key);
-  const value = has ? labels![r.key]! : undefined;
+  const value = labels != null && Object.prototype.hasOwnProperty.call(labels, r.key) ? labels[r.key] : undefined;
+  const has = value !== undefined;
   switch (r.operator) {
     case '=':
     case '==':

@@ -1,0 +1,26 @@
+/**
+ * Opens a store from its URL: `sqlite:PATH` (the embedded default), `etcd://host:port[,…][/prefix]`
+ * or `memory:`. Drivers are imported on demand, so a SQLite server never loads the etcd client.
+ */
+import { BerthError } from '../api/errors.js';
+import { RevisionedStore, type StoreOptions } from './store.js';
+
+export async function openStore(url: string, options: StoreOptions = {}): Promise<RevisionedStore> {
+  if (url === 'memory:' || url === 'memory') {
+    const { MemoryBackend } = await import('./memory.js');
+    return new RevisionedStore(new MemoryBackend(), options);
+  }
+  if (url.startsWith('sqlite:')) {
+    const [file, query = ''] = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '').split('?');
+    if (!file) throw new BerthError('Usage', 'sqlite: needs a file path, as sqlite:/var/lib/berth/state.db');
+    const sync = new URLSearchParams(query).get('sync');
+    if (sync && sync !== 'full' && sync !== 'normal') throw new BerthError('Usage', `sqlite sync must be full or normal, not ${JSON.stringify(sync)}`);
+    const { SqliteBackend } = await import('./sqlite.js');
+    return new RevisionedStore(new SqliteBackend(file, { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' }), options);
+  }
+  if (url.startsWith('etcd://')) {
+    const { EtcdBackend, parseEtcdUrl } = await import('./etcd.js');
+    return new RevisionedStore(new EtcdBackend(parseEtcdUrl(url)), options);
+  }
+  throw new BerthError('Usage', `unknown store URL ${JSON.stringify(url)}: use sqlite:PATH, etcd://host:port[,host:port…][/prefix] or memory:`);
+}

@@ -1,0 +1,235 @@
+/**
+ * `sqlite:PATH` — the embedded default. One file in WAL mode holding:
+ *   kv      the current value and revision of every key (lists and gets read only this);
+ *   log     an append-only log of every change, one row per key per revision, with the previous
+ *           value, in the manner of k3s' kine: watches and history replay read it;
+ *   meta    the global revision and the compaction point;
+ *   leases  heartbeats, updated in place and never logged.
+ * A commit is one IMMEDIATE transaction: the revision is read and bumped inside it and every
+ * precondition is enforced by the UPDATE's WHERE clause, so several processes may share the file.
+ * Compaction deletes old log rows a slice at a time, so writers wait milliseconds, not seconds.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { BerthError } from '../api/errors.js';
+import type { Backend, BackendOp, CommitResult, KeyValue, RevisionBatch } from './backend.js';
+import { preconditionError } from './precondition.js';
+
+const HISTORY_PAGE_REVISIONS = 1000;
+const COMPACT_SLICE_REVISIONS = 500;
+/** Other processes' writes (a second server, a CLI) are noticed within this. */
+const POLL_MS = 200;
+
+export interface SqliteOptions {
+  /** FULL survives power loss; NORMAL (WAL) survives process crashes and is several times faster. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+interface LogRow {
+  revision: number;
+  key: string;
+  type: number;
+  value: string | null;
+  prev_value: string | null;
+  prev_revision: number | null;
+}
+
+export class SqliteBackend implements Backend {
+  readonly name = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+  private readonly q;
+  private readonly commitTxn: Database.Transaction<(ops: BackendOp[]) => CommitResult>;
+
+  constructor(file: string, options: SqliteOptions = {}) {
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.db.pragma('busy_timeout = 10000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0);
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS log (
+        revision INTEGER NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, type INTEGER NOT NULL,
+        value TEXT, prev_value TEXT, prev_revision INTEGER, PRIMARY KEY (revision, seq)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    `);
+    this.q = {
+      meta: this.db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE name = ?'),
+      setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE name = ?'),
+      get: this.db.prepare<[string], KeyValue>('SELECT key, value, revision FROM kv WHERE key = ?'),
+      range: this.db.prepare<[string, string, number], KeyValue>('SELECT key, value, revision FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ?'),
+      insert: this.db.prepare('INSERT INTO kv (key, value, revision) VALUES (?, ?, ?)'),
+      update: this.db.prepare('UPDATE kv SET value = ?, revision = ? WHERE key = ? AND revision = ?'),
+      remove: this.db.prepare('DELETE FROM kv WHERE key = ? AND revision = ?'),
+      log: this.db.prepare('INSERT INTO log (revision, seq, key, type, value, prev_value, prev_revision) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      history: this.db.prepare<[number, number], LogRow>('SELECT revision, key, type, value, prev_value, prev_revision FROM log WHERE revision > ? AND revision <= ? ORDER BY revision, seq'),
+      compactSlice: this.db.prepare('DELETE FROM log WHERE revision > ? AND revision <= ?'),
+      leaseGet: this.db.prepare<[string], { value: string }>('SELECT value FROM leases WHERE name = ?'),
+      leaseList: this.db.prepare<[], { value: string }>('SELECT value FROM leases ORDER BY name'),
+      leaseInsert: this.db.prepare('INSERT OR IGNORE INTO leases (name, value) VALUES (?, ?)'),
+      leaseUpdate: this.db.prepare('UPDATE leases SET value = ? WHERE name = ? AND value = ?'),
+      leaseDelete: this.db.prepare('DELETE FROM leases WHERE name = ? AND value = ?'),
+    };
+    this.commitTxn = this.db.transaction((ops: BackendOp[]) => this.applyOps(ops));
+  }
+
+  private metaValue(name: string): number {
+    return this.q.meta.get(name)!.value;
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    return this.q.get.get(key);
+  }
+
+  async range(prefix: string, options: { after?: string; limit?: number } = {}) {
+    return this.db.transaction(() => {
+      // Every key under the prefix is longer than it, so `key > prefix` starts the range.
+      const start = options.after !== undefined && options.after > prefix ? options.after : prefix;
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      const want = options.limit ?? Number.MAX_SAFE_INTEGER;
+      const rows = this.q.range.all(start, end, Math.min(want + 1, 2 ** 31 - 1));
+      const more = rows.length > want;
+      return { kvs: more ? rows.slice(0, want) : rows, revision: this.metaValue('revision'), more };
+    })();
+  }
+
+  async commit(ops: BackendOp[]): Promise<CommitResult> {
+    if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
+    const result = this.commitTxn.immediate(ops);
+    this.wake();
+    return result;
+  }
+
+  /** Runs inside the IMMEDIATE transaction: any throw rolls everything back. */
+  private applyOps(ops: BackendOp[]): CommitResult {
+    const revision = this.metaValue('revision') + 1;
+    const previous: (KeyValue | undefined)[] = [];
+    ops.forEach((op, seq) => {
+      const prev = this.q.get.get(op.key);
+      const err = preconditionError(op, prev);
+      if (err) throw err;
+      previous.push(prev);
+      if (op.type === 'create') {
+        this.q.insert.run(op.key, op.value, revision);
+        this.q.log.run(revision, seq, op.key, 0, op.value, null, null);
+      } else if (op.type === 'update') {
+        // The compare-and-swap itself: the row must still be at the revision we read.
+        if (this.q.update.run(op.value, revision, op.key, prev!.revision).changes !== 1) throw new BerthError('Conflict', `${op.key} changed during the write`);
+        this.q.log.run(revision, seq, op.key, 0, op.value, prev!.value, prev!.revision);
+      } else {
+        if (this.q.remove.run(op.key, prev!.revision).changes !== 1) throw new BerthError('Conflict', `${op.key} changed during the write`);
+        this.q.log.run(revision, seq, op.key, 1, null, prev!.value, prev!.revision);
+      }
+    });
+    this.q.setMeta.run(revision, 'revision');
+    return { revision, previous };
+  }
+
+  async revision(): Promise<number> {
+    return this.metaValue('revision');
+  }
+
+  async oldestRevision(): Promise<number> {
+    return this.metaValue('compacted');
+  }
+
+  async history(after: number): Promise<RevisionBatch[]> {
+    return this.db.transaction(() => {
+      const compacted = this.metaValue('compacted');
+      if (after < compacted) throw new BerthError('Compacted', `revision ${after} has been compacted; the oldest revision available is ${compacted}`);
+      const upTo = Math.min(this.metaValue('revision'), after + HISTORY_PAGE_REVISIONS);
+      return toBatches(this.q.history.all(after, upTo));
+    })();
+  }
+
+  async openStream(after: number, signal: AbortSignal): Promise<AsyncIterable<RevisionBatch>> {
+    return this.stream(after, signal);
+  }
+
+  private async *stream(after: number, signal: AbortSignal): AsyncGenerator<RevisionBatch> {
+    let cursor = after;
+    while (!signal.aborted && !this.closed) {
+      const batches = await this.history(cursor);
+      for (const b of batches) {
+        yield b;
+        cursor = b.revision;
+      }
+      if (batches.length === 0) await this.waitForChange(signal);
+    }
+  }
+
+  async compact(keep: number): Promise<number> {
+    const target = Math.max(this.metaValue('compacted'), this.metaValue('revision') - keep);
+    let done = this.metaValue('compacted');
+    while (done < target && !this.closed) {
+      const next = Math.min(target, done + COMPACT_SLICE_REVISIONS);
+      this.db.transaction(() => {
+        this.q.compactSlice.run(done, next);
+        this.q.setMeta.run(next, 'compacted');
+      }).immediate();
+      done = next;
+      // Let writers in between slices.
+      await new Promise((r) => setImmediate(r));
+    }
+    return done;
+  }
+
+  async leaseGet(name: string): Promise<string | undefined> {
+    return this.q.leaseGet.get(name)?.value;
+  }
+
+  async leaseList(): Promise<string[]> {
+    return this.q.leaseList.all().map((r) => r.value);
+  }
+
+  async leaseSwap(name: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
+    if (expected === undefined) return next !== undefined && this.q.leaseInsert.run(name, next).changes === 1;
+    if (next === undefined) return this.q.leaseDelete.run(name, expected).changes === 1;
+    return this.q.leaseUpdate.run(next, name, expected).changes === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake();
+    this.db.close();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private waitForChange(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, POLL_MS);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function toBatches(rows: LogRow[]): RevisionBatch[] {
+  const out: RevisionBatch[] = [];
+  for (const r of rows) {
+    let batch = out[out.length - 1];
+    if (!batch || batch.revision !== r.revision) out.push((batch = { revision: r.revision, events: [] }));
+    batch.events.push({
+      type: r.type === 1 ? 'delete' : 'put',
+      key: r.key,
+      ...(r.value !== null ? { value: r.value } : {}),
+      ...(r.prev_value !== null ? { prevValue: r.prev_value, prevRevision: r.prev_revision ?? 0 } : {}),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+/**
+ * The Store over a Backend: objects in and out as JSON, resourceVersion from the backend's
+ * revisions, selectors and paging, the 1 MiB object limit, watch through one shared hub, and
+ * leases. Written once; every driver gets identical semantics (the contract suite checks it).
+ */
+import { BerthError } from '../api/errors.js';
+import { parseFieldSelector, type FieldSelector } from '../api/fields.js';
+import { parseSelector, type Selector } from '../api/selector.js';
+import type { Backend, BackendOp, KeyValue, RawEvent, RevisionBatch } from './backend.js';
+import { WatchHub, type HubBatch } from './hub.js';
+import { describeRef, keyOf, kindPrefix, refOf } from './keys.js';
+import { LeaseBook } from './leases.js';
+import type {
+  KubeObject, ListOptions, ListResult, ObjectRef, Store, TxnOp, TxnResult, WatchEvent, WatchOptions, WriteOptions,
+} from './types.js';
+
+/** As etcd's default request limit: larger objects belong somewhere else. */
+export const MAX_OBJECT_BYTES = 1024 * 1024;
+
+export interface StoreOptions {
+  /** Events the watch hub keeps for replay and lagging subscribers. */
+  watchRingEvents?: number;
+}
+
+interface PreparedEvent {
+  type: WatchEvent['type'];
+  key: string;
+  object: KubeObject;
+  prevObject?: KubeObject;
+}
+
+export class RevisionedStore implements Store {
+  readonly leases: LeaseBook;
+  private readonly hub: WatchHub<PreparedEvent>;
+
+  constructor(private readonly backend: Backend, options: StoreOptions = {}) {
+    this.hub = new WatchHub(backend, (b) => prepare(b), { ringEvents: options.watchRingEvents ?? 10_000 });
+    this.leases = new LeaseBook(backend);
+    // A driver without pageable history (etcd) can only replay what the hub has seen: start it now,
+    // so that every list made through this store falls inside the watch window.
+    if (!backend.history) this.hub.start().catch(() => {});
+  }
+
+  get driver(): string {
+    return this.backend.name;
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef): Promise<T> {
+    const kv = await this.backend.get(keyOf(ref));
+    if (!kv) throw new BerthError('NotFound', `${describeRef(ref)} not found`);
+    return decode(kv) as T;
+  }
+
+  async list<T extends KubeObject>(options: ListOptions): Promise<ListResult<T>> {
+    const labels = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
+    const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
+    let namespace = options.namespace;
+    const fieldNamespace = fields?.exact('metadata.namespace');
+    if (namespace === undefined && fieldNamespace !== undefined) namespace = fieldNamespace;
+    const prefix = kindPrefix(options, namespace);
+    const limit = options.limit && options.limit > 0 ? options.limit : undefined;
+    let after = options.continue ? decodeContinue(options.continue, prefix) : undefined;
+
+    const items: T[] = [];
+    let revision = 0;
+    for (;;) {
+      const page = await this.backend.range(prefix, { after, limit: limit ? Math.max(limit * 2, 100) : undefined });
+      revision ||= page.revision;
+      for (const kv of page.kvs) {
+        after = kv.key;
+        const obj = decode(kv);
+        if (matches(obj, labels, fields)) items.push(obj as T);
+        if (limit && items.length === limit) {
+          const more = page.more || kv !== page.kvs[page.kvs.length - 1];
+          return { items, revision, ...(more ? { continue: encodeContinue(kv.key) } : {}) };
+        }
+      }
+      if (!page.more) return { items, revision };
+    }
+  }
+
+  async create<T extends KubeObject>(object: T): Promise<T> {
+    return (await this.txn([{ op: 'create', object }])).results[0] as T;
+  }
+
+  async update<T extends KubeObject>(object: T, options: WriteOptions = {}): Promise<T> {
+    return (await this.txn([{ op: 'update', object, expectedRevision: options.expectedRevision ?? revisionOf(object) }])).results[0] as T;
+  }
+
+  async delete<T extends KubeObject>(ref: ObjectRef, options: WriteOptions = {}): Promise<T> {
+    return (await this.txn([{ op: 'delete', ref, expectedRevision: options.expectedRevision }])).results[0] as T;
+  }
+
+  async txn(ops: TxnOp[]): Promise<TxnResult> {
+    if (ops.length === 0) return { revision: await this.backend.revision(), results: [] };
+    const keys = new Set<string>();
+    const backendOps: BackendOp[] = ops.map((op) => {
+      const key = keyOf(op.op === 'delete' ? op.ref : refOf(op.object));
+      if (keys.has(key)) throw new BerthError('Invalid', `a transaction may write ${key} only once`);
+      keys.add(key);
+      if (op.op === 'delete') return { type: 'delete', key, expectedRevision: op.expectedRevision };
+      const value = encode(op.object);
+      return op.op === 'create' ? { type: 'create', key, value } : { type: 'update', key, value, expectedRevision: op.expectedRevision };
+    });
+    const { revision, previous } = await this.backend.commit(backendOps);
+    const results = backendOps.map((op, i) => {
+      if (op.type === 'delete') return decode({ key: op.key, value: previous[i]!.value, revision });
+      return decode({ key: op.key, value: op.value, revision });
+    });
+    return { revision, results };
+  }
+
+  async *watch<T extends KubeObject>(options: WatchOptions): AsyncGenerator<WatchEvent<T>> {
+    const prefix = options.kind ? kindPrefix({ group: options.group ?? '', kind: options.kind }, options.namespace) : undefined;
+    const labels = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
+    const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
+    for await (const batch of this.hub.subscribe(options.fromRevision, options.signal)) {
+      for (const e of batch.events) {
+        if (prefix && !e.key.startsWith(prefix)) continue;
+        if (!prefix && options.namespace !== undefined && e.object.metadata.namespace !== options.namespace) continue;
+        const event = filterEvent(e, batch.revision, labels, fields);
+        if (event) yield event as WatchEvent<T>;
+      }
+    }
+  }
+
+  async compact({ keep }: { keep: number }): Promise<{ oldestRevision: number }> {
+    return { oldestRevision: await this.backend.compact(Math.max(1, keep)) };
+  }
+
+  revision(): Promise<number> {
+    return this.backend.revision();
+  }
+
+  async oldestRevision(): Promise<number> {
+    if (this.backend.history) return this.backend.oldestRevision();
+    await this.hub.start();
+    return this.hub.window.floor;
+  }
+
+  async close(): Promise<void> {
+    this.hub.close();
+    await this.backend.close();
+  }
+}
+
+function revisionOf(obj: KubeObject): number | undefined {
+  const rv = obj.metadata?.resourceVersion;
+  if (rv === undefined || rv === '') return undefined;
+  const n = Number(rv);
+  if (!Number.isSafeInteger(n) || n < 0) throw new BerthError('Invalid', `invalid resourceVersion ${JSON.stringify(rv)}`);
+  return n;
+}
+
+/** The stored form carries no resourceVersion: it is the key's revision, added on the way out. */
+function encode(obj: KubeObject): string {
+  const { resourceVersion: _ignored, ...metadata } = obj.metadata;
+  const json = JSON.stringify({ ...obj, metadata });
+  if (json.length > MAX_OBJECT_BYTES && Buffer.byteLength(json) > MAX_OBJECT_BYTES) {
+    throw new BerthError('Invalid', `${describeRef(refOf(obj))} is ${Buffer.byteLength(json)} bytes; the store refuses objects over 1 MiB (move large data out of the object)`);
+  }
+  return json;
+}
+
+function decode(kv: KeyValue): KubeObject {
+  const obj = JSON.parse(kv.value) as KubeObject;
+  obj.metadata.resourceVersion = String(kv.revision);
+  return obj;
+}
+
+function prepare(batch: RevisionBatch): HubBatch<PreparedEvent> {
+  return { revision: batch.revision, events: batch.events.map((e) => prepareEvent(e, batch.revision)) };
+}
+
+function prepareEvent(e: RawEvent, revision: number): PreparedEvent {
+  const prevObject = e.prevValue !== undefined ? decode({ key: e.key, value: e.prevValue, revision: e.prevRevision ?? 0 }) : undefined;
+  if (e.type === 'delete') {
+    // As Kubernetes reports a deletion: the last state, at the deletion's revision.
+    return { type: 'DELETED', key: e.key, object: decode({ key: e.key, value: e.prevValue ?? '{}', revision }), prevObject };
+  }
+  return { type: prevObject ? 'MODIFIED' : 'ADDED', key: e.key, object: decode({ key: e.key, value: e.value!, revision }), prevObject };
+}
+
+function matches(obj: KubeObject, labels?: Selector, fields?: FieldSelector): boolean {
+  return (!labels || labels.matches(obj.metadata.labels)) && (!fields || fields.matches(obj));
+}
+
+/**
+ * With a selector, a watch sees an object enter (ADDED) and leave (DELETED) the selection as
+ * Kubernetes' watch cache reports it, not only its own ADDED/DELETED.
+ */
+function filterEvent(e: PreparedEvent, revision: number, labels?: Selector, fields?: FieldSelector): WatchEvent | undefined {
+  const base = { revision, ...(e.prevObject ? { prevObject: e.prevObject } : {}) };
+  if (!labels && !fields) return { type: e.type, object: e.object, ...base };
+  const now = e.type !== 'DELETED' && matches(e.object, labels, fields);
+  const before = e.prevObject !== undefined && matches(e.prevObject, labels, fields);
+  if (e.type === 'DELETED') return before ? { type: 'DELETED', object: e.object, ...base } : undefined;
+  if (now && before) return { type: 'MODIFIED', object: e.object, ...base };
+  if (now) return { type: 'ADDED', object: e.object, ...base };
+  if (before) return { type: 'DELETED', object: { ...e.prevObject!, metadata: { ...e.prevObject!.metadata, resourceVersion: String(revision) } }, ...base };
+  return undefined;
+}
+
+function encodeContinue(key: string): string {
+  return Buffer.from(JSON.stringify({ k: key })).toString('base64url');
+}
+
+function decodeContinue(token: string, prefix: string): string {
+  try {
+    const { k } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { k: unknown };
+    if (typeof k === 'string' && k.startsWith(prefix)) return k;
+  } catch {
+    // fall through
+  }
+  throw new BerthError('Invalid', 'invalid continue token: it belongs to another list or is corrupt; start the list again');
+}
