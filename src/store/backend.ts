@@ -17,7 +17,7 @@ export type BackendOp =
 
 export interface CommitResult {
   revision: number;
-  /** Per op, the value it replaced (undefined for creates). */
+  /** Per op, the value it replaced: required for deletes, optional for puts. */
   previous: (KeyValue | undefined)[];
 }
 

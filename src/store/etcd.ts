@@ -97,7 +97,8 @@ export class EtcdBackend implements Backend {
     });
     const success = ops.map((op) => {
       const key = enc(this.objects + op.key);
-      return op.type === 'delete' ? { request_delete_range: { key, prev_kv: true } } : { request_put: { key, value: enc(op.value), prev_kv: true } };
+      // Only a delete needs the value it replaced (to return the last state); puts skip the read.
+      return op.type === 'delete' ? { request_delete_range: { key, prev_kv: true } } : { request_put: { key, value: enc(op.value) } };
     });
     for (let attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
       const res = await this.call('txn', () => this.client.kv.txn({ compare, success }));

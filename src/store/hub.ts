@@ -9,6 +9,7 @@
  */
 import { BerthError } from '../api/errors.js';
 import type { Backend, RevisionBatch } from './backend.js';
+import { Wakeup } from './follow.js';
 
 export interface HubOptions {
   /** Events kept for replay and for subscribers that lag a little. */
@@ -26,7 +27,7 @@ export class WatchHub<E> {
   /** The ring holds every revision in (floor, head]. */
   private floor = 0;
   private head = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeup = new Wakeup();
   private readonly abort = new AbortController();
   private failure: Error | undefined;
   private ready: Promise<void> | undefined;
@@ -76,7 +77,7 @@ export class WatchHub<E> {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    this.wakeup.wake();
   }
 
   /** Revisions after `from`, in order, each batch whole. */
@@ -118,15 +119,7 @@ export class WatchHub<E> {
         }
         continue;
       }
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.waiters.delete(done);
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        this.waiters.add(done);
-        signal?.addEventListener('abort', done, { once: true });
-      });
+      await this.wakeup.wait(signal ?? this.abort.signal);
     }
   }
 

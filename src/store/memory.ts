@@ -1,6 +1,7 @@
 /** `memory:` — the whole store in this process, for unit tests and throwaway runs. */
 import { BerthError } from '../api/errors.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RawEvent, RevisionBatch } from './backend.js';
+import { followHistory, Wakeup } from './follow.js';
 import { preconditionError } from './precondition.js';
 
 const HISTORY_PAGE = 1000;
@@ -13,7 +14,7 @@ export class MemoryBackend implements Backend {
   private current = 0;
   private compacted = 0;
   private readonly leases = new Map<string, string>();
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeup = new Wakeup();
   private closed = false;
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -52,7 +53,7 @@ export class MemoryBackend implements Backend {
       }
     });
     this.log.push({ revision, events });
-    for (const w of [...this.waiters]) w();
+    this.wakeup.wake();
     return { revision, previous };
   }
 
@@ -71,19 +72,7 @@ export class MemoryBackend implements Backend {
   }
 
   async openStream(after: number, signal: AbortSignal): Promise<AsyncIterable<RevisionBatch>> {
-    return this.stream(after, signal);
-  }
-
-  private async *stream(after: number, signal: AbortSignal): AsyncGenerator<RevisionBatch> {
-    let cursor = after;
-    while (!signal.aborted && !this.closed) {
-      const batches = await this.history(cursor);
-      for (const b of batches) {
-        yield b;
-        cursor = b.revision;
-      }
-      if (batches.length === 0) await this.waitForCommit(signal);
-    }
+    return followHistory((a) => this.history(a), (s) => this.wakeup.wait(s), () => this.closed, after, signal);
   }
 
   async compact(keep: number): Promise<number> {
@@ -110,24 +99,13 @@ export class MemoryBackend implements Backend {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of [...this.waiters]) w();
+    this.wakeup.wake();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
   }
 
-  private waitForCommit(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
 }
 
 function lowerBound<T>(xs: readonly T[], x: T): number {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../api/errors.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RevisionBatch } from './backend.js';
+import { followHistory, Wakeup } from './follow.js';
 import { preconditionError } from './precondition.js';
 
 const HISTORY_PAGE_REVISIONS = 1000;
@@ -38,7 +39,7 @@ interface LogRow {
 export class SqliteBackend implements Backend {
   readonly name = 'sqlite';
   private readonly db: Database.Database;
-  private readonly waiters = new Set<() => void>();
+  private readonly wakeup = new Wakeup();
   private closed = false;
   private readonly q;
   private readonly commitTxn: Database.Transaction<(ops: BackendOp[]) => CommitResult>;
@@ -101,7 +102,7 @@ export class SqliteBackend implements Backend {
   async commit(ops: BackendOp[]): Promise<CommitResult> {
     if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
     const result = this.commitTxn.immediate(ops);
-    this.wake();
+    this.wakeup.wake();
     return result;
   }
 
@@ -148,19 +149,7 @@ export class SqliteBackend implements Backend {
   }
 
   async openStream(after: number, signal: AbortSignal): Promise<AsyncIterable<RevisionBatch>> {
-    return this.stream(after, signal);
-  }
-
-  private async *stream(after: number, signal: AbortSignal): AsyncGenerator<RevisionBatch> {
-    let cursor = after;
-    while (!signal.aborted && !this.closed) {
-      const batches = await this.history(cursor);
-      for (const b of batches) {
-        yield b;
-        cursor = b.revision;
-      }
-      if (batches.length === 0) await this.waitForChange(signal);
-    }
+    return followHistory((a) => this.history(a), (s) => this.wakeup.wait(s, POLL_MS), () => this.closed, after, signal);
   }
 
   async compact(keep: number): Promise<number> {
@@ -196,27 +185,11 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.wake();
+    this.wakeup.wake();
     this.db.close();
   }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-  }
 
-  private waitForChange(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, POLL_MS);
-      this.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
 }
 
 function toBatches(rows: LogRow[]): RevisionBatch[] {

@@ -22,11 +22,29 @@ export interface StoreOptions {
   watchRingEvents?: number;
 }
 
-interface PreparedEvent {
-  type: WatchEvent['type'];
-  key: string;
-  object: KubeObject;
-  prevObject?: KubeObject;
+/**
+ * An upstream event, parsed on first use: the hub keeps every event for replay, but most are read
+ * by no subscriber, or only by ones that skip them by key.
+ */
+class PreparedEvent {
+  readonly type: WatchEvent['type'];
+  private parsed: KubeObject | undefined;
+  private parsedPrev: KubeObject | undefined;
+
+  constructor(readonly key: string, private readonly raw: RawEvent, private readonly revision: number) {
+    this.type = raw.type === 'delete' ? 'DELETED' : raw.prevValue !== undefined ? 'MODIFIED' : 'ADDED';
+  }
+
+  /** The object after the change; for a deletion, as Kubernetes reports it: the last state, at the deletion's revision. */
+  get object(): KubeObject {
+    const value = this.raw.type === 'delete' ? (this.raw.prevValue ?? '{}') : this.raw.value!;
+    return (this.parsed ??= decode({ key: this.key, value, revision: this.revision }));
+  }
+
+  get prevObject(): KubeObject | undefined {
+    if (this.raw.prevValue === undefined) return undefined;
+    return (this.parsedPrev ??= decode({ key: this.key, value: this.raw.prevValue, revision: this.raw.prevRevision ?? 0 }));
+  }
 }
 
 export class RevisionedStore implements Store {
@@ -105,7 +123,11 @@ export class RevisionedStore implements Store {
     const { revision, previous } = await this.backend.commit(backendOps);
     const results = backendOps.map((op, i) => {
       if (op.type === 'delete') return decode({ key: op.key, value: previous[i]!.value, revision });
-      return decode({ key: op.key, value: op.value, revision });
+      // The object as written, at its new revision: a fresh top level and metadata, without
+      // parsing back the JSON just written (nested fields are the caller's own values).
+      const written = (ops[i] as { object: KubeObject }).object;
+      const { resourceVersion: _old, ...metadata } = written.metadata;
+      return { ...written, metadata: { ...metadata, resourceVersion: String(revision) } };
     });
     return { revision, results };
   }
@@ -117,7 +139,7 @@ export class RevisionedStore implements Store {
     for await (const batch of this.hub.subscribe(options.fromRevision, options.signal)) {
       for (const e of batch.events) {
         if (prefix && !e.key.startsWith(prefix)) continue;
-        if (!prefix && options.namespace !== undefined && e.object.metadata.namespace !== options.namespace) continue;
+        if (!prefix && options.namespace !== undefined && e.key.split('/')[2] !== options.namespace) continue;
         const event = filterEvent(e, batch.revision, labels, fields);
         if (event) yield event as WatchEvent<T>;
       }
@@ -169,16 +191,7 @@ function decode(kv: KeyValue): KubeObject {
 }
 
 function prepare(batch: RevisionBatch): HubBatch<PreparedEvent> {
-  return { revision: batch.revision, events: batch.events.map((e) => prepareEvent(e, batch.revision)) };
-}
-
-function prepareEvent(e: RawEvent, revision: number): PreparedEvent {
-  const prevObject = e.prevValue !== undefined ? decode({ key: e.key, value: e.prevValue, revision: e.prevRevision ?? 0 }) : undefined;
-  if (e.type === 'delete') {
-    // As Kubernetes reports a deletion: the last state, at the deletion's revision.
-    return { type: 'DELETED', key: e.key, object: decode({ key: e.key, value: e.prevValue ?? '{}', revision }), prevObject };
-  }
-  return { type: prevObject ? 'MODIFIED' : 'ADDED', key: e.key, object: decode({ key: e.key, value: e.value!, revision }), prevObject };
+  return { revision: batch.revision, events: batch.events.map((e) => new PreparedEvent(e.key, e, batch.revision)) };
 }
 
 function matches(obj: KubeObject, labels?: Selector, fields?: FieldSelector): boolean {
@@ -190,7 +203,8 @@ function matches(obj: KubeObject, labels?: Selector, fields?: FieldSelector): bo
  * Kubernetes' watch cache reports it, not only its own ADDED/DELETED.
  */
 function filterEvent(e: PreparedEvent, revision: number, labels?: Selector, fields?: FieldSelector): WatchEvent | undefined {
-  const base = { revision, ...(e.prevObject ? { prevObject: e.prevObject } : {}) };
+  const prevObject = e.prevObject;
+  const base = { revision, ...(prevObject ? { prevObject } : {}) };
   if (!labels && !fields) return { type: e.type, object: e.object, ...base };
   const now = e.type !== 'DELETED' && matches(e.object, labels, fields);
   const before = e.prevObject !== undefined && matches(e.prevObject, labels, fields);

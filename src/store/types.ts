@@ -56,7 +56,10 @@ export type TxnOp =
 
 export interface TxnResult {
   revision: number;
-  /** Per op: the object as stored (for deletes, as it was, at the deletion's revision). */
+  /**
+   * Per op: the object as stored, with its new resourceVersion (for deletes, as it was, at the
+   * deletion's revision). Created and updated objects share nested values with the ones passed in.
+   */
   results: KubeObject[];
 }
 

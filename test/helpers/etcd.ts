@@ -43,7 +43,7 @@ export async function startEtcd(count: 1 | 3 = 1): Promise<EtcdCluster> {
     const member: EtcdMember = {
       ...s,
       kill() {
-        if (member.process && member.process.exitCode === null) member.process.kill('SIGKILL');
+        if (alive(member.process)) member.process!.kill('SIGKILL');
       },
       async start() {
         const log = openSync(path.join(dir, `${s.name}.log`), 'a');
@@ -78,10 +78,19 @@ export async function startEtcd(count: 1 | 3 = 1): Promise<EtcdCluster> {
     url: (prefix) => `etcd://${hosts}/${prefix}`,
     async stop() {
       for (const m of members) m.kill();
-      await Promise.all(members.map((m) => (m.process && m.process.exitCode === null ? new Promise((r) => m.process!.once('exit', r)) : undefined)));
+      await Promise.all(members.map((m) => (alive(m.process) ? new Promise((r) => m.process!.once('exit', r)) : undefined)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function alive(p: ChildProcess | undefined): boolean {
+  return !!p && p.exitCode === null && p.signalCode === null;
+}
+
+/** Waits until the member answers /health (after start or restart). */
+export async function waitMemberHealthy(m: EtcdMember): Promise<void> {
+  await waitHealthy(m.clientPort, 'the member log');
 }
 
 async function waitHealthy(port: number, dir: string): Promise<void> {

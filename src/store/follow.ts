@@ -1,0 +1,47 @@
+/**
+ * Following a driver's own history as a change stream (memory and SQLite): read the revisions
+ * after the cursor, yield them, and sleep until a commit wakes the stream (or, for changes made by
+ * other processes, until a poll interval passes).
+ */
+import type { RevisionBatch } from './backend.js';
+
+export class Wakeup {
+  private readonly waiters = new Set<() => void>();
+
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves on the next wake(), on abort, or after `timeoutMs` when given. */
+  wait(signal: AbortSignal, timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+export async function* followHistory(
+  history: (after: number) => Promise<RevisionBatch[]>,
+  waitForChange: (signal: AbortSignal) => Promise<void>,
+  isClosed: () => boolean,
+  after: number,
+  signal: AbortSignal,
+): AsyncGenerator<RevisionBatch> {
+  let cursor = after;
+  while (!signal.aborted && !isClosed()) {
+    const batches = await history(cursor);
+    for (const b of batches) {
+      yield b;
+      cursor = b.revision;
+    }
+    if (batches.length === 0) await waitForChange(signal);
+  }
+}
