@@ -46,3 +46,5 @@ function readOrFail(ref: ManifestFileRef): SourceFile {
     throw new BerthError('Usage', `cannot read ${ref.display}: ${(e as Error).message}`, { cause: e });
   }
 }
+export { normalizeObject, type NormalizeOptions, type Normalized, type NormalizedObject } from './normalize.js';
+export { renderPath, type Finding } from './diagnostics.js';
