@@ -1,9 +1,58 @@
 /**
- * Composition root: the one place that picks concrete implementations and wires them together.
- * The `berth` executable (src/cli/berth.js) starts here.
+ * Composition root: the one place that picks concrete implementations (store drivers, the HTTPS
+ * server, the logger) and wires them together. The `berth` executable (src/cli/berth.js) starts
+ * here; commands that need no concrete parts live in src/cli.
  */
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import pino from 'pino';
 import { runCli } from './cli/main.js';
+import { openStore } from './store/index.js';
+import { defaultDataDir, startServer } from './server/index.js';
+
+interface ServerFlags {
+  data?: string;
+  store?: string;
+  listen: string;
+  tlsSan: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: string;
+}
+
+function addServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('run the Berth API server (HTTPS) over the state store')
+    .option('--data <dir>', 'data directory (default $BERTH_DATA or ~/.berth)')
+    .option('--store <url>', 'state store: sqlite:PATH (default DATA/state.db), etcd://host:port[,…][/prefix]')
+    .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7070')
+    .option('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--tls-cert <file>', 'serve this certificate instead of one signed by the cluster CA')
+    .option('--tls-key <file>', 'the key of --tls-cert')
+    .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
+    .action(async (flags: ServerFlags) => {
+      const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
+      const dataDir = path.resolve(flags.data ?? defaultDataDir());
+      const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
+      const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
+      const server = await startServer(store, { dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}) });
+      process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          log.info({ signal }, 'shutting down');
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await server.close();
+      await store.close();
+      log.flush();
+    });
+}
 
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv);
+  process.exitCode = await runCli(argv, undefined, [addServerCommand]);
 }

@@ -12,7 +12,8 @@ Exit codes:
   1  the thing checked failed (invalid manifests, a failed rollout, …)
   2  usage error, unreadable input, or the server could not be reached`;
 
-export async function runCli(argv: string[], io: CommandIO = defaultIO()): Promise<number> {
+/** `extraCommands` are the commands the composition root adds (those needing concrete drivers). */
+export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraCommands: ((program: Command) => void)[] = []): Promise<number> {
   let exitCode = 0;
   const program = new Command('berth')
     .description('Berth: a GitOps reconciler and the orchestrator it deploys to')
@@ -32,6 +33,8 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO()): Promi
     .action(async (paths: string[], opts: { strict: boolean; output: string }) => {
       exitCode = await validateCommand(paths, { strict: opts.strict, output: parseOutputFormat(opts.output) }, io);
     });
+
+  for (const add of extraCommands) add(program);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

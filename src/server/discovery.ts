@@ -1,0 +1,77 @@
+/**
+ * What kubectl reads before anything else: /version, legacy discovery (/api, /apis, group and
+ * group/version resource lists with their subresources and short names), and the minimal
+ * /openapi/v3 that lets `kubectl apply` validate on the server (fieldValidation). Measured
+ * against the real kubectl in ../shared/KUBECTL.md.
+ */
+import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
+
+export const BERTH_VERSION = '0.1.0';
+/** The Kubernetes minor Berth answers as: kubectl's dispatcher picks its bundled v1.32 for it. */
+const KUBERNETES_MINOR = '32';
+
+export function versionInfo() {
+  return {
+    major: '1', minor: KUBERNETES_MINOR, gitVersion: `v1.${KUBERNETES_MINOR}.0-berth.${BERTH_VERSION}`,
+    gitCommit: '', gitTreeState: 'clean', buildDate: '', goVersion: '', compiler: 'node', platform: `${process.platform}/${process.arch}`,
+  };
+}
+
+const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+const GROUPS: string[] = [...new Set(KINDS.filter((k) => k.group).map((k) => k.group as string))];
+
+function resources(kinds: readonly KindInfo[]) {
+  return kinds.flatMap((k) => [
+    {
+      name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: VERBS,
+      ...('shortNames' in k && k.shortNames ? { shortNames: k.shortNames } : {}),
+      ...(k.kind === 'Pod' || k.group === 'apps' || k.group === 'batch' ? { categories: ['all'] } : {}),
+    },
+    { name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'patch', 'update'] },
+    ...(k.kind === 'Pod' ? [{ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] }] : []),
+  ]);
+}
+
+export function discovery(path: string[], serverAddress: string): unknown | undefined {
+  const [root, group, version] = path;
+  if (root === 'api' && !group) {
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+  }
+  if (root === 'api' && group === 'v1') {
+    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1', resources: resources(KINDS.filter((k) => !k.group)) };
+  }
+  if (root !== 'apis') return undefined;
+  const groupObject = (g: string) => ({
+    name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' },
+  });
+  if (!group) return { kind: 'APIGroupList', apiVersion: 'v1', groups: GROUPS.map(groupObject) };
+  if (!GROUPS.includes(group)) return undefined;
+  if (!version) return { kind: 'APIGroup', apiVersion: 'v1', ...groupObject(group) };
+  if (version !== 'v1') return undefined;
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources: resources(KINDS.filter((k) => k.group === group)) };
+}
+
+const GROUP_VERSIONS = ['api/v1', ...GROUPS.map((g) => `apis/${g}/v1`)];
+
+export function openapiIndex() {
+  return { paths: Object.fromEntries(GROUP_VERSIONS.map((gv) => [gv, { serverRelativeURL: `/openapi/v3/${gv}?hash=${BERTH_VERSION}` }])) };
+}
+
+/** One group-version's document: a patch operation per kind, with fieldValidation, and its GVK. */
+export function openapiDocument(groupVersion: string): unknown | undefined {
+  if (!GROUP_VERSIONS.includes(groupVersion)) return undefined;
+  const kinds = KINDS.filter((k) => (k.group ? `apis/${apiVersionOf(k)}` : 'api/v1') === groupVersion);
+  const paths = Object.fromEntries(kinds.map((k) => {
+    const base = `/${groupVersion}${k.namespaced ? '/namespaces/{namespace}' : ''}/${k.plural}/{name}`;
+    return [base, {
+      patch: {
+        operationId: `patch${k.kind}`,
+        parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } }],
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': { group: k.group, version: k.version, kind: k.kind },
+        responses: { '200': { description: 'OK' } },
+      },
+    }];
+  }));
+  return { openapi: '3.0.0', info: { title: 'Berth', version: BERTH_VERSION }, paths, components: { schemas: {} } };
+}

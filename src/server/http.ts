@@ -1,0 +1,275 @@
+/**
+ * The HTTP API: Kubernetes paths and objects, bearer-token auth, Table output for `get`, watch
+ * streams, Status errors. One handler function; everything it calls is in its own module.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { BerthError, isBerthError, type ErrorCode } from '../api/errors.js';
+import { apiVersionOf } from '../api/kinds.js';
+import type { KubeObject, ListResult, Store } from '../store/types.js';
+import { authorize, nodeMayWrite } from './authz.js';
+import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
+import type { ServerMetrics } from './metrics.js';
+import { InvalidObjectError, Registry, timestamp } from './registry.js';
+import { route, type ResourceRequest } from './routes.js';
+import { toTable } from './tables.js';
+import type { Principal, TokenBook } from './tokens.js';
+
+/** As Kubernetes: request bodies over 3 MiB are refused. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+const BOOKMARK_INTERVAL_MS = 30_000;
+
+export interface ApiContext {
+  store: Store;
+  tokens: TokenBook;
+  registry: Registry;
+  metrics: ServerMetrics;
+  log: Logger;
+  /** host:port clients reach this server at (for discovery). */
+  serverAddress: () => string;
+  /** Aborted when the server shuts down: ends every watch. */
+  shutdown: AbortSignal;
+}
+
+const REASONS: Record<ErrorCode, string> = {
+  NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', BadRequest: 'BadRequest',
+  RequestEntityTooLarge: 'RequestEntityTooLarge', MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType',
+  Conflict: 'Conflict', Invalid: 'Invalid', Compacted: 'Expired', Unavailable: 'ServiceUnavailable', Timeout: 'Timeout', Usage: 'BadRequest', Internal: 'InternalError',
+};
+
+export function statusObject(e: BerthError, details: Record<string, unknown> = {}) {
+  return {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: REASONS[e.code],
+    details: { ...details, ...(e instanceof InvalidObjectError ? { name: e.objectName, kind: e.kind, causes: e.causes } : {}) },
+    code: e.httpStatus,
+  };
+}
+
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), ...headers });
+  res.end(json);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body is over the ${MAX_BODY_BYTES}-byte limit`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const wantsTable = (req: IncomingMessage): boolean => /as=Table/.test(String(req.headers.accept ?? ''));
+
+/** readonly sees Secrets without their values. */
+function redact(p: Principal, o: KubeObject): KubeObject {
+  if (o.kind !== 'Secret' || p.role === 'admin' || p.role === 'node') return o;
+  const blank = (m: unknown) => (m && typeof m === 'object' ? Object.fromEntries(Object.keys(m).map((k) => [k, ''])) : m);
+  return { ...o, ...(o.data ? { data: blank(o.data) } : {}), ...(o.stringData ? { stringData: blank(o.stringData) } : {}) };
+}
+
+/** Events are found by what they are about: `involvedObject.*`, `type` and `reason` selectors. */
+function splitEventSelector(selector: string | null): { storeSelector: string; match: (o: KubeObject) => boolean } {
+  const terms = (selector ?? '').split(',').filter(Boolean);
+  const local = terms.filter((t) => /^(involvedObject\.[a-zA-Z]+|type|reason|source)!?==?/.test(t));
+  const rest = terms.filter((t) => !local.includes(t));
+  const checks = local.map((t) => {
+    const [, path, neg, value] = /^([^!=]+)(!?)==?(.*)$/.exec(t)!;
+    return (o: KubeObject) => {
+      let cur: unknown = o;
+      for (const part of path!.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
+      return ((cur ?? '') === value) !== (neg === '!');
+    };
+  });
+  return { storeSelector: rest.join(','), match: (o) => checks.every((c) => c(o)) };
+}
+
+export function createHandler(ctx: ApiContext) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const url = new URL(req.url ?? '/', 'https://berth');
+    const method = req.method ?? 'GET';
+    let verb = method.toLowerCase();
+    let resource = 'nonresource';
+    try {
+      if (url.pathname === '/healthz' || url.pathname === '/livez') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+        return;
+      }
+      const auth = String(req.headers.authorization ?? '');
+      if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
+      const principal = await ctx.tokens.authenticate(auth.replace(/^Bearer\s+/i, ''));
+
+      if (url.pathname === '/readyz') {
+        await ctx.store.revision();
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+        return;
+      }
+      if (url.pathname === '/version') return send(res, 200, versionInfo());
+      if (url.pathname === '/metrics') {
+        if (principal.role !== 'admin' && principal.role !== 'readonly') throw new BerthError('Forbidden', `role ${principal.role} may not read metrics`);
+        res.writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics());
+        return;
+      }
+      if (url.pathname === '/openapi/v3') return send(res, 200, openapiIndex());
+      if (url.pathname.startsWith('/openapi/v3/')) {
+        const doc = openapiDocument(url.pathname.slice('/openapi/v3/'.length));
+        if (!doc) throw new BerthError('NotFound', `no OpenAPI document at ${url.pathname}`);
+        return send(res, 200, doc);
+      }
+
+      const match = route(method, url.pathname, url.searchParams);
+      if (!match) throw new BerthError('NotFound', `the server could not find the requested resource (${method} ${url.pathname})`);
+      if (match.type === 'discovery') {
+        const body = discovery(match.path, ctx.serverAddress());
+        if (!body) throw new BerthError('NotFound', `the server could not find the requested resource (${url.pathname})`);
+        return send(res, 200, body);
+      }
+      verb = match.verb;
+      resource = match.info.plural + (match.subresource ? `/${match.subresource}` : '');
+      const decision = await authorize(principal, match, url.searchParams, ctx.store);
+      if (!decision.allowed) throw new BerthError('Forbidden', `${decision.reason}`);
+      await serveResource(ctx, principal, match, req, res, url);
+    } catch (e) {
+      const err = isBerthError(e) ? e : new BerthError('Internal', `internal error: ${(e as Error).message}`, { cause: e });
+      if (err.code === 'Internal') ctx.log.error({ err: e, method, path: url.pathname }, 'request failed');
+      if (!res.headersSent) send(res, err.httpStatus, statusObject(err));
+      else res.destroy();
+    } finally {
+      if (verb !== 'watch') {
+        ctx.metrics.requests.inc({ verb, resource, code: String(res.statusCode) });
+        ctx.metrics.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
+      }
+    }
+  };
+}
+
+async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const q = url.searchParams;
+  const strict = q.get('fieldValidation') === 'Strict';
+  const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
+  switch (r.verb) {
+    case 'get': {
+      if (r.subresource === 'log') throw new BerthError('NotFound', 'pod logs are served once the pod runs on a node agent (not yet available)');
+      const obj = redact(p, await ctx.registry.get(r));
+      return send(res, 200, wantsTable(req) ? toTable(r.info.kind, [obj], { resourceVersion: obj.metadata.resourceVersion }) : obj);
+    }
+    case 'list': {
+      const events = r.info.kind === 'Event' ? splitEventSelector(q.get('fieldSelector')) : undefined;
+      if (events) q.set('fieldSelector', events.storeSelector);
+      const list = await ctx.registry.list(r, q);
+      const items = list.items.filter((o) => !events || events.match(o)).map((o) => redact(p, o));
+      const meta = { resourceVersion: String(list.revision), ...(list.continue ? { continue: list.continue } : {}) };
+      if (wantsTable(req)) return send(res, 200, toTable(r.info.kind, items, meta));
+      return send(res, 200, { kind: `${r.info.kind}List`, apiVersion: apiVersionOf(r.info), metadata: meta, items });
+    }
+    case 'watch':
+      return watch(ctx, p, r, req, res, q);
+    case 'create': {
+      const body = await readBody(req);
+      if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
+      const { object, warnings } = await ctx.registry.create(r, body, strict);
+      return send(res, 201, object, warn(warnings));
+    }
+    case 'update': {
+      const { object, warnings } = await ctx.registry.update(r, await readBody(req), strict);
+      return send(res, 200, object, warn(warnings));
+    }
+    case 'patch': {
+      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readBody(req), strict);
+      return send(res, 200, object, warn(warnings));
+    }
+    case 'delete': {
+      const deleted = await ctx.registry.delete(r, await readBody(req));
+      return send(res, 200, deleted);
+    }
+  }
+}
+
+/**
+ * A watch stream: newline-delimited `{type, object}` events. With no resourceVersion (or "0") it
+ * starts with the current objects as ADDED events, as Kubernetes does; from a revision older than
+ * the store keeps, it answers 410 Gone and the client re-lists.
+ */
+async function watch(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  const rvParam = q.get('resourceVersion') ?? '';
+  if (rvParam !== '' && !/^[0-9]+$/.test(rvParam)) throw new BerthError('BadRequest', `resourceVersion must be a decimal number, not ${JSON.stringify(rvParam)}`);
+  const timeoutParam = q.get('timeoutSeconds');
+  if (timeoutParam !== null && !/^[0-9]+$/.test(timeoutParam)) throw new BerthError('BadRequest', 'timeoutSeconds must be a whole number');
+  const events = r.info.kind === 'Event' ? splitEventSelector(q.get('fieldSelector')) : undefined;
+  const fieldSelector = events ? events.storeSelector : q.get('fieldSelector') ?? '';
+  const labelSelector = q.get('labelSelector') ?? '';
+  const nameFilter = r.name;
+
+  let from: number;
+  let initial: KubeObject[] = [];
+  if (rvParam === '' || rvParam === '0') {
+    const list: ListResult = await ctx.registry.list(r, q);
+    from = list.revision;
+    initial = list.items.filter((o) => !events || events.match(o));
+  } else {
+    from = Number(rvParam);
+    const oldest = await ctx.store.oldestRevision();
+    if (from < oldest) throw new BerthError('Compacted', `too old resource version: ${from} (${oldest})`);
+  }
+
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  req.on('close', stop);
+  res.on('close', stop);
+  ctx.shutdown.addEventListener('abort', stop, { once: true });
+  const timeout = timeoutParam !== null ? setTimeout(stop, Number(timeoutParam) * 1000) : undefined;
+  const table = wantsTable(req);
+  const bookmarks = q.get('allowWatchBookmarks') === 'true';
+  let lastRevision = from;
+  const bookmarkTimer = bookmarks ? setInterval(() => write('BOOKMARK', { kind: r.info.kind, apiVersion: apiVersionOf(r.info), metadata: { resourceVersion: String(lastRevision) } } as KubeObject), BOOKMARK_INTERVAL_MS) : undefined;
+
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  res.flushHeaders();
+  ctx.metrics.watches.inc({ resource: r.info.plural });
+
+  function write(type: string, object: KubeObject): void {
+    const shown = type === 'BOOKMARK' ? object : redact(p, object);
+    const body = table && type !== 'BOOKMARK' ? toTable(r.info.kind, [shown], { resourceVersion: object.metadata.resourceVersion }) : shown;
+    res.write(JSON.stringify({ type, object: body }) + '\n');
+  }
+
+  try {
+    for (const o of initial) if (!nameFilter || o.metadata.name === nameFilter) write('ADDED', o);
+    for await (const e of ctx.store.watch({
+      group: r.info.group, kind: r.info.kind, fromRevision: from, signal: ac.signal,
+      ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
+      ...(labelSelector ? { labelSelector } : {}),
+      ...(fieldSelector ? { fieldSelector } : {}),
+    })) {
+      lastRevision = e.revision;
+      if (nameFilter && e.object.metadata.name !== nameFilter) continue;
+      if (events && !events.match(e.object)) continue;
+      write(e.type, e.object);
+    }
+  } catch (e) {
+    if (!ac.signal.aborted) {
+      const err = isBerthError(e) ? e : new BerthError('Internal', (e as Error).message);
+      res.write(JSON.stringify({ type: 'ERROR', object: statusObject(err) }) + '\n');
+    }
+  } finally {
+    if (timeout) clearTimeout(timeout);
+    if (bookmarkTimer) clearInterval(bookmarkTimer);
+    ctx.shutdown.removeEventListener('abort', stop);
+    ctx.metrics.watches.dec({ resource: r.info.plural });
+    res.end();
+  }
+}
+
+export { timestamp };

@@ -1,0 +1,111 @@
+/**
+ * `berth server`: the HTTPS API over a store. The caller (the composition root) opens the store
+ * and passes it in; this module makes the data directory ready, serves, and shuts down cleanly.
+ */
+import { createServer, type Server } from 'node:https';
+import type { Logger } from 'pino';
+import { BerthError, isBerthError } from '../api/errors.js';
+import type { Store } from '../store/types.js';
+import { ensureDataDir, ensureTls, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
+import { createHandler } from './http.js';
+import { ServerMetrics } from './metrics.js';
+import { certificateSha256 } from './pki.js';
+import { BUILTIN_NAMESPACES, Registry, timestamp } from './registry.js';
+import { TokenBook, parseToken } from './tokens.js';
+
+export { defaultDataDir } from './datadir.js';
+export { TokenBook, ROLES, joinToken, type Role, type TokenRecord } from './tokens.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  tlsSans: string[];
+  tls?: { cert: string; key: string };
+  log: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  kubeconfigPath: string;
+  adminToken: string;
+  caSha256: string;
+  tokens: TokenBook;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):([0-9]+)$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) throw new BerthError('Usage', `--listen must be host:port, not ${JSON.stringify(listen)}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
+}
+
+export async function startServer(store: Store, options: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(options.listen);
+  ensureDataDir(options.dataDir);
+  const tls = ensureTls(options.dataDir, options.tlsSans, options.tls);
+  const tokens = new TokenBook(store);
+  const registry = new Registry(store);
+  const metrics = new ServerMetrics(() => store.revision());
+
+  for (const name of BUILTIN_NAMESPACES) {
+    await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: name, creationTimestamp: timestamp(new Date()) }, status: { phase: 'Active' } }).catch((e) => {
+      if (!isBerthError(e, 'AlreadyExists')) throw e;
+    });
+  }
+  const adminToken = await ensureAdminToken(options.dataDir, tokens);
+
+  const shutdown = new AbortController();
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer({ cert: tls.serving.cert, key: tls.serving.key });
+  server.on('secureConnection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const serverAddress = () => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as { port: number }).port}`;
+  server.on('request', createHandler({ store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal }));
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actualPort = (server.address() as { port: number }).port;
+  const url = `https://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const kubeconfigPath = writeKubeconfig(options.dataDir, kubeconfig(url, tls.ca.cert, adminToken));
+  options.log.info({ url, kubeconfig: kubeconfigPath }, 'berth server listening');
+
+  return {
+    url, port: actualPort, kubeconfigPath, adminToken, caSha256: certificateSha256(tls.ca.cert), tokens,
+    async close() {
+      shutdown.abort();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive connections would hold close() open; in-flight requests have ended.
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}
+
+/** The admin token in DIR/admin.token, recreated in the store when a new store is used. */
+async function ensureAdminToken(dir: string, tokens: TokenBook): Promise<string> {
+  const existing = readAdminToken(dir);
+  if (existing) {
+    const parsed = parseToken(existing);
+    if (parsed) {
+      try {
+        await tokens.authenticate(existing);
+        return existing;
+      } catch (e) {
+        if (!isBerthError(e, 'Unauthorized')) throw e;
+        await tokens.revoke(parsed.id).catch(() => {});
+        await tokens.create({ role: 'admin', description: 'administrator (admin.token)', id: parsed.id, secret: parsed.secret });
+        return existing;
+      }
+    }
+  }
+  const { token } = await tokens.create({ role: 'admin', description: 'administrator (admin.token)' });
+  writeAdminToken(dir, token);
+  return token;
+}

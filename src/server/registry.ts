@@ -1,0 +1,233 @@
+/**
+ * The API's write semantics over the store, as the Kubernetes API server applies them: bodies are
+ * validated and defaulted by the manifest module (422 with field causes); create sets uid,
+ * creationTimestamp and generation and resets controller-owned status; update keeps status (and
+ * the status subresource keeps everything but status); generation moves when the spec does;
+ * namespaced objects need their Namespace.
+ */
+import { randomUUID } from 'node:crypto';
+import { BerthError, isBerthError } from '../api/errors.js';
+import { apiVersionOf, type KindInfo } from '../api/kinds.js';
+import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
+import type { KubeObject, ListResult, Store } from '../store/types.js';
+import { applyPatch } from './patch.js';
+import type { ResourceRequest } from './routes.js';
+
+/** Kinds whose status only controllers and agents write: a create starts it afresh. */
+const INITIAL_STATUS: Record<string, () => unknown> = {
+  Pod: () => ({ phase: 'Pending' }),
+  Namespace: () => ({ phase: 'Active' }),
+  PersistentVolumeClaim: () => ({ phase: 'Pending' }),
+  Deployment: () => ({}),
+  ReplicaSet: () => ({}),
+  DaemonSet: () => ({}),
+  StatefulSet: () => ({}),
+  Job: () => ({}),
+  CronJob: () => ({}),
+  Service: () => ({ loadBalancer: {} }),
+  Ingress: () => ({ loadBalancer: {} }),
+  Application: () => ({}),
+};
+
+const HAS_STATUS = new Set([...Object.keys(INITIAL_STATUS), 'Node']);
+const NO_GENERATION = new Set(['ConfigMap', 'Secret', 'Event', 'Endpoints']);
+export const BUILTIN_NAMESPACES = ['default', 'berth-system'];
+
+export interface InvalidCause {
+  field: string;
+  message: string;
+  reason: string;
+}
+
+export class InvalidObjectError extends BerthError {
+  constructor(readonly kind: string, readonly objectName: string, readonly causes: InvalidCause[]) {
+    super('Invalid', `${kind} "${objectName}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`);
+  }
+}
+
+export interface WriteResult {
+  object: KubeObject;
+  warnings: string[];
+}
+
+export class Registry {
+  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {}
+
+  private ref(req: ResourceRequest, name = req.name!) {
+    return { group: req.info.group, kind: req.info.kind, namespace: req.info.namespaced ? req.namespace ?? '' : '', name };
+  }
+
+  get(req: ResourceRequest): Promise<KubeObject> {
+    return this.store.get(this.ref(req)).catch((e) => {
+      throw notFound(e, req.info, req.name!);
+    });
+  }
+
+  list(req: ResourceRequest, query: URLSearchParams): Promise<ListResult> {
+    const limit = query.get('limit');
+    if (limit !== null && !/^[0-9]+$/.test(limit)) throw new BerthError('BadRequest', `limit must be a non-negative integer, not ${JSON.stringify(limit)}`);
+    return this.store.list({
+      group: req.info.group, kind: req.info.kind,
+      ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
+      ...(query.get('labelSelector') ? { labelSelector: query.get('labelSelector')! } : {}),
+      ...(query.get('fieldSelector') ? { fieldSelector: query.get('fieldSelector')! } : {}),
+      ...(limit ? { limit: Number(limit) } : {}),
+      ...(query.get('continue') ? { continue: query.get('continue')! } : {}),
+    });
+  }
+
+  async create(req: ResourceRequest, body: unknown, strict: boolean): Promise<WriteResult> {
+    if (req.subresource) throw new BerthError('MethodNotAllowed', `cannot create ${req.info.plural}/${req.subresource}`);
+    const { object, warnings } = this.validate(req, body, strict);
+    const meta = object.metadata;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = timestamp(this.now());
+    if (!NO_GENERATION.has(req.info.kind)) meta.generation = 1;
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    const initial = INITIAL_STATUS[req.info.kind];
+    if (initial) object.status = initial();
+    if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
+    try {
+      return { object: await this.store.create(object), warnings };
+    } catch (e) {
+      if (isBerthError(e, 'AlreadyExists')) throw new BerthError('AlreadyExists', `${req.info.plural}${groupSuffix(req.info)} "${meta.name}" already exists`);
+      throw e;
+    }
+  }
+
+  async update(req: ResourceRequest, body: unknown, strict: boolean): Promise<WriteResult> {
+    const current = await this.get(req);
+    return this.replace(req, current, body, strict, revisionIn(body));
+  }
+
+  async patch(req: ResourceRequest, contentType: string, body: unknown, strict: boolean): Promise<WriteResult> {
+    // Read, patch, write with the read revision as the precondition; retry if someone wrote between.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(req);
+      const { metadata, ...rest } = current;
+      const { resourceVersion, ...meta } = metadata;
+      const patched = applyPatch(contentType, { ...rest, metadata: meta }, body);
+      try {
+        return await this.replace(req, current, patched, strict, Number(resourceVersion));
+      } catch (e) {
+        if (!isBerthError(e, 'Conflict') || attempt >= 5 || revisionIn(body) !== undefined) throw e;
+      }
+    }
+  }
+
+  private async replace(req: ResourceRequest, current: KubeObject, body: unknown, strict: boolean, expected: number | undefined): Promise<WriteResult> {
+    const { object, warnings } = this.validate(req, body, strict);
+    const meta = object.metadata;
+    if (meta.uid !== undefined && meta.uid !== current.metadata.uid) throw new BerthError('Conflict', `uid ${meta.uid} does not match the stored object's (${current.metadata.uid})`);
+    // Fields the server owns.
+    meta.uid = current.metadata.uid;
+    meta.creationTimestamp = current.metadata.creationTimestamp;
+    if (current.metadata.deletionTimestamp) meta.deletionTimestamp = current.metadata.deletionTimestamp;
+    let next: KubeObject;
+    if (req.subresource === 'status') {
+      // The status subresource writes status and nothing else.
+      next = { ...current, status: object.status };
+    } else {
+      next = object;
+      if (HAS_STATUS.has(req.info.kind)) next.status = current.status;
+      if (!NO_GENERATION.has(req.info.kind)) {
+        const gen = current.metadata.generation ?? 1;
+        meta.generation = specOf(current) === specOf(next) ? gen : gen + 1;
+      }
+    }
+    delete next.metadata.resourceVersion;
+    const written = await this.store.update(next, { expectedRevision: expected }).catch((e) => {
+      if (isBerthError(e, 'Conflict')) {
+        throw new BerthError('Conflict', `Operation cannot be fulfilled on ${req.info.plural}${groupSuffix(req.info)} "${req.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      }
+      throw notFound(e, req.info, req.name!);
+    });
+    return { object: written, warnings };
+  }
+
+  async delete(req: ResourceRequest, body: unknown): Promise<KubeObject> {
+    const pre = (body as { preconditions?: { resourceVersion?: string; uid?: string } } | undefined)?.preconditions;
+    if (pre?.uid) {
+      const current = await this.get(req);
+      if (current.metadata.uid !== pre.uid) throw new BerthError('Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+    }
+    const deleted = await this.store.delete(this.ref(req), pre?.resourceVersion ? { expectedRevision: Number(pre.resourceVersion) } : {}).catch((e) => {
+      throw notFound(e, req.info, req.name!);
+    });
+    if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);
+    return deleted;
+  }
+
+  /** A deleted Namespace takes its objects with it. */
+  private async deleteNamespaceContents(namespace: string): Promise<void> {
+    const { KINDS } = await import('../api/kinds.js');
+    for (const k of KINDS.filter((x) => x.namespaced)) {
+      const { items } = await this.store.list({ group: k.group, kind: k.kind, namespace });
+      for (const o of items) await this.store.delete({ group: k.group, kind: k.kind, namespace, name: o.metadata.name }).catch(() => {});
+    }
+  }
+
+  private async requireNamespace(namespace: string): Promise<void> {
+    if (BUILTIN_NAMESPACES.includes(namespace)) return;
+    try {
+      await this.store.get({ group: '', kind: 'Namespace', namespace: '', name: namespace });
+    } catch (e) {
+      if (isBerthError(e, 'NotFound')) throw new BerthError('NotFound', `namespaces "${namespace}" not found`);
+      throw e;
+    }
+  }
+
+  /** Checks the body against the request and runs the manifest pipeline on it. */
+  private validate(req: ResourceRequest, body: unknown, strict: boolean): { object: KubeObject; warnings: string[] } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BerthError('BadRequest', 'the request body must be a JSON object');
+    const b = body as Record<string, unknown>;
+    const expectedVersion = apiVersionOf(req.info);
+    if (b.kind !== undefined && b.kind !== req.info.kind) {
+      throw new BerthError('BadRequest', `the kind in the body (${String(b.kind)}) does not match the request path (${req.info.kind})`);
+    }
+    const meta = (typeof b.metadata === 'object' && b.metadata !== null ? b.metadata : {}) as Record<string, unknown>;
+    if (req.namespace !== undefined && meta.namespace !== undefined && meta.namespace !== req.namespace) {
+      throw new BerthError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+    }
+    if (req.name !== undefined && meta.name !== undefined && meta.name !== req.name && req.verb !== 'create') {
+      throw new BerthError('BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${req.name})`);
+    }
+    const input = { ...b, apiVersion: b.apiVersion ?? expectedVersion, kind: req.info.kind, metadata: { ...meta, ...(req.name && req.verb !== 'create' ? { name: req.name } : {}) } };
+    const { object, findings } = normalizeObject(input, { strict, defaultNamespace: req.namespace ?? 'default', context: 'api' });
+    const errors = findings.filter((f) => f.severity === 'error');
+    const name = String((input.metadata as { name?: unknown }).name ?? '');
+    if (errors.length || !object) throw new InvalidObjectError(req.info.kind, name, errors.map(cause));
+    if (object.apiVersion !== expectedVersion) {
+      throw new BerthError('BadRequest', `the API version in the data (${String(b.apiVersion)}) does not match the expected API version (${expectedVersion})`);
+    }
+    return { object: object as KubeObject, warnings: findings.filter((f) => f.severity === 'warning').map((f) => (f.path.length ? `${renderPath(f.path)}: ${f.message}` : f.message)) };
+  }
+}
+
+function cause(f: Finding): InvalidCause {
+  return { field: renderPath(f.path), message: f.message, reason: f.reason === 'MissingField' ? 'FieldValueRequired' : f.reason === 'UnknownField' ? 'FieldValueUnknown' : 'FieldValueInvalid' };
+}
+
+function specOf(o: KubeObject): string {
+  const { metadata: _m, status: _s, ...rest } = o;
+  return JSON.stringify(rest);
+}
+
+function revisionIn(body: unknown): number | undefined {
+  const rv = (body as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+  if (rv === undefined || rv === '' || rv === null) return undefined;
+  if (typeof rv !== 'string' || !/^[0-9]+$/.test(rv)) throw new BerthError('BadRequest', `metadata.resourceVersion must be a decimal string, not ${JSON.stringify(rv)}`);
+  return Number(rv);
+}
+
+const groupSuffix = (info: KindInfo): string => (info.group ? `.${info.group}` : '');
+
+function notFound(e: unknown, info: KindInfo, name: string): unknown {
+  return isBerthError(e, 'NotFound') ? new BerthError('NotFound', `${info.plural}${groupSuffix(info)} "${name}" not found`) : e;
+}
+
+/** Kubernetes timestamps: RFC 3339 in UTC, to the second. */
+export function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,93 @@
+/**
+ * Kubernetes REST paths → what the request is about:
+ *   /api/v1/{plural}                          list/watch across namespaces, or a cluster-scoped collection
+ *   /api/v1/{plural}/{name}[/{sub}]           a cluster-scoped object
+ *   /api/v1/namespaces/{ns}/{plural}[/{name}[/{sub}]]
+ *   /apis/{group}/{version}/…                 the same under a named group
+ */
+import { BerthError } from '../api/errors.js';
+import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
+
+export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
+export type Verb = (typeof VERBS)[number];
+
+export const SUBRESOURCES = ['status', 'log'] as const;
+export type Subresource = (typeof SUBRESOURCES)[number];
+
+export interface ResourceRequest {
+  type: 'resource';
+  info: KindInfo;
+  verb: Verb;
+  namespace?: string;
+  name?: string;
+  subresource?: Subresource;
+}
+
+export interface DiscoveryRequest {
+  type: 'discovery';
+  /** '' for /api, 'apis' for /apis, else a group, or group/version. */
+  path: string[];
+}
+
+export type RouteMatch = ResourceRequest | DiscoveryRequest;
+
+const BY_GROUP_VERSION_PLURAL = new Map<string, KindInfo>(KINDS.map((k) => [`${apiVersionOf(k)}/${k.plural}`, k]));
+
+export function route(method: string, pathname: string, query: URLSearchParams): RouteMatch | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let groupVersion: string;
+  let rest: string[];
+  if (parts[0] === 'api') {
+    if (parts.length === 1) return { type: 'discovery', path: ['api'] };
+    if (parts[1] !== 'v1') return undefined;
+    if (parts.length === 2) return { type: 'discovery', path: ['api', 'v1'] };
+    groupVersion = 'v1';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis') {
+    if (parts.length <= 3) return { type: 'discovery', path: parts };
+    groupVersion = `${parts[1]}/${parts[2]}`;
+    rest = parts.slice(3);
+  } else {
+    return undefined;
+  }
+
+  let namespace: string | undefined;
+  // namespaces/{ns}/{plural}… is a namespaced resource; namespaces/{name}[/status] is a Namespace.
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !(SUBRESOURCES as readonly string[]).includes(rest[2]!)) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [plural, name, subresource, ...extra] = rest;
+  if (!plural || extra.length > 0) return undefined;
+  const info = BY_GROUP_VERSION_PLURAL.get(`${groupVersion}/${plural}`);
+  if (!info) return undefined;
+  if (namespace !== undefined && !info.namespaced) return undefined;
+  if (subresource !== undefined && !(SUBRESOURCES as readonly string[]).includes(subresource)) return undefined;
+
+  const verb = verbOf(method, name !== undefined, query);
+  if (!verb) throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
+  return {
+    type: 'resource', info, verb,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(subresource !== undefined ? { subresource: subresource as Subresource } : {}),
+  };
+}
+
+function verbOf(method: string, named: boolean, query: URLSearchParams): Verb | undefined {
+  const watch = ['1', 'true'].includes(query.get('watch') ?? '');
+  switch (method) {
+    case 'GET':
+      return named ? 'get' : watch ? 'watch' : 'list';
+    case 'POST':
+      return named ? undefined : 'create';
+    case 'PUT':
+      return named ? 'update' : undefined;
+    case 'PATCH':
+      return named ? 'patch' : undefined;
+    case 'DELETE':
+      return named ? 'delete' : undefined;
+    default:
+      return undefined;
+  }
+}

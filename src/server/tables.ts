@@ -1,0 +1,165 @@
+/**
+ * Server-side printing, as Kubernetes' `Table` responses: the columns kubectl shows for each kind
+ * (priority 1 columns appear with -o wide). `berth get` prints the same tables.
+ */
+import type { KubeObject } from '../store/types.js';
+
+export interface ColumnDefinition {
+  name: string;
+  type: 'string' | 'integer' | 'date';
+  format: string;
+  description: string;
+  priority: number;
+}
+
+type Cell = string | number;
+type Row = (o: any, now: number) => Cell[];
+
+const col = (name: string, priority = 0, type: ColumnDefinition['type'] = 'string'): ColumnDefinition => ({
+  name, type, format: name === 'Name' ? 'name' : '', description: name, priority,
+});
+
+/** "5s", "3m12s", "4h", "12d": kubectl's HumanDuration. */
+export function age(timestamp: string | undefined, now: number): string {
+  if (!timestamp) return '<unknown>';
+  const s = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  return d < 730 ? `${d}d` : `${Math.floor(d / 365)}y`;
+}
+
+const created = (o: KubeObject, now: number): string => age(o.metadata.creationTimestamp ?? undefined, now);
+const none = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
+
+function podStatus(pod: any): string {
+  if (pod.metadata?.deletionTimestamp) return 'Terminating';
+  for (const cs of pod.status?.initContainerStatuses ?? []) {
+    if (cs.state?.terminated && cs.state.terminated.exitCode !== 0) return `Init:${cs.state.terminated.reason ?? 'Error'}`;
+    if (cs.state?.waiting?.reason && cs.state.waiting.reason !== 'PodInitializing') return `Init:${cs.state.waiting.reason}`;
+  }
+  let reason = pod.status?.reason ?? pod.status?.phase ?? 'Pending';
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    if (cs.state?.waiting?.reason) reason = cs.state.waiting.reason;
+    else if (cs.state?.terminated?.reason) reason = cs.state.terminated.reason;
+  }
+  return reason;
+}
+
+function servicePorts(svc: any): string {
+  const ports = (svc.spec?.ports ?? []).map((p: any) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`);
+  return ports.length ? ports.join(',') : '<none>';
+}
+
+const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
+  Pod: {
+    columns: [col('Name'), col('Ready'), col('Status'), col('Restarts', 0, 'integer'), col('Age'), col('IP', 1), col('Node', 1)],
+    row: (p, now) => {
+      const statuses = p.status?.containerStatuses ?? [];
+      const total = (p.spec?.containers ?? []).length;
+      const ready = statuses.filter((c: any) => c.ready).length;
+      const restarts = statuses.reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0);
+      return [p.metadata.name, `${ready}/${total}`, podStatus(p), restarts, created(p, now), none(p.status?.podIP), none(p.spec?.nodeName)];
+    },
+  },
+  Deployment: {
+    columns: [col('Name'), col('Ready'), col('Up-to-date', 0, 'integer'), col('Available', 0, 'integer'), col('Age'), col('Containers', 1), col('Images', 1), col('Selector', 1)],
+    row: (d, now) => [
+      d.metadata.name, `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`, d.status?.updatedReplicas ?? 0, d.status?.availableReplicas ?? 0, created(d, now),
+      (d.spec?.template?.spec?.containers ?? []).map((c: any) => c.name).join(','), (d.spec?.template?.spec?.containers ?? []).map((c: any) => c.image).join(','),
+      Object.entries(d.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    ],
+  },
+  ReplicaSet: {
+    columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Age')],
+    row: (r, now) => [r.metadata.name, r.spec?.replicas ?? 0, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, created(r, now)],
+  },
+  DaemonSet: {
+    columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Up-to-date', 0, 'integer'), col('Available', 0, 'integer'), col('Age')],
+    row: (d, now) => [d.metadata.name, d.status?.desiredNumberScheduled ?? 0, d.status?.currentNumberScheduled ?? 0, d.status?.numberReady ?? 0, d.status?.updatedNumberScheduled ?? 0, d.status?.numberAvailable ?? 0, created(d, now)],
+  },
+  StatefulSet: {
+    columns: [col('Name'), col('Ready'), col('Age')],
+    row: (s, now) => [s.metadata.name, `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`, created(s, now)],
+  },
+  Job: {
+    columns: [col('Name'), col('Status'), col('Completions'), col('Age')],
+    row: (j, now) => {
+      const done = (j.status?.conditions ?? []).find((c: any) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+      return [j.metadata.name, done ? done.type : j.spec?.suspend ? 'Suspended' : 'Running', `${j.status?.succeeded ?? 0}/${j.spec?.completions ?? 1}`, created(j, now)];
+    },
+  },
+  CronJob: {
+    columns: [col('Name'), col('Schedule'), col('Suspend'), col('Active', 0, 'integer'), col('Last schedule'), col('Age')],
+    row: (c, now) => [c.metadata.name, c.spec?.schedule ?? '', c.spec?.suspend ? 'True' : 'False', (c.status?.active ?? []).length, c.status?.lastScheduleTime ? age(c.status.lastScheduleTime, now) : '<none>', created(c, now)],
+  },
+  Service: {
+    columns: [col('Name'), col('Type'), col('Cluster-IP'), col('External-IP'), col('Port(s)'), col('Age'), col('Selector', 1)],
+    row: (s, now) => [
+      s.metadata.name, s.spec?.type ?? 'ClusterIP', none(s.spec?.clusterIP), (s.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip ?? i.hostname).join(',') || (s.spec?.externalName ?? '<none>'),
+      servicePorts(s), created(s, now), Object.entries(s.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>',
+    ],
+  },
+  Ingress: {
+    columns: [col('Name'), col('Class'), col('Hosts'), col('Address'), col('Ports'), col('Age')],
+    row: (i, now) => [
+      i.metadata.name, none(i.spec?.ingressClassName), (i.spec?.rules ?? []).map((r: any) => r.host ?? '*').join(',') || '*',
+      (i.status?.loadBalancer?.ingress ?? []).map((x: any) => x.ip ?? x.hostname).join(','), (i.spec?.tls ?? []).length ? '80, 443' : '80', created(i, now),
+    ],
+  },
+  ConfigMap: { columns: [col('Name'), col('Data', 0, 'integer'), col('Age')], row: (c, now) => [c.metadata.name, Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length, created(c, now)] },
+  Secret: { columns: [col('Name'), col('Type'), col('Data', 0, 'integer'), col('Age')], row: (s, now) => [s.metadata.name, s.type ?? 'Opaque', Object.keys(s.data ?? {}).length, created(s, now)] },
+  Namespace: { columns: [col('Name'), col('Status'), col('Age')], row: (n, now) => [n.metadata.name, n.status?.phase ?? 'Active', created(n, now)] },
+  Node: {
+    columns: [col('Name'), col('Status'), col('Roles'), col('Age'), col('Version'), col('Internal-IP', 1)],
+    row: (n, now) => {
+      const ready = (n.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const status = (ready?.status === 'True' ? 'Ready' : 'NotReady') + (n.spec?.unschedulable ? ',SchedulingDisabled' : '');
+      const roles = Object.keys(n.metadata.labels ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.split('/')[1]).join(',') || '<none>';
+      return [n.metadata.name, status, roles, created(n, now), n.status?.nodeInfo?.kubeletVersion ?? '', none((n.status?.addresses ?? []).find((a: any) => a.type === 'InternalIP')?.address)];
+    },
+  },
+  Event: {
+    columns: [col('Last seen'), col('Type'), col('Reason'), col('Object'), col('Message')],
+    row: (e, now) => [age(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp, now), e.type ?? '', e.reason ?? '', `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''],
+  },
+  PersistentVolumeClaim: {
+    columns: [col('Name'), col('Status'), col('Volume'), col('Capacity'), col('Access modes'), col('Storageclass'), col('Age')],
+    row: (p, now) => [p.metadata.name, p.status?.phase ?? 'Pending', p.spec?.volumeName ?? '', p.status?.capacity?.storage ?? '', (p.spec?.accessModes ?? []).map((m: string) => ({ ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' })[m] ?? m).join(','), p.spec?.storageClassName ?? '', created(p, now)],
+  },
+  Endpoints: {
+    columns: [col('Name'), col('Endpoints'), col('Age')],
+    row: (e, now) => {
+      const eps = (e.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).flatMap((a: any) => (s.ports ?? [{ port: '' }]).map((p: any) => `${a.ip}:${p.port}`)));
+      return [e.metadata.name, eps.length ? eps.slice(0, 3).join(',') + (eps.length > 3 ? ` + ${eps.length - 3} more...` : '') : '<none>', created(e, now)];
+    },
+  },
+  Application: {
+    columns: [col('Name'), col('Sync status'), col('Health status'), col('Revision'), col('Age'), col('Repo', 1), col('Path', 1)],
+    row: (a, now) => [a.metadata.name, a.status?.sync?.status ?? 'Unknown', a.status?.health?.status ?? 'Unknown', (a.status?.sync?.revision ?? '').slice(0, 7), created(a, now), a.spec?.source?.repoURL ?? '', a.spec?.source?.path ?? ''],
+  },
+};
+
+const DEFAULT_TABLE = { columns: [col('Name'), col('Age')], row: ((o: KubeObject, now: number) => [o.metadata.name, created(o, now)]) as Row };
+
+export function tableFor(kind: string) {
+  return TABLES[kind] ?? DEFAULT_TABLE;
+}
+
+export function toTable(kind: string, items: KubeObject[], listMeta: Record<string, unknown>, now = Date.now()) {
+  const t = tableFor(kind);
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: listMeta,
+    columnDefinitions: t.columns,
+    rows: items.map((o) => ({
+      cells: t.row(o, now),
+      object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+    })),
+  };
+}
