@@ -1,0 +1,127 @@
+/**
+ * The real kubectl against the Berth API (HTTPS, CA verified, bearer token), with the commands a
+ * Kubernetes user reaches for first. Skipped only where kubectl is not installed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+
+describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
+  let server: TestServer;
+  let home: string;
+  // Asynchronous on purpose: the server under test runs on this process's event loop.
+  const kubectl = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(KUBECTL!, ['--kubeconfig', server.kubeconfigPath, ...args], { env: { ...process.env, HOME: home, KUBECONFIG: '' } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out, err });
+      });
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    home = mkdtempSync(path.join(tmpdir(), 'berth-kubectl-home-'));
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('apply: created, then unchanged, then configured', async () => {
+    const file = path.join(home, 'web.yaml');
+    const manifest = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: ${image}\n          ports: [{containerPort: 80}]\n`;
+    writeFileSync(file, manifest('nginx:1.25'));
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, out: 'deployment.apps/web created\n' });
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, out: 'deployment.apps/web unchanged\n' });
+    writeFileSync(file, manifest('nginx:1.26'));
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, out: 'deployment.apps/web configured\n' });
+    expect(await kubectl('get', 'deploy', 'web', '-o', 'jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}')).toMatchObject({ code: 0, out: 'nginx:1.26 2' });
+  });
+
+  it('get pods -A shows kubectl\'s usual columns', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } };
+    expect((await api(server, 'POST', '/api/v1/namespaces/default/pods', { token: server.adminToken, body: pod })).status).toBe(201);
+    const r = await kubectl('get', 'pods', '-A');
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
+    expect(r.out).toMatch(/default\s+p1\s+0\/1\s+Pending\s+0\s+\d+s/);
+  });
+
+  it('get deployments -o yaml', async () => {
+    const r = await kubectl('get', 'deployments', '-o', 'yaml');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/kind: List/);
+    expect(r.out).toMatch(/name: web/);
+    expect(r.out).toMatch(/resourceVersion: "\d+"/);
+  });
+
+  it('describe deployment shows its ReplicaSets and Events', async () => {
+    const dep = (await api(server, 'GET', '/apis/apps/v1/namespaces/default/deployments/web', { token: server.adminToken })).body;
+    const rs = {
+      apiVersion: 'apps/v1', kind: 'ReplicaSet',
+      metadata: {
+        name: 'web-5d4f8c7b9', namespace: 'default', labels: { app: 'web', 'pod-template-hash': '5d4f8c7b9' },
+        annotations: { 'deployment.kubernetes.io/revision': '2' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'web', 'pod-template-hash': '5d4f8c7b9' } }, template: { metadata: { labels: { app: 'web', 'pod-template-hash': '5d4f8c7b9' } }, spec: dep.spec.template.spec } },
+    };
+    expect((await api(server, 'POST', '/apis/apps/v1/namespaces/default/replicasets', { token: server.adminToken, body: rs })).status).toBe(201);
+    const event = {
+      apiVersion: 'v1', kind: 'Event', metadata: { name: 'web.1', namespace: 'default' },
+      involvedObject: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'default', uid: dep.metadata.uid },
+      reason: 'ScalingReplicaSet', message: 'Scaled up replica set web-5d4f8c7b9 to 2', type: 'Normal', count: 1,
+      firstTimestamp: new Date().toISOString(), lastTimestamp: new Date().toISOString(), source: { component: 'deployment-controller' },
+    };
+    expect((await api(server, 'POST', '/api/v1/namespaces/default/events', { token: server.adminToken, body: event })).status).toBe(201);
+    const r = await kubectl('describe', 'deployment', 'web');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/NewReplicaSet:\s+web-5d4f8c7b9/);
+    expect(r.out).toMatch(/Normal\s+ScalingReplicaSet\s+.*Scaled up replica set web-5d4f8c7b9 to 2/);
+  });
+
+  it('get pods -w streams changes', async () => {
+    const child = spawn(KUBECTL!, ['--kubeconfig', server.kubeconfigPath, 'get', 'pods', '-w'], { env: { ...process.env, HOME: home, KUBECONFIG: '' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    try {
+      const until = async (pattern: RegExp) => {
+        const deadline = Date.now() + 15_000;
+        while (!pattern.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(out).toMatch(pattern);
+      };
+      await until(/p1\s+0\/1\s+Pending/);
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } };
+      await api(server, 'POST', '/api/v1/namespaces/default/pods', { token: server.adminToken, body: pod });
+      await until(/p2\s+0\/1\s+Pending/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('api-resources lists every kind with short names', async () => {
+    const r = await kubectl('api-resources');
+    expect(r.code).toBe(0);
+    for (const line of [/^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m, /^pods\s+po\s+v1\s+true\s+Pod$/m, /^applications\s+app,apps\s+berth\.dev\/v1\s+true\s+Application$/m, /^namespaces\s+ns\s+v1\s+false\s+Namespace$/m]) {
+      expect(r.out).toMatch(line);
+    }
+  });
+
+  it('errors come back as kubectl prints Kubernetes errors', async () => {
+    const r = await kubectl('get', 'deploy', 'nope');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/Error from server \(NotFound\): deployments\.apps "nope" not found/);
+  });
+});
