@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
+import { parseFieldSelector } from '../api/fields.js';
 import { apiVersionOf, type KindInfo } from '../api/kinds.js';
+import { parseSelector } from '../api/selector.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { applyPatch } from './patch.js';
@@ -66,6 +68,15 @@ export class Registry {
   list(req: ResourceRequest, query: URLSearchParams): Promise<ListResult> {
     const limit = query.get('limit');
     if (limit !== null && !/^[0-9]+$/.test(limit)) throw new BerthError('BadRequest', `limit must be a non-negative integer, not ${JSON.stringify(limit)}`);
+    for (const [param, parse] of [['labelSelector', parseSelector], ['fieldSelector', parseFieldSelector]] as const) {
+      const value = query.get(param);
+      try {
+        if (value) parse(value);
+      } catch (e) {
+        // As Kubernetes: a selector that does not parse is a bad request, not an invalid object.
+        throw new BerthError('BadRequest', `invalid ${param}: ${(e as Error).message}`);
+      }
+    }
     return this.store.list({
       group: req.info.group, kind: req.info.kind,
       ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
