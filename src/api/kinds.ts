@@ -58,3 +58,14 @@ export function kindInfoFor(apiVersion: string, kind: string): KindInfo | undefi
 export function supportedKindList(): string {
   return KINDS.filter((k) => k.declarable).map((k) => `${k.kind} (${apiVersionOf(k)})`).join(', ');
 }
+
+/** Resolves what a user types (`po`, `pods`, `pod`, `Pod`, `deployments.apps`) to a kind. */
+export function resolveKind(name: string): KindInfo | undefined {
+  const lower = name.toLowerCase();
+  const [base, group] = lower.includes('.') ? [lower.slice(0, lower.indexOf('.')), lower.slice(lower.indexOf('.') + 1)] : [lower, undefined];
+  return KINDS.find((k) => {
+    if (group !== undefined && k.group !== group) return false;
+    const names: readonly string[] = [k.plural, k.kind.toLowerCase(), ...('shortNames' in k ? (k.shortNames ?? []) : [])];
+    return names.includes(base);
+  });
+}

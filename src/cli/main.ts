@@ -1,7 +1,11 @@
 /** The `berth` command line: parses arguments and dispatches to one module per command. */
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { OUTPUT_FORMATS, parseOutputFormat } from './output.js';
+import { applyCommand } from './apply.js';
+import { addConnectionOptions, withClient } from './connect.js';
+import { OUTPUT_FORMATS, parseOutputFormat, renderStructured } from './output.js';
+import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
+import { tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand, type CommandIO } from './validate.js';
 
 export const VERSION = '0.1.0';
@@ -32,6 +36,95 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.')
     .action(async (paths: string[], opts: { strict: boolean; output: string }) => {
       exitCode = await validateCommand(paths, { strict: opts.strict, output: parseOutputFormat(opts.output) }, io);
+    });
+
+  addConnectionOptions(program);
+  const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text');
+
+  program
+    .command('get')
+    .description('list objects of a kind, or show one (kubectl-style tables)')
+    .argument('<kind>', 'pods, deployments (deploy), services (svc), ingresses (ing), configmaps (cm), nodes (no), applications (app), …')
+    .argument('[name]', 'one object')
+    .option('-n, --namespace <ns>', 'namespace (default: the kubeconfig context\'s)')
+    .option('-A, --all-namespaces', 'every namespace', false)
+    .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUTS).default('table'))
+    .action(async (kind: string, name: string | undefined, o: { namespace?: string; allNamespaces: boolean; selector?: string; output: GetOutput }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => getCommand(c, kind, name, o, io));
+    });
+
+  program
+    .command('describe')
+    .description("show an object's fields and its recent Events")
+    .argument('<kind>')
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (kind: string, name: string, o: { namespace?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => describeCommand(c, kind, name, o.namespace, io));
+    });
+
+  program
+    .command('apply')
+    .description('create or update objects from manifests (for bootstrapping; Git is the source in normal use)')
+    .requiredOption('-f, --filename <paths...>', 'files or directories')
+    .option('-n, --namespace <ns>', 'namespace for objects that name none')
+    .action(async (o: { filename: string[]; namespace?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => applyCommand(c, o.filename, o.namespace, io));
+    });
+
+  program
+    .command('delete')
+    .description('delete objects by kind and name')
+    .argument('<kind>')
+    .argument('<names...>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (kind: string, names: string[], o: { namespace?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => deleteCommand(c, kind, names, o.namespace, io));
+    });
+
+  program
+    .command('version')
+    .description("print the client's and the server's versions")
+    .addOption(outputOption())
+    .action(async (o: { output: string }, cmd: Command) => {
+      const client = { version: VERSION };
+      let server: unknown;
+      try {
+        server = await withClient(cmd, (c) => c.request('GET', '/version'));
+      } catch (e) {
+        server = { error: (e as Error).message };
+      }
+      const format = parseOutputFormat(o.output);
+      if (format === 'text') io.stdout(`Client Version: ${VERSION}\nServer Version: ${(server as { gitVersion?: string }).gitVersion ?? `unavailable (${(server as { error?: string }).error})`}\n`);
+      else io.stdout(renderStructured(format, { clientVersion: client, serverVersion: server }));
+      exitCode = (server as { error?: string }).error ? 1 : 0;
+    });
+
+  const token = program.command('token').description('API tokens: create, list, revoke');
+  token
+    .command('create')
+    .description('create a token and print it (node tokens print as join tokens carrying the CA hash)')
+    .requiredOption('--role <role>', 'admin, readonly, node or ci')
+    .option('--ttl <duration>', 'expire after, e.g. 24h, 7d')
+    .option('--description <text>', 'what the token is for')
+    .option('--node <name>', 'bind a node token to one node')
+    .action(async (o: { role: string; ttl?: string; description?: string; node?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => tokenCreate(c, o, io));
+    });
+  token
+    .command('list')
+    .description('list tokens (their secrets are never shown: only hashes are stored)')
+    .addOption(outputOption())
+    .action(async (o: { output: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => tokenList(c, parseOutputFormat(o.output), io));
+    });
+  token
+    .command('revoke')
+    .description('revoke tokens by ID')
+    .argument('<ids...>')
+    .action(async (ids: string[], _o: unknown, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => tokenRevoke(c, ids, io));
     });
 
   for (const add of extraCommands) add(program);

@@ -1,0 +1,69 @@
+/**
+ * `berth apply -f FILE|DIR`: for bootstrapping (in normal use Git is the source). Loads exactly as
+ * `berth validate` and the sync engine do; refuses everything if anything is invalid; then creates
+ * what is missing and replaces what differs, keeping the server's status and identity fields.
+ */
+import { BerthError, isBerthError } from '../api/errors.js';
+import { kindInfo } from '../api/kinds.js';
+import type { BerthClient, KubeObject } from '../client/index.js';
+import { formatDiagnostic, loadPaths } from '../manifest/index.js';
+import { qualifiedName } from './resources.js';
+import type { CommandIO } from './validate.js';
+
+/** Metadata the server owns: never part of "what the user wants". */
+const SERVER_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp'];
+
+/** What the user declares of an object: all but its status and the metadata the server owns. */
+function declared(o: KubeObject): unknown {
+  const { status: _s, ...rest } = o;
+  return { ...rest, metadata: Object.fromEntries(Object.entries(o.metadata).filter(([k]) => !SERVER_FIELDS.includes(k))) };
+}
+
+/** JSON with keys sorted, so key order never makes two equal objects look different. */
+function sortedJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val) => (val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : 1))) : val));
+}
+
+export async function applyCommand(client: BerthClient, paths: string[], namespace: string | undefined, io: CommandIO): Promise<number> {
+  const result = await loadPaths(paths, { defaultNamespace: namespace ?? client.connection.namespace });
+  for (const w of result.warnings) io.stderr(formatDiagnostic(w) + '\n');
+  if (result.errors.length) {
+    for (const e of result.errors) io.stderr(formatDiagnostic(e) + '\n');
+    io.stderr(`nothing applied: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+  // Namespaces first, then the rest in file order, as a sync applies a commit.
+  const objects = [...result.objects].sort((a, b) => Number(b.object.kind === 'Namespace') - Number(a.object.kind === 'Namespace'));
+  for (const { object } of objects) {
+    const info = kindInfo(object.kind)!;
+    const desired = object as unknown as KubeObject;
+    const ns = info.namespaced ? desired.metadata.namespace : undefined;
+    let live: KubeObject | undefined;
+    try {
+      live = await client.get(info, ns, desired.metadata.name);
+    } catch (e) {
+      if (!isBerthError(e, 'NotFound')) throw e;
+    }
+    const label = qualifiedName(info, desired.metadata.name);
+    if (!live) {
+      await client.create(info, desired);
+      io.stdout(`${label} created\n`);
+      continue;
+    }
+    const merged: KubeObject = { ...desired, metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion } };
+    // The server defaults what the manifest leaves out, so compare after the same defaulting.
+    const same = sortedJson(declared(live)) === sortedJson(declared(desired));
+    if (same) {
+      io.stdout(`${label} unchanged\n`);
+      continue;
+    }
+    try {
+      await client.update(info, merged);
+    } catch (e) {
+      if (isBerthError(e, 'Conflict')) throw new BerthError('Conflict', `${label} changed while applying; run apply again`);
+      throw e;
+    }
+    io.stdout(`${label} configured\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,228 @@
+/**
+ * The typed API client (undici): get/list/watch/create/update/patch/delete on Kubernetes-shaped
+ * paths, errors as BerthErrors from the server's Status, retries with backoff when the connection
+ * fails, and a watch that resumes from its last revision and re-lists after 410 Gone.
+ */
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { BerthError, type ErrorCode } from '../api/errors.js';
+import { apiVersionOf, type KindInfo } from '../api/kinds.js';
+import type { Connection } from './config.js';
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeObject;
+}
+
+const CODES: Record<string, ErrorCode> = {
+  NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Conflict: 'Conflict', Invalid: 'Invalid', BadRequest: 'BadRequest',
+  Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', Expired: 'Compacted', Gone: 'Compacted', RequestEntityTooLarge: 'RequestEntityTooLarge',
+  MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType', ServiceUnavailable: 'Unavailable', Timeout: 'Timeout',
+};
+const RETRIES = 4;
+
+export function resourcePath(info: KindInfo, namespace?: string, name?: string, subresource?: string): string {
+  const base = info.group ? `/apis/${apiVersionOf(info)}` : '/api/v1';
+  const ns = info.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${base}${ns}/${info.plural}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
+}
+
+export class BerthClient {
+  private readonly dispatcher: Dispatcher;
+
+  constructor(readonly connection: Connection) {
+    this.dispatcher = new Agent({ connect: { ...(connection.ca ? { ca: connection.ca } : {}), rejectUnauthorized: !connection.insecure }, keepAliveTimeout: 10_000 });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  /** One request; JSON in and out; Status errors become BerthErrors with the server's code. */
+  async request<T = unknown>(method: string, path: string, options: { body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await request(this.connection.server + path, {
+          method: method as Dispatcher.HttpMethod, dispatcher: this.dispatcher, body,
+          headers: {
+            authorization: `Bearer ${this.connection.token}`, accept: options.accept ?? 'application/json',
+            ...(body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
+          },
+        });
+        const text = await res.body.text();
+        const parsed = text ? safeJson(text) : undefined;
+        if (res.statusCode >= 400) throw statusError(res.statusCode, parsed, text);
+        return parsed as T;
+      } catch (e) {
+        if (!retriable(e, method) || attempt >= RETRIES) throw connectionError(e, this.connection.server);
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  }
+
+  get<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>('GET', resourcePath(info, namespace, name));
+  }
+
+  list<T extends KubeObject = KubeObject>(info: KindInfo, options: ListOptions = {}): Promise<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }> {
+    return this.request('GET', resourcePath(info, options.namespace) + query(options));
+  }
+
+  /** kubectl's server-side printing: a meta.k8s.io Table. */
+  table(info: KindInfo, options: ListOptions & { name?: string } = {}): Promise<{ columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[]; object: { metadata: { name: string; namespace?: string } } }[] }> {
+    return this.request('GET', resourcePath(info, options.namespace, options.name) + query(options), { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
+  }
+
+  create<T extends KubeObject>(info: KindInfo, obj: T): Promise<T> {
+    return this.request<T>('POST', resourcePath(info, obj.metadata.namespace), { body: obj });
+  }
+
+  update<T extends KubeObject>(info: KindInfo, obj: T, subresource?: string): Promise<T> {
+    return this.request<T>('PUT', resourcePath(info, obj.metadata.namespace, obj.metadata.name, subresource), { body: obj });
+  }
+
+  patch<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string, patch: unknown, type: 'merge' | 'json' | 'strategic' = 'merge', subresource?: string): Promise<T> {
+    const contentType = { merge: 'application/merge-patch+json', json: 'application/json-patch+json', strategic: 'application/strategic-merge-patch+json' }[type];
+    return this.request<T>('PATCH', resourcePath(info, namespace, name, subresource), { body: patch, contentType });
+  }
+
+  delete<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>('DELETE', resourcePath(info, namespace, name));
+  }
+
+  /**
+   * Changes to a kind, forever (until the signal): from `resourceVersion`, or from a fresh list
+   * (reported as ADDED). A dropped stream resumes from the last revision seen; 410 Gone re-lists,
+   * reporting what changed meanwhile (ADDED/MODIFIED/DELETED) so a cache stays exact.
+   */
+  async *watch(info: KindInfo, options: ListOptions & { resourceVersion?: string; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+    const known = new Map<string, KubeObject>();
+    const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    let rv = options.resourceVersion;
+    let failures = 0;
+    while (!options.signal?.aborted) {
+      if (rv === undefined) {
+        const list = await this.list(info, options);
+        const seen = new Set<string>();
+        for (const o of list.items) {
+          seen.add(key(o));
+          const before = known.get(key(o));
+          known.set(key(o), o);
+          if (!before) yield { type: 'ADDED', object: o };
+          else if (before.metadata.resourceVersion !== o.metadata.resourceVersion) yield { type: 'MODIFIED', object: o };
+        }
+        for (const [k, o] of known) {
+          if (!seen.has(k)) {
+            known.delete(k);
+            yield { type: 'DELETED', object: o };
+          }
+        }
+        rv = list.metadata.resourceVersion;
+      }
+      try {
+        const res = await request(`${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion: rv })}`, {
+          method: 'GET', dispatcher: this.dispatcher, headers: { authorization: `Bearer ${this.connection.token}` }, ...(options.signal ? { signal: options.signal } : {}),
+        });
+        if (res.statusCode === 410) {
+          await res.body.dump();
+          rv = undefined;
+          continue;
+        }
+        if (res.statusCode >= 400) throw statusError(res.statusCode, safeJson(await res.body.text()), '');
+        failures = 0;
+        let buffer = '';
+        for await (const chunk of res.body) {
+          buffer += chunk.toString();
+          let nl;
+          while ((nl = buffer.indexOf('\n')) !== -1) {
+            const line = buffer.slice(0, nl);
+            buffer = buffer.slice(nl + 1);
+            if (!line.trim()) continue;
+            const e = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
+            if (e.type === 'ERROR') {
+              if (e.object.code === 410) rv = undefined;
+              throw new BerthError(e.object.code === 410 ? 'Compacted' : 'Unavailable', String((e.object as { message?: string }).message ?? 'watch error'));
+            }
+            if (e.type === 'BOOKMARK') {
+              rv = e.object.metadata.resourceVersion;
+              continue;
+            }
+            rv = e.object.metadata.resourceVersion;
+            if (e.type === 'DELETED') known.delete(key(e.object));
+            else known.set(key(e.object), e.object);
+            yield e as WatchEvent;
+          }
+        }
+      } catch (e) {
+        if (options.signal?.aborted) return;
+        if (e instanceof BerthError && !['Compacted', 'Unavailable'].includes(e.code)) throw e;
+        await sleep(Math.min(5000, 200 * 2 ** failures++));
+      }
+    }
+  }
+}
+
+function query(o: ListOptions & { watch?: boolean; resourceVersion?: string }): string {
+  const q = new URLSearchParams();
+  if (o.labelSelector) q.set('labelSelector', o.labelSelector);
+  if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
+  if (o.limit) q.set('limit', String(o.limit));
+  if (o.watch) q.set('watch', '1');
+  if (o.resourceVersion) q.set('resourceVersion', o.resourceVersion);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function statusError(status: number, body: unknown, text: string): BerthError {
+  const s = (body && typeof body === 'object' ? body : {}) as { reason?: string; message?: string };
+  const code = CODES[s.reason ?? ''] ?? (status === 404 ? 'NotFound' : status >= 500 ? 'Unavailable' : 'BadRequest');
+  const err = new BerthError(code, s.message ?? (text || `HTTP ${status}`));
+  (err as BerthError & { status?: unknown }).status = body;
+  return err;
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN']);
+
+function retriable(e: unknown, method: string): boolean {
+  if (e instanceof BerthError) return false;
+  const code = (e as { code?: string; cause?: { code?: string } }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
+  if (!CONNECTION_ERRORS.has(code)) return false;
+  // A refused connection never reached the server; other failures might have, so only
+  // idempotent requests are retried after them.
+  return code === 'ECONNREFUSED' || method !== 'POST';
+}
+
+function connectionError(e: unknown, server: string): unknown {
+  if (e instanceof BerthError) return e;
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const code = (e as { code?: string }).code ?? cause?.code;
+  if (e instanceof undiciErrors.UndiciError || code) {
+    const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(String(code)) ? ' (the server certificate is not trusted: use a kubeconfig with its CA, or --certificate-authority)' : '';
+    return new BerthError('Unavailable', `cannot reach ${server}: ${cause?.message ?? (e as Error).message}${hint}`, { cause: e });
+  }
+  return e;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
