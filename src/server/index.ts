@@ -5,6 +5,8 @@
 import { createServer, type Server } from 'node:https';
 import type { Logger } from 'pino';
 import { BerthError, isBerthError } from '../api/errors.js';
+import { reapEvents } from '../runtime/events.js';
+import { storeEventSink } from '../runtime/store-events.js';
 import type { Store } from '../store/types.js';
 import { ensureDataDir, ensureTls, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
 import { createHandler } from './http.js';
@@ -57,6 +59,12 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
 
   const shutdown = new AbortController();
+  // Events age out as on Kubernetes (--event-ttl 1h): swept once a minute.
+  const events = storeEventSink(store);
+  const reaper = setInterval(() => {
+    reapEvents(events).catch((e) => options.log.warn({ err: e }, 'event cleanup failed'));
+  }, 60_000);
+  reaper.unref();
   const sockets = new Set<import('node:net').Socket>();
   const server: Server = createServer({ cert: tls.serving.cert, key: tls.serving.key });
   server.on('secureConnection', (s) => {
@@ -78,6 +86,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   return {
     url, port: actualPort, kubeconfigPath, adminToken, caSha256: certificateSha256(tls.ca.cert), tokens,
     async close() {
+      clearInterval(reaper);
       shutdown.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -18,7 +18,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   scheduler: ['api', 'runtime'],
   agent: ['api', 'runtime', 'health'],
   ingress: ['api', 'runtime'],
-  server: ['api', 'store', 'manifest', 'diff', 'health'],
+  server: ['api', 'store', 'manifest', 'diff', 'health', 'runtime'],
   client: ['api'],
   cli: ['api', 'client', 'manifest', 'diff'],
   // The composition root wires everything.
