@@ -5,8 +5,10 @@
  *           value, in the manner of k3s' kine: watches and history replay read it;
  *   meta    the global revision and the compaction point;
  *   leases  heartbeats, updated in place and never logged.
- * A commit is one IMMEDIATE transaction: the revision is read and bumped inside it and every
- * precondition is enforced by the UPDATE's WHERE clause, so several processes may share the file.
+ * A commit runs inside an IMMEDIATE transaction: the revision is read and bumped inside it and
+ * every precondition is enforced by the UPDATE's WHERE clause, so several processes may share the
+ * file. Commits that arrive in the same tick share one transaction and one fsync (group commit,
+ * as etcd batches), each in its own savepoint: one commit failing leaves the others whole.
  * Compaction deletes old log rows a slice at a time, so writers wait milliseconds, not seconds.
  */
 import { mkdirSync } from 'node:fs';
@@ -27,6 +29,14 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
+interface PendingCommit {
+  ops: BackendOp[];
+  resolve(r: CommitResult): void;
+  reject(e: unknown): void;
+  result?: CommitResult;
+  error?: unknown;
+}
+
 interface LogRow {
   revision: number;
   key: string;
@@ -43,6 +53,8 @@ export class SqliteBackend implements Backend {
   private closed = false;
   private readonly q;
   private readonly commitTxn: Database.Transaction<(ops: BackendOp[]) => CommitResult>;
+  private readonly flushTxn: Database.Transaction<(batch: PendingCommit[]) => void>;
+  private pending: PendingCommit[] = [];
 
   constructor(file: string, options: SqliteOptions = {}) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -77,6 +89,16 @@ export class SqliteBackend implements Backend {
       leaseDelete: this.db.prepare('DELETE FROM leases WHERE name = ? AND value = ?'),
     };
     this.commitTxn = this.db.transaction((ops: BackendOp[]) => this.applyOps(ops));
+    // Nested better-sqlite3 transactions are savepoints: a failed commit rolls back alone.
+    this.flushTxn = this.db.transaction((batch: PendingCommit[]) => {
+      for (const item of batch) {
+        try {
+          item.result = this.commitTxn(item.ops);
+        } catch (e) {
+          item.error = e;
+        }
+      }
+    });
   }
 
   private metaValue(name: string): number {
@@ -99,11 +121,28 @@ export class SqliteBackend implements Backend {
     })();
   }
 
-  async commit(ops: BackendOp[]): Promise<CommitResult> {
-    if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
-    const result = this.commitTxn.immediate(ops);
+  commit(ops: BackendOp[]): Promise<CommitResult> {
+    if (this.closed) return Promise.reject(new BerthError('Unavailable', 'the store is closed'));
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ ops, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
+      this.flushTxn.immediate(batch);
+    } catch (e) {
+      for (const item of batch) item.error ??= e;
+    }
+    for (const item of batch) {
+      if (item.result && !item.error) item.resolve(item.result);
+      else item.reject(item.error);
+    }
     this.wakeup.wake();
-    return result;
   }
 
   /** Runs inside the IMMEDIATE transaction: any throw rolls everything back. */
