@@ -191,7 +191,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {
-      const deleted = await ctx.registry.delete(r, await readBody(req));
+      const deleted = await ctx.registry.delete(r, await readBody(req), q);
       return send(res, 200, deleted);
     }
   }

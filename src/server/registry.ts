@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { parseFieldSelector } from '../api/fields.js';
-import { apiVersionOf, type KindInfo } from '../api/kinds.js';
+import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 import { parseSelector } from '../api/selector.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
@@ -34,6 +34,13 @@ const INITIAL_STATUS: Record<string, () => unknown> = {
 const HAS_STATUS = new Set([...Object.keys(INITIAL_STATUS), 'Node']);
 const NO_GENERATION = new Set(['ConfigMap', 'Secret', 'Event', 'Endpoints']);
 export const BUILTIN_NAMESPACES = ['default', 'berth-system'];
+export const PROPAGATION_POLICIES = ['Background', 'Foreground', 'Orphan'] as const;
+
+/** Another deleter (or the garbage collector) got there first: nothing left to do. */
+function ignoreGone(e: unknown): undefined {
+  if (isBerthError(e, 'NotFound') || isBerthError(e, 'Conflict')) return undefined;
+  throw e;
+}
 
 export interface InvalidCause {
   field: string;
@@ -157,25 +164,66 @@ export class Registry {
     return { object: written, warnings };
   }
 
-  async delete(req: ResourceRequest, body: unknown): Promise<KubeObject> {
-    const pre = (body as { preconditions?: { resourceVersion?: string; uid?: string } } | undefined)?.preconditions;
-    if (pre?.uid) {
-      const current = await this.get(req);
-      if (current.metadata.uid !== pre.uid) throw new BerthError('Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+  /**
+   * Deletes an object and, by its propagation policy, its dependents (objects whose
+   * ownerReferences name its uid): Background (the default) deletes the owner, then its
+   * dependents; Foreground deletes the dependents first; Orphan leaves them, without the
+   * ownerReference. A deleted Namespace takes every object in it.
+   */
+  async delete(req: ResourceRequest, body: unknown, query: URLSearchParams = new URLSearchParams()): Promise<KubeObject> {
+    const options = (body ?? {}) as { preconditions?: { resourceVersion?: string; uid?: string }; propagationPolicy?: string; orphanDependents?: boolean };
+    const policy = query.get('propagationPolicy') ?? options.propagationPolicy ?? (options.orphanDependents === true ? 'Orphan' : 'Background');
+    if (!(PROPAGATION_POLICIES as readonly string[]).includes(policy)) {
+      throw new BerthError('BadRequest', `propagationPolicy must be one of ${PROPAGATION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
     }
-    const deleted = await this.store.delete(this.ref(req), pre?.resourceVersion ? { expectedRevision: Number(pre.resourceVersion) } : {}).catch((e) => {
+    const pre = options.preconditions;
+    const current = await this.get(req);
+    if (pre?.uid && current.metadata.uid !== pre.uid) throw new BerthError('Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+    if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+      throw new BerthError('Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+    if (policy === 'Foreground') await this.cascade(current, 'Foreground');
+    const deleted = await this.store.delete(this.ref(req), { expectedRevision: Number(current.metadata.resourceVersion) }).catch((e) => {
       throw notFound(e, req.info, req.name!);
     });
     if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);
+    else if (policy !== 'Foreground') await this.cascade(deleted, policy as 'Background' | 'Orphan');
     return deleted;
+  }
+
+  /** The objects that name `owner` in their ownerReferences (same namespace, or cluster-scoped). */
+  private async dependents(owner: KubeObject): Promise<{ info: KindInfo; object: KubeObject }[]> {
+    const uid = owner.metadata.uid;
+    if (!uid) return [];
+    const out: { info: KindInfo; object: KubeObject }[] = [];
+    for (const info of KINDS) {
+      if (owner.metadata.namespace ? !info.namespaced : info.namespaced) continue;
+      const { items } = await this.store.list({ group: info.group, kind: info.kind, ...(info.namespaced ? { namespace: owner.metadata.namespace! } : {}) });
+      for (const o of items) if (o.metadata.ownerReferences?.some((r) => r.uid === uid)) out.push({ info, object: o });
+    }
+    return out;
+  }
+
+  private async cascade(owner: KubeObject, policy: 'Background' | 'Foreground' | 'Orphan'): Promise<void> {
+    for (const { info, object } of await this.dependents(owner)) {
+      const ref = { group: info.group, kind: info.kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name };
+      if (policy === 'Orphan') {
+        const ownerReferences = object.metadata.ownerReferences!.filter((r) => r.uid !== owner.metadata.uid);
+        await this.store.update({ ...object, metadata: { ...object.metadata, ownerReferences } }).catch(ignoreGone);
+        continue;
+      }
+      // Dependents of dependents follow the same policy (a Deployment's ReplicaSets' Pods).
+      if (policy === 'Foreground') await this.cascade(object, policy);
+      const gone = await this.store.delete(ref).catch(ignoreGone);
+      if (gone && policy === 'Background') await this.cascade(gone, policy);
+    }
   }
 
   /** A deleted Namespace takes its objects with it. */
   private async deleteNamespaceContents(namespace: string): Promise<void> {
-    const { KINDS } = await import('../api/kinds.js');
     for (const k of KINDS.filter((x) => x.namespaced)) {
       const { items } = await this.store.list({ group: k.group, kind: k.kind, namespace });
-      for (const o of items) await this.store.delete({ group: k.group, kind: k.kind, namespace, name: o.metadata.name }).catch(() => {});
+      for (const o of items) await this.store.delete({ group: k.group, kind: k.kind, namespace, name: o.metadata.name }).catch(ignoreGone);
     }
   }
 

@@ -1,0 +1,74 @@
+/** DELETE with propagationPolicy over ownerReferences, and the client's resuming, re-listing watch. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveKind } from '../../src/api/kinds.js';
+import { BerthClient } from '../../src/client/index.js';
+import { api, startTestServer, type TestServer } from '../helpers/server.js';
+
+const NS = 'default';
+
+describe('API delete propagation and the client watch', () => {
+  let server: TestServer;
+  let client: BerthClient;
+  beforeAll(async () => {
+    server = await startTestServer();
+    client = new BerthClient({ server: server.url, token: server.adminToken, ca: server.ca, namespace: NS });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+  });
+
+  const CM = resolveKind('cm')!;
+  const owned = (name: string, owner: { kind: string; name: string; uid: string }) => ({
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, ownerReferences: [{ apiVersion: 'v1', kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }] },
+  });
+  async function family(prefix: string) {
+    const root = await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-root`, namespace: NS } });
+    const child = await client.create(CM, owned(`${prefix}-child`, { kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid! }));
+    await client.create(CM, owned(`${prefix}-grandchild`, { kind: 'ConfigMap', name: child.metadata.name, uid: child.metadata.uid! }));
+    await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-stranger`, namespace: NS } });
+  }
+  const names = async (prefix: string) => (await client.list(CM, { namespace: NS })).items.map((o) => o.metadata.name).filter((n) => n.startsWith(prefix)).sort();
+
+  it.each(['Background', 'Foreground'])('%s deletes dependents, and theirs', async (policy) => {
+    await family(policy.toLowerCase());
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/${policy.toLowerCase()}-root?propagationPolicy=${policy}`, { token: server.adminToken });
+    expect(res.status).toBe(200);
+    expect(await names(policy.toLowerCase())).toEqual([`${policy.toLowerCase()}-stranger`]);
+  });
+
+  it('Orphan keeps dependents and drops their ownerReference', async () => {
+    await family('orphan');
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/orphan-root`, { token: server.adminToken, body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' } });
+    expect(res.status).toBe(200);
+    expect(await names('orphan')).toEqual(['orphan-child', 'orphan-grandchild', 'orphan-stranger']);
+    expect((await client.get(CM, NS, 'orphan-child')).metadata.ownerReferences).toEqual([]);
+    expect((await client.get(CM, NS, 'orphan-grandchild')).metadata.ownerReferences).toHaveLength(1);
+  });
+
+  it('refuses an unknown policy', async () => {
+    await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: NS } });
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, { token: server.adminToken });
+    expect(res.status).toBe(400);
+  });
+
+  it('the client watch re-lists after 410 and carries on', async () => {
+    await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'w1', namespace: NS } });
+    await server.store.compact({ keep: 1 });
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const watching = (async () => {
+      // From a compacted revision: the server answers 410, the client re-lists and reports the state.
+      for await (const e of client.watch(CM, { namespace: NS, resourceVersion: '1', signal: ac.signal })) seen.push(`${e.type} ${e.object.metadata.name}`);
+    })();
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes('ADDED w1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'w2', namespace: NS } });
+    while (!seen.includes('ADDED w2') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    ac.abort();
+    await watching;
+    expect(seen).toContain('ADDED w1');
+    expect(seen).toContain('ADDED w2');
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+});
