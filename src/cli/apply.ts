@@ -5,10 +5,10 @@
  */
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
+import type { CommandIO } from './output.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { formatDiagnostic, loadPaths } from '../manifest/index.js';
 import { qualifiedName } from './resources.js';
-import type { CommandIO } from './validate.js';
 
 /** Metadata the server owns: never part of "what the user wants". */
 const SERVER_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp'];

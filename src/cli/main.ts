@@ -3,10 +3,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
-import { OUTPUT_FORMATS, parseOutputFormat, renderStructured } from './output.js';
+import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
 import { tokenCreate, tokenList, tokenRevoke } from './token.js';
-import { validateCommand, type CommandIO } from './validate.js';
+import { validateCommand } from './validate.js';
 
 export const VERSION = '0.1.0';
 

@@ -2,6 +2,12 @@
 import { stringify } from 'yaml';
 import { BerthError } from '../api/errors.js';
 
+/** Where a command writes: stdout and stderr (tests pass their own). */
+export interface CommandIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
 export const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 

@@ -6,8 +6,7 @@ import { stringify } from 'yaml';
 import { BerthError } from '../api/errors.js';
 import { resolveKind, type KindInfo } from '../api/kinds.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
-import { renderStructured } from './output.js';
-import type { CommandIO } from './validate.js';
+import { renderStructured, type CommandIO } from './output.js';
 
 export const GET_OUTPUTS = ['table', 'wide', 'json', 'yaml', 'name'] as const;
 export type GetOutput = (typeof GET_OUTPUTS)[number];

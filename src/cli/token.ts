@@ -7,9 +7,8 @@ import { BerthError } from '../api/errors.js';
 import { resolveKind } from '../api/kinds.js';
 import { ROLES, SYSTEM_NAMESPACE, TOKEN_SECRET_TYPE, joinToken, newTokenParts, tokenFromSecret, tokenSecret, type Role, type TokenRecord } from '../api/tokens.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
-import { renderStructured, type OutputFormat } from './output.js';
+import { renderStructured, type OutputFormat, type CommandIO } from './output.js';
 import { formatTable } from './resources.js';
-import type { CommandIO } from './validate.js';
 
 const SECRETS = resolveKind('secrets')!;
 

@@ -3,17 +3,13 @@
  * Exit codes: 0 valid (warnings allowed), 1 any error in the manifests, 2 usage or I/O error.
  */
 import { formatDiagnostic, loadPaths, type Diagnostic, type LoadResult } from '../manifest/index.js';
-import { renderStructured, type OutputFormat } from './output.js';
+import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 
 export interface ValidateOptions {
   strict: boolean;
   output: OutputFormat;
 }
 
-export interface CommandIO {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-}
 
 export async function validateCommand(paths: string[], opts: ValidateOptions, io: CommandIO): Promise<number> {
   const result = await loadPaths(paths.length ? paths : ['.'], { strict: opts.strict });

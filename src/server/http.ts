@@ -10,7 +10,7 @@ import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
-import { InvalidObjectError, Registry, timestamp } from './registry.js';
+import { InvalidObjectError, Registry } from './registry.js';
 import { route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
@@ -272,4 +272,3 @@ async function watch(ctx: ApiContext, p: Principal, r: ResourceRequest, req: Inc
   }
 }
 
-export { timestamp };

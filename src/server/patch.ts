@@ -22,7 +22,7 @@ export function applyPatch(contentType: string, target: unknown, patch: unknown)
   const type = contentType.split(';')[0]!.trim();
   if (type === PATCH_TYPES.merge) return mergePatch(target as Json, patch as Json);
   if (type === PATCH_TYPES.json) return jsonPatch(target as Json, patch);
-  if (type === PATCH_TYPES.strategic) return strategicMerge(target as Json, patch as Json, '');
+  if (type === PATCH_TYPES.strategic) return strategicMerge(target as Json, patch as Json);
   throw new BerthError('UnsupportedMediaType', `unsupported patch type ${JSON.stringify(type)}: use ${Object.values(PATCH_TYPES).join(', ')}`);
 }
 
@@ -162,7 +162,7 @@ function mergeKeyFor(field: string, items: Json[]): string | undefined {
 /** Primitive lists Kubernetes merges as sets. */
 const SET_LISTS = new Set(['finalizers']);
 
-export function strategicMerge(target: Json, patch: Json, field: string): Json {
+export function strategicMerge(target: Json, patch: Json): Json {
   if (!isObj(patch)) return patch;
   if (patch.$patch === 'replace') {
     const { $patch: _, ...rest } = patch;
@@ -189,7 +189,7 @@ export function strategicMerge(target: Json, patch: Json, field: string): Json {
     } else if (Array.isArray(v)) {
       out[k] = mergeList(k, Array.isArray(out[k]) ? (out[k] as Json[]) : [], v);
     } else if (isObj(v)) {
-      const merged = strategicMerge(out[k] ?? null, v, k);
+      const merged = strategicMerge(out[k] ?? null, v);
       if (merged === null) delete out[k];
       else out[k] = merged;
     } else {
@@ -198,7 +198,6 @@ export function strategicMerge(target: Json, patch: Json, field: string): Json {
   }
   for (const [list, order] of Object.entries(orders)) if (Array.isArray(out[list])) out[list] = reorder(list, out[list] as Json[], order);
   if (retain) for (const k of Object.keys(out)) if (!retain.has(k)) delete out[k];
-  void field;
   return out;
 }
 
@@ -213,7 +212,7 @@ function mergeList(field: string, current: Json[], patch: Json[]): Json[] {
     if (item.$patch === 'delete') {
       if (at !== -1) out.splice(at, 1);
     } else if (at !== -1) {
-      out[at] = strategicMerge(out[at]!, item, field);
+      out[at] = strategicMerge(out[at]!, item);
     } else {
       const { $patch: _, ...clean } = item;
       out.push(clean);

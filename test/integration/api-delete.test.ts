@@ -1,7 +1,7 @@
 /** DELETE with propagationPolicy over ownerReferences, and the client's resuming, re-listing watch. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveKind } from '../../src/api/kinds.js';
-import { BerthClient } from '../../src/client/index.js';
+import { BerthClient, type KubeObject } from '../../src/client/index.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const NS = 'default';
@@ -23,8 +23,8 @@ describe('API delete propagation and the client watch', () => {
     apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, ownerReferences: [{ apiVersion: 'v1', kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }] },
   });
   async function family(prefix: string) {
-    const root = await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-root`, namespace: NS } });
-    const child = await client.create(CM, owned(`${prefix}-child`, { kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid! }));
+    const root: KubeObject = await client.create<KubeObject>(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-root`, namespace: NS } });
+    const child: KubeObject = await client.create<KubeObject>(CM, owned(`${prefix}-child`, { kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid! }));
     await client.create(CM, owned(`${prefix}-grandchild`, { kind: 'ConfigMap', name: child.metadata.name, uid: child.metadata.uid! }));
     await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-stranger`, namespace: NS } });
   }
