@@ -48,3 +48,4 @@ function readOrFail(ref: ManifestFileRef): SourceFile {
 }
 export { normalizeObject, type NormalizeOptions, type Normalized, type NormalizedObject } from './normalize.js';
 export { renderPath, type Finding } from './diagnostics.js';
+export { isManifestFileName, ignoreScope, isIgnored, type IgnoreScope } from './tree.js';

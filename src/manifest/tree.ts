@@ -14,15 +14,33 @@ import { MAX_FILE_BYTES, type SourceFile } from './load.js';
 
 const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
+/** A manifest file by its name: *.yaml, *.yml, *.json, not hidden. */
+export function isManifestFileName(name: string): boolean {
+  return !name.startsWith('.') && MANIFEST_EXTENSIONS.some((x) => name.endsWith(x));
+}
+
+/** The .berthignore rules of one folder, applying below it. */
+export interface IgnoreScope {
+  dir: string;
+  rules: Ignore;
+}
+
+export function ignoreScope(dir: string, berthignore: string): IgnoreScope {
+  return { dir, rules: ignore().add(berthignore) };
+}
+
+/** True when any enclosing folder's .berthignore excludes the entry (POSIX or native paths). */
+export function isIgnored(scopes: readonly IgnoreScope[], entry: string, isDir: boolean): boolean {
+  return scopes.some((s) => {
+    const rel = path.relative(s.dir, entry).split(path.sep).join('/');
+    return rel !== '' && !rel.startsWith('..') && s.rules.ignores(rel + (isDir ? '/' : ''));
+  });
+}
+
 export interface ManifestFileRef {
   /** The path shown to the user. */
   display: string;
   absolute: string;
-}
-
-interface IgnoreScope {
-  dir: string;
-  rules: Ignore;
 }
 
 /** Lists the manifest files under the given paths (files are taken as given). */
@@ -44,7 +62,7 @@ export function listManifestFiles(paths: readonly string[]): ManifestFileRef[] {
 function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, out: ManifestFileRef[]): void {
   const entries = readdirSync(dir, { withFileTypes: true });
   if (entries.some((e) => e.name === '.berthignore' && e.isFile())) {
-    scopes = [...scopes, { dir, rules: ignore().add(readFileSync(path.join(dir, '.berthignore'), 'utf8')) }];
+    scopes = [...scopes, ignoreScope(dir, readFileSync(path.join(dir, '.berthignore'), 'utf8'))];
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
@@ -53,14 +71,14 @@ function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, out: Man
     const type = entryType(e, full);
     if (type === 'other') continue;
     const isDir = type === 'dir';
-    if (scopes.some((s) => s.rules.ignores(path.relative(s.dir, full).split(path.sep).join('/') + (isDir ? '/' : '')))) continue;
+    if (isIgnored(scopes, full, isDir)) continue;
     if (isDir) {
       // A symlinked folder may point back up the tree: visit each real folder once.
       const real = realpathSync(full);
       if (visited.has(real)) continue;
       visited.add(real);
       walk(full, scopes, visited, out);
-    } else if (MANIFEST_EXTENSIONS.some((x) => e.name.endsWith(x))) {
+    } else if (isManifestFileName(e.name)) {
       out.push({ display: full, absolute: path.resolve(full) });
     }
   }

@@ -1,0 +1,184 @@
+/**
+ * One Git repository through isomorphic-git: a local repository read in place, or a remote one
+ * cloned once (bare, no checkout) into the data directory and fetched incrementally. It resolves
+ * revisions to commits and reads trees and blobs; tree listings are cached by tree id, so an
+ * unchanged folder costs nothing on the next commit.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import path from 'node:path';
+import git from 'isomorphic-git';
+import http from 'isomorphic-git/http/node';
+import { BerthError } from '../api/errors.js';
+import type { CommitInfo, Resolved, SourceCondition, SourceSpec } from './types.js';
+
+export interface TreeEntry {
+  path: string;
+  mode: string;
+  oid: string;
+  type: 'blob' | 'tree' | 'commit';
+}
+
+export class SourceError extends BerthError {
+  constructor(readonly condition: SourceCondition, cause?: unknown) {
+    super('Unavailable', condition.message, { cause });
+  }
+}
+
+const COMMIT = /^[0-9a-f]{40}$/;
+
+export function isRemote(repoURL: string): boolean {
+  return /^https?:\/\//.test(repoURL);
+}
+
+export function localPath(repoURL: string): string {
+  return repoURL.startsWith('file://') ? decodeURIComponent(new URL(repoURL).pathname) : path.resolve(repoURL);
+}
+
+export class GitRepository {
+  /** isomorphic-git's object cache: shared by every read of this repository. */
+  private readonly cache = {};
+  private readonly trees = new Map<string, TreeEntry[]>();
+  private readonly gitdir: string;
+  private defaultBranch: string | undefined;
+
+  constructor(readonly spec: Pick<SourceSpec, 'repoURL' | 'credentials'>, dataDir: string) {
+    if (isRemote(spec.repoURL)) {
+      const id = createHash('sha256').update(spec.repoURL).digest('hex').slice(0, 16);
+      this.gitdir = path.join(dataDir, 'repos', `${id}.git`);
+    } else {
+      const dir = localPath(spec.repoURL);
+      // A working copy keeps its repository in .git; a bare repository is the folder itself.
+      this.gitdir = fs.existsSync(path.join(dir, '.git')) ? path.join(dir, '.git') : dir;
+      if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
+        throw new SourceError({ reason: 'InvalidRepository', message: `${spec.repoURL} is not a Git repository` });
+      }
+    }
+  }
+
+  get remote(): boolean {
+    return isRemote(this.spec.repoURL);
+  }
+
+  private auth() {
+    return this.spec.credentials ? () => ({ username: this.spec.credentials!.username, password: this.spec.credentials!.password }) : undefined;
+  }
+
+  /** The commit a ref has on the server, without fetching (a cheap "did it change?"). */
+  async probe(ref: string | undefined): Promise<string | undefined> {
+    if (!this.remote) return undefined;
+    const refs = await this.wrap(() => git.listServerRefs({ http, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, protocolVersion: 2 }));
+    const head = refs.find((r) => r.ref === 'HEAD');
+    if (head?.target) this.defaultBranch = head.target;
+    const wanted = ref === undefined || ref === 'HEAD' ? head?.target : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref].find((r) => refs.some((x) => x.ref === r));
+    const match = refs.find((r) => r.ref === wanted);
+    return match ? (match.peeled ?? match.oid) : undefined;
+  }
+
+  /** Brings a remote repository up to date (clones it the first time); a no-op for local ones. */
+  async fetch(): Promise<void> {
+    if (!this.remote) return;
+    if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
+      await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
+      await git.addRemote({ fs, gitdir: this.gitdir, remote: 'origin', url: this.spec.repoURL, force: true });
+    }
+    const res = await this.wrap(() =>
+      git.fetch({ fs, http, gitdir: this.gitdir, remote: 'origin', tags: true, singleBranch: false, prune: true, onAuth: this.auth(), cache: this.cache }),
+    );
+    if (res.defaultBranch) this.defaultBranch = res.defaultBranch;
+  }
+
+  /** Branch, tag, commit, or the default branch → a commit. */
+  async resolve(revision: string | undefined): Promise<Resolved> {
+    const rev = revision && revision !== 'HEAD' ? revision : undefined;
+    if (rev && COMMIT.test(rev)) {
+      await this.readCommit(rev).catch((e) => {
+        throw new SourceError({ reason: 'RevisionNotFound', message: `commit ${rev} is not in ${this.spec.repoURL} (not on any fetched branch or tag)` }, e);
+      });
+      return { commit: rev, ref: rev };
+    }
+    const candidates = rev
+      ? this.remote ? [`refs/remotes/origin/${rev}`, `refs/tags/${rev}`, rev] : [`refs/heads/${rev}`, `refs/tags/${rev}`, rev]
+      : this.remote ? [this.defaultBranch ? this.defaultBranch.replace('refs/heads/', 'refs/remotes/origin/') : 'refs/remotes/origin/HEAD', 'refs/remotes/origin/main', 'refs/remotes/origin/master'] : ['HEAD'];
+    for (const ref of candidates) {
+      try {
+        const oid = await git.resolveRef({ fs, gitdir: this.gitdir, ref });
+        // An annotated tag names a tag object: follow it to its commit.
+        const { oid: commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: await this.peel(oid), cache: this.cache });
+        return { commit, ref: ref.replace('refs/remotes/origin/', 'refs/heads/') };
+      } catch {
+        // try the next spelling
+      }
+    }
+    throw new SourceError({ reason: 'RevisionNotFound', message: rev ? `revision ${JSON.stringify(rev)} is not a branch, tag or commit of ${this.spec.repoURL}` : `${this.spec.repoURL} has no default branch` });
+  }
+
+  private async peel(oid: string): Promise<string> {
+    const { type, object } = await git.readObject({ fs, gitdir: this.gitdir, oid, cache: this.cache, format: 'parsed' });
+    return type === 'tag' ? (object as { object: string }).object : oid;
+  }
+
+  async readCommit(commit: string): Promise<CommitInfo> {
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    return { commit, message: c.message.trim(), author: `${c.author.name} <${c.author.email}>`, timestamp: c.committer.timestamp * 1000 };
+  }
+
+  /** True when `ancestor` is `commit` or one of its ancestors (false after a history rewrite). */
+  async contains(commit: string, ancestor: string): Promise<boolean> {
+    if (commit === ancestor) return true;
+    try {
+      return await git.isDescendent({ fs, gitdir: this.gitdir, oid: commit, ancestor, depth: -1, cache: this.cache });
+    } catch {
+      return false;
+    }
+  }
+
+  /** The tree id of `dir` (repository-relative, '' for the root) at a commit. */
+  async treeAt(commit: string, dir: string): Promise<string | undefined> {
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    let tree = c.tree;
+    for (const part of dir.split('/').filter(Boolean)) {
+      const next = (await this.listTree(tree)).find((e) => e.path === part && e.type === 'tree');
+      if (!next) return undefined;
+      tree = next.oid;
+    }
+    return tree;
+  }
+
+  async listTree(oid: string): Promise<TreeEntry[]> {
+    let entries = this.trees.get(oid);
+    if (!entries) {
+      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+      entries = tree as TreeEntry[];
+      this.trees.set(oid, entries);
+    }
+    return entries;
+  }
+
+  async readBlob(oid: string): Promise<Uint8Array> {
+    return (await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache })).blob;
+  }
+
+  /** isomorphic-git's and the network's errors as the source's conditions. */
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw new SourceError(classify(e as GitFailure, this.spec.repoURL), e);
+    }
+  }
+}
+
+type GitFailure = Error & { code?: string; data?: { statusCode?: number } };
+
+function classify(e: GitFailure, url: string): SourceCondition {
+  const status = e.data?.statusCode;
+  if (status === 401 || status === 403) return { reason: 'AuthenticationFailed', message: `authentication to ${url} failed (HTTP ${status}): check the Application's credentialsSecret` };
+  if (status === 404) return { reason: 'InvalidRepository', message: `${url} was not found (HTTP 404)` };
+  const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? '';
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|socket hang up/i.test(`${code} ${e.message}`)) {
+    return { reason: 'Unreachable', message: `cannot reach ${url}: ${e.message}` };
+  }
+  if (status) return { reason: 'Unreachable', message: `${url} answered HTTP ${status}: ${e.message}` };
+  return { reason: 'InvalidRepository', message: `${url}: ${e.message}` };
+}

@@ -1,0 +1,3 @@
+export { GitSource, type GitSourceOptions, type SourceResult } from './source.js';
+export { GitRepository, SourceError, isRemote } from './git.js';
+export type * from './types.js';

@@ -1,0 +1,134 @@
+/**
+ * The Git source: knows Git and nothing about applying. For an Application's source it fetches
+ * (at most once per repository per interval, however many Applications share it), resolves the
+ * revision to a commit, and builds the Artifact at that commit: the manifest files under the path,
+ * loaded exactly as `berth validate` loads them. Parsed files are cached by blob id (and path), so
+ * a commit that touches one file of 10,000 parses one file. Failures come back as conditions.
+ */
+import path from 'node:path';
+import { collect, ignoreScope, isIgnored, isManifestFileName, loadFile, type FileResult, type IgnoreScope, type LoadOptions } from '../manifest/index.js';
+import { GitRepository, SourceError } from './git.js';
+import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
+
+export interface GitSourceOptions {
+  /** Where remote repositories are cloned. */
+  dataDir: string;
+  /** A repository is fetched at most this often unless forced (a webhook). */
+  minFetchIntervalMs?: number;
+  now?: () => number;
+}
+
+export type SourceResult<T> = { ok: true; value: T } | { ok: false; condition: SourceCondition };
+
+interface RepoState {
+  repo: GitRepository;
+  lastFetch: number;
+  inflight?: Promise<void>;
+  /** Parsed files by `blob\0path\0options`, kept for the files the latest artifacts used. */
+  parsed: Map<string, FileResult>;
+}
+
+export class GitSource {
+  private readonly repos = new Map<string, RepoState>();
+  private readonly minInterval: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: GitSourceOptions) {
+    this.minInterval = options.minFetchIntervalMs ?? 0;
+    this.now = options.now ?? Date.now;
+  }
+
+  private state(spec: SourceSpec): RepoState {
+    const key = `${spec.repoURL}\u0000${spec.credentials?.username ?? ''}`;
+    let s = this.repos.get(key);
+    if (!s) {
+      s = { repo: new GitRepository(spec, this.options.dataDir), lastFetch: -Infinity, parsed: new Map() };
+      this.repos.set(key, s);
+    }
+    return s;
+  }
+
+  /** Fetches the repository unless it was fetched within the interval (or a fetch is running). */
+  async refresh(spec: SourceSpec, options: { force?: boolean } = {}): Promise<SourceResult<Resolved>> {
+    return this.attempt(async () => {
+      const s = this.state(spec);
+      if (s.inflight) await s.inflight;
+      else if (options.force || this.now() - s.lastFetch >= this.minInterval) {
+        s.inflight = (async () => {
+          // A cheap look at the server first: nothing to fetch when the ref has not moved.
+          const remoteCommit = await s.repo.probe(spec.targetRevision);
+          const have = remoteCommit ? await s.repo.resolve(spec.targetRevision).then((r) => r.commit, () => undefined) : undefined;
+          if (!remoteCommit || remoteCommit !== have) await s.repo.fetch();
+          s.lastFetch = this.now();
+        })().finally(() => {
+          s.inflight = undefined;
+        });
+        await s.inflight;
+      }
+      return s.repo.resolve(spec.targetRevision);
+    });
+  }
+
+  /** True when `ancestor` is in the history of `commit` (false after a force-push rewrote it). */
+  async contains(spec: SourceSpec, commit: string, ancestor: string): Promise<boolean> {
+    return this.state(spec).repo.contains(commit, ancestor);
+  }
+
+  /** The manifests under spec.path at a commit, loaded and validated. */
+  async artifact(spec: SourceSpec, commit: string, load: LoadOptions): Promise<SourceResult<Artifact>> {
+    return this.attempt(async () => {
+      const s = this.state(spec);
+      const dir = (spec.path ?? '').replace(/^\.?\/+|\/+$/g, '');
+      const info = await s.repo.readCommit(commit);
+      const tree = await s.repo.treeAt(commit, dir);
+      if (!tree) throw new SourceError({ reason: 'PathNotFound', message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}` });
+      const files = new Map<string, string>();
+      await this.collectFiles(s.repo, tree, dir, [], files);
+
+      const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
+      const next = new Map<string, FileResult>();
+      let parsed = 0;
+      const results: FileResult[] = [];
+      for (const [file, oid] of files) {
+        const key = `${oid}\u0000${file}\u0000${optionsKey}`;
+        let r = s.parsed.get(key) ?? next.get(key);
+        if (!r) {
+          r = loadFile({ path: file, bytes: await s.repo.readBlob(oid) }, load);
+          parsed++;
+        }
+        next.set(key, r);
+        results.push(r);
+      }
+      // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
+      for (const [k, v] of next) s.parsed.set(k, v);
+      if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
+      // Objects are shared with the cache: hand out copies the caller may change.
+      const result = collect(results.map((r) => ({ ...r, objects: r.objects.map((o) => ({ ...o, object: structuredClone(o.object) })) })));
+      return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed };
+    });
+  }
+
+  private async collectFiles(repo: GitRepository, tree: string, dir: string, scopes: IgnoreScope[], out: Map<string, string>): Promise<void> {
+    const entries = await repo.listTree(tree);
+    const ignoreFile = entries.find((e) => e.path === '.berthignore' && e.type === 'blob');
+    if (ignoreFile) scopes = [...scopes, ignoreScope(dir || '.', Buffer.from(await repo.readBlob(ignoreFile.oid)).toString('utf8'))];
+    const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const e of sorted) {
+      if (e.path.startsWith('.')) continue;
+      const full = dir ? `${dir}/${e.path}` : e.path;
+      const isDir = e.type === 'tree';
+      if (isIgnored(scopes, path.posix.normalize(full), isDir)) continue;
+      if (isDir) await this.collectFiles(repo, e.oid, full, scopes, out);
+      else if (e.type === 'blob' && isManifestFileName(e.path) && e.mode !== '120000') out.set(full, e.oid);
+    }
+  }
+
+  private async attempt<T>(fn: () => Promise<T>): Promise<SourceResult<T>> {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (e) {
+      if (e instanceof SourceError) return { ok: false, condition: e.condition };
+      return { ok: false, condition: { reason: 'InvalidRepository', message: (e as Error).message } };
+    }
+  }
+}
