@@ -9,30 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { parseFieldSelector } from '../api/fields.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
+import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { parseSelector } from '../api/selector.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';
 
-/** Kinds whose status only controllers and agents write: a create starts it afresh. */
-const INITIAL_STATUS: Record<string, () => unknown> = {
-  Pod: () => ({ phase: 'Pending' }),
-  Namespace: () => ({ phase: 'Active' }),
-  PersistentVolumeClaim: () => ({ phase: 'Pending' }),
-  Deployment: () => ({}),
-  ReplicaSet: () => ({}),
-  DaemonSet: () => ({}),
-  StatefulSet: () => ({}),
-  Job: () => ({}),
-  CronJob: () => ({}),
-  Service: () => ({ loadBalancer: {} }),
-  Ingress: () => ({ loadBalancer: {} }),
-  Application: () => ({}),
-};
-
-const HAS_STATUS = new Set([...Object.keys(INITIAL_STATUS), 'Node']);
-const NO_GENERATION = new Set(['ConfigMap', 'Secret', 'Event', 'Endpoints']);
 export const BUILTIN_NAMESPACES = ['default', 'berth-system'];
 export const PROPAGATION_POLICIES = ['Background', 'Foreground', 'Orphan'] as const;
 
@@ -97,14 +80,7 @@ export class Registry {
   async create(req: ResourceRequest, body: unknown, strict: boolean): Promise<WriteResult> {
     if (req.subresource) throw new BerthError('MethodNotAllowed', `cannot create ${req.info.plural}/${req.subresource}`);
     const { object, warnings } = this.validate(req, body, strict);
-    const meta = object.metadata;
-    meta.uid = randomUUID();
-    meta.creationTimestamp = timestamp(this.now());
-    if (!NO_GENERATION.has(req.info.kind)) meta.generation = 1;
-    delete meta.resourceVersion;
-    delete meta.deletionTimestamp;
-    const initial = INITIAL_STATUS[req.info.kind];
-    if (initial) object.status = initial();
+    const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
     try {
       return { object: await this.store.create(object), warnings };
@@ -136,24 +112,9 @@ export class Registry {
 
   private async replace(req: ResourceRequest, current: KubeObject, body: unknown, strict: boolean, expected: number | undefined): Promise<WriteResult> {
     const { object, warnings } = this.validate(req, body, strict);
-    const meta = object.metadata;
-    if (meta.uid !== undefined && meta.uid !== current.metadata.uid) throw new BerthError('Conflict', `uid ${meta.uid} does not match the stored object's (${current.metadata.uid})`);
-    // Fields the server owns.
-    meta.uid = current.metadata.uid;
-    meta.creationTimestamp = current.metadata.creationTimestamp;
-    if (current.metadata.deletionTimestamp) meta.deletionTimestamp = current.metadata.deletionTimestamp;
-    let next: KubeObject;
-    if (req.subresource === 'status') {
-      // The status subresource writes status and nothing else.
-      next = { ...current, status: object.status };
-    } else {
-      next = object;
-      if (HAS_STATUS.has(req.info.kind)) next.status = current.status;
-      if (!NO_GENERATION.has(req.info.kind)) {
-        const gen = current.metadata.generation ?? 1;
-        meta.generation = specOf(current) === specOf(next) ? gen : gen + 1;
-      }
-    }
+    if (object.metadata.uid !== undefined && object.metadata.uid !== current.metadata.uid) throw new BerthError('Conflict', `uid ${object.metadata.uid} does not match the stored object's (${current.metadata.uid})`);
+    // The status subresource writes status and nothing else; the main resource everything else.
+    const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
     const written = await this.store.update(next, { expectedRevision: expected }).catch((e) => {
       if (isBerthError(e, 'Conflict')) {
@@ -268,11 +229,6 @@ function cause(f: Finding): InvalidCause {
   return { field: renderPath(f.path), message: f.message, reason: f.reason === 'MissingField' ? 'FieldValueRequired' : f.reason === 'UnknownField' ? 'FieldValueUnknown' : 'FieldValueInvalid' };
 }
 
-function specOf(o: KubeObject): string {
-  const { metadata: _m, status: _s, ...rest } = o;
-  return JSON.stringify(rest);
-}
-
 function revisionIn(body: unknown): number | undefined {
   const rv = (body as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
   if (rv === undefined || rv === '' || rv === null) return undefined;
@@ -286,7 +242,4 @@ function notFound(e: unknown, info: KindInfo, name: string): unknown {
   return isBerthError(e, 'NotFound') ? new BerthError('NotFound', `${info.plural}${groupSuffix(info)} "${name}" not found`) : e;
 }
 
-/** Kubernetes timestamps: RFC 3339 in UTC, to the second. */
-export function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { timestamp };

@@ -14,6 +14,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   store: ['api'],
   runtime: ['api', 'store'],
   source: ['api', 'manifest'],
+  // The sync engine: a source's commit, planned by diff, written to the store.
+  sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime'],
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
   agent: ['api', 'runtime', 'health'],

@@ -1,0 +1,71 @@
+/**
+ * What the server sets on a write, as Kubernetes' registry does, for every writer (the API and
+ * the sync engine alike): uid, creationTimestamp and generation on create, with controller-owned
+ * status started afresh; on update the identity kept, status kept (writers of the spec do not
+ * write status), and generation moved when the spec changed.
+ */
+import type { ObjectMeta } from './types.gen.js';
+
+/** Kinds whose status only controllers and agents write: a create starts it afresh. */
+const INITIAL_STATUS: Record<string, () => unknown> = {
+  Pod: () => ({ phase: 'Pending' }),
+  Namespace: () => ({ phase: 'Active' }),
+  PersistentVolumeClaim: () => ({ phase: 'Pending' }),
+  Deployment: () => ({}),
+  ReplicaSet: () => ({}),
+  DaemonSet: () => ({}),
+  StatefulSet: () => ({}),
+  Job: () => ({}),
+  CronJob: () => ({}),
+  Service: () => ({ loadBalancer: {} }),
+  Ingress: () => ({ loadBalancer: {} }),
+  Application: () => ({}),
+};
+const HAS_STATUS = new Set([...Object.keys(INITIAL_STATUS), 'Node']);
+const NO_GENERATION = new Set(['ConfigMap', 'Secret', 'Event', 'Endpoints']);
+
+interface Writable {
+  kind: string;
+  metadata: ObjectMeta;
+  status?: unknown;
+}
+
+/** Kubernetes timestamps: RFC 3339 in UTC, to the second. */
+export function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function hasStatus(kind: string): boolean {
+  return HAS_STATUS.has(kind);
+}
+
+/** Sets the server's fields on an object about to be created (in place). */
+export function prepareCreate<T extends Writable>(obj: T, now: Date, uid: string): T {
+  obj.metadata.uid = uid;
+  obj.metadata.creationTimestamp = timestamp(now);
+  if (!NO_GENERATION.has(obj.kind)) obj.metadata.generation = 1;
+  delete obj.metadata.resourceVersion;
+  delete obj.metadata.deletionTimestamp;
+  const initial = INITIAL_STATUS[obj.kind];
+  if (initial) obj.status = initial();
+  return obj;
+}
+
+/** The spec-and-everything-but-metadata-and-status form generation follows. */
+function specOf(o: Writable): string {
+  const { metadata: _m, status: _s, ...rest } = o;
+  return JSON.stringify(rest);
+}
+
+/** An update of the spec (not the status subresource): identity and status kept, generation moved. */
+export function prepareUpdate<T extends Writable>(current: Writable, next: T): T {
+  next.metadata.uid = current.metadata.uid;
+  next.metadata.creationTimestamp = current.metadata.creationTimestamp;
+  if (current.metadata.deletionTimestamp) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+  if (HAS_STATUS.has(next.kind)) next.status = current.status;
+  if (!NO_GENERATION.has(next.kind)) {
+    const gen = current.metadata.generation ?? 1;
+    next.metadata.generation = specOf(current) === specOf(next) ? gen : gen + 1;
+  }
+  return next;
+}

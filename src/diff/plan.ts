@@ -1,0 +1,180 @@
+/**
+ * Pure sync planning: pair the desired objects of a commit with the live objects an Application
+ * manages, compare them after the same normalization (server-set fields, status and the app's
+ * ignoreDifferences removed), and order the creates, updates and prunes as a sync applies them:
+ * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
+ */
+import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
+
+/** The order Kubernetes objects are created in (deleted in reverse). */
+export const KIND_ORDER = [
+  'Namespace', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'Endpoints',
+  'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'Ingress', 'Application',
+] as const;
+
+export interface IgnoreDifference {
+  group?: string;
+  kind: string;
+  name?: string;
+  namespace?: string;
+  jsonPointers: string[];
+}
+
+export interface PlanOptions {
+  prune: boolean;
+  ignoreDifferences?: IgnoreDifference[];
+}
+
+export type Action =
+  | { type: 'create'; key: string; desired: ObjectLike }
+  | { type: 'update'; key: string; desired: ObjectLike; live: ObjectLike }
+  | { type: 'prune'; key: string; live: ObjectLike };
+
+export interface Plan {
+  /** Per sync wave, in order; each wave's actions in kind order (prunes last, in reverse). */
+  waves: { wave: number; actions: Action[] }[];
+  unchanged: string[];
+  /** Live objects that are no longer in Git but stay because prune is off. */
+  requirePruning: string[];
+  /** Desired objects that another Application already manages: an error, not a tug of war. */
+  conflicts: { key: string; owner: AppRef }[];
+}
+
+/** Metadata the server owns or adds; never part of the comparison. */
+const SERVER_METADATA = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'ownerReferences', 'finalizers'];
+const SERVER_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision'];
+
+export function objectKey(o: ObjectLike): string {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+  return `${group}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
+
+function kindRank(kind: string): number {
+  const i = (KIND_ORDER as readonly string[]).indexOf(kind);
+  return i === -1 ? KIND_ORDER.length : i;
+}
+
+function waveOf(o: ObjectLike): number {
+  const n = Number(o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? 0);
+  return Number.isFinite(n) ? Math.trunc(n) : 0;
+}
+
+/** Removes a JSON pointer's target from a plain value, in place. */
+function removePointer(doc: unknown, pointer: string): void {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let cur = doc as Record<string, unknown> | undefined;
+  for (const p of parts.slice(0, -1)) {
+    cur = cur && typeof cur === 'object' ? (cur[p] as Record<string, unknown> | undefined) : undefined;
+  }
+  const last = parts[parts.length - 1];
+  if (cur && typeof cur === 'object' && last !== undefined) {
+    if (Array.isArray(cur)) cur.splice(Number(last), 1);
+    else delete cur[last];
+  }
+}
+
+function ignoredPointers(o: ObjectLike, rules: IgnoreDifference[]): string[] {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+  return rules
+    .filter((r) => r.kind === o.kind && (r.group === undefined || r.group === group) && (r.name === undefined || r.name === o.metadata.name) && (r.namespace === undefined || r.namespace === o.metadata.namespace))
+    .flatMap((r) => r.jsonPointers);
+}
+
+/** The comparable form: what Git declares, nothing the server or the app's ignores add. */
+export function normalizeForDiff(o: ObjectLike, ignore: IgnoreDifference[] = []): ObjectLike {
+  const copy = structuredClone(o) as ObjectLike;
+  delete copy.status;
+  for (const k of SERVER_METADATA) delete (copy.metadata as Record<string, unknown>)[k];
+  const annotations = copy.metadata.annotations;
+  if (annotations) {
+    for (const k of SERVER_ANNOTATIONS) delete annotations[k];
+    if (Object.keys(annotations).length === 0) delete copy.metadata.annotations;
+  }
+  for (const p of ignoredPointers(o, ignore)) removePointer(copy, p);
+  return copy;
+}
+
+/** Deterministic JSON (sorted keys): equal objects compare equal whatever their key order. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val) => (val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : val));
+}
+
+export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], options: PlanOptions): Plan {
+  const ignore = options.ignoreDifferences ?? [];
+  const liveByKey = new Map(live.map((o) => [objectKey(o), o]));
+  const desiredKeys = new Set<string>();
+  const actions: Action[] = [];
+  const unchanged: string[] = [];
+  const conflicts: Plan['conflicts'] = [];
+
+  for (const d of desired) {
+    const tracked = withTracking(app, d);
+    const key = objectKey(tracked);
+    desiredKeys.add(key);
+    const l = liveByKey.get(key);
+    if (!l) {
+      actions.push({ type: 'create', key, desired: tracked });
+      continue;
+    }
+    const owner = managerOf(l);
+    if (owner && (owner.namespace !== app.namespace || owner.name !== app.name)) {
+      conflicts.push({ key, owner });
+      continue;
+    }
+    // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
+    const wanted = mergeIgnored(tracked, l, ignore);
+    if (canonicalJson(normalizeForDiff(wanted, ignore)) === canonicalJson(normalizeForDiff(l, ignore))) unchanged.push(key);
+    else actions.push({ type: 'update', key, desired: wanted, live: l });
+  }
+
+  const requirePruning: string[] = [];
+  for (const [key, l] of liveByKey) {
+    if (desiredKeys.has(key)) continue;
+    const owner = managerOf(l);
+    if (!owner || owner.namespace !== app.namespace || owner.name !== app.name || l.metadata.annotations?.['berth.dev/tracking-id'] !== trackingId(app, l)) continue;
+    if (options.prune) actions.push({ type: 'prune', key, live: l });
+    else requirePruning.push(key);
+  }
+
+  const byWave = new Map<number, Action[]>();
+  for (const a of actions) {
+    const wave = waveOf(a.type === 'prune' ? a.live : a.desired);
+    byWave.set(wave, [...(byWave.get(wave) ?? []), a]);
+  }
+  const order = (a: Action): number => {
+    const kind = (a.type === 'prune' ? a.live : a.desired).kind;
+    // Creates and updates in kind order; prunes after them, in reverse kind order.
+    return a.type === 'prune' ? 1000 + (KIND_ORDER.length - kindRank(kind)) : kindRank(kind);
+  };
+  const waves = [...byWave.entries()].sort(([a], [b]) => a - b).map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
+  return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts };
+}
+
+function mergeIgnored(desired: ObjectLike, live: ObjectLike, ignore: IgnoreDifference[]): ObjectLike {
+  const pointers = ignoredPointers(desired, ignore);
+  if (pointers.length === 0) return desired;
+  const out = structuredClone(desired) as ObjectLike;
+  for (const p of pointers) {
+    const value = getPointer(live, p);
+    if (value !== undefined) setPointer(out, p, structuredClone(value));
+  }
+  return out;
+}
+
+function getPointer(doc: unknown, pointer: string): unknown {
+  let cur = doc;
+  for (const p of pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+    cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[p] : undefined;
+  }
+  return cur;
+}
+
+function setPointer(doc: unknown, pointer: string, value: unknown): void {
+  const parts = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let cur = doc as Record<string, unknown>;
+  for (const p of parts.slice(0, -1)) {
+    if (!cur[p] || typeof cur[p] !== 'object') cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}

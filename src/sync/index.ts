@@ -1,0 +1,1 @@
+export { reconcileApplication, type ApplicationObject, type ApplicationStatus, type SyncDeps, type SyncOutcome } from './sync.js';

@@ -1,0 +1,205 @@
+/**
+ * One reconcile of one Application: fetch its source, load the commit exactly as `berth validate`
+ * does, and — only when the commit is wholly valid — plan against the live objects it manages and
+ * apply the plan in one store transaction per sync wave. A commit with any error writes nothing
+ * and keeps the last good state; the Application's status says why, with file:line.
+ */
+import { randomUUID } from 'node:crypto';
+import { isBerthError } from '../api/errors.js';
+import { KINDS } from '../api/kinds.js';
+import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
+import { INSTANCE_LABEL, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
+import type { GitSource, SourceSpec } from '../source/index.js';
+import type { KubeObject, Store, TxnOp } from '../store/types.js';
+
+export interface ApplicationObject extends KubeObject {
+  spec: {
+    source: { repoURL: string; targetRevision?: string; path?: string; credentialsSecret?: string };
+    destination?: { namespace?: string };
+    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean }; autoRollback?: boolean };
+    ignoreDifferences?: IgnoreDifference[];
+    pollInterval?: string;
+  };
+  status?: ApplicationStatus;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface ApplicationStatus {
+  observedGeneration?: number;
+  sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
+  operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string };
+  history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string }[];
+  conditions?: Condition[];
+  reconciledAt?: string;
+  resources?: { kind: string; namespace?: string; name: string; status: 'Synced' | 'OutOfSync' }[];
+}
+
+export interface SyncDeps {
+  store: Store;
+  source: GitSource;
+  now?: () => Date;
+}
+
+export interface SyncOutcome {
+  /** What happened, for logs and tests. */
+  result: 'synced' | 'unchanged' | 'out-of-sync' | 'invalid' | 'source-error' | 'conflict';
+  revision?: string;
+  plan?: Plan;
+  written: number;
+}
+
+const HISTORY_LIMIT = 10;
+
+export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: { manual?: boolean; force?: boolean } = {}): Promise<SyncOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
+  const spec = await sourceSpec(deps.store, app);
+  const status: ApplicationStatus = { ...(app.status ?? {}), reconciledAt: timestamp(now()), ...(app.metadata.generation ? { observedGeneration: app.metadata.generation } : {}) };
+  const setCondition = (type: string, c: Omit<Condition, 'type' | 'lastTransitionTime'> | undefined): void => {
+    const others = (status.conditions ?? []).filter((x) => x.type !== type);
+    status.conditions = c ? [...others, { type, ...c, lastTransitionTime: timestamp(now()) }] : others;
+  };
+
+  const resolved = await deps.source.refresh(spec, { force: options.force === true });
+  if (!resolved.ok) {
+    setCondition('SourceError', { status: 'True', reason: resolved.condition.reason, message: resolved.condition.message });
+    status.sync = { status: 'Unknown', ...(status.sync?.revision ? { revision: status.sync.revision } : {}) };
+    await writeStatus(deps.store, app, status);
+    return { result: 'source-error', written: 0 };
+  }
+  setCondition('SourceError', undefined);
+  const commit = resolved.value.commit;
+  const artifact = await deps.source.artifact(spec, commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
+  if (!artifact.ok) {
+    setCondition('SourceError', { status: 'True', reason: artifact.condition.reason, message: artifact.condition.message });
+    await writeStatus(deps.store, app, status);
+    return { result: 'source-error', revision: commit, written: 0 };
+  }
+  const errors = artifact.value.result.errors;
+  if (errors.length) {
+    // Any error: nothing of this commit is written; the last good state stays.
+    setCondition('ComparisonError', { status: 'True', reason: 'InvalidManifests', message: errors.map(formatDiagnostic).join('\n') });
+    status.sync = { status: 'OutOfSync', revision: commit };
+    await writeStatus(deps.store, app, status);
+    return { result: 'invalid', revision: commit, written: 0 };
+  }
+  setCondition('ComparisonError', undefined);
+
+  const desired = artifact.value.result.objects.map((o) => o.object as NormalizedObject & KubeObject);
+  const live = await managedObjects(deps.store, ref.name);
+  // Objects at a desired key that this app does not manage yet: another app's (a conflict) or
+  // nobody's (adopted, as Argo CD adopts an existing resource).
+  const liveKeys = new Set(live.map((o) => objectKey(o)));
+  for (const d of desired) {
+    if (liveKeys.has(objectKey(d))) continue;
+    const existing = await deps.store.get(refOf(d)).catch(() => undefined);
+    if (existing) live.push(existing);
+  }
+  const automated = app.spec.syncPolicy?.automated;
+  const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
+  if (p.conflicts.length) {
+    setCondition('SharedResourceError', { status: 'True', reason: 'ManagedByAnotherApplication', message: p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n') });
+    status.sync = { status: 'OutOfSync', revision: commit };
+    await writeStatus(deps.store, app, status);
+    return { result: 'conflict', revision: commit, plan: p, written: 0 };
+  }
+  setCondition('SharedResourceError', undefined);
+
+  const pending = p.waves.reduce((n, w) => n + w.actions.length, 0);
+  const newCommit = status.sync?.revision !== commit || status.operationState?.revision !== commit;
+  // Argo CD's rules: automated sync applies a new commit; drift on the synced commit is
+  // reverted only with selfHeal; a manual sync always applies.
+  const apply = pending > 0 && (options.manual === true || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  let written = 0;
+  if (apply) {
+    const startedAt = timestamp(now());
+    try {
+      for (const wave of p.waves) {
+        const ops = wave.actions.map((a): TxnOp => {
+          if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now(), randomUUID()) };
+          if (a.type === 'update') {
+            const next = prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject);
+            return { op: 'update', object: next, expectedRevision: Number(a.live.metadata.resourceVersion) };
+          }
+          return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
+        });
+        await deps.store.txn(ops);
+        written += ops.length;
+      }
+      status.operationState = { phase: 'Succeeded', revision: commit, message: `applied ${written} change${written === 1 ? '' : 's'}`, startedAt, finishedAt: timestamp(now()) };
+      if (newCommit || options.manual) {
+        const history = status.history ?? [];
+        const id = (history[history.length - 1]?.id ?? 0) + 1;
+        status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author }].slice(-HISTORY_LIMIT);
+      }
+    } catch (e) {
+      status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: (e as Error).message, startedAt, finishedAt: timestamp(now()) };
+      status.sync = { status: 'OutOfSync', revision: commit };
+      await writeStatus(deps.store, app, status);
+      return { result: 'out-of-sync', revision: commit, plan: p, written };
+    }
+  }
+  const inSync = written === pending && p.requirePruning.length === 0;
+  status.sync = { status: inSync ? 'Synced' : 'OutOfSync', revision: commit };
+  if (!inSync && p.requirePruning.length) setCondition('OrphanedResourceWarning', { status: 'True', reason: 'PruneDisabled', message: `${p.requirePruning.length} resource${p.requirePruning.length === 1 ? '' : 's'} require${p.requirePruning.length === 1 ? 's' : ''} pruning: ${p.requirePruning.join(', ')}` });
+  else setCondition('OrphanedResourceWarning', undefined);
+  status.resources = desired.map((d) => ({ kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name, status: inSync || written ? 'Synced' : 'OutOfSync' as const }));
+  await writeStatus(deps.store, app, status);
+  return { result: written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
+}
+
+function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {
+  return { group: o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '', kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name };
+}
+
+/** Every live object labelled as this Application's, across kinds and namespaces. */
+async function managedObjects(store: Store, app: string): Promise<KubeObject[]> {
+  const out: KubeObject[] = [];
+  for (const k of KINDS.filter((x) => x.declarable)) {
+    const { items } = await store.list({ group: k.group, kind: k.kind, labelSelector: `${INSTANCE_LABEL}=${app}` });
+    out.push(...items);
+  }
+  return out;
+}
+
+/** The source spec, with credentials from the Application's credentialsSecret when it names one. */
+async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec> {
+  const s = app.spec.source;
+  const spec: SourceSpec = { repoURL: s.repoURL, ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}), ...(s.path ? { path: s.path } : {}) };
+  if (!s.credentialsSecret) return spec;
+  try {
+    const secret = await store.get({ group: '', kind: 'Secret', namespace: app.metadata.namespace ?? 'default', name: s.credentialsSecret });
+    const data = (secret.data ?? {}) as Record<string, string>;
+    const read = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : undefined);
+    const token = read('token');
+    const username = read('username') ?? (token ? 'x-access-token' : undefined);
+    const password = read('password') ?? token;
+    return username && password ? { ...spec, credentials: { username, password } } : spec;
+  } catch {
+    return spec; // a missing Secret shows up as an authentication failure from the source
+  }
+}
+
+/** Writes status with compare-and-swap, re-reading on conflict (only status is ours to change). */
+async function writeStatus(store: Store, app: ApplicationObject, status: ApplicationStatus): Promise<void> {
+  const ref = { group: 'berth.dev', kind: 'Application', namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = attempt === 0 ? app : await store.get<ApplicationObject>(ref);
+    try {
+      const written = await store.update({ ...current, status });
+      app.metadata.resourceVersion = written.metadata.resourceVersion;
+      app.status = status;
+      return;
+    } catch (e) {
+      if (!isBerthError(e, 'Conflict')) throw e;
+    }
+  }
+}

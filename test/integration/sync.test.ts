@@ -1,0 +1,176 @@
+/**
+ * The sync engine end to end on real parts: repositories made with the git CLI, the Git source,
+ * a SQLite store. Push → created; change → updated; delete → pruned (or OutOfSync); an invalid
+ * commit writes no managed object; revert → the previous state; self-heal; ignoreDifferences.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
+import { GitSource } from '../../src/source/index.js';
+import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+import { reconcileApplication, type ApplicationObject } from '../../src/sync/index.js';
+import { TestRepo } from '../helpers/git.js';
+
+const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const deploy = (name: string, image: string, replicas = 2) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
+
+describe('sync engine', () => {
+  let dir: string;
+  let repo: TestRepo;
+  let store: RevisionedStore;
+  let source: GitSource;
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-sync-'));
+    repo = new TestRepo();
+    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    source = new GitSource({ dataDir: dir });
+  });
+  afterEach(async () => {
+    await store.close();
+    repo.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function application(name: string, spec: Partial<ApplicationObject['spec']> = {}): Promise<ApplicationObject> {
+    return store.create<ApplicationObject>({
+      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace: 'default', generation: 1 },
+      spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
+    });
+  }
+  const reconcile = async (name: string, options = {}) => reconcileApplication({ store, source }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name }), options);
+  const configMaps = async () => Object.fromEntries((await store.list({ group: '', kind: 'ConfigMap' })).items.map((o) => [o.metadata.name, (o as any).data.value]));
+  const app = (name: string) => store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name });
+  const managedRevisions = async () => {
+    const all: string[] = [];
+    for (const kind of ['ConfigMap', 'Deployment']) {
+      const group = kind === 'Deployment' ? 'apps' : '';
+      all.push(...(await store.list({ group, kind })).items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`));
+    }
+    return all.sort();
+  };
+
+  it('push creates (tracked), a change updates, a deleted file is pruned, a revert restores', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1'), 'app/web.yaml': deploy('web', 'nginx:1.25') });
+    const first = repo.commit('first');
+    await application('shop');
+    expect(await reconcile('shop')).toMatchObject({ result: 'synced', revision: first, written: 2 });
+    const a = await store.get({ group: '', kind: 'ConfigMap', namespace: 'default', name: 'a' });
+    expect(a.metadata.labels).toEqual({ [INSTANCE_LABEL]: 'shop' });
+    expect(a.metadata.annotations).toEqual({ [TRACKING_ANNOTATION]: 'default/shop:/ConfigMap:default/a' });
+    expect((await app('shop')).status).toMatchObject({ sync: { status: 'Synced', revision: first }, operationState: { phase: 'Succeeded' }, history: [{ id: 1, revision: first, message: 'first' }] });
+    expect(await reconcile('shop')).toMatchObject({ result: 'unchanged', written: 0 });
+
+    repo.write({ 'app/a.yaml': cm('a', '2'), 'app/b.yaml': cm('b', '1') });
+    const second = repo.commit('change a, add b');
+    expect(await reconcile('shop')).toMatchObject({ result: 'synced', revision: second, written: 2 });
+    expect(await configMaps()).toEqual({ a: '2', b: '1' });
+
+    repo.run('revert', '--no-edit', 'HEAD');
+    repo.run('push', '-q', 'origin', 'HEAD:main');
+    expect(await reconcile('shop')).toMatchObject({ result: 'synced', written: 2 });
+    expect(await configMaps()).toEqual({ a: '1' }); // b, which the reverted commit added, is pruned
+
+    repo.write({ 'app/web.yaml': null });
+    repo.commit('remove web');
+    await reconcile('shop');
+    expect((await store.list({ group: 'apps', kind: 'Deployment' })).items).toEqual([]);
+    expect((await app('shop')).status!.history!.map((h) => h.id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('without prune, a removed file leaves the object and the app OutOfSync', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1'), 'app/b.yaml': cm('b', '1') });
+    repo.commit('first');
+    await application('shop', { syncPolicy: { automated: { prune: false } } });
+    await reconcile('shop');
+    repo.write({ 'app/b.yaml': null });
+    repo.commit('drop b');
+    expect(await reconcile('shop')).toMatchObject({ result: 'out-of-sync' });
+    expect(await configMaps()).toEqual({ a: '1', b: '1' });
+    const status = (await app('shop')).status!;
+    expect(status.sync!.status).toBe('OutOfSync');
+    expect(status.conditions!.find((c) => c.type === 'OrphanedResourceWarning')!.message).toMatch(/^1 resource requires pruning: \/ConfigMap\/default\/b$/);
+  });
+
+  it.each([
+    ['a YAML syntax error', 'app/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n', /app\/bad\.yaml:\d+:\d+: error/],
+    ['a schema error', 'app/bad.yaml', deploy('bad', 'x:1', 'three' as unknown as number), /app\/bad\.yaml:6:3: error: spec\.replicas: expected integer/],
+    ['a duplicate object', 'app/dup.yaml', cm('a', '9'), /app\/dup\.yaml:1:1: error: ConfigMap default\/a is defined twice/],
+    ['an unsupported kind', 'app/sa.yaml', 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n', /app\/sa\.yaml:2:1: error: kind: ServiceAccount \(v1\) is not supported/],
+    ['a Helm template', 'app/chart.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n', /app\/chart\.yaml:1:1: error: this looks like a Helm\/Go template/],
+  ])('%s writes no managed object, names file:line, and the next valid commit syncs', async (_, file, content, message) => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    repo.commit('good');
+    await application('shop');
+    await reconcile('shop');
+    const before = await managedRevisions();
+    repo.write({ 'app/a.yaml': cm('a', '2'), [file]: content });
+    const bad = repo.commit('bad');
+    expect(await reconcile('shop')).toMatchObject({ result: 'invalid', revision: bad, written: 0 });
+    expect(await managedRevisions()).toEqual(before);
+    const status = (await app('shop')).status!;
+    expect(status.sync).toEqual({ status: 'OutOfSync', revision: bad });
+    expect(status.conditions!.find((c) => c.type === 'ComparisonError')!.message).toMatch(message);
+    repo.write({ [file]: null });
+    repo.commit('fixed');
+    expect(await reconcile('shop')).toMatchObject({ result: 'synced' });
+    expect(await configMaps()).toEqual({ a: '2' });
+    expect((await app('shop')).status!.conditions!.some((c) => c.type === 'ComparisonError')).toBe(false);
+  });
+
+  it('self-heal reverts a change made outside Git; without it the app shows OutOfSync', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    repo.commit('first');
+    await application('healing');
+    await reconcile('healing');
+    const edit = async () => {
+      const live = await store.get<KubeObject>({ group: '', kind: 'ConfigMap', namespace: 'default', name: 'a' });
+      await store.update({ ...live, data: { value: 'hand-edited' } });
+    };
+    await edit();
+    expect(await reconcile('healing')).toMatchObject({ result: 'synced', written: 1 });
+    expect(await configMaps()).toEqual({ a: '1' });
+
+    const plain = await app('healing');
+    await store.update({ ...plain, spec: { ...plain.spec, syncPolicy: { automated: { prune: true, selfHeal: false } } } });
+    await edit();
+    expect(await reconcile('healing')).toMatchObject({ result: 'out-of-sync', written: 0 });
+    expect(await configMaps()).toEqual({ a: 'hand-edited' });
+    expect((await app('healing')).status!.sync!.status).toBe('OutOfSync');
+    // A manual sync applies it.
+    expect(await reconcile('healing', { manual: true })).toMatchObject({ result: 'synced', written: 1 });
+    expect(await configMaps()).toEqual({ a: '1' });
+  });
+
+  it('ignoreDifferences keeps a field another writer owns (/spec/replicas)', async () => {
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25', 2) });
+    repo.commit('first');
+    await application('scaled', { ignoreDifferences: [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }] });
+    await reconcile('scaled');
+    const live = await store.get<KubeObject>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+    await store.update({ ...live, spec: { ...(live.spec as object), replicas: 7 } });
+    expect(await reconcile('scaled')).toMatchObject({ result: 'unchanged' });
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.26', 2) });
+    repo.commit('new image');
+    await reconcile('scaled');
+    const after = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+    expect([after.spec.replicas, after.spec.template.spec.containers[0].image]).toEqual([7, 'nginx:1.26']);
+  });
+
+  it('an object another Application manages is a conflict, not a tug of war', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    repo.commit('first');
+    await application('one');
+    await reconcile('one');
+    await application('two');
+    expect(await reconcile('two')).toMatchObject({ result: 'conflict', written: 0 });
+    expect((await app('two')).status!.conditions!.find((c) => c.type === 'SharedResourceError')!.message).toMatch(/managed by Application default\/one/);
+  });
+
+  it('a source failure is a condition, and nothing is written', async () => {
+    await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
+    expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
+    expect((await app('lost')).status).toMatchObject({ sync: { status: 'Unknown' }, conditions: [{ type: 'SourceError', reason: 'RevisionNotFound' }] });
+  });
+});

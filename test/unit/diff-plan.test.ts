@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { plan, withTracking, TRACKING_ANNOTATION, type ObjectLike } from '../../src/diff/index.js';
+
+const app = { namespace: 'berth-system', name: 'shop' };
+const cm = (name: string, data: Record<string, string> = {}, extra: Partial<ObjectLike['metadata']> = {}): ObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...extra }, data });
+const deploy = (name: string, replicas = 1): ObjectLike => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' }, spec: { replicas, template: { spec: { containers: [{ name: 'c', image: 'x:1' }] } } } });
+const ns = (name: string): ObjectLike => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+/** A live copy as the server returns it: tracked, with server fields and status. */
+const live = (o: ObjectLike, owner = app): ObjectLike => {
+  const t = withTracking(owner, o);
+  return { ...t, metadata: { ...t.metadata, resourceVersion: '7', ...{ uid: 'u', creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 } }, status: { observed: true } };
+};
+const summary = (p: ReturnType<typeof plan>) => p.waves.map((w) => `${w.wave}: ${w.actions.map((a) => `${a.type} ${a.key}`).join(', ')}`);
+
+describe('sync plan', () => {
+  it('creates what is missing, in kind order, with the tracking label and annotation', () => {
+    const p = plan(app, [deploy('web'), cm('cfg'), ns('team')], [], { prune: true });
+    expect(summary(p)).toEqual(['0: create /Namespace//team, create /ConfigMap/default/cfg, create apps/Deployment/default/web']);
+    const created = p.waves[0]!.actions[2]!;
+    expect(created.type === 'create' && created.desired.metadata).toMatchObject({
+      labels: { 'app.berth.dev/instance': 'shop' },
+      annotations: { [TRACKING_ANNOTATION]: 'berth-system/shop:apps/Deployment:default/web' },
+    });
+  });
+
+  it('leaves equal objects alone: server fields, status and key order do not count', () => {
+    const p = plan(app, [cm('cfg', { b: '2', a: '1' })], [live(cm('cfg', { a: '1', b: '2' }))], { prune: true });
+    expect(p.waves).toEqual([]);
+    expect(p.unchanged).toEqual(['/ConfigMap/default/cfg']);
+  });
+
+  it('updates what differs; prunes what left Git only with prune on', () => {
+    const current = [live(cm('cfg', { a: '1' })), live(cm('old'))];
+    const withPrune = plan(app, [cm('cfg', { a: '2' })], current, { prune: true });
+    expect(summary(withPrune)).toEqual(['0: update /ConfigMap/default/cfg, prune /ConfigMap/default/old']);
+    const without = plan(app, [cm('cfg', { a: '2' })], current, { prune: false });
+    expect(summary(without)).toEqual(['0: update /ConfigMap/default/cfg']);
+    expect(without.requirePruning).toEqual(['/ConfigMap/default/old']);
+  });
+
+  it('never prunes or takes over what another Application manages', () => {
+    const other = { namespace: 'berth-system', name: 'billing' };
+    const p = plan(app, [cm('shared')], [live(cm('shared'), other), live(cm('theirs'), other)], { prune: true });
+    expect(p.waves).toEqual([]);
+    expect(p.conflicts).toEqual([{ key: '/ConfigMap/default/shared', owner: other }]);
+  });
+
+  it('honours ignoreDifferences: an ignored field neither counts nor gets reset', () => {
+    const liveDeploy = live(deploy('web', 5));
+    const rules = [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }];
+    expect(plan(app, [deploy('web', 1)], [liveDeploy], { prune: true, ignoreDifferences: rules }).unchanged).toEqual(['apps/Deployment/default/web']);
+    const changed = deploy('web', 1);
+    (changed.spec as any).template.spec.containers[0].image = 'x:2';
+    const p = plan(app, [changed], [liveDeploy], { prune: true, ignoreDifferences: rules });
+    const update = p.waves[0]!.actions[0]!;
+    expect(update.type === 'update' && (update.desired.spec as any).replicas).toBe(5);
+  });
+
+  it('orders sync waves, and prunes last in reverse kind order', () => {
+    const early = cm('early', {}, { annotations: { 'berth.dev/sync-wave': '-1' } });
+    const late = deploy('late');
+    late.metadata.annotations = { 'berth.dev/sync-wave': '2' };
+    const p = plan(app, [late, cm('mid'), early], [live(ns('gone')), live(deploy('gone'))], { prune: true });
+    expect(summary(p)).toEqual([
+      '-1: create /ConfigMap/default/early',
+      '0: create /ConfigMap/default/mid, prune apps/Deployment/default/gone, prune /Namespace//gone',
+      '2: create apps/Deployment/default/late',
+    ]);
+  });
+});
