@@ -10,6 +10,11 @@ import pino from 'pino';
 import { runCli } from './cli/main.js';
 import { openStore } from './store/index.js';
 import { defaultDataDir, startServer } from './server/index.js';
+import { GitSource } from './source/index.js';
+import { ApplicationController } from './sync/index.js';
+
+/** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
+const MIN_FETCH_INTERVAL_MS = 5000;
 
 interface ServerFlags {
   data?: string;
@@ -39,6 +44,9 @@ function addServerCommand(program: Command): void {
       const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
       const server = await startServer(store, { dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}) });
       process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
+      const controllers = new AbortController();
+      const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
+      const syncing = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) }).start(controllers.signal);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
@@ -47,6 +55,8 @@ function addServerCommand(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      controllers.abort();
+      await syncing;
       await server.close();
       await store.close();
       log.flush();

@@ -1,1 +1,2 @@
 export { reconcileApplication, type ApplicationObject, type ApplicationStatus, type SyncDeps, type SyncOutcome } from './sync.js';
+export { ApplicationController, parseDuration, DEFAULT_POLL_MS } from './controller.js';

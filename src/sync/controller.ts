@@ -1,0 +1,118 @@
+/**
+ * Keeps every Application reconciled: each one on its own poll interval (default 30 s, with
+ * jitter so many apps do not fetch in step), at once when its spec changes, one reconcile at a
+ * time per app, with exponential backoff after an error. Its own status writes do not trigger it.
+ */
+import type { Logger } from 'pino';
+import { isBerthError } from '../api/errors.js';
+import { reconcileApplication, type ApplicationObject, type SyncDeps } from './sync.js';
+
+const APPLICATION = { group: 'berth.dev', kind: 'Application' };
+export const DEFAULT_POLL_MS = 30_000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Go-style durations as Applications write them: "30s", "1m30s", "500ms". */
+export function parseDuration(s: string | undefined, fallback: number): number {
+  if (!s) return fallback;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const m of s.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(m[1]) * units[m[2]!]!;
+  return total > 0 ? total : fallback;
+}
+
+interface Entry {
+  timer?: NodeJS.Timeout;
+  running: boolean;
+  again: boolean;
+  failures: number;
+}
+
+export class ApplicationController {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: SyncDeps & { log: Logger }, private readonly random: () => number = Math.random) {}
+
+  async start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => this.stop(), { once: true });
+    while (!this.stopped) {
+      try {
+        const { items, revision } = await this.deps.store.list<ApplicationObject>(APPLICATION);
+        const present = new Set(items.map((a) => key(a)));
+        for (const k of [...this.entries.keys()]) if (!present.has(k)) this.forget(k);
+        for (const app of items) this.schedule(key(app), 0);
+        for await (const e of this.deps.store.watch<ApplicationObject>({ ...APPLICATION, fromRevision: revision, signal })) {
+          const k = key(e.object);
+          if (e.type === 'DELETED') this.forget(k);
+          else if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation) this.schedule(k, 0);
+        }
+      } catch (e) {
+        if (this.stopped) break;
+        // A broken or compacted watch: list again and carry on.
+        if (!isBerthError(e, 'Compacted') && !isBerthError(e, 'Unavailable')) this.deps.log.error({ err: e }, 'application watch failed');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    await Promise.all([...this.inflight]);
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    for (const k of [...this.entries.keys()]) this.forget(k);
+  }
+
+  private forget(k: string): void {
+    const e = this.entries.get(k);
+    if (e?.timer) clearTimeout(e.timer);
+    this.entries.delete(k);
+  }
+
+  private schedule(k: string, delayMs: number): void {
+    if (this.stopped) return;
+    let e = this.entries.get(k);
+    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0 }));
+    if (e.running) {
+      e.again = true;
+      return;
+    }
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = setTimeout(() => this.run(k), delayMs);
+  }
+
+  private run(k: string): void {
+    const e = this.entries.get(k);
+    if (!e || this.stopped) return;
+    e.running = true;
+    e.timer = undefined;
+    const [namespace, name] = k.split('/') as [string, string];
+    const work = (async () => {
+      let next = DEFAULT_POLL_MS;
+      try {
+        const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
+        const outcome = await reconcileApplication(this.deps, app);
+        this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
+        e.failures = 0;
+        const poll = parseDuration(app.spec.pollInterval, DEFAULT_POLL_MS);
+        next = poll * (0.9 + 0.2 * this.random());
+      } catch (err) {
+        if (isBerthError(err, 'NotFound')) {
+          this.forget(k);
+          return;
+        }
+        e.failures++;
+        next = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(e.failures, 10));
+        this.deps.log.warn({ app: k, err, retryInMs: next }, 'reconcile failed');
+      } finally {
+        e.running = false;
+      }
+      if (this.entries.get(k) !== e) return;
+      this.schedule(k, e.again ? 0 : next);
+      e.again = false;
+    })();
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+}
+
+const key = (a: { metadata: { namespace?: string; name: string } }): string => `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
