@@ -1174,6 +1174,7 @@ export interface ApplicationStatus {
   history?: RevisionHistory[];
   reconciledAt?: Time;
   conditions?: Condition[];
+  resources?: ResourceStatus[];
 }
 export interface SyncStatus {
   status?: "Synced" | "OutOfSync" | "Unknown";
@@ -1196,4 +1197,12 @@ export interface RevisionHistory {
   deployedAt?: Time;
   message?: string;
   author?: string;
+}
+export interface ResourceStatus {
+  group?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: "Synced" | "OutOfSync" | "Unknown";
+  health?: "Healthy" | "Progressing" | "Degraded" | "Suspended" | "Missing" | "Unknown";
 }

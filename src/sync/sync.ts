@@ -9,6 +9,7 @@ import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { INSTANCE_LABEL, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -39,7 +40,8 @@ export interface ApplicationStatus {
   history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string }[];
   conditions?: Condition[];
   reconciledAt?: string;
-  resources?: { kind: string; namespace?: string; name: string; status: 'Synced' | 'OutOfSync' }[];
+  health?: { status: HealthStatus; message?: string };
+  resources?: { kind: string; namespace?: string; name: string; status: 'Synced' | 'OutOfSync'; health?: HealthStatus }[];
 }
 
 export interface SyncDeps {
@@ -149,9 +151,17 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   const inSync = written === pending && p.requirePruning.length === 0;
   status.sync = { status: inSync ? 'Synced' : 'OutOfSync', revision: commit };
+  // Health from the objects as they are now (after this sync's writes).
+  const nowLive = new Map((written ? await managedObjects(deps.store, ref.name) : live).map((o) => [objectKey(o), o]));
+  const resourceHealth = desired.map((d) => healthOf(nowLive.get(objectKey(d)) as Parameters<typeof healthOf>[0]));
+  const appHealth = worst(resourceHealth);
+  status.health = { status: appHealth.status, ...(appHealth.message ? { message: appHealth.message } : {}) };
   if (!inSync && p.requirePruning.length) setCondition('OrphanedResourceWarning', { status: 'True', reason: 'PruneDisabled', message: `${p.requirePruning.length} resource${p.requirePruning.length === 1 ? '' : 's'} require${p.requirePruning.length === 1 ? 's' : ''} pruning: ${p.requirePruning.join(', ')}` });
   else setCondition('OrphanedResourceWarning', undefined);
-  status.resources = desired.map((d) => ({ kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name, status: inSync || written ? 'Synced' : 'OutOfSync' as const }));
+  status.resources = desired.map((d, i) => ({
+    kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name,
+    status: inSync || written ? ('Synced' as const) : ('OutOfSync' as const), health: resourceHealth[i]!.status,
+  }));
   await writeStatus(deps.store, app, status);
   return { result: written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
 }

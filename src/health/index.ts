@@ -1,0 +1,1 @@
+export { healthOf, worst, HEALTH_STATUSES, type Health, type HealthStatus } from './health.js';
