@@ -1175,6 +1175,10 @@ export interface ApplicationStatus {
   reconciledAt?: Time;
   conditions?: Condition[];
   resources?: ResourceStatus[];
+  /**
+   * The berth.dev/sync-requested annotation value of the last manual sync handled.
+   */
+  lastSyncRequest?: string;
 }
 export interface SyncStatus {
   status?: "Synced" | "OutOfSync" | "Unknown";

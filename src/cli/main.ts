@@ -5,7 +5,8 @@ import { applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
-import { tokenCreate, tokenList, tokenRevoke } from './token.js';
+import { appCreate, appDelete, appGet, appSync, type AppCreateOptions } from './app.js';
+import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 
 export const VERSION = '0.1.0';
@@ -99,6 +100,61 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
       if (format === 'text') io.stdout(`Client Version: ${VERSION}\nServer Version: ${(server as { gitVersion?: string }).gitVersion ?? `unavailable (${(server as { error?: string }).error})`}\n`);
       else io.stdout(renderStructured(format, { clientVersion: client, serverVersion: server }));
       exitCode = (server as { error?: string }).error ? 1 : 0;
+    });
+
+  const app = program.command('app').description('Applications: Git repositories Berth keeps the cluster in sync with');
+  app
+    .command('create')
+    .description('create an Application')
+    .argument('<name>')
+    .requiredOption('--repo <url>', 'repository: http(s) URL, file:// URL or local path')
+    .option('--revision <rev>', 'branch, tag or commit (default: the default branch)')
+    .option('--path <dir>', 'directory in the repository')
+    .option('--dest-namespace <ns>', 'namespace for objects that name none')
+    .option('--auto-sync', 'sync every new commit', false)
+    .option('--prune', 'delete objects removed from Git (with --auto-sync)', false)
+    .option('--self-heal', 'revert changes made outside Git (with --auto-sync)', false)
+    .option('--auto-rollback', 'return to the last healthy revision when a sync degrades', false)
+    .option('--poll-interval <duration>', 'how often to poll, e.g. 30s')
+    .option('-n, --namespace <ns>', 'namespace of the Application')
+    .action(async (name: string, o: AppCreateOptions, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appCreate(c, name, o, io));
+    });
+  app
+    .command('list')
+    .description('list Applications with their sync and health status')
+    .option('-A, --all-namespaces', 'every namespace', false)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUTS).default('table'))
+    .action(async (o: { allNamespaces: boolean; output: GetOutput }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => getCommand(c, 'applications', undefined, { allNamespaces: o.allNamespaces, output: o.output }, io));
+    });
+  app
+    .command('get')
+    .description("show an Application: source, sync, health, conditions, resources, history")
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .addOption(outputOption())
+    .action(async (name: string, o: { namespace?: string; output: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appGet(c, name, o.namespace, parseOutputFormat(o.output), io));
+    });
+  app
+    .command('sync')
+    .description('sync an Application now (prunes too), and wait for the result')
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--no-wait', 'return once the sync is requested')
+    .option('--timeout <duration>', 'how long to wait', '120s')
+    .action(async (name: string, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
+    });
+  app
+    .command('delete')
+    .description('delete an Application (with --cascade, the objects it manages too)')
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--cascade', 'also delete the objects the Application manages', false)
+    .action(async (name: string, o: { namespace?: string; cascade: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appDelete(c, name, o, io));
     });
 
   const token = program.command('token').description('API tokens: create, list, revoke');

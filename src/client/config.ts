@@ -64,11 +64,12 @@ export function readKubeconfig(file: string): Omit<Connection, 'token'> & { toke
 export function resolveConnection(flags: ConnectionFlags, env = process.env): Connection {
   const kubeconfigFile = flags.kubeconfig ?? (env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter)[0] : undefined) ?? defaultKubeconfigPath(env);
   const fromFile = existsSync(kubeconfigFile) ? readKubeconfig(kubeconfigFile) : undefined;
-  const server = flags.server ?? env.BERTH_SERVER ?? fromFile?.server;
-  const token = flags.token ?? env.BERTH_TOKEN ?? fromFile?.token;
+  // An empty variable is an unset one (as `BERTH_SERVER= berth get pods` means).
+  const server = flags.server ?? (env.BERTH_SERVER || undefined) ?? fromFile?.server;
+  const token = flags.token ?? (env.BERTH_TOKEN || undefined) ?? fromFile?.token;
   if (!server) throw new BerthError('Usage', `no server: pass --server, set BERTH_SERVER, or run \`berth server\` to create ${defaultKubeconfigPath(env)}`);
   if (!token) throw new BerthError('Usage', 'no token: pass --token, set BERTH_TOKEN, or use a kubeconfig with a token');
-  const caFile = flags.certificateAuthority ?? env.BERTH_CA;
+  const caFile = flags.certificateAuthority ?? (env.BERTH_CA || undefined);
   const ca = caFile ? readFileSync(caFile, 'utf8') : fromFile?.ca;
   return {
     server: server.replace(/\/+$/, ''), token, namespace: fromFile?.namespace ?? 'default',

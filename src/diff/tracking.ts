@@ -6,6 +6,8 @@
 export const INSTANCE_LABEL = 'app.berth.dev/instance';
 export const TRACKING_ANNOTATION = 'berth.dev/tracking-id';
 export const SYNC_WAVE_ANNOTATION = 'berth.dev/sync-wave';
+/** Set by `berth app sync`: a manual sync is wanted when it differs from status.lastSyncRequest. */
+export const SYNC_REQUESTED_ANNOTATION = 'berth.dev/sync-requested';
 
 export interface AppRef {
   namespace: string;

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
+import { SYNC_REQUESTED_ANNOTATION } from '../diff/index.js';
 import { reconcileApplication, type ApplicationObject, type SyncDeps } from './sync.js';
 
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
@@ -45,7 +46,7 @@ export class ApplicationController {
         for await (const e of this.deps.store.watch<ApplicationObject>({ ...APPLICATION, fromRevision: revision, signal })) {
           const k = key(e.object);
           if (e.type === 'DELETED') this.forget(k);
-          else if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation) this.schedule(k, 0);
+          else if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject)) this.schedule(k, 0);
         }
       } catch (e) {
         if (this.stopped) break;
@@ -116,3 +117,4 @@ export class ApplicationController {
 }
 
 const key = (a: { metadata: { namespace?: string; name: string } }): string => `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
+const syncRequest = (a: ApplicationObject | undefined): string | undefined => a?.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];

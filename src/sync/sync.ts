@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { INSTANCE_LABEL, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
@@ -34,6 +34,7 @@ export interface Condition {
 }
 
 export interface ApplicationStatus {
+  lastSyncRequest?: string;
   observedGeneration?: number;
   sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
   operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string };
@@ -62,9 +63,15 @@ const HISTORY_LIMIT = 10;
 
 export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: { manual?: boolean; force?: boolean } = {}): Promise<SyncOutcome> {
   const now = deps.now ?? (() => new Date());
+  const requested = app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
+  if (requested && requested !== app.status?.lastSyncRequest) options = { ...options, manual: true, force: true };
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
   const spec = await sourceSpec(deps.store, app);
-  const status: ApplicationStatus = { ...(app.status ?? {}), reconciledAt: timestamp(now()), ...(app.metadata.generation ? { observedGeneration: app.metadata.generation } : {}) };
+  const status: ApplicationStatus = {
+    ...(app.status ?? {}), reconciledAt: timestamp(now()),
+    ...(app.metadata.generation ? { observedGeneration: app.metadata.generation } : {}),
+    ...(requested ? { lastSyncRequest: requested } : {}),
+  };
   const setCondition = (type: string, c: Omit<Condition, 'type' | 'lastTransitionTime'> | undefined): void => {
     const others = (status.conditions ?? []).filter((x) => x.type !== type);
     status.conditions = c ? [...others, { type, ...c, lastTransitionTime: timestamp(now()) }] : others;

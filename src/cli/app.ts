@@ -1,0 +1,128 @@
+/**
+ * `berth app create|list|get|sync|delete`: Applications through the API. A manual sync stamps the
+ * `berth.dev/sync-requested` annotation; the server's controller sees it and syncs at once.
+ * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
+ */
+import { BerthError } from '../api/errors.js';
+import { KINDS, resolveKind } from '../api/kinds.js';
+import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION } from '../diff/index.js';
+import type { BerthClient, KubeObject } from '../client/index.js';
+import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
+import { formatTable } from './resources.js';
+
+const APPS = resolveKind('applications')!;
+
+interface AppStatus {
+  sync?: { status: string; revision?: string };
+  health?: { status: string; message?: string };
+  operationState?: { phase: string; message?: string; revision?: string };
+  conditions?: { type: string; reason?: string; message?: string }[];
+  resources?: { kind: string; namespace?: string; name: string; status: string; health?: string }[];
+  history?: { id: number; revision: string; deployedAt: string; message?: string }[];
+  lastSyncRequest?: string;
+}
+type App = KubeObject & { spec: { source: { repoURL: string; targetRevision?: string; path?: string } }; status?: AppStatus };
+
+export interface AppCreateOptions {
+  repo: string;
+  revision?: string;
+  path?: string;
+  destNamespace?: string;
+  autoSync: boolean;
+  prune: boolean;
+  selfHeal: boolean;
+  autoRollback: boolean;
+  pollInterval?: string;
+  namespace?: string;
+}
+
+export async function appCreate(client: BerthClient, name: string, o: AppCreateOptions, io: CommandIO): Promise<number> {
+  if (!o.autoSync && (o.prune || o.selfHeal)) throw new BerthError('Usage', '--prune and --self-heal go with --auto-sync');
+  const app = {
+    apiVersion: 'berth.dev/v1', kind: 'Application',
+    metadata: { name, namespace: o.namespace ?? client.connection.namespace },
+    spec: {
+      source: { repoURL: o.repo, ...(o.revision ? { targetRevision: o.revision } : {}), ...(o.path ? { path: o.path } : {}) },
+      ...(o.destNamespace ? { destination: { namespace: o.destNamespace } } : {}),
+      syncPolicy: { ...(o.autoSync ? { automated: { prune: o.prune, selfHeal: o.selfHeal } } : {}), ...(o.autoRollback ? { autoRollback: true } : {}) },
+      ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
+    },
+  };
+  await client.create(APPS, app as KubeObject);
+  io.stdout(`application.berth.dev/${name} created\n`);
+  return 0;
+}
+
+export async function appGet(client: BerthClient, name: string, namespace: string | undefined, output: OutputFormat, io: CommandIO): Promise<number> {
+  const app = await client.get<App>(APPS, namespace ?? client.connection.namespace, name);
+  if (output !== 'text') {
+    io.stdout(renderStructured(output, app));
+    return 0;
+  }
+  const s = app.status ?? {};
+  const src = app.spec.source;
+  const lines = [
+    `Name:          ${app.metadata.namespace}/${name}`,
+    `Repo:          ${src.repoURL}`,
+    `Target:        ${src.targetRevision ?? '(default branch)'}`,
+    `Path:          ${src.path ?? '.'}`,
+    `Sync Status:   ${s.sync?.status ?? 'Unknown'}${s.sync?.revision ? ` to ${s.sync.revision.slice(0, 7)}` : ''}`,
+    `Health Status: ${s.health?.status ?? 'Unknown'}${s.health?.message ? ` (${s.health.message})` : ''}`,
+    ...(s.operationState ? [`Last Sync:     ${s.operationState.phase}: ${s.operationState.message ?? ''}`] : []),
+  ];
+  for (const c of s.conditions ?? []) lines.push(`Condition:     ${c.type} (${c.reason ?? ''})`, ...String(c.message ?? '').split('\n').map((m) => `  ${m}`));
+  if (s.resources?.length) {
+    lines.push('', formatTable(['KIND', 'NAMESPACE', 'NAME', 'STATUS', 'HEALTH'], s.resources.map((r) => [r.kind, r.namespace ?? '', r.name, r.status, r.health ?? ''])).trimEnd());
+  }
+  if (s.history?.length) {
+    lines.push('', formatTable(['ID', 'DEPLOYED', 'REVISION', 'MESSAGE'], [...s.history].reverse().map((h) => [String(h.id), h.deployedAt, h.revision.slice(0, 7), (h.message ?? '').split('\n')[0]!])).trimEnd());
+  }
+  io.stdout(lines.join('\n') + '\n');
+  return 0;
+}
+
+export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean }, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const request = new Date().toISOString();
+  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request } } });
+  io.stderr(`sync of ${ns}/${name} requested\n`);
+  if (!o.wait) return 0;
+  const deadline = Date.now() + o.timeoutMs;
+  while (Date.now() < deadline) {
+    const app = await client.get<App>(APPS, ns, name);
+    const s = app.status ?? {};
+    if (s.lastSyncRequest === request) {
+      const failed = s.conditions?.find((c) => ['ComparisonError', 'SourceError', 'SharedResourceError'].includes(c.type));
+      if (failed) {
+        io.stderr(`${failed.type}: ${failed.message ?? ''}\n`);
+        return 1;
+      }
+      io.stdout(`${name}: ${s.sync?.status ?? 'Unknown'} at ${s.sync?.revision?.slice(0, 7) ?? '?'}${s.operationState?.message ? ` (${s.operationState.message})` : ''}\n`);
+      return s.sync?.status === 'Synced' ? 0 : 1;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  io.stderr(`timed out waiting for the sync of ${ns}/${name}\n`);
+  return 3;
+}
+
+export async function appDelete(client: BerthClient, name: string, o: { namespace?: string; cascade: boolean }, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  await client.get(APPS, ns, name);
+  if (o.cascade) {
+    // The objects the app manages: its label, and its tracking annotation naming exactly this app.
+    for (const info of KINDS.filter((k) => k.declarable && k.kind !== 'Application')) {
+      const { items } = await client.list(info, { labelSelector: `${INSTANCE_LABEL}=${name}` });
+      for (const obj of items) {
+        const annotations = (obj.metadata.annotations ?? {}) as Record<string, string>;
+        if (!annotations[TRACKING_ANNOTATION]?.startsWith(`${ns}/${name}:`)) continue;
+        await client.delete(info, obj.metadata.namespace, obj.metadata.name);
+        io.stdout(`${info.kind.toLowerCase()}${info.group ? `.${info.group}` : ''}/${obj.metadata.name} deleted\n`);
+      }
+    }
+  }
+  await client.delete(APPS, ns, name);
+  io.stdout(`application.berth.dev/${name} deleted\n`);
+  return 0;
+}
+

@@ -1,0 +1,83 @@
+/**
+ * `berth app` against a real `berth server` process and a repository made with the git CLI:
+ * create, wait until synced, list, get, sync on demand, delete with --cascade.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../shared.js';
+import { TestRepo } from '../helpers/git.js';
+
+const BERTH = `${REPO_ROOT}src/cli/berth.js`;
+const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+
+describe('berth app', () => {
+  let dir: string;
+  let server: ChildProcess;
+  let repo: TestRepo;
+  const berth = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+  const until = async (fn: () => Promise<boolean>, ms = 20_000) => {
+    const deadline = Date.now() + ms;
+    while (!(await fn()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await fn()).toBe(true);
+  };
+
+  beforeAll(async () => {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-app-'));
+    repo = new TestRepo();
+    repo.write({ 'app/a.yaml': cm('a', '1'), 'app/b.yaml': cm('b', '1') });
+    repo.commit('first');
+    server = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    server.stderr!.on('data', (d) => (err += d));
+    const deadline = Date.now() + 30_000;
+    while (!/listening on/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(err).toMatch(/listening on/);
+  }, 120_000);
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+    repo?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('create, sync from Git, list, get, sync on demand, delete --cascade', async () => {
+    expect(await berth('app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune', '--poll-interval', '500ms')).toMatchObject({ code: 0, out: 'application.berth.dev/shop created\n' });
+    await until(async () => JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).status?.sync?.status === 'Synced');
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+
+    const list = await berth('app', 'list');
+    expect(list.out.split('\n')[0]).toMatch(/^NAME\s+SYNC STATUS\s+HEALTH STATUS\s+REVISION\s+AGE$/);
+    expect(list.out).toMatch(/^shop\s+Synced\s+Healthy\s+[0-9a-f]{7}\s/m);
+
+    const get = await berth('app', 'get', 'shop');
+    expect(get.out).toMatch(/^Sync Status:\s+Synced to [0-9a-f]{7}$/m);
+    expect(get.out).toMatch(/^ConfigMap\s+default\s+a\s+Synced\s+Healthy$/m);
+    expect(get.out).toMatch(/^1\s+\S+\s+[0-9a-f]{7}\s+first$/m);
+
+    repo.write({ 'app/b.yaml': null });
+    repo.commit('drop b');
+    const sync = await berth('app', 'sync', 'shop');
+    expect(sync.code).toBe(0);
+    expect(sync.out).toMatch(/^shop: Synced at [0-9a-f]{7}/);
+    await until(async () => (await berth('get', 'cm', '-o', 'name')).out === 'configmap/a\n');
+
+    const del = await berth('app', 'delete', 'shop', '--cascade');
+    expect(del.code).toBe(0);
+    expect(del.out).toBe('configmap/a deleted\napplication.berth.dev/shop deleted\n');
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('');
+  }, 90_000);
+});
