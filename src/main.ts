@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { runCli } from './cli/main.js';
 import { openStore } from './store/index.js';
-import { defaultDataDir, startServer } from './server/index.js';
+import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
 import { GitSource } from './source/index.js';
 import { ApplicationController } from './sync/index.js';
 
@@ -23,6 +23,7 @@ interface ServerFlags {
   tlsSan: string[];
   tlsCert?: string;
   tlsKey?: string;
+  webhookSecretFile?: string;
   logLevel: string;
 }
 
@@ -36,17 +37,31 @@ function addServerCommand(program: Command): void {
     .option('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--tls-cert <file>', 'serve this certificate instead of one signed by the cluster CA')
     .option('--tls-key <file>', 'the key of --tls-cert')
+    .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
     .action(async (flags: ServerFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
       const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
       const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
-      const server = await startServer(store, { dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}) });
+      const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
+      const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
+      const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) });
+      const server = await startServer(store, {
+        dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}),
+        ...(webhookSecret ? { webhookSecret } : {}),
+        // A push refreshes the Applications that track that repository (and branch, when they name one).
+        onGitPush: (push) => {
+          const repos = new Set(push.repoURLs.map(normalizeRepoURL));
+          return applications.refreshWhere((app) => {
+            const src = app.spec.source;
+            return repos.has(normalizeRepoURL(src.repoURL)) && (!push.branch || !src.targetRevision || src.targetRevision === push.branch);
+          });
+        },
+      });
       process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
       const controllers = new AbortController();
-      const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
-      const syncing = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) }).start(controllers.signal);
+      const syncing = applications.start(controllers.signal);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');

@@ -14,6 +14,7 @@ import { InvalidObjectError, Registry } from './registry.js';
 import { route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
+import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
 
 /** As Kubernetes: request bodies over 3 MiB are refused. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -29,6 +30,10 @@ export interface ApiContext {
   serverAddress: () => string;
   /** Aborted when the server shuts down: ends every watch. */
   shutdown: AbortSignal;
+  /** The shared secret webhooks are signed with; undefined disables them. */
+  webhookSecret?: string;
+  /** Called for each verified push; answers how many Applications it refreshed. */
+  onGitPush?: (push: GitPush) => number;
 }
 
 const REASONS: Record<ErrorCode, string> = {
@@ -52,6 +57,16 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
+  const text = (await readRawBody(req)).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`);
   const chunks: Buffer[] = [];
@@ -61,13 +76,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body is over the ${MAX_BODY_BYTES}-byte limit`);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
-  }
+  return Buffer.concat(chunks);
 }
 
 const wantsTable = (req: IncomingMessage): boolean => /as=Table/.test(String(req.headers.accept ?? ''));
@@ -106,6 +115,13 @@ export function createHandler(ctx: ApiContext) {
       if (url.pathname === '/healthz' || url.pathname === '/livez') {
         res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
         return;
+      }
+      if (url.pathname === WEBHOOK_PATH) {
+        if (method !== 'POST') throw new BerthError('MethodNotAllowed', `only POST is allowed on ${WEBHOOK_PATH}`);
+        const body = await readRawBody(req);
+        verifyWebhook(req.headers, body, ctx.webhookSecret);
+        const refreshed = ctx.onGitPush?.(parsePush(body)) ?? 0;
+        return send(res, 202, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: `${refreshed} application${refreshed === 1 ? '' : 's'} refreshed`, code: 202 });
       }
       const auth = String(req.headers.authorization ?? '');
       if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');

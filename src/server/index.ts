@@ -14,8 +14,10 @@ import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
 import { BUILTIN_NAMESPACES, Registry, timestamp } from './registry.js';
 import { TokenBook, parseToken } from './tokens.js';
+import type { GitPush } from './webhook.js';
 
 export { defaultDataDir } from './datadir.js';
+export { normalizeRepoURL, type GitPush } from './webhook.js';
 export { TokenBook, ROLES, joinToken, type Role, type TokenRecord } from './tokens.js';
 
 export interface ServerOptions {
@@ -25,6 +27,8 @@ export interface ServerOptions {
   tlsSans: string[];
   tls?: { cert: string; key: string };
   log: Logger;
+  webhookSecret?: string;
+  onGitPush?: (push: GitPush) => number;
 }
 
 export interface RunningServer {
@@ -72,7 +76,10 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     s.on('close', () => sockets.delete(s));
   });
   const serverAddress = () => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as { port: number }).port}`;
-  server.on('request', createHandler({ store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal }));
+  server.on('request', createHandler({
+    store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
+    ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
+  }));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

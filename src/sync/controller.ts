@@ -26,6 +26,10 @@ interface Entry {
   running: boolean;
   again: boolean;
   failures: number;
+  /** The next reconcile fetches even within the source's minimum interval (a webhook). */
+  force: boolean;
+  /** The Application as last seen, for matching webhook pushes. */
+  app?: ApplicationObject;
 }
 
 export class ApplicationController {
@@ -42,11 +46,16 @@ export class ApplicationController {
         const { items, revision } = await this.deps.store.list<ApplicationObject>(APPLICATION);
         const present = new Set(items.map((a) => key(a)));
         for (const k of [...this.entries.keys()]) if (!present.has(k)) this.forget(k);
-        for (const app of items) this.schedule(key(app), 0);
+        for (const app of items) {
+          this.schedule(key(app), 0);
+          this.entries.get(key(app))!.app = app;
+        }
         for await (const e of this.deps.store.watch<ApplicationObject>({ ...APPLICATION, fromRevision: revision, signal })) {
           const k = key(e.object);
           if (e.type === 'DELETED') this.forget(k);
-          else if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject)) this.schedule(k, 0);
+          else if (this.entries.has(k)) this.entries.get(k)!.app = e.object;
+          if (e.type === 'DELETED') continue;
+          if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject)) this.schedule(k, 0);
         }
       } catch (e) {
         if (this.stopped) break;
@@ -56,6 +65,18 @@ export class ApplicationController {
       }
     }
     await Promise.all([...this.inflight]);
+  }
+
+  /** Reconciles now, fetching afresh, every Application the predicate picks; returns how many. */
+  refreshWhere(pick: (app: ApplicationObject) => boolean): number {
+    let n = 0;
+    for (const [k, e] of this.entries) {
+      if (!e.app || !pick(e.app)) continue;
+      e.force = true;
+      this.schedule(k, 0);
+      n++;
+    }
+    return n;
   }
 
   private stop(): void {
@@ -72,7 +93,7 @@ export class ApplicationController {
   private schedule(k: string, delayMs: number): void {
     if (this.stopped) return;
     let e = this.entries.get(k);
-    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0 }));
+    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0, force: false }));
     if (e.running) {
       e.again = true;
       return;
@@ -91,7 +112,10 @@ export class ApplicationController {
       let next = DEFAULT_POLL_MS;
       try {
         const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
-        const outcome = await reconcileApplication(this.deps, app);
+        e.app = app;
+        const force = e.force;
+        e.force = false;
+        const outcome = await reconcileApplication(this.deps, app, { force });
         this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
         e.failures = 0;
         const poll = parseDuration(app.spec.pollInterval, DEFAULT_POLL_MS);
