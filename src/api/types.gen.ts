@@ -1179,6 +1179,7 @@ export interface ApplicationStatus {
    * The berth.dev/sync-requested annotation value of the last manual sync handled.
    */
   lastSyncRequest?: string;
+  rollback?: RollbackState;
 }
 export interface SyncStatus {
   status?: "Synced" | "OutOfSync" | "Unknown";
@@ -1201,6 +1202,7 @@ export interface RevisionHistory {
   deployedAt?: Time;
   message?: string;
   author?: string;
+  initiatedBy?: "auto" | "user" | "rollback";
 }
 export interface ResourceStatus {
   group?: string;
@@ -1209,4 +1211,14 @@ export interface ResourceStatus {
   name: string;
   status?: "Synced" | "OutOfSync" | "Unknown";
   health?: "Healthy" | "Progressing" | "Degraded" | "Suspended" | "Missing" | "Unknown";
+}
+/**
+ * A rollback pin: the app stays at revision, auto-sync paused, until the branch moves past branchHead or sync --resume.
+ */
+export interface RollbackState {
+  request?: string;
+  revision?: string;
+  branchHead?: string;
+  state?: "Paused" | "Resumed";
+  since?: string;
 }

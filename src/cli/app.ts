@@ -5,7 +5,7 @@
  */
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
-import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION } from '../diff/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION } from '../diff/index.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable } from './resources.js';
@@ -81,11 +81,13 @@ export async function appGet(client: BerthClient, name: string, namespace: strin
   return 0;
 }
 
-export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean }, io: CommandIO): Promise<number> {
+export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean; resume?: boolean; rollbackTo?: string }, io: CommandIO): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
   const request = new Date().toISOString();
-  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request } } });
-  io.stderr(`sync of ${ns}/${name} requested\n`);
+  // --resume withdraws a rollback pin (null deletes the annotation in a merge patch).
+  const rollback = o.rollbackTo !== undefined ? { [ROLLBACK_ANNOTATION]: o.rollbackTo } : o.resume ? { [ROLLBACK_ANNOTATION]: null } : {};
+  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request, ...rollback } } });
+  io.stderr(`${o.rollbackTo ? `rollback of ${ns}/${name} to ${o.rollbackTo.slice(0, 7)}` : `sync of ${ns}/${name}`} requested\n`);
   if (!o.wait) return 0;
   const deadline = Date.now() + o.timeoutMs;
   while (Date.now() < deadline) {
@@ -104,6 +106,21 @@ export async function appSync(client: BerthClient, name: string, o: { namespace?
   }
   io.stderr(`timed out waiting for the sync of ${ns}/${name}\n`);
   return 3;
+}
+
+/** `app rollback NAME [ID|COMMIT]`: a history ID, a commit (or its prefix); default the previous sync. */
+export async function appRollback(client: BerthClient, name: string, target: string | undefined, o: { namespace?: string; timeoutMs: number; wait: boolean }, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const app = await client.get<App>(APPS, ns, name);
+  const history = app.status?.history ?? [];
+  let revision: string | undefined;
+  if (target === undefined) revision = history[history.length - 2]?.revision;
+  else if (/^[0-9]+$/.test(target) && target.length < 7) revision = history.find((h) => h.id === Number(target))?.revision;
+  else revision = /^[0-9a-f]{40}$/.test(target) ? target : history.find((h) => h.revision.startsWith(target))?.revision;
+  if (!revision) {
+    throw new BerthError('Usage', target === undefined ? `${name} has no earlier sync to roll back to` : `${JSON.stringify(target)} is neither a history ID nor a commit in ${name}'s history (see \`berth app get ${name}\`)`);
+  }
+  return appSync(client, name, { ...o, rollbackTo: revision }, io);
 }
 
 export async function appDelete(client: BerthClient, name: string, o: { namespace?: string; cascade: boolean }, io: CommandIO): Promise<number> {

@@ -5,7 +5,7 @@ import { applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
-import { appCreate, appDelete, appGet, appSync, type AppCreateOptions } from './app.js';
+import { appCreate, appDelete, appGet, appRollback, appSync, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 
@@ -142,10 +142,22 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .description('sync an Application now (prunes too), and wait for the result')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'namespace')
+    .option('--resume', 'end a rollback: follow the tracked branch again', false)
     .option('--no-wait', 'return once the sync is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
-    .action(async (name: string, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
+    .action(async (name: string, o: { namespace?: string; wait: boolean; timeout: string; resume: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseTtl(o.timeout) }, io));
+    });
+  app
+    .command('rollback')
+    .description('sync an earlier commit (a history ID or commit; default: the previous sync) and pause auto-sync until a new commit lands')
+    .argument('<name>')
+    .argument('[target]', 'history ID or commit')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--no-wait', 'return once the rollback is requested')
+    .option('--timeout <duration>', 'how long to wait', '120s')
+    .action(async (name: string, target: string | undefined, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
     });
   app
     .command('delete')

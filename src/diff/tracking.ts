@@ -8,6 +8,8 @@ export const TRACKING_ANNOTATION = 'berth.dev/tracking-id';
 export const SYNC_WAVE_ANNOTATION = 'berth.dev/sync-wave';
 /** Set by `berth app sync`: a manual sync is wanted when it differs from status.lastSyncRequest. */
 export const SYNC_REQUESTED_ANNOTATION = 'berth.dev/sync-requested';
+/** Set by `berth app rollback`: the commit to pin the app to (removed by `app sync --resume`). */
+export const ROLLBACK_ANNOTATION = 'berth.dev/rollback';
 
 export interface AppRef {
   namespace: string;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
@@ -33,12 +33,22 @@ export interface Condition {
   lastTransitionTime?: string;
 }
 
+export interface RollbackState {
+  request: string;
+  revision: string;
+  /** The tracked branch's head when the rollback was made: a new head ends the pause. */
+  branchHead: string;
+  state: 'Paused' | 'Resumed';
+  since: string;
+}
+
 export interface ApplicationStatus {
   lastSyncRequest?: string;
+  rollback?: RollbackState;
   observedGeneration?: number;
   sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
   operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string };
-  history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string }[];
+  history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string; initiatedBy?: 'auto' | 'user' | 'rollback' }[];
   conditions?: Condition[];
   reconciledAt?: string;
   health?: { status: HealthStatus; message?: string };
@@ -85,7 +95,16 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return { result: 'source-error', written: 0 };
   }
   setCondition('SourceError', undefined);
-  const commit = resolved.value.commit;
+  const head = resolved.value.commit;
+  const { commit, rollback, start } = rollbackTarget(app, head, status.rollback, timestamp(now()));
+  status.rollback = rollback;
+  if (start) options = { ...options, manual: true };
+  if (rollback?.state === 'Paused') {
+    setCondition('RollbackActive', {
+      status: 'True', reason: 'RolledBack',
+      message: `rolled back to ${commit.slice(0, 7)}; automated sync is paused until a new commit lands on the tracked branch, or \`berth app sync ${app.metadata.name} --resume\``,
+    });
+  } else setCondition('RollbackActive', undefined);
   const artifact = await deps.source.artifact(spec, commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
   if (!artifact.ok) {
     setCondition('SourceError', { status: 'True', reason: artifact.condition.reason, message: artifact.condition.message });
@@ -125,7 +144,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const pending = p.waves.reduce((n, w) => n + w.actions.length, 0);
   const newCommit = status.sync?.revision !== commit || status.operationState?.revision !== commit;
   // Argo CD's rules: automated sync applies a new commit; drift on the synced commit is
-  // reverted only with selfHeal; a manual sync always applies.
+  // reverted only with selfHeal; a manual sync always applies. A rollback pin keeps its commit.
   const apply = pending > 0 && (options.manual === true || (automated !== undefined && (newCommit || automated.selfHeal === true)));
   let written = 0;
   if (apply) {
@@ -147,7 +166,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
       if (newCommit || options.manual) {
         const history = status.history ?? [];
         const id = (history[history.length - 1]?.id ?? 0) + 1;
-        status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author }].slice(-HISTORY_LIMIT);
+        const initiatedBy: 'auto' | 'user' | 'rollback' = rollback?.state === 'Paused' ? 'rollback' : options.manual ? 'user' : 'auto';
+        status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy }].slice(-HISTORY_LIMIT);
       }
     } catch (e) {
       status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: (e as Error).message, startedAt, finishedAt: timestamp(now()) };
@@ -171,6 +191,25 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }));
   await writeStatus(deps.store, app, status);
   return { result: written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
+}
+
+/**
+ * Which commit to sync: the branch head, unless a rollback pins an earlier one. A new rollback
+ * request starts a pin (and a sync); the pin ends when the branch head moves past the one it was
+ * made at, or when the request is withdrawn (`app sync --resume`).
+ */
+function rollbackTarget(app: ApplicationObject, head: string, current: RollbackState | undefined, now: string): { commit: string; rollback: RollbackState | undefined; start: boolean } {
+  const requested = app.metadata.annotations?.[ROLLBACK_ANNOTATION];
+  if (!requested) {
+    return { commit: head, rollback: current?.state === 'Paused' ? { ...current, state: 'Resumed' } : current, start: false };
+  }
+  // The request's identity includes when it was made: rolling back twice to one commit is two requests.
+  const request = `${requested}@${app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION] ?? ''}`;
+  if (current?.request !== request) {
+    return { commit: requested, rollback: { request, revision: requested, branchHead: head, state: 'Paused', since: now }, start: true };
+  }
+  if (current.state === 'Paused' && head !== current.branchHead) return { commit: head, rollback: { ...current, state: 'Resumed' }, start: false };
+  return { commit: current.state === 'Paused' ? current.revision : head, rollback: current, start: false };
 }
 
 function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {

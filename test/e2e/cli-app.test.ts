@@ -75,6 +75,15 @@ describe('berth app', () => {
     expect(sync.out).toMatch(/^shop: Synced at [0-9a-f]{7}/);
     await until(async () => (await berth('get', 'cm', '-o', 'name')).out === 'configmap/a\n');
 
+    // Roll back to the first sync: b returns, and the app says it is pinned.
+    const rb = await berth('app', 'rollback', 'shop', '1');
+    expect(rb.code).toBe(0);
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+    expect((await berth('app', 'get', 'shop')).out).toMatch(/^Condition:\s+RollbackActive \(RolledBack\)\n\s+rolled back to [0-9a-f]{7}; automated sync is paused/m);
+    const resume = await berth('app', 'sync', 'shop', '--resume');
+    expect(resume.code).toBe(0);
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\n');
+
     const del = await berth('app', 'delete', 'shop', '--cascade');
     expect(del.code).toBe(0);
     expect(del.out).toBe('configmap/a deleted\napplication.berth.dev/shop deleted\n');

@@ -168,6 +168,49 @@ describe('sync engine', () => {
     expect((await app('two')).status!.conditions!.find((c) => c.type === 'SharedResourceError')!.message).toMatch(/managed by Application default\/one/);
   });
 
+  it('rollback pins an earlier commit and pauses auto-sync until a new commit lands, or resume', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    const first = repo.commit('v1');
+    await application('pinned');
+    await reconcile('pinned');
+    repo.write({ 'app/a.yaml': cm('a', '2'), 'app/b.yaml': cm('b', '2') });
+    const second = repo.commit('v2');
+    await reconcile('pinned');
+    expect(await configMaps()).toEqual({ a: '2', b: '2' });
+
+    const annotate = async (annotations: Record<string, string | undefined>) => {
+      const current = await app('pinned');
+      const merged = { ...current.metadata.annotations, ...annotations };
+      for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+      await store.update({ ...current, metadata: { ...current.metadata, annotations: merged } });
+    };
+    await annotate({ 'berth.dev/rollback': first, 'berth.dev/sync-requested': '2026-11-22T10:00:00Z' });
+    expect(await reconcile('pinned')).toMatchObject({ result: 'synced', revision: first });
+    expect(await configMaps()).toEqual({ a: '1' }); // b, added after v1, is pruned
+    let status = (await app('pinned')).status!;
+    expect(status.rollback).toMatchObject({ revision: first, branchHead: second, state: 'Paused' });
+    expect(status.conditions!.find((c) => c.type === 'RollbackActive')!.message).toMatch(/paused until a new commit lands/);
+    expect(status.history!.at(-1)).toMatchObject({ revision: first, initiatedBy: 'rollback' });
+    // Still pinned while the branch has not moved, whatever the poll.
+    expect(await reconcile('pinned')).toMatchObject({ result: 'unchanged', revision: first });
+
+    repo.write({ 'app/a.yaml': cm('a', '3') });
+    const third = repo.commit('v3, the fix');
+    expect(await reconcile('pinned')).toMatchObject({ result: 'synced', revision: third });
+    expect(await configMaps()).toEqual({ a: '3', b: '2' }); // b is still in Git at v3
+    status = (await app('pinned')).status!;
+    expect(status.rollback!.state).toBe('Resumed');
+    expect(status.conditions!.some((c) => c.type === 'RollbackActive')).toBe(false);
+
+    // A second rollback to the same commit, ended by withdrawing it (what `app sync --resume` does).
+    await annotate({ 'berth.dev/rollback': first, 'berth.dev/sync-requested': '2026-11-22T11:00:00Z' });
+    await reconcile('pinned');
+    expect(await configMaps()).toEqual({ a: '1' });
+    await annotate({ 'berth.dev/rollback': undefined });
+    expect(await reconcile('pinned')).toMatchObject({ result: 'synced', revision: third });
+    expect(await configMaps()).toEqual({ a: '3', b: '2' });
+  });
+
   it('a source failure is a condition, and nothing is written', async () => {
     await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
