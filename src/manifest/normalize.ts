@@ -113,6 +113,9 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
   const path = pathOf(e.instancePath, obj);
   const value = valueAt(obj, path);
   const p = e.params as Record<string, unknown>;
+  // A Secret's values never appear in a message (messages reach status, events and logs).
+  const secret = obj.kind === 'Secret' && (path[0] === 'data' || path[0] === 'stringData');
+  const show = (v: unknown): string => (secret ? `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v} (a Secret value, not shown)` : describeValue(v));
   switch (e.keyword) {
     case 'additionalProperties': {
       const field = String(p.additionalProperty);
@@ -122,8 +125,8 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
       return { severity: 'error', reason: 'MissingField', path, message: `missing required field "${String(p.missingProperty)}"` };
     case 'type': {
       const expected = String(p.type).replace(',', ' or ');
-      let message = `expected ${expected}, got ${describeValue(value)}`;
-      const source = options.scalarSource?.(path);
+      let message = `expected ${expected}, got ${show(value)}`;
+      const source = secret ? undefined : options.scalarSource?.(path);
       if (expected.includes('string') && typeof value === 'boolean' && source && YAML11_BOOLEAN.test(source)) {
         message += ` (YAML 1.1, as kubectl reads it, takes an unquoted ${source} as a boolean: write "${source}")`;
       } else if (expected.includes('string') && typeof value === 'number' && source) {
@@ -134,23 +137,23 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
     case 'enum':
       return {
         severity: 'error', reason: 'SchemaViolation', path,
-        message: `unsupported value ${JSON.stringify(value)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        message: `unsupported value ${secret ? show(value) : JSON.stringify(value)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
       };
     case 'format':
       if (p.format === 'quantity') return undefined; // semantic checks name the quantity error precisely
       return { severity: 'error', reason: 'SchemaViolation', path, message: `must be a valid ${String(p.format)}` };
     case 'anyOf':
     case 'oneOf':
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `expected ${e.message ?? 'a valid value'}, got ${describeValue(value)}` };
+      return { severity: 'error', reason: 'SchemaViolation', path, message: `expected ${e.message ?? 'a valid value'}, got ${show(value)}` };
     case 'minimum':
     case 'maximum':
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `${value} ${e.message ?? ''}` };
+      return { severity: 'error', reason: 'SchemaViolation', path, message: `${secret ? show(value) : String(value)} ${e.message ?? ''}` };
     case 'minItems':
       return { severity: 'error', reason: 'SchemaViolation', path, message: `must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}` };
     case 'minLength':
       return { severity: 'error', reason: 'SchemaViolation', path, message: 'must not be empty' };
     default:
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `${e.message ?? 'is invalid'} (got ${describeValue(value)})` };
+      return { severity: 'error', reason: 'SchemaViolation', path, message: `${e.message ?? 'is invalid'} (got ${show(value)})` };
   }
 }
 

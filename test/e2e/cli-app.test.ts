@@ -2,30 +2,15 @@
  * `berth app` against a real `berth server` process and a repository made with the git CLI:
  * create, wait until synced, list, get, sync on demand, delete with --cascade.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../shared.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { TestRepo } from '../helpers/git.js';
-
-const BERTH = `${REPO_ROOT}src/cli/berth.js`;
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 describe('berth app', () => {
-  let dir: string;
-  let server: ChildProcess;
+  let server: BerthServerProcess;
   let repo: TestRepo;
-  const berth = (...args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      child.on('close', (code) => resolve({ code, out, err }));
-    });
+  const berth = (...args: string[]) => server.cli(...args);
   const until = async (fn: () => Promise<boolean>, ms = 20_000) => {
     const deadline = Date.now() + ms;
     while (!(await fn()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -33,25 +18,15 @@ describe('berth app', () => {
   };
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-app-'));
+    buildOnce();
     repo = new TestRepo();
     repo.write({ 'app/a.yaml': cm('a', '1'), 'app/b.yaml': cm('b', '1') });
     repo.commit('first');
-    server = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    server.stderr!.on('data', (d) => (err += d));
-    const deadline = Date.now() + 30_000;
-    while (!/listening on/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(err).toMatch(/listening on/);
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
   }, 120_000);
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
+    await server?.stop();
     repo?.remove();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('create, sync from Git, list, get, sync on demand, delete --cascade', async () => {

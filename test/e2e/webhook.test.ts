@@ -3,23 +3,16 @@
  * GitLab) syncs the tracking Application within a second; a bad or missing one is 401 and
  * nothing is fetched.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../shared.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
-
-const BERTH = `${REPO_ROOT}src/cli/berth.js`;
 const SECRET = 'webhook-test-secret';
 const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hook\ndata:\n  value: "${value}"\n`;
 
 describe('git webhooks', () => {
-  let dir: string;
-  let server: ChildProcess;
+  let server: BerthServerProcess;
   let repo: TestRepo;
   let git: GitHttpServer;
   let conn: { url: string; ca: string };
@@ -27,19 +20,14 @@ describe('git webhooks', () => {
   const value = async () => (await api(conn, 'GET', '/api/v1/namespaces/default/configmaps/hook', { token })).body?.data?.value;
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-hook-'));
+    buildOnce();
     repo = new TestRepo();
     repo.write({ 'app/hook.yaml': cm('1') });
     repo.commit('first');
     git = await startGitHttpServer(repo.root);
-    server = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_WEBHOOK_SECRET: SECRET } });
-    let err = '';
-    server.stderr!.on('data', (d) => (err += d));
-    const deadline = Date.now() + 30_000;
-    while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    conn = { url: /listening on (https:\/\/\S+)/.exec(err)![1]!, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8') };
-    token = readFileSync(path.join(dir, 'admin.token'), 'utf8').trim();
+    server = await startBerthServer({ env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', 'warn'] });
+    conn = { url: server.url, ca: server.ca };
+    token = server.token;
     const app = { apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'hooked' }, spec: { source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'app' }, syncPolicy: { automated: { prune: true } }, pollInterval: '1h' } };
     expect((await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status).toBe(201);
     const until = Date.now() + 20_000;
@@ -47,13 +35,9 @@ describe('git webhooks', () => {
     expect(await value()).toBe('1');
   }, 120_000);
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
+    await server?.stop();
     await git?.close();
     repo?.remove();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const push = (headers: Record<string, string>, body: string) => api(conn, 'POST', '/api/v1/webhooks/git', { rawBody: body, headers });

@@ -1,0 +1,60 @@
+/** The real `berth` executable for e2e tests: a server process, and CLI runs against it. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT } from '../shared.js';
+
+export const BERTH = `${REPO_ROOT}src/cli/berth.js`;
+
+export function buildOnce(): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
+}
+
+export interface BerthServerProcess {
+  dir: string;
+  url: string;
+  ca: string;
+  token: string;
+  /** Everything the server wrote to stderr so far (its logs). */
+  logs(): string;
+  /** Runs `berth ARGS…` against this server. */
+  cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startBerthServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<BerthServerProcess> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
+  const child: ChildProcess = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...(options.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 30_000;
+  while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  const url = /listening on (https:\/\/\S+)/.exec(err)?.[1];
+  if (!url) {
+    await stop();
+    throw new Error(`berth server did not start: ${err}`);
+  }
+  return {
+    dir, url, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'), token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
+    logs: () => err,
+    cli: (...args) => new Promise((resolve) => {
+      const c = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
+      let out = '';
+      let cerr = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (cerr += d));
+      c.on('close', (code) => resolve({ code, out, err: cerr }));
+    }),
+    stop,
+  };
+}
