@@ -1203,6 +1203,10 @@ export interface RevisionHistory {
   message?: string;
   author?: string;
   initiatedBy?: "auto" | "user" | "rollback";
+  /**
+   * What became of the sync: Healthy once its resources were; Failed when autoRollback undid it.
+   */
+  outcome?: "Progressing" | "Healthy" | "Degraded" | "Failed";
 }
 export interface ResourceStatus {
   group?: string;

@@ -48,7 +48,7 @@ export interface ApplicationStatus {
   observedGeneration?: number;
   sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
   operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string };
-  history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string; initiatedBy?: 'auto' | 'user' | 'rollback' }[];
+  history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string; initiatedBy?: 'auto' | 'user' | 'rollback'; outcome?: 'Progressing' | 'Healthy' | 'Degraded' | 'Failed' }[];
   conditions?: Condition[];
   reconciledAt?: string;
   health?: { status: HealthStatus; message?: string };
@@ -71,7 +71,7 @@ export interface SyncOutcome {
 
 const HISTORY_LIMIT = 10;
 
-export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: { manual?: boolean; force?: boolean } = {}): Promise<SyncOutcome> {
+export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: { manual?: boolean; force?: boolean; autoRolledBack?: boolean } = {}): Promise<SyncOutcome> {
   const now = deps.now ?? (() => new Date());
   const requested = app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
   if (requested && requested !== app.status?.lastSyncRequest) options = { ...options, manual: true, force: true };
@@ -96,7 +96,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('SourceError', undefined);
   const head = resolved.value.commit;
-  const { commit, rollback, start } = rollbackTarget(app, head, status.rollback, timestamp(now()));
+  const { commit, rollback, start } = rollbackTarget(app, head, status.rollback, timestamp(now()), options.manual === true && !options.autoRolledBack);
   status.rollback = rollback;
   if (start) options = { ...options, manual: true };
   if (rollback?.state === 'Paused') {
@@ -167,7 +167,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         const history = status.history ?? [];
         const id = (history[history.length - 1]?.id ?? 0) + 1;
         const initiatedBy: 'auto' | 'user' | 'rollback' = rollback?.state === 'Paused' ? 'rollback' : options.manual ? 'user' : 'auto';
-        status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy }].slice(-HISTORY_LIMIT);
+        status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy, outcome: 'Progressing' as const }].slice(-HISTORY_LIMIT);
       }
     } catch (e) {
       status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: (e as Error).message, startedAt, finishedAt: timestamp(now()) };
@@ -183,6 +183,21 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const resourceHealth = desired.map((d) => healthOf(nowLive.get(objectKey(d)) as Parameters<typeof healthOf>[0]));
   const appHealth = worst(resourceHealth);
   status.health = { status: appHealth.status, ...(appHealth.message ? { message: appHealth.message } : {}) };
+  // The ledger of the latest sync: Healthy once its resources are; Degraded when they go bad.
+  const latest = status.history?.[status.history.length - 1];
+  if (latest && latest.revision === commit && latest.outcome !== 'Failed' && latest.outcome !== 'Healthy') {
+    if (appHealth.status === 'Healthy') latest.outcome = 'Healthy';
+    else if (appHealth.status === 'Degraded') latest.outcome = 'Degraded';
+  }
+  // autoRollback: a synced commit that went Degraded is undone, back to the last healthy one.
+  const back = app.spec.syncPolicy?.autoRollback && latest?.revision === commit && latest.outcome === 'Degraded'
+    ? [...(status.history ?? [])].reverse().find((h) => h.outcome === 'Healthy' && h.revision !== commit) : undefined;
+  if (back && latest && !options.autoRolledBack) {
+    latest.outcome = 'Failed';
+    status.rollback = { request: `auto@${commit}`, revision: back.revision, branchHead: head, state: 'Paused', since: timestamp(now()) };
+    await writeStatus(deps.store, app, { ...status, resources: status.resources ?? [] });
+    return reconcileApplication(deps, app, { ...options, manual: true, autoRolledBack: true });
+  }
   if (!inSync && p.requirePruning.length) setCondition('OrphanedResourceWarning', { status: 'True', reason: 'PruneDisabled', message: `${p.requirePruning.length} resource${p.requirePruning.length === 1 ? '' : 's'} require${p.requirePruning.length === 1 ? 's' : ''} pruning: ${p.requirePruning.join(', ')}` });
   else setCondition('OrphanedResourceWarning', undefined);
   status.resources = desired.map((d, i) => ({
@@ -198,9 +213,13 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
  * request starts a pin (and a sync); the pin ends when the branch head moves past the one it was
  * made at, or when the request is withdrawn (`app sync --resume`).
  */
-function rollbackTarget(app: ApplicationObject, head: string, current: RollbackState | undefined, now: string): { commit: string; rollback: RollbackState | undefined; start: boolean } {
+function rollbackTarget(app: ApplicationObject, head: string, current: RollbackState | undefined, now: string, manualSync: boolean): { commit: string; rollback: RollbackState | undefined; start: boolean } {
   const requested = app.metadata.annotations?.[ROLLBACK_ANNOTATION];
   if (!requested) {
+    // An automatic rollback holds like a manual one, until the branch moves on or someone syncs.
+    if (current?.state === 'Paused' && current.request.startsWith('auto@') && !manualSync) {
+      return head !== current.branchHead ? { commit: head, rollback: { ...current, state: 'Resumed' }, start: false } : { commit: current.revision, rollback: current, start: false };
+    }
     return { commit: head, rollback: current?.state === 'Paused' ? { ...current, state: 'Resumed' } : current, start: false };
   }
   // The request's identity includes when it was made: rolling back twice to one commit is two requests.

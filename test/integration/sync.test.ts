@@ -211,6 +211,40 @@ describe('sync engine', () => {
     expect(await configMaps()).toEqual({ a: '3', b: '2' });
   });
 
+  it('autoRollback returns a Degraded commit to the last healthy one and marks it failed', async () => {
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25') });
+    const good = repo.commit('good');
+    await application('guarded', { syncPolicy: { automated: { prune: true }, autoRollback: true } });
+    await reconcile('guarded');
+    // Fixture health (the Deployment controller comes with the controllers issue): rolled out.
+    const setStatus = async (status: object) => {
+      const live = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+      await store.update({ ...live, status: { observedGeneration: live.metadata.generation, ...status } });
+    };
+    await setStatus({ replicas: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 2 });
+    await reconcile('guarded');
+    expect((await app('guarded')).status!.history!.at(-1)).toMatchObject({ revision: good, outcome: 'Healthy' });
+
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:broken') });
+    const bad = repo.commit('bad image');
+    await reconcile('guarded');
+    await setStatus({ replicas: 2, updatedReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] });
+    await reconcile('guarded');
+    const image = async () => (await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })).spec.template.spec.containers[0].image;
+    expect(await image()).toBe('nginx:1.25');
+    const status = (await app('guarded')).status!;
+    expect(status.history!.find((h) => h.revision === bad)!.outcome).toBe('Failed');
+    expect(status.history!.at(-1)).toMatchObject({ revision: good, initiatedBy: 'rollback' });
+    expect(status.rollback).toMatchObject({ revision: good, state: 'Paused' });
+    // It holds until a new commit lands.
+    await reconcile('guarded');
+    expect(await image()).toBe('nginx:1.25');
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.26') });
+    repo.commit('fixed image');
+    await reconcile('guarded');
+    expect(await image()).toBe('nginx:1.26');
+  });
+
   it('a source failure is a condition, and nothing is written', async () => {
     await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
