@@ -18,7 +18,7 @@ interface AppStatus {
   operationState?: { phase: string; message?: string; revision?: string };
   conditions?: { type: string; reason?: string; message?: string }[];
   resources?: { kind: string; namespace?: string; name: string; status: string; health?: string }[];
-  history?: { id: number; revision: string; deployedAt: string; message?: string }[];
+  history?: { id: number; revision: string; deployedAt: string; message?: string; outcome?: string }[];
   lastSyncRequest?: string;
 }
 type App = KubeObject & { spec: { source: { repoURL: string; targetRevision?: string; path?: string } }; status?: AppStatus };
@@ -143,3 +143,43 @@ export async function appDelete(client: BerthClient, name: string, o: { namespac
   return 0;
 }
 
+
+/**
+ * `app wait NAME [--revision SHA] [--health] [--timeout 300s]`: until the app is synced at SHA (or
+ * at a later revision its history shows came after SHA) and, with --health, Healthy. Progress is a
+ * live line on a terminal and one line per change otherwise.
+ * Exit: 0 done, 1 failed or degraded, 3 timed out (2: usage or unreachable, raised as errors).
+ */
+export async function appWait(client: BerthClient, name: string, o: { namespace?: string; revision?: string; health: boolean; timeoutMs: number; tty: boolean }, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const deadline = Date.now() + o.timeoutMs;
+  let last = '';
+  const show = (line: string): void => {
+    if (line === last) return;
+    last = line;
+    io.stderr(o.tty ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+  const done = (code: number, line: string): number => {
+    show(line);
+    if (o.tty) io.stderr('\n');
+    return code;
+  };
+  while (Date.now() < deadline) {
+    const app = await client.get<App>(APPS, ns, name);
+    const s = app.status ?? {};
+    const at = s.sync?.revision ?? '';
+    const history = s.history ?? [];
+    const wantedIndex = o.revision ? history.findIndex((h) => h.revision.startsWith(o.revision!)) : -1;
+    const reached = !o.revision || at.startsWith(o.revision) || (wantedIndex !== -1 && wantedIndex < history.length - 1 && history[history.length - 1]!.revision === at);
+    const failed = s.conditions?.find((c) => ['ComparisonError', 'SourceError', 'SharedResourceError'].includes(c.type));
+    const health = s.health?.status ?? 'Unknown';
+    const progress = `${name}: ${s.sync?.status ?? 'Unknown'} at ${at.slice(0, 7) || '?'}, ${health}${s.health?.message ? ` (${s.health.message})` : ''}`;
+    if (reached && failed && (!o.revision || at.startsWith(o.revision))) return done(1, `${name}: ${failed.type}: ${(failed.message ?? '').split('\n')[0]}`);
+    if (reached && health === 'Degraded' && o.health) return done(1, `${progress}`);
+    if (reached && history.find((h) => h.revision === at)?.outcome === 'Failed') return done(1, `${name}: ${at.slice(0, 7)} failed and was rolled back`);
+    if (reached && s.sync?.status === 'Synced' && (!o.health || health === 'Healthy')) return done(0, progress);
+    show(progress);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return done(3, `timed out waiting for ${name}${o.revision ? ` at ${o.revision.slice(0, 7)}` : ''}`);
+}

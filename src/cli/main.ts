@@ -5,7 +5,7 @@ import { applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
-import { appCreate, appDelete, appGet, appRollback, appSync, type AppCreateOptions } from './app.js';
+import { appCreate, appDelete, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 
@@ -158,6 +158,21 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--timeout <duration>', 'how long to wait', '120s')
     .action(async (name: string, target: string | undefined, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
+    });
+  app
+    .command('wait')
+    .description('wait until an Application is synced (at a revision) and, with --health, healthy')
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--revision <sha>', 'the commit to wait for (a prefix will do)')
+    .option('--health', 'also wait for Healthy', false)
+    .option('--timeout <duration>', 'give up after', '300s')
+    .addHelpText('after', '\nExit codes: 0 synced (and healthy), 1 failed or degraded, 2 error, 3 timed out.')
+    .action(async (name: string, o: { namespace?: string; revision?: string; health: boolean; timeout: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appWait(c, name, {
+        ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}),
+        health: o.health, timeoutMs: parseTtl(o.timeout), tty: process.stderr.isTTY === true,
+      }, io));
     });
   app
     .command('delete')

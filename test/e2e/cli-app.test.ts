@@ -43,6 +43,18 @@ describe('berth app', () => {
     expect(get.out).toMatch(/^ConfigMap\s+default\s+a\s+Synced\s+Healthy$/m);
     expect(get.out).toMatch(/^1\s+\S+\s+[0-9a-f]{7}\s+first$/m);
 
+    // app wait: 0 when synced at a revision; 3 on timeout; 1 when the commit is invalid.
+    const head = repo.run('rev-parse', 'HEAD');
+    expect(await berth('app', 'wait', 'shop', '--revision', head.slice(0, 8), '--health', '--timeout', '20s')).toMatchObject({ code: 0 });
+    expect((await berth('app', 'wait', 'shop', '--revision', 'deadbeef', '--timeout', '1s')).code).toBe(3);
+    repo.write({ 'app/bad.yaml': 'kind: ConfigMap\n' });
+    const bad = repo.commit('bad');
+    const waitBad = await berth('app', 'wait', 'shop', '--revision', bad, '--timeout', '20s');
+    expect(waitBad.code).toBe(1);
+    expect(waitBad.err).toMatch(/ComparisonError: app\/bad\.yaml:1:1: error: missing apiVersion/);
+    repo.write({ 'app/bad.yaml': null });
+    repo.commit('fix');
+
     repo.write({ 'app/b.yaml': null });
     repo.commit('drop b');
     const sync = await berth('app', 'sync', 'shop');
