@@ -96,6 +96,19 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('SourceError', undefined);
   const head = resolved.value.commit;
+  // A force-push that rewrote history is not synced by itself: a person confirms it (manual sync),
+  // or the branch comes back to containing what was synced.
+  const synced = status.operationState?.phase === 'Succeeded' ? status.operationState.revision : undefined;
+  if (synced && head !== synced && !options.manual && !(await deps.source.contains(spec, head, synced))) {
+    setCondition('HistoryRewritten', {
+      status: 'True', reason: 'ForcePush',
+      message: `the tracked branch no longer contains the synced commit ${synced.slice(0, 7)} (history was rewritten); nothing was applied. Run \`berth app sync ${app.metadata.name}\` to sync ${head.slice(0, 7)} anyway`,
+    });
+    status.sync = { status: 'OutOfSync', revision: head };
+    await writeStatus(deps.store, app, status);
+    return { result: 'source-error', revision: head, written: 0 };
+  }
+  setCondition('HistoryRewritten', undefined);
   const { commit, rollback, start } = rollbackTarget(app, head, status.rollback, timestamp(now()), options.manual === true && !options.autoRolledBack);
   status.rollback = rollback;
   if (start) options = { ...options, manual: true };

@@ -245,6 +245,26 @@ describe('sync engine', () => {
     expect(await image()).toBe('nginx:1.26');
   });
 
+  it('a force-push that rewrites history is a condition, not a sync; a manual sync accepts it', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    const base = repo.commit('base');
+    repo.write({ 'app/a.yaml': cm('a', '2') });
+    repo.commit('synced');
+    await application('rewritten');
+    await reconcile('rewritten');
+    expect(await configMaps()).toEqual({ a: '2' });
+    repo.run('reset', '-q', '--hard', base);
+    repo.write({ 'app/a.yaml': cm('a', 'rewritten') });
+    const rewritten = repo.commit('rewritten history', { force: true });
+    expect(await reconcile('rewritten')).toMatchObject({ result: 'source-error', written: 0 });
+    expect(await configMaps()).toEqual({ a: '2' });
+    const cond = (await app('rewritten')).status!.conditions!.find((c) => c.type === 'HistoryRewritten')!;
+    expect(cond.message).toMatch(/no longer contains the synced commit/);
+    expect(await reconcile('rewritten', { manual: true })).toMatchObject({ result: 'synced', revision: rewritten });
+    expect(await configMaps()).toEqual({ a: 'rewritten' });
+    expect((await app('rewritten')).status!.conditions!.some((c) => c.type === 'HistoryRewritten')).toBe(false);
+  });
+
   it('a source failure is a condition, and nothing is written', async () => {
     await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
