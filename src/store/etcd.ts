@@ -109,11 +109,17 @@ export class EtcdBackend implements Backend {
         });
         return { revision: Number(res.header.revision), previous };
       }
-      // A compare failed: name the precondition the way every driver does.
-      for (const op of ops) {
-        const err = preconditionError(op, await this.get(op.key));
-        if (err) throw err;
+      // A compare failed. The etcd client retries calls whose reply was lost, so this may be our
+      // own write, applied by an earlier attempt: then every put is in place, byte for byte.
+      const current = await Promise.all(ops.map((op) => this.get(op.key)));
+      if (ops.every((op, i) => op.type !== 'delete' && current[i]?.value === op.value && (op.type === 'create' || op.expectedRevision === undefined || current[i]!.revision > op.expectedRevision))) {
+        return { revision: Math.max(...current.map((c) => c!.revision)), previous: ops.map(() => undefined) };
       }
+      // Otherwise name the failed precondition the way every driver does.
+      ops.forEach((op, i) => {
+        const err = preconditionError(op, current[i]);
+        if (err) throw err;
+      });
       // The state moved back between the Txn and our reads; try again.
     }
     throw new BerthError('Conflict', 'the objects changed repeatedly during the write; retry');

@@ -36,6 +36,7 @@ export class ApplicationController {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
+  private readonly memo = new Map<string, { commit: string; storeRevision: number }>();
 
   constructor(private readonly deps: SyncDeps & { log: Logger }, private readonly random: () => number = Math.random) {}
 
@@ -85,6 +86,7 @@ export class ApplicationController {
   }
 
   private forget(k: string): void {
+    this.memo.delete(k);
     const e = this.entries.get(k);
     if (e?.timer) clearTimeout(e.timer);
     this.entries.delete(k);
@@ -115,7 +117,7 @@ export class ApplicationController {
         e.app = app;
         const force = e.force;
         e.force = false;
-        const outcome = await reconcileApplication(this.deps, app, { force });
+        const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force });
         this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
         e.failures = 0;
         const poll = parseDuration(app.spec.pollInterval, DEFAULT_POLL_MS);

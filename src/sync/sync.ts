@@ -59,6 +59,11 @@ export interface SyncDeps {
   store: Store;
   source: GitSource;
   now?: () => Date;
+  /**
+   * What each app's last reconcile saw (kept by the controller): when the branch head and the
+   * whole store are as they were, nothing can have drifted and the reconcile is skipped.
+   */
+  memo?: Map<string, { commit: string; storeRevision: number }>;
 }
 
 export interface SyncOutcome {
@@ -70,6 +75,7 @@ export interface SyncOutcome {
 }
 
 const HISTORY_LIMIT = 10;
+const MAX_STATUS_RESOURCES = 2000;
 
 export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: { manual?: boolean; force?: boolean; autoRolledBack?: boolean } = {}): Promise<SyncOutcome> {
   const now = deps.now ?? (() => new Date());
@@ -96,6 +102,11 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('SourceError', undefined);
   const head = resolved.value.commit;
+  const memoKey = `${ref.namespace}/${ref.name}`;
+  const seen = deps.memo?.get(memoKey);
+  if (seen && seen.commit === head && !options.manual && (await deps.store.revision()) === seen.storeRevision) {
+    return { result: 'unchanged', revision: head, written: 0 };
+  }
   // A force-push that rewrote history is not synced by itself: a person confirms it (manual sync),
   // or the branch comes back to containing what was synced.
   const synced = status.operationState?.phase === 'Succeeded' ? status.operationState.revision : undefined;
@@ -213,11 +224,18 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   if (!inSync && p.requirePruning.length) setCondition('OrphanedResourceWarning', { status: 'True', reason: 'PruneDisabled', message: `${p.requirePruning.length} resource${p.requirePruning.length === 1 ? '' : 's'} require${p.requirePruning.length === 1 ? 's' : ''} pruning: ${p.requirePruning.join(', ')}` });
   else setCondition('OrphanedResourceWarning', undefined);
-  status.resources = desired.map((d, i) => ({
+  const resources = desired.map((d, i) => ({
     kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name,
     status: inSync || written ? ('Synced' as const) : ('OutOfSync' as const), health: resourceHealth[i]!.status,
   }));
+  // The Application must stay under the store's 1 MiB limit: past a few thousand resources, list
+  // the ones needing attention first and stop there (the count of all is in the sync message).
+  const attention = (r: (typeof resources)[number]) => (r.status !== 'Synced' ? 0 : r.health !== 'Healthy' ? 1 : 2);
+  status.resources = resources.length <= MAX_STATUS_RESOURCES ? resources : [...resources].sort((a, b) => attention(a) - attention(b)).slice(0, MAX_STATUS_RESOURCES);
   await writeStatus(deps.store, app, status);
+  // Remember what this reconcile saw; the status write just made is the store's latest revision
+  // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
+  deps.memo?.set(memoKey, { commit: head, storeRevision: Number(app.metadata.resourceVersion) });
   return { result: written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
 }
 
