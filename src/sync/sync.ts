@@ -89,8 +89,11 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     ...(requested ? { lastSyncRequest: requested } : {}),
   };
   const setCondition = (type: string, c: Omit<Condition, 'type' | 'lastTransitionTime'> | undefined): void => {
+    const before = (status.conditions ?? []).find((x) => x.type === type);
     const others = (status.conditions ?? []).filter((x) => x.type !== type);
-    status.conditions = c ? [...others, { type, ...c, lastTransitionTime: timestamp(now()) }] : others;
+    // As Kubernetes: lastTransitionTime moves only when the condition's status does.
+    const since = before && before.status === c?.status && before.lastTransitionTime ? before.lastTransitionTime : timestamp(now());
+    status.conditions = c ? [...others, { type, ...c, lastTransitionTime: since }] : others;
   };
 
   const resolved = await deps.source.refresh(spec, { force: options.force === true });
