@@ -11,7 +11,7 @@ import { runCli } from './cli/main.js';
 import { openStore } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
 import { GitSource } from './source/index.js';
-import { ApplicationController } from './sync/index.js';
+import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
 
 /** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
 const MIN_FETCH_INTERVAL_MS = 5000;
@@ -58,6 +58,7 @@ function addServerCommand(program: Command): void {
             return repos.has(normalizeRepoURL(src.repoURL)) && (!push.branch || !src.targetRevision || src.targetRevision === push.branch);
           });
         },
+        onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
       });
       process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
       const controllers = new AbortController();

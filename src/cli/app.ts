@@ -5,8 +5,8 @@
  */
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION } from '../diff/index.js';
-import type { BerthClient, KubeObject } from '../client/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION, hasDifferences, renderMarkdown, renderText, type DiffReport } from '../diff/index.js';
+import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable } from './resources.js';
 
@@ -183,3 +183,25 @@ export async function appWait(client: BerthClient, name: string, o: { namespace?
   }
   return done(3, `timed out waiting for ${name}${o.revision ? ` at ${o.revision.slice(0, 7)}` : ''}`);
 }
+
+/**
+ * `app diff NAME [--revision REV] [-o text|markdown|json]`: what syncing REV would change.
+ * Exit: 0 no difference, 1 differences, 2 error (invalid manifests listed with file:line, or an
+ * unreachable repository).
+ */
+export async function appDiff(client: BerthClient, name: string, o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' }, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const q = o.revision ? `?revision=${encodeURIComponent(o.revision)}` : '';
+  const outcome = await client.request<DiffOutcome>('GET', `${resourcePath(APPS, ns, name, 'diff')}${q}`);
+  if (!outcome.ok) {
+    if (o.output === 'json') io.stdout(JSON.stringify(outcome, null, 2) + '\n');
+    else for (const e of outcome.errors) io.stderr(`${e}\n`);
+    io.stderr(`${outcome.reason === 'InvalidManifests' ? 'the revision has invalid manifests' : 'the source could not be read'}: nothing would be synced\n`);
+    return 2;
+  }
+  if (o.output === 'json') io.stdout(JSON.stringify(outcome.report, null, 2) + '\n');
+  else io.stdout(o.output === 'markdown' ? renderMarkdown(outcome.report, name) : renderText(outcome.report));
+  return hasDifferences(outcome.report) ? 1 : 0;
+}
+
+type DiffOutcome = { ok: true; report: DiffReport } | { ok: false; reason: string; errors: string[] };

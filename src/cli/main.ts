@@ -5,7 +5,7 @@ import { applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
-import { appCreate, appDelete, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
+import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 
@@ -158,6 +158,17 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--timeout <duration>', 'how long to wait', '120s')
     .action(async (name: string, target: string | undefined, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
+    });
+  app
+    .command('diff')
+    .description('show what syncing a revision would change (created, changed, pruned), as for a pull request')
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--revision <rev>', 'branch, tag or commit (default: the tracked revision)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
+    .addHelpText('after', '\nExit codes: 0 no difference, 1 differences, 2 error (invalid manifests, unreachable repository).')
+    .action(async (name: string, o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appDiff(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), output: o.output }, io));
     });
   app
     .command('wait')

@@ -34,6 +34,8 @@ export interface ApiContext {
   webhookSecret?: string;
   /** Called for each verified push; answers how many Applications it refreshed. */
   onGitPush?: (push: GitPush) => number;
+  /** What syncing an Application at a revision would change (`berth app diff`). */
+  onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
 
 const REASONS: Record<ErrorCode, string> = {
@@ -178,6 +180,10 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   switch (r.verb) {
     case 'get': {
       if (r.subresource === 'log') throw new BerthError('NotFound', 'pod logs are served once the pod runs on a node agent (not yet available)');
+      if (r.subresource === 'diff') {
+        if (r.info.kind !== 'Application' || !ctx.onDiff) throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
+        return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));
+      }
       const obj = redact(p, await ctx.registry.get(r));
       return send(res, 200, wantsTable(req) ? toTable(r.info.kind, [obj], { resourceVersion: obj.metadata.resourceVersion }) : obj);
     }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { reapEvents } from '../runtime/events.js';
 import { storeEventSink } from '../runtime/store-events.js';
-import type { Store } from '../store/types.js';
+import type { KubeObject, Store } from '../store/types.js';
 import { ensureDataDir, ensureTls, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
 import { createHandler } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -29,6 +29,7 @@ export interface ServerOptions {
   log: Logger;
   webhookSecret?: string;
   onGitPush?: (push: GitPush) => number;
+  onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
 
 export interface RunningServer {
@@ -79,6 +80,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   server.on('request', createHandler({
     store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
     ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
+    ...(options.onDiff ? { onDiff: options.onDiff } : {}),
   }));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {

@@ -149,15 +149,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   setCondition('ComparisonError', undefined);
 
   const desired = artifact.value.result.objects.map((o) => o.object as NormalizedObject & KubeObject);
-  const live = await managedObjects(deps.store, ref.name);
-  // Objects at a desired key that this app does not manage yet: another app's (a conflict) or
-  // nobody's (adopted, as Argo CD adopts an existing resource).
-  const liveKeys = new Set(live.map((o) => objectKey(o)));
-  for (const d of desired) {
-    if (liveKeys.has(objectKey(d))) continue;
-    const existing = await deps.store.get(refOf(d)).catch(() => undefined);
-    if (existing) live.push(existing);
-  }
+  const live = await liveFor(deps.store, ref.name, desired);
   const automated = app.spec.syncPolicy?.automated;
   const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
   if (p.conflicts.length) {
@@ -265,12 +257,27 @@ function rollbackTarget(app: ApplicationObject, head: string, current: RollbackS
   return { commit: current.state === 'Paused' ? current.revision : head, rollback: current, start: false };
 }
 
-function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {
+export function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {
   return { group: o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '', kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name };
 }
 
+/**
+ * The live side of a plan: the objects the app manages, plus any object already at a desired key
+ * that it does not manage yet — another app's (a conflict) or nobody's (adopted, as Argo CD does).
+ */
+export async function liveFor(store: Store, app: string, desired: KubeObject[]): Promise<KubeObject[]> {
+  const live = await managedObjects(store, app);
+  const keys = new Set(live.map((o) => objectKey(o)));
+  for (const d of desired) {
+    if (keys.has(objectKey(d))) continue;
+    const existing = await store.get(refOf(d)).catch(() => undefined);
+    if (existing) live.push(existing);
+  }
+  return live;
+}
+
 /** Every live object labelled as this Application's, across kinds and namespaces. */
-async function managedObjects(store: Store, app: string): Promise<KubeObject[]> {
+export async function managedObjects(store: Store, app: string): Promise<KubeObject[]> {
   const out: KubeObject[] = [];
   for (const k of KINDS.filter((x) => x.declarable)) {
     const { items } = await store.list({ group: k.group, kind: k.kind, labelSelector: `${INSTANCE_LABEL}=${app}` });
@@ -280,7 +287,7 @@ async function managedObjects(store: Store, app: string): Promise<KubeObject[]> 
 }
 
 /** The source spec, with credentials from the Application's credentialsSecret when it names one. */
-async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec> {
+export async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec> {
   const s = app.spec.source;
   const spec: SourceSpec = { repoURL: s.repoURL, ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}), ...(s.path ? { path: s.path } : {}) };
   if (!s.credentialsSecret) return spec;

@@ -1,0 +1,116 @@
+/**
+ * A plan as people read it in a pull request: created, changed (unified diff of the normalized
+ * YAML, ~10 lines of context, "@@ skipped N lines (a -> b) @@" between hunks) and pruned objects,
+ * as text, markdown (the shape Argo CD's diff preview posts) or JSON. Secret values never appear:
+ * every value is `***`, and a changed one `*** (before)` / `*** (after)`, as Flux's diff does.
+ */
+import { structuredPatch } from 'diff';
+import { stringify } from 'yaml';
+import { normalizeForDiff, type Plan } from './plan.js';
+import type { ObjectLike } from './tracking.js';
+
+export interface ReportEntry {
+  kind: string;
+  namespace?: string;
+  name: string;
+  /** Changed: the unified diff; created and pruned: the object's YAML (masked). */
+  diff: string;
+  added: number;
+  removed: number;
+}
+
+export interface DiffReport {
+  revision: string;
+  created: ReportEntry[];
+  changed: ReportEntry[];
+  pruned: ReportEntry[];
+}
+
+const CONTEXT = 10;
+
+/** Secret data as `***`; values that differ between the two sides as `*** (before)`/`*** (after)`. */
+function mask(o: ObjectLike | undefined, other: ObjectLike | undefined, side: 'before' | 'after'): ObjectLike | undefined {
+  if (!o || o.kind !== 'Secret') return o;
+  const copy = structuredClone(o) as ObjectLike & { data?: Record<string, string>; stringData?: Record<string, string> };
+  const otherData = (other as { data?: Record<string, string> } | undefined)?.data ?? {};
+  for (const field of ['data', 'stringData'] as const) {
+    const values = copy[field];
+    if (!values) continue;
+    for (const k of Object.keys(values)) values[k] = other && otherData[k] !== undefined && otherData[k] !== values[k] ? `*** (${side})` : '***';
+  }
+  return copy;
+}
+
+const yamlOf = (o: ObjectLike | undefined): string => (o ? stringify(normalizeForDiff(o), { sortMapEntries: true }) : '');
+
+function unified(before: string, after: string): { text: string; added: number; removed: number } {
+  const patch = structuredPatch('live', 'git', before, after, undefined, undefined, { context: CONTEXT });
+  const lines: string[] = [];
+  let added = 0;
+  let removed = 0;
+  patch.hunks.forEach((h, i) => {
+    const prev = patch.hunks[i - 1];
+    if (prev) {
+      const from = prev.oldStart + prev.oldLines;
+      lines.push(`@@ skipped ${h.oldStart - from} lines (${from} -> ${h.oldStart - 1}) @@`);
+    }
+    lines.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`);
+    for (const l of h.lines) {
+      if (l.startsWith('\\')) continue;
+      if (l.startsWith('+')) added++;
+      if (l.startsWith('-')) removed++;
+      lines.push(l);
+    }
+  });
+  return { text: lines.join('\n'), added, removed };
+}
+
+const entryOf = (o: ObjectLike, diff: string, added: number, removed: number): ReportEntry => ({
+  kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name, diff, added, removed,
+});
+
+export function diffReport(plan: Plan, revision: string): DiffReport {
+  const report: DiffReport = { revision, created: [], changed: [], pruned: [] };
+  for (const a of plan.waves.flatMap((w) => w.actions)) {
+    if (a.type === 'create') {
+      const text = yamlOf(mask(a.desired, undefined, 'after'));
+      report.created.push(entryOf(a.desired, text, text.split('\n').filter(Boolean).length, 0));
+    } else if (a.type === 'prune') {
+      const text = yamlOf(mask(a.live, undefined, 'before'));
+      report.pruned.push(entryOf(a.live, text, 0, text.split('\n').filter(Boolean).length));
+    } else {
+      const u = unified(yamlOf(mask(a.live, a.desired, 'before')), yamlOf(mask(a.desired, a.live, 'after')));
+      report.changed.push(entryOf(a.desired, u.text, u.added, u.removed));
+    }
+  }
+  return report;
+}
+
+export const hasDifferences = (r: DiffReport): boolean => r.created.length + r.changed.length + r.pruned.length > 0;
+
+const title = (e: ReportEntry): string => `${e.kind}/${e.name}${e.namespace ? ` (${e.namespace})` : ''}`;
+
+export function renderText(r: DiffReport): string {
+  if (!hasDifferences(r)) return `no differences at ${r.revision.slice(0, 7)}\n`;
+  const out: string[] = [];
+  for (const e of r.created) out.push(`+ ${title(e)} (created)`, ...e.diff.trimEnd().split('\n').map((l) => `+ ${l}`), '');
+  for (const e of r.changed) out.push(`± ${title(e)} (+${e.added}|-${e.removed})`, e.diff, '');
+  for (const e of r.pruned) out.push(`- ${title(e)} (pruned)`, ...e.diff.trimEnd().split('\n').map((l) => `- ${l}`), '');
+  out.push(`${r.created.length} created, ${r.changed.length} changed, ${r.pruned.length} pruned at ${r.revision.slice(0, 7)}`);
+  return out.join('\n') + '\n';
+}
+
+export function renderMarkdown(r: DiffReport, app: string): string {
+  const total = r.created.length + r.changed.length + r.pruned.length;
+  const summary = [
+    `Total: ${total} resource${total === 1 ? '' : 's'} changed`,
+    ...(r.created.length ? ['', `Added (${r.created.length}):`, ...r.created.map((e) => `+ ${title(e)} (+${e.added})`)] : []),
+    ...(r.pruned.length ? ['', `Deleted (${r.pruned.length}):`, ...r.pruned.map((e) => `- ${title(e)} (-${e.removed})`)] : []),
+    ...(r.changed.length ? ['', `Modified (${r.changed.length}):`, ...r.changed.map((e) => `± ${title(e)} (+${e.added}|-${e.removed})`)] : []),
+  ];
+  const block = (e: ReportEntry, prefix: string) => [`#### ${title(e)}`, '```diff', prefix ? e.diff.trimEnd().split('\n').map((l) => `${prefix}${l}`).join('\n') : e.diff, '```', ''];
+  return [
+    '## Berth Diff Preview', '', `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``, '', 'Summary:', '```yaml', ...summary, '```', '',
+    ...(total ? ['<details>', `<summary>${app}</summary>`, '<br>', '', ...r.created.flatMap((e) => block(e, '+')), ...r.changed.flatMap((e) => block(e, '')), ...r.pruned.flatMap((e) => block(e, '-')), '</details>', ''] : []),
+  ].join('\n');
+}

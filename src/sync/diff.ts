@@ -1,0 +1,28 @@
+/**
+ * What a sync of a revision would do, without doing it: the PR preview behind `berth app diff`.
+ * The revision is fetched and validated exactly as a sync would; the plan is made against the live
+ * objects with pruning shown.
+ */
+import { diffReport, plan, type DiffReport } from '../diff/index.js';
+import { formatDiagnostic } from '../manifest/index.js';
+import type { KubeObject } from '../store/types.js';
+import { liveFor, sourceSpec, type ApplicationObject, type SyncDeps } from './sync.js';
+
+export type DiffOutcome =
+  | { ok: true; report: DiffReport }
+  | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
+
+export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
+  const base = await sourceSpec(deps.store, app);
+  const spec = { ...base, ...(revision ? { targetRevision: revision } : {}) };
+  const resolved = await deps.source.refresh(spec, { force: true });
+  if (!resolved.ok) return { ok: false, reason: 'SourceError', errors: [resolved.condition.message] };
+  const artifact = await deps.source.artifact(spec, resolved.value.commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
+  if (!artifact.ok) return { ok: false, reason: 'SourceError', errors: [artifact.condition.message] };
+  if (artifact.value.result.errors.length) return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
+  const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
+  const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
+  const live = await liveFor(deps.store, ref.name, desired);
+  const p = plan(ref, desired, live, { prune: true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
+  return { ok: true, report: diffReport(p, resolved.value.commit) };
+}

@@ -1,0 +1,59 @@
+/** `berth app diff` against a real server: exit 0 no difference, 1 differences, 2 invalid revision. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { TestRepo } from '../helpers/git.js';
+
+const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+
+describe('berth app diff', () => {
+  let server: BerthServerProcess;
+  let repo: TestRepo;
+  beforeAll(async () => {
+    buildOnce();
+    repo = new TestRepo();
+    repo.write({ 'app/a.yaml': cm('a', '1'), 'app/b.yaml': cm('b', '1') });
+    repo.commit('main');
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    expect((await server.cli('app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune')).code).toBe(0);
+    expect((await server.cli('app', 'sync', 'shop')).code).toBe(0);
+    // A pull request's branch: change a, add c, drop b.
+    repo.run('checkout', '-q', '-b', 'feature');
+    repo.write({ 'app/a.yaml': cm('a', '2'), 'app/c.yaml': cm('c', '1'), 'app/b.yaml': null });
+    repo.commit('feature work', { branch: 'feature' });
+    repo.write({ 'app/bad.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n' });
+    repo.commit('broken', { branch: 'broken' });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    repo?.remove();
+  });
+
+  it('exits 0 when the tracked revision matches the cluster', async () => {
+    const r = await server.cli('app', 'diff', 'shop');
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.out).toMatch(/^no differences at [0-9a-f]{7}$/m);
+  });
+
+  it('exits 1 and shows created, changed and pruned for a branch', async () => {
+    const r = await server.cli('app', 'diff', 'shop', '--revision', 'feature');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^\+ ConfigMap\/c \(default\) \(created\)$/m);
+    expect(r.out).toMatch(/^± ConfigMap\/a \(default\) \(\+1\|-1\)$/m);
+    expect(r.out).toMatch(/^-\s+value: "1"$/m);
+    expect(r.out).toMatch(/^\+\s+value: "2"$/m);
+    expect(r.out).toMatch(/^- ConfigMap\/b \(default\) \(pruned\)$/m);
+    const md = await server.cli('app', 'diff', 'shop', '--revision', 'feature', '-o', 'markdown');
+    expect(md.out).toMatch(/^## Berth Diff Preview$/m);
+    const json = JSON.parse((await server.cli('app', 'diff', 'shop', '--revision', 'feature', '-o', 'json')).out);
+    expect([json.created.length, json.changed.length, json.pruned.length]).toEqual([1, 1, 1]);
+    // A diff changes nothing.
+    expect((await server.cli('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+  });
+
+  it('exits 2 for an invalid revision, listing file:line', async () => {
+    const r = await server.cli('app', 'diff', 'shop', '--revision', 'broken');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/app\/bad\.yaml:\d+:\d+: error/);
+    expect((await server.cli('app', 'diff', 'shop', '--revision', 'no-such-branch')).code).toBe(2);
+  });
+});
