@@ -1180,6 +1180,10 @@ export interface ApplicationStatus {
    */
   lastSyncRequest?: string;
   rollback?: RollbackState;
+  /**
+   * Every commit the app has seen (the last 50): when it was seen, synced, healthy, and how it ended.
+   */
+  ledger?: LedgerEntry[];
 }
 export interface SyncStatus {
   status?: "Synced" | "OutOfSync" | "Unknown";
@@ -1225,4 +1229,16 @@ export interface RollbackState {
   branchHead?: string;
   state?: "Paused" | "Resumed";
   since?: string;
+}
+export interface LedgerEntry {
+  revision: string;
+  seenAt: string;
+  syncedAt?: string;
+  healthyAt?: string;
+  state: "pending" | "success" | "failure" | "error";
+  description?: string;
+  /**
+   * The state last posted to notify.commitStatus.
+   */
+  notified?: string;
 }

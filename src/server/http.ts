@@ -180,6 +180,14 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   switch (r.verb) {
     case 'get': {
       if (r.subresource === 'log') throw new BerthError('NotFound', 'pod logs are served once the pod runs on a node agent (not yet available)');
+      if (r.subresource === 'revisions') {
+        // The commit ledger, as a commit status: what a pull request's check shows.
+        const app = await ctx.registry.get(r);
+        const ledger = ((app.status as { ledger?: { revision: string; state: string; description?: string }[] } | undefined)?.ledger ?? []);
+        const entry = r.item ? [...ledger].reverse().find((e) => e.revision.startsWith(r.item!)) : undefined;
+        if (!r.item || !entry) throw new BerthError('NotFound', `application "${r.name}" has not seen revision ${JSON.stringify(r.item ?? '')}`);
+        return send(res, 200, { ...entry, context: `berth/${r.name}` });
+      }
       if (r.subresource === 'diff') {
         if (r.info.kind !== 'Application' || !ctx.onDiff) throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
         return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));

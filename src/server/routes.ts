@@ -11,7 +11,7 @@ import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
 export type Verb = (typeof VERBS)[number];
 
-export const SUBRESOURCES = ['status', 'log', 'diff'] as const;
+export const SUBRESOURCES = ['status', 'log', 'diff', 'revisions'] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
 
 export interface ResourceRequest {
@@ -21,6 +21,8 @@ export interface ResourceRequest {
   namespace?: string;
   name?: string;
   subresource?: Subresource;
+  /** The item under a subresource: revisions/{sha}. */
+  item?: string;
 }
 
 export interface DiscoveryRequest {
@@ -57,8 +59,10 @@ export function route(method: string, pathname: string, query: URLSearchParams):
     namespace = rest[1];
     rest = rest.slice(2);
   }
-  const [plural, name, subresource, ...extra] = rest;
+  const [plural, name, subresource, item, ...extra] = rest;
   if (!plural || extra.length > 0) return undefined;
+  // Only an Application's revisions/{sha} has an item below its subresource.
+  if (item !== undefined && !(subresource === 'revisions' && plural === 'applications')) return undefined;
   const info = BY_GROUP_VERSION_PLURAL.get(`${groupVersion}/${plural}`);
   if (!info) return undefined;
   if (namespace !== undefined && !info.namespaced) return undefined;
@@ -71,6 +75,7 @@ export function route(method: string, pathname: string, query: URLSearchParams):
     ...(namespace !== undefined ? { namespace } : {}),
     ...(name !== undefined ? { name } : {}),
     ...(subresource !== undefined ? { subresource: subresource as Subresource } : {}),
+    ...(item !== undefined ? { item } : {}),
   };
 }
 

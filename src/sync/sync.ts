@@ -10,6 +10,7 @@ import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
+import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -21,6 +22,7 @@ export interface ApplicationObject extends KubeObject {
     syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean }; autoRollback?: boolean };
     ignoreDifferences?: IgnoreDifference[];
     pollInterval?: string;
+    notify?: { commitStatus?: { url: string; tokenSecret?: string; context?: string } };
   };
   status?: ApplicationStatus;
 }
@@ -43,6 +45,7 @@ export interface RollbackState {
 }
 
 export interface ApplicationStatus {
+  ledger?: LedgerEntry[];
   lastSyncRequest?: string;
   rollback?: RollbackState;
   observedGeneration?: number;
@@ -143,6 +146,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     // Any error: nothing of this commit is written; the last good state stays.
     setCondition('ComparisonError', { status: 'True', reason: 'InvalidManifests', message: errors.map(formatDiagnostic).join('\n') });
     status.sync = { status: 'OutOfSync', revision: commit };
+    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `invalid manifests: ${errors.length} error${errors.length === 1 ? '' : 's'}, first ${formatDiagnostic(errors[0]!)}` });
+    await notify(deps.store, app, status, commit, setCondition);
     await writeStatus(deps.store, app, status);
     return { result: 'invalid', revision: commit, written: 0 };
   }
@@ -155,6 +160,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   if (p.conflicts.length) {
     setCondition('SharedResourceError', { status: 'True', reason: 'ManagedByAnotherApplication', message: p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n') });
     status.sync = { status: 'OutOfSync', revision: commit };
+    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `${p.conflicts.length} object(s) belong to another Application` });
+    await notify(deps.store, app, status, commit, setCondition);
     await writeStatus(deps.store, app, status);
     return { result: 'conflict', revision: commit, plan: p, written: 0 };
   }
@@ -213,6 +220,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     ? [...(status.history ?? [])].reverse().find((h) => h.outcome === 'Healthy' && h.revision !== commit) : undefined;
   if (back && latest && !options.autoRolledBack) {
     latest.outcome = 'Failed';
+    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: true, state: 'failure', description: `Degraded (${appHealth.message ?? 'unhealthy'}): rolled back to ${back.revision.slice(0, 7)}` });
+    await notify(deps.store, app, status, commit, setCondition);
     status.rollback = { request: `auto@${commit}`, revision: back.revision, branchHead: head, state: 'Paused', since: timestamp(now()) };
     await writeStatus(deps.store, app, { ...status, resources: status.resources ?? [] });
     return reconcileApplication(deps, app, { ...options, manual: true, autoRolledBack: true });
@@ -227,6 +236,12 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // the ones needing attention first and stop there (the count of all is in the sync message).
   const attention = (r: (typeof resources)[number]) => (r.status !== 'Synced' ? 0 : r.health !== 'Healthy' ? 1 : 2);
   status.resources = resources.length <= MAX_STATUS_RESOURCES ? resources : [...resources].sort((a, b) => attention(a) - attention(b)).slice(0, MAX_STATUS_RESOURCES);
+  if (inSync || written) {
+    const state: CommitState = appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
+    const description = state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
+    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: true, healthy: appHealth.status === 'Healthy', state, description });
+    await notify(deps.store, app, status, commit, setCondition);
+  }
   await writeStatus(deps.store, app, status);
   // Remember what this reconcile saw; the status write just made is the store's latest revision
   // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
@@ -261,6 +276,32 @@ export function refOf(o: { apiVersion: string; kind: string; metadata: { name: s
   return { group: o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '', kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name };
 }
 
+/** Posts the commit's state to notify.commitStatus when it changed since the last post. */
+async function notify(store: Store, app: ApplicationObject, status: ApplicationStatus, commit: string, setCondition: (type: string, c: Omit<Condition, 'type' | 'lastTransitionTime'> | undefined) => void): Promise<void> {
+  const target = app.spec.notify?.commitStatus;
+  const entry = status.ledger?.find((e) => e.revision === commit);
+  if (!target || !entry || entry.notified === entry.state) return;
+  try {
+    const token = target.tokenSecret ? (await secretData(store, app.metadata.namespace ?? 'default', target.tokenSecret)).token?.trim() : undefined;
+    await postCommitStatus({ url: target.url, ...(token ? { token } : {}), ...(target.context ? { context: target.context } : {}) }, entry);
+    entry.notified = entry.state;
+    setCondition('NotificationError', undefined);
+  } catch (e) {
+    // Retried on the next reconcile (notified stays behind the state).
+    setCondition('NotificationError', { status: 'True', reason: 'CommitStatusFailed', message: (e as Error).message });
+  }
+}
+
+/** A Secret's data, decoded; empty when the Secret does not exist. */
+async function secretData(store: Store, namespace: string, name: string): Promise<Record<string, string | undefined>> {
+  try {
+    const secret = await store.get({ group: '', kind: 'Secret', namespace, name });
+    return Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  } catch {
+    return {};
+  }
+}
+
 /**
  * The live side of a plan: the objects the app manages, plus any object already at a desired key
  * that it does not manage yet — another app's (a conflict) or nobody's (adopted, as Argo CD does).
@@ -291,17 +332,11 @@ export async function sourceSpec(store: Store, app: ApplicationObject): Promise<
   const s = app.spec.source;
   const spec: SourceSpec = { repoURL: s.repoURL, ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}), ...(s.path ? { path: s.path } : {}) };
   if (!s.credentialsSecret) return spec;
-  try {
-    const secret = await store.get({ group: '', kind: 'Secret', namespace: app.metadata.namespace ?? 'default', name: s.credentialsSecret });
-    const data = (secret.data ?? {}) as Record<string, string>;
-    const read = (k: string) => (data[k] ? Buffer.from(data[k], 'base64').toString('utf8') : undefined);
-    const token = read('token');
-    const username = read('username') ?? (token ? 'x-access-token' : undefined);
-    const password = read('password') ?? token;
-    return username && password ? { ...spec, credentials: { username, password } } : spec;
-  } catch {
-    return spec; // a missing Secret shows up as an authentication failure from the source
-  }
+  // A missing Secret shows up as an authentication failure from the source.
+  const data = await secretData(store, app.metadata.namespace ?? 'default', s.credentialsSecret);
+  const username = data.username ?? (data.token ? 'x-access-token' : undefined);
+  const password = data.password ?? data.token;
+  return username && password ? { ...spec, credentials: { username, password } } : spec;
 }
 
 /** Writes status with compare-and-swap, re-reading on conflict (only status is ours to change). */

@@ -4,6 +4,7 @@
  * commit writes no managed object; revert → the previous state; self-heal; ignoreDifferences.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -263,6 +264,47 @@ describe('sync engine', () => {
     expect(await reconcile('rewritten', { manual: true })).toMatchObject({ result: 'synced', revision: rewritten });
     expect(await configMaps()).toEqual({ a: 'rewritten' });
     expect((await app('rewritten')).status!.conditions!.some((c) => c.type === 'HistoryRewritten')).toBe(false);
+  });
+
+  it('keeps a ledger per commit and posts each state change as a commit status', async () => {
+    const posts: { path: string; auth?: string; body: any }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        posts.push({ path: req.url ?? '', ...(req.headers.authorization ? { auth: req.headers.authorization } : {}), body: JSON.parse(body) });
+        res.writeHead(201).end('{}');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const port = (receiver.address() as { port: number }).port;
+    try {
+      await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: Buffer.from('ghp_test').toString('base64') } });
+      repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25') });
+      const good = repo.commit('good');
+      await application('ledgered', { notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/ledgered' } } } as never);
+      await reconcile('ledgered');
+      const live = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+      await store.update({ ...live, status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 } });
+      await reconcile('ledgered');
+      repo.write({ 'app/bad.yaml': 'kind: ConfigMap\n' });
+      const bad = repo.commit('bad');
+      await reconcile('ledgered');
+      await reconcile('ledgered'); // no change: nothing posted again
+
+      const ledger = (await app('ledgered')).status!.ledger!;
+      expect(ledger.map((e) => [e.revision, e.state])).toEqual([[good, 'success'], [bad, 'failure']]);
+      expect(ledger[0]).toMatchObject({ syncedAt: expect.any(String), healthyAt: expect.any(String), description: 'synced and healthy' });
+      expect(ledger[1]!.description).toMatch(/^invalid manifests: 1 error, first app\/bad\.yaml:1:1: error: missing apiVersion/);
+      expect(posts.map((p) => [p.path, p.body.state])).toEqual([
+        [`/repos/o/r/statuses/${good}`, 'pending'],
+        [`/repos/o/r/statuses/${good}`, 'success'],
+        [`/repos/o/r/statuses/${bad}`, 'failure'],
+      ]);
+      expect(posts[0]).toMatchObject({ auth: 'token ghp_test', body: { context: 'berth/ledgered' } });
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
   });
 
   it('a source failure is a condition, and nothing is written', async () => {
