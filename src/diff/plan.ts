@@ -54,7 +54,8 @@ function kindRank(kind: string): number {
   return i === -1 ? KIND_ORDER.length : i;
 }
 
-function waveOf(o: ObjectLike): number {
+/** The object's sync wave (annotation `berth.dev/sync-wave`, default 0). */
+export function waveOf(o: ObjectLike): number {
   const n = Number(o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? 0);
   return Number.isFinite(n) ? Math.trunc(n) : 0;
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, objectKey, plan, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
@@ -171,12 +171,21 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const newCommit = status.sync?.revision !== commit || status.operationState?.revision !== commit;
   // Argo CD's rules: automated sync applies a new commit; drift on the synced commit is
   // reverted only with selfHeal; a manual sync always applies. A rollback pin keeps its commit.
-  const apply = pending > 0 && (options.manual === true || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  // A sync still Running (waiting on a wave's health) carries on where it stopped.
+  const continuing = status.operationState?.phase === 'Running' && status.operationState.revision === commit;
+  const apply = pending > 0 && (options.manual === true || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  let waitingFor: string | undefined;
   let written = 0;
   if (apply) {
     const startedAt = timestamp(now());
     try {
       for (const wave of p.waves) {
+        // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
+        const blocked = await unhealthyBefore(deps.store, ref.name, desired, wave.wave);
+        if (blocked) {
+          waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
+          break;
+        }
         const ops = wave.actions.map((a): TxnOp => {
           if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now(), randomUUID()) };
           if (a.type === 'update') {
@@ -188,8 +197,11 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         await deps.store.txn(ops);
         written += ops.length;
       }
-      status.operationState = { phase: 'Succeeded', revision: commit, message: `applied ${written} change${written === 1 ? '' : 's'}`, startedAt, finishedAt: timestamp(now()) };
-      if (newCommit || options.manual) {
+      const applied = `applied ${written} change${written === 1 ? '' : 's'}`;
+      status.operationState = waitingFor
+        ? { phase: 'Running', revision: commit, message: `${applied}; ${waitingFor}`, startedAt: continuing ? status.operationState?.startedAt ?? startedAt : startedAt }
+        : { phase: 'Succeeded', revision: commit, message: applied, startedAt, finishedAt: timestamp(now()) };
+      if ((newCommit || options.manual) && !continuing) {
         const history = status.history ?? [];
         const id = (history[history.length - 1]?.id ?? 0) + 1;
         const initiatedBy: 'auto' | 'user' | 'rollback' = rollback?.state === 'Paused' ? 'rollback' : options.manual ? 'user' : 'auto';
@@ -230,23 +242,23 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   else setCondition('OrphanedResourceWarning', undefined);
   const resources = desired.map((d, i) => ({
     kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name,
-    status: inSync || written ? ('Synced' as const) : ('OutOfSync' as const), health: resourceHealth[i]!.status,
+    status: inSync ? ('Synced' as const) : ('OutOfSync' as const), health: resourceHealth[i]!.status,
   }));
   // The Application must stay under the store's 1 MiB limit: past a few thousand resources, list
   // the ones needing attention first and stop there (the count of all is in the sync message).
   const attention = (r: (typeof resources)[number]) => (r.status !== 'Synced' ? 0 : r.health !== 'Healthy' ? 1 : 2);
   status.resources = resources.length <= MAX_STATUS_RESOURCES ? resources : [...resources].sort((a, b) => attention(a) - attention(b)).slice(0, MAX_STATUS_RESOURCES);
   if (inSync || written) {
-    const state: CommitState = appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
-    const description = state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
-    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: true, healthy: appHealth.status === 'Healthy', state, description });
+    const state: CommitState = !inSync ? 'pending' : appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
+    const description = !inSync ? (waitingFor ?? 'syncing') : state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
+    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: inSync, healthy: inSync && appHealth.status === 'Healthy', state, description });
     await notify(deps.store, app, status, commit, setCondition);
   }
   await writeStatus(deps.store, app, status);
   // Remember what this reconcile saw; the status write just made is the store's latest revision
   // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
   deps.memo?.set(memoKey, { commit: head, storeRevision: Number(app.metadata.resourceVersion) });
-  return { result: written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
+  return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
 }
 
 /**
@@ -274,6 +286,18 @@ function rollbackTarget(app: ApplicationObject, head: string, current: RollbackS
 
 export function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {
   return { group: o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '', kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name };
+}
+
+/** The first earlier wave with an object that is not Healthy yet, if any. */
+async function unhealthyBefore(store: Store, app: string, desired: KubeObject[], wave: number): Promise<{ wave: number; what: string } | undefined> {
+  const earlier = desired.filter((d) => waveOf(d) < wave);
+  if (earlier.length === 0) return undefined;
+  const live = new Map((await managedObjects(store, app)).map((o) => [objectKey(o), o]));
+  for (const d of earlier.sort((a, b) => waveOf(a) - waveOf(b))) {
+    const h = healthOf(live.get(objectKey(d)) as Parameters<typeof healthOf>[0]);
+    if (h.status !== 'Healthy') return { wave: waveOf(d), what: `${d.kind}/${d.metadata.name} is ${h.status}` };
+  }
+  return undefined;
 }
 
 /** Posts the commit's state to notify.commitStatus when it changed since the last post. */

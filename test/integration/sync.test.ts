@@ -307,6 +307,27 @@ describe('sync engine', () => {
     }
   });
 
+  it('a later sync wave waits until the earlier waves are healthy, then the sync carries on', async () => {
+    const waved = (name: string, wave: number) => cm(name, 'x').replace(`name: ${name}`, `name: ${name}\n  annotations:\n    berth.dev/sync-wave: "${wave}"`);
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25'), 'app/after.yaml': waved('after', 1) });
+    const commit = repo.commit('two waves');
+    await application('waves');
+    expect(await reconcile('waves')).toMatchObject({ result: 'out-of-sync', written: 1 });
+    expect(await configMaps()).toEqual({});
+    let status = (await app('waves')).status!;
+    expect(status.operationState).toMatchObject({ phase: 'Running', revision: commit, message: 'applied 1 change; waiting for wave 0 to be healthy: Deployment/web is Progressing' });
+    expect(status.ledger!.at(-1)).toMatchObject({ state: 'pending' });
+    expect(await reconcile('waves')).toMatchObject({ written: 0 }); // still waiting
+    const live = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+    await store.update({ ...live, status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 } });
+    expect(await reconcile('waves')).toMatchObject({ result: 'synced', written: 1 });
+    expect(await configMaps()).toEqual({ after: 'x' });
+    status = (await app('waves')).status!;
+    expect(status.operationState).toMatchObject({ phase: 'Succeeded' });
+    expect(status.sync).toEqual({ status: 'Synced', revision: commit });
+    expect(status.history!.map((h) => h.revision)).toEqual([commit]);
+  });
+
   it('a source failure is a condition, and nothing is written', async () => {
     await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
