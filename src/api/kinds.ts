@@ -47,6 +47,12 @@ export function apiVersionOf(k: Pick<KindInfo, 'group' | 'version'>): string {
   return k.group ? `${k.group}/${k.version}` : k.version;
 }
 
+/** The API group of an apiVersion: `apps` for `apps/v1`, '' for the core group's `v1`. */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash === -1 ? '' : apiVersion.slice(0, slash);
+}
+
 export function kindInfo(kind: string): KindInfo | undefined {
   return BY_KIND.get(kind);
 }

@@ -4,6 +4,7 @@
  * ignoreDifferences removed), and order the creates, updates and prunes as a sync applies them:
  * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
  */
+import { groupOf } from '../api/kinds.js';
 import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
@@ -45,8 +46,7 @@ const SERVER_METADATA = ['uid', 'resourceVersion', 'creationTimestamp', 'generat
 const SERVER_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision'];
 
 export function objectKey(o: ObjectLike): string {
-  const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
-  return `${group}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return `${groupOf(o.apiVersion)}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
 function kindRank(kind: string): number {
@@ -75,7 +75,7 @@ function removePointer(doc: unknown, pointer: string): void {
 }
 
 function ignoredPointers(o: ObjectLike, rules: IgnoreDifference[]): string[] {
-  const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+  const group = groupOf(o.apiVersion);
   return rules
     .filter((r) => r.kind === o.kind && (r.group === undefined || r.group === group) && (r.name === undefined || r.name === o.metadata.name) && (r.namespace === undefined || r.namespace === o.metadata.namespace))
     .flatMap((r) => r.jsonPointers);

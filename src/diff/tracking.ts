@@ -3,6 +3,8 @@
  * (for selecting them) and the annotation `berth.dev/tracking-id` (the exact identity, as Argo CD's
  * annotation tracking: `<app namespace>/<app name>:<group>/<Kind>:<namespace>/<name>`).
  */
+import { groupOf } from '../api/kinds.js';
+
 export const INSTANCE_LABEL = 'app.berth.dev/instance';
 export const TRACKING_ANNOTATION = 'berth.dev/tracking-id';
 export const SYNC_WAVE_ANNOTATION = 'berth.dev/sync-wave';
@@ -23,10 +25,8 @@ export interface ObjectLike {
   [k: string]: unknown;
 }
 
-export const groupOfApiVersion = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '');
-
 export function trackingId(app: AppRef, o: ObjectLike): string {
-  return `${app.namespace}/${app.name}:${groupOfApiVersion(o.apiVersion)}/${o.kind}:${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return `${app.namespace}/${app.name}:${groupOf(o.apiVersion)}/${o.kind}:${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
 /** The object as the app writes it: its desired state, labelled and annotated as the app's. */

@@ -1,4 +1,4 @@
 export type * from './types.js';
 export { openStore } from './open.js';
 export { RevisionedStore, MAX_OBJECT_BYTES, type StoreOptions } from './store.js';
-export { keyOf, refOf, kindPrefix, groupOf } from './keys.js';
+export { keyOf, refOf, kindPrefix } from './keys.js';

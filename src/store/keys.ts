@@ -3,12 +3,8 @@
  * namespace for cluster-scoped objects. Sorting keys sorts objects by kind, namespace, name.
  */
 import { BerthError } from '../api/errors.js';
+import { groupOf } from '../api/kinds.js';
 import type { KindRef, KubeObject, ObjectRef } from './types.js';
-
-export function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash === -1 ? '' : apiVersion.slice(0, slash);
-}
 
 export function refOf(obj: KubeObject): ObjectRef {
   if (!obj || typeof obj !== 'object' || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') {

@@ -13,6 +13,7 @@ import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
+import { refOf } from '../store/keys.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
 export interface ApplicationObject extends KubeObject {
@@ -282,10 +283,6 @@ function rollbackTarget(app: ApplicationObject, head: string, current: RollbackS
   }
   if (current.state === 'Paused' && head !== current.branchHead) return { commit: head, rollback: { ...current, state: 'Resumed' }, start: false };
   return { commit: current.state === 'Paused' ? current.revision : head, rollback: current, start: false };
-}
-
-export function refOf(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }) {
-  return { group: o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '', kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name };
 }
 
 /** The first earlier wave with an object that is not Healthy yet, if any. */
