@@ -5,7 +5,7 @@
  */
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, TRACKING_ANNOTATION, hasDifferences, renderMarkdown, renderText, type DiffReport } from '../diff/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, TRACKING_ANNOTATION, hasDifferences, renderMarkdown, renderText, type DiffReport } from '../diff/index.js';
 import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable } from './resources.js';
@@ -81,13 +81,20 @@ export async function appGet(client: BerthClient, name: string, namespace: strin
   return 0;
 }
 
-export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean; resume?: boolean; rollbackTo?: string }, io: CommandIO): Promise<number> {
+/**
+ * `app sync NAME [--revision R] [--resume]`. A revision other than the tracked one pins the app to
+ * it (as a rollback does): automated sync pauses until a new commit lands or `--resume`.
+ */
+export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean; resume?: boolean; revision?: string; rollbackTo?: string }, io: CommandIO): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
+  if (o.resume && (o.revision || o.rollbackTo)) throw new BerthError('Usage', '--resume follows the tracked branch again; it does not go with --revision');
   const request = new Date().toISOString();
-  // --resume withdraws a rollback pin (null deletes the annotation in a merge patch).
-  const rollback = o.rollbackTo !== undefined ? { [ROLLBACK_ANNOTATION]: o.rollbackTo } : o.resume ? { [ROLLBACK_ANNOTATION]: null } : {};
-  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request, ...rollback } } });
-  io.stderr(`${o.rollbackTo ? `rollback of ${ns}/${name} to ${o.rollbackTo.slice(0, 7)}` : `sync of ${ns}/${name}`} requested\n`);
+  // At most one pin at a time; --resume withdraws it (null deletes an annotation in a merge patch).
+  const pin = { [ROLLBACK_ANNOTATION]: o.rollbackTo ?? null, [SYNC_REVISION_ANNOTATION]: o.rollbackTo ? null : (o.revision ?? null) };
+  const pinning = o.rollbackTo !== undefined || o.revision !== undefined || o.resume;
+  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request, ...(pinning ? pin : {}) } } });
+  const what = o.rollbackTo ? `rollback of ${ns}/${name} to ${o.rollbackTo.slice(0, 7)}` : o.revision ? `sync of ${ns}/${name} to ${o.revision}` : `sync of ${ns}/${name}`;
+  io.stderr(`${what} requested\n`);
   if (!o.wait) return 0;
   const deadline = Date.now() + o.timeoutMs;
   while (Date.now() < deadline) {

@@ -142,11 +142,12 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .description('sync an Application now (prunes too), and wait for the result')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'namespace')
-    .option('--resume', 'end a rollback: follow the tracked branch again', false)
+    .option('--revision <rev>', 'sync this branch, tag or commit instead of the tracked one, pausing auto-sync until a new commit lands (or --resume)')
+    .option('--resume', 'end a rollback or --revision pin: follow the tracked branch again', false)
     .option('--no-wait', 'return once the sync is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
-    .action(async (name: string, o: { namespace?: string; wait: boolean; timeout: string; resume: boolean }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseTtl(o.timeout) }, io));
+    .action(async (name: string, o: { namespace?: string; revision?: string; wait: boolean; timeout: string; resume: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseTtl(o.timeout) }, io));
     });
   app
     .command('rollback')

@@ -12,6 +12,8 @@ export const SYNC_WAVE_ANNOTATION = 'berth.dev/sync-wave';
 export const SYNC_REQUESTED_ANNOTATION = 'berth.dev/sync-requested';
 /** Set by `berth app rollback`: the commit to pin the app to (removed by `app sync --resume`). */
 export const ROLLBACK_ANNOTATION = 'berth.dev/rollback';
+/** Set by `berth app sync --revision R`: a branch, tag or commit to pin the app to (removed by `--resume`). */
+export const SYNC_REVISION_ANNOTATION = 'berth.dev/sync-revision';
 
 export interface AppRef {
   namespace: string;

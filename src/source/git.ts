@@ -31,6 +31,11 @@ export function isRemote(repoURL: string): boolean {
   return /^https?:\/\//.test(repoURL);
 }
 
+/** A full ref name outside branches and tags: `refs/pull/7/head`, `refs/merge-requests/7/head`. */
+export function isOtherRef(revision: string): boolean {
+  return revision.startsWith('refs/') && !revision.startsWith('refs/heads/') && !revision.startsWith('refs/tags/');
+}
+
 export function localPath(repoURL: string): string {
   return repoURL.startsWith('file://') ? decodeURIComponent(new URL(repoURL).pathname) : path.resolve(repoURL);
 }
@@ -75,12 +80,26 @@ export class GitRepository {
     return match ? (match.peeled ?? match.oid) : undefined;
   }
 
-  /** Brings a remote repository up to date (clones it the first time); a no-op for local ones. */
-  async fetch(): Promise<void> {
+  /**
+   * Brings a remote repository up to date (clones it the first time); a no-op for local ones.
+   * Branches and tags come with every fetch; any other ref the revision names (a pull request's
+   * `refs/pull/N/head`, GitLab's `refs/merge-requests/N/head`) is fetched alone and kept under
+   * its own name.
+   */
+  async fetch(revision?: string): Promise<void> {
     if (!this.remote) return;
     if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
       await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
       await git.addRemote({ fs, gitdir: this.gitdir, remote: 'origin', url: this.spec.repoURL, force: true });
+    }
+    if (revision && isOtherRef(revision)) {
+      // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
+      const res = await this.wrap(() =>
+        git.fetch({ fs, http, gitdir: this.gitdir, remote: 'origin', ref: revision, remoteRef: revision, singleBranch: true, tags: false, onAuth: this.auth(), cache: this.cache }),
+      );
+      if (!res.fetchHead) throw new SourceError({ reason: 'RevisionNotFound', message: `${revision} is not a ref of ${this.spec.repoURL}` });
+      await git.writeRef({ fs, gitdir: this.gitdir, ref: revision, value: res.fetchHead, force: true });
+      return;
     }
     const res = await this.wrap(() =>
       git.fetch({ fs, http, gitdir: this.gitdir, remote: 'origin', tags: true, singleBranch: false, prune: true, onAuth: this.auth(), cache: this.cache }),

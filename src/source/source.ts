@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { collect, ignoreScope, isIgnored, isManifestFileName, loadFile, type FileResult, type IgnoreScope, type LoadOptions } from '../manifest/index.js';
-import { GitRepository, SourceError } from './git.js';
+import { GitRepository, SourceError, isOtherRef } from './git.js';
 import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
 
 export interface GitSourceOptions {
@@ -58,14 +58,32 @@ export class GitSource {
           // A cheap look at the server first: nothing to fetch when the ref has not moved.
           const remoteCommit = await s.repo.probe(spec.targetRevision);
           const have = remoteCommit ? await s.repo.resolve(spec.targetRevision).then((r) => r.commit, () => undefined) : undefined;
-          if (!remoteCommit || remoteCommit !== have) await s.repo.fetch();
-          s.lastFetch = this.now();
+          if (!remoteCommit || remoteCommit !== have) await s.repo.fetch(spec.targetRevision);
+          // A pull request's ref is fetched alone: the branches still need their own fetch.
+          if (!spec.targetRevision || !isOtherRef(spec.targetRevision)) s.lastFetch = this.now();
         })().finally(() => {
           s.inflight = undefined;
         });
         await s.inflight;
       }
       return s.repo.resolve(spec.targetRevision);
+    });
+  }
+
+  /**
+   * Any revision (branch, tag, commit, `refs/pull/N/head`) of the source's repository → a commit.
+   * A remote repository is fetched for it once when it is not there yet (a new tag, a PR head).
+   */
+  async resolve(spec: SourceSpec, revision: string): Promise<SourceResult<Resolved>> {
+    return this.attempt(async () => {
+      const s = this.state(spec);
+      try {
+        return await s.repo.resolve(revision);
+      } catch (e) {
+        if (!s.repo.remote) throw e;
+        await s.repo.fetch(revision);
+        return s.repo.resolve(revision);
+      }
     });
   }
 

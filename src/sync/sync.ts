@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
@@ -39,6 +39,8 @@ export interface Condition {
 export interface RollbackState {
   request: string;
   revision: string;
+  /** `app rollback` (or autoRollback), or `app sync --revision`: both pin a commit the same way. */
+  kind?: 'rollback' | 'revision';
   /** The tracked branch's head when the rollback was made: a new head ends the pause. */
   branchHead: string;
   state: 'Paused' | 'Resumed';
@@ -127,13 +129,20 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return { result: 'source-error', revision: head, written: 0 };
   }
   setCondition('HistoryRewritten', undefined);
-  const { commit, rollback, start } = rollbackTarget(app, head, status.rollback, timestamp(now()), options.manual === true && !options.autoRolledBack);
+  const pin = await requestedPin(deps.source, spec, app);
+  if (pin && !pin.ok) {
+    setCondition('SourceError', { status: 'True', reason: pin.condition.reason, message: pin.condition.message });
+    await writeStatus(deps.store, app, status);
+    return { result: 'source-error', written: 0 };
+  }
+  const { commit, rollback, start } = rollbackTarget(pin?.value, head, status.rollback, timestamp(now()), options.manual === true && !options.autoRolledBack);
   status.rollback = rollback;
   if (start) options = { ...options, manual: true };
   if (rollback?.state === 'Paused') {
+    const what = rollback.kind === 'revision' ? `synced to ${JSON.stringify(rollback.request.slice(0, rollback.request.lastIndexOf('@')))} (${commit.slice(0, 7)}) by request` : `rolled back to ${commit.slice(0, 7)}`;
     setCondition('RollbackActive', {
-      status: 'True', reason: 'RolledBack',
-      message: `rolled back to ${commit.slice(0, 7)}; automated sync is paused until a new commit lands on the tracked branch, or \`berth app sync ${app.metadata.name} --resume\``,
+      status: 'True', reason: rollback.kind === 'revision' ? 'PinnedRevision' : 'RolledBack',
+      message: `${what}; automated sync is paused until a new commit lands on the tracked branch, or \`berth app sync ${app.metadata.name} --resume\``,
     });
   } else setCondition('RollbackActive', undefined);
   const artifact = await deps.source.artifact(spec, commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
@@ -205,7 +214,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
       if ((newCommit || options.manual) && !continuing) {
         const history = status.history ?? [];
         const id = (history[history.length - 1]?.id ?? 0) + 1;
-        const initiatedBy: 'auto' | 'user' | 'rollback' = rollback?.state === 'Paused' ? 'rollback' : options.manual ? 'user' : 'auto';
+        const initiatedBy: 'auto' | 'user' | 'rollback' = rollback?.state === 'Paused' && rollback.kind !== 'revision' ? 'rollback' : options.manual ? 'user' : 'auto';
         status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy, outcome: 'Progressing' as const }].slice(-HISTORY_LIMIT);
       }
     } catch (e) {
@@ -262,13 +271,32 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
 }
 
+/** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */
+interface PinRequest {
+  /** Identifies one request: pinning to one revision twice is two requests. */
+  request: string;
+  commit: string;
+  kind: 'rollback' | 'revision';
+}
+
+/** The pin the Application's annotations ask for, resolved to a commit (a branch or tag too). */
+async function requestedPin(source: GitSource, spec: SourceSpec, app: ApplicationObject): Promise<{ ok: true; value: PinRequest } | { ok: false; condition: { reason: string; message: string } } | undefined> {
+  const annotations = app.metadata.annotations ?? {};
+  const rollbackTo = annotations[ROLLBACK_ANNOTATION];
+  const revision = rollbackTo ?? annotations[SYNC_REVISION_ANNOTATION];
+  if (!revision) return undefined;
+  const resolved = await source.resolve(spec, revision);
+  if (!resolved.ok) return resolved;
+  const kind = rollbackTo ? 'rollback' : 'revision';
+  return { ok: true, value: { request: `${revision}@${annotations[SYNC_REQUESTED_ANNOTATION] ?? ''}`, commit: resolved.value.commit, kind } };
+}
+
 /**
- * Which commit to sync: the branch head, unless a rollback pins an earlier one. A new rollback
- * request starts a pin (and a sync); the pin ends when the branch head moves past the one it was
- * made at, or when the request is withdrawn (`app sync --resume`).
+ * Which commit to sync: the branch head, unless a pin (a rollback, or a sync to a given revision)
+ * holds an earlier one. A new pin request starts a pin (and a sync); the pin ends when the branch
+ * head moves past the one it was made at, or when the request is withdrawn (`app sync --resume`).
  */
-function rollbackTarget(app: ApplicationObject, head: string, current: RollbackState | undefined, now: string, manualSync: boolean): { commit: string; rollback: RollbackState | undefined; start: boolean } {
-  const requested = app.metadata.annotations?.[ROLLBACK_ANNOTATION];
+function rollbackTarget(requested: PinRequest | undefined, head: string, current: RollbackState | undefined, now: string, manualSync: boolean): { commit: string; rollback: RollbackState | undefined; start: boolean } {
   if (!requested) {
     // An automatic rollback holds like a manual one, until the branch moves on or someone syncs.
     if (current?.state === 'Paused' && current.request.startsWith('auto@') && !manualSync) {
@@ -276,10 +304,8 @@ function rollbackTarget(app: ApplicationObject, head: string, current: RollbackS
     }
     return { commit: head, rollback: current?.state === 'Paused' ? { ...current, state: 'Resumed' } : current, start: false };
   }
-  // The request's identity includes when it was made: rolling back twice to one commit is two requests.
-  const request = `${requested}@${app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION] ?? ''}`;
-  if (current?.request !== request) {
-    return { commit: requested, rollback: { request, revision: requested, branchHead: head, state: 'Paused', since: now }, start: true };
+  if (current?.request !== requested.request) {
+    return { commit: requested.commit, rollback: { request: requested.request, revision: requested.commit, kind: requested.kind, branchHead: head, state: 'Paused', since: now }, start: true };
   }
   if (current.state === 'Paused' && head !== current.branchHead) return { commit: head, rollback: { ...current, state: 'Resumed' }, start: false };
   return { commit: current.state === 'Paused' ? current.revision : head, rollback: current, start: false };

@@ -71,6 +71,19 @@ describe('berth app', () => {
     expect(resume.code).toBe(0);
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\n');
 
+    // Sync a tag instead of the branch: pinned the same way, until --resume.
+    repo.run('tag', 'v1', repo.run('rev-list', '--max-parents=0', 'HEAD'));
+    repo.run('push', '-q', 'origin', 'v1');
+    const pinned = await berth('app', 'sync', 'shop', '--revision', 'v1');
+    expect(pinned).toMatchObject({ code: 0, err: 'sync of default/shop to v1 requested\n' });
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+    expect((await berth('app', 'get', 'shop')).out).toMatch(/^Condition:\s+RollbackActive \(PinnedRevision\)\n\s+synced to "v1" \([0-9a-f]{7}\) by request; automated sync is paused/m);
+    const missing = await berth('app', 'sync', 'shop', '--revision', 'no-such-tag');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/SourceError: revision "no-such-tag" is not a branch, tag or commit/);
+    expect((await berth('app', 'sync', 'shop', '--resume')).code).toBe(0);
+    expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\n');
+
     const del = await berth('app', 'delete', 'shop', '--cascade');
     expect(del.code).toBe(0);
     expect(del.out).toBe('configmap/a deleted\napplication.berth.dev/shop deleted\n');
