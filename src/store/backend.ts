@@ -1,3 +1,5 @@
+import type { TxnLimits } from './types.js';
+
 /**
  * What a storage driver provides: strings under keys with revisions, atomic multi-key commits with
  * preconditions, and its change stream. Everything Kubernetes-shaped (objects, selectors,
@@ -39,6 +41,8 @@ export interface RevisionBatch {
 
 export interface Backend {
   readonly name: string;
+  /** What one commit may hold, when the driver has a limit (etcd). */
+  readonly txnLimits?: TxnLimits;
   get(key: string): Promise<KeyValue | undefined>;
   /** Every key under the prefix, in key order, at one revision; `after` skips keys ≤ it. */
   range(prefix: string, options?: { after?: string; limit?: number }): Promise<{ kvs: KeyValue[]; revision: number; more: boolean }>;

@@ -11,23 +11,43 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { BerthError, isBerthError } from '../api/errors.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RawEvent, RevisionBatch } from './backend.js';
 import { preconditionError } from './precondition.js';
+import type { TxnLimits } from './types.js';
 
 /** Unary calls fail after this rather than hang while a member is down (etcd3 has no default). */
 const CALL_DEADLINE_MS = 5000;
 const COMMIT_RETRIES = 5;
 
+/** etcd's defaults for --max-txn-ops and --max-request-bytes. */
+export const ETCD_MAX_TXN_OPS = 128;
+export const ETCD_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** Room for the compares, framing and keys' prefix that a commit adds to its keys and values. */
+const REQUEST_OVERHEAD = 0.9;
+
 export interface EtcdTarget {
   hosts: string[];
   prefix: string;
+  /** The server's --max-txn-ops and --max-request-bytes, when not etcd's defaults. */
+  maxTxnOps?: number;
+  maxRequestBytes?: number;
 }
 
-/** Parses `etcd://h1:2379,h2:2379/prefix`. */
+/** Parses `etcd://h1:2379,h2:2379/prefix[?max-txn-ops=N&max-request-bytes=N]`. */
 export function parseEtcdUrl(url: string): EtcdTarget {
-  const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
+  const m = /^etcd:\/\/([^/?]+)(\/[^?]*)?(?:\?(.*))?$/.exec(url);
   if (!m) throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: expected etcd://host:port[,host:port…][/prefix]`);
   const hosts = m[1]!.split(',').map((h) => `http://${h}`);
   const prefix = (m[2] ?? '/berth').replace(/\/+$/, '') || '/berth';
-  return { hosts, prefix };
+  const query = new URLSearchParams(m[3] ?? '');
+  const positive = (name: string): number | undefined => {
+    const v = query.get(name);
+    if (v === null) return undefined;
+    if (!/^[1-9][0-9]*$/.test(v)) throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: ${name} must be a positive integer (the etcd server's --${name})`);
+    return Number(v);
+  };
+  for (const k of query.keys()) if (k !== 'max-txn-ops' && k !== 'max-request-bytes') throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: unknown option ${k} (known: max-txn-ops, max-request-bytes)`);
+  const maxTxnOps = positive('max-txn-ops');
+  const maxRequestBytes = positive('max-request-bytes');
+  return { hosts, prefix, ...(maxTxnOps ? { maxTxnOps } : {}), ...(maxRequestBytes ? { maxRequestBytes } : {}) };
 }
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -46,6 +66,7 @@ function prefixEnd(p: string): Buffer {
 
 export class EtcdBackend implements Backend {
   readonly name = 'etcd';
+  readonly txnLimits: TxnLimits;
   private readonly client: Etcd3;
   private readonly objects: string;
   private readonly leasePrefix: string;
@@ -57,6 +78,7 @@ export class EtcdBackend implements Backend {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
       ...options,
     });
+    this.txnLimits = { maxOps: target.maxTxnOps ?? ETCD_MAX_TXN_OPS, maxBytes: Math.floor((target.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES) * REQUEST_OVERHEAD) };
     this.objects = `${target.prefix}/objects/`;
     this.leasePrefix = `${target.prefix}/leases/`;
   }

@@ -1,4 +1,4 @@
 export type * from './types.js';
 export { openStore } from './open.js';
-export { RevisionedStore, MAX_OBJECT_BYTES, type StoreOptions } from './store.js';
+export { RevisionedStore, MAX_OBJECT_BYTES, splitTxn, type StoreOptions } from './store.js';
 export { keyOf, refOf, kindPrefix } from './keys.js';

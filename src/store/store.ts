@@ -11,7 +11,7 @@ import { WatchHub, type HubBatch } from './hub.js';
 import { describeRef, keyOf, kindPrefix, refOf } from './keys.js';
 import { LeaseBook } from './leases.js';
 import type {
-  KubeObject, ListOptions, ListResult, ObjectRef, Store, TxnOp, TxnResult, WatchEvent, WatchOptions, WriteOptions,
+  KubeObject, ListOptions, ListResult, ObjectRef, Store, TxnLimits, TxnOp, TxnResult, WatchEvent, WatchOptions, WriteOptions,
 } from './types.js';
 
 /** As etcd's default request limit: larger objects belong somewhere else. */
@@ -49,9 +49,11 @@ class PreparedEvent {
 
 export class RevisionedStore implements Store {
   readonly leases: LeaseBook;
+  readonly txnLimits: TxnLimits;
   private readonly hub: WatchHub<PreparedEvent>;
 
   constructor(private readonly backend: Backend, options: StoreOptions = {}) {
+    this.txnLimits = backend.txnLimits ?? { maxOps: Infinity, maxBytes: Infinity };
     this.hub = new WatchHub(backend, (b) => prepare(b), { ringEvents: options.watchRingEvents ?? 10_000 });
     this.leases = new LeaseBook(backend);
     // A driver without pageable history (etcd) can only replay what the hub has seen: start it now,
@@ -120,6 +122,7 @@ export class RevisionedStore implements Store {
       const value = encode(op.object);
       return op.op === 'create' ? { type: 'create', key, value } : { type: 'update', key, value, expectedRevision: op.expectedRevision };
     });
+    refuseOversized(backendOps, this.txnLimits, this.backend.name);
     const { revision, previous } = await this.backend.commit(backendOps);
     const results = backendOps.map((op, i) => {
       if (op.type === 'delete') return decode({ key: op.key, value: previous[i]!.value, revision });
@@ -182,6 +185,40 @@ function encode(obj: KubeObject): string {
     throw new BerthError('Invalid', `${describeRef(refOf(obj))} is ${Buffer.byteLength(json)} bytes; the store refuses objects over 1 MiB (move large data out of the object)`);
   }
   return json;
+}
+
+/** A transaction's size as the driver counts it: keys and values, in bytes. */
+function opBytes(op: BackendOp): number {
+  return Buffer.byteLength(op.key) + (op.type === 'delete' ? 0 : Buffer.byteLength(op.value));
+}
+
+function refuseOversized(ops: BackendOp[], limits: TxnLimits, driver: string): void {
+  const bytes = Number.isFinite(limits.maxBytes) ? ops.reduce((n, op) => n + opBytes(op), 0) : 0;
+  if (ops.length <= limits.maxOps && bytes <= limits.maxBytes) return;
+  throw new BerthError('RequestEntityTooLarge', `a transaction of ${ops.length} operations${bytes ? ` (${bytes} bytes)` : ''} is more than ${driver} takes in one (${limits.maxOps} operations, ${limits.maxBytes} bytes); split it`);
+}
+
+/**
+ * Splits ops into consecutive groups that each fit one transaction, in order. For a caller that
+ * would rather apply a large change in parts than not at all (and says so).
+ */
+export function splitTxn(ops: TxnOp[], limits: TxnLimits): TxnOp[][] {
+  if (ops.length <= limits.maxOps && !Number.isFinite(limits.maxBytes)) return [ops];
+  const groups: TxnOp[][] = [];
+  let current: TxnOp[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const size = Number.isFinite(limits.maxBytes) ? Buffer.byteLength(keyOf(op.op === 'delete' ? op.ref : refOf(op.object))) + (op.op === 'delete' ? 0 : Buffer.byteLength(encode(op.object))) : 0;
+    if (current.length > 0 && (current.length >= limits.maxOps || bytes + size > limits.maxBytes)) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(op);
+    bytes += size;
+  }
+  if (current.length) groups.push(current);
+  return groups;
 }
 
 function decode(kv: KeyValue): KubeObject {

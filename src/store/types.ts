@@ -107,6 +107,12 @@ export interface Leases {
   release(name: string, holder: string): Promise<void>;
 }
 
+/** What one transaction may hold (etcd's --max-txn-ops and --max-request-bytes); Infinity when unbounded. */
+export interface TxnLimits {
+  maxOps: number;
+  maxBytes: number;
+}
+
 export interface Store {
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T>;
   list<T extends KubeObject = KubeObject>(options: ListOptions): Promise<ListResult<T>>;
@@ -114,8 +120,12 @@ export interface Store {
   /** Precondition: `options.expectedRevision`, else the object's resourceVersion when set. */
   update<T extends KubeObject>(object: T, options?: WriteOptions): Promise<T>;
   delete<T extends KubeObject = KubeObject>(ref: ObjectRef, options?: WriteOptions): Promise<T>;
-  /** All-or-nothing: every op and precondition applies at one revision, or nothing changes. */
+  /**
+   * All-or-nothing: every op and precondition applies at one revision, or nothing changes.
+   * More than `txnLimits` allows is refused (RequestEntityTooLarge) before anything is sent.
+   */
   txn(ops: TxnOp[]): Promise<TxnResult>;
+  readonly txnLimits: TxnLimits;
   /** Changes after `fromRevision`, in revision order, without gap or duplicate. */
   watch<T extends KubeObject = KubeObject>(options: WatchOptions): AsyncIterable<WatchEvent<T>>;
   /** Forgets history older than the newest `keep` revisions; returns the oldest revision kept. */

@@ -13,7 +13,7 @@ import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
-import { refOf } from '../store/keys.js';
+import { refOf, splitTxn } from '../store/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
 export interface ApplicationObject extends KubeObject {
@@ -186,6 +186,13 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const apply = pending > 0 && (options.manual === true || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
   let waitingFor: string | undefined;
   let written = 0;
+  let transactions = 0;
+  let splitWave = false;
+  const split = (): string => {
+    if (!splitWave) return '';
+    const { maxOps, maxBytes } = deps.store.txnLimits;
+    return ` in ${transactions} transactions, not atomically: the store takes at most ${maxOps} operations and ${maxBytes} bytes in one (etcd's --max-txn-ops and --max-request-bytes)`;
+  };
   if (apply) {
     const startedAt = timestamp(now());
     try {
@@ -204,10 +211,17 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
           }
           return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
         });
-        await deps.store.txn(ops);
-        written += ops.length;
+        // One transaction per wave, unless the store cannot take it in one (etcd's limits): then
+        // in parts, in order, and the message says the wave was not applied atomically.
+        const parts = splitTxn(ops, deps.store.txnLimits);
+        if (parts.length > 1) splitWave = true;
+        for (const part of parts) {
+          await deps.store.txn(part);
+          written += part.length;
+          transactions++;
+        }
       }
-      const applied = `applied ${written} change${written === 1 ? '' : 's'}`;
+      const applied = `applied ${written} change${written === 1 ? '' : 's'}${split()}`;
       status.operationState = waitingFor
         ? { phase: 'Running', revision: commit, message: `${applied}; ${waitingFor}`, startedAt: continuing ? status.operationState?.startedAt ?? startedAt : startedAt }
         : { phase: 'Succeeded', revision: commit, message: applied, startedAt, finishedAt: timestamp(now()) };
@@ -218,7 +232,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy, outcome: 'Progressing' as const }].slice(-HISTORY_LIMIT);
       }
     } catch (e) {
-      status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: (e as Error).message, startedAt, finishedAt: timestamp(now()) };
+      const partial = written ? ` (after ${written} change${written === 1 ? '' : 's'} had been applied${split()})` : '';
+      status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: `${(e as Error).message}${partial}`, startedAt, finishedAt: timestamp(now()) };
       status.sync = { status: 'OutOfSync', revision: commit };
       await writeStatus(deps.store, app, status);
       return { result: 'out-of-sync', revision: commit, plan: p, written };

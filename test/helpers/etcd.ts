@@ -23,6 +23,7 @@ export interface EtcdCluster {
   members: EtcdMember[];
   /** host:port list for an etcd:// URL. */
   hosts: string;
+  /** The store URL, telling Berth the server's --max-txn-ops when it is not etcd's default. */
   url(prefix: string): string;
   stop(): Promise<void>;
 }
@@ -32,7 +33,9 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startEtcd(count: 1 | 3 = 1): Promise<EtcdCluster> {
+/** maxTxnOps: the tests' etcd takes large transactions unless a test wants etcd's default (128). */
+export async function startEtcd(count: 1 | 3 = 1, options: { maxTxnOps?: number } = {}): Promise<EtcdCluster> {
+  const maxTxnOps = options.maxTxnOps ?? 10_000;
   if (!existsSync(ETCD_BINARY)) throw new Error(`etcd not found at ${ETCD_BINARY}: install Debian's etcd-server (.ci/run does)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-etcd-'));
   const specs: { name: string; clientPort: number; peerPort: number }[] = [];
@@ -58,7 +61,7 @@ export async function startEtcd(count: 1 | 3 = 1): Promise<EtcdCluster> {
           '--initial-cluster-state', 'new',
           '--heartbeat-interval', '100',
           '--election-timeout', '1000',
-          '--max-txn-ops', '10000',
+          '--max-txn-ops', String(maxTxnOps),
           '--logger', 'zap',
           '--log-level', 'error',
         ], { stdio: ['ignore', log, log] });
@@ -75,7 +78,7 @@ export async function startEtcd(count: 1 | 3 = 1): Promise<EtcdCluster> {
   return {
     members,
     hosts,
-    url: (prefix) => `etcd://${hosts}/${prefix}`,
+    url: (prefix) => `etcd://${hosts}/${prefix}${maxTxnOps === 128 ? '' : `?max-txn-ops=${maxTxnOps}`}`,
     async stop() {
       for (const m of members) m.kill();
       await Promise.all(members.map((m) => (alive(m.process) ? new Promise((r) => m.process!.once('exit', r)) : undefined)));
