@@ -24,6 +24,8 @@ export interface IgnoreDifference {
 export interface PlanOptions {
   prune: boolean;
   ignoreDifferences?: IgnoreDifference[];
+  /** Forms from earlier plans of the same Application (a pure speed-up: the plan is the same). */
+  cache?: ComparisonCache;
 }
 
 export type Action =
@@ -81,23 +83,64 @@ function ignoredPointers(o: ObjectLike, rules: IgnoreDifference[]): string[] {
     .flatMap((r) => r.jsonPointers);
 }
 
-/** The comparable form: what Git declares, nothing the server or the app's ignores add. */
+/**
+ * The comparable form: what Git declares, nothing the server or the app's ignores add. A shallow
+ * copy (the input is never changed), deep only where an ignored pointer must be cut out.
+ */
 export function normalizeForDiff(o: ObjectLike, ignore: IgnoreDifference[] = []): ObjectLike {
-  const copy = structuredClone(o) as ObjectLike;
-  delete copy.status;
-  for (const k of SERVER_METADATA) delete (copy.metadata as Record<string, unknown>)[k];
-  const annotations = copy.metadata.annotations;
-  if (annotations) {
+  const pointers = ignoredPointers(o, ignore);
+  const { status: _status, metadata, ...rest } = (pointers.length ? structuredClone(o) : o) as ObjectLike;
+  const meta: Record<string, unknown> = { ...metadata };
+  for (const k of SERVER_METADATA) delete meta[k];
+  if (metadata.annotations) {
+    const annotations = { ...metadata.annotations };
     for (const k of SERVER_ANNOTATIONS) delete annotations[k];
-    if (Object.keys(annotations).length === 0) delete copy.metadata.annotations;
+    if (Object.keys(annotations).length === 0) delete meta.annotations;
+    else meta.annotations = annotations;
   }
-  for (const p of ignoredPointers(o, ignore)) removePointer(copy, p);
+  const copy = { ...rest, metadata: meta } as ObjectLike;
+  for (const p of pointers) removePointer(copy, p);
   return copy;
 }
 
-/** Deterministic JSON (sorted keys): equal objects compare equal whatever their key order. */
+/** Deterministic JSON (sorted keys, as JSON.stringify otherwise): equal objects compare equal whatever their key order. */
 export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val) => (val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : val));
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : canonicalJson(x))).join(',')}]`;
+  const record = v as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(record).sort()) {
+    const x = record[k];
+    if (x === undefined || typeof x === 'function') continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(x)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * Comparable forms kept between the plans of one Application, so an unchanged object is not
+ * normalized again: desired objects by identity (the source shares them while their file is
+ * unchanged), live ones by key and resourceVersion (any write changes it).
+ */
+export class ComparisonCache {
+  desired = new WeakMap<object, string>();
+  live = new Map<string, string>();
+  /** The ignoreDifferences the forms were made under: other rules, other forms. */
+  private rules = '';
+
+  /** Starts over when the rules change. */
+  use(ignore: IgnoreDifference[]): void {
+    const rules = JSON.stringify(ignore);
+    if (rules === this.rules) return;
+    this.rules = rules;
+    this.desired = new WeakMap();
+    this.live = new Map();
+  }
+
+  /** Records a live object as just written (from the store's answer), for the next plan. */
+  remember(o: ObjectLike, ignore: IgnoreDifference[]): void {
+    if (o.metadata.resourceVersion) this.live.set(`${objectKey(o)}@${o.metadata.resourceVersion}`, canonicalJson(normalizeForDiff(o, ignore)));
+  }
 }
 
 export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], options: PlanOptions): Plan {
@@ -107,6 +150,24 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   const actions: Action[] = [];
   const unchanged: string[] = [];
   const conflicts: Plan['conflicts'] = [];
+  const cache = options.cache;
+  cache?.use(ignore);
+  // Only the live forms this plan used are kept: the cache does not grow with history.
+  const seenLive = new Map<string, string>();
+  const desiredForm = (original: ObjectLike, wanted: ObjectLike): string => {
+    // A form merged from live values (an ignored pointer) depends on the live object: not cached.
+    if (!cache || ignoredPointers(original, ignore).length) return canonicalJson(normalizeForDiff(wanted, ignore));
+    let form = cache.desired.get(original);
+    if (form === undefined) cache.desired.set(original, (form = canonicalJson(normalizeForDiff(wanted, ignore))));
+    return form;
+  };
+  const liveForm = (key: string, l: ObjectLike): string => {
+    const id = l.metadata.resourceVersion ? `${key}@${l.metadata.resourceVersion}` : undefined;
+    let form = id ? cache?.live.get(id) : undefined;
+    if (form === undefined) form = canonicalJson(normalizeForDiff(l, ignore));
+    if (id) seenLive.set(id, form);
+    return form;
+  };
 
   for (const d of desired) {
     const tracked = withTracking(app, d);
@@ -124,9 +185,10 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     }
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
     const wanted = mergeIgnored(tracked, l, ignore);
-    if (canonicalJson(normalizeForDiff(wanted, ignore)) === canonicalJson(normalizeForDiff(l, ignore))) unchanged.push(key);
+    if (desiredForm(d, wanted) === liveForm(key, l)) unchanged.push(key);
     else actions.push({ type: 'update', key, desired: wanted, live: l });
   }
+  if (cache) cache.live = seenLive;
 
   const requirePruning: string[] = [];
   for (const [key, l] of liveByKey) {

@@ -120,8 +120,9 @@ export class GitSource {
       // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
       for (const [k, v] of next) s.parsed.set(k, v);
       if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
-      // Objects are shared with the cache: hand out copies the caller may change.
-      const result = collect(results.map((r) => ({ ...r, objects: r.objects.map((o) => ({ ...o, object: structuredClone(o.object) })) })));
+      // The objects are the cache's own, shared by every artifact while their file is unchanged
+      // (which lets a plan recognise them): callers read them and copy before changing anything.
+      const result = collect(results);
       return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed };
     });
   }

@@ -40,7 +40,7 @@ export interface Artifact extends CommitInfo {
   path: string;
   /** Manifest files under the path, by repository path, with their blob ids. */
   files: Map<string, string>;
-  /** The objects and diagnostics, exactly as `berth validate` would load these files. */
+  /** The objects and diagnostics, exactly as `berth validate` would load these files. Read-only: shared with the parse cache. */
   result: LoadResult;
   /** How many files this artifact had to parse (the rest came from the cache). */
   parsed: number;

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
 import { SYNC_REQUESTED_ANNOTATION } from '../diff/index.js';
-import { reconcileApplication, type ApplicationObject, type SyncDeps } from './sync.js';
+import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDeps } from './sync.js';
 
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
 export const DEFAULT_POLL_MS = 30_000;
@@ -36,7 +36,7 @@ export class ApplicationController {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly memo = new Map<string, { commit: string; storeRevision: number }>();
+  private readonly memo = new Map<string, AppMemo>();
 
   constructor(private readonly deps: SyncDeps & { log: Logger }, private readonly random: () => number = Math.random) {}
 

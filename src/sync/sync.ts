@@ -8,8 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { ComparisonCache, INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
+import { LiveView } from './live.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
@@ -65,11 +66,26 @@ export interface SyncDeps {
   store: Store;
   source: GitSource;
   now?: () => Date;
-  /**
-   * What each app's last reconcile saw (kept by the controller): when the branch head and the
-   * whole store are as they were, nothing can have drifted and the reconcile is skipped.
-   */
-  memo?: Map<string, { commit: string; storeRevision: number }>;
+  /** What each app's reconciles keep for the next one (kept by the controller, by namespace/name). */
+  memo?: Map<string, AppMemo>;
+}
+
+export interface AppMemo {
+  /** The branch head and store revision the last reconcile saw: when both are unchanged, nothing can have drifted. */
+  seen?: { commit: string; storeRevision: number };
+  /** The app's live objects, caught up from the store's changes instead of listed each time. */
+  live: LiveView;
+  /** Normalized forms of unchanged objects, so a plan compares only what changed. */
+  comparisons: ComparisonCache;
+}
+
+function memoOf(deps: SyncDeps, key: string, app: string): AppMemo {
+  let m = deps.memo?.get(key);
+  if (!m) {
+    m = { live: new LiveView(app), comparisons: new ComparisonCache() };
+    deps.memo?.set(key, m);
+  }
+  return m;
 }
 
 export interface SyncOutcome {
@@ -111,10 +127,10 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('SourceError', undefined);
   const head = resolved.value.commit;
-  const memoKey = `${ref.namespace}/${ref.name}`;
-  const seen = deps.memo?.get(memoKey);
+  const memo = memoOf(deps, `${ref.namespace}/${ref.name}`, ref.name);
+  const seen = memo.seen;
   if (seen && seen.commit === head && !options.manual && (await deps.store.revision()) === seen.storeRevision) {
-    return { result: 'unchanged', revision: head, written: 0 };
+    return { result: 'unchanged', revision: status.sync?.revision ?? head, written: 0 };
   }
   // A force-push that rewrote history is not synced by itself: a person confirms it (manual sync),
   // or the branch comes back to containing what was synced.
@@ -164,9 +180,10 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   setCondition('ComparisonError', undefined);
 
   const desired = artifact.value.result.objects.map((o) => o.object as NormalizedObject & KubeObject);
-  const live = await liveFor(deps.store, ref.name, desired);
+  const live = await memo.live.read(deps.store, desired);
   const automated = app.spec.syncPolicy?.automated;
-  const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
+  const ignoreDifferences = app.spec.ignoreDifferences ?? [];
+  const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences, cache: memo.comparisons });
   if (p.conflicts.length) {
     setCondition('SharedResourceError', { status: 'True', reason: 'ManagedByAnotherApplication', message: p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n') });
     status.sync = { status: 'OutOfSync', revision: commit };
@@ -198,7 +215,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     try {
       for (const wave of p.waves) {
         // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
-        const blocked = await unhealthyBefore(deps.store, ref.name, desired, wave.wave);
+        const blocked = unhealthyBefore(await memo.live.managed(deps.store), desired, wave.wave);
         if (blocked) {
           waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
           break;
@@ -216,7 +233,10 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         const parts = splitTxn(ops, deps.store.txnLimits);
         if (parts.length > 1) splitWave = true;
         for (const part of parts) {
-          await deps.store.txn(part);
+          const result = await deps.store.txn(part);
+          const writes = result.results.filter((_, i) => part[i]!.op !== 'delete');
+          memo.live.applied(writes, result.results.filter((_, i) => part[i]!.op === 'delete'), result.revision);
+          for (const o of writes) memo.comparisons.remember(o, ignoreDifferences);
           written += part.length;
           transactions++;
         }
@@ -242,7 +262,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const inSync = written === pending && p.requirePruning.length === 0;
   status.sync = { status: inSync ? 'Synced' : 'OutOfSync', revision: commit };
   // Health from the objects as they are now (after this sync's writes).
-  const nowLive = new Map((written ? await managedObjects(deps.store, ref.name) : live).map((o) => [objectKey(o), o]));
+  const nowLive = new Map((written ? await memo.live.managed(deps.store) : live).map((o) => [objectKey(o), o]));
   const resourceHealth = desired.map((d) => healthOf(nowLive.get(objectKey(d)) as Parameters<typeof healthOf>[0]));
   const appHealth = worst(resourceHealth);
   status.health = { status: appHealth.status, ...(appHealth.message ? { message: appHealth.message } : {}) };
@@ -282,7 +302,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   await writeStatus(deps.store, app, status);
   // Remember what this reconcile saw; the status write just made is the store's latest revision
   // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
-  deps.memo?.set(memoKey, { commit: head, storeRevision: Number(app.metadata.resourceVersion) });
+  memo.seen = { commit: head, storeRevision: Number(app.metadata.resourceVersion) };
   return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
 }
 
@@ -327,10 +347,10 @@ function rollbackTarget(requested: PinRequest | undefined, head: string, current
 }
 
 /** The first earlier wave with an object that is not Healthy yet, if any. */
-async function unhealthyBefore(store: Store, app: string, desired: KubeObject[], wave: number): Promise<{ wave: number; what: string } | undefined> {
+function unhealthyBefore(managed: KubeObject[], desired: KubeObject[], wave: number): { wave: number; what: string } | undefined {
   const earlier = desired.filter((d) => waveOf(d) < wave);
   if (earlier.length === 0) return undefined;
-  const live = new Map((await managedObjects(store, app)).map((o) => [objectKey(o), o]));
+  const live = new Map(managed.map((o) => [objectKey(o), o]));
   for (const d of earlier.sort((a, b) => waveOf(a) - waveOf(b))) {
     const h = healthOf(live.get(objectKey(d)) as Parameters<typeof healthOf>[0]);
     if (h.status !== 'Healthy') return { wave: waveOf(d), what: `${d.kind}/${d.metadata.name} is ${h.status}` };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GitSource } from '../../src/source/index.js';
 import { openStore, type KubeObject } from '../../src/store/index.js';
-import { reconcileApplication, type ApplicationObject } from '../../src/sync/index.js';
+import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
 import { startGitHttpServer, TestRepo } from '../helpers/git.js';
 import { app } from './manifest.js';
 
@@ -27,7 +27,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
   try {
     const source = new GitSource({ dataDir: dir });
-    const memo = new Map<string, { commit: string; storeRevision: number }>();
+    const memo = new Map<string, AppMemo>();
     const application = await store.create<ApplicationObject>({
       apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'big', namespace: 'default', generation: 1 },
       spec: { source: { repoURL: `${git.url}/repo.git`, path: 'apps' }, syncPolicy: { automated: { prune: true } } },

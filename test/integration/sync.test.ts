@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
 import { GitSource } from '../../src/source/index.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
-import { reconcileApplication, type ApplicationObject } from '../../src/sync/index.js';
+import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
 
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
@@ -22,7 +22,10 @@ describe('sync engine', () => {
   let repo: TestRepo;
   let store: RevisionedStore;
   let source: GitSource;
+  // As the controller does: what one reconcile keeps for the next (live view, comparison cache).
+  let memo: Map<string, AppMemo>;
   beforeEach(async () => {
+    memo = new Map();
     dir = mkdtempSync(path.join(tmpdir(), 'berth-sync-'));
     repo = new TestRepo();
     store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
@@ -40,7 +43,7 @@ describe('sync engine', () => {
       spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
     });
   }
-  const reconcile = async (name: string, options = {}) => reconcileApplication({ store, source }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name }), options);
+  const reconcile = async (name: string, options = {}) => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name }), options);
   const configMaps = async () => Object.fromEntries((await store.list({ group: '', kind: 'ConfigMap' })).items.map((o) => [o.metadata.name, (o as any).data.value]));
   const app = (name: string) => store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name });
   const managedRevisions = async () => {

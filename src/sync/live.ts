@@ -1,0 +1,117 @@
+/**
+ * The live objects one Application manages, kept between its reconciles and caught up from the
+ * store's change stream instead of listed again: a repository of 10,000 objects is listed once,
+ * and a later reconcile reads only what changed since. Like an informer, but pulled when the
+ * reconcile needs it, so it holds nothing open between reconciles.
+ */
+import { KINDS } from '../api/kinds.js';
+import { INSTANCE_LABEL, objectKey } from '../diff/index.js';
+import { refOf } from '../store/index.js';
+import type { KubeObject, Store } from '../store/types.js';
+
+/** A stream that goes quiet before reaching the store's revision is not trusted: list again. */
+const CATCH_UP_IDLE_MS = 100;
+/** Past this many changes, listing again is cheaper than replaying them. */
+const CATCH_UP_MAX_EVENTS = 20_000;
+
+export class LiveView {
+  /** By objectKey: the objects labelled as the app's, and any others at keys it asked about. */
+  private objects = new Map<string, KubeObject>();
+  /** The store revision the view is exact at; 0 = not loaded. */
+  private revision = 0;
+  /** Keys outside the app's label that the view follows (objects it may adopt or conflict with). */
+  private readonly extra = new Set<string>();
+
+  constructor(private readonly app: string) {}
+
+  /**
+   * The live side of a plan, exact at the store's current revision: every object labelled as this
+   * app's, plus whatever exists at a desired key it does not manage yet (another app's: a conflict;
+   * nobody's: adopted, as Argo CD does).
+   */
+  async read(store: Store, desired: KubeObject[]): Promise<KubeObject[]> {
+    const current = await store.revision();
+    if (this.revision === 0 || !(await this.catchUp(store, current))) await this.list(store);
+    for (const d of desired) {
+      const key = objectKey(d);
+      if (this.objects.has(key) || this.extra.has(key)) continue;
+      // Not followed yet: read it once, and follow it from now on.
+      this.extra.add(key);
+      const existing = await store.get(refOf(d)).catch(() => undefined);
+      if (existing) this.objects.set(key, existing);
+    }
+    return [...this.objects.values()];
+  }
+
+  /** Only the objects labelled as the app's (for health after a sync). */
+  async managed(store: Store): Promise<KubeObject[]> {
+    return (await this.read(store, [])).filter((o) => o.metadata.labels?.[INSTANCE_LABEL] === this.app);
+  }
+
+  /** What a transaction this app made wrote: the view stays exact without reading it back. */
+  applied(written: KubeObject[], deleted: KubeObject[], revision: number): void {
+    for (const o of written) this.objects.set(objectKey(o), o);
+    for (const o of deleted) this.objects.delete(objectKey(o));
+    // Exact at `revision` only if nothing else happened in between; else the next read catches up
+    // from the older revision (replaying our own writes is harmless).
+    if (this.revision === revision - 1) this.revision = revision;
+  }
+
+  private async list(store: Store): Promise<void> {
+    this.objects = new Map();
+    this.extra.clear();
+    let revision = Infinity;
+    for (const k of KINDS.filter((x) => x.declarable)) {
+      const res = await store.list({ group: k.group, kind: k.kind, labelSelector: `${INSTANCE_LABEL}=${this.app}` });
+      for (const o of res.items) this.objects.set(objectKey(o), o);
+      revision = Math.min(revision, res.revision);
+    }
+    // Lists of different kinds may be at different revisions: catch up from the oldest.
+    this.revision = revision;
+  }
+
+  /** Replays the changes after the view's revision up to `target`; false when it cannot. */
+  private async catchUp(store: Store, target: number): Promise<boolean> {
+    if (this.revision >= target) return true;
+    const abort = new AbortController();
+    const events = store.watch({ fromRevision: this.revision, signal: abort.signal })[Symbol.asyncIterator]();
+    try {
+      for (let seen = 0; seen < CATCH_UP_MAX_EVENTS; seen++) {
+        // Short of the target, wait a little for the stream; past it, only for the rest of the
+        // revision in hand (its events come without waiting), so no revision is left half-read.
+        const next = await nextOrIdle(events, this.revision < target ? CATCH_UP_IDLE_MS : 0);
+        // Quiet short of the target: the revision may belong to something outside the objects
+        // (etcd counts lease writes), or the stream is behind. Either way a list is exact.
+        if (next === 'idle') return this.revision >= target;
+        if (next.done) return false;
+        const e = next.value;
+        const key = objectKey(e.object);
+        const ours = e.type !== 'DELETED' && (e.object.metadata.labels?.[INSTANCE_LABEL] === this.app || this.extra.has(key));
+        if (ours) this.objects.set(key, e.object);
+        else this.objects.delete(key);
+        this.revision = e.revision;
+      }
+      return false;
+    } catch {
+      // Compacted past the view's revision, or the store is unavailable: list again.
+      return false;
+    } finally {
+      abort.abort();
+      void events.return?.(undefined);
+    }
+  }
+}
+
+/** The stream's next event, or 'idle' when none comes within `ms` (0: none already on its way). */
+async function nextOrIdle<T>(events: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | 'idle'> {
+  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  const idle = new Promise<'idle'>((resolve) => {
+    timer = ms > 0 ? setTimeout(() => resolve('idle'), ms) : setImmediate(() => resolve('idle'));
+  });
+  try {
+    return await Promise.race([events.next(), idle]);
+  } finally {
+    if (ms > 0) clearTimeout(timer as NodeJS.Timeout);
+    else clearImmediate(timer as NodeJS.Immediate);
+  }
+}
