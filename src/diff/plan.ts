@@ -28,9 +28,10 @@ export interface PlanOptions {
   cache?: ComparisonCache;
 }
 
+/** `source` is the desired object as the plan was given it (before tracking was added). */
 export type Action =
-  | { type: 'create'; key: string; desired: ObjectLike }
-  | { type: 'update'; key: string; desired: ObjectLike; live: ObjectLike }
+  | { type: 'create'; key: string; desired: ObjectLike; source: ObjectLike }
+  | { type: 'update'; key: string; desired: ObjectLike; live: ObjectLike; source: ObjectLike }
   | { type: 'prune'; key: string; live: ObjectLike };
 
 export interface Plan {
@@ -137,9 +138,16 @@ export class ComparisonCache {
     this.live = new Map();
   }
 
-  /** Records a live object as just written (from the store's answer), for the next plan. */
-  remember(o: ObjectLike, ignore: IgnoreDifference[]): void {
-    if (o.metadata.resourceVersion) this.live.set(`${objectKey(o)}@${o.metadata.resourceVersion}`, canonicalJson(normalizeForDiff(o, ignore)));
+  /**
+   * Records an object as just written (the store's answer) for the next plan. Written from
+   * `source`'s plan action, its form is also `source`'s: a write adds only what normalization
+   * removes (identity, generation, status), so the two forms are one.
+   */
+  remember(written: ObjectLike, ignore: IgnoreDifference[], source?: ObjectLike): void {
+    if (!written.metadata.resourceVersion) return;
+    const form = canonicalJson(normalizeForDiff(written, ignore));
+    this.live.set(`${objectKey(written)}@${written.metadata.resourceVersion}`, form);
+    if (source && ignoredPointers(source, ignore).length === 0) this.desired.set(source, form);
   }
 }
 
@@ -175,7 +183,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     desiredKeys.add(key);
     const l = liveByKey.get(key);
     if (!l) {
-      actions.push({ type: 'create', key, desired: tracked });
+      actions.push({ type: 'create', key, desired: tracked, source: d });
       continue;
     }
     const owner = managerOf(l);
@@ -186,7 +194,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
     const wanted = mergeIgnored(tracked, l, ignore);
     if (desiredForm(d, wanted) === liveForm(key, l)) unchanged.push(key);
-    else actions.push({ type: 'update', key, desired: wanted, live: l });
+    else actions.push({ type: 'update', key, desired: wanted, live: l, source: d });
   }
   if (cache) cache.live = seenLive;
 

@@ -202,19 +202,20 @@ function refuseOversized(ops: BackendOp[], limits: TxnLimits, driver: string): v
  * Splits ops into consecutive groups that each fit one transaction, in order. For a caller that
  * would rather apply a large change in parts than not at all (and says so).
  */
-export function splitTxn(ops: TxnOp[], limits: TxnLimits): TxnOp[][] {
-  if (ops.length <= limits.maxOps && !Number.isFinite(limits.maxBytes)) return [ops];
-  const groups: TxnOp[][] = [];
-  let current: TxnOp[] = [];
+export function splitTxn<T = TxnOp>(items: T[], limits: TxnLimits, opOf: (item: T) => TxnOp = (item) => item as TxnOp): T[][] {
+  if (items.length <= limits.maxOps && !Number.isFinite(limits.maxBytes)) return [items];
+  const groups: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
-  for (const op of ops) {
+  for (const item of items) {
+    const op = opOf(item);
     const size = Number.isFinite(limits.maxBytes) ? Buffer.byteLength(keyOf(op.op === 'delete' ? op.ref : refOf(op.object))) + (op.op === 'delete' ? 0 : Buffer.byteLength(encode(op.object))) : 0;
     if (current.length > 0 && (current.length >= limits.maxOps || bytes + size > limits.maxBytes)) {
       groups.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(op);
+    current.push(item);
     bytes += size;
   }
   if (current.length) groups.push(current);

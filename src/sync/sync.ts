@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { ComparisonCache, INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { ComparisonCache, INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type Action, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
@@ -220,23 +220,19 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
           waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
           break;
         }
-        const ops = wave.actions.map((a): TxnOp => {
-          if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now(), randomUUID()) };
-          if (a.type === 'update') {
-            const next = prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject);
-            return { op: 'update', object: next, expectedRevision: Number(a.live.metadata.resourceVersion) };
-          }
-          return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
-        });
+        const ops = wave.actions.map((action): { op: TxnOp; action: Action } => ({ action, op: txnOpOf(action, now()) }));
         // One transaction per wave, unless the store cannot take it in one (etcd's limits): then
         // in parts, in order, and the message says the wave was not applied atomically.
-        const parts = splitTxn(ops, deps.store.txnLimits);
+        const parts = splitTxn(ops, deps.store.txnLimits, (x) => x.op);
         if (parts.length > 1) splitWave = true;
         for (const part of parts) {
-          const result = await deps.store.txn(part);
-          const writes = result.results.filter((_, i) => part[i]!.op !== 'delete');
-          memo.live.applied(writes, result.results.filter((_, i) => part[i]!.op === 'delete'), result.revision);
-          for (const o of writes) memo.comparisons.remember(o, ignoreDifferences);
+          const result = await deps.store.txn(part.map((x) => x.op));
+          const isDelete = (i: number) => part[i]!.op.op === 'delete';
+          memo.live.applied(result.results.filter((_, i) => !isDelete(i)), result.results.filter((_, i) => isDelete(i)), result.revision);
+          result.results.forEach((o, i) => {
+            const action = part[i]!.action;
+            if (action.type !== 'prune') memo.comparisons.remember(o, ignoreDifferences, action.source);
+          });
           written += part.length;
           transactions++;
         }
@@ -304,6 +300,13 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
   memo.seen = { commit: head, storeRevision: Number(app.metadata.resourceVersion) };
   return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
+}
+
+/** What an action writes: the object as the store keeps it, with the live revision as precondition. */
+function txnOpOf(a: Action, now: Date): TxnOp {
+  if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now, randomUUID()) };
+  if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };
+  return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
 }
 
 /** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */

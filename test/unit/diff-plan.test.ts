@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { plan, withTracking, TRACKING_ANNOTATION, type ObjectLike } from '../../src/diff/index.js';
+import { prepareCreate, prepareUpdate } from '../../src/api/lifecycle.js';
+import { canonicalJson, ComparisonCache, normalizeForDiff, plan, withTracking, TRACKING_ANNOTATION, type ObjectLike } from '../../src/diff/index.js';
 
 const app = { namespace: 'berth-system', name: 'shop' };
 const cm = (name: string, data: Record<string, string> = {}, extra: Partial<ObjectLike['metadata']> = {}): ObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...extra }, data });
@@ -66,5 +67,51 @@ describe('sync plan', () => {
       '0: create /ConfigMap/default/mid, prune apps/Deployment/default/gone, prune /Namespace//gone',
       '2: create apps/Deployment/default/late',
     ]);
+  });
+});
+
+describe('comparison cache', () => {
+  const ignore = [{ kind: 'Deployment', jsonPointers: ['/spec/replicas'] }];
+  const scenarios: { name: string; desired: ObjectLike[]; live: ObjectLike[]; ignore?: typeof ignore }[] = [
+    { name: 'all new', desired: [cm('a'), deploy('web')], live: [] },
+    { name: 'unchanged', desired: [cm('a', { x: '1' })], live: [live(cm('a', { x: '1' }))] },
+    { name: 'changed in Git', desired: [cm('a', { x: '2' })], live: [live(cm('a', { x: '1' }))] },
+    { name: 'ignored field differs', desired: [deploy('web', 1)], live: [live(deploy('web', 5))], ignore },
+    { name: 'prune', desired: [], live: [live(cm('gone'))] },
+  ];
+  it.each(scenarios)('a cached plan is the plan: $name', ({ desired, live: current, ignore: rules }) => {
+    const cache = new ComparisonCache();
+    const options = { prune: true, ignoreDifferences: rules ?? [] };
+    const uncached = plan(app, desired, current, options);
+    expect(plan(app, desired, current, { ...options, cache })).toEqual(uncached);
+    // Twice: the second plan reads the forms the first one kept.
+    expect(plan(app, desired, current, { ...options, cache })).toEqual(uncached);
+  });
+
+  it('a live object written at a new resourceVersion is compared afresh', () => {
+    const cache = new ComparisonCache();
+    const desired = [cm('a', { x: '1' })];
+    expect(plan(app, desired, [live(cm('a', { x: '1' }))], { prune: true, cache }).unchanged).toHaveLength(1);
+    // Someone edits it outside Git: a new resourceVersion, so a drift the cache cannot hide.
+    const edited = { ...live(cm('a', { x: 'manual' })), metadata: { ...live(cm('a')).metadata, resourceVersion: '8' } };
+    expect(summary(plan(app, desired, [edited], { prune: true, cache }))).toEqual(['0: update /ConfigMap/default/a']);
+  });
+
+  it('what a write adds (identity, generation, status) is what normalization removes, so a written form is its source form', () => {
+    const now = new Date('2026-11-22T00:00:00Z');
+    for (const d of [cm('a', { x: '1' }), deploy('web', 3), ns('team'), { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'default' }, spec: { template: { spec: { containers: [] } } } } as ObjectLike]) {
+      const tracked = withTracking(app, d);
+      const form = canonicalJson(normalizeForDiff(tracked));
+      const created = prepareCreate(structuredClone(tracked) as never, now, 'uid-1') as ObjectLike;
+      expect(canonicalJson(normalizeForDiff({ ...created, metadata: { ...created.metadata, resourceVersion: '3' } }))).toBe(form);
+      const updated = prepareUpdate({ ...created, metadata: { ...created.metadata, resourceVersion: '3' } } as never, structuredClone(tracked) as never) as ObjectLike;
+      expect(canonicalJson(normalizeForDiff(updated))).toBe(form);
+    }
+  });
+
+  it('canonical JSON sorts keys at every depth and otherwise is JSON.stringify', () => {
+    const v = { b: [1, { d: null, c: 'x' }, undefined], a: { z: true, y: undefined }, s: 'é"\n' };
+    expect(canonicalJson(v)).toBe('{"a":{"z":true},"b":[1,{"c":"x","d":null},null],"s":"é\\"\\n"}');
+    expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
   });
 });
