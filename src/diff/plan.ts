@@ -126,6 +126,9 @@ export function canonicalJson(v: unknown): string {
 export class ComparisonCache {
   desired = new WeakMap<object, string>();
   live = new Map<string, string>();
+  /** Pairs found equal, by identity: the same desired and live objects are still equal. */
+  equal = new Map<string, { source: object; live: object }>();
+  private readonly keys = new WeakMap<object, string>();
   /** The ignoreDifferences the forms were made under: other rules, other forms. */
   private rules = '';
 
@@ -136,6 +139,13 @@ export class ComparisonCache {
     this.rules = rules;
     this.desired = new WeakMap();
     this.live = new Map();
+    this.equal = new Map();
+  }
+
+  keyOf(o: ObjectLike): string {
+    let key = this.keys.get(o);
+    if (key === undefined) this.keys.set(o, (key = objectKey(o)));
+    return key;
   }
 
   /**
@@ -145,23 +155,30 @@ export class ComparisonCache {
    */
   remember(written: ObjectLike, ignore: IgnoreDifference[], source?: ObjectLike): void {
     if (!written.metadata.resourceVersion) return;
+    const key = this.keyOf(written);
     const form = canonicalJson(normalizeForDiff(written, ignore));
-    this.live.set(`${objectKey(written)}@${written.metadata.resourceVersion}`, form);
-    if (source && ignoredPointers(source, ignore).length === 0) this.desired.set(source, form);
+    this.live.set(`${key}@${written.metadata.resourceVersion}`, form);
+    if (!source) return;
+    if (ignoredPointers(source, ignore).length === 0) this.desired.set(source, form);
+    // What was just written from `source` is what `source` asks for (ignored fields included:
+    // they were taken from the live object).
+    this.equal.set(key, { source, live: written });
   }
 }
 
 export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], options: PlanOptions): Plan {
   const ignore = options.ignoreDifferences ?? [];
-  const liveByKey = new Map(live.map((o) => [objectKey(o), o]));
+  const cache = options.cache;
+  cache?.use(ignore);
+  const keyOf = (o: ObjectLike): string => (cache ? cache.keyOf(o) : objectKey(o));
+  const liveByKey = new Map(live.map((o) => [keyOf(o), o]));
   const desiredKeys = new Set<string>();
   const actions: Action[] = [];
   const unchanged: string[] = [];
   const conflicts: Plan['conflicts'] = [];
-  const cache = options.cache;
-  cache?.use(ignore);
-  // Only the live forms this plan used are kept: the cache does not grow with history.
+  // Only what this plan used is kept: the cache does not grow with history.
   const seenLive = new Map<string, string>();
+  const seenEqual = new Map<string, { source: object; live: object }>();
   const desiredForm = (original: ObjectLike, wanted: ObjectLike): string => {
     // A form merged from live values (an ignored pointer) depends on the live object: not cached.
     if (!cache || ignoredPointers(original, ignore).length) return canonicalJson(normalizeForDiff(wanted, ignore));
@@ -178,14 +195,22 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   };
 
   for (const d of desired) {
-    const tracked = withTracking(app, d);
-    const key = objectKey(tracked);
+    const key = keyOf(d);
     desiredKeys.add(key);
     const l = liveByKey.get(key);
     if (!l) {
-      actions.push({ type: 'create', key, desired: tracked, source: d });
+      actions.push({ type: 'create', key, desired: withTracking(app, d), source: d });
       continue;
     }
+    // The very objects found equal last time (equal forms include the tracking annotation, so
+    // the owner is this app too).
+    const known = cache?.equal.get(key);
+    if (known && known.source === d && known.live === l) {
+      unchanged.push(key);
+      seenEqual.set(key, known);
+      continue;
+    }
+    const tracked = withTracking(app, d);
     const owner = managerOf(l);
     if (owner && (owner.namespace !== app.namespace || owner.name !== app.name)) {
       conflicts.push({ key, owner });
@@ -193,10 +218,15 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     }
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
     const wanted = mergeIgnored(tracked, l, ignore);
-    if (desiredForm(d, wanted) === liveForm(key, l)) unchanged.push(key);
-    else actions.push({ type: 'update', key, desired: wanted, live: l, source: d });
+    if (desiredForm(d, wanted) === liveForm(key, l)) {
+      unchanged.push(key);
+      seenEqual.set(key, { source: d, live: l });
+    } else actions.push({ type: 'update', key, desired: wanted, live: l, source: d });
   }
-  if (cache) cache.live = seenLive;
+  if (cache) {
+    cache.live = seenLive;
+    cache.equal = seenEqual;
+  }
 
   const requirePruning: string[] = [];
   for (const [key, l] of liveByKey) {

@@ -72,7 +72,8 @@ export class GitRepository {
   /** The commit a ref has on the server, without fetching (a cheap "did it change?"). */
   async probe(ref: string | undefined): Promise<string | undefined> {
     if (!this.remote) return undefined;
-    const refs = await this.wrap(() => git.listServerRefs({ http, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, protocolVersion: 2 }));
+    // Protocol v1: the ref advertisement is one request (v2 needs a second for ls-refs).
+    const refs = await this.wrap(() => git.listServerRefs({ http, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, peelTags: true, protocolVersion: 1 }));
     const head = refs.find((r) => r.ref === 'HEAD');
     if (head?.target) this.defaultBranch = head.target;
     const wanted = ref === undefined || ref === 'HEAD' ? head?.target : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref].find((r) => refs.some((x) => x.ref === r));

@@ -22,7 +22,8 @@ export class LiveView {
   /** Keys outside the app's label that the view follows (objects it may adopt or conflict with). */
   private readonly extra = new Set<string>();
 
-  constructor(private readonly app: string) {}
+  /** keyOf: objectKey, or a cached one (the same objects are asked about on every reconcile). */
+  constructor(private readonly app: string, private readonly keyOf: (o: KubeObject) => string = objectKey) {}
 
   /**
    * The live side of a plan, exact at the store's current revision: every object labelled as this
@@ -33,7 +34,7 @@ export class LiveView {
     const current = await store.revision();
     if (this.revision === 0 || !(await this.catchUp(store, current))) await this.list(store);
     for (const d of desired) {
-      const key = objectKey(d);
+      const key = this.keyOf(d);
       if (this.objects.has(key) || this.extra.has(key)) continue;
       // Not followed yet: read it once, and follow it from now on.
       this.extra.add(key);
@@ -43,15 +44,18 @@ export class LiveView {
     return [...this.objects.values()];
   }
 
-  /** Only the objects labelled as the app's (for health after a sync). */
-  async managed(store: Store): Promise<KubeObject[]> {
-    return (await this.read(store, [])).filter((o) => o.metadata.labels?.[INSTANCE_LABEL] === this.app);
+  /** Only the objects labelled as the app's, caught up to now (for health during and after a sync). */
+  async managed(store: Store): Promise<Map<string, KubeObject>> {
+    await this.read(store, []);
+    const out = new Map<string, KubeObject>();
+    for (const [key, o] of this.objects) if (o.metadata.labels?.[INSTANCE_LABEL] === this.app) out.set(key, o);
+    return out;
   }
 
   /** What a transaction this app made wrote: the view stays exact without reading it back. */
   applied(written: KubeObject[], deleted: KubeObject[], revision: number): void {
-    for (const o of written) this.objects.set(objectKey(o), o);
-    for (const o of deleted) this.objects.delete(objectKey(o));
+    for (const o of written) this.objects.set(this.keyOf(o), o);
+    for (const o of deleted) this.objects.delete(this.keyOf(o));
     // Exact at `revision` only if nothing else happened in between; else the next read catches up
     // from the older revision (replaying our own writes is harmless).
     if (this.revision === revision - 1) this.revision = revision;
@@ -63,7 +67,7 @@ export class LiveView {
     let revision = Infinity;
     for (const k of KINDS.filter((x) => x.declarable)) {
       const res = await store.list({ group: k.group, kind: k.kind, labelSelector: `${INSTANCE_LABEL}=${this.app}` });
-      for (const o of res.items) this.objects.set(objectKey(o), o);
+      for (const o of res.items) this.objects.set(this.keyOf(o), o);
       revision = Math.min(revision, res.revision);
     }
     // Lists of different kinds may be at different revisions: catch up from the oldest.
@@ -85,7 +89,7 @@ export class LiveView {
         if (next === 'idle') return this.revision >= target;
         if (next.done) return false;
         const e = next.value;
-        const key = objectKey(e.object);
+        const key = this.keyOf(e.object);
         const ours = e.type !== 'DELETED' && (e.object.metadata.labels?.[INSTANCE_LABEL] === this.app || this.extra.has(key));
         if (ours) this.objects.set(key, e.object);
         else this.objects.delete(key);

@@ -9,7 +9,7 @@ import { isBerthError } from '../api/errors.js';
 import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { ComparisonCache, INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type Action, type IgnoreDifference, type Plan } from '../diff/index.js';
-import { healthOf, worst, type HealthStatus } from '../health/index.js';
+import { healthOf, worst, type Health, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
@@ -77,12 +77,15 @@ export interface AppMemo {
   live: LiveView;
   /** Normalized forms of unchanged objects, so a plan compares only what changed. */
   comparisons: ComparisonCache;
+  /** Health by live object: an object the store has not changed has not changed its health. */
+  health: WeakMap<object, Health>;
 }
 
 function memoOf(deps: SyncDeps, key: string, app: string): AppMemo {
   let m = deps.memo?.get(key);
   if (!m) {
-    m = { live: new LiveView(app), comparisons: new ComparisonCache() };
+    const comparisons = new ComparisonCache();
+    m = { live: new LiveView(app, (o) => comparisons.keyOf(o)), comparisons, health: new WeakMap() };
     deps.memo?.set(key, m);
   }
   return m;
@@ -215,7 +218,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     try {
       for (const wave of p.waves) {
         // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
-        const blocked = unhealthyBefore(await memo.live.managed(deps.store), desired, wave.wave);
+        const blocked = await unhealthyBefore(() => memo.live.managed(deps.store), desired, wave.wave, (o) => memo.comparisons.keyOf(o));
         if (blocked) {
           waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
           break;
@@ -258,8 +261,14 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const inSync = written === pending && p.requirePruning.length === 0;
   status.sync = { status: inSync ? 'Synced' : 'OutOfSync', revision: commit };
   // Health from the objects as they are now (after this sync's writes).
-  const nowLive = new Map((written ? await memo.live.managed(deps.store) : live).map((o) => [objectKey(o), o]));
-  const resourceHealth = desired.map((d) => healthOf(nowLive.get(objectKey(d)) as Parameters<typeof healthOf>[0]));
+  const nowLive = await memo.live.managed(deps.store);
+  const healthOfLive = (o: KubeObject | undefined): Health => {
+    if (!o) return healthOf(undefined);
+    let h = memo.health.get(o);
+    if (!h) memo.health.set(o, (h = healthOf(o as Parameters<typeof healthOf>[0])));
+    return h;
+  };
+  const resourceHealth = desired.map((d) => healthOfLive(nowLive.get(memo.comparisons.keyOf(d))));
   const appHealth = worst(resourceHealth);
   status.health = { status: appHealth.status, ...(appHealth.message ? { message: appHealth.message } : {}) };
   // The ledger of the latest sync: Healthy once its resources are; Degraded when they go bad.
@@ -350,12 +359,12 @@ function rollbackTarget(requested: PinRequest | undefined, head: string, current
 }
 
 /** The first earlier wave with an object that is not Healthy yet, if any. */
-function unhealthyBefore(managed: KubeObject[], desired: KubeObject[], wave: number): { wave: number; what: string } | undefined {
+async function unhealthyBefore(liveNow: () => Promise<Map<string, KubeObject>>, desired: KubeObject[], wave: number, keyOf: (o: KubeObject) => string): Promise<{ wave: number; what: string } | undefined> {
   const earlier = desired.filter((d) => waveOf(d) < wave);
   if (earlier.length === 0) return undefined;
-  const live = new Map(managed.map((o) => [objectKey(o), o]));
+  const live = await liveNow();
   for (const d of earlier.sort((a, b) => waveOf(a) - waveOf(b))) {
-    const h = healthOf(live.get(objectKey(d)) as Parameters<typeof healthOf>[0]);
+    const h = healthOf(live.get(keyOf(d)) as Parameters<typeof healthOf>[0]);
     if (h.status !== 'Healthy') return { wave: waveOf(d), what: `${d.kind}/${d.metadata.name} is ${h.status}` };
   }
   return undefined;

@@ -134,7 +134,9 @@ describe('Git source', () => {
 
       server.requests.length = 0;
       expect(await source.refresh(spec)).toEqual(first);
-      expect(server.requests.filter((q) => q.startsWith('POST'))).toHaveLength(1); // the ls-refs probe only: no pack
+      // The ref advertisement only (one GET): no ls-refs round trip, no pack.
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0]).toMatch(/^GET .*info\/refs\?service=git-upload-pack/);
 
       r.write({ 'apps/web/f.yaml': cm('f') });
       const next = r.commit('add f');
