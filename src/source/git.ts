@@ -46,6 +46,8 @@ export class GitRepository {
   private readonly trees = new Map<string, TreeEntry[]>();
   private readonly gitdir: string;
   private defaultBranch: string | undefined;
+  private readonly looseObjects: LooseObjectDirs;
+  private readonly fs: typeof fs;
 
   constructor(readonly spec: Pick<SourceSpec, 'repoURL' | 'credentials'>, dataDir: string) {
     if (isRemote(spec.repoURL)) {
@@ -59,6 +61,13 @@ export class GitRepository {
         throw new SourceError({ reason: 'InvalidRepository', message: `${spec.repoURL} is not a Git repository` });
       }
     }
+    this.looseObjects = new LooseObjectDirs(this.gitdir);
+    this.fs = this.looseObjects.fs;
+  }
+
+  /** Call before reading a batch of objects: Git may have written loose objects since. */
+  async rescan(): Promise<void> {
+    await this.looseObjects.scan();
   }
 
   get remote(): boolean {
@@ -90,20 +99,20 @@ export class GitRepository {
   async fetch(revision?: string): Promise<void> {
     if (!this.remote) return;
     if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
-      await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
-      await git.addRemote({ fs, gitdir: this.gitdir, remote: 'origin', url: this.spec.repoURL, force: true });
+      await git.init({ fs: this.fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
+      await git.addRemote({ fs: this.fs, gitdir: this.gitdir, remote: 'origin', url: this.spec.repoURL, force: true });
     }
     if (revision && isOtherRef(revision)) {
       // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
       const res = await this.wrap(() =>
-        git.fetch({ fs, http, gitdir: this.gitdir, remote: 'origin', ref: revision, remoteRef: revision, singleBranch: true, tags: false, onAuth: this.auth(), cache: this.cache }),
+        git.fetch({ fs: this.fs, http, gitdir: this.gitdir, remote: 'origin', ref: revision, remoteRef: revision, singleBranch: true, tags: false, onAuth: this.auth(), cache: this.cache }),
       );
       if (!res.fetchHead) throw new SourceError({ reason: 'RevisionNotFound', message: `${revision} is not a ref of ${this.spec.repoURL}` });
-      await git.writeRef({ fs, gitdir: this.gitdir, ref: revision, value: res.fetchHead, force: true });
+      await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: revision, value: res.fetchHead, force: true });
       return;
     }
     const res = await this.wrap(() =>
-      git.fetch({ fs, http, gitdir: this.gitdir, remote: 'origin', tags: true, singleBranch: false, prune: true, onAuth: this.auth(), cache: this.cache }),
+      git.fetch({ fs: this.fs, http, gitdir: this.gitdir, remote: 'origin', tags: true, singleBranch: false, prune: true, onAuth: this.auth(), cache: this.cache }),
     );
     if (res.defaultBranch) this.defaultBranch = res.defaultBranch;
   }
@@ -122,9 +131,9 @@ export class GitRepository {
       : this.remote ? [this.defaultBranch ? this.defaultBranch.replace('refs/heads/', 'refs/remotes/origin/') : 'refs/remotes/origin/HEAD', 'refs/remotes/origin/main', 'refs/remotes/origin/master'] : ['HEAD'];
     for (const ref of candidates) {
       try {
-        const oid = await git.resolveRef({ fs, gitdir: this.gitdir, ref });
+        const oid = await git.resolveRef({ fs: this.fs, gitdir: this.gitdir, ref });
         // An annotated tag names a tag object: follow it to its commit.
-        const { oid: commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: await this.peel(oid), cache: this.cache });
+        const { oid: commit } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: await this.peel(oid), cache: this.cache });
         return { commit, ref: ref.replace('refs/remotes/origin/', 'refs/heads/') };
       } catch {
         // try the next spelling
@@ -134,12 +143,12 @@ export class GitRepository {
   }
 
   private async peel(oid: string): Promise<string> {
-    const { type, object } = await git.readObject({ fs, gitdir: this.gitdir, oid, cache: this.cache, format: 'parsed' });
+    const { type, object } = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache, format: 'parsed' });
     return type === 'tag' ? (object as { object: string }).object : oid;
   }
 
   async readCommit(commit: string): Promise<CommitInfo> {
-    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    const { commit: c } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
     return { commit, message: c.message.trim(), author: `${c.author.name} <${c.author.email}>`, timestamp: c.committer.timestamp * 1000 };
   }
 
@@ -147,7 +156,7 @@ export class GitRepository {
   async contains(commit: string, ancestor: string): Promise<boolean> {
     if (commit === ancestor) return true;
     try {
-      return await git.isDescendent({ fs, gitdir: this.gitdir, oid: commit, ancestor, depth: -1, cache: this.cache });
+      return await git.isDescendent({ fs: this.fs, gitdir: this.gitdir, oid: commit, ancestor, depth: -1, cache: this.cache });
     } catch {
       return false;
     }
@@ -155,7 +164,7 @@ export class GitRepository {
 
   /** The tree id of `dir` (repository-relative, '' for the root) at a commit. */
   async treeAt(commit: string, dir: string): Promise<string | undefined> {
-    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    const { commit: c } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
     let tree = c.tree;
     for (const part of dir.split('/').filter(Boolean)) {
       const next = (await this.listTree(tree)).find((e) => e.path === part && e.type === 'tree');
@@ -168,7 +177,7 @@ export class GitRepository {
   async listTree(oid: string): Promise<TreeEntry[]> {
     let entries = this.trees.get(oid);
     if (!entries) {
-      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+      const { tree } = await git.readTree({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
       entries = tree as TreeEntry[];
       this.trees.set(oid, entries);
     }
@@ -176,7 +185,7 @@ export class GitRepository {
   }
 
   async readBlob(oid: string): Promise<Uint8Array> {
-    return (await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache })).blob;
+    return (await git.readBlob({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache })).blob;
   }
 
   /** isomorphic-git's and the network's errors as the source's conditions. */
@@ -186,6 +195,41 @@ export class GitRepository {
     } catch (e) {
       throw new SourceError(classify(e as GitFailure, this.spec.repoURL), e);
     }
+  }
+}
+
+/**
+ * isomorphic-git looks for every object as a loose file before it looks in the packs: one failed
+ * read per object, which is most of the time spent reading a freshly cloned tree (its objects are
+ * all packed). A loose object lives in objects/<its first two hex digits>/, so when that folder
+ * does not exist the answer is known without asking the disk. The folder list is taken again by
+ * scan() before each batch of reads; until the first scan every read goes to the disk.
+ */
+const PROBE = new Error('readFile needs a path');
+
+class LooseObjectDirs {
+  private present: Set<string> | undefined;
+  readonly fs: typeof fs;
+
+  constructor(private readonly gitdir: string) {
+    const objects = path.join(gitdir, 'objects') + path.sep;
+    const readFile = (async (file: fs.PathLike, options?: unknown) => {
+      // isomorphic-git calls readFile() with no path to learn whether the API returns promises,
+      // once per command: answer without making Node build an argument error each time.
+      if (file === undefined) throw PROBE;
+      const rel = typeof file === 'string' && file.startsWith(objects) ? file.slice(objects.length) : undefined;
+      if (rel && this.present && /^[0-9a-f]{2}[/\\][0-9a-f]{38}$/.test(rel) && !this.present.has(rel.slice(0, 2))) {
+        throw Object.assign(new Error(`ENOENT: no such file, open '${file}'`), { code: 'ENOENT' });
+      }
+      return fs.promises.readFile(file, options as Parameters<typeof fs.promises.readFile>[1]);
+    }) as typeof fs.promises.readFile;
+    // isomorphic-git takes an object with an enumerable `promises` (Node's fs API).
+    this.fs = { promises: { ...fs.promises, readFile } } as unknown as typeof fs;
+  }
+
+  async scan(): Promise<void> {
+    const entries = await fs.promises.readdir(path.join(this.gitdir, 'objects')).catch(() => undefined);
+    this.present = entries ? new Set(entries.filter((e) => /^[0-9a-f]{2}$/.test(e))) : undefined;
   }
 }
 
