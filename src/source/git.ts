@@ -65,8 +65,11 @@ export class GitRepository {
     this.fs = this.looseObjects.fs;
   }
 
-  /** Call before reading a batch of objects: Git may have written loose objects since. */
-  async rescan(): Promise<void> {
+  /**
+   * Called before every read of new objects (resolve, readCommit, contains): Git may have written
+   * loose objects since. Trees and blobs are read after one of those, for the commit just read.
+   */
+  private async rescan(): Promise<void> {
     await this.looseObjects.scan();
   }
 
@@ -119,6 +122,7 @@ export class GitRepository {
 
   /** Branch, tag, commit, or the default branch → a commit. */
   async resolve(revision: string | undefined): Promise<Resolved> {
+    await this.rescan();
     const rev = revision && revision !== 'HEAD' ? revision : undefined;
     if (rev && COMMIT.test(rev)) {
       await this.readCommit(rev).catch((e) => {
@@ -148,6 +152,7 @@ export class GitRepository {
   }
 
   async readCommit(commit: string): Promise<CommitInfo> {
+    await this.rescan();
     const { commit: c } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
     return { commit, message: c.message.trim(), author: `${c.author.name} <${c.author.email}>`, timestamp: c.committer.timestamp * 1000 };
   }
@@ -155,6 +160,7 @@ export class GitRepository {
   /** True when `ancestor` is `commit` or one of its ancestors (false after a history rewrite). */
   async contains(commit: string, ancestor: string): Promise<boolean> {
     if (commit === ancestor) return true;
+    await this.rescan();
     try {
       return await git.isDescendent({ fs: this.fs, gitdir: this.gitdir, oid: commit, ancestor, depth: -1, cache: this.cache });
     } catch {

@@ -97,7 +97,6 @@ export class GitSource {
     return this.attempt(async () => {
       const s = this.state(spec);
       const dir = (spec.path ?? '').replace(/^\.?\/+|\/+$/g, '');
-      await s.repo.rescan();
       const info = await s.repo.readCommit(commit);
       const tree = await s.repo.treeAt(commit, dir);
       if (!tree) throw new SourceError({ reason: 'PathNotFound', message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}` });
