@@ -149,20 +149,12 @@ export class ComparisonCache {
   }
 
   /**
-   * Records an object as just written (the store's answer) for the next plan. Written from
-   * `source`'s plan action, its form is also `source`'s: a write adds only what normalization
-   * removes (identity, generation, status), so the two forms are one.
+   * Records what was just written from `source`'s plan action (the store's answer), so the next
+   * plan finds the pair equal without normalizing either: a write adds only what normalization
+   * removes (identity, generation, status), and ignored fields were taken from the live object.
    */
-  remember(written: ObjectLike, ignore: IgnoreDifference[], source?: ObjectLike): void {
-    if (!written.metadata.resourceVersion) return;
-    const key = this.keyOf(written);
-    const form = canonicalJson(normalizeForDiff(written, ignore));
-    this.live.set(`${key}@${written.metadata.resourceVersion}`, form);
-    if (!source) return;
-    if (ignoredPointers(source, ignore).length === 0) this.desired.set(source, form);
-    // What was just written from `source` is what `source` asks for (ignored fields included:
-    // they were taken from the live object).
-    this.equal.set(key, { source, live: written });
+  remember(written: ObjectLike, source: ObjectLike): void {
+    if (written.metadata.resourceVersion) this.equal.set(this.keyOf(written), { source, live: written });
   }
 }
 

@@ -234,7 +234,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
           memo.live.applied(result.results.filter((_, i) => !isDelete(i)), result.results.filter((_, i) => isDelete(i)), result.revision);
           result.results.forEach((o, i) => {
             const action = part[i]!.action;
-            if (action.type !== 'prune') memo.comparisons.remember(o, ignoreDifferences, action.source);
+            if (action.type !== 'prune') memo.comparisons.remember(o, action.source);
           });
           written += part.length;
           transactions++;
