@@ -18,6 +18,9 @@ export interface GitSourceOptions {
   now?: () => number;
 }
 
+/** Folder listings kept per repository (a repository of 10,000 folders keeps them all). */
+const MAX_CACHED_FOLDERS = 10_000;
+
 export type SourceResult<T> = { ok: true; value: T } | { ok: false; condition: SourceCondition };
 
 interface RepoState {
@@ -26,6 +29,8 @@ interface RepoState {
   inflight?: Promise<void>;
   /** Parsed files by `blob\0path\0options`, kept for the files the latest artifacts used. */
   parsed: Map<string, FileResult>;
+  /** The manifest files under a folder, by tree id, path and the .berthignore files above it. */
+  folders: Map<string, Map<string, string>>;
 }
 
 export class GitSource {
@@ -42,7 +47,7 @@ export class GitSource {
     const key = `${spec.repoURL}\u0000${spec.credentials?.username ?? ''}`;
     let s = this.repos.get(key);
     if (!s) {
-      s = { repo: new GitRepository(spec, this.options.dataDir), lastFetch: -Infinity, parsed: new Map() };
+      s = { repo: new GitRepository(spec, this.options.dataDir), lastFetch: -Infinity, parsed: new Map(), folders: new Map() };
       this.repos.set(key, s);
     }
     return s;
@@ -101,7 +106,7 @@ export class GitSource {
       const tree = await s.repo.treeAt(commit, dir);
       if (!tree) throw new SourceError({ reason: 'PathNotFound', message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}` });
       const files = new Map<string, string>();
-      await this.collectFiles(s.repo, tree, dir, [], files);
+      await this.collectFiles(s, tree, dir, [], '', files);
 
       const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
       const entries = [...files].map(([file, oid]) => ({ file, oid, key: `${oid}\u0000${file}\u0000${optionsKey}` }));
@@ -130,19 +135,37 @@ export class GitSource {
     return out;
   }
 
-  private async collectFiles(repo: GitRepository, tree: string, dir: string, scopes: IgnoreScope[], out: Map<string, string>): Promise<void> {
-    const entries = await repo.listTree(tree);
+  /**
+   * The manifest files under a tree, by path, with their blob ids. A folder's list depends only on
+   * its tree id, where it is, and the .berthignore files above it, so it is kept by those: an
+   * unchanged folder of a new commit is not walked again.
+   */
+  private async collectFiles(s: RepoState, tree: string, dir: string, scopes: IgnoreScope[], scopesId: string, out: Map<string, string>): Promise<void> {
+    const cacheKey = `${tree}\u0000${dir}\u0000${scopesId}`;
+    const known = s.folders.get(cacheKey);
+    if (known) {
+      for (const [file, oid] of known) out.set(file, oid);
+      return;
+    }
+    const entries = await s.repo.listTree(tree);
     const ignoreFile = entries.find((e) => e.path === '.berthignore' && e.type === 'blob');
-    if (ignoreFile) scopes = [...scopes, ignoreScope(dir || '.', Buffer.from(await repo.readBlob(ignoreFile.oid)).toString('utf8'))];
+    if (ignoreFile) {
+      scopes = [...scopes, ignoreScope(dir || '.', Buffer.from(await s.repo.readBlob(ignoreFile.oid)).toString('utf8'))];
+      scopesId = `${scopesId}/${ignoreFile.oid}@${dir}`;
+    }
     const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const mine = new Map<string, string>();
     for (const e of sorted) {
       if (e.path.startsWith('.')) continue;
       const full = dir ? `${dir}/${e.path}` : e.path;
       const isDir = e.type === 'tree';
       if (isIgnored(scopes, path.posix.normalize(full), isDir)) continue;
-      if (isDir) await this.collectFiles(repo, e.oid, full, scopes, out);
-      else if (e.type === 'blob' && isManifestFileName(e.path) && e.mode !== '120000') out.set(full, e.oid);
+      if (isDir) await this.collectFiles(s, e.oid, full, scopes, scopesId, mine);
+      else if (e.type === 'blob' && isManifestFileName(e.path) && e.mode !== '120000') mine.set(full, e.oid);
     }
+    if (s.folders.size > MAX_CACHED_FOLDERS) s.folders.clear();
+    s.folders.set(cacheKey, mine);
+    for (const [file, oid] of mine) out.set(file, oid);
   }
 
   private async attempt<T>(fn: () => Promise<T>): Promise<SourceResult<T>> {
