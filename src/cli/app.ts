@@ -155,7 +155,7 @@ export async function appDelete(client: BerthClient, name: string, o: { namespac
  * `app wait NAME [--revision SHA] [--health] [--timeout 300s]`: until the app is synced at SHA (or
  * at a later revision its history shows came after SHA) and, with --health, Healthy. Progress is a
  * live line on a terminal and one line per change otherwise.
- * Exit: 0 done, 1 failed or degraded, 3 timed out (2: usage or unreachable, raised as errors).
+ * Exit: 0 done, 1 failed or degraded, 2 error (no such app, unreachable server, refused), 3 timed out.
  */
 export async function appWait(client: BerthClient, name: string, o: { namespace?: string; revision?: string; health: boolean; timeoutMs: number; tty: boolean }, io: CommandIO): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
@@ -172,7 +172,14 @@ export async function appWait(client: BerthClient, name: string, o: { namespace?
     return code;
   };
   while (Date.now() < deadline) {
-    const app = await client.get<App>(APPS, ns, name);
+    let app: App;
+    try {
+      app = await client.get<App>(APPS, ns, name);
+    } catch (e) {
+      // 1 means the commit failed or degraded; anything that stops the wait itself is an error.
+      if (!(e instanceof BerthError)) throw e;
+      return done(2, `${name}: ${e.message}`);
+    }
     const s = app.status ?? {};
     const at = s.sync?.revision ?? '';
     const history = s.history ?? [];

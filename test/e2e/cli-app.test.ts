@@ -47,6 +47,11 @@ describe('berth app', () => {
     const head = repo.run('rev-parse', 'HEAD');
     expect(await berth('app', 'wait', 'shop', '--revision', head.slice(0, 8), '--health', '--timeout', '20s')).toMatchObject({ code: 0 });
     expect((await berth('app', 'wait', 'shop', '--revision', 'deadbeef', '--timeout', '1s')).code).toBe(3);
+    // 2: the wait itself cannot go on (no such app, no server).
+    const noApp = await berth('app', 'wait', 'no-such-app', '--timeout', '5s');
+    expect(noApp.code).toBe(2);
+    expect(noApp.err).toMatch(/no-such-app: .*not found/);
+    expect((await berth('--server', 'https://127.0.0.1:1', 'app', 'wait', 'shop', '--timeout', '5s')).code).toBe(2);
     repo.write({ 'app/bad.yaml': 'kind: ConfigMap\n' });
     const bad = repo.commit('bad');
     const waitBad = await berth('app', 'wait', 'shop', '--revision', bad, '--timeout', '20s');
