@@ -297,7 +297,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // The Application must stay under the store's 1 MiB limit: past a few thousand resources, list
   // the ones needing attention first and stop there (the count of all is in the sync message).
   const attention = (r: (typeof resources)[number]) => (r.status !== 'Synced' ? 0 : r.health !== 'Healthy' ? 1 : 2);
-  status.resources = resources.length <= MAX_STATUS_RESOURCES ? resources : [...resources].sort((a, b) => attention(a) - attention(b)).slice(0, MAX_STATUS_RESOURCES);
+  const byAttention: (typeof resources)[] = [[], [], []];
+  if (resources.length > MAX_STATUS_RESOURCES) for (const r of resources) byAttention[attention(r)]!.push(r);
+  status.resources = resources.length <= MAX_STATUS_RESOURCES ? resources : byAttention.flat().slice(0, MAX_STATUS_RESOURCES);
   if (inSync || written) {
     const state: CommitState = !inSync ? 'pending' : appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
     const description = !inSync ? (waitingFor ?? 'syncing') : state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
