@@ -5,7 +5,7 @@
  * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
  */
 import { groupOf } from '../api/kinds.js';
-import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
+import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, TRACKING_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
 export const KIND_ORDER = [
@@ -224,7 +224,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   for (const [key, l] of liveByKey) {
     if (desiredKeys.has(key)) continue;
     const owner = managerOf(l);
-    if (!owner || owner.namespace !== app.namespace || owner.name !== app.name || l.metadata.annotations?.['berth.dev/tracking-id'] !== trackingId(app, l)) continue;
+    if (!owner || owner.namespace !== app.namespace || owner.name !== app.name || l.metadata.annotations?.[TRACKING_ANNOTATION] !== trackingId(app, l)) continue;
     if (options.prune) actions.push({ type: 'prune', key, live: l });
     else requirePruning.push(key);
   }
@@ -232,7 +232,9 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   const byWave = new Map<number, Action[]>();
   for (const a of actions) {
     const wave = waveOf(a.type === 'prune' ? a.live : a.desired);
-    byWave.set(wave, [...(byWave.get(wave) ?? []), a]);
+    const list = byWave.get(wave);
+    if (list) list.push(a);
+    else byWave.set(wave, [a]);
   }
   const order = (a: Action): number => {
     const kind = (a.type === 'prune' ? a.live : a.desired).kind;

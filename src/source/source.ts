@@ -109,15 +109,19 @@ export class GitSource {
       await this.collectFiles(s, tree, dir, [], '', files);
 
       const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
-      const entries = [...files].map(([file, oid]) => ({ file, oid, key: `${oid}\u0000${file}\u0000${optionsKey}` }));
-      const fresh = await this.parse(s.repo, entries.filter((e) => !s.parsed.has(e.key)), load);
       const next = new Map<string, FileResult>();
-      const results = entries.map((e) => {
-        const r = s.parsed.get(e.key) ?? fresh.get(e.file)!;
-        next.set(e.key, r);
-        return r;
-      });
-      const parsed = fresh.size;
+      let parsed = 0;
+      const results: FileResult[] = [];
+      for (const [file, oid] of files) {
+        const key = `${oid}\u0000${file}\u0000${optionsKey}`;
+        let r = s.parsed.get(key) ?? next.get(key);
+        if (!r) {
+          r = loadFile({ path: file, bytes: await s.repo.readBlob(oid) }, load);
+          parsed++;
+        }
+        next.set(key, r);
+        results.push(r);
+      }
       // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
       for (const [k, v] of next) s.parsed.set(k, v);
       if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
@@ -126,13 +130,6 @@ export class GitSource {
       const result = collect(results);
       return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed };
     });
-  }
-
-  /** Reads and parses the files the cache does not have. */
-  private async parse(repo: GitRepository, entries: { file: string; oid: string }[], load: LoadOptions): Promise<Map<string, FileResult>> {
-    const out = new Map<string, FileResult>();
-    for (const e of entries) out.set(e.file, loadFile({ path: e.file, bytes: await repo.readBlob(e.oid) }, load));
-    return out;
   }
 
   /**

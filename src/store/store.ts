@@ -114,13 +114,11 @@ export class RevisionedStore implements Store {
   async txn(ops: TxnOp[]): Promise<TxnResult> {
     if (ops.length === 0) return { revision: await this.backend.revision(), results: [] };
     const keys = new Set<string>();
-    const backendOps: BackendOp[] = ops.map((op) => {
-      const key = keyOf(op.op === 'delete' ? op.ref : refOf(op.object));
-      if (keys.has(key)) throw new BerthError('Invalid', `a transaction may write ${key} only once`);
-      keys.add(key);
-      if (op.op === 'delete') return { type: 'delete', key, expectedRevision: op.expectedRevision };
-      const value = encode(op.object);
-      return op.op === 'create' ? { type: 'create', key, value } : { type: 'update', key, value, expectedRevision: op.expectedRevision };
+    const backendOps = ops.map((op) => {
+      const backendOp = backendOpOf(op);
+      if (keys.has(backendOp.key)) throw new BerthError('Invalid', `a transaction may write ${backendOp.key} only once`);
+      keys.add(backendOp.key);
+      return backendOp;
     });
     refuseOversized(backendOps, this.txnLimits, this.backend.name);
     const { revision, previous } = await this.backend.commit(backendOps);
@@ -187,6 +185,14 @@ function encode(obj: KubeObject): string {
   return json;
 }
 
+/** An object write as the driver takes it: under its key, encoded. */
+function backendOpOf(op: TxnOp): BackendOp {
+  const key = keyOf(op.op === 'delete' ? op.ref : refOf(op.object));
+  if (op.op === 'delete') return { type: 'delete', key, expectedRevision: op.expectedRevision };
+  const value = encode(op.object);
+  return op.op === 'create' ? { type: 'create', key, value } : { type: 'update', key, value, expectedRevision: op.expectedRevision };
+}
+
 /** A transaction's size as the driver counts it: keys and values, in bytes. */
 function opBytes(op: BackendOp): number {
   return Buffer.byteLength(op.key) + (op.type === 'delete' ? 0 : Buffer.byteLength(op.value));
@@ -208,8 +214,8 @@ export function splitTxn<T = TxnOp>(items: T[], limits: TxnLimits, opOf: (item: 
   let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
-    const op = opOf(item);
-    const size = Number.isFinite(limits.maxBytes) ? Buffer.byteLength(keyOf(op.op === 'delete' ? op.ref : refOf(op.object))) + (op.op === 'delete' ? 0 : Buffer.byteLength(encode(op.object))) : 0;
+    // Measured as the store will send it (so a part never fails the check in txn).
+    const size = Number.isFinite(limits.maxBytes) ? opBytes(backendOpOf(opOf(item))) : 0;
     if (current.length > 0 && (current.length >= limits.maxOps || bytes + size > limits.maxBytes)) {
       groups.push(current);
       current = [];

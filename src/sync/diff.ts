@@ -6,7 +6,8 @@
 import { diffReport, plan, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
-import { liveFor, sourceSpec, type ApplicationObject, type SyncDeps } from './sync.js';
+import { LiveView } from './live.js';
+import { sourceSpec, type ApplicationObject, type SyncDeps } from './sync.js';
 
 export type DiffOutcome =
   | { ok: true; report: DiffReport }
@@ -22,7 +23,7 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
   if (artifact.value.result.errors.length) return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
   const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
-  const live = await liveFor(deps.store, ref.name, desired);
+  const live = await new LiveView(ref.name).read(deps.store, desired);
   const p = plan(ref, desired, live, { prune: true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
   return { ok: true, report: diffReport(p, resolved.value.commit) };
 }

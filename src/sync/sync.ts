@@ -6,9 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
-import { KINDS } from '../api/kinds.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { ComparisonCache, INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, objectKey, plan, waveOf, type Action, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type Plan } from '../diff/index.js';
 import { healthOf, worst, type Health, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
@@ -204,6 +203,13 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // A sync still Running (waiting on a wave's health) carries on where it stopped.
   const continuing = status.operationState?.phase === 'Running' && status.operationState.revision === commit;
   const apply = pending > 0 && (options.manual === true || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  const healthOfLive = (o: KubeObject | undefined): Health => {
+    if (!o) return healthOf(undefined);
+    let h = memo.health.get(o);
+    if (!h) memo.health.set(o, (h = healthOf(o as Parameters<typeof healthOf>[0])));
+    return h;
+  };
+  const keyOf = (o: KubeObject): string => memo.comparisons.keyOf(o);
   let waitingFor: string | undefined;
   let written = 0;
   let transactions = 0;
@@ -218,7 +224,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     try {
       for (const wave of p.waves) {
         // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
-        const blocked = await unhealthyBefore(() => memo.live.managed(deps.store), desired, wave.wave, (o) => memo.comparisons.keyOf(o));
+        const blocked = await unhealthyBefore(() => memo.live.managed(deps.store), desired, wave.wave, keyOf, healthOfLive);
         if (blocked) {
           waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
           break;
@@ -262,13 +268,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   status.sync = { status: inSync ? 'Synced' : 'OutOfSync', revision: commit };
   // Health from the objects as they are now (after this sync's writes).
   const nowLive = await memo.live.managed(deps.store);
-  const healthOfLive = (o: KubeObject | undefined): Health => {
-    if (!o) return healthOf(undefined);
-    let h = memo.health.get(o);
-    if (!h) memo.health.set(o, (h = healthOf(o as Parameters<typeof healthOf>[0])));
-    return h;
-  };
-  const resourceHealth = desired.map((d) => healthOfLive(nowLive.get(memo.comparisons.keyOf(d))));
+  const resourceHealth = desired.map((d) => healthOfLive(nowLive.get(keyOf(d))));
   const appHealth = worst(resourceHealth);
   status.health = { status: appHealth.status, ...(appHealth.message ? { message: appHealth.message } : {}) };
   // The ledger of the latest sync: Healthy once its resources are; Degraded when they go bad.
@@ -361,12 +361,12 @@ function rollbackTarget(requested: PinRequest | undefined, head: string, current
 }
 
 /** The first earlier wave with an object that is not Healthy yet, if any. */
-async function unhealthyBefore(liveNow: () => Promise<Map<string, KubeObject>>, desired: KubeObject[], wave: number, keyOf: (o: KubeObject) => string): Promise<{ wave: number; what: string } | undefined> {
+async function unhealthyBefore(liveNow: () => Promise<Map<string, KubeObject>>, desired: KubeObject[], wave: number, keyOf: (o: KubeObject) => string, healthOfLive: (o: KubeObject | undefined) => Health): Promise<{ wave: number; what: string } | undefined> {
   const earlier = desired.filter((d) => waveOf(d) < wave);
   if (earlier.length === 0) return undefined;
   const live = await liveNow();
   for (const d of earlier.sort((a, b) => waveOf(a) - waveOf(b))) {
-    const h = healthOf(live.get(keyOf(d)) as Parameters<typeof healthOf>[0]);
+    const h = healthOfLive(live.get(keyOf(d)));
     if (h.status !== 'Healthy') return { wave: waveOf(d), what: `${d.kind}/${d.metadata.name} is ${h.status}` };
   }
   return undefined;
@@ -396,31 +396,6 @@ async function secretData(store: Store, namespace: string, name: string): Promis
   } catch {
     return {};
   }
-}
-
-/**
- * The live side of a plan: the objects the app manages, plus any object already at a desired key
- * that it does not manage yet — another app's (a conflict) or nobody's (adopted, as Argo CD does).
- */
-export async function liveFor(store: Store, app: string, desired: KubeObject[]): Promise<KubeObject[]> {
-  const live = await managedObjects(store, app);
-  const keys = new Set(live.map((o) => objectKey(o)));
-  for (const d of desired) {
-    if (keys.has(objectKey(d))) continue;
-    const existing = await store.get(refOf(d)).catch(() => undefined);
-    if (existing) live.push(existing);
-  }
-  return live;
-}
-
-/** Every live object labelled as this Application's, across kinds and namespaces. */
-export async function managedObjects(store: Store, app: string): Promise<KubeObject[]> {
-  const out: KubeObject[] = [];
-  for (const k of KINDS.filter((x) => x.declarable)) {
-    const { items } = await store.list({ group: k.group, kind: k.kind, labelSelector: `${INSTANCE_LABEL}=${app}` });
-    out.push(...items);
-  }
-  return out;
 }
 
 /** The source spec, with credentials from the Application's credentialsSecret when it names one. */
