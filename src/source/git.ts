@@ -204,6 +204,9 @@ export class GitRepository {
   }
 }
 
+/** What isomorphic-git gets back from its "does readFile return a promise?" probe. */
+const PROBE = new Error('readFile needs a path');
+
 /**
  * isomorphic-git looks for every object as a loose file before it looks in the packs: one failed
  * read per object, which is most of the time spent reading a freshly cloned tree (its objects are
@@ -211,8 +214,6 @@ export class GitRepository {
  * does not exist the answer is known without asking the disk. The folder list is taken again by
  * scan() before each batch of reads; until the first scan every read goes to the disk.
  */
-const PROBE = new Error('readFile needs a path');
-
 class LooseObjectDirs {
   private present: Set<string> | undefined;
   readonly fs: typeof fs;
