@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import git from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
+import git, { type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
 import { BerthError } from '../api/errors.js';
 import type { CommitInfo, Resolved, SourceCondition, SourceSpec } from './types.js';
 
@@ -81,25 +81,32 @@ export class GitRepository {
     return this.spec.credentials ? () => ({ username: this.spec.credentials!.username, password: this.spec.credentials!.password }) : undefined;
   }
 
-  /** The commit a ref has on the server, without fetching (a cheap "did it change?"). */
-  async probe(ref: string | undefined): Promise<string | undefined> {
-    if (!this.remote) return undefined;
+  /**
+   * The commit a ref has on the server, without fetching (a cheap "did it change?"), and the
+   * server's answer, which a fetch that follows may reuse (see `fetch`).
+   */
+  async probe(ref: string | undefined): Promise<{ commit: string | undefined; advertisement?: Advertisement }> {
+    if (!this.remote) return { commit: undefined };
+    let advertisement: Advertisement | undefined;
+    const recording: HttpClient = { request: async (req) => recordAdvertisement(await nodeHttp.request(req), req, (a) => (advertisement = a)) };
     // Protocol v1: the ref advertisement is one request (v2 needs a second for ls-refs).
-    const refs = await this.wrap(() => git.listServerRefs({ http, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, peelTags: true, protocolVersion: 1 }));
+    const refs = await this.wrap(() => git.listServerRefs({ http: recording, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, peelTags: true, protocolVersion: 1 }));
     const head = refs.find((r) => r.ref === 'HEAD');
     if (head?.target) this.defaultBranch = head.target;
     const wanted = ref === undefined || ref === 'HEAD' ? head?.target : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref].find((r) => refs.some((x) => x.ref === r));
     const match = refs.find((r) => r.ref === wanted);
-    return match ? (match.peeled ?? match.oid) : undefined;
+    return { commit: match ? (match.peeled ?? match.oid) : undefined, ...(advertisement ? { advertisement } : {}) };
   }
 
   /**
    * Brings a remote repository up to date (clones it the first time); a no-op for local ones.
    * Branches and tags come with every fetch; any other ref the revision names (a pull request's
    * `refs/pull/N/head`, GitLab's `refs/merge-requests/N/head`) is fetched alone and kept under
-   * its own name.
+   * its own name. Given the advertisement a probe just read, the fetch starts from it instead of
+   * asking the server again: one round trip less, and exactly the refs the probe saw.
    */
-  async fetch(revision?: string): Promise<void> {
+  async fetch(revision?: string, advertisement?: Advertisement): Promise<void> {
+    const http = advertisement ? replaying(advertisement) : nodeHttp;
     if (!this.remote) return;
     if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
       await git.init({ fs: this.fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
@@ -202,6 +209,44 @@ export class GitRepository {
       throw new SourceError(classify(e as GitFailure, this.spec.repoURL), e);
     }
   }
+}
+
+/** A server's ref advertisement (GET …/info/refs?service=git-upload-pack), kept whole. */
+export interface Advertisement {
+  url: string;
+  authorization: string | undefined;
+  response: Omit<GitHttpResponse, 'body'>;
+  body: Uint8Array[];
+}
+
+const isAdvertisementRequest = (req: GitHttpRequest): boolean => (req.method ?? 'GET') === 'GET' && req.url.endsWith('/info/refs?service=git-upload-pack');
+const authorizationOf = (req: GitHttpRequest): string | undefined => req.headers?.Authorization ?? req.headers?.authorization;
+
+async function* replay(chunks: Uint8Array[]): AsyncIterableIterator<Uint8Array> {
+  yield* chunks;
+}
+
+/** Passes a response on, keeping a successful advertisement whole on the way. */
+async function recordAdvertisement(res: GitHttpResponse, req: GitHttpRequest, keep: (a: Advertisement) => void): Promise<GitHttpResponse> {
+  if (!isAdvertisementRequest(req) || res.statusCode !== 200 || !res.body) return res;
+  const body: Uint8Array[] = [];
+  for await (const chunk of res.body) body.push(chunk);
+  const { body: _stream, ...response } = res;
+  keep({ url: req.url, authorization: authorizationOf(req), response, body });
+  return { ...response, body: replay(body) };
+}
+
+/** An HTTP client that answers the first request for this advertisement from it, once. */
+function replaying(advertisement: Advertisement): HttpClient {
+  let used = false;
+  return {
+    request: async (req) => {
+      // Only the same request: another URL, or credentials the probe did not send, go to the server.
+      if (used || !isAdvertisementRequest(req) || req.url !== advertisement.url || authorizationOf(req) !== advertisement.authorization) return nodeHttp.request(req);
+      used = true;
+      return { ...advertisement.response, body: replay(advertisement.body) };
+    },
+  };
 }
 
 /** What isomorphic-git gets back from its "does readFile return a promise?" probe. */

@@ -61,9 +61,9 @@ export class GitSource {
       else if (options.force || this.now() - s.lastFetch >= this.minInterval) {
         s.inflight = (async () => {
           // A cheap look at the server first: nothing to fetch when the ref has not moved.
-          const remoteCommit = await s.repo.probe(spec.targetRevision);
-          const have = remoteCommit ? await s.repo.resolve(spec.targetRevision).then((r) => r.commit, () => undefined) : undefined;
-          if (!remoteCommit || remoteCommit !== have) await s.repo.fetch(spec.targetRevision);
+          const remote = await s.repo.probe(spec.targetRevision);
+          const have = remote.commit ? await s.repo.resolve(spec.targetRevision).then((r) => r.commit, () => undefined) : undefined;
+          if (!remote.commit || remote.commit !== have) await s.repo.fetch(spec.targetRevision, remote.advertisement);
           // A pull request's ref is fetched alone: the branches still need their own fetch.
           if (!spec.targetRevision || !isOtherRef(spec.targetRevision)) s.lastFetch = this.now();
         })().finally(() => {

@@ -143,7 +143,9 @@ describe('Git source', () => {
       server.requests.length = 0;
       const second = await source.refresh(spec);
       expect(second.ok && second.value.commit).toBe(next);
-      expect(server.requests.some((q) => q.includes('git-upload-pack'))).toBe(true);
+      // The probe's advertisement, then one pack request: the fetch does not ask for the refs again.
+      expect(server.requests.map((q) => q.split(' ')[0])).toEqual(['GET', 'POST']);
+      expect(server.requests[1]).toMatch(/git-upload-pack$/);
       const art2 = await source.artifact(spec, next, LOAD);
       expect(art2.ok && [names(art2.value), art2.value.parsed]).toEqual([['a', 'b', 'c', 'f'], 1]);
     });
@@ -153,7 +155,9 @@ describe('Git source', () => {
       server.requests.length = 0;
       const results = await Promise.all(['apps/web', 'apps/other', 'apps/web', 'apps/other', 'apps/web'].map((p) => source.refresh({ repoURL: `${server.url}/repo.git`, path: p })));
       expect(new Set(results.map((x) => x.ok && x.value.commit)).size).toBe(1);
-      expect(server.requests.filter((q) => q.startsWith('GET') && q.includes('info/refs'))).toHaveLength(2); // one probe, one fetch
+      // One advertisement (the probe's, reused by the fetch) and one pack request, for five callers.
+      expect(server.requests.filter((q) => q.startsWith('GET') && q.includes('info/refs'))).toHaveLength(1);
+      expect(server.requests.filter((q) => q.startsWith('POST'))).toHaveLength(1);
       server.requests.length = 0;
       await source.refresh({ repoURL: `${server.url}/repo.git` });
       expect(server.requests).toEqual([]); // within the interval: no network at all
