@@ -1,7 +1,7 @@
 /**
  * Sync of a 10,000-object repository (2,000 apps × Deployment, Service, ConfigMap, Secret,
  * Ingress) served over smart HTTP into a SQLite store: the first sync (time, peak RSS), a commit
- * touching one file (fetch to applied), and a poll with no change.
+ * touching one file (fetch to applied; the median of five), and a poll with no change (the best of five).
  * Targets: ≤ 5 s and ≤ 400 MB; ≤ 150 ms; ≤ 20 ms.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { startGitHttpServer, TestRepo } from '../helpers/git.js';
 import { app } from './manifest.js';
 
 const APPS = 2000;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const progress = (m: string) => process.stderr.write(`sync: ${m}\n`);
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -42,13 +43,19 @@ export async function run(): Promise<Record<string, unknown>> {
     const firstMs = performance.now() - t;
     if (first.written !== APPS * 5) throw new Error(`first sync wrote ${first.written} objects`);
 
-    progress('a commit touching one file');
-    repo.write({ 'apps/team-7/app-7.yaml': app(7).replace('workers: 7', 'workers: 8') });
-    repo.commit('one file');
-    t = performance.now();
-    const one = await reconcile();
-    const oneMs = performance.now() - t;
-    if (one.written !== 1) throw new Error(`one-file commit wrote ${one.written} objects`);
+    // Five commits, each touching one file (a different one each time): the median is reported,
+    // every sample beside it.
+    progress('commits touching one file');
+    const oneFile: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const n = 7 + i * 101;
+      repo.write({ [`apps/team-${n % 20}/app-${n}.yaml`]: app(n).replace(`workers: ${n % 8}`, `workers: ${(n % 8) + 10}`) });
+      repo.commit(`one file (${i + 1})`);
+      t = performance.now();
+      const one = await reconcile();
+      oneFile.push(performance.now() - t);
+      if (one.written !== 1) throw new Error(`one-file commit wrote ${one.written} objects`);
+    }
 
     progress('a poll with no change');
     const noChange: number[] = [];
@@ -65,7 +72,8 @@ export async function run(): Promise<Record<string, unknown>> {
       first_sync_ms: Math.round(firstMs),
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       rss_growth_mb: Math.round((process.memoryUsage().rss - rssBefore) / 1048576),
-      one_file_commit_ms: Math.round(oneMs),
+      one_file_commit_ms: Math.round(median(oneFile)),
+      one_file_commit_samples_ms: oneFile.map(Math.round),
       no_change_poll_ms: Math.round(Math.min(...noChange)),
       targets: { first_sync_ms: 5000, peak_rss_mb: 400, one_file_commit_ms: 150, no_change_poll_ms: 20 },
     };
