@@ -6,12 +6,14 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { runCli } from './cli/main.js';
-import { openStore } from './store/index.js';
+import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
 import { GitSource } from './source/index.js';
 import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
+import { workloadControllers } from './controllers/index.js';
+import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from './runtime/index.js';
 
 /** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
 const MIN_FETCH_INTERVAL_MS = 5000;
@@ -63,6 +65,7 @@ function addServerCommand(program: Command): void {
       process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
       const controllers = new AbortController();
       const syncing = applications.start(controllers.signal);
+      const managing = startControllers(store, log, controllers.signal);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
@@ -73,10 +76,21 @@ function addServerCommand(program: Command): void {
       });
       controllers.abort();
       await syncing;
+      await managing;
       await server.close();
       await store.close();
       log.flush();
     });
+}
+
+/** The workload controllers over shared informers, until the signal aborts. */
+async function startControllers(store: Store, log: Logger, signal: AbortSignal): Promise<void> {
+  const controllerLog = log.child({ component: 'controllers' });
+  const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
+  const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }), Date.now, (err) => controllerLog.warn({ err }, 'event not recorded'));
+  const ctx = { informers, writer: new ObjectWriter(store), events, now: Date.now, log: controllerLog };
+  await new ControllerManager(informers, workloadControllers(ctx), controllerLog).start(signal);
+  await events.flush();
 }
 
 export async function main(argv: string[]): Promise<void> {

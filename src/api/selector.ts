@@ -263,7 +263,7 @@ export interface LabelSelectorRequirementObject {
   values?: string[];
 }
 export interface LabelSelectorObject {
-  matchLabels?: Record<string, string>;
+  matchLabels?: Record<string, string | undefined>;
   matchExpressions?: LabelSelectorRequirementObject[];
 }
 
@@ -278,7 +278,7 @@ const EXPRESSION_OPERATORS: Record<string, SelectorOperator> = {
 export function selectorFromObject(obj: LabelSelectorObject | null | undefined): Selector {
   if (obj == null) return makeSelector([], true);
   const reqs: Requirement[] = [];
-  for (const [k, v] of Object.entries(obj.matchLabels ?? {})) reqs.push(makeRequirement(k, '=', [v]));
+  for (const [k, v] of Object.entries(obj.matchLabels ?? {})) if (v !== undefined) reqs.push(makeRequirement(k, '=', [v]));
   for (const expr of obj.matchExpressions ?? []) {
     const op = EXPRESSION_OPERATORS[expr.operator];
     if (!op) throw new BerthError('Invalid', `${JSON.stringify(expr.operator)} is not a valid label selector operator (In, NotIn, Exists, DoesNotExist)`);

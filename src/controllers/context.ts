@@ -1,0 +1,26 @@
+/** What every controller shell is given: the informers it reads, the writer, events, clock, log. */
+import type { Logger } from 'pino';
+import type { EventBroadcaster, InformerFactory, ObjectWriter } from '../runtime/index.js';
+import type { Owner } from './objects.js';
+
+export interface ControllerContext {
+  informers: InformerFactory;
+  writer: ObjectWriter;
+  events: EventBroadcaster;
+  now: () => number;
+  log?: Logger;
+}
+
+export function emit(ctx: ControllerContext, about: Owner, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  ctx.events.emit({
+    involvedObject: { apiVersion: about.apiVersion, kind: about.kind, namespace: about.metadata.namespace ?? 'default', name: about.metadata.name, ...(about.metadata.uid ? { uid: about.metadata.uid } : {}) },
+    type, reason, message,
+  });
+}
+
+/** The highest resourceVersion among written objects, for Informer.waitFor. */
+export function lastRevision(written: ({ metadata: { resourceVersion?: string } } | undefined)[]): number {
+  let max = 0;
+  for (const o of written) if (o) max = Math.max(max, Number(o.metadata.resourceVersion ?? 0));
+  return max;
+}

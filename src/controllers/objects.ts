@@ -1,0 +1,135 @@
+/**
+ * The object shapes controllers read and write (the generated types with a name always set), the
+ * kind refs they watch, and the helpers every controller shares: owner references, conditions,
+ * durations and the name suffixes Kubernetes generates.
+ */
+import { randomInt } from 'node:crypto';
+import type {
+  Condition, CronJob, DaemonSet, Deployment, Job, Node, ObjectMeta, OwnerReference, PersistentVolumeClaim, Pod, ReplicaSet, StatefulSet,
+} from '../api/types.gen.js';
+
+type Named<T extends { metadata: ObjectMeta }> = Omit<T, 'metadata'> & { metadata: ObjectMeta & { name: string } };
+export type PodObject = Named<Pod>;
+export type ReplicaSetObject = Named<ReplicaSet>;
+export type DeploymentObject = Named<Deployment>;
+export type StatefulSetObject = Named<StatefulSet>;
+export type DaemonSetObject = Named<DaemonSet>;
+export type JobObject = Named<Job>;
+export type CronJobObject = Named<CronJob>;
+export type PvcObject = Named<PersistentVolumeClaim>;
+export type NodeObject = Named<Node>;
+export type Owner = { apiVersion: string; kind: string; metadata: ObjectMeta & { name: string } };
+
+export const POD = { group: '', kind: 'Pod' };
+export const NODE = { group: '', kind: 'Node' };
+export const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+export const REPLICA_SET = { group: 'apps', kind: 'ReplicaSet' };
+export const DEPLOYMENT = { group: 'apps', kind: 'Deployment' };
+export const STATEFUL_SET = { group: 'apps', kind: 'StatefulSet' };
+export const DAEMON_SET = { group: 'apps', kind: 'DaemonSet' };
+export const JOB = { group: 'batch', kind: 'Job' };
+export const CRON_JOB = { group: 'batch', kind: 'CronJob' };
+
+/** The reference a controller puts on what it creates (controller: true, as Kubernetes). */
+export function controllerRef(owner: Owner): OwnerReference {
+  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+export function controllerOf(o: { metadata: ObjectMeta }): OwnerReference | undefined {
+  return o.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+export function isControlledBy(o: { metadata: ObjectMeta }, owner: Owner): boolean {
+  return controllerOf(o)?.uid === owner.metadata.uid;
+}
+
+/** `namespace/name`, the key every controller queues. */
+export function keyOf(o: { metadata: ObjectMeta }): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** The characters Kubernetes' rand.String draws from (no vowels, no look-alikes). */
+const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
+
+export function randomSuffix(length = 5): string {
+  let s = '';
+  for (let i = 0; i < length; i++) s += ALPHANUMS[randomInt(ALPHANUMS.length)];
+  return s;
+}
+
+/** FNV-1a 32-bit, the hash Kubernetes names pod-template-hash and controller revisions with. */
+export function fnv32a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** rand.SafeEncodeString: a hash as a label-safe string without vowels (no bad words). */
+export function safeEncode(n: number): string {
+  return String(n).split('').map((d) => ALPHANUMS[Number(d)]!).join('');
+}
+
+/** A stable JSON form (sorted keys), so that equal templates hash alike. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export const stamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const parseTime = (t: string | undefined | null): number | undefined => {
+  const ms = t ? Date.parse(t) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+};
+
+export function findCondition(conditions: Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Sets a condition the way Kubernetes' helpers do: lastTransitionTime moves only when the status
+ * does; lastUpdateTime (where the kind keeps one) whenever reason or message change.
+ */
+export function setCondition(conditions: Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>, now: number, withUpdateTime = false): Condition[] {
+  const list = [...(conditions ?? [])];
+  const i = list.findIndex((c) => c.type === next.type);
+  const old = i === -1 ? undefined : list[i];
+  if (old && old.status === next.status && old.reason === next.reason && old.message === next.message) return list;
+  const at = stamp(now);
+  const condition: Condition = {
+    ...next,
+    ...(withUpdateTime ? { lastUpdateTime: at } : {}),
+    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime ?? at : at,
+  };
+  if (i === -1) list.push(condition);
+  else list[i] = condition;
+  return list;
+}
+
+export function removeCondition(conditions: Condition[] | undefined, type: string): Condition[] {
+  return (conditions ?? []).filter((c) => c.type !== type);
+}
+
+/** An int-or-percent (maxSurge, maxUnavailable) against a total, rounded up or down as Kubernetes does. */
+export function scaledValue(value: number | string | undefined, total: number, roundUp: boolean, fallback: number | string): number {
+  const v = value ?? fallback;
+  if (typeof v === 'number') return v;
+  const m = /^([0-9]+)%$/.exec(v);
+  if (!m) {
+    if (/^[0-9]+$/.test(v)) return Number(v);
+    throw new Error(`invalid value for IntOrString: ${JSON.stringify(v)}`);
+  }
+  const scaled = (Number(m[1]) * total) / 100;
+  return roundUp ? Math.ceil(scaled) : Math.floor(scaled);
+}

@@ -1,0 +1,53 @@
+/**
+ * Events off the reconcile path, as client-go's broadcaster: `emit` never waits for the store; a
+ * bounded queue is written behind it (overflow is dropped, as client-go drops); and like its
+ * EventAggregator, once more than 10 events of one object, type and reason but different messages
+ * arrive within 10 minutes, further ones are combined into one counted event instead of 1,000
+ * "Created pod: …" events for a 1,000-replica ReplicaSet.
+ */
+import type { EventInput, EventRecorder } from './events.js';
+
+const MAX_QUEUED = 1000;
+const AGGREGATE_AFTER = 10;
+const AGGREGATE_WINDOW_MS = 10 * 60_000;
+
+export class EventBroadcaster {
+  private readonly queue: EventInput[] = [];
+  private readonly similar = new Map<string, { messages: Set<string>; since: number }>();
+  private draining: Promise<void> | undefined;
+  dropped = 0;
+
+  constructor(private readonly recorder: EventRecorder, private readonly now: () => number = Date.now, private readonly onError?: (e: unknown) => void) {}
+
+  emit(input: EventInput): void {
+    const o = input.involvedObject;
+    const key = [o.kind, o.namespace ?? '', o.name, o.uid ?? '', input.type, input.reason].join('\u0000');
+    const now = this.now();
+    let seen = this.similar.get(key);
+    if (!seen || now - seen.since > AGGREGATE_WINDOW_MS) this.similar.set(key, (seen = { messages: new Set(), since: now }));
+    seen.messages.add(input.message);
+    if (this.similar.size > 4096) this.similar.delete(this.similar.keys().next().value!);
+    const event = seen.messages.size > AGGREGATE_AFTER ? { ...input, message: '(combined from similar events): ' + input.reason } : input;
+    if (this.queue.length >= MAX_QUEUED) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(event);
+    this.draining ??= this.drain();
+  }
+
+  /** Resolves when everything emitted so far is written. */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let e = this.queue.shift(); e; e = this.queue.shift()) {
+        await this.recorder.record(e).catch((err) => this.onError?.(err));
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The controller manager: every controller's informers started and listed before any worker
+ * runs, one workqueue per controller, `workers` keys reconciled at once (never one key twice),
+ * errors retried with per-key backoff, and everything drained when the signal aborts.
+ */
+import type { Logger } from 'pino';
+import { isBerthError } from '../api/errors.js';
+import type { InformerFactory } from './informer.js';
+import { WorkQueue } from './workqueue.js';
+
+export interface ReconcileResult {
+  /** Reconcile this key again after so long (a timer the controller is waiting on). */
+  requeueAfterMs?: number;
+}
+
+export interface Controller {
+  readonly name: string;
+  /** How many keys it reconciles at once. */
+  readonly workers?: number;
+  /** Subscribes to the informers it reads, turning their events into keys to reconcile. */
+  watch(enqueue: (key: string) => void, informers: InformerFactory): void;
+  /** Level-triggered and idempotent: brings the world for `key` to its desired state. */
+  reconcile(key: string): Promise<ReconcileResult | void>;
+}
+
+export class ControllerManager {
+  private readonly queues = new Map<string, WorkQueue>();
+
+  constructor(private readonly informers: InformerFactory, private readonly controllers: Controller[], private readonly log?: Logger) {}
+
+  /** Adds a key to a controller's queue (tests and imperative triggers). */
+  enqueue(controller: string, key: string): void {
+    this.queues.get(controller)?.add(key);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    for (const c of this.controllers) {
+      const queue = new WorkQueue();
+      this.queues.set(c.name, queue);
+      c.watch((key) => queue.add(key), this.informers);
+    }
+    signal.addEventListener('abort', () => {
+      for (const q of this.queues.values()) q.shutdown();
+    }, { once: true });
+    if (signal.aborted) return;
+    await this.informers.start(signal);
+    const workers: Promise<void>[] = [];
+    for (const c of this.controllers) {
+      const queue = this.queues.get(c.name)!;
+      for (let i = 0; i < (c.workers ?? 1); i++) workers.push(this.work(c, queue));
+    }
+    await Promise.all(workers);
+    await this.informers.stopped();
+  }
+
+  private async work(c: Controller, queue: WorkQueue): Promise<void> {
+    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      try {
+        const result = await c.reconcile(key);
+        queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+      } catch (e) {
+        if (isBerthError(e, 'Invalid')) {
+          // Retrying cannot fix an object the store refuses: say so once and wait for a change.
+          this.log?.error({ controller: c.name, key, err: e }, 'reconcile failed permanently');
+        } else {
+          const retryInMs = queue.addRateLimited(key);
+          const level = isBerthError(e, 'Conflict') || isBerthError(e, 'NotFound') || isBerthError(e, 'AlreadyExists') ? 'debug' : 'warn';
+          this.log?.[level]({ controller: c.name, key, err: e, retryInMs }, 'reconcile failed');
+        }
+      } finally {
+        queue.done(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * How controllers write: through the same lifecycle rules as the API (uid, creationTimestamp,
+ * generation on create; identity and status kept on a spec update), with the read revision as
+ * precondition, and no write at all when nothing would change (reconciles stay idempotent).
+ */
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { isBerthError } from '../api/errors.js';
+import { prepareCreate, prepareUpdate } from '../api/lifecycle.js';
+import { refOf } from '../store/keys.js';
+import type { KubeObject, Store } from '../store/types.js';
+
+export class ObjectWriter {
+  constructor(readonly store: Store, private readonly now: () => number = Date.now) {}
+
+  create<T extends KubeObject>(object: T): Promise<T> {
+    return this.store.create(prepareCreate(object, new Date(this.now()), randomUUID()));
+  }
+
+  /**
+   * Creates in as few transactions as the store allows; all of a transaction or none of it.
+   * Returns the objects created and the error that stopped the rest, if any.
+   */
+  async createMany<T extends KubeObject>(objects: T[]): Promise<{ created: T[]; error?: unknown }> {
+    const created: T[] = [];
+    const per = Math.max(1, Math.min(objects.length, this.store.txnLimits.maxOps, 500));
+    for (let i = 0; i < objects.length; i += per) {
+      const batch = objects.slice(i, i + per).map((o) => ({ op: 'create' as const, object: prepareCreate(o, new Date(this.now()), randomUUID()) }));
+      try {
+        created.push(...((await this.store.txn(batch)).results as T[]));
+      } catch (error) {
+        return { created, error };
+      }
+    }
+    return { created };
+  }
+
+  /** A spec/metadata update of `current` to `next`; undefined-free `next` replaces it. */
+  update<T extends KubeObject>(current: T, next: T): Promise<T> {
+    const prepared = prepareUpdate(current, structuredClone(next));
+    delete prepared.metadata.resourceVersion;
+    return this.store.update(prepared, { expectedRevision: Number(current.metadata.resourceVersion) });
+  }
+
+  /** Writes the status (the status subresource); resolves to `current` when it is unchanged. */
+  async updateStatus<T extends KubeObject>(current: T, status: unknown): Promise<T> {
+    if (isDeepStrictEqual(current.status, status)) return current;
+    return this.store.update({ ...current, status }, { expectedRevision: Number(current.metadata.resourceVersion) });
+  }
+
+  /** Deletes the object as read; undefined when it is already gone. */
+  async delete<T extends KubeObject>(current: T): Promise<T | undefined> {
+    try {
+      return await this.store.delete<T>(refOf(current), { expectedRevision: Number(current.metadata.resourceVersion) });
+    } catch (e) {
+      if (isBerthError(e, 'NotFound')) return undefined;
+      throw e;
+    }
+  }
+}

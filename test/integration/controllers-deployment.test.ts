@@ -1,0 +1,149 @@
+/**
+ * Deployments end to end over a SQLite store with the real controllers: create → ReplicaSet and
+ * pods; readiness → Available; a new template rolls; history and undo; paused does not roll.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+import { DEPLOY, POD, RS, deployment, ref, startHarness, type Harness } from '../helpers/controllers.js';
+
+describe('deployment controller', () => {
+  let dir: string;
+  let store: RevisionedStore;
+  let h: Harness;
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-ctl-'));
+    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    h = startHarness(store);
+  });
+  afterEach(async () => {
+    await h.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (name: string) => store.get<any>(ref(DEPLOY, name));
+  /** Makes pods ready until the deployment reports a completed rollout. */
+  async function rollOut(name: string): Promise<any> {
+    return h.until(`${name} rolled out`, async () => {
+      await h.makeReady();
+      const d = await get(name);
+      const s = d.status ?? {};
+      const done = s.observedGeneration === d.metadata.generation && s.updatedReplicas === d.spec.replicas && s.replicas === d.spec.replicas && s.availableReplicas === d.spec.replicas
+        && s.conditions?.some((c: any) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
+      return done && d;
+    });
+  }
+
+  it('creates a ReplicaSet and its pods, and reports Available once they are ready', async () => {
+    await h.create(deployment('web', { replicas: 3 }));
+    const pods = await h.until('3 pods', async () => {
+      const p = await h.list(POD);
+      return p.length === 3 && p;
+    });
+    const [rs] = await h.list<any>(RS);
+    expect(rs.metadata.name).toMatch(/^web-[bcdfghjklmnpqrstvwxz2456789]+$/);
+    expect(rs.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
+    for (const p of pods) {
+      expect(p.metadata.name).toMatch(new RegExp(`^${rs.metadata.name}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+      expect(p.metadata.ownerReferences[0]).toMatchObject({ kind: 'ReplicaSet', name: rs.metadata.name, controller: true });
+      expect(p.metadata.labels['pod-template-hash']).toBe(rs.metadata.labels['pod-template-hash']);
+    }
+    const d = await rollOut('web');
+    expect(d.status).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, unavailableReplicas: 0 });
+    expect(d.status.conditions.find((c: any) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
+    expect(d.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
+  });
+
+  it('rolls to a new template, keeps history within the limit, and undo restores a template as a new revision', async () => {
+    await h.create(deployment('web', { replicas: 4, revisionHistoryLimit: 2 }));
+    await rollOut('web');
+    for (const image of ['web:2', 'web:3', 'web:4']) {
+      const d = await get('web');
+      d.spec.template.spec.containers[0].image = image;
+      d.metadata.generation++;
+      await store.update(d);
+      await rollOut('web');
+      const pods = await h.list<any>(POD);
+      expect(pods.every((p) => p.spec.containers[0].image === image)).toBe(true);
+    }
+    // 4 revisions made, limit 2 → the newest plus 2 old ReplicaSets remain.
+    await h.until('history cleaned', async () => (await h.list(RS)).length === 3);
+    const byRevision = Object.fromEntries((await h.list<any>(RS)).map((rs) => [rs.metadata.annotations['deployment.kubernetes.io/revision'], rs.spec.template.spec.containers[0].image]));
+    expect(byRevision).toEqual({ '2': 'web:2', '3': 'web:3', '4': 'web:4' });
+
+    // undo to revision 2, as `berth rollout undo --to-revision 2` writes it: that template, new revision 5.
+    const d = await get('web');
+    const old = (await h.list<any>(RS)).find((rs) => rs.metadata.annotations['deployment.kubernetes.io/revision'] === '2');
+    const template = structuredClone(old.spec.template);
+    delete template.metadata.labels['pod-template-hash'];
+    d.spec.template = template;
+    d.metadata.generation++;
+    await store.update(d);
+    const after = await rollOut('web');
+    expect(after.metadata.annotations['deployment.kubernetes.io/revision']).toBe('5');
+    const reused = await store.get<any>(ref(RS, old.metadata.name));
+    expect(reused.metadata.annotations['deployment.kubernetes.io/revision']).toBe('5');
+    expect(reused.metadata.annotations['deployment.kubernetes.io/revision-history']).toBe('2');
+    expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:2')).toBe(true);
+  });
+
+  it('does not roll a paused deployment, and rolls once resumed', async () => {
+    await h.create(deployment('web', { replicas: 2 }));
+    await rollOut('web');
+    const d = await get('web');
+    d.spec.paused = true;
+    d.spec.template.spec.containers[0].image = 'web:2';
+    d.metadata.generation++;
+    await store.update(d);
+    const paused = await h.until('paused observed', async () => {
+      const x = await get('web');
+      return x.status.observedGeneration === x.metadata.generation && x;
+    });
+    expect(paused.status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
+    expect(await h.list(RS)).toHaveLength(1);
+    expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:1')).toBe(true);
+    const resumed = await get('web');
+    resumed.spec.paused = false;
+    resumed.metadata.generation++;
+    await store.update(resumed);
+    await rollOut('web');
+    expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:2')).toBe(true);
+  });
+
+  it('Recreate stops every old pod before a new one starts', async () => {
+    await h.create(deployment('web', { replicas: 3, strategy: { type: 'Recreate' } }));
+    await rollOut('web');
+    const d = await get('web');
+    d.spec.template.spec.containers[0].image = 'web:2';
+    d.metadata.generation++;
+    await store.update(d);
+    const seen: string[][] = [];
+    await h.until('recreated', async () => {
+      const pods = await h.list<any>(POD);
+      seen.push(pods.map((p) => p.spec.containers[0].image));
+      await h.makeReady();
+      const x = await get('web');
+      return x.status.updatedReplicas === 3 && x.status.availableReplicas === 3 && x.status.replicas === 3;
+    });
+    expect(seen.some((images) => images.includes('web:1') && images.includes('web:2'))).toBe(false);
+  });
+
+  it('scales a ReplicaSet down, deleting not-ready pods first, and deleting an owner deletes its pods', async () => {
+    await h.create(deployment('web', { replicas: 4 }));
+    await h.until('4 pods', async () => (await h.list(POD)).length === 4);
+    const pods = await h.list<KubeObject>(POD);
+    const readyNames = pods.slice(0, 2).map((p) => p.metadata.name);
+    await h.makeReady((p) => readyNames.includes(p.metadata.name));
+    const d = await get('web');
+    d.spec.replicas = 2;
+    d.metadata.generation++;
+    await store.update(d);
+    await h.until('2 pods', async () => (await h.list(POD)).length === 2);
+    expect((await h.list(POD)).map((p) => p.metadata.name).sort()).toEqual([...readyNames].sort());
+    await store.delete(ref(DEPLOY, 'web'));
+    await h.until('garbage collected', async () => (await h.list(RS)).length === 0 && (await h.list(POD)).length === 0);
+  });
+});
