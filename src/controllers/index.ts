@@ -1,12 +1,19 @@
 /** Every workload controller, built over one context: what the composition root starts. */
 import type { Controller } from '../runtime/index.js';
 import type { ControllerContext } from './context.js';
+import { CronJobController } from './cronjob/reconcile.js';
+import { DaemonSetController } from './daemonset/reconcile.js';
 import { DeploymentController } from './deployment/reconcile.js';
 import { GarbageCollector } from './gc/reconcile.js';
+import { JobController } from './job/reconcile.js';
 import { ReplicaSetController } from './replicaset/reconcile.js';
+import { StatefulSetController } from './statefulset/reconcile.js';
 
 export type { ControllerContext } from './context.js';
 
 export function workloadControllers(ctx: ControllerContext): Controller[] {
-  return [new ReplicaSetController(ctx), new DeploymentController(ctx), new GarbageCollector(ctx)];
+  return [
+    new ReplicaSetController(ctx), new DeploymentController(ctx), new StatefulSetController(ctx), new DaemonSetController(ctx),
+    new JobController(ctx), new CronJobController(ctx), new GarbageCollector(ctx),
+  ];
 }

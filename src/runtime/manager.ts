@@ -33,6 +33,15 @@ export class ControllerManager {
     this.queues.get(controller)?.add(key);
   }
 
+  /** Resolves once every queue has been idle for `quietMs` (tests and benchmarks wait for quiet). */
+  async settled(quietMs = 50): Promise<void> {
+    let quietSince = Date.now();
+    while (Date.now() - quietSince < quietMs) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (![...this.queues.values()].every((q) => q.idle)) quietSince = Date.now();
+    }
+  }
+
   async start(signal: AbortSignal): Promise<void> {
     for (const c of this.controllers) {
       const queue = new WorkQueue();

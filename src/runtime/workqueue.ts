@@ -36,6 +36,11 @@ export class WorkQueue {
     return this.queue.length - this.head;
   }
 
+  /** Nothing queued and nothing being worked on (delayed keys aside). */
+  get idle(): boolean {
+    return this.length === 0 && this.processing.size === 0;
+  }
+
   add(key: string): void {
     if (this.shutDown) return;
     if (this.processing.has(key)) {

@@ -17,6 +17,12 @@ export interface Harness {
   list<T extends KubeObject = KubeObject>(kind: { group: string; kind: string }, namespace?: string): Promise<T[]>;
   /** Marks pods Running and Ready (as an agent would), those picked by `pick`. */
   makeReady(pick?: (pod: KubeObject) => boolean): Promise<number>;
+  /** Read, change, write — again on a conflict (the controllers write status meanwhile). A spec change moves generation. */
+  modify<T extends KubeObject = any>(kind: { group: string; kind: string }, name: string, change: (o: T) => void, namespace?: string): Promise<T>;
+  /** Resolves when the controllers have had nothing to do for a moment. */
+  settled(): Promise<void>;
+  /** Writes an annotation on an object so its controller looks again (as its timer would, under a fake clock). */
+  touch(kind: { group: string; kind: string }, name: string, namespace?: string): Promise<void>;
   /** Resolves when `check` returns a truthy value (re-checked on each store change), else fails after `timeoutMs`. */
   until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
 }
@@ -31,7 +37,9 @@ export function startHarness(store: Store, options: { now?: () => number; manage
   const informers = new InformerFactory(store, (e) => console.error('informer', e));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'test' }, now), now);
   const ctx = { informers, writer: new ObjectWriter(store, now), events, now };
-  const running = options.manage === false ? Promise.resolve() : new ControllerManager(informers, workloadControllers(ctx)).start(abort.signal);
+  const manager = new ControllerManager(informers, workloadControllers(ctx));
+  const running = options.manage === false ? Promise.resolve() : manager.start(abort.signal);
+  let touches = 0;
   const stamp = () => new Date(now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
   const harness: Harness = {
@@ -47,6 +55,25 @@ export function startHarness(store: Store, options: { now?: () => number; manage
     },
     async list<T extends KubeObject>(kind: { group: string; kind: string }, namespace?: string): Promise<T[]> {
       return (await store.list<T>({ ...kind, ...(namespace !== undefined ? { namespace } : {}) })).items;
+    },
+    async modify(kind, name, change, namespace = 'default') {
+      for (;;) {
+        const o = await store.get<any>({ ...kind, namespace, name });
+        const before = JSON.stringify(o.spec);
+        change(o);
+        if (JSON.stringify(o.spec) !== before) o.metadata.generation = (o.metadata.generation ?? 1) + 1;
+        try {
+          return await store.update(o);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'Conflict') throw e;
+        }
+      }
+    },
+    settled: () => manager.settled(),
+    async touch(kind, name, namespace = 'default') {
+      await harness.modify(kind, name, (o) => {
+        o.metadata.annotations = { ...(o.metadata.annotations ?? {}), 'test.berth.dev/touched': String(++touches) };
+      }, namespace);
     },
     async makeReady(pick = () => true) {
       let n = 0;

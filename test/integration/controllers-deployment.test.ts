@@ -40,7 +40,7 @@ describe('deployment controller', () => {
   it('creates a ReplicaSet and its pods, and reports Available once they are ready', async () => {
     await h.create(deployment('web', { replicas: 3 }));
     const pods = await h.until('3 pods', async () => {
-      const p = await h.list(POD);
+      const p = await h.list<any>(POD);
       return p.length === 3 && p;
     });
     const [rs] = await h.list<any>(RS);
@@ -61,10 +61,9 @@ describe('deployment controller', () => {
     await h.create(deployment('web', { replicas: 4, revisionHistoryLimit: 2 }));
     await rollOut('web');
     for (const image of ['web:2', 'web:3', 'web:4']) {
-      const d = await get('web');
-      d.spec.template.spec.containers[0].image = image;
-      d.metadata.generation++;
-      await store.update(d);
+      await h.modify(DEPLOY, 'web', (d) => {
+        d.spec.template.spec.containers[0].image = image;
+      });
       await rollOut('web');
       const pods = await h.list<any>(POD);
       expect(pods.every((p) => p.spec.containers[0].image === image)).toBe(true);
@@ -75,13 +74,12 @@ describe('deployment controller', () => {
     expect(byRevision).toEqual({ '2': 'web:2', '3': 'web:3', '4': 'web:4' });
 
     // undo to revision 2, as `berth rollout undo --to-revision 2` writes it: that template, new revision 5.
-    const d = await get('web');
     const old = (await h.list<any>(RS)).find((rs) => rs.metadata.annotations['deployment.kubernetes.io/revision'] === '2');
     const template = structuredClone(old.spec.template);
     delete template.metadata.labels['pod-template-hash'];
-    d.spec.template = template;
-    d.metadata.generation++;
-    await store.update(d);
+    await h.modify(DEPLOY, 'web', (d) => {
+      d.spec.template = template;
+    });
     const after = await rollOut('web');
     expect(after.metadata.annotations['deployment.kubernetes.io/revision']).toBe('5');
     const reused = await store.get<any>(ref(RS, old.metadata.name));
@@ -93,11 +91,10 @@ describe('deployment controller', () => {
   it('does not roll a paused deployment, and rolls once resumed', async () => {
     await h.create(deployment('web', { replicas: 2 }));
     await rollOut('web');
-    const d = await get('web');
-    d.spec.paused = true;
-    d.spec.template.spec.containers[0].image = 'web:2';
-    d.metadata.generation++;
-    await store.update(d);
+    await h.modify(DEPLOY, 'web', (d) => {
+      d.spec.paused = true;
+      d.spec.template.spec.containers[0].image = 'web:2';
+    });
     const paused = await h.until('paused observed', async () => {
       const x = await get('web');
       return x.status.observedGeneration === x.metadata.generation && x;
@@ -105,10 +102,9 @@ describe('deployment controller', () => {
     expect(paused.status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
     expect(await h.list(RS)).toHaveLength(1);
     expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:1')).toBe(true);
-    const resumed = await get('web');
-    resumed.spec.paused = false;
-    resumed.metadata.generation++;
-    await store.update(resumed);
+    await h.modify(DEPLOY, 'web', (d) => {
+      d.spec.paused = false;
+    });
     await rollOut('web');
     expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:2')).toBe(true);
   });
@@ -116,10 +112,9 @@ describe('deployment controller', () => {
   it('Recreate stops every old pod before a new one starts', async () => {
     await h.create(deployment('web', { replicas: 3, strategy: { type: 'Recreate' } }));
     await rollOut('web');
-    const d = await get('web');
-    d.spec.template.spec.containers[0].image = 'web:2';
-    d.metadata.generation++;
-    await store.update(d);
+    await h.modify(DEPLOY, 'web', (d) => {
+      d.spec.template.spec.containers[0].image = 'web:2';
+    });
     const seen: string[][] = [];
     await h.until('recreated', async () => {
       const pods = await h.list<any>(POD);
@@ -137,10 +132,9 @@ describe('deployment controller', () => {
     const pods = await h.list<KubeObject>(POD);
     const readyNames = pods.slice(0, 2).map((p) => p.metadata.name);
     await h.makeReady((p) => readyNames.includes(p.metadata.name));
-    const d = await get('web');
-    d.spec.replicas = 2;
-    d.metadata.generation++;
-    await store.update(d);
+    await h.modify(DEPLOY, 'web', (d) => {
+      d.spec.replicas = 2;
+    });
     await h.until('2 pods', async () => (await h.list(POD)).length === 2);
     expect((await h.list(POD)).map((p) => p.metadata.name).sort()).toEqual([...readyNames].sort());
     await store.delete(ref(DEPLOY, 'web'));

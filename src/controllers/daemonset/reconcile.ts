@@ -1,0 +1,53 @@
+/** The DaemonSet controller's shell: pods bound to their nodes, old ones replaced within budget, status. */
+import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
+import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { DAEMON_SET, NODE, POD, controllerOf, keyOf, randomSuffix, splitKey, type DaemonSetObject, type NodeObject, type PodObject } from '../objects.js';
+import { planDaemonSet, podForNode, templateHash } from './plan.js';
+
+export class DaemonSetController implements Controller {
+  readonly name = 'daemonset';
+  readonly workers = 2;
+
+  constructor(private readonly ctx: ControllerContext) {}
+
+  watch(enqueue: (key: string) => void, informers: InformerFactory): void {
+    const daemonSets = informers.for<DaemonSetObject>(DAEMON_SET);
+    daemonSets.on((e) => enqueue(keyOf(e.object)));
+    informers.for<PodObject>(POD).on((e) => {
+      const ref = controllerOf(e.object);
+      if (ref?.kind === 'DaemonSet') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
+    });
+    // A node added, removed, relabelled or tainted: every DaemonSet looks again.
+    informers.for<NodeObject>(NODE).on((e) => {
+      const before = e.prevObject;
+      if (e.type === 'MODIFIED' && before && JSON.stringify([before.metadata.labels, before.spec]) === JSON.stringify([e.object.metadata.labels, e.object.spec])) return;
+      for (const ds of daemonSets.list()) enqueue(keyOf(ds));
+    });
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const { informers, writer } = this.ctx;
+    const ds = informers.for<DaemonSetObject>(DAEMON_SET).get(namespace, name);
+    if (!ds || ds.metadata.deletionTimestamp) return {};
+    const podInformer = informers.for<PodObject>(POD);
+    const owned = () => podInformer.ownedBy(ds.metadata.uid!).filter((p) => controllerOf(p)?.uid === ds.metadata.uid);
+    const nodes = informers.for<NodeObject>(NODE).list();
+    const plan = planDaemonSet(ds, nodes, owned(), this.ctx.now());
+    const written: (PodObject | undefined)[] = [];
+    const hash = templateHash(ds);
+    if (plan.create.length) {
+      const { created, error } = await writer.createMany(plan.create.map((node) => podForNode(ds, node, hash, randomSuffix())));
+      written.push(...created);
+      for (const p of created) emit(this.ctx, ds, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
+      if (error) throw error;
+    }
+    for (const p of plan.delete) {
+      written.push(await writer.delete(p));
+      emit(this.ctx, ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`);
+    }
+    await podInformer.waitFor(lastRevision(written));
+    await writer.updateStatus(ds, planDaemonSet(ds, nodes, owned(), this.ctx.now()).status);
+    return {};
+  }
+}

@@ -1,0 +1,67 @@
+/** The StatefulSet controller's shell: claims before pods, then the planner's pods, then status. */
+import { isBerthError } from '../../api/errors.js';
+import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
+import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { POD, PVC, STATEFUL_SET, controllerOf, controllerRef, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
+import { claimPods } from '../replicaset/plan.js';
+import { SELECTED_NODE, planStatefulSet } from './plan.js';
+
+export class StatefulSetController implements Controller {
+  readonly name = 'statefulset';
+  readonly workers = 2;
+
+  constructor(private readonly ctx: ControllerContext) {}
+
+  watch(enqueue: (key: string) => void, informers: InformerFactory): void {
+    informers.for<StatefulSetObject>(STATEFUL_SET).on((e) => enqueue(keyOf(e.object)));
+    informers.for<PodObject>(POD).on((e) => {
+      const ref = controllerOf(e.object);
+      if (ref?.kind === 'StatefulSet') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
+    });
+    informers.for<PvcObject>(PVC);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const { informers, writer } = this.ctx;
+    const sts = informers.for<StatefulSetObject>(STATEFUL_SET).get(namespace, name);
+    if (!sts || sts.metadata.deletionTimestamp) return {};
+    const podInformer = informers.for<PodObject>(POD);
+    const claimInformer = informers.for<PvcObject>(PVC);
+    const claim = claimPods(sts, podInformer.list(namespace));
+    const written: ({ metadata: { resourceVersion?: string } } | undefined)[] = [];
+    for (const p of claim.adopt) written.push(await writer.update(p, { ...p, metadata: { ...p.metadata, ownerReferences: [...(p.metadata.ownerReferences ?? []), controllerRef(sts)] } }));
+    const plan = planStatefulSet(sts, claim.owned, claimInformer.list(namespace), this.ctx.now());
+
+    const claimWrites: (PvcObject | undefined)[] = [];
+    for (const c of plan.createClaims) {
+      try {
+        claimWrites.push(await writer.create(c));
+      } catch (e) {
+        if (!isBerthError(e, 'AlreadyExists')) throw e;
+      }
+    }
+    for (const { claim: c, node } of plan.pinClaims) {
+      claimWrites.push(await writer.update(c, { ...c, metadata: { ...c.metadata, annotations: { ...(c.metadata.annotations ?? {}), [SELECTED_NODE]: node } } }));
+    }
+    for (const c of plan.deleteClaims) claimWrites.push(await writer.delete(c));
+    for (const p of plan.createPods) {
+      try {
+        written.push(await writer.create(p));
+        emit(this.ctx, sts, 'Normal', 'SuccessfulCreate', `create Pod ${p.metadata.name} in StatefulSet ${name} successful`);
+      } catch (e) {
+        // The name is the identity: an existing pod of this ordinal is never doubled.
+        if (!isBerthError(e, 'AlreadyExists')) throw e;
+      }
+    }
+    for (const p of plan.deletePods) {
+      written.push(await writer.delete(p));
+      emit(this.ctx, sts, 'Normal', 'SuccessfulDelete', `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`);
+    }
+    await podInformer.waitFor(lastRevision(written));
+    await claimInformer.waitFor(lastRevision(claimWrites));
+    const after = planStatefulSet(sts, claimPods(sts, podInformer.list(namespace)).owned, claimInformer.list(namespace), this.ctx.now());
+    await writer.updateStatus(sts, after.status);
+    return {};
+  }
+}
