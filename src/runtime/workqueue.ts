@@ -22,7 +22,7 @@ export class WorkQueue {
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   /** Workers waiting for a key. */
-  private readonly idle: (() => void)[] = [];
+  private readonly waiting: (() => void)[] = [];
   private shutDown = false;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -50,7 +50,7 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
-    this.idle.shift()?.();
+    this.waiting.shift()?.();
   }
 
   /** Adds the key after `ms`, unless an earlier add of it is already due. */
@@ -100,7 +100,7 @@ export class WorkQueue {
         this.processing.add(key);
         return key;
       }
-      await new Promise<void>((resolve) => this.idle.push(resolve));
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     return undefined;
   }
@@ -114,6 +114,6 @@ export class WorkQueue {
     this.shutDown = true;
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
-    for (const wake of this.idle.splice(0)) wake();
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
