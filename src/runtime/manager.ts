@@ -25,12 +25,22 @@ export interface Controller {
 
 export class ControllerManager {
   private readonly queues = new Map<string, WorkQueue>();
+  /** Every key each controller was given, for resync. */
+  private readonly known = new Map<string, Set<string>>();
 
   constructor(private readonly informers: InformerFactory, private readonly controllers: Controller[], private readonly log?: Logger) {}
 
   /** Adds a key to a controller's queue (tests and imperative triggers). */
   enqueue(controller: string, key: string): void {
     this.queues.get(controller)?.add(key);
+  }
+
+  /**
+   * Reconciles every key again, as client-go's resync: nothing changed, so nothing may be written
+   * (the idempotence tests check the store's revision does not move).
+   */
+  resync(): void {
+    for (const [name, keys] of this.known) for (const k of keys) this.queues.get(name)!.add(k);
   }
 
   /** Resolves once every queue has been idle for `quietMs` (tests and benchmarks wait for quiet). */
@@ -45,8 +55,13 @@ export class ControllerManager {
   async start(signal: AbortSignal): Promise<void> {
     for (const c of this.controllers) {
       const queue = new WorkQueue();
+      const known = new Set<string>();
       this.queues.set(c.name, queue);
-      c.watch((key) => queue.add(key), this.informers);
+      this.known.set(c.name, known);
+      c.watch((key) => {
+        known.add(key);
+        queue.add(key);
+      }, this.informers);
     }
     signal.addEventListener('abort', () => {
       for (const q of this.queues.values()) q.shutdown();

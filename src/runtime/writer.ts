@@ -4,7 +4,6 @@
  * precondition, and no write at all when nothing would change (reconciles stay idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { isBerthError } from '../api/errors.js';
 import { prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
@@ -44,7 +43,7 @@ export class ObjectWriter {
 
   /** Writes the status (the status subresource); resolves to `current` when it is unchanged. */
   async updateStatus<T extends KubeObject>(current: T, status: unknown): Promise<T> {
-    if (isDeepStrictEqual(current.status, status)) return current;
+    if (sameJson(current.status, status)) return current;
     return this.store.update({ ...current, status }, { expectedRevision: Number(current.metadata.resourceVersion) });
   }
 
@@ -57,4 +56,15 @@ export class ObjectWriter {
       throw e;
     }
   }
+}
+
+/** Equal as JSON: a property set to undefined is the same as one not there (it is not stored). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => sameJson(x, (b as unknown[])[i]));
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -19,6 +19,8 @@ export interface Harness {
   makeReady(pick?: (pod: KubeObject) => boolean): Promise<number>;
   /** Read, change, write — again on a conflict (the controllers write status meanwhile). A spec change moves generation. */
   modify<T extends KubeObject = any>(kind: { group: string; kind: string }, name: string, change: (o: T) => void, namespace?: string): Promise<T>;
+  /** Every controller reconciles every key it has seen again; resolves when they are done. */
+  resync(): Promise<void>;
   /** Resolves when the controllers have had nothing to do for a moment. */
   settled(): Promise<void>;
   /** Writes an annotation on an object so its controller looks again (as its timer would, under a fake clock). */
@@ -69,7 +71,15 @@ export function startHarness(store: Store, options: { now?: () => number; manage
         }
       }
     },
-    settled: () => manager.settled(),
+    async settled() {
+      await manager.settled();
+      await events.flush();
+    },
+    async resync() {
+      await harness.settled();
+      manager.resync();
+      await harness.settled();
+    },
     async touch(kind, name, namespace = 'default') {
       await harness.modify(kind, name, (o) => {
         o.metadata.annotations = { ...(o.metadata.annotations ?? {}), 'test.berth.dev/touched': String(++touches) };

@@ -55,6 +55,11 @@ describe('deployment controller', () => {
     expect(d.status).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, unavailableReplicas: 0 });
     expect(d.status.conditions.find((c: any) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
     expect(d.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
+    // Level-triggered and idempotent: reconciling everything again with nothing changed writes nothing.
+    await h.settled();
+    const revision = await store.revision();
+    await h.resync();
+    expect(await store.revision()).toBe(revision);
   });
 
   it('rolls to a new template, keeps history within the limit, and undo restores a template as a new revision', async () => {

@@ -28,7 +28,14 @@ describe('workload controllers', () => {
     store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
     h = startHarness(store, { now });
   });
-  afterEach(async () => {
+  afterEach(async (context) => {
+    // Every scenario ends idempotent: reconciling everything again writes nothing.
+    if (context.task.result?.state !== 'fail') {
+      await h.settled();
+      const revision = await store.revision();
+      await h.resync();
+      expect(await store.revision(), 'a reconcile with nothing changed wrote').toBe(revision);
+    }
     await h.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
