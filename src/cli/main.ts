@@ -8,6 +8,7 @@ import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput
 import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
+import { rolloutHistory, rolloutPause, rolloutRestart, rolloutStatus, rolloutUndo, scaleCommand } from './rollout.js';
 
 export const VERSION = '0.1.0';
 
@@ -82,6 +83,67 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('-n, --namespace <ns>', 'namespace')
     .action(async (kind: string, names: string[], o: { namespace?: string }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => deleteCommand(c, kind, names, o.namespace, io));
+    });
+
+  const rollout = program.command('rollout').description('watch, inspect, undo and restart rollouts of deployments, daemon sets and stateful sets')
+    .addHelpText('after', '\nUnder an Application with self-heal, imperative changes (undo, restart, pause, scale) are reverted by the next sync: change Git instead.');
+  rollout
+    .command('status')
+    .description('wait for a rollout to finish, showing its progress')
+    .argument('<target>', 'TYPE/NAME: deploy/web, ds/agent, sts/db')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-w, --watch <bool>', 'keep watching until it finishes (false: report once)', 'true')
+    .option('--timeout <duration>', 'give up after this long (e.g. 5m)', '10m')
+    .addHelpText('after', '\nExit codes: 0 rolled out, 1 failed (progress deadline exceeded) or not finished with --watch=false, 2 error, 3 timed out.')
+    .action(async (target: string, o: { namespace?: string; watch: string; timeout: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => rolloutStatus(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), watch: o.watch !== 'false', timeoutMs: parseTtl(o.timeout), tty: process.stdout.isTTY === true }, io));
+    });
+  rollout
+    .command('history')
+    .description("a deployment's revisions (its ReplicaSets)")
+    .argument('<target>', 'deploy/NAME')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--revision <n>', "show that revision's pod template")
+    .addOption(outputOption())
+    .action(async (target: string, o: { namespace?: string; revision?: string; output: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => rolloutHistory(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: nonNegative(o.revision, '--revision') } : {}), output: parseOutputFormat(o.output) }, io));
+    });
+  rollout
+    .command('undo')
+    .description("roll back to a previous revision's template (a new revision, as kubectl)")
+    .argument('<target>', 'deploy/NAME')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('--to-revision <n>', 'the revision to go back to (default: the previous one)', '0')
+    .action(async (target: string, o: { namespace?: string; toRevision: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => rolloutUndo(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), toRevision: nonNegative(o.toRevision, '--to-revision') }, io));
+    });
+  rollout
+    .command('restart')
+    .description('replace every pod (a new revision with a restartedAt annotation)')
+    .argument('<target>', 'deploy/NAME, ds/NAME or sts/NAME')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (target: string, o: { namespace?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => rolloutRestart(c, target, o, io));
+    });
+  for (const [verb, paused] of [['pause', true], ['resume', false]] as const) {
+    rollout
+      .command(verb)
+      .description(paused ? 'stop a deployment from rolling out template changes' : 'let a paused deployment roll out again')
+      .argument('<target>', 'deploy/NAME')
+      .option('-n, --namespace <ns>', 'namespace')
+      .action(async (target: string, o: { namespace?: string }, cmd: Command) => {
+        exitCode = await withClient(cmd, (c) => rolloutPause(c, target, paused, o, io));
+      });
+  }
+
+  program
+    .command('scale')
+    .description('set the replicas of a deployment, replica set or stateful set')
+    .argument('<target>', 'deploy/NAME, rs/NAME or sts/NAME')
+    .requiredOption('--replicas <n>', 'the number of replicas')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (target: string, o: { namespace?: string; replicas: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => scaleCommand(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), replicas: nonNegative(o.replicas, '--replicas') }, io));
     });
 
   program
@@ -243,4 +305,9 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
 
 function defaultIO(): CommandIO {
   return { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+}
+
+function nonNegative(value: string, flag: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new BerthError('Usage', `${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
+  return Number(value);
 }

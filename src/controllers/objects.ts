@@ -77,15 +77,7 @@ export function safeEncode(n: number): string {
   return String(n).split('').map((d) => ALPHANUMS[Number(d)]!).join('');
 }
 
-/** A stable JSON form (sorted keys), so that equal templates hash alike. */
-export function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { stableJson } from '../api/workloads.js';
 
 export const stamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 export const parseTime = (t: string | undefined | null): number | undefined => {

@@ -20,11 +20,14 @@ export interface BerthServerProcess {
   logs(): string;
   /** Runs `berth ARGS…` against this server. */
   cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }>;
+  /** Kills the process with SIGKILL (a crash): the data dir stays for a restart. */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startBerthServer(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<BerthServerProcess> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
+/** `dir`: an existing data dir to start on (a restart); it is removed by stop() all the same. */
+export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string } = {}): Promise<BerthServerProcess> {
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
   const child: ChildProcess = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...(options.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
   });
@@ -47,6 +50,11 @@ export async function startBerthServer(options: { env?: Record<string, string>; 
   return {
     dir, url, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'), token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
     logs: () => err,
+    async crash() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    },
     cli: (...args) => new Promise((resolve) => {
       const c = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
       let out = '';

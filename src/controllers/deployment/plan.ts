@@ -5,15 +5,17 @@
  * takes one step, as Kubernetes' does; the next ReplicaSet or pod change takes the next.
  */
 import type { DeploymentStatus, PodTemplateSpec } from '../../api/types.gen.js';
+import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, templatesEqual } from '../../api/workloads.js';
 import {
   controllerRef, fnv32a, findCondition, parseTime, safeEncode, scaledValue, stableJson, stamp, type DeploymentObject, type ReplicaSetObject,
 } from '../objects.js';
 
-export const REVISION = 'deployment.kubernetes.io/revision';
-export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
+export const REVISION = REVISION_ANNOTATION;
+export const REVISION_HISTORY = REVISION_HISTORY_ANNOTATION;
 export const DESIRED_REPLICAS = 'deployment.kubernetes.io/desired-replicas';
 export const MAX_REPLICAS = 'deployment.kubernetes.io/max-replicas';
-export const POD_TEMPLATE_HASH = 'pod-template-hash';
+export const POD_TEMPLATE_HASH = POD_TEMPLATE_HASH_LABEL;
+export { templatesEqual };
 
 export type DeploymentAction =
   | { type: 'create'; replicaSet: ReplicaSetObject }
@@ -35,17 +37,6 @@ export interface DeploymentPlan {
 /** The pod-template-hash: the template's FNV-1a hash, with collisionCount to escape a name clash. */
 export function podTemplateHash(template: PodTemplateSpec, collisionCount = 0): string {
   return safeEncode(fnv32a(stableJson(template) + (collisionCount ? `#${collisionCount}` : '')));
-}
-
-/** EqualIgnoreHash: two templates that differ only in the pod-template-hash label. */
-export function templatesEqual(a: PodTemplateSpec | undefined, b: PodTemplateSpec | undefined): boolean {
-  return stableJson(withoutHash(a)) === stableJson(withoutHash(b));
-}
-
-export function withoutHash(t: PodTemplateSpec | undefined): PodTemplateSpec {
-  const labels = { ...(t?.metadata?.labels ?? {}) };
-  delete labels[POD_TEMPLATE_HASH];
-  return { ...(t ?? {}), metadata: { ...(t?.metadata ?? {}), labels } };
 }
 
 export const revisionOf = (o: { metadata: { annotations?: Record<string, string | undefined> } }): number => Number(o.metadata.annotations?.[REVISION] ?? 0) || 0;
