@@ -3,7 +3,8 @@
  * bounded queue is written behind it (overflow is dropped, as client-go drops); and like its
  * EventAggregator, once more than 10 events of one object, type and reason but different messages
  * arrive within 10 minutes, further ones are combined into one counted event instead of 1,000
- * "Created pod: …" events for a 1,000-replica ReplicaSet.
+ * "Created pod: …" events for a 1,000-replica ReplicaSet. An event emitted again while the same
+ * one still waits in the queue is counted into it, not queued twice.
  */
 import type { EventInput, EventRecorder } from './events.js';
 
@@ -12,7 +13,7 @@ const AGGREGATE_AFTER = 10;
 const AGGREGATE_WINDOW_MS = 10 * 60_000;
 
 export class EventBroadcaster {
-  private readonly queue: EventInput[] = [];
+  private readonly queue = new Map<string, { event: EventInput; times: number }>();
   private readonly similar = new Map<string, { messages: Set<string>; since: number }>();
   private draining: Promise<void> | undefined;
   dropped = 0;
@@ -28,11 +29,16 @@ export class EventBroadcaster {
     seen.messages.add(input.message);
     if (this.similar.size > 4096) this.similar.delete(this.similar.keys().next().value!);
     const event = seen.messages.size > AGGREGATE_AFTER ? { ...input, message: '(combined from similar events): ' + input.reason } : input;
-    if (this.queue.length >= MAX_QUEUED) {
+    const queued = this.queue.get(`${key}\u0000${event.message}`);
+    if (queued) {
+      queued.times++;
+      return;
+    }
+    if (this.queue.size >= MAX_QUEUED) {
       this.dropped++;
       return;
     }
-    this.queue.push(event);
+    this.queue.set(`${key}\u0000${event.message}`, { event, times: 1 });
     this.draining ??= this.drain();
   }
 
@@ -43,8 +49,10 @@ export class EventBroadcaster {
 
   private async drain(): Promise<void> {
     try {
-      for (let e = this.queue.shift(); e; e = this.queue.shift()) {
-        await this.recorder.record(e).catch((err) => this.onError?.(err));
+      while (this.queue.size) {
+        const [key, { event, times }] = this.queue.entries().next().value!;
+        this.queue.delete(key);
+        await this.recorder.record(event, times).catch((err) => this.onError?.(err));
       }
     } finally {
       this.draining = undefined;

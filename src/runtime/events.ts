@@ -58,7 +58,8 @@ export class EventRecorder {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async record(input: EventInput): Promise<void> {
+  /** Records the event `times` times over (the broadcaster coalesces repeats still queued). */
+  async record(input: EventInput, times = 1): Promise<void> {
     const message = input.message.length > MAX_MESSAGE ? input.message.slice(0, MAX_MESSAGE - 1) + '…' : input.message;
     const o = input.involvedObject;
     const namespace = o.namespace || 'default';
@@ -69,11 +70,11 @@ export class EventRecorder {
       const at = stamp(this.now());
       try {
         if (existing) {
-          await this.sink.update({ ...existing, count: (existing.count ?? 1) + 1, lastTimestamp: at });
+          await this.sink.update({ ...existing, count: (existing.count ?? 1) + times, lastTimestamp: at });
         } else {
           await this.sink.create({
             apiVersion: 'v1', kind: 'Event', metadata: { name, namespace }, involvedObject: o, type: input.type, reason: input.reason, message,
-            count: 1, firstTimestamp: at, lastTimestamp: at, source: this.source, reportingComponent: this.source.component,
+            count: times, firstTimestamp: at, lastTimestamp: at, source: this.source, reportingComponent: this.source.component,
           });
         }
         return;
