@@ -114,7 +114,8 @@ describe('Informer (SQLite store)', () => {
     await informer.waitFor(Number(after.metadata.resourceVersion));
     expect(lists).toBe(2);
     expect(informer.list('default').map((o) => o.metadata.name).sort()).toEqual(['after', 'keep', 'new']);
-    expect(seen).toEqual(['ADDED drop', 'ADDED keep', 'ADDED new', 'DELETED drop', 'ADDED after']); // lists come in key order
+    expect(seen.slice(0, 2)).toEqual(['ADDED drop', 'ADDED keep']); // a list comes in key order
+    expect(seen.slice(2).sort()).toEqual(['ADDED after', 'ADDED new', 'DELETED drop']);
     local.abort();
     await running;
   });
