@@ -55,6 +55,11 @@ describe('deployment controller', () => {
     expect(d.status).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, unavailableReplicas: 0 });
     expect(d.status.conditions.find((c: any) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
     expect(d.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
+    // Events as Kubernetes records them.
+    await h.settled();
+    const events = (await h.list<any>({ group: '', kind: 'Event' })).map((e) => `${e.involvedObject.kind} ${e.reason}: ${e.message}`);
+    expect(events).toContain(`Deployment ScalingReplicaSet: Scaled up replica set ${rs.metadata.name} from 0 to 3`);
+    expect(events.filter((e) => e.startsWith(`ReplicaSet SuccessfulCreate: Created pod: ${rs.metadata.name}-`))).toHaveLength(3);
     // Level-triggered and idempotent: reconciling everything again with nothing changed writes nothing.
     await h.settled();
     const revision = await store.revision();
@@ -144,5 +149,17 @@ describe('deployment controller', () => {
     expect((await h.list(POD)).map((p) => p.metadata.name).sort()).toEqual([...readyNames].sort());
     await store.delete(ref(DEPLOY, 'web'));
     await h.until('garbage collected', async () => (await h.list(RS)).length === 0 && (await h.list(POD)).length === 0);
+  });
+
+  it('a deleted Namespace takes its objects, however it was deleted', async () => {
+    await h.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+    await h.create({ ...deployment('web', { replicas: 2 }), metadata: { name: 'web', namespace: 'shop' } });
+    await h.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'shop' }, data: {} });
+    await h.until('pods', async () => (await h.list(POD, 'shop')).length === 2);
+    await store.delete({ group: '', kind: 'Namespace', namespace: '', name: 'shop' });
+    await h.until('namespace emptied', async () => {
+      for (const kind of [POD, RS, DEPLOY, { group: '', kind: 'ConfigMap' }]) if ((await h.list(kind, 'shop')).length) return false;
+      return true;
+    });
   });
 });
