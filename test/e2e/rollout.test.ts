@@ -149,4 +149,55 @@ describe('berth rollout', () => {
     expect(d.metadata.annotations['deployment.kubernetes.io/revision']).toBe('2');
     expect(d.status).toMatchObject({ replicas: 12, updatedReplicas: 12, availableReplicas: 12 });
   }, 120_000);
+
+  it('a StatefulSet across a server SIGKILL: ordinals in order, never two of one, claims kept', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    const dir = server.dir;
+    const file = path.join(dir, 'db.yaml');
+    writeFileSync(file, `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  replicas: 4
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+        - name: main
+          image: db:1
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {requests: {storage: 1Gi}}
+`);
+    expect((await server.cli('apply', '-f', file)).code).toBe(0);
+    const names = async () => (await pods()).map((p) => p.metadata.name).sort();
+    const seen: string[][] = [];
+    const watchOrder = async (until: (n: string[]) => boolean) => {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const n = await names();
+        if (seen.at(-1)?.join() !== n.join()) seen.push(n);
+        if (until(n) || Date.now() > deadline) return n;
+        await makeReady(1);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await watchOrder((n) => n.length >= 2);
+    await server.crash();
+    server = await startBerthServer({ args: ['--log-level', 'warn'], dir });
+    await watchOrder((n) => n.length === 4);
+    await makeReady();
+    const st = await server.cli('rollout', 'status', 'sts/db', '--timeout', '30s');
+    expect(st.code).toBe(0);
+    expect(seen.filter((n) => n.length)).toEqual([['db-0'], ['db-0', 'db-1'], ['db-0', 'db-1', 'db-2'], ['db-0', 'db-1', 'db-2', 'db-3']]);
+    const claims = (await request('GET', '/api/v1/namespaces/default/persistentvolumeclaims')).body.items.map((c: any) => c.metadata.name).sort();
+    expect(claims).toEqual(['data-db-0', 'data-db-1', 'data-db-2', 'data-db-3']);
+  }, 120_000);
 });
