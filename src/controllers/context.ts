@@ -1,7 +1,7 @@
 /** What every controller shell is given: the informers it reads, the writer, events, clock, log. */
 import type { Logger } from 'pino';
-import type { EventBroadcaster, InformerFactory, ObjectWriter } from '../runtime/index.js';
-import type { Owner } from './objects.js';
+import type { EventBroadcaster, InformerEvent, InformerFactory, KubeObject, ObjectWriter } from '../runtime/index.js';
+import { controllerOf, type Owner } from './objects.js';
 
 export interface ControllerContext {
   informers: InformerFactory;
@@ -23,4 +23,12 @@ export function lastRevision(written: ({ metadata: { resourceVersion?: string } 
   let max = 0;
   for (const o of written) if (o) max = Math.max(max, Number(o.metadata.resourceVersion ?? 0));
   return max;
+}
+
+/** An informer handler that queues the owner (a controller of `kind`) of whatever changed. */
+export function queueOwner(kind: string, enqueue: (key: string) => void): (e: InformerEvent<KubeObject>) => void {
+  return (e) => {
+    const ref = controllerOf(e.object);
+    if (ref?.kind === kind) enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
+  };
 }

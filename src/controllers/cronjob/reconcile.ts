@@ -1,7 +1,7 @@
 /** The CronJob controller's shell: makes the due Job, deletes replaced and surplus history, writes status. */
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { CRON_JOB, JOB, controllerOf, keyOf, splitKey, type CronJobObject, type JobObject } from '../objects.js';
 import { planCronJob } from './plan.js';
 
@@ -13,10 +13,7 @@ export class CronJobController implements Controller {
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<CronJobObject>(CRON_JOB).on((e) => enqueue(keyOf(e.object)));
-    informers.for<JobObject>(JOB).on((e) => {
-      const ref = controllerOf(e.object);
-      if (ref?.kind === 'CronJob') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
-    });
+    informers.for<JobObject>(JOB).on(queueOwner('CronJob', enqueue));
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {

@@ -1,6 +1,6 @@
 /** The DaemonSet controller's shell: pods bound to their nodes, old ones replaced within budget, status. */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { DAEMON_SET, NODE, POD, controllerOf, keyOf, randomSuffix, splitKey, type DaemonSetObject, type NodeObject, type PodObject } from '../objects.js';
 import { planDaemonSet, podForNode, templateHash } from './plan.js';
 
@@ -13,10 +13,7 @@ export class DaemonSetController implements Controller {
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     const daemonSets = informers.for<DaemonSetObject>(DAEMON_SET);
     daemonSets.on((e) => enqueue(keyOf(e.object)));
-    informers.for<PodObject>(POD).on((e) => {
-      const ref = controllerOf(e.object);
-      if (ref?.kind === 'DaemonSet') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
-    });
+    informers.for<PodObject>(POD).on(queueOwner('DaemonSet', enqueue));
     // A node added, removed, relabelled or tainted: every DaemonSet looks again.
     informers.for<NodeObject>(NODE).on((e) => {
       const before = e.prevObject;

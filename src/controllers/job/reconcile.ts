@@ -1,6 +1,6 @@
 /** The Job controller's shell: pods from the template (with index and job labels), status, TTL. */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { JOB, POD, controllerOf, keyOf, randomSuffix, splitKey, type JobObject, type PodObject } from '../objects.js';
 import { podFromTemplate } from '../pods.js';
 import { COMPLETION_INDEX, CONTROLLER_UID_LABELS, JOB_NAME_LABELS, planJob } from './plan.js';
@@ -13,10 +13,7 @@ export class JobController implements Controller {
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<JobObject>(JOB).on((e) => enqueue(keyOf(e.object)));
-    informers.for<PodObject>(POD).on((e) => {
-      const ref = controllerOf(e.object);
-      if (ref?.kind === 'Job') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
-    });
+    informers.for<PodObject>(POD).on(queueOwner('Job', enqueue));
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {

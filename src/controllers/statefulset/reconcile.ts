@@ -1,7 +1,7 @@
 /** The StatefulSet controller's shell: claims before pods, then the planner's pods, then status. */
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { POD, PVC, STATEFUL_SET, controllerOf, controllerRef, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
 import { claimPods } from '../replicaset/plan.js';
 import { SELECTED_NODE, planStatefulSet } from './plan.js';
@@ -14,10 +14,7 @@ export class StatefulSetController implements Controller {
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<StatefulSetObject>(STATEFUL_SET).on((e) => enqueue(keyOf(e.object)));
-    informers.for<PodObject>(POD).on((e) => {
-      const ref = controllerOf(e.object);
-      if (ref?.kind === 'StatefulSet') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
-    });
+    informers.for<PodObject>(POD).on(queueOwner('StatefulSet', enqueue));
     informers.for<PvcObject>(PVC);
   }
 
