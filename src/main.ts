@@ -7,12 +7,17 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
-import { runCli } from './cli/main.js';
+import { VERSION, runCli } from './cli/main.js';
+import { fetchPinnedCa, splitJoinToken } from './agent/join.js';
+import { parseLabels, thisMachine } from './agent/node.js';
+import { NodeSimulator } from './agent/simulator.js';
+import { resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
 import { GitSource } from './source/index.js';
-import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
-import { workloadControllers } from './controllers/index.js';
+import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
+import { nodeControllers, workloadControllers } from './controllers/index.js';
+import { Scheduler } from './scheduler/index.js';
 import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from './runtime/index.js';
 
 /** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
@@ -27,6 +32,7 @@ interface ServerFlags {
   tlsKey?: string;
   webhookSecretFile?: string;
   logLevel: string;
+  nodeGracePeriod: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -41,6 +47,7 @@ function addServerCommand(program: Command): void {
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
+    .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
     .action(async (flags: ServerFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
@@ -65,7 +72,7 @@ function addServerCommand(program: Command): void {
       process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
       const controllers = new AbortController();
       const syncing = applications.start(controllers.signal);
-      const managing = startControllers(store, log, controllers.signal);
+      const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
@@ -84,15 +91,50 @@ function addServerCommand(program: Command): void {
 }
 
 /** The workload controllers over shared informers, until the signal aborts. */
-async function startControllers(store: Store, log: Logger, signal: AbortSignal): Promise<void> {
+async function startControllers(store: Store, log: Logger, signal: AbortSignal, options: { nodeGraceMs: number }): Promise<void> {
   const controllerLog = log.child({ component: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }), Date.now, (err) => controllerLog.warn({ err }, 'event not recorded'));
   const ctx = { informers, writer: new ObjectWriter(store), events, now: Date.now, log: controllerLog };
-  await new ControllerManager(informers, workloadControllers(ctx), controllerLog).start(signal);
+  const controllers = [...workloadControllers(ctx), ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }), new Scheduler(ctx)];
+  await new ControllerManager(informers, controllers, controllerLog).start(signal);
   await events.flush();
 }
 
+/** The connection an agent or simulator uses: a join token's pinned CA is fetched and checked. */
+async function agentConnection(cmd: Command): Promise<Connection> {
+  const connection = resolveConnection(cmd.optsWithGlobals() as ConnectionFlags);
+  const { token, caSha256 } = splitJoinToken(connection.token);
+  if (!caSha256 || connection.ca) return { ...connection, token };
+  return { ...connection, token, ca: await fetchPinnedCa(connection.server, caSha256) };
+}
+
+function addSimulateCommand(program: Command): void {
+  program
+    .command('simulate')
+    .description('simulated parts for tests, benchmarks and capacity planning')
+    .command('nodes')
+    .description('register simulated nodes (through the API, with a node join token) that keep their leases and report their pods Running and Ready without running them')
+    .option('--count <n>', 'how many nodes', '3')
+    .option('--name-prefix <prefix>', 'node names are PREFIX-0, PREFIX-1, …', 'sim')
+    .option('--cpu <quantity>', 'cpu of each node', '4')
+    .option('--memory <quantity>', 'memory of each node', '8Gi')
+    .option('--pods <n>', 'pods each node takes', '110')
+    .option('--labels <k=v,…>', 'extra node labels')
+    .option('--heartbeat-interval <duration>', 'how often leases are renewed', '2s')
+    .action(async (o: { count: string; namePrefix: string; cpu: string; memory: string; pods: string; labels?: string; heartbeatInterval: string }, cmd: Command) => {
+      const connection = await agentConnection(cmd);
+      const abort = new AbortController();
+      process.once('SIGTERM', () => abort.abort());
+      process.once('SIGINT', () => abort.abort());
+      const simulator = new NodeSimulator(connection, {
+        count: Number(o.count), namePrefix: o.namePrefix, cpu: o.cpu, memory: o.memory, pods: o.pods, labels: parseLabels(o.labels),
+        heartbeatMs: parseDuration(o.heartbeatInterval, 2000), version: VERSION, log: (line) => process.stderr.write(`${line}\n`),
+      }, thisMachine());
+      await simulator.run(abort.signal);
+    });
+}
+
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv, undefined, [addServerCommand]);
+  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand]);
 }

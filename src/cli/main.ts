@@ -8,6 +8,7 @@ import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput
 import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
+import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
 import { rolloutHistory, rolloutPause, rolloutRestart, rolloutStatus, rolloutUndo, scaleCommand } from './rollout.js';
 
 export const VERSION = '0.1.0';
@@ -135,6 +136,45 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
         exitCode = await withClient(cmd, (c) => rolloutPause(c, target, paused, o, io));
       });
   }
+
+  for (const [verb, cordon] of [['cordon', true], ['uncordon', false]] as const) {
+    program
+      .command(verb)
+      .description(cordon ? 'mark a node unschedulable (its pods stay)' : 'mark a node schedulable again')
+      .argument('<node>')
+      .action(async (node: string, _o: unknown, cmd: Command) => {
+        exitCode = await withClient(cmd, (c) => cordonCommand(c, node, cordon, io));
+      });
+  }
+  program
+    .command('drain')
+    .description('cordon a node and evict its pods (their controllers start them elsewhere)')
+    .argument('<node>')
+    .option('--ignore-daemonsets', 'leave DaemonSet pods (they belong on every node)', false)
+    .option('--force', 'also delete pods no controller owns (they are not recreated)', false)
+    .option('--timeout <duration>', 'give up after this long', '5m')
+    .addHelpText('after', '\nExit codes: 0 drained, 1 pods that may not be evicted without a flag, 2 error, 3 timed out.')
+    .action(async (node: string, o: { ignoreDaemonsets: boolean; force: boolean; timeout: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => drainCommand(c, node, { ignoreDaemonsets: o.ignoreDaemonsets, force: o.force, timeoutMs: parseTtl(o.timeout) }, io));
+    });
+  program
+    .command('taint')
+    .description('add (key=value:Effect) or remove (key:Effect-, key-) taints on a node')
+    .argument('<node>')
+    .argument('<taints...>')
+    .option('--overwrite', 'replace a taint with the same key and effect', false)
+    .action(async (node: string, taints: string[], o: { overwrite: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => taintCommand(c, node, taints, o, io));
+    });
+  program
+    .command('label')
+    .description('set (key=value) or remove (key-) labels on a node')
+    .argument('<node>')
+    .argument('<labels...>')
+    .option('--overwrite', 'replace a label that has another value', false)
+    .action(async (node: string, labels: string[], o: { overwrite: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => labelCommand(c, node, labels, o, io));
+    });
 
   program
     .command('scale')

@@ -52,7 +52,7 @@ export class BerthClient {
   }
 
   /** One request; JSON in and out; Status errors become BerthErrors with the server's code. */
-  async request<T = unknown>(method: string, path: string, options: { body?: unknown; contentType?: string; accept?: string } = {}): Promise<T> {
+  async request<T = unknown>(method: string, path: string, options: { body?: unknown; contentType?: string; accept?: string; onHeaders?: (headers: Record<string, string | string[] | undefined>) => void } = {}): Promise<T> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -66,6 +66,7 @@ export class BerthClient {
         const text = await res.body.text();
         const parsed = text ? safeJson(text) : undefined;
         if (res.statusCode >= 400) throw statusError(res.statusCode, parsed, text);
+        options.onHeaders?.(res.headers);
         return parsed as T;
       } catch (e) {
         if (!retriable(e, method) || attempt >= RETRIES) throw connectionError(e, this.connection.server);

@@ -9,7 +9,14 @@ import { JobController } from './job/reconcile.js';
 import { ReplicaSetController } from './replicaset/reconcile.js';
 import { StatefulSetController } from './statefulset/reconcile.js';
 
+import { NodeLifecycleController } from './nodelifecycle/reconcile.js';
+
 export type { ControllerContext } from './context.js';
+
+/** Node health: leases → Ready and taints → evictions; pods of deleted nodes collected. */
+export function nodeControllers(ctx: ControllerContext, options: { graceMs?: number } = {}): Controller[] {
+  return [new NodeLifecycleController(ctx, options.graceMs)];
+}
 
 export function workloadControllers(ctx: ControllerContext): Controller[] {
   return [

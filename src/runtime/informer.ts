@@ -23,6 +23,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly byNamespace = new Map<string, Map<string, T>>();
   /** Owner uid → keys of the objects whose ownerReferences name it. */
   private readonly byOwner = new Map<string, Set<string>>();
+  /** Named secondary indexes: value → keys of the objects the index function gives it for. */
+  private readonly indexes = new Map<string, { of: (o: T) => string | undefined; keys: Map<string, Set<string>> }>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private revision = 0;
@@ -54,6 +56,24 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const k of this.byOwner.get(uid) ?? []) {
       const [namespace, name] = splitKey(k);
       const o = this.get(namespace, name);
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  /**
+   * Adds an index (before start): `byIndex(name, value)` then finds the objects `of` maps to
+   * that value, e.g. pods by spec.nodeName.
+   */
+  addIndex(name: string, of: (o: T) => string | undefined): void {
+    if (!this.indexes.has(name)) this.indexes.set(name, { of, keys: new Map() });
+  }
+
+  byIndex(name: string, value: string): T[] {
+    const out: T[] = [];
+    for (const k of this.indexes.get(name)?.keys.get(value) ?? []) {
+      const [namespace, n] = splitKey(k);
+      const o = this.get(namespace, n);
       if (o) out.push(o);
     }
     return out;
@@ -108,7 +128,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     const k = keyOfObject(object);
     const namespace = object.metadata.namespace ?? '';
     const previous = this.byNamespace.get(namespace)?.get(object.metadata.name);
-    if (previous) for (const r of previous.metadata.ownerReferences ?? []) this.byOwner.get(r.uid)?.delete(k);
+    if (previous) {
+      for (const r of previous.metadata.ownerReferences ?? []) this.byOwner.get(r.uid)?.delete(k);
+      for (const index of this.indexes.values()) {
+        const v = index.of(previous);
+        if (v !== undefined) index.keys.get(v)?.delete(k);
+      }
+    }
     if (type === 'DELETED') {
       this.byNamespace.get(namespace)?.delete(object.metadata.name);
     } else {
@@ -118,6 +144,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       for (const r of object.metadata.ownerReferences ?? []) {
         let keys = this.byOwner.get(r.uid);
         if (!keys) this.byOwner.set(r.uid, (keys = new Set()));
+        keys.add(k);
+      }
+      for (const index of this.indexes.values()) {
+        const v = index.of(object);
+        if (v === undefined) continue;
+        let keys = index.keys.get(v);
+        if (!keys) index.keys.set(v, (keys = new Set()));
         keys.add(k);
       }
     }

@@ -1,8 +1,9 @@
 /**
  * What each role may do. admin: everything. readonly: get/list/watch (Secret data is redacted on
  * the way out). ci: read Applications and their status. node (a token bound to one node): its own
- * Node, the pods bound to it (and their status), the ConfigMaps and Secrets those pods reference,
- * and Events; an unbound node token (a join token) may only register a Node.
+ * Node and its lease (heartbeat), the pods bound to it (their status, and deleting them once
+ * stopped), the ConfigMaps and Secrets those pods reference, and Events; an unbound node token (a
+ * join token) may only register a Node.
  */
 import type { KubeObject, Store } from '../store/types.js';
 import type { ResourceRequest } from './routes.js';
@@ -51,7 +52,9 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
       if (!pod || (pod.spec as { nodeName?: string } | undefined)?.nodeName !== p.node) return deny(`pod ${req.namespace}/${req.name} is not bound to ${self}`);
       if (req.verb === 'get') return allow;
       if (req.subresource === 'status' && ['update', 'patch'].includes(req.verb)) return allow;
-      return deny(`${self} may only read pods bound to it and write their status, not ${what}`);
+      // The agent finishes a pod's termination (after stopping it) by deleting the object, as the kubelet does.
+      if (req.verb === 'delete' && !req.subresource) return allow;
+      return deny(`${self} may only read pods bound to it, write their status and remove them, not ${what}`);
     }
     case 'ConfigMap':
     case 'Secret': {

@@ -8,6 +8,7 @@ import { BerthError, isBerthError, type ErrorCode } from '../api/errors.js';
 import { apiVersionOf } from '../api/kinds.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
+import { NODE_TOKEN_HEADER, getLease, heartbeat, registerNode } from './nodes.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
 import { InvalidObjectError, Registry } from './registry.js';
@@ -188,6 +189,10 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (!r.item || !entry) throw new BerthError('NotFound', `application "${r.name}" has not seen revision ${JSON.stringify(r.item ?? '')}`);
         return send(res, 200, { ...entry, context: `berth/${r.name}` });
       }
+      if (r.subresource === 'heartbeat') {
+        if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
+        return send(res, 200, await getLease(ctx.store, r.name!));
+      }
       if (r.subresource === 'diff') {
         if (r.info.kind !== 'Application' || !ctx.onDiff) throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
         return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));
@@ -209,10 +214,18 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'create': {
       const body = await readBody(req);
       if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
+      if (r.info.kind === 'Node' && p.role === 'node') {
+        const registered = await registerNode(ctx, p, r, body, strict);
+        return send(res, 201, registered.object, { ...warn(registered.warnings), ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}) });
+      }
       const { object, warnings } = await ctx.registry.create(r, body, strict);
       return send(res, 201, object, warn(warnings));
     }
     case 'update': {
+      if (r.subresource === 'heartbeat') {
+        if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
+        return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readBody(req)));
+      }
       const { object, warnings } = await ctx.registry.update(r, await readBody(req), strict);
       return send(res, 200, object, warn(warnings));
     }

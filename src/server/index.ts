@@ -71,7 +71,9 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   }, 60_000);
   reaper.unref();
   const sockets = new Set<import('node:net').Socket>();
-  const server: Server = createServer({ cert: tls.serving.cert, key: tls.serving.key });
+  // The cluster CA goes with the serving certificate, so that an agent holding only a join token
+  // (which pins the CA's hash) can read the CA from the handshake and check it.
+  const server: Server = createServer({ cert: options.tls ? tls.serving.cert : `${tls.serving.cert.trimEnd()}\n${tls.ca.cert}`, key: tls.serving.key });
   server.on('secureConnection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -18,7 +18,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime'],
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
-  agent: ['api', 'runtime', 'health'],
+  // The agent runs on other machines: it talks to the server through the API client.
+  agent: ['api', 'runtime', 'health', 'client'],
   ingress: ['api', 'runtime'],
   server: ['api', 'store', 'manifest', 'diff', 'health', 'runtime'],
   client: ['api'],

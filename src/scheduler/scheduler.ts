@@ -1,0 +1,200 @@
+/**
+ * The scheduler's shell: a cache of what each node has left (bound pods counted from the pod
+ * informer, plus pods it has just bound and not yet seen back), a queue of unbound pods, and a
+ * binding loop. Each pod is placed by filtering nodes from a rotating start until enough fit
+ * (percentageOfNodesToScore), scoring those, and binding to the best with a compare-and-swap
+ * write of spec.nodeName. A pod that fits nowhere gets `PodScheduled=False, Unschedulable` and
+ * an Event, and is tried again when nodes or pods change (or after 30 s).
+ */
+import { isBerthError } from '../api/errors.js';
+import type { Condition, Pod, PersistentVolumeClaim } from '../api/types.gen.js';
+import type { Controller, EventBroadcaster, InformerFactory, KubeObject, ObjectWriter, ReconcileResult } from '../runtime/index.js';
+import { feasibleNodesToFind, filterNode, rawScores, scoreCandidates, unschedulableMessage, type NodeInfo, type PodFacts, type SchedNode } from './filters.js';
+import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
+
+type PodObject = KubeObject & Pick<Pod, 'spec' | 'status'>;
+type NodeObject = KubeObject & SchedNode;
+type ClaimObject = KubeObject & Pick<PersistentVolumeClaim, 'spec'>;
+
+const POD = { group: '', kind: 'Pod' };
+const NODE = { group: '', kind: 'Node' };
+const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+export const SCHEDULER_NAMES = ['default-scheduler', 'berth'];
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+const RETRY_UNSCHEDULABLE_MS = 30_000;
+
+const podKey = (p: KubeObject) => `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+const isTerminal = (p: PodObject) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+/** Holds resources on its node: bound, not finished (a terminating pod still runs until stopped). */
+const holdsNode = (p: PodObject) => Boolean(p.spec?.nodeName) && !isTerminal(p);
+const wantsScheduling = (p: PodObject) => !p.spec?.nodeName && !p.metadata.deletionTimestamp && !isTerminal(p) && SCHEDULER_NAMES.includes(p.spec?.schedulerName ?? 'default-scheduler');
+const ownerOf = (p: KubeObject) => p.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+
+export interface SchedulerDeps {
+  informers: InformerFactory;
+  writer: ObjectWriter;
+  events: EventBroadcaster;
+  now: () => number;
+}
+
+export class Scheduler implements Controller {
+  readonly name = 'scheduler';
+  readonly workers = 16;
+  private readonly nodes = new Map<string, NodeInfo>();
+  /** The node each counted pod is charged to, with what it takes. */
+  private readonly charged = new Map<string, { node: string; facts: PodFacts }>();
+  private readonly unschedulable = new Set<string>();
+  private enqueue: (key: string) => void = () => {};
+  private rotation = 0;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  watch(enqueue: (key: string) => void, informers: InformerFactory): void {
+    this.enqueue = enqueue;
+    informers.for<NodeObject>(NODE).on((e) => {
+      const name = e.object.metadata.name;
+      if (e.type === 'DELETED') this.nodes.delete(name);
+      else {
+        const info = this.nodes.get(name);
+        if (info) {
+          info.node = e.object;
+          info.allocatable = nodeAllocatable(e.object);
+        } else {
+          this.nodes.set(name, { node: e.object, allocatable: nodeAllocatable(e.object), requested: { cpu: 0, memory: 0, pods: 0 }, ports: [], owners: new Map() });
+          // Pods already charged to this node (seen before it) count against it now.
+          for (const c of this.charged.values()) if (c.node === name) this.charge(this.nodes.get(name)!, c.facts, 1);
+        }
+      }
+      this.retryUnschedulable();
+    });
+    informers.for<PodObject>(POD).on((e) => {
+      const key = podKey(e.object);
+      if (e.type === 'DELETED' || !holdsNode(e.object)) this.uncharge(key);
+      else this.chargePod(key, e.object, e.object.spec!.nodeName!);
+      if (e.type !== 'DELETED' && wantsScheduling(e.object)) enqueue(key);
+      // Something left a node: room for what did not fit.
+      if ((e.type === 'DELETED' && e.object.spec?.nodeName) || (e.prevObject && holdsNode(e.prevObject) && !holdsNode(e.object))) this.retryUnschedulable();
+    });
+    informers.for<ClaimObject>(PVC);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const slash = key.indexOf('/');
+    const pod = this.deps.informers.for<PodObject>(POD).get(key.slice(0, slash), key.slice(slash + 1));
+    if (!pod || !wantsScheduling(pod) || this.charged.has(key)) {
+      this.unschedulable.delete(key);
+      return {};
+    }
+    const facts = this.factsOf(pod);
+    const choice = this.pick(facts);
+    if (!choice.node) {
+      this.unschedulable.add(key);
+      await this.markUnschedulable(pod, choice.message);
+      return { requeueAfterMs: RETRY_UNSCHEDULABLE_MS };
+    }
+    this.unschedulable.delete(key);
+    // Charged before the write, so the next pod placed meanwhile sees this one's share taken.
+    this.chargePod(key, pod, choice.node);
+    try {
+      await this.bind(pod, choice.node);
+    } catch (e) {
+      this.uncharge(key);
+      if (isBerthError(e, 'NotFound')) return {};
+      throw e;
+    }
+    this.deps.events.emit({ involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) }, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${key} to ${choice.node}` });
+    return {};
+  }
+
+  /** Filters nodes from a rotating start until enough fit, then scores those; synchronous, so no other pod interleaves. */
+  pick(facts: PodFacts): { node?: string; message: string } {
+    const all = [...this.nodes.values()];
+    const want = feasibleNodesToFind(all.length);
+    const feasible: NodeInfo[] = [];
+    const reasons = new Map<string, number>();
+    const start = all.length ? this.rotation % all.length : 0;
+    let looked = 0;
+    for (; looked < all.length && feasible.length < want; looked++) {
+      const info = all[(start + looked) % all.length]!;
+      const why = filterNode(facts, info);
+      if (why.length === 0) feasible.push(info);
+      else for (const r of why) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    }
+    this.rotation = (start + looked) % Math.max(1, all.length);
+    if (feasible.length === 0) return { message: unschedulableMessage(all.length, reasons) };
+    const scores = scoreCandidates(feasible.map((info) => rawScores(facts, info)));
+    let best = 0;
+    for (let i = 1; i < feasible.length; i++) if (scores[i]! > scores[best]!) best = i;
+    return { node: feasible[best]!.node.metadata.name, message: '' };
+  }
+
+  private factsOf(pod: PodObject): PodFacts {
+    const owner = ownerOf(pod);
+    const claimNode = this.claimNode(pod);
+    return { pod: pod as PodFacts['pod'], requests: podRequests(pod), ports: hostPorts(pod), ...(owner ? { owner } : {}), ...(claimNode ? { claimNode } : {}) };
+  }
+
+  private claimNode(pod: PodObject): string | undefined {
+    const claims = this.deps.informers.for<ClaimObject>(PVC);
+    for (const v of pod.spec?.volumes ?? []) {
+      const name = v.persistentVolumeClaim?.claimName;
+      const node = name ? claims.get(pod.metadata.namespace ?? 'default', name)?.metadata.annotations?.[SELECTED_NODE] : undefined;
+      if (node) return node;
+    }
+    return undefined;
+  }
+
+  private async bind(pod: PodObject, node: string): Promise<void> {
+    const at = new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: at }];
+    await this.deps.writer.store.update({ ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } }, { expectedRevision: Number(pod.metadata.resourceVersion) });
+  }
+
+  private async markUnschedulable(pod: PodObject, message: string): Promise<void> {
+    const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (current?.status === 'False' && current.message === message) return;
+    const at = new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: at }];
+    await this.deps.writer.updateStatus(pod, { ...(pod.status ?? {}), conditions }).catch((e) => {
+      if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
+    });
+    // One Event per new reason, not one per attempt: retries with nothing changed write nothing.
+    this.deps.events.emit({ involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) }, type: 'Warning', reason: 'FailedScheduling', message });
+  }
+
+  private retryUnschedulable(): void {
+    for (const key of this.unschedulable) this.enqueue(key);
+  }
+
+  private chargePod(key: string, pod: PodObject, node: string): void {
+    const current = this.charged.get(key);
+    if (current?.node === node) return;
+    this.uncharge(key);
+    const facts = this.factsOf(pod);
+    this.charged.set(key, { node, facts });
+    const info = this.nodes.get(node);
+    if (info) this.charge(info, facts, 1);
+  }
+
+  private uncharge(key: string): void {
+    const current = this.charged.get(key);
+    if (!current) return;
+    this.charged.delete(key);
+    const info = this.nodes.get(current.node);
+    if (info) this.charge(info, current.facts, -1);
+  }
+
+  private charge(info: NodeInfo, f: PodFacts, sign: 1 | -1): void {
+    info.requested.cpu += sign * f.requests.cpu;
+    info.requested.memory += sign * f.requests.memory;
+    info.requested.pods += sign;
+    if (sign === 1) info.ports.push(...f.ports);
+    else {
+      for (const p of f.ports) {
+        const i = info.ports.indexOf(p);
+        if (i !== -1) info.ports.splice(i, 1);
+      }
+    }
+    if (f.owner) info.owners.set(f.owner, (info.owners.get(f.owner) ?? 0) + sign);
+  }
+}

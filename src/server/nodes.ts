@@ -1,0 +1,94 @@
+/**
+ * Node registration and heartbeats. An agent registers its Node with a join token (an unbound
+ * node token) and gets back a token bound to that node (header X-Berth-Node-Token), with which it
+ * renews the node's lease (`PUT /api/v1/nodes/NAME/heartbeat`) and reports its pods. A second
+ * agent claiming the name of a node whose lease is live is refused (409); a node whose lease has
+ * expired may be taken over by a new registration, which revokes the tokens the old agent held.
+ * Leases live outside the object log (see the store), so heartbeats do not fill it.
+ */
+import { BerthError, isBerthError } from '../api/errors.js';
+import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
+import type { Registry } from './registry.js';
+import type { ResourceRequest } from './routes.js';
+import type { Principal, TokenBook } from './tokens.js';
+
+export const NODE_TOKEN_HEADER = 'x-berth-node-token';
+export const DEFAULT_LEASE_SECONDS = 40;
+export const nodeLeaseName = (node: string): string => `node/${node}`;
+
+export interface NodeRegistration {
+  object: KubeObject;
+  /** The node-bound token, when the registration came with a join token. */
+  token?: string;
+  warnings: string[];
+}
+
+export async function registerNode(
+  deps: { store: Store; registry: Registry; tokens: TokenBook; now?: () => number },
+  p: Principal, r: ResourceRequest, body: unknown, strict: boolean,
+): Promise<NodeRegistration> {
+  const name = (body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
+  if (typeof name !== 'string' || !name) throw new BerthError('Invalid', 'Node needs metadata.name');
+  const now = deps.now?.() ?? Date.now();
+  const lease = await deps.store.leases.get(nodeLeaseName(name));
+  const ref = { ...r, name };
+  let existing: KubeObject | undefined;
+  try {
+    existing = await deps.registry.get(ref);
+  } catch (e) {
+    if (!isBerthError(e, 'NotFound')) throw e;
+  }
+  // The node's own agent (its bound token) may register again; another agent only once the node
+  // was found lost (NotReady: the lifecycle controller saw its lease lapse) or its lease expired.
+  const ready = ((existing?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready');
+  const live = lease !== undefined && lease.renewTime + lease.ttlMs > now && ready?.status !== 'Unknown';
+  if (existing && live && lease.holder !== p.tokenId) {
+    throw new BerthError('Conflict', `node "${name}" is already registered by a live agent (lease renewed ${Math.round((now - lease.renewTime) / 1000)}s ago)`);
+  }
+  // Taking over a lost node: the old agent's lease goes with it.
+  if (lease && lease.holder !== p.tokenId) await deps.store.leases.release(nodeLeaseName(name), lease.holder);
+  let written;
+  if (existing) {
+    const { metadata, ...rest } = body as KubeObject;
+    written = await deps.registry.update(ref, { ...rest, metadata: { ...metadata, resourceVersion: existing.metadata.resourceVersion } }, strict);
+    // Keep what others decided about the node (cordon, taints set by an admin) over the agent's view.
+    if (existing.spec && JSON.stringify((existing.spec as { unschedulable?: boolean }).unschedulable) !== JSON.stringify((written.object.spec as { unschedulable?: boolean } | undefined)?.unschedulable)) {
+      written = await deps.registry.update(ref, { ...written.object, spec: { ...(written.object.spec as object), unschedulable: (existing.spec as { unschedulable?: boolean }).unschedulable } }, strict);
+    }
+  } else {
+    written = await deps.registry.create(r, body, strict);
+  }
+  if (p.node) {
+    await deps.store.leases.acquire(nodeLeaseName(name), p.tokenId, DEFAULT_LEASE_SECONDS * 1000, now);
+    return { object: written.object, warnings: written.warnings };
+  }
+  // A join token: this node gets its own credential, and the agent that held the name before loses its.
+  for (const t of await deps.tokens.list()) if (t.role === 'node' && t.node === name) await deps.tokens.revoke(t.id).catch(() => {});
+  const issued = await deps.tokens.create({ role: 'node', node: name, description: `node ${name}` });
+  await deps.store.leases.acquire(nodeLeaseName(name), issued.record.id, DEFAULT_LEASE_SECONDS * 1000, now);
+  return { object: written.object, token: issued.token, warnings: written.warnings };
+}
+
+/** A Lease object (coordination.k8s.io/v1's shape) for a lease record. */
+export function leaseObject(node: string, lease: LeaseRecord): KubeObject {
+  const at = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
+  return {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+    metadata: { name: node, namespace: 'kube-node-lease' },
+    spec: { holderIdentity: lease.holder, leaseDurationSeconds: Math.round(lease.ttlMs / 1000), acquireTime: at(lease.acquireTime), renewTime: at(lease.renewTime) },
+  };
+}
+
+/** PUT nodes/NAME/heartbeat: renews the node's lease; `spec.leaseDurationSeconds` in the body sets its length. */
+export async function heartbeat(store: Store, p: Principal, node: string, body: unknown, now = Date.now()): Promise<KubeObject> {
+  await store.get({ group: '', kind: 'Node', namespace: '', name: node });
+  const seconds = Number((body as { spec?: { leaseDurationSeconds?: unknown } } | undefined)?.spec?.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new BerthError('BadRequest', 'spec.leaseDurationSeconds must be between 1 and 3600');
+  return leaseObject(node, await store.leases.acquire(nodeLeaseName(node), p.tokenId, seconds * 1000, now));
+}
+
+export async function getLease(store: Store, node: string): Promise<KubeObject> {
+  const lease = await store.leases.get(nodeLeaseName(node));
+  if (!lease) throw new BerthError('NotFound', `node "${node}" has no lease`);
+  return leaseObject(node, lease);
+}
