@@ -47,26 +47,27 @@ export async function registerNode(
   }
   // Taking over a lost node: the old agent's lease goes with it.
   if (lease && lease.holder !== p.tokenId) await deps.store.leases.release(nodeLeaseName(name), lease.holder);
+  // The lease first, then the Node: the lifecycle controller never sees this node without one.
+  let issued: { token: string; record: { id: string } } | undefined;
+  if (!p.node) {
+    // A join token: this node gets its own credential, and the agent that held the name before loses its.
+    for (const t of await deps.tokens.list()) if (t.role === 'node' && t.node === name) await deps.tokens.revoke(t.id).catch(() => {});
+    issued = await deps.tokens.create({ role: 'node', node: name, description: `node ${name}` });
+  }
+  await deps.store.leases.acquire(nodeLeaseName(name), issued?.record.id ?? p.tokenId, DEFAULT_LEASE_SECONDS * 1000, now);
   let written;
   if (existing) {
     const { metadata, ...rest } = body as KubeObject;
     written = await deps.registry.update(ref, { ...rest, metadata: { ...metadata, resourceVersion: existing.metadata.resourceVersion } }, strict);
-    // Keep what others decided about the node (cordon, taints set by an admin) over the agent's view.
-    if (existing.spec && JSON.stringify((existing.spec as { unschedulable?: boolean }).unschedulable) !== JSON.stringify((written.object.spec as { unschedulable?: boolean } | undefined)?.unschedulable)) {
-      written = await deps.registry.update(ref, { ...written.object, spec: { ...(written.object.spec as object), unschedulable: (existing.spec as { unschedulable?: boolean }).unschedulable } }, strict);
+    // Keep what others decided about the node (a cordon) over the agent's view.
+    const cordoned = (existing.spec as { unschedulable?: boolean } | undefined)?.unschedulable;
+    if (cordoned && !(written.object.spec as { unschedulable?: boolean } | undefined)?.unschedulable) {
+      written = await deps.registry.update(ref, { ...written.object, spec: { ...(written.object.spec as object), unschedulable: true } }, strict);
     }
   } else {
     written = await deps.registry.create(r, body, strict);
   }
-  if (p.node) {
-    await deps.store.leases.acquire(nodeLeaseName(name), p.tokenId, DEFAULT_LEASE_SECONDS * 1000, now);
-    return { object: written.object, warnings: written.warnings };
-  }
-  // A join token: this node gets its own credential, and the agent that held the name before loses its.
-  for (const t of await deps.tokens.list()) if (t.role === 'node' && t.node === name) await deps.tokens.revoke(t.id).catch(() => {});
-  const issued = await deps.tokens.create({ role: 'node', node: name, description: `node ${name}` });
-  await deps.store.leases.acquire(nodeLeaseName(name), issued.record.id, DEFAULT_LEASE_SECONDS * 1000, now);
-  return { object: written.object, token: issued.token, warnings: written.warnings };
+  return { object: written.object, ...(issued ? { token: issued.token } : {}), warnings: written.warnings };
 }
 
 /** A Lease object (coordination.k8s.io/v1's shape) for a lease record. */

@@ -36,7 +36,8 @@ export class NodeLifecycleController implements Controller {
     const node = informers.for<NodeObject>(NODE).get('', name);
     if (!node) return this.collectPods(name);
     const now = this.ctx.now();
-    const lease = await writer.store.leases.get(nodeLease(name));
+    // A node not yet heard from gets the grace period from its creation, as Kubernetes gives it.
+    const lease = (await writer.store.leases.get(nodeLease(name))) ?? (node.metadata.creationTimestamp ? { renewTime: Date.parse(node.metadata.creationTimestamp) } : undefined);
     const plan = planNode(node, lease, now, this.graceMs);
     let current = node;
     if (plan.taints) {
