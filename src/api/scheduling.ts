@@ -44,9 +44,8 @@ export function termMatches(term: NodeSelectorTerm, node: NodeLike): boolean {
 
 /** nodeSelector and required node affinity; undefined when they hold, else why not. */
 export function nodeSelectionProblem(spec: Pick<PodSpec, 'nodeSelector' | 'affinity'>, node: NodeLike): string | undefined {
-  for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) {
-    if (node.metadata.labels?.[k] !== v) return "node(s) didn't match Pod's node affinity/selector";
-  }
+  const selector = spec.nodeSelector;
+  if (selector) for (const k in selector) if (node.metadata.labels?.[k] !== selector[k]) return "node(s) didn't match Pod's node affinity/selector";
   const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms && !terms.some((t) => termMatches(t, node))) return "node(s) didn't match Pod's node affinity/selector";
   return undefined;

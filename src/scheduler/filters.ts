@@ -4,7 +4,7 @@
  * reasons over all nodes, sorted as kube-scheduler sorts them.
  */
 import { nodeSelectionProblem, tolerates } from '../api/scheduling.js';
-import type { Node, NodeSelectorTerm, Pod, Taint } from '../api/types.gen.js';
+import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from '../api/types.gen.js';
 import { termMatches } from '../api/scheduling.js';
 import { portsConflict, type Resources } from './resources.js';
 
@@ -36,39 +36,60 @@ const NOT_READY_TAINT: Taint = { key: 'node.kubernetes.io/not-ready', effect: 'N
 
 /** A node whose Ready condition is not True counts as tainted not-ready (as TaintNodesByCondition does). */
 function effectiveTaints(node: SchedNode): Taint[] {
-  const taints = node.spec?.taints ?? [];
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-  if (ready && ready.status !== 'True' && !taints.some((t) => t.key.startsWith('node.kubernetes.io/'))) return [...taints, NOT_READY_TAINT];
+  const taints = node.spec?.taints ?? NO_TAINTS;
+  const conditions = node.status?.conditions;
+  let ready: string | undefined;
+  if (conditions) for (const c of conditions) if (c.type === 'Ready') ready = c.status;
+  if (ready !== undefined && ready !== 'True' && !taints.some((t) => t.key.startsWith('node.kubernetes.io/'))) return [...taints, NOT_READY_TAINT];
   return taints;
 }
+const NO_TAINTS: Taint[] = [];
 
-/** Why the node cannot run the pod; empty when it can. Stops at the first failing plugin, as the scheduler does. */
+function tolerated(tolerations: Toleration[], taint: Taint): boolean {
+  for (const t of tolerations) if (tolerates(t, taint)) return true;
+  return false;
+}
+
+function portTaken(wanted: string[], used: string[]): boolean {
+  for (const p of wanted) for (const u of used) if (portsConflict(p, u)) return true;
+  return false;
+}
+
+/**
+ * Why the node cannot run the pod; empty when it can. Stops at the first failing plugin, as the
+ * scheduler does. (Plain loops: this runs for thousands of nodes per pod.)
+ */
 export function filterNode(f: PodFacts, info: NodeInfo): string[] {
   const { node } = info;
-  const spec = f.pod.spec ?? { containers: [] };
-  const tolerations = spec.tolerations ?? [];
+  const spec = f.pod.spec;
+  const tolerations = spec?.tolerations ?? [];
   // NodeUnschedulable
-  if (node.spec?.unschedulable && !tolerations.some((t) => tolerates(t, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }))) return ['node(s) were unschedulable'];
+  if (node.spec?.unschedulable && !tolerated(tolerations, UNSCHEDULABLE_TAINT)) return ['node(s) were unschedulable'];
   // NodeName
-  if (spec.nodeName && spec.nodeName !== node.metadata.name) return ["node(s) didn't match the requested node name"];
+  if (spec?.nodeName && spec.nodeName !== node.metadata.name) return ["node(s) didn't match the requested node name"];
   // TaintToleration
-  const taint = effectiveTaints(node).find((t) => t.effect !== 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)));
-  if (taint) return [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`];
+  for (const taint of effectiveTaints(node)) {
+    if (taint.effect !== 'PreferNoSchedule' && !tolerated(tolerations, taint)) return [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`];
+  }
   // NodeAffinity
-  const affinity = nodeSelectionProblem(spec, node);
-  if (affinity) return [affinity];
+  if ((spec?.nodeSelector || spec?.affinity?.nodeAffinity) && spec) {
+    const affinity = nodeSelectionProblem(spec, node);
+    if (affinity) return [affinity];
+  }
   // NodePorts
-  if (f.ports.some((p) => info.ports.some((used) => portsConflict(p, used)))) return ["node(s) didn't have free ports for the requested pod ports"];
+  if (f.ports.length && info.ports.length && portTaken(f.ports, info.ports)) return ["node(s) didn't have free ports for the requested pod ports"];
   // NodeResourcesFit
-  const fit: string[] = [];
-  if (info.requested.pods + 1 > info.allocatable.pods) fit.push('Too many pods');
-  if (f.requests.cpu > 0 && info.requested.cpu + f.requests.cpu > info.allocatable.cpu) fit.push('Insufficient cpu');
-  if (f.requests.memory > 0 && info.requested.memory + f.requests.memory > info.allocatable.memory) fit.push('Insufficient memory');
-  if (fit.length) return fit;
+  const tooMany = info.requested.pods + 1 > info.allocatable.pods;
+  const cpu = f.requests.cpu > 0 && info.requested.cpu + f.requests.cpu > info.allocatable.cpu;
+  const memory = f.requests.memory > 0 && info.requested.memory + f.requests.memory > info.allocatable.memory;
+  if (tooMany || cpu || memory) return [...(tooMany ? ['Too many pods'] : []), ...(cpu ? ['Insufficient cpu'] : []), ...(memory ? ['Insufficient memory'] : [])];
   // VolumeBinding: a claim already bound to a node keeps its pods there.
   if (f.claimNode && f.claimNode !== node.metadata.name) return ['node(s) had volume node affinity conflict'];
-  return [];
+  return NONE;
 }
+
+const NONE: string[] = [];
+const UNSCHEDULABLE_TAINT: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
 
 /** kube-scheduler's FitError: `0/N nodes are available: <count reason>, ….` with reasons sorted as strings. */
 export function unschedulableMessage(totalNodes: number, reasons: Map<string, number>): string {

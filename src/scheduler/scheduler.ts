@@ -41,6 +41,8 @@ export class Scheduler implements Controller {
   readonly name = 'scheduler';
   readonly workers = 16;
   private readonly nodes = new Map<string, NodeInfo>();
+  /** The nodes as an array for the rotating scan; rebuilt when nodes come or go. */
+  private nodeList: NodeInfo[] | undefined;
   /** The node each counted pod is charged to, with what it takes. */
   private readonly charged = new Map<string, { node: string; facts: PodFacts }>();
   private readonly unschedulable = new Set<string>();
@@ -53,6 +55,7 @@ export class Scheduler implements Controller {
     this.enqueue = enqueue;
     informers.for<NodeObject>(NODE).on((e) => {
       const name = e.object.metadata.name;
+      if (e.type !== 'MODIFIED') this.nodeList = undefined;
       if (e.type === 'DELETED') this.nodes.delete(name);
       else {
         const info = this.nodes.get(name);
@@ -108,20 +111,22 @@ export class Scheduler implements Controller {
 
   /** Filters nodes from a rotating start until enough fit, then scores those; synchronous, so no other pod interleaves. */
   pick(facts: PodFacts): { node?: string; message: string } {
-    const all = [...this.nodes.values()];
+    const all = (this.nodeList ??= [...this.nodes.values()]);
     const want = feasibleNodesToFind(all.length);
     const feasible: NodeInfo[] = [];
-    const reasons = new Map<string, number>();
     const start = all.length ? this.rotation % all.length : 0;
     let looked = 0;
     for (; looked < all.length && feasible.length < want; looked++) {
       const info = all[(start + looked) % all.length]!;
-      const why = filterNode(facts, info);
-      if (why.length === 0) feasible.push(info);
-      else for (const r of why) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+      if (filterNode(facts, info).length === 0) feasible.push(info);
     }
     this.rotation = (start + looked) % Math.max(1, all.length);
-    if (feasible.length === 0) return { message: unschedulableMessage(all.length, reasons) };
+    if (feasible.length === 0) {
+      // Every node was looked at and none fits: count why, for the message.
+      const reasons = new Map<string, number>();
+      for (const info of all) for (const r of filterNode(facts, info)) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+      return { message: unschedulableMessage(all.length, reasons) };
+    }
     const scores = scoreCandidates(feasible.map((info) => rawScores(facts, info)));
     let best = 0;
     for (let i = 1; i < feasible.length; i++) if (scores[i]! > scores[best]!) best = i;
