@@ -1,0 +1,233 @@
+/**
+ * The process runtime (as Nomad's exec driver): a container is `command`+`args` run as a child
+ * process in its own process group, in the pod's work directory, with the pod's environment,
+ * `$PORT`/`$PORT_<NAME>` set to its host ports and `$BERTH_VOLUME_<NAME>` to its volumes'
+ * directories; stdout and stderr go to a log file rotated at 10 MiB. The process is started
+ * through `sh`, which records its exit code in a file, so that an agent started again later (the
+ * processes outlive it) still learns how each one ended. A state directory per container holds its
+ * labels; /proc tells whether its process still runs (start time checked against pid reuse).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, truncateSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerRuntime, ContainerSpec, ExecResult, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+
+const ROTATE_BYTES = 10 * 1024 * 1024;
+/**
+ * The shell around each command ($0 is the exit file): it outlives the command, passes SIGTERM on
+ * (so a command that ignores it is still running, and then SIGKILLed, when the grace period ends),
+ * and writes the command's exit status when it ends.
+ */
+const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$0"';
+const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface Meta {
+  id: string;
+  podUid: string;
+  name: string;
+  restartCount: number;
+  image: string;
+  ports: PortBinding[];
+  pid: number;
+  /** /proc/<pid>/stat's start time: a reused pid has another. */
+  procStart: string;
+  startedAt: number;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** `$PORT_HTTP` for a port named "http". */
+export const envName = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+
+function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) start after the last ')'; start time is field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export class ProcessRuntime implements ContainerRuntime {
+  readonly name = 'process' as const;
+
+  constructor(private readonly dataDir: string) {
+    mkdirSync(this.stateRoot, { recursive: true });
+  }
+
+  private get stateRoot(): string {
+    return path.join(this.dataDir, 'process');
+  }
+
+  check(spec: ContainerSpec): string | undefined {
+    if (spec.command.length === 0 && spec.args.length === 0) return `container ${spec.name}: the process runtime runs a command and cannot run an image by itself (give it command/args, or use the docker runtime)`;
+    if (spec.command.length === 0) return `container ${spec.name}: the process runtime needs command (the image's entrypoint is unknown to it)`;
+    if (spec.readOnlyRootFilesystem) return `container ${spec.name}: the process runtime cannot make the root filesystem read-only (securityContext.readOnlyRootFilesystem)`;
+    if (spec.privileged) return `container ${spec.name}: the process runtime cannot run privileged containers`;
+    if (spec.runAsUser !== undefined && process.getuid?.() !== 0 && spec.runAsUser !== process.getuid?.()) return `container ${spec.name}: runAsUser ${spec.runAsUser} needs the agent to run as root`;
+    return undefined;
+  }
+
+  /** The environment a container's process (and an exec in it) sees. */
+  static environment(spec: ContainerSpec): Record<string, string> {
+    const env: Record<string, string> = { PATH: BASE_PATH, HOME: '/tmp', HOSTNAME: spec.podName };
+    const [first] = spec.ports;
+    if (first) env.PORT = String(first.hostPort);
+    for (const p of spec.ports) if (p.name) env[`PORT_${envName(p.name)}`] = String(p.hostPort);
+    for (const m of spec.mounts) env[`BERTH_VOLUME_${envName(m.volume)}`] = m.source;
+    return { ...env, ...spec.env };
+  }
+
+  async start(spec: ContainerSpec): Promise<RuntimeContainer> {
+    const refused = this.check(spec);
+    if (refused) throw new Error(refused);
+    const id = `${spec.podUid.slice(0, 8)}-${spec.name}-${spec.restartCount}-${randomBytes(3).toString('hex')}`;
+    const dir = path.join(this.stateRoot, id);
+    mkdirSync(dir, { recursive: true });
+    const cwd = path.join(this.dataDir, 'pods', spec.podUid, 'work');
+    mkdirSync(cwd, { recursive: true });
+    const env = ProcessRuntime.environment(spec);
+    const log = openSync(path.join(dir, 'log'), 'a');
+    try {
+      const child = spawn('/bin/sh', ['-c', WRAPPER, path.join(dir, 'exit'), ...spec.command, ...spec.args], {
+        cwd, env, detached: true, stdio: ['ignore', log, log],
+        ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
+        ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
+      });
+      child.unref();
+      if (!child.pid) throw new Error(`container ${spec.name}: could not start /bin/sh`);
+      const meta: Meta = { id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, image: spec.image, ports: spec.ports, pid: child.pid, procStart: procStartTime(child.pid) ?? '', startedAt: Date.now(), cwd, env };
+      writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+      return this.describe(meta);
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  private read(id: string): Meta | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.stateRoot, id, 'meta.json'), 'utf8')) as Meta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private alive(meta: Meta): boolean {
+    return procStartTime(meta.pid) === meta.procStart && !existsSync(path.join(this.stateRoot, meta.id, 'exit'));
+  }
+
+  private describe(meta: Meta): RuntimeContainer {
+    const base = { id: meta.id, podUid: meta.podUid, name: meta.name, restartCount: meta.restartCount, startedAt: meta.startedAt, ports: meta.ports, image: meta.image };
+    if (this.alive(meta)) return { ...base, state: 'running' };
+    const exitFile = path.join(this.stateRoot, meta.id, 'exit');
+    let exitCode = 137;
+    let finishedAt = Date.now();
+    try {
+      exitCode = Number(readFileSync(exitFile, 'utf8').trim());
+      finishedAt = statSync(exitFile).mtimeMs;
+    } catch {
+      // Killed with its shell (SIGKILL to the group): no exit file; 137 as a SIGKILLed process has.
+    }
+    return { ...base, state: 'exited', exitCode, finishedAt };
+  }
+
+  async list(): Promise<RuntimeContainer[]> {
+    const out: RuntimeContainer[] = [];
+    for (const id of readdirSync(this.stateRoot)) {
+      const meta = this.read(id);
+      if (!meta) continue;
+      this.rotate(meta.id);
+      out.push(this.describe(meta));
+    }
+    return out;
+  }
+
+  private rotate(id: string): void {
+    const log = path.join(this.stateRoot, id, 'log');
+    try {
+      if (statSync(log).size < ROTATE_BYTES) return;
+      // copytruncate: the process keeps writing to its O_APPEND descriptor.
+      copyFileSync(log, `${log}.1`);
+      truncateSync(log, 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+
+  async stop(id: string, graceMs: number): Promise<void> {
+    const meta = this.read(id);
+    if (!meta || !this.alive(meta)) return;
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-meta.pid, sig);
+      } catch {
+        // the group is gone
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (this.alive(meta) && Date.now() < deadline) await sleep(50);
+    if (this.alive(meta)) signal('SIGKILL');
+    while (procStartTime(meta.pid) === meta.procStart) await sleep(20);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.stop(id, 0);
+    rmSync(path.join(this.stateRoot, id), { recursive: true, force: true });
+  }
+
+  async *logs(id: string, options: LogOptions = {}): AsyncIterable<string> {
+    const file = path.join(this.stateRoot, id, 'log');
+    if (!existsSync(file)) return;
+    const text = readFileSync(file, 'utf8');
+    let lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (options.tailLines !== undefined) lines = lines.slice(Math.max(0, lines.length - options.tailLines));
+    for (const l of lines) yield `${l}\n`;
+    if (!options.follow) return;
+    let offset = Buffer.byteLength(text);
+    const meta = this.read(id);
+    const handle = await openFile(file, 'r');
+    try {
+      let partial = '';
+      while (!options.signal?.aborted) {
+        const size = (await handle.stat()).size;
+        if (size < offset) offset = 0; // rotated
+        if (size > offset) {
+          const buf = Buffer.alloc(size - offset);
+          await handle.read(buf, 0, buf.length, offset);
+          offset = size;
+          const chunk = partial + buf.toString('utf8');
+          const parts = chunk.split('\n');
+          partial = parts.pop() ?? '';
+          for (const l of parts) yield `${l}\n`;
+        } else if (meta && !this.alive(meta)) {
+          if (partial) yield partial;
+          return;
+        } else {
+          await sleep(100, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {});
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  exec(id: string, command: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const meta = this.read(id);
+    if (!meta || !this.alive(meta)) return Promise.reject(new Error(`container ${id} is not running`));
+    return new Promise((resolve, reject) => {
+      const child = spawn(command[0]!, command.slice(1), { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code, sig) => resolve({ stdout, stderr, exitCode: code ?? (sig ? 128 + 9 : 1) }));
+    });
+  }
+}

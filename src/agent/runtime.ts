@@ -1,0 +1,85 @@
+/**
+ * The ContainerRuntime contract the agent drives (Docker, or plain processes): start a pod's
+ * container from a fully resolved spec, list what this agent started (by the labels it put on
+ * them: pod uid, container name, restart count), stop with a grace period, remove, read logs and
+ * exec. Both runtimes pass the same contract suite (test/contract/runtime).
+ */
+export interface PortBinding {
+  name?: string;
+  containerPort: number;
+  /** The port on the node's address traffic reaches the container at. */
+  hostPort: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface Mount {
+  /** A directory (or file) on the node. */
+  source: string;
+  mountPath: string;
+  readOnly: boolean;
+}
+
+export interface ContainerSpec {
+  podUid: string;
+  podName: string;
+  namespace: string;
+  name: string;
+  restartCount: number;
+  image: string;
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  ports: PortBinding[];
+  /** Volumes by name: the directory each one is on the node, and where the container wants it. */
+  mounts: (Mount & { volume: string })[];
+  /** Node address ports are published on. */
+  address: string;
+  readOnlyRootFilesystem?: boolean;
+  privileged?: boolean;
+  runAsUser?: number;
+  runAsGroup?: number;
+}
+
+export const CONTAINER_STATES = ['running', 'exited'] as const;
+
+export interface RuntimeContainer {
+  id: string;
+  podUid: string;
+  name: string;
+  restartCount: number;
+  state: (typeof CONTAINER_STATES)[number];
+  exitCode?: number;
+  /** Epoch ms. */
+  startedAt: number;
+  finishedAt?: number;
+  ports: PortBinding[];
+  image: string;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  tailLines?: number;
+  sinceMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface ContainerRuntime {
+  readonly name: 'docker' | 'process';
+  /** Refuses (RuntimeRefused) what this runtime cannot honour, before anything starts. */
+  check(spec: ContainerSpec): string | undefined;
+  start(spec: ContainerSpec): Promise<RuntimeContainer>;
+  /** Everything this agent started that still exists, running or exited. */
+  list(): Promise<RuntimeContainer[]>;
+  /** SIGTERM, then SIGKILL after the grace period. */
+  stop(id: string, graceMs: number): Promise<void>;
+  remove(id: string): Promise<void>;
+  logs(id: string, options?: LogOptions): AsyncIterable<string>;
+  exec(id: string, command: string[], options?: { timeoutMs?: number }): Promise<ExecResult>;
+}

@@ -1,0 +1,121 @@
+/**
+ * The ContainerRuntime contract, one suite for every runtime: start with ports, env and volumes,
+ * traffic to the published port on 127.0.0.1, logs, exec, exit codes, stop with a grace period,
+ * adoption by a new runtime instance (an agent restarted), remove, and refusals.
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessRuntime } from '../../src/agent/process/runtime.js';
+import { PortAllocator } from '../../src/agent/ports.js';
+import type { ContainerRuntime, ContainerSpec } from '../../src/agent/runtime.js';
+
+const BUSYBOX = '/bin/busybox';
+
+interface Driver {
+  name: string;
+  make(dataDir: string): ContainerRuntime;
+  /** How a spec runs busybox on this runtime. */
+  command(args: string[]): Pick<ContainerSpec, 'image' | 'command' | 'args'>;
+}
+
+const drivers: Driver[] = [
+  { name: 'process', make: (dir) => new ProcessRuntime(dir), command: (args) => ({ image: 'busybox', command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }) },
+];
+
+for (const driver of drivers) {
+  describe(`ContainerRuntime contract: ${driver.name}`, () => {
+    let dir: string;
+    let runtime: ContainerRuntime;
+    const ports = new PortAllocator();
+    let serial = 0;
+    const spec = async (args: string[], extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> => ({
+      podUid: `uid-${driver.name}-${++serial}-0000`, podName: `pod-${serial}`, namespace: 'default', name: 'main', restartCount: 0,
+      ...driver.command(args), env: {}, ports: [], mounts: [], address: '127.0.0.1', ...extra,
+    });
+    const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
+      const deadline = Date.now() + ms;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(tmpdir(), `berth-runtime-${driver.name}-`));
+      runtime = driver.make(dir);
+    });
+    afterAll(async () => {
+      for (const c of await runtime.list()) await runtime.remove(c.id);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('serves on the published port, with env and a volume, and logs what it prints', async () => {
+      const hostPort = await ports.allocate();
+      const www = path.join(dir, 'www');
+      mkdirSync(www, { recursive: true });
+      writeFileSync(path.join(www, 'index.html'), 'hello from a volume\n');
+      const s = await spec(['sh', '-c', 'echo "starting $GREETING"; exec /bin/busybox httpd -f -p 127.0.0.1:${PORT_HTTP} -h "$BERTH_VOLUME_WWW"'], {
+        env: { GREETING: 'hi' }, ports: [{ name: 'http', containerPort: 8080, hostPort, protocol: 'TCP' }], mounts: [{ volume: 'www', source: www, mountPath: '/www', readOnly: true }],
+      });
+      const c = await runtime.start(s);
+      expect(c).toMatchObject({ podUid: s.podUid, name: 'main', restartCount: 0, state: 'running' });
+      let body = '';
+      await until('http answers', async () => {
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+        return body !== '';
+      });
+      expect(body).toBe('hello from a volume\n');
+      const lines: string[] = [];
+      for await (const l of runtime.logs(c.id)) lines.push(l);
+      expect(lines).toContain('starting hi\n');
+      const exec = await runtime.exec(c.id, [BUSYBOX, 'sh', '-c', 'echo $GREETING $PORT; exit 7']);
+      expect(exec).toEqual({ stdout: `hi ${hostPort}\n`, stderr: '', exitCode: 7 });
+      await runtime.stop(c.id, 2000);
+      const stopped = (await runtime.list()).find((x) => x.id === c.id)!;
+      expect(stopped.state).toBe('exited');
+      await runtime.remove(c.id);
+      expect((await runtime.list()).some((x) => x.id === c.id)).toBe(false);
+    });
+
+    it('records how a container ended, and follows its log until it does', async () => {
+      const c = await runtime.start(await spec(['sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.1; done; exit 3']));
+      const lines: string[] = [];
+      for await (const l of runtime.logs(c.id, { follow: true })) lines.push(l);
+      expect(lines).toEqual(['line 1\n', 'line 2\n', 'line 3\n']);
+      await until('exited', async () => (await runtime.list()).find((x) => x.id === c.id)?.state === 'exited');
+      expect((await runtime.list()).find((x) => x.id === c.id)).toMatchObject({ state: 'exited', exitCode: 3 });
+      const tail: string[] = [];
+      for await (const l of runtime.logs(c.id, { tailLines: 1 })) tail.push(l);
+      expect(tail).toEqual(['line 3\n']);
+    });
+
+    it('a SIGTERM-ignoring container is killed after the grace period', async () => {
+      const c = await runtime.start(await spec(['sh', '-c', "trap '' TERM; echo trapped; while true; do sleep 0.1; done"]));
+      await until('its trap is set', async () => {
+        for await (const l of runtime.logs(c.id)) if (l === 'trapped\n') return true;
+        return false;
+      });
+      const t = Date.now();
+      await runtime.stop(c.id, 500);
+      expect(Date.now() - t).toBeGreaterThanOrEqual(450);
+      expect((await runtime.list()).find((x) => x.id === c.id)?.state).toBe('exited');
+    });
+
+    it('a new runtime instance (the agent restarted) finds running containers as they are', async () => {
+      const c = await runtime.start(await spec(['sleep', '30']));
+      const again = driver.make(dir);
+      const found = (await again.list()).find((x) => x.id === c.id);
+      expect(found).toMatchObject({ state: 'running', podUid: c.podUid, name: 'main', restartCount: 0, startedAt: c.startedAt });
+      await again.remove(c.id);
+      expect((await runtime.list()).some((x) => x.id === c.id)).toBe(false);
+    });
+
+    it('refuses what it cannot honour', async () => {
+      if (driver.name !== 'process') return;
+      expect(runtime.check(await spec([], { command: [], args: [] }))).toMatch(/cannot run an image by itself/);
+      expect(runtime.check(await spec(['true'], { readOnlyRootFilesystem: true }))).toMatch(/readOnlyRootFilesystem/);
+    });
+  });
+}
