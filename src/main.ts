@@ -4,14 +4,17 @@
  * here; commands that need no concrete parts live in src/cli.
  */
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { VERSION, runCli } from './cli/main.js';
 import { fetchPinnedCa, splitJoinToken } from './agent/join.js';
-import { parseLabels, thisMachine } from './agent/node.js';
+import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
+import { Agent } from './agent/agent.js';
+import { ProcessRuntime } from './agent/process/runtime.js';
+import { BerthError } from './api/errors.js';
 import { NodeSimulator } from './agent/simulator.js';
-import { resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
+import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
 import { GitSource } from './source/index.js';
@@ -135,6 +138,62 @@ function addSimulateCommand(program: Command): void {
     });
 }
 
+interface AgentFlags {
+  name?: string;
+  labels?: string;
+  taints?: string;
+  address: string;
+  capacity?: string;
+  runtime: string;
+  data?: string;
+  heartbeatInterval: string;
+  logLevel: string;
+}
+
+function addAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description("join a node to the cluster and run the pods bound to it (Berth's kubelet)")
+    .option('--name <name>', 'node name (default: the host name)')
+    .option('--labels <k=v,…>', 'extra node labels')
+    .option('--taints <k=v:Effect,…>', 'taints to register the node with')
+    .option('--address <ip>', 'the address pods are published on and the server reaches this node at', '127.0.0.1')
+    .option('--capacity <cpu=4,memory=8Gi,pods=110>', 'what the node offers, instead of what the machine has')
+    .option('--runtime <runtime>', 'process (pods as local processes) or auto', 'auto')
+    .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
+    .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
+    .option('--log-level <level>', 'log level', 'info')
+    .action(async (flags: AgentFlags, cmd: Command) => {
+      const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
+      const name = flags.name ?? thisMachine().hostname;
+      const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      if (!['process', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime ${flags.runtime}: this agent runs pods as processes (--runtime process); the Docker runtime is not available yet`);
+      const connection = await agentConnection(cmd);
+      // The node's own token, kept from the first join: a restarted agent is still this node.
+      const tokenFile = path.join(dataDir, 'node.token');
+      if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
+      const client = new BerthClient(connection);
+      const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
+      const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION }, thisMachine()), {
+        heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
+        useToken: (token) => {
+          client.connection.token = token;
+          writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+        },
+        onError: (err) => log.warn({ err }, 'heartbeat failed'),
+      });
+      await membership.register();
+      log.info({ node: name, address: flags.address, runtime: 'process', dataDir }, 'node registered');
+      const abort = new AbortController();
+      process.once('SIGTERM', () => abort.abort());
+      process.once('SIGINT', () => abort.abort());
+      const agent = new Agent({ node: name, address: flags.address, dataDir, runtime: new ProcessRuntime(dataDir), client, log });
+      await Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
+      await client.close();
+    });
+}
+
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand]);
+  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand, addAgentCommand]);
 }

@@ -1,0 +1,214 @@
+/**
+ * The node agent (Berth's kubelet): follows the pods bound to its node and makes the runtime match
+ * them, level-triggered — the server's pods are the truth. What it starts carries the pod's uid,
+ * container name and restart count, so an agent started again adopts what runs and restarts
+ * nothing healthy; anything of its own without a pod is stopped and removed. It reports each
+ * pod's status, and removes a terminating pod once its containers have stopped.
+ */
+import type { Logger } from 'pino';
+import { isBerthError } from '../api/errors.js';
+import { kindInfo } from '../api/kinds.js';
+import type { Container } from '../api/types.gen.js';
+import type { BerthClient, KubeObject } from '../client/index.js';
+import { WorkQueue } from '../runtime/workqueue.js';
+import { planPod } from './plan.js';
+import { PortAllocator } from './ports.js';
+import { Prober } from './probes.js';
+import { ResolveError, containerSpec, prepareVolumes, type DataObject, type Lookup, type PodObject } from './resolve.js';
+import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
+
+const PODS = kindInfo('Pod')!;
+const CONFIG_MAPS = kindInfo('ConfigMap')!;
+const SECRETS = kindInfo('Secret')!;
+const OBSERVE_MS = 1000;
+/** Pods are looked at again this often even when nothing changed (ConfigMap and Secret files refresh). */
+const RESYNC_MS = 5000;
+
+export interface AgentOptions {
+  node: string;
+  address: string;
+  dataDir: string;
+  runtime: ContainerRuntime;
+  client: BerthClient;
+  log?: Logger;
+  workers?: number;
+}
+
+export class Agent {
+  private readonly pods = new Map<string, PodObject>();
+  private readonly instances = new Map<string, RuntimeContainer[]>();
+  private readonly queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 30_000 });
+  private readonly ports = new PortAllocator();
+  private readonly prober: Prober;
+  /** The last status written per pod, to write only changes. */
+  private readonly written = new Map<string, string>();
+
+  constructor(private readonly o: AgentOptions) {
+    this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => {
+      this.queue.shutdown();
+      this.prober.stopAll();
+    }, { once: true });
+    // What runs already (an agent started again) is known before the first pod is looked at.
+    await this.observe();
+    for (const list of this.instances.values()) for (const c of list) for (const p of c.ports) this.ports.reserve(p.hostPort);
+    await Promise.all([this.follow(signal), this.observeLoop(signal), ...Array.from({ length: this.o.workers ?? 8 }, () => this.work())]);
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        for await (const e of this.o.client.watch(PODS, { fieldSelector: `spec.nodeName=${this.o.node}`, signal })) {
+          const uid = e.object.metadata.uid!;
+          if (e.type === 'DELETED') this.pods.delete(uid);
+          else this.pods.set(uid, e.object as unknown as PodObject);
+          this.queue.add(uid);
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        this.o.log?.warn({ err: e }, 'pod watch failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async observeLoop(signal: AbortSignal): Promise<void> {
+    let lastResync = Date.now();
+    while (!signal.aborted) {
+      await new Promise((r) => setTimeout(r, OBSERVE_MS));
+      if (signal.aborted) break;
+      const changed = await this.observe().catch((e) => {
+        this.o.log?.warn({ err: e }, 'listing containers failed');
+        return [] as string[];
+      });
+      for (const uid of changed) this.queue.add(uid);
+      if (Date.now() - lastResync >= RESYNC_MS) {
+        lastResync = Date.now();
+        for (const uid of this.pods.keys()) this.queue.add(uid);
+      }
+    }
+  }
+
+  /** Lists the runtime; returns the pods whose containers changed (including ones without a pod). */
+  private async observe(): Promise<string[]> {
+    const byPod = new Map<string, RuntimeContainer[]>();
+    for (const c of await this.o.runtime.list()) byPod.set(c.podUid, [...(byPod.get(c.podUid) ?? []), c]);
+    const changed: string[] = [];
+    const key = (l: RuntimeContainer[] | undefined) => JSON.stringify((l ?? []).map((c) => [c.id, c.state, c.exitCode]).sort());
+    for (const uid of new Set([...byPod.keys(), ...this.instances.keys()])) {
+      if (key(byPod.get(uid)) !== key(this.instances.get(uid))) changed.push(uid);
+      if (!this.pods.has(uid) && byPod.has(uid)) changed.push(uid);
+    }
+    this.instances.clear();
+    for (const [uid, list] of byPod) this.instances.set(uid, list);
+    return changed;
+  }
+
+  private async work(): Promise<void> {
+    for (let uid = await this.queue.get(); uid !== undefined; uid = await this.queue.get()) {
+      try {
+        const again = await this.sync(uid);
+        this.queue.forget(uid);
+        if (again !== undefined) this.queue.addAfter(uid, again);
+      } catch (e) {
+        const delay = this.queue.addRateLimited(uid);
+        this.o.log?.warn({ err: e, pod: this.pods.get(uid)?.metadata.name, retryInMs: delay }, 'pod sync failed');
+      } finally {
+        this.queue.done(uid);
+      }
+    }
+  }
+
+  private lookup(namespace: string): Lookup {
+    return async (kind, name) => {
+      try {
+        return await this.o.client.get<KubeObject & DataObject>(kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS, namespace, name);
+      } catch (e) {
+        if (isBerthError(e, 'NotFound')) return undefined;
+        throw e;
+      }
+    };
+  }
+
+  /** Brings one pod's containers to what it asks; returns when to look again, if a timer is pending. */
+  private async sync(uid: string): Promise<number | undefined> {
+    const { runtime } = this.o;
+    const pod = this.pods.get(uid);
+    const mine = () => this.instances.get(uid) ?? [];
+    if (!pod) {
+      // No pod: nothing of it may run (deleted, or replaced while this node was away).
+      for (const c of mine()) {
+        await runtime.remove(c.id);
+        for (const p of c.ports) this.ports.release(p.hostPort);
+      }
+      this.prober.forget(mine().map((c) => c.id));
+      this.instances.delete(uid);
+      this.written.delete(uid);
+      return undefined;
+    }
+    const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    let failure: string | undefined;
+    let volumes = new Map<string, string>();
+    try {
+      if (!pod.metadata.deletionTimestamp) volumes = await prepareVolumes(pod, this.o.dataDir, this.lookup(pod.metadata.namespace ?? 'default'));
+    } catch (e) {
+      if (!(e instanceof ResolveError)) throw e;
+      failure = e.message;
+    }
+    const plan = planPod(pod as never, mine(), this.prober.view, Date.now(), runtime.name, failure);
+    for (const id of plan.remove) await runtime.remove(id);
+    const grace = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+    for (const id of plan.stop) await runtime.stop(id, grace);
+    this.prober.forget([...plan.stop, ...plan.remove]);
+    for (const s of plan.start) {
+      const container = all.find((c) => c.name === s.name)!;
+      const previous = mine().filter((c) => c.name === s.name).at(-1);
+      try {
+        const spec = await containerSpec(pod, container, s.restartCount, {
+          lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes,
+          // A restarted container keeps its host ports: endpoints stay where they were.
+          portFor: async (p) => previous?.ports.find((b) => b.containerPort === p.containerPort)?.hostPort ?? this.ports.allocate(),
+        });
+        const refused = runtime.check(spec);
+        if (refused) throw new ResolveError(refused);
+        await runtime.start(spec);
+      } catch (e) {
+        if (!(e instanceof ResolveError)) throw e;
+        failure = e.message;
+      }
+    }
+    // The state after what was just done, for status and probes.
+    const after = (await runtime.list()).filter((c) => c.podUid === uid);
+    this.instances.set(uid, after);
+    const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
+    if (pod.metadata.deletionTimestamp && final.terminated) {
+      for (const c of after) await runtime.remove(c.id);
+      this.instances.delete(uid);
+      await this.o.client.delete(PODS, pod.metadata.namespace, pod.metadata.name).catch((e) => {
+        if (!isBerthError(e, 'NotFound')) throw e;
+      });
+      return undefined;
+    }
+    this.prober.sync(uid, after.filter((c) => c.state === 'running').map((instance) => ({ instance, container: all.find((c) => c.name === instance.name) as Container })).filter((x) => x.container));
+    await this.report(pod, { ...final.status, hostIP: this.o.address, podIP: this.o.address, hostIPs: [{ ip: this.o.address }], podIPs: [{ ip: this.o.address }] });
+    return plan.requeueAfterMs ?? final.requeueAfterMs;
+  }
+
+  private async report(pod: PodObject, status: NonNullable<PodObject['status']>): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const text = JSON.stringify(status);
+    if (this.written.get(uid) === text || JSON.stringify(pod.status) === text) return;
+    try {
+      const updated = await this.o.client.update(PODS, { ...(pod as unknown as KubeObject), status }, 'status');
+      this.pods.set(uid, updated as unknown as PodObject);
+      this.written.set(uid, text);
+    } catch (e) {
+      // Changed meanwhile: the watch brings the new version, and the pod is synced again.
+      if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
+      this.queue.add(uid);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * A pod's containers as the runtime needs them: environment (values with `$(VAR)` references,
+ * envFrom and valueFrom: ConfigMap and Secret keys, fieldRef, resourceFieldRef), and volumes as
+ * directories on the node (emptyDir, hostPath, configMap and secret files with items and
+ * defaultMode, a directory per PersistentVolumeClaim kept across pods). What cannot be resolved
+ * (a missing ConfigMap that is not optional, an unsupported volume) is an error naming it.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseQuantity } from '../api/quantity.js';
+import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
+import type { ContainerSpec, PortBinding } from './runtime.js';
+
+export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
+export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
+/** Reads a ConfigMap or Secret of the pod's namespace; undefined when it does not exist. */
+export type Lookup = (kind: 'ConfigMap' | 'Secret', name: string) => Promise<DataObject | undefined>;
+
+export class ResolveError extends Error {}
+
+const decode = (kind: 'ConfigMap' | 'Secret', o: DataObject): Record<string, Buffer> => {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(o.data ?? {})) out[k] = kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8');
+  for (const [k, v] of Object.entries(o.binaryData ?? {})) out[k] = Buffer.from(v, 'base64');
+  return out;
+};
+
+async function dataOf(lookup: Lookup, kind: 'ConfigMap' | 'Secret', name: string | undefined, optional: boolean | undefined, what: string): Promise<Record<string, Buffer> | undefined> {
+  const o = name ? await lookup(kind, name) : undefined;
+  if (!o) {
+    if (optional) return undefined;
+    throw new ResolveError(`${kind.toLowerCase()} "${name ?? ''}" not found (${what})`);
+  }
+  return decode(kind, o);
+}
+
+/** `$(VAR)` expands to an earlier variable; `$$(VAR)` is a literal `$(VAR)`, as Kubernetes does. */
+export function expand(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m));
+}
+
+function fieldValue(pod: PodObject, node: string, address: string, fieldPath: string): string {
+  const label = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+  if (label) return (label[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[label[2]!] ?? '';
+  switch (fieldPath) {
+    case 'metadata.name': return pod.metadata.name;
+    case 'metadata.namespace': return pod.metadata.namespace ?? 'default';
+    case 'metadata.uid': return pod.metadata.uid ?? '';
+    case 'spec.nodeName': return node;
+    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? 'default';
+    case 'status.podIP': case 'status.hostIP': return address;
+    default: throw new ResolveError(`unsupported fieldRef ${JSON.stringify(fieldPath)}`);
+  }
+}
+
+function resourceValue(c: Container, resource: string, divisor: string | number | undefined): string {
+  const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
+  const q = c.resources?.[kind]?.[name];
+  if (q === undefined) return name === 'cpu' ? '1' : '0';
+  const d = divisor !== undefined ? parseQuantity(divisor).nanos : 10n ** 9n;
+  const v = parseQuantity(q).nanos;
+  return String((v + d - 1n) / d);
+}
+
+export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, node: string, address: string): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const ref = from.configMapRef ?? from.secretRef;
+    const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
+    const data = await dataOf(lookup, kind, ref?.name, ref?.optional, `envFrom of container ${c.name}`);
+    for (const [k, v] of Object.entries(data ?? {})) env[`${from.prefix ?? ''}${k}`] = v.toString('utf8');
+  }
+  for (const e of c.env ?? ([] as EnvVar[])) {
+    const src = e.valueFrom;
+    if (!src) env[e.name] = expand(e.value ?? '', env);
+    else if (src.configMapKeyRef || src.secretKeyRef) {
+      const ref = (src.configMapKeyRef ?? src.secretKeyRef)!;
+      const kind = src.configMapKeyRef ? 'ConfigMap' : 'Secret';
+      const data = await dataOf(lookup, kind, ref.name, ref.optional, `env ${e.name} of container ${c.name}`);
+      const v = data?.[ref.key];
+      if (v === undefined && !ref.optional && data) throw new ResolveError(`${kind.toLowerCase()} "${ref.name}" has no key "${ref.key}" (env ${e.name} of container ${c.name})`);
+      if (v !== undefined) env[e.name] = v.toString('utf8');
+    } else if (src.fieldRef) env[e.name] = fieldValue(pod, node, address, src.fieldRef.fieldPath);
+    else if (src.resourceFieldRef) {
+      const target = pod.spec?.containers.find((x) => x.name === (src.resourceFieldRef!.containerName || c.name)) ?? c;
+      env[e.name] = resourceValue(target, src.resourceFieldRef.resource, src.resourceFieldRef.divisor);
+    }
+  }
+  return env;
+}
+
+/** Writes a ConfigMap's or Secret's keys as files (items pick and rename), replacing what was there. */
+function writeDataDir(dir: string, data: Record<string, Buffer>, items: { key: string; path: string; mode?: number }[] | undefined, mode: number): void {
+  const wanted = new Map<string, { content: Buffer; mode: number }>();
+  if (items?.length) for (const i of items) { if (data[i.key]) wanted.set(i.path, { content: data[i.key]!, mode: i.mode ?? mode }); }
+  else for (const [k, v] of Object.entries(data)) wanted.set(k, { content: v, mode });
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) if (!wanted.has(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  for (const [rel, { content, mode: m }] of wanted) {
+    const file = path.join(dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const current = existsSync(file) ? readFileSync(file) : undefined;
+    if (!current || !current.equals(content)) writeFileSync(file, content);
+    chmodSync(file, m);
+  }
+}
+
+/** Makes (or refreshes) every volume's directory; returns them by volume name. */
+export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lookup): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const podDir = path.join(dataDir, 'pods', pod.metadata.uid ?? pod.metadata.name, 'volumes');
+  for (const v of (pod.spec?.volumes ?? []) as Volume[]) {
+    const dir = path.join(podDir, v.name);
+    if (v.emptyDir) mkdirSync(dir, { recursive: true });
+    else if (v.hostPath) {
+      if (v.hostPath.type === 'DirectoryOrCreate') mkdirSync(v.hostPath.path, { recursive: true });
+      else if (!existsSync(v.hostPath.path) && v.hostPath.type) throw new ResolveError(`hostPath ${v.hostPath.path} does not exist (volume ${v.name})`);
+      out.set(v.name, v.hostPath.path);
+      continue;
+    } else if (v.configMap) {
+      const data = await dataOf(lookup, 'ConfigMap', v.configMap.name, v.configMap.optional, `volume ${v.name}`);
+      writeDataDir(dir, data ?? {}, v.configMap.items, v.configMap.defaultMode ?? 0o644);
+    } else if (v.secret) {
+      const data = await dataOf(lookup, 'Secret', v.secret.secretName, v.secret.optional, `volume ${v.name}`);
+      writeDataDir(dir, data ?? {}, v.secret.items, v.secret.defaultMode ?? 0o644);
+    } else if (v.persistentVolumeClaim) {
+      // One directory per claim on the node: it outlives the pod, as the claim does.
+      const claimDir = path.join(dataDir, 'claims', pod.metadata.namespace ?? 'default', v.persistentVolumeClaim.claimName);
+      mkdirSync(claimDir, { recursive: true });
+      out.set(v.name, claimDir);
+      continue;
+    } else throw new ResolveError(`volume ${v.name}: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported`);
+    out.set(v.name, dir);
+  }
+  return out;
+}
+
+export interface ResolvedContainer {
+  spec: ContainerSpec;
+  container: Container;
+}
+
+/** One container's runtime spec; ports get host ports from `portFor`. */
+export async function containerSpec(
+  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; portFor: (p: { name?: string; containerPort: number; hostPort?: number }) => Promise<number> },
+): Promise<ContainerSpec> {
+  const ports: PortBinding[] = [];
+  for (const p of c.ports ?? []) ports.push({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort: p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : await o.portFor(p)), protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
+  const mounts = (c.volumeMounts ?? []).map((m) => {
+    const source = o.volumes.get(m.name);
+    if (!source) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
+    return { volume: m.name, source: m.subPath ? path.join(source, m.subPath) : source, mountPath: m.mountPath, readOnly: Boolean(m.readOnly) };
+  });
+  const sc = c.securityContext;
+  return {
+    podUid: pod.metadata.uid ?? '', podName: pod.metadata.name, namespace: pod.metadata.namespace ?? 'default', name: c.name, restartCount,
+    image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address),
+    ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address,
+    ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),
+    ...(sc?.runAsUser !== undefined ? { runAsUser: sc.runAsUser } : {}), ...(sc?.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * `berth agent` with the process runtime against a real `berth server`: pods of a Deployment run
+ * as processes, published on 127.0.0.1, with a ConfigMap volume (changes reach the file within
+ * 10 s) and a Secret env var; readiness drives Ready; an agent killed with SIGKILL and started
+ * again adopts its processes (none restarted, none doubled); a crash-looping container backs
+ * off; deleting the workload leaves no process behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { api } from '../helpers/server.js';
+
+describe('berth agent (process runtime)', () => {
+  let server: BerthServerProcess | undefined;
+  let agent: ChildProcess | undefined;
+  let agentDir: string | undefined;
+  beforeAll(() => buildOnce(), 120_000);
+  afterEach(async () => {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent!.once('exit', r));
+    }
+    await server?.stop();
+    // Whatever the agent left running is stopped with its data dir's process groups.
+    if (agentDir) {
+      for (const id of readdirSync(path.join(agentDir, 'process'), { withFileTypes: true }).map((d) => d.name)) {
+        try {
+          const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8'));
+          process.kill(-meta.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      rmSync(agentDir, { recursive: true, force: true });
+    }
+    server = agent = agentDir = undefined;
+  });
+
+  const request = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
+  const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods')).body.items;
+  const until = async <T>(what: string, check: () => Promise<T | false | undefined>, ms = 30_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await check().catch(() => undefined);
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const startAgent = (token: string) => {
+    agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'n1', '--address', '127.0.0.1', '--runtime', 'process', '--data', agentDir!, '--server', server!.url, '--token', token, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+    });
+    agent.stderr!.on('data', () => {});
+  };
+  const apply = async (name: string, yaml: string) => {
+    const file = path.join(server!.dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    const r = await server!.cli('apply', '-f', file);
+    expect(r.code, r.err).toBe(0);
+  };
+  const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+  const hostPort = (p: any, container: string) => p.status.hostPorts.find((h: any) => h.containerName === container).hostPort;
+  const get = (port: number, file: string) => fetch(`http://127.0.0.1:${port}/${file}`).then((r) => (r.ok ? r.text() : ''));
+
+  it('runs pods as processes: ports, ConfigMap files, Secret env, readiness, adoption after SIGKILL, no orphans', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    startAgent(token);
+    await apply('config', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`);
+    await apply('web', `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      volumes:
+        - {name: www, configMap: {name: site}}
+        - {name: scratch, emptyDir: {}}
+      containers:
+        - name: web
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'exec /bin/busybox httpd -f -p 127.0.0.1:$PORT -h $BERTH_VOLUME_WWW']
+          ports: [{name: http, containerPort: 8080}]
+          volumeMounts: [{name: www, mountPath: /www}]
+          readinessProbe: {httpGet: {path: /index.html, port: http}, periodSeconds: 1}
+        - name: side
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'echo "$PASSWORD" > $BERTH_VOLUME_SCRATCH/secret.txt; exec /bin/busybox httpd -f -p 127.0.0.1:$PORT -h $BERTH_VOLUME_SCRATCH']
+          env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]
+          ports: [{containerPort: 9090}]
+          volumeMounts: [{name: scratch, mountPath: /scratch}]
+`);
+    const running = await until('2 ready pods', async () => {
+      const ps = await pods();
+      return ps.length === 2 && ps.every(ready) && ps;
+    });
+    for (const p of running) {
+      expect(p.spec.nodeName).toBe('n1');
+      expect(p.status).toMatchObject({ phase: 'Running', hostIP: '127.0.0.1' });
+      expect(await get(hostPort(p, 'web'), 'index.html')).toBe('version one');
+      expect(await get(hostPort(p, 'side'), 'secret.txt')).toBe('s3cret\n');
+    }
+    const t = Date.now();
+    await request('PATCH', '/api/v1/namespaces/default/configmaps/site', { data: { 'index.html': 'version two' } }, { 'Content-Type': 'application/merge-patch+json' });
+    await until('the file follows the ConfigMap', async () => (await get(hostPort(running[0], 'web'), 'index.html')) === 'version two', 10_000);
+    expect(Date.now() - t).toBeLessThan(10_000);
+
+    // Killed and started again: the same processes, adopted.
+    const before = (await pods()).map((p) => p.status.containerStatuses.map((c: any) => c.containerID).sort().join()).sort();
+    agent!.kill('SIGKILL');
+    await new Promise((r) => agent!.once('exit', r));
+    expect(await get(hostPort(running[0], 'web'), 'index.html')).toBe('version two'); // still serving without its agent
+    startAgent(token);
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await pods();
+    expect(after.map((p) => p.status.containerStatuses.map((c: any) => c.containerID).sort().join()).sort()).toEqual(before);
+    expect(after.every((p) => p.status.containerStatuses.every((c: any) => c.restartCount === 0 && c.state.running))).toBe(true);
+    expect(readdirSync(path.join(agentDir, 'process'))).toHaveLength(4);
+
+    // Deleted: every process stops, nothing of them is left.
+    await request('DELETE', '/apis/apps/v1/namespaces/default/deployments/web');
+    await until('no processes left', async () => readdirSync(path.join(agentDir!, 'process')).length === 0 && (await pods()).length === 0);
+    expect(await get(hostPort(running[0], 'web'), 'index.html').catch(() => 'refused')).toBe('refused');
+  }, 120_000);
+
+  it('a crash-looping container backs off (CrashLoopBackOff) and counts its restarts', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    startAgent(token);
+    await apply('crash', `apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'echo boom; exit 2']\n`);
+    const looping = await until('CrashLoopBackOff', async () => {
+      const p = (await pods()).find((x) => x.metadata.name === 'crash');
+      const s = p?.status?.containerStatuses?.[0];
+      return s?.state?.waiting?.reason === 'CrashLoopBackOff' && s;
+    });
+    expect(looping.restartCount).toBeGreaterThanOrEqual(1);
+    expect(looping.lastState.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
+    const at = Date.now();
+    await until('restarted after the back-off', async () => (await pods())[0]?.status?.containerStatuses?.[0]?.restartCount >= looping.restartCount + 1, 25_000);
+    expect(Date.now() - at).toBeGreaterThan(5_000); // 10 s after the previous end, not at once
+  }, 60_000);
+});
