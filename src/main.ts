@@ -11,6 +11,7 @@ import { VERSION, runCli } from './cli/main.js';
 import { fetchPinnedCa, splitJoinToken } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
+import { AgentEndpoint } from './agent/endpoint.js';
 import { ProcessRuntime } from './agent/process/runtime.js';
 import { BerthError } from './api/errors.js';
 import { NodeSimulator } from './agent/simulator.js';
@@ -148,6 +149,7 @@ interface AgentFlags {
   data?: string;
   heartbeatInterval: string;
   logLevel: string;
+  agentPort: string;
 }
 
 function addAgentCommand(program: Command): void {
@@ -162,6 +164,7 @@ function addAgentCommand(program: Command): void {
     .option('--runtime <runtime>', 'process (pods as local processes) or auto', 'auto')
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
+    .option('--agent-port <port>', 'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)', '0')
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
@@ -175,8 +178,14 @@ function addAgentCommand(program: Command): void {
       if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
       const client = new BerthClient(connection);
       const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
+      const runtime = new ProcessRuntime(dataDir);
+      const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
+      // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
+      const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
+      const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
       const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION }, thisMachine()), {
         heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
+        endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
         useToken: (token) => {
           client.connection.token = token;
           writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
@@ -188,8 +197,8 @@ function addAgentCommand(program: Command): void {
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const agent = new Agent({ node: name, address: flags.address, dataDir, runtime: new ProcessRuntime(dataDir), client, log });
       await Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
+      await endpoint.close();
       await client.close();
     });
 }

@@ -47,6 +47,17 @@ export class Agent {
     this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
   }
 
+  /** For the agent's endpoint: a pod's container instances by namespace and name. */
+  instancesOf(namespace: string, name: string): RuntimeContainer[] | undefined {
+    for (const [uid, pod] of this.pods) if (pod.metadata.name === name && (pod.metadata.namespace ?? 'default') === namespace) return this.instances.get(uid) ?? [];
+    return undefined;
+  }
+
+  defaultContainerOf(namespace: string, name: string): string | undefined {
+    for (const pod of this.pods.values()) if (pod.metadata.name === name && (pod.metadata.namespace ?? 'default') === namespace) return pod.spec?.containers[0]?.name;
+    return undefined;
+  }
+
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => {
       this.queue.shutdown();

@@ -87,7 +87,7 @@ export class NodeMembership {
   constructor(
     private readonly client: BerthClient,
     private readonly node: KubeObject,
-    private readonly options: { heartbeatMs?: number; useToken: (token: string) => void; onError?: (e: unknown) => void },
+    private readonly options: { heartbeatMs?: number; useToken: (token: string) => void; onError?: (e: unknown) => void; endpoint?: () => { port: number; token: string } | undefined },
   ) {}
 
   get name(): string {
@@ -112,7 +112,8 @@ export class NodeMembership {
     const interval = this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     // The lease outlives a few missed beats; the server's grace period decides NotReady.
     const leaseDurationSeconds = Math.max(1, Math.ceil((interval * 20) / 1000));
-    await this.client.request('PUT', `/api/v1/nodes/${this.name}/heartbeat`, { body: { spec: { leaseDurationSeconds } } });
+    const endpoint = this.options.endpoint?.();
+    await this.client.request('PUT', `/api/v1/nodes/${this.name}/heartbeat`, { body: { spec: { leaseDurationSeconds, ...(endpoint ? { endpoint } : {}) } } });
   }
 
   /** Heartbeats until the signal aborts; a revoked token (401) or a lost name (409) ends it with an error. */

@@ -8,6 +8,7 @@ import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput
 import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
+import { execCommand, logsCommand } from './pods.js';
 import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
 import { rolloutHistory, rolloutPause, rolloutRestart, rolloutStatus, rolloutUndo, scaleCommand } from './rollout.js';
 
@@ -174,6 +175,35 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--overwrite', 'replace a label that has another value', false)
     .action(async (node: string, labels: string[], o: { overwrite: boolean }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => labelCommand(c, node, labels, o, io));
+    });
+
+  program
+    .command('logs')
+    .description("print a container's log (through the server, from the pod's agent)")
+    .argument('<pod>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-c, --container <name>', 'container (default: the first)')
+    .option('-f, --follow', 'keep streaming new lines', false)
+    .option('-p, --previous', 'the previous instance of the container (before its last restart)', false)
+    .option('--tail <n>', 'only the last N lines')
+    .option('--since <duration>', 'only lines newer than this (e.g. 10m)')
+    .action(async (pod: string, o: { namespace?: string; container?: string; follow: boolean; previous: boolean; tail?: string; since?: string }, cmd: Command) => {
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      exitCode = await withClient(cmd, (c) => logsCommand(c, pod, {
+        ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.container ? { container: o.container } : {}), follow: o.follow, previous: o.previous,
+        ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}), ...(o.since ? { sinceSeconds: Math.ceil(parseTtl(o.since) / 1000) } : {}),
+      }, io, abort.signal));
+    });
+  program
+    .command('exec')
+    .description('run a command in a running container; exits with its exit code')
+    .argument('<pod>')
+    .argument('<command...>', 'the command, after --')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-c, --container <name>', 'container (default: the first)')
+    .action(async (pod: string, command: string[], o: { namespace?: string; container?: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => execCommand(c, pod, command, o, io));
     });
 
   program

@@ -75,6 +75,25 @@ export class BerthClient {
     }
   }
 
+  /** A streamed GET (logs -f): each chunk of text as it arrives, until the body ends or the signal aborts. */
+  async stream(path: string, onText: (text: string) => void, signal?: AbortSignal): Promise<void> {
+    const res = await request(this.connection.server + path, {
+      method: 'GET', dispatcher: this.dispatcher, ...(signal ? { signal } : {}),
+      headers: { authorization: `Bearer ${this.connection.token}`, accept: 'text/plain' },
+    }).catch((e) => {
+      throw connectionError(e, this.connection.server);
+    });
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      throw statusError(res.statusCode, text ? safeJson(text) : undefined, text);
+    }
+    try {
+      for await (const chunk of res.body) onText((chunk as Buffer).toString('utf8'));
+    } catch (e) {
+      if (!signal?.aborted) throw e;
+    }
+  }
+
   get<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string): Promise<T> {
     return this.request<T>('GET', resourcePath(info, namespace, name));
   }

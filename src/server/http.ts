@@ -9,6 +9,7 @@ import { apiVersionOf } from '../api/kinds.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
 import { NODE_TOKEN_HEADER, getLease, heartbeat, registerNode } from './nodes.js';
+import { proxyExec, proxyLogs } from './podproxy.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
 import { InvalidObjectError, Registry } from './registry.js';
@@ -180,7 +181,10 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {
-      if (r.subresource === 'log') throw new BerthError('NotFound', 'pod logs are served once the pod runs on a node agent (not yet available)');
+      if (r.subresource === 'log') {
+        if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no log subresource`);
+        return proxyLogs(ctx.store, await ctx.registry.get(r), q, res);
+      }
       if (r.subresource === 'revisions') {
         // The commit ledger, as a commit status: what a pull request's check shows.
         const app = await ctx.registry.get(r);
@@ -213,6 +217,10 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       return watch(ctx, p, r, req, res, q);
     case 'create': {
       const body = await readBody(req);
+      if (r.subresource === 'exec') {
+        if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no exec subresource`);
+        return send(res, 200, await proxyExec(ctx.store, await ctx.registry.get(r), body));
+      }
       if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
       if (r.info.kind === 'Node' && p.role === 'node') {
         const registered = await registerNode(ctx, p, r, body, strict);

@@ -80,12 +80,52 @@ export function leaseObject(node: string, lease: LeaseRecord): KubeObject {
   };
 }
 
-/** PUT nodes/NAME/heartbeat: renews the node's lease; `spec.leaseDurationSeconds` in the body sets its length. */
+/** Where an agent's endpoint is and the secret it wants (kept in a Secret in berth-system). */
+export interface AgentEndpointRecord {
+  port: number;
+  token: string;
+}
+
+const endpointSecret = (node: string) => ({ group: '', kind: 'Secret', namespace: 'berth-system', name: `agent-endpoint-${node}` });
+
+export async function agentEndpoint(store: Store, node: string): Promise<AgentEndpointRecord | undefined> {
+  try {
+    const s = await store.get(endpointSecret(node));
+    const data = (s as { data?: Record<string, string> }).data ?? {};
+    return { port: Number(Buffer.from(data.port ?? '', 'base64').toString()), token: Buffer.from(data.token ?? '', 'base64').toString() };
+  } catch (e) {
+    if (isBerthError(e, 'NotFound')) return undefined;
+    throw e;
+  }
+}
+
+async function saveEndpoint(store: Store, node: string, e: AgentEndpointRecord): Promise<void> {
+  const current = await agentEndpoint(store, node);
+  if (current?.port === e.port && current.token === e.token) return;
+  const ref = endpointSecret(node);
+  const secret = { apiVersion: 'v1', kind: 'Secret', type: 'berth.dev/agent-endpoint', metadata: { name: ref.name, namespace: ref.namespace }, data: { port: Buffer.from(String(e.port)).toString('base64'), token: Buffer.from(e.token).toString('base64') } };
+  if (current) {
+    const old = await store.get(ref);
+    await store.update({ ...secret, metadata: { ...old.metadata } });
+  } else await store.create(secret as KubeObject);
+}
+
+/**
+ * PUT nodes/NAME/heartbeat: renews the node's lease (`spec.leaseDurationSeconds` sets its length)
+ * and records where the agent's endpoint is (`spec.endpoint {port, token}`), for logs and exec.
+ */
 export async function heartbeat(store: Store, p: Principal, node: string, body: unknown, now = Date.now()): Promise<KubeObject> {
   await store.get({ group: '', kind: 'Node', namespace: '', name: node });
-  const seconds = Number((body as { spec?: { leaseDurationSeconds?: unknown } } | undefined)?.spec?.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS);
+  const spec = (body as { spec?: { leaseDurationSeconds?: unknown; endpoint?: { port?: unknown; token?: unknown } } } | undefined)?.spec;
+  const seconds = Number(spec?.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new BerthError('BadRequest', 'spec.leaseDurationSeconds must be between 1 and 3600');
-  return leaseObject(node, await store.leases.acquire(nodeLeaseName(node), p.tokenId, seconds * 1000, now));
+  const lease = await store.leases.acquire(nodeLeaseName(node), p.tokenId, seconds * 1000, now);
+  if (spec?.endpoint) {
+    const { port, token } = spec.endpoint;
+    if (!Number.isInteger(port) || (port as number) <= 0 || (port as number) > 65535 || typeof token !== 'string' || !token) throw new BerthError('BadRequest', 'spec.endpoint needs a port and a token');
+    await saveEndpoint(store, node, { port: port as number, token });
+  }
+  return leaseObject(node, lease);
 }
 
 export async function getLease(store: Store, node: string): Promise<KubeObject> {

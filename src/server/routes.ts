@@ -11,7 +11,7 @@ import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
 export type Verb = (typeof VERBS)[number];
 
-export const SUBRESOURCES = ['status', 'log', 'diff', 'revisions', 'heartbeat'] as const;
+export const SUBRESOURCES = ['status', 'log', 'exec', 'diff', 'revisions', 'heartbeat'] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
 
 export interface ResourceRequest {
@@ -68,7 +68,8 @@ export function route(method: string, pathname: string, query: URLSearchParams):
   if (namespace !== undefined && !info.namespaced) return undefined;
   if (subresource !== undefined && !(SUBRESOURCES as readonly string[]).includes(subresource)) return undefined;
 
-  const verb = verbOf(method, name !== undefined, query);
+  // exec is a POST to a named pod's subresource (the command runs there).
+  const verb = subresource === 'exec' && method === 'POST' ? 'create' : verbOf(method, name !== undefined, query);
   if (!verb) throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
   return {
     type: 'resource', info, verb,

@@ -149,4 +149,34 @@ spec:
     await until('restarted after the back-off', async () => (await pods())[0]?.status?.containerStatuses?.[0]?.restartCount >= looping.restartCount + 1, 25_000);
     expect(Date.now() - at).toBeGreaterThan(5_000); // 10 s after the previous end, not at once
   }, 60_000);
+
+  it('berth logs (tail, follow) and berth exec (output and exit code) through the server', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    startAgent(token);
+    await apply('talker', `apiVersion: v1\nkind: Pod\nmetadata: {name: talker}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']\n      ports: [{containerPort: 8080}]\n`);
+    await until('running', async () => (await pods()).find((p) => p.metadata.name === 'talker' && ready(p)));
+    await until('a few lines', async () => ((await server!.cli('logs', 'talker')).out.match(/tick/g)?.length ?? 0) >= 3);
+    const tail = await server.cli('logs', 'talker', '--tail', '1');
+    expect(tail.code).toBe(0);
+    expect(tail.out).toMatch(/^tick \d+\n$/);
+
+    // -f streams lines as they are written.
+    const follow = spawn(process.execPath, [BERTH, 'logs', 'talker', '-f'], { env: { ...process.env, BERTH_DATA: server.dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
+    let streamed = '';
+    follow.stdout.on('data', (d) => (streamed += d));
+    const start = (streamed.match(/tick/g) ?? []).length;
+    await until('new lines arrive', async () => (streamed.match(/tick/g)?.length ?? 0) >= start + 8, 10_000);
+    follow.kill('SIGINT');
+    await new Promise((r) => follow.once('exit', r));
+    const numbers = [...streamed.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+    expect(numbers.slice(1).every((n, i) => n === numbers[i]! + 1)).toBe(true);
+
+    const exec = await server.cli('exec', 'talker', '--', '/bin/busybox', 'sh', '-c', 'echo "port=$PORT host=$HOSTNAME"; echo oops >&2; exit 3');
+    expect(exec.code).toBe(3);
+    expect(exec.out).toMatch(/^port=\d+ host=talker\n$/);
+    expect(exec.err).toBe('oops\n');
+    expect((await server.cli('logs', 'talker', '--since', '1m')).err).toMatch(/keeps no timestamps/);
+  }, 60_000);
 });
