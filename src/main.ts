@@ -13,6 +13,8 @@ import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } fro
 import { Agent } from './agent/agent.js';
 import { AgentEndpoint } from './agent/endpoint.js';
 import { ProcessRuntime } from './agent/process/runtime.js';
+import { DockerRuntime } from './agent/docker/runtime.js';
+import { DEFAULT_SANDBOX_IMAGE, ensureBusyboxImage } from './agent/docker/sandbox.js';
 import { BerthError } from './api/errors.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
@@ -150,6 +152,7 @@ interface AgentFlags {
   heartbeatInterval: string;
   logLevel: string;
   agentPort: string;
+  sandboxImage: string;
 }
 
 function addAgentCommand(program: Command): void {
@@ -161,7 +164,8 @@ function addAgentCommand(program: Command): void {
     .option('--taints <k=v:Effect,…>', 'taints to register the node with')
     .option('--address <ip>', 'the address pods are published on and the server reaches this node at', '127.0.0.1')
     .option('--capacity <cpu=4,memory=8Gi,pods=110>', 'what the node offers, instead of what the machine has')
-    .option('--runtime <runtime>', 'process (pods as local processes) or auto', 'auto')
+    .option('--runtime <runtime>', 'docker, process (pods as local processes), or auto (docker when reachable)', 'auto')
+    .option('--sandbox-image <image>', "the image holding each pod's network (docker runtime; made from busybox-static when missing)", DEFAULT_SANDBOX_IMAGE)
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
     .option('--agent-port <port>', 'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)', '0')
@@ -171,14 +175,17 @@ function addAgentCommand(program: Command): void {
       const name = flags.name ?? thisMachine().hostname;
       const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      if (!['process', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime ${flags.runtime}: this agent runs pods as processes (--runtime process); the Docker runtime is not available yet`);
+      if (!['process', 'docker', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
       const connection = await agentConnection(cmd);
       // The node's own token, kept from the first join: a restarted agent is still this node.
       const tokenFile = path.join(dataDir, 'node.token');
       if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
       const client = new BerthClient(connection);
       const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
-      const runtime = new ProcessRuntime(dataDir);
+      // auto: Docker when its daemon answers, else plain processes.
+      const useDocker = flags.runtime === 'docker' || (flags.runtime === 'auto' && (await DockerRuntime.reachable()));
+      if (flags.runtime === 'docker' && !(await DockerRuntime.reachable())) throw new BerthError('Unavailable', 'no Docker daemon answers on /var/run/docker.sock (start dockerd, or use --runtime process)');
+      const runtime = useDocker ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) }) : new ProcessRuntime(dataDir);
       const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
       // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
       const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
@@ -193,7 +200,7 @@ function addAgentCommand(program: Command): void {
         onError: (err) => log.warn({ err }, 'heartbeat failed'),
       });
       await membership.register();
-      log.info({ node: name, address: flags.address, runtime: 'process', dataDir }, 'node registered');
+      log.info({ node: name, address: flags.address, runtime: runtime.name, dataDir }, 'node registered');
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());

@@ -14,8 +14,8 @@ import { WorkQueue } from '../runtime/workqueue.js';
 import { planPod } from './plan.js';
 import { PortAllocator } from './ports.js';
 import { Prober } from './probes.js';
-import { ResolveError, containerSpec, prepareVolumes, type DataObject, type Lookup, type PodObject } from './resolve.js';
-import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
+import { ResolveError, containerSpec, podPorts, prepareVolumes, type DataObject, type Lookup, type PodObject } from './resolve.js';
+import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
@@ -155,13 +155,14 @@ export class Agent {
         await runtime.remove(c.id);
         for (const p of c.ports) this.ports.release(p.hostPort);
       }
+      await runtime.releasePod(uid);
       this.prober.forget(mine().map((c) => c.id));
       this.instances.delete(uid);
       this.written.delete(uid);
       return undefined;
     }
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-    let failure: string | undefined;
+    let failure: string | { reason: string; message: string } | undefined;
     let volumes = new Map<string, string>();
     try {
       if (!pod.metadata.deletionTimestamp) volumes = await prepareVolumes(pod, this.o.dataDir, this.lookup(pod.metadata.namespace ?? 'default'));
@@ -174,21 +175,19 @@ export class Agent {
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
     for (const id of plan.stop) await runtime.stop(id, grace);
     this.prober.forget([...plan.stop, ...plan.remove]);
+    // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
+    const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
     for (const s of plan.start) {
       const container = all.find((c) => c.name === s.name)!;
-      const previous = mine().filter((c) => c.name === s.name).at(-1);
       try {
-        const spec = await containerSpec(pod, container, s.restartCount, {
-          lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes,
-          // A restarted container keeps its host ports: endpoints stay where they were.
-          portFor: async (p) => previous?.ports.find((b) => b.containerPort === p.containerPort)?.hostPort ?? this.ports.allocate(),
-        });
+        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
         await runtime.start(spec);
       } catch (e) {
-        if (!(e instanceof ResolveError)) throw e;
-        failure = e.message;
+        if (e instanceof StartError) failure = { reason: e.reason, message: e.message };
+        else if (e instanceof ResolveError) failure = e.message;
+        else throw e;
       }
     }
     // The state after what was just done, for status and probes.
@@ -197,6 +196,7 @@ export class Agent {
     const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
     if (pod.metadata.deletionTimestamp && final.terminated) {
       for (const c of after) await runtime.remove(c.id);
+      await runtime.releasePod(uid);
       this.instances.delete(uid);
       await this.o.client.delete(PODS, pod.metadata.namespace, pod.metadata.name).catch((e) => {
         if (!isBerthError(e, 'NotFound')) throw e;

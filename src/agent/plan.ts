@@ -44,7 +44,9 @@ export function restartDelay(restarts: number): number {
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeView, now: number, runtime: string, failure?: string): PodPlan {
+export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeView, now: number, runtime: string, failed?: string | { reason: string; message: string }): PodPlan {
+  // Why the pod cannot start: its config (a missing ConfigMap, a refused spec) or its image.
+  const failure = typeof failed === 'string' ? { reason: 'CreateContainerConfigError', message: failed } : failed;
   const plan: PodPlan = { start: [], stop: [], remove: [], terminated: false, status: {} };
   const policy = pod.spec.restartPolicy ?? 'Always';
   const byName = new Map<string, RuntimeContainer[]>();
@@ -118,7 +120,7 @@ export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeVi
 
 function status(
   pod: Pod, byName: Map<string, RuntimeContainer[]>, probes: ProbeView, now: number, runtime: string,
-  o: { phase: PodStatus['phase']; initialized?: boolean; failure?: string; waiting?: Set<string> },
+  o: { phase: PodStatus['phase']; initialized?: boolean; failure?: { reason: string; message: string }; waiting?: Set<string> },
 ): PodStatus {
   const prev = pod.status ?? {};
   const at = stamp(now);
@@ -128,7 +130,7 @@ function status(
     const before = list.at(-2);
     const terminated = (x: RuntimeContainer) => ({ terminated: { exitCode: x.exitCode ?? 0, reason: x.exitCode === 0 ? 'Completed' : 'Error', startedAt: stamp(x.startedAt), finishedAt: stamp(x.finishedAt ?? now), containerID: `${runtime}://${x.id}` } });
     let state: ContainerStatus['state'];
-    if (!last) state = { waiting: { reason: o.failure ? 'CreateContainerConfigError' : 'ContainerCreating', ...(o.failure ? { message: o.failure } : {}) } };
+    if (!last) state = { waiting: o.failure ? { reason: o.failure.reason, message: o.failure.message } : { reason: 'ContainerCreating' } };
     else if (last.state === 'running') state = { running: { startedAt: stamp(last.startedAt) } };
     else if (o.waiting?.has(c.name) && last.exitCode !== undefined) state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${c.name}` } };
     else state = terminated(last);
@@ -159,7 +161,7 @@ function status(
       condition('ContainersReady', allReady && !terminal, 'ContainersNotReady'),
       condition('Ready', allReady && !terminal, 'ContainersNotReady'),
     ],
-    ...(o.failure ? { message: o.failure, reason: 'CreateContainerConfigError' } : {}),
+    ...(o.failure ? { message: o.failure.message, reason: o.failure.reason } : {}),
     startTime: prev.startTime ?? at,
     ...(initContainerStatuses.length ? { initContainerStatuses } : {}),
     containerStatuses,

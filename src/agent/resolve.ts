@@ -140,12 +140,31 @@ export interface ResolvedContainer {
   container: Container;
 }
 
-/** One container's runtime spec; ports get host ports from `portFor`. */
+/**
+ * Host ports for every port of the pod (its containers share one network): a fixed hostPort (or
+ * the containerPort under hostNetwork) as asked, else the one it had (`known`), else a new one.
+ */
+export async function podPorts(pod: PodObject, known: PortBinding[], allocate: () => Promise<number>): Promise<PortBinding[]> {
+  const out: PortBinding[] = [];
+  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+    for (const p of c.ports ?? []) {
+      const had = known.find((k) => k.container === c.name && k.containerPort === p.containerPort);
+      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate()));
+      out.push({ container: c.name, ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
+    }
+  }
+  return out;
+}
+
+const cpuMillis = (q: string | number | undefined) => (q === undefined ? undefined : Number(parseQuantity(q).milliValue()));
+const bytes = (q: string | number | undefined) => (q === undefined ? undefined : Number(parseQuantity(q).intValue()));
+
+/** One container's runtime spec. */
 export async function containerSpec(
-  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; portFor: (p: { name?: string; containerPort: number; hostPort?: number }) => Promise<number> },
+  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[] },
 ): Promise<ContainerSpec> {
-  const ports: PortBinding[] = [];
-  for (const p of c.ports ?? []) ports.push({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort: p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : await o.portFor(p)), protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
+  const ports = o.podPorts.filter((p) => p.container === c.name);
+  const limits = { ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}), ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}) };
   const mounts = (c.volumeMounts ?? []).map((m) => {
     const source = o.volumes.get(m.name);
     if (!source) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
@@ -155,7 +174,9 @@ export async function containerSpec(
   return {
     podUid: pod.metadata.uid ?? '', podName: pod.metadata.name, namespace: pod.metadata.namespace ?? 'default', name: c.name, restartCount,
     image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address),
-    ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address,
+    ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address, podPorts: o.podPorts,
+    ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}), ...(Object.keys(limits).length ? { limits } : {}),
+    ...(c.resources?.requests?.cpu !== undefined ? { cpuRequestMillis: cpuMillis(c.resources.requests.cpu)! } : {}),
     ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),
     ...(sc?.runAsUser !== undefined ? { runAsUser: sc.runAsUser } : {}), ...(sc?.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
   };

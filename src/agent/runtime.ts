@@ -5,6 +5,8 @@
  * exec. Both runtimes pass the same contract suite (test/contract/runtime).
  */
 export interface PortBinding {
+  /** The container that declares it. */
+  container?: string;
   name?: string;
   containerPort: number;
   /** The port on the node's address traffic reaches the container at. */
@@ -35,6 +37,12 @@ export interface ContainerSpec {
   mounts: (Mount & { volume: string })[];
   /** Node address ports are published on. */
   address: string;
+  /** Every port of the pod (its containers share one network): what the pod's sandbox publishes. */
+  podPorts: PortBinding[];
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** resources.limits and requests.cpu, as numbers (millicores, bytes). */
+  limits?: { cpuMillis?: number; memoryBytes?: number };
+  cpuRequestMillis?: number;
   readOnlyRootFilesystem?: boolean;
   privileged?: boolean;
   runAsUser?: number;
@@ -70,6 +78,13 @@ export interface ExecResult {
   exitCode: number;
 }
 
+/** A start that failed for a reason the pod's status should show (ErrImagePull, …). */
+export class StartError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
 export interface ContainerRuntime {
   readonly name: 'docker' | 'process';
   /** Refuses (RuntimeRefused) what this runtime cannot honour, before anything starts. */
@@ -82,4 +97,6 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   logs(id: string, options?: LogOptions): AsyncIterable<string>;
   exec(id: string, command: string[], options?: { timeoutMs?: number }): Promise<ExecResult>;
+  /** Frees what a pod held beyond its containers (Docker: its network sandbox). */
+  releasePod(podUid: string): Promise<void>;
 }

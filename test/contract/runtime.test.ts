@@ -7,7 +7,9 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerRuntime } from '../../src/agent/docker/runtime.js';
 import { ProcessRuntime } from '../../src/agent/process/runtime.js';
+import { ensureTestImage } from '../helpers/docker.js';
 import { PortAllocator } from '../../src/agent/ports.js';
 import type { ContainerRuntime, ContainerSpec } from '../../src/agent/runtime.js';
 
@@ -18,10 +20,22 @@ interface Driver {
   make(dataDir: string): ContainerRuntime;
   /** How a spec runs busybox on this runtime. */
   command(args: string[]): Pick<ContainerSpec, 'image' | 'command' | 'args'>;
+  /** Where a server listens for its published port, and where a volume is, as the container sees them. */
+  listen: string;
+  volume: string;
 }
 
 const drivers: Driver[] = [
-  { name: 'process', make: (dir) => new ProcessRuntime(dir), command: (args) => ({ image: 'busybox', command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }) },
+  {
+    name: 'process', make: (dir) => new ProcessRuntime(dir), command: (args) => ({ image: 'busybox', command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }),
+    listen: '127.0.0.1:$PORT_HTTP', volume: '$BERTH_VOLUME_WWW',
+  },
+  {
+    // The node label keeps this suite's containers apart from any agent's on the machine.
+    name: 'docker', make: () => new DockerRuntime({ node: 'contract-suite', sandboxImage: ensureTestImage() }),
+    command: (args) => ({ image: ensureTestImage(), command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }),
+    listen: '0.0.0.0:8080', volume: '/www',
+  },
 ];
 
 for (const driver of drivers) {
@@ -30,10 +44,10 @@ for (const driver of drivers) {
     let runtime: ContainerRuntime;
     const ports = new PortAllocator();
     let serial = 0;
-    const spec = async (args: string[], extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> => ({
-      podUid: `uid-${driver.name}-${++serial}-0000`, podName: `pod-${serial}`, namespace: 'default', name: 'main', restartCount: 0,
-      ...driver.command(args), env: {}, ports: [], mounts: [], address: '127.0.0.1', ...extra,
-    });
+    const spec = async (args: string[], extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> => {
+      const s = { podUid: `uid-${driver.name}-${++serial}-0000`, podName: `pod-${serial}`, namespace: 'default', name: 'main', restartCount: 0, ...driver.command(args), env: {}, ports: [], mounts: [], address: '127.0.0.1', ...extra };
+      return { podPorts: s.ports, ...s };
+    };
     const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
       const deadline = Date.now() + ms;
       while (!(await check())) {
@@ -48,6 +62,7 @@ for (const driver of drivers) {
     });
     afterAll(async () => {
       for (const c of await runtime.list()) await runtime.remove(c.id);
+      for (let i = 1; i <= serial; i++) await runtime.releasePod(`uid-${driver.name}-${i}-0000`);
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -56,7 +71,7 @@ for (const driver of drivers) {
       const www = path.join(dir, 'www');
       mkdirSync(www, { recursive: true });
       writeFileSync(path.join(www, 'index.html'), 'hello from a volume\n');
-      const s = await spec(['sh', '-c', 'echo "starting $GREETING"; exec /bin/busybox httpd -f -p 127.0.0.1:${PORT_HTTP} -h "$BERTH_VOLUME_WWW"'], {
+      const s = await spec(['sh', '-c', `echo "starting $GREETING"; exec /bin/busybox httpd -f -p ${driver.listen} -h ${driver.volume}`], {
         env: { GREETING: 'hi' }, ports: [{ name: 'http', containerPort: 8080, hostPort, protocol: 'TCP' }], mounts: [{ volume: 'www', source: www, mountPath: '/www', readOnly: true }],
       });
       const c = await runtime.start(s);
@@ -70,8 +85,8 @@ for (const driver of drivers) {
       const lines: string[] = [];
       for await (const l of runtime.logs(c.id)) lines.push(l);
       expect(lines).toContain('starting hi\n');
-      const exec = await runtime.exec(c.id, [BUSYBOX, 'sh', '-c', 'echo $GREETING $PORT; exit 7']);
-      expect(exec).toEqual({ stdout: `hi ${hostPort}\n`, stderr: '', exitCode: 7 });
+      const exec = await runtime.exec(c.id, [BUSYBOX, 'sh', '-c', 'echo $GREETING; echo err >&2; exit 7']);
+      expect(exec).toEqual({ stdout: 'hi\n', stderr: 'err\n', exitCode: 7 });
       await runtime.stop(c.id, 2000);
       const stopped = (await runtime.list()).find((x) => x.id === c.id)!;
       expect(stopped.state).toBe('exited');

@@ -5,13 +5,14 @@
  * again adopts its processes (none restarted, none doubled); a crash-looping container backs
  * off; deleting the workload leaves no process behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
+import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 
 describe('berth agent (process runtime)', () => {
   let server: BerthServerProcess | undefined;
@@ -23,10 +24,18 @@ describe('berth agent (process runtime)', () => {
       agent.kill('SIGTERM');
       await new Promise((r) => agent!.once('exit', r));
     }
+    // Containers the docker test's agent left (a failed test) go too.
+    try {
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      if (left.length) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+    } catch {
+      // no docker: the process tests need none
+    }
     await server?.stop();
     // Whatever the agent left running is stopped with its data dir's process groups.
     if (agentDir) {
-      for (const id of readdirSync(path.join(agentDir, 'process'), { withFileTypes: true }).map((d) => d.name)) {
+      const processes = path.join(agentDir, 'process');
+      for (const id of (existsSync(processes) ? readdirSync(processes) : [])) {
         try {
           const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8'));
           process.kill(-meta.pid, 'SIGKILL');
@@ -50,8 +59,8 @@ describe('berth agent (process runtime)', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const startAgent = (token: string) => {
-    agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'n1', '--address', '127.0.0.1', '--runtime', 'process', '--data', agentDir!, '--server', server!.url, '--token', token, '--log-level', 'warn'], {
+  const startAgent = (token: string, runtime = 'process') => {
+    agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'n1', '--address', '127.0.0.1', '--runtime', runtime, '--sandbox-image', TEST_IMAGE, '--data', agentDir!, '--server', server!.url, '--token', token, '--log-level', 'warn'], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
     });
     agent.stderr!.on('data', () => {});
@@ -179,4 +188,65 @@ spec:
     expect(exec.err).toBe('oops\n');
     expect((await server.cli('logs', 'talker', '--since', '1m')).err).toMatch(/keeps no timestamps/);
   }, 60_000);
+
+  it('docker: two containers share localhost, a ConfigMap volume follows its object, a Secret env var; adoption after SIGKILL; no orphans', async () => {
+    const image = ensureTestImage();
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    startAgent(token, 'docker');
+    await apply('config', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`);
+    await apply('pair', `apiVersion: v1
+kind: Pod
+metadata: {name: pair}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes:
+    - {name: www, configMap: {name: site}}
+    - {name: shared, emptyDir: {}}
+  containers:
+    - name: web
+      image: ${image}
+      imagePullPolicy: Never
+      command: [/bin/httpd, -f, -p, '8080', -h, /www]
+      ports: [{containerPort: 8080}]
+      volumeMounts: [{name: www, mountPath: /www, readOnly: true}]
+      readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+    - name: side
+      image: ${image}
+      imagePullPolicy: Never
+      command: [/bin/sh, -c, 'httpd -p 9090 -h /shared; while true; do wget -q -O /shared/from-web.txt http://localhost:8080/index.html; echo "$PASSWORD" > /shared/secret.txt; sleep 1; done']
+      env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]
+      ports: [{containerPort: 9090}]
+      volumeMounts: [{name: shared, mountPath: /shared}]
+`);
+    const pod = await until('Ready', async () => {
+      const p = (await pods()).find((x) => x.metadata.name === 'pair');
+      return p && ready(p) && p;
+    }, 60_000);
+    expect(pod.status.containerStatuses.map((c: any) => c.containerID.split('://')[0])).toEqual(['docker', 'docker']);
+    const side = hostPort(pod, 'side');
+    await until('side reached web on localhost', async () => (await get(side, 'from-web.txt')) === 'version one');
+    expect(await get(side, 'secret.txt')).toBe('s3cret\n');
+    expect(await get(hostPort(pod, 'web'), 'index.html')).toBe('version one');
+    const t = Date.now();
+    await request('PATCH', '/api/v1/namespaces/default/configmaps/site', { data: { 'index.html': 'version two' } }, { 'Content-Type': 'application/merge-patch+json' });
+    await until('the mounted file follows the ConfigMap', async () => (await get(side, 'from-web.txt')) === 'version two', 12_000);
+    expect(Date.now() - t).toBeLessThan(12_000);
+
+    const ids = pod.status.containerStatuses.map((c: any) => c.containerID).sort();
+    agent!.kill('SIGKILL');
+    await new Promise((r) => agent!.once('exit', r));
+    startAgent(token, 'docker');
+    await new Promise((r) => setTimeout(r, 3000));
+    const again = (await pods()).find((x) => x.metadata.name === 'pair');
+    expect(again.status.containerStatuses.map((c: any) => c.containerID).sort()).toEqual(ids);
+    expect(again.status.containerStatuses.every((c: any) => c.restartCount === 0)).toBe(true);
+
+    await request('DELETE', '/api/v1/namespaces/default/pods/pair');
+    await until('containers gone', async () => {
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' }).trim();
+      return left === '';
+    }, 30_000);
+  }, 120_000);
 });

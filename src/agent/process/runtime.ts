@@ -217,6 +217,10 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  async releasePod(podUid: string): Promise<void> {
+    rmSync(path.join(this.dataDir, 'pods', podUid, 'work'), { recursive: true, force: true });
+  }
+
   exec(id: string, command: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const meta = this.read(id);
     if (!meta || !this.alive(meta)) return Promise.reject(new Error(`container ${id} is not running`));

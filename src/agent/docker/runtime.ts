@@ -1,0 +1,226 @@
+/**
+ * The Docker runtime (the only module that imports dockerode). Each pod gets a sandbox container
+ * that holds its network namespace and publishes its ports on the node's address (as Kubernetes'
+ * pause container); the pod's containers join it, so they reach each other on localhost. Every
+ * container is labelled with the agent's node, the pod's uid, the container's name and restart
+ * count, so that an agent started again finds them. Volumes are bind mounts of the agent's
+ * directories; limits become memory and CPU limits, the cpu request CPU shares; `Init` gives
+ * PID 1 a signal-forwarding init (a shell as PID 1 ignores SIGTERM).
+ */
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import type { ContainerRuntime, ContainerSpec, ExecResult, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import { StartError } from '../runtime.js';
+
+const LABEL = {
+  node: 'berth.dev/node', pod: 'berth.dev/pod-uid', podName: 'berth.dev/pod-name', namespace: 'berth.dev/namespace',
+  container: 'berth.dev/container', restart: 'berth.dev/restart-count', ports: 'berth.dev/ports', sandbox: 'berth.dev/sandbox',
+} as const;
+
+export interface DockerRuntimeOptions {
+  node: string;
+  /** The image the sandbox runs (`sleep`), which the node must have. */
+  sandboxImage: string;
+  socketPath?: string;
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly name = 'docker' as const;
+  private readonly docker: Docker;
+  /** Inspections of exited containers do not change: kept. */
+  private readonly finished = new Map<string, { exitCode: number; startedAt: number; finishedAt: number }>();
+  private readonly started = new Map<string, number>();
+
+  constructor(private readonly o: DockerRuntimeOptions) {
+    this.docker = new Docker(o.socketPath ? { socketPath: o.socketPath } : {});
+  }
+
+  /** Whether a Docker daemon answers (for --runtime auto). */
+  static async reachable(socketPath?: string): Promise<boolean> {
+    try {
+      await new Docker(socketPath ? { socketPath } : {}).ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  check(spec: ContainerSpec): string | undefined {
+    if (!spec.image) return `container ${spec.name}: an image is required`;
+    return undefined;
+  }
+
+  private async ensureImage(image: string, policy: ContainerSpec['imagePullPolicy']): Promise<void> {
+    const present = await this.docker.getImage(image).inspect().then(() => true, () => false);
+    const pull = policy === 'Always' || (!present && policy !== 'Never');
+    if (!pull) {
+      if (!present) throw new StartError('ErrImageNeverPull', `container image "${image}" is not present with pull policy of Never`);
+      return;
+    }
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      // Always with the image present: use what is there when the registry cannot be reached.
+      if (present) return;
+      throw new StartError('ErrImagePull', `failed to pull image "${image}": ${(e as Error).message}`);
+    }
+  }
+
+  private async sandbox(spec: ContainerSpec): Promise<Docker.Container> {
+    const existing = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${spec.podUid}`, `${LABEL.sandbox}=true`] } });
+    const found = existing[0];
+    if (found) {
+      const c = this.docker.getContainer(found.Id);
+      if (found.State !== 'running') await c.start().catch(() => {});
+      return c;
+    }
+    await this.ensureImage(this.o.sandboxImage, 'IfNotPresent');
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of spec.podPorts) {
+      const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
+      exposed[key] = {};
+      bindings[key] = [{ HostIp: spec.address, HostPort: String(p.hostPort) }];
+    }
+    const c = await this.docker.createContainer({
+      name: `berth-sandbox-${spec.namespace}-${spec.podName}-${spec.podUid.slice(0, 8)}`,
+      Image: this.o.sandboxImage, Cmd: ['sleep', '2147483647'], Hostname: spec.podName, ExposedPorts: exposed,
+      Labels: { [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace, [LABEL.sandbox]: 'true' },
+      HostConfig: { PortBindings: bindings, Init: true },
+    });
+    await c.start();
+    return c;
+  }
+
+  async start(spec: ContainerSpec): Promise<RuntimeContainer> {
+    await this.ensureImage(spec.image, spec.imagePullPolicy);
+    const sandbox = await this.sandbox(spec);
+    const binds = spec.mounts.map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    const c = await this.docker.createContainer({
+      name: `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`,
+      Image: spec.image,
+      ...(spec.command.length ? { Entrypoint: spec.command } : {}),
+      ...(spec.args.length ? { Cmd: spec.args } : {}),
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+      ...(spec.runAsUser !== undefined ? { User: `${spec.runAsUser}${spec.runAsGroup !== undefined ? `:${spec.runAsGroup}` : ''}` } : {}),
+      Labels: {
+        [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace,
+        [LABEL.container]: spec.name, [LABEL.restart]: String(spec.restartCount), [LABEL.ports]: JSON.stringify(spec.ports),
+      },
+      HostConfig: {
+        NetworkMode: `container:${sandbox.id}`, Binds: binds, Init: true,
+        ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
+        ...(spec.privileged ? { Privileged: true } : {}),
+        ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
+        ...(spec.limits?.cpuMillis ? { NanoCpus: spec.limits.cpuMillis * 1_000_000 } : {}),
+        // As the kubelet: 1024 shares per cpu requested, at least 2.
+        ...(spec.cpuRequestMillis ? { CpuShares: Math.max(2, Math.floor((spec.cpuRequestMillis * 1024) / 1000)) } : {}),
+      },
+    });
+    await c.start();
+    // Docker's own start time, which a restarted agent reads back too.
+    const startedAt = Date.parse((await c.inspect()).State.StartedAt);
+    this.started.set(c.id, startedAt);
+    return { id: c.id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, state: 'running', startedAt, ports: spec.ports, image: spec.image };
+  }
+
+  async list(): Promise<RuntimeContainer[]> {
+    const all = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.node}=${this.o.node}`] } });
+    const out: RuntimeContainer[] = [];
+    for (const info of all) {
+      const labels = info.Labels ?? {};
+      if (labels[LABEL.sandbox] === 'true') continue;
+      const base = {
+        id: info.Id, podUid: labels[LABEL.pod] ?? '', name: labels[LABEL.container] ?? '', restartCount: Number(labels[LABEL.restart] ?? 0),
+        ports: JSON.parse(labels[LABEL.ports] ?? '[]') as PortBinding[], image: info.Image,
+      };
+      if (info.State === 'running') {
+        let startedAt = this.started.get(info.Id);
+        if (startedAt === undefined) {
+          startedAt = Date.parse((await this.docker.getContainer(info.Id).inspect()).State.StartedAt);
+          this.started.set(info.Id, startedAt);
+        }
+        out.push({ ...base, state: 'running', startedAt });
+        continue;
+      }
+      let done = this.finished.get(info.Id);
+      if (!done) {
+        const s = (await this.docker.getContainer(info.Id).inspect()).State;
+        done = { exitCode: s.ExitCode, startedAt: Date.parse(s.StartedAt) || Date.parse(s.FinishedAt), finishedAt: Date.parse(s.FinishedAt) };
+        if (info.State === 'exited' || info.State === 'dead') this.finished.set(info.Id, done);
+      }
+      out.push({ ...base, state: 'exited', exitCode: done.exitCode, startedAt: done.startedAt, finishedAt: done.finishedAt });
+    }
+    return out;
+  }
+
+  async stop(id: string, graceMs: number): Promise<void> {
+    await this.docker.getContainer(id).stop({ t: Math.ceil(graceMs / 1000) }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 304 && e.statusCode !== 404) throw e;
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.docker.getContainer(id).remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
+    this.finished.delete(id);
+    this.started.delete(id);
+  }
+
+  async releasePod(podUid: string): Promise<void> {
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${podUid}`] } })) await this.remove(c.Id);
+  }
+
+  async *logs(id: string, options: LogOptions = {}): AsyncIterable<string> {
+    const container = this.docker.getContainer(id);
+    const common = { stdout: true, stderr: true, ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}), ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}) };
+    const out = new PassThrough();
+    if (options.follow) {
+      const stream = await container.logs({ ...common, follow: true });
+      this.docker.modem.demuxStream(stream, out, out);
+      stream.on('end', () => out.end());
+      options.signal?.addEventListener('abort', () => {
+        (stream as unknown as { destroy(): void }).destroy();
+        out.end();
+      }, { once: true });
+    } else {
+      const buffer = await container.logs({ ...common, follow: false });
+      const demux = new PassThrough();
+      this.docker.modem.demuxStream(demux, out, out);
+      demux.end(buffer);
+      demux.on('end', () => setImmediate(() => out.end()));
+    }
+    let partial = '';
+    for await (const chunk of out) {
+      const parts = (partial + (chunk as Buffer).toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) yield `${line}\n`;
+    }
+    if (partial) yield partial;
+  }
+
+  async exec(id: string, command: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (d) => (out += d));
+    stderr.on('data', (d) => (err += d));
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`exec timed out after ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+      stream.on('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      stream.on('error', reject);
+    });
+    const { ExitCode } = await exec.inspect();
+    return { stdout: out, stderr: err, exitCode: ExitCode ?? 0 };
+  }
+}
