@@ -214,7 +214,9 @@ export class Agent {
     if (this.written.get(uid) === text || JSON.stringify(pod.status) === text) return;
     try {
       const updated = await this.o.client.update(PODS, { ...(pod as unknown as KubeObject), status }, 'status');
-      this.pods.set(uid, updated as unknown as PodObject);
+      // Newer than what the watch gave, and not deleted meanwhile (the watch may be ahead of this answer).
+      const known = this.pods.get(uid);
+      if (known && Number(known.metadata.resourceVersion ?? 0) < Number(updated.metadata.resourceVersion)) this.pods.set(uid, updated as unknown as PodObject);
       this.written.set(uid, text);
     } catch (e) {
       // Changed meanwhile: the watch brings the new version, and the pod is synced again.

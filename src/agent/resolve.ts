@@ -11,7 +11,7 @@ import { parseQuantity } from '../api/quantity.js';
 import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
 
-export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
+export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
 /** Reads a ConfigMap or Secret of the pod's namespace; undefined when it does not exist. */
 export type Lookup = (kind: 'ConfigMap' | 'Secret', name: string) => Promise<DataObject | undefined>;
@@ -175,6 +175,7 @@ export async function containerSpec(
     podUid: pod.metadata.uid ?? '', podName: pod.metadata.name, namespace: pod.metadata.namespace ?? 'default', name: c.name, restartCount,
     image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address),
     ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address, podPorts: o.podPorts,
+    sharedNetwork: (pod.spec?.containers.length ?? 0) + (pod.spec?.initContainers?.length ?? 0) > 1,
     ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}), ...(Object.keys(limits).length ? { limits } : {}),
     ...(c.resources?.requests?.cpu !== undefined ? { cpuRequestMillis: cpuMillis(c.resources.requests.cpu)! } : {}),
     ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),

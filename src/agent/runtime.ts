@@ -39,6 +39,8 @@ export interface ContainerSpec {
   address: string;
   /** Every port of the pod (its containers share one network): what the pod's sandbox publishes. */
   podPorts: PortBinding[];
+  /** The pod has more than one container (init containers included), so they must share a network. */
+  sharedNetwork: boolean;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** resources.limits and requests.cpu, as numbers (millicores, bytes). */
   limits?: { cpuMillis?: number; memoryBytes?: number };

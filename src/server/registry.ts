@@ -144,7 +144,9 @@ export class Registry {
       throw new BerthError('Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
     if (policy === 'Foreground') await this.cascade(current, 'Foreground');
-    const deleted = await this.store.delete(this.ref(req), { expectedRevision: Number(current.metadata.resourceVersion) }).catch((e) => {
+    // With the client's preconditions, the version read must still be current; without, a write
+    // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
+    const deleted = await this.store.delete(this.ref(req), pre?.resourceVersion || pre?.uid ? { expectedRevision: Number(current.metadata.resourceVersion) } : {}).catch((e) => {
       throw notFound(e, req.info, req.name!);
     });
     if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);

@@ -46,7 +46,7 @@ for (const driver of drivers) {
     let serial = 0;
     const spec = async (args: string[], extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> => {
       const s = { podUid: `uid-${driver.name}-${++serial}-0000`, podName: `pod-${serial}`, namespace: 'default', name: 'main', restartCount: 0, ...driver.command(args), env: {}, ports: [], mounts: [], address: '127.0.0.1', ...extra };
-      return { podPorts: s.ports, ...s };
+      return { podPorts: s.ports, sharedNetwork: false, ...s };
     };
     const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
       const deadline = Date.now() + ms;

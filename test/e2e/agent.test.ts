@@ -249,4 +249,77 @@ spec:
       return left === '';
     }, 30_000);
   }, 120_000);
+
+  it('probes: readiness toggles Ready, a liveness failure restarts the container', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
+    await apply('probed', `apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: busybox
+      command: [/bin/busybox, sh, -c, 'touch alive ready; exec /bin/busybox sleep 3600']
+      readinessProbe: {exec: {command: [/bin/busybox, test, -f, ready]}, periodSeconds: 1, failureThreshold: 1}
+      livenessProbe: {exec: {command: [/bin/busybox, test, -f, alive]}, periodSeconds: 1, failureThreshold: 2}
+`);
+    const probed = async () => (await pods()).find((p) => p.metadata.name === 'probed');
+    await until('Ready', async () => ready(await probed()));
+    expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'rm', 'ready')).code).toBe(0);
+    await until('not Ready', async () => !ready(await probed()), 10_000);
+    expect((await probed()).status.containerStatuses[0]).toMatchObject({ ready: false, restartCount: 0, state: { running: {} } });
+    expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'touch', 'ready')).code).toBe(0);
+    await until('Ready again', async () => ready(await probed()), 10_000);
+    expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'rm', 'alive')).code).toBe(0);
+    const restarted = await until('restarted by its liveness probe', async () => {
+      const s = (await probed()).status.containerStatuses[0];
+      return s.restartCount === 1 && s.state.running && s;
+    }, 20_000);
+    expect(restarted.lastState.terminated.exitCode).toBe(143); // SIGTERM
+    await until('Ready after the restart', async () => ready(await probed()), 10_000);
+  }, 60_000);
+
+  it('200 random creates and deletes leave exactly the pods asked for, and nothing once all are gone', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
+    await until('node', async () => (await request('GET', '/api/v1/nodes')).body.items.length === 1);
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const alive = new Set<string>();
+    let serial = 0;
+    for (let op = 0; op < 200; op++) {
+      if (alive.size === 0 || random() < 0.6) {
+        const name = `r-${serial++}`;
+        const res = await request('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'busybox', command: ['/bin/busybox', 'sleep', '3600'] }] } });
+        expect(res.status).toBe(201);
+        alive.add(name);
+      } else {
+        const name = [...alive][Math.floor(random() * alive.size)]!;
+        expect((await request('DELETE', `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
+        alive.delete(name);
+      }
+    }
+    const processes = () => readdirSync(path.join(agentDir!, 'process')).map((id) => JSON.parse(readFileSync(path.join(agentDir!, 'process', id, 'meta.json'), 'utf8')));
+    const running = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until('the runtime matches the pods', async () => {
+      const ps = await pods();
+      const metas = processes();
+      const uids = new Set(ps.map((p) => p.metadata.uid));
+      return ps.length === alive.size && metas.length === alive.size && metas.every((m) => uids.has(m.podUid) && running(m.pid)) && ps.every((p) => p.status?.phase === 'Running');
+    }, 60_000);
+    const pids = processes().map((m) => m.pid);
+    for (const name of alive) await request('DELETE', `/api/v1/namespaces/default/pods/${name}`);
+    await until('nothing left', async () => processes().length === 0 && pids.every((pid) => !running(pid)), 60_000);
+  }, 120_000);
 });

@@ -1,7 +1,8 @@
 /**
- * The Docker runtime (the only module that imports dockerode). Each pod gets a sandbox container
- * that holds its network namespace and publishes its ports on the node's address (as Kubernetes'
- * pause container); the pod's containers join it, so they reach each other on localhost. Every
+ * The Docker runtime (the only module that imports dockerode). A pod of several containers gets a
+ * sandbox container that holds its network namespace and publishes its ports on the node's
+ * address (as Kubernetes' pause container); its containers join it, so they reach each other on
+ * localhost. A pod of one container publishes its own ports. Every
  * container is labelled with the agent's node, the pod's uid, the container's name and restart
  * count, so that an agent started again finds them. Volumes are bind mounts of the agent's
  * directories; limits become memory and CPU limits, the cpu request CPU shares; `Init` gives
@@ -67,6 +68,18 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** What publishes the pod's ports on the node's address. */
+  private publishing(ports: PortBinding[], address: string): { ExposedPorts: Record<string, object>; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> } {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of ports) {
+      const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
+      exposed[key] = {};
+      bindings[key] = [{ HostIp: address, HostPort: String(p.hostPort) }];
+    }
+    return { ExposedPorts: exposed, PortBindings: bindings };
+  }
+
   private async sandbox(spec: ContainerSpec): Promise<Docker.Container> {
     const existing = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${spec.podUid}`, `${LABEL.sandbox}=true`] } });
     const found = existing[0];
@@ -76,18 +89,12 @@ export class DockerRuntime implements ContainerRuntime {
       return c;
     }
     await this.ensureImage(this.o.sandboxImage, 'IfNotPresent');
-    const exposed: Record<string, object> = {};
-    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-    for (const p of spec.podPorts) {
-      const key = `${p.containerPort}/${p.protocol.toLowerCase()}`;
-      exposed[key] = {};
-      bindings[key] = [{ HostIp: spec.address, HostPort: String(p.hostPort) }];
-    }
+    const { ExposedPorts, PortBindings } = this.publishing(spec.podPorts, spec.address);
     const c = await this.docker.createContainer({
       name: `berth-sandbox-${spec.namespace}-${spec.podName}-${spec.podUid.slice(0, 8)}`,
-      Image: this.o.sandboxImage, Cmd: ['sleep', '2147483647'], Hostname: spec.podName, ExposedPorts: exposed,
+      Image: this.o.sandboxImage, Cmd: ['sleep', '2147483647'], Hostname: spec.podName, ExposedPorts,
       Labels: { [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace, [LABEL.sandbox]: 'true' },
-      HostConfig: { PortBindings: bindings, Init: true },
+      HostConfig: { PortBindings, Init: true },
     });
     await c.start();
     return c;
@@ -95,11 +102,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   async start(spec: ContainerSpec): Promise<RuntimeContainer> {
     await this.ensureImage(spec.image, spec.imagePullPolicy);
-    const sandbox = await this.sandbox(spec);
+    // A pod of one container needs no sandbox: it publishes its own ports (half the work for Docker).
+    const sandbox = spec.sharedNetwork ? await this.sandbox(spec) : undefined;
+    const own = sandbox ? undefined : this.publishing(spec.ports, spec.address);
     const binds = spec.mounts.map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
     const c = await this.docker.createContainer({
       name: `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`,
       Image: spec.image,
+      ...(own ? { ExposedPorts: own.ExposedPorts, Hostname: spec.podName } : {}),
       ...(spec.command.length ? { Entrypoint: spec.command } : {}),
       ...(spec.args.length ? { Cmd: spec.args } : {}),
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -110,7 +120,7 @@ export class DockerRuntime implements ContainerRuntime {
         [LABEL.container]: spec.name, [LABEL.restart]: String(spec.restartCount), [LABEL.ports]: JSON.stringify(spec.ports),
       },
       HostConfig: {
-        NetworkMode: `container:${sandbox.id}`, Binds: binds, Init: true,
+        ...(sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings }), Binds: binds, Init: true,
         ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(spec.privileged ? { Privileged: true } : {}),
         ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
