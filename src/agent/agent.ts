@@ -40,6 +40,9 @@ export class Agent {
   private readonly queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 30_000 });
   private readonly ports = new PortAllocator();
   private readonly prober: Prober;
+  /** Counts observations; a pod's sync remembers the count it finished at (see observe). */
+  private observation = 0;
+  private readonly syncedAt = new Map<string, number>();
   /** The last status written per pod, to write only changes. */
   private readonly written = new Map<string, string>();
 
@@ -105,16 +108,20 @@ export class Agent {
 
   /** Lists the runtime; returns the pods whose containers changed (including ones without a pod). */
   private async observe(): Promise<string[]> {
+    const stamp = ++this.observation;
     const byPod = new Map<string, RuntimeContainer[]>();
     for (const c of await this.o.runtime.list()) byPod.set(c.podUid, [...(byPod.get(c.podUid) ?? []), c]);
     const changed: string[] = [];
     const key = (l: RuntimeContainer[] | undefined) => JSON.stringify((l ?? []).map((c) => [c.id, c.state, c.exitCode]).sort());
     for (const uid of new Set([...byPod.keys(), ...this.instances.keys()])) {
+      // A pod synced since this listing began knows better than the listing: keep its view.
+      if ((this.syncedAt.get(uid) ?? 0) >= stamp) continue;
       if (key(byPod.get(uid)) !== key(this.instances.get(uid))) changed.push(uid);
       if (!this.pods.has(uid) && byPod.has(uid)) changed.push(uid);
+      const list = byPod.get(uid);
+      if (list) this.instances.set(uid, list);
+      else this.instances.delete(uid);
     }
-    this.instances.clear();
-    for (const [uid, list] of byPod) this.instances.set(uid, list);
     return changed;
   }
 
@@ -158,6 +165,7 @@ export class Agent {
       await runtime.releasePod(uid);
       this.prober.forget(mine().map((c) => c.id));
       this.instances.delete(uid);
+      this.syncedAt.set(uid, this.observation + 1);
       this.written.delete(uid);
       return undefined;
     }
@@ -177,13 +185,14 @@ export class Agent {
     this.prober.forget([...plan.stop, ...plan.remove]);
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
     const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
+    const started: RuntimeContainer[] = [];
     for (const s of plan.start) {
       const container = all.find((c) => c.name === s.name)!;
       try {
         const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
-        await runtime.start(spec);
+        started.push(await runtime.start(spec));
       } catch (e) {
         if (e instanceof StartError) failure = { reason: e.reason, message: e.message };
         else if (e instanceof ResolveError) failure = e.message;
@@ -191,8 +200,10 @@ export class Agent {
       }
     }
     // The state after what was just done, for status and probes.
-    const after = (await runtime.list()).filter((c) => c.podUid === uid);
+    // Only stops change what is known of existing instances (their exit); starts add what they return.
+    const after = plan.stop.length ? (await runtime.list()).filter((c) => c.podUid === uid) : [...mine().filter((c) => !plan.remove.includes(c.id)), ...started];
     this.instances.set(uid, after);
+    this.syncedAt.set(uid, this.observation + 1);
     const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
     if (pod.metadata.deletionTimestamp && final.terminated) {
       for (const c of after) await runtime.remove(c.id);

@@ -106,8 +106,18 @@ export class DockerRuntime implements ContainerRuntime {
     const sandbox = spec.sharedNetwork ? await this.sandbox(spec) : undefined;
     const own = sandbox ? undefined : this.publishing(spec.ports, spec.address);
     const binds = spec.mounts.map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    const name = `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`;
+    // This instance exists already (a start that failed half-way, or one not yet seen): running, it
+    // is the one; otherwise it goes and is made again.
+    const existing = await this.docker.getContainer(name).inspect().catch(() => undefined);
+    if (existing?.State.Running) {
+      const startedAt = Date.parse(existing.State.StartedAt);
+      this.started.set(existing.Id, startedAt);
+      return { id: existing.Id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, state: 'running', startedAt, ports: spec.ports, image: spec.image };
+    }
+    if (existing) await this.remove(existing.Id);
     const c = await this.docker.createContainer({
-      name: `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`,
+      name,
       Image: spec.image,
       ...(own ? { ExposedPorts: own.ExposedPorts, Hostname: spec.podName } : {}),
       ...(spec.command.length ? { Entrypoint: spec.command } : {}),
@@ -146,10 +156,17 @@ export class DockerRuntime implements ContainerRuntime {
         id: info.Id, podUid: labels[LABEL.pod] ?? '', name: labels[LABEL.container] ?? '', restartCount: Number(labels[LABEL.restart] ?? 0),
         ports: JSON.parse(labels[LABEL.ports] ?? '[]') as PortBinding[], image: info.Image,
       };
+      // Removed between the listing and a look at it: not there.
+      const inspect = () => this.docker.getContainer(info.Id).inspect().catch((e: { statusCode?: number }) => {
+        if (e.statusCode === 404) return undefined;
+        throw e;
+      });
       if (info.State === 'running') {
         let startedAt = this.started.get(info.Id);
         if (startedAt === undefined) {
-          startedAt = Date.parse((await this.docker.getContainer(info.Id).inspect()).State.StartedAt);
+          const i = await inspect();
+          if (!i) continue;
+          startedAt = Date.parse(i.State.StartedAt);
           this.started.set(info.Id, startedAt);
         }
         out.push({ ...base, state: 'running', startedAt });
@@ -157,7 +174,9 @@ export class DockerRuntime implements ContainerRuntime {
       }
       let done = this.finished.get(info.Id);
       if (!done) {
-        const s = (await this.docker.getContainer(info.Id).inspect()).State;
+        const i = await inspect();
+        if (!i) continue;
+        const s = i.State;
         done = { exitCode: s.ExitCode, startedAt: Date.parse(s.StartedAt) || Date.parse(s.FinishedAt), finishedAt: Date.parse(s.FinishedAt) };
         if (info.State === 'exited' || info.State === 'dead') this.finished.set(info.Id, done);
       }
