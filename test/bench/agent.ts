@@ -1,7 +1,8 @@
 /**
  * Pod start latency on one agent, Kubernetes' pod startup SLO measured the same way: from the
- * moment a pod is bound to the node until it reports Ready, for 100 pods created at 2 per second
- * (on 2 cores Docker saturates between 2 and 5 pods/s, and then the figure measures the queue), p50 and p99. A real `berth server` and `berth agent` process; each pod runs busybox
+ * moment a pod is bound to the node until it reports Ready, p50 and p99, for 100 pods created at
+ * 2 per second (on 2 cores Docker saturates between 2 and 5 pods/s; beyond that the figure
+ * measures the queue). A real `berth server` and `berth agent` process; each pod runs busybox
  * httpd with a readiness probe, under each runtime in turn. Targets p99 ≤ 2 s (process) and
  * ≤ 5 s (Docker, Kubernetes' own SLO).
  */
