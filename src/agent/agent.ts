@@ -11,6 +11,7 @@ import { kindInfo } from '../api/kinds.js';
 import type { Container } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { WorkQueue } from '../runtime/workqueue.js';
+import { runHook } from './hooks.js';
 import { planPod } from './plan.js';
 import { PortAllocator } from './ports.js';
 import { Prober } from './probes.js';
@@ -181,7 +182,17 @@ export class Agent {
     const plan = planPod(pod as never, mine(), this.prober.view, Date.now(), runtime.name, failure);
     for (const id of plan.remove) await runtime.remove(id);
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
-    for (const id of plan.stop) await runtime.stop(id, grace);
+    for (const id of plan.stop) {
+      // preStop first, within the grace period; what is left of it is the stop's.
+      const instance = mine().find((c) => c.id === id);
+      const preStop = all.find((c) => c.name === instance?.name)?.lifecycle?.preStop;
+      const t = Date.now();
+      if (instance && preStop) {
+        const failed = await runHook(preStop, instance, runtime, this.o.address, grace);
+        if (failed) this.o.log?.warn({ pod: pod.metadata.name, container: instance.name, failed }, 'preStop hook failed');
+      }
+      await runtime.stop(id, Math.max(0, grace - (Date.now() - t)));
+    }
     this.prober.forget([...plan.stop, ...plan.remove]);
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
     const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
@@ -192,7 +203,16 @@ export class Agent {
         const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
-        started.push(await runtime.start(spec));
+        const instance = await runtime.start(spec);
+        started.push(instance);
+        const postStart = container.lifecycle?.postStart;
+        const failed = postStart && (await runHook(postStart, instance, runtime, this.o.address, 30_000));
+        if (failed) {
+          // As the kubelet: a failed postStart kills the container; its restart policy decides the rest.
+          this.o.log?.warn({ pod: pod.metadata.name, container: container.name, failed }, 'postStart hook failed');
+          await runtime.stop(instance.id, 0);
+          started[started.length - 1] = (await runtime.list()).find((c) => c.id === instance.id) ?? instance;
+        }
       } catch (e) {
         if (e instanceof StartError) failure = { reason: e.reason, message: e.message };
         else if (e instanceof ResolveError) failure = e.message;

@@ -254,15 +254,21 @@ spec:
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
+    const hooks = path.join(agentDir, 'hooks');
     await apply('probed', `apiVersion: v1
 kind: Pod
 metadata: {name: probed}
 spec:
   terminationGracePeriodSeconds: 2
+  volumes: [{name: hooks, hostPath: {path: ${hooks}, type: DirectoryOrCreate}}]
   containers:
     - name: main
       image: busybox
       command: [/bin/busybox, sh, -c, 'touch alive ready; exec /bin/busybox sleep 3600']
+      volumeMounts: [{name: hooks, mountPath: /hooks}]
+      lifecycle:
+        postStart: {exec: {command: [/bin/busybox, sh, -c, 'echo started >> $BERTH_VOLUME_HOOKS/post']}}
+        preStop: {exec: {command: [/bin/busybox, sh, -c, 'echo stopping >> $BERTH_VOLUME_HOOKS/pre']}}
       readinessProbe: {exec: {command: [/bin/busybox, test, -f, ready]}, periodSeconds: 1, failureThreshold: 1}
       livenessProbe: {exec: {command: [/bin/busybox, test, -f, alive]}, periodSeconds: 1, failureThreshold: 2}
 `);
@@ -280,6 +286,9 @@ spec:
     }, 20_000);
     expect(restarted.lastState.terminated.exitCode).toBe(143); // SIGTERM
     await until('Ready after the restart', async () => ready(await probed()), 10_000);
+    // Each start ran postStart; the liveness restart ran preStop first.
+    expect(readFileSync(path.join(hooks, 'post'), 'utf8')).toBe('started\nstarted\n');
+    expect(readFileSync(path.join(hooks, 'pre'), 'utf8')).toBe('stopping\n');
   }, 60_000);
 
   it('200 random creates and deletes leave exactly the pods asked for, and nothing once all are gone', async () => {
