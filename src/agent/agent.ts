@@ -166,7 +166,7 @@ export class Agent {
       await runtime.releasePod(uid);
       this.prober.forget(mine().map((c) => c.id));
       this.instances.delete(uid);
-      this.syncedAt.set(uid, this.observation + 1);
+      this.syncedAt.set(uid, this.observation);
       this.written.delete(uid);
       return undefined;
     }
@@ -223,7 +223,7 @@ export class Agent {
     // Only stops change what is known of existing instances (their exit); starts add what they return.
     const after = plan.stop.length ? (await runtime.list()).filter((c) => c.podUid === uid) : [...mine().filter((c) => !plan.remove.includes(c.id)), ...started];
     this.instances.set(uid, after);
-    this.syncedAt.set(uid, this.observation + 1);
+    this.syncedAt.set(uid, this.observation);
     const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
     if (pod.metadata.deletionTimestamp && final.terminated) {
       for (const c of after) await runtime.remove(c.id);

@@ -56,6 +56,19 @@ export async function registerNode(
   }
   await deps.store.leases.acquire(nodeLeaseName(name), issued?.record.id ?? p.tokenId, DEFAULT_LEASE_SECONDS * 1000, now);
   let written;
+  try {
+    written = await writeNode(deps, ref, r, existing, body, strict);
+  } catch (e) {
+    // An invalid Node: nothing of this registration stays.
+    if (issued) await deps.tokens.revoke(issued.record.id).catch(() => {});
+    await deps.store.leases.release(nodeLeaseName(name), issued?.record.id ?? p.tokenId);
+    throw e;
+  }
+  return { object: written.object, ...(issued ? { token: issued.token } : {}), warnings: written.warnings };
+}
+
+async function writeNode(deps: { registry: Registry }, ref: ResourceRequest, r: ResourceRequest, existing: KubeObject | undefined, body: unknown, strict: boolean) {
+  let written;
   if (existing) {
     const { metadata, ...rest } = body as KubeObject;
     written = await deps.registry.update(ref, { ...rest, metadata: { ...metadata, resourceVersion: existing.metadata.resourceVersion } }, strict);
@@ -67,7 +80,7 @@ export async function registerNode(
   } else {
     written = await deps.registry.create(r, body, strict);
   }
-  return { object: written.object, ...(issued ? { token: issued.token } : {}), warnings: written.warnings };
+  return written;
 }
 
 /** A Lease object (coordination.k8s.io/v1's shape) for a lease record. */
