@@ -10,7 +10,9 @@ import { isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import type { Container } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
+import { EventBroadcaster, EventRecorder } from '../runtime/index.js';
 import { WorkQueue } from '../runtime/workqueue.js';
+import { apiEventSink } from './events.js';
 import { runHook } from './hooks.js';
 import { planPod } from './plan.js';
 import { PortAllocator } from './ports.js';
@@ -47,8 +49,20 @@ export class Agent {
   /** The last status written per pod, to write only changes. */
   private readonly written = new Map<string, string>();
 
+  /** Images that failed to pull, per pod and container: when to try again (ImagePullBackOff). */
+  private readonly pullBackoff = new Map<string, { failures: number; until: number }>();
+  private readonly events: EventBroadcaster;
+
   constructor(private readonly o: AgentOptions) {
     this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
+    this.events = new EventBroadcaster(new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }), Date.now, (err) => o.log?.debug({ err }, 'event not recorded'));
+  }
+
+  private emit(pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
+    this.events.emit({
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}), ...(container ? { fieldPath: `spec.containers{${container}}` } : {}) },
+      type, reason, message,
+    });
   }
 
   /** For the agent's endpoint: a pod's container instances by namespace and name. */
@@ -67,6 +81,14 @@ export class Agent {
       this.queue.shutdown();
       this.prober.stopAll();
     }, { once: true });
+    try {
+      await this.run(signal);
+    } finally {
+      await this.events.flush();
+    }
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
     // What runs already (an agent started again) is known before the first pod is looked at.
     await this.observe();
     for (const list of this.instances.values()) for (const c of list) for (const p of c.ports) this.ports.reserve(p.hostPort);
@@ -168,6 +190,7 @@ export class Agent {
       this.instances.delete(uid);
       this.syncedAt.set(uid, this.observation);
       this.written.delete(uid);
+      for (const k of this.pullBackoff.keys()) if (k.startsWith(`${uid}/`)) this.pullBackoff.delete(k);
       return undefined;
     }
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
@@ -191,20 +214,31 @@ export class Agent {
         const failed = await runHook(preStop, instance, runtime, this.o.address, grace);
         if (failed) this.o.log?.warn({ pod: pod.metadata.name, container: instance.name, failed }, 'preStop hook failed');
       }
+      if (instance) this.emit(pod, 'Normal', 'Killing', `Stopping container ${instance.name}`, instance.name);
       await runtime.stop(id, Math.max(0, grace - (Date.now() - t)));
     }
     this.prober.forget([...plan.stop, ...plan.remove]);
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
     const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
     const started: RuntimeContainer[] = [];
+    let retryAt: number | undefined;
     for (const s of plan.start) {
       const container = all.find((c) => c.name === s.name)!;
+      const pullKey = `${uid}/${container.name}`;
+      const backoff = this.pullBackoff.get(pullKey);
+      if (backoff && backoff.until > Date.now()) {
+        failure = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${container.image}"` };
+        retryAt = Math.min(retryAt ?? Infinity, backoff.until);
+        continue;
+      }
       try {
         const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
         const instance = await runtime.start(spec);
+        this.pullBackoff.delete(pullKey);
         started.push(instance);
+        this.emit(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
         const postStart = container.lifecycle?.postStart;
         const failed = postStart && (await runHook(postStart, instance, runtime, this.o.address, 30_000));
         if (failed) {
@@ -214,9 +248,18 @@ export class Agent {
           started[started.length - 1] = (await runtime.list()).find((c) => c.id === instance.id) ?? instance;
         }
       } catch (e) {
-        if (e instanceof StartError) failure = { reason: e.reason, message: e.message };
-        else if (e instanceof ResolveError) failure = e.message;
+        if (e instanceof StartError) {
+          failure = { reason: e.reason, message: e.message };
+          if (e.reason === 'ErrImagePull') {
+            // As the kubelet: 10 s, doubling to 5 min, between attempts.
+            const failures = (backoff?.failures ?? 0) + 1;
+            const until = Date.now() + Math.min(300_000, 10_000 * 2 ** (failures - 1));
+            this.pullBackoff.set(pullKey, { failures, until });
+            retryAt = Math.min(retryAt ?? Infinity, until);
+          }
+        } else if (e instanceof ResolveError) failure = e.message;
         else throw e;
+        this.emit(pod, 'Warning', 'Failed', `Error: ${e.message}`, container.name);
       }
     }
     // The state after what was just done, for status and probes.
@@ -235,8 +278,12 @@ export class Agent {
       return undefined;
     }
     this.prober.sync(uid, after.filter((c) => c.state === 'running').map((instance) => ({ instance, container: all.find((c) => c.name === instance.name) as Container })).filter((x) => x.container));
+    for (const cs of final.status.containerStatuses ?? []) {
+      if (cs.state?.waiting?.reason === 'CrashLoopBackOff') this.emit(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${cs.name} in pod ${pod.metadata.name}`, cs.name);
+    }
     await this.report(pod, { ...final.status, hostIP: this.o.address, podIP: this.o.address, hostIPs: [{ ip: this.o.address }], podIPs: [{ ip: this.o.address }] });
-    return plan.requeueAfterMs ?? final.requeueAfterMs;
+    const waits = [plan.requeueAfterMs, final.requeueAfterMs, retryAt !== undefined ? retryAt - Date.now() : undefined].filter((x): x is number => x !== undefined);
+    return waits.length ? Math.max(1, Math.min(...waits)) : undefined;
   }
 
   private async report(pod: PodObject, status: NonNullable<PodObject['status']>): Promise<void> {

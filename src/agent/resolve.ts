@@ -176,6 +176,7 @@ export async function containerSpec(
     image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address),
     ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address, podPorts: o.podPorts,
     sharedNetwork: (pod.spec?.containers.length ?? 0) + (pod.spec?.initContainers?.length ?? 0) > 1,
+    ...(pod.spec?.hostNetwork ? { hostNetwork: true } : {}),
     ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}), ...(Object.keys(limits).length ? { limits } : {}),
     ...(c.resources?.requests?.cpu !== undefined ? { cpuRequestMillis: cpuMillis(c.resources.requests.cpu)! } : {}),
     ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),

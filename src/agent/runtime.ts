@@ -41,6 +41,8 @@ export interface ContainerSpec {
   podPorts: PortBinding[];
   /** The pod has more than one container (init containers included), so they must share a network. */
   sharedNetwork: boolean;
+  /** The pod uses the node's network (spec.hostNetwork): no namespace, no publishing. */
+  hostNetwork?: boolean;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** resources.limits and requests.cpu, as numbers (millicores, bytes). */
   limits?: { cpuMillis?: number; memoryBytes?: number };

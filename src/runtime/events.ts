@@ -13,6 +13,8 @@ export interface InvolvedObject {
   namespace?: string;
   name: string;
   uid?: string;
+  /** The part of the object, e.g. `spec.containers{web}`. */
+  fieldPath?: string;
 }
 
 export interface EventInput {

@@ -62,7 +62,8 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
       return (await referencedByNodePods(store, p.node, kind, req.namespace, req.name)) ? allow : deny(`no pod on ${self} references ${kind} ${req.namespace}/${req.name}`);
     }
     case 'Event':
-      return req.verb === 'create' || req.verb === 'patch' || req.verb === 'update' ? allow : deny(`${self} may only record Events, not ${what}`);
+      // get too: recording the same Event again counts it up in place.
+      return ['create', 'patch', 'update', 'get'].includes(req.verb) ? allow : deny(`${self} may only record Events, not ${what}`);
     default:
       return deny(`${self} may not ${what}`);
   }

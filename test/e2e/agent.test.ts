@@ -243,6 +243,20 @@ spec:
     expect(again.status.containerStatuses.map((c: any) => c.containerID).sort()).toEqual(ids);
     expect(again.status.containerStatuses.every((c: any) => c.restartCount === 0)).toBe(true);
 
+    const events = (await request('GET', '/api/v1/namespaces/default/events')).body.items.filter((e: any) => e.involvedObject.name === 'pair').map((e: any) => `${e.source.component} ${e.reason}: ${e.message}`);
+    expect(events).toEqual(expect.arrayContaining(['kubelet Started: Started container web', 'kubelet Started: Started container side']));
+
+    // An image no registry has: ErrImagePull, then ImagePullBackOff between attempts.
+    await apply('missing', `apiVersion: v1\nkind: Pod\nmetadata: {name: missing}\nspec:\n  containers:\n    - {name: main, image: berth-test/does-not-exist:1}\n`);
+    const reasons = new Set<string>();
+    await until('ImagePullBackOff', async () => {
+      const w = (await pods()).find((x) => x.metadata.name === 'missing')?.status?.containerStatuses?.[0]?.state?.waiting;
+      if (w) reasons.add(w.reason);
+      return reasons.has('ImagePullBackOff');
+    });
+    expect((await request('GET', '/api/v1/namespaces/default/events')).body.items.some((e: any) => e.involvedObject.name === 'missing' && e.type === 'Warning' && e.reason === 'Failed' && /failed to pull image/.test(e.message))).toBe(true);
+    await request('DELETE', '/api/v1/namespaces/default/pods/missing');
+
     await request('DELETE', '/api/v1/namespaces/default/pods/pair');
     await until('containers gone', async () => {
       const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' }).trim();

@@ -103,8 +103,8 @@ export class DockerRuntime implements ContainerRuntime {
   async start(spec: ContainerSpec): Promise<RuntimeContainer> {
     await this.ensureImage(spec.image, spec.imagePullPolicy);
     // A pod of one container needs no sandbox: it publishes its own ports (half the work for Docker).
-    const sandbox = spec.sharedNetwork ? await this.sandbox(spec) : undefined;
-    const own = sandbox ? undefined : this.publishing(spec.ports, spec.address);
+    const sandbox = spec.sharedNetwork && !spec.hostNetwork ? await this.sandbox(spec) : undefined;
+    const own = sandbox || spec.hostNetwork ? undefined : this.publishing(spec.ports, spec.address);
     const binds = spec.mounts.map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
     const name = `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`;
     // This instance exists already (a start that failed half-way, or one not yet seen): running, it
@@ -130,7 +130,7 @@ export class DockerRuntime implements ContainerRuntime {
         [LABEL.container]: spec.name, [LABEL.restart]: String(spec.restartCount), [LABEL.ports]: JSON.stringify(spec.ports),
       },
       HostConfig: {
-        ...(sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings }), Binds: binds, Init: true,
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings }), Binds: binds, Init: true,
         ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(spec.privileged ? { Privileged: true } : {}),
         ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
