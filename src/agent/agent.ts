@@ -235,7 +235,7 @@ export class Agent {
         const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
-        const instance = await runtime.start(spec);
+        const instance = await runtime.start(spec, (reason, message) => this.emit(pod, 'Normal', reason, message, container.name));
         this.pullBackoff.delete(pullKey);
         started.push(instance);
         this.emit(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);

@@ -93,7 +93,8 @@ export interface ContainerRuntime {
   readonly name: 'docker' | 'process';
   /** Refuses (RuntimeRefused) what this runtime cannot honour, before anything starts. */
   check(spec: ContainerSpec): string | undefined;
-  start(spec: ContainerSpec): Promise<RuntimeContainer>;
+  /** `progress` hears what a start goes through that takes time (an image pull), for Events. */
+  start(spec: ContainerSpec, progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<RuntimeContainer>;
   /** Everything this agent started that still exists, running or exited. */
   list(): Promise<RuntimeContainer[]>;
   /** SIGTERM, then SIGKILL after the grace period. */

@@ -254,7 +254,9 @@ spec:
       if (w) reasons.add(w.reason);
       return reasons.has('ImagePullBackOff');
     });
-    expect((await request('GET', '/api/v1/namespaces/default/events')).body.items.some((e: any) => e.involvedObject.name === 'missing' && e.type === 'Warning' && e.reason === 'Failed' && /failed to pull image/.test(e.message))).toBe(true);
+    const missingEvents = (await request('GET', '/api/v1/namespaces/default/events')).body.items.filter((e: any) => e.involvedObject.name === 'missing');
+    expect(missingEvents.some((e: any) => e.type === 'Normal' && e.reason === 'Pulling' && e.message === 'Pulling image "berth-test/does-not-exist:1"')).toBe(true);
+    expect(missingEvents.some((e: any) => e.type === 'Warning' && e.reason === 'Failed' && /failed to pull image/.test(e.message))).toBe(true);
     await request('DELETE', '/api/v1/namespaces/default/pods/missing');
 
     await request('DELETE', '/api/v1/namespaces/default/pods/pair');

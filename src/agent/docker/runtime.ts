@@ -51,16 +51,19 @@ export class DockerRuntime implements ContainerRuntime {
     return undefined;
   }
 
-  private async ensureImage(image: string, policy: ContainerSpec['imagePullPolicy']): Promise<void> {
+  private async ensureImage(image: string, policy: ContainerSpec['imagePullPolicy'], progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<void> {
     const present = await this.docker.getImage(image).inspect().then(() => true, () => false);
     const pull = policy === 'Always' || (!present && policy !== 'Never');
     if (!pull) {
       if (!present) throw new StartError('ErrImageNeverPull', `container image "${image}" is not present with pull policy of Never`);
       return;
     }
+    const t = Date.now();
+    progress?.('Pulling', `Pulling image "${image}"`);
     try {
       const stream = await this.docker.pull(image);
       await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+      progress?.('Pulled', `Successfully pulled image "${image}" in ${((Date.now() - t) / 1000).toFixed(1)}s`);
     } catch (e) {
       // Always with the image present: use what is there when the registry cannot be reached.
       if (present) return;
@@ -100,8 +103,8 @@ export class DockerRuntime implements ContainerRuntime {
     return c;
   }
 
-  async start(spec: ContainerSpec): Promise<RuntimeContainer> {
-    await this.ensureImage(spec.image, spec.imagePullPolicy);
+  async start(spec: ContainerSpec, progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<RuntimeContainer> {
+    await this.ensureImage(spec.image, spec.imagePullPolicy, progress);
     // A pod of one container needs no sandbox: it publishes its own ports (half the work for Docker).
     const sandbox = spec.sharedNetwork && !spec.hostNetwork ? await this.sandbox(spec) : undefined;
     const own = sandbox || spec.hostNetwork ? undefined : this.publishing(spec.ports, spec.address);
