@@ -3,6 +3,7 @@
  * traffic to the published port on 127.0.0.1, logs, exec, exit codes, stop with a grace period,
  * adoption by a new runtime instance (an agent restarted), remove, and refusals.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -125,6 +126,17 @@ for (const driver of drivers) {
       expect(found).toMatchObject({ state: 'running', podUid: c.podUid, name: 'main', restartCount: 0, startedAt: c.startedAt });
       await again.remove(c.id);
       expect((await runtime.list()).some((x) => x.id === c.id)).toBe(false);
+    });
+
+    it('docker: limits, cpu shares and securityContext reach the container', async () => {
+      if (driver.name !== 'docker') return;
+      const c = await runtime.start(await spec(['sleep', '30'], { limits: { memoryBytes: 64 * 2 ** 20, cpuMillis: 500 }, cpuRequestMillis: 250, runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true }));
+      const inspect = JSON.parse(execFileSync('docker', ['inspect', c.id], { encoding: 'utf8' }))[0];
+      expect(inspect.HostConfig).toMatchObject({ Memory: 64 * 2 ** 20, NanoCpus: 500_000_000, CpuShares: 256, ReadonlyRootfs: true, Init: true });
+      expect(inspect.Config.User).toBe('1000:1000');
+      expect((await runtime.exec(c.id, [BUSYBOX, 'id', '-u'])).stdout).toBe('1000\n');
+      expect((await runtime.exec(c.id, [BUSYBOX, 'touch', '/x'])).exitCode).not.toBe(0); // read-only root
+      await runtime.remove(c.id);
     });
 
     it('refuses what it cannot honour', async () => {

@@ -141,6 +141,38 @@ spec:
     expect(await get(hostPort(running[0], 'web'), 'index.html').catch(() => 'refused')).toBe('refused');
   }, 120_000);
 
+  it('init containers run first, in order, each to success; items and subPath pick files', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
+    await apply('init', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata:\n  a.txt: alpha\n  b.txt: beta\n---
+apiVersion: v1
+kind: Pod
+metadata: {name: init}
+spec:
+  volumes:
+    - {name: work, emptyDir: {}}
+    - {name: conf, configMap: {name: conf, items: [{key: b.txt, path: renamed/b}]}}
+  initContainers:
+    - {name: first, image: busybox, command: [/bin/busybox, sh, -c, 'echo one >> $BERTH_VOLUME_WORK/order'], volumeMounts: [{name: work, mountPath: /work}]}
+    - {name: second, image: busybox, command: [/bin/busybox, sh, -c, 'echo two >> $BERTH_VOLUME_WORK/order; cat $BERTH_VOLUME_CONF >> $BERTH_VOLUME_WORK/order'], volumeMounts: [{name: work, mountPath: /work}, {name: conf, mountPath: /conf/b, subPath: renamed/b}]}
+  containers:
+    - name: main
+      image: busybox
+      command: [/bin/busybox, sh, -c, 'echo main >> $BERTH_VOLUME_WORK/order; exec /bin/busybox sleep 3600']
+      volumeMounts: [{name: work, mountPath: /work}, {name: conf, mountPath: /conf}]
+`);
+    const pod = await until('running', async () => {
+      const p = (await pods()).find((x) => x.metadata.name === 'init');
+      return p?.status?.phase === 'Running' && p;
+    });
+    expect(pod.status.initContainerStatuses.map((s: any) => s.state.terminated?.exitCode)).toEqual([0, 0]);
+    expect(pod.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('True');
+    const exec = await server.cli('exec', 'init', '--', '/bin/busybox', 'sh', '-c', 'cat $BERTH_VOLUME_WORK/order; ls -R $BERTH_VOLUME_CONF');
+    expect(exec.out).toMatch(/^one\ntwo\nbetamain\n/);
+    expect(exec.out).toContain('renamed');
+  }, 60_000);
+
   it('a crash-looping container backs off (CrashLoopBackOff) and counts its restarts', async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
