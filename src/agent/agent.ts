@@ -65,15 +65,19 @@ export class Agent {
     });
   }
 
-  /** For the agent's endpoint: a pod's container instances by namespace and name. */
-  instancesOf(namespace: string, name: string): RuntimeContainer[] | undefined {
-    for (const [uid, pod] of this.pods) if (pod.metadata.name === name && (pod.metadata.namespace ?? 'default') === namespace) return this.instances.get(uid) ?? [];
+  private podNamed(namespace: string, name: string): [string, PodObject] | undefined {
+    for (const entry of this.pods) if (entry[1].metadata.name === name && (entry[1].metadata.namespace ?? 'default') === namespace) return entry;
     return undefined;
   }
 
+  /** For the agent's endpoint: a pod's container instances by namespace and name. */
+  instancesOf(namespace: string, name: string): RuntimeContainer[] | undefined {
+    const found = this.podNamed(namespace, name);
+    return found && (this.instances.get(found[0]) ?? []);
+  }
+
   defaultContainerOf(namespace: string, name: string): string | undefined {
-    for (const pod of this.pods.values()) if (pod.metadata.name === name && (pod.metadata.namespace ?? 'default') === namespace) return pod.spec?.containers[0]?.name;
-    return undefined;
+    return this.podNamed(namespace, name)?.[1].spec?.containers[0]?.name;
   }
 
   async start(signal: AbortSignal): Promise<void> {

@@ -3,6 +3,7 @@
  * to claim), registration with a join token (which yields the node's own token), and a heartbeat
  * that renews its lease every couple of seconds. Shared by `berth agent` and the node simulator.
  */
+import { timestamp } from '../api/lifecycle.js';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isBerthError } from '../api/errors.js';
@@ -65,7 +66,7 @@ export function nodeObject(o: NodeSpecOptions, machine: Machine, now = new Date(
   const memory = o.capacity?.memory !== undefined ? parseQuantity(o.capacity.memory).toString() : `${Math.floor(machine.memoryBytes / 1024)}Ki`;
   const pods = o.capacity?.pods ?? '110';
   const capacity = { cpu, memory, pods };
-  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = timestamp(now);
   return {
     apiVersion: 'v1', kind: 'Node',
     metadata: { name: o.name, labels: { 'kubernetes.io/hostname': o.name, 'kubernetes.io/os': machine.os, 'kubernetes.io/arch': machine.arch, ...(o.labels ?? {}) } },

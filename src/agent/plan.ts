@@ -4,6 +4,7 @@
  * doubling to 5 min, reset after 10 min of running); a container failing its liveness or startup
  * probe is restarted; a terminating pod stops everything; and the status the agent reports.
  */
+import { timestamp } from '../api/lifecycle.js';
 import type { Condition, Container, ContainerStatus, PodStatus } from '../api/types.gen.js';
 import type { RuntimeContainer } from './runtime.js';
 
@@ -42,7 +43,7 @@ export function restartDelay(restarts: number): number {
   return restarts <= 0 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (restarts - 1));
 }
 
-const stamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const stamp = (ms: number) => timestamp(new Date(ms));
 
 export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeView, now: number, runtime: string, failed?: string | { reason: string; message: string }): PodPlan {
   // Why the pod cannot start: its config (a missing ConfigMap, a refused spec) or its image.

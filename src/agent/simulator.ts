@@ -4,6 +4,7 @@
  * become Running and Ready, and pods being deleted (evicted, or replaced while the node was away)
  * are removed. Killing the process makes its nodes go NotReady like real ones.
  */
+import { timestamp } from '../api/lifecycle.js';
 import { kindInfo } from '../api/kinds.js';
 import { BerthClient, type Connection, type KubeObject } from '../client/index.js';
 import { NodeMembership, nodeObject, type Machine, type NodeSpecOptions } from './node.js';
@@ -22,7 +23,7 @@ export interface SimulatorOptions {
   log: (line: string) => void;
 }
 
-const stamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const stamp = () => timestamp(new Date());
 
 /** What an agent reports once a pod's containers run and pass their probes. */
 export function runningStatus(pod: KubeObject): Record<string, unknown> {

@@ -4,6 +4,7 @@
  * the Deployment, which the controller makes the next revision). Under an Application with
  * self-heal these imperative changes are reverted by the next sync: Git stays the source.
  */
+import { timestamp } from '../api/lifecycle.js';
 import { BerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
 import {
@@ -170,7 +171,7 @@ export async function rolloutUndo(client: BerthClient, target: string, o: { name
 export async function rolloutRestart(client: BerthClient, target: string, o: { namespace?: string; now?: Date }, io: CommandIO): Promise<number> {
   const { info, name } = parseTarget(target, ROLLABLE);
   const ns = o.namespace ?? client.connection.namespace;
-  const at = (o.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = timestamp(o.now ?? new Date());
   await client.patch(info, ns, name, { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: at } } } } });
   io.stdout(`${qualifiedName(info, name)} restarted\n`);
   return 0;

@@ -3,6 +3,7 @@
  * kind refs they watch, and the helpers every controller shares: owner references, conditions,
  * durations and the name suffixes Kubernetes generates.
  */
+import { timestamp } from '../api/lifecycle.js';
 import { randomInt } from 'node:crypto';
 import type {
   Condition, CronJob, DaemonSet, Deployment, Job, Node, ObjectMeta, OwnerReference, PersistentVolumeClaim, Pod, ReplicaSet, StatefulSet,
@@ -79,7 +80,7 @@ export function safeEncode(n: number): string {
 
 export { stableJson } from '../api/workloads.js';
 
-export const stamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const stamp = (ms: number): string => timestamp(new Date(ms));
 export const parseTime = (t: string | undefined | null): number | undefined => {
   const ms = t ? Date.parse(t) : NaN;
   return Number.isFinite(ms) ? ms : undefined;

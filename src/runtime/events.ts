@@ -4,6 +4,7 @@
  * (client-go's EventCorrelator), and which are deleted once older than a TTL (the API server's
  * --event-ttl, 1 h by default). The sink is a store or an API client.
  */
+import { timestamp } from '../api/lifecycle.js';
 import { createHash } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 
@@ -51,7 +52,7 @@ export interface EventSink {
 export const DEFAULT_EVENT_TTL_MS = 60 * 60 * 1000;
 const MAX_MESSAGE = 1024;
 
-const stamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const stamp = (ms: number): string => timestamp(new Date(ms));
 
 export class EventRecorder {
   constructor(

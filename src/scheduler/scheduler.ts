@@ -6,6 +6,7 @@
  * write of spec.nodeName. A pod that fits nowhere gets `PodScheduled=False, Unschedulable` and
  * an Event, and is tried again when nodes or pods change (or after 30 s).
  */
+import { timestamp } from '../api/lifecycle.js';
 import { isBerthError } from '../api/errors.js';
 import type { Condition, Pod, PersistentVolumeClaim } from '../api/types.gen.js';
 import type { Controller, EventBroadcaster, InformerFactory, KubeObject, ObjectWriter, ReconcileResult } from '../runtime/index.js';
@@ -150,16 +151,14 @@ export class Scheduler implements Controller {
   }
 
   private async bind(pod: PodObject, node: string): Promise<void> {
-    const at = new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: at }];
+    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp(new Date(this.deps.now())) }];
     await this.deps.writer.store.update({ ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } }, { expectedRevision: Number(pod.metadata.resourceVersion) });
   }
 
   private async markUnschedulable(pod: PodObject, message: string): Promise<void> {
     const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if (current?.status === 'False' && current.message === message) return;
-    const at = new Date(this.deps.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: at }];
+    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: timestamp(new Date(this.deps.now())) }];
     await this.deps.writer.updateStatus(pod, { ...(pod.status ?? {}), conditions }).catch((e) => {
       if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
     });

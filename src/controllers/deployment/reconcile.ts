@@ -3,10 +3,10 @@
  * (create, scale, delete ReplicaSets), keeps the revision annotation, writes status.
  */
 import { isBerthError } from '../../api/errors.js';
-import { selectorFromObject } from '../../api/selector.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
+import { applyClaim, claim } from '../claim.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
-import { DEPLOYMENT, POD, REPLICA_SET, controllerOf, controllerRef, keyOf, splitKey, type DeploymentObject, type PodObject, type ReplicaSetObject } from '../objects.js';
+import { DEPLOYMENT, POD, REPLICA_SET, controllerOf, keyOf, splitKey, type DeploymentObject, type PodObject, type ReplicaSetObject } from '../objects.js';
 import { isActive } from '../pods.js';
 import { REVISION, planDeployment, templatesEqual } from './plan.js';
 
@@ -42,8 +42,11 @@ export class DeploymentController implements Controller {
     const rsInformer = informers.for<ReplicaSetObject>(REPLICA_SET);
     let d = informers.for<DeploymentObject>(DEPLOYMENT).get(namespace, name);
     if (!d || d.metadata.deletionTimestamp) return {};
-    const written: (ReplicaSetObject | undefined)[] = [];
-    const owned = await this.claimReplicaSets(d, rsInformer.list(namespace), written);
+    // Orphan ReplicaSets its selector matches are adopted, its own that no longer match released.
+    const claimed = claim(d, rsInformer.list(namespace));
+    const { adopted, released } = await applyClaim(writer, d, claimed);
+    const written: (ReplicaSetObject | undefined)[] = [...adopted, ...released];
+    const owned = [...claimed.owned.filter((rs) => !claimed.adopt.includes(rs)), ...adopted];
     const pods = informers.for<PodObject>(POD);
     const activePods: Record<string, number> = {};
     for (const rs of owned) activePods[rs.metadata.name] = pods.ownedBy(rs.metadata.uid!).filter(isActive).length;
@@ -77,26 +80,5 @@ export class DeploymentController implements Controller {
     }
     await writer.updateStatus(d, plan.status);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
-  }
-
-  /** Adopts orphan ReplicaSets its selector matches, releases its own that no longer match. */
-  private async claimReplicaSets(d: DeploymentObject, candidates: ReplicaSetObject[], written: (ReplicaSetObject | undefined)[]): Promise<ReplicaSetObject[]> {
-    const selector = selectorFromObject(d.spec.selector);
-    const owned: ReplicaSetObject[] = [];
-    for (const rs of candidates) {
-      const ref = controllerOf(rs);
-      const matches = !selector.isEmpty() && selector.matches(rs.metadata.labels);
-      if (ref && ref.uid !== d.metadata.uid) continue;
-      if (ref && !matches) {
-        written.push(await this.ctx.writer.update(rs, { ...rs, metadata: { ...rs.metadata, ownerReferences: rs.metadata.ownerReferences!.filter((r) => r.uid !== d.metadata.uid) } }));
-      } else if (ref) {
-        owned.push(rs);
-      } else if (matches && !rs.metadata.deletionTimestamp) {
-        const adopted = await this.ctx.writer.update(rs, { ...rs, metadata: { ...rs.metadata, ownerReferences: [...(rs.metadata.ownerReferences ?? []), controllerRef(d)] } });
-        written.push(adopted);
-        owned.push(adopted);
-      }
-    }
-    return owned;
   }
 }

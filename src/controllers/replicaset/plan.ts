@@ -2,41 +2,16 @@
  * The ReplicaSet planner (Kubernetes' replica_set.go, pure): which pods it owns, how many to
  * create or which to delete, and the status it reports.
  */
-import { selectorFromObject } from '../../api/selector.js';
 import type { ReplicaSetStatus } from '../../api/types.gen.js';
-import { controllerOf, findCondition, removeCondition, setCondition, type ReplicaSetObject, type PodObject } from '../objects.js';
+import { claim, type Claim } from '../claim.js';
+import { findCondition, removeCondition, setCondition, type ReplicaSetObject, type PodObject } from '../objects.js';
 import { compareForDeletion, isActive, isAvailable, isReady, msUntilAvailable } from '../pods.js';
 
 /** Kubernetes' burstReplicas: at most this many creates or deletes per reconcile. */
 export const BURST_REPLICAS = 500;
 
-export interface Claim {
-  /** Pods it controls after adoption and release. */
-  owned: PodObject[];
-  /** Orphans matching its selector, to take over. */
-  adopt: PodObject[];
-  /** Pods it controls that no longer match its selector, to let go. */
-  release: PodObject[];
-}
-
-/** ClaimPods: adopt matching orphans (unless the owner is being deleted), release non-matching. */
-export function claimPods(owner: ReplicaSetObject | { metadata: ReplicaSetObject['metadata']; spec: { selector: ReplicaSetObject['spec']['selector'] } }, pods: PodObject[]): Claim {
-  const selector = selectorFromObject(owner.spec.selector);
-  const claim: Claim = { owned: [], adopt: [], release: [] };
-  for (const p of pods) {
-    const ref = controllerOf(p);
-    const matches = !selector.matchesNothing && !selector.isEmpty() && selector.matches(p.metadata.labels);
-    if (ref) {
-      if (ref.uid !== owner.metadata.uid) continue;
-      if (matches) claim.owned.push(p);
-      else if (!p.metadata.deletionTimestamp) claim.release.push(p);
-    } else if (matches && !owner.metadata.deletionTimestamp && !p.metadata.deletionTimestamp) {
-      claim.adopt.push(p);
-      claim.owned.push(p);
-    }
-  }
-  return claim;
-}
+/** ClaimPods, as Kubernetes names it for ReplicaSets. */
+export const claimPods = (owner: Parameters<typeof claim>[0], pods: PodObject[]): Claim<PodObject> => claim(owner, pods);
 
 export interface ReplicaSetPlan {
   create: number;

@@ -5,8 +5,9 @@
  */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
-import { POD, REPLICA_SET, controllerOf, controllerRef, keyOf, randomSuffix, splitKey, type PodObject, type ReplicaSetObject } from '../objects.js';
+import { POD, REPLICA_SET, controllerOf, keyOf, randomSuffix, splitKey, type PodObject, type ReplicaSetObject } from '../objects.js';
 import { podFromTemplate } from '../pods.js';
+import { applyClaim } from '../claim.js';
 import { claimPods, planReplicaSet } from './plan.js';
 
 export class ReplicaSetController implements Controller {
@@ -37,9 +38,8 @@ export class ReplicaSetController implements Controller {
     if (!rs) return {};
     const now = this.ctx.now();
     const claim = claimPods(rs, pods.list(namespace));
-    const written: (PodObject | undefined)[] = [];
-    for (const p of claim.adopt) written.push(await writer.update(p, { ...p, metadata: { ...p.metadata, ownerReferences: [...(p.metadata.ownerReferences ?? []), controllerRef(rs)] } }));
-    for (const p of claim.release) written.push(await writer.update(p, { ...p, metadata: { ...p.metadata, ownerReferences: p.metadata.ownerReferences!.filter((r) => r.uid !== rs.metadata.uid) } }));
+    const { adopted, released } = await applyClaim(writer, rs, claim);
+    const written: (PodObject | undefined)[] = [...adopted, ...released];
 
     const plan = planReplicaSet(rs, claim.owned, now);
     let createError: string | undefined;

@@ -2,7 +2,8 @@
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
-import { POD, PVC, STATEFUL_SET, controllerOf, controllerRef, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
+import { POD, PVC, STATEFUL_SET, controllerOf, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
+import { applyClaim } from '../claim.js';
 import { claimPods } from '../replicaset/plan.js';
 import { SELECTED_NODE, planStatefulSet } from './plan.js';
 
@@ -27,7 +28,8 @@ export class StatefulSetController implements Controller {
     const claimInformer = informers.for<PvcObject>(PVC);
     const claim = claimPods(sts, podInformer.list(namespace));
     const written: ({ metadata: { resourceVersion?: string } } | undefined)[] = [];
-    for (const p of claim.adopt) written.push(await writer.update(p, { ...p, metadata: { ...p.metadata, ownerReferences: [...(p.metadata.ownerReferences ?? []), controllerRef(sts)] } }));
+    // Adoption only: pods that stop matching are not released yet (Kubernetes does release them).
+    written.push(...(await applyClaim(writer, sts, { adopt: claim.adopt, release: [] })).adopted);
     const plan = planStatefulSet(sts, claim.owned, claimInformer.list(namespace), this.ctx.now());
 
     const claimWrites: (PvcObject | undefined)[] = [];
