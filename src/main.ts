@@ -19,7 +19,8 @@ import { BerthError } from './api/errors.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
-import { defaultDataDir, normalizeRepoURL, startServer } from './server/index.js';
+import { defaultDataDir, normalizeRepoURL, parseListen, startServer } from './server/index.js';
+import { startNetwork, type RunningNetwork } from './network/index.js';
 import { GitSource } from './source/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
@@ -39,6 +40,8 @@ interface ServerFlags {
   webhookSecretFile?: string;
   logLevel: string;
   nodeGracePeriod: string;
+  ingressListen?: string;
+  ingressTlsListen?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -54,6 +57,8 @@ function addServerCommand(program: Command): void {
     .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
     .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
+    .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
+    .option('--ingress-tls-listen <host:port>', 'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets')
     .action(async (flags: ServerFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
@@ -79,6 +84,7 @@ function addServerCommand(program: Command): void {
       const controllers = new AbortController();
       const syncing = applications.start(controllers.signal);
       const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
+      const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log);
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
@@ -87,6 +93,7 @@ function addServerCommand(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      await ingress?.close();
       controllers.abort();
       await syncing;
       await managing;
@@ -94,6 +101,25 @@ function addServerCommand(program: Command): void {
       await store.close();
       log.flush();
     });
+}
+
+/** The server's ingress router, when asked for: it reads the cluster through its own API. */
+async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string }, connection: Connection, log: Logger, address = '127.0.0.1'): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
+  if (!flags.ingressListen && !flags.ingressTlsListen) return undefined;
+  const client = new BerthClient(connection);
+  const network = await startNetwork({
+    client, address, serviceProxy: false, log: log.child({ component: 'ingress' }),
+    ingress: { ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}), ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}), publishStatus: true },
+  });
+  log.info({ ports: network.ingressPorts }, 'ingress router listening');
+  process.stderr.write(`ingress: ${Object.entries(network.ingressPorts).map(([k, v]) => `${k}://${address}:${v}`).join(' ')}\n`);
+  return {
+    ...network, client,
+    async close() {
+      await network.close();
+      await client.close();
+    },
+  };
 }
 
 /** The workload controllers over shared informers, until the signal aborts. */
@@ -153,6 +179,9 @@ interface AgentFlags {
   logLevel: string;
   agentPort: string;
   sandboxImage: string;
+  ingress?: boolean;
+  ingressListen: string;
+  ingressTlsListen?: string;
 }
 
 function addAgentCommand(program: Command): void {
@@ -169,6 +198,9 @@ function addAgentCommand(program: Command): void {
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
     .option('--agent-port <port>', 'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)', '0')
+    .option('--ingress', 'run an ingress router on this node too (at --ingress-listen)')
+    .option('--ingress-listen <host:port>', 'where the node\'s ingress router listens (with --ingress)', ':8080')
+    .option('--ingress-tls-listen <host:port>', 'where it serves HTTPS (with --ingress)')
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
@@ -201,10 +233,21 @@ function addAgentCommand(program: Command): void {
       });
       await membership.register();
       log.info({ node: name, address: flags.address, runtime: runtime.name, dataDir }, 'node registered');
+      // Every node proxies Services (their proxy ports and NodePorts); with --ingress it routes Ingresses too.
+      const onNode = (listen: string) => {
+        const at = parseListen(listen);
+        return { host: at.host === '0.0.0.0' && !listen.startsWith('0.0.0.0') ? flags.address : at.host, port: at.port };
+      };
+      const network = await startNetwork({
+        client, address: flags.address, serviceProxy: true, log: log.child({ component: 'network' }),
+        ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}) } } : {}),
+      });
+      if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       await Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
+      await network.close();
       await endpoint.close();
       await client.close();
     });

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
+import { serviceEnv, type ServiceObject } from '../api/services.js';
 import type { Container } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { EventBroadcaster, EventRecorder } from '../runtime/index.js';
@@ -23,6 +24,10 @@ import { StartError, type ContainerRuntime, type RuntimeContainer } from './runt
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
 const SECRETS = kindInfo('Secret')!;
+const ENDPOINTS = kindInfo('Endpoints')!;
+const SERVICES = kindInfo('Service')!;
+/** How long a deleted pod waits to leave its Services' endpoints before it is stopped anyway. */
+const ENDPOINTS_DRAIN_MS = 5000;
 const OBSERVE_MS = 1000;
 /** Pods are looked at again this often even when nothing changed (ConfigMap and Secret files refresh). */
 const RESYNC_MS = 5000;
@@ -209,6 +214,9 @@ export class Agent {
     const plan = planPod(pod as never, mine(), this.prober.view, Date.now(), runtime.name, failure);
     for (const id of plan.remove) await runtime.remove(id);
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+    // A pod that may be serving leaves its endpoints before its containers get SIGTERM, so
+    // that routers stop sending it requests first.
+    if (pod.metadata.deletionTimestamp && plan.stop.length && pod.status?.hostPorts?.length) await this.leaveEndpoints(pod, Math.min(ENDPOINTS_DRAIN_MS, grace / 2));
     for (const id of plan.stop) {
       // preStop first, within the grace period; what is left of it is the stop's.
       const instance = mine().find((c) => c.id === id);
@@ -225,6 +233,7 @@ export class Agent {
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
     const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
     const started: RuntimeContainer[] = [];
+    let serviceVars: Record<string, string> | undefined;
     let retryAt: number | undefined;
     for (const s of plan.start) {
       const container = all.find((c) => c.name === s.name)!;
@@ -236,7 +245,8 @@ export class Agent {
         continue;
       }
       try {
-        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports });
+        serviceVars ??= await this.serviceEnv(pod.metadata.namespace ?? 'default');
+        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports, serviceEnv: serviceVars });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
         const instance = await runtime.start(spec, (reason, message) => this.emit(pod, 'Normal', reason, message, container.name));
@@ -288,6 +298,23 @@ export class Agent {
     await this.report(pod, { ...final.status, hostIP: this.o.address, podIP: this.o.address, hostIPs: [{ ip: this.o.address }], podIPs: [{ ip: this.o.address }] });
     const waits = [plan.requeueAfterMs, final.requeueAfterMs, retryAt !== undefined ? retryAt - Date.now() : undefined].filter((x): x is number => x !== undefined);
     return waits.length ? Math.max(1, Math.min(...waits)) : undefined;
+  }
+
+  /** The Service variables of a namespace, pointing at this node's service proxy. */
+  private async serviceEnv(namespace: string): Promise<Record<string, string>> {
+    const { items } = await this.o.client.list(SERVICES, { namespace });
+    return serviceEnv(items as (KubeObject & ServiceObject)[], this.o.address);
+  }
+
+  private async leaveEndpoints(pod: PodObject, limitMs: number): Promise<void> {
+    const until = Date.now() + limitMs;
+    const listed = (e: KubeObject) => ((e as { subsets?: { addresses?: { targetRef?: { uid?: string } }[] }[] }).subsets ?? []).some((s) => (s.addresses ?? []).some((a) => a.targetRef?.uid === pod.metadata.uid));
+    while (Date.now() < until) {
+      const { items } = await this.o.client.list(ENDPOINTS, { namespace: pod.metadata.namespace ?? 'default' });
+      if (!items.some(listed)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.o.log?.warn({ pod: pod.metadata.name }, 'pod still listed in endpoints; stopping it anyway');
   }
 
   private async report(pod: PodObject, status: NonNullable<PodObject['status']>): Promise<void> {

@@ -62,8 +62,9 @@ function resourceValue(c: Container, resource: string, divisor: string | number 
   return String((v + d - 1n) / d);
 }
 
-export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, node: string, address: string): Promise<Record<string, string>> {
-  const env: Record<string, string> = {};
+/** A container's environment: `services` (the Service variables) first, as the kubelet orders it. */
+export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, node: string, address: string, services: Record<string, string> = {}): Promise<Record<string, string>> {
+  const env: Record<string, string> = { ...services };
   for (const from of c.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
     const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
@@ -161,7 +162,7 @@ const bytes = (q: string | number | undefined) => (q === undefined ? undefined :
 
 /** One container's runtime spec. */
 export async function containerSpec(
-  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[] },
+  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[]; serviceEnv?: Record<string, string> },
 ): Promise<ContainerSpec> {
   const ports = o.podPorts.filter((p) => p.container === c.name);
   const limits = { ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}), ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}) };
@@ -173,7 +174,7 @@ export async function containerSpec(
   const sc = c.securityContext;
   return {
     podUid: pod.metadata.uid ?? '', podName: pod.metadata.name, namespace: pod.metadata.namespace ?? 'default', name: c.name, restartCount,
-    image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address),
+    image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address, pod.spec?.enableServiceLinks === false ? {} : o.serviceEnv),
     ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address, podPorts: o.podPorts,
     sharedNetwork: (pod.spec?.containers.length ?? 0) + (pod.spec?.initContainers?.length ?? 0) > 1,
     ...(pod.spec?.hostNetwork ? { hostNetwork: true } : {}),

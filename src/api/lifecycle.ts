@@ -69,3 +69,20 @@ export function prepareUpdate<T extends Writable>(current: Writable, next: T): T
   }
   return next;
 }
+
+type DeletablePod = Writable & { spec?: { nodeName?: string; terminationGracePeriodSeconds?: number }; status?: { phase?: string } };
+
+/**
+ * Graceful deletion, as Kubernetes': a pod running on a node is marked (deletionTimestamp and
+ * its grace period) rather than removed, so that it leaves its Services' endpoints first and its
+ * agent stops it within the grace period, then removes it. Returns the marked pod, or undefined
+ * when it goes at once: not on a node, finished, already marked (the agent's own final delete),
+ * or a grace period of 0 asked for.
+ */
+export function gracefulDeletion<T extends DeletablePod>(pod: T, now: Date, gracePeriodSeconds?: number): T | undefined {
+  if (pod.kind !== 'Pod' || !pod.spec?.nodeName || pod.metadata.deletionTimestamp) return undefined;
+  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
+  const grace = gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+  if (grace <= 0) return undefined;
+  return { ...pod, metadata: { ...pod.metadata, deletionTimestamp: timestamp(now), deletionGracePeriodSeconds: grace } };
+}

@@ -7,22 +7,9 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import type { CommandIO } from './output.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
+import { canonicalJson, normalizeForDiff, withAllocatedPorts } from '../diff/index.js';
 import { formatDiagnostic, loadPaths } from '../manifest/index.js';
 import { qualifiedName } from './resources.js';
-
-/** Metadata the server owns: never part of "what the user wants". */
-const SERVER_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp'];
-
-/** What the user declares of an object: all but its status and the metadata the server owns. */
-function declared(o: KubeObject): unknown {
-  const { status: _s, ...rest } = o;
-  return { ...rest, metadata: Object.fromEntries(Object.entries(o.metadata).filter(([k]) => !SERVER_FIELDS.includes(k))) };
-}
-
-/** JSON with keys sorted, so key order never makes two equal objects look different. */
-function sortedJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val) => (val && typeof val === 'object' && !Array.isArray(val) ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : 1))) : val));
-}
 
 export async function applyCommand(client: BerthClient, paths: string[], namespace: string | undefined, io: CommandIO): Promise<number> {
   const result = await loadPaths(paths, { defaultNamespace: namespace ?? client.connection.namespace });
@@ -51,8 +38,8 @@ export async function applyCommand(client: BerthClient, paths: string[], namespa
       continue;
     }
     const merged: KubeObject = { ...desired, metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion } };
-    // The server defaults what the manifest leaves out, so compare after the same defaulting.
-    const same = sortedJson(declared(live)) === sortedJson(declared(desired));
+    // The server defaults what the manifest leaves out (and chooses NodePorts), so compare as a sync does.
+    const same = canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withAllocatedPorts(desired, live)));
     if (same) {
       io.stdout(`${label} unchanged\n`);
       continue;

@@ -4,6 +4,7 @@ import type { ControllerContext } from './context.js';
 import { CronJobController } from './cronjob/reconcile.js';
 import { DaemonSetController } from './daemonset/reconcile.js';
 import { DeploymentController } from './deployment/reconcile.js';
+import { EndpointsController } from './endpoints/reconcile.js';
 import { GarbageCollector } from './gc/reconcile.js';
 import { JobController } from './job/reconcile.js';
 import { ReplicaSetController } from './replicaset/reconcile.js';
@@ -21,6 +22,6 @@ export function nodeControllers(ctx: ControllerContext, options: { graceMs?: num
 export function workloadControllers(ctx: ControllerContext): Controller[] {
   return [
     new ReplicaSetController(ctx), new DeploymentController(ctx), new StatefulSetController(ctx), new DaemonSetController(ctx),
-    new JobController(ctx), new CronJobController(ctx), new GarbageCollector(ctx),
+    new JobController(ctx), new CronJobController(ctx), new GarbageCollector(ctx), new EndpointsController(ctx),
   ];
 }

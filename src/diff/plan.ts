@@ -5,6 +5,7 @@
  * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
  */
 import { groupOf } from '../api/kinds.js';
+import { portKey, PROXY_PORTS_ANNOTATION, type ServicePortSpec } from '../api/services.js';
 import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, TRACKING_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
@@ -46,7 +47,7 @@ export interface Plan {
 
 /** Metadata the server owns or adds; never part of the comparison. */
 const SERVER_METADATA = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'ownerReferences', 'finalizers'];
-const SERVER_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision'];
+const SERVER_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision', PROXY_PORTS_ANNOTATION];
 
 export function objectKey(o: ObjectLike): string {
   return `${groupOf(o.apiVersion)}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -171,9 +172,9 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   // Only what this plan used is kept: the cache does not grow with history.
   const seenLive = new Map<string, string>();
   const seenEqual = new Map<string, { source: object; live: object }>();
-  const desiredForm = (original: ObjectLike, wanted: ObjectLike): string => {
-    // A form merged from live values (an ignored pointer) depends on the live object: not cached.
-    if (!cache || ignoredPointers(original, ignore).length) return canonicalJson(normalizeForDiff(wanted, ignore));
+  const desiredForm = (original: ObjectLike, wanted: ObjectLike, fromLive: boolean): string => {
+    // A form merged from live values (ignored pointers, NodePorts) depends on the live object: not cached.
+    if (!cache || fromLive) return canonicalJson(normalizeForDiff(wanted, ignore));
     let form = cache.desired.get(original);
     if (form === undefined) cache.desired.set(original, (form = canonicalJson(normalizeForDiff(wanted, ignore))));
     return form;
@@ -209,8 +210,8 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
       continue;
     }
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
-    const wanted = mergeIgnored(tracked, l, ignore);
-    if (desiredForm(d, wanted) === liveForm(key, l)) {
+    const wanted = withAllocatedPorts(mergeIgnored(tracked, l, ignore), l);
+    if (desiredForm(d, wanted, wanted !== tracked) === liveForm(key, l)) {
       unchanged.push(key);
       seenEqual.set(key, { source: d, live: l });
     } else actions.push({ type: 'update', key, desired: wanted, live: l, source: d });
@@ -243,6 +244,24 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   };
   const waves = [...byWave.entries()].sort(([a], [b]) => a - b).map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
   return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts };
+}
+
+/**
+ * A Service's NodePorts are the server's to choose when the manifest leaves them out (as
+ * Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an update.
+ */
+export function withAllocatedPorts(desired: ObjectLike, live: ObjectLike): ObjectLike {
+  type WithPorts = ObjectLike & { spec?: { ports?: ServicePortSpec[] } };
+  const ports = (desired as WithPorts).spec?.ports;
+  if (desired.kind !== 'Service' || !ports?.some((p) => !p.nodePort)) return desired;
+  const had = new Map(((live as WithPorts).spec?.ports ?? []).map((p) => [portKey(p), p.nodePort]));
+  if (![...had.values()].some(Boolean)) return desired;
+  const out = structuredClone(desired) as WithPorts;
+  for (const p of out.spec!.ports!) {
+    const nodePort = had.get(portKey(p));
+    if (!p.nodePort && nodePort) p.nodePort = nodePort;
+  }
+  return out;
 }
 
 function mergeIgnored(desired: ObjectLike, live: ObjectLike, ignore: IgnoreDifference[]): ObjectLike {

@@ -1,6 +1,6 @@
 /**
- * Joins per-file results into one load: objects in file order, and the cross-file check that no
- * object (kind, namespace, name) is defined twice.
+ * Joins per-file results into one load: objects in file order, and the cross-file checks that no
+ * object (kind, namespace, name) is defined twice and no NodePort is asked for by two Services.
  */
 import { kindInfo } from '../api/kinds.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -24,6 +24,7 @@ export function collect(results: FileResult[]): LoadResult {
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
   const seen = new Map<string, LoadedObject>();
+  const nodePorts = new Map<number, LoadedObject>();
   for (const r of results) {
     for (const d of r.diagnostics) (d.severity === 'error' ? errors : warnings).push(d);
     for (const o of r.objects) {
@@ -39,7 +40,25 @@ export function collect(results: FileResult[]): LoadResult {
       }
       seen.set(key, o);
       objects.push(o);
+      if (o.object.kind === 'Service') checkNodePorts(o, nodePorts, errors);
     }
   }
   return { objects, errors, warnings, files: results.length };
+}
+
+function checkNodePorts(o: LoadedObject, taken: Map<number, LoadedObject>, errors: Diagnostic[]): void {
+  const ports = (o.object as { spec?: { ports?: { nodePort?: number }[] } }).spec?.ports ?? [];
+  ports.forEach((p, i) => {
+    if (!p.nodePort) return;
+    const first = taken.get(p.nodePort);
+    if (!first) {
+      taken.set(p.nodePort, o);
+      return;
+    }
+    if (first === o) return;
+    errors.push({
+      severity: 'error', reason: 'InvalidValue', file: o.source.file, line: o.source.line, column: o.source.column, path: `spec.ports[${i}].nodePort`,
+      message: `nodePort ${p.nodePort} is also asked for by Service ${first.object.metadata.name} at ${first.source.file}:${first.source.line}`,
+    });
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
-import { prepareCreate, prepareUpdate } from '../api/lifecycle.js';
+import { gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
 import type { KubeObject, Store } from '../store/types.js';
 
@@ -47,9 +47,15 @@ export class ObjectWriter {
     return this.store.update({ ...current, status }, { expectedRevision: Number(current.metadata.resourceVersion) });
   }
 
-  /** Deletes the object as read; undefined when it is already gone. */
-  async delete<T extends KubeObject>(current: T): Promise<T | undefined> {
+  /**
+   * Deletes the object as read; undefined when it is already gone. A pod on a node is deleted
+   * gracefully (see gracefulDeletion): marked, and returned marked; `force` removes it at once.
+   */
+  async delete<T extends KubeObject>(current: T, options: { force?: boolean } = {}): Promise<T | undefined> {
     try {
+      const marked = options.force ? undefined : gracefulDeletion(current as T & { kind: string }, new Date(this.now()));
+      if (marked) delete marked.metadata.resourceVersion;
+      if (marked) return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
       return await this.store.delete<T>(refOf(current), { expectedRevision: Number(current.metadata.resourceVersion) });
     } catch (e) {
       if (isBerthError(e, 'NotFound')) return undefined;

@@ -2,7 +2,8 @@
  * What each role may do. admin: everything. readonly: get/list/watch (Secret data is redacted on
  * the way out). ci: read Applications and their status. node (a token bound to one node): its own
  * Node and its lease (heartbeat), the pods bound to it (their status, and deleting them once
- * stopped), the ConfigMaps and Secrets those pods reference, and Events; an unbound node token (a
+ * stopped), the ConfigMaps and Secrets those pods reference, and Events; Services, Endpoints and
+ * Ingresses to read, with the TLS Secrets Ingresses name (its proxy and router); an unbound node token (a
  * join token) may only register a Node.
  */
 import type { KubeObject, Store } from '../store/types.js';
@@ -59,8 +60,14 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
     case 'ConfigMap':
     case 'Secret': {
       if (req.verb !== 'get' || !req.name || !req.namespace) return deny(`${self} may only get ${kind}s its pods use, not ${what}`);
+      if (kind === 'Secret' && (await referencedByIngressTls(store, req.namespace, req.name))) return allow;
       return (await referencedByNodePods(store, p.node, kind, req.namespace, req.name)) ? allow : deny(`no pod on ${self} references ${kind} ${req.namespace}/${req.name}`);
     }
+    case 'Service':
+    case 'Endpoints':
+    case 'Ingress':
+      // What the node's service proxy and ingress router route by (kube-proxy's reads).
+      return ['get', 'list', 'watch'].includes(req.verb) ? allow : deny(`${self} may only read ${kind}s, not ${what}`);
     case 'Event':
       // get too: recording the same Event again counts it up in place.
       return ['create', 'patch', 'update', 'get'].includes(req.verb) ? allow : deny(`${self} may only record Events, not ${what}`);
@@ -80,6 +87,12 @@ async function getOrUndefined(store: Store, ref: Parameters<Store['get']>[0]): P
   } catch {
     return undefined;
   }
+}
+
+/** The ingress router on a node serves the certificates Ingresses name, and nothing else of Secrets. */
+async function referencedByIngressTls(store: Store, namespace: string, name: string): Promise<boolean> {
+  const { items } = await store.list({ group: 'networking.k8s.io', kind: 'Ingress', namespace });
+  return items.some((i) => ((i.spec as { tls?: { secretName?: string }[] } | undefined)?.tls ?? []).some((t) => t.secretName === name));
 }
 
 async function referencedByNodePods(store: Store, node: string, kind: 'ConfigMap' | 'Secret', namespace: string, name: string): Promise<boolean> {

@@ -9,8 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { parseFieldSelector } from '../api/fields.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
-import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
+import { gracefulDeletion, prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { parseSelector } from '../api/selector.js';
+import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { applyPatch } from './patch.js';
@@ -43,6 +44,9 @@ export interface WriteResult {
 }
 
 export class Registry {
+  /** Service writes one at a time: two must not be given the same NodePort or proxy port. */
+  private serviceWrites: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {}
 
   private ref(req: ResourceRequest, name = req.name!) {
@@ -83,6 +87,7 @@ export class Registry {
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
     try {
+      if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, (o) => this.store.create(o)), warnings };
       return { object: await this.store.create(object), warnings };
     } catch (e) {
       if (isBerthError(e, 'AlreadyExists')) throw new BerthError('AlreadyExists', `${req.info.plural}${groupSuffix(req.info)} "${meta.name}" already exists`);
@@ -116,7 +121,8 @@ export class Registry {
     // The status subresource writes status and nothing else; the main resource everything else.
     const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
-    const written = await this.store.update(next, { expectedRevision: expected }).catch((e) => {
+    const write = (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
+    const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServicePorts(next, current, write) : write(next)).catch((e) => {
       if (isBerthError(e, 'Conflict')) {
         throw new BerthError('Conflict', `Operation cannot be fulfilled on ${req.info.plural}${groupSuffix(req.info)} "${req.name}": the object has been modified; please apply your changes to the latest version and try again`);
       }
@@ -132,7 +138,7 @@ export class Registry {
    * ownerReference. A deleted Namespace takes every object in it.
    */
   async delete(req: ResourceRequest, body: unknown, query: URLSearchParams = new URLSearchParams()): Promise<KubeObject> {
-    const options = (body ?? {}) as { preconditions?: { resourceVersion?: string; uid?: string }; propagationPolicy?: string; orphanDependents?: boolean };
+    const options = (body ?? {}) as { preconditions?: { resourceVersion?: string; uid?: string }; propagationPolicy?: string; orphanDependents?: boolean; gracePeriodSeconds?: number | string };
     const policy = query.get('propagationPolicy') ?? options.propagationPolicy ?? (options.orphanDependents === true ? 'Orphan' : 'Background');
     if (!(PROPAGATION_POLICIES as readonly string[]).includes(policy)) {
       throw new BerthError('BadRequest', `propagationPolicy must be one of ${PROPAGATION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
@@ -143,6 +149,10 @@ export class Registry {
     if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
       throw new BerthError('Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
+    if (req.info.kind === 'Pod') {
+      const marked = await this.markPodForDeletion(req, current, query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds);
+      if (marked) return marked;
+    }
     if (policy === 'Foreground') await this.cascade(current, 'Foreground');
     // With the client's preconditions, the version read must still be current; without, a write
     // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
@@ -152,6 +162,40 @@ export class Registry {
     if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);
     else if (policy !== 'Foreground') await this.cascade(deleted, policy as 'Background' | 'Orphan');
     return deleted;
+  }
+
+  /**
+   * A pod running on a node is marked for deletion, not removed (see gracefulDeletion); its agent
+   * removes it once stopped. Returns the marked pod, or undefined when it is to go at once.
+   */
+  private async markPodForDeletion(req: ResourceRequest, read: KubeObject, grace: number | string | null | undefined): Promise<KubeObject | undefined> {
+    const seconds = grace === null || grace === undefined || grace === '' ? undefined : Number(grace);
+    if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 0)) throw new BerthError('BadRequest', `gracePeriodSeconds must be a non-negative integer, not ${JSON.stringify(grace)}`);
+    // An agent's status write may land between the read and the mark: read again and retry.
+    for (let current = read, attempt = 0; ; attempt++) {
+      const marked = gracefulDeletion(current, this.now(), seconds);
+      if (!marked) return undefined;
+      delete marked.metadata.resourceVersion;
+      try {
+        return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
+      } catch (e) {
+        if (!isBerthError(e, 'Conflict') || attempt >= 5) throw notFound(e, req.info, req.name!);
+        current = await this.get(req);
+      }
+    }
+  }
+
+  /** Gives a Service its NodePorts and proxy ports (see api/services.ts) and writes it. */
+  private withServicePorts(service: KubeObject, previous: KubeObject | undefined, write: (o: KubeObject) => Promise<KubeObject>): Promise<KubeObject> {
+    const run = this.serviceWrites.then(async () => {
+      const { items } = await this.store.list({ group: '', kind: 'Service' });
+      const self = { namespace: service.metadata.namespace ?? 'default', name: service.metadata.name };
+      const { service: assigned, problems } = assignServicePorts(service as KubeObject & ServiceObject, previous as (KubeObject & ServiceObject) | undefined, portsInUse(items as (KubeObject & ServiceObject)[], self));
+      if (problems.length) throw new InvalidObjectError('Service', service.metadata.name, problems.map((p) => ({ field: renderPath(p.path), message: p.message, reason: 'FieldValueInvalid' })));
+      return write(assigned);
+    });
+    this.serviceWrites = run.catch(() => {});
+    return run;
   }
 
   /** The objects that name `owner` in their ownerReferences (same namespace, or cluster-scoped). */

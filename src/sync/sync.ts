@@ -7,11 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type Plan } from '../diff/index.js';
+import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
+import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type ObjectLike, type Plan } from '../diff/index.js';
 import { healthOf, worst, type Health, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
-import { formatDiagnostic, type NormalizedObject } from '../manifest/index.js';
+import { formatDiagnostic, renderPath, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import { refOf, splitTxn } from '../store/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -195,6 +196,16 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return { result: 'conflict', revision: commit, plan: p, written: 0 };
   }
   setCondition('SharedResourceError', undefined);
+  const portProblems = await assignServicePortsIn(deps.store, p);
+  if (portProblems.length) {
+    // As an invalid manifest: a NodePort another Service holds stops the whole commit.
+    setCondition('ComparisonError', { status: 'True', reason: 'InvalidManifests', message: portProblems.join('\n') });
+    status.sync = { status: 'OutOfSync', revision: commit };
+    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `invalid manifests: ${portProblems[0]}` });
+    await notify(deps.store, app, status, commit, setCondition);
+    await writeStatus(deps.store, app, status);
+    return { result: 'invalid', revision: commit, written: 0 };
+  }
 
   const pending = p.waves.reduce((n, w) => n + w.actions.length, 0);
   const newCommit = status.sync?.revision !== commit || status.operationState?.revision !== commit;
@@ -314,6 +325,25 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
 }
 
 /** What an action writes: the object as the store keeps it, with the live revision as precondition. */
+/**
+ * Gives the plan's Services what the API server would (NodePorts left out, proxy ports: see
+ * api/services.ts), in place; returns the ports other Services already hold.
+ */
+async function assignServicePortsIn(store: Store, p: Plan): Promise<string[]> {
+  const services = p.waves.flatMap((w) => w.actions).filter((a): a is Exclude<Action, { type: 'prune' }> => a.type !== 'prune' && a.desired.kind === 'Service');
+  if (!services.length) return [];
+  const { items } = await store.list({ group: '', kind: 'Service' });
+  const planned = new Set(services.map((a) => `${a.desired.metadata.namespace ?? 'default'}/${a.desired.metadata.name}`));
+  const inUse = portsInUse((items as (KubeObject & ServiceObject)[]).filter((s) => !planned.has(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`)));
+  const problems: string[] = [];
+  for (const a of services) {
+    const { service, problems: found } = assignServicePorts(a.desired as ObjectLike & ServiceObject, a.type === 'update' ? (a.live as ObjectLike & ServiceObject) : undefined, inUse);
+    a.desired = service;
+    for (const f of found) problems.push(`Service ${a.desired.metadata.namespace ?? 'default'}/${a.desired.metadata.name} ${renderPath(f.path)}: ${f.message}`);
+  }
+  return problems;
+}
+
 function txnOpOf(a: Action, now: Date): TxnOp {
   if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now, randomUUID()) };
   if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };

@@ -20,7 +20,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   scheduler: ['api', 'runtime'],
   // The agent runs on other machines: it talks to the server through the API client.
   agent: ['api', 'runtime', 'health', 'client'],
-  ingress: ['api', 'runtime'],
+  // The data plane (service proxy, ingress router) reads the cluster through the API client too.
+  network: ['api', 'client'],
   server: ['api', 'store', 'manifest', 'diff', 'health', 'runtime'],
   client: ['api'],
   cli: ['api', 'client', 'manifest', 'diff'],

@@ -39,8 +39,10 @@ export class DaemonSetController implements Controller {
       for (const p of created) emit(this.ctx, ds, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
       if (error) throw error;
     }
+    const nodeNames = new Set(nodes.map((n) => n.metadata.name));
     for (const p of plan.delete) {
-      written.push(await writer.delete(p));
+      // A pod of a node that is gone has no agent left to stop it: it goes at once.
+      written.push(await writer.delete(p, { force: !nodeNames.has(p.spec?.nodeName ?? '') }));
       emit(this.ctx, ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`);
     }
     await podInformer.waitFor(lastRevision(written));

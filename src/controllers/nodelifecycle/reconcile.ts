@@ -66,7 +66,7 @@ export class NodeLifecycleController implements Controller {
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
     }
-    for (const pod of this.ctx.informers.for<PodObject>(POD).byIndex(NODE_NAME_INDEX, name)) await this.ctx.writer.delete(pod);
+    for (const pod of this.ctx.informers.for<PodObject>(POD).byIndex(NODE_NAME_INDEX, name)) await this.ctx.writer.delete(pod, { force: true });
     return {};
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * Berth's data plane on a machine: the service proxy (every agent) and the ingress router (the
+ * server with --ingress-listen, agents with --ingress), over one view of the cluster.
+ */
+import type { BerthClient } from '../client/index.js';
+import { IngressRouter, type Listen } from './router.js';
+import { ServiceProxy } from './serviceproxy.js';
+import { publishIngressStatus } from './status.js';
+import { ClusterView } from './view.js';
+
+export { ClusterView } from './view.js';
+export { IngressRouter, type Listen } from './router.js';
+export { ServiceProxy } from './serviceproxy.js';
+export { buildRouteTable, matchRoute, pathMatches, tlsFor, INGRESS_CLASS, type RouteTable, type Route, type Backend } from './routes.js';
+
+export interface NetworkOptions {
+  client: BerthClient;
+  /** The node's address: where the service proxy listens. */
+  address: string;
+  serviceProxy: boolean;
+  ingress?: { http?: Listen; https?: Listen; publishStatus?: boolean };
+  log?: { warn(o: object, m: string): void };
+}
+
+export interface RunningNetwork {
+  view: ClusterView;
+  ingressPorts: { http?: number; https?: number };
+  proxy?: ServiceProxy;
+  router?: IngressRouter;
+  close(): Promise<void>;
+}
+
+export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
+  const abort = new AbortController();
+  const view = new ClusterView(o.client, { ingresses: Boolean(o.ingress), ...(o.log ? { log: o.log } : {}) });
+  const proxy = o.serviceProxy ? new ServiceProxy(view, o.address, o.log) : undefined;
+  const router = o.ingress ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
+  const watching = view.start(abort.signal);
+  await view.ready;
+  await proxy?.settled();
+  const ingressPorts = router ? await router.listen(o.ingress?.http, o.ingress?.https) : {};
+  if (router && o.ingress?.publishStatus) {
+    const addresses = [o.ingress.http?.host, o.ingress.https?.host].filter((h): h is string => Boolean(h)).map((h) => (h === '0.0.0.0' || h === '::' ? o.address : h));
+    publishIngressStatus(o.client, view, addresses.length ? addresses : [o.address], o.log);
+  }
+  return {
+    view, ingressPorts, ...(proxy ? { proxy } : {}), ...(router ? { router } : {}),
+    async close() {
+      abort.abort();
+      await router?.close();
+      await proxy?.close();
+      await watching;
+    },
+  };
+}

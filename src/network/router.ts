@@ -1,0 +1,248 @@
+/**
+ * The built-in ingress router: HTTP (and HTTPS with SNI) in front of the Services the route table
+ * names, forwarding over keep-alive connection pools (undici) to ready endpoints in turn. A
+ * request that could not reach an endpoint (refused, or reset before it was sent) goes to the
+ * next one, so a pod that just stopped costs no failed request. The route table is swapped whole
+ * on changes: requests in flight finish where they started.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { Pool } from 'undici';
+import { matchRoute, normalizeHost, tlsFor } from './routes.js';
+import type { ClusterView, Target } from './view.js';
+
+export interface RouterOptions {
+  /** Time allowed for an endpoint's response headers (504 after it). */
+  responseTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  log?: { warn(o: object, m: string): void; info?(o: object, m: string): void };
+}
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+/** Headers that belong to one connection, not to the request (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
+/** Errors that mean the request never reached the endpoint: another may take it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class IngressRouter {
+  private readonly pools = new Map<string, Pool>();
+  private readonly turn = new Map<string, number>();
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly contexts = new Map<string, { pair: unknown; context: SecureContext }>();
+
+  constructor(private readonly view: ClusterView, private readonly o: RouterOptions = {}) {
+    // Pools of endpoints that left every Service are closed (after their requests finish).
+    view.onChange(() => this.prunePools());
+  }
+
+  /** Starts listening; returns the ports bound (port 0 picks one). */
+  async listen(http: Listen | undefined, https?: Listen): Promise<{ http?: number; https?: number }> {
+    const out: { http?: number; https?: number } = {};
+    if (http) out.http = await this.serve(createHttpServer({ keepAliveTimeout: 65_000 }), http, false);
+    if (https) {
+      const server = createHttpsServer({ SNICallback: (name, cb) => cb(null, this.contextFor(name)), keepAliveTimeout: 65_000 });
+      out.https = await this.serve(server, https, true);
+    }
+    return out;
+  }
+
+  private async serve(server: Server, at: Listen, secure: boolean): Promise<number> {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, secure));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, secure));
+    server.on(secure ? 'secureConnection' : 'connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    server.on('clientError', (_e, socket: Socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => resolve());
+    });
+    this.servers.push(server);
+    return (server.address() as { port: number }).port;
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes everything. */
+  async close(graceMs = 5000): Promise<void> {
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of this.servers) s.closeIdleConnections?.();
+    const timer = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => {})));
+    this.pools.clear();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
+    const host = normalizeHost(req.headers.host);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = matchRoute(this.view.routes, host, path);
+    if (!match) return fail(res, 404, `no Ingress rule matches host "${host}" and path "${path}"`);
+    const resolved = this.view.resolve(match.backend);
+    if (!resolved.ok) return fail(res, resolved.status, resolved.reason);
+    const headers = forwardedHeaders(req, secure);
+    const key = `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`;
+    const first = this.next(key, resolved.targets.length);
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    this.forward(req, res, headers, hasBody, resolved.targets, first, 0, `${match.backend.namespace}/${match.backend.service}`);
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, headers: Record<string, string | string[]>, hasBody: boolean, targets: Target[], first: number, attempt: number, service: string): void {
+    const target = targets[(first + attempt) % targets.length]!;
+    let answered = false;
+    this.pool(target).stream(
+      {
+        path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null,
+        headersTimeout: this.o.responseTimeoutMs ?? 60_000, bodyTimeout: 0,
+      },
+      ({ statusCode, headers: upstream }) => {
+        answered = true;
+        res.writeHead(statusCode, responseHeaders(upstream as Record<string, string | string[] | undefined>));
+        return res;
+      },
+      (err) => {
+        if (!err) return;
+        const code = (err as { code?: string }).code ?? '';
+        if (!answered && !res.headersSent) {
+          const retry = attempt + 1 < Math.min(targets.length, 3) && NOT_SENT.has(code) && (code === 'ECONNREFUSED' || (!hasBody && IDEMPOTENT.has(req.method ?? '')));
+          if (retry) return this.forward(req, res, headers, hasBody, targets, first, attempt + 1, service);
+          if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail(res, 504, `Service ${service}: endpoint ${target.ip}:${target.port} did not answer in ${(this.o.responseTimeoutMs ?? 60_000) / 1000} s`);
+          return fail(res, 502, `Service ${service}: endpoint ${target.ip}:${target.port} failed: ${err.message}${code ? ` (${code})` : ''}`);
+        }
+        // The response had begun: all that can be done is to end it abruptly.
+        res.destroy(err);
+      },
+    );
+  }
+
+  /** WebSocket and other upgrades: the request head is replayed to an endpoint, then bytes flow both ways. */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer, secure: boolean): void {
+    const host = normalizeHost(req.headers.host);
+    const path = (req.url ?? '/').split('?')[0]!;
+    const match = matchRoute(this.view.routes, host, path);
+    const resolved = match && this.view.resolve(match.backend);
+    if (!match || !resolved?.ok) {
+      const status = match ? 503 : 404;
+      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const target = resolved.targets[this.next(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, resolved.targets.length)]!;
+    const upstream = connect(target.port, target.ip);
+    const headers = forwardedHeaders(req, secure);
+    upstream.once('connect', () => {
+      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) text += `${k}: ${x}\r\n`;
+      text += `connection: ${req.headers.connection ?? 'upgrade'}\r\nupgrade: ${req.headers.upgrade}\r\n\r\n`;
+      upstream.write(text);
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    const end = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.once('error', () => {
+      if (!socket.destroyed && upstream.bytesRead === 0) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else end();
+    });
+    socket.once('error', end);
+    socket.once('close', () => upstream.destroy());
+    upstream.once('close', () => socket.destroy());
+  }
+
+  private next(key: string, n: number): number {
+    const i = this.turn.get(key) ?? 0;
+    this.turn.set(key, (i + 1) % 1_000_000);
+    return i % n;
+  }
+
+  private pool(t: Target): Pool {
+    const origin = `http://${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port}`;
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: this.o.connectTimeoutMs ?? 5000 } });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  private prunePools(): void {
+    const live = new Set<string>();
+    for (const e of this.view.endpoints.values()) {
+      for (const s of e.subsets ?? []) for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]) for (const p of s.ports ?? []) live.add(`http://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${p.port}`);
+    }
+    for (const [origin, pool] of this.pools) {
+      if (live.has(origin)) continue;
+      this.pools.delete(origin);
+      void pool.close().catch(() => {});
+    }
+  }
+
+  private contextFor(serverName: string): SecureContext | undefined {
+    const routes = this.view.routes;
+    const entry = tlsFor(routes, serverName) ?? routes.tls.values().next().value;
+    if (!entry) return undefined;
+    const key = `${entry.namespace}/${entry.secretName}`;
+    const pair = this.view.secrets.get(key);
+    if (!pair) return undefined;
+    const cached = this.contexts.get(key);
+    if (cached?.pair === pair) return cached.context;
+    try {
+      const context = createSecureContext({ cert: pair.cert, key: pair.key });
+      this.contexts.set(key, { pair, context });
+      return context;
+    } catch (e) {
+      this.o.log?.warn({ err: e, secret: key }, 'TLS Secret does not hold a usable certificate and key');
+      return undefined;
+    }
+  }
+}
+
+function forwardedHeaders(req: IncomingMessage, secure: boolean): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const raw = req.headers;
+  for (const k in raw) {
+    const v = raw[k];
+    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+    out[k] = v;
+  }
+  const client = req.socket.remoteAddress ?? '';
+  const prior = raw['x-forwarded-for'];
+  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
+  out['x-forwarded-proto'] = secure ? 'https' : 'http';
+  if (raw.host) out['x-forwarded-host'] = raw.host;
+  out['x-forwarded-port'] = String(req.socket.localPort ?? '');
+  out['x-real-ip'] = client;
+  return out;
+}
+
+function responseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const k in upstream) {
+    const v = upstream[k];
+    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+const REASONS: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
+/** A clear error body: what failed and why, for the person reading it in a browser or curl. */
+function fail(res: ServerResponse, status: number, reason: string): void {
+  const body = `${status} ${REASONS[status] ?? ''}: ${reason}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-berth-error': reason.slice(0, 200).replace(/[^\x20-\x7e]/g, '?') });
+  res.end(body);
+}

@@ -1,0 +1,260 @@
+/**
+ * Services and Ingress end to end, on loopback with two process-runtime agents (127.0.0.2 and
+ * 127.0.0.3) and the server's built-in router: two Deployments behind one Ingress by host and by
+ * path, load spread over pods on both nodes; a NodePort on each node's address; a pod reaching a
+ * Service through its `<NAME>_SERVICE_HOST/PORT` variables; a TLS host served with its Secret's
+ * certificate; and a rolling update under continuous traffic with no failed request.
+ */
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCA, issueServingCert } from '../../src/server/pki.js';
+import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { freePort } from '../helpers/ports.js';
+import { api } from '../helpers/server.js';
+
+const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+
+function get(port: number, host: string, urlPath: string, address = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: address, port, path: urlPath, headers: { host }, agent: keepAlive }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.end();
+  });
+}
+
+/** A Deployment of busybox httpd serving "APP VERSION POD NODE" at / and its environment at /env.txt. */
+function app(name: string, o: { replicas: number; version?: string; labels?: string }): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}}
+spec:
+  replicas: ${o.replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      volumes: [{name: www, emptyDir: {}}]
+      containers:
+        - name: web
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'echo "$APP $VERSION $POD_NAME $NODE_NAME" > $BERTH_VOLUME_WWW/index.html; env > $BERTH_VOLUME_WWW/env.txt; exec /bin/busybox httpd -f -p $PORT -h $BERTH_VOLUME_WWW']
+          env:
+            - {name: APP, value: ${name}}
+            - {name: VERSION, value: ${o.version ?? 'v1'}}
+            - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+            - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+          ports: [{name: http, containerPort: 8080}]
+          volumeMounts: [{name: www, mountPath: /www}]
+          readinessProbe: {httpGet: {path: /index.html, port: http}, periodSeconds: 1}
+`;
+}
+
+describe('Services and Ingress (two agents, built-in router)', () => {
+  let server: BerthServerProcess | undefined;
+  const agents: AgentProcess[] = [];
+  beforeAll(() => buildOnce(), 120_000);
+  afterEach(async () => {
+    keepAlive.destroy();
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    await server?.stop();
+    server = undefined;
+  });
+
+  const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
+  const until = async <T>(what: string, check: () => Promise<T | false | undefined>, ms = 60_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await check().catch(() => undefined);
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const apply = async (name: string, yaml: string) => {
+    const file = path.join(server!.dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    const r = await server!.cli('apply', '-f', file);
+    expect(r.code, r.err).toBe(0);
+  };
+  const readyPods = async (app: string): Promise<any[]> => (await request('GET', `/api/v1/namespaces/default/pods?labelSelector=app%3D${app}`)).body.items.filter((p: any) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+  const start = async (ingressArgs: string[]) => {
+    server = await startBerthServer({ args: ['--log-level', 'warn', ...ingressArgs] });
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.2', token }), await startAgent(server, { name: 'n2', address: '127.0.0.3', token }));
+    await until('two Ready nodes', async () => {
+      const nodes = (await request('GET', '/api/v1/nodes')).body.items;
+      return nodes.length === 2 && nodes.every((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    });
+  };
+
+  it('routes by host and path over pods on both nodes; NodePort on each node; Service variables; TLS by SNI', async () => {
+    const [httpPort, httpsPort] = [await freePort(), await freePort()];
+    await start(['--ingress-listen', `127.0.0.1:${httpPort}`, '--ingress-tls-listen', `127.0.0.1:${httpsPort}`]);
+    const ca = createCA('test-ca');
+    const cert = issueServingCert(ca, ['tls.example.com']);
+    // Services first: pods started after them get their variables.
+    await apply('services', `apiVersion: v1
+kind: Service
+metadata: {name: blue}
+spec:
+  selector: {app: blue}
+  ports: [{name: web, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: green}
+spec:
+  type: NodePort
+  selector: {app: green}
+  ports: [{name: web, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tls-cert}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(cert.cert).toString('base64')}
+  tls.key: ${Buffer.from(cert.key).toString('base64')}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: site}
+spec:
+  tls: [{hosts: [tls.example.com], secretName: tls-cert}]
+  rules:
+    - host: blue.example.com
+      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: blue, port: {name: web}}}}]}
+    - host: apps.example.com
+      http:
+        paths:
+          - {path: /green, pathType: Prefix, backend: {service: {name: green, port: {number: 80}}}}
+          - {path: /, pathType: Prefix, backend: {service: {name: blue, port: {number: 80}}}}
+    - host: tls.example.com
+      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: green, port: {number: 80}}}}]}
+`);
+    await apply('apps', `${app('blue', { replicas: 4 })}---\n${app('green', { replicas: 2 })}`);
+    await until('4 blue and 2 green pods ready', async () => (await readyPods('blue')).length === 4 && (await readyPods('green')).length === 2);
+    await until('blue endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets?.flatMap((s: any) => s.addresses ?? []).length === 4);
+
+    // By host: load spread over pods on both nodes.
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const r = await get(httpPort, 'blue.example.com', '/');
+      expect(r.status, r.body).toBe(200);
+      const [appName, , pod, node] = r.body.trim().split(' ');
+      expect(appName).toBe('blue');
+      seen.set(`${node}/${pod}`, (seen.get(`${node}/${pod}`) ?? 0) + 1);
+    }
+    expect(seen.size).toBe(4);
+    expect(new Set([...seen.keys()].map((k) => k.split('/')[0]))).toEqual(new Set(['n1', 'n2']));
+    // By path: /green/… to green (busybox serves /green/index.html as 404, so ask for the root through Exact-free Prefix).
+    expect((await get(httpPort, 'apps.example.com', '/index.html')).body).toMatch(/^blue /);
+    const green = await get(httpPort, 'apps.example.com', '/green');
+    expect(green.status).toBe(404); // routed to green's httpd, which has no /green file
+    expect((await get(httpPort, 'apps.example.com', '/green')).body).not.toMatch(/no Ingress rule/);
+    const none = await get(httpPort, 'nothing.example.com', '/');
+    expect(none.status).toBe(404);
+    expect(none.body).toMatch(/no Ingress rule matches host "nothing.example.com"/);
+
+    // The Ingress publishes where it is served.
+    await until('Ingress status', async () => (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer?.ingress?.[0]?.ip === '127.0.0.1');
+
+    // NodePort on each node's address.
+    const svc = (await request('GET', '/api/v1/namespaces/default/services/green')).body;
+    const nodePort = svc.spec.ports[0].nodePort;
+    expect(nodePort).toBeGreaterThanOrEqual(30000);
+    for (const address of ['127.0.0.2', '127.0.0.3']) {
+      const r = await until(`NodePort on ${address}`, async () => {
+        const x = await get(nodePort, 'whatever', '/', address);
+        return x.status === 200 && x;
+      }, 10_000);
+      expect(r.body).toMatch(/^green v1 /);
+    }
+
+    // A pod reaches green through the variables Kubernetes gives it (its node's service proxy).
+    const env = Object.fromEntries((await get(httpPort, 'blue.example.com', '/env.txt')).body.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(env.GREEN_SERVICE_HOST).toMatch(/^127\.0\.0\.[23]$/);
+    const viaService = await get(Number(env.GREEN_SERVICE_PORT), 'green', '/', env.GREEN_SERVICE_HOST);
+    expect(viaService.body).toMatch(/^green v1 /);
+    expect(env.GREEN_PORT).toBe(`tcp://${env.GREEN_SERVICE_HOST}:${env.GREEN_SERVICE_PORT}`);
+
+    // TLS: the client checks the certificate against the CA that signed the Secret's.
+    const tls = await new Promise<{ status: number; body: string; subject: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: httpsPort, path: '/', servername: 'tls.example.com', headers: { host: 'tls.example.com' }, ca: ca.cert }, (res) => {
+        let body = '';
+        const subject = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname);
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, subject }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(tls.status).toBe(200);
+    expect(tls.body).toMatch(/^green v1 /);
+    expect(tls.subject).toContain('DNS:tls.example.com');
+  }, 180_000);
+
+  it('rolls a 3-replica Deployment under continuous traffic with no failed request; a killed endpoint costs no error', async () => {
+    const httpPort = await freePort();
+    await start(['--ingress-listen', `127.0.0.1:${httpPort}`]);
+    await apply('svc', `apiVersion: v1
+kind: Service
+metadata: {name: roll}
+spec:
+  selector: {app: roll}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: roll}
+spec:
+  defaultBackend: {service: {name: roll, port: {number: 80}}}
+`);
+    await apply('roll', app('roll', { replicas: 3 }));
+    await until('3 ready', async () => (await readyPods('roll')).length === 3);
+    await until('3 endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets?.flatMap((s: any) => s.addresses ?? []).length === 3);
+
+    const results: { status: number; version: string }[] = [];
+    let stop = false;
+    const client = (async () => {
+      while (!stop) {
+        const r = await get(httpPort, 'roll.example.com', '/').catch((e) => ({ status: 0, body: String(e) }));
+        results.push({ status: r.status, version: r.status === 200 ? r.body.split(' ')[1]! : r.body });
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    await apply('roll', app('roll', { replicas: 3, version: 'v2' }));
+    await until('rollout done, all answers v2', async () => {
+      const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
+      const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
+      return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
+    }, 90_000);
+
+    // A pod's process dies (SIGKILL, nothing drains it): the router retries another endpoint, and
+    // readiness takes the pod out of the endpoints.
+    const before = results.length;
+    const host = agents.find((a) => readdirSync(path.join(a.dir, 'process')).length > 0)!;
+    const victim = readdirSync(path.join(host.dir, 'process'))[0]!;
+    process.kill(-JSON.parse(readFileSync(path.join(host.dir, 'process', victim, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    stop = true;
+    await client;
+    const failed = results.filter((r) => r.status !== 200);
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    expect(results.length - before).toBeGreaterThan(10);
+    const versions = results.map((r) => r.version);
+    expect(versions[0]).toBe('v1');
+    expect(versions.at(-1)).toBe('v2');
+  }, 180_000);
+});

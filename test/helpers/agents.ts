@@ -1,0 +1,47 @@
+/**
+ * `berth agent` processes for e2e tests: each on its own loopback address (127.0.0.x), its own
+ * data dir, removed with every process it started when the test stops it (also after a failure).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BERTH, type BerthServerProcess } from './berth.js';
+
+export interface AgentProcess {
+  name: string;
+  address: string;
+  dir: string;
+  child: ChildProcess;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(server: BerthServerProcess, o: { name: string; address: string; token?: string; runtime?: string; args?: string[] }): Promise<AgentProcess> {
+  const token = o.token ?? (await server.cli('token', 'create', '--role', 'node')).out.trim();
+  const dir = mkdtempSync(path.join(tmpdir(), `berth-agent-${o.name}-`));
+  const child = spawn(process.execPath, [BERTH, 'agent', '--name', o.name, '--address', o.address, '--runtime', o.runtime ?? 'process', '--data', dir, '--server', server.url, '--token', token, '--heartbeat-interval', '1s', '--log-level', 'warn', ...(o.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return {
+    name: o.name, address: o.address, dir, child, logs: () => err,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      // Whatever the agent left running goes with its data dir's process groups.
+      const processes = path.join(dir, 'process');
+      for (const id of existsSync(processes) ? readdirSync(processes) : []) {
+        try {
+          process.kill(-JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
