@@ -12,7 +12,7 @@ function ingress(name: string, spec: IngressObject['spec'], created = '2026-01-0
   return { metadata: { name, namespace: 'default', creationTimestamp: created, ...extra }, spec } as IngressObject;
 }
 function table(paths: PathSpec[], host?: string) {
-  return buildRouteTable([ingress('i', { rules: [{ ...(host ? { host } : {}), http: { paths: paths.map((p) => ({ ...p, backend: { service: { name: svcOf(p), port: { number: 80 } } } })) } }] })]);
+  return buildRouteTable([ingress('i', { rules: [{ ...(host ? { host } : {}), http: { paths: paths.map((p) => ({ ...p, backend: { service: { name: svcOf(p), port: { number: 80 } } } })) as never } }] })]);
 }
 
 // kind, paths, request, the rule that matches (undefined: none, the default backend's)
