@@ -20,7 +20,7 @@ import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, startServer } from './server/index.js';
-import { startNetwork, type RunningNetwork } from './network/index.js';
+import { INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
 import { GitSource } from './source/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
@@ -42,6 +42,7 @@ interface ServerFlags {
   nodeGracePeriod: string;
   ingressListen?: string;
   ingressTlsListen?: string;
+  ingressMode: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -59,6 +60,7 @@ function addServerCommand(program: Command): void {
     .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
     .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
     .option('--ingress-tls-listen <host:port>', 'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets')
+    .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx, configured from the same routes)', 'builtin')
     .action(async (flags: ServerFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
@@ -84,7 +86,7 @@ function addServerCommand(program: Command): void {
       const controllers = new AbortController();
       const syncing = applications.start(controllers.signal);
       const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
-      const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log);
+      const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
@@ -104,12 +106,13 @@ function addServerCommand(program: Command): void {
 }
 
 /** The server's ingress router, when asked for: it reads the cluster through its own API. */
-async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string }, connection: Connection, log: Logger, address = '127.0.0.1'): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
+async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string; ingressMode: string }, connection: Connection, log: Logger, nginxPrefix: string, address = '127.0.0.1'): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
   if (!flags.ingressListen && !flags.ingressTlsListen) return undefined;
+  const mode = ingressMode(flags.ingressMode);
   const client = new BerthClient(connection);
   const network = await startNetwork({
     client, address, serviceProxy: false, log: log.child({ component: 'ingress' }),
-    ingress: { ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}), ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}), publishStatus: true },
+    ingress: { ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}), ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}), publishStatus: true, mode, nginxPrefix },
   });
   log.info({ ports: network.ingressPorts }, 'ingress router listening');
   process.stderr.write(`ingress: ${Object.entries(network.ingressPorts).map(([k, v]) => `${k}://${address}:${v}`).join(' ')}\n`);
@@ -120,6 +123,11 @@ async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: 
       await client.close();
     },
   };
+}
+
+function ingressMode(value: string): IngressMode {
+  if (!(INGRESS_MODES as readonly string[]).includes(value)) throw new BerthError('Usage', `--ingress-mode must be ${INGRESS_MODES.join(' or ')}, not ${JSON.stringify(value)}`);
+  return value as IngressMode;
 }
 
 /** The workload controllers over shared informers, until the signal aborts. */
@@ -182,6 +190,7 @@ interface AgentFlags {
   ingress?: boolean;
   ingressListen: string;
   ingressTlsListen?: string;
+  ingressMode: string;
 }
 
 function addAgentCommand(program: Command): void {
@@ -201,6 +210,7 @@ function addAgentCommand(program: Command): void {
     .option('--ingress', 'run an ingress router on this node too (at --ingress-listen)')
     .option('--ingress-listen <host:port>', 'where the node\'s ingress router listens (with --ingress)', ':8080')
     .option('--ingress-tls-listen <host:port>', 'where it serves HTTPS (with --ingress)')
+    .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx)', 'builtin')
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
@@ -240,7 +250,7 @@ function addAgentCommand(program: Command): void {
       };
       const network = await startNetwork({
         client, address: flags.address, serviceProxy: true, log: log.child({ component: 'network' }),
-        ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}) } } : {}),
+        ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
       });
       if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
       const abort = new AbortController();

@@ -99,30 +99,43 @@ export class IngressRouter {
     this.forward(req, res, headers, hasBody, resolved.targets, first, 0, `${match.backend.namespace}/${match.backend.service}`);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, headers: Record<string, string | string[]>, hasBody: boolean, targets: Target[], first: number, attempt: number, service: string): void {
+  private forward(req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, targets: Target[], first: number, attempt: number, service: string): void {
     const target = targets[(first + attempt) % targets.length]!;
     let answered = false;
-    this.pool(target).stream(
+    // undici's dispatch API: no stream objects between the two sockets, backpressure by hand.
+    this.pool(target).dispatch(
+      { path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null, headersTimeout: this.o.responseTimeoutMs ?? 60_000, bodyTimeout: 0 },
       {
-        path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null,
-        headersTimeout: this.o.responseTimeoutMs ?? 60_000, bodyTimeout: 0,
-      },
-      ({ statusCode, headers: upstream }) => {
-        answered = true;
-        res.writeHead(statusCode, responseHeaders(upstream as Record<string, string | string[] | undefined>));
-        return res;
-      },
-      (err) => {
-        if (!err) return;
-        const code = (err as { code?: string }).code ?? '';
-        if (!answered && !res.headersSent) {
-          const retry = attempt + 1 < Math.min(targets.length, 3) && NOT_SENT.has(code) && (code === 'ECONNREFUSED' || (!hasBody && IDEMPOTENT.has(req.method ?? '')));
-          if (retry) return this.forward(req, res, headers, hasBody, targets, first, attempt + 1, service);
-          if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail(res, 504, `Service ${service}: endpoint ${target.ip}:${target.port} did not answer in ${(this.o.responseTimeoutMs ?? 60_000) / 1000} s`);
-          return fail(res, 502, `Service ${service}: endpoint ${target.ip}:${target.port} failed: ${err.message}${code ? ` (${code})` : ''}`);
-        }
-        // The response had begun: all that can be done is to end it abruptly.
-        res.destroy(err);
+        onRequestStart: (controller) => {
+          // A client that leaves takes its request to the endpoint with it.
+          res.once('close', () => {
+            if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
+          });
+        },
+        onResponseStart: (_c, statusCode, upstream) => {
+          answered = true;
+          res.writeHead(statusCode, responseHeaders(upstream as Record<string, string | string[] | undefined>));
+        },
+        onResponseData: (controller, chunk) => {
+          if (!res.write(chunk)) {
+            controller.pause();
+            res.once('drain', () => controller.resume());
+          }
+        },
+        onResponseEnd: () => {
+          res.end();
+        },
+        onResponseError: (_c, err) => {
+          const code = (err as { code?: string }).code ?? '';
+          if (!answered && !res.headersSent) {
+            const retry = attempt + 1 < Math.min(targets.length, 3) && NOT_SENT.has(code) && (code === 'ECONNREFUSED' || (!hasBody && IDEMPOTENT.has(req.method ?? '')));
+            if (retry) return this.forward(req, res, headers, hasBody, targets, first, attempt + 1, service);
+            if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail(res, 504, `Service ${service}: endpoint ${target.ip}:${target.port} did not answer in ${(this.o.responseTimeoutMs ?? 60_000) / 1000} s`);
+            return fail(res, 502, `Service ${service}: endpoint ${target.ip}:${target.port} failed: ${err.message}${code ? ` (${code})` : ''}`);
+          }
+          // The response had begun: all that can be done is to end it abruptly.
+          res.destroy(err);
+        },
       },
     );
   }
@@ -143,7 +156,7 @@ export class IngressRouter {
     const headers = forwardedHeaders(req, secure);
     upstream.once('connect', () => {
       let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) text += `${k}: ${x}\r\n`;
+      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
       text += `connection: ${req.headers.connection ?? 'upgrade'}\r\nupgrade: ${req.headers.upgrade}\r\n\r\n`;
       upstream.write(text);
       if (head.length) upstream.write(head);
@@ -210,21 +223,24 @@ export class IngressRouter {
   }
 }
 
-function forwardedHeaders(req: IncomingMessage, secure: boolean): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const raw = req.headers;
-  for (const k in raw) {
-    const v = raw[k];
-    if (v === undefined || HOP_BY_HOP.has(k)) continue;
-    out[k] = v;
+/** The request's headers as a flat [name, value, …] list, less hop-by-hop ones, plus X-Forwarded-*. */
+function forwardedHeaders(req: IncomingMessage, secure: boolean): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  let prior: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name)) continue;
+    if (name === 'x-forwarded-for') {
+      prior = prior ? `${prior}, ${raw[i + 1]}` : raw[i + 1];
+      continue;
+    }
+    if (name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-port' || name === 'x-real-ip') continue;
+    out.push(name, raw[i + 1]!);
   }
   const client = req.socket.remoteAddress ?? '';
-  const prior = raw['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
-  out['x-forwarded-proto'] = secure ? 'https' : 'http';
-  if (raw.host) out['x-forwarded-host'] = raw.host;
-  out['x-forwarded-port'] = String(req.socket.localPort ?? '');
-  out['x-real-ip'] = client;
+  out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client, 'x-forwarded-proto', secure ? 'https' : 'http', 'x-forwarded-port', String(req.socket.localPort ?? ''), 'x-real-ip', client);
+  if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
   return out;
 }
 
