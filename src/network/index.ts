@@ -40,11 +40,12 @@ export interface RunningNetwork {
 export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   const abort = new AbortController();
   const view = new ClusterView(o.client, { ingresses: Boolean(o.ingress), ...(o.log ? { log: o.log } : {}) });
-  const proxy = o.serviceProxy ? new ServiceProxy(view, o.address, o.log) : undefined;
   const mode = o.ingress?.mode ?? 'builtin';
+  // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
+  const proxy = o.serviceProxy || mode === 'nginx' ? new ServiceProxy(view, o.address, o.log) : undefined;
   const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
   const nginx = o.ingress && mode === 'nginx'
-    ? new NginxDataPlane(view, { prefix: o.ingress.nginxPrefix ?? 'nginx', ...(o.ingress.http ? { http: o.ingress.http } : {}), ...(o.ingress.https ? { https: o.ingress.https } : {}), ...(o.log ? { log: o.log } : {}) })
+    ? new NginxDataPlane(view, { prefix: o.ingress.nginxPrefix ?? 'nginx', serviceProxyAddress: o.address, ...(o.ingress.http ? { http: o.ingress.http } : {}), ...(o.ingress.https ? { https: o.ingress.https } : {}), ...(o.log ? { log: o.log } : {}) })
     : undefined;
   const watching = view.start(abort.signal);
   await view.ready;

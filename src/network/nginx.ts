@@ -22,6 +22,13 @@ export interface RenderOptions {
   /** Certificate and key files by Secret (namespace/name); only those written exist. */
   certificates: Map<string, { cert: string; key: string }>;
   resolve: (backend: Backend) => Resolution;
+  /**
+   * Where this machine's service proxy listens: each upstream gets it as a backup server. A
+   * reloaded nginx's old workers keep serving busy keep-alive connections with the old upstreams
+   * (up to keepalive_requests); when those endpoints are gone, the proxy, which follows the
+   * endpoints without a reload, takes the request instead of a 502.
+   */
+  serviceProxyAddress?: string;
 }
 
 /** A quoted location path (no variables are expanded there). */
@@ -64,7 +71,11 @@ export function renderNginxConfig(table: RouteTable, o: RenderOptions): string {
     if (!resolved.ok) return `    location ${loc} { default_type text/plain; return 503 ${qText(`503 Service Unavailable: ${resolved.reason}\n`)}; }\n`;
     const key = `${backend.namespace}/${backend.service}:${backend.port}`;
     let up = upstreams.get(key);
-    if (!up) upstreams.set(key, (up = { name: `u${upstreams.size}`, servers: resolved.targets.map((t) => `${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port}`) }));
+    if (!up) {
+      const servers = resolved.targets.map((t) => `${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port} max_fails=0`);
+      if (o.serviceProxyAddress && resolved.proxyPort) servers.push(`${o.serviceProxyAddress}:${resolved.proxyPort} backup`);
+      upstreams.set(key, (up = { name: `u${upstreams.size}`, servers }));
+    }
     return `    location ${loc} { proxy_pass http://${up.name}; }\n`;
   };
   const firstCert = o.certificates.values().next().value;
@@ -108,7 +119,7 @@ http {
   proxy_read_timeout 60s;
   proxy_send_timeout 60s;
   proxy_next_upstream error timeout;
-  proxy_next_upstream_tries 3;
+  proxy_next_upstream_tries 0; # every server once, then the backup (see serviceProxyAddress)
   proxy_set_header Host $http_host;
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Forwarded-Proto $scheme;
@@ -118,7 +129,7 @@ http {
   proxy_set_header Upgrade $http_upgrade;
   proxy_set_header Connection $berth_connection;
 `;
-  for (const up of upstreams.values()) conf += `  upstream ${up.name} {\n${up.servers.map((s) => `    server ${s} max_fails=0;\n`).join('')}    keepalive 64;\n  }\n`;
+  for (const up of upstreams.values()) conf += `  upstream ${up.name} {\n${up.servers.map((s) => `    server ${s};\n`).join('')}    keepalive 64;\n  }\n`;
   return `${conf}${servers}}\n`;
 }
 
@@ -130,7 +141,7 @@ export class NginxDataPlane {
   private readonly certificates = new Map<string, { cert: string; key: string }>();
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly view: ClusterView, private readonly o: { prefix: string; http?: Listen; https?: Listen; binary?: string; log?: { warn(o: object, m: string): void } }) {}
+  constructor(private readonly view: ClusterView, private readonly o: { prefix: string; http?: Listen; https?: Listen; serviceProxyAddress?: string; binary?: string; log?: { warn(o: object, m: string): void } }) {}
 
   async start(): Promise<void> {
     mkdirSync(path.join(this.o.prefix, 'tmp'), { recursive: true, mode: 0o700 });
@@ -164,7 +175,7 @@ export class NginxDataPlane {
   /** Writes certificates and the config; returns whether the config changed. */
   private write(): boolean {
     for (const [key, pair] of this.view.secrets) this.writeCertificate(key, pair);
-    const text = renderNginxConfig(this.view.routes, { prefix: this.o.prefix, ...(this.o.http ? { http: this.o.http } : {}), ...(this.o.https ? { https: this.o.https } : {}), certificates: this.certificates, resolve: (b) => this.view.resolve(b) });
+    const text = renderNginxConfig(this.view.routes, { prefix: this.o.prefix, ...(this.o.http ? { http: this.o.http } : {}), ...(this.o.https ? { https: this.o.https } : {}), certificates: this.certificates, resolve: (b) => this.view.resolve(b), ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}) });
     if (text === this.written) return false;
     writeFileSync(this.configPath(), text, { mode: 0o600 });
     this.written = text;

@@ -6,7 +6,7 @@
  */
 import { isBerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
-import { readyEndpoints, type ServiceObject } from '../api/services.js';
+import { portKey, proxyPortsOf, readyEndpoints, type ServiceObject } from '../api/services.js';
 import type { Endpoints } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { buildRouteTable, type Backend, type IngressObject, type RouteTable } from './routes.js';
@@ -30,7 +30,8 @@ export interface Target {
   pod?: string;
 }
 
-export type Resolution = { ok: true; targets: Target[]; service: ServiceRecord; portName: string | undefined } | { ok: false; status: 503; reason: string };
+/** A backend's ready endpoints, and the Service port's node proxy port (see api/services.ts). */
+export type Resolution = { ok: true; targets: Target[]; service: ServiceRecord; portName: string | undefined; proxyPort: number | undefined } | { ok: false; status: 503; reason: string };
 
 export class ClusterView {
   readonly services = new Map<string, ServiceRecord>();
@@ -131,6 +132,6 @@ export class ClusterView {
     if (service.spec?.type === 'ExternalName') return { ok: false, status: 503, reason: `Service ${id} is an ExternalName Service (${service.spec.externalName}), which the ingress does not route to` };
     const targets = readyEndpoints(this.endpoints.get(id), port.name);
     if (!targets.length) return { ok: false, status: 503, reason: `Service ${id} has no ready endpoints` };
-    return { ok: true, targets, service, portName: port.name };
+    return { ok: true, targets, service, portName: port.name, proxyPort: proxyPortsOf(service).get(portKey(port)) };
   }
 }
