@@ -1235,6 +1235,10 @@ export interface LedgerEntry {
   seenAt: string;
   syncedAt?: string;
   healthyAt?: string;
+  /**
+   * When the commit's Ingress routes first served from its pods
+   */
+  servingAt?: string;
   state: "pending" | "success" | "failure" | "error";
   description?: string;
   /**

@@ -1,6 +1,6 @@
 /**
- * The commit ledger: for every commit an Application has seen, when it was seen, synced and
- * healthy, and its outcome as a commit status (pending, success, failure, error) — what a pull
+ * The commit ledger: for every commit an Application has seen, when it was seen, synced,
+ * healthy and first served through its Ingresses, and its outcome as a commit status (pending, success, failure, error) — what a pull
  * request's check shows, and what `spec.notify.commitStatus` posts to GitHub/Gitea-compatible
  * statuses URLs whenever a commit's state changes.
  */
@@ -11,6 +11,8 @@ export interface LedgerEntry {
   seenAt: string;
   syncedAt?: string;
   healthyAt?: string;
+  /** When its Ingress routes first served from its pods (see serving.ts). */
+  servingAt?: string;
   state: CommitState;
   description?: string;
   notified?: string;
@@ -19,7 +21,7 @@ export interface LedgerEntry {
 const LEDGER_LIMIT = 50;
 
 /** Records what happened to `revision` now; returns the new ledger (the newest last). */
-export function record(ledger: LedgerEntry[] | undefined, revision: string, at: string, event: { synced?: boolean; healthy?: boolean; state?: CommitState; description: string }): LedgerEntry[] {
+export function record(ledger: LedgerEntry[] | undefined, revision: string, at: string, event: { synced?: boolean; healthy?: boolean; serving?: boolean; state?: CommitState; description: string }): LedgerEntry[] {
   const list = [...(ledger ?? [])];
   let entry = list.find((e) => e.revision === revision);
   if (!entry) {
@@ -30,6 +32,7 @@ export function record(ledger: LedgerEntry[] | undefined, revision: string, at: 
   if (entry.state !== 'pending' && event.state === 'pending') return list.slice(-LEDGER_LIMIT);
   if (event.synced && !entry.syncedAt) entry.syncedAt = at;
   if (event.healthy && !entry.healthyAt) entry.healthyAt = at;
+  if (event.serving && !entry.servingAt) entry.servingAt = at;
   entry.state = event.state ?? (event.healthy ? 'success' : 'pending');
   entry.description = event.description;
   return list.slice(-LEDGER_LIMIT);

@@ -11,6 +11,7 @@ import { assignServicePorts, portsInUse, type ServiceObject } from '../api/servi
 import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type ObjectLike, type Plan } from '../diff/index.js';
 import { healthOf, worst, type Health, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
+import { servesCurrentPods } from './serving.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, renderPath, type NormalizedObject } from '../manifest/index.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
@@ -314,7 +315,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   if (inSync || written) {
     const state: CommitState = !inSync ? 'pending' : appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
     const description = !inSync ? (waitingFor ?? 'syncing') : state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
-    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: inSync, healthy: inSync && appHealth.status === 'Healthy', state, description });
+    const entry = status.ledger?.find((e) => e.revision === commit);
+    const serving = inSync && !entry?.servingAt && (await servesCurrentPods(deps.store, desired));
+    status.ledger = record(status.ledger, commit, timestamp(now()), { synced: inSync, healthy: inSync && appHealth.status === 'Healthy', serving, state, description });
     await notify(deps.store, app, status, commit, setCondition);
   }
   await writeStatus(deps.store, app, status);

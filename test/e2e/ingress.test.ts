@@ -7,7 +7,7 @@
  */
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCA, issueServingCert } from '../../src/server/pki.js';
@@ -179,6 +179,27 @@ spec:
     const none = await get(httpPort, 'nothing.example.com', '/');
     expect(none.status).toBe(404);
     expect(none.body).toMatch(/no Ingress rule matches host "nothing.example.com"/);
+
+    // Endpoints follow readiness within one probe period (1 s): a pod whose probe fails leaves
+    // them once it is NotReady, and comes back once Ready again.
+    const probed = (await readyPods('blue'))[0];
+    const port = probed.status.hostPorts[0].hostPort;
+    const www = (await get(port, 'x', '/env.txt', probed.status.hostIP)).body.match(/^BERTH_VOLUME_WWW=(.*)$/m)![1]!;
+    const listed = async () => (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets.some((s: any) => (s.addresses ?? []).some((a: any) => a.targetRef.name === probed.metadata.name));
+    const lag = async (ready: boolean) => {
+      let readyAt: number | undefined;
+      return until(`endpoints to follow Ready=${ready}`, async () => {
+        const pod = (await request('GET', `/api/v1/namespaces/default/pods/${probed.metadata.name}`)).body;
+        const isReady = pod.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True');
+        if (isReady === ready) readyAt ??= Date.now();
+        return readyAt !== undefined && (await listed()) === ready && Date.now() - readyAt + 1;
+      }, 20_000);
+    };
+    const html = readFileSync(path.join(www, 'index.html'));
+    rmSync(path.join(www, 'index.html'));
+    expect(await lag(false)).toBeLessThanOrEqual(1000);
+    writeFileSync(path.join(www, 'index.html'), html);
+    expect(await lag(true)).toBeLessThanOrEqual(1000);
 
     // The Ingress publishes where it is served.
     await until('Ingress status', async () => (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer?.ingress?.[0]?.ip === '127.0.0.1');
