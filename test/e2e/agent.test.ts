@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 
 describe('berth agent (process runtime)', () => {
@@ -50,15 +51,6 @@ describe('berth agent (process runtime)', () => {
 
   const request = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
   const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods')).body.items;
-  const until = async <T>(what: string, check: () => Promise<T | false | undefined>, ms = 30_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await check().catch(() => undefined);
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
   const startAgent = (token: string, runtime = 'process') => {
     agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'n1', '--address', '127.0.0.1', '--runtime', runtime, '--sandbox-image', TEST_IMAGE, '--data', agentDir!, '--server', server!.url, '--token', token, '--log-level', 'warn'], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },

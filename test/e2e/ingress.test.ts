@@ -15,6 +15,7 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { freePort } from '../helpers/ports.js';
 import { api } from '../helpers/server.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
 
@@ -81,15 +82,7 @@ describe.each(['builtin', 'nginx'])('Services and Ingress (two agents, %s ingres
   });
 
   const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
-  const until = async <T>(what: string, check: () => Promise<T | false | undefined>, ms = 60_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await check().catch(() => undefined);
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
+  const until = <T>(what: string, check: () => Promise<T | false | undefined>, ms = 60_000) => waitUntil(what, check, ms);
   const apply = async (name: string, yaml: string) => {
     const file = path.join(server!.dir, `${name}.yaml`);
     writeFileSync(file, yaml);
@@ -270,11 +263,15 @@ spec:
     })();
     await new Promise((r) => setTimeout(r, 500));
     await apply('roll', app('roll', { replicas: 3, version: 'v2' }));
+    let rollout: unknown;
     await until('rollout done, all answers v2', async () => {
       const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
+      rollout = d.status;
       const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
       return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
-    }, 90_000);
+    }, 90_000).catch((e: Error) => {
+      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}`);
+    });
 
     // A pod's process dies (SIGKILL, nothing drains it): the router retries another endpoint, and
     // readiness takes the pod out of the endpoints.

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
 
 describe('nodes and scheduling', () => {
   let server: BerthServerProcess | undefined;
@@ -27,15 +28,6 @@ describe('nodes and scheduling', () => {
   const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/pods')).body.items;
   const nodes = async (): Promise<any[]> => (await request('GET', '/api/v1/nodes')).body.items;
   const ready = (o: any) => o.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
-  const until = async <T>(what: string, check: () => Promise<T | false | undefined>, ms = 30_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await check();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
   const simulate = (prefix: string, token: string) => {
     const child = spawn(process.execPath, [BERTH, 'simulate', 'nodes', '--count', '1', '--name-prefix', prefix, '--cpu', '2', '--memory', '4Gi', '--server', server!.url, '--token', token], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
