@@ -122,6 +122,15 @@ spec:
   ports: [{name: web, port: 80, targetPort: 8080}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  selector: {app: blue}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: v1
 kind: Secret
 metadata: {name: tls-cert}
 type: kubernetes.io/tls
@@ -208,6 +217,24 @@ spec:
       }, 10_000);
       expect(r.body).toMatch(/^green v1 /);
     }
+
+    // LoadBalancer: a NodePort, and the Ready nodes' addresses as its ingress; ClientIP affinity
+    // keeps one client on one pod, connection after connection.
+    const sticky = await until('the LoadBalancer address', async () => {
+      const x = (await request('GET', '/api/v1/namespaces/default/services/sticky')).body;
+      return x.status?.loadBalancer?.ingress?.length === 2 && x;
+    });
+    expect(sticky.status.loadBalancer.ingress.map((i: any) => i.ip).sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+    const fresh = (address: string) => new Promise<string>((resolve, reject) => {
+      httpRequest({ host: address, port: sticky.spec.ports[0].nodePort, path: '/', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(body.split(' ')[2]!));
+      }).on('error', reject).end();
+    });
+    const stuck = new Set<string>();
+    for (let i = 0; i < 8; i++) stuck.add(await until('the sticky NodePort', () => fresh('127.0.0.2'), 10_000));
+    expect(stuck.size).toBe(1);
 
     // A pod reaches green through the variables Kubernetes gives it (its node's service proxy).
     const env = Object.fromEntries((await get(httpPort, 'blue.example.com', '/env.txt')).body.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
