@@ -151,28 +151,33 @@ export class IngressRouter {
       socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    const target = resolved.targets[this.next(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, resolved.targets.length)]!;
-    const upstream = connect(target.port, target.ip);
+    const targets = resolved.targets;
+    const first = this.next(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, targets.length);
     const headers = forwardedHeaders(req, secure);
-    upstream.once('connect', () => {
-      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-      text += `connection: ${req.headers.connection ?? 'upgrade'}\r\nupgrade: ${req.headers.upgrade}\r\n\r\n`;
-      upstream.write(text);
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket).pipe(upstream);
-    });
-    const end = () => {
-      socket.destroy();
-      upstream.destroy();
+    let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += `connection: ${req.headers.connection ?? 'upgrade'}\r\nupgrade: ${req.headers.upgrade}\r\n\r\n`;
+    socket.once('error', () => socket.destroy());
+    // As for requests: an endpoint that refuses the connection passes it on to the next one.
+    const attempt = (n: number): void => {
+      const target = targets[(first + n) % targets.length]!;
+      const upstream = connect(target.port, target.ip);
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        upstream.on('error', () => socket.destroy());
+        upstream.write(text);
+        if (head.length) upstream.write(head);
+        upstream.pipe(socket).pipe(upstream);
+        socket.once('close', () => upstream.destroy());
+        upstream.once('close', () => socket.destroy());
+      });
+      upstream.once('error', () => {
+        upstream.destroy();
+        if (n + 1 < Math.min(targets.length, 3) && !socket.destroyed) attempt(n + 1);
+        else if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      });
     };
-    upstream.once('error', () => {
-      if (!socket.destroyed && upstream.bytesRead === 0) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else end();
-    });
-    socket.once('error', end);
-    socket.once('close', () => upstream.destroy());
-    upstream.once('close', () => socket.destroy());
+    attempt(0);
   }
 
   private next(key: string, n: number): number {
