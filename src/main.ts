@@ -12,16 +12,18 @@ import { fetchPinnedCa, splitJoinToken } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
 import { AgentEndpoint } from './agent/endpoint.js';
+import type { ContainerRuntime } from './agent/runtime.js';
 import { ProcessRuntime } from './agent/process/runtime.js';
 import { DockerRuntime } from './agent/docker/runtime.js';
 import { DEFAULT_SANDBOX_IMAGE, ensureBusyboxImage } from './agent/docker/sandbox.js';
-import { BerthError } from './api/errors.js';
+import { BerthError, isBerthError } from './api/errors.js';
+import { kindInfo } from './api/kinds.js';
 import { NodeSimulator } from './agent/simulator.js';
-import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
+import { BerthClient, resolveConnection, type Connection, type ConnectionFlags, type KubeObject } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, startServer } from './server/index.js';
 import { INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
-import { GitSource } from './source/index.js';
+import { GitSource, localCheckout } from './source/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
@@ -62,39 +64,61 @@ function addServerCommand(program: Command): void {
     .option('--ingress-tls-listen <host:port>', 'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets')
     .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx, configured from the same routes)', 'builtin')
     .action(async (flags: ServerFlags) => {
-      const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
-      const dataDir = path.resolve(flags.data ?? defaultDataDir());
-      const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
-      const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
-      const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
-      const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
-      const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) });
-      const server = await startServer(store, {
-        dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}),
-        ...(webhookSecret ? { webhookSecret } : {}),
-        // A push refreshes the Applications that track that repository (and branch, when they name one).
-        onGitPush: (push) => {
-          const repos = new Set(push.repoURLs.map(normalizeRepoURL));
-          return applications.refreshWhere((app) => {
-            const src = app.spec.source;
-            return repos.has(normalizeRepoURL(src.repoURL)) && (!push.branch || !src.targetRevision || src.targetRevision === push.branch);
-          });
-        },
-        onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
+      const plane = await startControlPlane(flags);
+      await untilSignal(plane.log);
+      await plane.close();
+    });
+}
+
+/** Resolves on SIGTERM or SIGINT (Ctrl-C). */
+function untilSignal(log?: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log?.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+interface ControlPlane {
+  log: Logger;
+  dataDir: string;
+  server: Awaited<ReturnType<typeof startServer>>;
+  ingress?: RunningNetwork;
+  close(): Promise<void>;
+}
+
+/** `berth server`: the store, the API, Git sync, the controllers and scheduler, and the ingress. */
+async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2))): Promise<ControlPlane> {
+  const dataDir = path.resolve(flags.data ?? defaultDataDir());
+  const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
+  const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
+  const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
+  const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) });
+  const server = await startServer(store, {
+    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}),
+    ...(webhookSecret ? { webhookSecret } : {}),
+    // A push refreshes the Applications that track that repository (and branch, when they name one).
+    onGitPush: (push) => {
+      const repos = new Set(push.repoURLs.map(normalizeRepoURL));
+      return applications.refreshWhere((app) => {
+        const src = app.spec.source;
+        return repos.has(normalizeRepoURL(src.repoURL)) && (!push.branch || !src.targetRevision || src.targetRevision === push.branch);
       });
-      process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
-      const controllers = new AbortController();
-      const syncing = applications.start(controllers.signal);
-      const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
-      const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          log.info({ signal }, 'shutting down');
-          resolve();
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+    },
+    onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
+  });
+  process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
+  const controllers = new AbortController();
+  const syncing = applications.start(controllers.signal);
+  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
+  const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
+  return {
+    log, dataDir, server, ...(ingress ? { ingress } : {}),
+    async close() {
       await ingress?.close();
       controllers.abort();
       await syncing;
@@ -102,7 +126,8 @@ function addServerCommand(program: Command): void {
       await server.close();
       await store.close();
       log.flush();
-    });
+    },
+  };
 }
 
 /** The server's ingress router, when asked for: it reads the cluster through its own API. */
@@ -214,55 +239,226 @@ function addAgentCommand(program: Command): void {
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
-      const name = flags.name ?? thisMachine().hostname;
-      const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      if (!['process', 'docker', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
-      const connection = await agentConnection(cmd);
-      // The node's own token, kept from the first join: a restarted agent is still this node.
-      const tokenFile = path.join(dataDir, 'node.token');
-      if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
-      const client = new BerthClient(connection);
-      const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
-      // auto: Docker when its daemon answers, else plain processes.
-      const useDocker = flags.runtime === 'docker' || (flags.runtime === 'auto' && (await DockerRuntime.reachable()));
-      if (flags.runtime === 'docker' && !(await DockerRuntime.reachable())) throw new BerthError('Unavailable', 'no Docker daemon answers on /var/run/docker.sock (start dockerd, or use --runtime process)');
-      const runtime = useDocker ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) }) : new ProcessRuntime(dataDir);
-      const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
-      // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
-      const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
-      const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
-      const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION }, thisMachine()), {
-        heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
-        endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
-        useToken: (token) => {
-          client.connection.token = token;
-          writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-        },
-        onError: (err) => log.warn({ err }, 'heartbeat failed'),
-      });
-      await membership.register();
-      log.info({ node: name, address: flags.address, runtime: runtime.name, dataDir }, 'node registered');
-      // Every node proxies Services (their proxy ports and NodePorts); with --ingress it routes Ingresses too.
-      const onNode = (listen: string) => {
-        const at = parseListen(listen);
-        return { host: at.host === '0.0.0.0' && !listen.startsWith('0.0.0.0') ? flags.address : at.host, port: at.port };
-      };
-      const network = await startNetwork({
-        client, address: flags.address, serviceProxy: true, log: log.child({ component: 'network' }),
-        ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
-      });
-      if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
-      const abort = new AbortController();
-      process.once('SIGTERM', () => abort.abort());
-      process.once('SIGINT', () => abort.abort());
-      await Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
-      await network.close();
-      await endpoint.close();
-      await client.close();
+      const node = await startNode(flags, await agentConnection(cmd), log);
+      await untilSignal(log);
+      await node.close();
     });
 }
 
+interface RunningNode {
+  name: string;
+  runtime: ContainerRuntime;
+  /** Stops the agent; `removePods` also stops and removes every container it runs (berth up). */
+  close(options?: { removePods?: boolean }): Promise<void>;
+}
+
+/** `berth agent`: joins the node, runs its pods, proxies Services (and Ingresses with --ingress). */
+async function startNode(flags: AgentFlags, connection: Connection, log: Logger): Promise<RunningNode> {
+  const name = flags.name ?? thisMachine().hostname;
+  const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!['process', 'docker', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
+  // The node's own token, kept from the first join: a restarted agent is still this node.
+  const tokenFile = path.join(dataDir, 'node.token');
+  if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
+  const client = new BerthClient(connection);
+  const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
+  // auto: Docker when its daemon answers, else plain processes.
+  const useDocker = flags.runtime === 'docker' || (flags.runtime === 'auto' && (await DockerRuntime.reachable()));
+  if (flags.runtime === 'docker' && !(await DockerRuntime.reachable())) throw new BerthError('Unavailable', 'no Docker daemon answers on /var/run/docker.sock (start dockerd, or use --runtime process)');
+  const runtime = useDocker ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) }) : new ProcessRuntime(dataDir);
+  const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
+  // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
+  const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
+  const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
+  const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION }, thisMachine()), {
+    heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
+    endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
+    useToken: (token) => {
+      client.connection.token = token;
+      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    },
+    onError: (err) => log.warn({ err }, 'heartbeat failed'),
+  });
+  await membership.register();
+  log.info({ node: name, address: flags.address, runtime: runtime.name, dataDir }, 'node registered');
+  // Every node proxies Services (their proxy ports and NodePorts); with --ingress it routes Ingresses too.
+  const onNode = (listen: string) => {
+    const at = parseListen(listen);
+    return { host: at.host === '0.0.0.0' && !listen.startsWith('0.0.0.0') ? flags.address : at.host, port: at.port };
+  };
+  const network = await startNetwork({
+    client, address: flags.address, serviceProxy: true, log: log.child({ component: 'network' }),
+    ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
+  });
+  if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
+  const abort = new AbortController();
+  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
+  return {
+    name, runtime,
+    async close(options = {}) {
+      abort.abort();
+      await running;
+      if (options.removePods) {
+        const containers = await runtime.list();
+        for (const c of containers) await runtime.remove(c.id);
+        for (const uid of new Set(containers.map((c) => c.podUid))) await runtime.releasePod(uid);
+      }
+      await network.close();
+      await endpoint.close();
+      await client.close();
+    },
+  };
+}
+
+interface UpFlags {
+  path?: string;
+  revision?: string;
+  name?: string;
+  data?: string;
+  listen: string;
+  ingressListen: string;
+  runtime: string;
+  logLevel: string;
+}
+
+function addUpCommand(program: Command): void {
+  program
+    .command('up [repo]')
+    .description('everything on this machine, in the foreground: the server (SQLite), a local agent, the ingress, and an Application for REPO (auto-sync, prune, self-heal); Ctrl-C stops it all')
+    .option('--path <dir>', 'directory of the manifests in the repository (default: REPO itself when it is a directory inside a local repository)')
+    .option('--revision <rev>', 'branch, tag or commit to follow (default: the branch checked out)')
+    .option('--name <name>', 'the Application name (default: the directory name)')
+    .option('--data <dir>', 'data directory (default $BERTH_DATA or ~/.berth)')
+    .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7070')
+    .option('--ingress-listen <host:port>', 'where the ingress serves the apps', '127.0.0.1:8080')
+    .option('--runtime <runtime>', 'docker, process, or auto (docker when its daemon answers)', 'auto')
+    .option('--log-level <level>', 'log level of the parts (their JSON logs go to stderr)', 'warn')
+    .action(async (repo: string | undefined, flags: UpFlags) => {
+      const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
+      const source = await upSource(repo ?? '.', flags);
+      const dataDir = path.resolve(flags.data ?? defaultDataDir());
+      const plane = await startControlPlane({ data: dataDir, listen: flags.listen, tlsSan: [], logLevel: flags.logLevel, nodeGracePeriod: '10s', ingressListen: flags.ingressListen, ingressMode: 'builtin' }, log);
+      const nodeName = thisMachine().hostname;
+      const agentData = path.join(dataDir, `agent-${nodeName}`);
+      // A join token the first time; after that the node's own token in its data dir.
+      const token = existsSync(path.join(agentData, 'node.token')) ? '' : (await plane.server.tokens.create({ role: 'node', description: 'the local agent of berth up' })).token;
+      const node = await startNode({
+        name: nodeName, address: '127.0.0.1', runtime: flags.runtime, data: agentData, heartbeatInterval: '2s', logLevel: flags.logLevel,
+        agentPort: '0', sandboxImage: DEFAULT_SANDBOX_IMAGE, ingressListen: flags.ingressListen, ingressMode: 'builtin',
+      }, { server: plane.server.url, token, ca: readFileSync(path.join(dataDir, 'pki', 'ca.crt'), 'utf8'), namespace: 'default' }, log);
+      const client = new BerthClient(resolveConnection({ kubeconfig: plane.server.kubeconfigPath }));
+      const ingress = `http://${flags.ingressListen.replace(/^(0\.0\.0\.0)?:/, '127.0.0.1:')}`;
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      say(`berth up: ${source.repoURL}${source.path && source.path !== '.' ? ` (${source.path})` : ''} at ${source.targetRevision ?? 'the default branch'}, as Application ${source.name}`);
+      say(`  API         ${plane.server.url}   (export KUBECONFIG=${plane.server.kubeconfigPath})`);
+      say(`  admin token ${path.join(dataDir, 'admin.token')}`);
+      say(`  runtime     ${node.runtime.name} on node ${nodeName}`);
+      say(`  ingress     ${ingress}`);
+      say('Ctrl-C stops everything.');
+      await applyApplication(client, source);
+      const stopped = untilSignal(log);
+      const watching = new AbortController();
+      const progress = reportProgress(client, source.name, ingress, say, watching.signal);
+      await stopped;
+      say('stopping: pods, agent, server…');
+      watching.abort();
+      await progress;
+      await node.close({ removePods: true });
+      await client.close();
+      await plane.close();
+      say('stopped.');
+    });
+}
+
+interface UpSource {
+  name: string;
+  repoURL: string;
+  path?: string;
+  targetRevision?: string;
+  local: boolean;
+}
+
+/** REPO as an Application source: a URL as given; a local directory as its repository, path and branch. */
+async function upSource(repo: string, flags: UpFlags): Promise<UpSource> {
+  const dnsLabel = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'app';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^/]+:/.test(repo)) {
+    const name = flags.name ?? dnsLabel(path.basename(flags.path ?? repo.replace(/\.git$/, '')));
+    return { name, repoURL: repo, ...(flags.path ? { path: flags.path } : {}), ...(flags.revision ? { targetRevision: flags.revision } : {}), local: false };
+  }
+  const checkout = await localCheckout(repo);
+  const dir = flags.path ?? checkout.path;
+  const revision = flags.revision ?? checkout.branch;
+  return { name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)), repoURL: checkout.root, path: dir, ...(revision ? { targetRevision: revision } : {}), local: true };
+}
+
+const APPLICATIONS = kindInfo('Application')!;
+
+/** Creates the Application, or points the existing one at this source. */
+async function applyApplication(client: BerthClient, source: UpSource): Promise<void> {
+  const spec = {
+    source: { repoURL: source.repoURL, ...(source.path ? { path: source.path } : {}), ...(source.targetRevision ? { targetRevision: source.targetRevision } : {}) },
+    destination: { namespace: 'default' },
+    syncPolicy: { automated: { prune: true, selfHeal: true } },
+    // A local repository is read in place: looking every few seconds costs next to nothing.
+    ...(source.local ? { pollInterval: '3s' } : {}),
+  };
+  try {
+    const app = await client.get(APPLICATIONS, 'default', source.name);
+    await client.update(APPLICATIONS, { ...app, spec });
+  } catch (e) {
+    if (!isBerthError(e, 'NotFound')) throw e;
+    await client.create(APPLICATIONS, { apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: source.name, namespace: 'default' }, spec });
+  }
+}
+
+/** Prints the Application's sync, health and rollouts as they change, and where it is served. */
+async function reportProgress(client: BerthClient, name: string, ingress: string, say: (line: string) => void, signal: AbortSignal): Promise<void> {
+  const seen = new Map<string, string>();
+  const once = (key: string, line: string) => {
+    if (seen.get(key) === line) return;
+    seen.set(key, line);
+    say(line);
+  };
+  while (!signal.aborted) {
+    try {
+      const app = await client.get<KubeObject & { status?: AppStatus }>(APPLICATIONS, 'default', name);
+      const st = app.status ?? {};
+      const rev = st.sync?.revision?.slice(0, 7) ?? '…';
+      if (st.operationState) once('op', `sync ${rev}: ${st.operationState.phase}${st.operationState.message ? ` (${st.operationState.message})` : ''}`);
+      for (const c of st.conditions ?? []) if (c.status === 'True' && /Error|Warning|Active/.test(c.type)) once(`cond/${c.type}`, `${c.type}: ${c.message ?? c.reason ?? ''}`);
+      if (st.health) once('health', `health: ${st.health.status}${st.health.message ? ` (${st.health.message})` : ''}`);
+      for (const r of st.resources ?? []) {
+        if (r.kind !== 'Deployment' && r.kind !== 'StatefulSet' && r.kind !== 'DaemonSet') continue;
+        const w = await client.get<KubeObject & { spec?: { replicas?: number }; status?: Record<string, number | undefined> }>(kindInfo(r.kind)!, r.namespace ?? 'default', r.name).catch(() => undefined);
+        const want = w?.spec?.replicas ?? w?.status?.desiredNumberScheduled ?? 0;
+        const ready = w?.status?.readyReplicas ?? w?.status?.numberReady ?? 0;
+        const updated = w?.status?.updatedReplicas ?? w?.status?.updatedNumberScheduled ?? 0;
+        if (w) once(`w/${r.kind}/${r.name}`, `${r.kind} ${r.name}: ${updated}/${want} updated, ${ready} ready`);
+      }
+      for (const r of st.resources ?? []) {
+        if (r.kind !== 'Ingress') continue;
+        const ing = await client.get<KubeObject & { spec?: { rules?: { host?: string }[] } }>(kindInfo('Ingress')!, r.namespace ?? 'default', r.name).catch(() => undefined);
+        for (const host of (ing?.spec?.rules ?? []).map((x) => x.host ?? '')) once(`ing/${r.name}/${host}`, `serving ${host || '(any host)'}: curl ${host ? `-H 'Host: ${host}' ` : ''}${ingress}/`);
+      }
+      const last = st.ledger?.at(-1);
+      if (last?.servingAt) once(`served/${last.revision}`, `commit ${last.revision.slice(0, 7)} serving since ${last.servingAt}`);
+    } catch (e) {
+      if (!isBerthError(e, 'NotFound')) once('error', `status not readable: ${(e as Error).message}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+interface AppStatus {
+  sync?: { status?: string; revision?: string };
+  health?: { status: string; message?: string };
+  operationState?: { phase: string; message?: string };
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  resources?: { kind: string; namespace?: string; name: string }[];
+  ledger?: { revision: string; servingAt?: string }[];
+}
+
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand, addAgentCommand]);
+  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand, addAgentCommand, addUpCommand]);
 }

@@ -52,7 +52,7 @@ describe('berth validate (the built command)', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.errors).toEqual([]);
-    expect(report.objects).toContainEqual({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'hello', file: 'examples/hello/deployment.yaml', line: 2 });
+    expect(report.objects).toContainEqual({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'hello', file: 'examples/hello/deployment.yaml', line: 4 });
     const y = berth('validate', 'examples/hello', '-o', 'yaml');
     expect(y.stdout).toMatch(/^objects:\n/);
   });

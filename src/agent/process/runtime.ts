@@ -22,7 +22,8 @@ const ROTATE_BYTES = 10 * 1024 * 1024;
  * and writes the command's exit status when it ends.
  */
 const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$0"';
-const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** The usual system PATH, and the directory of the node running Berth (so `node` is found wherever it is installed). */
+const BASE_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${path.dirname(process.execPath)}`;
 
 interface Meta {
   id: string;
