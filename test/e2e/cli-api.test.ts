@@ -47,7 +47,7 @@ describe('berth CLI against the API', () => {
     expect(table.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
     expect(table.out).toMatch(/^hello\s+0\/2\s+0\s+0\s+\d+s$/m);
     expect((await berth('get', 'deployments', 'hello', '-o', 'name')).out).toBe('deployment.apps/hello\n');
-    expect(JSON.parse((await berth('get', 'cm', 'hello', '-o', 'json')).out).data).toEqual({ message: 'hello from Berth v1' });
+    expect(JSON.parse((await berth('get', 'cm', 'hello', '-o', 'json')).out).data).toEqual({ message: 'hello from Berth' });
     expect((await berth('get', 'svc', '-o', 'yaml')).out).toMatch(/^apiVersion: v1\nkind: List\nitems:/);
     expect((await berth('get', 'cm', '-A')).out.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+DATA\s+AGE$/);
     expect((await berth('get', 'cm', '-l', 'app=nothing')).err).toMatch(/No resources found in default namespace/);
