@@ -293,7 +293,12 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   });
   if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
   const abort = new AbortController();
-  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]);
+  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]).then(() => undefined, (err: unknown) => {
+    // The agent cannot go on: say why and shut the process down cleanly (as Ctrl-C would).
+    log.error({ err }, 'the agent stopped');
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  });
   return {
     name, runtime,
     async close(options = {}) {

@@ -54,8 +54,10 @@ export class ObjectWriter {
   async delete<T extends KubeObject>(current: T, options: { force?: boolean } = {}): Promise<T | undefined> {
     try {
       const marked = options.force ? undefined : gracefulDeletion(current as T & { kind: string }, new Date(this.now()));
-      if (marked) delete marked.metadata.resourceVersion;
-      if (marked) return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
+      if (marked) {
+        delete marked.metadata.resourceVersion;
+        return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
+      }
       return await this.store.delete<T>(refOf(current), { expectedRevision: Number(current.metadata.resourceVersion) });
     } catch (e) {
       if (isBerthError(e, 'NotFound')) return undefined;
