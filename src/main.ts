@@ -393,8 +393,7 @@ async function upSource(repo: string, flags: UpFlags): Promise<UpSource> {
   }
   const checkout = await localCheckout(repo);
   const dir = flags.path ?? checkout.path;
-  const revision = flags.revision ?? checkout.branch;
-  return { name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)), repoURL: checkout.root, path: dir, ...(revision ? { targetRevision: revision } : {}), local: true };
+  return { name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)), repoURL: checkout.root, path: dir, targetRevision: flags.revision ?? checkout.revision, local: true };
 }
 
 const APPLICATIONS = kindInfo('Application')!;

@@ -1,6 +1,6 @@
 /**
  * Where a local directory sits in its Git repository, for `berth up DIR`: the repository root,
- * the directory relative to it, and the branch checked out.
+ * the directory relative to it, and the branch checked out (or the commit of a detached HEAD).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,8 +11,8 @@ export interface Checkout {
   root: string;
   /** DIR relative to the root ('.' for the root itself). */
   path: string;
-  /** The branch checked out; undefined on a detached HEAD. */
-  branch: string | undefined;
+  /** The branch checked out, or on a detached HEAD the commit it points at. */
+  revision: string;
 }
 
 export async function localCheckout(dir: string): Promise<Checkout> {
@@ -24,6 +24,7 @@ export async function localCheckout(dir: string): Promise<Checkout> {
   } catch {
     throw new BerthError('Invalid', `${dir} is not inside a Git repository (run \`git init\` and commit the manifests, or give a repository URL)`);
   }
-  const branch = (await git.currentBranch({ fs, dir: root, fullname: false })) ?? undefined;
-  return { root, path: path.relative(root, abs) || '.', branch };
+  const branch = await git.currentBranch({ fs, dir: root, fullname: false });
+  const revision = branch ?? (await git.resolveRef({ fs, dir: root, ref: 'HEAD' }));
+  return { root, path: path.relative(root, abs) || '.', revision };
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce } from '../helpers/berth.js';
+import { killLeftPods } from '../helpers/agents.js';
 import { git } from '../helpers/git.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
@@ -18,7 +19,11 @@ describe('berth up', () => {
   beforeAll(() => buildOnce(), 120_000);
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs.splice(0)) {
+      // A `berth up` killed by a failed test leaves its pods' processes: they go too.
+      for (const a of existsSync(d) ? readdirSync(d).filter((x) => x.startsWith('agent-')) : []) killLeftPods(path.join(d, a));
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('serves the example from a local repository, follows commits and reverts, and stops cleanly', async () => {
@@ -65,4 +70,29 @@ describe('berth up', () => {
     const agentDirs = readdirSync(data).filter((d) => d.startsWith('agent-'));
     for (const a of agentDirs) expect(existsSync(path.join(data, a, 'process')) ? readdirSync(path.join(data, a, 'process')) : []).toEqual([]);
   }, 240_000);
+
+  it('runs the DaemonSet example from this repository: one pod on the node, on its hostPort', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'berth-up-data-'));
+    dirs.push(data);
+    const up = spawn(process.execPath, [BERTH, 'up', 'examples/daemonset', '--runtime', 'process', '--data', data, '--listen', '127.0.0.1:0', '--ingress-listen', `127.0.0.1:${await freePort()}`], {
+      stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, BERTH_DATA: data, KUBECONFIG: '' },
+    });
+    let out = '';
+    up.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((r) => up.once('exit', r));
+    stops.push(async () => {
+      if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+      await exited;
+    });
+    const body = await until('the node-info pod on :9100', async () => {
+      const r = await fetch('http://127.0.0.1:9100/').catch(() => undefined);
+      return r?.ok && r.text();
+    }, 90_000);
+    expect(body).toMatch(/^node \S+/);
+    await until('the progress line', async () => /DaemonSet node-info: 1\/1 updated, 1 ready/.test(out), 10_000);
+    up.kill('SIGINT');
+    await exited;
+    expect(up.exitCode).toBe(0);
+    expect(await fetch('http://127.0.0.1:9100/').then(() => 'answering', () => 'gone')).toBe('gone');
+  }, 180_000);
 });

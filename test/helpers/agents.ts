@@ -32,16 +32,20 @@ export async function startAgent(server: BerthServerProcess, o: { name: string; 
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
-      // Whatever the agent left running goes with its data dir's process groups.
-      const processes = path.join(dir, 'process');
-      for (const id of existsSync(processes) ? readdirSync(processes) : []) {
-        try {
-          process.kill(-JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')).pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killLeftPods(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whatever a (crashed or killed) process-runtime agent left running goes, by its process groups. */
+export function killLeftPods(agentDir: string): void {
+  const processes = path.join(agentDir, 'process');
+  for (const id of existsSync(processes) ? readdirSync(processes) : []) {
+    try {
+      process.kill(-JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
