@@ -33,8 +33,8 @@ describe('the README quick start', () => {
     const commands = quickStart();
     expect(commands).toEqual(['npm install', 'npm start', "curl -H 'Host: hello.localhost' http://127.0.0.1:8080/"]);
     execFileSync('npm', ['ls', '--depth=0'], { stdio: 'ignore' }); // what `npm install` leaves
-    const env = { ...process.env, HOME: home, BERTH_DATA: '', KUBECONFIG: '' };
-    delete env.BERTH_DATA;
+    const { BERTH_DATA: _ignored, ...inherited } = process.env;
+    const env = { ...inherited, HOME: home, KUBECONFIG: '' };
     const start = spawn('sh', ['-c', commands[1]!], { env, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     start.stdout!.on('data', (d) => (out += d));
