@@ -56,7 +56,7 @@ export class SqliteBackend implements Backend {
   private readonly flushTxn: Database.Transaction<(batch: PendingCommit[]) => void>;
   private pending: PendingCommit[] = [];
 
-  constructor(file: string, options: SqliteOptions = {}) {
+  constructor(private readonly file: string, options: SqliteOptions = {}) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -95,10 +95,21 @@ export class SqliteBackend implements Backend {
         try {
           item.result = this.commitTxn(item.ops);
         } catch (e) {
-          item.error = e;
+          item.error = this.storageError(e);
         }
       }
     });
+  }
+
+  /**
+   * SQLite's "disk full" (and I/O failures) as what they mean to a writer: refused, nothing of it
+   * applied (the transaction rolled back), retry once space is freed.
+   */
+  private storageError(e: unknown): unknown {
+    const code = (e as { code?: string }).code;
+    if (code === 'SQLITE_FULL') return new BerthError('Unavailable', `the store's disk is full (${this.file}): the write was refused and nothing of it was applied; free space and retry`, { cause: e });
+    if (code?.startsWith('SQLITE_IOERR')) return new BerthError('Unavailable', `the store could not write ${this.file} (${code}): the write was refused and nothing of it was applied`, { cause: e });
+    return e;
   }
 
   private metaValue(name: string): number {
@@ -136,7 +147,8 @@ export class SqliteBackend implements Backend {
       if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
       this.flushTxn.immediate(batch);
     } catch (e) {
-      for (const item of batch) item.error ??= e;
+      const error = this.storageError(e);
+      for (const item of batch) item.error ??= error;
     }
     for (const item of batch) {
       if (item.result && !item.error) item.resolve(item.result);
