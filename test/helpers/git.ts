@@ -69,8 +69,8 @@ export interface GitHttpServer {
   close(): Promise<void>;
 }
 
-/** Serves every bare repository under `projectRoot` over smart HTTP. */
-export async function startGitHttpServer(projectRoot: string, auth?: { username: string; password: string }): Promise<GitHttpServer> {
+/** Serves every bare repository under `projectRoot` over smart HTTP (on `port`, or any free one). */
+export async function startGitHttpServer(projectRoot: string, auth?: { username: string; password: string }, port = 0): Promise<GitHttpServer> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://git');
@@ -117,10 +117,9 @@ export async function startGitHttpServer(projectRoot: string, auth?: { username:
     cgi.stdout.on('end', () => res.end());
     cgi.on('error', () => res.destroy());
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     requests,
     close: () => new Promise((r) => {
       server.close(() => r());
