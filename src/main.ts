@@ -354,7 +354,16 @@ function addUpCommand(program: Command): void {
       }, { server: plane.server.url, token, ca: readFileSync(path.join(dataDir, 'pki', 'ca.crt'), 'utf8'), namespace: 'default' }, log);
       const client = new BerthClient(resolveConnection({ kubeconfig: plane.server.kubeconfigPath }));
       const ingress = `http://${flags.ingressListen.replace(/^(0\.0\.0\.0)?:/, '127.0.0.1:')}`;
-      const say = (line: string) => process.stdout.write(`${line}\n`);
+      // On a terminal a live status line stays at the bottom (redrawn each second) under the
+      // lines of what changed; otherwise only those lines, for logs and pipes.
+      const tty = process.stdout.isTTY === true;
+      let live = '';
+      const say = (line: string) => process.stdout.write(tty && live ? `\r\x1b[2K${line}\n${live}` : `${line}\n`);
+      const status = (line: string) => {
+        if (!tty) return;
+        live = line;
+        process.stdout.write(`\r\x1b[2K${line}`);
+      };
       say(`berth up: ${source.repoURL}${source.path && source.path !== '.' ? ` (${source.path})` : ''} at ${source.targetRevision ?? 'the default branch'}, as Application ${source.name}`);
       say(`  API         ${plane.server.url}   (export KUBECONFIG=${plane.server.kubeconfigPath})`);
       say(`  admin token ${path.join(dataDir, 'admin.token')}`);
@@ -364,8 +373,10 @@ function addUpCommand(program: Command): void {
       await applyApplication(client, source);
       const stopped = untilSignal(log);
       const watching = new AbortController();
-      const progress = reportProgress(client, source.name, ingress, say, watching.signal);
+      const progress = reportProgress(client, source.name, ingress, { say, status }, watching.signal);
       await stopped;
+      status('');
+      live = '';
       say('stopping: pods, agent, server…');
       watching.abort();
       await progress;
@@ -417,7 +428,10 @@ async function applyApplication(client: BerthClient, source: UpSource): Promise<
 }
 
 /** Prints the Application's sync, health and rollouts as they change, and where it is served. */
-async function reportProgress(client: BerthClient, name: string, ingress: string, say: (line: string) => void, signal: AbortSignal): Promise<void> {
+async function reportProgress(client: BerthClient, name: string, ingress: string, out: { say: (line: string) => void; status: (line: string) => void }, signal: AbortSignal): Promise<void> {
+  const { say } = out;
+  const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
+  let tick = 0;
   const seen = new Map<string, string>();
   const once = (key: string, line: string) => {
     if (seen.get(key) === line) return;
@@ -447,6 +461,7 @@ async function reportProgress(client: BerthClient, name: string, ingress: string
       }
       const last = st.ledger?.at(-1);
       if (last?.servingAt) once(`served/${last.revision}`, `commit ${last.revision.slice(0, 7)} serving since ${last.servingAt}`);
+      out.status(`${spinner[tick++ % spinner.length]} ${name}: ${st.sync?.status ?? 'Unknown'} at ${rev} · ${st.health?.status ?? 'Unknown'} · Ctrl-C to stop`);
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) once('error', `status not readable: ${(e as Error).message}`);
     }

@@ -2,8 +2,9 @@
  * The node lifecycle controller's shell: reads each node's lease (kept outside the object log,
  * so it is polled at the time the lease would lapse), writes the Ready condition and taints,
  * evicts pods by marking them terminating (their controllers replace them; the node's agent
- * removes them once stopped, so a StatefulSet's pod is never doubled), and deletes the pods of a
- * node that is deleted (Kubernetes' pod garbage collector).
+ * removes them once stopped, so a StatefulSet's pod is never doubled), and deletes the pods bound
+ * to a node that does not exist once it has been missing for 40 s (Kubernetes' pod garbage
+ * collector and its quarantine, so a pod bound just before its node registers is not lost).
  */
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
@@ -13,10 +14,15 @@ import { DEFAULT_GRACE_MS, planEvictions, planNode } from './plan.js';
 
 export const NODE_NAME_INDEX = 'spec.nodeName';
 const nodeLease = (name: string) => `node/${name}`;
+/** Kubernetes' podgc quarantineTime. */
+export const ORPHAN_QUARANTINE_MS = 40_000;
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'node-lifecycle';
   readonly workers = 4;
+
+  /** Nodes found missing while pods were bound to them, and since when. */
+  private readonly missingSince = new Map<string, number>();
 
   constructor(private readonly ctx: ControllerContext, private readonly graceMs = DEFAULT_GRACE_MS) {}
 
@@ -58,15 +64,26 @@ export class NodeLifecycleController implements Controller {
     return { requeueAfterMs: Math.min(plan.requeueAfterMs, evictions.requeueAfterMs ?? Infinity) };
   }
 
-  /** The node is gone: so are its pods (confirmed from the store, not just the cache). */
+  /** The node is gone: after the quarantine, so are its pods (confirmed from the store, not just the cache). */
   private async collectPods(name: string): Promise<ReconcileResult> {
     try {
       await this.ctx.writer.store.get({ ...NODE, namespace: '', name });
+      this.missingSince.delete(name);
       return {};
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
     }
-    for (const pod of this.ctx.informers.for<PodObject>(POD).byIndex(NODE_NAME_INDEX, name)) await this.ctx.writer.delete(pod, { force: true });
+    const pods = this.ctx.informers.for<PodObject>(POD).byIndex(NODE_NAME_INDEX, name);
+    if (!pods.length) {
+      this.missingSince.delete(name);
+      return {};
+    }
+    const now = this.ctx.now();
+    const since = this.missingSince.get(name) ?? now;
+    this.missingSince.set(name, since);
+    if (now - since < ORPHAN_QUARANTINE_MS) return { requeueAfterMs: ORPHAN_QUARANTINE_MS - (now - since) };
+    for (const pod of pods) await this.ctx.writer.delete(pod, { force: true });
+    this.missingSince.delete(name);
     return {};
   }
 }
