@@ -151,6 +151,7 @@ export class NginxDataPlane {
     const child = spawn(this.o.binary ?? 'nginx', ['-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
+    child.on('error', (e) => this.o.log?.warn({ err: e }, 'nginx could not be started'));
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.once('exit', (code, signal) => {
@@ -193,7 +194,11 @@ export class NginxDataPlane {
   /** `nginx -t`: a configuration nginx refuses is never loaded (the running one stays). */
   private test(): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile(this.o.binary ?? 'nginx', ['-t', '-q', '-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()], (e, _out, stderr) => (e ? reject(new Error(`nginx refused the configuration: ${stderr.trim()}`)) : resolve()));
+      execFile(this.o.binary ?? 'nginx', ['-t', '-q', '-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()], (e, _out, stderr) => {
+        if (!e) return resolve();
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`--ingress-mode nginx needs nginx, and there is no \`${this.o.binary ?? 'nginx'}\` on PATH (Debian: apt-get install nginx-light)`));
+        reject(new Error(`nginx refused the configuration: ${stderr.trim()}`));
+      });
     });
   }
 
