@@ -131,8 +131,11 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
 }
 
 /** The server's ingress router, when asked for: it reads the cluster through its own API. */
-async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string; ingressMode: string }, connection: Connection, log: Logger, nginxPrefix: string, address = '127.0.0.1'): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
+async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string; ingressMode: string }, connection: Connection, log: Logger, nginxPrefix: string): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
   if (!flags.ingressListen && !flags.ingressTlsListen) return undefined;
+  // The address the ingress is served at (and nginx mode's service proxy listens on).
+  const host = parseListen((flags.ingressListen ?? flags.ingressTlsListen)!).host;
+  const address = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const mode = ingressMode(flags.ingressMode);
   const client = new BerthClient(connection);
   const network = await startNetwork({

@@ -18,6 +18,8 @@ import { api } from '../helpers/server.js';
 import { until as waitUntil } from '../helpers/wait.js';
 
 const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+/** The ingress's own loopback address: other suites' `berth up` agents use 127.0.0.1 (and nginx mode runs a service proxy where the ingress is). */
+const INGRESS = '127.0.0.9';
 
 /**
  * GET over a keep-alive connection. As Node's documentation advises (request.reusedSocket) and
@@ -25,7 +27,7 @@ const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
  * server closed at that moment is sent again once: browsers and HTTP libraries do the same. nginx
  * mode needs it: a reload closes the old workers' idle connections.
  */
-function get(port: number, host: string, urlPath: string, address = '127.0.0.1', retried = false): Promise<{ status: number; body: string }> {
+function get(port: number, host: string, urlPath: string, address = INGRESS, retried = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: address, port, path: urlPath, headers: { host }, agent: keepAlive }, (res) => {
       let body = '';
@@ -102,7 +104,7 @@ describe.each(['builtin', 'nginx'])('Services and Ingress (two agents, %s ingres
 
   it('routes by host and path over pods on both nodes; NodePort on each node; Service variables; TLS by SNI', async () => {
     const [httpPort, httpsPort] = [await freePort(), await freePort()];
-    await start(['--ingress-listen', `127.0.0.1:${httpPort}`, '--ingress-tls-listen', `127.0.0.1:${httpsPort}`]);
+    await start(['--ingress-listen', `${INGRESS}:${httpPort}`, '--ingress-tls-listen', `${INGRESS}:${httpsPort}`]);
     const ca = createCA('test-ca');
     const cert = issueServingCert(ca, ['tls.example.com']);
     // Services first: pods started after them get their variables.
@@ -204,7 +206,7 @@ spec:
     expect(await lag(true)).toBeLessThanOrEqual(1000);
 
     // The Ingress publishes where it is served.
-    await until('Ingress status', async () => (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer?.ingress?.[0]?.ip === '127.0.0.1');
+    await until('Ingress status', async () => (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer?.ingress?.[0]?.ip === INGRESS);
 
     // NodePort on each node's address.
     const svc = (await request('GET', '/api/v1/namespaces/default/services/green')).body;
@@ -245,7 +247,7 @@ spec:
 
     // TLS: the client checks the certificate against the CA that signed the Secret's.
     const tls = await new Promise<{ status: number; body: string; subject: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: httpsPort, path: '/', servername: 'tls.example.com', headers: { host: 'tls.example.com' }, ca: ca.cert }, (res) => {
+      const req = httpsRequest({ host: INGRESS, port: httpsPort, path: '/', servername: 'tls.example.com', headers: { host: 'tls.example.com' }, ca: ca.cert }, (res) => {
         let body = '';
         const subject = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname);
         res.on('data', (d) => (body += d));
@@ -261,7 +263,7 @@ spec:
 
   it('rolls a 3-replica Deployment under continuous traffic with no failed request; a killed endpoint costs no error', async () => {
     const httpPort = await freePort();
-    await start(['--ingress-listen', `127.0.0.1:${httpPort}`]);
+    await start(['--ingress-listen', `${INGRESS}:${httpPort}`]);
     await apply('svc', `apiVersion: v1
 kind: Service
 metadata: {name: roll}

@@ -1,6 +1,6 @@
 /**
  * The user's story, end to end with real processes: `berth server` with its ingress, two
- * `berth agent`s (process runtime, 127.0.0.2 and .3), a bare Git repository pushed to with the
+ * `berth agent`s (process runtime, 127.0.0.4 and .5), a bare Git repository pushed to with the
  * git CLI, and a client sending requests through the ingress the whole time. Push v1 → served;
  * push v2 → rolled out with no failed request; `git revert` → v1 again; a bad commit changes
  * nothing and the status says why; `app diff` of a branch prints the plan and exits 1; `app wait
@@ -52,7 +52,7 @@ describe('the user story', () => {
     const port = await freePort();
     server = await startBerthServer({ args: ['--log-level', 'warn', '--ingress-listen', `127.0.0.1:${port}`, '--node-grace-period', '4s'] });
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.2', token }), await startAgent(server, { name: 'n2', address: '127.0.0.3', token }));
+    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.4', token }), await startAgent(server, { name: 'n2', address: '127.0.0.5', token }));
     const created = await server.cli('app', 'create', 'hello', '--repo', remote, '--path', 'deploy', '--auto-sync', '--prune', '--self-heal', '--poll-interval', '2s');
     expect(created.code, created.err).toBe(0);
 

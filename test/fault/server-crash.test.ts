@@ -45,7 +45,7 @@ describe('server SIGKILLed mid-rollout', () => {
     const listen = `127.0.0.1:${await freePort()}`;
     server = await startBerthServer({ args: ['--log-level', 'warn', '--listen', listen] });
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.2', token }), await startAgent(server, { name: 'n2', address: '127.0.0.3', token }));
+    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.6', token }), await startAgent(server, { name: 'n2', address: '127.0.0.7', token }));
     const apply = async (yaml: string) => {
       const file = path.join(server!.dir, 'web.yaml');
       writeFileSync(file, yaml);
