@@ -7,9 +7,9 @@
  */
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCA, issueServingCert } from '../../src/server/pki.js';
 import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
@@ -262,6 +262,19 @@ spec:
   }, 180_000);
 
   it('rolls a 3-replica Deployment under continuous traffic with no failed request; a killed endpoint costs no error', async () => {
+    // Each stage's time, printed if the test fails or times out: where a slow run spent it.
+    const began = Date.now();
+    const stages: string[] = [];
+    const stage = (what: string) => stages.push(`${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    onTestFailed(() => {
+      const nginxLog = path.join(server?.dir ?? '', 'nginx', 'error.log');
+      console.error([
+        `rolling update (${mode}) stages: ${stages.join('; ')}`,
+        `server log (last 3000 characters): ${server?.logs().slice(-3000)}`,
+        ...agents.map((a) => `agent ${a.name} log: ${a.logs().slice(-2000)}`),
+        mode === 'nginx' && existsSync(nginxLog) ? `nginx error.log: ${readFileSync(nginxLog, 'utf8').split('\n').slice(-15).join('\n')}` : '',
+      ].join('\n'));
+    });
     const httpPort = await freePort();
     await start(['--ingress-listen', `${INGRESS}:${httpPort}`]);
     await apply('svc', `apiVersion: v1
@@ -277,10 +290,13 @@ metadata: {name: roll}
 spec:
   defaultBackend: {service: {name: roll, port: {number: 80}}}
 `);
+    stage('started');
     await apply('roll', app('roll', { replicas: 3 }));
     await until('3 ready', async () => (await readyPods('roll')).length === 3);
+    stage('3 ready');
     await until('3 endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets?.flatMap((s: any) => s.addresses ?? []).length === 3);
     await until('the ingress serving', async () => (await get(httpPort, 'roll.example.com', '/')).status === 200);
+    stage('served');
 
     const results: { status: number; version: string }[] = [];
     let stop = false;
@@ -292,6 +308,7 @@ spec:
     })();
     await new Promise((r) => setTimeout(r, 500));
     await apply('roll', app('roll', { replicas: 3, version: 'v2' }));
+    stage('v2 applied');
     let rollout: unknown;
     await until('rollout done, all answers v2', async () => {
       const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
@@ -302,6 +319,7 @@ spec:
       throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}`);
     });
 
+    stage(`rolled out (${results.length} answers)`);
     // A pod's process dies (SIGKILL, nothing drains it): the router retries another endpoint, and
     // readiness takes the pod out of the endpoints.
     const before = results.length;
@@ -317,5 +335,5 @@ spec:
     const versions = results.map((r) => r.version);
     expect(versions[0]).toBe('v1');
     expect(versions.at(-1)).toBe('v2');
-  }, 180_000);
+  }, 240_000);
 });
