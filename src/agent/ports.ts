@@ -1,11 +1,20 @@
 /**
  * Host ports for published container ports: free on the whole machine (several agents may share
- * one, each on its own 127.0.0.x), never handed out twice by this agent while in use.
+ * one, each on its own 127.0.0.x), never handed out twice by this agent while in use, and not
+ * again for a minute after release: routers that have not caught up yet (an nginx worker still
+ * on an old configuration, a client's stale endpoint list) must not reach a different pod there.
  */
 import { createServer } from 'node:net';
 
+/** How long a released port rests before this agent hands it out again. */
+export const PORT_REUSE_DELAY_MS = 60_000;
+
 export class PortAllocator {
   private readonly taken = new Set<number>();
+  /** Released ports and when they may be handed out again. */
+  private readonly resting = new Map<number, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** Marks ports in use (those of containers adopted after a restart). */
   reserve(port: number): void {
@@ -13,7 +22,14 @@ export class PortAllocator {
   }
 
   release(port: number): void {
-    this.taken.delete(port);
+    if (this.taken.delete(port)) this.resting.set(port, this.now() + PORT_REUSE_DELAY_MS);
+  }
+
+  /** Whether this agent may hand `port` out now: not in use, not resting. */
+  available(port: number): boolean {
+    const restsUntil = this.resting.get(port);
+    if (restsUntil !== undefined && restsUntil <= this.now()) this.resting.delete(port);
+    return !this.taken.has(port) && !this.resting.has(port);
   }
 
   async allocate(): Promise<number> {
@@ -27,7 +43,7 @@ export class PortAllocator {
           server.close(() => resolve(p));
         });
       });
-      if (!this.taken.has(port)) {
+      if (this.available(port)) {
         this.taken.add(port);
         return port;
       }

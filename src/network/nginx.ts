@@ -104,6 +104,8 @@ export function renderNginxConfig(table: RouteTable, o: RenderOptions): string {
   const p = o.prefix;
   let conf = `# Written by Berth from its route table: edits are overwritten.
 worker_processes 1;
+# Old workers of a reload serve busy keep-alive connections with the old upstreams: at most this long.
+worker_shutdown_timeout 10s;
 daemon off;
 pid ${p}/nginx.pid;
 error_log ${p}/error.log warn;

@@ -71,3 +71,21 @@ describe('planPod', () => {
     expect(expand('http://$(HOST):$(PORT)/$(MISSING) $$(HOST)', { HOST: 'a', PORT: '1' })).toBe('http://a:1/$(MISSING) $(HOST)');
   });
 });
+
+describe('PortAllocator', () => {
+  it('does not hand a released port out again for a minute', async () => {
+    const { PortAllocator, PORT_REUSE_DELAY_MS } = await import('../../src/agent/ports.js');
+    let clock = 0;
+    const ports = new PortAllocator(() => clock);
+    ports.reserve(40123);
+    expect(ports.available(40123)).toBe(false);
+    ports.release(40123);
+    expect(ports.available(40123)).toBe(false);
+    clock += PORT_REUSE_DELAY_MS - 1;
+    expect(ports.available(40123)).toBe(false);
+    clock += 1;
+    expect(ports.available(40123)).toBe(true);
+    const fresh = await ports.allocate();
+    expect(ports.available(fresh)).toBe(false);
+  });
+});
