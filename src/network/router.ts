@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import { matchRoute, normalizeHost, tlsFor } from './routes.js';
+import { Turns } from './turns.js';
 import type { ClusterView, Target } from './view.js';
 
 export interface RouterOptions {
@@ -33,7 +34,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 export class IngressRouter {
   private readonly pools = new Map<string, Pool>();
-  private readonly turn = new Map<string, number>();
+  private readonly turns = new Turns();
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly contexts = new Map<string, { pair: unknown; context: SecureContext }>();
@@ -94,7 +95,7 @@ export class IngressRouter {
     if (!resolved.ok) return fail(res, resolved.status, resolved.reason);
     const headers = forwardedHeaders(req, secure);
     const key = `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`;
-    const first = this.next(key, resolved.targets.length);
+    const first = this.turns.take(key, resolved.targets.length);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     this.forward(req, res, headers, hasBody, resolved.targets, first, 0, `${match.backend.namespace}/${match.backend.service}`);
   }
@@ -152,7 +153,7 @@ export class IngressRouter {
       return;
     }
     const targets = resolved.targets;
-    const first = this.next(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, targets.length);
+    const first = this.turns.take(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, targets.length);
     const headers = forwardedHeaders(req, secure);
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
@@ -180,11 +181,6 @@ export class IngressRouter {
     attempt(0);
   }
 
-  private next(key: string, n: number): number {
-    const i = this.turn.get(key) ?? 0;
-    this.turn.set(key, (i + 1) % 1_000_000);
-    return i % n;
-  }
 
   private pool(t: Target): Pool {
     const origin = `http://${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port}`;

@@ -6,7 +6,8 @@
  * ClientIP, to the one this client had — and to the next one if connecting fails. TCP only.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { portKey, proxyPortsOf, readyEndpoints, usesNodePorts } from '../api/services.js';
+import { portKey, proxyPortsOf, usesNodePorts } from '../api/services.js';
+import { Turns } from './turns.js';
 import type { ClusterView, ServiceRecord, Target } from './view.js';
 
 /** Kubernetes' default for sessionAffinityConfig.clientIP.timeoutSeconds: 3 hours. */
@@ -22,7 +23,7 @@ interface Listener {
 export class ServiceProxy {
   private readonly listeners = new Map<number, Listener>();
   private readonly sockets = new Set<Socket>();
-  private readonly turn = new Map<string, number>();
+  private readonly turns = new Turns();
   private readonly affinity = new Map<string, { target: Target; until: number }>();
   private closed = false;
   private syncing = Promise.resolve();
@@ -102,7 +103,7 @@ export class ServiceProxy {
     const affinityKey = `${l.service}|${l.port}|${clientIp}`;
     const held = sticky ? this.affinity.get(affinityKey) : undefined;
     const heldIndex = held && held.until > Date.now() ? targets.findIndex((t) => t.ip === held.target.ip && t.port === held.target.port) : -1;
-    const first = heldIndex >= 0 ? heldIndex : this.next(`${l.service}|${l.port}`, targets.length);
+    const first = heldIndex >= 0 ? heldIndex : this.turns.take(`${l.service}|${l.port}`, targets.length);
     const attempt = (n: number): void => {
       const target = targets[(first + n) % targets.length]!;
       const upstream = connect(target.port, target.ip);
@@ -129,15 +130,9 @@ export class ServiceProxy {
 
   private targets(service: ServiceRecord, key: string): Target[] {
     const port = (service.spec?.ports ?? []).find((p) => portKey(p) === key);
-    if (!port) return [];
-    return readyEndpoints(this.view.endpoints.get(`${service.metadata.namespace ?? 'default'}/${service.metadata.name}`), port.name);
+    return port ? this.view.targetsOf(service, port) : [];
   }
 
-  private next(key: string, n: number): number {
-    const i = this.turn.get(key) ?? 0;
-    this.turn.set(key, (i + 1) % 1_000_000);
-    return i % n;
-  }
 
   async close(): Promise<void> {
     this.closed = true;

@@ -6,7 +6,7 @@
  */
 import { isBerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
-import { portKey, proxyPortsOf, readyEndpoints, type ServiceObject } from '../api/services.js';
+import { portKey, proxyPortsOf, readyEndpoints, type ServiceObject, type ServicePortSpec } from '../api/services.js';
 import type { Endpoints } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { buildRouteTable, type Backend, type IngressObject, type RouteTable } from './routes.js';
@@ -122,6 +122,11 @@ export class ClusterView {
     if (changed) for (const l of this.listeners) l();
   }
 
+  /** The ready endpoints of one port of a Service. */
+  targetsOf(service: ServiceRecord, port: Pick<ServicePortSpec, 'name'>): Target[] {
+    return readyEndpoints(this.endpoints.get(`${service.metadata.namespace ?? 'default'}/${service.metadata.name}`), port.name);
+  }
+
   /** The ready endpoints behind an Ingress backend (a Service port by number or name). */
   resolve(backend: Backend): Resolution {
     const id = `${backend.namespace}/${backend.service}`;
@@ -130,7 +135,7 @@ export class ClusterView {
     const port = (service.spec?.ports ?? []).find((p) => (typeof backend.port === 'number' ? p.port === backend.port : p.name === backend.port));
     if (!port) return { ok: false, status: 503, reason: `Service ${id} has no port ${backend.port}` };
     if (service.spec?.type === 'ExternalName') return { ok: false, status: 503, reason: `Service ${id} is an ExternalName Service (${service.spec.externalName}), which the ingress does not route to` };
-    const targets = readyEndpoints(this.endpoints.get(id), port.name);
+    const targets = this.targetsOf(service, port);
     if (!targets.length) return { ok: false, status: 503, reason: `Service ${id} has no ready endpoints` };
     return { ok: true, targets, service, portName: port.name, proxyPort: proxyPortsOf(service).get(portKey(port)) };
   }

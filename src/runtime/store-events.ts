@@ -1,5 +1,5 @@
 /** An EventSink over the store, for components that run beside it (the server, controllers). */
-import { isBerthError } from '../api/errors.js';
+import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { EventObject, EventSink } from './events.js';
 
@@ -8,12 +8,7 @@ const EVENT = { group: '', kind: 'Event' };
 export function storeEventSink(store: Store): EventSink {
   return {
     async get(namespace, name) {
-      try {
-        return (await store.get({ ...EVENT, namespace, name })) as unknown as EventObject;
-      } catch (e) {
-        if (isBerthError(e, 'NotFound')) return undefined;
-        throw e;
-      }
+      return (await getIfExists(store, { ...EVENT, namespace, name })) as unknown as EventObject | undefined;
     },
     async create(event) {
       await store.create(event as unknown as KubeObject);

@@ -7,6 +7,7 @@
  * Leases live outside the object log (see the store), so heartbeats do not fill it.
  */
 import { BerthError, isBerthError } from '../api/errors.js';
+import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
 import type { Registry } from './registry.js';
 import type { ResourceRequest } from './routes.js';
@@ -102,14 +103,10 @@ export interface AgentEndpointRecord {
 const endpointSecret = (node: string) => ({ group: '', kind: 'Secret', namespace: 'berth-system', name: `agent-endpoint-${node}` });
 
 export async function agentEndpoint(store: Store, node: string): Promise<AgentEndpointRecord | undefined> {
-  try {
-    const s = await store.get(endpointSecret(node));
-    const data = (s as { data?: Record<string, string> }).data ?? {};
-    return { port: Number(Buffer.from(data.port ?? '', 'base64').toString()), token: Buffer.from(data.token ?? '', 'base64').toString() };
-  } catch (e) {
-    if (isBerthError(e, 'NotFound')) return undefined;
-    throw e;
-  }
+  const s = await getIfExists(store, endpointSecret(node));
+  if (!s) return undefined;
+  const data = (s as { data?: Record<string, string> }).data ?? {};
+  return { port: Number(Buffer.from(data.port ?? '', 'base64').toString()), token: Buffer.from(data.token ?? '', 'base64').toString() };
 }
 
 async function saveEndpoint(store: Store, node: string, e: AgentEndpointRecord): Promise<void> {

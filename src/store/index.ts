@@ -2,3 +2,4 @@ export type * from './types.js';
 export { openStore } from './open.js';
 export { RevisionedStore, MAX_OBJECT_BYTES, splitTxn, type StoreOptions } from './store.js';
 export { keyOf, refOf, kindPrefix } from './keys.js';
+export { getIfExists } from './lookup.js';

@@ -5,8 +5,8 @@
  * of the Deployment's revision, a StatefulSet's or DaemonSet's pod of its update revision (what
  * `kubectl rollout status` waits for); other pods count as current.
  */
-import { isBerthError } from '../api/errors.js';
-import type { KubeObject, ObjectRef, Store } from '../store/types.js';
+import { getIfExists } from '../store/index.js';
+import type { KubeObject, Store } from '../store/types.js';
 
 type Owned = KubeObject & { metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[]; annotations?: Record<string, string>; labels?: Record<string, string> } };
 type IngressLike = KubeObject & { spec?: { defaultBackend?: Backend; rules?: { http?: { paths?: { backend: Backend }[] } }[] }; status?: { loadBalancer?: { ingress?: unknown[] } } };
@@ -15,15 +15,6 @@ type EndpointsLike = KubeObject & { subsets?: { addresses?: { targetRef?: { kind
 
 const REVISION = 'deployment.kubernetes.io/revision';
 
-async function read<T extends KubeObject>(store: Store, ref: ObjectRef): Promise<T | undefined> {
-  try {
-    return await store.get<T>(ref);
-  } catch (e) {
-    if (isBerthError(e, 'NotFound')) return undefined;
-    throw e;
-  }
-}
-
 const controllerOf = (o: Owned) => o.metadata.ownerReferences?.find((r) => r.controller);
 
 /** Whether a pod belongs to its workload's current revision. */
@@ -31,14 +22,14 @@ async function isCurrent(store: Store, pod: Owned): Promise<boolean> {
   const ns = pod.metadata.namespace ?? 'default';
   const owner = controllerOf(pod);
   if (owner?.kind === 'ReplicaSet') {
-    const rs = await read<Owned>(store, { group: 'apps', kind: 'ReplicaSet', namespace: ns, name: owner.name });
+    const rs = await getIfExists<Owned>(store, { group: 'apps', kind: 'ReplicaSet', namespace: ns, name: owner.name });
     const deployment = rs && controllerOf(rs);
     if (!rs || deployment?.kind !== 'Deployment') return true;
-    const d = await read<Owned>(store, { group: 'apps', kind: 'Deployment', namespace: ns, name: deployment.name });
+    const d = await getIfExists<Owned>(store, { group: 'apps', kind: 'Deployment', namespace: ns, name: deployment.name });
     return !d || d.metadata.annotations?.[REVISION] === rs.metadata.annotations?.[REVISION];
   }
   if (owner?.kind === 'StatefulSet' || owner?.kind === 'DaemonSet') {
-    const w = await read<Owned & { status?: { updateRevision?: string } }>(store, { group: 'apps', kind: owner.kind, namespace: ns, name: owner.name });
+    const w = await getIfExists<Owned & { status?: { updateRevision?: string } }>(store, { group: 'apps', kind: owner.kind, namespace: ns, name: owner.name });
     const want = owner.kind === 'StatefulSet' ? w?.status?.updateRevision : undefined;
     return !want || pod.metadata.labels?.['controller-revision-hash'] === want;
   }
@@ -51,17 +42,17 @@ export async function servesCurrentPods(store: Store, objects: KubeObject[]): Pr
   if (!ingresses.length) return false;
   for (const desired of ingresses) {
     const ns = desired.metadata.namespace ?? 'default';
-    const live = await read<IngressLike>(store, { group: 'networking.k8s.io', kind: 'Ingress', namespace: ns, name: desired.metadata.name });
+    const live = await getIfExists<IngressLike>(store, { group: 'networking.k8s.io', kind: 'Ingress', namespace: ns, name: desired.metadata.name });
     if (!live?.status?.loadBalancer?.ingress?.length) return false;
     const backends = [live.spec?.defaultBackend, ...(live.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
     for (const service of new Set(backends.map((b) => b?.service?.name).filter((n): n is string => Boolean(n)))) {
-      const endpoints = await read<EndpointsLike>(store, { group: '', kind: 'Endpoints', namespace: ns, name: service });
+      const endpoints = await getIfExists<EndpointsLike>(store, { group: '', kind: 'Endpoints', namespace: ns, name: service });
       const addresses = (endpoints?.subsets ?? []).flatMap((s) => s.addresses ?? []);
       const pods = addresses.map((a) => a.targetRef).filter((r) => r?.kind === 'Pod');
       // Hand-written endpoints (no pods behind them) serve as they are.
       let current = addresses.length > pods.length;
       for (const ref of pods) {
-        const pod = await read<Owned>(store, { group: '', kind: 'Pod', namespace: ns, name: ref!.name });
+        const pod = await getIfExists<Owned>(store, { group: '', kind: 'Pod', namespace: ns, name: ref!.name });
         if (pod && (await isCurrent(store, pod))) {
           current = true;
           break;
