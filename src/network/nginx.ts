@@ -141,6 +141,8 @@ export class NginxDataPlane {
   private timer: NodeJS.Timeout | undefined;
   private written = '';
   private readonly certificates = new Map<string, { cert: string; key: string }>();
+  /** The Secret contents last written to the certificate files, by Secret. */
+  private readonly writtenPairs = new Map<string, TlsPair>();
   private exited: Promise<void> = Promise.resolve();
 
   constructor(private readonly view: ClusterView, private readonly o: { prefix: string; http?: Listen; https?: Listen; serviceProxyAddress?: string; binary?: string; log?: { warn(o: object, m: string): void } }) {}
@@ -175,22 +177,27 @@ export class NginxDataPlane {
     }, DEBOUNCE_MS);
   }
 
-  /** Writes certificates and the config; returns whether the config changed. */
+  /** Writes certificates and the config; returns whether either changed (nginx must reload). */
   private write(): boolean {
-    for (const [key, pair] of this.view.secrets) this.writeCertificate(key, pair);
+    let renewed = false;
+    for (const [key, pair] of this.view.secrets) renewed = this.writeCertificate(key, pair) || renewed;
     const text = renderNginxConfig(this.view.routes, { prefix: this.o.prefix, ...(this.o.http ? { http: this.o.http } : {}), ...(this.o.https ? { https: this.o.https } : {}), certificates: this.certificates, resolve: (b) => this.view.resolve(b), ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}) });
-    if (text === this.written) return false;
+    if (text === this.written) return renewed;
     writeFileSync(this.configPath(), text, { mode: 0o600 });
     this.written = text;
     return true;
   }
 
-  private writeCertificate(key: string, pair: TlsPair): void {
+  /** Writes a Secret's certificate and key when they changed since the last write; says whether they did. */
+  private writeCertificate(key: string, pair: TlsPair): boolean {
+    if (this.writtenPairs.get(key) === pair) return false;
     const base = path.join(this.o.prefix, 'certs', key.replace('/', '_'));
     const files = { cert: `${base}.crt`, key: `${base}.key` };
     writeFileSync(files.cert, pair.cert, { mode: 0o600 });
     writeFileSync(files.key, pair.key, { mode: 0o600 });
     this.certificates.set(key, files);
+    this.writtenPairs.set(key, pair);
+    return true;
   }
 
   /** `nginx -t`: a configuration nginx refuses is never loaded (the running one stays). */
