@@ -24,6 +24,7 @@ import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, startServer } from './server/index.js';
 import { INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
+import { warmLoader } from './manifest/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
@@ -96,6 +97,8 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
   const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
+  // The manifest loader threads start (and warm up) now, not in the first large sync.
+  void warmLoader();
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) });
   const server = await startServer(store, {

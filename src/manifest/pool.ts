@@ -6,16 +6,22 @@
  */
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../api/errors.js';
-import type { FileResult, LoadOptions } from './load.js';
+import type { FileResult, LoadOptions, SourceFile } from './load.js';
 import type { ManifestFileRef } from './tree.js';
+
+/** A file on disk (the thread reads it), or one whose bytes are already here (a Git blob). */
+export type LoaderInput = ManifestFileRef | SourceFile;
 
 const BATCH_FILES = 16;
 /** A larger young generation means fewer scavenges: the YAML parser allocates heavily. */
 const WORKER_YOUNG_GENERATION_MB = 128;
 
+/** What a thread started by warm() posts once it has warmed up. */
+export const READY = 'ready';
+
 export interface WorkerRequest {
   id: number;
-  files: ManifestFileRef[];
+  files: LoaderInput[];
   options: LoadOptions;
 }
 export interface WorkerReply {
@@ -26,7 +32,7 @@ export interface WorkerReply {
 }
 
 interface Job {
-  batches: ManifestFileRef[][];
+  batches: LoaderInput[][];
   options: LoadOptions;
   next: number;
   done: number;
@@ -44,14 +50,28 @@ export class LoaderPool {
 
   constructor(private readonly size: number) {}
 
-  load(refs: ManifestFileRef[], options: LoadOptions): Promise<FileResult[]> {
-    if (refs.length === 0) return Promise.resolve([]);
+  load(files: LoaderInput[], options: LoadOptions): Promise<FileResult[]> {
+    if (files.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const batches: ManifestFileRef[][] = [];
-      for (let i = 0; i < refs.length; i += BATCH_FILES) batches.push(refs.slice(i, i + BATCH_FILES));
+      const batches: LoaderInput[][] = [];
+      for (let i = 0; i < files.length; i += BATCH_FILES) batches.push(files.slice(i, i + BATCH_FILES));
       this.queue.push({ batches, options, next: 0, done: 0, results: new Array(batches.length), resolve, reject });
-      while (this.workers.length < this.size && this.workers.length < batches.length) this.spawn();
+      const waiting = this.queue.reduce((n, j) => n + j.batches.length - j.next, 0);
+      while (this.workers.length < this.size && this.workers.length < waiting) this.spawn();
       this.dispatch();
+    });
+  }
+
+  /**
+   * Starts every thread now, each warming up (see warmup.ts), so the first large load does not
+   * wait for them: a server calls this as it starts.
+   */
+  warm(): Promise<void> {
+    const ready: Promise<void>[] = [];
+    while (this.workers.length < this.size) ready.push(this.spawn(true));
+    // Held (ref'd) while they warm up, as while they load: then idle, and unref'd again.
+    return Promise.all(ready).then(() => {
+      for (const w of this.idle) w.unref();
     });
   }
 
@@ -61,12 +81,20 @@ export class LoaderPool {
     this.idle.length = 0;
   }
 
-  private spawn(): void {
-    const worker = startWorker();
-    worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
+  /** Resolves when the thread has warmed up (asked to) or failed: it is usable either way. */
+  private spawn(warm = false): Promise<void> {
+    const worker = startWorker(warm);
+    const ready = new Promise<void>((resolve) => {
+      worker.once('error', () => resolve());
+      worker.on('message', (reply: WorkerReply | typeof READY) => {
+        if (reply === READY) resolve();
+        else this.onReply(worker, reply);
+      });
+    });
     worker.on('error', (e) => this.onCrash(worker, e));
     this.workers.push(worker);
     this.idle.push(worker);
+    return ready;
   }
 
   private dispatch(): void {
@@ -124,8 +152,8 @@ export class LoaderPool {
  * The built package runs worker.js directly. Under vitest or tsx the sources are .ts, and a worker
  * does not inherit the TypeScript loader: a small bootstrap registers tsx in the worker first.
  */
-function startWorker(): Worker {
-  const settings = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+function startWorker(warm: boolean): Worker {
+  const settings = { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }, workerData: { warm } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), settings);
   const script = new URL('./worker.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;

@@ -251,37 +251,79 @@ function replaying(advertisement: Advertisement): HttpClient {
 
 /** What isomorphic-git gets back from its "does readFile return a promise?" probe. */
 const PROBE = new Error('readFile needs a path');
+/** A loose object known to be absent (isomorphic-git only looks at the code): one error for all. */
+const NO_LOOSE_OBJECT = Object.assign(new Error('ENOENT: no such loose object'), { code: 'ENOENT' });
 
 /**
- * isomorphic-git looks for every object as a loose file before it looks in the packs: one failed
- * read per object, which is most of the time spent reading a freshly cloned tree (its objects are
- * all packed). A loose object lives in objects/<its first two hex digits>/, so when that folder
- * does not exist the answer is known without asking the disk. The folder list is taken again by
- * scan() before each batch of reads; until the first scan every read goes to the disk.
+ * isomorphic-git looks for every object as a loose file before it looks in the packs (one failed
+ * read per object), lists objects/pack again for every packed object it reads, and stats the
+ * gitdir at the start of every command: most of the time spent reading a freshly cloned tree,
+ * whose objects are all packed (each is a trip through libuv's thread pool). A loose object lives in
+ * objects/<its first two hex digits>/, so when that folder does not exist the answer is known
+ * without asking the disk, and the pack list only changes when Git writes. Both lists are taken by
+ * scan() before each batch of reads and forgotten when isomorphic-git writes under objects/ (a
+ * fetch); until the next scan every read goes to the disk. The gitdir stays a directory.
  */
 class LooseObjectDirs {
   private present: Set<string> | undefined;
+  private packs: string[] | undefined;
+  /** Bumped by every write: a scan that a write overtook keeps nothing. */
+  private writes = 0;
+  private gitdirStat: Promise<fs.Stats> | undefined;
   readonly fs: typeof fs;
 
   constructor(private readonly gitdir: string) {
     const objects = path.join(gitdir, 'objects') + path.sep;
+    const packDir = path.join(gitdir, 'objects', 'pack');
+    const p = fs.promises;
+    const forget = (file: fs.PathLike): void => {
+      if (typeof file !== 'string' || file.startsWith(objects)) {
+        this.present = this.packs = undefined;
+        this.writes++;
+      }
+    };
     const readFile = (async (file: fs.PathLike, options?: unknown) => {
       // isomorphic-git calls readFile() with no path to learn whether the API returns promises,
       // once per command: answer without making Node build an argument error each time.
       if (file === undefined) throw PROBE;
       const rel = typeof file === 'string' && file.startsWith(objects) ? file.slice(objects.length) : undefined;
       if (rel && this.present && /^[0-9a-f]{2}[/\\][0-9a-f]{38}$/.test(rel) && !this.present.has(rel.slice(0, 2))) {
-        throw Object.assign(new Error(`ENOENT: no such file, open '${file}'`), { code: 'ENOENT' });
+        throw NO_LOOSE_OBJECT;
       }
-      return fs.promises.readFile(file, options as Parameters<typeof fs.promises.readFile>[1]);
-    }) as typeof fs.promises.readFile;
+      return p.readFile(file, options as Parameters<typeof p.readFile>[1]);
+    }) as typeof p.readFile;
+    const readdir = (async (dir: fs.PathLike, options?: unknown) => {
+      if (dir === packDir && this.packs && options === undefined) return [...this.packs];
+      return p.readdir(dir, options as Parameters<typeof p.readdir>[1]);
+    }) as typeof p.readdir;
+    const stat = (async (file: fs.PathLike, options?: unknown) => {
+      if (file !== gitdir || options !== undefined) return p.stat(file, options as Parameters<typeof p.stat>[1]);
+      this.gitdirStat ??= p.stat(gitdir).catch((e: unknown) => {
+        this.gitdirStat = undefined;
+        throw e;
+      });
+      return this.gitdirStat;
+    }) as typeof p.stat;
+    const writing = <F extends (file: fs.PathLike, ...rest: never[]) => Promise<unknown>>(f: F): F =>
+      (async (file: fs.PathLike, ...rest: never[]) => {
+        forget(file);
+        return f(file, ...rest);
+      }) as F;
     // isomorphic-git takes an object with an enumerable `promises` (Node's fs API).
-    this.fs = { promises: { ...fs.promises, readFile } } as unknown as typeof fs;
+    this.fs = {
+      promises: { ...p, readFile, readdir, stat, writeFile: writing(p.writeFile), unlink: writing(p.unlink), rename: writing(p.rename), mkdir: writing(p.mkdir) },
+    } as unknown as typeof fs;
   }
 
   async scan(): Promise<void> {
-    const entries = await fs.promises.readdir(path.join(this.gitdir, 'objects')).catch(() => undefined);
+    const writes = this.writes;
+    const [entries, packs] = await Promise.all([
+      fs.promises.readdir(path.join(this.gitdir, 'objects')).catch(() => undefined),
+      fs.promises.readdir(path.join(this.gitdir, 'objects', 'pack')).catch(() => undefined),
+    ]);
+    if (writes !== this.writes) return;
     this.present = entries ? new Set(entries.filter((e) => /^[0-9a-f]{2}$/.test(e))) : undefined;
+    this.packs = packs;
   }
 }
 

@@ -6,7 +6,7 @@
  * a commit that touches one file of 10,000 parses one file. Failures come back as conditions.
  */
 import path from 'node:path';
-import { collect, ignoreScope, isIgnored, isManifestFileName, loadFile, type FileResult, type IgnoreScope, type LoadOptions } from '../manifest/index.js';
+import { PARALLEL_THRESHOLD_FILES, collect, ignoreScope, isIgnored, isManifestFileName, loadSourceFiles, type FileResult, type IgnoreScope, type LoadOptions, type SourceFile } from '../manifest/index.js';
 import { GitRepository, SourceError, isOtherRef } from './git.js';
 import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
 
@@ -20,6 +20,8 @@ export interface GitSourceOptions {
 
 /** Folder listings kept per repository (a repository of 10,000 folders keeps them all). */
 const MAX_CACHED_FOLDERS = 10_000;
+/** Files read from Git before they are handed to the loader threads (one of their batches). */
+const READ_PART = 16;
 
 export type SourceResult<T> = { ok: true; value: T } | { ok: false; condition: SourceCondition };
 
@@ -109,19 +111,13 @@ export class GitSource {
       await this.collectFiles(s, tree, dir, [], '', files);
 
       const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
-      const next = new Map<string, FileResult>();
-      let parsed = 0;
-      const results: FileResult[] = [];
-      for (const [file, oid] of files) {
-        const key = `${oid}\u0000${file}\u0000${optionsKey}`;
-        let r = s.parsed.get(key) ?? next.get(key);
-        if (!r) {
-          r = loadFile({ path: file, bytes: await s.repo.readBlob(oid) }, load);
-          parsed++;
-        }
-        next.set(key, r);
-        results.push(r);
-      }
+      const keyOf = (file: string, oid: string): string => `${oid}\u0000${file}\u0000${optionsKey}`;
+      const unparsed = [...files].filter(([file, oid]) => !s.parsed.has(keyOf(file, oid)));
+      const loaded = await this.loadBlobs(s, unparsed, load);
+      const next = new Map<string, FileResult>(unparsed.map(([file, oid], i) => [keyOf(file, oid), loaded[i]!]));
+      for (const [file, oid] of files) if (!next.has(keyOf(file, oid))) next.set(keyOf(file, oid), s.parsed.get(keyOf(file, oid))!);
+      const results = [...files].map(([file, oid]) => next.get(keyOf(file, oid))!);
+      const parsed = unparsed.length;
       // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
       for (const [k, v] of next) s.parsed.set(k, v);
       if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
@@ -130,6 +126,25 @@ export class GitSource {
       const result = collect(results);
       return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed };
     });
+  }
+
+  /**
+   * Reads and loads files not parsed before. Many (a first sync) go to the loader threads in parts
+   * of READ_PART files, each sent as soon as it is read: Git's reads on this thread overlap the
+   * threads' parsing, which is most of the cost.
+   */
+  private async loadBlobs(s: RepoState, wanted: [file: string, oid: string][], load: LoadOptions): Promise<FileResult[]> {
+    const parallel = wanted.length >= PARALLEL_THRESHOLD_FILES;
+    const parts: Promise<FileResult[]>[] = [];
+    for (let i = 0; i < wanted.length; i += READ_PART) {
+      const part: SourceFile[] = [];
+      for (const [file, oid] of wanted.slice(i, i + READ_PART)) part.push({ path: file, bytes: await s.repo.readBlob(oid) });
+      const loading = loadSourceFiles(part, load, parallel);
+      // Failures surface from the await below; until then they are not unhandled.
+      loading.catch(() => undefined);
+      parts.push(loading);
+    }
+    return (await Promise.all(parts)).flat();
   }
 
   /**
