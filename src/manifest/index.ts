@@ -1,13 +1,13 @@
 /**
- * Loading manifests from paths: list the files, then load them on this thread (small trees) or on
- * the shared pool of loader threads (large ones).
+ * Loading manifests from paths or from memory: on this thread (a few files), or on the shared pool
+ * of loader threads with this thread helping (many).
  */
 import { availableParallelism } from 'node:os';
 import { BerthError } from '../api/errors.js';
 import { collect, type LoadResult } from './collect.js';
 import { DEFAULT_LOAD_OPTIONS, loadFile, type FileResult, type LoadOptions, type SourceFile } from './load.js';
 import { LoaderPool } from './pool.js';
-import { warmValidatorsGradually } from './schema.js';
+import { warmUpGradually } from './warmup.js';
 import { listManifestFiles, readSourceFile, type ManifestFileRef } from './tree.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
@@ -31,28 +31,45 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
   const refs = listManifestFiles(paths);
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
   if (!parallel) return collect(loadHere(refs, opts));
-  return collect(await (options.pool ?? shared()).load(refs, opts));
+  const pool = options.pool ?? shared();
+  const loading = settledLater(pool.load(refs, opts));
+  await pool.help();
+  return collect(await loading);
 }
 
 /**
- * Loads files already in memory (Git blobs): on this thread, or on the shared loader threads when
- * asked. A caller with many files hands them over in parts as it reads them, so reading the next
- * part overlaps parsing the last.
+ * Loads files already in memory (Git blobs), given in parts as the caller reads them: on this
+ * thread, or (parallel) each part handed to the loader threads as it comes, so reading the next
+ * overlaps parsing the last, and this thread helps once it has read them all.
  */
-export async function loadSourceFiles(files: SourceFile[], options: LoadOptions, parallel: boolean): Promise<FileResult[]> {
-  return parallel ? shared().load(files, options) : files.map((f) => loadFile(f, options));
+export async function loadSourceFiles(parts: AsyncIterable<SourceFile[]>, options: LoadOptions, parallel: boolean): Promise<FileResult[]> {
+  const loading: Promise<FileResult[]>[] = [];
+  for await (const part of parts) loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(part.map((f) => loadFile(f, options))));
+  if (parallel) await shared().help();
+  return (await Promise.all(loading)).flat();
 }
 
 /**
- * Starts the shared loader threads ahead of the first large load, and compiles this thread's
- * validators for the small ones it loads itself (a server, as it starts); resolves once done.
+ * Starts the shared loader threads ahead of the first large load and warms this thread up for the
+ * loads it takes itself (a server, as it starts); resolves once done.
  */
 export async function warmLoader(): Promise<void> {
-  await Promise.all([shared().warm(), warmValidatorsGradually()]);
+  await Promise.all([shared().warm(), warmUpGradually()]);
+}
+
+/** One thread fewer than there are cores: the thread that asks for a load helps with it. */
+export function loaderThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 function shared(): LoaderPool {
-  return (sharedPool ??= new LoaderPool(availableParallelism()));
+  return (sharedPool ??= new LoaderPool(loaderThreads()));
+}
+
+/** A load awaited later: until then, its failure is not an unhandled rejection. */
+function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 function loadHere(refs: ManifestFileRef[], options: LoadOptions): FileResult[] {

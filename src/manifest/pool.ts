@@ -2,19 +2,33 @@
  * A persistent pool of loader threads. YAML parsing is the cost of loading manifests and it
  * parallelises per file; keeping the threads (and their JIT-compiled parser and schema
  * validators) alive between loads means a server that re-reads a repository on every commit pays
- * the start-up once. Idle threads are unref'd, so a CLI process still exits when its work is done.
+ * the start-up once. The thread that asked for a load takes batches too once it has nothing else
+ * to do (help()), so the pool needs one thread fewer than there are cores: each thread is tens of
+ * megabytes. Idle threads are unref'd, so a CLI process still exits when its work is done.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../api/errors.js';
-import type { FileResult, LoadOptions, SourceFile } from './load.js';
-import type { ManifestFileRef } from './tree.js';
+import { loadFile, type FileResult, type LoadOptions, type SourceFile } from './load.js';
+import { readSourceFile, type ManifestFileRef } from './tree.js';
 
 /** A file on disk (the thread reads it), or one whose bytes are already here (a Git blob). */
 export type LoaderInput = ManifestFileRef | SourceFile;
 
 const BATCH_FILES = 16;
+/** Batches sent to a thread ahead of its replies. */
+const PER_THREAD = 2;
 /** A larger young generation means fewer scavenges: the YAML parser allocates heavily. */
 const WORKER_YOUNG_GENERATION_MB = 128;
+
+/** Loads one input, reading it first when it is a file on disk (which may throw). */
+export function loadInput(input: LoaderInput, options: LoadOptions): FileResult {
+  return loadFile('bytes' in input ? input : readSourceFile(input), options);
+}
+
+export function inputName(input: LoaderInput | undefined): string {
+  return !input ? '?' : 'bytes' in input ? input.path : input.display;
+}
 
 /** What a thread started by warm() posts once it has warmed up. */
 export const READY = 'ready';
@@ -43,9 +57,9 @@ interface Job {
 
 export class LoaderPool {
   private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
   private readonly queue: Job[] = [];
-  private readonly inFlight = new Map<Worker, { job: Job; batch: number }>();
+  /** The batches each thread has been sent and not answered yet, oldest first. */
+  private readonly inFlight = new Map<Worker, { job: Job; batch: number }[]>();
   private nextId = 0;
 
   constructor(private readonly size: number) {}
@@ -63,6 +77,28 @@ export class LoaderPool {
   }
 
   /**
+   * Loads, on this thread, the batches no loader thread has taken yet, one per turn of the event
+   * loop (the threads' replies, and with them their next batches, are handled in between), until
+   * none is left. A caller that has handed its files over and would otherwise only wait calls it.
+   */
+  async help(): Promise<void> {
+    for (;;) {
+      const job = this.queue.find((j) => j.next < j.batches.length);
+      if (!job) return;
+      const batch = job.next++;
+      const files = job.batches[batch]!;
+      const results: FileResult[] = [];
+      try {
+        for (const f of files) results.push(loadInput(f, job.options));
+        this.complete(job, batch, results);
+      } catch (e) {
+        this.fail(job, new BerthError('Usage', `cannot read ${inputName(files[results.length])}: ${(e as Error).message}`, { cause: e }));
+      }
+      await nextTurn();
+    }
+  }
+
+  /**
    * Starts every thread now, each warming up (see warmup.ts), so the first large load does not
    * wait for them: a server calls this as it starts.
    */
@@ -71,14 +107,14 @@ export class LoaderPool {
     while (this.workers.length < this.size) ready.push(this.spawn(true));
     // Held (ref'd) while they warm up, as while they load: then idle, and unref'd again.
     return Promise.all(ready).then(() => {
-      for (const w of this.idle) w.unref();
+      this.dispatch();
     });
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
-    this.idle.length = 0;
+    this.inFlight.clear();
   }
 
   /** Resolves when the thread has warmed up (asked to) or failed: it is usable either way. */
@@ -93,44 +129,50 @@ export class LoaderPool {
     });
     worker.on('error', (e) => this.onCrash(worker, e));
     this.workers.push(worker);
-    this.idle.push(worker);
+    this.inFlight.set(worker, []);
     return ready;
   }
 
+  /**
+   * Keeps every thread PER_THREAD batches ahead: a thread finishing one starts the next at once,
+   * without waiting for this thread (busy helping, or reading) to hear its reply.
+   */
   private dispatch(): void {
-    while (this.idle.length > 0) {
-      const job = this.queue.find((j) => j.next < j.batches.length);
-      if (!job) break;
-      const worker = this.idle.pop()!;
-      const batch = job.next++;
-      this.inFlight.set(worker, { job, batch });
-      worker.ref();
-      const request: WorkerRequest = { id: this.nextId++, files: job.batches[batch]!, options: job.options };
-      worker.postMessage(request);
+    for (const worker of this.workers) {
+      const flights = this.inFlight.get(worker)!;
+      while (flights.length < PER_THREAD) {
+        const job = this.queue.find((j) => j.next < j.batches.length);
+        if (!job) break;
+        const batch = job.next++;
+        flights.push({ job, batch });
+        const request: WorkerRequest = { id: this.nextId++, files: job.batches[batch]!, options: job.options };
+        worker.postMessage(request);
+      }
+      if (flights.length) worker.ref();
+      else worker.unref();
     }
-    for (const w of this.idle) w.unref();
   }
 
   private onReply(worker: Worker, reply: WorkerReply): void {
-    const flight = this.inFlight.get(worker);
-    this.inFlight.delete(worker);
-    this.idle.push(worker);
+    const flight = this.inFlight.get(worker)?.shift();
     if (flight) {
       const { job, batch } = flight;
       if (reply.ioError) this.fail(job, new BerthError('Usage', `cannot read ${reply.ioError.file}: ${reply.ioError.message}`));
-      else {
-        job.results[batch] = reply.results;
-        if (++job.done === job.batches.length) this.finish(job);
-      }
+      else this.complete(job, batch, reply.results);
     }
     this.dispatch();
   }
 
+  private complete(job: Job, batch: number, results: FileResult[]): void {
+    job.results[batch] = results;
+    if (++job.done === job.batches.length) this.finish(job);
+  }
+
   private onCrash(worker: Worker, e: Error): void {
-    const flight = this.inFlight.get(worker);
+    const flights = this.inFlight.get(worker) ?? [];
     this.inFlight.delete(worker);
     this.workers.splice(this.workers.indexOf(worker), 1);
-    if (flight) this.fail(flight.job, new BerthError('Internal', `manifest loader thread failed: ${e.message}`, { cause: e }));
+    for (const { job } of flights) this.fail(job, new BerthError('Internal', `manifest loader thread failed: ${e.message}`, { cause: e }));
     this.dispatch();
   }
 

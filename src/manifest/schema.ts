@@ -46,11 +46,3 @@ export function validateSchema(kind: string, obj: unknown): ErrorObject[] {
 export function warmValidators(): void {
   for (const k of KINDS) validatorFor(k.kind);
 }
-
-/** The same on a thread that serves requests: a kind per turn of the event loop (≤ 0.2 s each). */
-export async function warmValidatorsGradually(): Promise<void> {
-  for (const k of KINDS) {
-    await new Promise((resolve) => setImmediate(resolve));
-    validatorFor(k.kind);
-  }
-}

@@ -1,12 +1,14 @@
 /**
- * Warms a loader thread up before its first real load: a fresh thread first compiles the schema
+ * Warms a thread up before its first real load: a fresh thread first compiles the schema
  * validators (most of a second) and parses YAML slowly until V8 has optimised the parser, and a
  * server's first sync of a large repository would pay both on every thread. Compiling the
  * validators and loading a small, ordinary application fifty times while the server starts
- * (~1 s on a thread of its own) takes both out of that first sync.
+ * takes both out of that first sync.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { KINDS } from '../api/kinds.js';
 import { loadFile, type LoadOptions } from './load.js';
-import { warmValidators } from './schema.js';
+import { validatorFor } from './schema.js';
 
 const SAMPLE = `apiVersion: apps/v1
 kind: Deployment
@@ -93,10 +95,23 @@ spec:
 `;
 
 const ROUNDS = 50;
+const OPTIONS: LoadOptions = { strict: false, defaultNamespace: 'default' };
+const loadSample = (): unknown => loadFile({ path: 'warm-up.yaml', bytes: Buffer.from(SAMPLE) }, OPTIONS);
 
-export function warmLoader(): void {
-  warmValidators();
-  const bytes = Buffer.from(SAMPLE);
-  const options: LoadOptions = { strict: false, defaultNamespace: 'default' };
-  for (let i = 0; i < ROUNDS; i++) loadFile({ path: 'warm-up.yaml', bytes }, options);
+/** On a loader thread, before it takes its first batch. */
+export function warmUp(): void {
+  for (const k of KINDS) validatorFor(k.kind);
+  for (let i = 0; i < ROUNDS; i++) loadSample();
+}
+
+/** On a thread that serves requests meanwhile: a validator or a few loads per turn of the event loop. */
+export async function warmUpGradually(): Promise<void> {
+  for (const k of KINDS) {
+    await nextTurn();
+    validatorFor(k.kind);
+  }
+  for (let i = 0; i < ROUNDS; i++) {
+    if (i % 5 === 0) await nextTurn();
+    loadSample();
+  }
 }

@@ -1,21 +1,18 @@
 /** Loader thread: loads the batches of files the pool hands it (see pool.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { warmValidators } from './schema.js';
-import { warmLoader } from './warmup.js';
-import { loadFile, type FileResult } from './load.js';
-import { readSourceFile } from './tree.js';
-import { READY, type WorkerReply, type WorkerRequest } from './pool.js';
+import { warmUp } from './warmup.js';
+import type { FileResult } from './load.js';
+import { READY, inputName, loadInput, type WorkerReply, type WorkerRequest } from './pool.js';
 
 parentPort!.on('message', (req: WorkerRequest) => {
   const results: FileResult[] = [];
   let reply: WorkerReply;
   try {
-    for (const f of req.files) results.push(loadFile('bytes' in f ? f : readSourceFile(f), req.options));
+    for (const f of req.files) results.push(loadInput(f, req.options));
     reply = { id: req.id, results };
   } catch (e) {
-    const f = req.files[results.length];
-    const file = !f ? '?' : 'bytes' in f ? f.path : f.display;
-    reply = { id: req.id, results: [], ioError: { file, message: (e as Error).message } };
+    reply = { id: req.id, results: [], ioError: { file: inputName(req.files[results.length]), message: (e as Error).message } };
   }
   parentPort!.postMessage(reply);
 });
@@ -23,6 +20,6 @@ parentPort!.on('message', (req: WorkerRequest) => {
 // Compile the schema validators while the first batch is on its way; a pool warmed ahead of its
 // first load (a server's) also gets the parser optimised (see warmup.ts).
 if ((workerData as { warm?: boolean } | undefined)?.warm) {
-  warmLoader();
+  warmUp();
   parentPort!.postMessage(READY);
 } else warmValidators();

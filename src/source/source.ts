@@ -114,37 +114,38 @@ export class GitSource {
       const keyOf = (file: string, oid: string): string => `${oid}\u0000${file}\u0000${optionsKey}`;
       const unparsed = [...files].filter(([file, oid]) => !s.parsed.has(keyOf(file, oid)));
       const loaded = await this.loadBlobs(s, unparsed, load);
-      const next = new Map<string, FileResult>(unparsed.map(([file, oid], i) => [keyOf(file, oid), loaded[i]!]));
-      for (const [file, oid] of files) if (!next.has(keyOf(file, oid))) next.set(keyOf(file, oid), s.parsed.get(keyOf(file, oid))!);
-      const results = [...files].map(([file, oid]) => next.get(keyOf(file, oid))!);
-      const parsed = unparsed.length;
+      const fresh = new Map(unparsed.map(([file, oid], i) => [keyOf(file, oid), loaded[i]!]));
+      const next = new Map<string, FileResult>();
+      const results = [...files].map(([file, oid]) => {
+        const key = keyOf(file, oid);
+        const r = fresh.get(key) ?? s.parsed.get(key)!;
+        next.set(key, r);
+        return r;
+      });
       // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
       for (const [k, v] of next) s.parsed.set(k, v);
       if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
       // The objects are the cache's own, shared by every artifact while their file is unchanged
       // (which lets a plan recognise them): callers read them and copy before changing anything.
       const result = collect(results);
-      return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed };
+      return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed: unparsed.length };
     });
   }
 
   /**
-   * Reads and loads files not parsed before. Many (a first sync) go to the loader threads in parts
-   * of READ_PART files, each sent as soon as it is read: Git's reads on this thread overlap the
-   * threads' parsing, which is most of the cost.
+   * Reads and loads files not parsed before. Many (a first sync) are handed to the loader threads
+   * in parts of READ_PART files as they are read: Git's reads here overlap the threads' parsing,
+   * which is most of the cost.
    */
-  private async loadBlobs(s: RepoState, wanted: [file: string, oid: string][], load: LoadOptions): Promise<FileResult[]> {
-    const parallel = wanted.length >= PARALLEL_THRESHOLD_FILES;
-    const parts: Promise<FileResult[]>[] = [];
-    for (let i = 0; i < wanted.length; i += READ_PART) {
-      const part: SourceFile[] = [];
-      for (const [file, oid] of wanted.slice(i, i + READ_PART)) part.push({ path: file, bytes: await s.repo.readBlob(oid) });
-      const loading = loadSourceFiles(part, load, parallel);
-      // Failures surface from the await below; until then they are not unhandled.
-      loading.catch(() => undefined);
-      parts.push(loading);
+  private loadBlobs(s: RepoState, wanted: [file: string, oid: string][], load: LoadOptions): Promise<FileResult[]> {
+    async function* parts(): AsyncGenerator<SourceFile[]> {
+      for (let i = 0; i < wanted.length; i += READ_PART) {
+        const part: SourceFile[] = [];
+        for (const [file, oid] of wanted.slice(i, i + READ_PART)) part.push({ path: file, bytes: await s.repo.readBlob(oid) });
+        yield part;
+      }
     }
-    return (await Promise.all(parts)).flat();
+    return loadSourceFiles(parts(), load, wanted.length >= PARALLEL_THRESHOLD_FILES);
   }
 
   /**

@@ -111,9 +111,9 @@ spec:
 
 export async function run(): Promise<Record<string, unknown>> {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  const { loadPaths, LoaderPool } = (await import(`${ROOT}.build/manifest/index.js`)) as typeof import('../../src/manifest/index.js');
+  const { loadPaths, LoaderPool, loaderThreads } = (await import(`${ROOT}.build/manifest/index.js`)) as typeof import('../../src/manifest/index.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-manifest-'));
-  const pool = new LoaderPool(availableParallelism());
+  const pool = new LoaderPool(loaderThreads());
   try {
     for (let i = 0; i < FILES; i++) {
       const sub = path.join(dir, `team-${i % 20}`);
@@ -158,7 +158,8 @@ export async function run(): Promise<Record<string, unknown>> {
       warm_objects_per_s: perS(best(warm)),
       warm_one_thread_objects_per_s: perS(best(single)),
       ratio_warm_pool_vs_one_thread: Number((best(single) / best(warm)).toFixed(2)),
-      threads: availableParallelism(),
+      loader_threads: loaderThreads(),
+      cores: availableParallelism(),
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       target_objects_per_s: 6000,
     };

@@ -6,11 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { collect, loadFile, type SourceFile } from '../../src/manifest/index.js';
 import { GitSource, type SourceSpec } from '../../src/source/index.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { freePort } from '../helpers/ports.js';
 
 const LOAD = { strict: false, defaultNamespace: 'default' };
+const loadAll = (files: SourceFile[]) => collect(files.map((f) => loadFile(f, LOAD)));
 const cm = (name: string, value = 'v1') => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 function seed(repo: TestRepo): string {
@@ -148,6 +150,45 @@ describe('Git source', () => {
       expect(server.requests[1]).toMatch(/git-upload-pack$/);
       const art2 = await source.artifact(spec, next, LOAD);
       expect(art2.ok && [names(art2.value), art2.value.parsed]).toEqual([['a', 'b', 'c', 'f'], 1]);
+    });
+
+    it('loads a large tree on the loader threads as it reads it, as one thread would, and a fetch after it sees the new pack', async () => {
+      const big = new TestRepo();
+      const bigServer = await startGitHttpServer(big.root);
+      try {
+        const files: Record<string, string> = {};
+        for (let i = 0; i < 260; i++) files[`many/d${i % 7}/cm-${String(i).padStart(3, '0')}.yaml`] = cm(`cm-${i}`, `v${i}`);
+        // One bad file deep in the tree: its diagnostic must come back from whichever thread read it.
+        files['many/d3/broken.yaml'] = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  n: 1\n  list: [a\n';
+        big.write(files);
+        const first = big.commit('many files');
+        const source = new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'http-big-')) });
+        const spec: SourceSpec = { repoURL: `${bigServer.url}/repo.git`, path: 'many' };
+        expect(await source.refresh(spec)).toMatchObject({ ok: true, value: { commit: first } });
+        const art = await source.artifact(spec, first, LOAD);
+        if (!art.ok) throw new Error(art.condition.message);
+        expect(art.value.parsed).toBe(261);
+        expect(art.value.result.objects).toHaveLength(260);
+        expect(art.value.result.objects.map((o) => o.source.file)).toEqual([...art.value.files.keys()].filter((f) => !f.endsWith('broken.yaml')));
+        expect((art.value.result.objects.find((o) => o.object.metadata.name === 'cm-123')!.object as any).data).toEqual({ value: 'v123' });
+        expect(art.value.result.errors).toEqual([expect.objectContaining({ file: 'many/d3/broken.yaml', line: expect.any(Number) })]);
+
+        // The same commit loaded on this thread alone gives the same result.
+        const alone = loadAll([...art.value.files.keys()].map((f) => ({ path: f, bytes: Buffer.from(files[f]!) })));
+        expect(art.value.result).toEqual(alone);
+
+        // A second pack arrives: the object and pack lists kept in memory must not hide it.
+        big.write({ 'many/d0/cm-000.yaml': cm('cm-0', 'changed'), 'many/d3/broken.yaml': cm('fixed') });
+        const second = big.commit('fix');
+        expect(await source.refresh(spec)).toMatchObject({ ok: true, value: { commit: second } });
+        const art2 = await source.artifact(spec, second, LOAD);
+        if (!art2.ok) throw new Error(art2.condition.message);
+        expect([art2.value.parsed, art2.value.result.errors, art2.value.result.objects.length]).toEqual([2, [], 261]);
+        expect((art2.value.result.objects.find((o) => o.object.metadata.name === 'cm-0')!.object as any).data).toEqual({ value: 'changed' });
+      } finally {
+        await bigServer.close();
+        big.remove();
+      }
     });
 
     it('fetches a repository once however many Applications ask at the same time', async () => {
