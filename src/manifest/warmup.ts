@@ -104,14 +104,27 @@ export function warmUp(): void {
   for (let i = 0; i < ROUNDS; i++) loadSample();
 }
 
-/** On a thread that serves requests meanwhile: a validator or a few loads per turn of the event loop. */
+let realWorkStarted = false;
+
+/**
+ * On a thread that serves requests meanwhile: a validator or a few loads per turn of the event
+ * loop. It stops when a large load starts here (see realWork()): that load compiles the
+ * validators it needs, and warming up beside it would only take CPU from it.
+ */
 export async function warmUpGradually(): Promise<void> {
   for (const k of KINDS) {
     await nextTurn();
+    if (realWorkStarted) return;
     validatorFor(k.kind);
   }
   for (let i = 0; i < ROUNDS; i++) {
     if (i % 5 === 0) await nextTurn();
+    if (realWorkStarted) return;
     loadSample();
   }
+}
+
+/** A large load has started on this thread: warming up is no longer worth its CPU. */
+export function realWork(): void {
+  realWorkStarted = true;
 }
