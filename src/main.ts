@@ -97,10 +97,9 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
   const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
-  // The manifest loader threads start (and warm up) now, not in the first large sync.
-  void warmLoader();
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
-  const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }) });
+  // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
+  const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
   const server = await startServer(store, {
     dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),

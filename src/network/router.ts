@@ -6,10 +6,10 @@
  * on changes: requests in flight finish where they started.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
+import { createHttpsServer } from '../api/https.js';
 import { matchRoute, normalizeHost, tlsFor } from './routes.js';
 import { Turns } from './turns.js';
 import type { ClusterView, Target } from './view.js';

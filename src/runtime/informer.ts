@@ -69,6 +69,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (!this.indexes.has(name)) this.indexes.set(name, { of, keys: new Map() });
   }
 
+  /** How many objects byIndex(name, value) would return, without building the list. */
+  countByIndex(name: string, value: string): number {
+    return this.indexes.get(name)?.keys.get(value)?.size ?? 0;
+  }
+
   byIndex(name: string, value: string): T[] {
     const out: T[] = [];
     for (const k of this.indexes.get(name)?.keys.get(value) ?? []) {

@@ -2,7 +2,8 @@
  * `berth server`: the HTTPS API over a store. The caller (the composition root) opens the store
  * and passes it in; this module makes the data directory ready, serves, and shuts down cleanly.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
+import { createHttpsServer } from '../api/https.js';
 import type { Logger } from 'pino';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { reapEvents } from '../runtime/events.js';
@@ -73,7 +74,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const sockets = new Set<import('node:net').Socket>();
   // The cluster CA goes with the serving certificate, so that an agent holding only a join token
   // (which pins the CA's hash) can read the CA from the handshake and check it.
-  const server: Server = createServer({ cert: options.tls ? tls.serving.cert : `${tls.serving.cert.trimEnd()}\n${tls.ca.cert}`, key: tls.serving.key });
+  const server: Server = createHttpsServer({ cert: options.tls ? tls.serving.cert : `${tls.serving.cert.trimEnd()}\n${tls.ca.cert}`, key: tls.serving.key });
   server.on('secureConnection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

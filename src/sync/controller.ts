@@ -38,7 +38,13 @@ export class ApplicationController {
   private readonly inflight = new Set<Promise<void>>();
   private readonly memo = new Map<string, AppMemo>();
 
-  constructor(private readonly deps: SyncDeps & { log: Logger }, private readonly random: () => number = Math.random) {}
+  private warmedUp = false;
+
+  /**
+   * `warmUp` runs once, when the first Application appears: the server starts its manifest loader
+   * threads then (a server with no Applications never needs them).
+   */
+  constructor(private readonly deps: SyncDeps & { log: Logger; warmUp?: () => void }, private readonly random: () => number = Math.random) {}
 
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => this.stop(), { once: true });
@@ -94,6 +100,10 @@ export class ApplicationController {
 
   private schedule(k: string, delayMs: number): void {
     if (this.stopped) return;
+    if (!this.warmedUp) {
+      this.warmedUp = true;
+      this.deps.warmUp?.();
+    }
     let e = this.entries.get(k);
     if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0, force: false }));
     if (e.running) {

@@ -4,9 +4,10 @@
  * touching one file (fetch to applied; the median of five), and a poll with no change (the best of five).
  * Targets: ≤ 5 s and ≤ 400 MB; ≤ 150 ms; ≤ 20 ms.
  *
- * It runs the built package, as `berth server` does, and starts the manifest loader threads as the
- * server does when it starts: the first sync is an Application's first on a running server.
- * `BENCH_SYNC_COLD=1` starts them with the first sync instead: a server that syncs as it starts.
+ * It runs the built package, as `berth server` does, and warms the manifest loader up as the server
+ * does once it has an Application: the first sync is a new Application's on a server that already
+ * syncs others. `BENCH_SYNC_COLD=1` starts the warm-up with the first sync instead: a server's
+ * first Application.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +31,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const { openStore } = (await import(`${BUILD}store/index.js`)) as typeof import('../../src/store/index.js');
   const { reconcileApplication } = (await import(`${BUILD}sync/index.js`)) as typeof import('../../src/sync/index.js');
   const { warmLoader } = (await import(`${BUILD}manifest/index.js`)) as typeof import('../../src/manifest/index.js');
-  // Cold: the warm-up starts with the first sync (below), as when a server syncs as it starts.
+  // Cold: the warm-up starts with the first sync (below), as with a server's first Application.
   const cold = process.env.BENCH_SYNC_COLD === '1';
   const warming = cold ? Promise.resolve() : warmLoader();
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-sync-'));
@@ -85,7 +86,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const count = (await store.list<KubeObject>({ group: '', kind: 'ConfigMap' })).items.length;
     return {
       objects: APPS * 5,
-      loader: cold ? 'started with the first sync' : 'warmed up as at server start',
+      loader: cold ? 'warming up with the first sync' : 'warmed up',
       configmaps_stored: count,
       first_sync_ms: Math.round(firstMs),
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

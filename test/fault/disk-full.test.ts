@@ -33,8 +33,7 @@ describe('disk full under the SQLite store', () => {
     // Room to free later: a filler file on the same filesystem.
     const filler = path.join(dir, 'filler');
     writeFileSync(filler, Buffer.alloc(1024 * 1024, 1));
-    // One connection per request: see the note on keep-alive resets with large bodies.
-    const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, headers: { connection: 'close' }, ...(body !== undefined ? { body } : {}) });
+    const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
     const value = 'x'.repeat(150 * 1024);
     const acknowledged: string[] = [];
     let refused: { status: number; body: any } | undefined;

@@ -41,6 +41,7 @@ export class NodeLifecycleController implements Controller {
     const pods = informers.for<PodObject>(POD);
     const node = informers.for<NodeObject>(NODE).get('', name);
     if (!node) return this.collectPods(name);
+    this.missingSince.delete(name);
     const now = this.ctx.now();
     // A node not yet heard from gets the grace period from its creation, as Kubernetes gives it.
     const lease = (await writer.store.leases.get(nodeLease(name))) ?? (node.metadata.creationTimestamp ? { renewTime: Date.parse(node.metadata.creationTimestamp) } : undefined);
@@ -66,6 +67,16 @@ export class NodeLifecycleController implements Controller {
 
   /** The node is gone: after the quarantine, so are its pods (confirmed from the store, not just the cache). */
   private async collectPods(name: string): Promise<ReconcileResult> {
+    // Counted, not listed, and no store read while the quarantine runs: every event of every pod
+    // bound to the missing node lands here.
+    const informer = this.ctx.informers.for<PodObject>(POD);
+    if (!informer.countByIndex(NODE_NAME_INDEX, name)) {
+      this.missingSince.delete(name);
+      return {};
+    }
+    const now = this.ctx.now();
+    const since = this.missingSince.get(name);
+    if (since !== undefined && now - since < ORPHAN_QUARANTINE_MS) return { requeueAfterMs: ORPHAN_QUARANTINE_MS - (now - since) };
     try {
       await this.ctx.writer.store.get({ ...NODE, namespace: '', name });
       this.missingSince.delete(name);
@@ -73,16 +84,11 @@ export class NodeLifecycleController implements Controller {
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) throw e;
     }
-    const pods = this.ctx.informers.for<PodObject>(POD).byIndex(NODE_NAME_INDEX, name);
-    if (!pods.length) {
-      this.missingSince.delete(name);
-      return {};
+    if (since === undefined) {
+      this.missingSince.set(name, now);
+      return { requeueAfterMs: ORPHAN_QUARANTINE_MS };
     }
-    const now = this.ctx.now();
-    const since = this.missingSince.get(name) ?? now;
-    this.missingSince.set(name, since);
-    if (now - since < ORPHAN_QUARANTINE_MS) return { requeueAfterMs: ORPHAN_QUARANTINE_MS - (now - since) };
-    for (const pod of pods) await this.ctx.writer.delete(pod, { force: true });
+    for (const pod of informer.byIndex(NODE_NAME_INDEX, name)) await this.ctx.writer.delete(pod, { force: true });
     this.missingSince.delete(name);
     return {};
   }
