@@ -256,17 +256,17 @@ const NO_LOOSE_OBJECT = Object.assign(new Error('ENOENT: no such loose object'),
 
 /**
  * isomorphic-git looks for every object as a loose file before it looks in the packs (one failed
- * read per object), lists objects/pack again for every packed object it reads, and stats the
- * gitdir at the start of every command: most of the time spent reading a freshly cloned tree,
- * whose objects are all packed (each is a trip through libuv's thread pool). A loose object lives in
- * objects/<its first two hex digits>/, so when that folder does not exist the answer is known
- * without asking the disk, and the pack list only changes when Git writes. Both lists are taken by
- * scan() before each batch of reads and forgotten when isomorphic-git writes under objects/ (a
- * fetch); until the next scan every read goes to the disk. The gitdir stays a directory.
+ * read per object) and stats the gitdir at the start of every command: most of the time spent
+ * reading a freshly cloned tree, whose objects are all packed (each is a trip through libuv's
+ * thread pool). A loose object lives in objects/<its first two hex digits>/, so when that folder
+ * does not exist the answer is known without asking the disk. The folder list is taken by scan()
+ * before each batch of reads and forgotten when isomorphic-git writes under objects/ (a fetch);
+ * until the next scan every read goes to the disk. The gitdir stays a directory.
+ * (Keeping objects/pack's listing too, which isomorphic-git reads per packed object, made no
+ * measurable difference to a sync, and a `git gc` in a local repository would make it stale.)
  */
 class LooseObjectDirs {
   private present: Set<string> | undefined;
-  private packs: string[] | undefined;
   /** Bumped by every write: a scan that a write overtook keeps nothing. */
   private writes = 0;
   private gitdirStat: Promise<fs.Stats> | undefined;
@@ -274,11 +274,10 @@ class LooseObjectDirs {
 
   constructor(private readonly gitdir: string) {
     const objects = path.join(gitdir, 'objects') + path.sep;
-    const packDir = path.join(gitdir, 'objects', 'pack');
     const p = fs.promises;
     const forget = (file: fs.PathLike): void => {
       if (typeof file !== 'string' || file.startsWith(objects)) {
-        this.present = this.packs = undefined;
+        this.present = undefined;
         this.writes++;
       }
     };
@@ -292,10 +291,6 @@ class LooseObjectDirs {
       }
       return p.readFile(file, options as Parameters<typeof p.readFile>[1]);
     }) as typeof p.readFile;
-    const readdir = (async (dir: fs.PathLike, options?: unknown) => {
-      if (dir === packDir && this.packs && options === undefined) return [...this.packs];
-      return p.readdir(dir, options as Parameters<typeof p.readdir>[1]);
-    }) as typeof p.readdir;
     const stat = (async (file: fs.PathLike, options?: unknown) => {
       if (file !== gitdir || options !== undefined) return p.stat(file, options as Parameters<typeof p.stat>[1]);
       this.gitdirStat ??= p.stat(gitdir).catch((e: unknown) => {
@@ -311,19 +306,15 @@ class LooseObjectDirs {
       }) as F;
     // isomorphic-git takes an object with an enumerable `promises` (Node's fs API).
     this.fs = {
-      promises: { ...p, readFile, readdir, stat, writeFile: writing(p.writeFile), unlink: writing(p.unlink), rename: writing(p.rename), mkdir: writing(p.mkdir) },
+      promises: { ...p, readFile, stat, writeFile: writing(p.writeFile), unlink: writing(p.unlink), rename: writing(p.rename), mkdir: writing(p.mkdir) },
     } as unknown as typeof fs;
   }
 
   async scan(): Promise<void> {
     const writes = this.writes;
-    const [entries, packs] = await Promise.all([
-      fs.promises.readdir(path.join(this.gitdir, 'objects')).catch(() => undefined),
-      fs.promises.readdir(path.join(this.gitdir, 'objects', 'pack')).catch(() => undefined),
-    ]);
+    const entries = await fs.promises.readdir(path.join(this.gitdir, 'objects')).catch(() => undefined);
     if (writes !== this.writes) return;
     this.present = entries ? new Set(entries.filter((e) => /^[0-9a-f]{2}$/.test(e))) : undefined;
-    this.packs = packs;
   }
 }
 

@@ -152,7 +152,7 @@ describe('Git source', () => {
       expect(art2.ok && [names(art2.value), art2.value.parsed]).toEqual([['a', 'b', 'c', 'f'], 1]);
     });
 
-    it('loads a large tree on the loader threads as it reads it, as one thread would, and a fetch after it sees the new pack', async () => {
+    it('loads a large tree on the loader threads as it reads it, as one thread would, and a fetch after it sees the new objects', async () => {
       const big = new TestRepo();
       const bigServer = await startGitHttpServer(big.root);
       try {
@@ -177,7 +177,7 @@ describe('Git source', () => {
         const alone = loadAll([...art.value.files.keys()].map((f) => ({ path: f, bytes: Buffer.from(files[f]!) })));
         expect(art.value.result).toEqual(alone);
 
-        // A second pack arrives: the object and pack lists kept in memory must not hide it.
+        // A second pack arrives by a fetch: what the source keeps in memory about objects must not hide it.
         big.write({ 'many/d0/cm-000.yaml': cm('cm-0', 'changed'), 'many/d3/broken.yaml': cm('fixed') });
         const second = big.commit('fix');
         expect(await source.refresh(spec)).toMatchObject({ ok: true, value: { commit: second } });
