@@ -14,6 +14,7 @@ export { collect, objectKey, type LoadResult } from './collect.js';
 export { loadFile, DEFAULT_LOAD_OPTIONS, MAX_FILE_BYTES, type LoadOptions, type LoadedObject, type FileResult, type SourceFile } from './load.js';
 export { formatDiagnostic, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
 export { LoaderPool } from './pool.js';
+
 /** Below this many files, handing work to threads costs more than it saves. */
 export const PARALLEL_THRESHOLD_FILES = 200;
 
@@ -53,7 +54,7 @@ export async function loadSourceFiles(parts: AsyncIterable<SourceFile[]>, option
 
 /**
  * Starts the shared loader threads ahead of the first large load and warms this thread up for the
- * loads it takes itself (a server, as it starts); resolves once done.
+ * loads it takes itself (a server, once it has an Application); resolves once done.
  */
 export async function warmLoader(): Promise<void> {
   await Promise.all([shared().warm(), warmUpGradually()]);

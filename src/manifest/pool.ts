@@ -100,7 +100,7 @@ export class LoaderPool {
 
   /**
    * Starts every thread now, each warming up (see warmup.ts), so the first large load does not
-   * wait for them: a server calls this as it starts.
+   * wait for them (a server calls this once it has an Application).
    */
   warm(): Promise<void> {
     const ready: Promise<void>[] = [];

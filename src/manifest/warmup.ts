@@ -2,8 +2,8 @@
  * Warms a thread up before its first real load: a fresh thread first compiles the schema
  * validators (most of a second) and parses YAML slowly until V8 has optimised the parser, and a
  * server's first sync of a large repository would pay both on every thread. Compiling the
- * validators and loading a small, ordinary application fifty times while the server starts
- * takes both out of that first sync.
+ * validators and loading a small, ordinary application fifty times as soon as a server has an
+ * Application takes both out of the syncs that follow.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { KINDS } from '../api/kinds.js';
