@@ -4,6 +4,7 @@
  * again for a minute after release: routers that have not caught up yet (an nginx worker still
  * on an old configuration, a client's stale endpoint list) must not reach a different pod there.
  */
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 /** How long a released port rests before this agent hands it out again. */
@@ -43,11 +44,27 @@ export class PortAllocator {
           server.close(() => resolve(p));
         });
       });
-      if (this.available(port)) {
+      // A pod's UDP ports get numbers from here too: the port must be free for UDP as well.
+      if (this.available(port) && (await freeForUdp(port))) {
         this.taken.add(port);
         return port;
       }
     }
     throw new Error('no free host port found');
   }
+}
+
+function freeForUdp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      try {
+        socket.close();
+      } catch {
+        // already closed by the failed bind
+      }
+      resolve(false);
+    });
+    socket.bind(port, '0.0.0.0', () => socket.close(() => resolve(true)));
+  });
 }

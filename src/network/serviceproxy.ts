@@ -2,26 +2,46 @@
  * The service proxy every agent runs (kube-proxy's userspace mode): for each Service port a
  * listener on the node's address at the Service's proxy port (what pods reach through the
  * `<NAME>_SERVICE_HOST/_PORT` variables) and, for NodePort and LoadBalancer Services, at its
- * NodePort. Each connection goes to a ready endpoint in turn — or, with sessionAffinity
- * ClientIP, to the one this client had — and to the next one if connecting fails. TCP only.
+ * NodePort. TCP: each connection goes to a ready endpoint in turn — or, with sessionAffinity
+ * ClientIP, to the one this client had — and to the next one if connecting fails. UDP: each
+ * client address and port is a flow, relayed to the endpoint chosen the same way by a socket of
+ * its own while that endpoint stays ready, until it has been idle for UDP_IDLE_MS. SCTP is not
+ * proxied.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { connect, createServer, isIPv6, type Socket } from 'node:net';
 import { portKey, proxyPortsOf, usesNodePorts } from '../api/services.js';
 import { Turns } from './turns.js';
 import type { ClusterView, ServiceRecord, Target } from './view.js';
 
 /** Kubernetes' default for sessionAffinityConfig.clientIP.timeoutSeconds: 3 hours. */
 const AFFINITY_SECONDS = 10_800;
+/** A UDP flow with no datagram either way for this long is forgotten (Linux conntrack's UDP timeout). */
+export const UDP_IDLE_MS = 30_000;
 
-interface Listener {
-  server: Server;
-  /** namespace/name and the Service port's key: what to route by, re-read per connection. */
+type Protocol = 'TCP' | 'UDP';
+
+interface Wanted {
+  /** namespace/name and the Service port's key: what to route by, re-read per connection or flow. */
   service: string;
   port: string;
+  protocol: Protocol;
+  at: number;
+}
+
+interface Listener extends Wanted {
+  close(): Promise<void>;
+}
+
+interface UdpFlow {
+  target: Target;
+  upstream: UdpSocket;
+  idle: NodeJS.Timeout;
 }
 
 export class ServiceProxy {
-  private readonly listeners = new Map<number, Listener>();
+  /** By `PROTOCOL/port`: a Service may use one NodePort for both TCP and UDP. */
+  private readonly listeners = new Map<string, Listener>();
   private readonly sockets = new Set<Socket>();
   private readonly turns = new Turns();
   private readonly affinity = new Map<string, { target: Target; until: number }>();
@@ -34,9 +54,9 @@ export class ServiceProxy {
     });
   }
 
-  /** The ports listened on, for tests and logs. */
+  /** The ports listened on (TCP or UDP), for tests and logs. */
   ports(): number[] {
-    return [...this.listeners.keys()].sort((a, b) => a - b);
+    return [...new Set([...this.listeners.values()].map((l) => l.at))].sort((a, b) => a - b);
   }
 
   /** Waits until the listeners match the view as it is now. */
@@ -45,17 +65,19 @@ export class ServiceProxy {
     await this.syncing;
   }
 
-  private wanted(): Map<number, { service: string; port: string }> {
-    const out = new Map<number, { service: string; port: string }>();
+  private wanted(): Map<string, Wanted> {
+    const out = new Map<string, Wanted>();
     for (const [id, s] of this.view.services) {
       if (s.spec?.type === 'ExternalName') continue;
       const proxy = proxyPortsOf(s);
       for (const p of s.spec?.ports ?? []) {
-        if ((p.protocol ?? 'TCP') !== 'TCP') continue;
+        const protocol = p.protocol ?? 'TCP';
+        if (protocol !== 'TCP' && protocol !== 'UDP') continue;
         const key = portKey(p);
+        const want = (at: number) => out.set(`${protocol}/${at}`, { service: id, port: key, protocol, at });
         const at = proxy.get(key);
-        if (at) out.set(at, { service: id, port: key });
-        if (usesNodePorts(s) && p.nodePort) out.set(p.nodePort, { service: id, port: key });
+        if (at) want(at);
+        if (usesNodePorts(s) && p.nodePort) want(p.nodePort);
       }
     }
     return out;
@@ -64,54 +86,73 @@ export class ServiceProxy {
   private async sync(): Promise<void> {
     if (this.closed) return;
     const wanted = this.wanted();
-    for (const [port, l] of this.listeners) {
-      const w = wanted.get(port);
+    for (const [id, l] of this.listeners) {
+      const w = wanted.get(id);
       if (w && w.service === l.service && w.port === l.port) continue;
-      this.listeners.delete(port);
-      await new Promise<void>((resolve) => l.server.close(() => resolve()));
+      this.listeners.delete(id);
+      await l.close();
     }
-    for (const [port, w] of wanted) {
-      if (this.listeners.has(port)) continue;
-      const server = createServer((socket) => this.accept(socket, port));
+    for (const [id, w] of wanted) {
+      if (this.listeners.has(id)) continue;
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(port, this.address, () => resolve());
-        });
-        server.on('error', (e) => this.log?.warn({ err: e, port }, 'service proxy listener failed'));
-        this.listeners.set(port, { server, ...w });
+        this.listeners.set(id, w.protocol === 'TCP' ? await this.listenTcp(w) : await this.listenUdp(w));
       } catch (e) {
-        this.log?.warn({ err: e, port, service: w.service }, 'service proxy could not listen');
+        this.log?.warn({ err: e, port: w.at, protocol: w.protocol, service: w.service }, 'service proxy could not listen');
       }
     }
   }
 
-  private accept(client: Socket, port: number): void {
-    const l = this.listeners.get(port);
-    const service = l && this.view.services.get(l.service);
-    const targets = l && service ? this.targets(service, l.port) : [];
+  private async listenTcp(w: Wanted): Promise<Listener> {
+    const server = createServer((socket) => this.accept(socket, w));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(w.at, this.address, () => resolve());
+    });
+    server.on('error', (e) => this.log?.warn({ err: e, port: w.at }, 'service proxy listener failed'));
+    return { ...w, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  /**
+   * The endpoints of a listener's Service port, and (first()) which to try first: the one this
+   * client is held to (ClientIP affinity, within its timeout), else the next in turn. `chosen`
+   * records the one that answered, for the affinity.
+   */
+  private route(w: Wanted, clientIp: string): { targets: Target[]; first(): number; chosen(target: Target): void } | undefined {
+    const service = this.view.services.get(w.service);
+    const targets = service ? this.targets(service, w.port) : [];
+    if (!service || !targets.length) return undefined;
+    const sticky = service.spec?.sessionAffinity === 'ClientIP';
+    const affinityKey = `${w.service}|${w.port}|${clientIp}`;
+    const first = (): number => {
+      const held = sticky ? this.affinity.get(affinityKey) : undefined;
+      const heldIndex = held && held.until > Date.now() ? targets.findIndex((t) => t.ip === held.target.ip && t.port === held.target.port) : -1;
+      return heldIndex >= 0 ? heldIndex : this.turns.take(`${w.service}|${w.port}`, targets.length);
+    };
+    const chosen = (target: Target): void => {
+      if (!sticky) return;
+      const seconds = service.spec?.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? AFFINITY_SECONDS;
+      this.affinity.set(affinityKey, { target, until: Date.now() + seconds * 1000 });
+    };
+    return { targets, first, chosen };
+  }
+
+  private accept(client: Socket, w: Wanted): void {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => client.destroy());
-    if (!targets.length || !l || !service) {
+    const route = this.route(w, client.remoteAddress ?? '');
+    if (!route) {
       client.destroy();
       return;
     }
     client.pause();
-    const sticky = service.spec?.sessionAffinity === 'ClientIP';
-    const clientIp = client.remoteAddress ?? '';
-    const affinityKey = `${l.service}|${l.port}|${clientIp}`;
-    const held = sticky ? this.affinity.get(affinityKey) : undefined;
-    const heldIndex = held && held.until > Date.now() ? targets.findIndex((t) => t.ip === held.target.ip && t.port === held.target.port) : -1;
-    const first = heldIndex >= 0 ? heldIndex : this.turns.take(`${l.service}|${l.port}`, targets.length);
+    const { targets, chosen } = route;
+    const first = route.first();
     const attempt = (n: number): void => {
       const target = targets[(first + n) % targets.length]!;
       const upstream = connect(target.port, target.ip);
       upstream.once('connect', () => {
-        if (sticky) {
-          const seconds = service.spec?.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? AFFINITY_SECONDS;
-          this.affinity.set(affinityKey, { target, until: Date.now() + seconds * 1000 });
-        }
+        chosen(target);
         upstream.removeAllListeners('error');
         upstream.on('error', () => client.destroy());
         client.on('close', () => upstream.destroy());
@@ -128,18 +169,79 @@ export class ServiceProxy {
     attempt(0);
   }
 
+  private async listenUdp(w: Wanted): Promise<Listener> {
+    const socket = createSocket(isIPv6(this.address) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(w.at, this.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    const flows = new Map<string, UdpFlow>();
+    const end = (id: string): void => {
+      const flow = flows.get(id);
+      if (!flow) return;
+      flows.delete(id);
+      clearTimeout(flow.idle);
+      flow.upstream.close();
+    };
+    socket.on('error', (e) => this.log?.warn({ err: e, port: w.at }, 'service proxy UDP listener failed'));
+    socket.on('message', (datagram, from) => this.relay(socket, flows, end, w, datagram, from));
+    return {
+      ...w,
+      close: async () => {
+        for (const id of [...flows.keys()]) end(id);
+        await new Promise<void>((resolve) => socket.close(() => resolve()));
+      },
+    };
+  }
+
+  /**
+   * One datagram from a client: to its flow's endpoint, opening the flow when it has none, or when
+   * its endpoint is no longer a ready one (the next datagram goes to another). With no endpoint
+   * the datagram is dropped. The upstream socket is not connected: a server bound to every address
+   * may answer from another of the node's addresses than the one it was sent to (on loopback
+   * aliases it always does), and a connected socket would drop that answer. Answers are taken
+   * from the endpoint's port.
+   */
+  private relay(listener: UdpSocket, flows: Map<string, UdpFlow>, end: (id: string) => void, w: Wanted, datagram: Buffer, from: RemoteInfo): void {
+    const id = `${from.address}|${from.port}`;
+    const route = this.route(w, from.address);
+    let flow = flows.get(id);
+    if (flow && !route?.targets.some((t) => t.ip === flow!.target.ip && t.port === flow!.target.port)) {
+      end(id);
+      flow = undefined;
+    }
+    if (!route) return;
+    if (!flow) {
+      const target = route.targets[route.first()]!;
+      const upstream = createSocket(isIPv6(target.ip) ? 'udp6' : 'udp4');
+      const opened: UdpFlow = (flow = { target, upstream, idle: setTimeout(() => end(id), UDP_IDLE_MS) });
+      flows.set(id, opened);
+      route.chosen(target);
+      upstream.on('error', () => end(id));
+      upstream.on('message', (reply, sender) => {
+        if (sender.port !== target.port) return;
+        opened.idle.refresh();
+        listener.send(reply, from.port, from.address);
+      });
+    }
+    flow.idle.refresh();
+    flow.upstream.send(datagram, flow.target.port, flow.target.ip);
+  }
+
   private targets(service: ServiceRecord, key: string): Target[] {
     const port = (service.spec?.ports ?? []).find((p) => portKey(p) === key);
     return port ? this.view.targetsOf(service, port) : [];
   }
 
-
   async close(): Promise<void> {
     this.closed = true;
     await this.syncing;
-    const servers = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+    const listeners = [...this.listeners.values()];
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();
-    await Promise.all(servers);
+    await Promise.all(listeners.map((l) => l.close()));
   }
 }

@@ -3,12 +3,14 @@
  * 127.0.0.3) and the server's ingress, in both modes (the built-in router, and nginx): two Deployments behind one Ingress by host and by
  * path, load spread over pods on both nodes; a NodePort on each node's address; a pod reaching a
  * Service through its `<NAME>_SERVICE_HOST/PORT` variables; a TLS host served with its Secret's
- * certificate; and a rolling update under continuous traffic with no failed request.
+ * certificate; a UDP NodePort Service whose flows reach both of its pods (once, not per mode);
+ * and a rolling update under continuous traffic with no failed request.
  */
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createSocket as createUdpSocket } from 'node:dgram';
 import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCA, issueServingCert } from '../../src/server/pki.js';
 import { startAgent, type AgentProcess } from '../helpers/agents.js';
@@ -41,6 +43,22 @@ function get(port: number, host: string, urlPath: string, address = INGRESS, ret
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
     req.end();
+  });
+}
+
+/** One datagram to address:port from a fresh socket; the first answer, or undefined after 1 s. */
+function udpAsk(address: string, port: number, message: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = createUdpSocket('udp4');
+    const done = (answer: string | undefined) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(undefined), 1000);
+    socket.on('message', (m) => done(m.toString('utf8')));
+    socket.on('error', () => done(undefined));
+    socket.send(message, port, address);
   });
 }
 
@@ -259,6 +277,47 @@ spec:
     expect(tls.status).toBe(200);
     expect(tls.body).toMatch(/^green v1 /);
     expect(tls.subject).toContain('DNS:tls.example.com');
+
+    // UDP through the agents' service proxies (the same in both ingress modes: checked once).
+    if (mode !== 'builtin') return;
+    await apply('udp', `apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{name: echo, port: 53, targetPort: echo, protocol: UDP}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: echo
+          image: node
+          command: [node, -e, "const d = require('dgram').createSocket('udp4'); d.on('message', (m, r) => d.send(process.env.POD_NAME + ' ' + m, r.port, r.address)); d.bind(+process.env.PORT_ECHO)"]
+          env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+          ports: [{name: echo, containerPort: 5353, protocol: UDP}]
+`);
+    await until('2 echo endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/echo')).body.subsets?.flatMap((x: any) => x.addresses ?? []).length === 2);
+    const echo = (await request('GET', '/api/v1/namespaces/default/services/echo')).body;
+    expect(echo.spec.ports[0]).toMatchObject({ protocol: 'UDP', nodePort: expect.any(Number) });
+    const answeredBy = new Set<string>();
+    for (const address of ['127.0.0.2', '127.0.0.3']) {
+      // A fresh client socket is a new flow: flows go to the endpoints in turn.
+      for (let i = 0; i < 4; i++) {
+        const reply = await until(`a UDP answer through ${address}`, () => udpAsk(address, echo.spec.ports[0].nodePort, `ping ${i}`), 20_000);
+        expect(reply).toMatch(new RegExp(`^echo-\\S+ ping ${i}$`));
+        answeredBy.add(reply.split(' ')[0]!);
+      }
+    }
+    expect(answeredBy.size).toBe(2);
   }, 180_000);
 
   it('rolls a 3-replica Deployment under continuous traffic with no failed request; a killed endpoint costs no error', async () => {
