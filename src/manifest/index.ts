@@ -7,7 +7,6 @@ import { BerthError } from '../api/errors.js';
 import { collect, type LoadResult } from './collect.js';
 import { DEFAULT_LOAD_OPTIONS, loadFile, type FileResult, type LoadOptions, type SourceFile } from './load.js';
 import { LoaderPool } from './pool.js';
-import { realWork, warmUpGradually } from './warmup.js';
 import { listManifestFiles, readSourceFile, type ManifestFileRef } from './tree.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
@@ -33,7 +32,6 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
   if (!parallel) return collect(loadHere(refs, opts));
   const pool = options.pool ?? shared();
-  realWork();
   const loading = settledLater(pool.load(refs, opts));
   await pool.help();
   return collect(await loading);
@@ -46,18 +44,17 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
  */
 export async function loadSourceFiles(parts: AsyncIterable<SourceFile[]>, options: LoadOptions, parallel: boolean): Promise<FileResult[]> {
   const loading: Promise<FileResult[]>[] = [];
-  if (parallel) realWork();
   for await (const part of parts) loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(part.map((f) => loadFile(f, options))));
   if (parallel) await shared().help();
   return (await Promise.all(loading)).flat();
 }
 
 /**
- * Starts the shared loader threads ahead of the first large load and warms this thread up for the
- * loads it takes itself (a server, once it has an Application); resolves once done.
+ * Starts the shared loader threads, warming up, ahead of the first large load (a server, once it
+ * has an Application); resolves once they are ready.
  */
-export async function warmLoader(): Promise<void> {
-  await Promise.all([shared().warm(), warmUpGradually()]);
+export function warmLoader(): Promise<void> {
+  return shared().warm();
 }
 
 /** One thread fewer than there are cores: the thread that asks for a load helps with it. */

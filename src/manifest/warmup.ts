@@ -1,14 +1,13 @@
 /**
- * Warms a thread up before its first real load: a fresh thread first compiles the schema
+ * Warms a loader thread up before its first real load: a fresh thread first compiles the schema
  * validators (most of a second) and parses YAML slowly until V8 has optimised the parser, and a
  * server's first sync of a large repository would pay both on every thread. Compiling the
  * validators and loading a small, ordinary application fifty times as soon as a server has an
- * Application takes both out of the syncs that follow.
+ * Application takes both out of the syncs that follow. The serving thread is not warmed: it
+ * compiles what it needs on first use, and warming it would hold up requests.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { KINDS } from '../api/kinds.js';
 import { loadFile, type LoadOptions } from './load.js';
-import { validatorFor } from './schema.js';
+import { warmValidators } from './schema.js';
 
 const SAMPLE = `apiVersion: apps/v1
 kind: Deployment
@@ -100,31 +99,6 @@ const loadSample = (): unknown => loadFile({ path: 'warm-up.yaml', bytes: Buffer
 
 /** On a loader thread, before it takes its first batch. */
 export function warmUp(): void {
-  for (const k of KINDS) validatorFor(k.kind);
+  warmValidators();
   for (let i = 0; i < ROUNDS; i++) loadSample();
-}
-
-let realWorkStarted = false;
-
-/**
- * On a thread that serves requests meanwhile: a validator or a few loads per turn of the event
- * loop. It stops when a large load starts here (see realWork()): that load compiles the
- * validators it needs, and warming up beside it would only take CPU from it.
- */
-export async function warmUpGradually(): Promise<void> {
-  for (const k of KINDS) {
-    await nextTurn();
-    if (realWorkStarted) return;
-    validatorFor(k.kind);
-  }
-  for (let i = 0; i < ROUNDS; i++) {
-    if (i % 5 === 0) await nextTurn();
-    if (realWorkStarted) return;
-    loadSample();
-  }
-}
-
-/** A large load has started on this thread: warming up is no longer worth its CPU. */
-export function realWork(): void {
-  realWorkStarted = true;
 }

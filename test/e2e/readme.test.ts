@@ -48,7 +48,8 @@ describe('the README quick start', () => {
         }
       }, 120_000);
       expect(answer).toMatch(/^hello from Berth v1 \(hello-[a-z0-9]+-[a-z0-9]+\)\n$/);
-      expect(out).toMatch(/serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:8080\//);
+      // The progress line saying how to reach it comes as `up` sees the Ingress serve: a moment after, at most.
+      await until('the serving line', async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:8080\//.test(out), 15_000);
     } finally {
       process.kill(-start.pid!, 'SIGINT');
     }

@@ -54,7 +54,8 @@ describe('berth up', () => {
       c.on('exit', (code) => resolve(code === 0 ? body : undefined));
     });
     await until('v1 served', async () => (await hello())?.startsWith('hello from Berth v1'), 90_000);
-    expect(out).toMatch(/serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:\d+\//);
+    // Its progress line says how to reach it (printed as `up` sees the Ingress serve: a moment after, at most).
+    await until('the serving line', async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:\d+\//.test(out), 15_000);
 
     // Push to deploy: v2 rolls out; revert to roll back: v1 again.
     const deployment = path.join(repo, 'deploy', 'deployment.yaml');
