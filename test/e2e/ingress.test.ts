@@ -325,17 +325,19 @@ spec:
     const began = Date.now();
     const stages: string[] = [];
     const stage = (what: string) => stages.push(`${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    const httpPort = await freePort();
+    await start(['--ingress-listen', `${INGRESS}:${httpPort}`]);
+    // Taken now: by the time a failure is reported, afterEach has stopped and forgotten them.
+    const [ran, ranAgents] = [server!, [...agents]];
     onTestFailed(() => {
-      const nginxLog = path.join(server?.dir ?? '', 'nginx', 'error.log');
+      const nginxLog = path.join(ran.dir, 'nginx', 'error.log');
       console.error([
         `rolling update (${mode}) stages: ${stages.join('; ')}`,
-        `server log (last 3000 characters): ${server?.logs().slice(-3000)}`,
-        ...agents.map((a) => `agent ${a.name} log: ${a.logs().slice(-2000)}`),
+        `server log (last 3000 characters): ${ran.logs().slice(-3000)}`,
+        ...ranAgents.map((a) => `agent ${a.name} log: ${a.logs().slice(-2000)}`),
         mode === 'nginx' && existsSync(nginxLog) ? `nginx error.log: ${readFileSync(nginxLog, 'utf8').split('\n').slice(-15).join('\n')}` : '',
       ].join('\n'));
     });
-    const httpPort = await freePort();
-    await start(['--ingress-listen', `${INGRESS}:${httpPort}`]);
     await apply('svc', `apiVersion: v1
 kind: Service
 metadata: {name: roll}
@@ -382,9 +384,22 @@ spec:
     // A pod's process dies (SIGKILL, nothing drains it): the router retries another endpoint, and
     // readiness takes the pod out of the endpoints.
     const before = results.length;
-    const host = agents.find((a) => readdirSync(path.join(a.dir, 'process')).length > 0)!;
-    const victim = readdirSync(path.join(host.dir, 'process'))[0]!;
-    process.kill(-JSON.parse(readFileSync(path.join(host.dir, 'process', victim, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+    // A running v2 pod's process: an old pod's state may still be there while it is being removed.
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const victim = agents
+      .flatMap((a) => readdirSync(path.join(a.dir, 'process')).map((id) => path.join(a.dir, 'process', id, 'meta.json')))
+      .filter((f) => existsSync(f))
+      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { pid: number; env: Record<string, string> })
+      .find((m) => m.env.VERSION === 'v2' && alive(m.pid));
+    expect(victim, 'a running v2 pod process').toBeDefined();
+    process.kill(-victim!.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 3000));
     stop = true;
     await client;
