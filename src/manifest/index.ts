@@ -3,11 +3,10 @@
  * of loader threads with this thread helping (many).
  */
 import { availableParallelism } from 'node:os';
-import { BerthError } from '../api/errors.js';
 import { collect, type LoadResult } from './collect.js';
-import { DEFAULT_LOAD_OPTIONS, loadFile, type FileResult, type LoadOptions, type SourceFile } from './load.js';
-import { LoaderPool } from './pool.js';
-import { listManifestFiles, readSourceFile, type ManifestFileRef } from './tree.js';
+import { DEFAULT_LOAD_OPTIONS, type FileResult, type LoadOptions, type SourceFile } from './load.js';
+import { LoaderPool, loadBatch } from './pool.js';
+import { listManifestFiles } from './tree.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
 export { loadFile, DEFAULT_LOAD_OPTIONS, MAX_FILE_BYTES, type LoadOptions, type LoadedObject, type FileResult, type SourceFile } from './load.js';
@@ -30,7 +29,7 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
   const opts: LoadOptions = { strict: options.strict ?? DEFAULT_LOAD_OPTIONS.strict, defaultNamespace: options.defaultNamespace ?? DEFAULT_LOAD_OPTIONS.defaultNamespace };
   const refs = listManifestFiles(paths);
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
-  if (!parallel) return collect(loadHere(refs, opts));
+  if (!parallel) return collect(loadBatch(refs, opts));
   const pool = options.pool ?? shared();
   const loading = settledLater(pool.load(refs, opts));
   await pool.help();
@@ -44,7 +43,7 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
  */
 export async function loadSourceFiles(parts: AsyncIterable<SourceFile[]>, options: LoadOptions, parallel: boolean): Promise<FileResult[]> {
   const loading: Promise<FileResult[]>[] = [];
-  for await (const part of parts) loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(part.map((f) => loadFile(f, options))));
+  for await (const part of parts) loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(loadBatch(part, options)));
   if (parallel) await shared().help();
   return (await Promise.all(loading)).flat();
 }
@@ -72,17 +71,6 @@ function settledLater<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-function loadHere(refs: ManifestFileRef[], options: LoadOptions): FileResult[] {
-  return refs.map((ref) => loadFile(readOrFail(ref), options));
-}
-
-function readOrFail(ref: ManifestFileRef): SourceFile {
-  try {
-    return readSourceFile(ref);
-  } catch (e) {
-    throw new BerthError('Usage', `cannot read ${ref.display}: ${(e as Error).message}`, { cause: e });
-  }
-}
 export { normalizeObject, type NormalizeOptions, type Normalized, type NormalizedObject } from './normalize.js';
 export { renderPath, type Finding } from './diagnostics.js';
 export { isManifestFileName, ignoreScope, isIgnored, type IgnoreScope } from './tree.js';

@@ -24,28 +24,34 @@ const PER_THREAD = 2;
  */
 const WORKER_YOUNG_GENERATION_MB = 32;
 
-/** Loads one input, reading it first when it is a file on disk (which may throw). */
-export function loadInput(input: LoaderInput, options: LoadOptions): FileResult {
-  return loadFile('bytes' in input ? input : readSourceFile(input), options);
+/**
+ * Loads a batch, on whichever thread: files on disk are read first, and one that cannot be read
+ * fails the batch with a Usage error naming it.
+ */
+export function loadBatch(files: LoaderInput[], options: LoadOptions): FileResult[] {
+  return files.map((f) => loadFile('bytes' in f ? f : readOrFail(f), options));
 }
 
-export function inputName(input: LoaderInput | undefined): string {
-  return !input ? '?' : 'bytes' in input ? input.path : input.display;
+function readOrFail(ref: ManifestFileRef): SourceFile {
+  try {
+    return readSourceFile(ref);
+  } catch (e) {
+    throw new BerthError('Usage', `cannot read ${ref.display}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** What a thread started by warm() posts once it has warmed up. */
 export const READY = 'ready';
 
+/** A thread answers its requests in the order they were sent (see inFlight). */
 export interface WorkerRequest {
-  id: number;
   files: LoaderInput[];
   options: LoadOptions;
 }
 export interface WorkerReply {
-  id: number;
   results: FileResult[];
-  /** Set when a file could not be read at all. */
-  ioError?: { file: string; message: string };
+  /** Set when the batch failed (a file could not be read): the error's message. */
+  failure?: string;
 }
 
 interface Job {
@@ -63,7 +69,6 @@ export class LoaderPool {
   private readonly queue: Job[] = [];
   /** The batches each thread has been sent and not answered yet, oldest first. */
   private readonly inFlight = new Map<Worker, { job: Job; batch: number }[]>();
-  private nextId = 0;
 
   constructor(private readonly size: number) {}
 
@@ -89,13 +94,10 @@ export class LoaderPool {
       const job = this.queue.find((j) => j.next < j.batches.length);
       if (!job) return;
       const batch = job.next++;
-      const files = job.batches[batch]!;
-      const results: FileResult[] = [];
       try {
-        for (const f of files) results.push(loadInput(f, job.options));
-        this.complete(job, batch, results);
+        this.complete(job, batch, loadBatch(job.batches[batch]!, job.options));
       } catch (e) {
-        this.fail(job, new BerthError('Usage', `cannot read ${inputName(files[results.length])}: ${(e as Error).message}`, { cause: e }));
+        this.fail(job, e as Error);
       }
       await nextTurn();
     }
@@ -148,7 +150,7 @@ export class LoaderPool {
         if (!job) break;
         const batch = job.next++;
         flights.push({ job, batch });
-        const request: WorkerRequest = { id: this.nextId++, files: job.batches[batch]!, options: job.options };
+        const request: WorkerRequest = { files: job.batches[batch]!, options: job.options };
         worker.postMessage(request);
       }
       if (flights.length) worker.ref();
@@ -160,7 +162,7 @@ export class LoaderPool {
     const flight = this.inFlight.get(worker)?.shift();
     if (flight) {
       const { job, batch } = flight;
-      if (reply.ioError) this.fail(job, new BerthError('Usage', `cannot read ${reply.ioError.file}: ${reply.ioError.message}`));
+      if (reply.failure !== undefined) this.fail(job, new BerthError('Usage', reply.failure));
       else this.complete(job, batch, reply.results);
     }
     this.dispatch();

@@ -2,17 +2,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { warmValidators } from './schema.js';
 import { warmUp } from './warmup.js';
-import type { FileResult } from './load.js';
-import { READY, inputName, loadInput, type WorkerReply, type WorkerRequest } from './pool.js';
+import { READY, loadBatch, type WorkerReply, type WorkerRequest } from './pool.js';
 
 parentPort!.on('message', (req: WorkerRequest) => {
-  const results: FileResult[] = [];
   let reply: WorkerReply;
   try {
-    for (const f of req.files) results.push(loadInput(f, req.options));
-    reply = { id: req.id, results };
+    reply = { results: loadBatch(req.files, req.options) };
   } catch (e) {
-    reply = { id: req.id, results: [], ioError: { file: inputName(req.files[results.length]), message: (e as Error).message } };
+    reply = { results: [], failure: (e as Error).message };
   }
   parentPort!.postMessage(reply);
 });

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPaths } from '../../src/manifest/index.js';
+import { LoaderPool, loadPaths } from '../../src/manifest/index.js';
+import { loadBatch } from '../../src/manifest/pool.js';
 
 const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n`;
 
@@ -47,4 +48,23 @@ describe('reading a manifest tree', () => {
   it('reports a missing path as a usage error', async () => {
     await expect(loadPaths([path.join(dir, 'nope')])).rejects.toMatchObject({ code: 'Usage' });
   });
+
+  it('names a file that cannot be read, whichever thread read it', async () => {
+    const gone = { display: 'gone.yaml', absolute: path.join(dir, 'gone.yaml') };
+    const expected = { code: 'Usage', message: expect.stringMatching(/^cannot read gone\.yaml: ENOENT/) };
+    const options = { strict: false, defaultNamespace: 'default' };
+    expect(() => loadBatch([gone], options)).toThrow(expect.objectContaining(expected));
+    const pool = new LoaderPool(1);
+    try {
+      await expect(pool.load([gone], options)).rejects.toMatchObject(expected);
+    } finally {
+      await pool.close();
+    }
+    // A pool with no thread of its own: the batch can only be taken by this one (help).
+    const threadless = new LoaderPool(0);
+    const loading = threadless.load([gone], options);
+    loading.catch(() => undefined);
+    await threadless.help();
+    await expect(loading).rejects.toMatchObject(expected);
+  }, 30_000);
 });
