@@ -359,12 +359,12 @@ spec:
     await until('the ingress serving', async () => (await get(httpPort, 'roll.example.com', '/')).status === 200);
     stage('served');
 
-    const results: { status: number; version: string }[] = [];
+    const results: { status: number; version: string; body: string }[] = [];
     let stop = false;
     const client = (async () => {
       while (!stop) {
         const r = await get(httpPort, 'roll.example.com', '/').catch((e) => ({ status: 0, body: String(e) }));
-        results.push({ status: r.status, version: r.status === 200 ? r.body.split(' ')[1]! : r.body });
+        results.push({ status: r.status, version: r.status === 200 ? r.body.split(' ')[1]! : r.body, body: r.body.trim() });
       }
     })();
     await new Promise((r) => setTimeout(r, 500));
@@ -376,8 +376,12 @@ spec:
       rollout = d.status;
       const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
       return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
-    }, 90_000).catch((e: Error) => {
-      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}`);
+    }, 90_000).catch(async (e: Error) => {
+      // What the router had to go on, taken before afterEach stops the server and removes its data.
+      const endpoints = (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets;
+      const nginxConf = path.join(server!.dir, 'nginx', 'nginx.conf');
+      const upstreams = existsSync(nginxConf) ? readFileSync(nginxConf, 'utf8').split('\n').filter((l) => /^\s*(upstream|server \d)/.test(l)).join('\n') : '(no nginx.conf)';
+      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}`);
     });
 
     stage(`rolled out (${results.length} answers)`);
