@@ -9,6 +9,7 @@ export const DIAGNOSTIC_REASONS = [
   'Kustomization',
   'KustomizePatch',
   'NotAnObject',
+  'UnsafeKey',
   'MissingField',
   'UnsupportedKind',
   'WrongAPIVersion',

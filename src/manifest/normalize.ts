@@ -10,6 +10,7 @@ import { convertLegacy, isLegacy } from './convert.js';
 import { applyDefaults } from './defaults.js';
 import { isObject, type PlainObject } from './object.js';
 import { checkSemantics } from './semantic.js';
+import { unsafeKeyIn } from '../api/safe-keys.js';
 import { validateSchema } from './schema.js';
 
 export type NormalizedObject = PlainObject & { apiVersion: string; kind: string; metadata: PlainObject & { name: string; namespace?: string } };
@@ -35,6 +36,8 @@ export interface Normalized {
 export function normalizeObject(raw: unknown, options: NormalizeOptions): Normalized {
   const fail = (reason: DiagnosticReason, path: FieldPath, message: string): Normalized => ({ findings: [{ severity: 'error', reason, path, message }] });
   if (!isObject(raw)) return fail('NotAnObject', [], `expected a Kubernetes object, got ${describeValue(raw)}`);
+  const unsafe = unsafeKeyIn(raw);
+  if (unsafe) return fail('UnsafeKey', [...unsafe.path, unsafe.key], `the key ${JSON.stringify(unsafe.key)} is not allowed: keys __proto__, constructor and prototype could reach an object's prototype`);
   const obj = raw;
   const { apiVersion, kind } = obj;
   const missing = [typeof apiVersion === 'string' && apiVersion ? '' : 'apiVersion', typeof kind === 'string' && kind ? '' : 'kind'].filter(Boolean);

@@ -56,19 +56,43 @@ export class IngressRouter {
   }
 
   private async serve(server: Server, at: Listen, secure: boolean): Promise<number> {
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, secure));
-    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head, secure));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        this.handle(req, res, secure);
+      } catch (e) {
+        this.refuse(e, () => (res.headersSent ? res.destroy() : fail(res, statusFor(e), `the request could not be routed: ${(e as Error).message}`)));
+      }
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      try {
+        this.upgrade(req, socket, head, secure);
+      } catch (e) {
+        const status = statusFor(e);
+        this.refuse(e, () => socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`));
+      }
+    });
     server.on(secure ? 'secureConnection' : 'connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    server.on('clientError', (_e, socket: Socket) => socket.destroy());
+    // A request Node's parser refuses is answered as Node itself would (400, 431, 408), then closed.
+    server.on('clientError', (e: Error & { code?: string }, socket: Socket) => {
+      if (!socket.writable || socket.bytesWritten > 0) return void socket.destroy();
+      const [code, text] = e.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      socket.end(`HTTP/1.1 ${code} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(at.port, at.host, () => resolve());
     });
     this.servers.push(server);
     return (server.address() as { port: number }).port;
+  }
+
+  /** A request that could not be handled is answered, never left to take the process down. */
+  private refuse(e: unknown, answer: () => void): void {
+    if (statusFor(e) >= 500) this.o.log?.warn({ err: e }, 'ingress request failed');
+    answer();
   }
 
   /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes everything. */
@@ -255,7 +279,10 @@ function responseHeaders(upstream: Record<string, string | string[] | undefined>
   return out;
 }
 
-const REASONS: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+/** undici refuses a request it cannot send (a malformed target or header): the client's fault. */
+const statusFor = (e: unknown): number => ((e as { code?: string }).code === 'UND_ERR_INVALID_ARG' ? 400 : 500);
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 500: 'Internal Server Error', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 /** A clear error body: what failed and why, for the person reading it in a browser or curl. */
 function fail(res: ServerResponse, status: number, reason: string): void {

@@ -17,9 +17,9 @@ import { route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
+import { PATCH_TYPES } from './patch.js';
+import { readJsonBody, readRawBody } from './body.js';
 
-/** As Kubernetes: request bodies over 3 MiB are refused. */
-export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 const BOOKMARK_INTERVAL_MS = 30_000;
 
 export interface ApiContext {
@@ -60,29 +60,6 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(json);
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const text = (await readRawBody(req)).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-async function readRawBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body is over the ${MAX_BODY_BYTES}-byte limit`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 const wantsTable = (req: IncomingMessage): boolean => /as=Table/.test(String(req.headers.accept ?? ''));
 
 /** readonly sees Secrets without their values. */
@@ -108,14 +85,26 @@ function splitEventSelector(selector: string | null): { storeSelector: string; m
   return { storeSelector: rest.join(','), match: (o) => checks.every((c) => c(o)) };
 }
 
+/** The request target as a URL; one that does not parse is a bad request, not a crash. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'https://berth');
+  } catch {
+    throw new BerthError('BadRequest', `the request target ${JSON.stringify(String(target).slice(0, 200))} is not a valid URL`);
+  }
+}
+
 export function createHandler(ctx: ApiContext) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'https://berth');
     const method = req.method ?? 'GET';
     let verb = method.toLowerCase();
     let resource = 'nonresource';
+    let pathname = '';
+    // Everything about the request, its URL first, is read inside the one error path below.
     try {
+      const url = requestUrl(req.url);
+      pathname = url.pathname;
       if (url.pathname === '/healthz' || url.pathname === '/livez') {
         res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
         return;
@@ -163,7 +152,7 @@ export function createHandler(ctx: ApiContext) {
       await serveResource(ctx, principal, match, req, res, url);
     } catch (e) {
       const err = isBerthError(e) ? e : new BerthError('Internal', `internal error: ${(e as Error).message}`, { cause: e });
-      if (err.code === 'Internal') ctx.log.error({ err: e, method, path: url.pathname }, 'request failed');
+      if (err.code === 'Internal') ctx.log.error({ err: e, method, path: pathname }, 'request failed');
       if (!res.headersSent) send(res, err.httpStatus, statusObject(err));
       else res.destroy();
     } finally {
@@ -216,7 +205,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'watch':
       return watch(ctx, p, r, req, res, q);
     case 'create': {
-      const body = await readBody(req);
+      const body = await readJsonBody(req);
       if (r.subresource === 'exec') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no exec subresource`);
         return send(res, 200, await proxyExec(ctx.store, await ctx.registry.get(r), body));
@@ -232,17 +221,17 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'update': {
       if (r.subresource === 'heartbeat') {
         if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
-        return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readBody(req)));
+        return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readJsonBody(req)));
       }
-      const { object, warnings } = await ctx.registry.update(r, await readBody(req), strict);
+      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), strict);
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
-      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readBody(req), strict);
+      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), strict);
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {
-      const deleted = await ctx.registry.delete(r, await readBody(req), q);
+      const deleted = await ctx.registry.delete(r, await readJsonBody(req), q);
       return send(res, 200, deleted);
     }
   }

@@ -5,6 +5,7 @@
  * `$retainKeys`, `$deleteFromPrimitiveList/<list>`, and null deleting a field.
  */
 import { BerthError } from '../api/errors.js';
+import { UNSAFE_KEYS } from '../api/safe-keys.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -40,7 +41,10 @@ export function mergePatch(target: Json, patch: Json): Json {
 
 function pointer(path: unknown): string[] {
   if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw bad(`path ${JSON.stringify(path)} is not a JSON pointer`);
-  return path === '' ? [] : path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = path === '' ? [] : path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const unsafe = segments.find((s) => UNSAFE_KEYS.has(s));
+  if (unsafe !== undefined) throw new BerthError('Invalid', `invalid patch: path ${JSON.stringify(path)} names ${JSON.stringify(unsafe)}, which is not allowed`);
+  return segments;
 }
 
 function parentOf(doc: Json, segs: string[]): { parent: Json; key: string } {

@@ -35,8 +35,16 @@ export type RouteMatch = ResourceRequest | DiscoveryRequest;
 
 const BY_GROUP_VERSION_PLURAL = new Map<string, KindInfo>(KINDS.map((k) => [`${apiVersionOf(k)}/${k.plural}`, k]));
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BerthError('BadRequest', `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding`);
+  }
+}
+
 export function route(method: string, pathname: string, query: URLSearchParams): RouteMatch | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = pathname.split('/').filter(Boolean).map(decodeSegment);
   let groupVersion: string;
   let rest: string[];
   if (parts[0] === 'api') {

@@ -8,6 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BerthError } from '../api/errors.js';
+import { parseJsonBody } from './body.js';
 
 export const WEBHOOK_PATH = '/api/v1/webhooks/git';
 
@@ -35,12 +36,9 @@ export function verifyWebhook(headers: IncomingHttpHeaders, body: Buffer, secret
 
 /** The repository and branch of a push payload (GitHub, Gitea and GitLab shapes). */
 export function parsePush(body: Buffer): GitPush {
-  let p: Record<string, any>;
-  try {
-    p = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new BerthError('BadRequest', 'the webhook body is not JSON');
-  }
+  const parsed = parseJsonBody(body);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BerthError('BadRequest', 'the webhook body is not a JSON object');
+  const p = parsed as Record<string, any>;
   const urls = [
     p.repository?.clone_url, p.repository?.html_url, p.repository?.ssh_url, p.repository?.git_http_url, p.repository?.url,
     p.project?.git_http_url, p.project?.http_url, p.project?.web_url,

@@ -191,3 +191,15 @@ describe('bad input gives errors at the right line, never an exception', () => {
     expect(loadFile({ path: 'latin1.yaml', bytes: Buffer.from([0x61, 0x3a, 0x20, 0xe9, 0x0a]) }).diagnostics.map((d) => d.reason)).toEqual(['NotUTF8']);
   });
 });
+
+describe('keys that could reach a prototype', () => {
+  it.each([
+    ['__proto__', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  __proto__: {polluted: "1"}\n', 'data.__proto__'],
+    ['constructor', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {constructor: x}\n', 'metadata.labels.constructor'],
+  ])('a manifest with a %s key is an error at its field', (_, text, path) => {
+    const r = load(text);
+    expect(r.objects).toEqual([]);
+    expect(r.diagnostics.map((d) => `${d.severity} ${d.reason} ${d.path}`)).toEqual([`error UnsafeKey ${path}`]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
