@@ -4,11 +4,12 @@
  * here; commands that need no concrete parts live in src/cli.
  */
 import path from 'node:path';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { VERSION, runCli } from './cli/main.js';
-import { fetchPinnedCa, splitJoinToken } from './agent/join.js';
+import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
 import { AgentEndpoint } from './agent/endpoint.js';
@@ -46,6 +47,7 @@ interface ServerFlags {
   ingressListen?: string;
   ingressTlsListen?: string;
   ingressMode: string;
+  reset?: boolean;
 }
 
 function addServerCommand(program: Command): void {
@@ -59,6 +61,7 @@ function addServerCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve this certificate instead of one signed by the cluster CA')
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
+    .option('--reset', 'start an empty cluster on purpose: a damaged state.db is moved aside, an empty store accepted')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
     .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
     .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
@@ -94,14 +97,14 @@ interface ControlPlane {
 /** `berth server`: the store, the API, Git sync, the controllers and scheduler, and the ingress. */
 async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2))): Promise<ControlPlane> {
   const dataDir = path.resolve(flags.data ?? defaultDataDir());
-  const store = await openStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`);
+  const store = await openServerStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`, flags.reset === true, log);
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
   const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
   const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
   const server = await startServer(store, {
-    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, ...(tls ? { tls } : {}),
+    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
     // A push refreshes the Applications that track that repository (and branch, when they name one).
     onGitPush: (push) => {
@@ -130,6 +133,20 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
       log.flush();
     },
   };
+}
+
+/** Opens the store; with --reset, a damaged SQLite file is moved aside (kept, renamed) and a new one started. */
+async function openServerStore(url: string, reset: boolean, log: Logger): Promise<Store & { close(): Promise<void> }> {
+  try {
+    return await openStore(url);
+  } catch (e) {
+    if (!reset || !url.startsWith('sqlite:') || !isBerthError(e, 'Unavailable')) throw e;
+    const file = url.slice('sqlite:'.length).split('?')[0]!;
+    const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+    log.warn({ damaged: aside }, 'the damaged store was moved aside (--reset); starting with an empty one');
+    return openStore(url);
+  }
 }
 
 /** The server's ingress router, when asked for: it reads the cluster through its own API. */
@@ -176,7 +193,8 @@ async function agentConnection(cmd: Command): Promise<Connection> {
   const connection = resolveConnection(cmd.optsWithGlobals() as ConnectionFlags);
   const { token, caSha256 } = splitJoinToken(connection.token);
   if (!caSha256 || connection.ca) return { ...connection, token };
-  return { ...connection, token, ca: await fetchPinnedCa(connection.server, caSha256) };
+  const attempts = Number((cmd.opts() as { joinAttempts?: string }).joinAttempts ?? JOIN_ATTEMPTS);
+  return { ...connection, token, ca: await withJoinRetries("checking the server's CA against the join token's pin", () => fetchPinnedCa(connection.server, caSha256), { attempts }) };
 }
 
 function addSimulateCommand(program: Command): void {
@@ -214,6 +232,7 @@ interface AgentFlags {
   runtime: string;
   data?: string;
   heartbeatInterval: string;
+  joinAttempts?: string;
   logLevel: string;
   agentPort: string;
   sandboxImage: string;
@@ -236,6 +255,7 @@ function addAgentCommand(program: Command): void {
     .option('--sandbox-image <image>', "the image holding each pod's network (docker runtime; made from busybox-static when missing)", DEFAULT_SANDBOX_IMAGE)
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
+    .option('--join-attempts <n>', 'tries at joining (1, 2, 4, … s apart) before the agent exits 2 with the reason', String(JOIN_ATTEMPTS))
     .option('--agent-port <port>', 'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)', '0')
     .option('--ingress', 'run an ingress router on this node too (at --ingress-listen)')
     .option('--ingress-listen <host:port>', 'where the node\'s ingress router listens (with --ingress)', ':8080')
@@ -261,10 +281,11 @@ interface RunningNode {
 async function startNode(flags: AgentFlags, connection: Connection, log: Logger): Promise<RunningNode> {
   const name = flags.name ?? thisMachine().hostname;
   const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (privateDir(dataDir)) log.warn({ path: dataDir }, 'other users could read this; narrowed to the owner only');
   if (!['process', 'docker', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
   // The node's own token, kept from the first join: a restarted agent is still this node.
   const tokenFile = path.join(dataDir, 'node.token');
+  if (keepPrivate(tokenFile)) log.warn({ path: tokenFile }, 'other users could read this; narrowed to the owner only');
   if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
   const client = new BerthClient(connection);
   const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
@@ -285,7 +306,14 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     },
     onError: (err) => log.warn({ err }, 'heartbeat failed'),
   });
-  await membership.register();
+  try {
+    await withJoinRetries('registering the Node', () => membership.register(), { attempts: Number(flags.joinAttempts ?? JOIN_ATTEMPTS), onRetry: (err, attempt) => log.warn({ err, attempt }, 'joining the cluster failed; trying again') });
+  } catch (e) {
+    // Nothing may keep a node that could not join alive.
+    await endpoint.close();
+    await client.close();
+    throw e;
+  }
   log.info({ node: name, address: flags.address, runtime: runtime.name, dataDir }, 'node registered');
   // Every node proxies Services (their proxy ports and NodePorts); with --ingress it routes Ingresses too.
   const onNode = (listen: string) => {

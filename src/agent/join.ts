@@ -5,7 +5,8 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { connect, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
-import { BerthError } from '../api/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError, isBerthError } from '../api/errors.js';
 import { parseToken } from '../api/tokens.js';
 
 export interface JoinCredentials {
@@ -41,4 +42,28 @@ export function fetchPinnedCa(serverUrl: string, pin: string, timeoutMs = 10_000
     socket.setTimeout(timeoutMs, () => socket.destroy(new BerthError('Unavailable', `timed out connecting to ${serverUrl}`)));
     socket.on('error', (e) => reject(e instanceof BerthError ? e : new BerthError('Unavailable', `cannot reach ${serverUrl}: ${e.message}`)));
   });
+}
+
+/** How many times a join is tried before the agent gives up, and the first wait between tries. */
+export const JOIN_ATTEMPTS = 5;
+const FIRST_RETRY_MS = 1000;
+
+/**
+ * Runs one step of joining (fetching the pinned CA, registering the Node) a bounded number of
+ * times, waiting 1, 2, 4, … s between tries: a server still starting, or a token still being
+ * written, gets its chance; a wrong token or pin ends the agent with the reason (exit 2), instead
+ * of an agent that neither runs nor exits.
+ */
+export async function withJoinRetries<T>(step: string, run: () => Promise<T>, options: { attempts?: number; onRetry?: (e: unknown, attempt: number) => void } = {}): Promise<T> {
+  const attempts = options.attempts ?? JOIN_ATTEMPTS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (isBerthError(e, 'Usage')) throw e;
+      if (!(attempt < attempts)) throw new BerthError('Unavailable', `could not join the cluster: ${step} failed ${attempt} time${attempt === 1 ? '' : 's'}: ${(e as Error).message}`, { cause: e });
+      options.onRetry?.(e, attempt);
+      await sleep(FIRST_RETRY_MS * 2 ** (attempt - 1));
+    }
+  }
 }

@@ -2,7 +2,8 @@
  * The server's data directory: the cluster CA, the serving certificate (re-issued when its names
  * change), the admin token (mode 0600) and a kubeconfig for the CLI and the real kubectl.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { keepPrivate, privateDir } from '../api/private-files.js';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -22,8 +23,16 @@ function writeSecret(file: string, content: string): void {
   chmodSync(file, 0o600);
 }
 
-export function ensureDataDir(dir: string): void {
-  mkdirSync(path.join(dir, 'pki'), { recursive: true, mode: 0o700 });
+/** The data directory and its pki/, 0700, and the keys and tokens in them 0600: the paths it had to narrow. */
+export function ensureDataDir(dir: string): string[] {
+  const narrowed = [dir, path.join(dir, 'pki')].filter((d) => privateDir(d));
+  for (const file of ['admin.token', 'kubeconfig.yaml', 'pki/ca.key', 'pki/server.key']) if (keepPrivate(path.join(dir, file))) narrowed.push(path.join(dir, file));
+  return narrowed;
+}
+
+/** A data directory a server has started in before: it holds the admin token. */
+export function isInitialised(dir: string): boolean {
+  return existsSync(path.join(dir, 'admin.token'));
 }
 
 /** Loads or makes the CA and serving certificate; `own` is a --tls-cert/--tls-key pair. */

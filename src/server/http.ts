@@ -62,12 +62,21 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
 
 const wantsTable = (req: IncomingMessage): boolean => /as=Table/.test(String(req.headers.accept ?? ''));
 
-/** readonly sees Secrets without their values. */
+/**
+ * readonly sees Secrets without their values: data and stringData blanked, and the copies of them
+ * that `kubectl apply` leaves in the last-applied annotation and managedFields.
+ */
 function redact(p: Principal, o: KubeObject): KubeObject {
   if (o.kind !== 'Secret' || p.role === 'admin' || p.role === 'node') return o;
   const blank = (m: unknown) => (m && typeof m === 'object' ? Object.fromEntries(Object.keys(m).map((k) => [k, ''])) : m);
-  return { ...o, ...(o.data ? { data: blank(o.data) } : {}), ...(o.stringData ? { stringData: blank(o.stringData) } : {}) };
+  const { managedFields: _, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  const annotations = metadata.annotations && LAST_APPLIED in metadata.annotations ? { ...metadata.annotations, [LAST_APPLIED]: '' } : metadata.annotations;
+  return {
+    ...o, metadata: { ...metadata, ...(annotations ? { annotations } : {}) },
+    ...(o.data ? { data: blank(o.data) } : {}), ...(o.stringData ? { stringData: blank(o.stringData) } : {}),
+  };
 }
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Events are found by what they are about: `involvedObject.*`, `type` and `reason` selectors. */
 function splitEventSelector(selector: string | null): { storeSelector: string; match: (o: KubeObject) => boolean } {

@@ -9,7 +9,7 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { reapEvents } from '../runtime/events.js';
 import { storeEventSink } from '../runtime/store-events.js';
 import type { KubeObject, Store } from '../store/types.js';
-import { ensureDataDir, ensureTls, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
+import { ensureDataDir, ensureTls, isInitialised, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
 import { createHandler } from './http.js';
 import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
@@ -29,6 +29,8 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   log: Logger;
   webhookSecret?: string;
+  /** Start on an empty store in a data directory that had one, on purpose (`--reset`). */
+  reset?: boolean;
   onGitPush?: (push: GitPush) => number;
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
@@ -51,7 +53,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export async function startServer(store: Store, options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen);
-  ensureDataDir(options.dataDir);
+  for (const file of ensureDataDir(options.dataDir)) options.log.warn({ path: file }, 'other users could read this; narrowed to the owner only');
+  await refuseLostStore(store, options);
   const tls = ensureTls(options.dataDir, options.tlsSans, options.tls);
   const tokens = new TokenBook(store);
   const registry = new Registry(store);
@@ -90,6 +93,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  const followingTokens = tokens.follow(shutdown.signal, (e) => options.log.warn({ err: e }, 'following token changes failed; retrying'));
   const actualPort = (server.address() as { port: number }).port;
   const url = `https://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   const kubeconfigPath = writeKubeconfig(options.dataDir, kubeconfig(url, tls.ca.cert, adminToken));
@@ -100,6 +104,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     async close() {
       clearInterval(reaper);
       shutdown.abort();
+      await followingTokens;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Idle keep-alive connections would hold close() open; in-flight requests have ended.
@@ -107,6 +112,18 @@ export async function startServer(store: Store, options: ServerOptions): Promise
       });
     },
   };
+}
+
+/**
+ * A data directory that has run a server before, over a store with no Namespaces at all (a
+ * truncated or replaced state.db, a wrong --store), would start as an empty cluster the old admin
+ * token still opens: refused, unless the operator says --reset.
+ */
+async function refuseLostStore(store: Store, options: ServerOptions): Promise<void> {
+  if (options.reset || !isInitialised(options.dataDir)) return;
+  const { items } = await store.list({ group: '', kind: 'Namespace', limit: 1 });
+  if (items.length > 0) return;
+  throw new BerthError('Unavailable', `the store is empty, but the data directory ${options.dataDir} belongs to a cluster that had one: restore the store from a backup, or start with --reset to start an empty cluster on purpose`);
 }
 
 /** The admin token in DIR/admin.token, recreated in the store when a new store is used. */

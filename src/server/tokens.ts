@@ -14,11 +14,17 @@ export interface Principal {
   node?: string;
 }
 
-/** Validated tokens are remembered this long; a revocation reaches other servers within it. */
+/**
+ * Validated tokens are remembered this long. A revocation does not wait for it: every server
+ * follows the token Secrets (follow()) and forgets a token the moment its Secret changes.
+ */
 const CACHE_MS = 5000;
+const REFOLLOW_MS = 1000;
 
 export class TokenBook {
   private readonly cache = new Map<string, { principal: Principal; hash: Buffer; until: number }>();
+  /** Moves on every token Secret change: a lookup that raced with one is not cached. */
+  private changes = 0;
 
   constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
 
@@ -42,7 +48,34 @@ export class TokenBook {
 
   async revoke(id: string): Promise<void> {
     await this.store.delete({ group: '', kind: 'Secret', namespace: SYSTEM_NAMESPACE, name: `token-${id}` });
-    this.cache.delete(id);
+    this.forget(id);
+  }
+
+  private forget(id: string | undefined): void {
+    this.changes++;
+    if (id === undefined) this.cache.clear();
+    else this.cache.delete(id);
+  }
+
+  /**
+   * Watches the token Secrets (written through any server sharing the store, or by `berth token
+   * revoke` through the API) and forgets each changed token at once; until the signal aborts.
+   */
+  async follow(signal: AbortSignal, onError: (e: unknown) => void = () => {}): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const from = await this.store.revision();
+        // Anything cached before this watch began may predate a change it will not replay.
+        this.forget(undefined);
+        for await (const e of this.store.watch({ group: '', kind: 'Secret', namespace: SYSTEM_NAMESPACE, fromRevision: from, signal })) {
+          if (e.object.metadata.name.startsWith('token-')) this.forget(e.object.metadata.name.slice('token-'.length));
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        onError(e);
+        await new Promise((r) => setTimeout(r, REFOLLOW_MS));
+      }
+    }
   }
 
   /** The principal a bearer token stands for; Unauthorized (401) otherwise. */
@@ -52,6 +85,7 @@ export class TokenBook {
     const hash = sha256(parsed.secret);
     const cached = this.cache.get(parsed.id);
     if (cached && cached.until > this.now() && timingSafeEqual(cached.hash, hash)) return cached.principal;
+    const changesBefore = this.changes;
     let secret: KubeObject;
     try {
       secret = await this.store.get({ group: '', kind: 'Secret', namespace: SYSTEM_NAMESPACE, name: `token-${parsed.id}` });
@@ -65,7 +99,7 @@ export class TokenBook {
     if (stored.length !== hash.length || !timingSafeEqual(stored, hash)) throw unauthorized('invalid token');
     if (record.expires !== undefined && record.expires <= this.now()) throw unauthorized('token expired');
     const principal: Principal = { tokenId: record.id, role: record.role, ...(record.node ? { node: record.node } : {}) };
-    this.cache.set(parsed.id, { principal, hash, until: Math.min(this.now() + CACHE_MS, record.expires ?? Infinity) });
+    if (this.changes === changesBefore) this.cache.set(parsed.id, { principal, hash, until: Math.min(this.now() + CACHE_MS, record.expires ?? Infinity) });
     return principal;
   }
 }

@@ -11,10 +11,10 @@
  * as etcd batches), each in its own savepoint: one commit failing leaves the others whole.
  * Compaction deletes old log rows a slice at a time, so writers wait milliseconds, not seconds.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../api/errors.js';
+import { keepPrivate, privateDir } from '../api/private-files.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RevisionBatch } from './backend.js';
 import { followHistory, Wakeup } from './follow.js';
 import { preconditionError } from './precondition.js';
@@ -46,6 +46,24 @@ interface LogRow {
   prev_revision: number | null;
 }
 
+/**
+ * Opens the file in WAL mode and runs SQLite's quick_check: a damaged store is refused, never
+ * served as a silently broken cluster.
+ */
+function openChecked(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    if (problems.length) throw new Error(problems.slice(0, 3).join('; '));
+    return db;
+  } catch (e) {
+    db?.close();
+    throw new BerthError('Unavailable', `the store ${file} is damaged (${(e as Error).message}): restore it from a backup, or start the server with --reset to move it aside and start with an empty store`, { cause: e });
+  }
+}
+
 export class SqliteBackend implements Backend {
   readonly name = 'sqlite';
   private readonly db: Database.Database;
@@ -57,9 +75,10 @@ export class SqliteBackend implements Backend {
   private pending: PendingCommit[] = [];
 
   constructor(private readonly file: string, options: SqliteOptions = {}) {
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    if (file !== ':memory:') privateDir(path.dirname(path.resolve(file)));
+    this.db = openChecked(file);
+    // SQLite gives the -wal and -shm files the database file's mode.
+    if (file !== ':memory:') for (const f of [file, `${file}-wal`, `${file}-shm`]) keepPrivate(f);
     this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(`

@@ -104,6 +104,25 @@ describe('API roles', () => {
     expect(Buffer.from(admin.body.data.password, 'base64').toString()).toBe('s3cret');
   });
 
+  it('readonly reads no Secret value through the last-applied annotation or managedFields (get, list, watch, Table)', async () => {
+    const applied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'applied', namespace: 'default' }, stringData: { password: 'hunter2' } });
+    await api(server, 'POST', `${NS}/secrets`, { token: tokens.admin, body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'applied', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': applied, team: 'a' } }, stringData: { password: 'hunter2' } } });
+    const reads = [
+      await api(server, 'GET', `${NS}/secrets/applied`, { token: tokens.readonly }),
+      await api(server, 'GET', `${NS}/secrets`, { token: tokens.readonly }),
+      await api(server, 'GET', `${NS}/secrets?watch=1&timeoutSeconds=1`, { token: tokens.readonly }),
+      await api(server, 'GET', `${NS}/secrets/applied`, { token: tokens.readonly, headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' } }),
+    ];
+    for (const r of reads) {
+      expect(r.status).toBe(200);
+      expect(r.text).not.toContain('hunter2');
+      expect(r.text).not.toContain(Buffer.from('hunter2').toString('base64'));
+    }
+    expect(reads[0]!.body.metadata.annotations).toEqual({ 'kubectl.kubernetes.io/last-applied-configuration': '', team: 'a' });
+    const admin = await api(server, 'GET', `${NS}/secrets/applied`, { token: tokens.admin });
+    expect(admin.body.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe(applied);
+  });
+
   it('a join token (node role, no node yet) may only register a Node', async () => {
     const join = (await server.tokens.create({ role: 'node' })).token;
     expect((await api(server, 'POST', '/api/v1/nodes', { token: join, body: nodeObj('node-c') })).status).toBe(201);

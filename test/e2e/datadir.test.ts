@@ -1,0 +1,126 @@
+/**
+ * The server's data directory (security issue, items 12 and 15): private modes, narrowed at start
+ * when found wider; a truncated or damaged state.db refused at start with what to do, and
+ * `--reset` to start an empty cluster on purpose.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, chmodSync, truncateSync, writeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BERTH, buildOnce } from '../helpers/berth.js';
+import { api } from '../helpers/server.js';
+
+interface Run {
+  child: ChildProcess;
+  url?: string;
+  code?: number | null;
+  err: string;
+}
+
+/** Starts `berth server` on DIR; resolves once it listens or has exited. */
+async function serve(dir: string, ...args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const run: Run = { child, err: '' };
+  child.stderr!.on('data', (d) => (run.err += d));
+  const exited = new Promise<void>((r) => child.once('exit', (code) => ((run.code = code), r())));
+  const deadline = Date.now() + 30_000;
+  while (!/listening on (https:\/\/\S+)/.test(run.err) && run.code === undefined && Date.now() < deadline) await Promise.race([exited, new Promise((r) => setTimeout(r, 50))]);
+  run.url = /listening on (https:\/\/\S+)/.exec(run.err)?.[1];
+  return run;
+}
+
+async function stop(run: Run): Promise<void> {
+  if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+  run.child.kill('SIGTERM');
+  await new Promise((r) => run.child.once('exit', r));
+}
+
+const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+
+describe('the data directory', () => {
+  const dirs: string[] = [];
+  const runs: Run[] = [];
+  const fresh = () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'berth-datadir-'));
+    dirs.push(d);
+    return path.join(d, 'data');
+  };
+  const start = async (dir: string, ...args: string[]) => {
+    const r = await serve(dir, ...args);
+    runs.push(r);
+    return r;
+  };
+  beforeAll(() => buildOnce(), 120_000);
+  afterAll(async () => {
+    for (const r of runs) await stop(r);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('is private from the start, and narrowed again when found wider', async () => {
+    const dir = fresh();
+    const first = await start(dir);
+    expect(first.url).toBeDefined();
+    await stop(first);
+    expect({ dir: mode(dir), db: mode(`${dir}/state.db`), token: mode(`${dir}/admin.token`), caKey: mode(`${dir}/pki/ca.key`), pki: mode(`${dir}/pki`) })
+      .toEqual({ dir: '700', db: '600', token: '600', caKey: '600', pki: '700' });
+    chmodSync(dir, 0o755);
+    chmodSync(`${dir}/state.db`, 0o644);
+    chmodSync(`${dir}/admin.token`, 0o644);
+    const second = await start(dir);
+    expect(second.url).toBeDefined();
+    expect({ dir: mode(dir), db: mode(`${dir}/state.db`), token: mode(`${dir}/admin.token`) }).toEqual({ dir: '700', db: '600', token: '600' });
+    expect(second.err).toContain('narrowed to the owner only');
+    await stop(second);
+  });
+
+  it('a zero-byte state.db is refused in an initialised directory; --reset starts empty on purpose', async () => {
+    const dir = fresh();
+    const first = await start(dir);
+    const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
+    const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
+    await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', { token, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept' } } });
+    await stop(first);
+    truncateSync(`${dir}/state.db`, 0);
+    for (const f of ['state.db-wal', 'state.db-shm']) rmSync(`${dir}/${f}`, { force: true });
+
+    const refused = await start(dir);
+    expect(refused.url).toBeUndefined();
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/the store is empty, but the data directory .* belongs to a cluster that had one/);
+    expect(refused.err).toContain('--reset');
+
+    const reset = await start(dir, '--reset');
+    expect(reset.url, reset.err).toBeDefined();
+    const list = await api({ url: reset.url!, ca }, 'GET', '/api/v1/namespaces/default/configmaps', { token });
+    expect(list.body.items).toEqual([]);
+    await stop(reset);
+  });
+
+  it('a damaged state.db is refused with what to do; --reset moves it aside and starts empty', async () => {
+    const dir = fresh();
+    const first = await start(dir);
+    const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
+    const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
+    for (let i = 0; i < 50; i++) await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', { token, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c${i}` }, data: { v: 'x'.repeat(2000) } } });
+    await stop(first);
+    // Pages after the first overwritten with noise: the header still reads as SQLite.
+    const fd = openSync(`${dir}/state.db`, 'r+');
+    const noise = Buffer.alloc(64 * 1024, 0xa5);
+    writeSync(fd, noise, 0, noise.length, 4096);
+    closeSync(fd);
+
+    const refused = await start(dir);
+    expect(refused.url).toBeUndefined();
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/the store .*state\.db is damaged/);
+    expect(refused.err).toContain('restore it from a backup');
+
+    const reset = await start(dir, '--reset');
+    expect(reset.url, reset.err).toBeDefined();
+    expect(readdirSync(dir).filter((f) => f.startsWith('state.db.damaged-')).length).toBeGreaterThan(0);
+    const list = await api({ url: reset.url!, ca }, 'GET', '/api/v1/namespaces/default/configmaps', { token });
+    expect({ status: list.status, items: list.body.items }).toEqual({ status: 200, items: [] });
+    await stop(reset);
+  });
+});
