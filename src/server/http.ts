@@ -18,6 +18,7 @@ import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
 import { PATCH_TYPES } from './patch.js';
+import { admissionFor } from './admission.js';
 import { readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
@@ -176,6 +177,7 @@ export function createHandler(ctx: ApiContext) {
 async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const q = url.searchParams;
   const strict = q.get('fieldValidation') === 'Strict';
+  const admit = admissionFor(p, ctx.store);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {
@@ -221,10 +223,10 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       }
       if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
       if (r.info.kind === 'Node' && p.role === 'node') {
-        const registered = await registerNode(ctx, p, r, body, strict);
+        const registered = await registerNode(ctx, p, r, body, { strict, admit });
         return send(res, 201, registered.object, { ...warn(registered.warnings), ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}) });
       }
-      const { object, warnings } = await ctx.registry.create(r, body, strict);
+      const { object, warnings } = await ctx.registry.create(r, body, { strict, admit });
       return send(res, 201, object, warn(warnings));
     }
     case 'update': {
@@ -232,11 +234,11 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
         return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readJsonBody(req)));
       }
-      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), strict);
+      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
-      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), strict);
+      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), { strict, admit });
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {

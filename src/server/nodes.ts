@@ -9,7 +9,8 @@
 import { BerthError, isBerthError } from '../api/errors.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
-import type { Registry } from './registry.js';
+import { isRestrictedNodeLabel } from './admission.js';
+import type { Registry, WriteOptions } from './registry.js';
 import type { ResourceRequest } from './routes.js';
 import type { Principal, TokenBook } from './tokens.js';
 
@@ -26,7 +27,7 @@ export interface NodeRegistration {
 
 export async function registerNode(
   deps: { store: Store; registry: Registry; tokens: TokenBook; now?: () => number },
-  p: Principal, r: ResourceRequest, body: unknown, strict: boolean,
+  p: Principal, r: ResourceRequest, body: unknown, options: WriteOptions,
 ): Promise<NodeRegistration> {
   const name = (body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
   if (typeof name !== 'string' || !name) throw new BerthError('Invalid', 'Node needs metadata.name');
@@ -58,7 +59,7 @@ export async function registerNode(
   await deps.store.leases.acquire(nodeLeaseName(name), issued?.record.id ?? p.tokenId, DEFAULT_LEASE_SECONDS * 1000, now);
   let written;
   try {
-    written = await writeNode(deps, ref, r, existing, body, strict);
+    written = await writeNode(deps, ref, r, existing, body, options);
   } catch (e) {
     // An invalid Node: nothing of this registration stays.
     if (issued) await deps.tokens.revoke(issued.record.id).catch(() => {});
@@ -68,20 +69,20 @@ export async function registerNode(
   return { object: written.object, ...(issued ? { token: issued.token } : {}), warnings: written.warnings };
 }
 
-async function writeNode(deps: { registry: Registry }, ref: ResourceRequest, r: ResourceRequest, existing: KubeObject | undefined, body: unknown, strict: boolean) {
-  let written;
-  if (existing) {
-    const { metadata, ...rest } = body as KubeObject;
-    written = await deps.registry.update(ref, { ...rest, metadata: { ...metadata, resourceVersion: existing.metadata.resourceVersion } }, strict);
-    // Keep what others decided about the node (a cordon) over the agent's view.
-    const cordoned = (existing.spec as { unschedulable?: boolean } | undefined)?.unschedulable;
-    if (cordoned && !(written.object.spec as { unschedulable?: boolean } | undefined)?.unschedulable) {
-      written = await deps.registry.update(ref, { ...written.object, spec: { ...(written.object.spec as object), unschedulable: true } }, strict);
-    }
-  } else {
-    written = await deps.registry.create(r, body, strict);
-  }
-  return written;
+/**
+ * A first registration creates the Node from the agent's view. Registering again keeps what others
+ * decided about the node — its spec (a cordon, taints) and the labels only an admin may set — and
+ * takes the rest (labels, capacity) from the agent.
+ */
+async function writeNode(deps: { registry: Registry }, ref: ResourceRequest, r: ResourceRequest, existing: KubeObject | undefined, body: unknown, options: WriteOptions) {
+  if (!existing) return deps.registry.create(r, body, options);
+  const { metadata, spec: _agentSpec, ...rest } = body as KubeObject;
+  const restricted = (labels: Record<string, string | undefined> | undefined, keep: boolean) => Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => isRestrictedNodeLabel(k) === keep));
+  const labels = { ...restricted(metadata.labels, false), ...restricted(existing.metadata.labels, true) };
+  return deps.registry.update(ref, {
+    ...rest, spec: existing.spec ?? {},
+    metadata: { ...existing.metadata, labels, resourceVersion: existing.metadata.resourceVersion },
+  }, options);
 }
 
 /** A Lease object (coordination.k8s.io/v1's shape) for a lease record. */

@@ -43,6 +43,25 @@ export interface WriteResult {
   warnings: string[];
 }
 
+/** A write about to be stored, for admission to look at: the new object and the stored one. */
+export interface AdmissionRequest {
+  verb: 'create' | 'update';
+  info: KindInfo;
+  subresource?: string;
+  object: KubeObject;
+  current?: KubeObject;
+}
+
+/** Refuses a write by throwing (Forbidden, Invalid); may not change the object. */
+export type Admission = (write: AdmissionRequest) => Promise<void>;
+
+export interface WriteOptions {
+  /** fieldValidation=Strict: unknown fields are errors, not warnings. */
+  strict?: boolean;
+  /** Runs after validation and defaulting, just before the object is stored. */
+  admit?: Admission;
+}
+
 export class Registry {
   /** Service writes one at a time: two must not be given the same NodePort or proxy port. */
   private serviceWrites: Promise<unknown> = Promise.resolve();
@@ -81,11 +100,12 @@ export class Registry {
     });
   }
 
-  async create(req: ResourceRequest, body: unknown, strict: boolean): Promise<WriteResult> {
+  async create(req: ResourceRequest, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     if (req.subresource) throw new BerthError('MethodNotAllowed', `cannot create ${req.info.plural}/${req.subresource}`);
-    const { object, warnings } = this.validate(req, body, strict);
+    const { object, warnings } = this.validate(req, body, options.strict === true);
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
+    await options.admit?.({ verb: 'create', info: req.info, object });
     try {
       if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, (o) => this.store.create(o)), warnings };
       return { object: await this.store.create(object), warnings };
@@ -95,12 +115,12 @@ export class Registry {
     }
   }
 
-  async update(req: ResourceRequest, body: unknown, strict: boolean): Promise<WriteResult> {
+  async update(req: ResourceRequest, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     const current = await this.get(req);
-    return this.replace(req, current, body, strict, revisionIn(body));
+    return this.replace(req, current, body, options, revisionIn(body));
   }
 
-  async patch(req: ResourceRequest, contentType: string, body: unknown, strict: boolean): Promise<WriteResult> {
+  async patch(req: ResourceRequest, contentType: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     // Read, patch, write with the read revision as the precondition; retry if someone wrote between.
     for (let attempt = 0; ; attempt++) {
       const current = await this.get(req);
@@ -108,19 +128,20 @@ export class Registry {
       const { resourceVersion, ...meta } = metadata;
       const patched = applyPatch(contentType, { ...rest, metadata: meta }, body);
       try {
-        return await this.replace(req, current, patched, strict, Number(resourceVersion));
+        return await this.replace(req, current, patched, options, Number(resourceVersion));
       } catch (e) {
         if (!isBerthError(e, 'Conflict') || attempt >= 5 || revisionIn(body) !== undefined) throw e;
       }
     }
   }
 
-  private async replace(req: ResourceRequest, current: KubeObject, body: unknown, strict: boolean, expected: number | undefined): Promise<WriteResult> {
-    const { object, warnings } = this.validate(req, body, strict);
+  private async replace(req: ResourceRequest, current: KubeObject, body: unknown, options: WriteOptions, expected: number | undefined): Promise<WriteResult> {
+    const { object, warnings } = this.validate(req, body, options.strict === true);
     if (object.metadata.uid !== undefined && object.metadata.uid !== current.metadata.uid) throw new BerthError('Conflict', `uid ${object.metadata.uid} does not match the stored object's (${current.metadata.uid})`);
     // The status subresource writes status and nothing else; the main resource everything else.
     const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
+    await options.admit?.({ verb: 'update', info: req.info, object: next, current, ...(req.subresource ? { subresource: req.subresource } : {}) });
     const write = (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
     const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServicePorts(next, current, write) : write(next)).catch((e) => {
       if (isBerthError(e, 'Conflict')) {

@@ -44,6 +44,16 @@ const rows: Row[] = [
   { name: "write the status of another node's pod", request: () => ({ method: 'PATCH', path: `${NS}/pods/pb/status`, body: { status: { phase: 'Running' } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
   { name: 'change the spec of its pod', request: () => ({ method: 'PATCH', path: `${NS}/pods/pa`, body: { metadata: { labels: { x: 'y' } } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
   { name: 'record an Event', request: (r) => ({ method: 'POST', path: `${NS}/events`, body: { apiVersion: 'v1', kind: 'Event', metadata: { name: `ev-${r}`, namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'pa', namespace: 'default' }, reason: 'Started', message: 'started', type: 'Normal' } }), expect: { admin: 201, readonly: 403, node: 201, ci: 403 } },
+  // NodeRestriction: a node changes its status and its own labels, nothing an admin decides.
+  // The admin (first) cordons; the node then tries to uncordon.
+  { name: 'uncordon its own Node', request: (r) => ({ method: 'PATCH', path: '/api/v1/nodes/node-a', body: { spec: { unschedulable: r === 'admin' } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
+  { name: 'replace the taints of its own Node', request: (r) => ({ method: 'PATCH', path: '/api/v1/nodes/node-a', body: { spec: { taints: [{ key: `set-by-${r}`, effect: 'NoSchedule' }] } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
+  { name: 'give its own Node a node-role label', request: (r) => ({ method: 'PATCH', path: '/api/v1/nodes/node-a', body: { metadata: { labels: { [`node-role.kubernetes.io/${r}`]: '' } } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
+  { name: 'set a node-restriction label by JSON patch', request: (r) => ({ method: 'PATCH', path: '/api/v1/nodes/node-a', body: [{ op: 'add', path: `/metadata/labels/node-restriction.kubernetes.io~1${r}`, value: 'x' }], headers: { 'Content-Type': 'application/json-patch+json' } }), expect: { admin: 200, readonly: 403, node: 403, ci: 403 } },
+  { name: 'set an ordinary label on its own Node', request: (r) => ({ method: 'PATCH', path: '/api/v1/nodes/node-a', body: { metadata: { labels: { [`zone-${r}`]: 'a' } } }, headers: { 'Content-Type': 'application/merge-patch+json' } }), expect: { admin: 200, readonly: 403, node: 200, ci: 403 } },
+  { name: 'record an Event about its Node', request: (r) => ({ method: 'POST', path: `${NS}/events`, body: { apiVersion: 'v1', kind: 'Event', metadata: { name: `node-ev-${r}`, namespace: 'default' }, involvedObject: { kind: 'Node', name: 'node-a' }, reason: 'Starting', message: 'starting', type: 'Normal' } }), expect: { admin: 201, readonly: 403, node: 201, ci: 403 } },
+  { name: "record an Event about another node's pod", request: (r) => ({ method: 'POST', path: `${NS}/events`, body: { apiVersion: 'v1', kind: 'Event', metadata: { name: `pb-ev-${r}`, namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'pb', namespace: 'default' }, reason: 'Killing', message: 'lies', type: 'Warning' } }), expect: { admin: 201, readonly: 403, node: 403, ci: 403 } },
+  { name: 'record an Event about a ConfigMap', request: (r) => ({ method: 'POST', path: `${NS}/events`, body: { apiVersion: 'v1', kind: 'Event', metadata: { name: `cm-ev-${r}`, namespace: 'default' }, involvedObject: { kind: 'ConfigMap', name: 'cm-a', namespace: 'default' }, reason: 'X', message: 'x', type: 'Normal' } }), expect: { admin: 201, readonly: 403, node: 403, ci: 403 } },
   { name: 'read Applications', request: () => ({ method: 'GET', path: '/apis/berth.dev/v1/namespaces/default/applications' }), expect: { admin: 200, readonly: 200, node: 403, ci: 200 } },
   { name: 'read one Application', request: () => ({ method: 'GET', path: '/apis/berth.dev/v1/namespaces/default/applications/shop' }), expect: { admin: 200, readonly: 200, node: 403, ci: 200 } },
   { name: 'create an Application', request: (r) => ({ method: 'POST', path: '/apis/berth.dev/v1/namespaces/default/applications', body: { apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: `app-${r}` }, spec: { source: { repoURL: 'https://example.com/x.git' } } } }), expect: { admin: 201, readonly: 403, node: 403, ci: 403 } },
@@ -121,6 +131,17 @@ describe('API roles', () => {
     expect(reads[0]!.body.metadata.annotations).toEqual({ 'kubectl.kubernetes.io/last-applied-configuration': '', team: 'a' });
     const admin = await api(server, 'GET', `${NS}/secrets/applied`, { token: tokens.admin });
     expect(admin.body.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe(applied);
+  });
+
+  it("a node registering again keeps the admin's cordon, taints and restricted labels", async () => {
+    const patch = (body: unknown) => api(server, 'PATCH', '/api/v1/nodes/node-a', { token: tokens.admin, body, headers: { 'Content-Type': 'application/merge-patch+json' } });
+    expect((await patch({ metadata: { labels: { 'node-role.kubernetes.io/edge': '' } }, spec: { unschedulable: true, taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }] } })).status).toBe(200);
+    const again = await api(server, 'POST', '/api/v1/nodes', { token: tokens.node, body: { ...nodeObj('node-a'), metadata: { name: 'node-a', labels: { rack: 'r1', 'node-role.kubernetes.io/control-plane': '' } }, spec: {} } });
+    expect(again.status).toBe(201);
+    const node = (await api(server, 'GET', '/api/v1/nodes/node-a', { token: tokens.admin })).body;
+    expect(node.spec).toMatchObject({ unschedulable: true, taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }] });
+    expect(node.metadata.labels).toMatchObject({ rack: 'r1', 'node-role.kubernetes.io/edge': '' });
+    expect(node.metadata.labels['node-role.kubernetes.io/control-plane']).toBeUndefined();
   });
 
   it('a join token (node role, no node yet) may only register a Node', async () => {
