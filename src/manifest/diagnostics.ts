@@ -26,6 +26,7 @@ export const DIAGNOSTIC_REASONS = [
   'InvalidValue',
   'UnsupportedVolume',
   'DuplicateObject',
+  'SymlinkOutsideTree',
   'ClusterScopedNamespace',
 ] as const;
 export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];
@@ -59,6 +60,23 @@ export function renderPath(path: FieldPath): string {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.path ? `${d.path}: ` : '';
   return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${where}${d.message}`;
+}
+
+/**
+ * The one rule for symlinks, on disk (`berth validate`) and in Git (the server): a link that
+ * resolves inside the tree being read is read as its target; one that leaves it is skipped with
+ * this warning, so neither prints nor applies a file from elsewhere on the machine.
+ */
+export function symlinkOutsideTree(file: string, target: string): FileResultLike {
+  return {
+    file, objects: [],
+    diagnostics: [{ severity: 'warning', reason: 'SymlinkOutsideTree', file, line: 1, column: 1, path: '', message: `symlink to ${JSON.stringify(target)} leaves the tree being read: skipped` }],
+  };
+}
+interface FileResultLike {
+  file: string;
+  objects: never[];
+  diagnostics: Diagnostic[];
 }
 
 /** A problem found in one object, before it is placed in its file. */

@@ -7,10 +7,11 @@ import { collect, type LoadResult } from './collect.js';
 import { DEFAULT_LOAD_OPTIONS, type FileResult, type LoadOptions, type SourceFile } from './load.js';
 import { LoaderPool, loadBatch } from './pool.js';
 import { listManifestFiles } from './tree.js';
+import { symlinkOutsideTree } from './diagnostics.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
 export { loadFile, DEFAULT_LOAD_OPTIONS, MAX_FILE_BYTES, type LoadOptions, type LoadedObject, type FileResult, type SourceFile } from './load.js';
-export { formatDiagnostic, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
+export { formatDiagnostic, symlinkOutsideTree, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
 export { LoaderPool } from './pool.js';
 
 /** Below this many files, handing work to threads costs more than it saves. */
@@ -27,13 +28,14 @@ export interface LoadPathsOptions extends LoadOptions {
 
 export async function loadPaths(paths: readonly string[], options: Partial<LoadPathsOptions> = {}): Promise<LoadResult> {
   const opts: LoadOptions = { strict: options.strict ?? DEFAULT_LOAD_OPTIONS.strict, defaultNamespace: options.defaultNamespace ?? DEFAULT_LOAD_OPTIONS.defaultNamespace };
-  const refs = listManifestFiles(paths);
+  const { files: refs, outside } = listManifestFiles(paths);
+  const skipped = outside.map((l) => symlinkOutsideTree(l.display, l.target));
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
-  if (!parallel) return collect(loadBatch(refs, opts));
+  if (!parallel) return collect([...loadBatch(refs, opts), ...skipped]);
   const pool = options.pool ?? shared();
   const loading = settledLater(pool.load(refs, opts));
   await pool.help();
-  return collect(await loading);
+  return collect([...(await loading), ...skipped]);
 }
 
 /**

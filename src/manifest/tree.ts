@@ -43,9 +43,16 @@ export interface ManifestFileRef {
   absolute: string;
 }
 
+export interface ManifestTree {
+  files: ManifestFileRef[];
+  /** Symlinks that resolve outside the folder they were found under: not read (see symlinkOutsideTree). */
+  outside: { display: string; target: string }[];
+}
+
 /** Lists the manifest files under the given paths (files are taken as given). */
-export function listManifestFiles(paths: readonly string[]): ManifestFileRef[] {
+export function listManifestFiles(paths: readonly string[]): ManifestTree {
   const out: ManifestFileRef[] = [];
+  const outside: ManifestTree['outside'] = [];
   for (const p of paths) {
     let isDirectory: boolean;
     try {
@@ -53,13 +60,24 @@ export function listManifestFiles(paths: readonly string[]): ManifestFileRef[] {
     } catch (e) {
       throw new BerthError('Usage', `cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
     }
-    if (isDirectory) walk(p, [], new Set([realpathSync(p)]), out);
-    else out.push({ display: p, absolute: path.resolve(p) });
+    if (isDirectory) {
+      const root = realpathSync(p);
+      walk(p, [], new Set([root]), { root, files: out, outside });
+    } else out.push({ display: p, absolute: path.resolve(p) });
   }
-  return out;
+  return { files: out, outside };
 }
 
-function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, out: ManifestFileRef[]): void {
+interface Walk {
+  /** The real path of the folder the walk started in. */
+  root: string;
+  files: ManifestFileRef[];
+  outside: ManifestTree['outside'];
+}
+
+const isInside = (root: string, real: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, w: Walk): void {
   const entries = readdirSync(dir, { withFileTypes: true });
   if (entries.some((e) => e.name === '.berthignore' && e.isFile())) {
     scopes = [...scopes, ignoreScope(dir, readFileSync(path.join(dir, '.berthignore'), 'utf8'))];
@@ -72,14 +90,20 @@ function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, out: Man
     if (type === 'other') continue;
     const isDir = type === 'dir';
     if (isIgnored(scopes, full, isDir)) continue;
+    if (!isDir && !isManifestFileName(e.name)) continue;
+    const real = e.isSymbolicLink() ? realpathSync(full) : undefined;
+    if (real !== undefined && !isInside(w.root, real)) {
+      w.outside.push({ display: full, target: real });
+      continue;
+    }
     if (isDir) {
       // A symlinked folder may point back up the tree: visit each real folder once.
-      const real = realpathSync(full);
-      if (visited.has(real)) continue;
-      visited.add(real);
-      walk(full, scopes, visited, out);
-    } else if (isManifestFileName(e.name)) {
-      out.push({ display: full, absolute: path.resolve(full) });
+      const realDir = real ?? realpathSync(full);
+      if (visited.has(realDir)) continue;
+      visited.add(realDir);
+      walk(full, scopes, visited, w);
+    } else {
+      w.files.push({ display: full, absolute: path.resolve(full) });
     }
   }
 }

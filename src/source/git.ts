@@ -10,6 +10,7 @@ import path from 'node:path';
 import git, { type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { BerthError } from '../api/errors.js';
+import { BlobSizes } from './blob-size.js';
 import type { CommitInfo, Resolved, SourceCondition, SourceSpec } from './types.js';
 
 export interface TreeEntry {
@@ -47,6 +48,7 @@ export class GitRepository {
   private readonly gitdir: string;
   private defaultBranch: string | undefined;
   private readonly looseObjects: LooseObjectDirs;
+  private readonly blobSizes: BlobSizes;
   private readonly fs: typeof fs;
 
   constructor(readonly spec: Pick<SourceSpec, 'repoURL' | 'credentials'>, dataDir: string) {
@@ -63,6 +65,7 @@ export class GitRepository {
     }
     this.looseObjects = new LooseObjectDirs(this.gitdir);
     this.fs = this.looseObjects.fs;
+    this.blobSizes = new BlobSizes(this.gitdir);
   }
 
   /**
@@ -70,6 +73,8 @@ export class GitRepository {
    * loose objects since. Trees and blobs are read after one of those, for the commit just read.
    */
   private async rescan(): Promise<void> {
+    // New packs (a fetch, a gc in a local repository) are listed again for blob sizes.
+    this.blobSizes.forget();
     await this.looseObjects.scan();
   }
 
@@ -195,6 +200,11 @@ export class GitRepository {
       this.trees.set(oid, entries);
     }
     return entries;
+  }
+
+  /** A blob's size from its header, without reading it (undefined when that cannot be told). */
+  blobSize(oid: string): number | undefined {
+    return this.blobSizes.sizeOf(oid);
   }
 
   async readBlob(oid: string): Promise<Uint8Array> {

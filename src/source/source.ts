@@ -6,7 +6,7 @@
  * a commit that touches one file of 10,000 parses one file. Failures come back as conditions.
  */
 import path from 'node:path';
-import { PARALLEL_THRESHOLD_FILES, collect, ignoreScope, isIgnored, isManifestFileName, loadSourceFiles, type FileResult, type IgnoreScope, type LoadOptions, type SourceFile } from '../manifest/index.js';
+import { MAX_FILE_BYTES, PARALLEL_THRESHOLD_FILES, collect, symlinkOutsideTree, ignoreScope, isIgnored, isManifestFileName, loadSourceFiles, type FileResult, type IgnoreScope, type LoadOptions, type SourceFile } from '../manifest/index.js';
 import { GitRepository, SourceError, isOtherRef } from './git.js';
 import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
 
@@ -22,6 +22,37 @@ export interface GitSourceOptions {
 const MAX_CACHED_FOLDERS = 10_000;
 /** Files read from Git before they are handed to the loader threads (one of their batches). */
 const READ_PART = 16;
+
+/** Git's mode for a symlink, whose blob holds the link's target path. */
+const SYMLINK_MODE = '120000';
+/** Marks a symlink's entry in a folder listing (in place of a blob id): the target path follows. */
+const SYMLINK_MARK = 'symlink:';
+
+/**
+ * Symlinks in a commit, by the rule `berth validate` applies on disk: a link to a manifest file
+ * inside the tree (`dir`) reads as that file; one that leaves the tree is skipped with a warning;
+ * a link to a folder adds nothing (the folder is read where it is).
+ */
+function resolveSymlinks(found: Map<string, string>, dir: string): { files: Map<string, string>; outside: FileResult[] } {
+  const files = new Map<string, string>();
+  const outside: FileResult[] = [];
+  const root = dir ? `${dir}/` : '';
+  for (const [file, oid] of found) {
+    if (!oid.startsWith(SYMLINK_MARK)) {
+      files.set(file, oid);
+      continue;
+    }
+    const target = oid.slice(SYMLINK_MARK.length);
+    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(file), target));
+    if (target.startsWith('/') || resolved.startsWith('../') || resolved === '..' || !resolved.startsWith(root)) {
+      if (isManifestFileName(path.posix.basename(file)) || !path.posix.extname(file)) outside.push(symlinkOutsideTree(file, target));
+      continue;
+    }
+    const targetOid = found.get(resolved);
+    if (targetOid && !targetOid.startsWith(SYMLINK_MARK) && isManifestFileName(path.posix.basename(file))) files.set(file, targetOid);
+  }
+  return { files, outside };
+}
 
 export type SourceResult<T> = { ok: true; value: T } | { ok: false; condition: SourceCondition };
 
@@ -107,8 +138,9 @@ export class GitSource {
       const info = await s.repo.readCommit(commit);
       const tree = await s.repo.treeAt(commit, dir);
       if (!tree) throw new SourceError({ reason: 'PathNotFound', message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}` });
-      const files = new Map<string, string>();
-      await this.collectFiles(s, tree, dir, [], '', files);
+      const found = new Map<string, string>();
+      await this.collectFiles(s, tree, dir, [], '', found);
+      const { files, outside } = resolveSymlinks(found, dir);
 
       const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
       const keyOf = (file: string, oid: string): string => `${oid}\u0000${file}\u0000${optionsKey}`;
@@ -127,7 +159,7 @@ export class GitSource {
       if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
       // The objects are the cache's own, shared by every artifact while their file is unchanged
       // (which lets a plan recognise them): callers read them and copy before changing anything.
-      const result = collect(results);
+      const result = collect([...results, ...outside]);
       return { ...info, repoURL: spec.repoURL, path: dir, files, result, parsed: unparsed.length };
     });
   }
@@ -141,7 +173,11 @@ export class GitSource {
     async function* parts(): AsyncGenerator<SourceFile[]> {
       for (let i = 0; i < wanted.length; i += READ_PART) {
         const part: SourceFile[] = [];
-        for (const [file, oid] of wanted.slice(i, i + READ_PART)) part.push({ path: file, bytes: await s.repo.readBlob(oid) });
+        for (const [file, oid] of wanted.slice(i, i + READ_PART)) {
+          // An oversized file is refused by the size in its header: never read, never inflated.
+          const size = s.repo.blobSize(oid);
+          part.push(size !== undefined && size > MAX_FILE_BYTES ? { path: file, bytes: new Uint8Array(0), size } : { path: file, bytes: await s.repo.readBlob(oid) });
+        }
         yield part;
       }
     }
@@ -174,7 +210,8 @@ export class GitSource {
       const isDir = e.type === 'tree';
       if (isIgnored(scopes, path.posix.normalize(full), isDir)) continue;
       if (isDir) await this.collectFiles(s, e.oid, full, scopes, scopesId, mine);
-      else if (e.type === 'blob' && isManifestFileName(e.path) && e.mode !== '120000') mine.set(full, e.oid);
+      else if (e.type === 'blob' && e.mode === SYMLINK_MODE) mine.set(full, `${SYMLINK_MARK}${Buffer.from(await s.repo.readBlob(e.oid)).toString('utf8')}`);
+      else if (e.type === 'blob' && isManifestFileName(e.path)) mine.set(full, e.oid);
     }
     if (s.folders.size > MAX_CACHED_FOLDERS) s.folders.clear();
     s.folders.set(cacheKey, mine);
