@@ -32,6 +32,7 @@ export const KINDS = [
   { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, schema: 'batch.v1.Job.json', declarable: true },
   { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, schema: 'batch.v1.CronJob.json', declarable: true, shortNames: ['cj'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, schema: 'networking.k8s.io.v1.Ingress.json', declarable: true, shortNames: ['ing'] },
+  { group: 'berth.dev', version: 'v1', kind: 'AppProject', plural: 'appprojects', namespaced: false, schema: 'berth.dev.v1.AppProject.json', declarable: true, shortNames: ['appproj', 'proj'] },
   { group: 'berth.dev', version: 'v1', kind: 'Application', plural: 'applications', namespaced: true, schema: 'berth.dev.v1.Application.json', declarable: true, shortNames: ['app', 'apps'] },
 ] as const satisfies readonly KindInfo[];
 

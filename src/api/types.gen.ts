@@ -31,6 +31,7 @@ export interface BerthObjects {
   Job?: Job;
   CronJob?: CronJob;
   Ingress?: Ingress;
+  AppProject?: AppProject;
   Application?: Application;
 }
 export interface Namespace {
@@ -1099,6 +1100,41 @@ export interface IngressStatus {
   loadBalancer?: LoadBalancerStatus;
 }
 /**
+ * What the commits of the Applications in a project may write (Argo CD's AppProject): which repositories, which namespaces, which kinds. Cluster-scoped; only an admin writes them.
+ */
+export interface AppProject {
+  apiVersion: "berth.dev/v1";
+  kind: "AppProject";
+  metadata: ObjectMeta;
+  spec?: AppProjectSpec;
+}
+export interface AppProjectSpec {
+  description?: string;
+  /**
+   * Repository URL globs (* within a path segment, ** across them); default: none.
+   */
+  sourceRepos?: string[];
+  /**
+   * Namespaces (globs) the project's objects may be written to; default: none.
+   */
+  destinations?: ProjectDestination[];
+  /**
+   * Cluster-scoped kinds the project may write (group and kind, * for any); default: none.
+   */
+  clusterResourceWhitelist?: GroupKind[];
+  /**
+   * Namespaced kinds the project may not write (group and kind, * for any).
+   */
+  namespaceResourceBlacklist?: GroupKind[];
+}
+export interface ProjectDestination {
+  namespace: string;
+}
+export interface GroupKind {
+  group: string;
+  kind: string;
+}
+/**
  * A Git source Berth keeps the cluster in sync with (Berth's own kind).
  */
 export interface Application {
@@ -1110,6 +1146,10 @@ export interface Application {
 }
 export interface ApplicationSpec {
   source: ApplicationSource;
+  /**
+   * The AppProject whose rules this Application's commits are held to; default: default.
+   */
+  project?: string;
   destination?: ApplicationDestination;
   syncPolicy?: SyncPolicy;
   /**
@@ -1146,10 +1186,18 @@ export interface ApplicationDestination {
 export interface SyncPolicy {
   automated?: AutomatedSyncPolicy;
   autoRollback?: boolean;
+  /**
+   * Argo CD-style options, as Name=true|false: AdoptExisting=true takes over objects that exist and no Application manages.
+   */
+  syncOptions?: string[];
 }
 export interface AutomatedSyncPolicy {
   prune?: boolean;
   selfHeal?: boolean;
+  /**
+   * Allow an automated sync to prune every object of the Application (refused by default, as Argo CD's).
+   */
+  allowEmpty?: boolean;
 }
 export interface ResourceIgnoreDifferences {
   group?: string;

@@ -27,6 +27,12 @@ export interface PlanOptions {
   ignoreDifferences?: IgnoreDifference[];
   /** Forms from earlier plans of the same Application (a pure speed-up: the plan is the same). */
   cache?: ComparisonCache;
+  /**
+   * Take over objects that exist and no Application manages (the AdoptExisting=true sync option).
+   * Without it they are left alone and reported in `unmanaged`: a commit does not silently
+   * overwrite (and later prune) what someone made by hand.
+   */
+  adopt?: boolean;
 }
 
 /** `source` is the desired object as the plan was given it (before tracking was added). */
@@ -43,6 +49,8 @@ export interface Plan {
   requirePruning: string[];
   /** Desired objects that another Application already manages: an error, not a tug of war. */
   conflicts: { key: string; owner: AppRef }[];
+  /** Desired objects that exist and no Application manages, when adopting is not allowed. */
+  unmanaged: string[];
 }
 
 /** Metadata the server owns or adds; never part of the comparison. */
@@ -169,6 +177,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   const actions: Action[] = [];
   const unchanged: string[] = [];
   const conflicts: Plan['conflicts'] = [];
+  const unmanaged: string[] = [];
   // Only what this plan used is kept: the cache does not grow with history.
   const seenLive = new Map<string, string>();
   const seenEqual = new Map<string, { source: object; live: object }>();
@@ -209,6 +218,10 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
       conflicts.push({ key, owner });
       continue;
     }
+    if (!owner && !options.adopt) {
+      unmanaged.push(key);
+      continue;
+    }
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
     const wanted = withAllocatedPorts(mergeIgnored(tracked, l, ignore), l);
     if (desiredForm(d, wanted, wanted !== tracked) === liveForm(key, l)) {
@@ -243,7 +256,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     return a.type === 'prune' ? 1000 + (KIND_ORDER.length - kindRank(kind)) : kindRank(kind);
   };
   const waves = [...byWave.entries()].sort(([a], [b]) => a - b).map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
-  return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts };
+  return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts, unmanaged: unmanaged.sort() };
 }
 
 /**

@@ -7,7 +7,7 @@ import { diffReport, plan, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
 import { LiveView } from './live.js';
-import { sourceSpec, type ApplicationObject, type SyncDeps } from './sync.js';
+import { sourceSpec, syncOption, type ApplicationObject, type SyncDeps } from './sync.js';
 
 export type DiffOutcome =
   | { ok: true; report: DiffReport }
@@ -24,6 +24,6 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
   const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
   const live = await new LiveView(ref.name).read(deps.store, desired);
-  const p = plan(ref, desired, live, { prune: true, ignoreDifferences: app.spec.ignoreDifferences ?? [] });
+  const p = plan(ref, desired, live, { prune: true, ignoreDifferences: app.spec.ignoreDifferences ?? [], adopt: syncOption(app, 'AdoptExisting') });
   return { ok: true, report: diffReport(p, resolved.value.commit) };
 }

@@ -13,7 +13,9 @@ import { healthOf, worst, type Health, type HealthStatus } from '../health/index
 import { LiveView } from './live.js';
 import { servesCurrentPods } from './serving.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
-import { formatDiagnostic, renderPath, type NormalizedObject } from '../manifest/index.js';
+import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject } from '../manifest/index.js';
+import { kindInfoFor } from '../api/kinds.js';
+import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, formatViolation, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import { refOf, splitTxn } from '../store/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -22,7 +24,8 @@ export interface ApplicationObject extends KubeObject {
   spec: {
     source: { repoURL: string; targetRevision?: string; path?: string; credentialsSecret?: string };
     destination?: { namespace?: string };
-    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean }; autoRollback?: boolean };
+    project?: string;
+    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean; allowEmpty?: boolean }; autoRollback?: boolean; syncOptions?: string[] };
     ignoreDifferences?: IgnoreDifference[];
     pollInterval?: string;
     notify?: { commitStatus?: { url: string; tokenSecret?: string; context?: string } };
@@ -171,15 +174,23 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     await writeStatus(deps.store, app, status);
     return { result: 'source-error', revision: commit, written: 0 };
   }
-  const errors = artifact.value.result.errors;
-  if (errors.length) {
-    // Any error: nothing of this commit is written; the last good state stays.
-    setCondition('ComparisonError', { status: 'True', reason: 'InvalidManifests', message: errors.map(formatDiagnostic).join('\n') });
+  /** Refuses the whole commit: nothing of it is written, the last good state stays, the ledger says why. */
+  const refuse = async (type: string, reason: string, message: string, description: string, result: 'invalid' | 'conflict', p?: Plan): Promise<SyncOutcome> => {
+    setCondition(type, { status: 'True', reason, message });
     status.sync = { status: 'OutOfSync', revision: commit };
-    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `invalid manifests: ${errors.length} error${errors.length === 1 ? '' : 's'}, first ${formatDiagnostic(errors[0]!)}` });
+    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description });
     await notify(deps.store, app, status, commit, setCondition);
     await writeStatus(deps.store, app, status);
-    return { result: 'invalid', revision: commit, written: 0 };
+    return { result, revision: commit, written: 0, ...(p ? { plan: p } : {}) };
+  };
+  const errors = artifact.value.result.errors;
+  if (errors.length) {
+    return refuse('ComparisonError', 'InvalidManifests', errors.map(formatDiagnostic).join('\n'), `invalid manifests: ${errors.length} error${errors.length === 1 ? '' : 's'}, first ${formatDiagnostic(errors[0]!)}`, 'invalid');
+  }
+  // The project's rules: a commit that would write outside them is refused whole.
+  const violations = await projectViolations(deps.store, app, artifact.value.result.objects);
+  if (violations.length) {
+    return refuse('ComparisonError', 'ProjectViolation', violations.map(formatViolation).join('\n'), `outside project ${projectOf(app)}: ${violations.length} violation${violations.length === 1 ? '' : 's'}, first ${formatViolation(violations[0]!)}`, 'invalid');
   }
   setCondition('ComparisonError', undefined);
 
@@ -187,25 +198,24 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const live = await memo.live.read(deps.store, desired);
   const automated = app.spec.syncPolicy?.automated;
   const ignoreDifferences = app.spec.ignoreDifferences ?? [];
-  const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences, cache: memo.comparisons });
+  const p = plan(ref, desired, live, { prune: automated?.prune === true || options.manual === true, ignoreDifferences, cache: memo.comparisons, adopt: syncOption(app, 'AdoptExisting') });
   if (p.conflicts.length) {
-    setCondition('SharedResourceError', { status: 'True', reason: 'ManagedByAnotherApplication', message: p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n') });
-    status.sync = { status: 'OutOfSync', revision: commit };
-    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `${p.conflicts.length} object(s) belong to another Application` });
-    await notify(deps.store, app, status, commit, setCondition);
-    await writeStatus(deps.store, app, status);
-    return { result: 'conflict', revision: commit, plan: p, written: 0 };
+    return refuse('SharedResourceError', 'ManagedByAnotherApplication', p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n'), `${p.conflicts.length} object(s) belong to another Application`, 'conflict', p);
+  }
+  if (p.unmanaged.length) {
+    return refuse('SharedResourceError', 'NotManaged', p.unmanaged.map((k) => `${k} exists and no Application manages it: left alone (add syncOptions: [AdoptExisting=true] to the Application's syncPolicy to take it over)`).join('\n'), `${p.unmanaged.length} object(s) exist unmanaged`, 'conflict', p);
   }
   setCondition('SharedResourceError', undefined);
+  // Argo CD's allowEmpty: an automated sync does not prune an Application down to nothing.
+  const prunes = p.waves.reduce((n, w) => n + w.actions.filter((a) => a.type === 'prune').length, 0);
+  if (desired.length === 0 && prunes > 0 && !options.manual && automated?.allowEmpty !== true) {
+    return refuse('SyncError', 'EmptyCommit', `the commit has no objects: an automated sync would prune all ${prunes} of the Application's objects; refused (sync by hand, or set syncPolicy.automated.allowEmpty: true)`, `empty commit would prune all ${prunes} objects`, 'invalid', p);
+  }
+  setCondition('SyncError', undefined);
   const portProblems = await assignServicePortsIn(deps.store, p);
   if (portProblems.length) {
     // As an invalid manifest: a NodePort another Service holds stops the whole commit.
-    setCondition('ComparisonError', { status: 'True', reason: 'InvalidManifests', message: portProblems.join('\n') });
-    status.sync = { status: 'OutOfSync', revision: commit };
-    status.ledger = record(status.ledger, commit, timestamp(now()), { state: 'failure', description: `invalid manifests: ${portProblems[0]}` });
-    await notify(deps.store, app, status, commit, setCondition);
-    await writeStatus(deps.store, app, status);
-    return { result: 'invalid', revision: commit, written: 0 };
+    return refuse('ComparisonError', 'InvalidManifests', portProblems.join('\n'), `invalid manifests: ${portProblems[0]}`, 'invalid');
   }
 
   const pending = p.waves.reduce((n, w) => n + w.actions.length, 0);
@@ -351,6 +361,28 @@ function txnOpOf(a: Action, now: Date): TxnOp {
   if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now, randomUUID()) };
   if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };
   return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
+}
+
+/** The Application's project (default: the built-in `default`). */
+export const projectOf = (app: ApplicationObject): string => app.spec.project ?? DEFAULT_PROJECT_NAME;
+
+/** An Argo CD-style sync option (`Name=true`) the Application sets. */
+export const syncOption = (app: ApplicationObject, name: string): boolean => (app.spec.syncPolicy?.syncOptions ?? []).includes(`${name}=true`);
+
+/**
+ * What the commit would do that its project does not allow: the repository, then each object.
+ * A project that does not exist allows nothing.
+ */
+async function projectViolations(store: Store, app: ApplicationObject, objects: LoadedObject[]): Promise<Violation[]> {
+  const name = projectOf(app);
+  const stored = await store.get({ group: 'berth.dev', kind: 'AppProject', namespace: '', name }).catch((e) => {
+    if (isBerthError(e, 'NotFound')) return undefined;
+    throw e;
+  });
+  if (!stored && name !== DEFAULT_PROJECT_NAME) return [{ message: `AppProject ${name} does not exist: nothing is synced until an admin creates it` }];
+  const project = stored ? ((stored.spec ?? {}) as ProjectSpec) : DEFAULT_PROJECT;
+  const located = objects.map((o) => ({ object: o.object as ProjectObject, source: o.source }));
+  return [...checkSource(name, project, app.spec.source.repoURL), ...checkObjects(name, project, located, (apiVersion, kind) => kindInfoFor(apiVersion, kind)?.namespaced ?? true)];
 }
 
 /** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */

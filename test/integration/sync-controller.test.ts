@@ -39,7 +39,8 @@ describe('Application controller', () => {
     try {
       await store.create<ApplicationObject>({
         apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'shop', namespace: 'default', generation: 1 },
-        spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true } }, pollInterval: '200ms' },
+        // allowEmpty: the last commit removes every object, which an automated sync refuses otherwise.
+        spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, allowEmpty: true } }, pollInterval: '200ms' },
       });
       const value = async () => ((await store.list({ group: '', kind: 'ConfigMap' })).items[0] as any)?.data.value;
       const until = async (want: string | undefined) => {
