@@ -19,10 +19,11 @@ import { DockerRuntime } from './agent/docker/runtime.js';
 import { DEFAULT_SANDBOX_IMAGE, ensureBusyboxImage } from './agent/docker/sandbox.js';
 import { BerthError, isBerthError } from './api/errors.js';
 import { kindInfo } from './api/kinds.js';
+import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, type Connection, type ConnectionFlags, type KubeObject } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
-import { defaultDataDir, normalizeRepoURL, parseListen, startServer } from './server/index.js';
+import { defaultDataDir, normalizeRepoURL, parseListen, protectedDirs, startServer } from './server/index.js';
 import { INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
@@ -48,6 +49,7 @@ interface ServerFlags {
   ingressTlsListen?: string;
   ingressMode: string;
   reset?: boolean;
+  defaultPodSecurity?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -62,6 +64,7 @@ function addServerCommand(program: Command): void {
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
     .option('--reset', 'start an empty cluster on purpose: a damaged state.db is moved aside, an empty store accepted')
+    .option('--default-pod-security <level>', 'Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted', 'baseline')
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
     .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
     .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
@@ -102,9 +105,11 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
-  const applications = new ApplicationController({ store, source, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
+  // One admission of pods for the API and for syncs: the same level, the same protected folders.
+  const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: () => protectedDirs(store, dataDir) };
+  const applications = new ApplicationController({ store, source, podSecurity, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
   const server = await startServer(store, {
-    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, ...(tls ? { tls } : {}),
+    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
     // A push refreshes the Applications that track that repository (and branch, when they name one).
     onGitPush: (push) => {
@@ -170,6 +175,12 @@ async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: 
       await client.close();
     },
   };
+}
+
+function podSecurityLevel(value: string | undefined): PodSecurityLevel {
+  const level = value ?? 'baseline';
+  if (!(POD_SECURITY_LEVELS as readonly string[]).includes(level)) throw new BerthError('Usage', `--default-pod-security must be ${POD_SECURITY_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
+  return level as PodSecurityLevel;
 }
 
 function ingressMode(value: string): IngressMode {
@@ -297,7 +308,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
   const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
-  const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION }, thisMachine()), {
+  const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION, dataDir }, thisMachine()), {
     heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
     endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
     useToken: (token) => {

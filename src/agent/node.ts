@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import { parseQuantity } from '../api/quantity.js';
+import { DATA_DIR_ANNOTATION } from '../api/pod-security.js';
 import type { Taint } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 
@@ -25,6 +26,8 @@ export interface NodeSpecOptions {
   capacity?: { cpu?: string; memory?: string; pods?: string };
   /** Berth's version, for nodeInfo. */
   version: string;
+  /** The agent's data directory: announced so the server refuses pods that would mount it. */
+  dataDir?: string;
 }
 
 export interface Machine {
@@ -69,7 +72,10 @@ export function nodeObject(o: NodeSpecOptions, machine: Machine, now = new Date(
   const at = timestamp(now);
   return {
     apiVersion: 'v1', kind: 'Node',
-    metadata: { name: o.name, labels: { 'kubernetes.io/hostname': o.name, 'kubernetes.io/os': machine.os, 'kubernetes.io/arch': machine.arch, ...(o.labels ?? {}) } },
+    metadata: {
+      name: o.name, labels: { 'kubernetes.io/hostname': o.name, 'kubernetes.io/os': machine.os, 'kubernetes.io/arch': machine.arch, ...(o.labels ?? {}) },
+      ...(o.dataDir ? { annotations: { [DATA_DIR_ANNOTATION]: o.dataDir } } : {}),
+    },
     spec: { ...(o.taints?.length ? { taints: o.taints } : {}) },
     status: {
       capacity, allocatable: capacity,

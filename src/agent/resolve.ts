@@ -8,6 +8,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseQuantity } from '../api/quantity.js';
+import { protectedHostPaths } from '../api/pod-security.js';
 import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
 
@@ -110,6 +111,9 @@ function writeDataDir(dir: string, data: Record<string, Buffer>, items: { key: s
 export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lookup): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const podDir = path.join(dataDir, 'pods', pod.metadata.uid ?? pod.metadata.name, 'volumes');
+  // The server refuses such pods; the agent, which knows its own folder for sure, refuses them too.
+  const reaching = protectedHostPaths(pod.spec ?? {}, [path.resolve(dataDir)]);
+  if (reaching.length) throw new ResolveError(`hostPath ${reaching[0]!.path} (volume ${reaching[0]!.volume}) reaches the agent's data directory ${reaching[0]!.dir}: no pod may mount it`);
   for (const v of (pod.spec?.volumes ?? []) as Volume[]) {
     const dir = path.join(podDir, v.name);
     if (v.emptyDir) mkdirSync(dir, { recursive: true });

@@ -2,17 +2,22 @@
  * `berth validate [PATH…] [--strict] [-o text|json|yaml]`
  * Exit codes: 0 valid (warnings allowed), 1 any error in the manifests, 2 usage or I/O error.
  */
-import { formatDiagnostic, loadPaths, type Diagnostic, type LoadResult } from '../manifest/index.js';
+import type { PodSecurityLevel } from '../api/pod-security.js';
+import { formatDiagnostic, loadPaths, podSecurityDiagnostics, type Diagnostic, type LoadResult } from '../manifest/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 
 export interface ValidateOptions {
   strict: boolean;
   output: OutputFormat;
+  /** The level of declared namespaces without an enforce label (the server's default: baseline). */
+  defaultPodSecurity?: PodSecurityLevel;
 }
 
 
 export async function validateCommand(paths: string[], opts: ValidateOptions, io: CommandIO): Promise<number> {
-  const result = await loadPaths(paths.length ? paths : ['.'], { strict: opts.strict });
+  const loaded = await loadPaths(paths.length ? paths : ['.'], { strict: opts.strict });
+  // Pods in namespaces the tree declares are checked as the server would admit them.
+  const result = { ...loaded, errors: [...loaded.errors, ...podSecurityDiagnostics(loaded.objects, opts.defaultPodSecurity ?? 'baseline')] };
   if (opts.output === 'text') io.stdout(renderText(result));
   else io.stdout(renderStructured(opts.output, toReport(result)));
   return result.errors.length > 0 ? 1 : 0;

@@ -27,6 +27,7 @@ export const DIAGNOSTIC_REASONS = [
   'UnsupportedVolume',
   'DuplicateObject',
   'SymlinkOutsideTree',
+  'PodSecurity',
   'ClusterScopedNamespace',
 ] as const;
 export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];

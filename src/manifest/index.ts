@@ -13,6 +13,7 @@ export { collect, objectKey, type LoadResult } from './collect.js';
 export { loadFile, DEFAULT_LOAD_OPTIONS, MAX_FILE_BYTES, type LoadOptions, type LoadedObject, type FileResult, type SourceFile } from './load.js';
 export { formatDiagnostic, symlinkOutsideTree, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
 export { LoaderPool } from './pool.js';
+export { podSecurityDiagnostics } from './pod-security.js';
 
 /** Below this many files, handing work to threads costs more than it saves. */
 export const PARALLEL_THRESHOLD_FILES = 200;

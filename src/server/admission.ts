@@ -1,6 +1,7 @@
 /**
  * Admission: checks on a write after it is validated and defaulted, before it is stored, that
- * need to know who writes. One chain per request, built from the principal.
+ * need more than the object: who writes it, its namespace, the rest of the cluster. One chain per
+ * request, built from the principal.
  *
  * NodeRestriction (Kubernetes' admission plugin of that name): a node token may register its
  * Node, then change only its status, its lease and labels outside the node-restriction and
@@ -13,17 +14,38 @@ import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Admission, AdmissionRequest } from './registry.js';
 import type { Principal } from './tokens.js';
+import { DATA_DIR_ANNOTATION, checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
 
 /** Label prefixes only an admin may set on a Node (as Kubernetes' NodeRestriction). */
 export const NODE_RESTRICTED_LABEL_PREFIXES = ['node-restriction.kubernetes.io/', 'node-role.kubernetes.io/'] as const;
 
 export const isRestrictedNodeLabel = (key: string): boolean => NODE_RESTRICTED_LABEL_PREFIXES.some((p) => key.startsWith(p) || key.includes(`.${p}`));
 
-export function admissionFor(p: Principal, store: Store, more: Admission[] = []): Admission {
+export function admissionFor(p: Principal, store: Store, podSecurity: PodSecurityOptions): Admission {
   return async (write) => {
     if (p.role === 'node') await nodeRestriction(p, store, write);
-    for (const admit of more) await admit(write);
+    await admitPodSecurity(store, podSecurity, write);
   };
+}
+
+/**
+ * Pod Security Admission: a Pod, and the pod template of a workload (where Kubernetes only warns,
+ * Berth refuses, as its syncs do), checked against the level its namespace enforces; and no
+ * hostPath reaching a data directory, whatever the level. A status write is not checked.
+ */
+async function admitPodSecurity(store: Store, o: PodSecurityOptions, w: AdmissionRequest): Promise<void> {
+  if (w.subresource) return;
+  const template = podTemplateOf(w.object);
+  if (!template) return;
+  // An update that leaves the pod template as it was (a scale, a label) is not checked again.
+  if (w.current && isDeepStrictEqual(podTemplateOf(w.current)?.spec, template.spec)) return;
+  const what = `${w.info.plural} "${w.object.metadata.name}" is forbidden`;
+  const reached = protectedHostPaths(template.spec, await o.protectedDirs());
+  if (reached.length) throw new BerthError('Forbidden', `${what}: ${reached.map((r) => `hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}`).join('; ')}: no pod may mount it`);
+  const ns = await getIfExists(store, { group: '', kind: 'Namespace', namespace: '', name: w.object.metadata.namespace ?? 'default' });
+  const level = enforcedLevel(ns?.metadata.labels, o.defaultLevel);
+  const failures = checkPodSecurity(level, template.meta, template.spec);
+  if (failures.length) throw new BerthError('Forbidden', `${what}: ${podSecurityMessage(level, failures)}`);
 }
 
 async function nodeRestriction(p: Principal, store: Store, w: AdmissionRequest): Promise<void> {
@@ -34,8 +56,10 @@ async function nodeRestriction(p: Principal, store: Store, w: AdmissionRequest):
     if (w.verb === 'create' || w.subresource === 'status' || !w.current) return;
     if (!isDeepStrictEqual(w.object.spec ?? {}, w.current.spec ?? {})) throw new BerthError('Forbidden', `${self} is not allowed to modify its spec (unschedulable, taints): only an admin may cordon, uncordon or taint a node`);
     const meta = (o: KubeObject) => {
-      const { labels: _l, resourceVersion: _r, generation: _g, managedFields: _m, ...rest } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
-      return rest;
+      const { labels: _l, resourceVersion: _r, generation: _g, managedFields: _m, annotations, ...rest } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+      // The node's own announcement of its data directory is its to update.
+      const { [DATA_DIR_ANNOTATION]: _d, ...others } = annotations ?? {};
+      return { ...rest, annotations: others };
     };
     if (!isDeepStrictEqual(meta(w.object), meta(w.current))) throw new BerthError('Forbidden', `${self} may change only its status and its labels, not other metadata`);
     return;

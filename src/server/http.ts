@@ -19,6 +19,7 @@ import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
 import { PATCH_TYPES } from './patch.js';
 import { admissionFor } from './admission.js';
+import type { PodSecurityOptions } from '../api/pod-security.js';
 import { readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
@@ -37,6 +38,8 @@ export interface ApiContext {
   webhookSecret?: string;
   /** Called for each verified push; answers how many Applications it refreshed. */
   onGitPush?: (push: GitPush) => number;
+  /** Pod Security Admission: the default level and the folders no pod may mount. */
+  podSecurity: PodSecurityOptions;
   /** What syncing an Application at a revision would change (`berth app diff`). */
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
@@ -177,7 +180,7 @@ export function createHandler(ctx: ApiContext) {
 async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const q = url.searchParams;
   const strict = q.get('fieldValidation') === 'Strict';
-  const admit = admissionFor(p, ctx.store);
+  const admit = admissionFor(p, ctx.store, ctx.podSecurity);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {

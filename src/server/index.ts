@@ -16,6 +16,8 @@ import { certificateSha256 } from './pki.js';
 import { BUILTIN_NAMESPACES, Registry, timestamp } from './registry.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
+import path from 'node:path';
+import { DATA_DIR_ANNOTATION, type PodSecurityOptions } from '../api/pod-security.js';
 
 export { defaultDataDir } from './datadir.js';
 export { normalizeRepoURL, type GitPush } from './webhook.js';
@@ -31,6 +33,8 @@ export interface ServerOptions {
   webhookSecret?: string;
   /** Start on an empty store in a data directory that had one, on purpose (`--reset`). */
   reset?: boolean;
+  /** Pod Security Admission (default: baseline, and this data directory and the agents' protected). */
+  podSecurity?: PodSecurityOptions;
   onGitPush?: (push: GitPush) => number;
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
@@ -87,6 +91,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
     ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
+    podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: () => protectedDirs(store, options.dataDir) },
   }));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -112,6 +117,13 @@ export async function startServer(store: Store, options: ServerOptions): Promise
       });
     },
   };
+}
+
+/** The folders no pod may mount: this server's data directory and every agent's, as its Node announces it. */
+export async function protectedDirs(store: Store, dataDir: string): Promise<string[]> {
+  const { items } = await store.list({ group: '', kind: 'Node' });
+  const agents = items.map((n) => n.metadata.annotations?.[DATA_DIR_ANNOTATION]).filter((d): d is string => typeof d === 'string' && d.startsWith('/'));
+  return [path.resolve(dataDir), ...agents];
 }
 
 /**

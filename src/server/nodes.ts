@@ -9,6 +9,7 @@
 import { BerthError, isBerthError } from '../api/errors.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
+import { DATA_DIR_ANNOTATION } from '../api/pod-security.js';
 import { isRestrictedNodeLabel } from './admission.js';
 import type { Registry, WriteOptions } from './registry.js';
 import type { ResourceRequest } from './routes.js';
@@ -79,9 +80,11 @@ async function writeNode(deps: { registry: Registry }, ref: ResourceRequest, r: 
   const { metadata, spec: _agentSpec, ...rest } = body as KubeObject;
   const restricted = (labels: Record<string, string | undefined> | undefined, keep: boolean) => Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => isRestrictedNodeLabel(k) === keep));
   const labels = { ...restricted(metadata.labels, false), ...restricted(existing.metadata.labels, true) };
+  const dataDir = metadata.annotations?.[DATA_DIR_ANNOTATION];
+  const annotations = { ...existing.metadata.annotations, ...(dataDir ? { [DATA_DIR_ANNOTATION]: dataDir } : {}) };
   return deps.registry.update(ref, {
     ...rest, spec: existing.spec ?? {},
-    metadata: { ...existing.metadata, labels, resourceVersion: existing.metadata.resourceVersion },
+    metadata: { ...existing.metadata, labels, ...(Object.keys(annotations).length ? { annotations } : {}), resourceVersion: existing.metadata.resourceVersion },
   }, options);
 }
 

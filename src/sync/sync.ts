@@ -15,6 +15,8 @@ import { servesCurrentPods } from './serving.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject } from '../manifest/index.js';
 import { kindInfoFor } from '../api/kinds.js';
+import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
+import { getIfExists } from '../store/lookup.js';
 import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, formatViolation, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import { refOf, splitTxn } from '../store/index.js';
@@ -72,6 +74,8 @@ export interface SyncDeps {
   now?: () => Date;
   /** What each app's reconciles keep for the next one (kept by the controller, by namespace/name). */
   memo?: Map<string, AppMemo>;
+  /** Pod Security: the server's default level and protected folders (default: baseline, none). */
+  podSecurity?: PodSecurityOptions;
 }
 
 export interface AppMemo {
@@ -188,9 +192,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return refuse('ComparisonError', 'InvalidManifests', errors.map(formatDiagnostic).join('\n'), `invalid manifests: ${errors.length} error${errors.length === 1 ? '' : 's'}, first ${formatDiagnostic(errors[0]!)}`, 'invalid');
   }
   // The project's rules: a commit that would write outside them is refused whole.
-  const violations = await projectViolations(deps.store, app, artifact.value.result.objects);
+  const violations = [...(await projectViolations(deps.store, app, artifact.value.result.objects)), ...(await podSecurityViolations(deps, artifact.value.result.objects))];
   if (violations.length) {
-    return refuse('ComparisonError', 'ProjectViolation', violations.map(formatViolation).join('\n'), `outside project ${projectOf(app)}: ${violations.length} violation${violations.length === 1 ? '' : 's'}, first ${formatViolation(violations[0]!)}`, 'invalid');
+    return refuse('ComparisonError', 'PolicyViolation', violations.map(formatViolation).join('\n'), `refused by policy (project ${projectOf(app)}, pod security): ${violations.length} violation${violations.length === 1 ? '' : 's'}, first ${formatViolation(violations[0]!)}`, 'invalid');
   }
   setCondition('ComparisonError', undefined);
 
@@ -383,6 +387,31 @@ async function projectViolations(store: Store, app: ApplicationObject, objects: 
   const project = stored ? ((stored.spec ?? {}) as ProjectSpec) : DEFAULT_PROJECT;
   const located = objects.map((o) => ({ object: o.object as ProjectObject, source: o.source }));
   return [...checkSource(name, project, app.spec.source.repoURL), ...checkObjects(name, project, located, (apiVersion, kind) => kindInfoFor(apiVersion, kind)?.namespaced ?? true)];
+}
+
+/**
+ * Pod Security at sync time, as at the API: every Pod and workload pod template of the commit
+ * against the level of its namespace (as the commit declares it, else as it is live), and no
+ * hostPath reaching a data directory.
+ */
+async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): Promise<Violation[]> {
+  const options = deps.podSecurity ?? { defaultLevel: 'baseline' as const, protectedDirs: async () => [] };
+  const withTemplates = objects.map((o) => ({ o, template: podTemplateOf(o.object) })).filter((x) => x.template);
+  if (!withTemplates.length) return [];
+  const declared = new Map(objects.filter((o) => o.object.kind === 'Namespace').map((o) => [o.object.metadata.name, o.object.metadata.labels as Record<string, string> | undefined]));
+  const labelsOf = async (ns: string) => (declared.has(ns) ? declared.get(ns) : (await getIfExists(deps.store, { group: '', kind: 'Namespace', namespace: '', name: ns }))?.metadata.labels);
+  const dirs = await options.protectedDirs();
+  const out: Violation[] = [];
+  for (const { o, template } of withTemplates) {
+    const ns = o.object.metadata.namespace ?? 'default';
+    const what = `${o.object.kind} ${ns}/${o.object.metadata.name}`;
+    const at = { file: o.source.file, line: o.source.line };
+    for (const r of protectedHostPaths(template!.spec, dirs)) out.push({ ...at, message: `${what}: hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}: no pod may mount it` });
+    const level = enforcedLevel(await labelsOf(ns), options.defaultLevel);
+    const failures = checkPodSecurity(level, template!.meta, template!.spec);
+    if (failures.length) out.push({ ...at, message: `${what}: ${podSecurityMessage(level, failures)}` });
+  }
+  return out;
 }
 
 /** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */

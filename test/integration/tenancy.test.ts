@@ -72,7 +72,7 @@ describe('tenancy: what a commit may write', () => {
     });
     repo.commit('escalate');
     await application('shop');
-    await expectRefused('shop', 'ComparisonError', 'ProjectViolation',
+    await expectRefused('shop', 'ComparisonError', 'PolicyViolation',
       /app\/sys\.yaml:1: ConfigMap berth-system\/sneaky: namespace berth-system belongs to Berth alone/,
       /app\/token\.yaml:1: Secret default\/token-abcdef: Secrets of type berth\.dev\/token are Berth's own/,
       /app\/ns\.yaml:1: Namespace berth-system: namespace berth-system belongs to Berth alone/);
@@ -87,7 +87,7 @@ describe('tenancy: what a commit may write', () => {
     await reconcile('a-app', 'team-a');
     expect(await everything()).toEqual(before);
     const c = (await appStatus('a-app', 'team-a')).conditions?.find((x) => x.type === 'ComparisonError');
-    expect(c?.reason).toBe('ProjectViolation');
+    expect(c?.reason).toBe('PolicyViolation');
     expect(c?.message).toMatch(/app\/theirs\.yaml:1: ConfigMap team-b\/theirs: namespace team-b is not a destination of project team-a/);
     expect(c?.message).toMatch(/app\/ns\.yaml:1: Namespace team-c: cluster-scoped kind core\/Namespace is not in the clusterResourceWhitelist of project team-a/);
     expect(c?.message).toMatch(/app\/s\.yaml:1: Secret team-a\/s: kind core\/Secret is blacklisted in project team-a/);
@@ -100,7 +100,7 @@ describe('tenancy: what a commit may write', () => {
       other.commit('other');
       await application('elsewhere', { project: 'team-a', source: { repoURL: other.bare, path: 'app' } }, 'team-a');
       await reconcile('elsewhere', 'team-a');
-      expect((await appStatus('elsewhere', 'team-a')).conditions?.find((x) => x.type === 'ComparisonError')).toMatchObject({ reason: 'ProjectViolation', message: `repository ${other.bare} is not permitted in project team-a (its sourceRepos: ${repo.bare})` });
+      expect((await appStatus('elsewhere', 'team-a')).conditions?.find((x) => x.type === 'ComparisonError')).toMatchObject({ reason: 'PolicyViolation', message: `repository ${other.bare} is not permitted in project team-a (its sourceRepos: ${repo.bare})` });
     } finally {
       other.remove();
     }
@@ -111,7 +111,7 @@ describe('tenancy: what a commit may write', () => {
     expect(await reconcile('a-app', 'team-a')).toMatchObject({ result: 'synced', written: 1 });
 
     await application('lost', { project: 'nobody' });
-    await expectRefused('lost', 'ComparisonError', 'ProjectViolation', /AppProject nobody does not exist/);
+    await expectRefused('lost', 'ComparisonError', 'PolicyViolation', /AppProject nobody does not exist/);
   });
 
   it('an Application a commit writes belongs to its parent\'s project; AppProjects only where named explicitly', async () => {
@@ -121,7 +121,7 @@ describe('tenancy: what a commit may write', () => {
     });
     repo.commit('take over');
     await application('parent');
-    await expectRefused('parent', 'ComparisonError', 'ProjectViolation',
+    await expectRefused('parent', 'ComparisonError', 'PolicyViolation',
       /app\/child\.yaml:1: Application default\/child: an Application written by a commit belongs to its parent's project default, not admin/,
       /app\/proj\.yaml:1: AppProject admin: cluster-scoped kind berth\.dev\/AppProject is not in the clusterResourceWhitelist of project default \(AppProject must be named there explicitly\)/);
 
@@ -148,6 +148,36 @@ describe('tenancy: what a commit may write', () => {
     repo.commit('let go');
     expect(await reconcile('grab')).toMatchObject({ result: 'synced', written: 1 });
     await expect(store.get({ group: '', kind: 'Secret', namespace: 'team-b', name: 'db' })).rejects.toThrow();
+  });
+
+  it('refuses a commit whose pods break their namespace\'s Pod Security level (hostPath: /), with file:line', async () => {
+    repo.write({
+      'app/ok.yaml': cm('fine'),
+      'app/root.yaml': 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: root\nspec:\n  containers: [{name: sh, image: busybox}]\n  volumes: [{name: root, hostPath: {path: /srv}}]\n',
+      'app/ns.yaml': ns('locked') + '  labels:\n    pod-security.kubernetes.io/enforce: restricted\n',
+      'app/web.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: locked\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n',
+    });
+    repo.commit('escape');
+    await application('shop');
+    await expectRefused('shop', 'ComparisonError', 'PolicyViolation',
+      /app\/root\.yaml:1: Pod default\/root: violates PodSecurity "baseline:latest": hostPath volumes \(volume "root"\)/,
+      /app\/web\.yaml:1: Deployment locked\/web: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+  });
+
+  it('refuses a commit whose pod mounts a data directory, even in a privileged namespace', async () => {
+    const pods = (p: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: steal\n  namespace: ops\nspec:\n  containers: [{name: sh, image: busybox}]\n  volumes: [{name: root, hostPath: {path: ${p}}}]\n`;
+    repo.write({ 'app/ns.yaml': ns('ops') + '  labels:\n    pod-security.kubernetes.io/enforce: privileged\n', 'app/steal.yaml': pods('/') });
+    repo.commit('steal');
+    await store.create({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'ops', namespace: 'default' }, spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true } } } } as KubeObject);
+    const before = await everything();
+    const podSecurity = { defaultLevel: 'baseline' as const, protectedDirs: async () => ['/var/lib/berth'] };
+    const outcome = await reconcileApplication({ store, source, memo, podSecurity }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'ops' }));
+    expect(outcome.written).toBe(0);
+    expect(await everything()).toEqual(before);
+    expect((await condition('ops', 'ComparisonError'))?.message).toBe('app/steal.yaml:1: Pod ops/steal: hostPath volume "root" (/) reaches Berth\'s data directory /var/lib/berth: no pod may mount it');
+    repo.write({ 'app/steal.yaml': pods('/srv') });
+    repo.commit('host access where allowed');
+    expect(await reconcileApplication({ store, source, memo, podSecurity }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'ops' }))).toMatchObject({ result: 'synced', written: 2 });
   });
 
   it('refuses an automated sync that would prune everything, unless allowEmpty', async () => {
