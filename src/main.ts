@@ -30,7 +30,7 @@ import { warmLoader } from './manifest/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from './runtime/index.js';
+import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, admittingWriter, storeEventSink } from './runtime/index.js';
 
 /** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
 const MIN_FETCH_INTERVAL_MS = 5000;
@@ -193,7 +193,8 @@ async function startControllers(store: Store, log: Logger, signal: AbortSignal, 
   const controllerLog = log.child({ component: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }), Date.now, (err) => controllerLog.warn({ err }, 'event not recorded'));
-  const ctx = { informers, writer: new ObjectWriter(store), events, now: Date.now, log: controllerLog };
+  // The controllers' pods are held to the namespace's quotas and limit ranges, as a user's are.
+  const ctx = { informers, writer: admittingWriter(store), events, now: Date.now, log: controllerLog };
   const controllers = [...workloadControllers(ctx), ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }), new Scheduler(ctx)];
   await new ControllerManager(informers, controllers, controllerLog).start(signal);
   await events.flush();

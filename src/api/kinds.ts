@@ -23,6 +23,8 @@ export const KINDS = [
   { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, schema: 'v1.Service.json', declarable: true, shortNames: ['svc'] },
   { group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, schema: 'v1.Endpoints.json', declarable: true, shortNames: ['ep'] },
   { group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true, schema: 'v1.PersistentVolumeClaim.json', declarable: true, shortNames: ['pvc'] },
+  { group: '', version: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas', namespaced: true, schema: 'v1.ResourceQuota.json', declarable: true, shortNames: ['quota'] },
+  { group: '', version: 'v1', kind: 'LimitRange', plural: 'limitranges', namespaced: true, schema: 'v1.LimitRange.json', declarable: true, shortNames: ['limits'] },
   { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, schema: 'v1.Node.json', declarable: false, shortNames: ['no'] },
   { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, schema: 'v1.Event.json', declarable: false, shortNames: ['ev'] },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, schema: 'apps.v1.Deployment.json', declarable: true, shortNames: ['deploy'] },

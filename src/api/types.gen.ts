@@ -22,6 +22,8 @@ export interface BerthObjects {
   Service?: Service;
   Endpoints?: Endpoints;
   PersistentVolumeClaim?: PersistentVolumeClaim;
+  ResourceQuota?: ResourceQuota;
+  LimitRange?: LimitRange;
   Node?: Node;
   Event?: Event;
   Deployment?: Deployment;
@@ -728,6 +730,45 @@ export interface PersistentVolumeClaimStatus {
    * Berth: the node holding the claim's data.
    */
   nodeName?: string;
+}
+/**
+ * Hard limits on what a namespace may use: compute requests and limits, pods, Services, claims, and counts of objects (count/<resource>.<group>).
+ */
+export interface ResourceQuota {
+  apiVersion: "v1";
+  kind: "ResourceQuota";
+  metadata: ObjectMeta;
+  spec?: ResourceQuotaSpec;
+  status?: ResourceQuotaStatus;
+}
+export interface ResourceQuotaSpec {
+  hard?: QuantityMap;
+  scopes?: string[];
+  scopeSelector?: {};
+}
+export interface ResourceQuotaStatus {
+  hard?: QuantityMap;
+  used?: QuantityMap;
+}
+/**
+ * Default requests and limits, and minimums and maximums, per container, pod or claim in a namespace.
+ */
+export interface LimitRange {
+  apiVersion: "v1";
+  kind: "LimitRange";
+  metadata: ObjectMeta;
+  spec?: LimitRangeSpec;
+}
+export interface LimitRangeSpec {
+  limits: LimitRangeItem[];
+}
+export interface LimitRangeItem {
+  type: "Container" | "Pod" | "PersistentVolumeClaim";
+  default?: QuantityMap;
+  defaultRequest?: QuantityMap;
+  min?: QuantityMap;
+  max?: QuantityMap;
+  maxLimitRequestRatio?: QuantityMap;
 }
 export interface Node {
   apiVersion: "v1";

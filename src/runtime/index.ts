@@ -1,8 +1,9 @@
 export { Informer, InformerFactory, type InformerEvent, type InformerHandler } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { ControllerManager, type Controller, type ReconcileResult } from './manager.js';
-export { ObjectWriter } from './writer.js';
+export { ObjectWriter, admittingWriter } from './writer.js';
 export { EventRecorder, reapEvents, type EventInput, type EventObject, type EventSink, type InvolvedObject } from './events.js';
 export { EventBroadcaster } from './broadcaster.js';
 export { storeEventSink } from './store-events.js';
 export type { KubeObject, KindRef, ObjectRef, Store } from '../store/types.js';
+export { QuotaAdmission, namespaceUsage } from './quota.js';

@@ -7,13 +7,32 @@ import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
 import { gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
-import type { KubeObject, Store } from '../store/types.js';
+import type { KubeObject, Store, TxnOp } from '../store/types.js';
+import { QuotaAdmission, createAdmitted } from './quota.js';
+
+/**
+ * Admits objects a controller is about to create, as the API admits a user's (quotas, limit
+ * ranges: see runtime/quota.ts); throws to refuse them, or returns the operations to commit with
+ * them (the quota charges). Given objects of one namespace.
+ */
+export type CreateAdmission = (objects: KubeObject[]) => Promise<TxnOp[]>;
+
+function byNamespace(objects: KubeObject[]): KubeObject[][] {
+  const groups = new Map<string, KubeObject[]>();
+  for (const o of objects) {
+    const ns = o.metadata.namespace ?? '';
+    groups.set(ns, [...(groups.get(ns) ?? []), o]);
+  }
+  return [...groups.values()];
+}
 
 export class ObjectWriter {
-  constructor(readonly store: Store, private readonly now: () => number = Date.now) {}
+  constructor(readonly store: Store, private readonly now: () => number = Date.now, private readonly admit?: CreateAdmission) {}
 
-  create<T extends KubeObject>(object: T): Promise<T> {
-    return this.store.create(prepareCreate(object, new Date(this.now()), randomUUID()));
+  async create<T extends KubeObject>(object: T): Promise<T> {
+    const prepared = prepareCreate(object, new Date(this.now()), randomUUID());
+    if (!this.admit) return this.store.create(prepared);
+    return (await createAdmitted(this.store, [prepared], this.admit))[0] as T;
   }
 
   /**
@@ -24,9 +43,10 @@ export class ObjectWriter {
     const created: T[] = [];
     const per = Math.max(1, Math.min(objects.length, this.store.txnLimits.maxOps, 500));
     for (let i = 0; i < objects.length; i += per) {
-      const batch = objects.slice(i, i + per).map((o) => ({ op: 'create' as const, object: prepareCreate(o, new Date(this.now()), randomUUID()) }));
+      const batch = objects.slice(i, i + per).map((o) => prepareCreate(o, new Date(this.now()), randomUUID()));
       try {
-        created.push(...((await this.store.txn(batch)).results as T[]));
+        if (!this.admit) created.push(...((await this.store.txn(batch.map((object) => ({ op: 'create' as const, object })))).results as T[]));
+        else for (const group of byNamespace(batch)) created.push(...((await createAdmitted(this.store, group, this.admit)) as T[]));
       } catch (error) {
         return { created, error };
       }
@@ -75,4 +95,10 @@ export function sameJson(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
   const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** The writer controllers use: their creates are admitted as a user's are (quotas, limit ranges). */
+export function admittingWriter(store: Store, now: () => number = Date.now): ObjectWriter {
+  const quotas = new QuotaAdmission(store);
+  return new ObjectWriter(store, now, (objects) => quotas.admit(objects));
 }

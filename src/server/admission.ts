@@ -11,6 +11,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { BerthError } from '../api/errors.js';
 import { getIfExists } from '../store/lookup.js';
+import { QuotaAdmission } from '../runtime/quota.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Admission, AdmissionRequest } from './registry.js';
 import type { Principal } from './tokens.js';
@@ -25,6 +26,8 @@ export function admissionFor(p: Principal, store: Store, podSecurity: PodSecurit
   return async (write) => {
     if (p.role === 'node') await nodeRestriction(p, store, write);
     await admitPodSecurity(store, podSecurity, write);
+    // Last: the quota charge, which the registry commits with the object.
+    return write.verb === 'create' && write.info.namespaced ? new QuotaAdmission(store).admit([write.object]) : [];
   };
 }
 

@@ -13,7 +13,8 @@ import { gracefulDeletion, prepareCreate, prepareUpdate, timestamp } from '../ap
 import { parseSelector } from '../api/selector.js';
 import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
-import type { KubeObject, ListResult, Store } from '../store/types.js';
+import type { KubeObject, ListResult, Store, TxnOp } from '../store/types.js';
+import { createAdmitted } from '../runtime/quota.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';
 
@@ -52,8 +53,12 @@ export interface AdmissionRequest {
   current?: KubeObject;
 }
 
-/** Refuses a write by throwing (Forbidden, Invalid); may not change the object. */
-export type Admission = (write: AdmissionRequest) => Promise<void>;
+/**
+ * Refuses a write by throwing (Forbidden, Invalid); may complete the object in place (LimitRange
+ * defaults); returns store operations to commit in the same transaction as the write (a quota's
+ * charge), if any.
+ */
+export type Admission = (write: AdmissionRequest) => Promise<TxnOp[] | void>;
 
 export interface WriteOptions {
   /** fieldValidation=Strict: unknown fields are errors, not warnings. */
@@ -105,10 +110,11 @@ export class Registry {
     const { object, warnings } = this.validate(req, body, options.strict === true);
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
-    await options.admit?.({ verb: 'create', info: req.info, object });
+    // Admission again when a quota it charged moved meanwhile (another create took its share).
+    const admitted = (o: KubeObject) => createAdmitted(this.store, [o], async ([x]) => (await options.admit?.({ verb: 'create', info: req.info, object: x! })) ?? []).then(([c]) => c!);
     try {
-      if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, (o) => this.store.create(o)), warnings };
-      return { object: await this.store.create(object), warnings };
+      if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, admitted), warnings };
+      return { object: await admitted(object), warnings };
     } catch (e) {
       if (isBerthError(e, 'AlreadyExists')) throw new BerthError('AlreadyExists', `${req.info.plural}${groupSuffix(req.info)} "${meta.name}" already exists`);
       throw e;

@@ -14,7 +14,8 @@ export type DiffOutcome =
   | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
 
 export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
-  const base = await sourceSpec(deps.store, app);
+  const { problem, ...base } = await sourceSpec(deps.store, app);
+  if (problem) return { ok: false, reason: 'SourceError', errors: [problem] };
   const spec = { ...base, ...(revision ? { targetRevision: revision } : {}) };
   const resolved = await deps.source.refresh(spec, { force: true });
   if (!resolved.ok) return { ok: false, reason: 'SourceError', errors: [resolved.condition.message] };

@@ -5,7 +5,7 @@
  * and keeps the last good state; the Application's status says why, with file:line.
  */
 import { randomUUID } from 'node:crypto';
-import { isBerthError } from '../api/errors.js';
+import { BerthError, isBerthError } from '../api/errors.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
 import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type ObjectLike, type Plan } from '../diff/index.js';
@@ -17,6 +17,8 @@ import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject 
 import { kindInfoFor } from '../api/kinds.js';
 import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
 import { getIfExists } from '../store/lookup.js';
+import { mayUseCredentials } from './credentials.js';
+import { chargeCreates, workloadQuotaViolations } from './quota.js';
 import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, formatViolation, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
 import type { GitSource, SourceSpec } from '../source/index.js';
 import { refOf, splitTxn } from '../store/index.js';
@@ -115,7 +117,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const requested = app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
   if (requested && requested !== app.status?.lastSyncRequest) options = { ...options, manual: true, force: true };
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
-  const spec = await sourceSpec(deps.store, app);
+  const { problem: credentialProblem, ...spec } = await sourceSpec(deps.store, app);
   const status: ApplicationStatus = {
     ...(app.status ?? {}), reconciledAt: timestamp(now()),
     ...(app.metadata.generation ? { observedGeneration: app.metadata.generation } : {}),
@@ -129,6 +131,12 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     status.conditions = c ? [...others, { type, ...c, lastTransitionTime: since }] : others;
   };
 
+  if (credentialProblem) {
+    setCondition('SourceError', { status: 'True', reason: 'CredentialsRefused', message: credentialProblem });
+    status.sync = { status: 'Unknown', ...(status.sync?.revision ? { revision: status.sync.revision } : {}) };
+    await writeStatus(deps.store, app, status);
+    return { result: 'source-error', written: 0 };
+  }
   const resolved = await deps.source.refresh(spec, { force: options.force === true });
   if (!resolved.ok) {
     setCondition('SourceError', { status: 'True', reason: resolved.condition.reason, message: resolved.condition.message });
@@ -192,7 +200,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return refuse('ComparisonError', 'InvalidManifests', errors.map(formatDiagnostic).join('\n'), `invalid manifests: ${errors.length} error${errors.length === 1 ? '' : 's'}, first ${formatDiagnostic(errors[0]!)}`, 'invalid');
   }
   // The project's rules: a commit that would write outside them is refused whole.
-  const violations = [...(await projectViolations(deps.store, app, artifact.value.result.objects)), ...(await podSecurityViolations(deps, artifact.value.result.objects))];
+  const loaded = artifact.value.result.objects;
+  const violations = [...(await projectViolations(deps.store, app, loaded)), ...(await podSecurityViolations(deps, loaded)), ...(await workloadQuotaViolations(deps.store, loaded))];
   if (violations.length) {
     return refuse('ComparisonError', 'PolicyViolation', violations.map(formatViolation).join('\n'), `refused by policy (project ${projectOf(app)}, pod security): ${violations.length} violation${violations.length === 1 ? '' : 's'}, first ${formatViolation(violations[0]!)}`, 'invalid');
   }
@@ -236,6 +245,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return h;
   };
   const keyOf = (o: KubeObject): string => memo.comparisons.keyOf(o);
+  // Where each object came from, built only when a refusal has to name one.
+  let sourceByKey: Map<string, { file: string; line: number }> | undefined;
+  const sourceOf = (o: KubeObject) => (sourceByKey ??= new Map(loaded.map((l) => [keyOf(l.object as KubeObject), l.source]))).get(keyOf(o));
   let waitingFor: string | undefined;
   let written = 0;
   let transactions = 0;
@@ -255,20 +267,20 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
           waitingFor = `waiting for wave ${blocked.wave} to be healthy: ${blocked.what}`;
           break;
         }
-        const ops = wave.actions.map((action): { op: TxnOp; action: Action } => ({ action, op: txnOpOf(action, now()) }));
-        // One transaction per wave, unless the store cannot take it in one (etcd's limits): then
-        // in parts, in order, and the message says the wave was not applied atomically.
-        const parts = splitTxn(ops, deps.store.txnLimits, (x) => x.op);
+        // The wave's new objects are charged to their namespaces' quotas first, as the API charges them.
+        const { charges, violations: overQuota } = await chargeCreates(deps.store, wave.actions.filter((a) => a.type === 'create').map((a) => a.desired as KubeObject), sourceOf);
+        if (overQuota.length) throw new QuotaRefusal(overQuota);
+        const ops = wave.actions.map((action): { op: TxnOp; action?: Action } => ({ action, op: txnOpOf(action, now()) }));
+        // One transaction per wave, with its quota charges, unless the store cannot take it in one
+        // (etcd's limits): then in parts, in order, and the message says the wave was not applied atomically.
+        const parts = splitTxn<{ op: TxnOp; action?: Action }>([...charges.map((op) => ({ op })), ...ops], deps.store.txnLimits, (x) => x.op);
         if (parts.length > 1) splitWave = true;
         for (const part of parts) {
           const result = await deps.store.txn(part.map((x) => x.op));
-          const isDelete = (i: number) => part[i]!.op.op === 'delete';
-          memo.live.applied(result.results.filter((_, i) => !isDelete(i)), result.results.filter((_, i) => isDelete(i)), result.revision);
-          result.results.forEach((o, i) => {
-            const action = part[i]!.action;
-            if (action.type !== 'prune') memo.comparisons.remember(o, action.source);
-          });
-          written += part.length;
+          const applied = part.map((x, i) => ({ action: x.action, op: x.op, object: result.results[i]! })).filter((x) => x.action);
+          memo.live.applied(applied.filter((x) => x.op.op !== 'delete').map((x) => x.object), applied.filter((x) => x.op.op === 'delete').map((x) => x.object), result.revision);
+          for (const x of applied) if (x.action!.type !== 'prune') memo.comparisons.remember(x.object, x.action!.source);
+          written += applied.length;
           transactions++;
         }
       }
@@ -283,6 +295,10 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         status.history = [...history, { id, revision: commit, deployedAt: timestamp(now()), message: artifact.value.message, author: artifact.value.author, initiatedBy, outcome: 'Progressing' as const }].slice(-HISTORY_LIMIT);
       }
     } catch (e) {
+      // Over quota before anything was written: refused as a whole, like any policy violation.
+      if (e instanceof QuotaRefusal && written === 0) {
+        return refuse('ComparisonError', 'PolicyViolation', e.violations.map(formatViolation).join('\n'), `over quota: ${formatViolation(e.violations[0]!)}`, 'invalid', p);
+      }
       const partial = written ? ` (after ${written} change${written === 1 ? '' : 's'} had been applied${split()})` : '';
       status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: `${(e as Error).message}${partial}`, startedAt, finishedAt: timestamp(now()) };
       status.sync = { status: 'OutOfSync', revision: commit };
@@ -365,6 +381,13 @@ function txnOpOf(a: Action, now: Date): TxnOp {
   if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now, randomUUID()) };
   if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };
   return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
+}
+
+/** A wave whose creates do not fit their namespaces' quotas. */
+class QuotaRefusal extends BerthError {
+  constructor(readonly violations: Violation[]) {
+    super('Forbidden', violations.map(formatViolation).join('\n'));
+  }
 }
 
 /** The Application's project (default: the built-in `default`). */
@@ -472,7 +495,16 @@ async function notify(store: Store, app: ApplicationObject, status: ApplicationS
   const entry = status.ledger?.find((e) => e.revision === commit);
   if (!target || !entry || entry.notified === entry.state) return;
   try {
-    const token = target.tokenSecret ? (await secretData(store, app.metadata.namespace ?? 'default', target.tokenSecret)).token?.trim() : undefined;
+    let token: string | undefined;
+    if (target.tokenSecret) {
+      const data = await secretData(store, app.metadata.namespace ?? 'default', target.tokenSecret);
+      const allowed = mayUseCredentials(target.tokenSecret, data, target.url);
+      if (!allowed.ok) {
+        setCondition('NotificationError', { status: 'True', reason: 'CredentialsRefused', message: allowed.problem });
+        return;
+      }
+      token = data.token?.trim();
+    }
     await postCommitStatus({ url: target.url, ...(token ? { token } : {}), ...(target.context ? { context: target.context } : {}) }, entry);
     entry.notified = entry.state;
     setCondition('NotificationError', undefined);
@@ -492,8 +524,11 @@ async function secretData(store: Store, namespace: string, name: string): Promis
   }
 }
 
-/** The source spec, with credentials from the Application's credentialsSecret when it names one. */
-export async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec> {
+/**
+ * The source spec, with credentials from the Application's credentialsSecret when it names one
+ * and they may go to this repository (see credentials.ts); `problem` says why they may not.
+ */
+export async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec & { problem?: string }> {
   const s = app.spec.source;
   const spec: SourceSpec = { repoURL: s.repoURL, ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}), ...(s.path ? { path: s.path } : {}) };
   if (!s.credentialsSecret) return spec;
@@ -501,7 +536,11 @@ export async function sourceSpec(store: Store, app: ApplicationObject): Promise<
   const data = await secretData(store, app.metadata.namespace ?? 'default', s.credentialsSecret);
   const username = data.username ?? (data.token ? 'x-access-token' : undefined);
   const password = data.password ?? data.token;
-  return username && password ? { ...spec, credentials: { username, password } } : spec;
+  if (!username || !password) return spec;
+  // Credentials only travel over the network: a local repository needs none.
+  if (!/^https?:\/\//.test(s.repoURL)) return spec;
+  const allowed = mayUseCredentials(s.credentialsSecret, data, s.repoURL);
+  return allowed.ok ? { ...spec, credentials: { username, password } } : { ...spec, problem: allowed.problem };
 }
 
 /** Writes status with compare-and-swap, re-reading on conflict (only status is ours to change). */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { prepareCreate } from '../../src/api/lifecycle.js';
 import { workloadControllers } from '../../src/controllers/index.js';
 import { normalizeObject } from '../../src/manifest/index.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from '../../src/runtime/index.js';
+import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, admittingWriter, storeEventSink } from '../../src/runtime/index.js';
 import type { KubeObject, ObjectRef, Store } from '../../src/store/index.js';
 
 export interface Harness {
@@ -38,7 +38,8 @@ export function startHarness(store: Store, options: { now?: () => number; manage
   const abort = new AbortController();
   const informers = new InformerFactory(store, (e) => console.error('informer', e));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'test' }, now), now);
-  const ctx = { informers, writer: new ObjectWriter(store, now), events, now };
+  // As berth server runs them: creates admitted against quotas and limit ranges.
+  const ctx = { informers, writer: admittingWriter(store, now), events, now };
   const manager = new ControllerManager(informers, workloadControllers(ctx));
   const running = options.manage === false ? Promise.resolve() : manager.start(abort.signal);
   let touches = 0;

@@ -282,7 +282,9 @@ describe('sync engine', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     const port = (receiver.address() as { port: number }).port;
     try {
-      await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: Buffer.from('ghp_test').toString('base64') } });
+      // The token is for this receiver (plain http on loopback, said so in the Secret).
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') } });
       repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25') });
       const good = repo.commit('good');
       await application('ledgered', { notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/ledgered' } } } as never);

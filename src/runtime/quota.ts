@@ -1,0 +1,104 @@
+/**
+ * Namespace quotas at admission, for the API and for the controllers' own writes (a ReplicaSet's
+ * pods are held to the same quota as a user's): LimitRange defaults and checks on pods, then
+ * every ResourceQuota of the namespace charged for the new objects. The charge is an update of
+ * the quota's status.used with its read revision as precondition, committed in the same
+ * transaction as the objects: two creates racing for the last unit cannot both get it, and the
+ * quota controller, which recounts used from the objects themselves, never sees one without the
+ * other.
+ */
+import { BerthError, isBerthError } from '../api/errors.js';
+import { kindInfoFor, KINDS } from '../api/kinds.js';
+import { applyLimitRangeDefaults, exceededQuota, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
+import type { KubeObject, Store, TxnOp } from '../store/types.js';
+
+export const RESOURCE_QUOTA = { group: '', kind: 'ResourceQuota' };
+export const LIMIT_RANGE = { group: '', kind: 'LimitRange' };
+const CHARGE_ATTEMPTS = 10;
+
+const pluralOf = (o: KubeObject): string => kindInfoFor(o.apiVersion, o.kind)?.plural ?? `${o.kind.toLowerCase()}s`;
+
+/** What every object of the namespace uses now, for the resources a quota limits. */
+export async function namespaceUsage(store: Store, namespace: string, hard: Record<string, unknown>): Promise<Usage> {
+  const names = Object.keys(hard);
+  const wanted = KINDS.filter((k) => k.namespaced && names.some((n) => resourceOfKind(n, k.kind, k.plural, k.group)));
+  const parts: Usage[] = [];
+  for (const k of wanted) {
+    const { items } = await store.list({ group: k.group, kind: k.kind, namespace });
+    for (const o of items) parts.push(usageOf(o, k.plural));
+  }
+  return sumUsage(parts);
+}
+
+/** Whether a quota resource name is something objects of this kind use. */
+function resourceOfKind(resource: string, kind: string, plural: string, group: string): boolean {
+  if (resource === `count/${plural}${group ? `.${group}` : ''}`) return true;
+  switch (kind) {
+    case 'Pod': return resource === 'pods' || /^(requests\.|limits\.)?(cpu|memory|ephemeral-storage)$/.test(resource);
+    case 'Service': return resource.startsWith('services');
+    case 'PersistentVolumeClaim': return resource === 'persistentvolumeclaims' || resource === 'requests.storage';
+    case 'ConfigMap': return resource === 'configmaps';
+    case 'Secret': return resource === 'secrets';
+    case 'ResourceQuota': return resource === 'resourcequotas';
+    default: return false;
+  }
+}
+
+export class QuotaAdmission {
+  constructor(private readonly store: Store) {}
+
+  /**
+   * Admits objects about to be created in one namespace: pods get their LimitRange defaults (in
+   * place) and are checked against its limits; then each ResourceQuota that limits what they use
+   * is charged for all of them at once. Throws Forbidden with Kubernetes' message when any does
+   * not fit. The charge is returned as store operations (each quota's new status, with its read
+   * revision as precondition) for the caller to commit in the same transaction as the objects:
+   * a charge never exists without its objects, nor objects without their charge.
+   */
+  async admit(objects: KubeObject[], describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`): Promise<TxnOp[]> {
+    const namespace = objects[0]?.metadata.namespace;
+    if (!namespace) return [];
+    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace }), this.store.list({ ...RESOURCE_QUOTA, namespace })]);
+    const items = ranges.items.flatMap((r) => ((r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? []));
+    if (items.length) {
+      for (const o of objects) {
+        applyLimitRangeDefaults(o, items);
+        const problems = limitRangeViolations(o, items);
+        if (problems.length) throw new BerthError('Forbidden', `${describe(o)} is forbidden: ${problems.join(', ')}`);
+      }
+    }
+    const requested = sumUsage(objects.map((o) => usageOf(o, pluralOf(o))));
+    const ops: TxnOp[] = [];
+    for (const q of quotas.items as (KubeObject & QuotaObject)[]) {
+      const hard = q.spec?.hard ?? {};
+      if (!Object.keys(requested).some((r) => r in hard)) continue;
+      for (const o of objects) {
+        const missing = missingForQuota(q, o);
+        if (missing) throw new BerthError('Forbidden', `${describe(o)} is forbidden: ${missing}`);
+      }
+      // A quota the controller has not counted yet is counted here from the objects themselves.
+      const used = q.status?.used ? recordedUsage(q) : await namespaceUsage(this.store, namespace, hard);
+      const exceeded = exceededQuota(q, used, requested);
+      if (exceeded) throw new BerthError('Forbidden', `${describe(objects[0]!)} is forbidden: ${exceeded}`);
+      ops.push({ op: 'update', object: { ...q, status: quotaStatus(q, sumUsage([used, requested])) }, expectedRevision: Number(q.metadata.resourceVersion) });
+    }
+    return ops;
+  }
+}
+
+/**
+ * Creates objects with their quota charge in one transaction, admitting them again when a quota
+ * moved in between (another create took its share first).
+ */
+export async function createAdmitted(store: Store, objects: KubeObject[], admit: (objects: KubeObject[]) => Promise<TxnOp[]>): Promise<KubeObject[]> {
+  for (let attempt = 0; ; attempt++) {
+    const charges = await admit(objects);
+    if (!charges.length && objects.length === 1) return [await store.create(objects[0]!)];
+    try {
+      const { results } = await store.txn([...charges, ...objects.map((object) => ({ op: 'create' as const, object }))]);
+      return results.slice(charges.length);
+    } catch (e) {
+      if (!isBerthError(e, 'Conflict') || attempt >= CHARGE_ATTEMPTS || !charges.length) throw e;
+    }
+  }
+}
