@@ -17,6 +17,8 @@ import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 
 describe('berth agent (process runtime)', () => {
   let server: BerthServerProcess | undefined;
+  /** Host folders tests mount into pods; removed after each test. */
+  const hostDirs: string[] = [];
   let agent: ChildProcess | undefined;
   let agentDir: string | undefined;
   beforeAll(() => buildOnce(), 120_000);
@@ -45,6 +47,7 @@ describe('berth agent (process runtime)', () => {
         }
       }
       rmSync(agentDir, { recursive: true, force: true });
+      for (const d of hostDirs.splice(0)) rmSync(d, { recursive: true, force: true });
     }
     server = agent = agentDir = undefined;
   });
@@ -292,10 +295,13 @@ spec:
   }, 120_000);
 
   it('probes: readiness toggles Ready, a liveness failure restarts the container', async () => {
-    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    // The hooks write to a host folder the test reads: a hostPath, which only a privileged
+    // namespace admits, and never inside the agent's own data directory.
+    server = await startBerthServer({ args: ['--log-level', 'warn', '--default-pod-security', 'privileged'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
-    const hooks = path.join(agentDir, 'hooks');
+    const hooks = mkdtempSync(path.join(tmpdir(), 'berth-hooks-'));
+    hostDirs.push(hooks);
     await apply('probed', `apiVersion: v1
 kind: Pod
 metadata: {name: probed}
