@@ -1,4 +1,5 @@
 /** The `berth` command line: parses arguments and dispatches to one module per command. */
+import { POD_SECURITY_LEVELS, type PodSecurityLevel } from '../api/pod-security.js';
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { applyCommand } from './apply.js';
@@ -37,9 +38,10 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .argument('[paths...]', 'files or directories to check', [])
     .option('--strict', 'treat unknown fields as errors', false)
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
+    .addOption(new Option('--default-pod-security <level>', "Pod Security level of declared namespaces without an enforce label (the server's --default-pod-security)").choices(POD_SECURITY_LEVELS).default('baseline'))
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.')
-    .action(async (paths: string[], opts: { strict: boolean; output: string }) => {
-      exitCode = await validateCommand(paths, { strict: opts.strict, output: parseOutputFormat(opts.output) }, io);
+    .action(async (paths: string[], opts: { strict: boolean; output: string; defaultPodSecurity: PodSecurityLevel }) => {
+      exitCode = await validateCommand(paths, { strict: opts.strict, output: parseOutputFormat(opts.output), defaultPodSecurity: opts.defaultPodSecurity }, io);
     });
 
   addConnectionOptions(program);

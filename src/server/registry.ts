@@ -170,6 +170,8 @@ export class Registry {
     if (!(PROPAGATION_POLICIES as readonly string[]).includes(policy)) {
       throw new BerthError('BadRequest', `propagationPolicy must be one of ${PROPAGATION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
     }
+    // As Kubernetes keeps default and kube-system: berth-system holds the tokens, default is assumed everywhere.
+    if (req.info.kind === 'Namespace' && BUILTIN_NAMESPACES.includes(req.name!)) throw new BerthError('Forbidden', `namespaces "${req.name}" is forbidden: this namespace may not be deleted`);
     const pre = options.preconditions;
     const current = await this.get(req);
     if (pre?.uid && current.metadata.uid !== pre.uid) throw new BerthError('Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);

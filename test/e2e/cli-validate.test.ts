@@ -57,6 +57,26 @@ describe('berth validate (the built command)', () => {
     expect(y.stdout).toMatch(/^objects:\n/);
   });
 
+  it('reports Pod Security violations for namespaces the tree declares, as the server would refuse them', () => {
+    const tree = mkdtempSync(path.join(tmpdir(), 'berth-cli-psa-'));
+    try {
+      writeFileSync(path.join(tree, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ops\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n');
+      const pod = (ns: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: root\n  namespace: ${ns}\nspec:\n  containers: [{name: sh, image: busybox}]\n  volumes: [{name: root, hostPath: {path: /}}]\n`;
+      writeFileSync(path.join(tree, 'apps.yaml'), pod('apps'));
+      writeFileSync(path.join(tree, 'ops.yaml'), pod('ops'));
+      writeFileSync(path.join(tree, 'unknown.yaml'), pod('elsewhere'));
+      const r = berth('validate', tree);
+      expect(r.code).toBe(1);
+      expect(r.stdout.split('\n')).toEqual([
+        `${path.join(tree, 'apps.yaml')}:1:1: error: spec: violates PodSecurity "baseline:latest": hostPath volumes (volume "root")`,
+        '5 objects in 4 files, 1 error, 0 warnings',
+        '',
+      ]);
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 on usage and I/O errors', () => {
     expect(berth('validate', '--no-such-flag').code).toBe(2);
     expect(berth('validate', '-o', 'xml').code).toBe(2);

@@ -70,6 +70,12 @@ describe('API hardening', () => {
     expect(after.body.metadata.resourceVersion).toBe(before.body.metadata.resourceVersion);
   });
 
+  it.each(['default', 'berth-system'])('the %s namespace may not be deleted (the fuzz suite deleted it, and every token with it)', async (name) => {
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${name}`, { token: server.adminToken });
+    expect({ status: res.status, message: res.body.message }).toEqual({ status: 403, message: `namespaces "${name}" is forbidden: this namespace may not be deleted` });
+    expect((await api(server, 'GET', '/api/v1/namespaces/berth-system/secrets', { token: server.adminToken })).status).toBe(200);
+  });
+
   it.each<[string, string, string, { rawBody?: string | Buffer; headers?: Record<string, string> }, number, string]>([
     ['100,000-deep JSON', 'POST', `${NS}/configmaps`, { rawBody: '['.repeat(100_000) + ']'.repeat(100_000) }, 400, 'nests'],
     ['a path that is not percent-encoding', 'GET', `${NS}/configmaps/%zz`, {}, 400, 'percent-encoding'],
