@@ -11,7 +11,12 @@ import { canonicalJson, normalizeForDiff, withAllocatedPorts } from '../diff/ind
 import { formatDiagnostic, loadPaths } from '../manifest/index.js';
 import { qualifiedName } from './resources.js';
 
-export async function applyCommand(client: BerthClient, paths: string[], namespace: string | undefined, io: CommandIO): Promise<number> {
+export const DRY_RUN_MODES = ['none', 'server'] as const;
+
+/** `dryRun: 'server'` (as kubectl's --dry-run=server): every write is sent as a dry run, checked and answered by the server, stored nowhere. */
+export async function applyCommand(client: BerthClient, paths: string[], namespace: string | undefined, io: CommandIO, options: { dryRun?: (typeof DRY_RUN_MODES)[number] } = {}): Promise<number> {
+  const dryRun = options.dryRun === 'server';
+  const suffix = dryRun ? ' (server dry run)' : '';
   const result = await loadPaths(paths, { defaultNamespace: namespace ?? client.connection.namespace });
   for (const w of result.warnings) io.stderr(formatDiagnostic(w) + '\n');
   if (result.errors.length) {
@@ -33,24 +38,24 @@ export async function applyCommand(client: BerthClient, paths: string[], namespa
     }
     const label = qualifiedName(info, desired.metadata.name);
     if (!live) {
-      await client.create(info, desired);
-      io.stdout(`${label} created\n`);
+      await client.create(info, desired, { dryRun });
+      io.stdout(`${label} created${suffix}\n`);
       continue;
     }
     const merged: KubeObject = { ...desired, metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion } };
     // The server defaults what the manifest leaves out (and chooses NodePorts), so compare as a sync does.
     const same = canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withAllocatedPorts(desired, live)));
     if (same) {
-      io.stdout(`${label} unchanged\n`);
+      io.stdout(`${label} unchanged${suffix}\n`);
       continue;
     }
     try {
-      await client.update(info, merged);
+      await client.update(info, merged, undefined, { dryRun });
     } catch (e) {
       if (isBerthError(e, 'Conflict')) throw new BerthError('Conflict', `${label} changed while applying; run apply again`);
       throw e;
     }
-    io.stdout(`${label} configured\n`);
+    io.stdout(`${label} configured${suffix}\n`);
   }
   return 0;
 }

@@ -2,7 +2,7 @@
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from '../api/pod-security.js';
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { applyCommand } from './apply.js';
+import { DRY_RUN_MODES, applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
@@ -75,8 +75,9 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .description('create or update objects from manifests (for bootstrapping; Git is the source in normal use)')
     .requiredOption('-f, --filename <paths...>', 'files or directories')
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
-    .action(async (o: { filename: string[]; namespace?: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => applyCommand(c, o.filename, o.namespace, io));
+    .addOption(new Option('--dry-run <mode>', 'server: the server checks and answers every write (validation, defaults, admission) and stores nothing').choices(DRY_RUN_MODES).default('none'))
+    .action(async (o: { filename: string[]; namespace?: string; dryRun: (typeof DRY_RUN_MODES)[number] }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => applyCommand(c, o.filename, o.namespace, io, { dryRun: o.dryRun }));
     });
 
   program

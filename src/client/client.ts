@@ -107,12 +107,13 @@ export class BerthClient {
     return this.request('GET', resourcePath(info, options.namespace, options.name) + query(options), { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
   }
 
-  create<T extends KubeObject>(info: KindInfo, obj: T): Promise<T> {
-    return this.request<T>('POST', resourcePath(info, obj.metadata.namespace), { body: obj });
+  /** `dryRun`: the server checks and answers the write (dryRun=All) and stores nothing. */
+  create<T extends KubeObject>(info: KindInfo, obj: T, options: { dryRun?: boolean } = {}): Promise<T> {
+    return this.request<T>('POST', resourcePath(info, obj.metadata.namespace) + (options.dryRun ? '?dryRun=All' : ''), { body: obj });
   }
 
-  update<T extends KubeObject>(info: KindInfo, obj: T, subresource?: string): Promise<T> {
-    return this.request<T>('PUT', resourcePath(info, obj.metadata.namespace, obj.metadata.name, subresource), { body: obj });
+  update<T extends KubeObject>(info: KindInfo, obj: T, subresource?: string, options: { dryRun?: boolean } = {}): Promise<T> {
+    return this.request<T>('PUT', resourcePath(info, obj.metadata.namespace, obj.metadata.name, subresource) + (options.dryRun ? '?dryRun=All' : ''), { body: obj });
   }
 
   patch<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string, patch: unknown, type: 'merge' | 'json' | 'strategic' = 'merge', subresource?: string): Promise<T> {

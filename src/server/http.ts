@@ -98,6 +98,15 @@ function splitEventSelector(selector: string | null): { storeSelector: string; m
   return { storeSelector: rest.join(','), match: (o) => checks.every((c) => c(o)) };
 }
 
+/** `dryRun=All` (Kubernetes' only value): the write is checked and answered, not stored. */
+function dryRunOf(q: URLSearchParams): boolean {
+  const values = q.getAll('dryRun');
+  if (values.some((v) => v !== 'All')) throw new BerthError('BadRequest', `dryRun must be All, not ${JSON.stringify(values.find((v) => v !== 'All'))}`);
+  const validation = q.get('fieldValidation');
+  if (validation !== null && !['Strict', 'Warn', 'Ignore'].includes(validation)) throw new BerthError('BadRequest', `fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(validation)}`);
+  return values.length > 0;
+}
+
 /** The request target as a URL; one that does not parse is a bad request, not a crash. */
 function requestUrl(target: string | undefined): URL {
   try {
@@ -180,6 +189,7 @@ export function createHandler(ctx: ApiContext) {
 async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const q = url.searchParams;
   const strict = q.get('fieldValidation') === 'Strict';
+  const dryRun = dryRunOf(q);
   const admit = admissionFor(p, ctx.store, ctx.podSecurity);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
@@ -226,10 +236,12 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       }
       if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
       if (r.info.kind === 'Node' && p.role === 'node') {
+        // Registering takes a lease and issues a token: nothing a dry run could leave undone.
+        if (dryRun) throw new BerthError('BadRequest', 'a node registration cannot be a dry run');
         const registered = await registerNode(ctx, p, r, body, { strict, admit });
         return send(res, 201, registered.object, { ...warn(registered.warnings), ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}) });
       }
-      const { object, warnings } = await ctx.registry.create(r, body, { strict, admit });
+      const { object, warnings } = await ctx.registry.create(r, body, { strict, admit, dryRun });
       return send(res, 201, object, warn(warnings));
     }
     case 'update': {
@@ -237,15 +249,15 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
         return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readJsonBody(req)));
       }
-      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit });
+      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
-      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), { strict, admit });
+      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {
-      const deleted = await ctx.registry.delete(r, await readJsonBody(req), q);
+      const deleted = await ctx.registry.delete(r, await readJsonBody(req), q, dryRun);
       return send(res, 200, deleted);
     }
   }

@@ -15,6 +15,7 @@ import { assignServicePorts, portsInUse, type ServiceObject } from '../api/servi
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store, TxnOp } from '../store/types.js';
 import { createAdmitted } from '../runtime/quota.js';
+import { getIfExists } from '../store/lookup.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';
 
@@ -65,6 +66,11 @@ export interface WriteOptions {
   strict?: boolean;
   /** Runs after validation and defaulting, just before the object is stored. */
   admit?: Admission;
+  /**
+   * dryRun=All: everything a write does — validation, defaulting, admission, preconditions, the
+   * answer — except storing it (no quota charged, no dependent touched).
+   */
+  dryRun?: boolean;
 }
 
 export class Registry {
@@ -111,7 +117,13 @@ export class Registry {
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
     // Admission again when a quota it charged moved meanwhile (another create took its share).
-    const admitted = (o: KubeObject) => createAdmitted(this.store, [o], async ([x]) => (await options.admit?.({ verb: 'create', info: req.info, object: x! })) ?? []).then(([c]) => c!);
+    const admitted = options.dryRun
+      ? async (o: KubeObject) => {
+        if (await getIfExists(this.store, this.ref(req, o.metadata.name))) throw new BerthError('AlreadyExists', 'exists');
+        await options.admit?.({ verb: 'create', info: req.info, object: o });
+        return o;
+      }
+      : (o: KubeObject) => createAdmitted(this.store, [o], async ([x]) => (await options.admit?.({ verb: 'create', info: req.info, object: x! })) ?? []).then(([c]) => c!);
     try {
       if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, admitted), warnings };
       return { object: await admitted(object), warnings };
@@ -148,7 +160,7 @@ export class Registry {
     const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
     await options.admit?.({ verb: 'update', info: req.info, object: next, current, ...(req.subresource ? { subresource: req.subresource } : {}) });
-    const write = (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
+    const write = options.dryRun ? (o: KubeObject) => dryRunUpdate(current, o, expected) : (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
     const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServicePorts(next, current, write) : write(next)).catch((e) => {
       if (isBerthError(e, 'Conflict')) {
         throw new BerthError('Conflict', `Operation cannot be fulfilled on ${req.info.plural}${groupSuffix(req.info)} "${req.name}": the object has been modified; please apply your changes to the latest version and try again`);
@@ -164,8 +176,13 @@ export class Registry {
    * dependents; Foreground deletes the dependents first; Orphan leaves them, without the
    * ownerReference. A deleted Namespace takes every object in it.
    */
-  async delete(req: ResourceRequest, body: unknown, query: URLSearchParams = new URLSearchParams()): Promise<KubeObject> {
-    const options = (body ?? {}) as { preconditions?: { resourceVersion?: string; uid?: string }; propagationPolicy?: string; orphanDependents?: boolean; gracePeriodSeconds?: number | string };
+  async delete(req: ResourceRequest, body: unknown, query: URLSearchParams = new URLSearchParams(), dryRun = false): Promise<KubeObject> {
+    const options = (body ?? {}) as { preconditions?: { resourceVersion?: string; uid?: string }; propagationPolicy?: string; orphanDependents?: boolean; gracePeriodSeconds?: number | string; dryRun?: unknown };
+    // kubectl sends a delete's dry run in its DeleteOptions body, not the query.
+    if (options.dryRun !== undefined) {
+      if (!Array.isArray(options.dryRun) || options.dryRun.some((v) => v !== 'All')) throw new BerthError('BadRequest', `DeleteOptions.dryRun must be ["All"], not ${JSON.stringify(options.dryRun)}`);
+      if (options.dryRun.length) dryRun = true;
+    }
     const policy = query.get('propagationPolicy') ?? options.propagationPolicy ?? (options.orphanDependents === true ? 'Orphan' : 'Background');
     if (!(PROPAGATION_POLICIES as readonly string[]).includes(policy)) {
       throw new BerthError('BadRequest', `propagationPolicy must be one of ${PROPAGATION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
@@ -178,6 +195,8 @@ export class Registry {
     if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
       throw new BerthError('Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
     }
+    // A dry run answers what would be deleted (a running pod: marked for deletion), and deletes nothing.
+    if (dryRun) return (req.info.kind === 'Pod' ? gracefulDeletion(current, this.now(), undefined) : undefined) ?? current;
     if (req.info.kind === 'Pod') {
       const marked = await this.markPodForDeletion(req, current, query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds);
       if (marked) return marked;
@@ -298,6 +317,12 @@ export class Registry {
     }
     return { object: object as KubeObject, warnings: findings.filter((f) => f.severity === 'warning').map((f) => (f.path.length ? `${renderPath(f.path)}: ${f.message}` : f.message)) };
   }
+}
+
+/** What an update would store, without storing it: the read version's precondition holds, its resourceVersion stays. */
+function dryRunUpdate(current: KubeObject, next: KubeObject, expected: number | undefined): Promise<KubeObject> {
+  if (expected !== undefined && expected !== Number(current.metadata.resourceVersion)) return Promise.reject(new BerthError('Conflict', 'stale'));
+  return Promise.resolve({ ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } });
 }
 
 function cause(f: Finding): InvalidCause {

@@ -30,6 +30,15 @@ describe('berth CLI against the API', () => {
   }, 120_000);
   afterAll(() => server?.stop());
 
+  it('apply --dry-run=server answers what it would do and writes nothing', async () => {
+    const revision = await server.store.revision();
+    const dry = await berth('apply', '--dry-run=server', '-f', 'examples/hello');
+    expect(dry).toMatchObject({ code: 0, err: '' });
+    expect(dry.out.split('\n').sort().filter(Boolean)).toEqual(['configmap/hello created (server dry run)', 'deployment.apps/hello created (server dry run)', 'ingress.networking.k8s.io/hello created (server dry run)', 'service/hello created (server dry run)']);
+    expect(await server.store.revision()).toBe(revision);
+    expect((await berth('get', 'cm', 'hello')).code).toBe(1);
+  });
+
   it('apply creates, then reports unchanged, and refuses an invalid tree whole', async () => {
     const first = await berth('apply', '-f', 'examples/hello');
     expect(first).toMatchObject({ code: 0, err: '' });

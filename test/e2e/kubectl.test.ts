@@ -124,4 +124,37 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/Error from server \(NotFound\): deployments\.apps "nope" not found/);
   });
+
+  it('diff, apply --dry-run=server and delete --dry-run=server change nothing', async () => {
+    const file = path.join(home, 'dry.yaml');
+    const manifest = (image: string, extra = '') => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dry\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: dry}\n  template:\n    metadata:\n      labels: {app: dry}\n    spec:\n      containers:\n        - name: web\n          image: ${image}\n${extra}`;
+    writeFileSync(file, manifest('nginx:1.25'));
+    const created = await kubectl('apply', '-f', file);
+    expect(created.code, created.err).toBe(0);
+    const live = async () => {
+      const got = await kubectl('get', 'deploy', 'dry', '-o', 'json');
+      if (got.code !== 0) throw new Error(`kubectl get: ${got.err}`);
+      return JSON.parse(got.out);
+    };
+    const before = await live();
+    const revision = await server.store.revision();
+
+    writeFileSync(file, manifest('nginx:1.26'));
+    const diff = await kubectl('diff', '-f', file);
+    expect(diff.code, diff.err).toBe(1); // kubectl diff: 1 means there are differences
+    expect(diff.out).toMatch(/^-\s+- image: nginx:1\.25$/m);
+    expect(diff.out).toMatch(/^\+\s+- image: nginx:1\.26$/m);
+    const applied = await kubectl('apply', '--dry-run=server', '-f', file);
+    expect(applied).toMatchObject({ code: 0, out: 'deployment.apps/dry configured (server dry run)\n' });
+    const newFile = path.join(home, 'new.yaml');
+    writeFileSync(newFile, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: drycm\ndata: {a: b}\n');
+    expect(await kubectl('apply', '--dry-run=server', '-f', newFile)).toMatchObject({ code: 0, out: 'configmap/drycm created (server dry run)\n' });
+    expect(await kubectl('delete', 'deploy', 'dry', '--dry-run=server')).toMatchObject({ code: 0, out: 'deployment.apps "dry" deleted (server dry run)\n' });
+
+    const after = await live();
+    expect({ rv: after.metadata.resourceVersion, generation: after.metadata.generation, image: after.spec.template.spec.containers[0].image })
+      .toEqual({ rv: before.metadata.resourceVersion, generation: before.metadata.generation, image: 'nginx:1.25' });
+    expect((await kubectl('get', 'cm', 'drycm')).code).toBe(1);
+    expect(await server.store.revision()).toBe(revision);
+  });
 });
