@@ -24,6 +24,7 @@ export interface BerthObjects {
   PersistentVolumeClaim?: PersistentVolumeClaim;
   ResourceQuota?: ResourceQuota;
   LimitRange?: LimitRange;
+  ServiceAccount?: ServiceAccount;
   Node?: Node;
   Event?: Event;
   Deployment?: Deployment;
@@ -33,6 +34,11 @@ export interface BerthObjects {
   Job?: Job;
   CronJob?: CronJob;
   Ingress?: Ingress;
+  NetworkPolicy?: NetworkPolicy;
+  Role?: Role;
+  RoleBinding?: RoleBinding;
+  ClusterRole?: ClusterRole;
+  ClusterRoleBinding?: ClusterRoleBinding;
   AppProject?: AppProject;
   Application?: Application;
 }
@@ -770,6 +776,29 @@ export interface LimitRangeItem {
   max?: QuantityMap;
   maxLimitRequestRatio?: QuantityMap;
 }
+/**
+ * An identity for pods (stored; Berth issues no tokens for it yet).
+ */
+export interface ServiceAccount {
+  apiVersion: "v1";
+  kind: "ServiceAccount";
+  metadata: ObjectMeta;
+  secrets?: ObjectReference1[];
+  imagePullSecrets?: LocalObjectReference1[];
+  automountServiceAccountToken?: boolean;
+}
+export interface ObjectReference1 {
+  apiVersion?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+  fieldPath?: string;
+}
+export interface LocalObjectReference1 {
+  name?: string;
+}
 export interface Node {
   apiVersion: "v1";
   kind: "Node";
@@ -1139,6 +1168,135 @@ export interface HTTPIngressPath {
 }
 export interface IngressStatus {
   loadBalancer?: LoadBalancerStatus;
+}
+/**
+ * Stored and validated, not enforced: Berth has no network policy data plane yet (a warning says so).
+ */
+export interface NetworkPolicy {
+  apiVersion: "networking.k8s.io/v1";
+  kind: "NetworkPolicy";
+  metadata: ObjectMeta;
+  spec?: NetworkPolicySpec;
+}
+export interface NetworkPolicySpec {
+  podSelector?: LabelSelector;
+  policyTypes?: ("Ingress" | "Egress")[];
+  ingress?: NetworkPolicyIngressRule[];
+  egress?: NetworkPolicyEgressRule[];
+}
+export interface NetworkPolicyIngressRule {
+  from?: NetworkPolicyPeer[];
+  ports?: NetworkPolicyPort[];
+}
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IPBlock;
+}
+export interface IPBlock {
+  cidr: string;
+  except?: string[];
+}
+export interface NetworkPolicyPort {
+  protocol?: "TCP" | "UDP" | "SCTP";
+  port?: number | string;
+  endPort?: number;
+}
+export interface NetworkPolicyEgressRule {
+  to?: NetworkPolicyPeer1[];
+  ports?: NetworkPolicyPort1[];
+}
+export interface NetworkPolicyPeer1 {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: IPBlock1;
+}
+export interface IPBlock1 {
+  cidr: string;
+  except?: string[];
+}
+export interface NetworkPolicyPort1 {
+  protocol?: "TCP" | "UDP" | "SCTP";
+  port?: number | string;
+  endPort?: number;
+}
+/**
+ * RBAC Role (stored and validated; Berth authorizes with its own roles, not with these).
+ */
+export interface Role {
+  apiVersion: "rbac.authorization.k8s.io/v1";
+  kind: "Role";
+  metadata: ObjectMeta;
+  rules?: PolicyRule[];
+}
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+/**
+ * RBAC RoleBinding (stored and validated; Berth authorizes with its own roles, not with these).
+ */
+export interface RoleBinding {
+  apiVersion: "rbac.authorization.k8s.io/v1";
+  kind: "RoleBinding";
+  metadata: ObjectMeta;
+  subjects?: Subject[];
+  roleRef: RoleRef;
+}
+export interface Subject {
+  kind: "User" | "Group" | "ServiceAccount";
+  apiGroup?: string;
+  name: string;
+  namespace?: string;
+}
+export interface RoleRef {
+  apiGroup: string;
+  kind: "Role" | "ClusterRole";
+  name: string;
+}
+/**
+ * RBAC ClusterRole (stored and validated; Berth authorizes with its own roles, not with these).
+ */
+export interface ClusterRole {
+  apiVersion: "rbac.authorization.k8s.io/v1";
+  kind: "ClusterRole";
+  metadata: ObjectMeta;
+  rules?: PolicyRule1[];
+  aggregationRule?: AggregationRule;
+}
+export interface PolicyRule1 {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+export interface AggregationRule {
+  clusterRoleSelectors?: LabelSelector[];
+}
+/**
+ * RBAC ClusterRoleBinding (stored and validated; Berth authorizes with its own roles, not with these).
+ */
+export interface ClusterRoleBinding {
+  apiVersion: "rbac.authorization.k8s.io/v1";
+  kind: "ClusterRoleBinding";
+  metadata: ObjectMeta;
+  subjects?: Subject1[];
+  roleRef: RoleRef1;
+}
+export interface Subject1 {
+  kind: "User" | "Group" | "ServiceAccount";
+  apiGroup?: string;
+  name: string;
+  namespace?: string;
+}
+export interface RoleRef1 {
+  apiGroup: string;
+  kind: "Role" | "ClusterRole";
+  name: string;
 }
 /**
  * What the commits of the Applications in a project may write (Argo CD's AppProject): which repositories, which namespaces, which kinds. Cluster-scoped; only an admin writes them.

@@ -10,7 +10,8 @@ import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, TRACKING_ANN
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
 export const KIND_ORDER = [
-  'Namespace', 'ResourceQuota', 'LimitRange', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'Endpoints',
+  'Namespace', 'ResourceQuota', 'LimitRange', 'NetworkPolicy', 'ServiceAccount', 'ConfigMap', 'Secret',
+  'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Service', 'Endpoints',
   'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'Ingress', 'AppProject', 'Application',
 ] as const;
 

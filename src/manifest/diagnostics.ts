@@ -28,6 +28,7 @@ export const DIAGNOSTIC_REASONS = [
   'DuplicateObject',
   'SymlinkOutsideTree',
   'PodSecurity',
+  'NotEnforced',
   'ClusterScopedNamespace',
 ] as const;
 export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];

@@ -6,7 +6,7 @@
 import { configMapKey, dns1035Label, dns1123Label, dns1123Subdomain, ianaServiceName, labelValue, qualifiedName } from '../api/names.js';
 import { parseQuantity } from '../api/quantity.js';
 import { selectorFromObject, type LabelSelectorObject } from '../api/selector.js';
-import { error, type FieldPath, type Finding } from './diagnostics.js';
+import { error, warning, type FieldPath, type Finding } from './diagnostics.js';
 import { arrayAt, isObject, objectAt, stringAt, type PlainObject } from './object.js';
 import { isTimeZone, scheduleProblem } from './schedule.js';
 
@@ -28,6 +28,9 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
   checkMetadata(obj.metadata, ['metadata'], kind, namespaced, out);
   const spec = objectAt(obj, 'spec');
   switch (kind) {
+    case 'NetworkPolicy':
+      out.push(warning('NotEnforced', ['kind'], 'NetworkPolicy is stored but not enforced: Berth has no network policy data plane yet, so pods stay reachable'));
+      break;
     case 'Pod':
       if (spec) checkPodSpec(spec, ['spec'], out);
       break;

@@ -26,19 +26,20 @@ describe('the public corpus', () => {
   it('loads the expected number of objects from every file', () => {
     expect(results.length).toBe(269);
     const loaded = results.flatMap((r) => r.objects);
-    expect(loaded.length).toBe(260);
+    expect(loaded.length).toBe(300);
     expect(count(loaded.map((o) => ({ reason: o.object.kind }) as Diagnostic))).toEqual({
       ConfigMap: 8, CronJob: 5, DaemonSet: 7, Deployment: 69, Endpoints: 1, Ingress: 18, Job: 5, Namespace: 11,
       PersistentVolumeClaim: 10, Pod: 19, ReplicaSet: 2, Secret: 6, Service: 89, StatefulSet: 10,
+      ServiceAccount: 28, Role: 2, RoleBinding: 3, ClusterRole: 2, ClusterRoleBinding: 2, NetworkPolicy: 3,
     });
   });
 
   it('pins the errors and warnings by reason', () => {
     expect(count(errors)).toEqual({
-      UnsupportedKind: 120, DuplicateKey: 1, Kustomization: 2, KustomizePatch: 1, MissingField: 1,
+      UnsupportedKind: 80, DuplicateKey: 1, Kustomization: 2, KustomizePatch: 1, MissingField: 1,
       SchemaViolation: 1, InvalidBase64: 2, LegacyFieldMismatch: 1, UnsupportedVolume: 1,
     });
-    expect(count(diagnostics.filter((d) => d.severity === 'warning'))).toEqual({ Deprecated: 20, UnknownField: 1 });
+    expect(count(diagnostics.filter((d) => d.severity === 'warning'))).toEqual({ Deprecated: 20, UnknownField: 1, NotEnforced: 3 });
   });
 
   it('fails the documented edge cases with their specific errors', () => {

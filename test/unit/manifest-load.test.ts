@@ -145,7 +145,7 @@ describe('bad input gives errors at the right line, never an exception', () => {
     ['missing apiVersion', 'kind: Pod\nmetadata: {name: x}\n', 'MissingField'],
     ['missing name', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n', 'MissingField'],
     ['not a mapping', '- just\n- a list\n', 'NotAnObject'],
-    ['unsupported kind', 'apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: x}\n', 'UnsupportedKind'],
+    ['unsupported kind', 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\n', 'UnsupportedKind'],
     ['wrong apiVersion', 'apiVersion: v1\nkind: Deployment\nmetadata: {name: x}\n', 'WrongAPIVersion'],
     ['not declarable', 'apiVersion: v1\nkind: Node\nmetadata: {name: x}\n', 'NotDeclarable'],
     ['kustomize patch', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n$patch: delete\n', 'KustomizePatch'],
@@ -164,8 +164,8 @@ describe('bad input gives errors at the right line, never an exception', () => {
   });
 
   it('names the supported kinds once for an unsupported kind', () => {
-    const [d] = load('apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: x}\n').diagnostics;
-    expect(d!.message).toMatch(/^ServiceAccount \(v1\) is not supported; supported kinds: Namespace \(v1\), .*Application \(berth.dev\/v1\)$/);
+    const [d] = load('apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: x}\n').diagnostics;
+    expect(d!.message).toMatch(/^PersistentVolume \(v1\) is not supported; supported kinds: Namespace \(v1\), .*Application \(berth.dev\/v1\)$/);
     expect(d!.line).toBe(2);
   });
 
@@ -189,6 +189,14 @@ describe('bad input gives errors at the right line, never an exception', () => {
     expect(loadFile({ path: 'big.yaml', bytes: big }).diagnostics.map((d) => d.reason)).toEqual(['FileTooLarge']);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(loadFile({ path: 'latin1.yaml', bytes: Buffer.from([0x61, 0x3a, 0x20, 0xe9, 0x0a]) }).diagnostics.map((d) => d.reason)).toEqual(['NotUTF8']);
+  });
+});
+
+describe('kinds stored but not enforced', () => {
+  it('loads ServiceAccounts and RBAC kinds, and warns that a NetworkPolicy is not enforced', () => {
+    const r = load('apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: app}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}\nsubjects: [{kind: ServiceAccount, name: app}]\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n');
+    expect(r.objects.map((o) => o.object.kind)).toEqual(['ServiceAccount', 'RoleBinding', 'NetworkPolicy']);
+    expect(r.diagnostics.map(brief)).toEqual(['12:1 warning NotEnforced kind']);
   });
 });
 
