@@ -84,6 +84,8 @@ export function parseQuantity(input: string | number): Quantity {
   else denominator *= 10n ** BigInt(-decimalExponent);
   let nanos = ceilDiv(numerator, denominator);
   if (sign === '-') nanos = -nanos;
+  // A binary amount that is not a whole number of units has no binary-suffix form: decimal, as Kubernetes reads it.
+  if (format === 'BinarySI' && nanos % NANO !== 0n) format = 'DecimalSI';
   return makeQuantity(nanos, format);
 }
 

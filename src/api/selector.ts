@@ -132,8 +132,9 @@ class Parser {
     if (open.kind !== '(') this.fail(`found '${open.text}', expected: '('`);
     const first = this.peek();
     if (first.kind === ')') {
+      // As Kubernetes' parseValues: "()" is the set holding the empty value ("x in ()" is "x=").
       this.next();
-      return [];
+      return [''];
     }
     if (first.kind !== 'identifier' && first.kind !== ',') this.fail(`found '${first.text}', expected: ',', ')' or identifier`);
     const values = new Set<string>();

@@ -49,3 +49,11 @@ describe('parseQuantity beyond the vectors', () => {
     expect(() => parseQuantity('1e999999')).toThrow(/out of range/);
   });
 });
+
+describe('a fractional binary amount', () => {
+  it('0.000000000001Ki rounds up to 2n and reads as DecimalSI, as Kubernetes', () => {
+    const q = parseQuantity('0.000000000001Ki');
+    expect({ text: q.toString(), format: q.format }).toEqual({ text: '2n', format: 'DecimalSI' });
+    expect(parseQuantity('1.5Ki').format).toBe('BinarySI');
+  });
+});

@@ -31,7 +31,7 @@ describe('selectors beyond the vectors', () => {
   ])('canonical form of %j is %j', (input, canonical) => {
     expect(parseSelector(input).toString()).toBe(canonical);
   });
-  it.each(['x in ()', 'x>a', 'bad key!=1', 'x=' + 'a'.repeat(64), '-x=a'])('rejects %j', (input) => {
+  it.each(['x>a', 'bad key!=1', 'x=' + 'a'.repeat(64), '-x=a'])('rejects %j', (input) => {
     expect(() => parseSelector(input)).toThrow();
   });
   it('reads the object form as LabelSelectorAsSelector does', () => {
@@ -42,5 +42,16 @@ describe('selectors beyond the vectors', () => {
     expect(selectorFromObject({}).matches({ any: 'thing' })).toBe(true);
     expect(selectorFromObject(null).matches({})).toBe(false);
     expect(() => selectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })).toThrow(/not a valid label selector operator/);
+  });
+});
+
+describe('empty value sets, as Kubernetes parses them', () => {
+  it.each([
+    ['x in ()', { x: '' }, true],
+    ['x in ()', { x: 'a' }, false],
+    ['x notin (),y', { y: '1' }, true],
+    ['x notin (),y', { x: '', y: '1' }, false],
+  ])('%s against %j → %s', (selector, labels, want) => {
+    expect(parseSelector(selector).matches(labels)).toBe(want);
   });
 });
