@@ -11,6 +11,8 @@ export const ROLES = ['admin', 'readonly', 'node', 'ci'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const SYSTEM_NAMESPACE = 'berth-system';
+/** Namespaces every cluster has from its start (the server creates them; they may not be deleted). */
+export const BUILTIN_NAMESPACES: readonly string[] = ['default', SYSTEM_NAMESPACE];
 export const TOKEN_SECRET_TYPE = 'berth.dev/token';
 
 export interface TokenRecord {

@@ -15,11 +15,12 @@ import { assignServicePorts, portsInUse, type ServiceObject } from '../api/servi
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store, TxnOp } from '../store/types.js';
 import { createAdmitted } from '../runtime/quota.js';
+import { BUILTIN_NAMESPACES } from '../api/tokens.js';
 import { getIfExists } from '../store/lookup.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';
 
-export const BUILTIN_NAMESPACES = ['default', 'berth-system'];
+export { BUILTIN_NAMESPACES };
 export const PROPAGATION_POLICIES = ['Background', 'Foreground', 'Orphan'] as const;
 
 /** Another deleter (or the garbage collector) got there first: nothing left to do. */

@@ -15,6 +15,7 @@ import { servesCurrentPods } from './serving.js';
 import { postCommitStatus, record, type CommitState, type LedgerEntry } from './ledger.js';
 import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject } from '../manifest/index.js';
 import { kindInfoFor } from '../api/kinds.js';
+import { BUILTIN_NAMESPACES } from '../api/tokens.js';
 import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
 import { getIfExists } from '../store/lookup.js';
 import { mayUseCredentials } from './credentials.js';
@@ -205,6 +206,12 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   if (violations.length) {
     return refuse('ComparisonError', 'PolicyViolation', violations.map(formatViolation).join('\n'), `refused by policy (project ${projectOf(app)}, pod security): ${violations.length} violation${violations.length === 1 ? '' : 's'}, first ${formatViolation(violations[0]!)}`, 'invalid');
   }
+  // Objects go only into namespaces that exist, or that the commit declares; the destination
+  // namespace is created on the way only with CreateNamespace=true (as Argo CD's sync option).
+  const { missing, toCreate } = await missingNamespaces(deps.store, app, loaded);
+  if (missing.length) {
+    return refuse('ComparisonError', 'NamespaceNotFound', missing.map(formatViolation).join('\n'), `namespace not found: ${formatViolation(missing[0]!)}`, 'invalid');
+  }
   setCondition('ComparisonError', undefined);
 
   const desired = artifact.value.result.objects.map((o) => o.object as NormalizedObject & KubeObject);
@@ -260,6 +267,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   if (apply) {
     const startedAt = timestamp(now());
     try {
+      if (toCreate) await createNamespace(deps.store, toCreate, now());
       for (const wave of p.waves) {
         // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
         const blocked = await unhealthyBefore(() => memo.live.managed(deps.store), desired, wave.wave, keyOf, healthOfLive);
@@ -388,6 +396,35 @@ class QuotaRefusal extends BerthError {
   constructor(readonly violations: Violation[]) {
     super('Forbidden', violations.map(formatViolation).join('\n'));
   }
+}
+
+/**
+ * The namespaces the commit's objects go to that neither exist nor are declared by the commit: each
+ * a violation at the first object that needs it; except the Application's destination namespace
+ * when it says CreateNamespace=true, which is returned to be created.
+ */
+async function missingNamespaces(store: Store, app: ApplicationObject, objects: LoadedObject[]): Promise<{ missing: Violation[]; toCreate?: string }> {
+  const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
+  const wanted = new Map<string, LoadedObject>();
+  for (const o of objects) {
+    const ns = o.object.metadata.namespace;
+    if (ns && !declared.has(ns) && !BUILTIN_NAMESPACES.includes(ns) && !wanted.has(ns) && kindInfoFor(o.object.apiVersion, o.object.kind)?.namespaced) wanted.set(ns, o);
+  }
+  const missing: Violation[] = [];
+  let toCreate: string | undefined;
+  for (const [ns, o] of wanted) {
+    if (await getIfExists(store, { group: '', kind: 'Namespace', namespace: '', name: ns })) continue;
+    if (ns === app.spec.destination?.namespace && syncOption(app, 'CreateNamespace')) toCreate = ns;
+    else missing.push({ file: o.source.file, line: o.source.line, message: `namespace ${ns} does not exist: declare it in the commit, or set syncOptions: [CreateNamespace=true] to create the destination namespace` });
+  }
+  return { missing, ...(toCreate ? { toCreate } : {}) };
+}
+
+/** Creates a namespace for CreateNamespace=true (not managed by the Application: never pruned, as Argo CD's). */
+async function createNamespace(store: Store, name: string, now: Date): Promise<void> {
+  await store.create(prepareCreate({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } } as KubeObject, now, randomUUID())).catch((e) => {
+    if (!isBerthError(e, 'AlreadyExists')) throw e;
+  });
 }
 
 /** The Application's project (default: the built-in `default`). */

@@ -101,7 +101,7 @@ describe('sync engine', () => {
     ['a YAML syntax error', 'app/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n', /app\/bad\.yaml:\d+:\d+: error/],
     ['a schema error', 'app/bad.yaml', deploy('bad', 'x:1', 'three' as unknown as number), /app\/bad\.yaml:6:3: error: spec\.replicas: expected integer/],
     ['a duplicate object', 'app/dup.yaml', cm('a', '9'), /app\/dup\.yaml:1:1: error: ConfigMap default\/a is defined twice/],
-    ['an unsupported kind', 'app/sa.yaml', 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\n', /app\/sa\.yaml:2:1: error: kind: ServiceAccount \(v1\) is not supported/],
+    ['an unsupported kind', 'app/sc.yaml', 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: x\n', /app\/sc\.yaml:2:1: error: kind: StorageClass \(storage.k8s.io\/v1\) is not supported/],
     ['a Helm template', 'app/chart.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n', /app\/chart\.yaml:1:1: error: this looks like a Helm\/Go template/],
   ])('%s writes no managed object, names file:line, and the next valid commit syncs', async (_, file, content, message) => {
     repo.write({ 'app/a.yaml': cm('a', '1') });

@@ -180,6 +180,20 @@ describe('tenancy: what a commit may write', () => {
     expect(await reconcileApplication({ store, source, memo, podSecurity }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'ops' }))).toMatchObject({ result: 'synced', written: 2 });
   });
 
+  it('writes into a namespace that does not exist only when the commit declares it, or with CreateNamespace=true', async () => {
+    repo.write({ 'app/a.yaml': cm('a', 'nowhere') });
+    repo.commit('into the void');
+    await application('shop', { destination: { namespace: 'nowhere' } });
+    const before = await everything();
+    expect(await reconcile('shop')).toMatchObject({ result: 'invalid', written: 0 });
+    expect(await everything()).toEqual(before);
+    expect((await condition('shop', 'ComparisonError'))).toMatchObject({ reason: 'NamespaceNotFound', message: 'app/a.yaml:1: namespace nowhere does not exist: declare it in the commit, or set syncOptions: [CreateNamespace=true] to create the destination namespace' });
+    const app = await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
+    await store.update({ ...app, spec: { ...app.spec, syncPolicy: { ...app.spec.syncPolicy, syncOptions: ['CreateNamespace=true'] } } });
+    expect(await reconcile('shop')).toMatchObject({ result: 'synced', written: 1 });
+    expect((await store.get({ group: '', kind: 'Namespace', namespace: '', name: 'nowhere' })).metadata.name).toBe('nowhere');
+  });
+
   it('refuses an automated sync that would prune everything, unless allowEmpty', async () => {
     repo.write({ 'app/a.yaml': cm('a'), 'app/b.yaml': cm('b') });
     repo.commit('two');
