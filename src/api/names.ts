@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 /**
  * Kubernetes name and label syntax (k8s.io/apimachinery/pkg/util/validation). Each check returns
  * the list of problems, empty when the input is valid, so callers can attach them to a field.
@@ -69,4 +70,14 @@ export function configMapKey(value: string): string[] {
   if (!CONFIG_MAP_KEY.test(value)) errs.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name')");
   if (value === '.' || value === '..' || value.startsWith('..')) errs.push("must not be '.' or '..' or start with '..'");
   return errs;
+}
+
+/** The characters Kubernetes' rand.String draws from (no vowels, no look-alikes). */
+export const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** A random name suffix, as Kubernetes makes them for generateName and controllers' pods. */
+export function randomSuffix(length = 5): string {
+  let s = '';
+  for (let i = 0; i < length; i++) s += ALPHANUMS[randomInt(ALPHANUMS.length)];
+  return s;
 }

@@ -4,7 +4,7 @@
  * durations and the name suffixes Kubernetes generates.
  */
 import { timestamp } from '../api/lifecycle.js';
-import { randomInt } from 'node:crypto';
+import { ALPHANUMS } from '../api/names.js';
 import type {
   Condition, CronJob, DaemonSet, Deployment, Job, Node, ObjectMeta, OwnerReference, PersistentVolumeClaim, Pod, ReplicaSet, StatefulSet,
 } from '../api/types.gen.js';
@@ -54,14 +54,7 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-/** The characters Kubernetes' rand.String draws from (no vowels, no look-alikes). */
-const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
-
-export function randomSuffix(length = 5): string {
-  let s = '';
-  for (let i = 0; i < length; i++) s += ALPHANUMS[randomInt(ALPHANUMS.length)];
-  return s;
-}
+export { randomSuffix } from '../api/names.js';
 
 /** FNV-1a 32-bit, the hash Kubernetes names pod-template-hash and controller revisions with. */
 export function fnv32a(text: string): number {

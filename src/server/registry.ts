@@ -6,6 +6,7 @@
  * namespaced objects need their Namespace.
  */
 import { randomUUID } from 'node:crypto';
+import { randomSuffix } from '../api/names.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { parseFieldSelector } from '../api/fields.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
@@ -308,7 +309,9 @@ export class Registry {
     if (req.name !== undefined && meta.name !== undefined && meta.name !== req.name && req.verb !== 'create') {
       throw new BerthError('BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${req.name})`);
     }
-    const input = { ...b, apiVersion: b.apiVersion ?? expectedVersion, kind: req.info.kind, metadata: { ...meta, ...(req.name && req.verb !== 'create' ? { name: req.name } : {}) } };
+    // generateName: a create without a name gets the prefix and five random characters, as Kubernetes names it.
+    const generated = req.verb === 'create' && !meta.name && typeof meta.generateName === 'string' && meta.generateName ? { name: `${meta.generateName}${randomSuffix()}` } : {};
+    const input = { ...b, apiVersion: b.apiVersion ?? expectedVersion, kind: req.info.kind, metadata: { ...meta, ...generated, ...(req.name && req.verb !== 'create' ? { name: req.name } : {}) } };
     const { object, findings } = normalizeObject(input, { strict, defaultNamespace: req.namespace ?? 'default', context: 'api' });
     const errors = findings.filter((f) => f.severity === 'error');
     const name = String((input.metadata as { name?: unknown }).name ?? '');

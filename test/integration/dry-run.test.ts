@@ -55,6 +55,13 @@ describe('dryRun=All', () => {
     expect(await revision()).toBe(before);
   });
 
+  it('generateName: a create without a name gets the prefix and five random characters', async () => {
+    const made = await call('POST', `${NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'job-run-' } });
+    expect(made.status).toBe(201);
+    expect(made.body.metadata.name).toMatch(/^job-run-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect((await call('GET', `${NS}/configmaps/${made.body.metadata.name}`)).status).toBe(200);
+  });
+
   it('a delete answers the object and deletes nothing; dryRun takes only All', async () => {
     const before = await revision();
     const res = await call('DELETE', `${NS}/configmaps/kept?dryRun=All`);
