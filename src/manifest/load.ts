@@ -90,11 +90,14 @@ function loadDocument(doc: ParsedDocument, file: string, options: LoadOptions, r
   };
 
   if (doc.problems.length > 0) {
+    // Duplicate keys are a warning, as kube-apiserver's default field validation (Warn) and kubectl
+    // take them (the later value wins); an error under --strict. Anything else stops the document.
+    const severityOf = (kind: string) => (kind === 'duplicate-key' && !options.strict ? 'warning' : 'error');
     for (const p of doc.problems) {
       const reason = p.kind === 'duplicate-key' ? 'DuplicateKey' : p.kind === 'alias-limit' ? 'AliasLimit' : 'YAMLSyntax';
-      result.diagnostics.push({ severity: 'error', reason, file, line: p.position.line, column: p.position.column, path: '', message: p.message });
+      result.diagnostics.push({ severity: severityOf(p.kind), reason, file, line: p.position.line, column: p.position.column, path: '', message: p.message });
     }
-    return;
+    if (doc.problems.some((p) => severityOf(p.kind) === 'error')) return;
   }
   if (doc.empty || doc.value === null || doc.value === undefined) return;
   const value = doc.value;

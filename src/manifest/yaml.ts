@@ -92,14 +92,15 @@ function wrapDocument(doc: Document.Parsed, index: number, pos: (o: number) => S
   }));
   const contents = doc.contents as ParsedNode | null;
   const empty = contents === null || (isScalar(contents) && contents.value === null && contents.range[0] === contents.range[1]);
-  if (problems.length === 0 && !empty) {
+  if (problems.every((p) => p.kind === 'duplicate-key') && !empty) {
     const key = firstCollectionKey(contents);
     if (key) {
       problems.push({ kind: 'syntax', message: 'a mapping key must be a plain value, not a mapping or list (JSON and Kubernetes keys are strings)', position: pos(key.range[0]) });
     }
   }
   let value: unknown;
-  if (problems.length === 0 && !empty) {
+  // A duplicate key does not stop the document (the later value wins, as kubectl reads it); the loader says so.
+  if (problems.every((p) => p.kind === 'duplicate-key') && !empty) {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {

@@ -141,7 +141,6 @@ describe('bad input gives errors at the right line, never an exception', () => {
 
   it.each<[string, string, string]>([
     ['syntax', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n', 'YAMLSyntax'],
-    ['duplicate key', 'apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: x}\n', 'DuplicateKey'],
     ['missing apiVersion', 'kind: Pod\nmetadata: {name: x}\n', 'MissingField'],
     ['missing name', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n', 'MissingField'],
     ['not a mapping', '- just\n- a list\n', 'NotAnObject'],
@@ -189,6 +188,17 @@ describe('bad input gives errors at the right line, never an exception', () => {
     expect(loadFile({ path: 'big.yaml', bytes: big }).diagnostics.map((d) => d.reason)).toEqual(['FileTooLarge']);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(loadFile({ path: 'latin1.yaml', bytes: Buffer.from([0x61, 0x3a, 0x20, 0xe9, 0x0a]) }).diagnostics.map((d) => d.reason)).toEqual(['NotUTF8']);
+  });
+});
+
+describe('duplicate keys', () => {
+  it('are a warning, the later value winning, as kubectl and the API server take them; an error under --strict', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: "1"\n  a: "2"\n';
+    const r = load(text);
+    expect(r.diagnostics.map(brief)).toEqual(['6:3 warning DuplicateKey ']);
+    expect((r.objects[0]!.object as { data?: unknown }).data).toEqual({ a: '2' });
+    const strict = load(text, { strict: true });
+    expect({ objects: strict.objects, diagnostics: strict.diagnostics.map(brief) }).toEqual({ objects: [], diagnostics: ['6:3 error DuplicateKey '] });
   });
 });
 
