@@ -1,11 +1,15 @@
 /**
  * Kubernetes field selectors (k8s.io/apimachinery/pkg/fields): `a=b`, `a==b`, `a!=b`, joined by
- * commas; `\,` `\=` `\\` escape. Each kind supports a few fields; Berth supports metadata.name,
- * metadata.namespace, spec.nodeName and status.phase on every kind (absent fields read as "").
+ * commas; `\,` `\=` `\\` escape. Each kind supports a few fields; Berth supports Kubernetes' pod
+ * fields and a Secret's type on every kind (absent fields read as "").
  */
 import { BerthError } from './errors.js';
 
-export const SELECTABLE_FIELDS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase'] as const;
+export const SELECTABLE_FIELDS = [
+  'metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase',
+  // The rest of Kubernetes' pod field labels, and a Secret's type.
+  'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.podIP', 'status.nominatedNodeName', 'type',
+] as const;
 export type SelectableField = (typeof SELECTABLE_FIELDS)[number];
 
 export interface FieldRequirement {

@@ -41,6 +41,18 @@ describe('API input', () => {
     expect(res.body.message.length).toBeGreaterThan(0);
   });
 
+  it("selects by Kubernetes' pod field labels and a Secret's type", async () => {
+    const post = (path: string, body: unknown) => api(server, 'POST', path, { token: server.adminToken, body });
+    await post(`${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'fs-a' }, spec: { restartPolicy: 'Never', serviceAccountName: 'builder', containers: [{ name: 'c', image: 'busybox' }] } });
+    await post(`${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'fs-b' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+    await post(`${NS}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'fs-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': '', 'tls.key': '' } });
+    const names = async (path: string) => (await api(server, 'GET', path, { token: server.adminToken })).body.items.map((i: { metadata: { name: string } }) => i.metadata.name).filter((n: string) => n.startsWith('fs-'));
+    expect(await names(`${NS}/pods?fieldSelector=spec.restartPolicy%3DNever`)).toEqual(['fs-a']);
+    expect(await names(`${NS}/pods?fieldSelector=spec.serviceAccountName%3Dbuilder,spec.schedulerName%3Ddefault-scheduler`)).toEqual(['fs-a']);
+    expect(await names(`${NS}/pods?fieldSelector=status.podIP%3D,status.nominatedNodeName%3D`)).toEqual(['fs-a', 'fs-b']);
+    expect(await names(`${NS}/secrets?fieldSelector=type%3Dkubernetes.io%2Ftls`)).toEqual(['fs-tls']);
+  });
+
   it('reports field errors as Kubernetes causes', async () => {
     const res = await api(server, 'POST', '/apis/apps/v1/namespaces/default/deployments', { token: server.adminToken, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 'three', selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } } } });
     expect(res.status).toBe(422);
