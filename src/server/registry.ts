@@ -203,15 +203,33 @@ export class Registry {
       const marked = await this.markPodForDeletion(req, current, query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds);
       if (marked) return marked;
     }
-    if (policy === 'Foreground') await this.cascade(current, 'Foreground');
+    // Foreground: dependents go first. Orphan: dependents are freed first (Kubernetes' orphan
+    // finalizer), so the garbage collector never sees them owned by an owner that is gone. Either
+    // way the owner is marked as being deleted first, as Kubernetes' finalizers hold it: its
+    // controller then neither replaces what goes nor adopts back what is freed.
+    if (policy === 'Foreground' || policy === 'Orphan') {
+      await this.cascade(await this.markDeleting(req, current), policy);
+    }
     // With the client's preconditions, the version read must still be current; without, a write
     // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
     const deleted = await this.store.delete(this.ref(req), pre?.resourceVersion || pre?.uid ? { expectedRevision: Number(current.metadata.resourceVersion) } : {}).catch((e) => {
       throw notFound(e, req.info, req.name!);
     });
     if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);
-    else if (policy !== 'Foreground') await this.cascade(deleted, policy as 'Background' | 'Orphan');
+    else if (policy === 'Background') await this.cascade(deleted, policy);
     return deleted;
+  }
+
+  /** Sets the owner's deletionTimestamp (again after a concurrent write, such as a status update). */
+  private async markDeleting(req: ResourceRequest, read: KubeObject): Promise<KubeObject> {
+    for (let current = read, attempt = 0; ; attempt++) {
+      try {
+        return await this.store.update({ ...current, metadata: { ...current.metadata, deletionTimestamp: current.metadata.deletionTimestamp ?? timestamp(this.now()) } });
+      } catch (e) {
+        if (!isBerthError(e, 'Conflict') || attempt >= 5) throw notFound(e, req.info, req.name!);
+        current = await this.get(req);
+      }
+    }
   }
 
   /**
