@@ -4,6 +4,7 @@
  * /openapi/v3 that lets `kubectl apply` validate on the server (fieldValidation). Measured
  * against the real kubectl in ../shared/KUBECTL.md.
  */
+import { SCALABLE_KINDS } from './scale.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -29,6 +30,7 @@ function resources(kinds: readonly KindInfo[]) {
     },
     { name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'patch', 'update'] },
     ...(k.kind === 'Pod' ? [{ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] }] : []),
+    ...(SCALABLE_KINDS.includes(k.kind) ? [{ name: `${k.plural}/scale`, singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] }] : []),
   ]);
 }
 

@@ -12,12 +12,13 @@ import { NODE_TOKEN_HEADER, getLease, heartbeat, registerNode } from './nodes.js
 import { proxyExec, proxyLogs } from './podproxy.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
-import { InvalidObjectError, Registry } from './registry.js';
+import { InvalidObjectError, Registry, type WriteOptions } from './registry.js';
 import { route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
-import { PATCH_TYPES } from './patch.js';
+import { PATCH_TYPES, applyPatch } from './patch.js';
+import { SCALABLE_KINDS, scaleOf, scaled, type Scale } from './scale.js';
 import { admissionFor } from './admission.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
 import { readJsonBody, readRawBody } from './body.js';
@@ -194,6 +195,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {
+      if (r.subresource === 'scale') return send(res, 200, scaleOf(await ctx.registry.get(scalable(r))));
       if (r.subresource === 'log') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no log subresource`);
         return proxyLogs(ctx.store, await ctx.registry.get(r), q, res);
@@ -249,16 +251,46 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
         return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readJsonBody(req)));
       }
+      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => scale, await readJsonBody(req), res, { admit, dryRun });
       const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
-      const { object, warnings } = await ctx.registry.patch(r, String(req.headers['content-type'] ?? ''), await readJsonBody(req, Object.values(PATCH_TYPES)), { strict, admit, dryRun });
+      const contentType = String(req.headers['content-type'] ?? '');
+      const body = await readJsonBody(req, Object.values(PATCH_TYPES));
+      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), undefined, res, { admit, dryRun });
+      const { object, warnings } = await ctx.registry.patch(r, contentType, body, { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {
       const deleted = await ctx.registry.delete(r, await readJsonBody(req), q, dryRun);
       return send(res, 200, deleted);
+    }
+  }
+}
+
+/** A request for the scale subresource of a kind that has one; NotFound for any other. */
+function scalable(r: ResourceRequest): ResourceRequest {
+  if (!SCALABLE_KINDS.includes(r.info.kind)) throw new BerthError('NotFound', `${r.info.plural} have no scale subresource`);
+  const { subresource: _, ...parent } = r;
+  return parent;
+}
+
+/**
+ * Writes a Scale: `change` gives the Scale wanted from the current one (a PUT's body, or the
+ * current one patched); the parent is updated with its replicas. Answers the parent's new Scale.
+ */
+async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current: Scale) => unknown, body: unknown, res: ServerResponse, options: WriteOptions): Promise<void> {
+  const parentReq = scalable(r);
+  for (let attempt = 0; ; attempt++) {
+    const parent = await ctx.registry.get(parentReq);
+    const wanted = body !== undefined ? body : change({ ...scaleOf(parent), metadata: { ...scaleOf(parent).metadata, resourceVersion: parent.metadata.resourceVersion } });
+    try {
+      const { object } = await ctx.registry.update(parentReq, scaled(parent, wanted), options);
+      return send(res, 200, scaleOf(object));
+    } catch (e) {
+      // A patch is applied to the Scale as read: when the parent moved meanwhile, read and patch again.
+      if (body !== undefined || !isBerthError(e, 'Conflict') || attempt >= 5) throw e;
     }
   }
 }

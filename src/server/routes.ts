@@ -11,7 +11,7 @@ import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
 export type Verb = (typeof VERBS)[number];
 
-export const SUBRESOURCES = ['status', 'log', 'exec', 'diff', 'revisions', 'heartbeat'] as const;
+export const SUBRESOURCES = ['status', 'log', 'exec', 'diff', 'revisions', 'heartbeat', 'scale'] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
 
 export interface ResourceRequest {

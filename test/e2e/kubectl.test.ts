@@ -157,4 +157,12 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     expect((await kubectl('get', 'cm', 'drycm')).code).toBe(1);
     expect(await server.store.revision()).toBe(revision);
   });
+
+  it('scale goes through the scale subresource', async () => {
+    const file = path.join(home, 'scaled.yaml');
+    writeFileSync(file, 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: scaled\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: scaled}\n  template:\n    metadata:\n      labels: {app: scaled}\n    spec:\n      containers: [{name: web, image: nginx}]\n');
+    expect((await kubectl('apply', '-f', file)).code).toBe(0);
+    expect(await kubectl('scale', 'deployment', 'scaled', '--replicas=4')).toMatchObject({ code: 0, out: 'deployment.apps/scaled scaled\n' });
+    expect(await kubectl('get', 'deploy', 'scaled', '-o', 'jsonpath={.spec.replicas}')).toMatchObject({ code: 0, out: '4' });
+  });
 });
