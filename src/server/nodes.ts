@@ -6,7 +6,9 @@
  * expired may be taken over by a new registration, which revokes the tokens the old agent held.
  * Leases live outside the object log (see the store), so heartbeats do not fill it.
  */
+import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
+import { prepareCreate } from '../api/lifecycle.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
 import { DATA_DIR_ANNOTATION } from '../api/pod-security.js';
@@ -121,7 +123,7 @@ async function saveEndpoint(store: Store, node: string, e: AgentEndpointRecord):
   if (current) {
     const old = await store.get(ref);
     await store.update({ ...secret, metadata: { ...old.metadata } });
-  } else await store.create(secret as KubeObject);
+  } else await store.create(prepareCreate(secret as KubeObject, new Date(), randomUUID()));
 }
 
 /**

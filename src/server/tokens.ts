@@ -1,7 +1,8 @@
 /**
  * Authenticating bearer tokens against the token Secrets (see src/api/tokens.ts for their form).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { prepareCreate } from '../api/lifecycle.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { SYSTEM_NAMESPACE, TOKEN_SECRET_TYPE, newTokenParts, parseToken, sha256, tokenFromSecret, tokenSecret, type Role, type TokenRecord } from '../api/tokens.js';
 import type { KubeObject, Store } from '../store/types.js';
@@ -37,7 +38,7 @@ export class TokenBook {
       ...(options.ttlMs ? { expires: this.now() + options.ttlMs } : {}),
       ...(options.node ? { node: options.node } : {}),
     };
-    await this.store.create(tokenSecret(record, secret) as KubeObject);
+    await this.store.create(prepareCreate(tokenSecret(record, secret) as KubeObject, new Date(this.now()), randomUUID()));
     return { token: `${id}.${secret}`, record };
   }
 

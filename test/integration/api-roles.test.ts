@@ -3,6 +3,7 @@
  * and another node's, against the expected 2xx / 401 / 403.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KINDS } from '../../src/api/kinds.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 type Role = 'admin' | 'readonly' | 'node' | 'ci';
@@ -158,6 +159,17 @@ describe('API roles', () => {
     const short = await server.tokens.create({ role: 'readonly', ttlMs: 1 });
     await new Promise((r) => setTimeout(r, 10));
     expect((await api(server, 'GET', '/api/v1/namespaces', { token: short.token })).status).toBe(401);
+  });
+
+  it('every object has a uid and a creationTimestamp (token Secrets, Events, agent endpoints too)', async () => {
+    await api(server, 'POST', `${NS}/events`, { token: tokens.node, body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'stamped', namespace: 'default' }, involvedObject: { kind: 'Node', name: 'node-a' }, reason: 'X', message: 'x', type: 'Normal' } });
+    const missing: string[] = [];
+    for (const k of KINDS) {
+      for (const o of (await server.store.list({ group: k.group, kind: k.kind })).items) {
+        if (!o.metadata.creationTimestamp || !o.metadata.uid) missing.push(`${k.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('/healthz needs no token', async () => {
