@@ -24,6 +24,8 @@ import type { PodSecurityOptions } from '../api/pod-security.js';
 import { readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
+/** Kinds whose DELETE answers the object itself, as their Kubernetes registries do. */
+const RETURN_DELETED_OBJECT = new Set(['Pod', 'Namespace']);
 
 export interface ApiContext {
   store: Store;
@@ -264,7 +266,13 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     }
     case 'delete': {
       const deleted = await ctx.registry.delete(r, await readJsonBody(req), q, dryRun);
-      return send(res, 200, deleted);
+      // As Kubernetes: an object that is gone is answered with a Success Status; one whose deletion
+      // is still under way (a pod stopping, a namespace emptying) and Pods and Namespaces, with the object.
+      if (deleted.metadata.deletionTimestamp || RETURN_DELETED_OBJECT.has(r.info.kind)) return send(res, 200, deleted);
+      return send(res, 200, {
+        kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
+        details: { name: deleted.metadata.name, group: r.info.group, kind: r.info.plural, ...(deleted.metadata.uid ? { uid: deleted.metadata.uid } : {}) },
+      });
     }
   }
 }

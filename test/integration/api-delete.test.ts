@@ -46,6 +46,14 @@ describe('API delete propagation and the client watch', () => {
     expect((await client.get(CM, NS, 'orphan-grandchild')).metadata.ownerReferences).toHaveLength(1);
   });
 
+  it('answers a delete with a Success Status, as Kubernetes does (a Pod or Namespace with the object)', async () => {
+    await api(server, 'POST', '/apis/apps/v1/namespaces/default/deployments', { token: server.adminToken, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'gone' }, spec: { selector: { matchLabels: { app: 'gone' } }, template: { metadata: { labels: { app: 'gone' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } } } });
+    const res = await api(server, 'DELETE', '/apis/apps/v1/namespaces/default/deployments/gone', { token: server.adminToken });
+    expect(res.body).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: 'gone', group: 'apps', kind: 'deployments', uid: expect.any(String) } });
+    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'short-lived' } } });
+    expect((await api(server, 'DELETE', '/api/v1/namespaces/short-lived', { token: server.adminToken })).body).toMatchObject({ kind: 'Namespace', metadata: { name: 'short-lived' } });
+  });
+
   it('refuses an unknown policy', async () => {
     await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: NS } });
     const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, { token: server.adminToken });

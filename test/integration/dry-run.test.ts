@@ -65,7 +65,7 @@ describe('dryRun=All', () => {
   it('a delete answers the object and deletes nothing; dryRun takes only All', async () => {
     const before = await revision();
     const res = await call('DELETE', `${NS}/configmaps/kept?dryRun=All`);
-    expect({ status: res.status, name: res.body.metadata?.name }).toEqual({ status: 200, name: 'kept' });
+    expect({ status: res.status, kind: res.body.kind, result: res.body.status, name: res.body.details?.name }).toEqual({ status: 200, kind: 'Status', result: 'Success', name: 'kept' });
     expect((await call('GET', `${NS}/configmaps/kept`)).status).toBe(200);
     expect((await call('DELETE', '/apis/apps/v1/namespaces/default/deployments/web?dryRun=All&propagationPolicy=Foreground')).status).toBe(200);
     expect((await call('GET', '/apis/apps/v1/namespaces/default/deployments/web')).status).toBe(200);
