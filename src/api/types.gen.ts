@@ -567,10 +567,10 @@ export interface ContainerStatus {
   name: string;
   state?: ContainerState;
   lastState?: ContainerState;
-  ready: boolean;
+  ready?: boolean;
   started?: boolean;
-  restartCount: number;
-  image: string;
+  restartCount?: number;
+  image?: string;
   imageID?: string;
   containerID?: string;
 }

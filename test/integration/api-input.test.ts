@@ -53,6 +53,13 @@ describe('API input', () => {
     expect(await names(`${NS}/secrets?fieldSelector=type%3Dkubernetes.io%2Ftls`)).toEqual(['fs-tls']);
   });
 
+  it('accepts a container status without image, ready or restartCount, as Kubernetes does', async () => {
+    await api(server, 'POST', `${NS}/pods`, { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare-status' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } });
+    const res = await api(server, 'PATCH', `${NS}/pods/bare-status/status`, { token: server.adminToken, body: { status: { containerStatuses: [{ name: 'c', state: { waiting: { reason: 'ContainerCreating' } } }] } }, headers: { 'Content-Type': 'application/merge-patch+json' } });
+    expect(res.status).toBe(200);
+    expect(res.body.status.containerStatuses).toEqual([{ name: 'c', state: { waiting: { reason: 'ContainerCreating' } } }]);
+  });
+
   it('reports field errors as Kubernetes causes', async () => {
     const res = await api(server, 'POST', '/apis/apps/v1/namespaces/default/deployments', { token: server.adminToken, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 'three', selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } } } });
     expect(res.status).toBe(422);
