@@ -210,21 +210,28 @@ export class Registry {
     if (policy === 'Foreground' || policy === 'Orphan') {
       await this.cascade(await this.markDeleting(req, current), policy);
     }
+    // A Namespace is Terminating (no new content admitted) until its contents are gone, then goes.
+    if (req.info.kind === 'Namespace') {
+      const terminating = await this.markDeleting(req, current, { phase: 'Terminating' });
+      await this.deleteNamespaceContents(req.name!);
+      await this.store.delete(this.ref(req)).catch(ignoreGone);
+      return terminating;
+    }
     // With the client's preconditions, the version read must still be current; without, a write
     // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
     const deleted = await this.store.delete(this.ref(req), pre?.resourceVersion || pre?.uid ? { expectedRevision: Number(current.metadata.resourceVersion) } : {}).catch((e) => {
       throw notFound(e, req.info, req.name!);
     });
-    if (req.info.kind === 'Namespace') await this.deleteNamespaceContents(req.name!);
-    else if (policy === 'Background') await this.cascade(deleted, policy);
+    if (policy === 'Background') await this.cascade(deleted, policy);
     return deleted;
   }
 
-  /** Sets the owner's deletionTimestamp (again after a concurrent write, such as a status update). */
-  private async markDeleting(req: ResourceRequest, read: KubeObject): Promise<KubeObject> {
+  /** Sets the object's deletionTimestamp, and `status` if given (again after a concurrent write, such as a status update). */
+  private async markDeleting(req: ResourceRequest, read: KubeObject, status?: Record<string, unknown>): Promise<KubeObject> {
     for (let current = read, attempt = 0; ; attempt++) {
       try {
-        return await this.store.update({ ...current, metadata: { ...current.metadata, deletionTimestamp: current.metadata.deletionTimestamp ?? timestamp(this.now()) } });
+        const metadata = { ...current.metadata, deletionTimestamp: current.metadata.deletionTimestamp ?? timestamp(this.now()) };
+        return await this.store.update({ ...current, metadata, ...(status ? { status: { ...(current.status as object), ...status } } : {}) });
       } catch (e) {
         if (!isBerthError(e, 'Conflict') || attempt >= 5) throw notFound(e, req.info, req.name!);
         current = await this.get(req);
@@ -304,12 +311,9 @@ export class Registry {
 
   private async requireNamespace(namespace: string): Promise<void> {
     if (BUILTIN_NAMESPACES.includes(namespace)) return;
-    try {
-      await this.store.get({ group: '', kind: 'Namespace', namespace: '', name: namespace });
-    } catch (e) {
-      if (isBerthError(e, 'NotFound')) throw new BerthError('NotFound', `namespaces "${namespace}" not found`);
-      throw e;
-    }
+    const ns = await getIfExists(this.store, { group: '', kind: 'Namespace', namespace: '', name: namespace });
+    if (!ns) throw new BerthError('NotFound', `namespaces "${namespace}" not found`);
+    if (ns.metadata.deletionTimestamp) throw new BerthError('Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`);
   }
 
   /** Checks the body against the request and runs the manifest pipeline on it. */

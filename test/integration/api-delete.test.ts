@@ -54,6 +54,29 @@ describe('API delete propagation and the client watch', () => {
     expect((await api(server, 'DELETE', '/api/v1/namespaces/short-lived', { token: server.adminToken })).body).toMatchObject({ kind: 'Namespace', metadata: { name: 'short-lived' } });
   });
 
+  it('a Namespace goes Terminating, its contents go, then it goes; no new content while it terminates', async () => {
+    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } } });
+    await api(server, 'POST', '/api/v1/namespaces/doomed/configmaps', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'inside' } } });
+    const from = await server.store.revision();
+    const res = await api(server, 'DELETE', '/api/v1/namespaces/doomed', { token: server.adminToken });
+    expect(res.body).toMatchObject({ kind: 'Namespace', metadata: { name: 'doomed', deletionTimestamp: expect.any(String) }, status: { phase: 'Terminating' } });
+    // In the store's history: Terminating first, then the contents deleted, then the Namespace.
+    const changes: string[] = [];
+    const ac = new AbortController();
+    const to = await server.store.revision();
+    for await (const e of server.store.watch({ fromRevision: from, signal: ac.signal })) {
+      if (e.object.metadata.name === 'doomed' || e.object.metadata.namespace === 'doomed') changes.push(`${e.type} ${e.object.kind} ${(e.object.status as { phase?: string } | undefined)?.phase ?? ''}`.trim());
+      if (e.revision >= to) ac.abort();
+    }
+    expect(changes).toEqual(['MODIFIED Namespace Terminating', 'DELETED ConfigMap', 'DELETED Namespace Terminating']);
+    // Content for a namespace marked Terminating is refused.
+    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'closing' } } });
+    const closing = await server.store.get({ group: '', kind: 'Namespace', namespace: '', name: 'closing' });
+    await server.store.update({ ...closing, metadata: { ...closing.metadata, deletionTimestamp: new Date().toISOString() } });
+    const refused = await api(server, 'POST', '/api/v1/namespaces/closing/configmaps', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } } });
+    expect({ status: refused.status, message: refused.body.message }).toEqual({ status: 403, message: 'unable to create new content in namespace closing because it is being terminated' });
+  });
+
   it('refuses an unknown policy', async () => {
     await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: NS } });
     const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, { token: server.adminToken });
