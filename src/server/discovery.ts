@@ -5,6 +5,7 @@
  * against the real kubectl in ../shared/KUBECTL.md.
  */
 import { SCALABLE_KINDS } from './scale.js';
+import { REVIEW_GROUPS } from './review.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -20,6 +21,8 @@ export function versionInfo() {
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 const GROUPS: string[] = [...new Set(KINDS.filter((k) => k.group).map((k) => k.group as string))];
+/** Groups that hold only the self-reviews (create-only, served by review.ts). */
+const REVIEW_ONLY: string[] = REVIEW_GROUPS.map((r) => r.group);
 
 function resources(kinds: readonly KindInfo[]) {
   return kinds.flatMap((k) => [
@@ -46,10 +49,12 @@ export function discovery(path: string[], serverAddress: string): unknown | unde
   const groupObject = (g: string) => ({
     name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' },
   });
-  if (!group) return { kind: 'APIGroupList', apiVersion: 'v1', groups: GROUPS.map(groupObject) };
-  if (!GROUPS.includes(group)) return undefined;
+  if (!group) return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...GROUPS, ...REVIEW_ONLY].map(groupObject) };
+  if (!GROUPS.includes(group) && !REVIEW_ONLY.includes(group)) return undefined;
   if (!version) return { kind: 'APIGroup', apiVersion: 'v1', ...groupObject(group) };
   if (version !== 'v1') return undefined;
+  const review = REVIEW_GROUPS.find((r) => r.group === group);
+  if (review) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources: [{ name: review.resource, singularName: '', namespaced: false, kind: review.kind, verbs: ['create'] }] };
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources: resources(KINDS.filter((k) => k.group === group)) };
 }
 

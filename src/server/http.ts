@@ -19,9 +19,11 @@ import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
 import { PATCH_TYPES, applyPatch } from './patch.js';
 import { SCALABLE_KINDS, scaleOf, scaled, type Scale } from './scale.js';
+import { ACCESS_REVIEW_PATH, SUBJECT_REVIEW_PATH, accessReview, subjectReview } from './review.js';
 import { admissionFor } from './admission.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
-import { readJsonBody, readRawBody } from './body.js';
+import { mediaType, readJsonBody, readRawBody } from './body.js';
+import { PROTOBUF_MEDIA_TYPE, decodeProtobufBody } from './protobuf.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
 /** Kinds whose DELETE answers the object itself, as their Kubernetes registries do. */
@@ -163,6 +165,12 @@ export function createHandler(ctx: ApiContext) {
         return send(res, 200, doc);
       }
 
+      if (url.pathname === ACCESS_REVIEW_PATH || url.pathname === SUBJECT_REVIEW_PATH) {
+        if (method !== 'POST') throw new BerthError('MethodNotAllowed', `only POST is allowed on ${url.pathname}`);
+        // kubectl sends these only as protobuf.
+        const body = mediaType(req.headers['content-type']) === PROTOBUF_MEDIA_TYPE ? decodeProtobufBody(await readRawBody(req)) : await readJsonBody(req);
+        return send(res, 201, url.pathname === ACCESS_REVIEW_PATH ? await accessReview(principal, body, ctx.store) : subjectReview(principal));
+      }
       const match = route(method, url.pathname, url.searchParams);
       if (!match) throw new BerthError('NotFound', `the server could not find the requested resource (${method} ${url.pathname})`);
       if (match.type === 'discovery') {

@@ -165,4 +165,14 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     expect(await kubectl('scale', 'deployment', 'scaled', '--replicas=4')).toMatchObject({ code: 0, out: 'deployment.apps/scaled scaled\n' });
     expect(await kubectl('get', 'deploy', 'scaled', '-o', 'jsonpath={.spec.replicas}')).toMatchObject({ code: 0, out: '4' });
   });
+
+  it('auth can-i and auth whoami answer from Berth\'s roles', async () => {
+    expect(await kubectl('auth', 'can-i', 'create', 'deployments')).toMatchObject({ code: 0, out: 'yes\n' });
+    const { token } = await server.tokens.create({ role: 'readonly' });
+    expect(await kubectl('auth', 'can-i', 'list', 'pods', '--token', token)).toMatchObject({ code: 0, out: 'yes\n' });
+    expect(await kubectl('auth', 'can-i', 'delete', 'pods', '--token', token)).toMatchObject({ code: 1, out: 'no - role readonly may not delete pods\n' });
+    const who = await kubectl('auth', 'whoami', '-o', 'json', '--token', token);
+    expect(who.code, who.err).toBe(0);
+    expect(JSON.parse(who.out).status.userInfo.groups).toContain('berth:readonly');
+  });
 });
