@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../api/errors.js';
 import { unsafeKeyIn } from '../api/safe-keys.js';
+import { PROTOBUF_MEDIA_TYPE, decodeProtobufBody } from './protobuf.js';
 
 /** As Kubernetes: request bodies over 3 MiB are refused. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -87,4 +88,16 @@ export function jsonDepth(text: string): number {
     else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
   }
   return max;
+}
+
+/**
+ * A create's body: JSON, or protobuf for the few kinds kubectl's typed clients send only that way
+ * (see protobuf.ts), decoded to the JSON it stands for and held to the same key rules.
+ */
+export async function readCreateBody(req: IncomingMessage): Promise<unknown> {
+  if (mediaType(req.headers['content-type']) !== PROTOBUF_MEDIA_TYPE) return readJsonBody(req);
+  const value = decodeProtobufBody(await readRawBody(req));
+  const unsafe = unsafeKeyIn(value);
+  if (unsafe) throw new BerthError('Invalid', `the request body has a key ${JSON.stringify(unsafe.key)}: keys __proto__, constructor and prototype are not allowed`);
+  return value;
 }

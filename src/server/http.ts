@@ -22,8 +22,7 @@ import { SCALABLE_KINDS, scaleOf, scaled, type Scale } from './scale.js';
 import { ACCESS_REVIEW_PATH, SUBJECT_REVIEW_PATH, accessReview, subjectReview } from './review.js';
 import { admissionFor } from './admission.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
-import { mediaType, readJsonBody, readRawBody } from './body.js';
-import { PROTOBUF_MEDIA_TYPE, decodeProtobufBody } from './protobuf.js';
+import { readCreateBody, readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
 /** Kinds whose DELETE answers the object itself, as their Kubernetes registries do. */
@@ -168,7 +167,7 @@ export function createHandler(ctx: ApiContext) {
       if (url.pathname === ACCESS_REVIEW_PATH || url.pathname === SUBJECT_REVIEW_PATH) {
         if (method !== 'POST') throw new BerthError('MethodNotAllowed', `only POST is allowed on ${url.pathname}`);
         // kubectl sends these only as protobuf.
-        const body = mediaType(req.headers['content-type']) === PROTOBUF_MEDIA_TYPE ? decodeProtobufBody(await readRawBody(req)) : await readJsonBody(req);
+        const body = await readCreateBody(req);
         return send(res, 201, url.pathname === ACCESS_REVIEW_PATH ? await accessReview(principal, body, ctx.store) : subjectReview(principal));
       }
       const match = route(method, url.pathname, url.searchParams);
@@ -241,7 +240,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'watch':
       return watch(ctx, p, r, req, res, q);
     case 'create': {
-      const body = await readJsonBody(req);
+      const body = await readCreateBody(req);
       if (r.subresource === 'exec') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no exec subresource`);
         return send(res, 200, await proxyExec(ctx.store, await ctx.registry.get(r), body));

@@ -1,9 +1,11 @@
 /**
- * Just enough of Kubernetes' protobuf encoding for the bodies kubectl will only send as protobuf:
- * the self-reviews of `kubectl auth can-i` and `kubectl auth whoami`. The envelope is the magic
- * `k8s\0` and a runtime.Unknown {typeMeta{apiVersion=1, kind=2}=1, raw=2}; `raw` is the object,
- * read here field by field (wire types 0 and 2; others skipped). Every other protobuf body is
- * refused with 415, and the client sends JSON.
+ * Just enough of Kubernetes' protobuf encoding for the bodies kubectl sends only as protobuf (its
+ * typed clients never fall back to JSON): the self-reviews of `kubectl auth can-i|whoami`, and
+ * the ConfigMaps, Secrets and Namespaces of `kubectl create configmap|secret|namespace`. The
+ * envelope is the magic `k8s\0` and a runtime.Unknown {typeMeta{apiVersion=1, kind=2}=1, raw=2};
+ * `raw` is the object, read here field by field (k8s.io/api's generated.proto numbers) into the
+ * JSON it stands for, which then goes through the same validation as any body. Any other kind in
+ * protobuf is refused with 415.
  */
 import { BerthError } from '../api/errors.js';
 
@@ -53,7 +55,39 @@ const message = (f: Map<number, Field[]>, n: number): Map<number, Field[]> | und
   return Buffer.isBuffer(v) ? fields(v) : undefined;
 };
 
-/** The object in a protobuf body, as the JSON it stands for: the self-reviews only. */
+/** A map<string, string|bytes> field: repeated {key=1, value=2} entries. */
+function mapOf(f: Map<number, Field[]>, n: number, value: (b: Buffer) => string): Record<string, string> | undefined {
+  const entries = (f.get(n) ?? []).filter(Buffer.isBuffer).map((e) => fields(e));
+  if (!entries.length) return undefined;
+  return Object.fromEntries(entries.map((e) => [text(e, 1) ?? '', value((e.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0))]));
+}
+
+function stringsOf(f: Map<number, Field[]>, names: Record<number, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(names).flatMap(([n, name]) => {
+    const v = text(f, Number(n));
+    return v === undefined ? [] : [[name, v]];
+  }));
+}
+
+/** ObjectMeta as a create sends it: names, labels, annotations, finalizers. */
+function objectMeta(f: Map<number, Field[]> | undefined): Record<string, unknown> {
+  if (!f) return {};
+  const utf8 = (b: Buffer) => b.toString('utf8');
+  const labels = mapOf(f, 11, utf8);
+  const annotations = mapOf(f, 12, utf8);
+  const finalizers = (f.get(14) ?? []).filter(Buffer.isBuffer).map(utf8);
+  return {
+    ...stringsOf(f, { 1: 'name', 2: 'generateName', 3: 'namespace', 6: 'resourceVersion' }),
+    ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(finalizers.length ? { finalizers } : {}),
+  };
+}
+
+const bool = (f: Map<number, Field[]>, n: number): boolean | undefined => {
+  const v = f.get(n)?.[0];
+  return typeof v === 'bigint' ? v !== 0n : undefined;
+};
+
+/** The object in a protobuf body, as the JSON it stands for. */
 export function decodeProtobufBody(body: Buffer): unknown {
   if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw new BerthError('BadRequest', 'a protobuf body starts with k8s\\0');
   const unknown = fields(body.subarray(4));
@@ -61,20 +95,43 @@ export function decodeProtobufBody(body: Buffer): unknown {
   const apiVersion = typeMeta ? text(typeMeta, 1) : undefined;
   const kind = typeMeta ? text(typeMeta, 2) : undefined;
   const raw = fields((unknown.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0));
-  if (kind === 'SelfSubjectReview') return { apiVersion, kind };
-  if (kind !== 'SelfSubjectAccessReview') throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for the self-reviews only, not ${kind ?? 'this'}: send application/json`);
-  const spec = message(raw, 2);
-  const resource = spec && message(spec, 1);
-  const nonResource = spec && message(spec, 2);
-  const strings = (f: Map<number, Field[]>, names: Record<number, string>) => Object.fromEntries(Object.entries(names).flatMap(([n, name]) => {
-    const v = text(f, Number(n));
-    return v === undefined ? [] : [[name, v]];
-  }));
-  return {
-    apiVersion, kind,
-    spec: {
-      ...(resource ? { resourceAttributes: strings(resource, { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' }) } : {}),
-      ...(nonResource ? { nonResourceAttributes: strings(nonResource, { 1: 'path', 2: 'verb' }) } : {}),
-    },
-  };
+  const head = { apiVersion, kind };
+  const utf8 = (b: Buffer) => b.toString('utf8');
+  const base64 = (b: Buffer) => b.toString('base64');
+  switch (kind) {
+    case 'SelfSubjectReview':
+      return head;
+    case 'SelfSubjectAccessReview': {
+      const spec = message(raw, 2);
+      const resource = spec && message(spec, 1);
+      const nonResource = spec && message(spec, 2);
+      return {
+        ...head,
+        spec: {
+          ...(resource ? { resourceAttributes: stringsOf(resource, { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' }) } : {}),
+          ...(nonResource ? { nonResourceAttributes: stringsOf(nonResource, { 1: 'path', 2: 'verb' }) } : {}),
+        },
+      };
+    }
+    case 'ConfigMap': {
+      const data = mapOf(raw, 2, utf8);
+      const binaryData = mapOf(raw, 3, base64);
+      const immutable = bool(raw, 4);
+      return { ...head, metadata: objectMeta(message(raw, 1)), ...(data ? { data } : {}), ...(binaryData ? { binaryData } : {}), ...(immutable !== undefined ? { immutable } : {}) };
+    }
+    case 'Secret': {
+      const data = mapOf(raw, 2, base64);
+      const stringData = mapOf(raw, 4, utf8);
+      const type = text(raw, 3);
+      const immutable = bool(raw, 5);
+      return { ...head, metadata: objectMeta(message(raw, 1)), ...(data ? { data } : {}), ...(stringData ? { stringData } : {}), ...(type ? { type } : {}), ...(immutable !== undefined ? { immutable } : {}) };
+    }
+    case 'Namespace': {
+      const spec = message(raw, 2);
+      const finalizers = spec ? (spec.get(1) ?? []).filter(Buffer.isBuffer).map(utf8) : [];
+      return { ...head, metadata: objectMeta(message(raw, 1)), ...(finalizers.length ? { spec: { finalizers } } : {}) };
+    }
+    default:
+      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for ConfigMaps, Secrets, Namespaces and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
+  }
 }

@@ -175,4 +175,14 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     expect(who.code, who.err).toBe(0);
     expect(JSON.parse(who.out).status.userInfo.groups).toContain('berth:readonly');
   });
+
+  it('create configmap, secret and namespace (sent as protobuf) work', async () => {
+    expect(await kubectl('create', 'namespace', 'made')).toMatchObject({ code: 0, out: 'namespace/made created\n' });
+    expect(await kubectl('create', 'configmap', 'settings', '-n', 'made', '--from-literal=mode=fast', '--from-literal=level=3')).toMatchObject({ code: 0, out: 'configmap/settings created\n' });
+    expect(await kubectl('create', 'secret', 'generic', 'creds', '-n', 'made', '--from-literal=password=s3cret')).toMatchObject({ code: 0, out: 'secret/creds created\n' });
+    const cm = JSON.parse((await kubectl('get', 'cm', 'settings', '-n', 'made', '-o', 'json')).out);
+    expect(cm.data).toEqual({ mode: 'fast', level: '3' });
+    const secret = JSON.parse((await kubectl('get', 'secret', 'creds', '-n', 'made', '-o', 'json')).out);
+    expect({ type: secret.type, password: Buffer.from(secret.data.password, 'base64').toString() }).toEqual({ type: 'Opaque', password: 's3cret' });
+  });
 });
