@@ -1,0 +1,35 @@
+/** The protobuf reader for kubectl's typed bodies: a real encoding read back, and random bytes refused cleanly. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isBerthError } from '../../src/api/errors.js';
+import { decodeProtobufBody } from '../../src/server/protobuf.js';
+
+/** Protobuf's length-delimited field (wire type 2) and the k8s\0 envelope, written by hand. */
+const varint = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...varint(n >>> 7)]);
+const field = (n: number, bytes: Buffer | string): Buffer => {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+  return Buffer.concat([Buffer.from([(n << 3) | 2, ...varint(b.length)]), b]);
+};
+const entry = (n: number, k: string, v: string | Buffer) => field(n, Buffer.concat([field(1, k), field(2, v)]));
+const envelope = (apiVersion: string, kind: string, raw: Buffer) => Buffer.concat([Buffer.from('k8s\0'), field(1, Buffer.concat([field(1, apiVersion), field(2, kind)])), field(2, raw)]);
+
+describe('protobuf bodies', () => {
+  it('reads a Secret as kubectl create secret writes it', () => {
+    const meta = Buffer.concat([field(1, 'creds'), field(3, 'made'), entry(11, 'app', 'web')]);
+    const raw = Buffer.concat([field(1, meta), entry(2, 'password', Buffer.from('s3cret')), field(3, 'Opaque')]);
+    expect(decodeProtobufBody(envelope('v1', 'Secret', raw))).toEqual({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'made', labels: { app: 'web' } }, data: { password: Buffer.from('s3cret').toString('base64') }, type: 'Opaque',
+    });
+  });
+
+  it('refuses kinds it does not read with 415, and any random body with a 4xx, never anything else', () => {
+    expect(() => decodeProtobufBody(envelope('apps/v1', 'Deployment', Buffer.alloc(0)))).toThrow(/protobuf bodies are read for ConfigMaps/);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      try {
+        decodeProtobufBody(Buffer.concat([Buffer.from('k8s\0'), Buffer.from(bytes)]));
+      } catch (e) {
+        if (!isBerthError(e) || e.httpStatus < 400 || e.httpStatus >= 500) throw e;
+      }
+    }), { numRuns: 3000 });
+  });
+});
