@@ -106,7 +106,7 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
   // One admission of pods for the API and for syncs: the same level, the same protected folders.
-  const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: () => protectedDirs(store, dataDir) };
+  const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: protectedDirs(store, dataDir) };
   const applications = new ApplicationController({ store, source, podSecurity, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
   const server = await startServer(store, {
     dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, ...(tls ? { tls } : {}),

@@ -44,8 +44,54 @@ function resourceOfKind(resource: string, kind: string, plural: string, group: s
   }
 }
 
-export class QuotaAdmission {
+/**
+ * Which namespaces have a ResourceQuota or a LimitRange, kept by watching both kinds, so that an
+ * admission in a namespace with neither (most writes) reads nothing more. Kubernetes' quota
+ * admission reads a watch-fed lister the same way (and has the same window: a quota created a
+ * moment before a write may miss it; the quota controller's recount then shows the usage).
+ */
+export class PolicyIndex {
+  /** Per kind: the objects by namespace, or undefined until its first list is in. */
+  private readonly kinds = new Map<string, Map<string, Set<string>> | undefined>([[RESOURCE_QUOTA.kind, undefined], [LIMIT_RANGE.kind, undefined]]);
+
   constructor(private readonly store: Store) {}
+
+  /** True when the namespace may have policies (always, until both lists are in). */
+  mayHave(namespace: string): boolean {
+    return [...this.kinds.values()].some((byNamespace) => !byNamespace || (byNamespace.get(namespace)?.size ?? 0) > 0);
+  }
+
+  /** Lists, then follows each kind until the signal aborts (listing again after any error). */
+  run(signal: AbortSignal, onError: (e: unknown) => void = () => {}): Promise<void> {
+    return Promise.all([RESOURCE_QUOTA, LIMIT_RANGE].map((kind) => this.follow(kind, signal, onError))).then(() => undefined);
+  }
+
+  private async follow(kind: { group: string; kind: string }, signal: AbortSignal, onError: (e: unknown) => void): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        this.kinds.set(kind.kind, undefined);
+        const byNamespace = new Map<string, Set<string>>();
+        const note = (type: string, o: KubeObject) => {
+          const set = byNamespace.get(o.metadata.namespace ?? '') ?? new Set<string>();
+          if (type === 'DELETED') set.delete(o.metadata.name);
+          else set.add(o.metadata.name);
+          byNamespace.set(o.metadata.namespace ?? '', set);
+        };
+        const list = await this.store.list(kind);
+        for (const o of list.items) note('ADDED', o);
+        this.kinds.set(kind.kind, byNamespace);
+        for await (const e of this.store.watch({ ...kind, fromRevision: list.revision, signal })) note(e.type, e.object);
+      } catch (e) {
+        if (signal.aborted) return;
+        onError(e);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+}
+
+export class QuotaAdmission {
+  constructor(private readonly store: Store, private readonly index?: PolicyIndex) {}
 
   /**
    * Admits objects about to be created in one namespace: pods get their LimitRange defaults (in
@@ -57,7 +103,7 @@ export class QuotaAdmission {
    */
   async admit(objects: KubeObject[], describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`): Promise<TxnOp[]> {
     const namespace = objects[0]?.metadata.namespace;
-    if (!namespace) return [];
+    if (!namespace || this.index?.mayHave(namespace) === false) return [];
     const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace }), this.store.list({ ...RESOURCE_QUOTA, namespace })]);
     const items = ranges.items.flatMap((r) => ((r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? []));
     if (items.length) {

@@ -11,7 +11,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { BerthError } from '../api/errors.js';
 import { getIfExists } from '../store/lookup.js';
-import { QuotaAdmission } from '../runtime/quota.js';
+import type { QuotaAdmission } from '../runtime/quota.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Admission, AdmissionRequest } from './registry.js';
 import type { Principal } from './tokens.js';
@@ -22,12 +22,12 @@ export const NODE_RESTRICTED_LABEL_PREFIXES = ['node-restriction.kubernetes.io/'
 
 export const isRestrictedNodeLabel = (key: string): boolean => NODE_RESTRICTED_LABEL_PREFIXES.some((p) => key.startsWith(p) || key.includes(`.${p}`));
 
-export function admissionFor(p: Principal, store: Store, podSecurity: PodSecurityOptions): Admission {
+export function admissionFor(p: Principal, store: Store, podSecurity: PodSecurityOptions, quotas: QuotaAdmission): Admission {
   return async (write) => {
     if (p.role === 'node') await nodeRestriction(p, store, write);
     await admitPodSecurity(store, podSecurity, write);
     // Last: the quota charge, which the registry commits with the object.
-    return write.verb === 'create' && write.info.namespaced ? new QuotaAdmission(store).admit([write.object]) : [];
+    return write.verb === 'create' && write.info.namespaced ? quotas.admit([write.object]) : [];
   };
 }
 

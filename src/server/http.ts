@@ -22,6 +22,7 @@ import { SCALABLE_KINDS, scaleOf, scaled, type Scale } from './scale.js';
 import { ACCESS_REVIEW_PATH, SUBJECT_REVIEW_PATH, accessReview, subjectReview } from './review.js';
 import { admissionFor } from './admission.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
+import type { QuotaAdmission } from '../runtime/quota.js';
 import { readCreateBody, readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
@@ -44,6 +45,8 @@ export interface ApiContext {
   onGitPush?: (push: GitPush) => number;
   /** Pod Security Admission: the default level and the folders no pod may mount. */
   podSecurity: PodSecurityOptions;
+  /** Quota and LimitRange admission of creates. */
+  quotas: QuotaAdmission;
   /** What syncing an Application at a revision would change (`berth app diff`). */
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
@@ -200,7 +203,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const q = url.searchParams;
   const strict = q.get('fieldValidation') === 'Strict';
   const dryRun = dryRunOf(q);
-  const admit = admissionFor(p, ctx.store, ctx.podSecurity);
+  const admit = admissionFor(p, ctx.store, ctx.podSecurity, ctx.quotas);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {

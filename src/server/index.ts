@@ -18,6 +18,7 @@ import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';
 import { DATA_DIR_ANNOTATION, type PodSecurityOptions } from '../api/pod-security.js';
+import { PolicyIndex, QuotaAdmission } from '../runtime/quota.js';
 
 export { defaultDataDir } from './datadir.js';
 export { normalizeRepoURL, type GitPush } from './webhook.js';
@@ -72,6 +73,8 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
 
   const shutdown = new AbortController();
+  // Which namespaces have quotas or limit ranges, so that admission in the others reads nothing more.
+  const policies = new PolicyIndex(store);
   // Events age out as on Kubernetes (--event-ttl 1h): swept once a minute.
   const events = storeEventSink(store);
   const reaper = setInterval(() => {
@@ -91,7 +94,8 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
     ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
-    podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: () => protectedDirs(store, options.dataDir) },
+    podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: protectedDirs(store, options.dataDir) },
+    quotas: new QuotaAdmission(store, policies),
   }));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -99,6 +103,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     server.listen(port, host, () => resolve());
   });
   const followingTokens = tokens.follow(shutdown.signal, (e) => options.log.warn({ err: e }, 'following token changes failed; retrying'));
+  const followingPolicies = policies.run(shutdown.signal, (e) => options.log.warn({ err: e }, 'following quotas and limit ranges failed; retrying'));
   const actualPort = (server.address() as { port: number }).port;
   const url = `https://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   const kubeconfigPath = writeKubeconfig(options.dataDir, kubeconfig(url, tls.ca.cert, adminToken));
@@ -110,6 +115,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
       clearInterval(reaper);
       shutdown.abort();
       await followingTokens;
+      await followingPolicies;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Idle keep-alive connections would hold close() open; in-flight requests have ended.
@@ -119,12 +125,26 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   };
 }
 
-/** The folders no pod may mount: this server's data directory and every agent's, as its Node announces it. */
-export async function protectedDirs(store: Store, dataDir: string): Promise<string[]> {
-  const { items } = await store.list({ group: '', kind: 'Node' });
-  const agents = items.map((n) => n.metadata.annotations?.[DATA_DIR_ANNOTATION]).filter((d): d is string => typeof d === 'string' && d.startsWith('/'));
-  return [path.resolve(dataDir), ...agents];
+/**
+ * The folders no pod may mount: this server's data directory and every agent's, as its Node
+ * announces it. Asked on every pod write, so read from the store at most every PROTECTED_DIRS_MS
+ * (an agent also refuses such pods itself, from the moment it runs).
+ */
+export function protectedDirs(store: Store, dataDir: string): () => Promise<string[]> {
+  let cached: { at: number; dirs: Promise<string[]> } | undefined;
+  return () => {
+    if (!cached || Date.now() - cached.at > PROTECTED_DIRS_MS) {
+      const dirs = store.list({ group: '', kind: 'Node' }).then(({ items }) => [
+        path.resolve(dataDir),
+        ...items.map((n) => n.metadata.annotations?.[DATA_DIR_ANNOTATION]).filter((d): d is string => typeof d === 'string' && d.startsWith('/')),
+      ]);
+      cached = { at: Date.now(), dirs };
+      dirs.catch(() => (cached = undefined));
+    }
+    return cached.dirs;
+  };
 }
+const PROTECTED_DIRS_MS = 2000;
 
 /**
  * A data directory that has run a server before, over a store with no Namespaces at all (a

@@ -71,6 +71,7 @@ export class SqliteBackend implements Backend {
   private closed = false;
   private readonly q;
   private readonly commitTxn: Database.Transaction<(ops: BackendOp[]) => CommitResult>;
+  private readonly rangeTxn: Database.Transaction<(prefix: string, options: { after?: string; limit?: number }) => { kvs: KeyValue[]; revision: number; more: boolean }>;
   private readonly flushTxn: Database.Transaction<(batch: PendingCommit[]) => void>;
   private pending: PendingCommit[] = [];
 
@@ -108,6 +109,17 @@ export class SqliteBackend implements Backend {
       leaseDelete: this.db.prepare('DELETE FROM leases WHERE name = ? AND value = ?'),
     };
     this.commitTxn = this.db.transaction((ops: BackendOp[]) => this.applyOps(ops));
+    // One read transaction (the rows and the revision they are at), made once: better-sqlite3's
+    // transaction() builds a wrapper each time it is called, a cost every list used to pay.
+    this.rangeTxn = this.db.transaction((prefix: string, options: { after?: string; limit?: number }) => {
+      // Every key under the prefix is longer than it, so `key > prefix` starts the range.
+      const start = options.after !== undefined && options.after > prefix ? options.after : prefix;
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      const want = options.limit ?? Number.MAX_SAFE_INTEGER;
+      const rows = this.q.range.all(start, end, Math.min(want + 1, 2 ** 31 - 1));
+      const more = rows.length > want;
+      return { kvs: more ? rows.slice(0, want) : rows, revision: this.metaValue('revision'), more };
+    });
     // Nested better-sqlite3 transactions are savepoints: a failed commit rolls back alone.
     this.flushTxn = this.db.transaction((batch: PendingCommit[]) => {
       for (const item of batch) {
@@ -140,15 +152,7 @@ export class SqliteBackend implements Backend {
   }
 
   async range(prefix: string, options: { after?: string; limit?: number } = {}) {
-    return this.db.transaction(() => {
-      // Every key under the prefix is longer than it, so `key > prefix` starts the range.
-      const start = options.after !== undefined && options.after > prefix ? options.after : prefix;
-      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-      const want = options.limit ?? Number.MAX_SAFE_INTEGER;
-      const rows = this.q.range.all(start, end, Math.min(want + 1, 2 ** 31 - 1));
-      const more = rows.length > want;
-      return { kvs: more ? rows.slice(0, want) : rows, revision: this.metaValue('revision'), more };
-    })();
+    return this.rangeTxn(prefix, options);
   }
 
   commit(ops: BackendOp[]): Promise<CommitResult> {
