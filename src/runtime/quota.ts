@@ -101,6 +101,13 @@ export class QuotaAdmission {
    * revision as precondition) for the caller to commit in the same transaction as the objects:
    * a charge never exists without its objects, nor objects without their charge.
    */
+  /** Whether the namespace has a ResourceQuota or a LimitRange (the index's word where there is one, else the store's). */
+  async hasPolicies(namespace: string): Promise<boolean> {
+    if (this.index?.mayHave(namespace) === false) return false;
+    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace, limit: 1 }), this.store.list({ ...RESOURCE_QUOTA, namespace, limit: 1 })]);
+    return ranges.items.length + quotas.items.length > 0;
+  }
+
   async admit(objects: KubeObject[], describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`): Promise<TxnOp[]> {
     const namespace = objects[0]?.metadata.namespace;
     if (!namespace || this.index?.mayHave(namespace) === false) return [];

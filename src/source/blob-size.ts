@@ -19,6 +19,8 @@ interface PackIndex {
   pack: string;
   idx: Buffer;
   count: number;
+  /** The pack, opened at its first look-up of a batch (closed by forget()). */
+  fd?: number;
 }
 
 export class BlobSizes {
@@ -28,15 +30,24 @@ export class BlobSizes {
 
   constructor(private readonly gitdir: string) {}
 
-  /** After a fetch or gc: the pack folder is listed again at the next look-up. */
+  /**
+   * Before each batch of reads (a fetch or gc may have come between): the pack folder is listed
+   * again at the next look-up, and the packs held open for the last batch are closed.
+   */
   forget(): void {
     this.packs = undefined;
+    for (const p of this.indexes.values()) {
+      if (p?.fd === undefined) continue;
+      fs.closeSync(p.fd);
+      p.fd = undefined;
+    }
   }
 
   /** The blob's size in bytes, or undefined when it cannot be told from its header. */
   sizeOf(oid: string): number | undefined {
     try {
-      return this.looseSize(oid) ?? this.packedSize(oid);
+      // Packed first: a look-up in memory, where a loose one costs a failed open per packed object.
+      return this.packedSize(oid) ?? this.looseSize(oid);
     } catch {
       return undefined;
     }
@@ -64,12 +75,8 @@ export class BlobSizes {
     for (const p of this.listPacks()) {
       const at = findOffset(p, name);
       if (at === undefined) continue;
-      const fd = fs.openSync(p.pack, 'r');
-      try {
-        return entrySize(fd, at);
-      } finally {
-        fs.closeSync(fd);
-      }
+      p.fd ??= fs.openSync(p.pack, 'r');
+      return entrySize(p.fd, at);
     }
     return undefined;
   }
@@ -78,7 +85,11 @@ export class BlobSizes {
     if (this.packs) return this.packs;
     const dir = path.join(this.gitdir, 'objects', 'pack');
     const names = new Set(fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.idx')) : []);
-    for (const known of this.indexes.keys()) if (!names.has(known)) this.indexes.delete(known);
+    for (const [known, p] of this.indexes) {
+      if (names.has(known)) continue;
+      if (p?.fd !== undefined) fs.closeSync(p.fd);
+      this.indexes.delete(known);
+    }
     for (const f of names) if (!this.indexes.has(f)) this.indexes.set(f, readIndex(path.join(dir, f)));
     this.packs = [...this.indexes.values()].filter((p): p is PackIndex => p !== undefined);
     return this.packs;

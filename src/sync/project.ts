@@ -77,8 +77,7 @@ export function checkObjects(projectName: string, project: ProjectSpec, objects:
   for (const { object: o, source } of objects) {
     const group = groupOf(o.apiVersion);
     const ns = o.metadata.namespace;
-    const what = `${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}`;
-    const refuse = (rule: string) => out.push({ file: source.file, line: source.line, message: `${what}: ${rule}` });
+    const refuse = (rule: string) => out.push({ file: source.file, line: source.line, message: `${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}: ${rule}` });
     if (ns === SYSTEM_NAMESPACE || (o.kind === 'Namespace' && o.metadata.name === SYSTEM_NAMESPACE)) {
       refuse(`namespace ${SYSTEM_NAMESPACE} belongs to Berth alone: no commit writes to it`);
       continue;

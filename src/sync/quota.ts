@@ -91,7 +91,8 @@ export async function chargeCreates(store: Store, creates: KubeObject[], sourceO
     byNamespace.set(o.metadata.namespace, [...(byNamespace.get(o.metadata.namespace) ?? []), o]);
   }
   const charges: TxnOp[] = [];
-  for (const list of byNamespace.values()) {
+  for (const [namespace, list] of byNamespace) {
+    if (!(await admission.hasPolicies(namespace))) continue;
     try {
       // Copies: LimitRange defaults are the API's to add to a user's pod, not a change to what Git says.
       charges.push(...(await admission.admit(list.map((o) => structuredClone(o)))));

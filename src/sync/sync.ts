@@ -16,7 +16,7 @@ import { postCommitStatus, record, type CommitState, type LedgerEntry } from './
 import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject } from '../manifest/index.js';
 import { kindInfoFor } from '../api/kinds.js';
 import { BUILTIN_NAMESPACES } from '../api/tokens.js';
-import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
+import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityLevel, type PodSecurityOptions } from '../api/pod-security.js';
 import { getIfExists } from '../store/lookup.js';
 import { mayUseCredentials } from './credentials.js';
 import { chargeCreates, workloadQuotaViolations } from './quota.js';
@@ -456,22 +456,45 @@ async function projectViolations(store: Store, app: ApplicationObject, objects: 
  */
 async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): Promise<Violation[]> {
   const options = deps.podSecurity ?? { defaultLevel: 'baseline' as const, protectedDirs: async () => [] };
-  const withTemplates = objects.map((o) => ({ o, template: podTemplateOf(o.object) })).filter((x) => x.template);
-  if (!withTemplates.length) return [];
   const declared = new Map(objects.filter((o) => o.object.kind === 'Namespace').map((o) => [o.object.metadata.name, o.object.metadata.labels as Record<string, string> | undefined]));
-  const labelsOf = async (ns: string) => (declared.has(ns) ? declared.get(ns) : (await getIfExists(deps.store, { group: '', kind: 'Namespace', namespace: '', name: ns }))?.metadata.labels);
+  // Each namespace's level is read once per sync, however many workloads it holds.
+  const levels = new Map<string, Promise<PodSecurityLevel>>();
+  const levelOf = (ns: string) => {
+    let level = levels.get(ns);
+    if (!level) {
+      level = (declared.has(ns) ? Promise.resolve(declared.get(ns)) : getIfExists(deps.store, { group: '', kind: 'Namespace', namespace: '', name: ns }).then((n) => n?.metadata.labels))
+        .then((labels) => enforcedLevel(labels, options.defaultLevel));
+      levels.set(ns, level);
+    }
+    return level;
+  };
   const dirs = await options.protectedDirs();
   const out: Violation[] = [];
-  for (const { o, template } of withTemplates) {
+  for (const o of objects) {
+    const template = podTemplateOf(o.object);
+    if (!template) continue;
     const ns = o.object.metadata.namespace ?? 'default';
     const what = `${o.object.kind} ${ns}/${o.object.metadata.name}`;
     const at = { file: o.source.file, line: o.source.line };
-    for (const r of protectedHostPaths(template!.spec, dirs)) out.push({ ...at, message: `${what}: hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}: no pod may mount it` });
-    const level = enforcedLevel(await labelsOf(ns), options.defaultLevel);
-    const failures = checkPodSecurity(level, template!.meta, template!.spec);
+    for (const r of protectedHostPaths(template.spec, dirs)) out.push({ ...at, message: `${what}: hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}: no pod may mount it` });
+    const level = await levelOf(ns);
+    const failures = podSecurityOf(o.object, level, template);
     if (failures.length) out.push({ ...at, message: `${what}: ${podSecurityMessage(level, failures)}` });
   }
   return out;
+}
+
+/**
+ * The checks a workload fails, remembered per object (the source shares a file's objects between
+ * syncs while the file is unchanged): a sync of one changed file checks one file's workloads.
+ */
+const podSecurityMemo = new WeakMap<object, { level: PodSecurityLevel; failures: ReturnType<typeof checkPodSecurity> }>();
+function podSecurityOf(o: object, level: PodSecurityLevel, template: NonNullable<ReturnType<typeof podTemplateOf>>): ReturnType<typeof checkPodSecurity> {
+  const known = podSecurityMemo.get(o);
+  if (known?.level === level) return known.failures;
+  const failures = checkPodSecurity(level, template.meta, template.spec);
+  podSecurityMemo.set(o, { level, failures });
+  return failures;
 }
 
 /** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */
