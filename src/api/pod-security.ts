@@ -248,18 +248,27 @@ export function podTemplateOf(o: { kind: string; metadata?: unknown; spec?: unkn
   }
 }
 
+export interface ProtectedPath {
+  volume: string;
+  path: string;
+  dir: string;
+}
+
+/** One hostPath a pod may not have, as the API and syncs say it. */
+export const describeProtectedPath = (r: ProtectedPath): string => `hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}`;
+
 /**
  * hostPath volumes that reach a protected folder (a server's or an agent's data directory) at any
  * level: the folder itself, anything inside it, or any folder above it (`/` holds them all).
  * Refused at every level, privileged too.
  */
-export function protectedHostPaths(spec: Spec, protectedDirs: readonly string[]): { volume: string; path: string; dir: string }[] {
+export function protectedHostPaths(spec: Spec, protectedDirs: readonly string[]): ProtectedPath[] {
   const norm = (p: string) => {
     const n = path.posix.normalize(p);
     return n.length > 1 ? n.replace(/\/+$/, '') : n;
   };
   const within = (inner: string, outer: string) => outer === '/' || inner === outer || inner.startsWith(`${outer}/`);
-  const out: { volume: string; path: string; dir: string }[] = [];
+  const out: ProtectedPath[] = [];
   for (const v of spec.volumes ?? []) {
     const p = typeof v.hostPath?.path === 'string' ? norm(v.hostPath.path) : undefined;
     if (!p) continue;

@@ -15,7 +15,7 @@ import type { QuotaAdmission } from '../runtime/quota.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Admission, AdmissionRequest } from './registry.js';
 import type { Principal } from './tokens.js';
-import { DATA_DIR_ANNOTATION, checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
+import { DATA_DIR_ANNOTATION, checkPodSecurity, describeProtectedPath, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
 
 /** Label prefixes only an admin may set on a Node (as Kubernetes' NodeRestriction). */
 export const NODE_RESTRICTED_LABEL_PREFIXES = ['node-restriction.kubernetes.io/', 'node-role.kubernetes.io/'] as const;
@@ -44,7 +44,7 @@ async function admitPodSecurity(store: Store, o: PodSecurityOptions, w: Admissio
   if (w.current && isDeepStrictEqual(podTemplateOf(w.current)?.spec, template.spec)) return;
   const what = `${w.info.plural} "${w.object.metadata.name}" is forbidden`;
   const reached = protectedHostPaths(template.spec, await o.protectedDirs());
-  if (reached.length) throw new BerthError('Forbidden', `${what}: ${reached.map((r) => `hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}`).join('; ')}: no pod may mount it`);
+  if (reached.length) throw new BerthError('Forbidden', `${what}: ${reached.map(describeProtectedPath).join('; ')}: no pod may mount it`);
   const ns = await getIfExists(store, { group: '', kind: 'Namespace', namespace: '', name: w.object.metadata.namespace ?? 'default' });
   const level = enforcedLevel(ns?.metadata.labels, o.defaultLevel);
   const failures = checkPodSecurity(level, template.meta, template.spec);

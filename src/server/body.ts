@@ -1,9 +1,8 @@
 /**
  * Request bodies, read so that no body can hurt the server: a size limit (before and while
- * reading), the media types each verb takes (anything else is 415, so kubectl falls back from
- * protobuf to JSON), strict UTF-8, a nesting limit checked on the bytes before parsing (deep
- * nesting otherwise overflows the stack of every recursive walk after it), and no key that could
- * reach an object's prototype.
+ * reading), the media types each verb takes (anything else is 415), strict UTF-8, a nesting limit
+ * checked on the bytes before parsing (deep nesting otherwise overflows the stack of every
+ * recursive walk after it), and no key that could reach an object's prototype.
  */
 import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../api/errors.js';
@@ -65,12 +64,15 @@ export function parseJsonBody(bytes: Buffer): unknown {
   } catch (e) {
     throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
   }
+  return withSafeKeys(value);
+}
+
+/** The body, unless a key in it could reach a prototype (422, naming where). */
+function withSafeKeys(value: unknown): unknown {
   const unsafe = unsafeKeyIn(value);
-  if (unsafe) {
-    const at = unsafe.path.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('') || '/';
-    throw new BerthError('Invalid', `the request body has a key ${JSON.stringify(unsafe.key)} at ${at}: keys __proto__, constructor and prototype are not allowed`);
-  }
-  return value;
+  if (!unsafe) return value;
+  const at = unsafe.path.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('') || '/';
+  throw new BerthError('Invalid', `the request body has a key ${JSON.stringify(unsafe.key)} at ${at}: keys __proto__, constructor and prototype are not allowed`);
 }
 
 /** The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count). */
@@ -96,8 +98,5 @@ export function jsonDepth(text: string): number {
  */
 export async function readCreateBody(req: IncomingMessage): Promise<unknown> {
   if (mediaType(req.headers['content-type']) !== PROTOBUF_MEDIA_TYPE) return readJsonBody(req);
-  const value = decodeProtobufBody(await readRawBody(req));
-  const unsafe = unsafeKeyIn(value);
-  if (unsafe) throw new BerthError('Invalid', `the request body has a key ${JSON.stringify(unsafe.key)}: keys __proto__, constructor and prototype are not allowed`);
-  return value;
+  return withSafeKeys(decodeProtobufBody(await readRawBody(req)));
 }

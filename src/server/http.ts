@@ -302,7 +302,8 @@ async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current:
   const parentReq = scalable(r);
   for (let attempt = 0; ; attempt++) {
     const parent = await ctx.registry.get(parentReq);
-    const wanted = body !== undefined ? body : change({ ...scaleOf(parent), metadata: { ...scaleOf(parent).metadata, resourceVersion: parent.metadata.resourceVersion } });
+    // The Scale carries the parent's resourceVersion: a patched one is a write of what was read.
+    const wanted = body !== undefined ? body : change(scaleOf(parent));
     try {
       const { object } = await ctx.registry.update(parentReq, scaled(parent, wanted), options);
       return send(res, 200, scaleOf(object));

@@ -13,7 +13,8 @@ import { ensureDataDir, ensureTls, isInitialised, kubeconfig, readAdminToken, wr
 import { createHandler } from './http.js';
 import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
-import { BUILTIN_NAMESPACES, Registry, timestamp } from './registry.js';
+import { Registry, timestamp } from './registry.js';
+import { BUILTIN_NAMESPACES } from '../api/tokens.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';

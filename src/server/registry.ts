@@ -21,7 +21,6 @@ import { getIfExists } from '../store/lookup.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';
 
-export { BUILTIN_NAMESPACES };
 export const PROPAGATION_POLICIES = ['Background', 'Foreground', 'Orphan'] as const;
 
 /** Another deleter (or the garbage collector) got there first: nothing left to do. */
@@ -203,19 +202,19 @@ export class Registry {
       const marked = await this.markPodForDeletion(req, current, query.get('gracePeriodSeconds') ?? options.gracePeriodSeconds);
       if (marked) return marked;
     }
-    // Foreground: dependents go first. Orphan: dependents are freed first (Kubernetes' orphan
-    // finalizer), so the garbage collector never sees them owned by an owner that is gone. Either
-    // way the owner is marked as being deleted first, as Kubernetes' finalizers hold it: its
-    // controller then neither replaces what goes nor adopts back what is freed.
-    if (policy === 'Foreground' || policy === 'Orphan') {
-      await this.cascade(await this.markDeleting(req, current), policy);
-    }
     // A Namespace is Terminating (no new content admitted) until its contents are gone, then goes.
     if (req.info.kind === 'Namespace') {
       const terminating = await this.markDeleting(req, current, { phase: 'Terminating' });
       await this.deleteNamespaceContents(req.name!);
       await this.store.delete(this.ref(req)).catch(ignoreGone);
       return terminating;
+    }
+    // Foreground: dependents go first. Orphan: dependents are freed first (Kubernetes' orphan
+    // finalizer), so the garbage collector never sees them owned by an owner that is gone. Either
+    // way the owner is marked as being deleted first, as Kubernetes' finalizers hold it: its
+    // controller then neither replaces what goes nor adopts back what is freed.
+    if (policy === 'Foreground' || policy === 'Orphan') {
+      await this.cascade(await this.markDeleting(req, current), policy);
     }
     // With the client's preconditions, the version read must still be current; without, a write
     // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
@@ -226,12 +225,25 @@ export class Registry {
     return deleted;
   }
 
-  /** Sets the object's deletionTimestamp, and `status` if given (again after a concurrent write, such as a status update). */
-  private async markDeleting(req: ResourceRequest, read: KubeObject, status?: Record<string, unknown>): Promise<KubeObject> {
+  /** Sets the object's deletionTimestamp, and `status` if given. */
+  private markDeleting(req: ResourceRequest, read: KubeObject, status?: Record<string, unknown>): Promise<KubeObject> {
+    return this.updateRead(req, read, (current) => ({
+      ...current,
+      metadata: { ...current.metadata, deletionTimestamp: current.metadata.deletionTimestamp ?? timestamp(this.now()) },
+      ...(status ? { status: { ...(current.status as object), ...status } } : {}),
+    })) as Promise<KubeObject>;
+  }
+
+  /**
+   * Writes `change` of the object as read, with that read as the precondition; when a write came in
+   * between (an agent's status), reads again and retries. `change` may answer undefined: nothing to write.
+   */
+  private async updateRead(req: ResourceRequest, read: KubeObject, change: (current: KubeObject) => KubeObject | undefined): Promise<KubeObject | undefined> {
     for (let current = read, attempt = 0; ; attempt++) {
+      const next = change(current);
+      if (!next) return undefined;
       try {
-        const metadata = { ...current.metadata, deletionTimestamp: current.metadata.deletionTimestamp ?? timestamp(this.now()) };
-        return await this.store.update({ ...current, metadata, ...(status ? { status: { ...(current.status as object), ...status } } : {}) });
+        return await this.store.update({ ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } });
       } catch (e) {
         if (!isBerthError(e, 'Conflict') || attempt >= 5) throw notFound(e, req.info, req.name!);
         current = await this.get(req);
@@ -246,18 +258,7 @@ export class Registry {
   private async markPodForDeletion(req: ResourceRequest, read: KubeObject, grace: number | string | null | undefined): Promise<KubeObject | undefined> {
     const seconds = grace === null || grace === undefined || grace === '' ? undefined : Number(grace);
     if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 0)) throw new BerthError('BadRequest', `gracePeriodSeconds must be a non-negative integer, not ${JSON.stringify(grace)}`);
-    // An agent's status write may land between the read and the mark: read again and retry.
-    for (let current = read, attempt = 0; ; attempt++) {
-      const marked = gracefulDeletion(current, this.now(), seconds);
-      if (!marked) return undefined;
-      delete marked.metadata.resourceVersion;
-      try {
-        return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
-      } catch (e) {
-        if (!isBerthError(e, 'Conflict') || attempt >= 5) throw notFound(e, req.info, req.name!);
-        current = await this.get(req);
-      }
-    }
+    return this.updateRead(req, read, (current) => gracefulDeletion(current, this.now(), seconds));
   }
 
   /** Gives a Service its NodePorts and proxy ports (see api/services.ts) and writes it. */

@@ -16,12 +16,12 @@ import { postCommitStatus, record, type CommitState, type LedgerEntry } from './
 import { formatDiagnostic, renderPath, type LoadedObject, type NormalizedObject } from '../manifest/index.js';
 import { kindInfoFor } from '../api/kinds.js';
 import { BUILTIN_NAMESPACES } from '../api/tokens.js';
-import { checkPodSecurity, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityLevel, type PodSecurityOptions } from '../api/pod-security.js';
+import { checkPodSecurity, describeProtectedPath, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityLevel, type PodSecurityOptions } from '../api/pod-security.js';
 import { getIfExists } from '../store/lookup.js';
 import { mayUseCredentials } from './credentials.js';
 import { chargeCreates, workloadQuotaViolations } from './quota.js';
 import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, formatViolation, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
-import type { GitSource, SourceSpec } from '../source/index.js';
+import { isRemote, type GitSource, type SourceSpec } from '../source/index.js';
 import { refOf, splitTxn } from '../store/index.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
@@ -439,10 +439,7 @@ export const syncOption = (app: ApplicationObject, name: string): boolean => (ap
  */
 async function projectViolations(store: Store, app: ApplicationObject, objects: LoadedObject[]): Promise<Violation[]> {
   const name = projectOf(app);
-  const stored = await store.get({ group: 'berth.dev', kind: 'AppProject', namespace: '', name }).catch((e) => {
-    if (isBerthError(e, 'NotFound')) return undefined;
-    throw e;
-  });
+  const stored = await getIfExists(store, { group: 'berth.dev', kind: 'AppProject', namespace: '', name });
   if (!stored && name !== DEFAULT_PROJECT_NAME) return [{ message: `AppProject ${name} does not exist: nothing is synced until an admin creates it` }];
   const project = stored ? ((stored.spec ?? {}) as ProjectSpec) : DEFAULT_PROJECT;
   const located = objects.map((o) => ({ object: o.object as ProjectObject, source: o.source }));
@@ -476,7 +473,7 @@ async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): P
     const ns = o.object.metadata.namespace ?? 'default';
     const what = `${o.object.kind} ${ns}/${o.object.metadata.name}`;
     const at = { file: o.source.file, line: o.source.line };
-    for (const r of protectedHostPaths(template.spec, dirs)) out.push({ ...at, message: `${what}: hostPath volume "${r.volume}" (${r.path}) reaches Berth's data directory ${r.dir}: no pod may mount it` });
+    for (const r of protectedHostPaths(template.spec, dirs)) out.push({ ...at, message: `${what}: ${describeProtectedPath(r)}: no pod may mount it` });
     const level = await levelOf(ns);
     const failures = podSecurityOf(o.object, level, template);
     if (failures.length) out.push({ ...at, message: `${what}: ${podSecurityMessage(level, failures)}` });
@@ -598,7 +595,7 @@ export async function sourceSpec(store: Store, app: ApplicationObject): Promise<
   const password = data.password ?? data.token;
   if (!username || !password) return spec;
   // Credentials only travel over the network: a local repository needs none.
-  if (!/^https?:\/\//.test(s.repoURL)) return spec;
+  if (!isRemote(s.repoURL)) return spec;
   const allowed = mayUseCredentials(s.credentialsSecret, data, s.repoURL);
   return allowed.ok ? { ...spec, credentials: { username, password } } : { ...spec, problem: allowed.problem };
 }
