@@ -12,8 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource } from '../../src/source/index.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 import { mayUseCredentials, withinPrefix } from '../../src/sync/credentials.js';
-import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
+import { type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
+import { getApplication, reconcileByName } from '../helpers/sync.js';
 
 const b64 = (v: string) => Buffer.from(v).toString('base64');
 
@@ -80,8 +81,8 @@ describe('credentials bound to their URL', () => {
       apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace: 'default', generation: 1 },
       spec: { source: { repoURL: `${git.url}/repo.git`, path: 'app', credentialsSecret: 'team-git' }, syncPolicy: { automated: { prune: true } }, ...spec },
     });
-    const reconcile = async (name: string) => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name }));
-    const condition = async (name: string, type: string) => (await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name })).status?.conditions?.find((c) => c.type === type);
+    const reconcile = (name: string) => reconcileByName({ store, source, memo }, name);
+    const condition = async (name: string, type: string) => (await getApplication(store, name)).status?.conditions?.find((c) => c.type === type);
 
     it('sends the Git credentials to their own repository only', async () => {
       await application('own', {});

@@ -3,49 +3,31 @@
  * a SQLite store. Push → created; change → updated; delete → pruned (or OutOfSync); an invalid
  * commit writes no managed object; revert → the previous state; self-heal; ignoreDifferences.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
-import { GitSource } from '../../src/source/index.js';
-import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
-import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
+import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+import { type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
+import { closeSyncFixture, createApplication, getApplication, openSyncFixture, reconcileByName, type SyncFixture } from '../helpers/sync.js';
 
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 const deploy = (name: string, image: string, replicas = 2) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
 
 describe('sync engine', () => {
-  let dir: string;
+  let fixture: SyncFixture;
   let repo: TestRepo;
   let store: RevisionedStore;
-  let source: GitSource;
-  // As the controller does: what one reconcile keeps for the next (live view, comparison cache).
-  let memo: Map<string, AppMemo>;
   beforeEach(async () => {
-    memo = new Map();
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-sync-'));
-    repo = new TestRepo();
-    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
-    source = new GitSource({ dataDir: dir });
+    fixture = await openSyncFixture('berth-sync-');
+    ({ repo, store } = fixture);
   });
-  afterEach(async () => {
-    await store.close();
-    repo.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeSyncFixture(fixture));
 
-  async function application(name: string, spec: Partial<ApplicationObject['spec']> = {}): Promise<ApplicationObject> {
-    return store.create<ApplicationObject>({
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace: 'default', generation: 1 },
-      spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
-    });
-  }
-  const reconcile = async (name: string, options = {}) => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name }), options);
+  const application = (name: string, spec: Partial<ApplicationObject['spec']> = {}) => createApplication(fixture, name, spec);
+  const reconcile = (name: string, options = {}) => reconcileByName(fixture, name, 'default', options);
   const configMaps = async () => Object.fromEntries((await store.list({ group: '', kind: 'ConfigMap' })).items.map((o) => [o.metadata.name, (o as any).data.value]));
-  const app = (name: string) => store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name });
+  const app = (name: string) => getApplication(store, name);
   const managedRevisions = async () => {
     const all: string[] = [];
     for (const kind of ['ConfigMap', 'Deployment']) {

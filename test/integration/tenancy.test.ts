@@ -4,46 +4,31 @@
  * has), no silent adoption of objects someone made by hand, and no automated prune down to
  * nothing. Every refused commit changes no object (its file:line and rule are in the condition).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../src/api/kinds.js';
-import { GitSource } from '../../src/source/index.js';
-import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
-import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
+import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+import { reconcileApplication, type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
+import { closeSyncFixture, createApplication, getApplication, openSyncFixture, reconcileByName, type SyncFixture } from '../helpers/sync.js';
 
 const cm = (name: string, namespace?: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${namespace ? `  namespace: ${namespace}\n` : ''}data:\n  value: "v"\n`;
 const ns = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
 
 describe('tenancy: what a commit may write', () => {
-  let dir: string;
+  let fixture: SyncFixture;
   let repo: TestRepo;
   let store: RevisionedStore;
-  let source: GitSource;
-  let memo: Map<string, AppMemo>;
   beforeEach(async () => {
-    memo = new Map();
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-tenancy-'));
-    repo = new TestRepo();
-    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
-    source = new GitSource({ dataDir: dir });
+    fixture = await openSyncFixture('berth-tenancy-');
+    ({ repo, store } = fixture);
     for (const name of ['default', 'berth-system', 'team-a', 'team-b']) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   });
-  afterEach(async () => {
-    await store.close();
-    repo.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeSyncFixture(fixture));
 
-  const application = (name: string, spec: Partial<ApplicationObject['spec']> = {}, namespace = 'default') => store.create<ApplicationObject>({
-    apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace, generation: 1 },
-    spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
-  });
+  const application = (name: string, spec: Partial<ApplicationObject['spec']> = {}, namespace = 'default') => createApplication(fixture, name, spec, namespace);
   const project = (name: string, spec: Record<string, unknown>) => store.create({ apiVersion: 'berth.dev/v1', kind: 'AppProject', metadata: { name }, spec });
-  const reconcile = async (name: string, namespace = 'default', options = {}) => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace, name }), options);
-  const appStatus = async (name: string, namespace = 'default') => (await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace, name })).status!;
+  const reconcile = (name: string, namespace = 'default', options = {}) => reconcileByName(fixture, name, namespace, options);
+  const appStatus = async (name: string, namespace = 'default') => (await getApplication(store, name, namespace)).status!;
   const condition = async (name: string, type: string) => (await appStatus(name)).conditions?.find((c) => c.type === type);
   /** Every object but Applications (whose status a refusal writes), by key and resourceVersion. */
   const everything = async () => {
@@ -140,7 +125,7 @@ describe('tenancy: what a commit may write', () => {
     await expectRefused('grab', 'SharedResourceError', 'NotManaged', /\/Secret\/team-b\/db exists and no Application manages it: left alone/, /AdoptExisting=true/);
     expect((await store.get({ group: '', kind: 'Secret', namespace: 'team-b', name: 'db' })).data).toEqual({ password: Buffer.from('hand-made').toString('base64') });
 
-    const app = await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'grab' });
+    const app = await getApplication(store, 'grab');
     await store.update({ ...app, spec: { ...app.spec, syncPolicy: { ...app.spec.syncPolicy, syncOptions: ['AdoptExisting=true'] } } });
     expect(await reconcile('grab')).toMatchObject({ result: 'synced', written: 2 });
     // Adopted, so a commit without it prunes it, as it prunes what it created.
@@ -171,13 +156,13 @@ describe('tenancy: what a commit may write', () => {
     await store.create({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'ops', namespace: 'default' }, spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true } } } } as KubeObject);
     const before = await everything();
     const podSecurity = { defaultLevel: 'baseline' as const, protectedDirs: async () => ['/var/lib/berth'] };
-    const outcome = await reconcileApplication({ store, source, memo, podSecurity }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'ops' }));
+    const outcome = await reconcileApplication({ store, source: fixture.source, memo: fixture.memo, podSecurity }, await getApplication(store, 'ops'));
     expect(outcome.written).toBe(0);
     expect(await everything()).toEqual(before);
     expect((await condition('ops', 'ComparisonError'))?.message).toBe('app/steal.yaml:1: Pod ops/steal: hostPath volume "root" (/) reaches Berth\'s data directory /var/lib/berth: no pod may mount it');
     repo.write({ 'app/steal.yaml': pods('/srv') });
     repo.commit('host access where allowed');
-    expect(await reconcileApplication({ store, source, memo, podSecurity }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'ops' }))).toMatchObject({ result: 'synced', written: 2 });
+    expect(await reconcileApplication({ store, source: fixture.source, memo: fixture.memo, podSecurity }, await getApplication(store, 'ops'))).toMatchObject({ result: 'synced', written: 2 });
   });
 
   it('writes into a namespace that does not exist only when the commit declares it, or with CreateNamespace=true', async () => {
@@ -188,7 +173,7 @@ describe('tenancy: what a commit may write', () => {
     expect(await reconcile('shop')).toMatchObject({ result: 'invalid', written: 0 });
     expect(await everything()).toEqual(before);
     expect((await condition('shop', 'ComparisonError'))).toMatchObject({ reason: 'NamespaceNotFound', message: 'app/a.yaml:1: namespace nowhere does not exist: declare it in the commit, or set syncOptions: [CreateNamespace=true] to create the destination namespace' });
-    const app = await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
+    const app = await getApplication(store, 'shop');
     await store.update({ ...app, spec: { ...app.spec, syncPolicy: { ...app.spec.syncPolicy, syncOptions: ['CreateNamespace=true'] } } });
     expect(await reconcile('shop')).toMatchObject({ result: 'synced', written: 1 });
     expect((await store.get({ group: '', kind: 'Namespace', namespace: '', name: 'nowhere' })).metadata.name).toBe('nowhere');
@@ -202,7 +187,7 @@ describe('tenancy: what a commit may write', () => {
     repo.write({ 'app/a.yaml': null, 'app/b.yaml': null, 'app/README.md': 'moved' });
     repo.commit('empty');
     await expectRefused('shop', 'SyncError', 'EmptyCommit', /would prune all 2 of the Application's objects/, /allowEmpty/);
-    const app = await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
+    const app = await getApplication(store, 'shop');
     await store.update({ ...app, spec: { ...app.spec, syncPolicy: { automated: { prune: true, allowEmpty: true } } } });
     expect(await reconcile('shop')).toMatchObject({ result: 'synced', written: 2 });
     expect((await store.list({ group: '', kind: 'ConfigMap' })).items).toEqual([]);

@@ -1,0 +1,45 @@
+/**
+ * What the sync engine's tests share: a SQLite store, a Git cache and a test repository in one
+ * temp directory, and Applications made, read and reconciled by name.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { GitSource } from '../../src/source/index.js';
+import { openStore, type RevisionedStore } from '../../src/store/index.js';
+import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
+import { TestRepo } from './git.js';
+
+export interface SyncFixture {
+  dir: string;
+  repo: TestRepo;
+  store: RevisionedStore;
+  source: GitSource;
+  /** As the controller keeps it: what one reconcile leaves for the next (live view, comparison cache). */
+  memo: Map<string, AppMemo>;
+}
+
+export async function openSyncFixture(tempPrefix: string): Promise<SyncFixture> {
+  const dir = mkdtempSync(path.join(tmpdir(), tempPrefix));
+  return { dir, repo: new TestRepo(), store: await openStore(`sqlite:${path.join(dir, 'state.db')}`), source: new GitSource({ dataDir: dir }), memo: new Map() };
+}
+
+export async function closeSyncFixture(f: SyncFixture): Promise<void> {
+  await f.store.close();
+  f.repo.remove();
+  rmSync(f.dir, { recursive: true, force: true });
+}
+
+export const getApplication = (store: RevisionedStore, name: string, namespace = 'default') =>
+  store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace, name });
+
+/** An Application on the fixture's repository (path app/), automated with prune and self-heal unless `spec` says otherwise. */
+export const createApplication = (f: SyncFixture, name: string, spec: Partial<ApplicationObject['spec']> = {}, namespace = 'default') =>
+  f.store.create<ApplicationObject>({
+    apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace, generation: 1 },
+    spec: { source: { repoURL: f.repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
+  });
+
+export async function reconcileByName(f: Pick<SyncFixture, 'store' | 'source' | 'memo'>, name: string, namespace = 'default', options: Parameters<typeof reconcileApplication>[2] = {}) {
+  return reconcileApplication({ store: f.store, source: f.source, memo: f.memo }, await getApplication(f.store, name, namespace), options);
+}
