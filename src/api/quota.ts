@@ -69,14 +69,21 @@ export function countsTowardQuota(o: AnyObject): boolean {
   return phase !== 'Succeeded' && phase !== 'Failed';
 }
 
+/** The core kinds a quota also counts by their plain name (`pods`, not only `count/pods`), as Kubernetes does. */
+const LEGACY_COUNTS = new Map([
+  ['Pod', 'pods'], ['Service', 'services'], ['PersistentVolumeClaim', 'persistentvolumeclaims'], ['ConfigMap', 'configmaps'],
+  ['Secret', 'secrets'], ['ResourceQuota', 'resourcequotas'], ['ReplicationController', 'replicationcontrollers'],
+]);
+
 /** What one object uses, by resource name; `plural` is its kind's REST name (for count/…). */
 export function usageOf(o: AnyObject, plural: string): Usage {
   const out: Usage = {};
   if (!countsTowardQuota(o)) return out;
   add(out, countName(o.apiVersion, plural), ONE);
+  const legacyCount = LEGACY_COUNTS.get(o.kind);
+  if (legacyCount) add(out, legacyCount, ONE);
   switch (o.kind) {
     case 'Pod': {
-      add(out, 'pods', ONE);
       const requests = podCompute(o.spec, 'requests');
       const limits = podCompute(o.spec, 'limits');
       for (const r of COMPUTE) {
@@ -89,27 +96,13 @@ export function usageOf(o: AnyObject, plural: string): Usage {
       break;
     }
     case 'Service': {
-      add(out, 'services', ONE);
       const type = o.spec?.type ?? 'ClusterIP';
       if (type === 'LoadBalancer') add(out, 'services.loadbalancers', ONE);
       if (type === 'NodePort' || type === 'LoadBalancer') add(out, 'services.nodeports', BigInt((o.spec?.ports ?? []).length) * ONE);
       break;
     }
     case 'PersistentVolumeClaim':
-      add(out, 'persistentvolumeclaims', ONE);
       add(out, 'requests.storage', nanosOf(o.spec?.resources?.requests?.storage));
-      break;
-    case 'ConfigMap':
-      add(out, 'configmaps', ONE);
-      break;
-    case 'Secret':
-      add(out, 'secrets', ONE);
-      break;
-    case 'ResourceQuota':
-      add(out, 'resourcequotas', ONE);
-      break;
-    case 'ReplicationController':
-      add(out, 'replicationcontrollers', ONE);
       break;
   }
   return out;
