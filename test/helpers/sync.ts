@@ -2,32 +2,27 @@
  * What the sync engine's tests share: a SQLite store, a Git cache and a test repository in one
  * temp directory, and Applications made, read and reconciled by name.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { GitSource } from '../../src/source/index.js';
-import { openStore, type RevisionedStore } from '../../src/store/index.js';
+import type { RevisionedStore } from '../../src/store/index.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from './git.js';
+import { closeTempStore, openTempStore, type TempStore } from './store.js';
 
-export interface SyncFixture {
-  dir: string;
+export interface SyncFixture extends TempStore {
   repo: TestRepo;
-  store: RevisionedStore;
   source: GitSource;
   /** As the controller keeps it: what one reconcile leaves for the next (live view, comparison cache). */
   memo: Map<string, AppMemo>;
 }
 
 export async function openSyncFixture(tempPrefix: string): Promise<SyncFixture> {
-  const dir = mkdtempSync(path.join(tmpdir(), tempPrefix));
-  return { dir, repo: new TestRepo(), store: await openStore(`sqlite:${path.join(dir, 'state.db')}`), source: new GitSource({ dataDir: dir }), memo: new Map() };
+  const temp = await openTempStore(tempPrefix);
+  return { ...temp, repo: new TestRepo(), source: new GitSource({ dataDir: temp.dir }), memo: new Map() };
 }
 
 export async function closeSyncFixture(f: SyncFixture): Promise<void> {
-  await f.store.close();
   f.repo.remove();
-  rmSync(f.dir, { recursive: true, force: true });
+  await closeTempStore(f);
 }
 
 export const getApplication = (store: RevisionedStore, name: string, namespace = 'default') =>

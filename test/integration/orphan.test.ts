@@ -4,26 +4,21 @@
  * to see them owned by an owner that is gone (they were freed first, as Kubernetes' orphan
  * finalizer does).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/server/registry.js';
 import { route, type ResourceRequest } from '../../src/server/routes.js';
-import { openStore, type RevisionedStore } from '../../src/store/index.js';
+import { type RevisionedStore } from '../../src/store/index.js';
 import { POD, startHarness } from '../helpers/controllers.js';
+import { closeTempStore, openTempStore, type TempStore } from '../helpers/store.js';
 
 describe('orphaning delete', () => {
-  let dir: string;
+  let temp: TempStore;
   let store: RevisionedStore;
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-orphan-'));
-    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    temp = await openTempStore('berth-orphan-');
+    ({ store } = temp);
   });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeTempStore(temp));
 
   it('keeps a deleted ReplicaSet\'s pods, three times out of three', async () => {
     const h = startHarness(store);

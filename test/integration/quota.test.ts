@@ -4,16 +4,14 @@
  * controllers' own pods (a ReplicaSet stops at the quota, with FailedCreate), kept by the quota
  * controller, and at sync time (a commit over its namespace's quota refused whole, file:line).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource } from '../../src/source/index.js';
-import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject } from '../../src/sync/index.js';
 import { startHarness, type Harness, POD } from '../helpers/controllers.js';
 import { TestRepo } from '../helpers/git.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
+import { closeTempStore, openTempStore, type TempStore } from '../helpers/store.js';
 
 const QUOTA = { group: '', kind: 'ResourceQuota' };
 const quota = (namespace: string, hard: Record<string, string>) => ({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace }, spec: { hard } });
@@ -56,17 +54,14 @@ describe('quotas at the API', () => {
 });
 
 describe('quotas for controllers and at sync', () => {
-  let dir: string;
+  let temp: TempStore;
   let store: RevisionedStore;
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-quota-'));
-    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    temp = await openTempStore('berth-quota-');
+    ({ store } = temp);
     for (const name of ['default', 'team']) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeTempStore(temp));
 
   it('a ReplicaSet stops at the quota (FailedCreate), and the quota controller keeps status.used', async () => {
     const h: Harness = startHarness(store);
@@ -93,7 +88,7 @@ describe('quotas for controllers and at sync', () => {
     let memo: Map<string, AppMemo>;
     beforeEach(() => {
       repo = new TestRepo();
-      source = new GitSource({ dataDir: dir });
+      source = new GitSource({ dataDir: temp.dir });
       memo = new Map();
     });
     afterEach(() => repo.remove());

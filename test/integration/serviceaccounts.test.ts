@@ -1,24 +1,19 @@
 /** Every namespace has a `default` ServiceAccount (the service account controller), as in Kubernetes. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type RevisionedStore } from '../../src/store/index.js';
+import { type RevisionedStore } from '../../src/store/index.js';
 import { startHarness } from '../helpers/controllers.js';
+import { closeTempStore, openTempStore, type TempStore } from '../helpers/store.js';
 
 const SA = { group: '', kind: 'ServiceAccount' };
 
 describe('service accounts', () => {
-  let dir: string;
+  let temp: TempStore;
   let store: RevisionedStore;
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'berth-sa-'));
-    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    temp = await openTempStore('berth-sa-');
+    ({ store } = temp);
   });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeTempStore(temp));
 
   it('a new namespace gets its default ServiceAccount, and gets it back when it is deleted', async () => {
     const h = startHarness(store);
