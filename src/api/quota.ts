@@ -75,6 +75,17 @@ const LEGACY_COUNTS = new Map([
   ['Secret', 'secrets'], ['ResourceQuota', 'resourcequotas'], ['ReplicationController', 'replicationcontrollers'],
 ]);
 
+/** Whether objects of a kind use a quota resource name (the kinds a recount must list for it). */
+export function kindUsesResource(resource: string, kind: { kind: string; plural: string; group: string }): boolean {
+  if (resource === `count/${kind.plural}${kind.group ? `.${kind.group}` : ''}` || resource === LEGACY_COUNTS.get(kind.kind)) return true;
+  switch (kind.kind) {
+    case 'Pod': return COMPUTE.some((r) => resource === r || resource === `requests.${r}` || resource === `limits.${r}`);
+    case 'Service': return resource === 'services.nodeports' || resource === 'services.loadbalancers';
+    case 'PersistentVolumeClaim': return resource === 'requests.storage';
+    default: return false;
+  }
+}
+
 /** What one object uses, by resource name; `plural` is its kind's REST name (for count/…). */
 export function usageOf(o: AnyObject, plural: string): Usage {
   const out: Usage = {};

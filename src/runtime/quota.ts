@@ -9,7 +9,7 @@
  */
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfoFor, KINDS } from '../api/kinds.js';
-import { applyLimitRangeDefaults, exceededQuota, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
+import { applyLimitRangeDefaults, exceededQuota, kindUsesResource, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
 export const RESOURCE_QUOTA = { group: '', kind: 'ResourceQuota' };
@@ -21,27 +21,13 @@ const pluralOf = (o: KubeObject): string => kindInfoFor(o.apiVersion, o.kind)?.p
 /** What every object of the namespace uses now, for the resources a quota limits. */
 export async function namespaceUsage(store: Store, namespace: string, hard: Record<string, unknown>): Promise<Usage> {
   const names = Object.keys(hard);
-  const wanted = KINDS.filter((k) => k.namespaced && names.some((n) => resourceOfKind(n, k.kind, k.plural, k.group)));
+  const wanted = KINDS.filter((k) => k.namespaced && names.some((n) => kindUsesResource(n, k)));
   const parts: Usage[] = [];
   for (const k of wanted) {
     const { items } = await store.list({ group: k.group, kind: k.kind, namespace });
     for (const o of items) parts.push(usageOf(o, k.plural));
   }
   return sumUsage(parts);
-}
-
-/** Whether a quota resource name is something objects of this kind use. */
-function resourceOfKind(resource: string, kind: string, plural: string, group: string): boolean {
-  if (resource === `count/${plural}${group ? `.${group}` : ''}`) return true;
-  switch (kind) {
-    case 'Pod': return resource === 'pods' || /^(requests\.|limits\.)?(cpu|memory|ephemeral-storage)$/.test(resource);
-    case 'Service': return resource.startsWith('services');
-    case 'PersistentVolumeClaim': return resource === 'persistentvolumeclaims' || resource === 'requests.storage';
-    case 'ConfigMap': return resource === 'configmaps';
-    case 'Secret': return resource === 'secrets';
-    case 'ResourceQuota': return resource === 'resourcequotas';
-    default: return false;
-  }
 }
 
 /**
@@ -93,6 +79,13 @@ export class PolicyIndex {
 export class QuotaAdmission {
   constructor(private readonly store: Store, private readonly index?: PolicyIndex) {}
 
+  /** Whether the namespace has a ResourceQuota or a LimitRange (the index's word where there is one, else the store's). */
+  async hasPolicies(namespace: string): Promise<boolean> {
+    if (this.index?.mayHave(namespace) === false) return false;
+    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace, limit: 1 }), this.store.list({ ...RESOURCE_QUOTA, namespace, limit: 1 })]);
+    return ranges.items.length + quotas.items.length > 0;
+  }
+
   /**
    * Admits objects about to be created in one namespace: pods get their LimitRange defaults (in
    * place) and are checked against its limits; then each ResourceQuota that limits what they use
@@ -101,13 +94,6 @@ export class QuotaAdmission {
    * revision as precondition) for the caller to commit in the same transaction as the objects:
    * a charge never exists without its objects, nor objects without their charge.
    */
-  /** Whether the namespace has a ResourceQuota or a LimitRange (the index's word where there is one, else the store's). */
-  async hasPolicies(namespace: string): Promise<boolean> {
-    if (this.index?.mayHave(namespace) === false) return false;
-    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace, limit: 1 }), this.store.list({ ...RESOURCE_QUOTA, namespace, limit: 1 })]);
-    return ranges.items.length + quotas.items.length > 0;
-  }
-
   async admit(objects: KubeObject[], describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`): Promise<TxnOp[]> {
     const namespace = objects[0]?.metadata.namespace;
     if (!namespace || this.index?.mayHave(namespace) === false) return [];

@@ -1,7 +1,7 @@
 /** ResourceQuota usage and verdicts, and LimitRange defaults and bounds, in Kubernetes' words. */
 import { describe, expect, it } from 'vitest';
 import { parseQuantity } from '../../src/api/quantity.js';
-import { applyLimitRangeDefaults, exceededQuota, limitRangeViolations, missingForQuota, quotaStatus, usageOf, type LimitRangeItem } from '../../src/api/quota.js';
+import { applyLimitRangeDefaults, exceededQuota, kindUsesResource, limitRangeViolations, missingForQuota, quotaStatus, usageOf, type LimitRangeItem } from '../../src/api/quota.js';
 
 const pod = (containers: Record<string, unknown>[], extra: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team' }, spec: { containers, ...extra } });
 const c = (name: string, requests?: Record<string, string>, limits?: Record<string, string>) => ({ name, image: 'i', resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) } });
@@ -9,6 +9,17 @@ const quota = (hard: Record<string, string>) => ({ metadata: { name: 'compute' }
 const show = (u: Record<string, bigint>) => quotaStatus(quota(Object.fromEntries(Object.keys(u).map((k) => [k, '0']))), u).used;
 
 describe('quota usage', () => {
+  it.each([
+    ['pods', 'Pod', true], ['requests.cpu', 'Pod', true], ['limits.memory', 'Pod', true], ['ephemeral-storage', 'Pod', true], ['count/pods', 'Pod', true], ['requests.storage', 'Pod', false],
+    ['services', 'Service', true], ['services.nodeports', 'Service', true], ['services.loadbalancers', 'Service', true], ['pods', 'Service', false],
+    ['persistentvolumeclaims', 'PersistentVolumeClaim', true], ['requests.storage', 'PersistentVolumeClaim', true],
+    ['configmaps', 'ConfigMap', true], ['secrets', 'Secret', true], ['resourcequotas', 'ResourceQuota', true],
+    ['count/deployments.apps', 'Deployment', true], ['count/deployments', 'Deployment', false], ['deployments', 'Deployment', false],
+  ])('a quota on %s is counted from %s objects: %s', (resource, kind, uses) => {
+    const plural = `${kind.toLowerCase()}s`;
+    const group = kind === 'Deployment' ? 'apps' : '';
+    expect(kindUsesResource(resource, { kind, plural, group })).toBe(uses);
+  });
   it('counts a pod: requests (init containers by their largest), limits, pods', () => {
     const p = pod([c('a', { cpu: '250m', memory: '64Mi' }, { cpu: '500m' }), c('b', { cpu: '250m' })], { initContainers: [c('init', { cpu: '1' })] });
     const u = usageOf(p, 'pods');
