@@ -18,6 +18,18 @@ const CHARGE_ATTEMPTS = 10;
 
 const pluralOf = (o: KubeObject): string => kindInfoFor(o.apiVersion, o.kind)?.plural ?? `${o.kind.toLowerCase()}s`;
 
+/** Items grouped by namespace, in the order first seen (quotas are charged one namespace at a time). */
+export function groupByNamespace<T>(items: T[], namespaceOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const ns = namespaceOf(item);
+    const group = groups.get(ns);
+    if (group) group.push(item);
+    else groups.set(ns, [item]);
+  }
+  return groups;
+}
+
 /** What every object of the namespace uses now, for the resources a quota limits. */
 export async function namespaceUsage(store: Store, namespace: string, hard: Record<string, unknown>): Promise<Usage> {
   const names = Object.keys(hard);

@@ -8,7 +8,7 @@ import { isBerthError } from '../api/errors.js';
 import { gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
-import { QuotaAdmission, createAdmitted } from './quota.js';
+import { QuotaAdmission, createAdmitted, groupByNamespace } from './quota.js';
 
 /**
  * Admits objects a controller is about to create, as the API admits a user's (quotas, limit
@@ -16,15 +16,6 @@ import { QuotaAdmission, createAdmitted } from './quota.js';
  * them (the quota charges). Given objects of one namespace.
  */
 export type CreateAdmission = (objects: KubeObject[]) => Promise<TxnOp[]>;
-
-function byNamespace(objects: KubeObject[]): KubeObject[][] {
-  const groups = new Map<string, KubeObject[]>();
-  for (const o of objects) {
-    const ns = o.metadata.namespace ?? '';
-    groups.set(ns, [...(groups.get(ns) ?? []), o]);
-  }
-  return [...groups.values()];
-}
 
 export class ObjectWriter {
   constructor(readonly store: Store, private readonly now: () => number = Date.now, private readonly admit?: CreateAdmission) {}
@@ -46,7 +37,7 @@ export class ObjectWriter {
       const batch = objects.slice(i, i + per).map((o) => prepareCreate(o, new Date(this.now()), randomUUID()));
       try {
         if (!this.admit) created.push(...((await this.store.txn(batch.map((object) => ({ op: 'create' as const, object })))).results as T[]));
-        else for (const group of byNamespace(batch)) created.push(...((await createAdmitted(this.store, group, this.admit)) as T[]));
+        else for (const group of groupByNamespace(batch, (o) => o.metadata.namespace ?? '').values()) created.push(...((await createAdmitted(this.store, group, this.admit)) as T[]));
       } catch (error) {
         return { created, error };
       }

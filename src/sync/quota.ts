@@ -13,7 +13,7 @@ import { kindInfoFor } from '../api/kinds.js';
 import { podTemplateOf } from '../api/pod-security.js';
 import { applyLimitRangeDefaults, exceededQuota, limitRangeViolations, missingForQuota, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
 import type { LoadedObject } from '../manifest/index.js';
-import { LIMIT_RANGE, QuotaAdmission, RESOURCE_QUOTA } from '../runtime/quota.js';
+import { LIMIT_RANGE, QuotaAdmission, RESOURCE_QUOTA, groupByNamespace } from '../runtime/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 import type { Violation } from './project.js';
 
@@ -46,12 +46,7 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
   if (!workloads.length) return [];
   const nodes = workloads.some((w) => w.object.kind === 'DaemonSet') ? (await store.list({ group: '', kind: 'Node' })).items.length : 0;
   const out: Violation[] = [];
-  const byNamespace = new Map<string, Located[]>();
-  for (const w of workloads) {
-    const ns = w.object.metadata.namespace ?? 'default';
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), w]);
-  }
-  for (const [namespace, list] of byNamespace) {
+  for (const [namespace, list] of groupByNamespace(workloads, (w) => w.object.metadata.namespace ?? 'default')) {
     const { quotas, ranges } = await policiesOf(store, namespace, located);
     if (!quotas.length && !ranges.length) continue;
     let running: Usage = {};
@@ -85,13 +80,9 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
  */
 export async function chargeCreates(store: Store, creates: KubeObject[], sourceOf: (o: KubeObject) => { file: string; line: number } | undefined): Promise<{ charges: TxnOp[]; violations: Violation[] }> {
   const admission = new QuotaAdmission(store);
-  const byNamespace = new Map<string, KubeObject[]>();
-  for (const o of creates) {
-    if (!o.metadata.namespace || !kindInfoFor(o.apiVersion, o.kind)?.namespaced) continue;
-    byNamespace.set(o.metadata.namespace, [...(byNamespace.get(o.metadata.namespace) ?? []), o]);
-  }
+  const namespaced = creates.filter((o) => o.metadata.namespace && kindInfoFor(o.apiVersion, o.kind)?.namespaced);
   const charges: TxnOp[] = [];
-  for (const [namespace, list] of byNamespace) {
+  for (const [namespace, list] of groupByNamespace(namespaced, (o) => o.metadata.namespace!)) {
     if (!(await admission.hasPolicies(namespace))) continue;
     try {
       // Copies: LimitRange defaults are the API's to add to a user's pod, not a change to what Git says.
