@@ -31,6 +31,11 @@ export interface LimitRangeItem {
   maxLimitRequestRatio?: Record<string, string | number>;
 }
 
+/** The items of LimitRange objects, all in one list (a namespace may have several LimitRanges). */
+export function limitRangeItems(ranges: { metadata: unknown; spec?: unknown }[]): LimitRangeItem[] {
+  return ranges.flatMap((r) => (r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? []);
+}
+
 type AnyObject = { apiVersion?: string; kind: string; metadata: { name: string; namespace?: string }; spec?: any; status?: any };
 type Container = { name: string; resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> } };
 

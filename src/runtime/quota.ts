@@ -9,7 +9,7 @@
  */
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfoFor, KINDS } from '../api/kinds.js';
-import { applyLimitRangeDefaults, exceededQuota, kindUsesResource, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
+import { applyLimitRangeDefaults, exceededQuota, kindUsesResource, limitRangeItems, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type QuotaObject, type Usage } from '../api/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
 export const RESOURCE_QUOTA = { group: '', kind: 'ResourceQuota' };
@@ -110,7 +110,7 @@ export class QuotaAdmission {
     const namespace = objects[0]?.metadata.namespace;
     if (!namespace || this.index?.mayHave(namespace) === false) return [];
     const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace }), this.store.list({ ...RESOURCE_QUOTA, namespace })]);
-    const items = ranges.items.flatMap((r) => ((r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? []));
+    const items = limitRangeItems(ranges.items);
     if (items.length) {
       for (const o of objects) {
         applyLimitRangeDefaults(o, items);

@@ -11,7 +11,7 @@
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfoFor } from '../api/kinds.js';
 import { podTemplateOf } from '../api/pod-security.js';
-import { applyLimitRangeDefaults, exceededQuota, limitRangeViolations, missingForQuota, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
+import { applyLimitRangeDefaults, exceededQuota, limitRangeItems, limitRangeViolations, missingForQuota, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
 import type { LoadedObject } from '../manifest/index.js';
 import { LIMIT_RANGE, QuotaAdmission, RESOURCE_QUOTA, groupByNamespace } from '../runtime/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -36,7 +36,7 @@ async function policiesOf(store: Store, namespace: string, declared: Located[]):
   const mine = (kind: string) => declared.filter((d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace).map((d) => d.object);
   const quotas = mine('ResourceQuota').length ? mine('ResourceQuota') : (await store.list({ ...RESOURCE_QUOTA, namespace })).items;
   const ranges = mine('LimitRange').length ? mine('LimitRange') : (await store.list({ ...LIMIT_RANGE, namespace })).items;
-  return { quotas: quotas as QuotaObject[], ranges: ranges.flatMap((r) => ((r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? [])) };
+  return { quotas: quotas as QuotaObject[], ranges: limitRangeItems(ranges) };
 }
 
 /** The commit's workloads against their namespaces' quotas and limit ranges, with file:line. */
