@@ -263,14 +263,17 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (r.info.kind !== 'Node') throw new BerthError('NotFound', `${r.info.plural} have no heartbeat subresource`);
         return send(res, 200, await heartbeat(ctx.store, p, r.name!, await readJsonBody(req)));
       }
-      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => scale, await readJsonBody(req), res, { admit, dryRun });
+      if (r.subresource === 'scale') {
+        const body = await readJsonBody(req);
+        return writeScale(ctx, r, () => body, false, res, { admit, dryRun });
+      }
       const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
       const contentType = String(req.headers['content-type'] ?? '');
       const body = await readJsonBody(req, Object.values(PATCH_TYPES));
-      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), undefined, res, { admit, dryRun });
+      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), true, res, { admit, dryRun });
       const { object, warnings } = await ctx.registry.patch(r, contentType, body, { strict, admit, dryRun });
       return send(res, 200, object, warn(warnings));
     }
@@ -297,19 +300,20 @@ function scalable(r: ResourceRequest): ResourceRequest {
 /**
  * Writes a Scale: `change` gives the Scale wanted from the current one (a PUT's body, or the
  * current one patched); the parent is updated with its replicas. Answers the parent's new Scale.
+ * A patch is applied again to a fresh read when the parent moved meanwhile (`retryOnConflict`);
+ * a PUT's conflict is the client's to see.
  */
-async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current: Scale) => unknown, body: unknown, res: ServerResponse, options: WriteOptions): Promise<void> {
+async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current: Scale) => unknown, retryOnConflict: boolean, res: ServerResponse, options: WriteOptions): Promise<void> {
   const parentReq = scalable(r);
   for (let attempt = 0; ; attempt++) {
     const parent = await ctx.registry.get(parentReq);
     // The Scale carries the parent's resourceVersion: a patched one is a write of what was read.
-    const wanted = body !== undefined ? body : change(scaleOf(parent));
+    const wanted = change(scaleOf(parent));
     try {
       const { object } = await ctx.registry.update(parentReq, scaled(parent, wanted), options);
       return send(res, 200, scaleOf(object));
     } catch (e) {
-      // A patch is applied to the Scale as read: when the parent moved meanwhile, read and patch again.
-      if (body !== undefined || !isBerthError(e, 'Conflict') || attempt >= 5) throw e;
+      if (!retryOnConflict || !isBerthError(e, 'Conflict') || attempt >= 5) throw e;
     }
   }
 }
