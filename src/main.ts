@@ -307,7 +307,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   const runtime = useDocker ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) }) : new ProcessRuntime(dataDir);
   const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
-  const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod) });
+  const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod), address: flags.address });
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
   const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION, dataDir }, thisMachine()), {
     heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),

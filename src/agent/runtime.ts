@@ -73,6 +73,8 @@ export interface LogOptions {
   follow?: boolean;
   tailLines?: number;
   sinceMs?: number;
+  /** Each line starts with when it was written (RFC 3339, nanoseconds), as `kubectl logs --timestamps`. */
+  timestamps?: boolean;
   signal?: AbortSignal;
 }
 
@@ -80,6 +82,20 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   exitCode: number;
+}
+
+/** A command running in a container with its streams open (exec -i, -t; kubectl cp). */
+export interface ExecSession {
+  stdin: import('node:stream').Writable;
+  stdout: import('node:stream').Readable;
+  /** Absent with a TTY: the terminal carries both. */
+  stderr?: import('node:stream').Readable;
+  /** The terminal's size (TTY only). */
+  resize(cols: number, rows: number): void;
+  /** The command's exit code once it has ended and its output has been read. */
+  exited: Promise<number>;
+  /** Ends the command (the client went away). */
+  kill(): void;
 }
 
 /** A start that failed for a reason the pod's status should show (ErrImagePull, …). */
@@ -102,6 +118,8 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   logs(id: string, options?: LogOptions): AsyncIterable<string>;
   exec(id: string, command: string[], options?: { timeoutMs?: number }): Promise<ExecResult>;
+  /** Runs a command with its streams open, on a terminal when `tty`. */
+  openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession>;
   /** Frees what a pod held beyond its containers (Docker: its network sandbox). */
   releasePod(podUid: string): Promise<void>;
 }

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'Compacted',
   'Unavailable',
   'Timeout',
+  'TooManyRequests',
   'Usage',
   'Internal',
 ] as const;
@@ -36,6 +37,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   Compacted: 410,
   Unavailable: 503,
   Timeout: 504,
+  TooManyRequests: 429,
   Usage: 400,
   Internal: 500,
 };
@@ -55,16 +57,26 @@ const EXIT_CODE: Record<ErrorCode, number> = {
   Compacted: 1,
   Unavailable: 2,
   Timeout: 1,
+  TooManyRequests: 1,
   Usage: 2,
   Internal: 2,
 };
 
+/** Why, in Kubernetes' Status details.causes form (an eviction's DisruptionBudget, …). */
+export interface ErrorCause {
+  reason: string;
+  message: string;
+  field?: string;
+}
+
 export class BerthError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly causes: ErrorCause[] | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; causes?: ErrorCause[] }) {
     super(message, options);
     this.name = 'BerthError';
     this.code = code;
+    this.causes = options?.causes;
   }
   get httpStatus(): number {
     return HTTP_STATUS[this.code];

@@ -35,6 +35,7 @@ export interface BerthObjects {
   CronJob?: CronJob;
   Ingress?: Ingress;
   NetworkPolicy?: NetworkPolicy;
+  PodDisruptionBudget?: PodDisruptionBudget;
   Role?: Role;
   RoleBinding?: RoleBinding;
   ClusterRole?: ClusterRole;
@@ -1219,6 +1220,33 @@ export interface NetworkPolicyPort1 {
   protocol?: "TCP" | "UDP" | "SCTP";
   port?: number | string;
   endPort?: number;
+}
+/**
+ * How many of the pods a selector matches may be down at once through voluntary disruptions (evictions: berth drain, kubectl drain). At most one of minAvailable and maxUnavailable.
+ */
+export interface PodDisruptionBudget {
+  apiVersion: "policy/v1";
+  kind: "PodDisruptionBudget";
+  metadata: ObjectMeta;
+  spec?: PodDisruptionBudgetSpec;
+  status?: PodDisruptionBudgetStatus;
+}
+export interface PodDisruptionBudgetSpec {
+  minAvailable?: IntOrString;
+  maxUnavailable?: IntOrString;
+  selector?: LabelSelector;
+  unhealthyPodEvictionPolicy?: "IfHealthyBudget" | "AlwaysAllow";
+}
+export interface PodDisruptionBudgetStatus {
+  observedGeneration?: number;
+  disruptedPods?: {
+    [k: string]: string | undefined;
+  };
+  disruptionsAllowed?: number;
+  currentHealthy?: number;
+  desiredHealthy?: number;
+  expectedPods?: number;
+  conditions?: Condition[];
 }
 /**
  * RBAC Role (stored and validated; Berth authorizes with its own roles, not with these).

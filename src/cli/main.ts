@@ -9,7 +9,7 @@ import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput
 import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
 import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
-import { execCommand, logsCommand } from './pods.js';
+import { execCommand, logsCommand, portForwardCommand } from './pods.js';
 import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
 import { rolloutHistory, rolloutPause, rolloutRestart, rolloutStatus, rolloutUndo, scaleCommand } from './rollout.js';
 
@@ -205,8 +205,22 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .argument('<command...>', 'the command, after --')
     .option('-n, --namespace <ns>', 'namespace')
     .option('-c, --container <name>', 'container (default: the first)')
-    .action(async (pod: string, command: string[], o: { namespace?: string; container?: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => execCommand(c, pod, command, o, io));
+    .option('-i, --stdin', 'pass this terminal\'s input to the command', false)
+    .option('-t, --tty', 'run the command on a terminal (raw mode and resizes follow this one)', false)
+    .action(async (pod: string, command: string[], o: { namespace?: string; container?: string; stdin: boolean; tty: boolean }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => execCommand(c, pod, command, o, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }));
+    });
+  program
+    .command('port-forward')
+    .description("forward a local port to a pod's port until interrupted (127.0.0.1 unless an address is given)")
+    .argument('<pod>', 'NAME or pod/NAME')
+    .argument('<ports>', '[ADDRESS:]LOCAL:REMOTE, or PORT for the same on both sides (LOCAL 0: any free port)')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (pod: string, ports: string, o: { namespace?: string }, cmd: Command) => {
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      process.once('SIGTERM', () => abort.abort());
+      exitCode = await withClient(cmd, (c) => portForwardCommand(c, pod, ports, o, io, abort.signal));
     });
 
   program

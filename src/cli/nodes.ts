@@ -1,12 +1,13 @@
 /**
  * `berth cordon|uncordon|drain|taint|label NODE`, as kubectl's: the same messages and refusals.
- * Drain cordons the node, then evicts its pods (their controllers replace them elsewhere);
- * DaemonSet pods stay with --ignore-daemonsets, pods no controller owns need --force.
+ * Drain cordons the node, then evicts its pods through the eviction subresource, honouring their
+ * PodDisruptionBudgets (their controllers replace them elsewhere); DaemonSet pods stay with
+ * --ignore-daemonsets, pods no controller owns need --force.
  */
 import { BerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import type { Taint } from '../api/types.gen.js';
-import type { BerthClient, KubeObject } from '../client/index.js';
+import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import type { CommandIO } from './output.js';
 
 const NODES = kindInfo('Node')!;
@@ -44,16 +45,15 @@ export async function drainCommand(client: BerthClient, node: string, o: { ignor
   if (daemon.length) io.stderr(`Warning: ignoring DaemonSet-managed Pods: ${daemon.map(nsName).join(', ')}\n`);
   if (bare.length) io.stderr(`Warning: deleting Pods that declare no controller: ${bare.map(nsName).join(', ')}\n`);
   const evict = pods.filter((p) => controllerOf(p)?.kind !== 'DaemonSet');
-  for (const p of evict) {
-    io.stdout(`evicting pod ${nsName(p)}\n`);
-    try {
-      await client.delete(PODS, p.metadata.namespace, p.metadata.name);
-    } catch (e) {
-      if (!(e instanceof BerthError && e.code === 'NotFound')) throw e;
-    }
+  const deadline = Date.now() + o.timeoutMs;
+  // Every pod at once, each through the eviction subresource: a PodDisruptionBudget that allows
+  // no disruption now answers 429, and that pod is tried again until the budget allows it.
+  const refused = await Promise.all(evict.map((p) => evictWithRetries(client, p, deadline, io)));
+  if (refused.some(Boolean)) {
+    io.stderr(`error: timed out evicting ${evict.filter((_, i) => refused[i]).map(nsName).join(', ')}: their disruption budgets allowed no disruption\n`);
+    return 3;
   }
   const names = new Set(evict.map(nsName));
-  const deadline = Date.now() + o.timeoutMs;
   for (;;) {
     const left = (await onNode()).filter((p) => names.has(nsName(p)));
     if (!left.length) break;
@@ -67,6 +67,26 @@ export async function drainCommand(client: BerthClient, node: string, o: { ignor
   io.stdout(`node/${node} drained\n`);
   return 0;
 }
+
+/** Evicts one pod, again every EVICTION_RETRY_MS while its budget refuses (429); true when the deadline passed first. */
+async function evictWithRetries(client: BerthClient, p: PodObject, deadline: number, io: CommandIO): Promise<boolean> {
+  const path = `${resourcePath(PODS, p.metadata.namespace, p.metadata.name)}/eviction`;
+  for (;;) {
+    try {
+      io.stdout(`evicting pod ${nsName(p)}\n`);
+      await client.request('POST', path, { body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } } });
+      return false;
+    } catch (e) {
+      if (e instanceof BerthError && e.code === 'NotFound') return false;
+      if (!(e instanceof BerthError && e.code === 'TooManyRequests')) throw e;
+      if (Date.now() + EVICTION_RETRY_MS > deadline) return true;
+      io.stderr(`error when evicting pods/"${p.metadata.name}" -n "${p.metadata.namespace}" (will retry after ${EVICTION_RETRY_MS / 1000}s): ${e.message}\n`);
+      await new Promise((r) => setTimeout(r, EVICTION_RETRY_MS));
+    }
+  }
+}
+
+const EVICTION_RETRY_MS = 2000;
 
 const nsName = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
 

@@ -30,7 +30,7 @@ export interface WatchEvent {
 const CODES: Record<string, ErrorCode> = {
   NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Conflict: 'Conflict', Invalid: 'Invalid', BadRequest: 'BadRequest',
   Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', Expired: 'Compacted', Gone: 'Compacted', RequestEntityTooLarge: 'RequestEntityTooLarge',
-  MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType', ServiceUnavailable: 'Unavailable', Timeout: 'Timeout',
+  MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType', ServiceUnavailable: 'Unavailable', Timeout: 'Timeout', TooManyRequests: 'TooManyRequests',
 };
 const RETRIES = 4;
 

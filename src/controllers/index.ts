@@ -11,6 +11,7 @@ import { ReplicaSetController } from './replicaset/reconcile.js';
 import { StatefulSetController } from './statefulset/reconcile.js';
 import { ResourceQuotaController } from './resourcequota/reconcile.js';
 import { ServiceAccountController } from './serviceaccount/reconcile.js';
+import { DisruptionController } from './disruption/reconcile.js';
 
 import { NodeLifecycleController } from './nodelifecycle/reconcile.js';
 
@@ -25,6 +26,6 @@ export function workloadControllers(ctx: ControllerContext): Controller[] {
   return [
     new ReplicaSetController(ctx), new DeploymentController(ctx), new StatefulSetController(ctx), new DaemonSetController(ctx),
     new JobController(ctx), new CronJobController(ctx), new GarbageCollector(ctx), new EndpointsController(ctx),
-    new ResourceQuotaController(ctx), new ServiceAccountController(ctx),
+    new ResourceQuotaController(ctx), new ServiceAccountController(ctx), new DisruptionController(ctx),
   ];
 }

@@ -75,6 +75,9 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
     case 'Ingress':
       if (spec) checkIngress(spec, out);
       break;
+    case 'PodDisruptionBudget':
+      if (spec) checkBudget(spec, out);
+      break;
     case 'PersistentVolumeClaim':
       if (spec) checkQuantityMaps(objectAt(spec, 'resources'), ['spec', 'resources'], out);
       break;
@@ -120,7 +123,7 @@ function checkTemplateLabels(meta: PlainObject | undefined, at: FieldPath, out: 
   if (meta) checkLabels(meta, at, out);
 }
 
-function checkSelector(spec: PlainObject, at: FieldPath, out: Finding[], opts: { requireNonEmpty: boolean }): void {
+function checkSelector(spec: PlainObject, at: FieldPath, out: Finding[], opts: { requireNonEmpty: boolean; matchesTemplate?: boolean }): void {
   const selector = objectAt(spec, 'selector');
   if (!selector) return;
   let sel;
@@ -134,6 +137,7 @@ function checkSelector(spec: PlainObject, at: FieldPath, out: Finding[], opts: {
     out.push(error('SelectorMismatch', [...at, 'selector'], 'empty selector is invalid: it would select every pod in the namespace'));
     return;
   }
+  if (opts.matchesTemplate === false) return;
   const labels = objectAt(objectAt(objectAt(spec, 'template'), 'metadata'), 'labels');
   if (!sel.matches(labels as Record<string, string> | undefined)) {
     out.push(error('SelectorMismatch', [...at, 'selector'], `selector "${sel.toString()}" does not match template labels ${JSON.stringify(labels ?? {})}`));
@@ -178,6 +182,14 @@ function isZero(v: unknown): boolean {
 function checkIntOrPercent(v: unknown, at: FieldPath, out: Finding[]): void {
   if (typeof v === 'string' && !/^[0-9]+%$/.test(v)) out.push(error('InvalidValue', at, `invalid value ${JSON.stringify(v)}: must be an integer or a percentage (e.g. '25%')`));
   if (typeof v === 'number' && v < 0) out.push(error('InvalidValue', at, 'must be greater than or equal to 0'));
+}
+
+function checkBudget(spec: PlainObject, out: Finding[]): void {
+  if (spec.minAvailable != null && spec.maxUnavailable != null) {
+    out.push(error('InvalidValue', ['spec'], 'minAvailable and maxUnavailable cannot be both set'));
+  }
+  for (const f of ['minAvailable', 'maxUnavailable']) checkIntOrPercent(spec[f], ['spec', f], out);
+  checkSelector(spec, ['spec'], out, { requireNonEmpty: false, matchesTemplate: false });
 }
 
 function checkJob(spec: PlainObject, at: FieldPath, out: Finding[]): void {

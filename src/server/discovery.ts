@@ -29,10 +29,18 @@ function resources(kinds: readonly KindInfo[]) {
     {
       name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: VERBS,
       ...('shortNames' in k && k.shortNames ? { shortNames: k.shortNames } : {}),
-      ...(k.kind === 'Pod' || k.group === 'apps' || k.group === 'batch' ? { categories: ['all'] } : {}),
+      // kubectl get all: Kubernetes' "all" category (pods, services and the workload kinds).
+      ...(k.kind === 'Pod' || k.kind === 'Service' || k.group === 'apps' || k.group === 'batch' ? { categories: ['all'] } : {}),
     },
     { name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'patch', 'update'] },
-    ...(k.kind === 'Pod' ? [{ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] }] : []),
+    ...(k.kind === 'Pod' ? [
+      { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+      { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+      { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+      { name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+      // kubectl drain looks for this entry (and its group) before it evicts rather than deletes.
+      { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
+    ] : []),
     ...(SCALABLE_KINDS.includes(k.kind) ? [{ name: `${k.plural}/scale`, singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] }] : []),
   ]);
 }

@@ -9,7 +9,8 @@ import { apiVersionOf } from '../api/kinds.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
 import { NODE_TOKEN_HEADER, getLease, heartbeat, registerNode } from './nodes.js';
-import { proxyExec, proxyLogs } from './podproxy.js';
+import { proxyLogs } from './podproxy.js';
+import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
 import { InvalidObjectError, Registry, type WriteOptions } from './registry.js';
@@ -26,6 +27,8 @@ import type { QuotaAdmission } from '../runtime/quota.js';
 import { readCreateBody, readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
+/** Subresources that are WebSocket streams (server/upgrade), not requests. */
+const STREAMING = new Set(['exec', 'attach', 'portforward']);
 /** Kinds whose DELETE answers the object itself, as their Kubernetes registries do. */
 const RETURN_DELETED_OBJECT = new Set(['Pod', 'Namespace']);
 
@@ -54,13 +57,13 @@ export interface ApiContext {
 const REASONS: Record<ErrorCode, string> = {
   NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', BadRequest: 'BadRequest',
   RequestEntityTooLarge: 'RequestEntityTooLarge', MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType',
-  Conflict: 'Conflict', Invalid: 'Invalid', Compacted: 'Expired', Unavailable: 'ServiceUnavailable', Timeout: 'Timeout', Usage: 'BadRequest', Internal: 'InternalError',
+  Conflict: 'Conflict', Invalid: 'Invalid', Compacted: 'Expired', Unavailable: 'ServiceUnavailable', Timeout: 'Timeout', TooManyRequests: 'TooManyRequests', Usage: 'BadRequest', Internal: 'InternalError',
 };
 
 export function statusObject(e: BerthError, details: Record<string, unknown> = {}) {
   return {
     kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: REASONS[e.code],
-    details: { ...details, ...(e instanceof InvalidObjectError ? { name: e.objectName, kind: e.kind, causes: e.causes } : {}) },
+    details: { ...details, ...(e instanceof InvalidObjectError ? { name: e.objectName, kind: e.kind } : {}), ...(e.causes ? { causes: e.causes } : {}) },
     code: e.httpStatus,
   };
 }
@@ -115,7 +118,7 @@ function dryRunOf(q: URLSearchParams): boolean {
 }
 
 /** The request target as a URL; one that does not parse is a bad request, not a crash. */
-function requestUrl(target: string | undefined): URL {
+export function requestUrl(target: string | undefined): URL {
   try {
     return new URL(target ?? '/', 'https://berth');
   } catch {
@@ -207,6 +210,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   switch (r.verb) {
     case 'get': {
+      if (r.subresource && STREAMING.has(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`);
       if (r.subresource === 'scale') return send(res, 200, scaleOf(await ctx.registry.get(scalable(r))));
       if (r.subresource === 'log') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no log subresource`);
@@ -243,10 +247,11 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'watch':
       return watch(ctx, p, r, req, res, q);
     case 'create': {
+      if (r.subresource && STREAMING.has(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (see server/upgrade)`);
       const body = await readCreateBody(req);
-      if (r.subresource === 'exec') {
-        if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no exec subresource`);
-        return send(res, 200, await proxyExec(ctx.store, await ctx.registry.get(r), body));
+      if (r.subresource === 'eviction') {
+        if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no eviction subresource`);
+        return send(res, 201, await evict(ctx.store, ctx.registry, r, body, dryRun));
       }
       if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
       if (r.info.kind === 'Node' && p.role === 'node') {

@@ -10,7 +10,8 @@ import { reapEvents } from '../runtime/events.js';
 import { storeEventSink } from '../runtime/store-events.js';
 import type { KubeObject, Store } from '../store/types.js';
 import { ensureDataDir, ensureTls, isInitialised, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
-import { createHandler } from './http.js';
+import { createHandler, type ApiContext } from './http.js';
+import { upgradeHandler } from './upgrade.js';
 import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
 import { Registry, timestamp } from './registry.js';
@@ -91,13 +92,15 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     s.on('close', () => sockets.delete(s));
   });
   const serverAddress = () => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as { port: number }).port}`;
-  server.on('request', createHandler({
+  const api: ApiContext = {
     store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
     ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
     podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: protectedDirs(store, options.dataDir) },
     quotas: new QuotaAdmission(store, policies),
-  }));
+  };
+  server.on('request', createHandler(api));
+  server.on('upgrade', upgradeHandler(api));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

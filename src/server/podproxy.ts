@@ -1,14 +1,14 @@
 /**
- * `pods/NAME/log` and `pods/NAME/exec`: the server finds the pod's node and its agent's endpoint
- * (recorded by the agent's heartbeat, with the secret the agent wants) and passes the request on,
- * streaming logs back as they come.
+ * `pods/NAME/log` (and, through server/upgrade, exec, attach and port-forward): the server finds
+ * the pod's node and its agent's endpoint (recorded by the agent's heartbeat, with the secret the
+ * agent wants) and passes the request on, streaming logs back as they come.
  */
 import type { ServerResponse } from 'node:http';
 import { BerthError } from '../api/errors.js';
 import type { KubeObject, Store } from '../store/types.js';
 import { agentEndpoint } from './nodes.js';
 
-async function agentFor(store: Store, pod: KubeObject): Promise<{ base: string; token: string }> {
+export async function agentFor(store: Store, pod: KubeObject): Promise<{ base: string; token: string }> {
   const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
   if (!nodeName) throw new BerthError('BadRequest', `pod "${pod.metadata.name}" is not scheduled to a node yet`);
   const node = await store.get({ group: '', kind: 'Node', namespace: '', name: nodeName });
@@ -26,7 +26,7 @@ async function failed(res: Response): Promise<never> {
 export async function proxyLogs(store: Store, pod: KubeObject, query: URLSearchParams, res: ServerResponse): Promise<void> {
   const agent = await agentFor(store, pod);
   const q = new URLSearchParams({ namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name });
-  for (const k of ['container', 'follow', 'previous', 'tailLines', 'sinceSeconds']) if (query.get(k)) q.set(k, query.get(k)!);
+  for (const k of ['container', 'follow', 'previous', 'tailLines', 'sinceSeconds', 'timestamps']) if (query.get(k)) q.set(k, query.get(k)!);
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   let upstream: Response;
@@ -45,21 +45,4 @@ export async function proxyLogs(store: Store, pod: KubeObject, query: URLSearchP
     // the client or the agent went away
   }
   res.end();
-}
-
-export async function proxyExec(store: Store, pod: KubeObject, body: unknown): Promise<unknown> {
-  const agent = await agentFor(store, pod);
-  const b = (body ?? {}) as { container?: string; command?: unknown };
-  if (!Array.isArray(b.command) || b.command.length === 0 || !b.command.every((c) => typeof c === 'string')) throw new BerthError('BadRequest', 'exec needs "command": a non-empty list of strings');
-  let upstream: Response;
-  try {
-    upstream = await fetch(`${agent.base}/exec`, {
-      method: 'POST', headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name, ...(b.container ? { container: b.container } : {}), command: b.command }),
-    });
-  } catch (e) {
-    throw new BerthError('Unavailable', `cannot reach the agent for pod "${pod.metadata.name}": ${(e as Error).message}`);
-  }
-  if (!upstream.ok) await failed(upstream);
-  return upstream.json();
 }

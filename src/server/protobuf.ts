@@ -1,7 +1,8 @@
 /**
  * Just enough of Kubernetes' protobuf encoding for the bodies kubectl sends only as protobuf (its
  * typed clients never fall back to JSON): the self-reviews of `kubectl auth can-i|whoami`, and
- * the ConfigMaps, Secrets and Namespaces of `kubectl create configmap|secret|namespace`. The
+ * the ConfigMaps, Secrets and Namespaces of `kubectl create configmap|secret|namespace`, and the
+ * Evictions of `kubectl drain`. The
  * envelope is the magic `k8s\0` and a runtime.Unknown {typeMeta{apiVersion=1, kind=2}=1, raw=2};
  * `raw` is the object, read here field by field (k8s.io/api's generated.proto numbers) into the
  * JSON it stands for, which then goes through the same validation as any body. Any other kind in
@@ -131,7 +132,27 @@ export function decodeProtobufBody(body: Buffer): unknown {
       const finalizers = spec ? (spec.get(1) ?? []).filter(Buffer.isBuffer).map(utf8) : [];
       return { ...head, metadata: objectMeta(message(raw, 1)), ...(finalizers.length ? { spec: { finalizers } } : {}) };
     }
+    case 'Eviction': {
+      // kubectl drain's: metadata=1, deleteOptions=2 {gracePeriodSeconds=1, preconditions=2, orphanDependents=3, propagationPolicy=4, dryRun=5}.
+      const options = message(raw, 2);
+      const grace = options?.get(1)?.[0];
+      const preconditions = options && message(options, 2);
+      const orphan = options && bool(options, 3);
+      const policy = options && text(options, 4);
+      const dryRun = options ? (options.get(5) ?? []).filter(Buffer.isBuffer).map(utf8) : [];
+      return {
+        ...head, metadata: objectMeta(message(raw, 1)),
+        ...(options ? {
+          deleteOptions: {
+            ...(typeof grace === 'bigint' ? { gracePeriodSeconds: Number(BigInt.asIntN(64, grace)) } : {}),
+            ...(preconditions ? { preconditions: stringsOf(preconditions, { 1: 'uid', 2: 'resourceVersion' }) } : {}),
+            ...(orphan !== undefined ? { orphanDependents: orphan } : {}), ...(policy ? { propagationPolicy: policy } : {}),
+            ...(dryRun.length ? { dryRun } : {}),
+          },
+        } : {}),
+      };
+    }
     default:
-      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for ConfigMaps, Secrets, Namespaces and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
+      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for ConfigMaps, Secrets, Namespaces, Evictions and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
   }
 }

@@ -36,8 +36,8 @@ export interface InvalidCause {
 }
 
 export class InvalidObjectError extends BerthError {
-  constructor(readonly kind: string, readonly objectName: string, readonly causes: InvalidCause[]) {
-    super('Invalid', `${kind} "${objectName}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`);
+  constructor(readonly kind: string, readonly objectName: string, causes: InvalidCause[]) {
+    super('Invalid', `${kind} "${objectName}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, { causes });
   }
 }
 

@@ -11,8 +11,9 @@ import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
 export type Verb = (typeof VERBS)[number];
 
-export const SUBRESOURCES = ['status', 'log', 'exec', 'diff', 'revisions', 'heartbeat', 'scale'] as const;
+export const SUBRESOURCES = ['status', 'log', 'exec', 'attach', 'portforward', 'eviction', 'diff', 'revisions', 'heartbeat', 'scale'] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
+const POD_ACTIONS: readonly string[] = ['exec', 'attach', 'portforward', 'eviction'];
 
 export interface ResourceRequest {
   type: 'resource';
@@ -76,8 +77,13 @@ export function route(method: string, pathname: string, query: URLSearchParams):
   if (namespace !== undefined && !info.namespaced) return undefined;
   if (subresource !== undefined && !(SUBRESOURCES as readonly string[]).includes(subresource)) return undefined;
 
-  // exec is a POST to a named pod's subresource (the command runs there).
-  const verb = subresource === 'exec' && method === 'POST' ? 'create' : verbOf(method, name !== undefined, query);
+  // exec, attach, port-forward and eviction are a pod's alone, and only POSTed (or, for the
+  // streams, upgraded from a GET): never a way to update or patch the object itself.
+  if (POD_ACTIONS.includes(subresource ?? '')) {
+    if (info.kind !== 'Pod') return undefined;
+    if (method !== 'POST' && method !== 'GET') throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
+  }
+  const verb = POD_ACTIONS.includes(subresource ?? '') && method === 'POST' ? 'create' : verbOf(method, name !== undefined, query);
   if (!verb) throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
   return {
     type: 'resource', info, verb,

@@ -113,6 +113,10 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
   },
   ConfigMap: { columns: [col('Name'), col('Data', 0, 'integer'), col('Age')], row: (c, now) => [c.metadata.name, Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length, created(c, now)] },
   Secret: { columns: [col('Name'), col('Type'), col('Data', 0, 'integer'), col('Age')], row: (s, now) => [s.metadata.name, s.type ?? 'Opaque', Object.keys(s.data ?? {}).length, created(s, now)] },
+  PodDisruptionBudget: {
+    columns: [col('Name'), col('Min Available'), col('Max Unavailable'), col('Allowed Disruptions', 0, 'integer'), col('Age')],
+    row: (b, now) => [b.metadata.name, none(b.spec?.minAvailable) === '<none>' ? 'N/A' : String(b.spec.minAvailable), b.spec?.maxUnavailable === undefined ? 'N/A' : String(b.spec.maxUnavailable), b.status?.disruptionsAllowed ?? 0, created(b, now)],
+  },
   Namespace: { columns: [col('Name'), col('Status'), col('Age')], row: (n, now) => [n.metadata.name, n.status?.phase ?? 'Active', created(n, now)] },
   Node: {
     columns: [col('Name'), col('Status'), col('Roles'), col('Age'), col('Version'), col('Internal-IP', 1)],

@@ -13,6 +13,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
+import { background, run } from '../helpers/run.js';
+import { freePort } from '../helpers/ports.js';
 import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 
 describe('berth agent (process runtime)', () => {
@@ -261,6 +263,22 @@ spec:
     // ≤ 10 s from the change to the file (the agent refreshes volumes every 5 s; the side container copies every 1 s).
     await until('the mounted file follows the ConfigMap', async () => (await get(side, 'from-web.txt')) === 'version two', 10_000);
     expect(Date.now() - t).toBeLessThan(10_000);
+
+    // exec -i, exec -t on a pseudo-terminal, and port-forward: the same protocols on Docker.
+    const env = { BERTH_DATA: server.dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' };
+    expect(await run(process.execPath, [BERTH, 'exec', '-i', '-c', 'side', 'pair', '--', 'wc', '-c'], { env, input: ['12345'] })).toMatchObject({ code: 0, out: expect.stringMatching(/^\s*5\n$/) });
+    const tty = await run('script', ['-q', '-e', '-c', `stty cols 90 rows 20; ${process.execPath} ${BERTH} exec -it pair -- sh`, '/dev/null'], { env, input: [1500, 'tty; stty size\n', 800, 'exit 4\n', 500] });
+    expect(tty.out).toMatch(/\/dev\/pts\/\d+/);
+    expect(tty.out).toContain('20 90');
+    expect(tty.code).toBe(4);
+    const localPort = await freePort();
+    const forward = background(process.execPath, [BERTH, 'port-forward', 'pair', `${localPort}:8080`], env);
+    try {
+      await until('port-forward listening', async () => forward.output().includes('Forwarding from'));
+      expect(await fetch(`http://127.0.0.1:${localPort}/index.html`).then((r) => r.text())).toBe('version two');
+    } finally {
+      await forward.stop();
+    }
 
     const ids = pod.status.containerStatuses.map((c: any) => c.containerID).sort();
     agent!.kill('SIGKILL');

@@ -240,6 +240,12 @@ describe('fuzzing the API server and the ingress router', () => {
         try {
           const o = JSON.parse(answer.body);
           if (o?.metadata?.name && o.kind) written.add(key(o));
+          // A delete answered with a Status (as Kubernetes answers most deletes) names what it removed in its details.
+          if (o?.kind === 'Status' && o.details?.name) {
+            const kind = KINDS.find((k) => k.plural === o.details.kind)?.kind;
+            const ns = /\/namespaces\/([^/]+)\//.exec(req.path)?.[1] ?? '';
+            if (kind) written.add(`${kind}/${decodeURIComponent(ns)}/${o.details.name}`);
+          }
           if (o?.kind === 'Namespace' && req.method === 'DELETE') written.add(`ns:${o.metadata.name}`);
         } catch {
           written.add(`unparsed:${req.path}`);

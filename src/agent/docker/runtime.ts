@@ -10,7 +10,7 @@
  */
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { ContainerRuntime, ContainerSpec, ExecResult, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import type { ContainerRuntime, ContainerSpec, ExecResult, ExecSession, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
 import { StartError } from '../runtime.js';
 
 const LABEL = {
@@ -208,7 +208,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<string> {
     const container = this.docker.getContainer(id);
-    const common = { stdout: true, stderr: true, ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}), ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}) };
+    const common = { stdout: true, stderr: true, timestamps: options.timestamps ?? false, ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}), ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}) };
     const out = new PassThrough();
     if (options.follow) {
       const stream = await container.logs({ ...common, follow: true });
@@ -254,5 +254,47 @@ export class DockerRuntime implements ContainerRuntime {
     });
     const { ExitCode } = await exec.inspect();
     return { stdout: out, stderr: err, exitCode: ExitCode ?? 0 };
+  }
+
+  async openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession> {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: options.tty });
+    const stream = await exec.start({ hijack: true, stdin: true, Tty: options.tty });
+    const stdin = new PassThrough();
+    stdin.pipe(stream); // ending stdin half-closes the exec's connection: the command reads EOF
+    stream.on('error', () => undefined);
+    let stdout: PassThrough | import('node:stream').Duplex = stream;
+    let stderr: PassThrough | undefined;
+    if (!options.tty) {
+      // Without a terminal, Docker multiplexes stdout and stderr on the one connection.
+      const out = new PassThrough();
+      const err = new PassThrough();
+      this.docker.modem.demuxStream(stream, out, err);
+      stream.on('end', () => {
+        out.end();
+        err.end();
+      });
+      stdout = out;
+      stderr = err;
+    }
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+    });
+    return {
+      stdin, stdout, ...(stderr ? { stderr } : {}),
+      resize: (cols, rows) => void exec.resize({ w: cols, h: rows }).catch(() => undefined),
+      exited: ended.then(() => this.execExitCode(exec)),
+      kill: () => stream.destroy(),
+    };
+  }
+
+  /** Docker may still report the exec running just after its stream ends: asked again briefly. */
+  private async execExitCode(exec: Docker.Exec): Promise<number> {
+    for (let tries = 0; ; tries++) {
+      const state = await exec.inspect().catch(() => undefined);
+      if (!state) return 1;
+      if (!state.Running || tries >= 40) return state.ExitCode ?? 1;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }

@@ -11,10 +11,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, truncateSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerRuntime, ContainerSpec, ExecResult, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import type { ContainerRuntime, ContainerSpec, ExecResult, ExecSession, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import { TerminalSize, terminalCommand } from './terminal.js';
 
+const osSignals = osConstants.signals as Record<string, number>;
 const ROTATE_BYTES = 10 * 1024 * 1024;
 /**
  * The shell around each command ($0 is the exit file): it outlives the command, passes SIGTERM on
@@ -38,10 +41,16 @@ interface Meta {
   startedAt: number;
   cwd: string;
   env: Record<string, string>;
+  /** runAsUser/runAsGroup when the agent could honour them (as root): an exec runs as the container does. */
+  uid?: number;
+  gid?: number;
 }
 
 /** `$PORT_HTTP` for a port named "http". */
 export const envName = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+
+/** An exec runs as its container's user and group. */
+const sameUser = (meta: Meta) => ({ ...(meta.uid !== undefined ? { uid: meta.uid } : {}), ...(meta.gid !== undefined ? { gid: meta.gid } : {}) });
 
 function procStartTime(pid: number): string | undefined {
   try {
@@ -101,7 +110,11 @@ export class ProcessRuntime implements ContainerRuntime {
       });
       child.unref();
       if (!child.pid) throw new Error(`container ${spec.name}: could not start /bin/sh`);
-      const meta: Meta = { id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, image: spec.image, ports: spec.ports, pid: child.pid, procStart: procStartTime(child.pid) ?? '', startedAt: Date.now(), cwd, env };
+      const meta: Meta = {
+        id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, image: spec.image, ports: spec.ports, pid: child.pid, procStart: procStartTime(child.pid) ?? '', startedAt: Date.now(), cwd, env,
+        ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
+        ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
+      };
       writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
       return this.describe(meta);
     } finally {
@@ -226,7 +239,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const meta = this.read(id);
     if (!meta || !this.alive(meta)) return Promise.reject(new Error(`container ${id} is not running`));
     return new Promise((resolve, reject) => {
-      const child = spawn(command[0]!, command.slice(1), { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
+      const child = spawn(command[0]!, command.slice(1), { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', ...sameUser(meta) });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -234,5 +247,32 @@ export class ProcessRuntime implements ContainerRuntime {
       child.on('error', reject);
       child.on('close', (code, sig) => resolve({ stdout, stderr, exitCode: code ?? (sig ? 128 + 9 : 1) }));
     });
+  }
+
+  async openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession> {
+    const meta = this.read(id);
+    if (!meta || !this.alive(meta)) throw new Error(`container ${id} is not running`);
+    const [file, args] = options.tty ? terminalCommand(command) : [command[0]!, command.slice(1)];
+    const child = spawn(file, args, {
+      cwd: meta.cwd, env: options.tty ? { TERM: 'xterm', ...meta.env, SHELL: '/bin/sh' } : meta.env,
+      stdio: ['pipe', 'pipe', options.tty ? 'ignore' : 'pipe'], ...sameUser(meta),
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : e.message)));
+    });
+    // A client that goes away mid-write must not take the agent with it.
+    child.stdin!.on('error', () => undefined);
+    const size = options.tty ? new TerminalSize(child.pid!) : undefined;
+    return {
+      stdin: child.stdin!,
+      stdout: child.stdout!,
+      ...(child.stderr ? { stderr: child.stderr } : {}),
+      resize: (cols, rows) => size?.set(cols, rows),
+      exited: new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (osSignals[signal] ?? 1) : 1)))),
+      kill: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      },
+    };
   }
 }
