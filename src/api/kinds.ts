@@ -36,6 +36,8 @@ export const KINDS = [
   { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, schema: 'batch.v1.CronJob.json', declarable: true, shortNames: ['cj'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, schema: 'networking.k8s.io.v1.Ingress.json', declarable: true, shortNames: ['ing'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true, schema: 'networking.k8s.io.v1.NetworkPolicy.json', declarable: true, shortNames: ['netpol'] },
+  { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, schema: 'discovery.k8s.io.v1.EndpointSlice.json', declarable: true },
+  { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, schema: 'coordination.k8s.io.v1.Lease.json', declarable: true },
   { group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true, schema: 'policy.v1.PodDisruptionBudget.json', declarable: true, shortNames: ['pdb'] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true, schema: 'rbac.authorization.k8s.io.v1.Role.json', declarable: true },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true, schema: 'rbac.authorization.k8s.io.v1.RoleBinding.json', declarable: true },

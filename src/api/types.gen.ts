@@ -35,6 +35,8 @@ export interface BerthObjects {
   CronJob?: CronJob;
   Ingress?: Ingress;
   NetworkPolicy?: NetworkPolicy;
+  EndpointSlice?: EndpointSlice;
+  Lease?: Lease;
   PodDisruptionBudget?: PodDisruptionBudget;
   Role?: Role;
   RoleBinding?: RoleBinding;
@@ -1220,6 +1222,62 @@ export interface NetworkPolicyPort1 {
   protocol?: "TCP" | "UDP" | "SCTP";
   port?: number | string;
   endPort?: number;
+}
+/**
+ * A Service's endpoints sharing one set of ports (the endpoints controller keeps one per port set, labelled kubernetes.io/service-name).
+ */
+export interface EndpointSlice {
+  apiVersion: "discovery.k8s.io/v1";
+  kind: "EndpointSlice";
+  metadata: ObjectMeta;
+  addressType: "IPv4" | "IPv6" | "FQDN";
+  endpoints: Endpoint[];
+  ports?: EndpointSlicePort[];
+}
+export interface Endpoint {
+  /**
+   * @minItems 1
+   * @maxItems 100
+   */
+  addresses: [string, ...string[]];
+  conditions?: EndpointConditions;
+  hostname?: string;
+  targetRef?: ObjectReference;
+  nodeName?: string;
+  zone?: string;
+  deprecatedTopology?: {
+    [k: string]: string | undefined;
+  };
+  hints?: {};
+}
+export interface EndpointConditions {
+  ready?: boolean;
+  serving?: boolean;
+  terminating?: boolean;
+}
+export interface EndpointSlicePort {
+  name?: string;
+  port?: number;
+  protocol?: "TCP" | "UDP" | "SCTP";
+  appProtocol?: string;
+}
+/**
+ * A lease (leader election of apps that ship one). Node leases in kube-node-lease are read-only views of the agents' heartbeats.
+ */
+export interface Lease {
+  apiVersion: "coordination.k8s.io/v1";
+  kind: "Lease";
+  metadata: ObjectMeta;
+  spec?: LeaseSpec;
+}
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  strategy?: string;
+  preferredHolder?: string;
 }
 /**
  * How many of the pods a selector matches may be down at once through voluntary disruptions (evictions: berth drain, kubectl drain). At most one of minAvailable and maxUnavailable.

@@ -8,7 +8,7 @@ import { BerthError, isBerthError, type ErrorCode } from '../api/errors.js';
 import { apiVersionOf } from '../api/kinds.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
-import { NODE_TOKEN_HEADER, getLease, heartbeat, registerNode } from './nodes.js';
+import { NODE_LEASE_NAMESPACE, NODE_TOKEN_HEADER, getLease, heartbeat, listLeases, registerNode } from './nodes.js';
 import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
@@ -208,6 +208,9 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const dryRun = dryRunOf(q);
   const admit = admissionFor(p, ctx.store, ctx.podSecurity, ctx.quotas);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
+  if (isNodeLease(r) && !['get', 'list'].includes(r.verb)) {
+    throw new BerthError('MethodNotAllowed', `node leases are read-only here: each agent's heartbeat (PUT /api/v1/nodes/NAME/heartbeat) renews its own`);
+  }
   switch (r.verb) {
     case 'get': {
       if (r.subresource && STREAMING.has(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`);
@@ -232,10 +235,16 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         if (r.info.kind !== 'Application' || !ctx.onDiff) throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
         return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));
       }
+      if (isNodeLease(r)) return send(res, 200, await getLease(ctx.store, r.name!));
       const obj = redact(p, await ctx.registry.get(r));
       return send(res, 200, wantsTable(req) ? toTable(r.info.kind, [obj], { resourceVersion: obj.metadata.resourceVersion }) : obj);
     }
     case 'list': {
+      if (isNodeLease(r)) {
+        const items = await listLeases(ctx.store);
+        const meta = { resourceVersion: String(await ctx.store.revision()) };
+        return send(res, 200, wantsTable(req) ? toTable('Lease', items, meta) : { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: meta, items });
+      }
       const events = r.info.kind === 'Event' ? splitEventSelector(q.get('fieldSelector')) : undefined;
       if (events) q.set('fieldSelector', events.storeSelector);
       const list = await ctx.registry.list(r, q);
@@ -294,6 +303,9 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     }
   }
 }
+
+/** The node leases of kube-node-lease: views of the heartbeats, which live outside the object log. */
+const isNodeLease = (r: ResourceRequest): boolean => r.info.kind === 'Lease' && r.namespace === NODE_LEASE_NAMESPACE;
 
 /** A request for the scale subresource of a kind that has one; NotFound for any other. */
 function scalable(r: ResourceRequest): ResourceRequest {

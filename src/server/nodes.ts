@@ -95,7 +95,7 @@ export function leaseObject(node: string, lease: LeaseRecord): KubeObject {
   const at = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
   return {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-    metadata: { name: node, namespace: 'kube-node-lease' },
+    metadata: { name: node, namespace: NODE_LEASE_NAMESPACE, uid: `lease-${node}`, resourceVersion: String(lease.renewTime), creationTimestamp: new Date(lease.acquireTime).toISOString().replace(/\.\d+Z$/, 'Z') },
     spec: { holderIdentity: lease.holder, leaseDurationSeconds: Math.round(lease.ttlMs / 1000), acquireTime: at(lease.acquireTime), renewTime: at(lease.renewTime) },
   };
 }
@@ -142,6 +142,19 @@ export async function heartbeat(store: Store, p: Principal, node: string, body: 
     await saveEndpoint(store, node, { port: port as number, token });
   }
   return leaseObject(node, lease);
+}
+
+/** Where node leases show, as on Kubernetes (`kubectl describe node` reads its Lease there). */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+/** Every node's lease as a Lease object (the kube-node-lease namespace's list). */
+export async function listLeases(store: Store): Promise<KubeObject[]> {
+  const { items } = await store.list({ group: '', kind: 'Node' });
+  const leases = await Promise.all(items.map(async (n) => {
+    const lease = await store.leases.get(nodeLeaseName(n.metadata.name));
+    return lease && leaseObject(n.metadata.name, lease);
+  }));
+  return leases.filter((l): l is KubeObject => Boolean(l));
 }
 
 export async function getLease(store: Store, node: string): Promise<KubeObject> {

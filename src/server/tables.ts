@@ -113,6 +113,15 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
   },
   ConfigMap: { columns: [col('Name'), col('Data', 0, 'integer'), col('Age')], row: (c, now) => [c.metadata.name, Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length, created(c, now)] },
   Secret: { columns: [col('Name'), col('Type'), col('Data', 0, 'integer'), col('Age')], row: (s, now) => [s.metadata.name, s.type ?? 'Opaque', Object.keys(s.data ?? {}).length, created(s, now)] },
+  Lease: { columns: [col('Name'), col('Holder'), col('Age')], row: (l, now) => [l.metadata.name, l.spec?.holderIdentity ?? '', created(l, now)] },
+  EndpointSlice: {
+    columns: [col('Name'), col('AddressType'), col('Ports'), col('Endpoints'), col('Age')],
+    row: (e, now) => {
+      const ports = (e.ports ?? []).map((p: any) => String(p.port ?? '')).join(',') || '<unset>';
+      const addresses = (e.endpoints ?? []).flatMap((x: any) => x.addresses ?? []);
+      return [e.metadata.name, e.addressType, ports, addresses.length ? addresses.slice(0, 3).join(',') + (addresses.length > 3 ? ` + ${addresses.length - 3} more...` : '') : '<unset>', created(e, now)];
+    },
+  },
   PodDisruptionBudget: {
     columns: [col('Name'), col('Min Available'), col('Max Unavailable'), col('Allowed Disruptions', 0, 'integer'), col('Age')],
     row: (b, now) => [b.metadata.name, none(b.spec?.minAvailable) === '<none>' ? 'N/A' : String(b.spec.minAvailable), b.spec?.maxUnavailable === undefined ? 'N/A' : String(b.spec.maxUnavailable), b.status?.disruptionsAllowed ?? 0, created(b, now)],

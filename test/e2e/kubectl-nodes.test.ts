@@ -168,6 +168,18 @@ spec:
     }
   });
 
+  it('describe svc shows its endpoints (from EndpointSlices), describe node its Lease', async () => {
+    const slices = JSON.parse((await kubectl('get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json')).out).items;
+    const addresses = slices.flatMap((s: any) => s.endpoints.flatMap((e: any) => e.addresses.map((a: string) => `${a}:${s.ports[0].port}`))).sort();
+    expect(addresses).toHaveLength(2);
+    const svc = await kubectl('describe', 'svc', 'web');
+    expect(svc.code, svc.err).toBe(0);
+    const shown = /Endpoints:\s+(\S+)/.exec(svc.out)?.[1]?.split(',').sort();
+    expect(shown).toEqual(addresses);
+    const node = await kubectl('describe', 'node', 'n1');
+    expect(node.out).toMatch(/Lease:\s+HolderIdentity:\s+\S+\s+AcquireTime:\s+\w{3}, .*\s+RenewTime:/);
+  });
+
   it('get all lists pods, services and the workloads', async () => {
     const r = await kubectl('get', 'all');
     expect(r.code, r.err).toBe(0);

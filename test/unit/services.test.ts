@@ -1,7 +1,7 @@
 /** Service ports (NodePorts, proxy ports), Service environment variables, and Endpoints planning. */
 import { describe, expect, it } from 'vitest';
 import { assignServicePorts, portsInUse, proxyPortsOf, readyEndpoints, serviceEnv, PROXY_PORTS_ANNOTATION, type ServiceObject } from '../../src/api/services.js';
-import { planEndpoints } from '../../src/controllers/endpoints/plan.js';
+import { planEndpoints, planSlices } from '../../src/controllers/endpoints/plan.js';
 
 const svc = (name: string, spec: ServiceObject['spec'], annotations?: Record<string, string>): ServiceObject => ({ metadata: { name, namespace: 'default', ...(annotations ? { annotations } : {}) }, spec } as ServiceObject);
 
@@ -60,5 +60,22 @@ describe('planEndpoints', () => {
     const byNumber = { spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } as any;
     const subsets = planEndpoints(byNumber, [pod('gone', { deleting: true }), pod('done', { phase: 'Succeeded' }), pod('other', { labels: { app: 'db' } }), pod('closed', { ports: [] }), pod('ok')]);
     expect(subsets).toEqual([{ addresses: [expect.objectContaining({ targetRef: expect.objectContaining({ name: 'ok' }) })], ports: [{ port: 40001, protocol: 'TCP' }] }]);
+  });
+});
+
+describe('EndpointSlices from endpoints', () => {
+  const address = (ip: string, name: string) => ({ ip, nodeName: 'n1', targetRef: { kind: 'Pod', namespace: 'default', name } });
+  it('one slice per port set; ready endpoints ready and serving, the others neither; names stable per port set', () => {
+    const subsets = [
+      { addresses: [address('127.0.0.2', 'a')], notReadyAddresses: [address('127.0.0.3', 'b')], ports: [{ port: 30001, protocol: 'TCP' as const }] },
+      { addresses: [address('127.0.0.2', 'c')], ports: [{ name: 'http', port: 30002 }] },
+    ];
+    const slices = planSlices('web', subsets);
+    expect(slices.map((s) => s.ports)).toEqual([[{ name: '', port: 30001, protocol: 'TCP' }], [{ name: 'http', port: 30002, protocol: 'TCP' }]]);
+    expect(slices[0]!.endpoints.map((e) => [e.addresses[0], e.conditions.ready, e.conditions.serving, e.targetRef?.name])).toEqual([['127.0.0.2', true, true, 'a'], ['127.0.0.3', false, false, 'b']]);
+    expect(slices.every((s) => /^web-[bcdfghjklmnpqrstvwxz2456789]{5}$/.test(s.name))).toBe(true);
+    expect(planSlices('web', subsets).map((s) => s.name)).toEqual(slices.map((s) => s.name));
+    expect(new Set(slices.map((s) => s.name)).size).toBe(2);
+    expect(planSlices('web', [])).toEqual([]);
   });
 });

@@ -57,3 +57,45 @@ export function planEndpoints(service: Pick<Service, 'spec'>, pods: PodObject[])
     .map((s) => ({ ...(s.addresses.length ? { addresses: s.addresses.sort(byName) } : {}), ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses.sort(byName) } : {}), ports: s.ports }))
     .sort((a, b) => JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
 }
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+export const MANAGED_BY = 'endpointslice-controller.k8s.io';
+
+export interface PlannedSlice {
+  /** Stable for a port set: `<service>-<hash of the ports>`. */
+  name: string;
+  ports: EndpointPort[];
+  endpoints: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean }; nodeName?: string; targetRef?: EndpointAddress['targetRef'] }[];
+}
+
+/**
+ * The EndpointSlices for a Service's subsets, as Kubernetes' EndpointSlice controller keeps them
+ * beside Endpoints: one slice per port set (every endpoint in a slice has the same ports), ready
+ * addresses ready and serving, the others neither.
+ */
+export function planSlices(service: string, subsets: EndpointSubset[]): PlannedSlice[] {
+  return subsets.map((s) => {
+    // Name and protocol always set, as Kubernetes' controller writes them (kubectl reads them as pointers).
+    const ports = (s.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' }));
+    const endpoint = (a: EndpointAddress, ready: boolean) => ({
+      addresses: [a.ip], conditions: { ready, serving: ready, terminating: false },
+      ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+    });
+    return {
+      name: `${service.slice(0, 57)}-${portsHash(ports)}`,
+      ports,
+      endpoints: [...(s.addresses ?? []).map((a) => endpoint(a, true)), ...(s.notReadyAddresses ?? []).map((a) => endpoint(a, false))],
+    };
+  });
+}
+
+/** Five characters from the port set (FNV-1a), in Kubernetes' safe alphabet. */
+function portsHash(ports: EndpointPort[]): string {
+  let h = 0x811c9dc5;
+  for (const ch of JSON.stringify(ports)) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  let out = '';
+  for (let i = 0; i < 5; i++, h = Math.floor(h / alphabet.length)) out += alphabet[h % alphabet.length];
+  return out;
+}

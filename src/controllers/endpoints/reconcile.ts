@@ -1,6 +1,8 @@
 /**
  * The endpoints controller: keeps each selector Service's Endpoints (same name) equal to
- * planEndpoints of the pods it selects; Services without a selector keep hand-written Endpoints.
+ * planEndpoints of the pods it selects, and its EndpointSlices (discovery.k8s.io/v1, one per
+ * port set, labelled with the Service's name) to the same; Services without a selector keep
+ * hand-written Endpoints and slices.
  * Also ServiceLB's part: a LoadBalancer Service's status lists the Ready nodes' addresses.
  */
 import { isBerthError } from '../../api/errors.js';
@@ -8,13 +10,15 @@ import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '.
 import { sameJson } from '../../runtime/writer.js';
 import type { ControllerContext } from '../context.js';
 import { NODE, POD, findCondition, keyOf, splitKey, type PodObject } from '../objects.js';
-import { planEndpoints, podMatches, selectsPods, type EndpointSubset } from './plan.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, planEndpoints, planSlices, podMatches, selectsPods, type EndpointSubset } from './plan.js';
 
 export const SERVICE = { group: '', kind: 'Service' };
 export const ENDPOINTS = { group: '', kind: 'Endpoints' };
+export const ENDPOINT_SLICE = { group: 'discovery.k8s.io', kind: 'EndpointSlice' };
 
 type ServiceObject = KubeObject & { spec?: { type?: string; selector?: Record<string, string>; ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[] }; status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } };
 type EndpointsObject = KubeObject & { subsets?: EndpointSubset[] };
+type SliceObject = KubeObject & { addressType: string; endpoints: unknown[]; ports?: unknown[] };
 type NodeObject = KubeObject & { status?: { addresses?: { type: string; address: string }[]; conditions?: { type: string; status: string }[] } };
 
 export class EndpointsController implements Controller {
@@ -27,6 +31,10 @@ export class EndpointsController implements Controller {
     const services = informers.for<ServiceObject>(SERVICE);
     services.on((e) => enqueue(keyOf(e.object)));
     informers.for<EndpointsObject>(ENDPOINTS).on((e) => enqueue(keyOf(e.object)));
+    informers.for<SliceObject>(ENDPOINT_SLICE).on((e) => {
+      const service = e.object.metadata.labels?.[SERVICE_NAME_LABEL];
+      if (service && e.object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) enqueue(`${e.object.metadata.namespace ?? 'default'}/${service}`);
+    });
     informers.for<PodObject>(POD).on((e) => {
       for (const s of services.list(e.object.metadata.namespace ?? 'default')) {
         if (podMatches(s as never, e.object) || (e.prevObject && podMatches(s as never, e.prevObject))) enqueue(keyOf(s));
@@ -43,13 +51,15 @@ export class EndpointsController implements Controller {
     const service = informers.for<ServiceObject>(SERVICE).get(namespace, name);
     const current = informers.for<EndpointsObject>(ENDPOINTS).get(namespace, name);
     if (!service) {
-      // As Kubernetes: a Service's Endpoints go with it.
+      // As Kubernetes: a Service's Endpoints and slices go with it.
       if (current) await writer.delete(current);
+      await this.writeSlices(namespace, name, [], undefined);
       return {};
     }
     if (service.spec?.type === 'LoadBalancer') await this.publishLoadBalancer(service);
     if (!selectsPods(service as never)) return {};
     const subsets = planEndpoints(service as never, informers.for<PodObject>(POD).list(namespace));
+    await this.writeSlices(namespace, name, subsets, service);
     if (current && sameJson(current.subsets ?? [], subsets)) return {};
     try {
       if (current) await writer.update(current, { ...current, subsets });
@@ -59,6 +69,36 @@ export class EndpointsController implements Controller {
       if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'AlreadyExists')) throw e;
     }
     return {};
+  }
+
+  /** Creates, updates and deletes the Service's managed slices to match its subsets. */
+  private async writeSlices(namespace: string, service: string, subsets: EndpointSubset[], owner: ServiceObject | undefined): Promise<void> {
+    const { informers, writer } = this.ctx;
+    const existing = informers.for<SliceObject>(ENDPOINT_SLICE).list(namespace)
+      .filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === service && s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);
+    const wanted = planSlices(service, subsets);
+    try {
+      for (const slice of wanted) {
+        const current = existing.find((s) => s.metadata.name === slice.name);
+        const body = { addressType: 'IPv4', endpoints: slice.endpoints, ports: slice.ports };
+        if (current && sameJson({ addressType: current.addressType, endpoints: current.endpoints, ports: current.ports }, body)) continue;
+        if (current) await writer.update(current, { ...current, ...body });
+        else {
+          await writer.create({
+            apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+            metadata: {
+              name: slice.name, namespace, labels: { ...(owner?.metadata.labels ?? {}), [SERVICE_NAME_LABEL]: service, [MANAGED_BY_LABEL]: MANAGED_BY },
+              ...(owner?.metadata.uid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }] } : {}),
+            },
+            ...body,
+          } as SliceObject);
+        }
+      }
+      for (const stale of existing) if (!wanted.some((w) => w.name === stale.metadata.name)) await writer.delete(stale);
+    } catch (e) {
+      // The cache was behind; the watch event that follows brings this key back.
+      if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'AlreadyExists')) throw e;
+    }
   }
 
   private async publishLoadBalancer(service: ServiceObject): Promise<void> {
