@@ -1,12 +1,14 @@
 /**
  * What kubectl reads before anything else: /version, legacy discovery (/api, /apis, group and
- * group/version resource lists with their subresources and short names), and the minimal
- * /openapi/v3 that lets `kubectl apply` validate on the server (fieldValidation). Measured
+ * group/version resource lists with their subresources and short names), and /openapi/v3: a
+ * patch operation per kind (so `kubectl apply` validates on the server, fieldValidation) and the
+ * kinds' schemas from schemas/ (so `kubectl explain` works). Measured
  * against the real kubectl in ../shared/KUBECTL.md.
  */
 import { SCALABLE_KINDS } from './scale.js';
 import { REVIEW_GROUPS } from './review.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
+import { openapiSchemas } from '../manifest/openapi.js';
 
 export const BERTH_VERSION = '0.1.0';
 /** The Kubernetes minor Berth answers as: kubectl's dispatcher picks its bundled v1.32 for it. */
@@ -88,5 +90,5 @@ export function openapiDocument(groupVersion: string): unknown | undefined {
       },
     }];
   }));
-  return { openapi: '3.0.0', info: { title: 'Berth', version: BERTH_VERSION }, paths, components: { schemas: {} } };
+  return { openapi: '3.0.0', info: { title: 'Berth', version: BERTH_VERSION }, paths, components: { schemas: openapiSchemas(kinds) } };
 }

@@ -185,4 +185,16 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     const secret = JSON.parse((await kubectl('get', 'secret', 'creds', '-n', 'made', '-o', 'json')).out);
     expect({ type: secret.type, password: Buffer.from(secret.data.password, 'base64').toString() }).toEqual({ type: 'Opaque', password: 's3cret' });
   });
+
+  it('explain reads the kinds\' schemas from /openapi/v3', async () => {
+    const field = await kubectl('explain', 'deployment.spec.replicas');
+    expect(field.code, field.err).toBe(0);
+    expect(field.out).toMatch(/GROUP:\s+apps\nKIND:\s+Deployment\nVERSION:\s+v1/);
+    expect(field.out).toContain('FIELD: replicas <integer>');
+    const containers = await kubectl('explain', 'pods.spec.containers');
+    expect(containers.out).toMatch(/image\s+<string> -required-/);
+    expect(containers.out).toMatch(/imagePullPolicy\s+<string>\n\s+enum: Always, IfNotPresent, Never/);
+    const pdb = await kubectl('explain', 'pdb.spec');
+    expect(pdb.out).toContain('maxUnavailable');
+  });
 });
