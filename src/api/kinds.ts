@@ -32,6 +32,7 @@ export const KINDS = [
   { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, schema: 'apps.v1.ReplicaSet.json', declarable: true, shortNames: ['rs'] },
   { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, schema: 'apps.v1.DaemonSet.json', declarable: true, shortNames: ['ds'] },
   { group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, schema: 'apps.v1.StatefulSet.json', declarable: true, shortNames: ['sts'] },
+  { group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', namespaced: true, schema: 'apps.v1.ControllerRevision.json', declarable: false },
   { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, schema: 'batch.v1.Job.json', declarable: true },
   { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, schema: 'batch.v1.CronJob.json', declarable: true, shortNames: ['cj'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, schema: 'networking.k8s.io.v1.Ingress.json', declarable: true, shortNames: ['ing'] },

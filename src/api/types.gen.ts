@@ -31,6 +31,7 @@ export interface BerthObjects {
   ReplicaSet?: ReplicaSet;
   DaemonSet?: DaemonSet;
   StatefulSet?: StatefulSet;
+  ControllerRevision?: ControllerRevision;
   Job?: Job;
   CronJob?: CronJob;
   Ingress?: Ingress;
@@ -1032,6 +1033,19 @@ export interface StatefulSetStatus {
   updateRevision?: string;
   collisionCount?: number;
   conditions?: Condition[];
+}
+/**
+ * One pod template a StatefulSet or DaemonSet has had (what `kubectl rollout history|undo sts/x|ds/x` read); written by their controllers.
+ */
+export interface ControllerRevision {
+  apiVersion: "apps/v1";
+  kind: "ControllerRevision";
+  metadata: ObjectMeta;
+  /**
+   * A strategic merge patch that restores the template: {spec: {template: {…, $patch: replace}}}.
+   */
+  data?: {};
+  revision: number;
 }
 export interface Job {
   apiVersion: "batch/v1";

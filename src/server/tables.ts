@@ -113,6 +113,13 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
   },
   ConfigMap: { columns: [col('Name'), col('Data', 0, 'integer'), col('Age')], row: (c, now) => [c.metadata.name, Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length, created(c, now)] },
   Secret: { columns: [col('Name'), col('Type'), col('Data', 0, 'integer'), col('Age')], row: (s, now) => [s.metadata.name, s.type ?? 'Opaque', Object.keys(s.data ?? {}).length, created(s, now)] },
+  ControllerRevision: {
+    columns: [col('Name'), col('Controller'), col('Revision', 0, 'integer'), col('Age')],
+    row: (r, now) => {
+      const owner = (r.metadata.ownerReferences ?? []).find((o: any) => o.controller);
+      return [r.metadata.name, owner ? `${owner.kind.toLowerCase()}.${String(owner.apiVersion).split('/')[0]}/${owner.name}` : '<none>', r.revision, created(r, now)];
+    },
+  },
   Lease: { columns: [col('Name'), col('Holder'), col('Age')], row: (l, now) => [l.metadata.name, l.spec?.holderIdentity ?? '', created(l, now)] },
   EndpointSlice: {
     columns: [col('Name'), col('AddressType'), col('Ports'), col('Endpoints'), col('Age')],

@@ -180,6 +180,42 @@ spec:
     expect(node.out).toMatch(/Lease:\s+HolderIdentity:\s+\S+\s+AcquireTime:\s+\w{3}, .*\s+RenewTime:/);
   });
 
+  it('rollout history and undo of a StatefulSet and a DaemonSet (ControllerRevisions)', async () => {
+    const manifests = (version: string) => ['StatefulSet', 'DaemonSet'].map((kind) => `apiVersion: apps/v1
+kind: ${kind}
+metadata: {name: ${kind === 'StatefulSet' ? 'db' : 'agent'}}
+spec:
+  ${kind === 'StatefulSet' ? 'replicas: 1\n  serviceName: db\n  ' : ''}selector: {matchLabels: {app: ${kind.toLowerCase()}}}
+  template:
+    metadata: {labels: {app: ${kind.toLowerCase()}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: main
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'echo ${version}; exec sleep 3600']
+`).join('---\n');
+    await apply(manifests('v1'));
+    await until('v1 running', async () => (await kubectl('logs', 'db-0')).out === 'v1\n', 30_000);
+    await apply(manifests('v2'));
+    for (const target of ['sts/db', 'ds/agent']) {
+      await until(`${target} at two revisions`, async () => /^2\s/m.test((await kubectl('rollout', 'history', target)).out), 30_000);
+      expect((await kubectl('rollout', 'history', target)).out).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+    }
+    await until('v2 running', async () => (await kubectl('logs', 'db-0')).out === 'v2\n', 30_000);
+    const undo = await kubectl('rollout', 'undo', 'sts/db', '--to-revision=1');
+    expect(undo, undo.err).toMatchObject({ code: 0, out: 'statefulset.apps/db rolled back\n' });
+    await until('db-0 back on v1', async () => (await kubectl('logs', 'db-0')).out === 'v1\n', 30_000);
+    // The old revision is the newest again, as Kubernetes renumbers it.
+    expect((await kubectl('rollout', 'history', 'sts/db')).out).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
+    expect((await kubectl('rollout', 'undo', 'ds/agent')).code).toBe(0);
+    await until('the DaemonSet back on v1', async () => {
+      const pods = await podsOf('app=daemonset');
+      return pods.length === 2 && (await Promise.all(pods.map(async (p) => (await kubectl('logs', p.metadata.name)).out))).every((o) => o === 'v1\n');
+    }, 30_000);
+    expect((await kubectl('delete', 'sts/db', 'ds/agent')).code).toBe(0);
+  }, 120_000);
+
   it('get all lists pods, services and the workloads', async () => {
     const r = await kubectl('get', 'all');
     expect(r.code, r.err).toBe(0);

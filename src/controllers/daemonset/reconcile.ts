@@ -2,7 +2,8 @@
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { DAEMON_SET, NODE, POD, controllerOf, keyOf, randomSuffix, splitKey, type DaemonSetObject, type NodeObject, type PodObject } from '../objects.js';
-import { planDaemonSet, podForNode, templateHash } from './plan.js';
+import { planDaemonSet, podForNode, templateHash, REVISION_LABEL } from './plan.js';
+import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
 
 export class DaemonSetController implements Controller {
   readonly name = 'daemonset';
@@ -14,6 +15,7 @@ export class DaemonSetController implements Controller {
     const daemonSets = informers.for<DaemonSetObject>(DAEMON_SET);
     daemonSets.on((e) => enqueue(keyOf(e.object)));
     informers.for<PodObject>(POD).on(queueOwner('DaemonSet', enqueue));
+    informers.for(CONTROLLER_REVISION).on(queueOwner('DaemonSet', enqueue));
     // A node added, removed, relabelled or tainted: every DaemonSet looks again.
     informers.for<NodeObject>(NODE).on((e) => {
       const before = e.prevObject;
@@ -33,6 +35,9 @@ export class DaemonSetController implements Controller {
     const plan = planDaemonSet(ds, nodes, owned(), this.ctx.now());
     const written: (PodObject | undefined)[] = [];
     const hash = templateHash(ds);
+    // The history first: `kubectl rollout history ds/x` lists what the pods are made from.
+    const revisionOf = (h: string) => `${ds.metadata.name}-${h}`;
+    await syncRevisions(this.ctx, ds, revisionOf(hash), new Set(owned().map((p) => revisionOf(p.metadata.labels?.[REVISION_LABEL] ?? ''))));
     if (plan.create.length) {
       const { created, error } = await writer.createMany(plan.create.map((node) => podForNode(ds, node, hash, randomSuffix())));
       written.push(...created);

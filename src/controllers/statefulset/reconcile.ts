@@ -5,7 +5,8 @@ import { emit, lastRevision, queueOwner, type ControllerContext } from '../conte
 import { POD, PVC, STATEFUL_SET, controllerOf, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
 import { applyClaim } from '../claim.js';
 import { claimPods } from '../replicaset/plan.js';
-import { SELECTED_NODE, planStatefulSet } from './plan.js';
+import { REVISION_LABEL, SELECTED_NODE, planStatefulSet, revisionName } from './plan.js';
+import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
 
 export class StatefulSetController implements Controller {
   readonly name = 'statefulset';
@@ -16,6 +17,7 @@ export class StatefulSetController implements Controller {
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<StatefulSetObject>(STATEFUL_SET).on((e) => enqueue(keyOf(e.object)));
     informers.for<PodObject>(POD).on(queueOwner('StatefulSet', enqueue));
+    informers.for(CONTROLLER_REVISION).on(queueOwner('StatefulSet', enqueue));
     informers.for<PvcObject>(PVC);
   }
 
@@ -31,6 +33,9 @@ export class StatefulSetController implements Controller {
     // Adoption only: pods that stop matching are not released yet (Kubernetes does release them).
     written.push(...(await applyClaim(writer, sts, { adopt: claim.adopt, release: [] })).adopted);
     const plan = planStatefulSet(sts, claim.owned, claimInformer.list(namespace), this.ctx.now());
+    // The history first: `kubectl rollout history sts/x` lists what the pods are made from.
+    const inUse = new Set([sts.status?.currentRevision, sts.status?.updateRevision, ...claim.owned.map((p) => p.metadata.labels?.[REVISION_LABEL])].filter((r): r is string => Boolean(r)));
+    await syncRevisions(this.ctx, sts, revisionName(sts), inUse);
 
     const claimWrites: (PvcObject | undefined)[] = [];
     for (const c of plan.createClaims) {
