@@ -1546,6 +1546,21 @@ export interface OperationState {
   revision?: string;
   startedAt?: Time;
   finishedAt?: Time;
+  /**
+   * The resource hooks this sync operation started, and where each is.
+   */
+  hooks?: HookRun[];
+}
+export interface HookRun {
+  phase: string;
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  state: "Running" | "Succeeded" | "Failed";
+  message?: string;
+  deletePolicies: string[];
+  deleted?: boolean;
 }
 export interface RevisionHistory {
   id?: number;

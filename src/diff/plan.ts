@@ -67,11 +67,13 @@ function kindRank(kind: string): number {
   return i === -1 ? KIND_ORDER.length : i;
 }
 
-/** The object's sync wave (annotation `berth.dev/sync-wave`, default 0). */
+/** The object's sync wave (annotation `berth.dev/sync-wave`, or Argo CD's `argocd.argoproj.io/sync-wave`; default 0). */
 export function waveOf(o: ObjectLike): number {
-  const n = Number(o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? 0);
+  const n = Number(o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? o.metadata.annotations?.[ARGO_SYNC_WAVE_ANNOTATION] ?? 0);
   return Number.isFinite(n) ? Math.trunc(n) : 0;
 }
+
+const ARGO_SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
 
 /** Removes a JSON pointer's target from a plain value, in place. */
 function removePointer(doc: unknown, pointer: string): void {

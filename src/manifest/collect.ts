@@ -28,6 +28,11 @@ export function collect(results: FileResult[]): LoadResult {
   for (const r of results) {
     for (const d of r.diagnostics) (d.severity === 'error' ? errors : warnings).push(d);
     for (const o of r.objects) {
+      // A hook named by generateName alone is a new object at every run: never a duplicate.
+      if (!o.object.metadata.name) {
+        objects.push(o);
+        continue;
+      }
       const key = objectKey(o.object);
       const first = seen.get(key);
       if (first) {

@@ -3,6 +3,7 @@
  * defaults applied, the semantic checks made. Used for manifests (placed in their files by load.ts)
  * and for API request bodies (reported as field errors by the server).
  */
+import { hookPhases, hookProblem } from '../api/hooks.js';
 import type { ErrorObject } from 'ajv';
 import { apiVersionOf, kindInfo, kindInfoFor, supportedKindList, type KindInfo } from '../api/kinds.js';
 import type { DiagnosticReason, FieldPath, Finding } from './diagnostics.js';
@@ -69,8 +70,13 @@ export function normalizeObject(raw: unknown, options: NormalizeOptions): Normal
 
   const meta = obj.metadata;
   const name = isObject(meta) ? meta.name : undefined;
-  if (typeof name !== 'string' || name === '') {
-    const hint = isObject(meta) && typeof meta.generateName === 'string' ? ' (generateName is not supported: a declarative sync needs a stable name to track the object)' : '';
+  const hook = hookPhases(obj as never);
+  const problem = hookProblem(obj as never);
+  if (problem) findings.push({ severity: 'error', reason: 'InvalidValue', path: ['metadata', 'annotations'], message: problem });
+  // A hook may have only a generateName: each sync that runs it makes a new one (as Argo CD).
+  const generated = hook !== undefined && isObject(meta) && typeof meta.generateName === 'string' && meta.generateName !== '';
+  if ((typeof name !== 'string' || name === '') && !generated) {
+    const hint = isObject(meta) && typeof meta.generateName === 'string' ? ' (generateName is only for hooks, annotated argocd.argoproj.io/hook: a declarative sync needs a stable name to track the object)' : '';
     findings.push({ severity: 'error', reason: 'MissingField', path: ['metadata', 'name'], message: `missing metadata.name${hint}` });
   }
   if (!info.namespaced && isObject(meta) && meta.namespace !== undefined) {

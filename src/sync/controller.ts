@@ -11,6 +11,7 @@ import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDe
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
 export const DEFAULT_POLL_MS = 30_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
+const RUNNING_POLL_MS = 2_000;
 
 /** Go-style durations as Applications write them: "30s", "1m30s", "500ms". */
 export function parseDuration(s: string | undefined, fallback: number): number {
@@ -131,7 +132,8 @@ export class ApplicationController {
         this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
         e.failures = 0;
         const poll = parseDuration(app.spec.pollInterval, DEFAULT_POLL_MS);
-        next = poll * (0.9 + 0.2 * this.random());
+        // A sync operation still running (a wave's health, hooks) is looked at again soon.
+        next = (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random());
       } catch (err) {
         if (isBerthError(err, 'NotFound')) {
           this.forget(k);

@@ -19,6 +19,8 @@ import { BUILTIN_NAMESPACES } from '../api/tokens.js';
 import { checkPodSecurity, describeProtectedPath, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityLevel, type PodSecurityOptions } from '../api/pod-security.js';
 import { getIfExists } from '../store/lookup.js';
 import { mayUseCredentials } from './credentials.js';
+import { HookFailure, runHookPhase, runningHooks, type HookRun } from './hooks.js';
+import { hookPhases } from '../api/hooks.js';
 import { chargeCreates, workloadQuotaViolations } from './quota.js';
 import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, formatViolation, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
 import { isRemote, type GitSource, type SourceSpec } from '../source/index.js';
@@ -63,7 +65,7 @@ export interface ApplicationStatus {
   rollback?: RollbackState;
   observedGeneration?: number;
   sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
-  operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string };
+  operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string; hooks?: HookRun[] };
   history?: { id: number; revision: string; deployedAt: string; message?: string; author?: string; initiatedBy?: 'auto' | 'user' | 'rollback'; outcome?: 'Progressing' | 'Healthy' | 'Degraded' | 'Failed' }[];
   conditions?: Condition[];
   reconciledAt?: string;
@@ -108,6 +110,8 @@ export interface SyncOutcome {
   revision?: string;
   plan?: Plan;
   written: number;
+  /** The sync operation is still running (waiting on a wave's health or on hooks): look again soon. */
+  running?: boolean;
 }
 
 const HISTORY_LIMIT = 10;
@@ -150,7 +154,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   const memo = memoOf(deps, `${ref.namespace}/${ref.name}`, ref.name);
   const seen = memo.seen;
   if (seen && seen.commit === head && !options.manual && (await deps.store.revision()) === seen.storeRevision) {
-    return { result: 'unchanged', revision: status.sync?.revision ?? head, written: 0 };
+    return { result: 'unchanged', revision: status.sync?.revision ?? head, written: 0, ...(status.operationState?.phase === 'Running' ? { running: true } : {}) };
   }
   // A force-push that rewrote history is not synced by itself: a person confirms it (manual sync),
   // or the branch comes back to containing what was synced.
@@ -214,7 +218,10 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('ComparisonError', undefined);
 
-  const desired = artifact.value.result.objects.map((o) => o.object as NormalizedObject & KubeObject);
+  // Hooks are run by a sync, not kept as desired state; Skip leaves an object out altogether.
+  const isHookObject = (o: { object: object }) => hookPhases(o.object as KubeObject) !== undefined;
+  const desired = loaded.filter((o) => !isHookObject(o)).map((o) => o.object as NormalizedObject & KubeObject);
+  const hooks = loaded.filter((o) => isHookObject(o) && !hookPhases(o.object as KubeObject)!.includes('Skip')).map((o) => o.object as KubeObject);
   const live = await memo.live.read(deps.store, desired);
   const automated = app.spec.syncPolicy?.automated;
   const ignoreDifferences = app.spec.ignoreDifferences ?? [];
@@ -244,7 +251,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // reverted only with selfHeal; a manual sync always applies. A rollback pin keeps its commit.
   // A sync still Running (waiting on a wave's health) carries on where it stopped.
   const continuing = status.operationState?.phase === 'Running' && status.operationState.revision === commit;
-  const apply = pending > 0 && (options.manual === true || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  // A sync operation with hooks runs them even when no object changes (a new commit, or by hand).
+  const hooksToRun = hooks.length > 0 && (newCommit || options.manual === true || continuing);
+  const apply = (pending > 0 || hooksToRun) && (options.manual === true || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
   const healthOfLive = (o: KubeObject | undefined): Health => {
     if (!o) return healthOf(undefined);
     let h = memo.health.get(o);
@@ -266,9 +275,14 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   };
   if (apply) {
     const startedAt = timestamp(now());
+    // The hooks this operation has started (kept across reconciles while it runs).
+    const hookRuns: HookRun[] = continuing ? [...(status.operationState?.hooks ?? [])] : [];
     try {
       if (toCreate) await createNamespace(deps.store, toCreate, now());
-      for (const wave of p.waves) {
+      const preSync = await runHookPhase(deps.store, ref, 'PreSync', hooks, hookRuns, now());
+      if (preSync.state === 'failed') throw new HookFailure(preSync.message);
+      if (preSync.state === 'running') waitingFor = `waiting for PreSync hooks: ${runningHooks(hookRuns, 'PreSync')}`;
+      for (const wave of waitingFor ? [] : p.waves) {
         // Later waves wait until every object of the earlier waves is healthy (as Argo CD's waves).
         const blocked = await unhealthyBefore(() => memo.live.managed(deps.store), desired, wave.wave, keyOf, healthOfLive);
         if (blocked) {
@@ -292,10 +306,12 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
           transactions++;
         }
       }
-      const applied = `applied ${written} change${written === 1 ? '' : 's'}${split()}`;
+      if (!waitingFor) waitingFor = await runLaterHooks(deps.store, ref, hooks, hookRuns, now(), () => unhealthyBefore(() => memo.live.managed(deps.store), desired, Number.POSITIVE_INFINITY, keyOf, healthOfLive));
+      const applied = `applied ${written} change${written === 1 ? '' : 's'}${split()}${hookRuns.length ? `; ${hookRuns.filter((r) => r.state === 'Succeeded').length}/${hookRuns.length} hooks done` : ''}`;
+      const ranHooks = hookRuns.length ? { hooks: hookRuns } : {};
       status.operationState = waitingFor
-        ? { phase: 'Running', revision: commit, message: `${applied}; ${waitingFor}`, startedAt: continuing ? status.operationState?.startedAt ?? startedAt : startedAt }
-        : { phase: 'Succeeded', revision: commit, message: applied, startedAt, finishedAt: timestamp(now()) };
+        ? { phase: 'Running', revision: commit, message: `${applied}; ${waitingFor}`, startedAt: continuing ? status.operationState?.startedAt ?? startedAt : startedAt, ...ranHooks }
+        : { phase: 'Succeeded', revision: commit, message: applied, startedAt, finishedAt: timestamp(now()), ...ranHooks };
       if ((newCommit || options.manual) && !continuing) {
         const history = status.history ?? [];
         const id = (history[history.length - 1]?.id ?? 0) + 1;
@@ -308,7 +324,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         return refuse('ComparisonError', 'PolicyViolation', e.violations.map(formatViolation).join('\n'), `over quota: ${formatViolation(e.violations[0]!)}`, 'invalid', p);
       }
       const partial = written ? ` (after ${written} change${written === 1 ? '' : 's'} had been applied${split()})` : '';
-      status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: `${(e as Error).message}${partial}`, startedAt, finishedAt: timestamp(now()) };
+      // A failed hook fails the operation; its SyncFail hooks are started (not waited for), as Argo CD's.
+      if (e instanceof HookFailure) await runHookPhase(deps.store, ref, 'SyncFail', hooks, hookRuns, now()).catch(() => undefined);
+      status.operationState = { phase: isBerthError(e, 'Conflict') ? 'Failed' : 'Error', revision: commit, message: `${(e as Error).message}${partial}`, startedAt, finishedAt: timestamp(now()), ...(hookRuns.length ? { hooks: hookRuns } : {}) };
       status.sync = { status: 'OutOfSync', revision: commit };
       await writeStatus(deps.store, app, status);
       return { result: 'out-of-sync', revision: commit, plan: p, written };
@@ -362,7 +380,25 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // Remember what this reconcile saw; the status write just made is the store's latest revision
   // unless someone else wrote meanwhile (then the next poll does the full work, as it should).
   memo.seen = { commit: head, storeRevision: Number(app.metadata.resourceVersion) };
-  return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written };
+  return { result: waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', revision: commit, plan: p, written, ...(waitingFor ? { running: true } : {}) };
+}
+
+/**
+ * After the waves: the Sync hooks, then — once every object is healthy — the PostSync hooks.
+ * Answers what the operation still waits for; throws HookFailure when a hook failed.
+ */
+async function runLaterHooks(store: Store, app: { namespace: string; name: string }, hooks: KubeObject[], runs: HookRun[], now: Date, unhealthy: () => Promise<{ what: string } | undefined>): Promise<string | undefined> {
+  const sync = await runHookPhase(store, app, 'Sync', hooks, runs, now);
+  if (sync.state === 'failed') throw new HookFailure(sync.message);
+  if (sync.state === 'running') return `waiting for Sync hooks: ${runningHooks(runs, 'Sync')}`;
+  if (!hooks.some((h) => hookPhases(h)?.includes('PostSync'))) return undefined;
+  if (!runs.some((r) => r.phase === 'PostSync')) {
+    const blocked = await unhealthy();
+    if (blocked) return `waiting for the resources to be healthy before the PostSync hooks: ${blocked.what}`;
+  }
+  const post = await runHookPhase(store, app, 'PostSync', hooks, runs, now);
+  if (post.state === 'failed') throw new HookFailure(post.message);
+  return post.state === 'running' ? `waiting for PostSync hooks: ${runningHooks(runs, 'PostSync')}` : undefined;
 }
 
 /** What an action writes: the object as the store keeps it, with the live revision as precondition. */
