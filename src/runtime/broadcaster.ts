@@ -28,17 +28,21 @@ export class EventBroadcaster {
     if (!seen || now - seen.since > AGGREGATE_WINDOW_MS) this.similar.set(key, (seen = { messages: new Set(), since: now }));
     seen.messages.add(input.message);
     if (this.similar.size > 4096) this.similar.delete(this.similar.keys().next().value!);
-    const event = seen.messages.size > AGGREGATE_AFTER ? { ...input, message: '(combined from similar events): ' + input.reason } : input;
-    const queued = this.queue.get(`${key}\u0000${event.message}`);
+    // As client-go's aggregator: the combined event is one per object, type and reason, with the latest message.
+    const combined = seen.messages.size > AGGREGATE_AFTER;
+    const event = combined ? { ...input, message: '(combined from similar events): ' + input.message, combined: true } : input;
+    const queueKey = combined ? `${key}\u0000(combined)` : `${key}\u0000${event.message}`;
+    const queued = this.queue.get(queueKey);
     if (queued) {
       queued.times++;
+      queued.event = event;
       return;
     }
     if (this.queue.size >= MAX_QUEUED) {
       this.dropped++;
       return;
     }
-    this.queue.set(`${key}\u0000${event.message}`, { event, times: 1 });
+    this.queue.set(queueKey, { event, times: 1 });
     this.draining ??= this.drain();
   }
 
