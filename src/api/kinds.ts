@@ -26,6 +26,7 @@ export const KINDS = [
   { group: '', version: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas', namespaced: true, schema: 'v1.ResourceQuota.json', declarable: true, shortNames: ['quota'] },
   { group: '', version: 'v1', kind: 'LimitRange', plural: 'limitranges', namespaced: true, schema: 'v1.LimitRange.json', declarable: true, shortNames: ['limits'] },
   { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, schema: 'v1.ServiceAccount.json', declarable: true, shortNames: ['sa'] },
+  { group: '', version: 'v1', kind: 'ReplicationController', plural: 'replicationcontrollers', namespaced: true, schema: 'v1.ReplicationController.json', declarable: true, shortNames: ['rc'] },
   { group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, schema: 'v1.Node.json', declarable: false, shortNames: ['no'] },
   { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, schema: 'v1.Event.json', declarable: false, shortNames: ['ev'] },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, schema: 'apps.v1.Deployment.json', declarable: true, shortNames: ['deploy'] },

@@ -25,6 +25,7 @@ export interface BerthObjects {
   ResourceQuota?: ResourceQuota;
   LimitRange?: LimitRange;
   ServiceAccount?: ServiceAccount;
+  ReplicationController?: ReplicationController;
   Node?: Node;
   Event?: Event;
   Deployment?: Deployment;
@@ -803,6 +804,35 @@ export interface ObjectReference1 {
 export interface LocalObjectReference1 {
   name?: string;
 }
+/**
+ * The original replicated-pods controller: a ReplicaSet with an equality selector (a map of labels, defaulted to the template's labels).
+ */
+export interface ReplicationController {
+  apiVersion: "v1";
+  kind: "ReplicationController";
+  metadata: ObjectMeta;
+  spec?: ReplicationControllerSpec;
+  status?: ReplicationControllerStatus;
+}
+export interface ReplicationControllerSpec {
+  replicas?: number;
+  minReadySeconds?: number;
+  selector?: StringMap;
+  template?: PodTemplateSpec;
+}
+export interface PodTemplateSpec {
+  metadata?: ObjectMeta;
+  spec?: PodSpec;
+}
+export interface ReplicationControllerStatus {
+  replicas?: number;
+  fullyLabeledReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  terminatingReplicas?: number;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
 export interface Node {
   apiVersion: "v1";
   kind: "Node";
@@ -897,10 +927,6 @@ export interface DeploymentSpec {
   revisionHistoryLimit?: number;
   paused?: boolean;
   progressDeadlineSeconds?: number;
-}
-export interface PodTemplateSpec {
-  metadata?: ObjectMeta;
-  spec?: PodSpec;
 }
 export interface DeploymentStrategy {
   type?: "RollingUpdate" | "Recreate";

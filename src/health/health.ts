@@ -41,6 +41,7 @@ const RULES: Record<string, (o: Obj) => Health> = {
     if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return progressing(`Waiting for rollout to finish: ${s.availableReplicas ?? 0} of ${s.updatedReplicas} updated replicas are available...`);
     return healthy;
   },
+  ReplicationController: (o) => RULES.ReplicaSet!(o),
   ReplicaSet: (o) => {
     const pending = generationPending(o);
     if (pending) return pending;

@@ -27,6 +27,14 @@ const BY_KIND: Record<string, Defaulter> = {
       setDefault(spec, 'replicas', 1);
       podTemplate(spec);
     }),
+  ReplicationController: (o) =>
+    withObject(o, 'spec', (spec) => {
+      setDefault(spec, 'replicas', 1);
+      podTemplate(spec);
+      // As Kubernetes: no selector means the template's labels.
+      const labels = (spec.template as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata?.labels;
+      if ((spec.selector == null || Object.keys(spec.selector as object).length === 0) && labels) spec.selector = { ...labels };
+    }),
   DaemonSet: (o) =>
     withObject(o, 'spec', (spec) => {
       rollingStrategy(spec, 'updateStrategy', { maxUnavailable: 1, maxSurge: 0 });

@@ -40,6 +40,10 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
     case 'StatefulSet':
       if (spec) checkWorkload(spec, ['spec'], kind, out);
       break;
+    case 'ReplicationController':
+      // Its selector is a map of labels: checked in its object form.
+      if (spec) checkWorkload({ ...spec, selector: spec.selector == null ? undefined : { matchLabels: spec.selector } }, ['spec'], kind, out);
+      break;
     case 'Job':
       if (spec) checkJob(spec, ['spec'], out);
       break;

@@ -32,7 +32,7 @@ function resources(kinds: readonly KindInfo[]) {
       name: k.plural, singularName: k.kind.toLowerCase(), namespaced: k.namespaced, kind: k.kind, verbs: VERBS,
       ...('shortNames' in k && k.shortNames ? { shortNames: k.shortNames } : {}),
       // kubectl get all: Kubernetes' "all" category (pods, services and the workload kinds).
-      ...(k.kind === 'Pod' || k.kind === 'Service' || k.group === 'apps' || k.group === 'batch' ? { categories: ['all'] } : {}),
+      ...(k.kind === 'Pod' || k.kind === 'Service' || k.kind === 'ReplicationController' || (k.group === 'apps' && k.kind !== 'ControllerRevision') || k.group === 'batch' ? { categories: ['all'] } : {}),
     },
     { name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: ['get', 'patch', 'update'] },
     ...(k.kind === 'Pod' ? [

@@ -1,14 +1,15 @@
 /**
- * The scale subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets and StatefulSets: what
+ * The scale subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets, StatefulSets and
+ * ReplicationControllers: what
  * `kubectl scale`, client libraries and autoscalers read and write. Reading answers the parent's
  * replicas and selector; writing (PUT, or any patch of the Scale) sets the parent's spec.replicas
  * through the ordinary update, with its validation and admission.
  */
 import { BerthError } from '../api/errors.js';
-import { selectorFromObject } from '../api/selector.js';
+import { selectorFromLabels, selectorFromObject } from '../api/selector.js';
 import type { KubeObject } from '../store/types.js';
 
-export const SCALABLE_KINDS: readonly string[] = ['Deployment', 'ReplicaSet', 'StatefulSet'];
+export const SCALABLE_KINDS: readonly string[] = ['Deployment', 'ReplicaSet', 'StatefulSet', 'ReplicationController'];
 
 export interface Scale {
   kind: 'Scale';
@@ -27,7 +28,8 @@ export function scaleOf(parent: KubeObject): Scale {
     kind: 'Scale', apiVersion: 'autoscaling/v1',
     metadata: { name, ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}), ...(creationTimestamp ? { creationTimestamp } : {}) },
     spec: { replicas: o.spec?.replicas ?? 1 },
-    status: { replicas: o.status?.replicas ?? 0, selector: selectorFromObject(o.spec?.selector).toString() },
+    // A ReplicationController's selector is a map of labels; the others' a LabelSelector.
+    status: { replicas: o.status?.replicas ?? 0, selector: (o.kind === 'ReplicationController' ? selectorFromLabels((o.spec?.selector ?? {}) as Record<string, string>) : selectorFromObject(o.spec?.selector)).toString() },
   };
 }
 

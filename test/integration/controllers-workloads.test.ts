@@ -264,4 +264,24 @@ describe('workload controllers', () => {
       });
     });
   });
+
+  describe('ReplicationController', () => {
+    const RC = { group: '', kind: 'ReplicationController' };
+    it('keeps its replicas (selector defaulted from the template), adopts matching orphans, scales, and reports status', async () => {
+      await h.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stray', namespace: 'default', labels: { app: 'legacy' } }, spec: { containers: [container] } });
+      const rc = await h.create<any>({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'legacy', namespace: 'default' }, spec: { replicas: 3, template: { metadata: { labels: { app: 'legacy' } }, spec: { containers: [container] } } } });
+      expect(rc.spec.selector).toEqual({ app: 'legacy' });
+      await h.until('three pods, the stray one adopted', async () => {
+        const pods = await h.list<any>(POD);
+        return pods.length === 3 && pods.every((p) => p.metadata.ownerReferences?.[0]?.kind === 'ReplicationController') && pods.some((p) => p.metadata.name === 'stray');
+      });
+      expect((await podNames()).filter((n) => n !== 'stray').every((n) => /^legacy-[a-z0-9]{5}$/.test(n))).toBe(true);
+      await h.makeReady();
+      await h.until('status counts ready pods', async () => (await h.list<any>(RC))[0]?.status?.readyReplicas === 3);
+      await h.modify(RC, 'legacy', (o) => {
+        o.spec.replicas = 1;
+      });
+      await h.until('scaled down to one', async () => (await h.list(POD)).filter((p) => !p.metadata.deletionTimestamp).length === 1);
+    });
+  });
 });

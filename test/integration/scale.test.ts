@@ -1,4 +1,4 @@
-/** The scale subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets and StatefulSets. */
+/** The scale subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets, StatefulSets and ReplicationControllers. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -27,5 +27,15 @@ describe('scale', () => {
     expect((await call('GET', '/api/v1/namespaces/default/configmaps/x/scale')).status).toBe(404);
     const discovery = (await call('GET', '/apis/apps/v1')).body.resources.map((r: { name: string }) => r.name);
     expect(discovery).toEqual(expect.arrayContaining(['deployments/scale', 'replicasets/scale', 'statefulsets/scale']));
+  });
+
+  it('a ReplicationController\'s Scale carries its map selector as a label selector string', async () => {
+    const RC = '/api/v1/namespaces/default/replicationcontrollers';
+    const created = await call('POST', RC, { apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'legacy' }, spec: { replicas: 2, template: { metadata: { labels: { app: 'legacy', tier: 'be' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } } });
+    expect(created.body.spec.selector).toEqual({ app: 'legacy', tier: 'be' });
+    expect((await call('GET', `${RC}/legacy/scale`)).body).toMatchObject({ spec: { replicas: 2 }, status: { selector: 'app=legacy,tier=be' } });
+    await call('PATCH', `${RC}/legacy/scale`, { spec: { replicas: 4 } }, { 'Content-Type': 'application/merge-patch+json' });
+    expect((await call('GET', `${RC}/legacy`)).body.spec.replicas).toBe(4);
+    expect((await call('GET', '/api/v1')).body.resources.map((r: { name: string }) => r.name)).toContain('replicationcontrollers/scale');
   });
 });

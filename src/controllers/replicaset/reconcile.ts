@@ -1,7 +1,8 @@
 /**
  * The ReplicaSet controller's shell: claims pods, creates the missing ones in slow-start batches
  * (1, 2, 4, … as Kubernetes, so a failing create costs one request, not 500), deletes the surplus,
- * and reports status. Waits for its informer to see its own writes before it returns.
+ * and reports status. Waits for its informer to see its own writes before it returns. The same
+ * controller runs ReplicationControllers (v1): a ReplicaSet whose selector is a map of labels.
  */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
@@ -10,18 +11,31 @@ import { podFromTemplate } from '../pods.js';
 import { applyClaim } from '../claim.js';
 import { claimPods, planReplicaSet } from './plan.js';
 
-export class ReplicaSetController implements Controller {
-  readonly name = 'replicaset';
-  readonly workers = 4;
+const REPLICATION_CONTROLLER = { group: '', kind: 'ReplicationController' };
 
-  constructor(private readonly ctx: ControllerContext) {}
+/** A ReplicationController seen as the ReplicaSet it is: its map selector as matchLabels. */
+function asReplicaSet(o: ReplicaSetObject): ReplicaSetObject {
+  if ((o.kind as string) !== 'ReplicationController') return o;
+  const selector = (o.spec as { selector?: Record<string, string> }).selector ?? {};
+  return { ...o, spec: { ...o.spec, selector: { matchLabels: selector } } };
+}
+
+export class ReplicaSetController implements Controller {
+  readonly name: string;
+  readonly workers = 4;
+  private readonly kind: { group: string; kind: string };
+
+  constructor(private readonly ctx: ControllerContext, kind: 'ReplicaSet' | 'ReplicationController' = 'ReplicaSet') {
+    this.kind = kind === 'ReplicaSet' ? REPLICA_SET : REPLICATION_CONTROLLER;
+    this.name = kind.toLowerCase();
+  }
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
-    informers.for<ReplicaSetObject>(REPLICA_SET).on((e) => enqueue(keyOf(e.object)));
-    const rsInformer = informers.for<ReplicaSetObject>(REPLICA_SET);
+    informers.for<ReplicaSetObject>(this.kind).on((e) => enqueue(keyOf(e.object)));
+    const rsInformer = informers.for<ReplicaSetObject>(this.kind);
     informers.for<PodObject>(POD).on((e) => {
       const ref = controllerOf(e.object) ?? (e.prevObject && controllerOf(e.prevObject));
-      if (ref?.kind === 'ReplicaSet') {
+      if (ref?.kind === this.kind.kind) {
         enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
         return;
       }
@@ -34,8 +48,9 @@ export class ReplicaSetController implements Controller {
     const { namespace, name } = splitKey(key);
     const { informers, writer } = this.ctx;
     const pods = informers.for<PodObject>(POD);
-    const rs = informers.for<ReplicaSetObject>(REPLICA_SET).get(namespace, name);
-    if (!rs) return {};
+    const stored = informers.for<ReplicaSetObject>(this.kind).get(namespace, name);
+    if (!stored) return {};
+    const rs = asReplicaSet(stored);
     const now = this.ctx.now();
     const claim = claimPods(rs, pods.list(namespace));
     const { adopted, released } = await applyClaim(writer, rs, claim);
@@ -60,7 +75,7 @@ export class ReplicaSetController implements Controller {
 
     const owned = claimPods(rs, pods.list(namespace)).owned;
     const status = planReplicaSet(rs, owned, now, createError).status;
-    await writer.updateStatus(rs, status);
+    await writer.updateStatus(stored, status);
     if (createError) throw new Error(`ReplicaSet ${key}: ${createError}`);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
