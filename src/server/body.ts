@@ -4,6 +4,7 @@
  * checked on the bytes before parsing (deep nesting otherwise overflows the stack of every
  * recursive walk after it), and no key that could reach an object's prototype.
  */
+import { parse as parseYaml } from 'yaml';
 import type { IncomingMessage } from 'node:http';
 import { BerthError } from '../api/errors.js';
 import { unsafeKeyIn } from '../api/safe-keys.js';
@@ -65,6 +66,31 @@ export function parseJsonBody(bytes: Buffer): unknown {
     throw new BerthError('BadRequest', `the request body is not valid JSON: ${(e as Error).message}`);
   }
   return withSafeKeys(value);
+}
+
+/** Server-side apply's media types: YAML (of which JSON is a part) or JSON. */
+export const APPLY_MEDIA_TYPES = ['application/apply-patch+yaml', 'application/apply-patch+json'] as const;
+
+/** A server-side apply body: one object, in YAML or JSON, without aliases. */
+export async function readApplyBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const bytes = await readRawBody(req);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BerthError('BadRequest', 'the request body is not valid UTF-8');
+  }
+  // Flow-style nesting (JSON's brackets) is checked before parsing, as for JSON bodies.
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
+  let value: unknown;
+  try {
+    value = parseYaml(text, { maxAliasCount: 0, version: '1.2' });
+  } catch (e) {
+    throw new BerthError('BadRequest', `the apply configuration is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BerthError('BadRequest', 'an apply configuration is one object (apiVersion, kind, metadata, …)');
+  if (jsonDepth(JSON.stringify(value)) > MAX_JSON_DEPTH) throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
+  return withSafeKeys(value) as Record<string, unknown>;
 }
 
 /** The body, unless a key in it could reach a prototype (422, naming where). */

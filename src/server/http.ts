@@ -13,7 +13,7 @@ import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
-import { InvalidObjectError, Registry, type WriteOptions } from './registry.js';
+import { DEFAULT_MANAGER, InvalidObjectError, Registry, type WriteOptions } from './registry.js';
 import { route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
@@ -24,7 +24,7 @@ import { ACCESS_REVIEW_PATH, SUBJECT_REVIEW_PATH, accessReview, subjectReview } 
 import { admissionFor } from './admission.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
 import type { QuotaAdmission } from '../runtime/quota.js';
-import { readCreateBody, readJsonBody, readRawBody } from './body.js';
+import { APPLY_MEDIA_TYPES, mediaType, readApplyBody, readCreateBody, readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
 /** Subresources that are WebSocket streams (server/upgrade), not requests. */
@@ -106,6 +106,16 @@ function splitEventSelector(selector: string | null): { storeSelector: string; m
     };
   });
   return { storeSelector: rest.join(','), match: (o) => checks.every((c) => c(o)) };
+}
+
+/** Who writes: `?fieldManager=`, else the client's user agent up to its first '/' (as Kubernetes names it). */
+function fieldManagerOf(q: URLSearchParams, req: IncomingMessage): string {
+  const named = q.get('fieldManager');
+  if (named !== null) {
+    if (named.length > 128 || !/^[\x20-\x7e]*$/.test(named)) throw new BerthError('BadRequest', 'fieldManager must be at most 128 printable characters');
+    return named;
+  }
+  return String(req.headers['user-agent'] ?? '').split('/')[0]!.slice(0, 128) || DEFAULT_MANAGER;
 }
 
 /** `dryRun=All` (Kubernetes' only value): the write is checked and answered, not stored. */
@@ -207,6 +217,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   const strict = q.get('fieldValidation') === 'Strict';
   const dryRun = dryRunOf(q);
   const admit = admissionFor(p, ctx.store, ctx.podSecurity, ctx.quotas);
+  const fieldManager = fieldManagerOf(q, req);
   const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
   if (isNodeLease(r) && !['get', 'list'].includes(r.verb)) {
     throw new BerthError('MethodNotAllowed', `node leases are read-only here: each agent's heartbeat (PUT /api/v1/nodes/NAME/heartbeat) renews its own`);
@@ -269,7 +280,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         const registered = await registerNode(ctx, p, r, body, { strict, admit });
         return send(res, 201, registered.object, { ...warn(registered.warnings), ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}) });
       }
-      const { object, warnings } = await ctx.registry.create(r, body, { strict, admit, dryRun });
+      const { object, warnings } = await ctx.registry.create(r, body, { strict, admit, dryRun, fieldManager });
       return send(res, 201, object, warn(warnings));
     }
     case 'update': {
@@ -281,14 +292,21 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         const body = await readJsonBody(req);
         return writeScale(ctx, r, () => body, false, res, { admit, dryRun });
       }
-      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun });
+      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun, fieldManager });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
       const contentType = String(req.headers['content-type'] ?? '');
+      if ((APPLY_MEDIA_TYPES as readonly string[]).includes(mediaType(contentType))) {
+        if (r.subresource) throw new BerthError('BadRequest', `server-side apply is for ${r.info.plural} themselves, not their ${r.subresource}`);
+        if (!q.get('fieldManager')) throw new BerthError('BadRequest', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+        const force = ['1', 'true'].includes(q.get('force') ?? '');
+        const { object, warnings, created } = await ctx.registry.apply(r, await readApplyBody(req), fieldManager, force, { strict, admit, dryRun });
+        return send(res, created ? 201 : 200, object, warn(warnings));
+      }
       const body = await readJsonBody(req, Object.values(PATCH_TYPES));
       if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), true, res, { admit, dryRun });
-      const { object, warnings } = await ctx.registry.patch(r, contentType, body, { strict, admit, dryRun });
+      const { object, warnings } = await ctx.registry.patch(r, contentType, body, { strict, admit, dryRun, fieldManager });
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {

@@ -136,7 +136,7 @@ export function jsonPatch(target: Json, ops: unknown): Json {
 // ---- strategic merge patch ------------------------------------------------------------------
 
 /** Merge keys of the list fields Berth serves (Kubernetes' patchMergeKey tags). */
-function mergeKeyFor(field: string, items: Json[]): string | undefined {
+export function mergeKeyFor(field: string, items: Json[]): string | undefined {
   switch (field) {
     case 'containers':
     case 'initContainers':

@@ -5,6 +5,7 @@
  * the status subresource keeps everything but status); generation moves when the spec does;
  * namespaced objects need their Namespace.
  */
+import { recordUpdate, serverSideApply, type ManagedFieldsEntry } from './managed-fields.js';
 import { randomUUID } from 'node:crypto';
 import { randomSuffix } from '../api/names.js';
 import { BerthError, isBerthError } from '../api/errors.js';
@@ -72,7 +73,14 @@ export interface WriteOptions {
    * answer — except storing it (no quota charged, no dependent touched).
    */
   dryRun?: boolean;
+  /** Who writes (`?fieldManager=`, else the client's user agent): the owner of what it changes. */
+  fieldManager?: string;
+  /** A server-side apply's own ownership record, instead of the Update one a write gets. */
+  managedFields?: ManagedFieldsEntry[];
 }
+
+/** The manager of a write whose client names none. */
+export const DEFAULT_MANAGER = 'unknown';
 
 export class Registry {
   /** Service writes one at a time: two must not be given the same NodePort or proxy port. */
@@ -116,6 +124,7 @@ export class Registry {
     if (req.subresource) throw new BerthError('MethodNotAllowed', `cannot create ${req.info.plural}/${req.subresource}`);
     const { object, warnings } = this.validate(req, body, options.strict === true);
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
+    meta.managedFields = options.managedFields ?? recordUpdate(undefined, object, undefined, options.fieldManager ?? DEFAULT_MANAGER, object.apiVersion, timestamp(this.now()));
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
     // Admission again when a quota it charged moved meanwhile (another create took its share).
     const admitted = options.dryRun
@@ -154,12 +163,39 @@ export class Registry {
     }
   }
 
+  /**
+   * Server-side apply (PATCH application/apply-patch+yaml): the configuration merged into the
+   * object as `manager`'s (api: server/managed-fields), created when there is none; 409 on a
+   * conflict with another manager unless `force`.
+   */
+  async apply(req: ResourceRequest, config: Record<string, unknown>, manager: string, force: boolean, options: WriteOptions = {}): Promise<WriteResult & { created: boolean }> {
+    const meta = (config.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+    if (meta.name !== undefined && meta.name !== req.name) throw new BerthError('BadRequest', `the name in the apply configuration (${JSON.stringify(meta.name)}) does not match the URL's (${JSON.stringify(req.name)})`);
+    const named = { ...config, metadata: { ...(config.metadata as object), name: req.name, ...(req.info.namespaced ? { namespace: req.namespace } : {}) } };
+    for (let attempt = 0; ; attempt++) {
+      const current = await getIfExists(this.store, this.ref(req));
+      const time = timestamp(this.now());
+      const result = serverSideApply(current as never, named as never, manager, force, time);
+      try {
+        if (!current) return { ...(await this.create({ ...req, verb: 'create' }, result.object, { ...options, managedFields: result.managedFields })), created: true };
+        return { ...(await this.replace(req, current, result.object, { ...options, managedFields: result.managedFields }, Number(current.metadata.resourceVersion))), created: false };
+      } catch (e) {
+        // Someone wrote between the read and the write (or created it): apply to what is there now.
+        if ((!isBerthError(e, 'Conflict') && !isBerthError(e, 'AlreadyExists')) || /Apply failed/.test((e as Error).message) || attempt >= 5) throw e;
+      }
+    }
+  }
+
   private async replace(req: ResourceRequest, current: KubeObject, body: unknown, options: WriteOptions, expected: number | undefined): Promise<WriteResult> {
     const { object, warnings } = this.validate(req, body, options.strict === true);
     if (object.metadata.uid !== undefined && object.metadata.uid !== current.metadata.uid) throw new BerthError('Conflict', `uid ${object.metadata.uid} does not match the stored object's (${current.metadata.uid})`);
     // The status subresource writes status and nothing else; the main resource everything else.
     const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
+    // Who owns which field: the writer takes what it changed (status is its own subresource's).
+    const before = current.metadata.managedFields as ManagedFieldsEntry[] | undefined;
+    next.metadata.managedFields = req.subresource === 'status' ? before : options.managedFields ?? recordUpdate(current, next, before, options.fieldManager ?? DEFAULT_MANAGER, next.apiVersion, timestamp(this.now()));
+    if (!next.metadata.managedFields) delete next.metadata.managedFields;
     await options.admit?.({ verb: 'update', info: req.info, object: next, current, ...(req.subresource ? { subresource: req.subresource } : {}) });
     const write = options.dryRun ? (o: KubeObject) => dryRunUpdate(current, o, expected) : (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
     const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServicePorts(next, current, write) : write(next)).catch((e) => {

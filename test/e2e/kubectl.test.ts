@@ -197,4 +197,26 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     const pdb = await kubectl('explain', 'pdb.spec');
     expect(pdb.out).toContain('maxUnavailable');
   });
+
+  it('apply --server-side: field managers, a conflict named as Kubernetes names it, --force-conflicts', async () => {
+    const file = path.join(home, 'ssa.yaml');
+    const manifest = (replicas: number, image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ssa}\n  template:\n    metadata:\n      labels: {app: ssa}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
+    writeFileSync(file, manifest(2, 'nginx:1'));
+    expect(await kubectl('apply', '--server-side', '-f', file)).toMatchObject({ code: 0, out: 'deployment.apps/ssa serverside-applied\n' });
+    writeFileSync(file, manifest(3, 'nginx:1'));
+    const conflict = await kubectl('apply', '--server-side', '--field-manager=bob', '-f', file);
+    expect(conflict.code).toBe(1);
+    expect(conflict.err).toContain('Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas');
+    expect(await kubectl('apply', '--server-side', '--field-manager=bob', '--force-conflicts', '-f', file)).toMatchObject({ code: 0 });
+    const live = JSON.parse((await kubectl('get', 'deploy', 'ssa', '-o', 'json', '--show-managed-fields')).out);
+    expect(live.spec.replicas).toBe(3);
+    const owners = Object.fromEntries(live.metadata.managedFields.map((m: any) => [m.manager, m.operation]));
+    expect(owners).toEqual({ kubectl: 'Apply', bob: 'Apply' });
+    expect(live.metadata.managedFields.find((m: any) => m.manager === 'bob').fieldsV1['f:spec']['f:replicas']).toEqual({});
+    expect(live.metadata.managedFields.find((m: any) => m.manager === 'kubectl').fieldsV1['f:spec']['f:replicas']).toBeUndefined();
+    // A client-side write (kubectl scale) takes the field as an Update, with no conflict.
+    expect((await kubectl('scale', 'deploy', 'ssa', '--replicas=4')).code).toBe(0);
+    const after = JSON.parse((await kubectl('get', 'deploy', 'ssa', '-o', 'json', '--show-managed-fields')).out);
+    expect(after.metadata.managedFields.filter((m: any) => m.fieldsV1['f:spec']?.['f:replicas']).map((m: any) => m.operation)).toEqual(['Update']);
+  });
 });
