@@ -1,14 +1,16 @@
 /**
  * Just enough of Kubernetes' protobuf encoding for the bodies kubectl sends only as protobuf (its
  * typed clients never fall back to JSON): the self-reviews of `kubectl auth can-i|whoami`, and
- * the ConfigMaps, Secrets and Namespaces of `kubectl create configmap|secret|namespace`, and the
- * Evictions of `kubectl drain`. The
+ * the ConfigMaps, Secrets and Namespaces of `kubectl create configmap|secret|namespace`, the
+ * Evictions of `kubectl drain`, and the Pods, Deployments and Jobs of `kubectl run`, `kubectl
+ * create deployment|job` (by the tables in protobuf-kinds.ts). The
  * envelope is the magic `k8s\0` and a runtime.Unknown {typeMeta{apiVersion=1, kind=2}=1, raw=2};
  * `raw` is the object, read here field by field (k8s.io/api's generated.proto numbers) into the
  * JSON it stands for, which then goes through the same validation as any body. Any other kind in
  * protobuf is refused with 415.
  */
 import { BerthError } from '../api/errors.js';
+import { WORKLOAD_MESSAGES, decodeMessage } from './protobuf-kinds.js';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -152,7 +154,11 @@ export function decodeProtobufBody(body: Buffer): unknown {
         } : {}),
       };
     }
+    case 'Pod':
+    case 'Deployment':
+    case 'Job':
+      return { ...head, ...decodeMessage(raw, WORKLOAD_MESSAGES[kind]!, '', fields) };
     default:
-      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for ConfigMaps, Secrets, Namespaces, Evictions and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
+      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for Pods, Deployments, Jobs, ConfigMaps, Secrets, Namespaces, Evictions and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
   }
 }

@@ -219,4 +219,24 @@ describe.skipIf(!KUBECTL)('the real kubectl against berth server', () => {
     const after = JSON.parse((await kubectl('get', 'deploy', 'ssa', '-o', 'json', '--show-managed-fields')).out);
     expect(after.metadata.managedFields.filter((m: any) => m.fieldsV1['f:spec']?.['f:replicas']).map((m: any) => m.operation)).toEqual(['Update']);
   });
+
+  it('run, create deployment and create job --from=cronjob (protobuf bodies) create what they say', async () => {
+    expect(await kubectl('create', 'deployment', 'made', '--image=busybox:1', '--replicas=0', '--port=8080', '--', 'sleep', '3600')).toMatchObject({ code: 0, out: 'deployment.apps/made created\n' });
+    const dep = JSON.parse((await kubectl('get', 'deploy', 'made', '-o', 'json')).out);
+    expect({ replicas: dep.spec.replicas, selector: dep.spec.selector, container: dep.spec.template.spec.containers[0] }).toMatchObject({
+      replicas: 0, selector: { matchLabels: { app: 'made' } }, container: { name: 'busybox', image: 'busybox:1', command: ['sleep', '3600'], ports: [{ containerPort: 8080, protocol: 'TCP' }] },
+    });
+    expect(await kubectl('run', 'runner', '--image=busybox', '--env=MODE=fast', '--labels=team=a', '--', 'sleep', '100')).toMatchObject({ code: 0, out: 'pod/runner created\n' });
+    const pod = JSON.parse((await kubectl('get', 'pod', 'runner', '-o', 'json')).out);
+    expect({ labels: pod.metadata.labels, args: pod.spec.containers[0].args, env: pod.spec.containers[0].env }).toEqual({ labels: { team: 'a' }, args: ['sleep', '100'], env: [{ name: 'MODE', value: 'fast' }] });
+    const cronjob = path.join(home, 'cj.yaml');
+    writeFileSync(cronjob, 'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: "0 3 * * *"\n  jobTemplate:\n    spec:\n      backoffLimit: 2\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: main, image: busybox, command: [echo, hi], env: [{name: X, valueFrom: {secretKeyRef: {name: s, key: k}}}]}]\n');
+    expect((await kubectl('apply', '-f', cronjob)).code).toBe(0);
+    expect(await kubectl('create', 'job', 'by-hand', '--from=cronjob/nightly')).toMatchObject({ code: 0, out: 'job.batch/by-hand created\n' });
+    const job = JSON.parse((await kubectl('get', 'job', 'by-hand', '-o', 'json')).out);
+    expect(job.metadata.ownerReferences).toMatchObject([{ kind: 'CronJob', name: 'nightly', controller: true }]);
+    expect(job.metadata.annotations).toMatchObject({ 'cronjob.kubernetes.io/instantiate': 'manual' });
+    expect(job.spec.backoffLimit).toBe(2);
+    expect(job.spec.template.spec.containers[0]).toMatchObject({ command: ['echo', 'hi'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] });
+  });
 });
