@@ -6,7 +6,9 @@
  * record, per manager and operation (Apply or Update), the paths it owns, as FieldsV1.
  *
  * - An Update (create, PUT, any other patch) takes the paths whose values it changed from
- *   everyone else, and never conflicts.
+ *   everyone else, and never conflicts. It is recorded once the object has managedFields (its
+ *   first apply gives everything it had to "before-first-apply", as Kubernetes does for objects
+ *   without them).
  * - An Apply owns exactly the paths of its configuration: a path another manager owns with a
  *   different value is a conflict (409 naming the managers) unless forced, which takes it;
  *   paths it applied before and no longer does are removed, unless someone else owns them.
@@ -32,6 +34,8 @@ const isObj = (v: unknown): v is JsonObject => typeof v === 'object' && v !== nu
 const SET_LISTS = new Set(['finalizers']);
 /** What the server owns, never a manager: identity, bookkeeping, status (its own subresource). */
 const UNOWNED_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink']);
+
+export const BEFORE_FIRST_APPLY = 'before-first-apply';
 
 /** A path, as its elements joined with NUL (elements are `f:…`, `k:{…}`, `v:…`). */
 type Path = string;
@@ -176,6 +180,11 @@ const changedPaths = (before: unknown, after: unknown): Path[] => [...leafPaths(
 
 /** managedFields after an Update by `manager`: it takes the paths it changed (all of a new object's). */
 export function recordUpdate(before: unknown, after: unknown, previous: ManagedFieldsEntry[] | undefined, manager: string, apiVersion: string, time: string): ManagedFieldsEntry[] {
+  // A create (the API's hot path): one owner of every field, written straight out.
+  if (before === undefined && !previous?.length) {
+    const paths = leafPaths(after);
+    return paths.size ? [{ manager, operation: 'Update', apiVersion, time, fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) }] : [];
+  }
   const owners = ownersOf(previous);
   const changed = changedPaths(before, after);
   if (changed.length) {
@@ -198,7 +207,13 @@ export interface ApplyResult {
  * 409 naming every conflicting manager and path unless `force`.
  */
 export function serverSideApply(live: JsonObject | undefined, config: JsonObject, manager: string, force: boolean, time: string): ApplyResult {
-  const owners = ownersOf((live?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields);
+  const recorded = (live?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields;
+  const owners = ownersOf(recorded);
+  // An object no one has applied yet: what it has belongs to "before-first-apply" (Kubernetes' name), so an apply that changes it conflicts.
+  if (live && !recorded?.length) {
+    const paths = leafPaths(live);
+    if (paths.size) owners.set(entryKey(BEFORE_FIRST_APPLY, 'Update'), { entry: { manager: BEFORE_FIRST_APPLY, operation: 'Update', apiVersion: String(live.apiVersion ?? ''), time, fieldsType: 'FieldsV1' }, paths });
+  }
   const applied = leafPaths(config);
   const key = entryKey(manager, 'Apply');
   const previous = owners.get(key)?.paths ?? new Set<Path>();

@@ -124,7 +124,8 @@ export class Registry {
     if (req.subresource) throw new BerthError('MethodNotAllowed', `cannot create ${req.info.plural}/${req.subresource}`);
     const { object, warnings } = this.validate(req, body, options.strict === true);
     const meta = prepareCreate(object, this.now(), randomUUID()).metadata;
-    meta.managedFields = options.managedFields ?? recordUpdate(undefined, object, undefined, options.fieldManager ?? DEFAULT_MANAGER, object.apiVersion, timestamp(this.now()));
+    // Field ownership is recorded from an object's first server-side apply on (see replace()).
+    if (options.managedFields) meta.managedFields = options.managedFields;
     if (req.info.namespaced) await this.requireNamespace(meta.namespace!);
     // Admission again when a quota it charged moved meanwhile (another create took its share).
     const admitted = options.dryRun
@@ -192,9 +193,12 @@ export class Registry {
     // The status subresource writes status and nothing else; the main resource everything else.
     const next: KubeObject = req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
-    // Who owns which field: the writer takes what it changed (status is its own subresource's).
+    // Who owns which field, once the object has been server-side applied (before that, its first
+    // apply gives everything it has to "before-first-apply", as Kubernetes does for objects
+    // without managedFields): the writer takes what it changed; status is its subresource's.
+    // Not recorded for every write: on objects nobody applies it would only cost size and time.
     const before = current.metadata.managedFields as ManagedFieldsEntry[] | undefined;
-    next.metadata.managedFields = req.subresource === 'status' ? before : options.managedFields ?? recordUpdate(current, next, before, options.fieldManager ?? DEFAULT_MANAGER, next.apiVersion, timestamp(this.now()));
+    next.metadata.managedFields = options.managedFields ?? (req.subresource === 'status' || !before?.length ? before : recordUpdate(current, next, before, options.fieldManager ?? DEFAULT_MANAGER, next.apiVersion, timestamp(this.now())));
     if (!next.metadata.managedFields) delete next.metadata.managedFields;
     await options.admit?.({ verb: 'update', info: req.info, object: next, current, ...(req.subresource ? { subresource: req.subresource } : {}) });
     const write = options.dryRun ? (o: KubeObject) => dryRunUpdate(current, o, expected) : (o: KubeObject) => this.store.update(o, { expectedRevision: expected });

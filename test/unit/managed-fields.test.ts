@@ -63,4 +63,11 @@ describe('ownership', () => {
     const dropped = serverSideApply(live2 as never, deploy({ replicas: 2 }, { team: 'a' }) as never, 'alice', false, T);
     expect((dropped.object.metadata as { labels: object }).labels).toEqual({ team: 'a', tier: 'x' });
   });
+
+  it('an object no one applied yet: its fields are "before-first-apply"\'s, and an apply that changes one conflicts', () => {
+    const live = deploy({ replicas: 2, paused: false });
+    expect(() => serverSideApply(live as never, deploy({ replicas: 3 }) as never, 'kubectl', false, T)).toThrow('conflict with "before-first-apply": .spec.replicas');
+    const same = serverSideApply(live as never, deploy({ replicas: 2 }) as never, 'kubectl', false, T);
+    expect(same.managedFields.map((e) => [e.manager, e.operation, show(fromFieldsV1(e.fieldsV1))])).toEqual([['before-first-apply', 'Update', ['.spec.paused', '.spec.replicas']], ['kubectl', 'Apply', ['.spec.replicas']]]);
+  });
 });
