@@ -216,6 +216,21 @@ spec:
     expect((await kubectl('delete', 'sts/db', 'ds/agent')).code).toBe(0);
   }, 120_000);
 
+  it('the verbs that need no node on the same server: explain, auth can-i, diff, server-side apply with a conflict', async () => {
+    expect((await kubectl('explain', 'deployment.spec.replicas')).out).toContain('FIELD: replicas <integer>');
+    expect(await kubectl('auth', 'can-i', 'create', 'pods/exec')).toMatchObject({ code: 0, out: 'yes\n' });
+    const live = JSON.parse((await kubectl('get', 'deploy', 'web', '-o', 'json')).out);
+    const file = path.join(home, 'web-diff.yaml');
+    writeFileSync(file, JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { ...live.spec, replicas: 7 } }));
+    const diff = await kubectl('diff', '-f', file);
+    expect(diff.code).toBe(1); // kubectl diff: 1 means "differences found"
+    expect(diff.out).toMatch(/-\s+replicas: 2\n\+\s+replicas: 7/);
+    expect(JSON.parse((await kubectl('get', 'deploy', 'web', '-o', 'json')).out).metadata.resourceVersion).toBe(live.metadata.resourceVersion);
+    const ssa = await kubectl('apply', '--server-side', '-f', file);
+    expect(ssa.code).toBe(1);
+    expect(ssa.err).toContain('Apply failed with 1 conflict: conflict with "before-first-apply": .spec.replicas');
+  });
+
   it('get all lists pods, services and the workloads', async () => {
     const r = await kubectl('get', 'all');
     expect(r.code, r.err).toBe(0);
