@@ -6,6 +6,7 @@
  * evictions cannot both spend the last disruption), then the pod is deleted gracefully.
  * `kubectl drain` and `berth drain` evict through it.
  */
+import { timestamp } from '../api/lifecycle.js';
 import { PDB, budgetMatches, budgetPod, evictionVerdict, type BudgetObject, type BudgetStatus } from '../api/disruption.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import type { KubeObject, Store } from '../store/types.js';
@@ -35,7 +36,7 @@ export async function evict(store: Store, registry: Registry, r: ResourceRequest
       try {
         await store.update({
           ...budget,
-          status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [pod.metadata.name]: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } },
+          status: { ...status, disruptionsAllowed: status.disruptionsAllowed - 1, disruptedPods: { ...status.disruptedPods, [pod.metadata.name]: timestamp(new Date()) } },
         }, { expectedRevision: Number(budget.metadata.resourceVersion) });
       } catch (e) {
         // Another eviction (or the controller) wrote the budget since it was read: decide again.

@@ -230,7 +230,9 @@ export function serverSideApply(live: JsonObject | undefined, config: JsonObject
     });
   }
   // Forced (or no conflict): the applier takes what it sets with a new value from everyone.
-  for (const c of conflicts) owners.get(entryKey(c.manager, 'Apply'))?.paths.delete(c.path), owners.get(entryKey(c.manager, 'Update'))?.paths.delete(c.path);
+  for (const c of conflicts) {
+    for (const operation of ['Apply', 'Update']) owners.get(entryKey(c.manager, operation))?.paths.delete(c.path);
+  }
   const { metadata: liveMeta, ...liveRest } = live ?? {};
   const { managedFields: _m, ...liveMetaRest } = (isObj(liveMeta) ? liveMeta : {}) as JsonObject;
   const merged = strategicMerge({ ...liveRest, metadata: liveMetaRest } as JsonObject, withoutDirectives(config)) as JsonObject;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { prepareCreate } from '../api/lifecycle.js';
+import { prepareCreate, timestamp } from '../api/lifecycle.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, LeaseRecord, Store } from '../store/types.js';
 import { DATA_DIR_ANNOTATION } from '../api/pod-security.js';
@@ -95,7 +95,7 @@ export function leaseObject(node: string, lease: LeaseRecord): KubeObject {
   const at = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
   return {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-    metadata: { name: node, namespace: NODE_LEASE_NAMESPACE, uid: `lease-${node}`, resourceVersion: String(lease.renewTime), creationTimestamp: new Date(lease.acquireTime).toISOString().replace(/\.\d+Z$/, 'Z') },
+    metadata: { name: node, namespace: NODE_LEASE_NAMESPACE, uid: `lease-${node}`, resourceVersion: String(lease.renewTime), creationTimestamp: timestamp(new Date(lease.acquireTime)) },
     spec: { holderIdentity: lease.holder, leaseDurationSeconds: Math.round(lease.ttlMs / 1000), acquireTime: at(lease.acquireTime), renewTime: at(lease.renewTime) },
   };
 }

@@ -6,6 +6,7 @@
  * dropped: the object would be stored without it (an empty one, which Go's encoder writes for
  * every unset plain field, carries nothing and is skipped). Status is ignored (a create sets its own).
  */
+import { timestamp } from '../api/lifecycle.js';
 import { BerthError } from '../api/errors.js';
 
 export type Fields = Map<number, (bigint | Buffer)[]>;
@@ -178,7 +179,7 @@ function decodeValue(v: bigint | Buffer, type: Scalar | Msg, at: string, parse: 
     case 'time': {
       // A create's zero time (kubectl sends an empty one) is no time at all.
       const seconds = parse(asBytes(v)).get(1)?.[0];
-      return seconds === undefined || asInt(seconds) === 0 ? undefined : new Date(asInt(seconds) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      return seconds === undefined || asInt(seconds) === 0 ? undefined : timestamp(new Date(asInt(seconds) * 1000));
     }
     case 'ignore':
       return undefined;

@@ -7,26 +7,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { HOOK_OF_ANNOTATION, deletePolicies, hookOutcome, hookPhases, type HookOutcome } from '../api/hooks.js';
+import { HOOK_OF_ANNOTATION, deletePolicies, hookOutcome, hookPhases } from '../api/hooks.js';
 import { groupOf } from '../api/kinds.js';
 import { prepareCreate } from '../api/lifecycle.js';
 import { randomSuffix } from '../api/names.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, Store } from '../store/types.js';
+import type { HookRun } from '../api/types.gen.js';
 import { chargeCreates } from './quota.js';
 import { formatViolation } from './project.js';
 
-export interface HookRun {
-  phase: string;
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-  state: HookOutcome;
-  message?: string;
-  deletePolicies: string[];
-  deleted?: boolean;
-}
+/** A hook this operation started, and where it is (status.operationState.hooks, schemas/). */
+export type { HookRun };
 
 export type PhaseState = { state: 'done' | 'running' } | { state: 'failed'; message: string };
 

@@ -5,6 +5,7 @@
  * granted in disruptedPods; this controller forgets each grant once its pod is gone (or after
  * two minutes, when the eviction never deleted it).
  */
+import { timestamp } from '../../api/lifecycle.js';
 import { DISRUPTION_TIMEOUT_MS, PDB, budgetMatches, budgetPod, budgetStatus, type BudgetObject, type BudgetStatus } from '../../api/disruption.js';
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
@@ -52,7 +53,7 @@ export class DisruptionController implements Controller {
       observedGeneration: budget.metadata.generation ?? 1, ...computed,
       conditions: [{
         type: 'DisruptionAllowed', status: conditionStatus, reason: allowed ? 'SufficientPods' : 'InsufficientPods', message: '',
-        lastTransitionTime: previous?.status === conditionStatus && previous.lastTransitionTime ? previous.lastTransitionTime : new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'),
+        lastTransitionTime: previous?.status === conditionStatus && previous.lastTransitionTime ? previous.lastTransitionTime : timestamp(new Date(now)),
         observedGeneration: budget.metadata.generation ?? 1,
       }],
     };
