@@ -95,6 +95,34 @@ for (const driver of drivers) {
       expect((await runtime.list()).some((x) => x.id === c.id)).toBe(false);
     });
 
+    it('runs a command with its streams open: stdin to its end, stdout and stderr apart, exit code; on a terminal, its size', async () => {
+      const c = await runtime.start(await spec(['sh', '-c', 'exec sleep 60']));
+      const read = (s: NodeJS.ReadableStream | undefined) => new Promise<string>((resolve) => {
+        let out = '';
+        if (!s) return resolve('');
+        s.on('data', (d) => (out += d));
+        s.on('end', () => resolve(out));
+      });
+      const piped = await runtime.openExec(c.id, [BUSYBOX, 'sh', '-c', 'tr a-z A-Z; echo done >&2; exit 4'], { tty: false });
+      const [out, err] = [read(piped.stdout), read(piped.stderr)];
+      piped.stdin.end('shout\n');
+      expect(await piped.exited).toBe(4);
+      expect({ out: await out, err: await err }).toEqual({ out: 'SHOUT\n', err: 'done\n' });
+
+      const tty = await runtime.openExec(c.id, [BUSYBOX, 'sh'], { tty: true });
+      let screen = '';
+      tty.stdout.on('data', (d) => (screen += d));
+      tty.resize(77, 33);
+      await until('the terminal has its size', async () => {
+        tty.stdin.write('stty size\n');
+        await new Promise((r) => setTimeout(r, 200));
+        return screen.includes('33 77');
+      });
+      tty.stdin.write('exit 6\n');
+      expect(await tty.exited).toBe(6);
+      await runtime.stop(c.id, 500);
+    });
+
     it('records how a container ended, and follows its log until it does', async () => {
       const c = await runtime.start(await spec(['sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.1; done; exit 3']));
       const lines: string[] = [];
