@@ -263,5 +263,14 @@ spec:
     expect(pods.filter((p) => p.spec.nodeName === 'n1' && !p.metadata.deletionTimestamp)).toEqual([]);
     await until('4 ready pods on n2', async () => (await podsOf('app=web')).filter((p) => ready(p) && p.spec.nodeName === 'n2').length === 4, 30_000);
     expect((await kubectl('uncordon', 'n1')).code).toBe(0);
+    // berth drain evicts through the same budget: with every pod needed (minAvailable 4), it waits, says why, and gives up at its timeout.
+    expect((await kubectl('patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":4}}')).code).toBe(0);
+    await until('the budget allows nothing', async () => JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.disruptionsAllowed === 0 && JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.observedGeneration === 2);
+    const blocked = await berth('drain', 'n2', '--timeout', '5s');
+    expect(blocked.code).toBe(3);
+    expect(blocked.err).toContain("Cannot evict pod as it would violate the pod's disruption budget.");
+    expect(blocked.err).toContain('their disruption budgets allowed no disruption');
+    expect((await podsOf('app=web')).filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(4);
+    expect((await kubectl('uncordon', 'n2')).code).toBe(0);
   }, 120_000);
 });
