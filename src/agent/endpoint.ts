@@ -1,9 +1,9 @@
 /**
- * The agent's own HTTP endpoint, for the server only (it proxies `berth logs` and `berth exec`):
+ * The agent's own HTTP endpoint, for the server only (it proxies logs, exec, attach, port-forward):
  * every request needs the bearer secret this agent made at start and gave the server with its
  * heartbeat. GET /logs?namespace&pod&container[&follow][&previous][&tailLines][&sinceSeconds]
- * streams a container's log. A WebSocket upgrade of GET /exec, /attach or /portforward (?namespace&pod and the Kubernetes
- * query) opens a stream in Kubernetes' protocols (agent/streams).
+ * streams a container's log. A WebSocket upgrade of GET /exec, /attach or /portforward
+ * (?namespace&pod and the Kubernetes query) opens a stream in Kubernetes' protocols (agent/streams).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
