@@ -2,6 +2,7 @@
  * `berth server`: the HTTPS API over a store. The caller (the composition root) opens the store
  * and passes it in; this module makes the data directory ready, serves, and shuts down cleanly.
  */
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:https';
 import { createHttpsServer } from '../api/https.js';
 import type { Logger } from 'pino';
@@ -75,6 +76,8 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
 
   const shutdown = new AbortController();
+  // Every API watch (each agent holds several) listens on it: many is expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
   // Which namespaces have quotas or limit ranges, so that admission in the others reads nothing more.
   const policies = new PolicyIndex(store);
   // Events age out as on Kubernetes (--event-ttl 1h): swept once a minute.
