@@ -37,19 +37,25 @@ function fail(ws: WebSocket, message: string): void {
 
 export async function serveExec(ws: WebSocket, runtime: ContainerRuntime, container: RuntimeContainer, request: StreamRequest): Promise<void> {
   if (request.command.length === 0) return fail(ws, 'exec needs a command (?command=sh&command=-c&…)');
+  // A client sends its input as soon as the socket opens, while the command is still being
+  // started (a Docker exec takes a while): kept until there is a command to give it to.
+  const early: Buffer[] = [];
+  let handle: ((data: Buffer) => void) | undefined;
+  ws.on('message', (data: Buffer) => (handle ? handle(data) : early.push(data)));
   let session: ExecSession;
   try {
     session = await runtime.openExec(container.id, request.command, { tty: request.tty });
   } catch (e) {
     return fail(ws, (e as Error).message);
   }
+  if (ws.readyState !== ws.OPEN) return session.kill();
   const v5 = ws.protocol === 'v5.channel.k8s.io';
   const outputs = [session.stdout, ...(session.stderr ? [session.stderr] : [])];
   const send = sender(ws, () => outputs);
   session.stdout.on('data', (d: Buffer) => request.stdout && send(STDOUT, d));
   session.stderr?.on('data', (d: Buffer) => request.stderr && send(STDERR, d));
   if (!request.stdin) session.stdin.end();
-  ws.on('message', (data: Buffer) => {
+  handle = (data: Buffer) => {
     switch (data[0]) {
       case STDIN:
         if (request.stdin && session.stdin.writable) session.stdin.write(data.subarray(1));
@@ -64,7 +70,8 @@ export async function serveExec(ws: WebSocket, runtime: ContainerRuntime, contai
         if (v5 && data[1] === STDIN) session.stdin.end();
         return;
     }
-  });
+  };
+  for (const data of early.splice(0)) handle(data);
   ws.on('close', () => session.kill());
   const exitCode = await session.exited;
   // Whatever the command wrote before it ended reaches the client before its exit status.
