@@ -11,6 +11,7 @@ import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BERTH, buildOnce, startBerthServer } from '../helpers/berth.js';
+import { stillOurs } from '../helpers/agents.js';
 import { api } from '../helpers/server.js';
 import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 import { kindInfo } from '../../src/api/kinds.js';
@@ -102,7 +103,8 @@ async function measure(runtime: 'process' | 'docker'): Promise<{ p50: number; p9
     }
     for (const id of (() => { try { return readdirSync(path.join(agentDir, 'process')); } catch { return []; } })()) {
       try {
-        process.kill(-JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+        const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8')) as { pid: number; procStart: string };
+        if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
       } catch {
         // gone
       }

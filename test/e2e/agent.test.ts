@@ -14,6 +14,7 @@ import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 import { background, run } from '../helpers/run.js';
+import { stillOurs } from '../helpers/agents.js';
 import { freePort } from '../helpers/ports.js';
 import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 
@@ -43,7 +44,7 @@ describe('berth agent (process runtime)', () => {
       for (const id of (existsSync(processes) ? readdirSync(processes) : [])) {
         try {
           const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8'));
-          process.kill(-meta.pid, 'SIGKILL');
+          if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
         } catch {
           // gone
         }

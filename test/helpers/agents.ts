@@ -38,14 +38,29 @@ export async function startAgent(server: BerthServerProcess, o: { name: string; 
   };
 }
 
-/** Whatever a (crashed or killed) process-runtime agent left running goes, by its process groups. */
+/**
+ * Whatever a (crashed or killed) process-runtime agent left running goes, by its process groups —
+ * only those still running: a pod that ended long ago left its pid free for another process
+ * (another test's agent or nginx), which a kill by that pid would take down.
+ */
 export function killLeftPods(agentDir: string): void {
   const processes = path.join(agentDir, 'process');
   for (const id of existsSync(processes) ? readdirSync(processes) : []) {
     try {
-      process.kill(-JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')).pid, 'SIGKILL');
+      const meta = JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')) as { pid: number; procStart: string };
+      if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
     } catch {
       // already gone
     }
+  }
+}
+
+/** The process with this pid is the one the runtime started (its start time, as the runtime recorded it). */
+export function stillOurs(meta: { pid: number; procStart: string }): boolean {
+  try {
+    const stat = readFileSync(`/proc/${meta.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === meta.procStart;
+  } catch {
+    return false;
   }
 }
