@@ -88,8 +88,8 @@ export function decodeHeaderBlock(block: Buffer): Record<string, string> {
   return headers;
 }
 
-/** One persistent zlib context, fed one sync-flushed block at a time, in order. */
-class ZContext {
+/** One persistent zlib context, fed one sync-flushed block at a time, in order (either side of a connection). */
+export class ZContext {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly z: zlib.Inflate | zlib.Deflate) {

@@ -11,7 +11,7 @@ import { PDB, budgetMatches, budgetPod, evictionVerdict, type BudgetObject, type
 import { BerthError, isBerthError } from '../api/errors.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Registry } from './registry.js';
-import type { ResourceRequest } from './routes.js';
+import { parentRequest, type ResourceRequest } from './routes.js';
 
 const CONFLICT_RETRIES = 5;
 
@@ -19,8 +19,7 @@ export async function evict(store: Store, registry: Registry, r: ResourceRequest
   const eviction = (body ?? {}) as { kind?: string; apiVersion?: string; metadata?: { name?: string }; deleteOptions?: Record<string, unknown> };
   if (eviction.kind !== undefined && eviction.kind !== 'Eviction') throw new BerthError('BadRequest', `the eviction subresource takes an Eviction (policy/v1), not a ${eviction.kind}`);
   if (eviction.metadata?.name && eviction.metadata.name !== r.name) throw new BerthError('BadRequest', `name in URL does not match name in Eviction object (${r.name} ≠ ${eviction.metadata.name})`);
-  const podRequest: ResourceRequest = { ...r, verb: 'delete' };
-  delete podRequest.subresource;
+  const podRequest: ResourceRequest = { ...parentRequest(r), verb: 'delete' };
   for (let attempt = 0; ; attempt++) {
     const pod = await registry.get(podRequest);
     const { items } = await store.list({ group: PDB.group, kind: PDB.kind, namespace: r.namespace! });

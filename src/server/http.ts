@@ -14,7 +14,7 @@ import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
 import { DEFAULT_MANAGER, InvalidObjectError, Registry, type WriteOptions } from './registry.js';
-import { route, type ResourceRequest } from './routes.js';
+import { STREAM_SUBRESOURCES, parentRequest, route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
 import type { Principal, TokenBook } from './tokens.js';
 import { WEBHOOK_PATH, parsePush, verifyWebhook, type GitPush } from './webhook.js';
@@ -27,8 +27,6 @@ import type { QuotaAdmission } from '../runtime/quota.js';
 import { APPLY_MEDIA_TYPES, mediaType, readApplyBody, readCreateBody, readJsonBody, readRawBody } from './body.js';
 
 const BOOKMARK_INTERVAL_MS = 30_000;
-/** Subresources that are WebSocket streams (server/upgrade), not requests. */
-const STREAMING = new Set(['exec', 'attach', 'portforward']);
 /** Kinds whose DELETE answers the object itself, as their Kubernetes registries do. */
 const RETURN_DELETED_OBJECT = new Set(['Pod', 'Namespace']);
 
@@ -224,7 +222,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
   }
   switch (r.verb) {
     case 'get': {
-      if (r.subresource && STREAMING.has(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`);
+      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`);
       if (r.subresource === 'scale') return send(res, 200, scaleOf(await ctx.registry.get(scalable(r))));
       if (r.subresource === 'log') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no log subresource`);
@@ -267,7 +265,7 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'watch':
       return watch(ctx, p, r, req, res, q);
     case 'create': {
-      if (r.subresource && STREAMING.has(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (see server/upgrade)`);
+      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (see server/upgrade)`);
       const body = await readCreateBody(req);
       if (r.subresource === 'eviction') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no eviction subresource`);
@@ -328,8 +326,7 @@ const isNodeLease = (r: ResourceRequest): boolean => r.info.kind === 'Lease' && 
 /** A request for the scale subresource of a kind that has one; NotFound for any other. */
 function scalable(r: ResourceRequest): ResourceRequest {
   if (!SCALABLE_KINDS.includes(r.info.kind)) throw new BerthError('NotFound', `${r.info.plural} have no scale subresource`);
-  const { subresource: _, ...parent } = r;
-  return parent;
+  return parentRequest(r);
 }
 
 /**

@@ -180,11 +180,6 @@ const changedPaths = (before: unknown, after: unknown): Path[] => [...leafPaths(
 
 /** managedFields after an Update by `manager`: it takes the paths it changed (all of a new object's). */
 export function recordUpdate(before: unknown, after: unknown, previous: ManagedFieldsEntry[] | undefined, manager: string, apiVersion: string, time: string): ManagedFieldsEntry[] {
-  // A create (the API's hot path): one owner of every field, written straight out.
-  if (before === undefined && !previous?.length) {
-    const paths = leafPaths(after);
-    return paths.size ? [{ manager, operation: 'Update', apiVersion, time, fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) }] : [];
-  }
   const owners = ownersOf(previous);
   const changed = changedPaths(before, after);
   if (changed.length) {

@@ -13,7 +13,9 @@ export type Verb = (typeof VERBS)[number];
 
 export const SUBRESOURCES = ['status', 'log', 'exec', 'attach', 'portforward', 'eviction', 'diff', 'revisions', 'heartbeat', 'scale'] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
-const POD_ACTIONS: readonly string[] = ['exec', 'attach', 'portforward', 'eviction'];
+/** A pod's subresources that are WebSocket streams (server/upgrade), not requests. */
+export const STREAM_SUBRESOURCES: readonly string[] = ['exec', 'attach', 'portforward'];
+const POD_ACTIONS: readonly string[] = [...STREAM_SUBRESOURCES, 'eviction'];
 
 export interface ResourceRequest {
   type: 'resource';
@@ -110,4 +112,10 @@ function verbOf(method: string, named: boolean, query: URLSearchParams): Verb | 
     default:
       return undefined;
   }
+}
+
+/** The object a subresource request is about: the same request without its subresource. */
+export function parentRequest(r: ResourceRequest): ResourceRequest {
+  const { subresource: _, item: _item, ...parent } = r;
+  return parent;
 }

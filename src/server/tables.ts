@@ -55,6 +55,12 @@ function servicePorts(svc: any): string {
   return ports.length ? ports.join(',') : '<none>';
 }
 
+/** ReplicaSets and ReplicationControllers: desired, current and ready pods. */
+const REPLICAS_TABLE = {
+  columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Age')],
+  row: ((r, now) => [r.metadata.name, r.spec?.replicas ?? 0, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, created(r, now)]) as Row,
+};
+
 const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
   Pod: {
     columns: [col('Name'), col('Ready'), col('Status'), col('Restarts', 0, 'integer'), col('Age'), col('IP', 1), col('Node', 1)],
@@ -74,14 +80,8 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
       Object.entries(d.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     ],
   },
-  ReplicaSet: {
-    columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Age')],
-    row: (r, now) => [r.metadata.name, r.spec?.replicas ?? 0, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, created(r, now)],
-  },
-  ReplicationController: {
-    columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Age')],
-    row: (r, now) => [r.metadata.name, r.spec?.replicas ?? 0, r.status?.replicas ?? 0, r.status?.readyReplicas ?? 0, created(r, now)],
-  },
+  ReplicaSet: REPLICAS_TABLE,
+  ReplicationController: REPLICAS_TABLE,
   DaemonSet: {
     columns: [col('Name'), col('Desired', 0, 'integer'), col('Current', 0, 'integer'), col('Ready', 0, 'integer'), col('Up-to-date', 0, 'integer'), col('Available', 0, 'integer'), col('Age')],
     row: (d, now) => [d.metadata.name, d.status?.desiredNumberScheduled ?? 0, d.status?.currentNumberScheduled ?? 0, d.status?.numberReady ?? 0, d.status?.updatedNumberScheduled ?? 0, d.status?.numberAvailable ?? 0, created(d, now)],

@@ -11,9 +11,8 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { authorize } from './authz.js';
 import { requestUrl, statusObject, type ApiContext } from './http.js';
 import { agentFor } from './podproxy.js';
-import { route } from './routes.js';
+import { STREAM_SUBRESOURCES, route } from './routes.js';
 
-const STREAMS = new Set(['exec', 'attach', 'portforward']);
 /** The handshake headers that go to the agent unchanged. */
 const PASSED = ['upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'];
 
@@ -39,7 +38,7 @@ async function passThrough(ctx: ApiContext, req: IncomingMessage, socket: Duplex
   if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
   const principal = await ctx.tokens.authenticate(auth.replace(/^Bearer\s+/i, ''));
   const match = route('POST', url.pathname, url.searchParams);
-  if (match?.type !== 'resource' || match.info.kind !== 'Pod' || !match.name || !STREAMS.has(match.subresource ?? '')) {
+  if (match?.type !== 'resource' || match.info.kind !== 'Pod' || !match.name || !STREAM_SUBRESOURCES.includes(match.subresource ?? '')) {
     throw new BerthError('BadRequest', `no stream at ${url.pathname}: upgrades are for pods/NAME/exec, attach and portforward`);
   }
   if (!/^websocket$/i.test(String(req.headers.upgrade ?? ''))) throw new BerthError('BadRequest', `Berth streams speak WebSocket, not ${JSON.stringify(String(req.headers.upgrade ?? ''))}`);

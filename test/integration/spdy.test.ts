@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SPDY3_DICTIONARY, SpdySession, decodeHeaderBlock, encodeHeaderBlock, type SpdyStream } from '../../src/agent/spdy.js';
+import { SPDY3_DICTIONARY, SpdySession, ZContext, decodeHeaderBlock, encodeHeaderBlock, type SpdyStream } from '../../src/agent/spdy.js';
 
 const control = (type: number, flags: number, body: Buffer) => {
   const h = Buffer.alloc(8);
@@ -28,8 +28,8 @@ const data = (id: number, payload: string, fin = false) => {
 
 /** A client: one deflate and one inflate context for the connection, frames parsed as they come. */
 class Client {
-  private readonly deflate = zlib.createDeflate({ dictionary: SPDY3_DICTIONARY });
-  private readonly inflate = zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
+  private readonly deflate = new ZContext(zlib.createDeflate({ dictionary: SPDY3_DICTIONARY }));
+  private readonly inflate = new ZContext(zlib.createInflate({ dictionary: SPDY3_DICTIONARY }));
   private pending = Buffer.alloc(0);
   readonly frames: { control: boolean; type?: number; id: number; flags: number; body: Buffer }[] = [];
 
@@ -50,34 +50,12 @@ class Client {
     });
   }
 
-  private compress(block: Buffer): Promise<Buffer> {
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      const onData = (c: Buffer) => chunks.push(c);
-      this.deflate.on('data', onData);
-      this.deflate.write(block);
-      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(() => {
-        this.deflate.off('data', onData);
-        resolve(Buffer.concat(chunks));
-      }));
-    });
-  }
-
   inflateBlock(block: Buffer): Promise<Record<string, string>> {
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      const onData = (c: Buffer) => chunks.push(c);
-      this.inflate.on('data', onData);
-      this.inflate.write(block);
-      this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(() => {
-        this.inflate.off('data', onData);
-        resolve(decodeHeaderBlock(Buffer.concat(chunks)));
-      }));
-    });
+    return this.inflate.run(block).then(decodeHeaderBlock);
   }
 
   async synStream(id: number, headers: Record<string, string>, fin = false): Promise<void> {
-    const block = await this.compress(encodeHeaderBlock(headers));
+    const block = await this.deflate.run(encodeHeaderBlock(headers));
     const ids = Buffer.alloc(10);
     ids.writeUInt32BE(id);
     this.socket.write(control(1, fin ? 1 : 0, Buffer.concat([ids, block])));
