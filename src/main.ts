@@ -24,7 +24,11 @@ import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, type Connection, type ConnectionFlags, type KubeObject } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, protectedDirs, startServer } from './server/index.js';
-import { INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
+import { DEFAULT_SERVICE_CIDR } from './api/services.js';
+import { parseCidr } from './api/cidr.js';
+import { recordedServiceCidr } from './runtime/service-allocation.js';
+import { podFilesUnavailable } from './agent/process/runtime.js';
+import { DEFAULT_CLUSTER_DOMAIN, INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
 import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
@@ -50,6 +54,7 @@ interface ServerFlags {
   ingressMode: string;
   reset?: boolean;
   defaultPodSecurity?: string;
+  serviceCidr?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -70,6 +75,7 @@ function addServerCommand(program: Command): void {
     .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
     .option('--ingress-tls-listen <host:port>', 'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets')
     .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx, configured from the same routes)', 'builtin')
+    .option('--service-cidr <cidr>', 'the range ClusterIPs are allocated from (Kubernetes\' --service-cluster-ip-range)', DEFAULT_SERVICE_CIDR)
     .action(async (flags: ServerFlags) => {
       const plane = await startControlPlane(flags);
       await untilSignal(plane.log);
@@ -100,16 +106,20 @@ interface ControlPlane {
 /** `berth server`: the store, the API, Git sync, the controllers and scheduler, and the ingress. */
 async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2))): Promise<ControlPlane> {
   const dataDir = path.resolve(flags.data ?? defaultDataDir());
+  const serviceCidr = usageOf(() => parseCidr(flags.serviceCidr ?? DEFAULT_SERVICE_CIDR), '--service-cidr');
   const store = await openServerStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`, flags.reset === true, log);
+  const recordedCidr = await recordedServiceCidr(store);
+  // As kube-apiserver: Services keep the ClusterIPs they have; new ones come from the new range.
+  if (recordedCidr && recordedCidr !== serviceCidr.text) log.warn({ recorded: recordedCidr, serviceCidr: serviceCidr.text }, 'the service CIDR changed: existing Services keep their ClusterIPs, new ones come from the new range');
   const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
   const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
   // One admission of pods for the API and for syncs: the same level, the same protected folders.
   const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: protectedDirs(store, dataDir) };
-  const applications = new ApplicationController({ store, source, podSecurity, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
+  const applications = new ApplicationController({ store, source, podSecurity, serviceCidr, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
   const server = await startServer(store, {
-    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, ...(tls ? { tls } : {}),
+    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, serviceCidr, ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
     // A push refreshes the Applications that track that repository (and branch, when they name one).
     onGitPush: (push) => {
@@ -183,6 +193,15 @@ function podSecurityLevel(value: string | undefined): PodSecurityLevel {
   return level as PodSecurityLevel;
 }
 
+/** A flag's value parsed, its error a usage error naming the flag. */
+function usageOf<T>(parse: () => T, flag: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new BerthError('Usage', `${flag}: ${(e as Error).message}`);
+  }
+}
+
 function ingressMode(value: string): IngressMode {
   if (!(INGRESS_MODES as readonly string[]).includes(value)) throw new BerthError('Usage', `--ingress-mode must be ${INGRESS_MODES.join(' or ')}, not ${JSON.stringify(value)}`);
   return value as IngressMode;
@@ -252,6 +271,8 @@ interface AgentFlags {
   ingressListen: string;
   ingressTlsListen?: string;
   ingressMode: string;
+  clusterDomain?: string;
+  dnsListen?: string;
 }
 
 function addAgentCommand(program: Command): void {
@@ -273,6 +294,8 @@ function addAgentCommand(program: Command): void {
     .option('--ingress-listen <host:port>', 'where the node\'s ingress router listens (with --ingress)', ':8080')
     .option('--ingress-tls-listen <host:port>', 'where it serves HTTPS (with --ingress)')
     .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx)', 'builtin')
+    .option('--cluster-domain <domain>', 'the DNS domain of Services (svc.NS.svc.DOMAIN)', DEFAULT_CLUSTER_DOMAIN)
+    .option('--dns-listen <host:port>', "where the node's cluster DNS listens; pods use it only on port 53 ('off': none)", 'ADDRESS:53')
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
@@ -285,6 +308,8 @@ function addAgentCommand(program: Command): void {
 interface RunningNode {
   name: string;
   runtime: ContainerRuntime;
+  /** The nameserver pods on this node use, or why they have none. */
+  podDns: { nameserver?: string; unavailable?: string };
   /** Stops the agent; `removePods` also stops and removes every container it runs (berth up). */
   close(options?: { removePods?: boolean }): Promise<void>;
 }
@@ -332,11 +357,17 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     const at = parseListen(listen);
     return { host: at.host === '0.0.0.0' && !listen.startsWith('0.0.0.0') ? flags.address : at.host, port: at.port };
   };
+  const dnsListen = flags.dnsListen === 'off' ? undefined : parseListen((flags.dnsListen ?? 'ADDRESS:53').replace(/^ADDRESS:/, `${flags.address}:`));
+  const domain = flags.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
   const network = await startNetwork({
-    client, address: flags.address, serviceProxy: true, log: log.child({ component: 'network' }),
+    client, address: flags.address, serviceProxy: true, holdClusterIPs: true, log: log.child({ component: 'network' }),
+    ...(dnsListen ? { dns: { host: dnsListen.host, port: dnsListen.port, domain } } : {}),
     ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
   });
   if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
+  const podDns = podResolver(runtime, network, dnsListen, flags.address);
+  agent.useDns({ ...(podDns.nameserver ? { nameserver: podDns.nameserver } : {}), domain, hostResolvConf: readHostResolvConf() });
+  if (podDns.unavailable) log.warn({ reason: podDns.unavailable }, 'pods find Services by their environment variables only (no cluster DNS in pods)');
   const abort = new AbortController();
   const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]).then(() => undefined, (err: unknown) => {
     // The agent cannot go on: say why and shut the process down cleanly (as Ctrl-C would).
@@ -345,7 +376,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     process.kill(process.pid, 'SIGTERM');
   });
   return {
-    name, runtime,
+    name, runtime, podDns,
     async close(options = {}) {
       abort.abort();
       await running;
@@ -361,6 +392,32 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   };
 }
 
+/**
+ * Whether this node's pods can use its cluster DNS: it must listen on port 53 (resolv.conf names
+ * no port), process pods need their own resolv.conf (a mount namespace: root), and Docker pods
+ * must reach the address from their network (not a loopback one).
+ */
+function podResolver(runtime: ContainerRuntime, network: RunningNetwork, listen: { host: string; port: number } | undefined, address: string): { nameserver?: string; unavailable?: string } {
+  if (!listen) return { unavailable: 'cluster DNS is off (--dns-listen off)' };
+  if (!network.dns) return { unavailable: network.dnsUnavailable ?? 'cluster DNS is not served' };
+  if (listen.port !== 53) return { unavailable: `cluster DNS listens on port ${listen.port}; pods' resolv.conf can only name port 53` };
+  const host = listen.host === '0.0.0.0' ? address : listen.host;
+  if (runtime.name === 'process') {
+    const why = podFilesUnavailable();
+    return why ? { nameserver: host, unavailable: `process pods keep the node's resolv.conf: ${why}` } : { nameserver: host };
+  }
+  if (host.startsWith('127.')) return { unavailable: `Docker containers cannot reach the loopback address ${host} (give the agent a non-loopback --address)` };
+  return { nameserver: host };
+}
+
+function readHostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 interface UpFlags {
   path?: string;
   revision?: string;
@@ -370,7 +427,11 @@ interface UpFlags {
   ingressListen: string;
   runtime: string;
   logLevel: string;
+  serviceCidr?: string;
 }
+
+/** berth up's ClusterIPs with the process runtime: loopback addresses, which need no root and no interface. */
+const LOOPBACK_SERVICE_CIDR = '127.96.0.0/12';
 
 function addUpCommand(program: Command): void {
   program
@@ -384,17 +445,20 @@ function addUpCommand(program: Command): void {
     .option('--ingress-listen <host:port>', 'where the ingress serves the apps', '127.0.0.1:8080')
     .option('--runtime <runtime>', 'docker, process, or auto (docker when its daemon answers)', 'auto')
     .option('--log-level <level>', 'log level of the parts (their JSON logs go to stderr)', 'warn')
+    .option('--service-cidr <cidr>', `the range of ClusterIPs (default: ${LOOPBACK_SERVICE_CIDR} for the process runtime, ${DEFAULT_SERVICE_CIDR} for docker)`)
     .action(async (repo: string | undefined, flags: UpFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
       const source = await upSource(repo ?? '.', flags);
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
-      const plane = await startControlPlane({ data: dataDir, listen: flags.listen, tlsSan: [], logLevel: flags.logLevel, nodeGracePeriod: '10s', ingressListen: flags.ingressListen, ingressMode: 'builtin' }, log);
+      const runtime = flags.runtime === 'auto' ? ((await DockerRuntime.reachable()) ? 'docker' : 'process') : flags.runtime;
+      const serviceCidr = flags.serviceCidr ?? (runtime === 'docker' ? DEFAULT_SERVICE_CIDR : LOOPBACK_SERVICE_CIDR);
+      const plane = await startControlPlane({ data: dataDir, listen: flags.listen, tlsSan: [], logLevel: flags.logLevel, nodeGracePeriod: '10s', ingressListen: flags.ingressListen, ingressMode: 'builtin', serviceCidr }, log);
       const nodeName = thisMachine().hostname;
       const agentData = path.join(dataDir, `agent-${nodeName}`);
       // A join token the first time; after that the node's own token in its data dir.
       const token = existsSync(path.join(agentData, 'node.token')) ? '' : (await plane.server.tokens.create({ role: 'node', description: 'the local agent of berth up' })).token;
       const node = await startNode({
-        name: nodeName, address: '127.0.0.1', runtime: flags.runtime, data: agentData, heartbeatInterval: '2s', logLevel: flags.logLevel,
+        name: nodeName, address: '127.0.0.1', runtime, data: agentData, heartbeatInterval: '2s', logLevel: flags.logLevel,
         agentPort: '0', sandboxImage: DEFAULT_SANDBOX_IMAGE, ingressListen: flags.ingressListen, ingressMode: 'builtin',
       }, { server: plane.server.url, token, ca: readFileSync(path.join(dataDir, 'pki', 'ca.crt'), 'utf8'), namespace: 'default' }, log);
       const client = new BerthClient(resolveConnection({ kubeconfig: plane.server.kubeconfigPath }));
@@ -414,6 +478,7 @@ function addUpCommand(program: Command): void {
       say(`  admin token ${path.join(dataDir, 'admin.token')}`);
       say(`  runtime     ${node.runtime.name} on node ${nodeName}`);
       say(`  ingress     ${ingress}`);
+      say(`  services    ClusterIPs from ${serviceCidr}; ${node.podDns.unavailable ? `no cluster DNS in pods (${node.podDns.unavailable}): pods find Services by their environment variables` : `cluster DNS at ${node.podDns.nameserver} (pods resolve Service names)`}`);
       say('Ctrl-C stops everything.');
       await applyApplication(client, source);
       const stopped = untilSignal(log);

@@ -20,6 +20,7 @@ import { PortAllocator } from './ports.js';
 import { Prober } from './probes.js';
 import { ResolveError, containerSpec, podPorts, prepareVolumes, type DataObject, type Lookup, type PodObject } from './resolve.js';
 import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
+import type { NodeDns } from './dns-config.js';
 
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
@@ -40,6 +41,8 @@ export interface AgentOptions {
   client: BerthClient;
   log?: Logger;
   workers?: number;
+  /** The node's cluster DNS as pods get it (dns-config.ts); absent: pods use the node's resolver. */
+  dns?: NodeDns;
 }
 
 export class Agent {
@@ -57,10 +60,17 @@ export class Agent {
   /** Images that failed to pull, per pod and container: when to try again (ImagePullBackOff). */
   private readonly pullBackoff = new Map<string, { failures: number; until: number }>();
   private readonly events: EventBroadcaster;
+  private nodeDns: NodeDns | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
     this.events = new EventBroadcaster(new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }), Date.now, (err) => o.log?.debug({ err }, 'event not recorded'));
+    this.nodeDns = o.dns;
+  }
+
+  /** The cluster DNS pods started from now on get (known once the node's network is up). */
+  useDns(dns: NodeDns): void {
+    this.nodeDns = dns;
   }
 
   private emit(pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
@@ -231,7 +241,7 @@ export class Agent {
     }
     this.prober.forget([...plan.stop, ...plan.remove]);
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
-    const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), () => this.ports.allocate()) : [];
+    const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), (preferred) => this.ports.allocate(preferred)) : [];
     const started: RuntimeContainer[] = [];
     let serviceVars: Record<string, string> | undefined;
     let retryAt: number | undefined;
@@ -246,7 +256,7 @@ export class Agent {
       }
       try {
         serviceVars ??= await this.serviceEnv(pod.metadata.namespace ?? 'default');
-        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports, serviceEnv: serviceVars });
+        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports, serviceEnv: serviceVars, ...(this.nodeDns ? { nodeDns: this.nodeDns } : {}) });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
         const instance = await runtime.start(spec, (reason, message) => this.emit(pod, 'Normal', reason, message, container.name));

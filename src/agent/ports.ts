@@ -33,7 +33,16 @@ export class PortAllocator {
     return !this.taken.has(port) && !this.resting.has(port);
   }
 
-  async allocate(): Promise<number> {
+  /**
+   * A free host port: `preferred` (the container's own port) when it is free machine-wide for TCP
+   * and UDP and this agent may bind it (below 1024 only as root), so that a pod's address and
+   * container port reach it as on Kubernetes (a headless Service's `db-0.db:5432`); else any.
+   */
+  async allocate(preferred?: number): Promise<number> {
+    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && this.available(preferred) && (await freeForTcp(preferred)) && (await freeForUdp(preferred))) {
+      this.taken.add(preferred);
+      return preferred;
+    }
     for (let attempt = 0; attempt < 20; attempt++) {
       // Bound on every address, so that the port is free machine-wide, not just on ours.
       const port = await new Promise<number>((resolve, reject) => {
@@ -52,6 +61,14 @@ export class PortAllocator {
     }
     throw new Error('no free host port found');
   }
+}
+
+function freeForTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
 }
 
 function freeForUdp(port: number): Promise<boolean> {

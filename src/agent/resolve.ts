@@ -11,6 +11,7 @@ import { parseQuantity } from '../api/quantity.js';
 import { protectedHostPaths } from '../api/pod-security.js';
 import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
+import { podDns, podHosts, type NodeDns } from './dns-config.js';
 
 export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
@@ -149,12 +150,12 @@ export interface ResolvedContainer {
  * Host ports for every port of the pod (its containers share one network): a fixed hostPort (or
  * the containerPort under hostNetwork) as asked, else the one it had (`known`), else a new one.
  */
-export async function podPorts(pod: PodObject, known: PortBinding[], allocate: () => Promise<number>): Promise<PortBinding[]> {
+export async function podPorts(pod: PodObject, known: PortBinding[], allocate: (preferred: number) => Promise<number>): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const p of c.ports ?? []) {
       const had = known.find((k) => k.container === c.name && k.containerPort === p.containerPort);
-      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate()));
+      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate(p.containerPort)));
       out.push({ container: c.name, ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
     }
   }
@@ -166,8 +167,10 @@ const bytes = (q: string | number | undefined) => (q === undefined ? undefined :
 
 /** One container's runtime spec. */
 export async function containerSpec(
-  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[]; serviceEnv?: Record<string, string> },
+  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[]; serviceEnv?: Record<string, string>; nodeDns?: NodeDns },
 ): Promise<ContainerSpec> {
+  const dns = o.nodeDns ? podDns(pod, o.nodeDns) : undefined;
+  const aliases = (pod.spec?.hostAliases ?? []).filter((a) => a.ip && a.hostnames?.length).map((a) => ({ ip: a.ip!, hostnames: a.hostnames! }));
   const ports = o.podPorts.filter((p) => p.container === c.name);
   const limits = { ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}), ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}) };
   const mounts = (c.volumeMounts ?? []).map((m) => {
@@ -186,5 +189,6 @@ export async function containerSpec(
     ...(c.resources?.requests?.cpu !== undefined ? { cpuRequestMillis: cpuMillis(c.resources.requests.cpu)! } : {}),
     ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),
     ...(sc?.runAsUser !== undefined ? { runAsUser: sc.runAsUser } : {}), ...(sc?.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
+    ...(dns ? { dns } : {}), ...(o.nodeDns ? { hosts: podHosts(pod, o.address, o.nodeDns.domain) } : {}), ...(aliases.length ? { hostAliases: aliases } : {}),
   };
 }

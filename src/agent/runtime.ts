@@ -20,6 +20,7 @@ export interface Mount {
   mountPath: string;
   readOnly: boolean;
 }
+import type { PodDns } from './dns-config.js';
 
 export interface ContainerSpec {
   podUid: string;
@@ -51,6 +52,12 @@ export interface ContainerSpec {
   privileged?: boolean;
   runAsUser?: number;
   runAsGroup?: number;
+  /** The pod's resolver settings (dns-config.ts); absent: the node's own. */
+  dns?: PodDns;
+  /** The pod's /etc/hosts (the kubelet's managed form, hostAliases included). */
+  hosts?: string;
+  /** spec.hostAliases, for runtimes that take them as entries (Docker's ExtraHosts). */
+  hostAliases?: { ip: string; hostnames: string[] }[];
 }
 
 export const CONTAINER_STATES = ['running', 'exited'] as const;

@@ -1,11 +1,16 @@
 /**
- * Service ports as Berth's networking model gives them out (no overlay, no iptables): a NodePort
- * (30000–32767, as Kubernetes) for NodePort and LoadBalancer Services, and for every Service port
- * a cluster-unique proxy port that each node's service proxy listens on — what a ClusterIP is in
- * Kubernetes. Pods find Services through Kubernetes' environment variables pointing at it.
+ * What the server gives a Service, as Kubernetes' API server does: a ClusterIP from the service
+ * CIDR (the address the node's service proxy answers on, and cluster DNS resolves its name to), a
+ * NodePort (30000–32767) for NodePort and LoadBalancer Services, and — Berth's own — for every
+ * Service port a cluster-unique proxy port on the node's address, which Kubernetes' environment
+ * variables point at (they work where a ClusterIP cannot be reached: see the README's networking).
  * Pure: the server's allocator and the agents' proxies share these rules.
  */
+import { addressAt, contains, type Cidr } from './cidr.js';
 import type { Endpoints, Service } from './types.gen.js';
+
+/** Kubernetes' default --service-cluster-ip-range. */
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 /** Below Linux's ephemeral range (32768–60999), where agents' host ports come from. */
@@ -38,6 +43,74 @@ export interface PortsInUse {
   /** NodePort → the Service (namespace/name) holding it. */
   nodePorts: Map<number, string>;
   proxyPorts: Set<number>;
+  /** ClusterIP → the Service holding it. */
+  clusterIPs: Map<string, string>;
+}
+
+/** A Service without a ClusterIP of its own: DNS answers with its pods' addresses. */
+export const isHeadless = (service: Pick<ServiceObject, 'spec'>): boolean => service.spec?.clusterIP === 'None';
+
+/** The ClusterIP the node's proxy answers on, when the Service has one. */
+export function clusterIPOf(service: Pick<ServiceObject, 'spec'>): string | undefined {
+  const ip = service.spec?.clusterIP;
+  return ip && ip !== 'None' && service.spec?.type !== 'ExternalName' ? ip : undefined;
+}
+
+/**
+ * The first address handed out without being asked for: Kubernetes (KEP-3070) keeps the low
+ * part of the range (1/16 of it, 16 to 256 addresses) for ClusterIPs given in manifests, such as
+ * the DNS Service's 10.96.0.10, and allocates from above it first.
+ */
+export function dynamicStart(cidr: Cidr): number {
+  return Math.min(Math.max(16, Math.floor(cidr.size / 16)), 256);
+}
+
+/**
+ * The Service's ClusterIP: kept from `previous` (it may not change once set), else the one the
+ * manifest asks for if it is in the range and free, else the first free one (above the static
+ * band, then within it; never the network address, the first one — kubernetes.default's — or
+ * the broadcast address). `None` is a headless Service; ExternalName Services have none.
+ * spec.clusterIPs, ipFamilies and ipFamilyPolicy are filled as a single-stack IPv4 cluster does.
+ */
+function assignClusterIP(spec: NonNullable<Service['spec']>, previous: ServiceObject | undefined, inUse: PortsInUse, self: string, cidr: Cidr, problems: PortProblem[]): void {
+  if (spec.type === 'ExternalName') {
+    if (spec.clusterIP && spec.clusterIP !== 'None' && previous?.spec?.clusterIP !== spec.clusterIP) problems.push({ path: ['spec', 'clusterIP'], message: 'may not be set for ExternalName services' });
+    for (const field of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy'] as const) delete spec[field];
+    return;
+  }
+  const had = previous?.spec?.type !== 'ExternalName' ? previous?.spec?.clusterIP : undefined;
+  const asked = spec.clusterIP || spec.clusterIPs?.[0] || undefined;
+  if (spec.clusterIPs?.length && spec.clusterIP && spec.clusterIPs[0] !== spec.clusterIP) problems.push({ path: ['spec', 'clusterIPs', 0], message: `must match spec.clusterIP (${spec.clusterIP})` });
+  if ((spec.clusterIPs?.length ?? 0) > 1) problems.push({ path: ['spec', 'clusterIPs'], message: 'may hold one address: this cluster is single-stack IPv4' });
+  if (spec.ipFamilies?.some((f) => f !== 'IPv4')) problems.push({ path: ['spec', 'ipFamilies'], message: 'only IPv4 is configured on this cluster' });
+  if (spec.ipFamilyPolicy === 'RequireDualStack') problems.push({ path: ['spec', 'ipFamilyPolicy'], message: 'RequireDualStack: this cluster is single-stack IPv4' });
+  let ip: string | undefined;
+  if (had) {
+    if (asked && asked !== had) problems.push({ path: ['spec', 'clusterIP'], message: `field is immutable (it is ${had})` });
+    ip = had;
+  } else if (asked === 'None') {
+    if (usesNodePorts({ spec })) problems.push({ path: ['spec', 'clusterIP'], message: `may not be set to 'None' for ${spec.type} services` });
+    ip = 'None';
+  } else if (asked) {
+    const holder = inUse.clusterIPs.get(asked);
+    if (!contains(cidr, asked)) problems.push({ path: ['spec', 'clusterIP'], message: `failed to allocate IP ${asked}: the provided IP is not in the valid range. The range of valid IPs is ${cidr.text}` });
+    else if (holder !== undefined && holder !== self) problems.push({ path: ['spec', 'clusterIP'], message: `failed to allocate IP ${asked}: provided IP is already allocated (to Service ${holder})` });
+    ip = asked;
+  } else {
+    const free = (offset: number) => !inUse.clusterIPs.has(addressAt(cidr, offset));
+    const last = cidr.size - 2;
+    let offset = dynamicStart(cidr);
+    while (offset <= last && !free(offset)) offset++;
+    if (offset > last) for (offset = 2; offset < dynamicStart(cidr) && !free(offset); offset++);
+    if (offset > last || !free(offset)) problems.push({ path: ['spec', 'clusterIP'], message: `no ClusterIP is free in ${cidr.text}` });
+    else ip = addressAt(cidr, offset);
+  }
+  if (!ip) return;
+  if (ip !== 'None') inUse.clusterIPs.set(ip, self);
+  spec.clusterIP = ip;
+  spec.clusterIPs = [ip];
+  spec.ipFamilies = ['IPv4'];
+  spec.ipFamilyPolicy = spec.ipFamilyPolicy ?? 'SingleStack';
 }
 
 export interface PortProblem {
@@ -46,14 +119,15 @@ export interface PortProblem {
 }
 
 /**
- * Fills in what the server allocates: NodePorts left out (kept from `previous` for the same port,
+ * Fills in what the server allocates: the ClusterIP (see assignClusterIP), NodePorts left out (kept from `previous` for the same port,
  * as an update must not move them) and proxy ports. Ports another Service holds are problems.
  * Returns the Service to store; `inUse` gains what it was given.
  */
-export function assignServicePorts<T extends ServiceObject>(service: T, previous: ServiceObject | undefined, inUse: PortsInUse): { service: T; problems: PortProblem[] } {
+export function assignServicePorts<T extends ServiceObject>(service: T, previous: ServiceObject | undefined, inUse: PortsInUse, serviceCidr: Cidr): { service: T; problems: PortProblem[] } {
   const self = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
   const out = structuredClone(service);
   const problems: PortProblem[] = [];
+  if (out.spec) assignClusterIP(out.spec, previous, inUse, self, serviceCidr, problems);
   const ports = out.spec?.ports ?? [];
   const before = new Map((previous?.spec?.ports ?? []).map((p) => [portKey(p), p]));
   const next = (range: { min: number; max: number }, taken: (port: number) => boolean): number | undefined => {
@@ -92,12 +166,14 @@ export function assignServicePorts<T extends ServiceObject>(service: T, previous
 
 /** What other Services hold, for assignServicePorts. */
 export function portsInUse(services: ServiceObject[], except?: { namespace: string; name: string }): PortsInUse {
-  const inUse: PortsInUse = { nodePorts: new Map(), proxyPorts: new Set() };
+  const inUse: PortsInUse = { nodePorts: new Map(), proxyPorts: new Set(), clusterIPs: new Map() };
   for (const s of services) {
     if (except && s.metadata.name === except.name && (s.metadata.namespace ?? 'default') === except.namespace) continue;
     const id = `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
     for (const p of s.spec?.ports ?? []) if (p.nodePort) inUse.nodePorts.set(p.nodePort, id);
     for (const port of proxyPortsOf(s).values()) inUse.proxyPorts.add(port);
+    const ip = clusterIPOf(s);
+    if (ip) inUse.clusterIPs.set(ip, id);
   }
   return inUse;
 }

@@ -262,18 +262,28 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts, unmanaged: unmanaged.sort() };
 }
 
+/** Fields of a Service's spec the server fills in when a manifest leaves them out. */
+const ALLOCATED_SERVICE_FIELDS = ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy'] as const;
+
 /**
- * A Service's NodePorts are the server's to choose when the manifest leaves them out (as
- * Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an update.
+ * A Service's ClusterIP and NodePorts are the server's to choose when the manifest leaves them
+ * out (as Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an
+ * update.
  */
 export function withAllocatedPorts(desired: ObjectLike, live: ObjectLike): ObjectLike {
-  type WithPorts = ObjectLike & { spec?: { ports?: ServicePortSpec[] } };
-  const ports = (desired as WithPorts).spec?.ports;
-  if (desired.kind !== 'Service' || !ports?.some((p) => !p.nodePort)) return desired;
-  const had = new Map(((live as WithPorts).spec?.ports ?? []).map((p) => [portKey(p), p.nodePort]));
-  if (![...had.values()].some(Boolean)) return desired;
+  type WithPorts = ObjectLike & { spec?: Record<string, unknown> & { ports?: ServicePortSpec[] } };
+  if (desired.kind !== 'Service') return desired;
+  const spec = (desired as WithPorts).spec;
+  const liveSpec = (live as WithPorts).spec;
+  const ports = spec?.ports;
+  const had = new Map((liveSpec?.ports ?? []).map((p) => [portKey(p), p.nodePort]));
+  const missingPorts = Boolean(ports?.some((p) => !p.nodePort && had.get(portKey(p))));
+  const missingFields = ALLOCATED_SERVICE_FIELDS.filter((f) => spec?.[f] === undefined && liveSpec?.[f] !== undefined);
+  if (!missingPorts && !missingFields.length) return desired;
   const out = structuredClone(desired) as WithPorts;
-  for (const p of out.spec!.ports!) {
+  out.spec ??= {};
+  for (const f of missingFields) out.spec[f] = structuredClone(liveSpec![f]);
+  for (const p of out.spec.ports ?? []) {
     const nodePort = had.get(portKey(p));
     if (!p.nodePort && nodePort) p.nodePort = nodePort;
   }

@@ -6,12 +6,15 @@ import type { BerthClient } from '../client/index.js';
 import { NginxDataPlane } from './nginx.js';
 import { IngressRouter, type Listen } from './router.js';
 import { ServiceProxy } from './serviceproxy.js';
+import { ClusterDns } from './dns-server.js';
 import { publishIngressStatus } from './status.js';
 import { ClusterView } from './view.js';
 
 export { ClusterView } from './view.js';
 export { IngressRouter, type Listen } from './router.js';
 export { ServiceProxy } from './serviceproxy.js';
+export { ClusterDns, nameserversOf } from './dns-server.js';
+export { DnsIndex, DEFAULT_CLUSTER_DOMAIN } from './dns.js';
 export { NginxDataPlane, renderNginxConfig } from './nginx.js';
 
 export const INGRESS_MODES = ['builtin', 'nginx'] as const;
@@ -23,8 +26,12 @@ export interface NetworkOptions {
   /** The node's address: where the service proxy listens. */
   address: string;
   serviceProxy: boolean;
+  /** The proxy adds ClusterIPs to the node's loopback device (root); else it serves only local ones. */
+  holdClusterIPs?: boolean;
   /** nginx mode runs a Berth-managed nginx with its files under `nginxPrefix`. */
   ingress?: { http?: Listen; https?: Listen; publishStatus?: boolean; mode?: IngressMode; nginxPrefix?: string };
+  /** Serve cluster DNS here (port 53 for pods to use it: resolv.conf names no port). */
+  dns?: { host: string; port: number; domain: string };
   log?: { warn(o: object, m: string): void };
 }
 
@@ -34,6 +41,9 @@ export interface RunningNetwork {
   proxy?: ServiceProxy;
   router?: IngressRouter;
   nginx?: NginxDataPlane;
+  dns?: ClusterDns;
+  /** Why cluster DNS was asked for and is not served (the port is taken, or needs root). */
+  dnsUnavailable?: string;
   close(): Promise<void>;
 }
 
@@ -42,7 +52,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   const view = new ClusterView(o.client, { ingresses: Boolean(o.ingress), ...(o.log ? { log: o.log } : {}) });
   const mode = o.ingress?.mode ?? 'builtin';
   // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
-  const proxy = o.serviceProxy || mode === 'nginx' ? new ServiceProxy(view, o.address, o.log) : undefined;
+  const proxy = o.serviceProxy || mode === 'nginx' ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true) : undefined;
   const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
   const nginx = o.ingress && mode === 'nginx'
     ? new NginxDataPlane(view, { prefix: o.ingress.nginxPrefix ?? 'nginx', serviceProxyAddress: o.address, ...(o.ingress.http ? { http: o.ingress.http } : {}), ...(o.ingress.https ? { https: o.ingress.https } : {}), ...(o.log ? { log: o.log } : {}) })
@@ -50,6 +60,19 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   const watching = view.start(abort.signal);
   await view.ready;
   await proxy?.settled();
+  let dns: ClusterDns | undefined;
+  let dnsUnavailable: string | undefined;
+  if (o.dns) {
+    const server = new ClusterDns(view, { ...o.dns, ...(o.log ? { log: o.log } : {}) });
+    try {
+      await server.listen();
+      dns = server;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      dnsUnavailable = `cluster DNS cannot listen on ${o.dns.host}:${o.dns.port}: ${code === 'EACCES' ? 'ports below 1024 need root (or CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? 'the port is taken' : (e as Error).message}`;
+      o.log?.warn({ err: e }, dnsUnavailable);
+    }
+  }
   let ingressPorts: { http?: number; https?: number } = {};
   if (router) ingressPorts = await router.listen(o.ingress?.http, o.ingress?.https);
   if (nginx) {
@@ -62,9 +85,10 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
     publishIngressStatus(o.client, view, addresses.length ? addresses : [o.address], o.log);
   }
   return {
-    view, ingressPorts, ...(proxy ? { proxy } : {}), ...(router ? { router } : {}), ...(nginx ? { nginx } : {}),
+    view, ingressPorts, ...(proxy ? { proxy } : {}), ...(router ? { router } : {}), ...(nginx ? { nginx } : {}), ...(dns ? { dns } : {}), ...(dnsUnavailable ? { dnsUnavailable } : {}),
     async close() {
       abort.abort();
+      await dns?.close();
       await router?.close();
       await nginx?.close();
       await proxy?.close();

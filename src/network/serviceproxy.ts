@@ -1,8 +1,9 @@
 /**
  * The service proxy every agent runs (kube-proxy's userspace mode): for each Service port a
- * listener on the node's address at the Service's proxy port (what pods reach through the
- * `<NAME>_SERVICE_HOST/_PORT` variables) and, for NodePort and LoadBalancer Services, at its
- * NodePort. TCP: each connection goes to a ready endpoint in turn — or, with sessionAffinity
+ * listener on the Service's ClusterIP at the port (the ClusterIP held on the node: see
+ * addresses.ts), one on the node's address at the Service's proxy port (what pods reach through
+ * the `<NAME>_SERVICE_HOST/_PORT` variables) and, for NodePort and LoadBalancer Services, one
+ * at its NodePort. TCP: each connection goes to a ready endpoint in turn — or, with sessionAffinity
  * ClientIP, to the one this client had — and to the next one if connecting fails. UDP: each
  * client address and port is a flow, relayed to the endpoint chosen the same way by a socket of
  * its own while that endpoint stays ready, until it has been idle for UDP_IDLE_MS. SCTP is not
@@ -10,7 +11,8 @@
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Socket } from 'node:net';
-import { portKey, proxyPortsOf, usesNodePorts } from '../api/services.js';
+import { clusterIPOf, portKey, proxyPortsOf, usesNodePorts } from '../api/services.js';
+import { LocalAddresses } from './addresses.js';
 import { Turns } from './turns.js';
 import type { ClusterView, ServiceRecord, Target } from './view.js';
 
@@ -26,7 +28,10 @@ interface Wanted {
   service: string;
   port: string;
   protocol: Protocol;
+  host: string;
   at: number;
+  /** A ClusterIP listener: its address must be held on the node first. */
+  clusterIP?: boolean;
 }
 
 interface Listener extends Wanted {
@@ -40,23 +45,35 @@ interface UdpFlow {
 }
 
 export class ServiceProxy {
-  /** By `PROTOCOL/port`: a Service may use one NodePort for both TCP and UDP. */
+  /** By `PROTOCOL/host:port`: a Service may use one NodePort for both TCP and UDP. */
   private readonly listeners = new Map<string, Listener>();
+  private readonly addresses = new LocalAddresses();
+  /** What could not be listened on, said once each (not on every change of the view). */
+  private readonly reported = new Set<string>();
   private readonly sockets = new Set<Socket>();
   private readonly turns = new Turns();
   private readonly affinity = new Map<string, { target: Target; until: number }>();
   private closed = false;
   private syncing = Promise.resolve();
 
-  constructor(private readonly view: ClusterView, private readonly address: string, private readonly log?: { warn(o: object, m: string): void }) {
+  /**
+   * holdAddresses: add ClusterIPs the machine lacks to its loopback device (an agent, as root);
+   * without it only ClusterIPs that are local already (a service range in 127.0.0.0/8) are served.
+   */
+  constructor(private readonly view: ClusterView, private readonly address: string, private readonly log?: { warn(o: object, m: string): void }, private readonly holdAddresses = false) {
     view.onChange(() => {
       this.syncing = this.syncing.then(() => this.sync());
     });
   }
 
-  /** The ports listened on (TCP or UDP), for tests and logs. */
+  /** The ports listened on at the node's address (TCP or UDP), for tests and logs. */
   ports(): number[] {
-    return [...new Set([...this.listeners.values()].map((l) => l.at))].sort((a, b) => a - b);
+    return [...new Set([...this.listeners.values()].filter((l) => !l.clusterIP).map((l) => l.at))].sort((a, b) => a - b);
+  }
+
+  /** The ClusterIP:port pairs listened on (`PROTOCOL/ip:port`). */
+  clusterListeners(): string[] {
+    return [...this.listeners.entries()].filter(([, l]) => l.clusterIP).map(([id]) => id).sort();
   }
 
   /** Waits until the listeners match the view as it is now. */
@@ -74,10 +91,12 @@ export class ServiceProxy {
         const protocol = p.protocol ?? 'TCP';
         if (protocol !== 'TCP' && protocol !== 'UDP') continue;
         const key = portKey(p);
-        const want = (at: number) => out.set(`${protocol}/${at}`, { service: id, port: key, protocol, at });
+        const want = (host: string, at: number, clusterIP = false) => out.set(`${protocol}/${host}:${at}`, { service: id, port: key, protocol, host, at, ...(clusterIP ? { clusterIP } : {}) });
         const at = proxy.get(key);
-        if (at) want(at);
-        if (usesNodePorts(s) && p.nodePort) want(p.nodePort);
+        if (at) want(this.address, at);
+        if (usesNodePorts(s) && p.nodePort) want(this.address, p.nodePort);
+        const ip = clusterIPOf(s);
+        if (ip) want(ip, p.port, true);
       }
     }
     return out;
@@ -92,21 +111,40 @@ export class ServiceProxy {
       this.listeners.delete(id);
       await l.close();
     }
+    const stillWanted = new Set([...wanted.values()].filter((w) => w.clusterIP).map((w) => w.host));
     for (const [id, w] of wanted) {
       if (this.listeners.has(id)) continue;
+      if (w.clusterIP) {
+        const held = await this.addresses.hold(w.host, this.holdAddresses);
+        if (!held.held) {
+          this.reportOnce(`hold ${w.host}`, { service: w.service, clusterIP: w.host }, `ClusterIP not served on this node: ${held.reason}; pods reach the Service through its environment variables`);
+          continue;
+        }
+      }
       try {
         this.listeners.set(id, w.protocol === 'TCP' ? await this.listenTcp(w) : await this.listenUdp(w));
+        this.reported.delete(id);
       } catch (e) {
-        this.log?.warn({ err: e, port: w.at, protocol: w.protocol, service: w.service }, 'service proxy could not listen');
+        // Two agents on one machine (tests, berth up beside an agent) share its ClusterIPs: the first serves them.
+        if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') this.reportOnce(id, { service: w.service }, `${id} is served by another proxy on this machine`);
+        else this.reportOnce(id, { err: e, port: w.at, host: w.host, protocol: w.protocol, service: w.service }, 'service proxy could not listen');
       }
     }
+    for (const l of this.listeners.values()) if (l.clusterIP) stillWanted.add(l.host);
+    for (const ip of this.addresses.added()) if (!stillWanted.has(ip)) await this.addresses.release(ip);
+  }
+
+  private reportOnce(key: string, fields: object, message: string): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.log?.warn(fields, message);
   }
 
   private async listenTcp(w: Wanted): Promise<Listener> {
     const server = createServer((socket) => this.accept(socket, w));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(w.at, this.address, () => resolve());
+      server.listen(w.at, w.host, () => resolve());
     });
     server.on('error', (e) => this.log?.warn({ err: e, port: w.at }, 'service proxy listener failed'));
     return { ...w, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
@@ -170,10 +208,10 @@ export class ServiceProxy {
   }
 
   private async listenUdp(w: Wanted): Promise<Listener> {
-    const socket = createSocket(isIPv6(this.address) ? 'udp6' : 'udp4');
+    const socket = createSocket(isIPv6(w.host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(w.at, this.address, () => {
+      socket.bind(w.at, w.host, () => {
         socket.off('error', reject);
         resolve();
       });
@@ -243,5 +281,6 @@ export class ServiceProxy {
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();
     await Promise.all(listeners.map((l) => l.close()));
+    await this.addresses.releaseAll();
   }
 }

@@ -20,6 +20,7 @@ import { BUILTIN_NAMESPACES } from '../api/tokens.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';
+import type { Cidr } from '../api/cidr.js';
 import { DATA_DIR_ANNOTATION, type PodSecurityOptions } from '../api/pod-security.js';
 import { PolicyIndex, QuotaAdmission } from '../runtime/quota.js';
 
@@ -39,6 +40,8 @@ export interface ServerOptions {
   reset?: boolean;
   /** Pod Security Admission (default: baseline, and this data directory and the agents' protected). */
   podSecurity?: PodSecurityOptions;
+  /** Where ClusterIPs come from (default: Kubernetes' 10.96.0.0/12). */
+  serviceCidr?: Cidr;
   onGitPush?: (push: GitPush) => number;
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
@@ -65,7 +68,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   await refuseLostStore(store, options);
   const tls = ensureTls(options.dataDir, options.tlsSans, options.tls);
   const tokens = new TokenBook(store);
-  const registry = new Registry(store);
+  const registry = new Registry(store, undefined, options.serviceCidr);
   const metrics = new ServerMetrics(() => store.revision());
 
   for (const name of BUILTIN_NAMESPACES) {

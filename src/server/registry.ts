@@ -13,7 +13,10 @@ import { parseFieldSelector } from '../api/fields.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 import { gracefulDeletion, prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { parseSelector } from '../api/selector.js';
-import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
+import type { ServiceObject } from '../api/services.js';
+import { DEFAULT_SERVICE_CIDR } from '../api/services.js';
+import { parseCidr, type Cidr } from '../api/cidr.js';
+import { ALLOCATION_ATTEMPTS, allocateServices, lostAllocationRace } from '../runtime/service-allocation.js';
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store, TxnOp } from '../store/types.js';
 import { createAdmitted } from '../runtime/quota.js';
@@ -86,7 +89,7 @@ export class Registry {
   /** Service writes one at a time: two must not be given the same NodePort or proxy port. */
   private serviceWrites: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date(), private readonly serviceCidr: Cidr = parseCidr(DEFAULT_SERVICE_CIDR)) {}
 
   private ref(req: ResourceRequest, name = req.name!) {
     return { group: req.info.group, kind: req.info.kind, namespace: req.info.namespaced ? req.namespace ?? '' : '', name };
@@ -134,9 +137,9 @@ export class Registry {
         await options.admit?.({ verb: 'create', info: req.info, object: o });
         return o;
       }
-      : (o: KubeObject) => createAdmitted(this.store, [o], async ([x]) => (await options.admit?.({ verb: 'create', info: req.info, object: x! })) ?? []).then(([c]) => c!);
+      : (o: KubeObject, lock: TxnOp[] = []) => createAdmitted(this.store, [o], async ([x]) => [...lock, ...((await options.admit?.({ verb: 'create', info: req.info, object: x! })) ?? [])]).then(([c]) => c!);
     try {
-      if (req.info.kind === 'Service') return { object: await this.withServicePorts(object, undefined, admitted), warnings };
+      if (req.info.kind === 'Service') return { object: await this.withServiceAllocations(object, undefined, admitted), warnings };
       return { object: await admitted(object), warnings };
     } catch (e) {
       if (isBerthError(e, 'AlreadyExists')) throw new BerthError('AlreadyExists', `${req.info.plural}${groupSuffix(req.info)} "${meta.name}" already exists`);
@@ -201,8 +204,10 @@ export class Registry {
     next.metadata.managedFields = options.managedFields ?? (req.subresource === 'status' || !before?.length ? before : recordUpdate(current, next, before, options.fieldManager ?? DEFAULT_MANAGER, next.apiVersion, timestamp(this.now())));
     if (!next.metadata.managedFields) delete next.metadata.managedFields;
     await options.admit?.({ verb: 'update', info: req.info, object: next, current, ...(req.subresource ? { subresource: req.subresource } : {}) });
-    const write = options.dryRun ? (o: KubeObject) => dryRunUpdate(current, o, expected) : (o: KubeObject) => this.store.update(o, { expectedRevision: expected });
-    const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServicePorts(next, current, write) : write(next)).catch((e) => {
+    const write = options.dryRun
+      ? (o: KubeObject) => dryRunUpdate(current, o, expected)
+      : async (o: KubeObject, lock: TxnOp[] = []) => (lock.length ? (await this.store.txn([...lock, { op: 'update', object: o, ...(expected !== undefined ? { expectedRevision: expected } : {}) }])).results[lock.length]! : this.store.update(o, { expectedRevision: expected }));
+    const written = await (req.info.kind === 'Service' && !req.subresource ? this.withServiceAllocations(next, current, write) : write(next)).catch((e) => {
       if (isBerthError(e, 'Conflict')) {
         throw new BerthError('Conflict', `Operation cannot be fulfilled on ${req.info.plural}${groupSuffix(req.info)} "${req.name}": the object has been modified; please apply your changes to the latest version and try again`);
       }
@@ -301,14 +306,22 @@ export class Registry {
     return this.updateRead(req, read, (current) => gracefulDeletion(current, this.now(), seconds));
   }
 
-  /** Gives a Service its NodePorts and proxy ports (see api/services.ts) and writes it. */
-  private withServicePorts(service: KubeObject, previous: KubeObject | undefined, write: (o: KubeObject) => Promise<KubeObject>): Promise<KubeObject> {
+  /**
+   * Gives a Service its ClusterIP, NodePorts and proxy ports (api/services.ts) and writes it with
+   * the allocation lock (runtime/service-allocation.ts); allocates again when another server or a
+   * sync allocated in between. Writes of this server queue, so they do not race each other.
+   */
+  private withServiceAllocations(service: KubeObject, previous: KubeObject | undefined, write: (o: KubeObject, lock: TxnOp[]) => Promise<KubeObject>): Promise<KubeObject> {
     const run = this.serviceWrites.then(async () => {
-      const { items } = await this.store.list({ group: '', kind: 'Service' });
-      const self = { namespace: service.metadata.namespace ?? 'default', name: service.metadata.name };
-      const { service: assigned, problems } = assignServicePorts(service as KubeObject & ServiceObject, previous as (KubeObject & ServiceObject) | undefined, portsInUse(items as (KubeObject & ServiceObject)[], self));
-      if (problems.length) throw new InvalidObjectError('Service', service.metadata.name, problems.map((p) => ({ field: renderPath(p.path), message: p.message, reason: 'FieldValueInvalid' })));
-      return write(assigned);
+      for (let attempt = 1; ; attempt++) {
+        const allocation = await allocateServices(this.store, this.serviceCidr, [{ desired: service as KubeObject & ServiceObject, previous: previous as (KubeObject & ServiceObject) | undefined }], this.now());
+        if (allocation.problems.length) throw new InvalidObjectError('Service', service.metadata.name, allocation.problems.map(({ problem: p }) => ({ field: renderPath(p.path), message: p.message, reason: 'FieldValueInvalid' })));
+        try {
+          return await write(allocation.services[0]!, [allocation.lock]);
+        } catch (e) {
+          if (attempt >= ALLOCATION_ATTEMPTS || !(await lostAllocationRace(this.store, e, allocation.lockRevision))) throw e;
+        }
+      }
     });
     this.serviceWrites = run.catch(() => {});
     return run;

@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
-import { assignServicePorts, portsInUse, type ServiceObject } from '../api/services.js';
+import { DEFAULT_SERVICE_CIDR, type ServiceObject } from '../api/services.js';
+import { parseCidr, type Cidr } from '../api/cidr.js';
+import { ALLOCATION_ATTEMPTS, allocateServices, lostAllocationRace } from '../runtime/service-allocation.js';
 import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, plan, waveOf, type Action, type IgnoreDifference, type ObjectLike, type Plan } from '../diff/index.js';
 import { healthOf, worst, type Health, type HealthStatus } from '../health/index.js';
 import { LiveView } from './live.js';
@@ -81,6 +83,8 @@ export interface SyncDeps {
   memo?: Map<string, AppMemo>;
   /** Pod Security: the server's default level and protected folders (default: baseline, none). */
   podSecurity?: PodSecurityOptions;
+  /** Where ClusterIPs come from (default: Kubernetes' 10.96.0.0/12), as the API server's. */
+  serviceCidr?: Cidr;
 }
 
 export interface AppMemo {
@@ -239,7 +243,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     return refuse('SyncError', 'EmptyCommit', `the commit has no objects: an automated sync would prune all ${prunes} of the Application's objects; refused (sync by hand, or set syncPolicy.automated.allowEmpty: true)`, `empty commit would prune all ${prunes} objects`, 'invalid', p);
   }
   setCondition('SyncError', undefined);
-  const portProblems = await assignServicePortsIn(deps.store, p);
+  const serviceCidr = deps.serviceCidr ?? parseCidr(DEFAULT_SERVICE_CIDR);
+  const portProblems = (await allocateServicesIn(deps.store, serviceCidr, p.waves.flatMap((w) => w.actions), now())).problems;
   if (portProblems.length) {
     // As an invalid manifest: a NodePort another Service holds stops the whole commit.
     return refuse('ComparisonError', 'InvalidManifests', portProblems.join('\n'), `invalid manifests: ${portProblems[0]}`, 'invalid');
@@ -292,10 +297,25 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         // The wave's new objects are charged to their namespaces' quotas first, as the API charges them.
         const { charges, violations: overQuota } = await chargeCreates(deps.store, wave.actions.filter((a) => a.type === 'create').map((a) => a.desired as KubeObject), sourceOf);
         if (overQuota.length) throw new QuotaRefusal(overQuota);
-        const ops = wave.actions.map((action): { op: TxnOp; action?: Action } => ({ action, op: txnOpOf(action, now()) }));
-        // One transaction per wave, with its quota charges, unless the store cannot take it in one
-        // (etcd's limits): then in parts, in order, and the message says the wave was not applied atomically.
-        const parts = splitTxn<{ op: TxnOp; action?: Action }>([...charges.map((op) => ({ op })), ...ops], deps.store.txnLimits, (x) => x.op);
+        // The wave's Services are allocated for again right before it is written, with the
+        // allocation lock in its transaction; lost to another allocator, allocated once more.
+        const writtenBefore = written;
+        for (let attempt = 1; ; attempt++) {
+          const allocation = await allocateServicesIn(deps.store, serviceCidr, wave.actions, now());
+          if (allocation.problems.length) throw new BerthError('Invalid', allocation.problems.join('\n'));
+          const ops = wave.actions.map((action): { op: TxnOp; action?: Action } => ({ action, op: txnOpOf(action, now()) }));
+          // One transaction per wave, with its quota charges, unless the store cannot take it in one
+          // (etcd's limits): then in parts, in order, and the message says the wave was not applied atomically.
+          const parts = splitTxn<{ op: TxnOp; action?: Action }>([...[...charges, ...(allocation.lock ? [allocation.lock] : [])].map((op) => ({ op })), ...ops], deps.store.txnLimits, (x) => x.op);
+          try {
+            await writeWave(parts);
+            break;
+          } catch (e) {
+            if (written > writtenBefore || !allocation.lock || attempt >= ALLOCATION_ATTEMPTS || !(await lostAllocationRace(deps.store, e, allocation.lockRevision))) throw e;
+          }
+        }
+      }
+      async function writeWave(parts: { op: TxnOp; action?: Action }[][]): Promise<void> {
         if (parts.length > 1) splitWave = true;
         for (const part of parts) {
           const result = await deps.store.txn(part.map((x) => x.op));
@@ -403,22 +423,17 @@ async function runLaterHooks(store: Store, app: { namespace: string; name: strin
 
 /** What an action writes: the object as the store keeps it, with the live revision as precondition. */
 /**
- * Gives the plan's Services what the API server would (NodePorts left out, proxy ports: see
- * api/services.ts), in place; returns the ports other Services already hold.
+ * Gives the actions' Services what the API server would (ClusterIPs, NodePorts left out, proxy
+ * ports: see api/services.ts), in place; returns what could not be given (values other Services
+ * hold) and the allocation lock to write with them (none when no Service is written).
  */
-async function assignServicePortsIn(store: Store, p: Plan): Promise<string[]> {
-  const services = p.waves.flatMap((w) => w.actions).filter((a): a is Exclude<Action, { type: 'prune' }> => a.type !== 'prune' && a.desired.kind === 'Service');
-  if (!services.length) return [];
-  const { items } = await store.list({ group: '', kind: 'Service' });
-  const planned = new Set(services.map((a) => `${a.desired.metadata.namespace ?? 'default'}/${a.desired.metadata.name}`));
-  const inUse = portsInUse((items as (KubeObject & ServiceObject)[]).filter((s) => !planned.has(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`)));
-  const problems: string[] = [];
-  for (const a of services) {
-    const { service, problems: found } = assignServicePorts(a.desired as ObjectLike & ServiceObject, a.type === 'update' ? (a.live as ObjectLike & ServiceObject) : undefined, inUse);
-    a.desired = service;
-    for (const f of found) problems.push(`Service ${a.desired.metadata.namespace ?? 'default'}/${a.desired.metadata.name} ${renderPath(f.path)}: ${f.message}`);
-  }
-  return problems;
+async function allocateServicesIn(store: Store, cidr: Cidr, actions: Action[], now: Date): Promise<{ problems: string[]; lock?: TxnOp; lockRevision: number }> {
+  const services = actions.filter((a): a is Exclude<Action, { type: 'prune' }> => a.type !== 'prune' && a.desired.kind === 'Service');
+  if (!services.length) return { problems: [], lockRevision: 0 };
+  const allocation = await allocateServices(store, cidr, services.map((a) => ({ desired: a.desired as KubeObject & ServiceObject, previous: a.type === 'update' ? (a.live as KubeObject & ServiceObject) : undefined })), now);
+  services.forEach((a, i) => (a.desired = allocation.services[i]!));
+  const problems = allocation.problems.map(({ index, problem }) => `Service ${services[index]!.desired.metadata.namespace ?? 'default'}/${services[index]!.desired.metadata.name} ${renderPath(problem.path)}: ${problem.message}`);
+  return { problems, lock: allocation.lock, lockRevision: allocation.lockRevision };
 }
 
 function txnOpOf(a: Action, now: Date): TxnOp {

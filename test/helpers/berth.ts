@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../shared.js';
+import { testServiceCidr } from './ports.js';
 
 export const BERTH = `${REPO_ROOT}src/cli/berth.js`;
 
@@ -28,7 +29,8 @@ export interface BerthServerProcess {
 /** `dir`: an existing data dir to start on (a restart); it is removed by stop() all the same. */
 export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string } = {}): Promise<BerthServerProcess> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
-  const child: ChildProcess = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...(options.args ?? [])], {
+  const cidr = options.args?.includes('--service-cidr') ? [] : ['--service-cidr', testServiceCidr()];
+  const child: ChildProcess = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
   });
   let err = '';

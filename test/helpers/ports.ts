@@ -12,3 +12,12 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A service CIDR of its own for a test cluster: a /24 in 127.128.0.0/9, so that ClusterIPs are
+ * loopback addresses (agents never add addresses to this machine) and two clusters of parallel
+ * tests hardly ever share one.
+ */
+export function testServiceCidr(): string {
+  return `127.${128 + Math.floor(Math.random() * 127)}.${Math.floor(Math.random() * 256)}.0/24`;
+}

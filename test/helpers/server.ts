@@ -6,6 +6,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { openStore, type RevisionedStore } from '../../src/store/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { parseCidr } from '../../src/api/cidr.js';
+import { testServiceCidr } from './ports.js';
 
 export interface TestServer extends RunningServer {
   dir: string;
@@ -15,11 +17,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(options: { storeUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(options: { storeUrl?: string; serviceCidr?: string } = {}): Promise<TestServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
   const store = await openStore(options.storeUrl ?? `sqlite:${path.join(dir, 'state.db')}`);
   try {
-    const server = await startServer(store, { dataDir: dir, listen: '127.0.0.1:0', tlsSans: [], log: pino({ level: 'silent' }) });
+    const server = await startServer(store, { dataDir: dir, listen: '127.0.0.1:0', tlsSans: [], log: pino({ level: 'silent' }), serviceCidr: parseCidr(options.serviceCidr ?? testServiceCidr()) });
     return {
       ...server, dir, store, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'),
       async stop() {

@@ -97,7 +97,7 @@ export class DockerRuntime implements ContainerRuntime {
       name: `berth-sandbox-${spec.namespace}-${spec.podName}-${spec.podUid.slice(0, 8)}`,
       Image: this.o.sandboxImage, Cmd: ['sleep', '2147483647'], Hostname: spec.podName, ExposedPorts,
       Labels: { [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace, [LABEL.sandbox]: 'true' },
-      HostConfig: { PortBindings, Init: true },
+      HostConfig: { PortBindings, Init: true, ...resolverConfig(spec) },
     });
     await c.start();
     return c;
@@ -133,7 +133,7 @@ export class DockerRuntime implements ContainerRuntime {
         [LABEL.container]: spec.name, [LABEL.restart]: String(spec.restartCount), [LABEL.ports]: JSON.stringify(spec.ports),
       },
       HostConfig: {
-        ...(spec.hostNetwork ? { NetworkMode: 'host' } : sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings }), Binds: binds, Init: true,
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings, ...resolverConfig(spec) }), Binds: binds, Init: true,
         ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(spec.privileged ? { Privileged: true } : {}),
         ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
@@ -297,4 +297,15 @@ export class DockerRuntime implements ContainerRuntime {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * The pod's resolver as Docker takes it (it writes the container's resolv.conf and hosts from
+ * these): on the container that owns the pod's network, the sandbox when there is one.
+ */
+function resolverConfig(spec: ContainerSpec): { Dns?: string[]; DnsSearch?: string[]; DnsOptions?: string[]; ExtraHosts?: string[] } {
+  return {
+    ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.searches, DnsOptions: spec.dns.options } : {}),
+    ...(spec.hostAliases ? { ExtraHosts: spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`)) } : {}),
+  };
 }

@@ -16,15 +16,23 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntime, ContainerSpec, ExecResult, ExecSession, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
 import { TerminalSize, terminalCommand } from './terminal.js';
+import { renderResolvConf } from '../dns-config.js';
 
 const osSignals = osConstants.signals as Record<string, number>;
 const ROTATE_BYTES = 10 * 1024 * 1024;
 /**
- * The shell around each command ($0 is the exit file): it outlives the command, passes SIGTERM on
+ * The shell around each command ($x is the exit file): it outlives the command, passes SIGTERM on
  * (so a command that ignores it is still running, and then SIGKILLed, when the grace period ends),
  * and writes the command's exit status when it ends.
  */
-const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$0"';
+const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$x"';
+/** $0 is the exit file, the command follows. */
+const PLAIN = `x="$0"; ${WRAPPER}`;
+/**
+ * In the pod's own mount namespace (made by `unshare --mount`, which execs, keeping the pid): the
+ * pod's resolv.conf ($0) and hosts ($1) over the node's, then as PLAIN with $2 the exit file.
+ */
+const WITH_POD_FILES = `mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts || exit 125; x="$2"; shift 2; ${WRAPPER}`;
 /** The usual system PATH, and the directory of the node running Berth (so `node` is found wherever it is installed). */
 const BASE_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${path.dirname(process.execPath)}`;
 
@@ -41,6 +49,8 @@ interface Meta {
   startedAt: number;
   cwd: string;
   env: Record<string, string>;
+  /** The pod's resolv.conf and hosts are mounted in a namespace of its own: an exec enters it. */
+  mountNamespace?: boolean;
   /** runAsUser/runAsGroup when the agent could honour them (as root): an exec runs as the container does. */
   uid?: number;
   gid?: number;
@@ -52,6 +62,11 @@ export const envName = (name: string): string => name.toUpperCase().replace(/[^A
 /** An exec runs as its container's user and group. */
 const sameUser = (meta: Meta) => ({ ...(meta.uid !== undefined ? { uid: meta.uid } : {}), ...(meta.gid !== undefined ? { gid: meta.gid } : {}) });
 
+/** A command for an exec: entering the container's mount namespace when it has one of its own. */
+function inPodNamespace(meta: Meta, command: string[]): [string, string[]] {
+  return meta.mountNamespace ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, '--', ...command]] : [command[0]!, command.slice(1)];
+}
+
 function procStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -62,11 +77,34 @@ function procStartTime(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether pods can have their own /etc/resolv.conf and /etc/hosts: a mount namespace each
+ * (util-linux unshare and nsenter, as root). Else they use the node's files, and find Services by
+ * their environment variables only.
+ */
+export function podFilesUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'the agent does not run as root';
+  for (const tool of ['unshare', 'nsenter', 'mount']) if (!BASE_PATH.split(':').some((dir) => existsSync(path.join(dir, tool)))) return `${tool} (util-linux) is not installed`;
+  return undefined;
+}
+
 export class ProcessRuntime implements ContainerRuntime {
   readonly name = 'process' as const;
+  private readonly podFiles = podFilesUnavailable() === undefined;
 
   constructor(private readonly dataDir: string) {
     mkdirSync(this.stateRoot, { recursive: true });
+  }
+
+  /** Writes the pod's resolv.conf and hosts; undefined when the pod keeps the node's. */
+  private writePodFiles(spec: ContainerSpec): [string, string] | undefined {
+    if (!this.podFiles || !spec.dns || spec.hostNetwork) return undefined;
+    const dir = path.join(this.dataDir, 'pods', spec.podUid, 'etc');
+    mkdirSync(dir, { recursive: true });
+    const files: [string, string] = [path.join(dir, 'resolv.conf'), path.join(dir, 'hosts')];
+    writeFileSync(files[0], renderResolvConf(spec.dns));
+    writeFileSync(files[1], spec.hosts ?? '');
+    return files;
   }
 
   private get stateRoot(): string {
@@ -102,8 +140,13 @@ export class ProcessRuntime implements ContainerRuntime {
     mkdirSync(cwd, { recursive: true });
     const env = ProcessRuntime.environment(spec);
     const log = openSync(path.join(dir, 'log'), 'a');
+    const podFiles = this.writePodFiles(spec);
+    const exitFile = path.join(dir, 'exit');
+    const [file, args] = podFiles
+      ? ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', WITH_POD_FILES, ...podFiles, exitFile, ...spec.command, ...spec.args]]
+      : ['/bin/sh', ['-c', PLAIN, exitFile, ...spec.command, ...spec.args]];
     try {
-      const child = spawn('/bin/sh', ['-c', WRAPPER, path.join(dir, 'exit'), ...spec.command, ...spec.args], {
+      const child = spawn(file, args, {
         cwd, env, detached: true, stdio: ['ignore', log, log],
         ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
         ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
@@ -112,6 +155,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!child.pid) throw new Error(`container ${spec.name}: could not start /bin/sh`);
       const meta: Meta = {
         id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, image: spec.image, ports: spec.ports, pid: child.pid, procStart: procStartTime(child.pid) ?? '', startedAt: Date.now(), cwd, env,
+        ...(podFiles ? { mountNamespace: true } : {}),
         ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
         ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
       };
@@ -239,7 +283,8 @@ export class ProcessRuntime implements ContainerRuntime {
     const meta = this.read(id);
     if (!meta || !this.alive(meta)) return Promise.reject(new Error(`container ${id} is not running`));
     return new Promise((resolve, reject) => {
-      const child = spawn(command[0]!, command.slice(1), { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', ...sameUser(meta) });
+      const [file, args] = inPodNamespace(meta, command);
+      const child = spawn(file, args, { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', ...sameUser(meta) });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -252,7 +297,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession> {
     const meta = this.read(id);
     if (!meta || !this.alive(meta)) throw new Error(`container ${id} is not running`);
-    const [file, args] = options.tty ? terminalCommand(command) : [command[0]!, command.slice(1)];
+    const [file, args] = inPodNamespace(meta, options.tty ? [...terminalCommand(command)].flat() : command);
     const child = spawn(file, args, {
       cwd: meta.cwd, env: options.tty ? { TERM: 'xterm', ...meta.env, SHELL: '/bin/sh' } : meta.env,
       stdio: ['pipe', 'pipe', options.tty ? 'ignore' : 'pipe'], ...sameUser(meta),

@@ -34,7 +34,13 @@ export function hostPortFor(pod: PodObject, port: Pick<ServicePort, 'port' | 'ta
   return found?.hostPort;
 }
 
-export function planEndpoints(service: Pick<Service, 'spec'>, pods: PodObject[]): EndpointSubset[] {
+/**
+ * Endpoints as Kubernetes' controller writes them, plus: an address carries the pod's hostname
+ * when the pod names this Service as its subdomain (StatefulSet pods: `db-0` of Service `db`),
+ * which cluster DNS answers as `db-0.db.<ns>.svc`; publishNotReadyAddresses puts pods that are
+ * not ready among the addresses (peers of a StatefulSet finding each other before they are ready).
+ */
+export function planEndpoints(service: Pick<Service, 'spec'> & { metadata?: { name?: string } }, pods: PodObject[]): EndpointSubset[] {
   const subsets = new Map<string, { ports: EndpointPort[]; addresses: EndpointAddress[]; notReadyAddresses: EndpointAddress[] }>();
   for (const pod of pods) {
     if (!podMatches(service, pod) || pod.metadata.deletionTimestamp || isTerminated(pod)) continue;
@@ -49,8 +55,9 @@ export function planEndpoints(service: Pick<Service, 'spec'>, pods: PodObject[])
     const key = JSON.stringify(ports);
     let subset = subsets.get(key);
     if (!subset) subsets.set(key, (subset = { ports, addresses: [], notReadyAddresses: [] }));
-    const address: EndpointAddress = { ip, nodeName: pod.spec.nodeName, targetRef: { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) } };
-    (isReady(pod) ? subset.addresses : subset.notReadyAddresses).push(address);
+    const hostname = pod.spec.hostname && pod.spec.subdomain && pod.spec.subdomain === service.metadata?.name ? { hostname: pod.spec.hostname } : {};
+    const address: EndpointAddress = { ip, ...hostname, nodeName: pod.spec.nodeName, targetRef: { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) } };
+    (isReady(pod) || service.spec?.publishNotReadyAddresses ? subset.addresses : subset.notReadyAddresses).push(address);
   }
   const byName = (a: EndpointAddress, b: EndpointAddress) => (a.targetRef?.name ?? '').localeCompare(b.targetRef?.name ?? '');
   return [...subsets.values()]
@@ -66,7 +73,7 @@ export interface PlannedSlice {
   /** Stable for a port set: `<service>-<hash of the ports>`. */
   name: string;
   ports: EndpointPort[];
-  endpoints: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean }; nodeName?: string; targetRef?: EndpointAddress['targetRef'] }[];
+  endpoints: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean }; hostname?: string; nodeName?: string; targetRef?: EndpointAddress['targetRef'] }[];
 }
 
 /**
@@ -80,7 +87,7 @@ export function planSlices(service: string, subsets: EndpointSubset[]): PlannedS
     const ports = (s.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' }));
     const endpoint = (a: EndpointAddress, ready: boolean) => ({
       addresses: [a.ip], conditions: { ready, serving: ready, terminating: false },
-      ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+      ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}),
     });
     return {
       name: `${service.slice(0, 57)}-${portsHash(ports)}`,

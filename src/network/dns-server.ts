@@ -1,0 +1,196 @@
+/**
+ * The node's cluster DNS server (what CoreDNS is on Kubernetes), over UDP and TCP on one address:
+ * cluster names from an index of the cluster view rebuilt on each change (answers come from memory,
+ * never from a request to the API), everything else forwarded to the machine's own resolvers
+ * (/etc/resolv.conf) and relayed back. UDP answers larger than the client takes (512 bytes, or its
+ * EDNS size) are sent truncated, and the client asks again over TCP.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import dnsPacket, { type Answer, type Packet } from 'dns-packet';
+import { DnsIndex, type DnsAnswer, type DnsRecord } from './dns.js';
+import type { ClusterView } from './view.js';
+
+const FORWARD_TIMEOUT_MS = 2000;
+const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+export interface DnsServerOptions {
+  host: string;
+  port: number;
+  domain: string;
+  /** Resolvers other names go to (default: the nameservers of /etc/resolv.conf, other than this server). */
+  upstreams?: string[];
+  log?: { warn(o: object, m: string): void };
+}
+
+/** The nameservers of a resolv.conf. */
+export function nameserversOf(resolvConf: string): string[] {
+  return [...resolvConf.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+}
+
+export class ClusterDns {
+  private index: DnsIndex;
+  private udp?: UdpSocket;
+  private tcp?: Server;
+  private readonly connections = new Set<Socket>();
+  private readonly upstreams: string[];
+  /** Where the server listens, once it does. */
+  port = 0;
+
+  constructor(private readonly view: ClusterView, private readonly o: DnsServerOptions) {
+    this.index = this.build();
+    view.onChange(() => (this.index = this.build()));
+    let fromSystem: string[] = [];
+    try {
+      fromSystem = nameserversOf(readFileSync('/etc/resolv.conf', 'utf8'));
+    } catch {
+      // no resolv.conf: cluster names only
+    }
+    this.upstreams = (o.upstreams ?? fromSystem).filter((ip) => ip !== o.host);
+  }
+
+  private build(): DnsIndex {
+    return new DnsIndex(this.o.domain, this.view.services.values(), this.view.endpoints);
+  }
+
+  async listen(): Promise<void> {
+    const udp = createSocket(isIPv6(this.o.host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.o.port, this.o.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    this.udp = udp;
+    this.port = udp.address().port;
+    udp.on('error', (e) => this.o.log?.warn({ err: e }, 'cluster DNS (UDP) failed'));
+    udp.on('message', (message, from) => {
+      void this.respond(message, 'udp').then((reply) => reply && udp.send(reply, from.port, from.address));
+    });
+    const tcp = createServer((socket) => this.serveTcp(socket));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.port, this.o.host, () => resolve());
+    }).catch(async (e: unknown) => {
+      await new Promise<void>((r) => udp.close(() => r()));
+      throw e;
+    });
+    this.tcp = tcp;
+  }
+
+  /** TCP: each message is prefixed by its length (two bytes); several may come on one connection. */
+  private serveTcp(socket: Socket): void {
+    this.connections.add(socket);
+    socket.on('close', () => this.connections.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(10_000, () => socket.destroy());
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const message = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
+        buffered = buffered.subarray(2 + message.length);
+        void this.respond(message, 'tcp').then((reply) => {
+          if (!reply || socket.destroyed) return;
+          const length = Buffer.alloc(2);
+          length.writeUInt16BE(reply.length);
+          socket.write(Buffer.concat([length, reply]));
+        });
+      }
+    });
+  }
+
+  /** The reply to one message (undefined: none, for what is not a query). */
+  async respond(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    let query: Packet;
+    try {
+      query = dnsPacket.decode(message);
+    } catch {
+      return undefined;
+    }
+    if (query.type !== 'query') return undefined;
+    const question = query.questions?.[0];
+    if (!question || query.questions!.length !== 1) return this.encode(query, { rcode: 'NOTIMP' }, transport);
+    const answer = this.index.answer(question.name, question.type);
+    if (answer.kind === 'forward') return this.forward(message, query, transport);
+    if (answer.chase) answer.answers.push(...(await this.chase(answer.chase, question.type)));
+    return this.encode(query, answer, transport);
+  }
+
+  private encode(query: Packet, answer: Extract<DnsAnswer, { kind: 'answer' }> | { rcode: keyof typeof RCODES }, transport: 'udp' | 'tcp'): Buffer {
+    const records = 'answers' in answer ? answer : { answers: [], additionals: [], authorities: [] };
+    const flags = dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_AVAILABLE | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | RCODES[answer.rcode];
+    const reply: Packet = { id: query.id ?? 0, type: 'response', flags, questions: query.questions ?? [], answers: records.answers.map(toAnswer), authorities: records.authorities.map(toAnswer), additionals: records.additionals.map(toAnswer) };
+    const buffer = dnsPacket.encode(reply);
+    const limit = transport === 'tcp' ? 65535 : udpLimit(query);
+    if (buffer.length <= limit) return buffer;
+    return dnsPacket.encode({ ...reply, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
+  }
+
+  /** Asks the upstreams in turn; relays the first answer (SERVFAIL when none answers). */
+  private async forward(message: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {
+    for (const upstream of this.upstreams) {
+      const reply = await ask(upstream, message).catch(() => undefined);
+      if (reply && (transport === 'tcp' || reply.length <= udpLimit(query))) return reply;
+      if (reply) return truncated(reply);
+    }
+    return this.encode(query, { rcode: 'SERVFAIL' }, transport);
+  }
+
+  /** The A (or AAAA) records of an ExternalName's target, named as asked for. */
+  private async chase(target: string, type: string): Promise<DnsRecord[]> {
+    if (type !== 'A' && type !== 'AAAA' && type !== 'ANY') return [];
+    const question = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type === 'ANY' ? 'A' : type, name: target }] });
+    for (const upstream of this.upstreams) {
+      const reply = await ask(upstream, question).catch(() => undefined);
+      if (!reply) continue;
+      try {
+        return (dnsPacket.decode(reply).answers ?? []).filter((a) => a.type === 'A' || a.type === 'AAAA' || a.type === 'CNAME') as DnsRecord[];
+      } catch {
+        return [];
+      }
+    }
+    return [];
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.connections) s.destroy();
+    await Promise.all([
+      this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
+      this.tcp ? new Promise<void>((r) => this.tcp!.close(() => r())) : undefined,
+    ]);
+  }
+}
+
+const toAnswer = (r: DnsRecord): Answer => ({ ...r, class: 'IN' }) as Answer;
+
+/** The largest UDP answer the client takes: its EDNS buffer size, else 512 bytes. */
+function udpLimit(query: Packet): number {
+  const opt = (query.additionals ?? []).find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  return Math.max(512, Math.min(opt?.udpPayloadSize ?? 512, 4096));
+}
+
+/** An upstream's answer too big for the client's UDP: its header with TC set, no records. */
+function truncated(reply: Buffer): Buffer {
+  const decoded = dnsPacket.decode(reply);
+  return dnsPacket.encode({ ...decoded, flags: (decoded.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
+}
+
+/** One question to one resolver over UDP, with its own socket (the answer is matched by socket). */
+function ask(server: string, message: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(isIPv6(server) ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => finish(new Error(`${server} did not answer in ${FORWARD_TIMEOUT_MS} ms`)), FORWARD_TIMEOUT_MS);
+    const finish = (error?: Error, reply?: Buffer) => {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error);
+      else resolve(reply!);
+    };
+    socket.on('error', (e) => finish(e));
+    socket.on('message', (reply) => finish(undefined, reply));
+    socket.send(message, 53, server);
+  });
+}
