@@ -44,8 +44,8 @@ describe('service allocation', () => {
     const ips = services.map((s) => s.spec!.clusterIP!);
     const nodePorts = services.map((s) => s.spec!.ports![0]!.nodePort!);
     const proxyPorts = services.map((s) => proxyPortsOf(s).get('80/TCP')!);
-    for (const values of [ips, nodePorts, proxyPorts]) expect(new Set(values).size).toBe(30);
-    for (const s of services) expect(s.spec).toMatchObject({ clusterIPs: [s.spec!.clusterIP], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
+    for (const values of [ips, nodePorts, proxyPorts] as unknown[][]) expect(new Set(values).size).toBe(30);
+    for (const s of services) expect(s.spec).toMatchObject({ clusterIPs: [s.spec!.clusterIP!], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
   });
 
   it('honours a given ClusterIP once, keeps it on update, refuses to change it', async () => {

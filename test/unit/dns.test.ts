@@ -68,7 +68,7 @@ describe('DnsIndex', () => {
   });
 });
 
-const pod = (spec: object, name = 'web-0', namespace = 'shop'): PodObject => ({ metadata: { name, namespace }, spec: { containers: [], ...spec } }) as PodObject;
+const pod = (spec: object, name = 'web-0', namespace = 'shop'): PodObject => ({ metadata: { name, namespace }, spec: { containers: [], ...spec } }) as unknown as PodObject;
 const NODE = { nameserver: '127.0.0.41', domain: 'cluster.local', hostResolvConf: 'nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n' };
 
 describe('pod resolv.conf and hosts', () => {
@@ -131,7 +131,7 @@ describe('ClusterDns over UDP and TCP', () => {
   });
   it('answers NXDOMAIN with the SOA', async () => {
     const reply = await udp('nope.default.svc.cluster.local', 'A');
-    expect(reply.rcode).toBe('NXDOMAIN');
+    expect((reply as { rcode?: string }).rcode).toBe('NXDOMAIN');
     expect(reply.authorities?.[0]).toMatchObject({ type: 'SOA', name: 'cluster.local' });
   });
   it('forwards other names, and an ExternalName target', async () => {
