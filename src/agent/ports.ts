@@ -3,9 +3,15 @@
  * one, each on its own 127.0.0.x), never handed out twice by this agent while in use, and not
  * again for a minute after release: routers that have not caught up yet (an nginx worker still
  * on an old configuration, a client's stale endpoint list) must not reach a different pod there.
+ * Agents on one machine claim each port in a file of its own (created exclusively), so that two
+ * of them checking the same free port at the same moment do not both hand it out.
  */
+import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** How long a released port rests before this agent hands it out again. */
 export const PORT_REUSE_DELAY_MS = 60_000;
@@ -15,15 +21,30 @@ export class PortAllocator {
   /** Released ports and when they may be handed out again. */
   private readonly resting = new Map<number, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly claims: MachineClaims;
+
+  constructor(private readonly now: () => number = Date.now, claimsDir = path.join(tmpdir(), 'berth-host-ports')) {
+    this.claims = new MachineClaims(claimsDir);
+  }
 
   /** Marks ports in use (those of containers adopted after a restart). */
   reserve(port: number): void {
     this.taken.add(port);
+    this.claims.claim(port, true);
   }
 
   release(port: number): void {
     if (this.taken.delete(port)) this.resting.set(port, this.now() + PORT_REUSE_DELAY_MS);
+    // The claim stays while the port rests: it is this agent's until then.
+  }
+
+  private unclaimRested(): void {
+    const now = this.now();
+    for (const [port, until] of this.resting) {
+      if (until > now) continue;
+      this.resting.delete(port);
+      this.claims.release(port);
+    }
   }
 
   /** Whether this agent may hand `port` out now: not in use, not resting. */
@@ -39,9 +60,13 @@ export class PortAllocator {
    * container port reach it as on Kubernetes (a headless Service's `db-0.db:5432`); else any.
    */
   async allocate(preferred?: number): Promise<number> {
-    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && this.available(preferred) && (await freeForTcp(preferred)) && (await freeForUdp(preferred))) {
-      this.taken.add(preferred);
-      return preferred;
+    this.unclaimRested();
+    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && this.available(preferred) && this.claims.claim(preferred)) {
+      if ((await freeForTcp(preferred)) && (await freeForUdp(preferred))) {
+        this.taken.add(preferred);
+        return preferred;
+      }
+      this.claims.release(preferred);
     }
     for (let attempt = 0; attempt < 20; attempt++) {
       // Bound on every address, so that the port is free machine-wide, not just on ours.
@@ -54,12 +79,72 @@ export class PortAllocator {
         });
       });
       // A pod's UDP ports get numbers from here too: the port must be free for UDP as well.
-      if (this.available(port) && (await freeForUdp(port))) {
-        this.taken.add(port);
-        return port;
+      if (this.available(port) && this.claims.claim(port)) {
+        if (await freeForUdp(port)) {
+          this.taken.add(port);
+          return port;
+        }
+        this.claims.release(port);
       }
     }
     throw new Error('no free host port found');
+  }
+}
+
+/**
+ * A file per claimed port (`<dir>/<port>`, holding `pid id`), created exclusively: a claim of a
+ * process that is gone, or of this allocator, is taken over; another live one's is respected.
+ */
+class MachineClaims {
+  private readonly id = `${process.pid} ${randomBytes(4).toString('hex')}`;
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o1777 });
+  }
+
+  /** `force`: the port is this agent's already (a pod it adopted): claim it whoever had it. */
+  claim(port: number, force = false): boolean {
+    const file = path.join(this.dir, String(port));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, this.id, { flag: force ? 'w' : 'wx' });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no claims possible here: the bind checks still hold
+        const holder = readOrEmpty(file);
+        if (holder === this.id) return true;
+        if (alive(Number(holder.split(' ')[0]))) return false;
+        try {
+          unlinkSync(file);
+        } catch {
+          // another agent took it over first
+        }
+      }
+    }
+    return false;
+  }
+
+  release(port: number): void {
+    const file = path.join(this.dir, String(port));
+    if (readOrEmpty(file) === this.id) unlinkSync(file);
+  }
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

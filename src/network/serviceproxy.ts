@@ -141,7 +141,8 @@ export class ServiceProxy {
   }
 
   private async listenTcp(w: Wanted): Promise<Listener> {
-    const server = createServer((socket) => this.accept(socket, w));
+    // Half-open as TCP allows: a client that ends its request (shuts down writing) still gets the answer.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, w));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(w.at, w.host, () => resolve());
@@ -188,7 +189,7 @@ export class ServiceProxy {
     const first = route.first();
     const attempt = (n: number): void => {
       const target = targets[(first + n) % targets.length]!;
-      const upstream = connect(target.port, target.ip);
+      const upstream = connect({ port: target.port, host: target.ip, allowHalfOpen: true });
       upstream.once('connect', () => {
         chosen(target);
         upstream.removeAllListeners('error');

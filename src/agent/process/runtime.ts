@@ -62,9 +62,12 @@ export const envName = (name: string): string => name.toUpperCase().replace(/[^A
 /** An exec runs as its container's user and group. */
 const sameUser = (meta: Meta) => ({ ...(meta.uid !== undefined ? { uid: meta.uid } : {}), ...(meta.gid !== undefined ? { gid: meta.gid } : {}) });
 
-/** A command for an exec: entering the container's mount namespace when it has one of its own. */
+/**
+ * A command for an exec: entering the container's mount namespace when it has one of its own (in
+ * the container's work directory: entering a mount namespace moves the cwd to its root).
+ */
 function inPodNamespace(meta: Meta, command: string[]): [string, string[]] {
-  return meta.mountNamespace ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, '--', ...command]] : [command[0]!, command.slice(1)];
+  return meta.mountNamespace ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, `--wd=${meta.cwd}`, '--', ...command]] : [command[0]!, command.slice(1)];
 }
 
 function procStartTime(pid: number): string | undefined {

@@ -1,0 +1,254 @@
+/**
+ * Services by name on the process runtime, two nodes (issue 19): a `berth server` with a loopback
+ * service range (ClusterIPs in 127.0.0.0/8: only loopback traffic) and two agents as root, each
+ * serving cluster DNS on its address:53 and running pods in mount namespaces of their own with the
+ * kubelet's resolv.conf. Pods use busybox's own nslookup and wget; nothing here is stubbed.
+ */
+import { createSocket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podFilesUnavailable } from '../../src/agent/process/runtime.js';
+import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { testServiceCidr } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
+
+const NODES = [{ name: 'dns-a', address: '127.0.0.51' }, { name: 'dns-b', address: '127.0.0.52' }];
+const pinned = (node: string) => `nodeSelector: {kubernetes.io/hostname: ${node}}`;
+const httpd = (body: string) => `[/bin/busybox, sh, -c, 'echo ${body} > index.html; exec busybox httpd -f -p $PORT -h .']`;
+const MANIFESTS = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      ${pinned('dns-a')}
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: api
+          image: busybox
+          command: ${httpd('api')}
+          ports: [{containerPort: 8080}]
+          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: front}
+spec:
+  ${pinned('dns-b')}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: front
+      image: busybox
+      command: [/bin/busybox, sleep, '3600']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: web, port: 7000}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: db
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'echo $HOSTNAME > index.html; exec busybox httpd -f -p $PORT -h .']
+          ports: [{containerPort: 7000}]
+          readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: peers}
+spec:
+  clusterIP: None
+  selector: {app: peer}
+  ports: [{port: 7100}]
+${['dns-a', 'dns-b'].map((node, i) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: peer-${i}, labels: {app: peer}}
+spec:
+  ${pinned(node)}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: peer
+      image: busybox
+      command: [/bin/busybox, sh, -c, 'exec busybox httpd -f -p $PORT -h .']
+      ports: [{containerPort: 7100}]
+      readinessProbe: {exec: {command: [test, -f, ready]}, periodSeconds: 1}
+`).join('')}---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 53, targetPort: 9053, protocol: UDP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo, labels: {app: echo}}
+spec:
+  ${pinned('dns-a')}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: echo
+      image: node
+      command: [node, -e, "const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send('echo:' + m, r.port, r.address)); s.bind(Number(process.env.PORT))"]
+      ports: [{containerPort: 9053, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext}
+spec:
+  type: ExternalName
+  externalName: api.default.svc.cluster.local
+`;
+
+describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs, process runtime, two nodes', () => {
+  let server: BerthServerProcess;
+  const agents: AgentProcess[] = [];
+  let home: string;
+  const berth = (...args: string[]) => server.cli(...args);
+  const inPod = async (pod: string, script: string) => {
+    const r = await berth('exec', pod, '--', '/bin/busybox', 'sh', '-c', script);
+    return { code: r.code, out: r.out, err: r.err };
+  };
+  /** busybox-static's wget crashes on this Debian (any URL); its nc makes the HTTP request instead. */
+  const httpGet = async (pod: string, host: string, port = 80) => {
+    const r = await inPod(pod, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 ${host} ${port}`);
+    return { ...r, out: r.out.split('\r\n\r\n')[1] ?? `(no HTTP answer: ${JSON.stringify(r.out)})` };
+  };
+  const get = async (kind: string, name: string): Promise<any> => JSON.parse((await berth('get', kind, name, '-o', 'json')).out);
+
+  beforeAll(async () => {
+    buildOnce();
+    home = mkdtempSync(path.join(tmpdir(), 'berth-dns-'));
+    server = await startBerthServer({ args: ['--log-level', 'warn', '--service-cidr', testServiceCidr()] });
+    for (const n of NODES) agents.push(await startAgent(server, n));
+    writeFileSync(path.join(home, 'app.yaml'), MANIFESTS);
+    const applied = await berth('apply', '-f', path.join(home, 'app.yaml'));
+    expect(applied.code, applied.err).toBe(0);
+    const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+    await until('api, front, db-0, db-1 and echo ready', async () => {
+      const pods = JSON.parse((await berth('get', 'pods', '-o', 'json')).out).items;
+      const byName = new Map(pods.map((p: any) => [p.metadata.name, p]));
+      return ['front', 'db-0', 'db-1', 'echo'].every((n) => ready(byName.get(n))) && pods.some((p: any) => p.metadata.name.startsWith('api-') && ready(p));
+    }, 90_000);
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+    await server?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('gives Services ClusterIPs that kubectl-style listings show', async () => {
+    const api = await get('service', 'api');
+    expect(api.spec.clusterIP).toMatch(/^127\./);
+    expect(api.spec).toMatchObject({ clusterIPs: [api.spec.clusterIP], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
+    expect((await get('service', 'db')).spec.clusterIP).toBe('None');
+    const table = await berth('get', 'services');
+    expect(table.out).toMatch(new RegExp(`api\\s+ClusterIP\\s+${api.spec.clusterIP.replace(/\./g, '\\.')}`));
+  });
+
+  it('a pod on node B reaches a Service whose only pod is on node A: by short name, namespace, FQDN and ClusterIP', async () => {
+    const ip = (await get('service', 'api')).spec.clusterIP;
+    for (const host of ['api', 'api.default', 'api.default.svc.cluster.local', ip]) {
+      const r = await httpGet('front', host);
+      expect(r, host).toMatchObject({ code: 0, out: 'api\n' });
+    }
+  });
+
+  it("writes the kubelet's resolv.conf and hosts into the pod", async () => {
+    const r = await inPod('front', 'cat /etc/resolv.conf; cat /etc/hosts');
+    expect(r.out).toContain('search default.svc.cluster.local svc.cluster.local cluster.local');
+    expect(r.out).toContain('nameserver 127.0.0.52');
+    expect(r.out).toContain('options ndots:5');
+    expect(r.out).toContain('127.0.0.52\tfront');
+  });
+
+  it("answers nslookup in Kubernetes' shape", async () => {
+    const ip = (await get('service', 'api')).spec.clusterIP;
+    const r = await inPod('front', 'nslookup api.default.svc.cluster.local');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/Server:\s+127\.0\.0\.52/);
+    expect(r.out).toMatch(new RegExp(`Name:\\s+api\\.default\\.svc\\.cluster\\.local\\s+Address:?\\s*(1: )?${ip.replace(/\./g, '\\.')}`));
+    const missing = await inPod('front', 'nslookup nothing.default.svc.cluster.local');
+    expect(missing.code).not.toBe(0);
+    expect(missing.out + missing.err).toMatch(/NXDOMAIN|can't find/);
+  });
+
+  it("a StatefulSet's pods reach each other as db-0.db", async () => {
+    const db0 = await get('pod', 'db-0');
+    const port = db0.status.hostPorts.find((p: any) => p.containerPort === 7000).hostPort;
+    expect(await httpGet('db-1', 'db-0.db', port)).toMatchObject({ code: 0, out: 'db-0\n' });
+    // busybox's nslookup applies the search path only to names without a dot (glibc, above, by ndots).
+    const names = await inPod('db-0', 'nslookup db-1.db.default.svc.cluster.local');
+    expect(names.out).toContain(`Address: ${(await get('pod', 'db-1')).status.hostIP}`);
+  });
+
+  it('resolves a headless Service to its ready pods only, following readiness within a probe period', async () => {
+    const resolver = new Resolver();
+    resolver.setServers(['127.0.0.51']);
+    const peers = () => resolver.resolve4('peers.default.svc.cluster.local').catch(() => [] as string[]);
+    expect(await peers()).toEqual([]);
+    expect((await inPod('peer-1', 'touch ready')).code).toBe(0);
+    const readyAt = Date.now();
+    await until('peer-1 in DNS', async () => (await peers()).join() === '127.0.0.52', 5_000);
+    // The probe's period (1 s), then the Endpoints and the DNS index follow by watch.
+    expect(Date.now() - readyAt).toBeLessThan(2_500);
+    expect((await inPod('peer-0', 'touch ready')).code).toBe(0);
+    await until('both peers in DNS', async () => (await peers()).sort().join() === '127.0.0.51,127.0.0.52', 5_000);
+    expect((await inPod('peer-1', 'rm ready')).code).toBe(0);
+    await until('peer-1 gone from DNS', async () => (await peers()).join() === '127.0.0.51', 5_000);
+  }, 30_000);
+
+  it('carries UDP through a ClusterIP', async () => {
+    const ip = (await get('service', 'echo')).spec.clusterIP;
+    const socket = createSocket('udp4');
+    try {
+      const reply = await until('an echo', () => new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 500);
+        socket.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m.toString());
+        });
+        socket.send('ping', 53, ip);
+      }), 10_000);
+      expect(reply).toBe('echo:ping');
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('answers an ExternalName Service with its CNAME, and a pod follows it', async () => {
+    const r = await inPod('front', 'nslookup ext');
+    expect(r.out).toMatch(/ext\.default\.svc\.cluster\.local\s+canonical name = api\.default\.svc\.cluster\.local/);
+    expect(await httpGet('front', 'ext')).toMatchObject({ code: 0, out: 'api\n' });
+  });
+});
