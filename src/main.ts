@@ -359,13 +359,15 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   };
   const dnsListen = flags.dnsListen === 'off' ? undefined : parseListen((flags.dnsListen ?? 'ADDRESS:53').replace(/^ADDRESS:/, `${flags.address}:`));
   const domain = flags.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+  // Docker containers cannot reach a loopback node address: cluster DNS also listens where they can.
+  const gateway = dnsListen && dnsListen.host.startsWith('127.') && runtime instanceof DockerRuntime ? await runtime.bridgeGateway() : undefined;
   const network = await startNetwork({
     client, address: flags.address, serviceProxy: true, holdClusterIPs: true, log: log.child({ component: 'network' }),
-    ...(dnsListen ? { dns: { host: dnsListen.host, port: dnsListen.port, domain } } : {}),
+    ...(dnsListen ? { dns: { hosts: [dnsListen.host], ...(gateway ? { optionalHosts: [gateway] } : {}), port: dnsListen.port, domain } } : {}),
     ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
   });
   if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
-  const podDns = podResolver(runtime, network, dnsListen, flags.address);
+  const podDns = podResolver(runtime, network, dnsListen && { ...dnsListen, host: gateway && network.dns?.served.includes(gateway) ? gateway : dnsListen.host }, flags.address);
   agent.useDns({ ...(podDns.nameserver ? { nameserver: podDns.nameserver } : {}), domain, hostResolvConf: readHostResolvConf() });
   if (podDns.unavailable) log.warn({ reason: podDns.unavailable }, 'pods find Services by their environment variables only (no cluster DNS in pods)');
   const abort = new AbortController();
@@ -406,7 +408,7 @@ function podResolver(runtime: ContainerRuntime, network: RunningNetwork, listen:
     const why = podFilesUnavailable();
     return why ? { nameserver: host, unavailable: `process pods keep the node's resolv.conf: ${why}` } : { nameserver: host };
   }
-  if (host.startsWith('127.')) return { unavailable: `Docker containers cannot reach the loopback address ${host} (give the agent a non-loopback --address)` };
+  if (host.startsWith('127.')) return { unavailable: `Docker containers cannot reach the loopback address ${host}, and Docker's bridge has no gateway address (give the agent a non-loopback --address)` };
   return { nameserver: host };
 }
 

@@ -16,7 +16,10 @@ const FORWARD_TIMEOUT_MS = 2000;
 const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
 export interface DnsServerOptions {
-  host: string;
+  /** The addresses to listen on (the node's). */
+  hosts: string[];
+  /** Addresses to listen on as well when they can be had (Docker's bridge gateway: one agent per machine gets it). */
+  optionalHosts?: string[];
   port: number;
   domain: string;
   /** Resolvers other names go to (default: the nameservers of /etc/resolv.conf, other than this server). */
@@ -31,12 +34,14 @@ export function nameserversOf(resolvConf: string): string[] {
 
 export class ClusterDns {
   private index: DnsIndex;
-  private udp?: UdpSocket;
-  private tcp?: Server;
+  private readonly udp: UdpSocket[] = [];
+  private readonly tcp: Server[] = [];
   private readonly connections = new Set<Socket>();
   private readonly upstreams: string[];
   /** Where the server listens, once it does. */
   port = 0;
+  /** The addresses it listens on. */
+  readonly served: string[] = [];
 
   constructor(private readonly view: ClusterView, private readonly o: DnsServerOptions) {
     this.index = this.build();
@@ -47,37 +52,51 @@ export class ClusterDns {
     } catch {
       // no resolv.conf: cluster names only
     }
-    this.upstreams = (o.upstreams ?? fromSystem).filter((ip) => ip !== o.host);
+    this.upstreams = (o.upstreams ?? fromSystem).filter((ip) => !o.hosts.includes(ip));
   }
 
   private build(): DnsIndex {
     return new DnsIndex(this.o.domain, this.view.services.values(), this.view.endpoints);
   }
 
+  /** Listens on every address, UDP and TCP, at one port (the first address picks it when it is 0). */
   async listen(): Promise<void> {
-    const udp = createSocket(isIPv6(this.o.host) ? 'udp6' : 'udp4');
+    try {
+      for (const host of this.o.hosts) await this.listenOn(host);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    for (const host of this.o.optionalHosts ?? []) {
+      await this.listenOn(host).catch((e: unknown) => this.o.log?.warn({ err: e, host }, 'cluster DNS does not listen on this address too'));
+    }
+  }
+
+  private async listenOn(host: string): Promise<void> {
+    const udp = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(this.o.port, this.o.host, () => {
+      udp.bind(this.port || this.o.port, host, () => {
         udp.off('error', reject);
         resolve();
       });
     });
-    this.udp = udp;
-    this.port = udp.address().port;
-    udp.on('error', (e) => this.o.log?.warn({ err: e }, 'cluster DNS (UDP) failed'));
-    udp.on('message', (message, from) => {
-      void this.respond(message, 'udp').then((reply) => reply && udp.send(reply, from.port, from.address));
-    });
     const tcp = createServer((socket) => this.serveTcp(socket));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen(this.port, this.o.host, () => resolve());
+      tcp.listen(udp.address().port, host, () => resolve());
     }).catch(async (e: unknown) => {
       await new Promise<void>((r) => udp.close(() => r()));
       throw e;
     });
-    this.tcp = tcp;
+    this.port = udp.address().port;
+    this.udp.push(udp);
+    this.tcp.push(tcp);
+    this.served.push(host);
+    udp.on('error', (e) => this.o.log?.warn({ err: e }, 'cluster DNS (UDP) failed'));
+    udp.on('message', (message, from) => {
+      void this.respond(message, 'udp').then((reply) => reply && udp.send(reply, from.port, from.address));
+    });
   }
 
   /** TCP: each message is prefixed by its length (two bytes); several may come on one connection. */
@@ -158,8 +177,8 @@ export class ClusterDns {
   async close(): Promise<void> {
     for (const s of this.connections) s.destroy();
     await Promise.all([
-      this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
-      this.tcp ? new Promise<void>((r) => this.tcp!.close(() => r())) : undefined,
+      ...this.udp.splice(0).map((u) => new Promise<void>((r) => u.close(() => r()))),
+      ...this.tcp.splice(0).map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
   }
 }

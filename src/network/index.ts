@@ -31,7 +31,7 @@ export interface NetworkOptions {
   /** nginx mode runs a Berth-managed nginx with its files under `nginxPrefix`. */
   ingress?: { http?: Listen; https?: Listen; publishStatus?: boolean; mode?: IngressMode; nginxPrefix?: string };
   /** Serve cluster DNS here (port 53 for pods to use it: resolv.conf names no port). */
-  dns?: { host: string; port: number; domain: string };
+  dns?: { hosts: string[]; optionalHosts?: string[]; port: number; domain: string };
   log?: { warn(o: object, m: string): void };
 }
 
@@ -69,7 +69,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
       dns = server;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      dnsUnavailable = `cluster DNS cannot listen on ${o.dns.host}:${o.dns.port}: ${code === 'EACCES' ? 'ports below 1024 need root (or CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? 'the port is taken' : (e as Error).message}`;
+      dnsUnavailable = `cluster DNS cannot listen on ${o.dns.hosts.join(', ')} port ${o.dns.port}: ${code === 'EACCES' ? 'ports below 1024 need root (or CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? 'the port is taken' : (e as Error).message}`;
       o.log?.warn({ err: e }, dnsUnavailable);
     }
   }

@@ -6,7 +6,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { testServiceCidr } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
+import { parseAllDocuments, stringify } from 'yaml';
+import { SHARED } from '../shared.js';
 
 const NODES = [{ name: 'dns-a', address: '127.0.0.51' }, { name: 'dns-b', address: '127.0.0.52' }];
 const pinned = (node: string) => `nodeSelector: {kubernetes.io/hostname: ${node}}`;
@@ -251,4 +253,56 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
     expect(r.out).toMatch(/ext\.default\.svc\.cluster\.local\s+canonical name = api\.default\.svc\.cluster\.local/);
     expect(await httpGet('front', 'ext')).toMatchObject({ code: 0, out: 'api\n' });
   });
+
+  it("runs the voting app's manifests (shared/corpus) with every hop by Service name", async () => {
+    const dir = path.join(SHARED, 'corpus', 'example-voting-app', 'k8s-specifications');
+    const objects: any[] = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()).filter(Boolean));
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/db', 'Deployment/redis', 'Deployment/result', 'Deployment/vote', 'Deployment/worker', 'Service/db', 'Service/redis', 'Service/result', 'Service/vote']);
+    // Only the images change: each becomes busybox running the same part by the same hostnames
+    // and ports (redis:6379 a queue, db:5432 a table, vote and result on :80), scripts from a ConfigMap.
+    for (const o of objects) {
+      o.metadata.namespace = 'voting';
+      if (o.kind !== 'Deployment') continue;
+      const c = o.spec.template.spec.containers[0];
+      c.image = 'busybox';
+      c.command = VOTING_COMMANDS[o.metadata.name];
+      c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'scripts', mountPath: '/scripts' }];
+      o.spec.template.spec.volumes = [...(o.spec.template.spec.volumes ?? []), { name: 'scripts', configMap: { name: 'voting-scripts', defaultMode: 0o755 } }];
+      o.spec.template.spec.terminationGracePeriodSeconds = 1;
+    }
+    const file = path.join(home, 'voting.yaml');
+    writeFileSync(file, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'voting' } }, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'voting-scripts', namespace: 'voting' }, data: VOTING_SCRIPTS }, ...objects].map((o) => stringify(o)).join('---\n'));
+    const applied = await berth('apply', '-f', file);
+    expect(applied.code, applied.err).toBe(0);
+    const vote = (choice: string) => fetch(`http://${NODES[0]!.address}:31000/cgi-bin/vote.cgi?vote=${choice}`).then((r) => r.text()).catch(() => '');
+    await until('the vote app takes a vote', async () => (await vote('a')) === 'voted a\n', 60_000);
+    expect(await vote('b')).toBe('voted b\n');
+    expect(await vote('a')).toBe('voted a\n');
+    // vote → redis → worker → db → result, read through the other node's NodePort.
+    const result = () => fetch(`http://${NODES[1]!.address}:31001/cgi-bin/result.cgi`).then((r) => r.text()).catch(() => '');
+    const counts = async () => (await result()).trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).join(', ');
+    await until('the result shows the votes', async () => (await counts()) === '2 a, 1 b', 30_000);
+  }, 120_000);
 });
+
+/** What each part of the voting app runs instead of its image: busybox's httpd with CGI scripts, nc as the client. */
+const serve = (cgi: string) => ['/bin/busybox', 'sh', '-c', `mkdir -p cgi-bin && cp $BERTH_VOLUME_SCRIPTS/${cgi} cgi-bin/ && exec busybox httpd -f -p $PORT -h .`];
+const VOTING_COMMANDS: Record<string, string[]> = {
+  redis: serve('push.cgi $BERTH_VOLUME_SCRIPTS/pop.cgi'),
+  db: serve('add.cgi $BERTH_VOLUME_SCRIPTS/list.cgi'),
+  vote: serve('vote.cgi'),
+  result: serve('result.cgi'),
+  worker: ['/bin/busybox', 'sh', '-c', 'exec busybox sh $BERTH_VOLUME_SCRIPTS/worker.sh'],
+};
+/** An HTTP GET by nc (busybox-static's wget crashes here), printing the body. */
+const GET = (hostPort: string, pathAndQuery: string) => `printf 'GET %s HTTP/1.0\\r\\n\\r\\n' "${pathAndQuery}" | busybox nc -w 3 ${hostPort} | sed '1,/^\\r$/d'`;
+const CGI = (body: string) => `#!/bin/busybox sh\ncd "$(dirname "$0")/.."\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n${body}\n`;
+const VOTING_SCRIPTS: Record<string, string> = {
+  'push.cgi': CGI('echo "${QUERY_STRING#vote=}" >> queue\necho OK'),
+  'pop.cgi': CGI('if mv queue queue.$$ 2>/dev/null; then cat queue.$$; rm queue.$$; fi'),
+  'add.cgi': CGI('echo "${QUERY_STRING#vote=}" >> votes\necho OK'),
+  'list.cgi': CGI('cat votes 2>/dev/null'),
+  'vote.cgi': CGI(`v="\${QUERY_STRING#vote=}"\n${GET('redis 6379', '/cgi-bin/push.cgi?vote=$v')} > /dev/null\necho "voted $v"`),
+  'result.cgi': CGI(`${GET('db 5432', '/cgi-bin/list.cgi')} | sort | uniq -c | sort -rn`),
+  'worker.sh': `while :; do\n  ${GET('redis 6379', '/cgi-bin/pop.cgi')} | while read -r v; do\n    [ -n "$v" ] && ${GET('db 5432', '/cgi-bin/add.cgi?vote=$v')} > /dev/null\n  done\n  sleep 0.3\ndone\n`,
+};

@@ -107,7 +107,7 @@ describe('ClusterDns over UDP and TCP', () => {
       upstream.send(dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE, questions: q.questions, answers: [{ type: 'A', name: q.questions![0]!.name, ttl: 60, data: '192.0.2.1' }] }), from.port, from.address);
     });
     await new Promise<void>((r) => upstream.bind(53, '127.0.0.53', () => r())).catch(() => undefined);
-    dns = new ClusterDns(view, { host: '127.0.0.1', port: 0, domain: 'cluster.local', upstreams: ['127.0.0.53'] });
+    dns = new ClusterDns(view, { hosts: ['127.0.0.1'], port: 0, domain: 'cluster.local', upstreams: ['127.0.0.53'] });
     await dns.listen();
   });
   afterAll(async () => {
@@ -158,7 +158,7 @@ describe('ClusterDns over UDP and TCP', () => {
   it('truncates a UDP answer larger than 512 bytes; the client asks again over TCP', async () => {
     const many = { metadata: { name: 'big', namespace: 'default' }, subsets: [{ addresses: Array.from({ length: 60 }, (_, i) => ({ ip: `127.1.0.${i + 1}` })), ports: [{ port: 80 }] }] };
     const bigView = { services: new Map([['default/big', service('big', 'default', { clusterIP: 'None', ports: [{ port: 80 }] })]]), endpoints: new Map([['default/big', many]]), onChange: () => undefined } as unknown as ClusterView;
-    const big = new ClusterDns(bigView, { host: '127.0.0.1', port: 0, domain: 'cluster.local', upstreams: [] });
+    const big = new ClusterDns(bigView, { hosts: ['127.0.0.1'], port: 0, domain: 'cluster.local', upstreams: [] });
     await big.listen();
     try {
       const query = dnsPacket.encode({ type: 'query', id: 3, questions: [{ type: 'A', name: 'big.default.svc.cluster.local' }] });

@@ -46,6 +46,19 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * The gateway address of Docker's default bridge (172.17.0.1): an address of this machine that
+   * containers reach, where cluster DNS listens when the node's own address is a loopback one.
+   */
+  async bridgeGateway(): Promise<string | undefined> {
+    try {
+      const bridge = await this.docker.getNetwork('bridge').inspect();
+      return (bridge.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).find((g: string | undefined) => g && !g.includes(':'));
+    } catch {
+      return undefined;
+    }
+  }
+
   check(spec: ContainerSpec): string | undefined {
     if (!spec.image) return `container ${spec.name}: an image is required`;
     return undefined;
