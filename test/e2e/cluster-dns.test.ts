@@ -302,7 +302,9 @@ const VOTING_SCRIPTS: Record<string, string> = {
   'pop.cgi': CGI('if mv queue queue.$$ 2>/dev/null; then cat queue.$$; rm queue.$$; fi'),
   'add.cgi': CGI('echo "${QUERY_STRING#vote=}" >> votes\necho OK'),
   'list.cgi': CGI('cat votes 2>/dev/null'),
-  'vote.cgi': CGI(`v="\${QUERY_STRING#vote=}"\n${GET('redis 6379', '/cgi-bin/push.cgi?vote=$v')} > /dev/null\necho "voted $v"`),
+  // A vote counts once the queue has taken it (the test votes again until then).
+  'vote.cgi': CGI(`v="\${QUERY_STRING#vote=}"\nif ${GET('redis 6379', '/cgi-bin/push.cgi?vote=$v')} | grep -q OK; then echo "voted $v"; else echo "not taken"; fi`),
   'result.cgi': CGI(`${GET('db 5432', '/cgi-bin/list.cgi')} | sort | uniq -c | sort -rn`),
-  'worker.sh': `while :; do\n  ${GET('redis 6379', '/cgi-bin/pop.cgi')} | while read -r v; do\n    [ -n "$v" ] && ${GET('db 5432', '/cgi-bin/add.cgi?vote=$v')} > /dev/null\n  done\n  sleep 0.3\ndone\n`,
+  // A vote taken from the queue is written until the table has taken it.
+  'worker.sh': `while :; do\n  ${GET('redis 6379', '/cgi-bin/pop.cgi')} | while read -r v; do\n    [ -n "$v" ] || continue\n    until ${GET('db 5432', '/cgi-bin/add.cgi?vote=$v')} | grep -q OK; do sleep 0.3; done\n  done\n  sleep 0.3\ndone\n`,
 };

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BERTH, type BerthServerProcess } from './berth.js';
+import { BERTH, inNetns, type BerthServerProcess } from './berth.js';
 
 export interface AgentProcess {
   name: string;
@@ -17,11 +17,12 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export async function startAgent(server: BerthServerProcess, o: { name: string; address: string; token?: string; runtime?: string; args?: string[] }): Promise<AgentProcess> {
+export async function startAgent(server: BerthServerProcess, o: { name: string; address: string; token?: string; runtime?: string; args?: string[]; netns?: string; env?: Record<string, string> }): Promise<AgentProcess> {
+  const [command, prefix] = inNetns(o.netns);
   const token = o.token ?? (await server.cli('token', 'create', '--role', 'node')).out.trim();
   const dir = mkdtempSync(path.join(tmpdir(), `berth-agent-${o.name}-`));
-  const child = spawn(process.execPath, [BERTH, 'agent', '--name', o.name, '--address', o.address, '--runtime', o.runtime ?? 'process', '--data', dir, '--server', server.url, '--token', token, '--heartbeat-interval', '1s', '--log-level', 'warn', ...(o.args ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+  const child = spawn(command, [...prefix, BERTH, 'agent', '--name', o.name, '--address', o.address, '--runtime', o.runtime ?? 'process', '--data', dir, '--server', server.url, '--token', token, '--heartbeat-interval', '1s', '--log-level', 'warn', ...(o.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '', ...o.env },
   });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));

@@ -6,6 +6,11 @@ import path from 'node:path';
 import { REPO_ROOT } from '../shared.js';
 import { testServiceCidr } from './ports.js';
 
+/** Node, or Node entered into a network namespace (nsenter, which execs: the pid is Node's). */
+export function inNetns(netns: string | undefined): [string, string[]] {
+  return netns ? ['nsenter', [`--net=/run/netns/${netns}`, process.execPath]] : [process.execPath, []];
+}
+
 export const BERTH = `${REPO_ROOT}src/cli/berth.js`;
 
 export function buildOnce(): void {
@@ -27,10 +32,11 @@ export interface BerthServerProcess {
 }
 
 /** `dir`: an existing data dir to start on (a restart); it is removed by stop() all the same. */
-export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string } = {}): Promise<BerthServerProcess> {
+export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string; /** Run it (and cli()) in this network namespace (see netns.ts). */ netns?: string } = {}): Promise<BerthServerProcess> {
+  const [command, prefix] = inNetns(options.netns);
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
   const cidr = options.args?.includes('--service-cidr') ? [] : ['--service-cidr', testServiceCidr()];
-  const child: ChildProcess = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
+  const child: ChildProcess = spawn(command, [...prefix, BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
   });
   let err = '';
@@ -58,7 +64,7 @@ export async function startBerthServer(options: { env?: Record<string, string>; 
       await new Promise((r) => child.once('exit', r));
     },
     cli: (...args) => new Promise((resolve) => {
-      const c = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
+      const c = spawn(command, [...prefix, BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
       let out = '';
       let cerr = '';
       c.stdout.on('data', (d) => (out += d));

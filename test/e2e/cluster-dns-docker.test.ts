@@ -1,0 +1,175 @@
+/**
+ * Services by name on the Docker runtime, two nodes (issue 19): two test hosts in network
+ * namespaces of the test's own (10.77.0.1 and 10.77.0.2 on a veth pair), each with its own dockerd
+ * and a `berth agent --runtime docker`; the server on the first. The service range is Kubernetes'
+ * default 10.96.0.0/12: each agent holds the ClusterIPs on its namespace's `lo`, as it would on a
+ * real node. Every request is made from pods (`berth exec`, itself run inside the first host), so
+ * no traffic leaves the test's namespaces. Pods run the agents' own busybox image.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_IMAGE } from '../../src/agent/docker/sandbox.js';
+import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { createTestNetwork, testNetworkUnavailable, type TestNetwork } from '../helpers/netns.js';
+import { until } from '../helpers/wait.js';
+
+const IMAGE = DEFAULT_SANDBOX_IMAGE;
+const pinned = (node: string) => `nodeSelector: {kubernetes.io/hostname: ${node}}`;
+const MANIFESTS = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      ${pinned('node-a')}
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: api
+          image: ${IMAGE}
+          imagePullPolicy: Never
+          command: [sh, -c, 'mkdir -p /www && echo api > /www/index.html && exec httpd -f -p 8080 -h /www']
+          ports: [{containerPort: 8080}]
+          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: front}
+spec:
+  ${pinned('node-b')}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: front
+      image: ${IMAGE}
+      imagePullPolicy: Never
+      command: [sleep, '3600']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 7000}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: db
+          image: ${IMAGE}
+          imagePullPolicy: Never
+          command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 7000 -h /www']
+          ports: [{containerPort: 7000}]
+          readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
+---
+# Kubernetes' own use of a UDP ClusterIP: the cluster DNS behind 10.96.0.10 (here, node A's).
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns}
+spec:
+  clusterIP: 10.96.0.10
+  ports: [{name: dns, port: 53, protocol: UDP}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: kube-dns}
+subsets: [{addresses: [{ip: 10.77.0.1}], ports: [{name: dns, port: 53, protocol: UDP}]}]
+`;
+
+describe.skipIf(testNetworkUnavailable() !== undefined)('cluster DNS and ClusterIPs, Docker runtime, two nodes in network namespaces', () => {
+  let network: TestNetwork;
+  let server: BerthServerProcess;
+  const agents: AgentProcess[] = [];
+  let home: string;
+  const berth = (...args: string[]) => server.cli(...args);
+  const inPod = async (pod: string, script: string) => {
+    const r = await berth('exec', pod, '--', 'sh', '-c', script);
+    return { code: r.code, out: r.out, err: r.err };
+  };
+  const httpGet = async (pod: string, host: string, port = 80) => {
+    const r = await inPod(pod, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${host} ${port}`);
+    return { ...r, out: r.out.split('\r\n\r\n')[1] ?? `(no HTTP answer: ${JSON.stringify(r.out + r.err)})` };
+  };
+  const get = async (kind: string, name: string): Promise<any> => JSON.parse((await berth('get', kind, name, '-o', 'json')).out);
+
+  beforeAll(async () => {
+    buildOnce();
+    home = mkdtempSync(path.join(tmpdir(), 'berth-dns-docker-'));
+    network = createTestNetwork(path.join(home, 'hosts'));
+    await network.startDocker();
+    const [a, b] = network.hosts;
+    server = await startBerthServer({ netns: a!.ns, args: ['--log-level', 'warn', '--listen', `${a!.address}:0`, '--tls-san', a!.address, '--service-cidr', '10.96.0.0/12'] });
+    for (const [name, host] of [['node-a', a!], ['node-b', b!]] as const) {
+      agents.push(await startAgent(server, { name, address: host.address, runtime: 'docker', netns: host.ns, env: { DOCKER_HOST: host.dockerHost! } }));
+    }
+    writeFileSync(path.join(home, 'app.yaml'), MANIFESTS);
+    const applied = await berth('apply', '-f', path.join(home, 'app.yaml'));
+    expect(applied.code, applied.err).toBe(0);
+    const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+    await until('api, front, db-0 and db-1 ready', async () => {
+      const pods = JSON.parse((await berth('get', 'pods', '-o', 'json')).out).items;
+      const byName = new Map(pods.map((p: any) => [p.metadata.name, p]));
+      return ['front', 'db-0', 'db-1'].every((n) => ready(byName.get(n))) && pods.some((p: any) => p.metadata.name.startsWith('api-') && ready(p));
+    }, 120_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+    await server?.stop();
+    await network?.remove();
+    rmSync(home, { recursive: true, force: true });
+  }, 120_000);
+
+  it('a pod on node B reaches a Service whose only pod is on node A: by short name, namespace, FQDN and ClusterIP', async () => {
+    const ip = (await get('service', 'api')).spec.clusterIP;
+    expect(ip).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\./);
+    for (const host of ['api', 'api.default', 'api.default.svc.cluster.local', ip]) {
+      expect(await httpGet('front', host), host).toMatchObject({ code: 0, out: 'api\n' });
+    }
+  });
+
+  it("gives the container Kubernetes' resolv.conf, and nslookup answers in its shape", async () => {
+    const conf = await inPod('front', 'cat /etc/resolv.conf');
+    expect(conf.out).toMatch(/nameserver 10\.77\.0\.2/);
+    expect(conf.out).toMatch(/search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
+    expect(conf.out).toMatch(/options ndots:5/);
+    const ip = (await get('service', 'api')).spec.clusterIP;
+    const r = await inPod('front', 'nslookup api.default.svc.cluster.local');
+    expect(r.out).toMatch(/Server:\s+10\.77\.0\.2/);
+    expect(r.out).toMatch(new RegExp(`Name:\\s+api\\.default\\.svc\\.cluster\\.local\\s+Address:?\\s*${ip.replace(/\./g, '\\.')}`));
+  });
+
+  it("a StatefulSet's pods reach each other as db-0.db", async () => {
+    const db0 = await get('pod', 'db-0');
+    const port = db0.status.hostPorts.find((p: any) => p.containerPort === 7000).hostPort;
+    expect(await httpGet('db-1', 'db-0.db', port)).toMatchObject({ code: 0, out: 'db-0\n' });
+  });
+
+  it('carries UDP through a ClusterIP: node A\'s DNS behind kube-dns at 10.96.0.10, asked from node B', async () => {
+    const ip = (await get('service', 'api')).spec.clusterIP;
+    const r = await inPod('front', 'nslookup api.default.svc.cluster.local 10.96.0.10');
+    expect(r.out).toMatch(/Server:\s+10\.96\.0\.10/);
+    expect(r.out).toContain(ip);
+  });
+});
