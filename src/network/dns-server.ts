@@ -38,6 +38,11 @@ export class ClusterDns {
   private readonly tcp: Server[] = [];
   private readonly connections = new Set<Socket>();
   private readonly upstreams: string[];
+  /**
+   * Encoded answers by the query's question bytes and RD bit, until the index changes: a repeated
+   * question (most are) is answered by a copy with the query's id, without decoding or encoding.
+   */
+  private readonly answers = new Map<string, Buffer>();
   /** Where the server listens, once it does. */
   port = 0;
   /** The addresses it listens on. */
@@ -45,7 +50,10 @@ export class ClusterDns {
 
   constructor(private readonly view: ClusterView, private readonly o: DnsServerOptions) {
     this.index = this.build();
-    view.onChange(() => (this.index = this.build()));
+    view.onChange(() => {
+      this.index = this.build();
+      this.answers.clear();
+    });
     let fromSystem: string[] = [];
     try {
       fromSystem = nameserversOf(readFileSync('/etc/resolv.conf', 'utf8'));
@@ -123,6 +131,13 @@ export class ClusterDns {
 
   /** The reply to one message (undefined: none, for what is not a query). */
   async respond(message: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    const key = questionKey(message);
+    const known = key === undefined ? undefined : this.answers.get(key);
+    if (known && (transport === 'tcp' || known.length <= 512)) {
+      const reply = Buffer.from(known);
+      message.copy(reply, 0, 0, 2);
+      return reply;
+    }
     let query: Packet;
     try {
       query = dnsPacket.decode(message);
@@ -134,8 +149,16 @@ export class ClusterDns {
     if (!question || query.questions!.length !== 1) return this.encode(query, { rcode: 'NOTIMP' }, transport);
     const answer = this.index.answer(question.name, question.type);
     if (answer.kind === 'forward') return this.forward(message, query, transport);
-    if (answer.chase) answer.answers.push(...(await this.chase(answer.chase, question.type)));
-    return this.encode(query, answer, transport);
+    if (answer.chase) {
+      answer.answers.push(...(await this.chase(answer.chase, question.type)));
+      return this.encode(query, answer, transport);
+    }
+    const reply = this.encode(query, answer, transport);
+    if (key !== undefined && !(reply[2]! & 0x02)) {
+      if (this.answers.size >= ANSWER_CACHE_SIZE) this.answers.clear();
+      this.answers.set(key, reply);
+    }
+    return reply;
   }
 
   private encode(query: Packet, answer: Extract<DnsAnswer, { kind: 'answer' }> | { rcode: keyof typeof RCODES }, transport: 'udp' | 'tcp'): Buffer {
@@ -181,6 +204,25 @@ export class ClusterDns {
       ...this.tcp.splice(0).map((t) => new Promise<void>((r) => t.close(() => r()))),
     ]);
   }
+}
+
+const ANSWER_CACHE_SIZE = 10_000;
+
+/**
+ * A plain query's question as a cache key: one question, no answers, at most one additional
+ * record (EDNS), opcode QUERY, the name in uncompressed labels; with the RD bit, which the answer
+ * echoes. Undefined for anything else (decoded the long way).
+ */
+export function questionKey(message: Buffer): string | undefined {
+  if (message.length < 17 || (message[2]! & 0xf8) !== 0 || message.readUInt16BE(4) !== 1 || message.readUInt16BE(6) !== 0 || message.readUInt16BE(8) !== 0 || message.readUInt16BE(10) > 1) return undefined;
+  let at = 12;
+  while (at < message.length && message[at] !== 0) {
+    if (message[at]! >= 0x40) return undefined;
+    at += message[at]! + 1;
+  }
+  const end = at + 5;
+  if (end > message.length) return undefined;
+  return `${message[2]! & 0x01}${message.toString('latin1', 12, end)}`;
 }
 
 const toAnswer = (r: DnsRecord): Answer => ({ ...r, class: 'IN' }) as Answer;

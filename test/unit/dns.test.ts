@@ -129,6 +129,15 @@ describe('ClusterDns over UDP and TCP', () => {
     const reply = await udp('api.default.svc.cluster.local', 'A');
     expect(reply).toMatchObject({ id: 7, rcode: 'NOERROR', flag_aa: true, answers: [{ type: 'A', data: '10.96.1.0', ttl: 5 }] });
   });
+  it('answers a repeated question from its cache, with each query\'s id and case', async () => {
+    const query = (id: number, name: string) => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
+    const first = dnsPacket.decode((await dns.respond(query(11, 'api.default.svc.cluster.local'), 'udp'))!);
+    const again = dnsPacket.decode((await dns.respond(query(12, 'api.default.svc.cluster.local'), 'udp'))!);
+    expect(again).toEqual({ ...first, id: 12 });
+    const upper = dnsPacket.decode((await dns.respond(query(13, 'API.default.svc.cluster.local'), 'udp'))!);
+    expect(upper.questions![0]!.name).toBe('API.default.svc.cluster.local');
+    expect(upper.answers).toMatchObject([{ data: '10.96.1.0' }]);
+  });
   it('answers NXDOMAIN with the SOA', async () => {
     const reply = await udp('nope.default.svc.cluster.local', 'A');
     expect((reply as { rcode?: string }).rcode).toBe('NXDOMAIN');
