@@ -77,6 +77,8 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     });
   }
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
+  const allocated = await registry.allocateMissingClusterIPs();
+  if (allocated) options.log.info({ services: allocated }, 'gave ClusterIPs to Services stored without one');
 
   const shutdown = new AbortController();
   // Every API watch (each agent holds several) listens on it: many is expected, not a leak.

@@ -307,6 +307,25 @@ export class Registry {
   }
 
   /**
+   * Services stored before Berth gave out ClusterIPs get one (a store carried over from an older
+   * version): each written through the same allocation as an update. Returns how many.
+   */
+  async allocateMissingClusterIPs(): Promise<number> {
+    const { items } = await this.store.list({ group: '', kind: 'Service' });
+    let given = 0;
+    for (const s of items as (KubeObject & ServiceObject)[]) {
+      if (s.spec?.clusterIP || s.spec?.type === 'ExternalName') continue;
+      const expected = Number(s.metadata.resourceVersion);
+      const update = async (o: KubeObject, lock: TxnOp[]) => (await this.store.txn([...lock, { op: 'update', object: o, expectedRevision: expected }])).results[lock.length]!;
+      await this.withServiceAllocations(s, s, update).then(() => given++, (e: unknown) => {
+        // Changed meanwhile: its writer allocated for it.
+        if (!isBerthError(e, 'Conflict')) throw e;
+      });
+    }
+    return given;
+  }
+
+  /**
    * Gives a Service its ClusterIP, NodePorts and proxy ports (api/services.ts) and writes it with
    * the allocation lock (runtime/service-allocation.ts); allocates again when another server or a
    * sync allocated in between. Writes of this server queue, so they do not race each other.

@@ -61,6 +61,14 @@ describe('service allocation', () => {
     await expect(registry.update(req, body('dns', { type: 'ClusterIP', clusterIP: '10.96.0.11' }))).rejects.toThrow(/field is immutable/);
   });
 
+  it('gives Services stored without a ClusterIP (by an older Berth) one when the server starts', async () => {
+    await f.store.create({ ...body('old', { type: 'ClusterIP' }), metadata: { name: 'old', namespace: 'default', uid: 'u1' } });
+    await f.store.create({ ...body('ext', { type: 'ExternalName', externalName: 'x.example.com', ports: [] }), metadata: { name: 'ext', namespace: 'default', uid: 'u2' } });
+    expect(await new Registry(f.store, undefined, CIDR).allocateMissingClusterIPs()).toBe(1);
+    expect((await f.store.get<Svc>({ group: '', kind: 'Service', namespace: 'default', name: 'old' })).spec!.clusterIP).toBe('10.96.1.0');
+    expect(await new Registry(f.store, undefined, CIDR).allocateMissingClusterIPs()).toBe(0);
+  });
+
   it('syncs a Service without its ClusterIP as no difference, keeping the address', async () => {
     f.repo.write({ 'app/svc.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n' }).commit('a Service');
     await createApplication(f, 'app');
