@@ -15,74 +15,12 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { createTestNetwork, testNetworkUnavailable, type TestNetwork } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
+import { podClient, servicesApp } from '../helpers/services-app.js';
 
-const IMAGE = DEFAULT_SANDBOX_IMAGE;
-const pinned = (node: string) => `nodeSelector: {kubernetes.io/hostname: ${node}}`;
-const MANIFESTS = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      ${pinned('node-a')}
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: api
-          image: ${IMAGE}
-          imagePullPolicy: Never
-          command: [sh, -c, 'mkdir -p /www && echo api > /www/index.html && exec httpd -f -p 8080 -h /www']
-          ports: [{containerPort: 8080}]
-          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: api}
-spec:
-  selector: {app: api}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: front}
-spec:
-  ${pinned('node-b')}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: front
-      image: ${IMAGE}
-      imagePullPolicy: Never
-      command: [sleep, '3600']
----
-apiVersion: v1
-kind: Service
-metadata: {name: db}
-spec:
-  clusterIP: None
-  selector: {app: db}
-  ports: [{port: 7000}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  serviceName: db
-  replicas: 2
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: db
-          image: ${IMAGE}
-          imagePullPolicy: Never
-          command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 7000 -h /www']
-          ports: [{containerPort: 7000}]
-          readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
----
+const MANIFESTS = `${servicesApp({
+  image: DEFAULT_SANDBOX_IMAGE, nodes: ['node-a', 'node-b'], idle: "[sleep, '3600']",
+  serve: (body, port) => `[sh, -c, 'mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p ${port} -h /www']`,
+})}---
 # Kubernetes' own use of a UDP ClusterIP: the cluster DNS behind 10.96.0.10 (here, node A's).
 apiVersion: v1
 kind: Service
@@ -103,15 +41,7 @@ describe.skipIf(testNetworkUnavailable() !== undefined)('cluster DNS and Cluster
   const agents: AgentProcess[] = [];
   let home: string;
   const berth = (...args: string[]) => server.cli(...args);
-  const inPod = async (pod: string, script: string) => {
-    const r = await berth('exec', pod, '--', 'sh', '-c', script);
-    return { code: r.code, out: r.out, err: r.err };
-  };
-  const httpGet = async (pod: string, host: string, port = 80) => {
-    const r = await inPod(pod, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${host} ${port}`);
-    return { ...r, out: r.out.split('\r\n\r\n')[1] ?? `(no HTTP answer: ${JSON.stringify(r.out + r.err)})` };
-  };
-  const get = async (kind: string, name: string): Promise<any> => JSON.parse((await berth('get', kind, name, '-o', 'json')).out);
+  const { inPod, httpGet, get, ready } = podClient(berth);
 
   beforeAll(async () => {
     buildOnce();
@@ -126,12 +56,7 @@ describe.skipIf(testNetworkUnavailable() !== undefined)('cluster DNS and Cluster
     writeFileSync(path.join(home, 'app.yaml'), MANIFESTS);
     const applied = await berth('apply', '-f', path.join(home, 'app.yaml'));
     expect(applied.code, applied.err).toBe(0);
-    const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-    await until('api, front, db-0 and db-1 ready', async () => {
-      const pods = JSON.parse((await berth('get', 'pods', '-o', 'json')).out).items;
-      const byName = new Map(pods.map((p: any) => [p.metadata.name, p]));
-      return ['front', 'db-0', 'db-1'].every((n) => ready(byName.get(n))) && pods.some((p: any) => p.metadata.name.startsWith('api-') && ready(p));
-    }, 120_000);
+    await until('api, front, db-0 and db-1 ready', () => ready(['front', 'db-0', 'db-1'], ['api']), 120_000);
   }, 240_000);
 
   afterAll(async () => {

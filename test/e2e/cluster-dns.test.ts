@@ -17,72 +17,14 @@ import { testServiceCidr } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 import { parseAllDocuments, stringify } from 'yaml';
 import { SHARED } from '../shared.js';
+import { pinned, podClient, servicesApp } from '../helpers/services-app.js';
 
 const NODES = [{ name: 'dns-a', address: '127.0.0.51' }, { name: 'dns-b', address: '127.0.0.52' }];
-const pinned = (node: string) => `nodeSelector: {kubernetes.io/hostname: ${node}}`;
-const httpd = (body: string) => `[/bin/busybox, sh, -c, 'echo ${body} > index.html; exec busybox httpd -f -p $PORT -h .']`;
-const MANIFESTS = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      ${pinned('dns-a')}
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: api
-          image: busybox
-          command: ${httpd('api')}
-          ports: [{containerPort: 8080}]
-          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: api}
-spec:
-  selector: {app: api}
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: front}
-spec:
-  ${pinned('dns-b')}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: front
-      image: busybox
-      command: [/bin/busybox, sleep, '3600']
----
-apiVersion: v1
-kind: Service
-metadata: {name: db}
-spec:
-  clusterIP: None
-  selector: {app: db}
-  ports: [{name: web, port: 7000}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  serviceName: db
-  replicas: 2
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: db
-          image: busybox
-          command: [/bin/busybox, sh, -c, 'echo $HOSTNAME > index.html; exec busybox httpd -f -p $PORT -h .']
-          ports: [{containerPort: 7000}]
-          readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
----
+const MANIFESTS = `${servicesApp({
+  image: 'busybox', nodes: ['dns-a', 'dns-b'], idle: "[/bin/busybox, sleep, '3600']",
+  // The process runtime gives each container its port in $PORT (the container port when free).
+  serve: (body) => `[/bin/busybox, sh, -c, 'echo ${body} > index.html; exec busybox httpd -f -p $PORT -h .']`,
+})}---
 apiVersion: v1
 kind: Service
 metadata: {name: peers}
@@ -136,16 +78,7 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
   const agents: AgentProcess[] = [];
   let home: string;
   const berth = (...args: string[]) => server.cli(...args);
-  const inPod = async (pod: string, script: string) => {
-    const r = await berth('exec', pod, '--', '/bin/busybox', 'sh', '-c', script);
-    return { code: r.code, out: r.out, err: r.err };
-  };
-  /** busybox-static's wget crashes on this Debian (any URL); its nc makes the HTTP request instead. */
-  const httpGet = async (pod: string, host: string, port = 80) => {
-    const r = await inPod(pod, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 ${host} ${port}`);
-    return { ...r, out: r.out.split('\r\n\r\n')[1] ?? `(no HTTP answer: ${JSON.stringify(r.out)})` };
-  };
-  const get = async (kind: string, name: string): Promise<any> => JSON.parse((await berth('get', kind, name, '-o', 'json')).out);
+  const { inPod, httpGet, get, ready } = podClient(berth);
 
   beforeAll(async () => {
     buildOnce();
@@ -155,12 +88,7 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
     writeFileSync(path.join(home, 'app.yaml'), MANIFESTS);
     const applied = await berth('apply', '-f', path.join(home, 'app.yaml'));
     expect(applied.code, applied.err).toBe(0);
-    const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-    await until('api, front, db-0, db-1 and echo ready', async () => {
-      const pods = JSON.parse((await berth('get', 'pods', '-o', 'json')).out).items;
-      const byName = new Map(pods.map((p: any) => [p.metadata.name, p]));
-      return ['front', 'db-0', 'db-1', 'echo'].every((n) => ready(byName.get(n))) && pods.some((p: any) => p.metadata.name.startsWith('api-') && ready(p));
-    }, 90_000);
+    await until('api, front, db-0, db-1 and echo ready', () => ready(['front', 'db-0', 'db-1', 'echo'], ['api']), 90_000);
   }, 150_000);
 
   afterAll(async () => {
