@@ -2,16 +2,24 @@
  * Keeps every Application reconciled: each one on its own poll interval (default 30 s, with
  * jitter so many apps do not fetch in step), at once when its spec changes, one reconcile at a
  * time per app, with exponential backoff after an error. Its own status writes do not trigger it.
+ * A change to an object an Application manages (its tracking annotation), or to the Endpoints of
+ * a Service it manages, reconciles it soon (at most once a second): its health, the ledger's
+ * healthy and serving times and the commit status follow the cluster, not the poll.
  */
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
-import { SYNC_REQUESTED_ANNOTATION } from '../diff/index.js';
+import { SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
+import type { KubeObject } from '../store/types.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDeps } from './sync.js';
 
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
 export const DEFAULT_POLL_MS = 30_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const RUNNING_POLL_MS = 2_000;
+/** A change to a managed object reconciles its app after this long (changes in a burst coalesce)… */
+const NUDGE_DELAY_MS = 200;
+/** …and not sooner than this after the app's last reconcile began. */
+const NUDGE_INTERVAL_MS = 1_000;
 
 /** Go-style durations as Applications write them: "30s", "1m30s", "500ms". */
 export function parseDuration(s: string | undefined, fallback: number): number {
@@ -24,6 +32,12 @@ export function parseDuration(s: string | undefined, fallback: number): number {
 
 interface Entry {
   timer?: NodeJS.Timeout;
+  /** When the timer fires (epoch ms). */
+  due?: number;
+  /** When the last reconcile began. */
+  startedAt?: number;
+  /** A managed object changed while a reconcile ran: reconcile again after the interval. */
+  nudged: boolean;
   running: boolean;
   again: boolean;
   failures: number;
@@ -49,6 +63,56 @@ export class ApplicationController {
 
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => this.stop(), { once: true });
+    const following = this.followManaged(signal);
+    await this.followApplications(signal);
+    await following;
+  }
+
+  /** Service (namespace/name) → the app managing it: Endpoints have no tracking annotation of their own. */
+  private readonly serviceOwners = new Map<string, string>();
+
+  /** Every change in the store: those to an app's objects nudge the app. */
+  private async followManaged(signal: AbortSignal): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const { items, revision } = await this.deps.store.list({ group: '', kind: 'Service' });
+        this.serviceOwners.clear();
+        for (const s of items) this.noteService(s);
+        for await (const e of this.deps.store.watch({ fromRevision: revision, signal })) {
+          const o = e.object;
+          if (o.kind === 'Service') this.noteService(o, e.type === 'DELETED');
+          const owner = o.kind === 'Endpoints' ? this.serviceOwners.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) : appKeyOf(o);
+          if (owner) this.nudge(owner);
+        }
+      } catch (e) {
+        if (this.stopped) break;
+        if (!isBerthError(e, 'Compacted') && !isBerthError(e, 'Unavailable')) this.deps.log.error({ err: e }, 'watching managed objects failed');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private noteService(s: KubeObject, deleted = false): void {
+    const k = `${s.metadata.namespace ?? ''}/${s.metadata.name}`;
+    const owner = deleted ? undefined : appKeyOf(s);
+    if (owner) this.serviceOwners.set(k, owner);
+    else this.serviceOwners.delete(k);
+  }
+
+  /** Reconciles the app soon, unless a reconcile is due sooner already. */
+  private nudge(k: string): void {
+    const e = this.entries.get(k);
+    if (!e || this.stopped) return;
+    if (e.running) {
+      e.nudged = true;
+      return;
+    }
+    const at = Math.max(Date.now() + NUDGE_DELAY_MS, (e.startedAt ?? 0) + NUDGE_INTERVAL_MS);
+    if (e.due !== undefined && e.due <= at) return;
+    this.schedule(k, at - Date.now());
+  }
+
+  private async followApplications(signal: AbortSignal): Promise<void> {
     while (!this.stopped) {
       try {
         const { items, revision } = await this.deps.store.list<ApplicationObject>(APPLICATION);
@@ -74,6 +138,7 @@ export class ApplicationController {
     }
     await Promise.all([...this.inflight]);
   }
+
 
   /** Reconciles now, fetching afresh, every Application the predicate picks; returns how many. */
   refreshWhere(pick: (app: ApplicationObject) => boolean): number {
@@ -106,12 +171,13 @@ export class ApplicationController {
       this.deps.warmUp?.();
     }
     let e = this.entries.get(k);
-    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0, force: false }));
+    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0, force: false, nudged: false }));
     if (e.running) {
       e.again = true;
       return;
     }
     if (e.timer) clearTimeout(e.timer);
+    e.due = Date.now() + delayMs;
     e.timer = setTimeout(() => this.run(k), delayMs);
   }
 
@@ -120,6 +186,9 @@ export class ApplicationController {
     if (!e || this.stopped) return;
     e.running = true;
     e.timer = undefined;
+    e.due = undefined;
+    e.startedAt = Date.now();
+    e.nudged = false;
     const [namespace, name] = k.split('/') as [string, string];
     const work = (async () => {
       let next = DEFAULT_POLL_MS;
@@ -146,12 +215,20 @@ export class ApplicationController {
         e.running = false;
       }
       if (this.entries.get(k) !== e) return;
-      this.schedule(k, e.again ? 0 : next);
+      const nudgedAt = e.nudged ? Math.max(0, e.startedAt! + NUDGE_INTERVAL_MS - Date.now()) : next;
+      this.schedule(k, e.again ? 0 : Math.min(next, nudgedAt));
       e.again = false;
+      e.nudged = false;
     })();
     this.inflight.add(work);
     void work.finally(() => this.inflight.delete(work));
   }
+}
+
+/** The key of the Application managing `o`, from its tracking annotation. */
+function appKeyOf(o: KubeObject): string | undefined {
+  const app = managerOf(o as unknown as ObjectLike);
+  return app ? `${app.namespace}/${app.name}` : undefined;
 }
 
 const key = (a: { metadata: { namespace?: string; name: string } }): string => `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
