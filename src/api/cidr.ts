@@ -2,7 +2,10 @@
  * IPv4 ranges as the service CIDR needs them: parse, contain, the n-th address, and the names
  * reverse lookups (PTR) use. IPv6 service ranges are refused by name (Berth is single-stack IPv4).
  */
-import { isIPv4 } from 'node:net';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
+/** A dotted-quad IPv4 address (as node:net's isIPv4, which a pure module does not import). */
+export const isIPv4 = (s: string): boolean => IPV4.test(s);
 
 export interface Cidr {
   /** As given, normalised to its network address: `10.96.0.0/12`. */

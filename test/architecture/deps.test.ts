@@ -15,12 +15,17 @@ describe('dependency direction (../shared/DESIGN.md)', () => {
       { path: 'cli/y.ts', source: "import type { Store } from '../store/index.js';\nconst s = await import('../runtime/queue.js');" },
       { path: 'server/z.ts', source: "import Docker from 'dockerode';" },
       { path: 'manifest/ok.ts', source: "import { parseQuantity } from '../api/quantity.js';\nimport { x } from './local.js';" },
+      { path: 'controllers/job/plan.ts', source: "import { readFileSync } from 'node:fs';\nimport { randomUUID } from 'node:crypto';" },
+      { path: 'diff/report.ts', source: "import { execFileSync } from 'child_process';" },
+      { path: 'manifest/tree.ts', source: "import { readdirSync } from 'node:fs';" },
     ]);
     expect(violations.map((v) => `${v.file} → ${v.imports}`)).toEqual([
       'api/x.ts → ../manifest/load.js',
       'cli/y.ts → ../store/index.js',
       'cli/y.ts → ../runtime/queue.js',
       'server/z.ts → dockerode',
+      'controllers/job/plan.ts → node:fs',
+      'diff/report.ts → child_process',
     ]);
   });
 });

@@ -36,6 +36,17 @@ export const PACKAGE_HOMES: Record<string, string> = {
   etcd3: 'store/etcd',
 };
 
+/**
+ * The pure cores (DESIGN.md: functions tested with tables; the shells touch the world): they may
+ * not import Node's I/O modules. The manifest pipeline is pure but for what reads files (tree,
+ * schema, openapi) and runs threads (pool, worker, warmup, index).
+ */
+export const PURE_CORES: readonly RegExp[] = [
+  /^diff\//, /^health\//, /(^|\/)plan\.ts$/, /^network\/(routes|dns)\.ts$/, /^agent\/dns-config\.ts$/, /^api\/(cidr|services|selector|quantity)\.ts$/,
+  /^manifest\/(?!(tree|schema|openapi|pool|worker|warmup|index)\.ts$)[^/]+\.ts$/,
+];
+const IO_MODULES = new Set(['fs', 'fs/promises', 'net', 'dgram', 'http', 'https', 'http2', 'tls', 'dns', 'dns/promises', 'child_process', 'worker_threads', 'cluster', 'os', 'readline']);
+
 export interface Violation {
   file: string;
   imports: string;
@@ -72,6 +83,8 @@ export function checkDependencies(files: { path: string; source: string }[]): Vi
         if (to === from) continue;
         if (!allowed) violations.push({ file: f.path, imports: spec, why: `module "${from}" has no place in the dependency rules` });
         else if (!allowed.includes('*') && !allowed.includes(to)) violations.push({ file: f.path, imports: spec, why: `${from} may not depend on ${to} (allowed: ${allowed.join(', ') || 'nothing'})` });
+      } else if (PURE_CORES.some((r) => r.test(f.path)) && IO_MODULES.has(spec.replace(/^node:/, ''))) {
+        violations.push({ file: f.path, imports: spec, why: `a pure core may not import ${spec}: I/O belongs in the shell around it` });
       } else {
         const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
         const home = PACKAGE_HOMES[pkg];
