@@ -31,7 +31,8 @@ import { podFilesUnavailable } from './agent/process/runtime.js';
 import { DEFAULT_CLUSTER_DOMAIN, INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
-import { ApplicationController, diffApplication, parseDuration, type ApplicationObject } from './sync/index.js';
+import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
+import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
 import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, admittingWriter, storeEventSink } from './runtime/index.js';
@@ -134,7 +135,7 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
   const controllers = new AbortController();
   const syncing = applications.start(controllers.signal);
-  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: parseDuration(flags.nodeGracePeriod, 10_000) });
+  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period') });
   const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
   return {
     log, dataDir, server, ...(ingress ? { ingress } : {}),
@@ -248,7 +249,7 @@ function addSimulateCommand(program: Command): void {
       process.once('SIGINT', () => abort.abort());
       const simulator = new NodeSimulator(connection, {
         count: Number(o.count), namePrefix: o.namePrefix, cpu: o.cpu, memory: o.memory, pods: o.pods, labels: parseLabels(o.labels),
-        heartbeatMs: parseDuration(o.heartbeatInterval, 2000), version: VERSION, log: (line) => process.stderr.write(`${line}\n`),
+        heartbeatMs: usageOf(() => parseDuration(o.heartbeatInterval), '--heartbeat-interval'), version: VERSION, log: (line) => process.stderr.write(`${line}\n`),
       }, thisMachine());
       await simulator.run(abort.signal);
     });
@@ -335,7 +336,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod), address: flags.address });
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
   const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION, dataDir }, thisMachine()), {
-    heartbeatMs: parseDuration(flags.heartbeatInterval, 2000),
+    heartbeatMs: usageOf(() => parseDuration(flags.heartbeatInterval), '--heartbeat-interval'),
     endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
     useToken: (token) => {
       client.connection.token = token;

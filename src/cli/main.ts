@@ -7,7 +7,7 @@ import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
 import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
-import { parseTtl, tokenCreate, tokenList, tokenRevoke } from './token.js';
+import { parseDurationFlag, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 import { execCommand, logsCommand, portForwardCommand } from './pods.js';
 import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
@@ -101,7 +101,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--timeout <duration>', 'give up after this long (e.g. 5m)', '10m')
     .addHelpText('after', '\nExit codes: 0 rolled out, 1 failed (progress deadline exceeded) or not finished with --watch=false, 2 error, 3 timed out.')
     .action(async (target: string, o: { namespace?: string; watch: string; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => rolloutStatus(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), watch: o.watch !== 'false', timeoutMs: parseTtl(o.timeout), tty: process.stdout.isTTY === true }, io));
+      exitCode = await withClient(cmd, (c) => rolloutStatus(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), watch: o.watch !== 'false', timeoutMs: parseDurationFlag(o.timeout, '--timeout'), tty: process.stdout.isTTY === true }, io));
     });
   rollout
     .command('history')
@@ -159,7 +159,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--timeout <duration>', 'give up after this long', '5m')
     .addHelpText('after', '\nExit codes: 0 drained, 1 pods that may not be evicted without a flag, 2 error, 3 timed out.')
     .action(async (node: string, o: { ignoreDaemonsets: boolean; force: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => drainCommand(c, node, { ignoreDaemonsets: o.ignoreDaemonsets, force: o.force, timeoutMs: parseTtl(o.timeout) }, io));
+      exitCode = await withClient(cmd, (c) => drainCommand(c, node, { ignoreDaemonsets: o.ignoreDaemonsets, force: o.force, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
     });
   program
     .command('taint')
@@ -195,7 +195,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
       process.once('SIGINT', () => abort.abort());
       exitCode = await withClient(cmd, (c) => logsCommand(c, pod, {
         ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.container ? { container: o.container } : {}), follow: o.follow, previous: o.previous,
-        ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}), ...(o.since ? { sinceSeconds: Math.ceil(parseTtl(o.since) / 1000) } : {}),
+        ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}), ...(o.since ? { sinceSeconds: Math.ceil(parseDurationFlag(o.since, '--since') / 1000) } : {}),
       }, io, abort.signal));
     });
   program
@@ -296,7 +296,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--no-wait', 'return once the sync is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
     .action(async (name: string, o: { namespace?: string; revision?: string; wait: boolean; timeout: string; resume: boolean }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseTtl(o.timeout) }, io));
+      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
     });
   app
     .command('rollback')
@@ -307,7 +307,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--no-wait', 'return once the rollback is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
     .action(async (name: string, target: string | undefined, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseTtl(o.timeout) }, io));
+      exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
     });
   app
     .command('diff')
@@ -332,7 +332,7 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .action(async (name: string, o: { namespace?: string; revision?: string; health: boolean; timeout: string }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => appWait(c, name, {
         ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}),
-        health: o.health, timeoutMs: parseTtl(o.timeout), tty: process.stderr.isTTY === true,
+        health: o.health, timeoutMs: parseDurationFlag(o.timeout, '--timeout'), tty: process.stderr.isTTY === true,
       }, io));
     });
   app

@@ -7,16 +7,19 @@ import { BerthError } from '../api/errors.js';
 import { resolveKind } from '../api/kinds.js';
 import { ROLES, SYSTEM_NAMESPACE, TOKEN_SECRET_TYPE, joinToken, newTokenParts, tokenFromSecret, tokenSecret, type Role, type TokenRecord } from '../api/tokens.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
+import { parseDuration } from '../api/duration.js';
 import { renderStructured, type OutputFormat, type CommandIO } from './output.js';
 import { formatTable } from './resources.js';
 
 const SECRETS = resolveKind('secrets')!;
 
-/** "24h", "30m", "7d", "90s" → milliseconds. */
-export function parseTtl(ttl: string): number {
-  const m = /^([0-9]+)(s|m|h|d)$/.exec(ttl);
-  if (!m) throw new BerthError('Usage', `--ttl must look like 90s, 30m, 24h or 7d, not ${JSON.stringify(ttl)}`);
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+/** A duration flag ("24h", "30m", "7d", "90s", "1m30s") in milliseconds; a usage error naming the flag. */
+export function parseDurationFlag(value: string, flag: string): number {
+  try {
+    return parseDuration(value);
+  } catch (e) {
+    throw new BerthError('Usage', `${flag}: ${(e as Error).message}`);
+  }
 }
 
 function caSha256(pem: string): string {
@@ -30,7 +33,7 @@ export async function tokenCreate(client: BerthClient, o: { role: string; ttl?: 
   const { id, secret } = newTokenParts();
   const record: TokenRecord = {
     id, role: o.role as Role, description: o.description ?? '', created: Date.now(),
-    ...(o.ttl ? { expires: Date.now() + parseTtl(o.ttl) } : {}), ...(o.node ? { node: o.node } : {}),
+    ...(o.ttl ? { expires: Date.now() + parseDurationFlag(o.ttl, '--ttl') } : {}), ...(o.node ? { node: o.node } : {}),
   };
   await client.create(SECRETS, tokenSecret(record, secret) as KubeObject);
   const token = `${id}.${secret}`;

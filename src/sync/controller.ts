@@ -7,6 +7,7 @@
  * healthy and serving times and the commit status follow the cluster, not the poll.
  */
 import type { Logger } from 'pino';
+import { parseDuration } from '../api/duration.js';
 import { isBerthError } from '../api/errors.js';
 import { SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
 import type { KubeObject } from '../store/types.js';
@@ -21,13 +22,9 @@ const NUDGE_DELAY_MS = 200;
 /** …and not sooner than this after the app's last reconcile began. */
 const NUDGE_INTERVAL_MS = 1_000;
 
-/** Go-style durations as Applications write them: "30s", "1m30s", "500ms". */
-export function parseDuration(s: string | undefined, fallback: number): number {
-  if (!s) return fallback;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  for (const m of s.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(m[1]) * units[m[2]!]!;
-  return total > 0 ? total : fallback;
+/** spec.pollInterval (the schema admits only durations), else the default. */
+export function pollIntervalOf(app: ApplicationObject): number {
+  return app.spec.pollInterval ? parseDuration(app.spec.pollInterval) || DEFAULT_POLL_MS : DEFAULT_POLL_MS;
 }
 
 interface Entry {
@@ -200,7 +197,7 @@ export class ApplicationController {
         const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force });
         this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
         e.failures = 0;
-        const poll = parseDuration(app.spec.pollInterval, DEFAULT_POLL_MS);
+        const poll = pollIntervalOf(app);
         // A sync operation still running (a wave's health, hooks) is looked at again soon.
         next = (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random());
       } catch (err) {

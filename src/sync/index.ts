@@ -1,3 +1,3 @@
 export { reconcileApplication, type AppMemo, type ApplicationObject, type ApplicationStatus, type SyncDeps, type SyncOutcome } from './sync.js';
-export { ApplicationController, parseDuration, DEFAULT_POLL_MS } from './controller.js';
+export { ApplicationController, pollIntervalOf, DEFAULT_POLL_MS } from './controller.js';
 export { diffApplication, type DiffOutcome } from './diff.js';

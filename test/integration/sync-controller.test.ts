@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GitSource } from '../../src/source/index.js';
 import { openStore, type RevisionedStore } from '../../src/store/index.js';
-import { ApplicationController, parseDuration, type ApplicationObject } from '../../src/sync/index.js';
+import { ApplicationController, pollIntervalOf, type ApplicationObject } from '../../src/sync/index.js';
+import { parseDuration } from '../../src/api/duration.js';
 import { TestRepo } from '../helpers/git.js';
 
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
@@ -27,8 +28,16 @@ describe('Application controller', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each([['30s', 30_000], ['1m30s', 90_000], ['250ms', 250], ['1h', 3_600_000], [undefined, 30_000], ['soon', 30_000]] as const)('parses poll interval %j', (s, ms) => {
-    expect(parseDuration(s, 30_000)).toBe(ms);
+  // One parser for every duration; bad input is an error (it was silently the default before).
+  it.each([['30s', 30_000], ['1m30s', 90_000], ['250ms', 250], ['1h', 3_600_000], ['7d', 604_800_000], ['1.5s', 1500]] as const)('parses the duration %j', (s, ms) => {
+    expect(parseDuration(s)).toBe(ms);
+  });
+  it.each(['soon', '', '10', '5 m', '1m30', '-1s'])('refuses %j', (s) => {
+    expect(() => parseDuration(s)).toThrow(/is not a duration/);
+  });
+  it('polls an Application without pollInterval every 30 s', () => {
+    expect(pollIntervalOf({ spec: {} } as ApplicationObject)).toBe(30_000);
+    expect(pollIntervalOf({ spec: { pollInterval: '5s' } } as ApplicationObject)).toBe(5_000);
   });
 
   it('syncs a new Application at once, then each push within its poll interval, and stops cleanly', async () => {
