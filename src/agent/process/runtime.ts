@@ -23,9 +23,10 @@ const ROTATE_BYTES = 10 * 1024 * 1024;
 /**
  * The shell around each command ($x is the exit file): it outlives the command, passes SIGTERM on
  * (so a command that ignores it is still running, and then SIGKILLed, when the grace period ends),
- * and writes the command's exit status when it ends.
+ * and writes the command's exit status when it ends — whole, by a rename: the file's existence is
+ * what says the container ended, and a reader must never find it empty (it read as exit code 0).
  */
-const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$x"';
+const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$x.new"; mv "$x.new" "$x"';
 /** $0 is the exit file, the command follows. */
 const PLAIN = `x="$0"; ${WRAPPER}`;
 /**
