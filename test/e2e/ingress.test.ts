@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createSocket as createUdpSocket } from 'node:dgram';
 import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createCA, issueServingCert } from '../../src/server/pki.js';
-import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { startAgent, stillOurs, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { freePort } from '../helpers/ports.js';
 import { api } from '../helpers/server.js';
@@ -63,6 +63,21 @@ function udpAsk(address: string, port: number, message: string): Promise<string 
 }
 
 /** A Deployment of busybox httpd serving "APP VERSION POD NODE" at / and its environment at /env.txt. */
+/** A process-runtime agent's containers as its state directory has them: pod, version, pid, running, exit status. */
+function containersOf(agentDir: string): string {
+  const dir = path.join(agentDir, 'process');
+  if (!existsSync(dir)) return '(none)';
+  return readdirSync(dir).map((id) => {
+    try {
+      const meta = JSON.parse(readFileSync(path.join(dir, id, 'meta.json'), 'utf8')) as { pid: number; procStart: string; env: Record<string, string> };
+      const exit = existsSync(path.join(dir, id, 'exit')) ? readFileSync(path.join(dir, id, 'exit'), 'utf8').trim() : '-';
+      return `${meta.env.POD_NAME ?? id} ${meta.env.VERSION ?? ''} pid ${meta.pid} ${stillOurs(meta) ? 'running' : 'gone'} exit ${exit}`;
+    } catch {
+      return `${id} (unreadable)`;
+    }
+  }).join('; ');
+}
+
 function app(name: string, o: { replicas: number; version?: string; labels?: string }): string {
   return `apiVersion: apps/v1
 kind: Deployment
@@ -381,7 +396,9 @@ spec:
       const endpoints = (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets;
       const nginxConf = path.join(server!.dir, 'nginx', 'nginx.conf');
       const upstreams = existsSync(nginxConf) ? readFileSync(nginxConf, 'utf8').split('\n').filter((l) => /^\s*(upstream|server \d)/.test(l)).join('\n') : '(no nginx.conf)';
-      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}`);
+      // Which pods' processes still run (a flake under load once showed deleted v1 pods answering).
+      const containers = agents.map((a) => `agent ${a.name}: ${containersOf(a.dir)}`).join('\n');
+      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}`);
     });
 
     stage(`rolled out (${results.length} answers)`);
