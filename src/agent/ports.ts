@@ -55,9 +55,8 @@ export class PortAllocator {
   }
 
   /**
-   * A free host port: `preferred` (the container's own port) when it is free machine-wide for TCP
-   * and UDP and this agent may bind it (below 1024 only as root), so that a pod's address and
-   * container port reach it as on Kubernetes (a headless Service's `db-0.db:5432`); else any.
+   * A free host port: `preferred` (a container's own port) when it is free machine-wide for TCP
+   * and UDP and this agent may bind it (below 1024 only as root); else any.
    */
   async allocate(preferred?: number): Promise<number> {
     this.unclaimRested();

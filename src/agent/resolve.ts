@@ -150,12 +150,19 @@ export interface ResolvedContainer {
  * Host ports for every port of the pod (its containers share one network): a fixed hostPort (or
  * the containerPort under hostNetwork) as asked, else the one it had (`known`), else a new one.
  */
-export async function podPorts(pod: PodObject, known: PortBinding[], allocate: (preferred: number) => Promise<number>): Promise<PortBinding[]> {
+/**
+ * The pod's published ports: hostPort when given, the container port on the host network, else
+ * one the allocator picks — for a pod addressed by name (a subdomain: StatefulSet pods behind a
+ * headless Service, `db-0.db:5432`) the container's own port when free, so its name and port reach
+ * it as on Kubernetes; for others any free one (a well-known port such as 8080 is not taken from the
+ * machine for a pod only Services and Ingresses reach).
+ */
+export async function podPorts(pod: PodObject, known: PortBinding[], allocate: (preferred?: number) => Promise<number>): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const p of c.ports ?? []) {
       const had = known.find((k) => k.container === c.name && k.containerPort === p.containerPort);
-      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate(p.containerPort)));
+      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate(pod.spec?.subdomain ? p.containerPort : undefined)));
       out.push({ container: c.name, ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
     }
   }

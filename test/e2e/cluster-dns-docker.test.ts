@@ -15,12 +15,41 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { createTestNetwork, testNetworkUnavailable, type TestNetwork } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
-import { podClient, servicesApp } from '../helpers/services-app.js';
+import { pinned, podClient, servicesApp } from '../helpers/services-app.js';
 
 const MANIFESTS = `${servicesApp({
   image: DEFAULT_SANDBOX_IMAGE, nodes: ['node-a', 'node-b'], idle: "[sleep, '3600']",
   serve: (body, port) => `[sh, -c, 'mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p ${port} -h /www']`,
 })}---
+apiVersion: v1
+kind: Service
+metadata: {name: peers}
+spec:
+  clusterIP: None
+  selector: {app: peer}
+  ports: [{port: 7100}]
+${['node-a', 'node-b'].map((node, i) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: peer-${i}, labels: {app: peer}}
+spec:
+  ${pinned(node)}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: peer
+      image: ${DEFAULT_SANDBOX_IMAGE}
+      imagePullPolicy: IfNotPresent
+      command: [sleep, '3600']
+      ports: [{containerPort: 7100}]
+      readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
+`).join('')}---
+apiVersion: v1
+kind: Service
+metadata: {name: ext}
+spec:
+  type: ExternalName
+  externalName: api.default.svc.cluster.local
+---
 # Kubernetes' own use of a UDP ClusterIP: the cluster DNS behind 10.96.0.10 (here, node A's).
 apiVersion: v1
 kind: Service
@@ -97,4 +126,14 @@ describe.skipIf(testNetworkUnavailable() !== undefined)('cluster DNS and Cluster
     expect(r.out).toMatch(/Server:\s+10\.96\.0\.10/);
     expect(r.out).toContain(ip);
   });
+
+  it('resolves a headless Service to its ready pods only, and an ExternalName to its target', async () => {
+    const peers = async () => [...(await inPod('front', 'nslookup peers.default.svc.cluster.local')).out.matchAll(/Address: (10\.77\.0\.\d)/g)].map((m) => m[1]).sort().join();
+    expect(await peers()).toBe('');
+    await until('peer-1 running (exec works)', async () => (await inPod('peer-1', 'touch /tmp/ready')).code === 0, 30_000);
+    await until('peer-1 (node B) in DNS', async () => (await peers()) === '10.77.0.2', 10_000);
+    await until('peer-0 running (exec works)', async () => (await inPod('peer-0', 'touch /tmp/ready')).code === 0, 30_000);
+    await until('both peers in DNS', async () => (await peers()) === '10.77.0.1,10.77.0.2', 10_000);
+    expect(await httpGet('front', 'ext')).toMatchObject({ code: 0, out: 'api\n' });
+  }, 90_000);
 });
