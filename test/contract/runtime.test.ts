@@ -62,9 +62,13 @@ for (const driver of drivers) {
       runtime = driver.make(dir);
     });
     afterAll(async () => {
-      for (const c of await runtime.list()) await runtime.remove(c.id);
-      for (let i = 1; i <= serial; i++) await runtime.releasePod(`uid-${driver.name}-${i}-0000`);
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        for (const c of await runtime.list()) await runtime.remove(c.id);
+        for (let i = 1; i <= serial; i++) await runtime.releasePod(`uid-${driver.name}-${i}-0000`);
+      } finally {
+        // Also when the runtime cannot answer (no Docker daemon): the directory is the test's own.
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('serves on the published port, with env and a volume, and logs what it prints', async () => {
