@@ -244,6 +244,8 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   }
   setCondition('SyncError', undefined);
   const serviceCidr = deps.serviceCidr ?? parseCidr(DEFAULT_SERVICE_CIDR);
+  // Checked for the whole commit before anything is written (a NodePort another Service holds
+  // refuses it whole); what is given is allocated again, wave by wave, as each is written.
   const portProblems = (await allocateServicesIn(deps.store, serviceCidr, p.waves.flatMap((w) => w.actions), now())).problems;
   if (portProblems.length) {
     // As an invalid manifest: a NodePort another Service holds stops the whole commit.
@@ -303,7 +305,7 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
         for (let attempt = 1; ; attempt++) {
           const allocation = await allocateServicesIn(deps.store, serviceCidr, wave.actions, now());
           if (allocation.problems.length) throw new BerthError('Invalid', allocation.problems.join('\n'));
-          const ops = wave.actions.map((action): { op: TxnOp; action?: Action } => ({ action, op: txnOpOf(action, now()) }));
+          const ops = wave.actions.map((action): { op: TxnOp; action?: Action } => ({ action, op: txnOpOf(action, now(), allocation.allocated.get(action)) }));
           // One transaction per wave, with its quota charges, unless the store cannot take it in one
           // (etcd's limits): then in parts, in order, and the message says the wave was not applied atomically.
           const parts = splitTxn<{ op: TxnOp; action?: Action }>([...[...charges, ...(allocation.lock ? [allocation.lock] : [])].map((op) => ({ op })), ...ops], deps.store.txnLimits, (x) => x.op);
@@ -423,22 +425,23 @@ async function runLaterHooks(store: Store, app: { namespace: string; name: strin
 
 /** What an action writes: the object as the store keeps it, with the live revision as precondition. */
 /**
- * Gives the actions' Services what the API server would (ClusterIPs, NodePorts left out, proxy
- * ports: see api/services.ts), in place; returns what could not be given (values other Services
- * hold) and the allocation lock to write with them (none when no Service is written).
+ * What the API server would give the actions' Services (ClusterIPs, NodePorts left out, proxy
+ * ports: see api/services.ts): the Services as they are to be written, by action; the values other
+ * Services hold as problems; and the allocation lock to write with them (none when no Service is
+ * written). The actions are left as planned: an allocated value in a desired object would read,
+ * to the next allocation (the wave's, or its retry after a lost race), as one the manifest asked for.
  */
-async function allocateServicesIn(store: Store, cidr: Cidr, actions: Action[], now: Date): Promise<{ problems: string[]; lock?: TxnOp; lockRevision: number }> {
+async function allocateServicesIn(store: Store, cidr: Cidr, actions: Action[], now: Date): Promise<{ allocated: Map<Action, ObjectLike>; problems: string[]; lock?: TxnOp; lockRevision: number }> {
   const services = actions.filter((a): a is Exclude<Action, { type: 'prune' }> => a.type !== 'prune' && a.desired.kind === 'Service');
-  if (!services.length) return { problems: [], lockRevision: 0 };
+  if (!services.length) return { allocated: new Map(), problems: [], lockRevision: 0 };
   const allocation = await allocateServices(store, cidr, services.map((a) => ({ desired: a.desired as KubeObject & ServiceObject, previous: a.type === 'update' ? (a.live as KubeObject & ServiceObject) : undefined })), now);
-  services.forEach((a, i) => (a.desired = allocation.services[i]!));
   const problems = allocation.problems.map(({ index, problem }) => `Service ${services[index]!.desired.metadata.namespace ?? 'default'}/${services[index]!.desired.metadata.name} ${renderPath(problem.path)}: ${problem.message}`);
-  return { problems, lock: allocation.lock, lockRevision: allocation.lockRevision };
+  return { allocated: new Map(services.map((a, i) => [a, allocation.services[i]!])), problems, lock: allocation.lock, lockRevision: allocation.lockRevision };
 }
 
-function txnOpOf(a: Action, now: Date): TxnOp {
-  if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(a.desired) as KubeObject, now, randomUUID()) };
-  if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };
+function txnOpOf(a: Action, now: Date, allocated?: ObjectLike): TxnOp {
+  if (a.type === 'create') return { op: 'create', object: prepareCreate(structuredClone(allocated ?? a.desired) as KubeObject, now, randomUUID()) };
+  if (a.type === 'update') return { op: 'update', object: prepareUpdate(a.live as KubeObject, structuredClone(allocated ?? a.desired) as KubeObject), expectedRevision: Number(a.live.metadata.resourceVersion) };
   return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
 }
 

@@ -48,6 +48,34 @@ describe('service allocation', () => {
     for (const s of services) expect(s.spec).toMatchObject({ clusterIPs: [s.spec!.clusterIP!], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
   });
 
+  it('a sync that loses the race for its wave allocates again, not keeping what it had picked', async () => {
+    f.repo.write({ 'app/svc.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80}]\n' }).commit('a Service');
+    await createApplication(f, 'app');
+    // The API takes the ClusterIP and NodePort the sync picked, at the moment the sync writes its wave.
+    const api = new Registry(f.store, undefined, CIDR);
+    let raced = false;
+    const store = new Proxy(f.store, {
+      get(target, key, receiver) {
+        if (key !== 'txn') return Reflect.get(target, key, receiver);
+        return async (ops: Parameters<typeof target.txn>[0]) => {
+          const picked = ops.find((o) => o.op === 'create' && o.object.kind === 'Service');
+          if (picked && !raced) {
+            raced = true;
+            const spec = (picked as { object: Svc }).object.spec!;
+            await create(api, 'api-took-it', { clusterIP: spec.clusterIP, ports: [{ port: 80, nodePort: spec.ports![0]!.nodePort }] });
+          }
+          return target.txn(ops);
+        };
+      },
+    });
+    const outcome = await reconcileApplication({ store, source: f.source, memo: f.memo, serviceCidr: CIDR }, await getApplication(f.store, 'app'));
+    expect(raced).toBe(true);
+    expect(outcome.result).toBe('synced');
+    const [took, web] = await Promise.all(['api-took-it', 'web'].map((name) => f.store.get<Svc>({ group: '', kind: 'Service', namespace: 'default', name })));
+    expect(web!.spec!.clusterIP).not.toBe(took!.spec!.clusterIP);
+    expect(web!.spec!.ports![0]!.nodePort).not.toBe(took!.spec!.ports![0]!.nodePort);
+  });
+
   it('honours a given ClusterIP once, keeps it on update, refuses to change it', async () => {
     const registry = new Registry(f.store, undefined, CIDR);
     expect((await create(registry, 'dns', { type: 'ClusterIP', clusterIP: '10.96.0.10', ports: [{ port: 53, protocol: 'UDP' }] })).spec!.clusterIP).toBe('10.96.0.10');
