@@ -41,8 +41,6 @@ export interface AgentOptions {
   client: BerthClient;
   log?: Logger;
   workers?: number;
-  /** The node's cluster DNS as pods get it (dns-config.ts); absent: pods use the node's resolver. */
-  dns?: NodeDns;
 }
 
 export class Agent {
@@ -60,12 +58,12 @@ export class Agent {
   /** Images that failed to pull, per pod and container: when to try again (ImagePullBackOff). */
   private readonly pullBackoff = new Map<string, { failures: number; until: number }>();
   private readonly events: EventBroadcaster;
+  /** The node's cluster DNS as pods get it (dns-config.ts); absent: pods use the node's resolver. */
   private nodeDns: NodeDns | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
     this.events = new EventBroadcaster(new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }), Date.now, (err) => o.log?.debug({ err }, 'event not recorded'));
-    this.nodeDns = o.dns;
   }
 
   /** The cluster DNS pods started from now on get (known once the node's network is up). */

@@ -85,9 +85,14 @@ export function podHosts(pod: PodObject, podIP: string, domain: string): string 
     'fe00::2\tip6-allrouters',
     self,
   ];
-  const aliases = (spec.hostAliases ?? []).filter((a) => a.ip && a.hostnames?.length);
-  if (aliases.length) lines.push('', '# Entries added by HostAliases.', ...aliases.map((a) => `${a.ip}\t${a.hostnames!.join('\t')}`));
+  const aliases = hostAliasesOf(pod);
+  if (aliases.length) lines.push('', '# Entries added by HostAliases.', ...aliases.map((a) => `${a.ip}\t${a.hostnames.join('\t')}`));
   return `${lines.join('\n')}\n`;
+}
+
+/** spec.hostAliases that name an address and at least one host. */
+export function hostAliasesOf(pod: PodObject): { ip: string; hostnames: string[] }[] {
+  return (pod.spec?.hostAliases ?? []).filter((a) => a.ip && a.hostnames?.length).map((a) => ({ ip: a.ip!, hostnames: a.hostnames! }));
 }
 
 const unique = (list: string[]): string[] => [...new Set(list)];

@@ -60,33 +60,27 @@ export class PortAllocator {
    */
   async allocate(preferred?: number): Promise<number> {
     this.unclaimRested();
-    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && this.available(preferred) && this.claims.claim(preferred)) {
-      if ((await freeForTcp(preferred)) && (await freeForUdp(preferred))) {
-        this.taken.add(preferred);
-        return preferred;
-      }
-      this.claims.release(preferred);
-    }
+    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && (await this.take(preferred, { checkTcp: true }))) return preferred;
     for (let attempt = 0; attempt < 20; attempt++) {
-      // Bound on every address, so that the port is free machine-wide, not just on ours.
-      const port = await new Promise<number>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '0.0.0.0', () => {
-          const p = (server.address() as { port: number }).port;
-          server.close(() => resolve(p));
-        });
-      });
-      // A pod's UDP ports get numbers from here too: the port must be free for UDP as well.
-      if (this.available(port) && this.claims.claim(port)) {
-        if (await freeForUdp(port)) {
-          this.taken.add(port);
-          return port;
-        }
-        this.claims.release(port);
-      }
+      // Bound on every address (port 0: the kernel picks one), so that it is free machine-wide, not just on ours.
+      const port = await bindTcp(0);
+      if (port !== undefined && (await this.take(port, { checkTcp: false }))) return port;
     }
     throw new Error('no free host port found');
+  }
+
+  /**
+   * Takes `port` when this agent may hand it out, no other agent on the machine claimed it, and
+   * it is free for TCP (unless just found so) and UDP — a pod's UDP ports get numbers from here too.
+   */
+  private async take(port: number, o: { checkTcp: boolean }): Promise<boolean> {
+    if (!this.available(port) || !this.claims.claim(port)) return false;
+    if ((!o.checkTcp || (await bindTcp(port)) !== undefined) && (await freeForUdp(port))) {
+      this.taken.add(port);
+      return true;
+    }
+    this.claims.release(port);
+    return false;
   }
 }
 
@@ -147,11 +141,15 @@ function alive(pid: number): boolean {
   }
 }
 
-function freeForTcp(port: number): Promise<boolean> {
+/** Binds `port` (0: any) on every address for a moment: the port bound, or undefined when it is taken. */
+function bindTcp(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '0.0.0.0', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 

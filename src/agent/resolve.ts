@@ -11,7 +11,7 @@ import { parseQuantity } from '../api/quantity.js';
 import { protectedHostPaths } from '../api/pod-security.js';
 import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
-import { podDns, podHosts, type NodeDns } from './dns-config.js';
+import { hostAliasesOf, podDns, podHosts, type NodeDns } from './dns-config.js';
 
 export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
@@ -148,13 +148,10 @@ export interface ResolvedContainer {
 
 /**
  * Host ports for every port of the pod (its containers share one network): a fixed hostPort (or
- * the containerPort under hostNetwork) as asked, else the one it had (`known`), else a new one.
- */
-/**
- * The pod's published ports: hostPort when given, the container port on the host network, else
- * one the allocator picks — for a pod addressed by name (a subdomain: StatefulSet pods behind a
- * headless Service, `db-0.db:5432`) the container's own port when free, so its name and port reach
- * it as on Kubernetes; for others any free one (a well-known port such as 8080 is not taken from the
+ * the containerPort under hostNetwork) as asked, else the one it had (`known`), else a new one —
+ * for a pod addressed by name (a subdomain: StatefulSet pods behind a headless Service,
+ * `db-0.db:5432`) the container's own port when free, so its name and port reach it as on
+ * Kubernetes; for others any free one (a well-known port such as 8080 is not taken from the
  * machine for a pod only Services and Ingresses reach).
  */
 export async function podPorts(pod: PodObject, known: PortBinding[], allocate: (preferred?: number) => Promise<number>): Promise<PortBinding[]> {
@@ -177,7 +174,7 @@ export async function containerSpec(
   pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[]; serviceEnv?: Record<string, string>; nodeDns?: NodeDns },
 ): Promise<ContainerSpec> {
   const dns = o.nodeDns ? podDns(pod, o.nodeDns) : undefined;
-  const aliases = (pod.spec?.hostAliases ?? []).filter((a) => a.ip && a.hostnames?.length).map((a) => ({ ip: a.ip!, hostnames: a.hostnames! }));
+  const aliases = hostAliasesOf(pod);
   const ports = o.podPorts.filter((p) => p.container === c.name);
   const limits = { ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}), ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}) };
   const mounts = (c.volumeMounts ?? []).map((m) => {

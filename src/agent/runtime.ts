@@ -4,6 +4,8 @@
  * them: pod uid, container name, restart count), stop with a grace period, remove, read logs and
  * exec. Both runtimes pass the same contract suite (test/contract/runtime).
  */
+import type { PodDns } from './dns-config.js';
+
 export interface PortBinding {
   /** The container that declares it. */
   container?: string;
@@ -20,7 +22,6 @@ export interface Mount {
   mountPath: string;
   readOnly: boolean;
 }
-import type { PodDns } from './dns-config.js';
 
 export interface ContainerSpec {
   podUid: string;

@@ -17,11 +17,11 @@ export interface Cidr {
   size: number;
 }
 
-export function ipToNumber(ip: string): number {
+function ipToNumber(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
 
-export function numberToIp(n: number): string {
+function numberToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
@@ -61,6 +61,3 @@ export function addressOfReverseName(name: string): string | undefined {
   const ip = [m[4], m[3], m[2], m[1]].join('.');
   return isIPv4(ip) ? ip : undefined;
 }
-
-/** Whether every address of the range is a loopback one (127.0.0.0/8): usable without root. */
-export const isLoopbackRange = (cidr: Cidr): boolean => cidr.base >>> 24 === 127;

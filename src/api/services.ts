@@ -47,6 +47,9 @@ export interface PortsInUse {
   clusterIPs: Map<string, string>;
 }
 
+/** The fields of a Service's spec the server fills in (and drops for ExternalName Services). */
+export const ALLOCATED_SERVICE_FIELDS = ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy'] as const;
+
 /** A Service without a ClusterIP of its own: DNS answers with its pods' addresses. */
 export const isHeadless = (service: Pick<ServiceObject, 'spec'>): boolean => service.spec?.clusterIP === 'None';
 
@@ -75,7 +78,7 @@ export function dynamicStart(cidr: Cidr): number {
 function assignClusterIP(spec: NonNullable<Service['spec']>, previous: ServiceObject | undefined, inUse: PortsInUse, self: string, cidr: Cidr, problems: PortProblem[]): void {
   if (spec.type === 'ExternalName') {
     if (spec.clusterIP && spec.clusterIP !== 'None' && previous?.spec?.clusterIP !== spec.clusterIP) problems.push({ path: ['spec', 'clusterIP'], message: 'may not be set for ExternalName services' });
-    for (const field of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy'] as const) delete spec[field];
+    for (const field of ALLOCATED_SERVICE_FIELDS) delete spec[field];
     return;
   }
   const had = previous?.spec?.type !== 'ExternalName' ? previous?.spec?.clusterIP : undefined;
@@ -119,8 +122,9 @@ export interface PortProblem {
 }
 
 /**
- * Fills in what the server allocates: the ClusterIP (see assignClusterIP), NodePorts left out (kept from `previous` for the same port,
- * as an update must not move them) and proxy ports. Ports another Service holds are problems.
+ * Fills in what the server allocates: the ClusterIP (see assignClusterIP), NodePorts left out
+ * (kept from `previous` for the same port, as an update must not move them) and proxy ports.
+ * Values another Service holds are problems.
  * Returns the Service to store; `inUse` gains what it was given.
  */
 export function assignServicePorts<T extends ServiceObject>(service: T, previous: ServiceObject | undefined, inUse: PortsInUse, serviceCidr: Cidr): { service: T; problems: PortProblem[] } {

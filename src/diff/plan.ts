@@ -5,7 +5,7 @@
  * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
  */
 import { groupOf } from '../api/kinds.js';
-import { portKey, PROXY_PORTS_ANNOTATION, type ServicePortSpec } from '../api/services.js';
+import { ALLOCATED_SERVICE_FIELDS, portKey, PROXY_PORTS_ANNOTATION, type ServicePortSpec } from '../api/services.js';
 import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, TRACKING_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
@@ -261,9 +261,6 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   const waves = [...byWave.entries()].sort(([a], [b]) => a - b).map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
   return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts, unmanaged: unmanaged.sort() };
 }
-
-/** Fields of a Service's spec the server fills in when a manifest leaves them out. */
-const ALLOCATED_SERVICE_FIELDS = ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy'] as const;
 
 /**
  * A Service's ClusterIP and NodePorts are the server's to choose when the manifest leaves them

@@ -173,28 +173,29 @@ export class ClusterDns {
 
   /** Asks the upstreams in turn; relays the first answer (SERVFAIL when none answers). */
   private async forward(message: Buffer, query: Packet, transport: 'udp' | 'tcp'): Promise<Buffer> {
-    for (const upstream of this.upstreams) {
-      const reply = await ask(upstream, message).catch(() => undefined);
-      if (reply && (transport === 'tcp' || reply.length <= udpLimit(query))) return reply;
-      if (reply) return truncated(reply);
-    }
-    return this.encode(query, { rcode: 'SERVFAIL' }, transport);
+    const reply = await this.askUpstreams(message);
+    if (!reply) return this.encode(query, { rcode: 'SERVFAIL' }, transport);
+    return transport === 'tcp' || reply.length <= udpLimit(query) ? reply : truncated(reply);
   }
 
   /** The A (or AAAA) records of an ExternalName's target, named as asked for. */
   private async chase(target: string, type: string): Promise<DnsRecord[]> {
     if (type !== 'A' && type !== 'AAAA' && type !== 'ANY') return [];
-    const question = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type === 'ANY' ? 'A' : type, name: target }] });
-    for (const upstream of this.upstreams) {
-      const reply = await ask(upstream, question).catch(() => undefined);
-      if (!reply) continue;
-      try {
-        return (dnsPacket.decode(reply).answers ?? []).filter((a) => a.type === 'A' || a.type === 'AAAA' || a.type === 'CNAME') as DnsRecord[];
-      } catch {
-        return [];
-      }
+    const reply = await this.askUpstreams(dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type === 'ANY' ? 'A' : type, name: target }] }));
+    try {
+      return reply ? ((dnsPacket.decode(reply).answers ?? []).filter((a) => a.type === 'A' || a.type === 'AAAA' || a.type === 'CNAME') as DnsRecord[]) : [];
+    } catch {
+      return [];
     }
-    return [];
+  }
+
+  /** The first upstream's answer to `message`, trying them in turn. */
+  private async askUpstreams(message: Buffer): Promise<Buffer | undefined> {
+    for (const upstream of this.upstreams) {
+      const reply = await ask(upstream, message).catch(() => undefined);
+      if (reply) return reply;
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {
@@ -213,7 +214,7 @@ const ANSWER_CACHE_SIZE = 10_000;
  * record (EDNS), opcode QUERY, the name in uncompressed labels; with the RD bit, which the answer
  * echoes. Undefined for anything else (decoded the long way).
  */
-export function questionKey(message: Buffer): string | undefined {
+function questionKey(message: Buffer): string | undefined {
   if (message.length < 17 || (message[2]! & 0xf8) !== 0 || message.readUInt16BE(4) !== 1 || message.readUInt16BE(6) !== 0 || message.readUInt16BE(8) !== 0 || message.readUInt16BE(10) > 1) return undefined;
   let at = 12;
   while (at < message.length && message[at] !== 0) {

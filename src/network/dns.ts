@@ -119,9 +119,12 @@ export class DnsIndex {
     if ((type === 'A' || type === 'ANY') && (this.a.has(q) || pod)) {
       for (const ip of this.a.get(q) ?? [pod!]) answers.push({ type: 'A', name, ttl: RECORD_TTL, data: ip });
     }
-    if ((type === 'SRV' || type === 'ANY') && this.srv.has(q)) {
-      for (const r of this.srv.get(q)!) {
-        answers.push({ type: 'SRV', name, ttl: RECORD_TTL, data: { priority: 0, weight: Math.floor(100 / this.srv.get(q)!.length), port: r.port, target: r.target } });
+    const srv = type === 'SRV' || type === 'ANY' ? this.srv.get(q) : undefined;
+    if (srv) {
+      // CoreDNS' weights: 100 shared by the records of one priority.
+      const weight = Math.floor(100 / srv.length);
+      for (const r of srv) {
+        answers.push({ type: 'SRV', name, ttl: RECORD_TTL, data: { priority: 0, weight, port: r.port, target: r.target } });
         for (const ip of this.a.get(r.target) ?? []) if (!additionals.some((x) => x.name === r.target && x.data === ip)) additionals.push({ type: 'A', name: r.target, ttl: RECORD_TTL, data: ip });
       }
     }

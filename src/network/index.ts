@@ -13,8 +13,8 @@ import { ClusterView } from './view.js';
 export { ClusterView } from './view.js';
 export { IngressRouter, type Listen } from './router.js';
 export { ServiceProxy } from './serviceproxy.js';
-export { ClusterDns, nameserversOf } from './dns-server.js';
-export { DnsIndex, DEFAULT_CLUSTER_DOMAIN } from './dns.js';
+export { ClusterDns } from './dns-server.js';
+export { DEFAULT_CLUSTER_DOMAIN } from './dns.js';
 export { NginxDataPlane, renderNginxConfig } from './nginx.js';
 
 export const INGRESS_MODES = ['builtin', 'nginx'] as const;

@@ -71,10 +71,6 @@ export class ServiceProxy {
     return [...new Set([...this.listeners.values()].filter((l) => !l.clusterIP).map((l) => l.at))].sort((a, b) => a - b);
   }
 
-  /** The ClusterIP:port pairs listened on (`PROTOCOL/ip:port`). */
-  clusterListeners(): string[] {
-    return [...this.listeners.entries()].filter(([, l]) => l.clusterIP).map(([id]) => id).sort();
-  }
 
   /** Waits until the listeners match the view as it is now. */
   async settled(): Promise<void> {
