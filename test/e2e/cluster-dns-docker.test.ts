@@ -15,34 +15,14 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { createTestNetwork, testNetworkUnavailable, type TestNetwork } from '../helpers/netns.js';
 import { until } from '../helpers/wait.js';
-import { pinned, podClient, servicesApp } from '../helpers/services-app.js';
+import { headlessPeers, podClient, servicesApp, type AppRuntime } from '../helpers/services-app.js';
 
-const MANIFESTS = `${servicesApp({
+const RUNTIME: AppRuntime = {
   image: DEFAULT_SANDBOX_IMAGE, nodes: ['node-a', 'node-b'], idle: "[sleep, '3600']",
   serve: (body, port) => `[sh, -c, 'mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p ${port} -h /www']`,
-})}---
-apiVersion: v1
-kind: Service
-metadata: {name: peers}
-spec:
-  clusterIP: None
-  selector: {app: peer}
-  ports: [{port: 7100}]
-${['node-a', 'node-b'].map((node, i) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: peer-${i}, labels: {app: peer}}
-spec:
-  ${pinned(node)}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: peer
-      image: ${DEFAULT_SANDBOX_IMAGE}
-      imagePullPolicy: IfNotPresent
-      command: [sleep, '3600']
-      ports: [{containerPort: 7100}]
-      readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
-`).join('')}---
+};
+const MANIFESTS = `${servicesApp(RUNTIME)}---
+${headlessPeers(RUNTIME, '/tmp/ready')}---
 apiVersion: v1
 kind: Service
 metadata: {name: ext}

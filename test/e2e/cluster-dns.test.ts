@@ -17,35 +17,17 @@ import { testServiceCidr } from '../helpers/ports.js';
 import { until } from '../helpers/wait.js';
 import { parseAllDocuments, stringify } from 'yaml';
 import { SHARED } from '../shared.js';
-import { pinned, podClient, servicesApp } from '../helpers/services-app.js';
+import { headlessPeers, pinned, podClient, servicesApp, type AppRuntime } from '../helpers/services-app.js';
 
 const NODES = [{ name: 'dns-a', address: '127.0.0.51' }, { name: 'dns-b', address: '127.0.0.52' }];
-const MANIFESTS = `${servicesApp({
+const RUNTIME: AppRuntime = {
   image: 'busybox', nodes: ['dns-a', 'dns-b'], idle: "[/bin/busybox, sleep, '3600']",
   // The process runtime gives each container its port in $PORT (the container port when free).
   serve: (body) => `[/bin/busybox, sh, -c, 'echo ${body} > index.html; exec busybox httpd -f -p $PORT -h .']`,
-})}---
-apiVersion: v1
-kind: Service
-metadata: {name: peers}
-spec:
-  clusterIP: None
-  selector: {app: peer}
-  ports: [{port: 7100}]
-${['dns-a', 'dns-b'].map((node, i) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: peer-${i}, labels: {app: peer}}
-spec:
-  ${pinned(node)}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: peer
-      image: busybox
-      command: [/bin/busybox, sh, -c, 'exec busybox httpd -f -p $PORT -h .']
-      ports: [{containerPort: 7100}]
-      readinessProbe: {exec: {command: [test, -f, ready]}, periodSeconds: 1}
-`).join('')}---
+};
+// A process pod's `ready` is in its own work directory (/tmp is the machine's, shared by both).
+const MANIFESTS = `${servicesApp(RUNTIME)}---
+${headlessPeers(RUNTIME, 'ready')}---
 apiVersion: v1
 kind: Service
 metadata: {name: echo}

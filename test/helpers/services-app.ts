@@ -1,7 +1,8 @@
 /**
  * The scenario both cluster DNS suites run, on either runtime: `api` (one pod, pinned to the
- * first node) behind a ClusterIP Service, `front` (pinned to the second) to call it from, and a
- * two-replica StatefulSet `db` behind a headless Service; plus what reaches into pods: a shell in
+ * first node) behind a ClusterIP Service, `front` (pinned to the second) to call it from, a
+ * two-replica StatefulSet `db` behind a headless Service, and headless `peers` following
+ * readiness; plus what reaches into pods: a shell in
  * a pod (`berth exec`), an HTTP GET made there with nc (busybox-static's wget crashes on this
  * Debian, with any URL), and an object read as JSON.
  */
@@ -83,6 +84,35 @@ spec:
           ports: [{containerPort: 7000}]
           readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
 `;
+}
+
+/**
+ * A headless Service `peers` over two pods, one pinned to each node, Ready only while `readyFile`
+ * exists in the pod (the tests create and remove it): how DNS follows readiness.
+ */
+export function headlessPeers(r: AppRuntime, readyFile: string): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: peers}
+spec:
+  clusterIP: None
+  selector: {app: peer}
+  ports: [{port: 7100}]
+${r.nodes.map((node, i) => `---
+apiVersion: v1
+kind: Pod
+metadata: {name: peer-${i}, labels: {app: peer}}
+spec:
+  ${pinned(node)}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: peer
+      image: ${r.image}
+      imagePullPolicy: IfNotPresent
+      command: ${r.idle}
+      ports: [{containerPort: 7100}]
+      readinessProbe: {exec: {command: [test, -f, ${readyFile}]}, periodSeconds: 1}
+`).join('')}`;
 }
 
 type Cli = (...args: string[]) => Promise<{ code: number | null; out: string; err: string }>;

@@ -1,6 +1,5 @@
 /** The Application controller running: a push reaches the store by itself, within the poll interval. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -10,6 +9,7 @@ import { openStore, type RevisionedStore } from '../../src/store/index.js';
 import { ApplicationController, pollIntervalOf, type ApplicationObject } from '../../src/sync/index.js';
 import { parseDuration } from '../../src/api/duration.js';
 import { TestRepo } from '../helpers/git.js';
+import { startStatusReceiver } from '../helpers/status-receiver.js';
 
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
@@ -40,18 +40,31 @@ describe('Application controller', () => {
     expect(pollIntervalOf({ spec: { pollInterval: '5s' } } as ApplicationObject)).toBe(5_000);
   });
 
-  it('syncs a new Application at once, then each push within its poll interval, and stops cleanly', async () => {
-    repo.write({ 'app/a.yaml': cm('a', '1') });
-    repo.commit('first');
+  /** The controller running, and an Application `shop` on the test repository's app/ (stop() ends both). */
+  const runShop = async (spec: Partial<ApplicationObject['spec']>) => {
     const ac = new AbortController();
     const controller = new ApplicationController({ store, source: new GitSource({ dataDir: dir }), log: pino({ level: 'silent' }) });
     const running = controller.start(ac.signal);
+    const stop = async () => {
+      ac.abort();
+      await running;
+    };
+    await store.create<ApplicationObject>({
+      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'shop', namespace: 'default', generation: 1 },
+      spec: { source: { repoURL: repo.bare, path: 'app' }, ...spec },
+    }).catch(async (e: unknown) => {
+      await stop();
+      throw e;
+    });
+    return stop;
+  };
+
+  it('syncs a new Application at once, then each push within its poll interval, and stops cleanly', async () => {
+    repo.write({ 'app/a.yaml': cm('a', '1') });
+    repo.commit('first');
+    // allowEmpty: the last commit removes every object, which an automated sync refuses otherwise.
+    const stop = await runShop({ syncPolicy: { automated: { prune: true, allowEmpty: true } }, pollInterval: '200ms' });
     try {
-      await store.create<ApplicationObject>({
-        apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'shop', namespace: 'default', generation: 1 },
-        // allowEmpty: the last commit removes every object, which an automated sync refuses otherwise.
-        spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, allowEmpty: true } }, pollInterval: '200ms' },
-      });
       const value = async () => ((await store.list({ group: '', kind: 'ConfigMap' })).items[0] as any)?.data.value;
       const until = async (want: string | undefined) => {
         const deadline = Date.now() + 10_000;
@@ -66,35 +79,18 @@ describe('Application controller', () => {
       repo.commit('remove a');
       await until(undefined);
     } finally {
-      ac.abort();
-      await running;
+      await stop();
     }
   }, 30_000);
 
   it('follows a managed object at once: health and the commit status within 2 s of the change, whatever the poll interval', async () => {
-    const posts: { at: number; state: string }[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        posts.push({ at: Date.now(), state: JSON.parse(body).state });
-        res.writeHead(201).end('{}');
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-    const port = (receiver.address() as { port: number }).port;
+    const { port, posts, close } = await startStatusReceiver();
     const b64 = (v: string) => Buffer.from(v).toString('base64');
     await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') } });
     repo.write({ 'app/web.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n' });
     repo.commit('a Deployment');
-    const ac = new AbortController();
-    const controller = new ApplicationController({ store, source: new GitSource({ dataDir: dir }), log: pino({ level: 'silent' }) });
-    const running = controller.start(ac.signal);
+    const stop = await runShop({ syncPolicy: { automated: {} }, pollInterval: '10m', notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/shop' } } } as never);
     try {
-      await store.create<ApplicationObject>({
-        apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'shop', namespace: 'default', generation: 1 },
-        spec: { source: { repoURL: repo.bare, path: 'app' }, syncPolicy: { automated: {} }, pollInterval: '10m', notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/shop' } } } as never,
-      });
       const app = () => store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
       const until = async (what: string, check: () => Promise<boolean>, ms: number) => {
         const deadline = Date.now() + ms;
@@ -110,13 +106,12 @@ describe('Application controller', () => {
       const changedAt = Date.now();
       await until('Healthy', async () => (await app()).status?.health?.status === 'Healthy', 2_000);
       expect(Date.now() - changedAt).toBeLessThan(2_000);
-      await until('the success status', async () => posts.some((p) => p.state === 'success'), 2_000);
-      expect(posts.map((p) => p.state)).toEqual(['pending', 'success']);
+      await until('the success status', async () => posts.some((p) => p.body.state === 'success'), 2_000);
+      expect(posts.map((p) => p.body.state)).toEqual(['pending', 'success']);
       expect(posts[1]!.at - changedAt).toBeLessThan(2_000);
     } finally {
-      ac.abort();
-      await running;
-      await new Promise((r) => receiver.close(r));
+      await stop();
+      await close();
     }
   }, 30_000);
 });

@@ -3,13 +3,13 @@
  * a SQLite store. Push → created; change → updated; delete → pruned (or OutOfSync); an invalid
  * commit writes no managed object; revert → the previous state; self-heal; ignoreDifferences.
  */
-import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
 import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 import { type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
 import { closeSyncFixture, createApplication, getApplication, openSyncFixture, reconcileByName, type SyncFixture } from '../helpers/sync.js';
+import { startStatusReceiver } from '../helpers/status-receiver.js';
 
 const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 const deploy = (name: string, image: string, replicas = 2) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
@@ -252,17 +252,7 @@ describe('sync engine', () => {
   });
 
   it('keeps a ledger per commit and posts each state change as a commit status', async () => {
-    const posts: { path: string; auth?: string; body: any }[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        posts.push({ path: req.url ?? '', ...(req.headers.authorization ? { auth: req.headers.authorization } : {}), body: JSON.parse(body) });
-        res.writeHead(201).end('{}');
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-    const port = (receiver.address() as { port: number }).port;
+    const { port, posts, close } = await startStatusReceiver();
     try {
       // The token is for this receiver (plain http on loopback, said so in the Secret).
       const b64 = (v: string) => Buffer.from(v).toString('base64');
@@ -290,7 +280,7 @@ describe('sync engine', () => {
       ]);
       expect(posts[0]).toMatchObject({ auth: 'token ghp_test', body: { context: 'berth/ledgered' } });
     } finally {
-      await new Promise((r) => receiver.close(r));
+      await close();
     }
   });
 
