@@ -134,15 +134,13 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   });
   process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
   const controllers = new AbortController();
-  const syncing = applications.start(controllers.signal);
-  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period') });
+  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period'), applications });
   const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
   return {
     log, dataDir, server, ...(ingress ? { ingress } : {}),
     async close() {
       await ingress?.close();
       controllers.abort();
-      await syncing;
       await managing;
       await server.close();
       await store.close();
@@ -208,14 +206,14 @@ function ingressMode(value: string): IngressMode {
   return value as IngressMode;
 }
 
-/** The workload controllers over shared informers, until the signal aborts. */
-async function startControllers(store: Store, log: Logger, signal: AbortSignal, options: { nodeGraceMs: number }): Promise<void> {
+/** The Application controller and the workload controllers over shared informers, until the signal aborts. */
+async function startControllers(store: Store, log: Logger, signal: AbortSignal, options: { nodeGraceMs: number; applications: ApplicationController }): Promise<void> {
   const controllerLog = log.child({ component: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }), Date.now, (err) => controllerLog.warn({ err }, 'event not recorded'));
   // The controllers' pods are held to the namespace's quotas and limit ranges, as a user's are.
   const ctx = { informers, writer: admittingWriter(store), events, now: Date.now, log: controllerLog };
-  const controllers = [...workloadControllers(ctx), ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }), new Scheduler(ctx)];
+  const controllers = [options.applications, ...workloadControllers(ctx), ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }), new Scheduler(ctx)];
   await new ControllerManager(informers, controllers, controllerLog).start(signal);
   await events.flush();
 }

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
 import type { InformerFactory } from './informer.js';
-import { WorkQueue } from './workqueue.js';
+import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
 export interface ReconcileResult {
   /** Reconcile this key again after so long (a timer the controller is waiting on). */
@@ -17,8 +17,13 @@ export interface Controller {
   readonly name: string;
   /** How many keys it reconciles at once. */
   readonly workers?: number;
-  /** Subscribes to the informers it reads, turning their events into keys to reconcile. */
-  watch(enqueue: (key: string) => void, informers: InformerFactory): void;
+  /** Its queue's retry backoff (default: from 5 ms, doubling, to 5 min). */
+  readonly backoff?: WorkQueueOptions;
+  /**
+   * Subscribes to the informers it reads, turning their events into keys to reconcile, now or
+   * after a delay (the earliest asked for wins; a key is never queued twice).
+   */
+  watch(enqueue: (key: string) => void, informers: InformerFactory, enqueueAfter: (key: string, ms: number) => void): void;
   /** Level-triggered and idempotent: brings the world for `key` to its desired state. */
   reconcile(key: string): Promise<ReconcileResult | void>;
 }
@@ -54,14 +59,21 @@ export class ControllerManager {
 
   async start(signal: AbortSignal): Promise<void> {
     for (const c of this.controllers) {
-      const queue = new WorkQueue();
+      const queue = new WorkQueue(c.backoff);
       const known = new Set<string>();
       this.queues.set(c.name, queue);
       this.known.set(c.name, known);
-      c.watch((key) => {
-        known.add(key);
-        queue.add(key);
-      }, this.informers);
+      c.watch(
+        (key) => {
+          known.add(key);
+          queue.add(key);
+        },
+        this.informers,
+        (key, ms) => {
+          known.add(key);
+          queue.addAfter(key, ms);
+        },
+      );
     }
     signal.addEventListener('abort', () => {
       for (const q of this.queues.values()) q.shutdown();

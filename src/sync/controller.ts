@@ -1,55 +1,51 @@
 /**
- * Keeps every Application reconciled: each one on its own poll interval (default 30 s, with
- * jitter so many apps do not fetch in step), at once when its spec changes, one reconcile at a
- * time per app, with exponential backoff after an error. Its own status writes do not trigger it.
- * A change to an object an Application manages (its tracking annotation), or to the Endpoints of
- * a Service it manages, reconciles it soon (at most once a second): its health, the ledger's
- * healthy and serving times and the commit status follow the cluster, not the poll.
+ * Keeps every Application reconciled, on the controller runtime like every other controller: a
+ * workqueue that never holds a key twice nor hands one to two workers, per-key backoff after an
+ * error. Each Application is reconciled at once when its spec changes or a webhook names its
+ * repository, again after its poll interval (default 30 s, with jitter so many apps do not fetch
+ * in step), and soon (at most once a second) when an object it manages changes (its tracking
+ * annotation) or the Endpoints of a Service it manages do: its health, the ledger's healthy and
+ * serving times and the commit status follow the cluster, not the poll. Its own status writes do
+ * not trigger it.
  */
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
-import { isBerthError } from '../api/errors.js';
+import { BerthError, isBerthError } from '../api/errors.js';
+import { KINDS } from '../api/kinds.js';
 import { SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
+import type { Controller, Informer, InformerEvent, InformerFactory, ReconcileResult } from '../runtime/index.js';
 import type { KubeObject } from '../store/types.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDeps } from './sync.js';
 
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
 export const DEFAULT_POLL_MS = 30_000;
-const MAX_BACKOFF_MS = 5 * 60_000;
 const RUNNING_POLL_MS = 2_000;
 /** A change to a managed object reconciles its app after this long (changes in a burst coalesce)… */
 const NUDGE_DELAY_MS = 200;
 /** …and not sooner than this after the app's last reconcile began. */
 const NUDGE_INTERVAL_MS = 1_000;
+/** Apps reconciled at once (one app is never reconciled twice at once). */
+const WORKERS = 4;
 
 /** spec.pollInterval (the schema admits only durations), else the default. */
 export function pollIntervalOf(app: ApplicationObject): number {
   return app.spec.pollInterval ? parseDuration(app.spec.pollInterval) || DEFAULT_POLL_MS : DEFAULT_POLL_MS;
 }
 
-interface Entry {
-  timer?: NodeJS.Timeout;
-  /** When the timer fires (epoch ms). */
-  due?: number;
-  /** When the last reconcile began. */
-  startedAt?: number;
-  /** A managed object changed while a reconcile ran: reconcile again after the interval. */
-  nudged: boolean;
-  running: boolean;
-  again: boolean;
-  failures: number;
-  /** The next reconcile fetches even within the source's minimum interval (a webhook). */
-  force: boolean;
-  /** The Application as last seen, for matching webhook pushes. */
-  app?: ApplicationObject;
-}
-
-export class ApplicationController {
-  private readonly entries = new Map<string, Entry>();
-  private stopped = false;
-  private readonly inflight = new Set<Promise<void>>();
+export class ApplicationController implements Controller {
+  readonly name = 'applications';
+  readonly workers = WORKERS;
+  // A source that failed is asked again from a second on, not from 5 ms.
+  readonly backoff = { baseDelayMs: 1000, maxDelayMs: 5 * 60_000 };
+  private apps?: Informer<ApplicationObject>;
+  private enqueue: (key: string) => void = () => undefined;
+  private enqueueAfter: (key: string, ms: number) => void = () => undefined;
+  /** What each app's reconciles keep for the next one. */
   private readonly memo = new Map<string, AppMemo>();
-
+  /** When each app's last reconcile began (nudges keep a second after it). */
+  private readonly startedAt = new Map<string, number>();
+  /** Apps whose next reconcile fetches even within the source's minimum interval (a webhook). */
+  private readonly forced = new Set<string>();
   private warmedUp = false;
 
   /**
@@ -58,167 +54,87 @@ export class ApplicationController {
    */
   constructor(private readonly deps: SyncDeps & { log: Logger; warmUp?: () => void }, private readonly random: () => number = Math.random) {}
 
-  async start(signal: AbortSignal): Promise<void> {
-    signal.addEventListener('abort', () => this.stop(), { once: true });
-    const following = this.followManaged(signal);
-    await this.followApplications(signal);
-    await following;
-  }
-
-  /** Service (namespace/name) → the app managing it: Endpoints have no tracking annotation of their own. */
-  private readonly serviceOwners = new Map<string, string>();
-
-  /** Every change in the store: those to an app's objects nudge the app. */
-  private async followManaged(signal: AbortSignal): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const { items, revision } = await this.deps.store.list({ group: '', kind: 'Service' });
-        this.serviceOwners.clear();
-        for (const s of items) this.noteService(s);
-        for await (const e of this.deps.store.watch({ fromRevision: revision, signal })) {
-          const o = e.object;
-          if (o.kind === 'Service') this.noteService(o, e.type === 'DELETED');
-          const owner = o.kind === 'Endpoints' ? this.serviceOwners.get(`${o.metadata.namespace ?? ''}/${o.metadata.name}`) : appKeyOf(o);
-          if (owner) this.nudge(owner);
-        }
-      } catch (e) {
-        if (this.stopped) break;
-        if (!isBerthError(e, 'Compacted') && !isBerthError(e, 'Unavailable')) this.deps.log.error({ err: e }, 'watching managed objects failed');
-        await new Promise((r) => setTimeout(r, 500));
-      }
+  watch(enqueue: (key: string) => void, informers: InformerFactory, enqueueAfter: (key: string, ms: number) => void): void {
+    this.enqueue = enqueue;
+    this.enqueueAfter = enqueueAfter;
+    this.apps = informers.for<ApplicationObject>(APPLICATION);
+    this.apps.on((e) => this.onApplication(e));
+    // Every kind an app can declare: a change to one of its objects nudges the app.
+    for (const kind of KINDS.filter((k) => k.declarable && !(k.group === APPLICATION.group && k.kind === APPLICATION.kind))) {
+      informers.for(kind).on((e) => {
+        this.nudge(appKeyOf(e.object));
+        if (e.prevObject) this.nudge(appKeyOf(e.prevObject));
+      });
     }
+    // Endpoints have no tracking annotation of their own: the app managing their Service owns them.
+    const services = informers.for({ group: '', kind: 'Service' });
+    informers.for({ group: '', kind: 'Endpoints' }).on((e) => {
+      const service = services.get(e.object.metadata.namespace, e.object.metadata.name);
+      if (service) this.nudge(appKeyOf(service));
+    });
   }
 
-  private noteService(s: KubeObject, deleted = false): void {
-    const k = `${s.metadata.namespace ?? ''}/${s.metadata.name}`;
-    const owner = deleted ? undefined : appKeyOf(s);
-    if (owner) this.serviceOwners.set(k, owner);
-    else this.serviceOwners.delete(k);
-  }
-
-  /** Reconciles the app soon, unless a reconcile is due sooner already. */
-  private nudge(k: string): void {
-    const e = this.entries.get(k);
-    if (!e || this.stopped) return;
-    if (e.running) {
-      e.nudged = true;
+  private onApplication(e: InformerEvent<ApplicationObject>): void {
+    const k = key(e.object);
+    if (e.type === 'DELETED') {
+      this.memo.delete(k);
+      this.startedAt.delete(k);
+      this.forced.delete(k);
       return;
     }
-    const at = Math.max(Date.now() + NUDGE_DELAY_MS, (e.startedAt ?? 0) + NUDGE_INTERVAL_MS);
-    if (e.due !== undefined && e.due <= at) return;
-    this.schedule(k, at - Date.now());
-  }
-
-  private async followApplications(signal: AbortSignal): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const { items, revision } = await this.deps.store.list<ApplicationObject>(APPLICATION);
-        const present = new Set(items.map((a) => key(a)));
-        for (const k of [...this.entries.keys()]) if (!present.has(k)) this.forget(k);
-        for (const app of items) {
-          this.schedule(key(app), 0);
-          this.entries.get(key(app))!.app = app;
-        }
-        for await (const e of this.deps.store.watch<ApplicationObject>({ ...APPLICATION, fromRevision: revision, signal })) {
-          const k = key(e.object);
-          if (e.type === 'DELETED') this.forget(k);
-          else if (this.entries.has(k)) this.entries.get(k)!.app = e.object;
-          if (e.type === 'DELETED') continue;
-          if (e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject)) this.schedule(k, 0);
-        }
-      } catch (e) {
-        if (this.stopped) break;
-        // A broken or compacted watch: list again and carry on.
-        if (!isBerthError(e, 'Compacted') && !isBerthError(e, 'Unavailable')) this.deps.log.error({ err: e }, 'application watch failed');
-        await new Promise((r) => setTimeout(r, 500));
-      }
+    if (!this.warmedUp) {
+      this.warmedUp = true;
+      this.deps.warmUp?.();
     }
-    await Promise.all([...this.inflight]);
+    const changed = e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject);
+    if (!changed) return;
+    // A new or changed spec is compared with the branch as it is now, not as another app sharing
+    // the repository fetched it a moment ago (the source fetches a repository at most every few seconds).
+    // At server start every app is "added": those fetch once each, as after any restart.
+    this.forced.add(k);
+    this.enqueue(k);
   }
 
+  /** Reconciles the app soon: after a short delay, and a second after its last reconcile began. */
+  private nudge(k: string | undefined): void {
+    if (!k) return;
+    const last = this.startedAt.get(k) ?? 0;
+    this.enqueueAfter(k, Math.max(NUDGE_DELAY_MS, last + NUDGE_INTERVAL_MS - Date.now()));
+  }
 
   /** Reconciles now, fetching afresh, every Application the predicate picks; returns how many. */
   refreshWhere(pick: (app: ApplicationObject) => boolean): number {
     let n = 0;
-    for (const [k, e] of this.entries) {
-      if (!e.app || !pick(e.app)) continue;
-      e.force = true;
-      this.schedule(k, 0);
+    for (const app of this.apps?.list() ?? []) {
+      if (!pick(app)) continue;
+      this.forced.add(key(app));
+      this.enqueue(key(app));
       n++;
     }
     return n;
   }
 
-  private stop(): void {
-    this.stopped = true;
-    for (const k of [...this.entries.keys()]) this.forget(k);
-  }
-
-  private forget(k: string): void {
-    this.memo.delete(k);
-    const e = this.entries.get(k);
-    if (e?.timer) clearTimeout(e.timer);
-    this.entries.delete(k);
-  }
-
-  private schedule(k: string, delayMs: number): void {
-    if (this.stopped) return;
-    if (!this.warmedUp) {
-      this.warmedUp = true;
-      this.deps.warmUp?.();
-    }
-    let e = this.entries.get(k);
-    if (!e) this.entries.set(k, (e = { running: false, again: false, failures: 0, force: false, nudged: false }));
-    if (e.running) {
-      e.again = true;
-      return;
-    }
-    if (e.timer) clearTimeout(e.timer);
-    e.due = Date.now() + delayMs;
-    e.timer = setTimeout(() => this.run(k), delayMs);
-  }
-
-  private run(k: string): void {
-    const e = this.entries.get(k);
-    if (!e || this.stopped) return;
-    e.running = true;
-    e.timer = undefined;
-    e.due = undefined;
-    e.startedAt = Date.now();
-    e.nudged = false;
+  async reconcile(k: string): Promise<ReconcileResult | void> {
     const [namespace, name] = k.split('/') as [string, string];
-    const work = (async () => {
-      let next = DEFAULT_POLL_MS;
-      try {
-        const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
-        e.app = app;
-        const force = e.force;
-        e.force = false;
-        const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force });
-        this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
-        e.failures = 0;
-        const poll = pollIntervalOf(app);
-        // A sync operation still running (a wave's health, hooks) is looked at again soon.
-        next = (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random());
-      } catch (err) {
-        if (isBerthError(err, 'NotFound')) {
-          this.forget(k);
-          return;
-        }
-        e.failures++;
-        next = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(e.failures, 10));
-        this.deps.log.warn({ app: k, err, retryInMs: next }, 'reconcile failed');
-      } finally {
-        e.running = false;
-      }
-      if (this.entries.get(k) !== e) return;
-      const nudgedAt = e.nudged ? Math.max(0, e.startedAt! + NUDGE_INTERVAL_MS - Date.now()) : next;
-      this.schedule(k, e.again ? 0 : Math.min(next, nudgedAt));
-      e.again = false;
-      e.nudged = false;
-    })();
-    this.inflight.add(work);
-    void work.finally(() => this.inflight.delete(work));
+    if (!this.apps?.get(namespace, name)) return;
+    this.startedAt.set(k, Date.now());
+    const force = this.forced.delete(k);
+    try {
+      // Read afresh, not from the cache: the reconcile writes the status onto what it read.
+      const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
+      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force });
+      this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
+      const poll = pollIntervalOf(app);
+      // A sync operation still running (a wave's health, hooks) is looked at again soon.
+      return { requeueAfterMs: (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random()) };
+    } catch (e) {
+      if (force) this.forced.add(k);
+      if (isBerthError(e, 'NotFound')) return;
+      // The manager gives up on Invalid (the object cannot change by itself); an Application's
+      // source can, so every failure is retried with backoff.
+      if (isBerthError(e, 'Invalid')) throw new BerthError('Unavailable', (e as Error).message);
+      throw e;
+    }
   }
 }
 

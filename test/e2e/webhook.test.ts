@@ -1,13 +1,17 @@
 /**
  * Git push webhooks against a real `berth server` process: a valid signature (GitHub, Gitea,
  * GitLab) syncs the tracking Application within a second; a bad or missing one is 401 and
- * nothing is fetched.
+ * nothing is fetched. With an hour's poll, a rollout the webhook started is reported Healthy (to
+ * `berth app wait --health` and as the commit status) within 2 s of completing.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
+import { startStatusReceiver } from '../helpers/status-receiver.js';
+import { until } from '../helpers/wait.js';
 const SECRET = 'webhook-test-secret';
 const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hook\ndata:\n  value: "${value}"\n`;
 
@@ -34,7 +38,12 @@ describe('git webhooks', () => {
     while ((await value()) !== '1' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     expect(await value()).toBe('1');
   }, 120_000);
+  let simulator: ChildProcess | undefined;
   afterAll(async () => {
+    if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
+      simulator.kill('SIGKILL');
+      await new Promise((r) => simulator!.once('exit', r));
+    }
     await server?.stop();
     await git?.close();
     repo?.remove();
@@ -72,4 +81,51 @@ describe('git webhooks', () => {
     expect(await value()).toBe(name);
     expect(Date.now() - started).toBeLessThan(1000);
   });
+
+  it('a rollout started by a webhook is Healthy to `app wait --health` and the commit status within 2 s of completing, with an hour\'s poll', async () => {
+    const receiver = await startStatusReceiver();
+    try {
+      const nodeToken = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+      simulator = spawn(process.execPath, [BERTH, 'simulate', 'nodes', '--count', '2', '--name-prefix', 'sim', '--server', server.url, '--token', nodeToken], {
+        stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+      });
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${receiver.port}/repos/o/r`), insecure: b64('true') } };
+      expect((await api(conn, 'POST', '/api/v1/namespaces/default/secrets', { token, body: secret })).status).toBe(201);
+      const web = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: "${image}"}]\n`;
+      repo.write({ 'web/web.yaml': web('web:1') });
+      repo.commit('web 1');
+      const app = {
+        apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'rollout' },
+        spec: {
+          source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'web' }, syncPolicy: { automated: {} }, pollInterval: '1h',
+          notify: { commitStatus: { url: `http://127.0.0.1:${receiver.port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/rollout' } },
+        },
+      };
+      expect((await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status).toBe(201);
+      const first = await server.cli('app', 'wait', 'rollout', '--health', '--timeout', '60s');
+      expect(first.code, first.err).toBe(0);
+
+      repo.write({ 'web/web.yaml': web('web:2') });
+      const sha = repo.commit('web 2');
+      const body = githubBody();
+      expect((await push({ 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex') }, body)).status).toBe(202);
+      const wait = server.cli('app', 'wait', 'rollout', '--revision', sha, '--health', '--timeout', '60s').then((r) => ({ ...r, at: Date.now() }));
+      // Kubernetes' rollout complete: every replica updated and available, the spec observed.
+      const completedAt = await until('the rollout of web:2 to complete', async () => {
+        const d = (await api(conn, 'GET', '/apis/apps/v1/namespaces/default/deployments/web', { token })).body;
+        const s = d.status ?? {};
+        const done = d.spec.template.spec.containers[0].image === 'web:2' && s.observedGeneration >= d.metadata.generation && s.updatedReplicas === 3 && s.replicas === 3 && s.availableReplicas === 3;
+        return done && Date.now();
+      }, 60_000);
+      const waited = await wait;
+      expect(waited.code, waited.err).toBe(0);
+      expect(waited.at - completedAt).toBeLessThan(2_000);
+      const success = await until('the success status', async () => receiver.posts.find((p) => p.path.endsWith(sha) && p.body.state === 'success'), 5_000);
+      expect(success.at - completedAt).toBeLessThan(2_000);
+      if (process.env.BERTH_TEST_FIGURES) console.log(JSON.stringify({ waitAfterCompleteMs: waited.at - completedAt, successAfterCompleteMs: success.at - completedAt }));
+    } finally {
+      await receiver.close();
+    }
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import { GitSource } from '../../src/source/index.js';
 import { openStore, type RevisionedStore } from '../../src/store/index.js';
 import { ApplicationController, pollIntervalOf, type ApplicationObject } from '../../src/sync/index.js';
 import { parseDuration } from '../../src/api/duration.js';
+import { ControllerManager, InformerFactory } from '../../src/runtime/index.js';
 import { TestRepo } from '../helpers/git.js';
 import { startStatusReceiver } from '../helpers/status-receiver.js';
 
@@ -44,7 +45,7 @@ describe('Application controller', () => {
   const runShop = async (spec: Partial<ApplicationObject['spec']>) => {
     const ac = new AbortController();
     const controller = new ApplicationController({ store, source: new GitSource({ dataDir: dir }), log: pino({ level: 'silent' }) });
-    const running = controller.start(ac.signal);
+    const running = new ControllerManager(new InformerFactory(store), [controller]).start(ac.signal);
     const stop = async () => {
       ac.abort();
       await running;
