@@ -46,6 +46,8 @@ export class ApplicationController implements Controller {
   private readonly startedAt = new Map<string, number>();
   /** Apps whose next reconcile fetches even within the source's minimum interval (a webhook). */
   private readonly forced = new Set<string>();
+  /** Apps an object of which changed since their last reconcile began: they observe in full. */
+  private readonly changed = new Set<string>();
   private warmedUp = false;
 
   /**
@@ -80,6 +82,7 @@ export class ApplicationController implements Controller {
       this.memo.delete(k);
       this.startedAt.delete(k);
       this.forced.delete(k);
+      this.changed.delete(k);
       return;
     }
     if (!this.warmedUp) {
@@ -98,6 +101,7 @@ export class ApplicationController implements Controller {
   /** Reconciles the app soon: after a short delay, and a second after its last reconcile began. */
   private nudge(k: string | undefined): void {
     if (!k) return;
+    this.changed.add(k);
     const last = this.startedAt.get(k) ?? 0;
     this.enqueueAfter(k, Math.max(NUDGE_DELAY_MS, last + NUDGE_INTERVAL_MS - Date.now()));
   }
@@ -119,16 +123,18 @@ export class ApplicationController implements Controller {
     if (!this.apps?.get(namespace, name)) return;
     this.startedAt.set(k, Date.now());
     const force = this.forced.delete(k);
+    const changed = this.changed.delete(k);
     try {
       // Read afresh, not from the cache: the reconcile writes the status onto what it read.
       const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
-      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force });
+      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force, changed });
       this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
       const poll = pollIntervalOf(app);
       // A sync operation still running (a wave's health, hooks) is looked at again soon.
       return { requeueAfterMs: (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random()) };
     } catch (e) {
       if (force) this.forced.add(k);
+      if (changed) this.changed.add(k);
       if (isBerthError(e, 'NotFound')) return;
       // The manager gives up on Invalid (the object cannot change by itself); an Application's
       // source can, so every failure is retried with backoff.
