@@ -3,6 +3,7 @@
  * `berth.dev/sync-requested` annotation; the server's controller sees it and syncs at once.
  * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
  */
+import { APP_FAILURE_CONDITIONS } from '../api/conditions.js';
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
 import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, TRACKING_ANNOTATION, hasDifferences, renderMarkdown, renderText, type DiffReport } from '../diff/index.js';
@@ -101,7 +102,7 @@ export async function appSync(client: BerthClient, name: string, o: { namespace?
     const app = await client.get<App>(APPS, ns, name);
     const s = app.status ?? {};
     if (s.lastSyncRequest === request) {
-      const failed = s.conditions?.find((c) => ['ComparisonError', 'SourceError', 'SharedResourceError'].includes(c.type));
+      const failed = s.conditions?.find((c) => (APP_FAILURE_CONDITIONS as readonly string[]).includes(c.type));
       if (failed) {
         io.stderr(`${failed.type}: ${failed.message ?? ''}\n`);
         return 1;
@@ -185,7 +186,7 @@ export async function appWait(client: BerthClient, name: string, o: { namespace?
     const history = s.history ?? [];
     const wantedIndex = o.revision ? history.findIndex((h) => h.revision.startsWith(o.revision!)) : -1;
     const reached = !o.revision || at.startsWith(o.revision) || (wantedIndex !== -1 && wantedIndex < history.length - 1 && history[history.length - 1]!.revision === at);
-    const failed = s.conditions?.find((c) => ['ComparisonError', 'SourceError', 'SharedResourceError'].includes(c.type));
+    const failed = s.conditions?.find((c) => (APP_FAILURE_CONDITIONS as readonly string[]).includes(c.type));
     const health = s.health?.status ?? 'Unknown';
     const progress = `${name}: ${s.sync?.status ?? 'Unknown'} at ${at.slice(0, 7) || '?'}, ${health}${s.health?.message ? ` (${s.health.message})` : ''}`;
     if (reached && failed && (!o.revision || at.startsWith(o.revision))) return done(1, `${name}: ${failed.type}: ${(failed.message ?? '').split('\n')[0]}`);
