@@ -118,7 +118,11 @@ async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.l
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
   // One admission of pods for the API and for syncs: the same level, the same protected folders.
   const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: protectedDirs(store, dataDir) };
-  const applications = new ApplicationController({ store, source, podSecurity, serviceCidr, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader() });
+  const applications = new ApplicationController({
+    store, source, podSecurity, serviceCidr, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader(),
+    // Reconciles begin once the controllers start, after the server is up.
+    reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
+  });
   const server = await startServer(store, {
     dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, serviceCidr, ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),

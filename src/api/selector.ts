@@ -278,6 +278,22 @@ const EXPRESSION_OPERATORS: Record<string, SelectorOperator> = {
  */
 export function selectorFromObject(obj: LabelSelectorObject | null | undefined): Selector {
   if (obj == null) return makeSelector([], true);
+  return remembered(obj, () => parseSelectorObject(obj));
+}
+
+/**
+ * Selectors by the object they were made from: controllers match the same (unchanging) selector
+ * of a cached object against thousands of pods, and validating its keys and values each time cost
+ * more than the matching.
+ */
+const selectors = new WeakMap<object, Selector>();
+function remembered(from: object, make: () => Selector): Selector {
+  let s = selectors.get(from);
+  if (!s) selectors.set(from, (s = make()));
+  return s;
+}
+
+function parseSelectorObject(obj: LabelSelectorObject): Selector {
   const reqs: Requirement[] = [];
   for (const [k, v] of Object.entries(obj.matchLabels ?? {})) if (v !== undefined) reqs.push(makeRequirement(k, '=', [v]));
   for (const expr of obj.matchExpressions ?? []) {
@@ -290,5 +306,5 @@ export function selectorFromObject(obj: LabelSelectorObject | null | undefined):
 
 /** A selector that requires every given label (a ReplicaSet's matchLabels, a Service's selector). */
 export function selectorFromLabels(labels: Record<string, string>): Selector {
-  return makeSelector(Object.entries(labels).map(([k, v]) => makeRequirement(k, '=', [v])));
+  return remembered(labels, () => makeSelector(Object.entries(labels).map(([k, v]) => makeRequirement(k, '=', [v]))));
 }

@@ -24,7 +24,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Owner uid → keys of the objects whose ownerReferences name it. */
   private readonly byOwner = new Map<string, Set<string>>();
   /** Named secondary indexes: value → keys of the objects the index function gives it for. */
-  private readonly indexes = new Map<string, { of: (o: T) => string | undefined; keys: Map<string, Set<string>> }>();
+  private readonly indexes = new Map<string, { of: IndexFunction<T>; keys: Map<string, Set<string>> }>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private revision = 0;
@@ -63,9 +63,9 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /**
    * Adds an index (before start): `byIndex(name, value)` then finds the objects `of` maps to
-   * that value, e.g. pods by spec.nodeName.
+   * that value (or to one of its values), e.g. pods by spec.nodeName, or by each of their labels.
    */
-  addIndex(name: string, of: (o: T) => string | undefined): void {
+  addIndex(name: string, of: IndexFunction<T>): void {
     if (!this.indexes.has(name)) this.indexes.set(name, { of, keys: new Map() });
   }
 
@@ -135,10 +135,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const previous = this.byNamespace.get(namespace)?.get(object.metadata.name);
     if (previous) {
       for (const r of previous.metadata.ownerReferences ?? []) this.byOwner.get(r.uid)?.delete(k);
-      for (const index of this.indexes.values()) {
-        const v = index.of(previous);
-        if (v !== undefined) index.keys.get(v)?.delete(k);
-      }
+      for (const index of this.indexes.values()) for (const v of valuesOf(index.of, previous)) index.keys.get(v)?.delete(k);
     }
     if (type === 'DELETED') {
       this.byNamespace.get(namespace)?.delete(object.metadata.name);
@@ -152,11 +149,11 @@ export class Informer<T extends KubeObject = KubeObject> {
         keys.add(k);
       }
       for (const index of this.indexes.values()) {
-        const v = index.of(object);
-        if (v === undefined) continue;
-        let keys = index.keys.get(v);
-        if (!keys) index.keys.set(v, (keys = new Set()));
-        keys.add(k);
+        for (const v of valuesOf(index.of, object)) {
+          let keys = index.keys.get(v);
+          if (!keys) index.keys.set(v, (keys = new Set()));
+          keys.add(k);
+        }
       }
     }
     const event: InformerEvent<T> = prevObject ? { type, object, prevObject } : { type, object };
@@ -171,6 +168,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 }
+
+/** What an index files an object under: nothing, one value, or several. */
+export type IndexFunction<T> = (o: T) => string | readonly string[] | undefined;
+const valuesOf = <T>(of: IndexFunction<T>, o: T): readonly string[] => {
+  const v = of(o);
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+};
 
 const keyOfObject = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const splitKey = (k: string): [string, string] => {

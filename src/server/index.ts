@@ -53,6 +53,7 @@ export interface RunningServer {
   adminToken: string;
   caSha256: string;
   tokens: TokenBook;
+  metrics: ServerMetrics;
   close(): Promise<void>;
 }
 
@@ -122,7 +123,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   options.log.info({ url, kubeconfig: kubeconfigPath }, 'berth server listening');
 
   return {
-    url, port: actualPort, kubeconfigPath, adminToken, caSha256: certificateSha256(tls.ca.cert), tokens,
+    url, port: actualPort, kubeconfigPath, adminToken, caSha256: certificateSha256(tls.ca.cert), tokens, metrics,
     async close() {
       clearInterval(reaper);
       shutdown.abort();

@@ -1,4 +1,4 @@
-/** Prometheus metrics for /metrics: requests, latencies, active watches, store revision. */
+/** Prometheus metrics for /metrics: requests, latencies, active watches, store revision, Application reconciles. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class ServerMetrics {
@@ -7,6 +7,11 @@ export class ServerMetrics {
   readonly latency = new Histogram({
     name: 'berth_api_request_duration_seconds', help: 'API request latency (watches excluded)', labelNames: ['verb', 'resource'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+  });
+  /** Argo CD's argocd_app_reconcile: how long each Application reconcile took, by its result. */
+  readonly appReconciles = new Histogram({
+    name: 'berth_app_reconcile_duration_seconds', help: 'Application reconciles (fetch, plan, writes, status) by result', labelNames: ['result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
   });
   readonly watches = new Gauge({ name: 'berth_api_watches', help: 'Open watch streams', labelNames: ['resource'], registers: [this.registry] });
   readonly revision: Gauge;

@@ -11,10 +11,11 @@
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { KINDS } from '../api/kinds.js';
-import { SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
+import { KINDS, groupOf } from '../api/kinds.js';
+import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
 import type { Controller, Informer, InformerEvent, InformerFactory, ReconcileResult } from '../runtime/index.js';
 import type { KubeObject } from '../store/types.js';
+import type { LiveSource } from './live.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDeps } from './sync.js';
 
 const APPLICATION = { group: 'berth.dev', kind: 'Application' };
@@ -24,6 +25,8 @@ const RUNNING_POLL_MS = 2_000;
 const NUDGE_DELAY_MS = 200;
 /** …and not sooner than this after the app's last reconcile began. */
 const NUDGE_INTERVAL_MS = 1_000;
+/** Objects by their app.berth.dev/instance label. */
+const INSTANCE_INDEX = 'instance';
 /** Apps reconciled at once (one app is never reconciled twice at once). */
 const WORKERS = 4;
 
@@ -38,6 +41,8 @@ export class ApplicationController implements Controller {
   // A source that failed is asked again from a second on, not from 5 ms.
   readonly backoff = { baseDelayMs: 1000, maxDelayMs: 5 * 60_000 };
   private apps?: Informer<ApplicationObject>;
+  /** The live objects, from the informers, for every app's sync. */
+  private live?: LiveSource;
   private enqueue: (key: string) => void = () => undefined;
   private enqueueAfter: (key: string, ms: number) => void = () => undefined;
   /** What each app's reconciles keep for the next one. */
@@ -54,20 +59,31 @@ export class ApplicationController implements Controller {
    * `warmUp` runs once, when the first Application appears: the server starts its manifest loader
    * threads then (a server with no Applications never needs them).
    */
-  constructor(private readonly deps: SyncDeps & { log: Logger; warmUp?: () => void }, private readonly random: () => number = Math.random) {}
+  constructor(private readonly deps: SyncDeps & { log: Logger; warmUp?: () => void; reconciled?: (seconds: number, result: string) => void }, private readonly random: () => number = Math.random) {}
 
   watch(enqueue: (key: string) => void, informers: InformerFactory, enqueueAfter: (key: string, ms: number) => void): void {
     this.enqueue = enqueue;
     this.enqueueAfter = enqueueAfter;
     this.apps = informers.for<ApplicationObject>(APPLICATION);
     this.apps.on((e) => this.onApplication(e));
-    // Every kind an app can declare: a change to one of its objects nudges the app.
-    for (const kind of KINDS.filter((k) => k.declarable && !(k.group === APPLICATION.group && k.kind === APPLICATION.kind))) {
-      informers.for(kind).on((e) => {
+    // Every kind an app can declare: a change to one of its objects nudges the app, and the sync
+    // reads an app's objects from these informers, by their instance label.
+    const declarable = KINDS.filter((k) => k.declarable).map((k) => informers.for({ group: k.group, kind: k.kind }));
+    for (const informer of declarable) {
+      informer.addIndex(INSTANCE_INDEX, (o) => o.metadata.labels?.[INSTANCE_LABEL]);
+      if (informer.kind.kind === APPLICATION.kind && informer.kind.group === APPLICATION.group) continue;
+      informer.on((e) => {
         this.nudge(appKeyOf(e.object));
         if (e.prevObject) this.nudge(appKeyOf(e.prevObject));
       });
     }
+    this.live = {
+      labelled: (app) => declarable.flatMap((i) => i.byIndex(INSTANCE_INDEX, app)),
+      get: (o) => {
+        const kind = { group: groupOf(o.apiVersion), kind: o.kind };
+        return KINDS.some((k) => k.declarable && k.group === kind.group && k.kind === kind.kind) ? informers.for(kind).get(o.metadata.namespace, o.metadata.name) : undefined;
+      },
+    };
     // Endpoints have no tracking annotation of their own: the app managing their Service owns them.
     const services = informers.for({ group: '', kind: 'Service' });
     informers.for({ group: '', kind: 'Endpoints' }).on((e) => {
@@ -78,6 +94,8 @@ export class ApplicationController implements Controller {
 
   private onApplication(e: InformerEvent<ApplicationObject>): void {
     const k = key(e.object);
+    // An app of apps: a child Application's change (its health) is its parent's to see.
+    this.nudge(appKeyOf(e.object));
     if (e.type === 'DELETED') {
       this.memo.delete(k);
       this.startedAt.delete(k);
@@ -127,7 +145,9 @@ export class ApplicationController implements Controller {
     try {
       // Read afresh, not from the cache: the reconcile writes the status onto what it read.
       const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
-      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo }, app, { force, changed });
+      const started = performance.now();
+      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo, ...(this.live ? { live: this.live } : {}) }, app, { force, changed });
+      this.deps.reconciled?.((performance.now() - started) / 1000, outcome.result);
       this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
       const poll = pollIntervalOf(app);
       // A sync operation still running (a wave's health, hooks) is looked at again soon.

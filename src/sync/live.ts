@@ -1,8 +1,10 @@
 /**
- * The live objects one Application manages, kept between its reconciles and caught up from the
- * store's change stream instead of listed again: a repository of 10,000 objects is listed once,
- * and a later reconcile reads only what changed since. Like an informer, but pulled when the
- * reconcile needs it, so it holds nothing open between reconciles.
+ * The live objects one Application manages. In the server, read from the informers the
+ * Application controller runs (a LiveSource: the objects labelled as the app's, by an index), with
+ * the app's own writes laid over them until the informers have them: nothing is listed or
+ * replayed however much the cluster churns. Without informers (`berth app diff`, a reconcile
+ * called directly), kept between reconciles and caught up from the store's change stream: a
+ * repository of 10,000 objects is listed once, and a later reconcile reads only what changed.
  */
 import { KINDS } from '../api/kinds.js';
 import { INSTANCE_LABEL, objectKey } from '../diff/index.js';
@@ -14,7 +16,21 @@ const CATCH_UP_IDLE_MS = 100;
 /** Past this many changes, listing again is cheaper than replaying them. */
 const CATCH_UP_MAX_EVENTS = 20_000;
 
+/** The informers' view of the cluster, for the live view. */
+export interface LiveSource {
+  /** Every object labelled as this app's (app.berth.dev/instance). */
+  labelled(app: string): KubeObject[];
+  /** The object at this one's key (kind, namespace, name), if there is one. */
+  get(o: KubeObject): KubeObject | undefined;
+}
+
+/** An app's own write, until the informers have it: the object written, or its deletion's revision. */
+type Pending = { object: KubeObject; revision: number } | { deleted: KubeObject; revision: number };
+
 export class LiveView {
+  /** With a source: the app's writes the informers may not have delivered yet, by key. */
+  private readonly pending = new Map<string, Pending>();
+
   /** By objectKey: the objects labelled as the app's, and any others at keys it asked about. */
   private objects = new Map<string, KubeObject>();
   /** The store revision the view is exact at; 0 = not loaded. */
@@ -23,7 +39,7 @@ export class LiveView {
   private readonly extra = new Set<string>();
 
   /** keyOf: objectKey, or a cached one (the same objects are asked about on every reconcile). */
-  constructor(private readonly app: string, private readonly keyOf: (o: KubeObject) => string = objectKey) {}
+  constructor(private readonly app: string, private readonly keyOf: (o: KubeObject) => string = objectKey, private readonly source?: LiveSource) {}
 
   /**
    * The live side of a plan, exact at the store's current revision: every object labelled as this
@@ -31,6 +47,7 @@ export class LiveView {
    * nobody's: adopted, as Argo CD does).
    */
   async read(store: Store, desired: KubeObject[]): Promise<KubeObject[]> {
+    if (this.source) return [...this.fromSource(desired).values()];
     const current = await store.revision();
     if (this.revision === 0 || !(await this.catchUp(store, current))) await this.list(store);
     for (const d of desired) {
@@ -46,6 +63,7 @@ export class LiveView {
 
   /** Only the objects labelled as the app's, caught up to now (for health during and after a sync). */
   async managed(store: Store): Promise<Map<string, KubeObject>> {
+    if (this.source) return this.fromSource([]);
     await this.read(store, []);
     const out = new Map<string, KubeObject>();
     for (const [key, o] of this.objects) if (o.metadata.labels?.[INSTANCE_LABEL] === this.app) out.set(key, o);
@@ -54,11 +72,41 @@ export class LiveView {
 
   /** What a transaction this app made wrote: the view stays exact without reading it back. */
   applied(written: KubeObject[], deleted: KubeObject[], revision: number): void {
+    if (this.source) {
+      for (const o of written) this.pending.set(this.keyOf(o), { object: o, revision: Number(o.metadata.resourceVersion) });
+      for (const o of deleted) this.pending.set(this.keyOf(o), { deleted: o, revision });
+      return;
+    }
     for (const o of written) this.objects.set(this.keyOf(o), o);
     for (const o of deleted) this.objects.delete(this.keyOf(o));
     // Exact at `revision` only if nothing else happened in between; else the next read catches up
     // from the older revision (replaying our own writes is harmless).
     if (this.revision === revision - 1) this.revision = revision;
+  }
+
+  /** The informers' objects (labelled as the app's, or at a desired key), with the app's own writes over them. */
+  private fromSource(desired: KubeObject[]): Map<string, KubeObject> {
+    const out = new Map<string, KubeObject>();
+    for (const o of this.source!.labelled(this.app)) out.set(this.keyOf(o), o);
+    for (const d of desired) {
+      const key = this.keyOf(d);
+      if (out.has(key)) continue;
+      const o = this.source!.get(d);
+      if (o) out.set(key, o);
+    }
+    for (const [key, p] of this.pending) {
+      const seen = out.get(key) ?? this.source!.get('object' in p ? p.object : p.deleted);
+      const seenRevision = seen ? Number(seen.metadata.resourceVersion) : undefined;
+      if ('object' in p) {
+        // Written: ours until the informer shows this version or a later one.
+        if (seenRevision !== undefined && seenRevision >= p.revision) this.pending.delete(key);
+        else out.set(key, p.object);
+      } else if (seenRevision === undefined || seenRevision > p.revision) {
+        // Deleted: the informer has it gone (or made again since).
+        this.pending.delete(key);
+      } else out.delete(key);
+    }
+    return out;
   }
 
   private async list(store: Store): Promise<void> {

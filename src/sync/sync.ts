@@ -22,7 +22,7 @@ import type { KubeObject, Store } from '../store/types.js';
 import { mayUseCredentials } from './credentials.js';
 import { executeSync, healthOfLive } from './execute.js';
 import { postCommitStatus } from './ledger.js';
-import { LiveView } from './live.js';
+import { LiveView, type LiveSource } from './live.js';
 import { beginStatus, splitHooks, historyRewritten, inSyncAfter, pinned, planSync, projectOf, refused, rollbackTarget, setCondition, settleSync, sourceFailed, syncOption, syncedCommitToCheck, type ConditionSetting, type Execution, type SyncResult } from './plan.js';
 import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
 import { workloadQuotaViolations } from './quota.js';
@@ -42,12 +42,14 @@ export interface SyncDeps {
   podSecurity?: PodSecurityOptions;
   /** Where ClusterIPs come from (default: Kubernetes' 10.96.0.0/12), as the API server's. */
   serviceCidr?: Cidr;
+  /** The live objects from informers (the controller's); without, each app's view catches up from the store. */
+  live?: LiveSource;
 }
 
 export interface AppMemo {
   /** The branch head and store revision the last reconcile saw: when both are unchanged, nothing can have drifted. */
   seen?: { commit: string; storeRevision: number };
-  /** The app's live objects, caught up from the store's changes instead of listed each time. */
+  /** The app's live objects: from the informers, or caught up from the store's changes instead of listed each time. */
   live: LiveView;
   /** Normalized forms of unchanged objects, so a plan compares only what changed. */
   comparisons: ComparisonCache;
@@ -59,7 +61,7 @@ function memoOf(deps: SyncDeps, key: string, app: string): AppMemo {
   let m = deps.memo?.get(key);
   if (!m) {
     const comparisons = new ComparisonCache();
-    m = { live: new LiveView(app, (o) => comparisons.keyOf(o)), comparisons, health: new WeakMap() };
+    m = { live: new LiveView(app, (o) => comparisons.keyOf(o), deps.live), comparisons, health: new WeakMap() };
     deps.memo?.set(key, m);
   }
   return m;
@@ -79,7 +81,11 @@ interface SyncOptions {
   manual?: boolean;
   /** Fetch even within the source's minimum interval. */
   force?: boolean;
-  /** An object the app manages changed since its last reconcile: observe in full, whatever the store's revision says. */
+  /**
+   * Whether an object the app manages changed since its last reconcile, from a caller that follows
+   * them (the controller's informers). Unknown (undefined), any change to the store counts: in a
+   * live cluster something always moves (node leases, pod status), so only the caller can tell.
+   */
   changed?: boolean;
   autoRolledBack?: boolean;
 }
@@ -115,9 +121,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
   // The commit status goes out after the status is written (a failed write posts nothing); what
   // was posted is recorded in a second, small write only when the post changed something.
   if (await notify(deps.store, app, status, [...touched], timestamp(now()))) await writeStatus(deps.store, app, status);
-  // Remember what this reconcile saw: the next one skips the work while neither the branch nor the
-  // store moved. A managed object someone changed after this pass read it reaches the controller as
-  // a nudge, and a nudged reconcile observes in full (`changed`).
+  // Remember what this reconcile saw: the next one skips the work while neither the branch nor what
+  // the app manages moved. A managed object someone changed after this pass read it reaches the
+  // controller as a nudge, and a nudged reconcile observes in full (`changed`).
   if (pass.head) memo.seen = { commit: pass.head, storeRevision: Number(app.metadata.resourceVersion) };
   return pass.outcome;
 }
@@ -138,7 +144,8 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
   }
   setCondition(status, APP_CONDITION.SourceError, undefined, now());
   const head = resolved.value.commit;
-  if (memo.seen && memo.seen.commit === head && !options.manual && !options.changed && (await deps.store.revision()) === memo.seen.storeRevision) {
+  const nothingMoved = async () => (options.changed !== undefined ? !options.changed : (await deps.store.revision()) === memo.seen!.storeRevision);
+  if (memo.seen && memo.seen.commit === head && !options.manual && (await nothingMoved())) {
     return { outcome: { result: 'unchanged', revision: status.sync?.revision ?? head, written: 0, ...(status.operationState?.phase === 'Running' ? { running: true } : {}) }, unchanged: true, touched: [] };
   }
   const synced = syncedCommitToCheck(status, head, options.manual === true);

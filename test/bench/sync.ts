@@ -1,105 +1,170 @@
 /**
- * Sync of a 10,000-object repository (2,000 apps × Deployment, Service, ConfigMap, Secret,
- * Ingress) served over smart HTTP into a SQLite store: the first sync (time, peak RSS), a commit
- * touching one file (fetch to applied; the median of five), and a poll with no change (the best of five).
- * Targets: ≤ 5 s and ≤ 400 MB; ≤ 150 ms; ≤ 20 ms.
- *
- * It runs the built package, as `berth server` does, and warms the manifest loader up as the server
- * does once it has an Application: the first sync is a new Application's on a server that already
- * syncs others. `BENCH_SYNC_COLD=1` starts the warm-up with the first sync instead: a server's
- * first Application.
+ * The GitOps path at scale, end to end: a real `berth server` (its Application controller, the
+ * workload controllers, the scheduler) with 100 simulated nodes (`berth simulate nodes`: pods
+ * become Running and Ready as agents would report them), and an Application of a 10,000-object
+ * repository (2,000 apps × Deployment, Service, ConfigMap, Secret, Ingress; 4,000 pods) served
+ * over smart HTTP. Everything is measured from outside, through the API:
+ * - the first sync, from the Application's creation until it is Synced at the commit;
+ * - a commit touching one file, announced by a signed webhook, until the changed object is served
+ *   by the API: while the controllers still settle the first sync's Deployments, and after;
+ * - a webhook with no new commit: the reconcile's own duration (the server's
+ *   berth_app_reconcile_duration_seconds, result "unchanged");
+ * - the server's peak RSS (VmHWM), and how long until every pod ran.
+ * Targets (issue 20, 2 cores): first sync ≤ 5 s; one-file commit ≤ 150 ms (median) and ≤ 500 ms
+ * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
+ * the sync by itself, in process, as the peer.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { KubeObject } from '../../src/store/index.js';
-import type { AppMemo, ApplicationObject } from '../../src/sync/index.js';
-import { startGitHttpServer, TestRepo } from '../helpers/git.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
+import { api } from '../helpers/server.js';
 import { app } from './manifest.js';
 
-const BUILD = fileURLToPath(new URL('../../.build/', import.meta.url));
-
 const APPS = 2000;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const NODES = 100;
+const SECRET = 'bench-webhook-secret';
 const progress = (m: string) => process.stderr.write(`sync: ${m}\n`);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => Promise<T | false | undefined>, ms: number, everyMs = 5): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
 
 export async function run(): Promise<Record<string, unknown>> {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.join(BUILD, '..'), stdio: 'inherit' });
-  const { GitSource } = (await import(`${BUILD}source/index.js`)) as typeof import('../../src/source/index.js');
-  const { openStore } = (await import(`${BUILD}store/index.js`)) as typeof import('../../src/store/index.js');
-  const { reconcileApplication } = (await import(`${BUILD}sync/index.js`)) as typeof import('../../src/sync/index.js');
-  const { warmLoader } = (await import(`${BUILD}manifest/index.js`)) as typeof import('../../src/manifest/index.js');
-  // Cold: the warm-up starts with the first sync (below), as with a server's first Application.
-  const cold = process.env.BENCH_SYNC_COLD === '1';
-  const warming = cold ? Promise.resolve() : warmLoader();
-  const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-sync-'));
+  buildOnce();
   const repo = new TestRepo();
-  const files: Record<string, string> = {};
-  for (let i = 0; i < APPS; i++) files[`apps/team-${i % 20}/app-${i}.yaml`] = app(i);
-  repo.write(files);
-  repo.commit('10,000 objects');
-  const git = await startGitHttpServer(repo.root);
-  const store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+  let git: GitHttpServer | undefined;
+  let server: BerthServerProcess | undefined;
+  let simulator: ChildProcess | undefined;
   try {
-    const source = new GitSource({ dataDir: dir });
-    const memo = new Map<string, AppMemo>();
-    const application = await store.create<ApplicationObject>({
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'big', namespace: 'default', generation: 1 },
-      spec: { source: { repoURL: `${git.url}/repo.git`, path: 'apps' }, syncPolicy: { automated: { prune: true } } },
+    const files: Record<string, string> = {};
+    for (let i = 0; i < APPS; i++) files[`apps/team-${i % 20}/app-${i}.yaml`] = app(i);
+    repo.write(files);
+    const first = repo.commit('10,000 objects');
+    git = await startGitHttpServer(repo.root);
+    // BENCH_PROFILE=DIR: the server writes a CPU profile there when it stops.
+    const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    server = await startBerthServer({ nodeArgs, env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', 'warn', '--service-cidr', '10.96.0.0/12'] });
+    const s = server;
+    const call = async (method: string, p: string, body?: unknown) => {
+      const res = await api(s, method, p, { token: s.token, ...(body !== undefined ? { body } : {}) });
+      if (res.status >= 300) throw new Error(`${method} ${p}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+      return res.body;
+    };
+    const repoURL = `${git.url}/repo.git`;
+    const webhook = async () => {
+      const body = JSON.stringify({ ref: 'refs/heads/main', repository: { clone_url: repoURL } });
+      const res = await api(s, 'POST', '/api/v1/webhooks/git', { rawBody: body, headers: { 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex') } });
+      if (res.status !== 202) throw new Error(`webhook: HTTP ${res.status} ${res.text}`);
+    };
+
+    progress(`${NODES} simulated nodes`);
+    const nodeToken = (await s.cli('token', 'create', '--role', 'node')).out.trim();
+    simulator = spawn(process.execPath, [BERTH, 'simulate', 'nodes', '--count', String(NODES), '--cpu', '16', '--memory', '64Gi', '--server', s.url, '--token', nodeToken], {
+      stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
     });
-    const reconcile = async () => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'big' }));
-    void application;
+    await until(`${NODES} ready nodes`, async () => (await call('GET', '/api/v1/nodes')).items.filter((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).length === NODES, 60_000, 200);
 
-    await warming;
-    progress(`first sync (loader ${cold ? 'starting with it' : 'warmed up'})`);
-    const rssBefore = process.memoryUsage().rss;
-    let t = performance.now();
-    if (cold) void warmLoader();
-    const first = await reconcile();
-    const firstMs = performance.now() - t;
-    if (first.written !== APPS * 5) throw new Error(`first sync wrote ${first.written} objects`);
+    progress('first sync');
+    const createdAt = performance.now();
+    await call('POST', '/apis/berth.dev/v1/namespaces/default/applications', {
+      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'big' },
+      spec: { source: { repoURL, targetRevision: 'main', path: 'apps' }, syncPolicy: { automated: { prune: true } }, pollInterval: '10m' },
+    });
+    const synced = async (commit: string) => {
+      const st = (await call('GET', '/apis/berth.dev/v1/namespaces/default/applications/big')).status;
+      return st?.sync?.status === 'Synced' && st.sync.revision === commit;
+    };
+    await until('the first sync', () => synced(first), 120_000, 20).catch(async (e: Error) => {
+      const st = (await call('GET', '/apis/berth.dev/v1/namespaces/default/applications/big')).status;
+      throw new Error(`${e.message}: ${JSON.stringify({ sync: st?.sync, operationState: st?.operationState, conditions: st?.conditions }).slice(0, 2000)}\n${s.logs().slice(-3000)}`);
+    });
+    const firstSyncMs = performance.now() - createdAt;
 
-    // Five commits, each touching one file (a different one each time): the median is reported,
-    // every sample beside it.
-    progress('commits touching one file');
-    const oneFile: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const n = 7 + i * 101;
-      repo.write({ [`apps/team-${n % 20}/app-${n}.yaml`]: app(n).replace(`workers: ${n % 8}`, `workers: ${(n % 8) + 10}`) });
-      repo.commit(`one file (${i + 1})`);
-      t = performance.now();
-      const one = await reconcile();
-      oneFile.push(performance.now() - t);
-      if (one.written !== 1) throw new Error(`one-file commit wrote ${one.written} objects`);
+    // One file changed (a different app's ConfigMap each time), pushed and announced by webhook:
+    // the time until the API serves the new value.
+    let sample = 0;
+    const oneFileCommit = async (): Promise<number> => {
+      const n = 7 + sample * 101;
+      const workers = `workers: ${100 + sample++}`;
+      repo.write({ [`apps/team-${n % 20}/app-${n}.yaml`]: app(n).replace(`workers: ${n % 8}`, workers) });
+      repo.commit(`one file (${sample})`);
+      const t = performance.now();
+      await webhook();
+      await until(`app-${n}'s ConfigMap`, async () => ((await call('GET', `/api/v1/namespaces/default/configmaps/app-${n}`)).data?.['settings.yaml'] as string).includes(workers), 300_000, 2);
+      return performance.now() - t;
+    };
+    const unavailable = async () => {
+      const items = (await call('GET', '/apis/apps/v1/namespaces/default/deployments')).items as any[];
+      return items.filter((d) => (d.status?.availableReplicas ?? 0) < d.spec.replicas).length;
+    };
+
+    progress('commits touching one file while the controllers settle the first sync');
+    const whileSettling: number[] = [];
+    const stillSettling: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      whileSettling.push(await oneFileCommit());
+      stillSettling.push(await unavailable());
     }
+    progress('until every pod runs');
+    const pods = (await call('GET', '/apis/apps/v1/namespaces/default/deployments')).items.reduce((n: number, d: any) => n + d.spec.replicas, 0);
+    await until('every Deployment available', async () => (await unavailable()) === 0, 600_000, 500);
+    const settledMs = performance.now() - createdAt;
 
-    progress('a poll with no change');
+    // Nothing changes now: how often does the app reconcile by itself (it should not, between polls)?
+    const reconcileCount = async () => [...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(/^berth_app_reconcile_duration_seconds_count\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const quietBefore = await reconcileCount();
+    await sleep(5000);
+    const reconcilesWhenQuiet = (await reconcileCount()) - quietBefore;
+
+    progress('commits touching one file, settled');
+    const settled: number[] = [];
+    for (let i = 0; i < 5; i++) settled.push(await oneFileCommit());
+
+    progress('webhooks with no new commit');
+    const reconciles = async () => {
+      const text = (await api(s, 'GET', '/metrics', { token: s.token })).text;
+      const figure = (name: string) => Number(new RegExp(`^berth_app_reconcile_duration_seconds_${name}\\{result="unchanged"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { sum: figure('sum'), count: figure('count') };
+    };
     const noChange: number[] = [];
     for (let i = 0; i < 5; i++) {
-      t = performance.now();
-      const r = await reconcile();
-      noChange.push(performance.now() - t);
-      if (r.written !== 0) throw new Error('a no-change poll wrote');
+      const before = await reconciles();
+      await webhook();
+      const after = await until('the reconcile', async () => {
+        const r = await reconciles();
+        return r.count > before.count && r;
+      }, 30_000, 20);
+      noChange.push(((after.sum - before.sum) / (after.count - before.count)) * 1000);
     }
-    const count = (await store.list<KubeObject>({ group: '', kind: 'ConfigMap' })).items.length;
+    const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) / 1024);
+    const r = (x: number) => Math.round(x);
     return {
-      objects: APPS * 5,
-      loader: cold ? 'warming up with the first sync' : 'warmed up',
-      configmaps_stored: count,
-      first_sync_ms: Math.round(firstMs),
-      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      rss_growth_mb: Math.round((process.memoryUsage().rss - rssBefore) / 1048576),
-      one_file_commit_ms: Math.round(median(oneFile)),
-      one_file_commit_samples_ms: oneFile.map(Math.round),
-      no_change_poll_ms: Math.round(Math.min(...noChange)),
-      targets: { first_sync_ms: 5000, peak_rss_mb: 400, one_file_commit_ms: 150, no_change_poll_ms: 20 },
+      objects: APPS * 5, nodes: NODES, pods,
+      first_sync_ms: r(firstSyncMs),
+      one_file_commit_settling_ms: r(Math.max(...whileSettling)), one_file_commit_settling_samples_ms: whileSettling.map(r), deployments_unavailable_at_each: stillSettling,
+      one_file_commit_ms: r(median(settled)), one_file_commit_samples_ms: settled.map(r),
+      no_change_poll_ms: Number(Math.min(...noChange).toFixed(1)), no_change_poll_samples_ms: noChange.map((x) => Number(x.toFixed(1))),
+      every_pod_running_ms: r(settledMs), pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
+      server_peak_rss_mb: peakRssMb, reconciles_in_5s_quiet: reconcilesWhenQuiet,
+      targets: { first_sync_ms: 5000, one_file_commit_settling_ms: 500, one_file_commit_ms: 150, no_change_poll_ms: 20, server_peak_rss_mb: 400 },
     };
   } finally {
-    await store.close();
-    await git.close();
+    if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
+      simulator.kill('SIGTERM');
+      await new Promise((r) => simulator!.once('exit', r));
+    }
+    await server?.stop();
+    await git?.close();
     repo.remove();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ export function buildOnce(): void {
 
 export interface BerthServerProcess {
   dir: string;
+  pid: number;
   url: string;
   ca: string;
   token: string;
@@ -32,11 +33,11 @@ export interface BerthServerProcess {
 }
 
 /** `dir`: an existing data dir to start on (a restart); it is removed by stop() all the same. */
-export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string; /** Run it (and cli()) in this network namespace (see netns.ts). */ netns?: string } = {}): Promise<BerthServerProcess> {
+export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string; /** Run it (and cli()) in this network namespace (see netns.ts). */ netns?: string; /** Node's own flags (--cpu-prof). */ nodeArgs?: string[] } = {}): Promise<BerthServerProcess> {
   const [command, prefix] = inNetns(options.netns);
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
   const cidr = options.args?.includes('--service-cidr') ? [] : ['--service-cidr', testServiceCidr()];
-  const child: ChildProcess = spawn(command, [...prefix, BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
+  const child: ChildProcess = spawn(command, [...prefix, ...(options.nodeArgs ?? []), BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
   });
   let err = '';
@@ -56,7 +57,7 @@ export async function startBerthServer(options: { env?: Record<string, string>; 
     throw new Error(`berth server did not start: ${err}`);
   }
   return {
-    dir, url, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'), token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
+    dir, pid: child.pid!, url, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'), token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
     logs: () => err,
     async crash() {
       if (child.exitCode !== null || child.signalCode !== null) return;

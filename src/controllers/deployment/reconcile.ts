@@ -4,7 +4,7 @@
  */
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { applyClaim, claim } from '../claim.js';
+import { applyClaim, claim, claimCandidates, indexLabels } from '../claim.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
 import { DEPLOYMENT, POD, REPLICA_SET, controllerOf, keyOf, splitKey, type DeploymentObject, type PodObject, type ReplicaSetObject } from '../objects.js';
 import { isActive } from '../pods.js';
@@ -20,6 +20,7 @@ export class DeploymentController implements Controller {
     const deployments = informers.for<DeploymentObject>(DEPLOYMENT);
     const replicaSets = informers.for<ReplicaSetObject>(REPLICA_SET);
     deployments.on((e) => enqueue(keyOf(e.object)));
+    indexLabels(replicaSets);
     replicaSets.on((e) => {
       const ref = controllerOf(e.object);
       if (ref?.kind === 'Deployment') enqueue(`${e.object.metadata.namespace ?? ''}/${ref.name}`);
@@ -43,7 +44,7 @@ export class DeploymentController implements Controller {
     let d = informers.for<DeploymentObject>(DEPLOYMENT).get(namespace, name);
     if (!d || d.metadata.deletionTimestamp) return {};
     // Orphan ReplicaSets its selector matches are adopted, its own that no longer match released.
-    const claimed = claim(d, rsInformer.list(namespace));
+    const claimed = claim(d, claimCandidates(rsInformer, d));
     const { adopted, released } = await applyClaim(writer, d, claimed);
     const written: (ReplicaSetObject | undefined)[] = [...adopted, ...released];
     const owned = [...claimed.owned.filter((rs) => !claimed.adopt.includes(rs)), ...adopted];

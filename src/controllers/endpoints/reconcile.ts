@@ -9,10 +9,13 @@ import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { sameJson } from '../../runtime/writer.js';
 import type { ControllerContext } from '../context.js';
+import { candidatesFor, indexLabels, labelPairs } from '../claim.js';
 import { NODE, POD, findCondition, keyOf, splitKey, type PodObject } from '../objects.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, planEndpoints, planSlices, podMatches, selectsPods, type EndpointSubset } from './plan.js';
 
 export const SERVICE = { group: '', kind: 'Service' };
+/** Services by each label their selector requires. */
+const SELECTOR_INDEX = 'selector';
 export const ENDPOINTS = { group: '', kind: 'Endpoints' };
 export const ENDPOINT_SLICE = { group: 'discovery.k8s.io', kind: 'EndpointSlice' };
 
@@ -35,9 +38,14 @@ export class EndpointsController implements Controller {
       const service = e.object.metadata.labels?.[SERVICE_NAME_LABEL];
       if (service && e.object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) enqueue(`${e.object.metadata.namespace ?? 'default'}/${service}`);
     });
-    informers.for<PodObject>(POD).on((e) => {
-      for (const s of services.list(e.object.metadata.namespace ?? 'default')) {
-        if (podMatches(s as never, e.object) || (e.prevObject && podMatches(s as never, e.prevObject))) enqueue(keyOf(s));
+    // A pod change concerns the Services whose selectors it matches (before or after): found by
+    // the pod's labels in an index of the selectors, not by matching every Service of the namespace.
+    services.addIndex(SELECTOR_INDEX, (s) => (selectsPods(s as never) ? labelPairs(s, s.spec!.selector) : undefined));
+    const pods = informers.for<PodObject>(POD);
+    indexLabels(pods);
+    pods.on((e) => {
+      for (const pod of e.prevObject ? [e.object, e.prevObject] : [e.object]) {
+        for (const pair of labelPairs(pod)) for (const s of services.byIndex(SELECTOR_INDEX, pair)) if (podMatches(s as never, pod)) enqueue(keyOf(s));
       }
     });
     informers.for<NodeObject>(NODE).on(() => {
@@ -58,7 +66,7 @@ export class EndpointsController implements Controller {
     }
     if (service.spec?.type === 'LoadBalancer') await this.publishLoadBalancer(service);
     if (!selectsPods(service as never)) return {};
-    const subsets = planEndpoints(service as never, informers.for<PodObject>(POD).list(namespace));
+    const subsets = planEndpoints(service as never, candidatesFor(informers.for<PodObject>(POD), namespace, service.spec?.selector));
     await this.writeSlices(namespace, name, subsets, service);
     if (current && sameJson(current.subsets ?? [], subsets)) return {};
     try {

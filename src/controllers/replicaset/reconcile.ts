@@ -8,7 +8,7 @@ import type { Controller, InformerFactory, ReconcileResult } from '../../runtime
 import { emit, lastRevision, type ControllerContext } from '../context.js';
 import { POD, REPLICA_SET, controllerOf, keyOf, randomSuffix, splitKey, type PodObject, type ReplicaSetObject } from '../objects.js';
 import { podFromTemplate } from '../pods.js';
-import { applyClaim } from '../claim.js';
+import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods, planReplicaSet } from './plan.js';
 
 const REPLICATION_CONTROLLER = { group: '', kind: 'ReplicationController' };
@@ -33,6 +33,7 @@ export class ReplicaSetController implements Controller {
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<ReplicaSetObject>(this.kind).on((e) => enqueue(keyOf(e.object)));
     const rsInformer = informers.for<ReplicaSetObject>(this.kind);
+    indexLabels(informers.for(POD));
     informers.for<PodObject>(POD).on((e) => {
       const ref = controllerOf(e.object) ?? (e.prevObject && controllerOf(e.prevObject));
       if (ref?.kind === this.kind.kind) {
@@ -52,7 +53,7 @@ export class ReplicaSetController implements Controller {
     if (!stored) return {};
     const rs = asReplicaSet(stored);
     const now = this.ctx.now();
-    const claim = claimPods(rs, pods.list(namespace));
+    const claim = claimPods(rs, claimCandidates(pods, rs));
     const { adopted, released } = await applyClaim(writer, rs, claim);
     const written: (PodObject | undefined)[] = [...adopted, ...released];
 
@@ -73,7 +74,7 @@ export class ReplicaSetController implements Controller {
     }
     await pods.waitFor(lastRevision(written));
 
-    const owned = claimPods(rs, pods.list(namespace)).owned;
+    const owned = claimPods(rs, claimCandidates(pods, rs)).owned;
     const status = planReplicaSet(rs, owned, now, createError).status;
     await writer.updateStatus(stored, status);
     if (createError) throw new Error(`ReplicaSet ${key}: ${createError}`);

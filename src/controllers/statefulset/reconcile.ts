@@ -3,7 +3,7 @@ import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
 import { POD, PVC, STATEFUL_SET, controllerOf, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
-import { applyClaim } from '../claim.js';
+import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods } from '../replicaset/plan.js';
 import { REVISION_LABEL, SELECTED_NODE, planStatefulSet, revisionName } from './plan.js';
 import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
@@ -16,6 +16,7 @@ export class StatefulSetController implements Controller {
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<StatefulSetObject>(STATEFUL_SET).on((e) => enqueue(keyOf(e.object)));
+    indexLabels(informers.for(POD));
     informers.for<PodObject>(POD).on(queueOwner('StatefulSet', enqueue));
     informers.for(CONTROLLER_REVISION).on(queueOwner('StatefulSet', enqueue));
     informers.for<PvcObject>(PVC);
@@ -28,7 +29,7 @@ export class StatefulSetController implements Controller {
     if (!sts || sts.metadata.deletionTimestamp) return {};
     const podInformer = informers.for<PodObject>(POD);
     const claimInformer = informers.for<PvcObject>(PVC);
-    const claim = claimPods(sts, podInformer.list(namespace));
+    const claim = claimPods(sts, claimCandidates(podInformer, sts));
     const written: ({ metadata: { resourceVersion?: string } } | undefined)[] = [];
     // Adoption only: pods that stop matching are not released yet (Kubernetes does release them).
     written.push(...(await applyClaim(writer, sts, { adopt: claim.adopt, release: [] })).adopted);
@@ -64,7 +65,7 @@ export class StatefulSetController implements Controller {
     }
     await podInformer.waitFor(lastRevision(written));
     await claimInformer.waitFor(lastRevision(claimWrites));
-    const after = planStatefulSet(sts, claimPods(sts, podInformer.list(namespace)).owned, claimInformer.list(namespace), this.ctx.now());
+    const after = planStatefulSet(sts, claimPods(sts, claimCandidates(podInformer, sts)).owned, claimInformer.list(namespace), this.ctx.now());
     await writer.updateStatus(sts, after.status);
     return {};
   }
