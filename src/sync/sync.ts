@@ -75,6 +75,8 @@ export interface SyncOutcome {
   written: number;
   /** The sync operation is still running (waiting on a wave's health or on hooks): look again soon. */
   running?: boolean;
+  /** How long each step took (ms), for the debug log: fetch, load, rules, live, plan, write, health. */
+  steps?: Record<string, number>;
 }
 
 interface SyncOptions {
@@ -117,7 +119,9 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
     pass.touched.forEach((c) => touched.add(c));
   }
   if (pass.unchanged) return pass.outcome;
+  const writing = performance.now();
   await writeStatus(deps.store, app, status);
+  if (pass.outcome.steps) pass.outcome.steps.status = Math.round((performance.now() - writing) * 10) / 10;
   // The commit status goes out after the status is written (a failed write posts nothing); what
   // was posted is recorded in a second, small write only when the post changed something.
   if (await notify(deps.store, app, status, [...touched], timestamp(now()))) await writeStatus(deps.store, app, status);
@@ -132,6 +136,13 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
 async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, status: ApplicationStatus, options: SyncOptions): Promise<Pass> {
   const now = () => timestamp((deps.now ?? (() => new Date()))());
   const nothing = (result: SyncResult, revision?: string): Pass => ({ outcome: { result, written: 0, ...(revision ? { revision } : {}) }, touched: [] });
+  const steps: Record<string, number> = {};
+  let stepStart = performance.now();
+  const step = (name: string): void => {
+    const t = performance.now();
+    steps[name] = Math.round((t - stepStart) * 10) / 10;
+    stepStart = t;
+  };
   const { problem: credentialProblem, ...spec } = await sourceSpec(deps.store, app);
   if (credentialProblem) {
     sourceFailed(status, { reason: APP_REASON.CredentialsRefused, message: credentialProblem }, now(), { unknownSync: true });
@@ -143,6 +154,7 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     return nothing('source-error');
   }
   setCondition(status, APP_CONDITION.SourceError, undefined, now());
+  step('fetch');
   const head = resolved.value.commit;
   const nothingMoved = async () => (options.changed !== undefined ? !options.changed : (await deps.store.revision()) === memo.seen!.storeRevision);
   if (memo.seen && memo.seen.commit === head && !options.manual && (await nothingMoved())) {
@@ -168,18 +180,22 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     return nothing('source-error', commit);
   }
 
+  step('load');
   // What the commit is held to, each observed only when the one before found nothing.
   const { errors, objects } = artifact.value.result;
   const policy = errors.length ? [] : [...(await projectViolations(deps.store, app, objects)), ...(await podSecurityViolations(deps, objects)), ...(await workloadQuotaViolations(deps.store, objects))];
   const namespaces = errors.length || policy.length ? { missing: [] } : await missingNamespaces(deps.store, app, objects);
   const refusedEarly = errors.length > 0 || policy.length > 0 || namespaces.missing.length > 0;
+  step('rules');
   const live = refusedEarly ? [] : await memo.live.read(deps.store, splitHooks(objects).desired);
+  step('live');
   const p = planSync({ app, status, commit, manual, errors, objects, policy, missingNamespaces: namespaces.missing, live, cache: memo.comparisons });
   if (p.refusal) {
     refused(status, p.refusal, commit, now());
     return { outcome: { result: p.refusal.result, revision: commit, written: 0, plan: p.plan }, touched: [commit] };
   }
 
+  step('plan');
   let execution: Execution | undefined;
   if (p.apply) {
     // Where each object came from, built only when a refusal has to name one.
@@ -187,6 +203,7 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     const sourceOf = (o: KubeObject) => (sourceByKey ??= new Map(objects.map((l) => [memo.comparisons.keyOf(l.object as KubeObject), l.source]))).get(memo.comparisons.keyOf(o));
     execution = await executeSync(deps, memo, { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name }, p, { ...(namespaces.toCreate ? { createNamespace: namespaces.toCreate } : {}), hooksSoFar: status.operationState?.hooks ?? [], sourceOf });
   }
+  step('write');
   // Health from the objects as they are now (after this sync's writes).
   let after: { health: Health[]; serving: boolean } | undefined;
   if (!execution?.error && !execution?.refusal) {
@@ -197,7 +214,8 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     after = { health, serving: inSync && !entry?.servingAt && (await servesCurrentPods(deps.store, p.desired)) };
   }
   const settled = settleSync(status, { app, commit, head, manual, autoRolledBack: options.autoRolledBack === true, artifact: artifact.value }, p, execution, after, now());
-  const outcome: SyncOutcome = { result: settled.result, revision: commit, plan: p.plan, written: execution?.written ?? 0, ...(settled.running ? { running: true } : {}) };
+  step('health');
+  const outcome: SyncOutcome = { result: settled.result, revision: commit, plan: p.plan, written: execution?.written ?? 0, ...(settled.running ? { running: true } : {}), steps };
   const complete = !execution?.error && !execution?.refusal;
   return { outcome, touched: [commit], ...(settled.rollBackTo ? { rollBackTo: settled.rollBackTo } : {}), ...(complete ? { head } : {}) };
 }

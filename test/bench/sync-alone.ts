@@ -72,6 +72,7 @@ export async function run(): Promise<Record<string, unknown>> {
       t = performance.now();
       const one = await reconcile();
       oneFile.push(performance.now() - t);
+      if (process.env.BENCH_STEPS) progress(`steps ${JSON.stringify(one.steps)}`);
       if (one.written !== 1) throw new Error(`one-file commit wrote ${one.written} objects`);
     }
 

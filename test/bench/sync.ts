@@ -10,13 +10,18 @@
  * - a webhook with no new commit: the reconcile's own duration (the server's
  *   berth_app_reconcile_duration_seconds, result "unchanged");
  * - the server's peak RSS (VmHWM), and how long until every pod ran.
+ * The peer: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
+ * runs `git http-backend` per request — most of a one-file commit's time is that fetch.
  * Targets (issue 20, 2 cores): first sync ≤ 5 s; one-file commit ≤ 150 ms (median) and ≤ 500 ms
  * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
  * the sync by itself, in process, as the peer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
@@ -74,6 +79,7 @@ export async function run(): Promise<Record<string, unknown>> {
     });
     await until(`${NODES} ready nodes`, async () => (await call('GET', '/api/v1/nodes')).items.filter((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).length === NODES, 60_000, 200);
 
+    const reconcileCount = async () => [...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(/^berth_app_reconcile_duration_seconds_count\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     progress('first sync');
     const createdAt = performance.now();
     await call('POST', '/apis/berth.dev/v1/namespaces/default/applications', {
@@ -119,16 +125,30 @@ export async function run(): Promise<Record<string, unknown>> {
     const pods = (await call('GET', '/apis/apps/v1/namespaces/default/deployments')).items.reduce((n: number, d: any) => n + d.spec.replicas, 0);
     await until('every Deployment available', async () => (await unavailable()) === 0, 600_000, 500);
     const settledMs = performance.now() - createdAt;
+    const reconcilesUntilSettled = await reconcileCount();
 
     // Nothing changes now: how often does the app reconcile by itself (it should not, between polls)?
-    const reconcileCount = async () => [...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(/^berth_app_reconcile_duration_seconds_count\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     const quietBefore = await reconcileCount();
     await sleep(5000);
     const reconcilesWhenQuiet = (await reconcileCount()) - quietBefore;
 
-    progress('commits touching one file, settled');
+    progress('commits touching one file, settled; the git CLI fetching each as the peer');
+    const peerDir = mkdtempSync(path.join(tmpdir(), 'berth-bench-peer-'));
+    const gitCli = (...args: string[]) => promisify(execFile)('git', args, { cwd: peerDir });
     const settled: number[] = [];
-    for (let i = 0; i < 5; i++) settled.push(await oneFileCommit());
+    const peer: number[] = [];
+    try {
+      // Async: the Git server runs in this process.
+      await gitCli('clone', '-q', '--bare', repoURL, '.');
+      for (let i = 0; i < 5; i++) {
+        settled.push(await oneFileCommit());
+        const t = performance.now();
+        await gitCli('fetch', '-q', 'origin', '+refs/heads/*:refs/heads/*');
+        peer.push(performance.now() - t);
+      }
+    } finally {
+      rmSync(peerDir, { recursive: true, force: true });
+    }
 
     progress('webhooks with no new commit');
     const reconciles = async () => {
@@ -152,10 +172,10 @@ export async function run(): Promise<Record<string, unknown>> {
       objects: APPS * 5, nodes: NODES, pods,
       first_sync_ms: r(firstSyncMs),
       one_file_commit_settling_ms: r(Math.max(...whileSettling)), one_file_commit_settling_samples_ms: whileSettling.map(r), deployments_unavailable_at_each: stillSettling,
-      one_file_commit_ms: r(median(settled)), one_file_commit_samples_ms: settled.map(r),
+      one_file_commit_ms: r(median(settled)), one_file_commit_samples_ms: settled.map(r), git_cli_fetch_peer_ms: r(median(peer)), ratio_to_peer: Number((median(settled) / median(peer)).toFixed(2)),
       no_change_poll_ms: Number(Math.min(...noChange).toFixed(1)), no_change_poll_samples_ms: noChange.map((x) => Number(x.toFixed(1))),
       every_pod_running_ms: r(settledMs), pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
-      server_peak_rss_mb: peakRssMb, reconciles_in_5s_quiet: reconcilesWhenQuiet,
+      server_peak_rss_mb: peakRssMb, reconciles_until_settled: reconcilesUntilSettled, reconciles_in_5s_quiet: reconcilesWhenQuiet,
       targets: { first_sync_ms: 5000, one_file_commit_settling_ms: 500, one_file_commit_ms: 150, no_change_poll_ms: 20, server_peak_rss_mb: 400 },
     };
   } finally {
