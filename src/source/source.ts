@@ -86,12 +86,15 @@ export class GitSource {
     return s;
   }
 
-  /** Fetches the repository unless it was fetched within the interval (or a fetch is running). */
-  async refresh(spec: SourceSpec, options: { force?: boolean } = {}): Promise<SourceResult<Resolved>> {
+  /** Fetches the repository unless it was fetched within the interval (or a fetch is running), or offline. */
+  async refresh(spec: SourceSpec, options: { force?: boolean; offline?: boolean } = {}): Promise<SourceResult<Resolved>> {
     return this.attempt(async () => {
       const s = this.state(spec);
+      const due = options.force || this.now() - s.lastFetch >= this.minInterval;
+      // Offline (a reconcile for a change in the cluster, not in Git): what was fetched last will do.
+      const offline = options.offline === true && s.lastFetch > -Infinity;
       if (s.inflight) await s.inflight;
-      else if (options.force || this.now() - s.lastFetch >= this.minInterval) {
+      else if (due && !offline) {
         s.inflight = (async () => {
           // A cheap look at the server first: nothing to fetch when the ref has not moved.
           const remote = await s.repo.probe(spec.targetRevision);

@@ -5,8 +5,9 @@
  * repository, again after its poll interval (default 30 s, with jitter so many apps do not fetch
  * in step), and soon (at most once a second) when an object it manages changes (its tracking
  * annotation) or the Endpoints of a Service it manages do: its health, the ledger's healthy and
- * serving times and the commit status follow the cluster, not the poll. Its own status writes do
- * not trigger it.
+ * serving times and the commit status follow the cluster, not the poll. Such a reconcile does not
+ * fetch (the cluster changed, not Git), and does not put the next poll off. Its own status writes
+ * do not trigger it.
  */
 import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
@@ -53,6 +54,8 @@ export class ApplicationController implements Controller {
   private readonly forced = new Set<string>();
   /** Apps an object of which changed since their last reconcile began: they observe in full. */
   private readonly changed = new Set<string>();
+  /** When each app's next poll of its source is due: reconciles for the cluster's changes do not fetch. */
+  private readonly nextPoll = new Map<string, number>();
   private warmedUp = false;
 
   /**
@@ -101,6 +104,7 @@ export class ApplicationController implements Controller {
       this.startedAt.delete(k);
       this.forced.delete(k);
       this.changed.delete(k);
+      this.nextPoll.delete(k);
       return;
     }
     if (!this.warmedUp) {
@@ -142,16 +146,19 @@ export class ApplicationController implements Controller {
     this.startedAt.set(k, Date.now());
     const force = this.forced.delete(k);
     const changed = this.changed.delete(k);
+    const pollDue = (this.nextPoll.get(k) ?? 0) <= Date.now();
     try {
       // Read afresh, not from the cache: the reconcile writes the status onto what it read.
       const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
       const started = performance.now();
-      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo, ...(this.live ? { live: this.live } : {}) }, app, { force, changed });
+      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo, ...(this.live ? { live: this.live } : {}) }, app, { force, changed, offline: !pollDue });
       this.deps.reconciled?.((performance.now() - started) / 1000, outcome.result);
       this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
-      const poll = pollIntervalOf(app);
+      const poll = pollIntervalOf(app) * (0.9 + 0.2 * this.random());
+      if (pollDue || force) this.nextPoll.set(k, Date.now() + poll);
+      const untilPoll = Math.max(0, this.nextPoll.get(k)! - Date.now());
       // A sync operation still running (a wave's health, hooks) is looked at again soon.
-      return { requeueAfterMs: (outcome.running ? Math.min(poll, RUNNING_POLL_MS) : poll) * (0.9 + 0.2 * this.random()) };
+      return { requeueAfterMs: outcome.running ? Math.min(untilPoll, RUNNING_POLL_MS) : untilPoll };
     } catch (e) {
       if (force) this.forced.add(k);
       if (changed) this.changed.add(k);

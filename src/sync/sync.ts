@@ -83,6 +83,8 @@ interface SyncOptions {
   manual?: boolean;
   /** Fetch even within the source's minimum interval. */
   force?: boolean;
+  /** Do not fetch (unless never fetched): the reconcile is for a change in the cluster, not in Git. */
+  offline?: boolean;
   /**
    * Whether an object the app manages changed since its last reconcile, from a caller that follows
    * them (the controller's informers). Unknown (undefined), any change to the store counts: in a
@@ -148,7 +150,7 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     sourceFailed(status, { reason: APP_REASON.CredentialsRefused, message: credentialProblem }, now(), { unknownSync: true });
     return nothing('source-error');
   }
-  const resolved = await deps.source.refresh(spec, { force: options.force === true });
+  const resolved = await deps.source.refresh(spec, { force: options.force === true, offline: options.offline === true && !options.force && !options.manual });
   if (!resolved.ok) {
     sourceFailed(status, resolved.condition, now(), { unknownSync: true });
     return nothing('source-error');

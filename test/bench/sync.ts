@@ -12,6 +12,8 @@
  * - the server's peak RSS (VmHWM), and how long until every pod ran.
  * The peer: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
  * runs `git http-backend` per request — most of a one-file commit's time is that fetch.
+ * BENCH_DEBUG=1 prints the server's reconciles with the time of each step; BENCH_PROFILE=DIR has
+ * the server write a CPU profile there.
  * Targets (issue 20, 2 cores): first sync ≤ 5 s; one-file commit ≤ 150 ms (median) and ≤ 500 ms
  * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
  * the sync by itself, in process, as the peer.
@@ -58,7 +60,7 @@ export async function run(): Promise<Record<string, unknown>> {
     git = await startGitHttpServer(repo.root);
     // BENCH_PROFILE=DIR: the server writes a CPU profile there when it stops.
     const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    server = await startBerthServer({ nodeArgs, env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', 'warn', '--service-cidr', '10.96.0.0/12'] });
+    server = await startBerthServer({ nodeArgs, env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', process.env.BENCH_DEBUG ? 'debug' : 'warn', '--service-cidr', '10.96.0.0/12'] });
     const s = server;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await api(s, method, p, { token: s.token, ...(body !== undefined ? { body } : {}) });
@@ -166,6 +168,7 @@ export async function run(): Promise<Record<string, unknown>> {
       }, 30_000, 20);
       noChange.push(((after.sum - before.sum) / (after.count - before.count)) * 1000);
     }
+    if (process.env.BENCH_DEBUG) for (const line of s.logs().split('\n')) if (line.includes('"reconciled"')) process.stderr.write(`${line.slice(0, 400)}\n`);
     const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) / 1024);
     const r = (x: number) => Math.round(x);
     return {
