@@ -36,7 +36,6 @@ export interface CheckFailure {
   detail: string;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Spec = Record<string, any>;
 type Meta = { annotations?: Record<string, string | undefined> };
 

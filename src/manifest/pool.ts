@@ -79,7 +79,8 @@ export class LoaderPool {
       for (let i = 0; i < files.length; i += BATCH_FILES) batches.push(files.slice(i, i + BATCH_FILES));
       this.queue.push({ batches, options, next: 0, done: 0, results: new Array(batches.length), resolve, reject });
       const waiting = this.queue.reduce((n, j) => n + j.batches.length - j.next, 0);
-      while (this.workers.length < this.size && this.workers.length < waiting) this.spawn();
+      // Not waited for: a thread takes batches as soon as it runs (spawn resolves even when it fails).
+      while (this.workers.length < this.size && this.workers.length < waiting) void this.spawn();
       this.dispatch();
     });
   }

@@ -108,7 +108,9 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: protectedDirs(store, options.dataDir) },
     quotas: new QuotaAdmission(store, policies),
   };
-  server.on('request', createHandler(api));
+  const handle = createHandler(api);
+  // The handler answers every failure itself (its one error path): nothing is left to reject.
+  server.on('request', (req, res) => void handle(req, res));
   server.on('upgrade', upgradeHandler(api));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
