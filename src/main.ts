@@ -21,21 +21,40 @@ import { BerthError, isBerthError } from './api/errors.js';
 import { kindInfo } from './api/kinds.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
-import { BerthClient, resolveConnection, type Connection, type ConnectionFlags, type KubeObject } from './client/index.js';
+import {
+  BerthClient,
+  resolveConnection,
+  type Connection,
+  type ConnectionFlags,
+  type KubeObject,
+} from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, protectedDirs, startServer } from './server/index.js';
 import { DEFAULT_SERVICE_CIDR } from './api/services.js';
 import { parseCidr } from './api/cidr.js';
 import { recordedServiceCidr } from './runtime/service-allocation.js';
 import { podFilesUnavailable } from './agent/process/runtime.js';
-import { DEFAULT_CLUSTER_DOMAIN, INGRESS_MODES, startNetwork, type IngressMode, type RunningNetwork } from './network/index.js';
+import {
+  DEFAULT_CLUSTER_DOMAIN,
+  INGRESS_MODES,
+  startNetwork,
+  type IngressMode,
+  type RunningNetwork,
+} from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
 import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
 import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, admittingWriter, storeEventSink } from './runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  admittingWriter,
+  storeEventSink,
+} from './runtime/index.js';
 
 /** However many Applications share a repository, it is fetched at most this often (webhooks aside). */
 const MIN_FETCH_INTERVAL_MS = 5000;
@@ -65,18 +84,42 @@ function addServerCommand(program: Command): void {
     .option('--data <dir>', 'data directory (default $BERTH_DATA or ~/.berth)')
     .option('--store <url>', 'state store: sqlite:PATH (default DATA/state.db), etcd://host:port[,…][/prefix]')
     .option('--listen <host:port>', 'address to serve the API on', '127.0.0.1:7070')
-    .option('--tls-san <name>', 'extra name or IP for the serving certificate (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '--tls-san <name>',
+      'extra name or IP for the serving certificate (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--tls-cert <file>', 'serve this certificate instead of one signed by the cluster CA')
     .option('--tls-key <file>', 'the key of --tls-cert')
     .option('--webhook-secret-file <file>', 'secret that Git push webhooks are signed with (or $BERTH_WEBHOOK_SECRET)')
     .option('--reset', 'start an empty cluster on purpose: a damaged state.db is moved aside, an empty store accepted')
-    .option('--default-pod-security <level>', 'Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted', 'baseline')
+    .option(
+      '--default-pod-security <level>',
+      'Pod Security level of namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted',
+      'baseline',
+    )
     .option('--log-level <level>', 'log level (trace, debug, info, warn, error)', 'info')
-    .option('--node-grace-period <duration>', 'a node whose lease is older than this is NotReady and its pods are evicted', '10s')
+    .option(
+      '--node-grace-period <duration>',
+      'a node whose lease is older than this is NotReady and its pods are evicted',
+      '10s',
+    )
     .option('--ingress-listen <host:port>', 'serve Ingresses over HTTP here (the built-in router)')
-    .option('--ingress-tls-listen <host:port>', 'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets')
-    .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx, configured from the same routes)', 'builtin')
-    .option('--service-cidr <cidr>', 'the range ClusterIPs are allocated from (Kubernetes\' --service-cluster-ip-range)', DEFAULT_SERVICE_CIDR)
+    .option(
+      '--ingress-tls-listen <host:port>',
+      'serve Ingresses over HTTPS here, with the certificates of their TLS Secrets',
+    )
+    .option(
+      '--ingress-mode <mode>',
+      'builtin (the Node router) or nginx (a Berth-managed nginx, configured from the same routes)',
+      'builtin',
+    )
+    .option(
+      '--service-cidr <cidr>',
+      "the range ClusterIPs are allocated from (Kubernetes' --service-cluster-ip-range)",
+      DEFAULT_SERVICE_CIDR,
+    )
     .action(async (flags: ServerFlags) => {
       const plane = await startControlPlane(flags);
       await untilSignal(plane.log);
@@ -105,43 +148,90 @@ interface ControlPlane {
 }
 
 /** `berth server`: the store, the API, Git sync, the controllers and scheduler, and the ingress. */
-async function startControlPlane(flags: ServerFlags, log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2))): Promise<ControlPlane> {
+async function startControlPlane(
+  flags: ServerFlags,
+  log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2)),
+): Promise<ControlPlane> {
   const dataDir = path.resolve(flags.data ?? defaultDataDir());
   const serviceCidr = usageOf(() => parseCidr(flags.serviceCidr ?? DEFAULT_SERVICE_CIDR), '--service-cidr');
-  const store = await openServerStore(flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`, flags.reset === true, log);
+  const store = await openServerStore(
+    flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`,
+    flags.reset === true,
+    log,
+  );
   const recordedCidr = await recordedServiceCidr(store);
   // As kube-apiserver: Services keep the ClusterIPs they have; new ones come from the new range.
-  if (recordedCidr && recordedCidr !== serviceCidr.text) log.warn({ recorded: recordedCidr, serviceCidr: serviceCidr.text }, 'the service CIDR changed: existing Services keep their ClusterIPs, new ones come from the new range');
-  const tls = flags.tlsCert && flags.tlsKey ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') } : undefined;
-  const webhookSecret = flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : process.env.BERTH_WEBHOOK_SECRET || undefined;
+  if (recordedCidr && recordedCidr !== serviceCidr.text)
+    log.warn(
+      { recorded: recordedCidr, serviceCidr: serviceCidr.text },
+      'the service CIDR changed: existing Services keep their ClusterIPs, new ones come from the new range',
+    );
+  const tls =
+    flags.tlsCert && flags.tlsKey
+      ? { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') }
+      : undefined;
+  const webhookSecret = flags.webhookSecretFile
+    ? readFileSync(flags.webhookSecretFile, 'utf8').trim()
+    : process.env.BERTH_WEBHOOK_SECRET || undefined;
   const source = new GitSource({ dataDir, minFetchIntervalMs: MIN_FETCH_INTERVAL_MS });
   // The manifest loader threads start (and warm up) with the first Application, not in a first large sync.
   // One admission of pods for the API and for syncs: the same level, the same protected folders.
-  const podSecurity = { defaultLevel: podSecurityLevel(flags.defaultPodSecurity), protectedDirs: protectedDirs(store, dataDir) };
+  const podSecurity = {
+    defaultLevel: podSecurityLevel(flags.defaultPodSecurity),
+    protectedDirs: protectedDirs(store, dataDir),
+  };
   const applications = new ApplicationController({
-    store, source, podSecurity, serviceCidr, log: log.child({ component: 'sync' }), warmUp: () => void warmLoader(),
+    store,
+    source,
+    podSecurity,
+    serviceCidr,
+    log: log.child({ component: 'sync' }),
+    warmUp: () => void warmLoader(),
     // Reconciles begin once the controllers start, after the server is up.
     reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
   });
   const server = await startServer(store, {
-    dataDir, listen: flags.listen, tlsSans: flags.tlsSan, log, reset: flags.reset === true, podSecurity, serviceCidr, ...(tls ? { tls } : {}),
+    dataDir,
+    listen: flags.listen,
+    tlsSans: flags.tlsSan,
+    log,
+    reset: flags.reset === true,
+    podSecurity,
+    serviceCidr,
+    ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
     // A push refreshes the Applications that track that repository (and branch, when they name one).
     onGitPush: (push) => {
       const repos = new Set(push.repoURLs.map(normalizeRepoURL));
       return applications.refreshWhere((app) => {
         const src = app.spec.source;
-        return repos.has(normalizeRepoURL(src.repoURL)) && (!push.branch || !src.targetRevision || src.targetRevision === push.branch);
+        return (
+          repos.has(normalizeRepoURL(src.repoURL)) &&
+          (!push.branch || !src.targetRevision || src.targetRevision === push.branch)
+        );
       });
     },
     onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
   });
-  process.stderr.write(`berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`);
+  process.stderr.write(
+    `berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`,
+  );
   const controllers = new AbortController();
-  const managing = startControllers(store, log, controllers.signal, { nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period'), applications });
-  const ingress = await startIngress(flags, resolveConnection({ kubeconfig: server.kubeconfigPath }), log, path.join(dataDir, 'nginx'));
+  const managing = startControllers(store, log, controllers.signal, {
+    nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period'),
+    applications,
+  });
+  const ingress = await startIngress(
+    flags,
+    resolveConnection({ kubeconfig: server.kubeconfigPath }),
+    log,
+    path.join(dataDir, 'nginx'),
+  );
   return {
-    log, dataDir, server, ...(ingress ? { ingress } : {}),
+    log,
+    dataDir,
+    server,
+    ...(ingress ? { ingress } : {}),
     async close() {
       await ingress?.close();
       controllers.abort();
@@ -168,7 +258,12 @@ async function openServerStore(url: string, reset: boolean, log: Logger): Promis
 }
 
 /** The server's ingress router, when asked for: it reads the cluster through its own API. */
-async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: string; ingressMode: string }, connection: Connection, log: Logger, nginxPrefix: string): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
+async function startIngress(
+  flags: { ingressListen?: string; ingressTlsListen?: string; ingressMode: string },
+  connection: Connection,
+  log: Logger,
+  nginxPrefix: string,
+): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
   if (!flags.ingressListen && !flags.ingressTlsListen) return undefined;
   // The address the ingress is served at (and nginx mode's service proxy listens on).
   const host = parseListen((flags.ingressListen ?? flags.ingressTlsListen)!).host;
@@ -176,13 +271,27 @@ async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: 
   const mode = ingressMode(flags.ingressMode);
   const client = new BerthClient(connection);
   const network = await startNetwork({
-    client, address, serviceProxy: false, log: log.child({ component: 'ingress' }),
-    ingress: { ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}), ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}), publishStatus: true, mode, nginxPrefix },
+    client,
+    address,
+    serviceProxy: false,
+    log: log.child({ component: 'ingress' }),
+    ingress: {
+      ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}),
+      ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}),
+      publishStatus: true,
+      mode,
+      nginxPrefix,
+    },
   });
   log.info({ ports: network.ingressPorts }, 'ingress router listening');
-  process.stderr.write(`ingress: ${Object.entries(network.ingressPorts).map(([k, v]) => `${k}://${address}:${v}`).join(' ')}\n`);
+  process.stderr.write(
+    `ingress: ${Object.entries(network.ingressPorts)
+      .map(([k, v]) => `${k}://${address}:${v}`)
+      .join(' ')}\n`,
+  );
   return {
-    ...network, client,
+    ...network,
+    client,
     async close() {
       await network.close();
       await client.close();
@@ -192,7 +301,11 @@ async function startIngress(flags: { ingressListen?: string; ingressTlsListen?: 
 
 function podSecurityLevel(value: string | undefined): PodSecurityLevel {
   const level = value ?? 'baseline';
-  if (!(POD_SECURITY_LEVELS as readonly string[]).includes(level)) throw new BerthError('Usage', `--default-pod-security must be ${POD_SECURITY_LEVELS.join(', ')}, not ${JSON.stringify(level)}`);
+  if (!(POD_SECURITY_LEVELS as readonly string[]).includes(level))
+    throw new BerthError(
+      'Usage',
+      `--default-pod-security must be ${POD_SECURITY_LEVELS.join(', ')}, not ${JSON.stringify(level)}`,
+    );
   return level as PodSecurityLevel;
 }
 
@@ -206,18 +319,33 @@ function usageOf<T>(parse: () => T, flag: string): T {
 }
 
 function ingressMode(value: string): IngressMode {
-  if (!(INGRESS_MODES as readonly string[]).includes(value)) throw new BerthError('Usage', `--ingress-mode must be ${INGRESS_MODES.join(' or ')}, not ${JSON.stringify(value)}`);
+  if (!(INGRESS_MODES as readonly string[]).includes(value))
+    throw new BerthError('Usage', `--ingress-mode must be ${INGRESS_MODES.join(' or ')}, not ${JSON.stringify(value)}`);
   return value as IngressMode;
 }
 
 /** The Application controller and the workload controllers over shared informers, until the signal aborts. */
-async function startControllers(store: Store, log: Logger, signal: AbortSignal, options: { nodeGraceMs: number; applications: ApplicationController }): Promise<void> {
+async function startControllers(
+  store: Store,
+  log: Logger,
+  signal: AbortSignal,
+  options: { nodeGraceMs: number; applications: ApplicationController },
+): Promise<void> {
   const controllerLog = log.child({ component: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
-  const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }), Date.now, (err) => controllerLog.warn({ err }, 'event not recorded'));
+  const events = new EventBroadcaster(
+    new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }),
+    Date.now,
+    (err) => controllerLog.warn({ err }, 'event not recorded'),
+  );
   // The controllers' pods are held to the namespace's quotas and limit ranges, as a user's are.
   const ctx = { informers, writer: admittingWriter(store), events, now: Date.now, log: controllerLog };
-  const controllers = [options.applications, ...workloadControllers(ctx), ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }), new Scheduler(ctx)];
+  const controllers = [
+    options.applications,
+    ...workloadControllers(ctx),
+    ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }),
+    new Scheduler(ctx),
+  ];
   await new ControllerManager(informers, controllers, controllerLog).start(signal);
   await events.flush();
 }
@@ -228,7 +356,15 @@ async function agentConnection(cmd: Command): Promise<Connection> {
   const { token, caSha256 } = splitJoinToken(connection.token);
   if (!caSha256 || connection.ca) return { ...connection, token };
   const attempts = Number((cmd.opts() as { joinAttempts?: string }).joinAttempts ?? JOIN_ATTEMPTS);
-  return { ...connection, token, ca: await withJoinRetries("checking the server's CA against the join token's pin", () => fetchPinnedCa(connection.server, caSha256), { attempts }) };
+  return {
+    ...connection,
+    token,
+    ca: await withJoinRetries(
+      "checking the server's CA against the join token's pin",
+      () => fetchPinnedCa(connection.server, caSha256),
+      { attempts },
+    ),
+  };
 }
 
 function addSimulateCommand(program: Command): void {
@@ -236,7 +372,9 @@ function addSimulateCommand(program: Command): void {
     .command('simulate')
     .description('simulated parts for tests, benchmarks and capacity planning')
     .command('nodes')
-    .description('register simulated nodes (through the API, with a node join token) that keep their leases and report their pods Running and Ready without running them')
+    .description(
+      'register simulated nodes (through the API, with a node join token) that keep their leases and report their pods Running and Ready without running them',
+    )
     .option('--count <n>', 'how many nodes', '3')
     .option('--name-prefix <prefix>', 'node names are PREFIX-0, PREFIX-1, …', 'sim')
     .option('--cpu <quantity>', 'cpu of each node', '4')
@@ -244,17 +382,41 @@ function addSimulateCommand(program: Command): void {
     .option('--pods <n>', 'pods each node takes', '110')
     .option('--labels <k=v,…>', 'extra node labels')
     .option('--heartbeat-interval <duration>', 'how often leases are renewed', '2s')
-    .action(async (o: { count: string; namePrefix: string; cpu: string; memory: string; pods: string; labels?: string; heartbeatInterval: string }, cmd: Command) => {
-      const connection = await agentConnection(cmd);
-      const abort = new AbortController();
-      process.once('SIGTERM', () => abort.abort());
-      process.once('SIGINT', () => abort.abort());
-      const simulator = new NodeSimulator(connection, {
-        count: Number(o.count), namePrefix: o.namePrefix, cpu: o.cpu, memory: o.memory, pods: o.pods, labels: parseLabels(o.labels),
-        heartbeatMs: usageOf(() => parseDuration(o.heartbeatInterval), '--heartbeat-interval'), version: VERSION, log: (line) => process.stderr.write(`${line}\n`),
-      }, thisMachine());
-      await simulator.run(abort.signal);
-    });
+    .action(
+      async (
+        o: {
+          count: string;
+          namePrefix: string;
+          cpu: string;
+          memory: string;
+          pods: string;
+          labels?: string;
+          heartbeatInterval: string;
+        },
+        cmd: Command,
+      ) => {
+        const connection = await agentConnection(cmd);
+        const abort = new AbortController();
+        process.once('SIGTERM', () => abort.abort());
+        process.once('SIGINT', () => abort.abort());
+        const simulator = new NodeSimulator(
+          connection,
+          {
+            count: Number(o.count),
+            namePrefix: o.namePrefix,
+            cpu: o.cpu,
+            memory: o.memory,
+            pods: o.pods,
+            labels: parseLabels(o.labels),
+            heartbeatMs: usageOf(() => parseDuration(o.heartbeatInterval), '--heartbeat-interval'),
+            version: VERSION,
+            log: (line) => process.stderr.write(`${line}\n`),
+          },
+          thisMachine(),
+        );
+        await simulator.run(abort.signal);
+      },
+    );
 }
 
 interface AgentFlags {
@@ -288,17 +450,33 @@ function addAgentCommand(program: Command): void {
     .option('--address <ip>', 'the address pods are published on and the server reaches this node at', '127.0.0.1')
     .option('--capacity <cpu=4,memory=8Gi,pods=110>', 'what the node offers, instead of what the machine has')
     .option('--runtime <runtime>', 'docker, process (pods as local processes), or auto (docker when reachable)', 'auto')
-    .option('--sandbox-image <image>', "the image holding each pod's network (docker runtime; made from busybox-static when missing)", DEFAULT_SANDBOX_IMAGE)
+    .option(
+      '--sandbox-image <image>',
+      "the image holding each pod's network (docker runtime; made from busybox-static when missing)",
+      DEFAULT_SANDBOX_IMAGE,
+    )
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
-    .option('--join-attempts <n>', 'tries at joining (1, 2, 4, … s apart) before the agent exits 2 with the reason', String(JOIN_ATTEMPTS))
-    .option('--agent-port <port>', 'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)', '0')
+    .option(
+      '--join-attempts <n>',
+      'tries at joining (1, 2, 4, … s apart) before the agent exits 2 with the reason',
+      String(JOIN_ATTEMPTS),
+    )
+    .option(
+      '--agent-port <port>',
+      'port of the endpoint the server reaches this agent at for logs and exec (0: any free one)',
+      '0',
+    )
     .option('--ingress', 'run an ingress router on this node too (at --ingress-listen)')
-    .option('--ingress-listen <host:port>', 'where the node\'s ingress router listens (with --ingress)', ':8080')
+    .option('--ingress-listen <host:port>', "where the node's ingress router listens (with --ingress)", ':8080')
     .option('--ingress-tls-listen <host:port>', 'where it serves HTTPS (with --ingress)')
     .option('--ingress-mode <mode>', 'builtin (the Node router) or nginx (a Berth-managed nginx)', 'builtin')
     .option('--cluster-domain <domain>', 'the DNS domain of Services (svc.NS.svc.DOMAIN)', DEFAULT_CLUSTER_DOMAIN)
-    .option('--dns-listen <host:port>', "where the node's cluster DNS listens; pods use it only on port 53 ('off': none)", 'ADDRESS:53')
+    .option(
+      '--dns-listen <host:port>',
+      "where the node's cluster DNS listens; pods use it only on port 53 ('off': none)",
+      'ADDRESS:53',
+    )
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
@@ -322,32 +500,63 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   const name = flags.name ?? thisMachine().hostname;
   const dataDir = path.resolve(flags.data ?? path.join(defaultDataDir(), `agent-${name}`));
   if (privateDir(dataDir)) log.warn({ path: dataDir }, 'other users could read this; narrowed to the owner only');
-  if (!['process', 'docker', 'auto'].includes(flags.runtime)) throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
+  if (!['process', 'docker', 'auto'].includes(flags.runtime))
+    throw new BerthError('Usage', `--runtime must be docker, process or auto, not ${JSON.stringify(flags.runtime)}`);
   // The node's own token, kept from the first join: a restarted agent is still this node.
   const tokenFile = path.join(dataDir, 'node.token');
   if (keepPrivate(tokenFile)) log.warn({ path: tokenFile }, 'other users could read this; narrowed to the owner only');
   if (existsSync(tokenFile)) connection.token = readFileSync(tokenFile, 'utf8').trim();
   const client = new BerthClient(connection);
-  const capacity = Object.fromEntries(Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)));
+  const capacity = Object.fromEntries(
+    Object.entries(parseLabels(flags.capacity)).filter(([k]) => ['cpu', 'memory', 'pods'].includes(k)),
+  );
   // auto: Docker when its daemon answers, else plain processes.
   const useDocker = flags.runtime === 'docker' || (flags.runtime === 'auto' && (await DockerRuntime.reachable()));
-  if (flags.runtime === 'docker' && !(await DockerRuntime.reachable())) throw new BerthError('Unavailable', 'no Docker daemon answers on /var/run/docker.sock (start dockerd, or use --runtime process)');
-  const runtime = useDocker ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) }) : new ProcessRuntime(dataDir);
+  if (flags.runtime === 'docker' && !(await DockerRuntime.reachable()))
+    throw new BerthError(
+      'Unavailable',
+      'no Docker daemon answers on /var/run/docker.sock (start dockerd, or use --runtime process)',
+    );
+  const runtime = useDocker
+    ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) })
+    : new ProcessRuntime(dataDir);
   const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
-  const endpoint = new AgentEndpoint(runtime, { instances: (ns, pod) => agent.instancesOf(ns, pod), defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod), address: flags.address });
-  const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
-  const membership = new NodeMembership(client, nodeObject({ name, labels: parseLabels(flags.labels), taints: parseTaints(flags.taints), address: flags.address, capacity, version: VERSION, dataDir }, thisMachine()), {
-    heartbeatMs: usageOf(() => parseDuration(flags.heartbeatInterval), '--heartbeat-interval'),
-    endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
-    useToken: (token) => {
-      client.connection.token = token;
-      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-    },
-    onError: (err) => log.warn({ err }, 'heartbeat failed'),
+  const endpoint = new AgentEndpoint(runtime, {
+    instances: (ns, pod) => agent.instancesOf(ns, pod),
+    defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod),
+    address: flags.address,
   });
+  const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
+  const membership = new NodeMembership(
+    client,
+    nodeObject(
+      {
+        name,
+        labels: parseLabels(flags.labels),
+        taints: parseTaints(flags.taints),
+        address: flags.address,
+        capacity,
+        version: VERSION,
+        dataDir,
+      },
+      thisMachine(),
+    ),
+    {
+      heartbeatMs: usageOf(() => parseDuration(flags.heartbeatInterval), '--heartbeat-interval'),
+      endpoint: () => ({ port: endpointPort, token: endpoint.secret }),
+      useToken: (token) => {
+        client.connection.token = token;
+        writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      },
+      onError: (err) => log.warn({ err }, 'heartbeat failed'),
+    },
+  );
   try {
-    await withJoinRetries('registering the Node', () => membership.register(), { attempts: Number(flags.joinAttempts ?? JOIN_ATTEMPTS), onRetry: (err, attempt) => log.warn({ err, attempt }, 'joining the cluster failed; trying again') });
+    await withJoinRetries('registering the Node', () => membership.register(), {
+      attempts: Number(flags.joinAttempts ?? JOIN_ATTEMPTS),
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'joining the cluster failed; trying again'),
+    });
   } catch (e) {
     // Nothing may keep a node that could not join alive.
     await endpoint.close();
@@ -360,28 +569,74 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     const at = parseListen(listen);
     return { host: at.host === '0.0.0.0' && !listen.startsWith('0.0.0.0') ? flags.address : at.host, port: at.port };
   };
-  const dnsListen = flags.dnsListen === 'off' ? undefined : parseListen((flags.dnsListen ?? 'ADDRESS:53').replace(/^ADDRESS:/, `${flags.address}:`));
+  const dnsListen =
+    flags.dnsListen === 'off'
+      ? undefined
+      : parseListen((flags.dnsListen ?? 'ADDRESS:53').replace(/^ADDRESS:/, `${flags.address}:`));
   const domain = flags.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
   // Docker containers cannot reach a loopback node address: cluster DNS also listens where they can.
-  const gateway = dnsListen && dnsListen.host.startsWith('127.') && runtime instanceof DockerRuntime ? await runtime.bridgeGateway() : undefined;
+  const gateway =
+    dnsListen && dnsListen.host.startsWith('127.') && runtime instanceof DockerRuntime
+      ? await runtime.bridgeGateway()
+      : undefined;
   const network = await startNetwork({
-    client, address: flags.address, serviceProxy: true, holdClusterIPs: true, log: log.child({ component: 'network' }),
-    ...(dnsListen ? { dns: { hosts: [dnsListen.host], ...(gateway ? { optionalHosts: [gateway] } : {}), port: dnsListen.port, domain } } : {}),
-    ...(flags.ingress ? { ingress: { http: onNode(flags.ingressListen), ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}), mode: ingressMode(flags.ingressMode), nginxPrefix: path.join(dataDir, 'nginx') } } : {}),
+    client,
+    address: flags.address,
+    serviceProxy: true,
+    holdClusterIPs: true,
+    log: log.child({ component: 'network' }),
+    ...(dnsListen
+      ? {
+          dns: {
+            hosts: [dnsListen.host],
+            ...(gateway ? { optionalHosts: [gateway] } : {}),
+            port: dnsListen.port,
+            domain,
+          },
+        }
+      : {}),
+    ...(flags.ingress
+      ? {
+          ingress: {
+            http: onNode(flags.ingressListen),
+            ...(flags.ingressTlsListen ? { https: onNode(flags.ingressTlsListen) } : {}),
+            mode: ingressMode(flags.ingressMode),
+            nginxPrefix: path.join(dataDir, 'nginx'),
+          },
+        }
+      : {}),
   });
   if (flags.ingress) log.info({ ports: network.ingressPorts }, 'ingress router listening');
-  const podDns = podResolver(runtime, network, dnsListen && { ...dnsListen, host: gateway && network.dns?.served.includes(gateway) ? gateway : dnsListen.host }, flags.address);
-  agent.useDns({ ...(podDns.nameserver ? { nameserver: podDns.nameserver } : {}), domain, hostResolvConf: readHostResolvConf() });
-  if (podDns.unavailable) log.warn({ reason: podDns.unavailable }, 'pods find Services by their environment variables only (no cluster DNS in pods)');
-  const abort = new AbortController();
-  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]).then(() => undefined, (err: unknown) => {
-    // The agent cannot go on: say why and shut the process down cleanly (as Ctrl-C would).
-    log.error({ err }, 'the agent stopped');
-    process.exitCode = 1;
-    process.kill(process.pid, 'SIGTERM');
+  const podDns = podResolver(
+    runtime,
+    network,
+    dnsListen && { ...dnsListen, host: gateway && network.dns?.served.includes(gateway) ? gateway : dnsListen.host },
+    flags.address,
+  );
+  agent.useDns({
+    ...(podDns.nameserver ? { nameserver: podDns.nameserver } : {}),
+    domain,
+    hostResolvConf: readHostResolvConf(),
   });
+  if (podDns.unavailable)
+    log.warn(
+      { reason: podDns.unavailable },
+      'pods find Services by their environment variables only (no cluster DNS in pods)',
+    );
+  const abort = new AbortController();
+  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]).then(
+    () => undefined,
+    (err: unknown) => {
+      // The agent cannot go on: say why and shut the process down cleanly (as Ctrl-C would).
+      log.error({ err }, 'the agent stopped');
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    },
+  );
   return {
-    name, runtime, podDns,
+    name,
+    runtime,
+    podDns,
     async close(options = {}) {
       abort.abort();
       await running;
@@ -402,16 +657,27 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
  * no port), process pods need their own resolv.conf (a mount namespace: root), and Docker pods
  * must reach the address from their network (not a loopback one).
  */
-function podResolver(runtime: ContainerRuntime, network: RunningNetwork, listen: { host: string; port: number } | undefined, address: string): { nameserver?: string; unavailable?: string } {
+function podResolver(
+  runtime: ContainerRuntime,
+  network: RunningNetwork,
+  listen: { host: string; port: number } | undefined,
+  address: string,
+): { nameserver?: string; unavailable?: string } {
   if (!listen) return { unavailable: 'cluster DNS is off (--dns-listen off)' };
   if (!network.dns) return { unavailable: network.dnsUnavailable ?? 'cluster DNS is not served' };
-  if (listen.port !== 53) return { unavailable: `cluster DNS listens on port ${listen.port}; pods' resolv.conf can only name port 53` };
+  if (listen.port !== 53)
+    return { unavailable: `cluster DNS listens on port ${listen.port}; pods' resolv.conf can only name port 53` };
   const host = listen.host === '0.0.0.0' ? address : listen.host;
   if (runtime.name === 'process') {
     const why = podFilesUnavailable();
-    return why ? { nameserver: host, unavailable: `process pods keep the node's resolv.conf: ${why}` } : { nameserver: host };
+    return why
+      ? { nameserver: host, unavailable: `process pods keep the node's resolv.conf: ${why}` }
+      : { nameserver: host };
   }
-  if (host.startsWith('127.')) return { unavailable: `Docker containers cannot reach the loopback address ${host}, and Docker's bridge has no gateway address (give the agent a non-loopback --address)` };
+  if (host.startsWith('127.'))
+    return {
+      unavailable: `Docker containers cannot reach the loopback address ${host}, and Docker's bridge has no gateway address (give the agent a non-loopback --address)`,
+    };
   return { nameserver: host };
 }
 
@@ -441,8 +707,13 @@ const LOOPBACK_SERVICE_CIDR = '127.96.0.0/12';
 function addUpCommand(program: Command): void {
   program
     .command('up [repo]')
-    .description('everything on this machine, in the foreground: the server (SQLite), a local agent, the ingress, and an Application for REPO (auto-sync, prune, self-heal); Ctrl-C stops it all')
-    .option('--path <dir>', 'directory of the manifests in the repository (default: REPO itself when it is a directory inside a local repository)')
+    .description(
+      'everything on this machine, in the foreground: the server (SQLite), a local agent, the ingress, and an Application for REPO (auto-sync, prune, self-heal); Ctrl-C stops it all',
+    )
+    .option(
+      '--path <dir>',
+      'directory of the manifests in the repository (default: REPO itself when it is a directory inside a local repository)',
+    )
     .option('--revision <rev>', 'branch, tag or commit to follow (default: the branch checked out)')
     .option('--name <name>', 'the Application name (default: the directory name)')
     .option('--data <dir>', 'data directory (default $BERTH_DATA or ~/.berth)')
@@ -450,22 +721,57 @@ function addUpCommand(program: Command): void {
     .option('--ingress-listen <host:port>', 'where the ingress serves the apps', '127.0.0.1:8080')
     .option('--runtime <runtime>', 'docker, process, or auto (docker when its daemon answers)', 'auto')
     .option('--log-level <level>', 'log level of the parts (their JSON logs go to stderr)', 'warn')
-    .option('--service-cidr <cidr>', `the range of ClusterIPs (default: ${LOOPBACK_SERVICE_CIDR} for the process runtime, ${DEFAULT_SERVICE_CIDR} for docker)`)
+    .option(
+      '--service-cidr <cidr>',
+      `the range of ClusterIPs (default: ${LOOPBACK_SERVICE_CIDR} for the process runtime, ${DEFAULT_SERVICE_CIDR} for docker)`,
+    )
     .action(async (repo: string | undefined, flags: UpFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
       const source = await upSource(repo ?? '.', flags);
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
-      const runtime = flags.runtime === 'auto' ? ((await DockerRuntime.reachable()) ? 'docker' : 'process') : flags.runtime;
+      const runtime =
+        flags.runtime === 'auto' ? ((await DockerRuntime.reachable()) ? 'docker' : 'process') : flags.runtime;
       const serviceCidr = flags.serviceCidr ?? (runtime === 'docker' ? DEFAULT_SERVICE_CIDR : LOOPBACK_SERVICE_CIDR);
-      const plane = await startControlPlane({ data: dataDir, listen: flags.listen, tlsSan: [], logLevel: flags.logLevel, nodeGracePeriod: '10s', ingressListen: flags.ingressListen, ingressMode: 'builtin', serviceCidr }, log);
+      const plane = await startControlPlane(
+        {
+          data: dataDir,
+          listen: flags.listen,
+          tlsSan: [],
+          logLevel: flags.logLevel,
+          nodeGracePeriod: '10s',
+          ingressListen: flags.ingressListen,
+          ingressMode: 'builtin',
+          serviceCidr,
+        },
+        log,
+      );
       const nodeName = thisMachine().hostname;
       const agentData = path.join(dataDir, `agent-${nodeName}`);
       // A join token the first time; after that the node's own token in its data dir.
-      const token = existsSync(path.join(agentData, 'node.token')) ? '' : (await plane.server.tokens.create({ role: 'node', description: 'the local agent of berth up' })).token;
-      const node = await startNode({
-        name: nodeName, address: '127.0.0.1', runtime, data: agentData, heartbeatInterval: '2s', logLevel: flags.logLevel,
-        agentPort: '0', sandboxImage: DEFAULT_SANDBOX_IMAGE, ingressListen: flags.ingressListen, ingressMode: 'builtin',
-      }, { server: plane.server.url, token, ca: readFileSync(path.join(dataDir, 'pki', 'ca.crt'), 'utf8'), namespace: 'default' }, log);
+      const token = existsSync(path.join(agentData, 'node.token'))
+        ? ''
+        : (await plane.server.tokens.create({ role: 'node', description: 'the local agent of berth up' })).token;
+      const node = await startNode(
+        {
+          name: nodeName,
+          address: '127.0.0.1',
+          runtime,
+          data: agentData,
+          heartbeatInterval: '2s',
+          logLevel: flags.logLevel,
+          agentPort: '0',
+          sandboxImage: DEFAULT_SANDBOX_IMAGE,
+          ingressListen: flags.ingressListen,
+          ingressMode: 'builtin',
+        },
+        {
+          server: plane.server.url,
+          token,
+          ca: readFileSync(path.join(dataDir, 'pki', 'ca.crt'), 'utf8'),
+          namespace: 'default',
+        },
+        log,
+      );
       const client = new BerthClient(resolveConnection({ kubeconfig: plane.server.kubeconfigPath }));
       const ingress = `http://${flags.ingressListen.replace(/^(0\.0\.0\.0)?:/, '127.0.0.1:')}`;
       // On a terminal a live status line stays at the bottom (redrawn each second) under the
@@ -478,12 +784,16 @@ function addUpCommand(program: Command): void {
         live = line;
         process.stdout.write(`\r\x1b[2K${line}`);
       };
-      say(`berth up: ${source.repoURL}${source.path && source.path !== '.' ? ` (${source.path})` : ''} at ${source.targetRevision ?? 'the default branch'}, as Application ${source.name}`);
+      say(
+        `berth up: ${source.repoURL}${source.path && source.path !== '.' ? ` (${source.path})` : ''} at ${source.targetRevision ?? 'the default branch'}, as Application ${source.name}`,
+      );
       say(`  API         ${plane.server.url}   (export KUBECONFIG=${plane.server.kubeconfigPath})`);
       say(`  admin token ${path.join(dataDir, 'admin.token')}`);
       say(`  runtime     ${node.runtime.name} on node ${nodeName}`);
       say(`  ingress     ${ingress}`);
-      say(`  services    ClusterIPs from ${serviceCidr}; ${node.podDns.unavailable ? `no cluster DNS in pods (${node.podDns.unavailable}): pods find Services by their environment variables` : `cluster DNS at ${node.podDns.nameserver} (pods resolve Service names)`}`);
+      say(
+        `  services    ClusterIPs from ${serviceCidr}; ${node.podDns.unavailable ? `no cluster DNS in pods (${node.podDns.unavailable}): pods find Services by their environment variables` : `cluster DNS at ${node.podDns.nameserver} (pods resolve Service names)`}`,
+      );
       say('Ctrl-C stops everything.');
       await applyApplication(client, source);
       const stopped = untilSignal(log);
@@ -512,14 +822,31 @@ interface UpSource {
 
 /** REPO as an Application source: a URL as given; a local directory as its repository, path and branch. */
 async function upSource(repo: string, flags: UpFlags): Promise<UpSource> {
-  const dnsLabel = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'app';
+  const dnsLabel = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63) || 'app';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^/]+:/.test(repo)) {
     const name = flags.name ?? dnsLabel(path.basename(flags.path ?? repo.replace(/\.git$/, '')));
-    return { name, repoURL: repo, ...(flags.path ? { path: flags.path } : {}), ...(flags.revision ? { targetRevision: flags.revision } : {}), local: false };
+    return {
+      name,
+      repoURL: repo,
+      ...(flags.path ? { path: flags.path } : {}),
+      ...(flags.revision ? { targetRevision: flags.revision } : {}),
+      local: false,
+    };
   }
   const checkout = await localCheckout(repo);
   const dir = flags.path ?? checkout.path;
-  return { name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)), repoURL: checkout.root, path: dir, targetRevision: flags.revision ?? checkout.revision, local: true };
+  return {
+    name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)),
+    repoURL: checkout.root,
+    path: dir,
+    targetRevision: flags.revision ?? checkout.revision,
+    local: true,
+  };
 }
 
 const APPLICATIONS = kindInfo('Application')!;
@@ -527,7 +854,11 @@ const APPLICATIONS = kindInfo('Application')!;
 /** Creates the Application, or points the existing one at this source. */
 async function applyApplication(client: BerthClient, source: UpSource): Promise<void> {
   const spec = {
-    source: { repoURL: source.repoURL, ...(source.path ? { path: source.path } : {}), ...(source.targetRevision ? { targetRevision: source.targetRevision } : {}) },
+    source: {
+      repoURL: source.repoURL,
+      ...(source.path ? { path: source.path } : {}),
+      ...(source.targetRevision ? { targetRevision: source.targetRevision } : {}),
+    },
     destination: { namespace: 'default' },
     syncPolicy: { automated: { prune: true, selfHeal: true } },
     // A local repository is read in place: looking every few seconds costs next to nothing.
@@ -538,12 +869,23 @@ async function applyApplication(client: BerthClient, source: UpSource): Promise<
     await client.update(APPLICATIONS, { ...app, spec });
   } catch (e) {
     if (!isBerthError(e, 'NotFound')) throw e;
-    await client.create(APPLICATIONS, { apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: source.name, namespace: 'default' }, spec });
+    await client.create(APPLICATIONS, {
+      apiVersion: 'berth.dev/v1',
+      kind: 'Application',
+      metadata: { name: source.name, namespace: 'default' },
+      spec,
+    });
   }
 }
 
 /** Prints the Application's sync, health and rollouts as they change, and where it is served. */
-async function reportProgress(client: BerthClient, name: string, ingress: string, out: { say: (line: string) => void; status: (line: string) => void }, signal: AbortSignal): Promise<void> {
+async function reportProgress(
+  client: BerthClient,
+  name: string,
+  ingress: string,
+  out: { say: (line: string) => void; status: (line: string) => void },
+  signal: AbortSignal,
+): Promise<void> {
   const { say } = out;
   const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
   let tick = 0;
@@ -558,12 +900,24 @@ async function reportProgress(client: BerthClient, name: string, ingress: string
       const app = await client.get<KubeObject & { status?: AppStatus }>(APPLICATIONS, 'default', name);
       const st = app.status ?? {};
       const rev = st.sync?.revision?.slice(0, 7) ?? '…';
-      if (st.operationState) once('op', `sync ${rev}: ${st.operationState.phase}${st.operationState.message ? ` (${st.operationState.message})` : ''}`);
-      for (const c of st.conditions ?? []) if (c.status === 'True' && /Error|Warning|Active/.test(c.type)) once(`cond/${c.type}`, `${c.type}: ${c.message ?? c.reason ?? ''}`);
+      if (st.operationState)
+        once(
+          'op',
+          `sync ${rev}: ${st.operationState.phase}${st.operationState.message ? ` (${st.operationState.message})` : ''}`,
+        );
+      for (const c of st.conditions ?? [])
+        if (c.status === 'True' && /Error|Warning|Active/.test(c.type))
+          once(`cond/${c.type}`, `${c.type}: ${c.message ?? c.reason ?? ''}`);
       if (st.health) once('health', `health: ${st.health.status}${st.health.message ? ` (${st.health.message})` : ''}`);
       for (const r of st.resources ?? []) {
         if (r.kind !== 'Deployment' && r.kind !== 'StatefulSet' && r.kind !== 'DaemonSet') continue;
-        const w = await client.get<KubeObject & { spec?: { replicas?: number }; status?: Record<string, number | undefined> }>(kindInfo(r.kind)!, r.namespace ?? 'default', r.name).catch(() => undefined);
+        const w = await client
+          .get<KubeObject & { spec?: { replicas?: number }; status?: Record<string, number | undefined> }>(
+            kindInfo(r.kind)!,
+            r.namespace ?? 'default',
+            r.name,
+          )
+          .catch(() => undefined);
         const want = w?.spec?.replicas ?? w?.status?.desiredNumberScheduled ?? 0;
         const ready = w?.status?.readyReplicas ?? w?.status?.numberReady ?? 0;
         const updated = w?.status?.updatedReplicas ?? w?.status?.updatedNumberScheduled ?? 0;
@@ -571,12 +925,25 @@ async function reportProgress(client: BerthClient, name: string, ingress: string
       }
       for (const r of st.resources ?? []) {
         if (r.kind !== 'Ingress') continue;
-        const ing = await client.get<KubeObject & { spec?: { rules?: { host?: string }[] } }>(kindInfo('Ingress')!, r.namespace ?? 'default', r.name).catch(() => undefined);
-        for (const host of (ing?.spec?.rules ?? []).map((x) => x.host ?? '')) once(`ing/${r.name}/${host}`, `serving ${host || '(any host)'}: curl ${host ? `-H 'Host: ${host}' ` : ''}${ingress}/`);
+        const ing = await client
+          .get<KubeObject & { spec?: { rules?: { host?: string }[] } }>(
+            kindInfo('Ingress')!,
+            r.namespace ?? 'default',
+            r.name,
+          )
+          .catch(() => undefined);
+        for (const host of (ing?.spec?.rules ?? []).map((x) => x.host ?? ''))
+          once(
+            `ing/${r.name}/${host}`,
+            `serving ${host || '(any host)'}: curl ${host ? `-H 'Host: ${host}' ` : ''}${ingress}/`,
+          );
       }
       const last = st.ledger?.at(-1);
-      if (last?.servingAt) once(`served/${last.revision}`, `commit ${last.revision.slice(0, 7)} serving since ${last.servingAt}`);
-      out.status(`${spinner[tick++ % spinner.length]} ${name}: ${st.sync?.status ?? 'Unknown'} at ${rev} · ${st.health?.status ?? 'Unknown'} · Ctrl-C to stop`);
+      if (last?.servingAt)
+        once(`served/${last.revision}`, `commit ${last.revision.slice(0, 7)} serving since ${last.servingAt}`);
+      out.status(
+        `${spinner[tick++ % spinner.length]} ${name}: ${st.sync?.status ?? 'Unknown'} at ${rev} · ${st.health?.status ?? 'Unknown'} · Ctrl-C to stop`,
+      );
     } catch (e) {
       if (!isBerthError(e, 'NotFound')) once('error', `status not readable: ${(e as Error).message}`);
     }
@@ -594,5 +961,10 @@ interface AppStatus {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  process.exitCode = await runCli(argv, undefined, [addServerCommand, addSimulateCommand, addAgentCommand, addUpCommand]);
+  process.exitCode = await runCli(argv, undefined, [
+    addServerCommand,
+    addSimulateCommand,
+    addAgentCommand,
+    addUpCommand,
+  ]);
 }

@@ -18,7 +18,15 @@ import { runHook } from './hooks.js';
 import { planPod } from './plan.js';
 import { PortAllocator } from './ports.js';
 import { Prober } from './probes.js';
-import { ResolveError, containerSpec, podPorts, prepareVolumes, type DataObject, type Lookup, type PodObject } from './resolve.js';
+import {
+  ResolveError,
+  containerSpec,
+  podPorts,
+  prepareVolumes,
+  type DataObject,
+  type Lookup,
+  type PodObject,
+} from './resolve.js';
 import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 import type { NodeDns } from './dns-config.js';
 
@@ -63,7 +71,11 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
-    this.events = new EventBroadcaster(new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }), Date.now, (err) => o.log?.debug({ err }, 'event not recorded'));
+    this.events = new EventBroadcaster(
+      new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }),
+      Date.now,
+      (err) => o.log?.debug({ err }, 'event not recorded'),
+    );
   }
 
   /** The cluster DNS pods started from now on get (known once the node's network is up). */
@@ -73,13 +85,23 @@ export class Agent {
 
   private emit(pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
     this.events.emit({
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}), ...(container ? { fieldPath: `spec.containers{${container}}` } : {}) },
-      type, reason, message,
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name,
+        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+        ...(container ? { fieldPath: `spec.containers{${container}}` } : {}),
+      },
+      type,
+      reason,
+      message,
     });
   }
 
   private podNamed(namespace: string, name: string): [string, PodObject] | undefined {
-    for (const entry of this.pods) if (entry[1].metadata.name === name && (entry[1].metadata.namespace ?? 'default') === namespace) return entry;
+    for (const entry of this.pods)
+      if (entry[1].metadata.name === name && (entry[1].metadata.namespace ?? 'default') === namespace) return entry;
     return undefined;
   }
 
@@ -94,10 +116,14 @@ export class Agent {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    signal.addEventListener('abort', () => {
-      this.queue.shutdown();
-      this.prober.stopAll();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.queue.shutdown();
+        this.prober.stopAll();
+      },
+      { once: true },
+    );
     try {
       await this.run(signal);
     } finally {
@@ -108,8 +134,13 @@ export class Agent {
   private async run(signal: AbortSignal): Promise<void> {
     // What runs already (an agent started again) is known before the first pod is looked at.
     await this.observe();
-    for (const list of this.instances.values()) for (const c of list) for (const p of c.ports) this.ports.reserve(p.hostPort);
-    await Promise.all([this.follow(signal), this.observeLoop(signal), ...Array.from({ length: this.o.workers ?? 8 }, () => this.work())]);
+    for (const list of this.instances.values())
+      for (const c of list) for (const p of c.ports) this.ports.reserve(p.hostPort);
+    await Promise.all([
+      this.follow(signal),
+      this.observeLoop(signal),
+      ...Array.from({ length: this.o.workers ?? 8 }, () => this.work()),
+    ]);
   }
 
   private async follow(signal: AbortSignal): Promise<void> {
@@ -152,7 +183,8 @@ export class Agent {
     const byPod = new Map<string, RuntimeContainer[]>();
     for (const c of await this.o.runtime.list()) byPod.set(c.podUid, [...(byPod.get(c.podUid) ?? []), c]);
     const changed: string[] = [];
-    const key = (l: RuntimeContainer[] | undefined) => JSON.stringify((l ?? []).map((c) => [c.id, c.state, c.exitCode]).sort());
+    const key = (l: RuntimeContainer[] | undefined) =>
+      JSON.stringify((l ?? []).map((c) => [c.id, c.state, c.exitCode]).sort());
     for (const uid of new Set([...byPod.keys(), ...this.instances.keys()])) {
       // A pod synced since this listing began knows better than the listing: keep its view.
       if ((this.syncedAt.get(uid) ?? 0) >= stamp) continue;
@@ -183,7 +215,11 @@ export class Agent {
   private lookup(namespace: string): Lookup {
     return async (kind, name) => {
       try {
-        return await this.o.client.get<KubeObject & DataObject>(kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS, namespace, name);
+        return await this.o.client.get<KubeObject & DataObject>(
+          kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS,
+          namespace,
+          name,
+        );
       } catch (e) {
         if (isBerthError(e, 'NotFound')) return undefined;
         throw e;
@@ -214,7 +250,8 @@ export class Agent {
     let failure: string | { reason: string; message: string } | undefined;
     let volumes = new Map<string, string>();
     try {
-      if (!pod.metadata.deletionTimestamp) volumes = await prepareVolumes(pod, this.o.dataDir, this.lookup(pod.metadata.namespace ?? 'default'));
+      if (!pod.metadata.deletionTimestamp)
+        volumes = await prepareVolumes(pod, this.o.dataDir, this.lookup(pod.metadata.namespace ?? 'default'));
     } catch (e) {
       if (!(e instanceof ResolveError)) throw e;
       failure = e.message;
@@ -224,7 +261,8 @@ export class Agent {
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
     // A pod that may be serving leaves its endpoints before its containers get SIGTERM, so
     // that routers stop sending it requests first.
-    if (pod.metadata.deletionTimestamp && plan.stop.length && pod.status?.hostPorts?.length) await this.leaveEndpoints(pod, Math.min(ENDPOINTS_DRAIN_MS, grace / 2));
+    if (pod.metadata.deletionTimestamp && plan.stop.length && pod.status?.hostPorts?.length)
+      await this.leaveEndpoints(pod, Math.min(ENDPOINTS_DRAIN_MS, grace / 2));
     for (const id of plan.stop) {
       // preStop first, within the grace period; what is left of it is the stop's.
       const instance = mine().find((c) => c.id === id);
@@ -232,14 +270,21 @@ export class Agent {
       const t = Date.now();
       if (instance && preStop) {
         const failed = await runHook(preStop, instance, runtime, this.o.address, grace);
-        if (failed) this.o.log?.warn({ pod: pod.metadata.name, container: instance.name, failed }, 'preStop hook failed');
+        if (failed)
+          this.o.log?.warn({ pod: pod.metadata.name, container: instance.name, failed }, 'preStop hook failed');
       }
       if (instance) this.emit(pod, 'Normal', 'Killing', `Stopping container ${instance.name}`, instance.name);
       await runtime.stop(id, Math.max(0, grace - (Date.now() - t)));
     }
     this.prober.forget([...plan.stop, ...plan.remove]);
     // The pod's host ports: what its containers had (a restart keeps its endpoints), else new ones.
-    const ports = plan.start.length ? await podPorts(pod, mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))), (preferred) => this.ports.allocate(preferred)) : [];
+    const ports = plan.start.length
+      ? await podPorts(
+          pod,
+          mine().flatMap((c) => c.ports.map((p) => ({ ...p, container: p.container ?? c.name }))),
+          (preferred) => this.ports.allocate(preferred),
+        )
+      : [];
     const started: RuntimeContainer[] = [];
     let serviceVars: Record<string, string> | undefined;
     let retryAt: number | undefined;
@@ -254,10 +299,20 @@ export class Agent {
       }
       try {
         serviceVars ??= await this.serviceEnv(pod.metadata.namespace ?? 'default');
-        const spec = await containerSpec(pod, container, s.restartCount, { lookup: this.lookup(pod.metadata.namespace ?? 'default'), node: this.o.node, address: this.o.address, volumes, podPorts: ports, serviceEnv: serviceVars, ...(this.nodeDns ? { nodeDns: this.nodeDns } : {}) });
+        const spec = await containerSpec(pod, container, s.restartCount, {
+          lookup: this.lookup(pod.metadata.namespace ?? 'default'),
+          node: this.o.node,
+          address: this.o.address,
+          volumes,
+          podPorts: ports,
+          serviceEnv: serviceVars,
+          ...(this.nodeDns ? { nodeDns: this.nodeDns } : {}),
+        });
         const refused = runtime.check(spec);
         if (refused) throw new ResolveError(refused);
-        const instance = await runtime.start(spec, (reason, message) => this.emit(pod, 'Normal', reason, message, container.name));
+        const instance = await runtime.start(spec, (reason, message) =>
+          this.emit(pod, 'Normal', reason, message, container.name),
+        );
         this.pullBackoff.delete(pullKey);
         started.push(instance);
         this.emit(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
@@ -286,7 +341,9 @@ export class Agent {
     }
     // The state after what was just done, for status and probes.
     // Only stops change what is known of existing instances (their exit); starts add what they return.
-    const after = plan.stop.length ? (await runtime.list()).filter((c) => c.podUid === uid) : [...mine().filter((c) => !plan.remove.includes(c.id)), ...started];
+    const after = plan.stop.length
+      ? (await runtime.list()).filter((c) => c.podUid === uid)
+      : [...mine().filter((c) => !plan.remove.includes(c.id)), ...started];
     this.instances.set(uid, after);
     this.syncedAt.set(uid, this.observation);
     const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
@@ -299,12 +356,35 @@ export class Agent {
       });
       return undefined;
     }
-    this.prober.sync(uid, after.filter((c) => c.state === 'running').map((instance) => ({ instance, container: all.find((c) => c.name === instance.name) as Container })).filter((x) => x.container));
+    this.prober.sync(
+      uid,
+      after
+        .filter((c) => c.state === 'running')
+        .map((instance) => ({ instance, container: all.find((c) => c.name === instance.name) as Container }))
+        .filter((x) => x.container),
+    );
     for (const cs of final.status.containerStatuses ?? []) {
-      if (cs.state?.waiting?.reason === 'CrashLoopBackOff') this.emit(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${cs.name} in pod ${pod.metadata.name}`, cs.name);
+      if (cs.state?.waiting?.reason === 'CrashLoopBackOff')
+        this.emit(
+          pod,
+          'Warning',
+          'BackOff',
+          `Back-off restarting failed container ${cs.name} in pod ${pod.metadata.name}`,
+          cs.name,
+        );
     }
-    await this.report(pod, { ...final.status, hostIP: this.o.address, podIP: this.o.address, hostIPs: [{ ip: this.o.address }], podIPs: [{ ip: this.o.address }] });
-    const waits = [plan.requeueAfterMs, final.requeueAfterMs, retryAt !== undefined ? retryAt - Date.now() : undefined].filter((x): x is number => x !== undefined);
+    await this.report(pod, {
+      ...final.status,
+      hostIP: this.o.address,
+      podIP: this.o.address,
+      hostIPs: [{ ip: this.o.address }],
+      podIPs: [{ ip: this.o.address }],
+    });
+    const waits = [
+      plan.requeueAfterMs,
+      final.requeueAfterMs,
+      retryAt !== undefined ? retryAt - Date.now() : undefined,
+    ].filter((x): x is number => x !== undefined);
     return waits.length ? Math.max(1, Math.min(...waits)) : undefined;
   }
 
@@ -316,7 +396,10 @@ export class Agent {
 
   private async leaveEndpoints(pod: PodObject, limitMs: number): Promise<void> {
     const until = Date.now() + limitMs;
-    const listed = (e: KubeObject) => ((e as { subsets?: { addresses?: { targetRef?: { uid?: string } }[] }[] }).subsets ?? []).some((s) => (s.addresses ?? []).some((a) => a.targetRef?.uid === pod.metadata.uid));
+    const listed = (e: KubeObject) =>
+      ((e as { subsets?: { addresses?: { targetRef?: { uid?: string } }[] }[] }).subsets ?? []).some((s) =>
+        (s.addresses ?? []).some((a) => a.targetRef?.uid === pod.metadata.uid),
+      );
     while (Date.now() < until) {
       const { items } = await this.o.client.list(ENDPOINTS, { namespace: pod.metadata.namespace ?? 'default' });
       if (!items.some(listed)) return;
@@ -333,7 +416,8 @@ export class Agent {
       const updated = await this.o.client.update(PODS, { ...(pod as unknown as KubeObject), status }, 'status');
       // Newer than what the watch gave, and not deleted meanwhile (the watch may be ahead of this answer).
       const known = this.pods.get(uid);
-      if (known && Number(known.metadata.resourceVersion ?? 0) < Number(updated.metadata.resourceVersion)) this.pods.set(uid, updated as unknown as PodObject);
+      if (known && Number(known.metadata.resourceVersion ?? 0) < Number(updated.metadata.resourceVersion))
+        this.pods.set(uid, updated as unknown as PodObject);
       this.written.set(uid, text);
     } catch (e) {
       // Changed meanwhile: the watch brings the new version, and the pod is synced again.

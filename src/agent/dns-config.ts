@@ -30,7 +30,10 @@ const MAX_SEARCHES = 32;
 export function parseResolvConf(text: string): PodDns {
   const out: PodDns = { nameservers: [], searches: [], options: [] };
   for (const line of text.split('\n')) {
-    const [key, ...values] = line.replace(/[#;].*$/, '').trim().split(/\s+/);
+    const [key, ...values] = line
+      .replace(/[#;].*$/, '')
+      .trim()
+      .split(/\s+/);
     if (key === 'nameserver' && values[0]) out.nameservers.push(values[0]);
     else if (key === 'search' || key === 'domain') out.searches = values;
     else if (key === 'options') out.options.push(...values);
@@ -43,17 +46,24 @@ export function podDns(pod: PodObject, node: NodeDns): PodDns | undefined {
   const spec = pod.spec ?? ({} as NonNullable<PodObject['spec']>);
   const policy = spec.dnsPolicy ?? 'ClusterFirst';
   const host = parseResolvConf(node.hostResolvConf);
-  const clusterFirst = node.nameserver !== undefined && (policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !spec.hostNetwork));
+  const clusterFirst =
+    node.nameserver !== undefined &&
+    (policy === 'ClusterFirstWithHostNet' || (policy === 'ClusterFirst' && !spec.hostNetwork));
   let base: PodDns;
   if (policy === 'None') base = { nameservers: [], searches: [], options: [] };
   else if (clusterFirst) {
     const ns = pod.metadata.namespace ?? 'default';
-    base = { nameservers: [node.nameserver!], searches: [`${ns}.svc.${node.domain}`, `svc.${node.domain}`, node.domain, ...host.searches], options: ['ndots:5'] };
+    base = {
+      nameservers: [node.nameserver!],
+      searches: [`${ns}.svc.${node.domain}`, `svc.${node.domain}`, node.domain, ...host.searches],
+      options: ['ndots:5'],
+    };
   } else if (!spec.dnsConfig) return undefined;
   else base = host;
   const config = spec.dnsConfig ?? {};
   const options = new Map(base.options.map((o) => [o.split(':')[0]!, o]));
-  for (const o of config.options ?? []) if (o.name) options.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
+  for (const o of config.options ?? [])
+    if (o.name) options.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
   return {
     nameservers: unique([...base.nameservers, ...(config.nameservers ?? [])]).slice(0, MAX_NAMESERVERS),
     searches: unique([...base.searches, ...(config.searches ?? [])]).slice(0, MAX_SEARCHES),
@@ -62,11 +72,13 @@ export function podDns(pod: PodObject, node: NodeDns): PodDns | undefined {
 }
 
 export function renderResolvConf(dns: PodDns): string {
-  return [
-    ...(dns.searches.length ? [`search ${dns.searches.join(' ')}`] : []),
-    ...dns.nameservers.map((n) => `nameserver ${n}`),
-    ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
-  ].join('\n') + '\n';
+  return (
+    [
+      ...(dns.searches.length ? [`search ${dns.searches.join(' ')}`] : []),
+      ...dns.nameservers.map((n) => `nameserver ${n}`),
+      ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
+    ].join('\n') + '\n'
+  );
 }
 
 /** The kubelet's managed /etc/hosts: localhost, the pod's own name (FQDN when it has a subdomain), hostAliases. */
@@ -74,7 +86,9 @@ export function podHosts(pod: PodObject, podIP: string, domain: string): string 
   const spec = pod.spec ?? ({} as NonNullable<PodObject['spec']>);
   const hostname = spec.hostname ?? pod.metadata.name;
   const ns = pod.metadata.namespace ?? 'default';
-  const self = spec.subdomain ? `${podIP}\t${hostname}.${spec.subdomain}.${ns}.svc.${domain}\t${hostname}` : `${podIP}\t${hostname}`;
+  const self = spec.subdomain
+    ? `${podIP}\t${hostname}.${spec.subdomain}.${ns}.svc.${domain}\t${hostname}`
+    : `${podIP}\t${hostname}`;
   const lines = [
     '# Kubernetes-managed hosts file.',
     '127.0.0.1\tlocalhost',
@@ -86,13 +100,16 @@ export function podHosts(pod: PodObject, podIP: string, domain: string): string 
     self,
   ];
   const aliases = hostAliasesOf(pod);
-  if (aliases.length) lines.push('', '# Entries added by HostAliases.', ...aliases.map((a) => `${a.ip}\t${a.hostnames.join('\t')}`));
+  if (aliases.length)
+    lines.push('', '# Entries added by HostAliases.', ...aliases.map((a) => `${a.ip}\t${a.hostnames.join('\t')}`));
   return `${lines.join('\n')}\n`;
 }
 
 /** spec.hostAliases that name an address and at least one host. */
 export function hostAliasesOf(pod: PodObject): { ip: string; hostnames: string[] }[] {
-  return (pod.spec?.hostAliases ?? []).filter((a) => a.ip && a.hostnames?.length).map((a) => ({ ip: a.ip!, hostnames: a.hostnames! }));
+  return (pod.spec?.hostAliases ?? [])
+    .filter((a) => a.ip && a.hostnames?.length)
+    .map((a) => ({ ip: a.ip!, hostnames: a.hostnames! }));
 }
 
 const unique = (list: string[]): string[] => [...new Set(list)];

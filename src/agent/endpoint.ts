@@ -9,7 +9,13 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { PORT_FORWARD_PROTOCOLS, SPDY_TUNNEL_PROTOCOL, STREAM_PROTOCOLS, parsePorts, parseStreamRequest } from '../api/channels.js';
+import {
+  PORT_FORWARD_PROTOCOLS,
+  SPDY_TUNNEL_PROTOCOL,
+  STREAM_PROTOCOLS,
+  parsePorts,
+  parseStreamRequest,
+} from '../api/channels.js';
 import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
 import { serveAttach, serveExec, servePortForwardChannels, servePortForwardSpdy, type PortTarget } from './streams.js';
 
@@ -30,11 +36,16 @@ export class AgentEndpoint {
   /** The subprotocol chosen for each upgrade (by path), for the WebSocket handshake to answer. */
   private readonly chosenProtocol = new WeakMap<IncomingMessage, string>();
   private readonly sockets = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 16 * 1024 * 1024,
     handleProtocols: (_offered, req) => this.chosenProtocol.get(req) ?? false,
   });
 
-  constructor(private readonly runtime: ContainerRuntime, private readonly lookup: EndpointLookup) {}
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly lookup: EndpointLookup,
+  ) {}
 
   async listen(address: string, port = 0): Promise<number> {
     this.server = createServer((req, res) => {
@@ -65,26 +76,40 @@ export class AgentEndpoint {
   }
 
   /** The container a request names: the newest (or the previous) instance, or why there is none. */
-  private pick(namespace: string, pod: string, container: string | null | undefined, previous: boolean): RuntimeContainer | string {
+  private pick(
+    namespace: string,
+    pod: string,
+    container: string | null | undefined,
+    previous: boolean,
+  ): RuntimeContainer | string {
     const all = this.lookup.instances(namespace, pod);
     if (!all) return `pod ${namespace}/${pod} is not on this node`;
     const name = container || this.lookup.defaultContainer(namespace, pod);
     const mine = all.filter((c) => c.name === name).sort((a, b) => a.restartCount - b.restartCount);
     const chosen = previous ? mine.at(-2) : mine.at(-1);
-    if (!chosen) return previous ? `previous terminated container "${name}" in pod "${pod}" not found` : `container "${name}" in pod "${pod}" is not running yet`;
+    if (!chosen)
+      return previous
+        ? `previous terminated container "${name}" in pod "${pod}" not found`
+        : `container "${name}" in pod "${pod}" is not running yet`;
     return chosen;
   }
 
   private portTarget(namespace: string, pod: string): PortTarget {
     return (port) => {
-      const bound = (this.lookup.instances(namespace, pod) ?? []).flatMap((c) => (c.state === 'running' ? c.ports : [])).find((p) => p.containerPort === port && p.protocol === 'TCP');
-      return bound ? { host: this.lookup.address, port: bound.hostPort } : `pod ${namespace}/${pod} has no running container with TCP port ${port} (Berth forwards the ports a pod declares)`;
+      const bound = (this.lookup.instances(namespace, pod) ?? [])
+        .flatMap((c) => (c.state === 'running' ? c.ports : []))
+        .find((p) => p.containerPort === port && p.protocol === 'TCP');
+      return bound
+        ? { host: this.lookup.address, port: bound.hostPort }
+        : `pod ${namespace}/${pod} has no running container with TCP port ${port} (Berth forwards the ports a pod declares)`;
     };
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (status: number, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Bad Request'}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`,
+      );
     };
     socket.on('error', () => undefined);
     if (!this.authorized(req)) return refuse(401, 'unauthorized');
@@ -93,8 +118,11 @@ export class AgentEndpoint {
     const q = url.searchParams;
     const namespace = q.get('namespace') ?? 'default';
     const pod = q.get('pod') ?? '';
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    const known: readonly string[] = url.pathname === '/portforward' ? [SPDY_TUNNEL_PROTOCOL, ...PORT_FORWARD_PROTOCOLS] : STREAM_PROTOCOLS;
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
+    const known: readonly string[] =
+      url.pathname === '/portforward' ? [SPDY_TUNNEL_PROTOCOL, ...PORT_FORWARD_PROTOCOLS] : STREAM_PROTOCOLS;
     const protocol = known.find((p) => offered.includes(p));
     if (!protocol) return refuse(400, `offer one of the WebSocket subprotocols ${known.join(', ')}`);
     this.chosenProtocol.set(req, protocol);
@@ -124,19 +152,31 @@ export class AgentEndpoint {
   private async handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
     if (!this.authorized(req)) return void res.writeHead(401, { 'Content-Type': 'text/plain' }).end('unauthorized\n');
     const url = new URL(req.url ?? '/', 'http://agent');
-    const fail = (status: number, message: string) => void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
+    const fail = (status: number, message: string) =>
+      void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
     if (req.method === 'GET' && url.pathname === '/logs') {
       const q = url.searchParams;
-      const chosen = this.pick(q.get('namespace') ?? 'default', q.get('pod') ?? '', q.get('container'), q.get('previous') === 'true');
+      const chosen = this.pick(
+        q.get('namespace') ?? 'default',
+        q.get('pod') ?? '',
+        q.get('container'),
+        q.get('previous') === 'true',
+      );
       if (typeof chosen === 'string') return fail(400, chosen);
       const abort = new AbortController();
       res.on('close', () => abort.abort());
       const since = q.get('sinceSeconds');
       const timestamps = q.get('timestamps') === 'true';
-      if ((since || timestamps) && this.runtime.name === 'process') return fail(400, `the process runtime keeps no timestamps in its logs (its processes write their log file directly): ${since ? 'use --tail instead of --since' : 'leave out --timestamps'}`);
+      if ((since || timestamps) && this.runtime.name === 'process')
+        return fail(
+          400,
+          `the process runtime keeps no timestamps in its logs (its processes write their log file directly): ${since ? 'use --tail instead of --since' : 'leave out --timestamps'}`,
+        );
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       for await (const line of this.runtime.logs(chosen.id, {
-        follow: q.get('follow') === 'true', signal: abort.signal, timestamps,
+        follow: q.get('follow') === 'true',
+        signal: abort.signal,
+        timestamps,
         ...(q.get('tailLines') ? { tailLines: Number(q.get('tailLines')) } : {}),
         ...(since ? { sinceMs: Date.now() - Number(since) * 1000 } : {}),
       })) {

@@ -40,13 +40,23 @@ export interface Machine {
 }
 
 export function thisMachine(): Machine {
-  return { cpus: os.cpus().length, memoryBytes: os.totalmem(), os: process.platform, arch: ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch, kernel: os.release(), hostname: os.hostname() };
+  return {
+    cpus: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    os: process.platform,
+    arch: ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch,
+    kernel: os.release(),
+    hostname: os.hostname(),
+  };
 }
 
 /** `k=v,k2=v2` → labels. */
 export function parseLabels(s: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const part of (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new BerthError('Usage', `label ${JSON.stringify(part)} is not key=value`);
     out[part.slice(0, eq)] = part.slice(eq + 1);
@@ -56,32 +66,74 @@ export function parseLabels(s: string | undefined): Record<string, string> {
 
 /** `key=value:Effect` or `key:Effect`, comma-separated → taints. */
 export function parseTaints(s: string | undefined): Taint[] {
-  return (s ?? '').split(',').map((x) => x.trim()).filter(Boolean).map((part) => {
-    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(part);
-    if (!m) throw new BerthError('Usage', `taint ${JSON.stringify(part)} is not key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
-    return { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3] as Taint['effect'] };
-  });
+  return (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(part);
+      if (!m)
+        throw new BerthError(
+          'Usage',
+          `taint ${JSON.stringify(part)} is not key[=value]:NoSchedule|PreferNoSchedule|NoExecute`,
+        );
+      return { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3] as Taint['effect'] };
+    });
 }
 
 /** The Node an agent registers (pure: the machine is an argument). */
 export function nodeObject(o: NodeSpecOptions, machine: Machine, now = new Date()): KubeObject {
   const cpu = o.capacity?.cpu !== undefined ? parseQuantity(o.capacity.cpu).toString() : String(machine.cpus);
-  const memory = o.capacity?.memory !== undefined ? parseQuantity(o.capacity.memory).toString() : `${Math.floor(machine.memoryBytes / 1024)}Ki`;
+  const memory =
+    o.capacity?.memory !== undefined
+      ? parseQuantity(o.capacity.memory).toString()
+      : `${Math.floor(machine.memoryBytes / 1024)}Ki`;
   const pods = o.capacity?.pods ?? '110';
   const capacity = { cpu, memory, pods };
   const at = timestamp(now);
   return {
-    apiVersion: 'v1', kind: 'Node',
+    apiVersion: 'v1',
+    kind: 'Node',
     metadata: {
-      name: o.name, labels: { 'kubernetes.io/hostname': o.name, 'kubernetes.io/os': machine.os, 'kubernetes.io/arch': machine.arch, ...(o.labels ?? {}) },
+      name: o.name,
+      labels: {
+        'kubernetes.io/hostname': o.name,
+        'kubernetes.io/os': machine.os,
+        'kubernetes.io/arch': machine.arch,
+        ...(o.labels ?? {}),
+      },
       ...(o.dataDir ? { annotations: { [DATA_DIR_ANNOTATION]: o.dataDir } } : {}),
     },
     spec: { ...(o.taints?.length ? { taints: o.taints } : {}) },
     status: {
-      capacity, allocatable: capacity,
-      addresses: [{ type: 'InternalIP', address: o.address ?? '127.0.0.1' }, { type: 'Hostname', address: o.name }],
-      nodeInfo: { kubeletVersion: `berth/${o.version}`, operatingSystem: machine.os, architecture: machine.arch, kernelVersion: machine.kernel, containerRuntimeVersion: '', osImage: '', machineID: '', systemUUID: '', bootID: '', kubeProxyVersion: '' },
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'berth agent is posting ready status', lastHeartbeatTime: at, lastTransitionTime: at }],
+      capacity,
+      allocatable: capacity,
+      addresses: [
+        { type: 'InternalIP', address: o.address ?? '127.0.0.1' },
+        { type: 'Hostname', address: o.name },
+      ],
+      nodeInfo: {
+        kubeletVersion: `berth/${o.version}`,
+        operatingSystem: machine.os,
+        architecture: machine.arch,
+        kernelVersion: machine.kernel,
+        containerRuntimeVersion: '',
+        osImage: '',
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
+        kubeProxyVersion: '',
+      },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'berth agent is posting ready status',
+          lastHeartbeatTime: at,
+          lastTransitionTime: at,
+        },
+      ],
     },
   };
 }
@@ -94,7 +146,12 @@ export class NodeMembership {
   constructor(
     private readonly client: BerthClient,
     private readonly node: KubeObject,
-    private readonly options: { heartbeatMs?: number; useToken: (token: string) => void; onError?: (e: unknown) => void; endpoint?: () => { port: number; token: string } | undefined },
+    private readonly options: {
+      heartbeatMs?: number;
+      useToken: (token: string) => void;
+      onError?: (e: unknown) => void;
+      endpoint?: () => { port: number; token: string } | undefined;
+    },
   ) {}
 
   get name(): string {
@@ -120,7 +177,9 @@ export class NodeMembership {
     // The lease outlives a few missed beats; the server's grace period decides NotReady.
     const leaseDurationSeconds = Math.max(1, Math.ceil((interval * 20) / 1000));
     const endpoint = this.options.endpoint?.();
-    await this.client.request('PUT', `/api/v1/nodes/${this.name}/heartbeat`, { body: { spec: { leaseDurationSeconds, ...(endpoint ? { endpoint } : {}) } } });
+    await this.client.request('PUT', `/api/v1/nodes/${this.name}/heartbeat`, {
+      body: { spec: { leaseDurationSeconds, ...(endpoint ? { endpoint } : {}) } },
+    });
   }
 
   /** Heartbeats until the signal aborts; a revoked token (401) or a lost name (409) ends it with an error. */

@@ -13,7 +13,11 @@ export const BACKOFF_MAX_MS = 5 * 60_000;
 /** A container that ran this long before it ended starts again without waiting. */
 export const BACKOFF_RESET_MS = 10 * 60_000;
 
-type Pod = { metadata: { uid?: string; deletionTimestamp?: string }; spec: { containers: Container[]; initContainers?: Container[]; restartPolicy?: string }; status?: PodStatus };
+type Pod = {
+  metadata: { uid?: string; deletionTimestamp?: string };
+  spec: { containers: Container[]; initContainers?: Container[]; restartPolicy?: string };
+  status?: PodStatus;
+};
 
 export interface ProbeView {
   /** Passed its readiness probe (or has none) — per container instance id. */
@@ -45,13 +49,24 @@ export function restartDelay(restarts: number): number {
 
 const stamp = (ms: number) => timestamp(new Date(ms));
 
-export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeView, now: number, runtime: string, failed?: string | { reason: string; message: string }): PodPlan {
+export function planPod(
+  pod: Pod,
+  instances: RuntimeContainer[],
+  probes: ProbeView,
+  now: number,
+  runtime: string,
+  failed?: string | { reason: string; message: string },
+): PodPlan {
   // Why the pod cannot start: its config (a missing ConfigMap, a refused spec) or its image.
   const failure = typeof failed === 'string' ? { reason: 'CreateContainerConfigError', message: failed } : failed;
   const plan: PodPlan = { start: [], stop: [], remove: [], terminated: false, status: {} };
   const policy = pod.spec.restartPolicy ?? 'Always';
   const byName = new Map<string, RuntimeContainer[]>();
-  for (const c of instances) byName.set(c.name, [...(byName.get(c.name) ?? []), c].sort((a, b) => a.restartCount - b.restartCount || a.startedAt - b.startedAt));
+  for (const c of instances)
+    byName.set(
+      c.name,
+      [...(byName.get(c.name) ?? []), c].sort((a, b) => a.restartCount - b.restartCount || a.startedAt - b.startedAt),
+    );
   const latest = (name: string) => byName.get(name)?.at(-1);
   // The current instance and the one before it (its logs are `--previous`) stay; older ones go.
   for (const list of byName.values()) for (const old of list.slice(0, -2)) plan.remove.push(old.id);
@@ -113,15 +128,29 @@ export function planPod(pod: Pod, instances: RuntimeContainer[], probes: ProbeVi
     if (states.some((s) => s === 'running')) phase = 'Running';
     else if (states.every((s) => s === 'succeeded')) phase = 'Succeeded';
     else if (states.every((s) => s === 'succeeded' || s === 'failed')) phase = 'Failed';
-    else if (pod.status?.phase === 'Running' && states.some((s) => s === 'starting') && instances.length) phase = 'Running';
+    else if (pod.status?.phase === 'Running' && states.some((s) => s === 'starting') && instances.length)
+      phase = 'Running';
   }
-  plan.status = status(pod, byName, probes, now, runtime, { phase, initialized, waiting: new Set(waits.length ? pod.spec.containers.map((c) => c.name) : []) });
+  plan.status = status(pod, byName, probes, now, runtime, {
+    phase,
+    initialized,
+    waiting: new Set(waits.length ? pod.spec.containers.map((c) => c.name) : []),
+  });
   return plan;
 }
 
 function status(
-  pod: Pod, byName: Map<string, RuntimeContainer[]>, probes: ProbeView, now: number, runtime: string,
-  o: { phase: PodStatus['phase']; initialized?: boolean; failure?: { reason: string; message: string }; waiting?: Set<string> },
+  pod: Pod,
+  byName: Map<string, RuntimeContainer[]>,
+  probes: ProbeView,
+  now: number,
+  runtime: string,
+  o: {
+    phase: PodStatus['phase'];
+    initialized?: boolean;
+    failure?: { reason: string; message: string };
+    waiting?: Set<string>;
+  },
 ): PodStatus {
   const prev = pod.status ?? {};
   const at = stamp(now);
@@ -129,18 +158,36 @@ function status(
     const list = byName.get(c.name) ?? [];
     const last = list.at(-1);
     const before = list.at(-2);
-    const terminated = (x: RuntimeContainer) => ({ terminated: { exitCode: x.exitCode ?? 0, reason: x.exitCode === 0 ? 'Completed' : 'Error', startedAt: stamp(x.startedAt), finishedAt: stamp(x.finishedAt ?? now), containerID: `${runtime}://${x.id}` } });
+    const terminated = (x: RuntimeContainer) => ({
+      terminated: {
+        exitCode: x.exitCode ?? 0,
+        reason: x.exitCode === 0 ? 'Completed' : 'Error',
+        startedAt: stamp(x.startedAt),
+        finishedAt: stamp(x.finishedAt ?? now),
+        containerID: `${runtime}://${x.id}`,
+      },
+    });
     let state: ContainerStatus['state'];
-    if (!last) state = { waiting: o.failure ? { reason: o.failure.reason, message: o.failure.message } : { reason: 'ContainerCreating' } };
+    if (!last)
+      state = {
+        waiting: o.failure ? { reason: o.failure.reason, message: o.failure.message } : { reason: 'ContainerCreating' },
+      };
     else if (last.state === 'running') state = { running: { startedAt: stamp(last.startedAt) } };
-    else if (o.waiting?.has(c.name) && last.exitCode !== undefined) state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${c.name}` } };
+    else if (o.waiting?.has(c.name) && last.exitCode !== undefined)
+      state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${c.name}` } };
     else state = terminated(last);
-    const lastState = state.waiting?.reason === 'CrashLoopBackOff' && last ? terminated(last) : before ? terminated(before) : undefined;
+    const lastState =
+      state.waiting?.reason === 'CrashLoopBackOff' && last ? terminated(last) : before ? terminated(before) : undefined;
     return {
-      name: c.name, image: c.image, imageID: '', ...(last ? { containerID: `${runtime}://${last.id}` } : {}),
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ...(last ? { containerID: `${runtime}://${last.id}` } : {}),
       ready: Boolean(last && last.state === 'running' && probes.ready.has(last.id)),
       started: Boolean(last && last.state === 'running' && probes.started.has(last.id)),
-      restartCount: last?.restartCount ?? 0, state, ...(lastState ? { lastState } : {}),
+      restartCount: last?.restartCount ?? 0,
+      state,
+      ...(lastState ? { lastState } : {}),
     } as ContainerStatus;
   };
   const containerStatuses = pod.spec.containers.map(statusOf);
@@ -149,10 +196,26 @@ function status(
   const condition = (type: string, ok: boolean, reason?: string): Condition => {
     const old = prev.conditions?.find((c) => c.type === type);
     const s = ok ? 'True' : 'False';
-    return { type, status: s, lastTransitionTime: old?.status === s ? old.lastTransitionTime ?? at : at, ...(ok || !reason ? {} : { reason }) } as Condition;
+    return {
+      type,
+      status: s,
+      lastTransitionTime: old?.status === s ? (old.lastTransitionTime ?? at) : at,
+      ...(ok || !reason ? {} : { reason }),
+    } as Condition;
   };
   const initialized = o.initialized ?? true;
-  const ports = [...byName.values()].map((l) => l.at(-1)).filter((x): x is RuntimeContainer => Boolean(x)).flatMap((x) => x.ports.map((p) => ({ containerName: x.name, ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort: p.hostPort, protocol: p.protocol })));
+  const ports = [...byName.values()]
+    .map((l) => l.at(-1))
+    .filter((x): x is RuntimeContainer => Boolean(x))
+    .flatMap((x) =>
+      x.ports.map((p) => ({
+        containerName: x.name,
+        ...(p.name ? { name: p.name } : {}),
+        containerPort: p.containerPort,
+        hostPort: p.hostPort,
+        protocol: p.protocol,
+      })),
+    );
   const terminal = o.phase === 'Succeeded' || o.phase === 'Failed';
   return {
     phase: o.phase,

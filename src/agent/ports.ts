@@ -23,7 +23,10 @@ export class PortAllocator {
 
   private readonly claims: MachineClaims;
 
-  constructor(private readonly now: () => number = Date.now, claimsDir = path.join(tmpdir(), 'berth-host-ports')) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    claimsDir = path.join(tmpdir(), 'berth-host-ports'),
+  ) {
     this.claims = new MachineClaims(claimsDir);
   }
 
@@ -60,7 +63,12 @@ export class PortAllocator {
    */
   async allocate(preferred?: number): Promise<number> {
     this.unclaimRested();
-    if (preferred !== undefined && (preferred >= 1024 || process.getuid?.() === 0) && (await this.take(preferred, { checkTcp: true }))) return preferred;
+    if (
+      preferred !== undefined &&
+      (preferred >= 1024 || process.getuid?.() === 0) &&
+      (await this.take(preferred, { checkTcp: true }))
+    )
+      return preferred;
     for (let attempt = 0; attempt < 20; attempt++) {
       // Bound on every address (port 0: the kernel picks one), so that it is free machine-wide, not just on ours.
       const port = await bindTcp(0);

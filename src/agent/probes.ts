@@ -21,7 +21,11 @@ export class Prober {
   readonly view: ProbeView = { ready: new Set(), unhealthy: new Set(), started: new Set() };
   private readonly workers = new Map<string, Worker>();
 
-  constructor(private readonly runtime: ContainerRuntime, private readonly address: string, private readonly onChange: (podUid: string) => void) {}
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly address: string,
+    private readonly onChange: (podUid: string) => void,
+  ) {}
 
   /** Probes every running instance given, stops probing the others of that pod. */
   sync(podUid: string, running: { instance: RuntimeContainer; container: Container }[]): void {
@@ -29,7 +33,8 @@ export class Prober {
     for (const [id, w] of this.workers) {
       if (id.startsWith(`${podUid.slice(0, 8)}-`) && !ids.has(id)) this.drop(id, w);
     }
-    for (const { instance, container } of running) if (!this.workers.has(instance.id)) this.begin(podUid, instance, container);
+    for (const { instance, container } of running)
+      if (!this.workers.has(instance.id)) this.begin(podUid, instance, container);
   }
 
   /** Forgets everything about a pod's instances (stopped or removed). */
@@ -53,7 +58,10 @@ export class Prober {
   }
 
   private begin(podUid: string, instance: RuntimeContainer, c: Container): void {
-    const w: Worker = { timers: [], counts: { startup: { ok: 0, failed: 0 }, readiness: { ok: 0, failed: 0 }, liveness: { ok: 0, failed: 0 } } };
+    const w: Worker = {
+      timers: [],
+      counts: { startup: { ok: 0, failed: 0 }, readiness: { ok: 0, failed: 0 }, liveness: { ok: 0, failed: 0 } },
+    };
     this.workers.set(instance.id, w);
     const changed = () => this.onChange(podUid);
     if (!c.startupProbe) this.view.started.add(instance.id);
@@ -79,7 +87,15 @@ export class Prober {
     }
   }
 
-  private record(kind: Kind, ok: boolean, probe: Probe, id: string, w: Worker, c: Container, changed: () => void): void {
+  private record(
+    kind: Kind,
+    ok: boolean,
+    probe: Probe,
+    id: string,
+    w: Worker,
+    c: Container,
+    changed: () => void,
+  ): void {
     const n = w.counts[kind];
     if (ok) {
       n.ok++;
@@ -88,7 +104,7 @@ export class Prober {
       n.failed++;
       n.ok = 0;
     }
-    const success = n.ok >= (kind === 'readiness' ? probe.successThreshold ?? 1 : 1);
+    const success = n.ok >= (kind === 'readiness' ? (probe.successThreshold ?? 1) : 1);
     const failure = n.failed >= (probe.failureThreshold ?? 3);
     if (kind === 'startup') {
       if (success && !this.view.started.has(id)) {
@@ -135,12 +151,19 @@ export class Prober {
         if (port === undefined) return false;
         return await new Promise<boolean>((resolve) => {
           const s = connect({ host: probe.tcpSocket!.host || this.address, port, timeout: timeoutMs });
-          s.once('connect', () => { s.destroy(); resolve(true); });
-          s.once('timeout', () => { s.destroy(); resolve(false); });
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('timeout', () => {
+            s.destroy();
+            resolve(false);
+          });
           s.once('error', () => resolve(false));
         });
       }
-      if (probe.exec?.command?.length) return (await this.runtime.exec(instance.id, probe.exec.command, { timeoutMs })).exitCode === 0;
+      if (probe.exec?.command?.length)
+        return (await this.runtime.exec(instance.id, probe.exec.command, { timeoutMs })).exitCode === 0;
       return false;
     } catch {
       return false;

@@ -13,7 +13,18 @@ import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
 import { hostAliasesOf, podDns, podHosts, type NodeDns } from './dns-config.js';
 
-export type PodObject = Pick<Pod, 'spec' | 'status'> & { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined>; deletionTimestamp?: string; deletionGracePeriodSeconds?: number } };
+export type PodObject = Pick<Pod, 'spec' | 'status'> & {
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string | undefined>;
+    annotations?: Record<string, string | undefined>;
+    deletionTimestamp?: string;
+    deletionGracePeriodSeconds?: number;
+  };
+};
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
 /** Reads a ConfigMap or Secret of the pod's namespace; undefined when it does not exist. */
 export type Lookup = (kind: 'ConfigMap' | 'Secret', name: string) => Promise<DataObject | undefined>;
@@ -22,12 +33,19 @@ export class ResolveError extends Error {}
 
 const decode = (kind: 'ConfigMap' | 'Secret', o: DataObject): Record<string, Buffer> => {
   const out: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(o.data ?? {})) out[k] = kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8');
+  for (const [k, v] of Object.entries(o.data ?? {}))
+    out[k] = kind === 'Secret' ? Buffer.from(v, 'base64') : Buffer.from(v, 'utf8');
   for (const [k, v] of Object.entries(o.binaryData ?? {})) out[k] = Buffer.from(v, 'base64');
   return out;
 };
 
-async function dataOf(lookup: Lookup, kind: 'ConfigMap' | 'Secret', name: string | undefined, optional: boolean | undefined, what: string): Promise<Record<string, Buffer> | undefined> {
+async function dataOf(
+  lookup: Lookup,
+  kind: 'ConfigMap' | 'Secret',
+  name: string | undefined,
+  optional: boolean | undefined,
+  what: string,
+): Promise<Record<string, Buffer> | undefined> {
   const o = name ? await lookup(kind, name) : undefined;
   if (!o) {
     if (optional) return undefined;
@@ -38,20 +56,30 @@ async function dataOf(lookup: Lookup, kind: 'ConfigMap' | 'Secret', name: string
 
 /** `$(VAR)` expands to an earlier variable; `$$(VAR)` is a literal `$(VAR)`, as Kubernetes does. */
 export function expand(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m));
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
+    m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m,
+  );
 }
 
 function fieldValue(pod: PodObject, node: string, address: string, fieldPath: string): string {
   const label = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
   if (label) return (label[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[label[2]!] ?? '';
   switch (fieldPath) {
-    case 'metadata.name': return pod.metadata.name;
-    case 'metadata.namespace': return pod.metadata.namespace ?? 'default';
-    case 'metadata.uid': return pod.metadata.uid ?? '';
-    case 'spec.nodeName': return node;
-    case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? 'default';
-    case 'status.podIP': case 'status.hostIP': return address;
-    default: throw new ResolveError(`unsupported fieldRef ${JSON.stringify(fieldPath)}`);
+    case 'metadata.name':
+      return pod.metadata.name;
+    case 'metadata.namespace':
+      return pod.metadata.namespace ?? 'default';
+    case 'metadata.uid':
+      return pod.metadata.uid ?? '';
+    case 'spec.nodeName':
+      return node;
+    case 'spec.serviceAccountName':
+      return pod.spec?.serviceAccountName ?? 'default';
+    case 'status.podIP':
+    case 'status.hostIP':
+      return address;
+    default:
+      throw new ResolveError(`unsupported fieldRef ${JSON.stringify(fieldPath)}`);
   }
 }
 
@@ -65,7 +93,14 @@ function resourceValue(c: Container, resource: string, divisor: string | number 
 }
 
 /** A container's environment: `services` (the Service variables) first, as the kubelet orders it. */
-export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, node: string, address: string, services: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function resolveEnv(
+  pod: PodObject,
+  c: Container,
+  lookup: Lookup,
+  node: string,
+  address: string,
+  services: Record<string, string> = {},
+): Promise<Record<string, string>> {
   const env: Record<string, string> = { ...services };
   for (const from of c.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
@@ -81,7 +116,10 @@ export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, n
       const kind = src.configMapKeyRef ? 'ConfigMap' : 'Secret';
       const data = await dataOf(lookup, kind, ref.name, ref.optional, `env ${e.name} of container ${c.name}`);
       const v = data?.[ref.key];
-      if (v === undefined && !ref.optional && data) throw new ResolveError(`${kind.toLowerCase()} "${ref.name}" has no key "${ref.key}" (env ${e.name} of container ${c.name})`);
+      if (v === undefined && !ref.optional && data)
+        throw new ResolveError(
+          `${kind.toLowerCase()} "${ref.name}" has no key "${ref.key}" (env ${e.name} of container ${c.name})`,
+        );
       if (v !== undefined) env[e.name] = v.toString('utf8');
     } else if (src.fieldRef) env[e.name] = fieldValue(pod, node, address, src.fieldRef.fieldPath);
     else if (src.resourceFieldRef) {
@@ -93,9 +131,17 @@ export async function resolveEnv(pod: PodObject, c: Container, lookup: Lookup, n
 }
 
 /** Writes a ConfigMap's or Secret's keys as files (items pick and rename), replacing what was there. */
-function writeDataDir(dir: string, data: Record<string, Buffer>, items: { key: string; path: string; mode?: number }[] | undefined, mode: number): void {
+function writeDataDir(
+  dir: string,
+  data: Record<string, Buffer>,
+  items: { key: string; path: string; mode?: number }[] | undefined,
+  mode: number,
+): void {
   const wanted = new Map<string, { content: Buffer; mode: number }>();
-  if (items?.length) for (const i of items) { if (data[i.key]) wanted.set(i.path, { content: data[i.key]!, mode: i.mode ?? mode }); }
+  if (items?.length)
+    for (const i of items) {
+      if (data[i.key]) wanted.set(i.path, { content: data[i.key]!, mode: i.mode ?? mode });
+    }
   else for (const [k, v] of Object.entries(data)) wanted.set(k, { content: v, mode });
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(dir)) if (!wanted.has(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
@@ -114,13 +160,17 @@ export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lo
   const podDir = path.join(dataDir, 'pods', pod.metadata.uid ?? pod.metadata.name, 'volumes');
   // The server refuses such pods; the agent, which knows its own folder for sure, refuses them too.
   const reaching = protectedHostPaths(pod.spec ?? {}, [path.resolve(dataDir)]);
-  if (reaching.length) throw new ResolveError(`hostPath ${reaching[0]!.path} (volume ${reaching[0]!.volume}) reaches the agent's data directory ${reaching[0]!.dir}: no pod may mount it`);
+  if (reaching.length)
+    throw new ResolveError(
+      `hostPath ${reaching[0]!.path} (volume ${reaching[0]!.volume}) reaches the agent's data directory ${reaching[0]!.dir}: no pod may mount it`,
+    );
   for (const v of (pod.spec?.volumes ?? []) as Volume[]) {
     const dir = path.join(podDir, v.name);
     if (v.emptyDir) mkdirSync(dir, { recursive: true });
     else if (v.hostPath) {
       if (v.hostPath.type === 'DirectoryOrCreate') mkdirSync(v.hostPath.path, { recursive: true });
-      else if (!existsSync(v.hostPath.path) && v.hostPath.type) throw new ResolveError(`hostPath ${v.hostPath.path} does not exist (volume ${v.name})`);
+      else if (!existsSync(v.hostPath.path) && v.hostPath.type)
+        throw new ResolveError(`hostPath ${v.hostPath.path} does not exist (volume ${v.name})`);
       out.set(v.name, v.hostPath.path);
       continue;
     } else if (v.configMap) {
@@ -131,11 +181,19 @@ export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lo
       writeDataDir(dir, data ?? {}, v.secret.items, v.secret.defaultMode ?? 0o644);
     } else if (v.persistentVolumeClaim) {
       // One directory per claim on the node: it outlives the pod, as the claim does.
-      const claimDir = path.join(dataDir, 'claims', pod.metadata.namespace ?? 'default', v.persistentVolumeClaim.claimName);
+      const claimDir = path.join(
+        dataDir,
+        'claims',
+        pod.metadata.namespace ?? 'default',
+        v.persistentVolumeClaim.claimName,
+      );
       mkdirSync(claimDir, { recursive: true });
       out.set(v.name, claimDir);
       continue;
-    } else throw new ResolveError(`volume ${v.name}: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported`);
+    } else
+      throw new ResolveError(
+        `volume ${v.name}: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported`,
+      );
     out.set(v.name, dir);
   }
   return out;
@@ -154,45 +212,102 @@ export interface ResolvedContainer {
  * Kubernetes; for others any free one (a well-known port such as 8080 is not taken from the
  * machine for a pod only Services and Ingresses reach).
  */
-export async function podPorts(pod: PodObject, known: PortBinding[], allocate: (preferred?: number) => Promise<number>): Promise<PortBinding[]> {
+export async function podPorts(
+  pod: PodObject,
+  known: PortBinding[],
+  allocate: (preferred?: number) => Promise<number>,
+): Promise<PortBinding[]> {
   const out: PortBinding[] = [];
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const p of c.ports ?? []) {
       const had = known.find((k) => k.container === c.name && k.containerPort === p.containerPort);
-      const hostPort = p.hostPort || (pod.spec?.hostNetwork ? p.containerPort : had?.hostPort ?? (await allocate(pod.spec?.subdomain ? p.containerPort : undefined)));
-      out.push({ container: c.name, ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, hostPort, protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'] });
+      const hostPort =
+        p.hostPort ||
+        (pod.spec?.hostNetwork
+          ? p.containerPort
+          : (had?.hostPort ?? (await allocate(pod.spec?.subdomain ? p.containerPort : undefined))));
+      out.push({
+        container: c.name,
+        ...(p.name ? { name: p.name } : {}),
+        containerPort: p.containerPort,
+        hostPort,
+        protocol: (p.protocol ?? 'TCP') as PortBinding['protocol'],
+      });
     }
   }
   return out;
 }
 
-const cpuMillis = (q: string | number | undefined) => (q === undefined ? undefined : Number(parseQuantity(q).milliValue()));
+const cpuMillis = (q: string | number | undefined) =>
+  q === undefined ? undefined : Number(parseQuantity(q).milliValue());
 const bytes = (q: string | number | undefined) => (q === undefined ? undefined : Number(parseQuantity(q).intValue()));
 
 /** One container's runtime spec. */
 export async function containerSpec(
-  pod: PodObject, c: Container, restartCount: number, o: { lookup: Lookup; node: string; address: string; volumes: Map<string, string>; podPorts: PortBinding[]; serviceEnv?: Record<string, string>; nodeDns?: NodeDns },
+  pod: PodObject,
+  c: Container,
+  restartCount: number,
+  o: {
+    lookup: Lookup;
+    node: string;
+    address: string;
+    volumes: Map<string, string>;
+    podPorts: PortBinding[];
+    serviceEnv?: Record<string, string>;
+    nodeDns?: NodeDns;
+  },
 ): Promise<ContainerSpec> {
   const dns = o.nodeDns ? podDns(pod, o.nodeDns) : undefined;
   const aliases = hostAliasesOf(pod);
   const ports = o.podPorts.filter((p) => p.container === c.name);
-  const limits = { ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}), ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}) };
+  const limits = {
+    ...(c.resources?.limits?.cpu !== undefined ? { cpuMillis: cpuMillis(c.resources.limits.cpu)! } : {}),
+    ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}),
+  };
   const mounts = (c.volumeMounts ?? []).map((m) => {
     const source = o.volumes.get(m.name);
     if (!source) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
-    return { volume: m.name, source: m.subPath ? path.join(source, m.subPath) : source, mountPath: m.mountPath, readOnly: Boolean(m.readOnly) };
+    return {
+      volume: m.name,
+      source: m.subPath ? path.join(source, m.subPath) : source,
+      mountPath: m.mountPath,
+      readOnly: Boolean(m.readOnly),
+    };
   });
   const sc = c.securityContext;
   return {
-    podUid: pod.metadata.uid ?? '', podName: pod.metadata.name, namespace: pod.metadata.namespace ?? 'default', name: c.name, restartCount,
-    image: c.image, command: c.command ?? [], args: c.args ?? [], env: await resolveEnv(pod, c, o.lookup, o.node, o.address, pod.spec?.enableServiceLinks === false ? {} : o.serviceEnv),
-    ...(c.workingDir ? { workingDir: c.workingDir } : {}), ports, mounts, address: o.address, podPorts: o.podPorts,
+    podUid: pod.metadata.uid ?? '',
+    podName: pod.metadata.name,
+    namespace: pod.metadata.namespace ?? 'default',
+    name: c.name,
+    restartCount,
+    image: c.image,
+    command: c.command ?? [],
+    args: c.args ?? [],
+    env: await resolveEnv(
+      pod,
+      c,
+      o.lookup,
+      o.node,
+      o.address,
+      pod.spec?.enableServiceLinks === false ? {} : o.serviceEnv,
+    ),
+    ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+    ports,
+    mounts,
+    address: o.address,
+    podPorts: o.podPorts,
     sharedNetwork: (pod.spec?.containers.length ?? 0) + (pod.spec?.initContainers?.length ?? 0) > 1,
     ...(pod.spec?.hostNetwork ? { hostNetwork: true } : {}),
-    ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}), ...(Object.keys(limits).length ? { limits } : {}),
+    ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
     ...(c.resources?.requests?.cpu !== undefined ? { cpuRequestMillis: cpuMillis(c.resources.requests.cpu)! } : {}),
-    ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}), ...(sc?.privileged ? { privileged: true } : {}),
-    ...(sc?.runAsUser !== undefined ? { runAsUser: sc.runAsUser } : {}), ...(sc?.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
-    ...(dns ? { dns } : {}), ...(o.nodeDns ? { hosts: podHosts(pod, o.address, o.nodeDns.domain) } : {}), ...(aliases.length ? { hostAliases: aliases } : {}),
+    ...(sc?.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}),
+    ...(sc?.privileged ? { privileged: true } : {}),
+    ...(sc?.runAsUser !== undefined ? { runAsUser: sc.runAsUser } : {}),
+    ...(sc?.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
+    ...(dns ? { dns } : {}),
+    ...(o.nodeDns ? { hosts: podHosts(pod, o.address, o.nodeDns.domain) } : {}),
+    ...(aliases.length ? { hostAliases: aliases } : {}),
   };
 }

@@ -108,7 +108,10 @@ export interface ExecSession {
 
 /** A start that failed for a reason the pod's status should show (ErrImagePull, …). */
 export class StartError extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -118,7 +121,10 @@ export interface ContainerRuntime {
   /** Refuses (RuntimeRefused) what this runtime cannot honour, before anything starts. */
   check(spec: ContainerSpec): string | undefined;
   /** `progress` hears what a start goes through that takes time (an image pull), for Events. */
-  start(spec: ContainerSpec, progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<RuntimeContainer>;
+  start(
+    spec: ContainerSpec,
+    progress?: (reason: 'Pulling' | 'Pulled', message: string) => void,
+  ): Promise<RuntimeContainer>;
   /** Everything this agent started that still exists, running or exited. */
   list(): Promise<RuntimeContainer[]>;
   /** SIGTERM, then SIGKILL after the grace period. */

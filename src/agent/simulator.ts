@@ -31,16 +31,38 @@ export function runningStatus(pod: KubeObject): Record<string, unknown> {
   const spec = pod.spec as { containers?: { name: string; image?: string }[] };
   return {
     ...(pod.status as object | undefined),
-    phase: 'Running', hostIP: '127.0.0.1', podIP: '127.0.0.1', startTime: at,
-    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: at })),
-    containerStatuses: (spec.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: at } } })),
+    phase: 'Running',
+    hostIP: '127.0.0.1',
+    podIP: '127.0.0.1',
+    startTime: at,
+    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+      type,
+      status: 'True',
+      lastTransitionTime: at,
+    })),
+    containerStatuses: (spec.containers ?? []).map((c) => ({
+      name: c.name,
+      image: c.image ?? '',
+      imageID: '',
+      ready: true,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: at } },
+    })),
   };
 }
 
-const isReady = (pod: KubeObject) => ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const isReady = (pod: KubeObject) =>
+  ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
+    (c) => c.type === 'Ready' && c.status === 'True',
+  );
 
 export class NodeSimulator {
-  constructor(private readonly connection: Connection, private readonly options: SimulatorOptions, private readonly machine: Machine) {}
+  constructor(
+    private readonly connection: Connection,
+    private readonly options: SimulatorOptions,
+    private readonly machine: Machine,
+  ) {}
 
   async run(signal: AbortSignal): Promise<void> {
     const nodes = Array.from({ length: this.options.count }, (_, i) => `${this.options.namePrefix}-${i}`);
@@ -51,7 +73,12 @@ export class NodeSimulator {
   private async runNode(name: string, signal: AbortSignal): Promise<void> {
     const client = new BerthClient({ ...this.connection });
     try {
-      const spec: NodeSpecOptions = { name, labels: { ...this.options.labels, 'berth.dev/simulated': 'true' }, capacity: { cpu: this.options.cpu, memory: this.options.memory, pods: this.options.pods }, version: this.options.version };
+      const spec: NodeSpecOptions = {
+        name,
+        labels: { ...this.options.labels, 'berth.dev/simulated': 'true' },
+        capacity: { cpu: this.options.cpu, memory: this.options.memory, pods: this.options.pods },
+        version: this.options.version,
+      };
       const membership = new NodeMembership(client, nodeObject(spec, this.machine), {
         ...(this.options.heartbeatMs ? { heartbeatMs: this.options.heartbeatMs } : {}),
         useToken: (token) => (client.connection.token = token),
@@ -74,7 +101,10 @@ export class NodeSimulator {
         const ns = pod.metadata.namespace;
         try {
           if (pod.metadata.deletionTimestamp) await client.delete(PODS, ns, pod.metadata.name);
-          else if (!isReady(pod) && !['Succeeded', 'Failed'].includes((pod.status as { phase?: string } | undefined)?.phase ?? '')) {
+          else if (
+            !isReady(pod) &&
+            !['Succeeded', 'Failed'].includes((pod.status as { phase?: string } | undefined)?.phase ?? '')
+          ) {
             await client.update(PODS, { ...pod, status: runningStatus(pod) }, 'status');
           }
         } catch (err) {

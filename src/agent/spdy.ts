@@ -25,13 +25,71 @@ const MAX_FRAME = 1 << 20;
 
 /** SPDY/3's header-compression dictionary (draft-mbelshe-httpbis-spdy-00 §2.6.10.1): words, each length-prefixed, then a tail. */
 const DICTIONARY_WORDS = [
-  'options', 'head', 'post', 'put', 'delete', 'trace', 'accept', 'accept-charset', 'accept-encoding', 'accept-language', 'accept-ranges',
-  'age', 'allow', 'authorization', 'cache-control', 'connection', 'content-base', 'content-encoding', 'content-language', 'content-length',
-  'content-location', 'content-md5', 'content-range', 'content-type', 'date', 'etag', 'expect', 'expires', 'from', 'host', 'if-match',
-  'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'pragma',
-  'proxy-authenticate', 'proxy-authorization', 'range', 'referer', 'retry-after', 'server', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'user-agent', 'vary', 'via', 'warning', 'www-authenticate', 'method', 'get', 'status', '200 OK', 'version', 'HTTP/1.1', 'url', 'public',
-  'set-cookie', 'keep-alive', 'origin',
+  'options',
+  'head',
+  'post',
+  'put',
+  'delete',
+  'trace',
+  'accept',
+  'accept-charset',
+  'accept-encoding',
+  'accept-language',
+  'accept-ranges',
+  'age',
+  'allow',
+  'authorization',
+  'cache-control',
+  'connection',
+  'content-base',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
+  'date',
+  'etag',
+  'expect',
+  'expires',
+  'from',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'pragma',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'range',
+  'referer',
+  'retry-after',
+  'server',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'user-agent',
+  'vary',
+  'via',
+  'warning',
+  'www-authenticate',
+  'method',
+  'get',
+  'status',
+  '200 OK',
+  'version',
+  'HTTP/1.1',
+  'url',
+  'public',
+  'set-cookie',
+  'keep-alive',
+  'origin',
 ];
 const DICTIONARY_TAIL =
   '100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505203 Non-Authoritative Information' +
@@ -97,22 +155,25 @@ export class ZContext {
   }
 
   run(input: Buffer): Promise<Buffer> {
-    const result = this.tail.then(() => new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const onData = (c: Buffer) => chunks.push(c);
-      const onError = (e: Error) => reject(e);
-      this.z.on('data', onData);
-      this.z.once('error', onError);
-      this.z.write(input);
-      this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        // 'data' for the flushed output is emitted before this callback returns to the loop.
-        setImmediate(() => {
-          this.z.off('data', onData);
-          this.z.off('error', onError);
-          resolve(Buffer.concat(chunks));
-        });
-      });
-    }));
+    const result = this.tail.then(
+      () =>
+        new Promise<Buffer>((resolve, reject) => {
+          const chunks: Buffer[] = [];
+          const onData = (c: Buffer) => chunks.push(c);
+          const onError = (e: Error) => reject(e);
+          this.z.on('data', onData);
+          this.z.once('error', onError);
+          this.z.write(input);
+          this.z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+            // 'data' for the flushed output is emitted before this callback returns to the loop.
+            setImmediate(() => {
+              this.z.off('data', onData);
+              this.z.off('error', onError);
+              resolve(Buffer.concat(chunks));
+            });
+          });
+        }),
+    );
     this.tail = result.catch(() => undefined);
     return result;
   }
@@ -124,7 +185,11 @@ export class ZContext {
 
 /** A stream the client opened: read what it sends, write back, end() half-closes with FIN. */
 export class SpdyStream extends Duplex {
-  constructor(readonly id: number, readonly headers: Record<string, string>, private readonly session: SpdySession) {
+  constructor(
+    readonly id: number,
+    readonly headers: Record<string, string>,
+    private readonly session: SpdySession,
+  ) {
     super({ allowHalfOpen: true });
   }
 

@@ -7,7 +7,20 @@
 import { connect, type Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { createWebSocketStream, type WebSocket } from 'ws';
-import { CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT, exitStatus, failureStatus, frame, parseResize, portPrefix, type StreamRequest } from '../api/channels.js';
+import {
+  CLOSE,
+  ERROR,
+  RESIZE,
+  STDERR,
+  STDIN,
+  STDOUT,
+  exitStatus,
+  failureStatus,
+  frame,
+  parseResize,
+  portPrefix,
+  type StreamRequest,
+} from '../api/channels.js';
 import type { ContainerRuntime, ExecSession, RuntimeContainer } from './runtime.js';
 import { SpdySession, type SpdyStream } from './spdy.js';
 
@@ -35,7 +48,12 @@ function fail(ws: WebSocket, message: string): void {
   ws.close(1000);
 }
 
-export async function serveExec(ws: WebSocket, runtime: ContainerRuntime, container: RuntimeContainer, request: StreamRequest): Promise<void> {
+export async function serveExec(
+  ws: WebSocket,
+  runtime: ContainerRuntime,
+  container: RuntimeContainer,
+  request: StreamRequest,
+): Promise<void> {
   if (request.command.length === 0) return fail(ws, 'exec needs a command (?command=sh&command=-c&…)');
   // A client sends its input as soon as the socket opens, while the command is still being
   // started (a Docker exec takes a while): kept until there is a command to give it to.
@@ -75,20 +93,33 @@ export async function serveExec(ws: WebSocket, runtime: ContainerRuntime, contai
   ws.on('close', () => session.kill());
   const exitCode = await session.exited;
   // Whatever the command wrote before it ended reaches the client before its exit status.
-  await Promise.race([Promise.all(outputs.map((o) => finished(o).catch(() => undefined))), new Promise((r) => setTimeout(r, 2000))]);
+  await Promise.race([
+    Promise.all(outputs.map((o) => finished(o).catch(() => undefined))),
+    new Promise((r) => setTimeout(r, 2000)),
+  ]);
   if (ws.readyState === ws.OPEN) ws.send(frame(ERROR, JSON.stringify(exitStatus(exitCode, request.command))));
   ws.close(1000);
 }
 
 /** attach: the container's output from now on (its stdin stays closed: Berth starts containers without one). */
-export async function serveAttach(ws: WebSocket, runtime: ContainerRuntime, container: RuntimeContainer, request: StreamRequest): Promise<void> {
+export async function serveAttach(
+  ws: WebSocket,
+  runtime: ContainerRuntime,
+  container: RuntimeContainer,
+  request: StreamRequest,
+): Promise<void> {
   const abort = new AbortController();
   ws.on('close', () => abort.abort());
   ws.on('error', () => abort.abort());
   const send = sender(ws, () => []);
-  if (request.stdin) send(STDERR, `berth: container "${container.name}" has no stdin to attach to (Berth starts containers with stdin closed); showing its output\n`);
+  if (request.stdin)
+    send(
+      STDERR,
+      `berth: container "${container.name}" has no stdin to attach to (Berth starts containers with stdin closed); showing its output\n`,
+    );
   try {
-    for await (const line of runtime.logs(container.id, { follow: true, tailLines: 0, signal: abort.signal })) send(STDOUT, line);
+    for await (const line of runtime.logs(container.id, { follow: true, tailLines: 0, signal: abort.signal }))
+      send(STDOUT, line);
   } catch (e) {
     if (!abort.signal.aborted) return fail(ws, (e as Error).message);
   }
@@ -149,7 +180,8 @@ export function servePortForwardSpdy(ws: WebSocket, target: PortTarget): void {
 function forward(data: SpdyStream, errors: SpdyStream, port: number, target: PortTarget): void {
   // kubectl half-closes its end of the error stream at once and only reads it.
   errors.resume();
-  const where = Number.isInteger(port) && port > 0 && port < 65536 ? target(port) : `invalid port ${JSON.stringify(port)}`;
+  const where =
+    Number.isInteger(port) && port > 0 && port < 65536 ? target(port) : `invalid port ${JSON.stringify(port)}`;
   if (typeof where === 'string') {
     errors.end(where);
     data.end();

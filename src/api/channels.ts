@@ -33,9 +33,11 @@ export function frame(channel: number, data: Uint8Array | string = new Uint8Arra
 export function exitStatus(exitCode: number, command: string[]): Record<string, unknown> {
   if (exitCode === 0) return { metadata: {}, status: 'Success' };
   return {
-    metadata: {}, status: 'Failure',
+    metadata: {},
+    status: 'Failure',
     message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}], exit code ${exitCode}`,
-    reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
+    reason: 'NonZeroExitCode',
+    details: { causes: [{ reason: 'ExitCode', message: String(exitCode) }] },
   };
 }
 
@@ -45,7 +47,11 @@ export function failureStatus(message: string): Record<string, unknown> {
 }
 
 /** The exit code a Status from the error channel stands for; undefined for other failures. */
-export function exitCodeOf(status: { status?: string; reason?: string; details?: { causes?: { reason?: string; message?: string }[] } }): number | undefined {
+export function exitCodeOf(status: {
+  status?: string;
+  reason?: string;
+  details?: { causes?: { reason?: string; message?: string }[] };
+}): number | undefined {
   if (status.status === 'Success') return 0;
   if (status.reason !== 'NonZeroExitCode') return undefined;
   const code = Number(status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message);
@@ -58,7 +64,9 @@ export function parseResize(data: Uint8Array): { cols: number; rows: number } | 
     const size = JSON.parse(Buffer.from(data).toString('utf8')) as { Width?: unknown; Height?: unknown };
     const cols = Number(size.Width);
     const rows = Number(size.Height);
-    return Number.isInteger(cols) && Number.isInteger(rows) && cols > 0 && rows > 0 && cols < 10_000 && rows < 10_000 ? { cols, rows } : undefined;
+    return Number.isInteger(cols) && Number.isInteger(rows) && cols > 0 && rows > 0 && cols < 10_000 && rows < 10_000
+      ? { cols, rows }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -75,12 +83,16 @@ export interface StreamRequest {
 }
 
 export function parseStreamRequest(query: URLSearchParams): StreamRequest {
-  const flag = (name: string, otherwise: boolean) => (query.has(name) ? ['1', 'true'].includes(query.get(name)!) : otherwise);
+  const flag = (name: string, otherwise: boolean) =>
+    query.has(name) ? ['1', 'true'].includes(query.get(name)!) : otherwise;
   const container = query.get('container');
   return {
     command: query.getAll('command'),
     ...(container ? { container } : {}),
-    stdin: flag('stdin', false), stdout: flag('stdout', true), stderr: flag('stderr', true), tty: flag('tty', false),
+    stdin: flag('stdin', false),
+    stdout: flag('stdout', true),
+    stderr: flag('stderr', true),
+    tty: flag('tty', false),
   };
 }
 
@@ -94,7 +106,11 @@ export function streamQuery(r: StreamRequest): URLSearchParams {
 
 /** The ports a port-forward request names (?ports=8080,9090 or repeated), each 1-65535. */
 export function parsePorts(query: URLSearchParams): number[] | string {
-  const raw = query.getAll('ports').flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const raw = query
+    .getAll('ports')
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (raw.length === 0) return 'a port-forward needs at least one port (?ports=8080)';
   const ports = raw.map(Number);
   const bad = raw.find((_, i) => !Number.isInteger(ports[i]) || ports[i]! < 1 || ports[i]! > 65535);

@@ -30,7 +30,8 @@ export function parseCidr(text: string): Cidr {
   const m = /^([^/]+)\/([0-9]{1,3})$/.exec(text.trim());
   if (!m) throw new Error(`${JSON.stringify(text)} is not a CIDR (address/prefix, e.g. 10.96.0.0/12)`);
   const [, address, prefix] = m;
-  if (address!.includes(':')) throw new Error(`${text}: IPv6 service ranges are not supported (Berth's Services are single-stack IPv4)`);
+  if (address!.includes(':'))
+    throw new Error(`${text}: IPv6 service ranges are not supported (Berth's Services are single-stack IPv4)`);
   if (!isIPv4(address!)) throw new Error(`${text}: ${address} is not an IPv4 address`);
   const bits = Number(prefix);
   // Kubernetes wants room for at least a few Services: /30 and smaller are refused too.

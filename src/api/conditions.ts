@@ -24,7 +24,11 @@ export const APP_CONDITION = {
 export type AppConditionType = (typeof APP_CONDITION)[keyof typeof APP_CONDITION];
 
 /** The conditions that mean the commit was not applied: `app wait` stops on them. */
-export const APP_FAILURE_CONDITIONS: readonly AppConditionType[] = [APP_CONDITION.ComparisonError, APP_CONDITION.SourceError, APP_CONDITION.SharedResourceError];
+export const APP_FAILURE_CONDITIONS: readonly AppConditionType[] = [
+  APP_CONDITION.ComparisonError,
+  APP_CONDITION.SourceError,
+  APP_CONDITION.SharedResourceError,
+];
 
 export const APP_REASON = {
   CredentialsRefused: 'CredentialsRefused',

@@ -26,7 +26,14 @@ export interface BudgetStatus {
 
 export interface BudgetObject {
   kind: string;
-  metadata: { name: string; namespace?: string; generation?: number; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+  };
   spec?: BudgetSpec & { selector?: LabelSelectorObject };
   status?: BudgetStatus;
 }
@@ -41,7 +48,10 @@ export function budgetMatches(budget: BudgetObject, labels: Record<string, strin
 }
 
 /** A pod as a budget counts it, from its metadata and status. */
-export function budgetPod(pod: { metadata: { name: string; deletionTimestamp?: string }; status?: { conditions?: { type: string; status: string }[] } }): BudgetPod {
+export function budgetPod(pod: {
+  metadata: { name: string; deletionTimestamp?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}): BudgetPod {
   return {
     name: pod.metadata.name,
     ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -73,12 +83,20 @@ export function scaledValue(value: number | string, total: number): number {
  * (needed for maxUnavailable and percentages; Kubernetes reads their scale), disruptedPods the
  * evictions already granted whose pods are not yet gone.
  */
-export function budgetStatus(spec: BudgetSpec, pods: BudgetPod[], expectedScale: number, disruptedPods: Record<string, string>, now: number): BudgetStatus {
+export function budgetStatus(
+  spec: BudgetSpec,
+  pods: BudgetPod[],
+  expectedScale: number,
+  disruptedPods: Record<string, string>,
+  now: number,
+): BudgetStatus {
   const alive = new Map(pods.map((p) => [p.name, p]));
-  const stillDisrupted = Object.fromEntries(Object.entries(disruptedPods).filter(([name, at]) => {
-    const pod = alive.get(name);
-    return pod && !pod.deleting && Date.parse(at) + DISRUPTION_TIMEOUT_MS > now;
-  }));
+  const stillDisrupted = Object.fromEntries(
+    Object.entries(disruptedPods).filter(([name, at]) => {
+      const pod = alive.get(name);
+      return pod && !pod.deleting && Date.parse(at) + DISRUPTION_TIMEOUT_MS > now;
+    }),
+  );
   let expectedPods: number;
   let desiredHealthy: number;
   if (spec.maxUnavailable !== undefined) {
@@ -95,7 +113,9 @@ export function budgetStatus(spec: BudgetSpec, pods: BudgetPod[], expectedScale:
   return {
     disruptedPods: stillDisrupted,
     disruptionsAllowed: expectedPods > 0 ? Math.max(0, currentHealthy - desiredHealthy) : 0,
-    currentHealthy, desiredHealthy, expectedPods,
+    currentHealthy,
+    desiredHealthy,
+    expectedPods,
   };
 }
 
@@ -104,10 +124,19 @@ export type EvictionVerdict =
   | { allowed: false; error: BerthError; causes?: { reason: string; message: string }[] };
 
 /** May this pod be evicted, given the budgets whose selectors match it? */
-export function evictionVerdict(pod: BudgetPod, budgets: { name: string; generation?: number; spec: BudgetSpec; status?: Partial<BudgetStatus> }[]): EvictionVerdict {
+export function evictionVerdict(
+  pod: BudgetPod,
+  budgets: { name: string; generation?: number; spec: BudgetSpec; status?: Partial<BudgetStatus> }[],
+): EvictionVerdict {
   if (pod.deleting || budgets.length === 0) return { allowed: true };
   if (budgets.length > 1) {
-    return { allowed: false, error: new BerthError('Internal', `this pod has more than one PodDisruptionBudget (${budgets.map((b) => b.name).join(', ')}), which the eviction subresource does not support`) };
+    return {
+      allowed: false,
+      error: new BerthError(
+        'Internal',
+        `this pod has more than one PodDisruptionBudget (${budgets.map((b) => b.name).join(', ')}), which the eviction subresource does not support`,
+      ),
+    };
   }
   const [budget] = budgets as [(typeof budgets)[number]];
   const status = budget.status ?? {};
@@ -119,14 +148,19 @@ export function evictionVerdict(pod: BudgetPod, budgets: { name: string; generat
   if (!pod.ready) {
     // An unhealthy pod adds nothing to the budget: it may go when the budget is met, or always.
     if (budget.spec.unhealthyPodEvictionPolicy === 'AlwaysAllow') return { allowed: true };
-    if ((status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0) && status.observedGeneration !== undefined) return { allowed: true };
-    return tooMany(`The disruption budget ${budget.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
+    if ((status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0) && status.observedGeneration !== undefined)
+      return { allowed: true };
+    return tooMany(
+      `The disruption budget ${budget.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`,
+    );
   }
   if (status.observedGeneration === undefined || status.observedGeneration < (budget.generation ?? 1)) {
     return tooMany(`The disruption budget ${budget.name} is still being processed by the server.`);
   }
   if ((status.disruptionsAllowed ?? 0) <= 0) {
-    return tooMany(`The disruption budget ${budget.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`);
+    return tooMany(
+      `The disruption budget ${budget.name} needs ${status.desiredHealthy ?? 0} healthy pods and has ${status.currentHealthy ?? 0} currently`,
+    );
   }
   return { allowed: true, charge: budget.name };
 }

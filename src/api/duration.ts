@@ -8,7 +8,8 @@ const DURATION = /^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$/;
 
 /** Milliseconds; throws when `text` is not a duration. */
 export function parseDuration(text: string): number {
-  if (!DURATION.test(text)) throw new Error(`${JSON.stringify(text)} is not a duration (like 500ms, 30s, 1m30s, 2h or 7d)`);
+  if (!DURATION.test(text))
+    throw new Error(`${JSON.stringify(text)} is not a duration (like 500ms, 30s, 1m30s, 2h or 7d)`);
   let total = 0;
   for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)/g)) total += Number(m[1]) * UNITS[m[2]!]!;
   return Math.round(total);

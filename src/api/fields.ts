@@ -6,9 +6,17 @@
 import { BerthError } from './errors.js';
 
 export const SELECTABLE_FIELDS = [
-  'metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase',
+  'metadata.name',
+  'metadata.namespace',
+  'spec.nodeName',
+  'status.phase',
   // The rest of Kubernetes' pod field labels, and a Secret's type.
-  'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.podIP', 'status.nominatedNodeName', 'type',
+  'spec.restartPolicy',
+  'spec.schedulerName',
+  'spec.serviceAccountName',
+  'status.podIP',
+  'status.nominatedNodeName',
+  'type',
 ] as const;
 export type SelectableField = (typeof SELECTABLE_FIELDS)[number];
 
@@ -47,7 +55,8 @@ const unescape = (s: string): string => s.replace(/\\(.)/g, '$1');
 
 export function fieldValue(obj: unknown, field: SelectableField): string {
   let cur: unknown = obj;
-  for (const part of field.split('.')) cur = cur != null && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
+  for (const part of field.split('.'))
+    cur = cur != null && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
   return typeof cur === 'string' ? cur : '';
 }
 
@@ -55,12 +64,23 @@ export function parseFieldSelector(input: string): FieldSelector {
   const requirements: FieldRequirement[] = [];
   for (const term of input.trim() === '' ? [] : splitUnescaped(input, ',')) {
     const m = /^(.*?)(!=|==|=)(.*)$/s.exec(term);
-    if (!m) throw new BerthError('Invalid', `invalid field selector ${JSON.stringify(input)}: ${JSON.stringify(term)} is not field=value, field==value or field!=value`);
+    if (!m)
+      throw new BerthError(
+        'Invalid',
+        `invalid field selector ${JSON.stringify(input)}: ${JSON.stringify(term)} is not field=value, field==value or field!=value`,
+      );
     const field = m[1]!.trim();
     if (!(SELECTABLE_FIELDS as readonly string[]).includes(field)) {
-      throw new BerthError('Invalid', `field label not supported: ${field} (supported: ${SELECTABLE_FIELDS.join(', ')})`);
+      throw new BerthError(
+        'Invalid',
+        `field label not supported: ${field} (supported: ${SELECTABLE_FIELDS.join(', ')})`,
+      );
     }
-    requirements.push({ field: field as SelectableField, operator: m[2] === '!=' ? '!=' : '=', value: unescape(m[3]!.trim()) });
+    requirements.push({
+      field: field as SelectableField,
+      operator: m[2] === '!=' ? '!=' : '=',
+      value: unescape(m[3]!.trim()),
+    });
   }
   return {
     requirements,

@@ -7,7 +7,10 @@
  * BeforeHookCreation: the default). `Skip` leaves an object out of the sync altogether. Pure.
  */
 export const HOOK_ANNOTATIONS = ['berth.dev/hook', 'argocd.argoproj.io/hook'] as const;
-export const HOOK_DELETE_POLICY_ANNOTATIONS = ['berth.dev/hook-delete-policy', 'argocd.argoproj.io/hook-delete-policy'] as const;
+export const HOOK_DELETE_POLICY_ANNOTATIONS = [
+  'berth.dev/hook-delete-policy',
+  'argocd.argoproj.io/hook-delete-policy',
+] as const;
 /** Which Application ran a hook object (hooks carry no instance label: they are never pruned as desired state). */
 export const HOOK_OF_ANNOTATION = 'berth.dev/hook-of';
 
@@ -26,7 +29,11 @@ function annotation(o: Meta, names: readonly string[]): string | undefined {
   return undefined;
 }
 
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** The phases an object is a hook of; undefined when it is ordinary desired state. */
 export function hookPhases(o: Meta): string[] | undefined {
@@ -39,10 +46,13 @@ export function hookProblem(o: Meta): string | undefined {
   const phases = hookPhases(o);
   if (phases === undefined) return undefined;
   const bad = phases.filter((p) => !(HOOK_PHASES as readonly string[]).includes(p));
-  if (bad.length || !phases.length) return `unknown hook phase ${JSON.stringify(bad[0] ?? '')}: one or more of ${HOOK_PHASES.join(', ')}`;
+  if (bad.length || !phases.length)
+    return `unknown hook phase ${JSON.stringify(bad[0] ?? '')}: one or more of ${HOOK_PHASES.join(', ')}`;
   const policy = annotation(o, HOOK_DELETE_POLICY_ANNOTATIONS);
-  const badPolicy = policy === undefined ? [] : list(policy).filter((p) => !(DELETE_POLICIES as readonly string[]).includes(p));
-  if (badPolicy.length) return `unknown hook delete policy ${JSON.stringify(badPolicy[0])}: one or more of ${DELETE_POLICIES.join(', ')}`;
+  const badPolicy =
+    policy === undefined ? [] : list(policy).filter((p) => !(DELETE_POLICIES as readonly string[]).includes(p));
+  if (badPolicy.length)
+    return `unknown hook delete policy ${JSON.stringify(badPolicy[0])}: one or more of ${DELETE_POLICIES.join(', ')}`;
   return undefined;
 }
 
@@ -55,11 +65,19 @@ export type HookOutcome = 'Running' | 'Succeeded' | 'Failed';
 
 /** Where a hook object is: a Job by its conditions, a Pod by its phase, anything else done once it exists. */
 export function hookOutcome(o: { kind: string; status?: unknown }): { outcome: HookOutcome; message?: string } {
-  const status = (o.status ?? {}) as { phase?: string; message?: string; conditions?: { type: string; status: string; message?: string; reason?: string }[] };
+  const status = (o.status ?? {}) as {
+    phase?: string;
+    message?: string;
+    conditions?: { type: string; status: string; message?: string; reason?: string }[];
+  };
   if (o.kind === 'Job') {
-    const done = (status.conditions ?? []).find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+    const done = (status.conditions ?? []).find(
+      (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+    );
     if (!done) return { outcome: 'Running' };
-    return done.type === 'Complete' ? { outcome: 'Succeeded' } : { outcome: 'Failed', message: done.message ?? done.reason ?? 'the Job failed' };
+    return done.type === 'Complete'
+      ? { outcome: 'Succeeded' }
+      : { outcome: 'Failed', message: done.message ?? done.reason ?? 'the Job failed' };
   }
   if (o.kind === 'Pod') {
     if (status.phase === 'Succeeded') return { outcome: 'Succeeded' };

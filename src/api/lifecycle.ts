@@ -70,7 +70,10 @@ export function prepareUpdate<T extends Writable>(current: Writable, next: T): T
   return next;
 }
 
-type DeletablePod = Writable & { spec?: { nodeName?: string; terminationGracePeriodSeconds?: number }; status?: { phase?: string } };
+type DeletablePod = Writable & {
+  spec?: { nodeName?: string; terminationGracePeriodSeconds?: number };
+  status?: { phase?: string };
+};
 
 /**
  * Graceful deletion, as Kubernetes': a pod running on a node is marked (deletionTimestamp and
@@ -79,10 +82,17 @@ type DeletablePod = Writable & { spec?: { nodeName?: string; terminationGracePer
  * when it goes at once: not on a node, finished, already marked (the agent's own final delete),
  * or a grace period of 0 asked for.
  */
-export function gracefulDeletion<T extends DeletablePod>(pod: T, now: Date, gracePeriodSeconds?: number): T | undefined {
+export function gracefulDeletion<T extends DeletablePod>(
+  pod: T,
+  now: Date,
+  gracePeriodSeconds?: number,
+): T | undefined {
   if (pod.kind !== 'Pod' || !pod.spec?.nodeName || pod.metadata.deletionTimestamp) return undefined;
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
   const grace = gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
   if (grace <= 0) return undefined;
-  return { ...pod, metadata: { ...pod.metadata, deletionTimestamp: timestamp(now), deletionGracePeriodSeconds: grace } };
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, deletionTimestamp: timestamp(now), deletionGracePeriodSeconds: grace },
+  };
 }

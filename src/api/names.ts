@@ -21,17 +21,29 @@ function lengthAndPattern(max: number, pattern: RegExp, explanation: string): (v
   };
 }
 
-export const dns1123Label = lengthAndPattern(63, DNS1123_LABEL,
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')");
+export const dns1123Label = lengthAndPattern(
+  63,
+  DNS1123_LABEL,
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')",
+);
 
-export const dns1123Subdomain = lengthAndPattern(253, DNS1123_SUBDOMAIN,
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')");
+export const dns1123Subdomain = lengthAndPattern(
+  253,
+  DNS1123_SUBDOMAIN,
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')",
+);
 
-export const dns1035Label = lengthAndPattern(63, DNS1035_LABEL,
-  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')");
+export const dns1035Label = lengthAndPattern(
+  63,
+  DNS1035_LABEL,
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')",
+);
 
-export const labelValue = lengthAndPattern(63, LABEL_VALUE,
-  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345')");
+export const labelValue = lengthAndPattern(
+  63,
+  LABEL_VALUE,
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345')",
+);
 
 /** A label or annotation key: an optional DNS subdomain prefix and '/', then a name of ≤ 63. */
 export function qualifiedName(value: string): string[] {
@@ -44,12 +56,16 @@ export function qualifiedName(value: string): string[] {
     if (prefix.length === 0) errs.push('prefix part must be non-empty');
     else errs.push(...dns1123Subdomain(prefix).map((e) => `prefix part ${e}`));
   } else if (parts.length > 2) {
-    return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+    return [
+      "a qualified name must consist of alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+    ];
   }
   if (name.length === 0) errs.push('name part must be non-empty');
   else if (name.length > 63) errs.push('name part must be no more than 63 characters');
   if (name.length > 0 && !QUALIFIED_NAME.test(name)) {
-    errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')");
+    errs.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')",
+    );
   }
   return errs;
 }
@@ -58,8 +74,11 @@ export function qualifiedName(value: string): string[] {
 export function ianaServiceName(value: string): string[] {
   const errs: string[] = [];
   if (value.length > 15) errs.push('must be no more than 15 characters');
-  if (!IANA_SVC_NAME.test(value)) errs.push("must contain only lower case alphanumeric characters or '-', and start and end with an alphanumeric character");
-  if (value.includes('--')) errs.push("must not contain consecutive hyphens");
+  if (!IANA_SVC_NAME.test(value))
+    errs.push(
+      "must contain only lower case alphanumeric characters or '-', and start and end with an alphanumeric character",
+    );
+  if (value.includes('--')) errs.push('must not contain consecutive hyphens');
   if (!/[a-z]/.test(value)) errs.push('must contain at least one letter (a-z)');
   return errs;
 }
@@ -67,8 +86,12 @@ export function ianaServiceName(value: string): string[] {
 export function configMapKey(value: string): string[] {
   const errs: string[] = [];
   if (value.length > 253) errs.push('must be no more than 253 characters');
-  if (!CONFIG_MAP_KEY.test(value)) errs.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name')");
-  if (value === '.' || value === '..' || value.startsWith('..')) errs.push("must not be '.' or '..' or start with '..'");
+  if (!CONFIG_MAP_KEY.test(value))
+    errs.push(
+      "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name')",
+    );
+  if (value === '.' || value === '..' || value.startsWith('..'))
+    errs.push("must not be '.' or '..' or start with '..'");
   return errs;
 }
 

@@ -13,7 +13,16 @@ export const QUANTITY_FORMATS = ['DecimalSI', 'BinarySI', 'DecimalExponent'] as 
 export type QuantityFormat = (typeof QUANTITY_FORMATS)[number];
 
 const DECIMAL_SUFFIX_EXPONENT: Record<string, number> = {
-  n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18,
+  n: -9,
+  u: -6,
+  m: -3,
+  '': 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
 };
 const EXPONENT_DECIMAL_SUFFIX = new Map(Object.entries(DECIMAL_SUFFIX_EXPONENT).map(([s, e]) => [e, s]));
 const BINARY_SUFFIX_POWER: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
@@ -55,7 +64,8 @@ function invalid(input: string, why: string): BerthError {
 export function parseQuantity(input: string | number): Quantity {
   const text = typeof input === 'number' ? numberText(input) : input;
   const m = NUMBER_AND_SUFFIX.exec(text);
-  if (!m || text === '') throw invalid(text, 'must match the regular expression ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$');
+  if (!m || text === '')
+    throw invalid(text, 'must match the regular expression ^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$');
   const [, sign = '', whole = '', fraction = '', suffix = ''] = m;
   if (whole === '' && fraction === '') throw invalid(text, 'no digits');
 
@@ -74,11 +84,14 @@ export function parseQuantity(input: string | number): Quantity {
     decimalExponent = Number(exp[1]);
     if (Math.abs(decimalExponent) > MAX_ABS_EXPONENT) throw invalid(text, 'exponent out of range');
   } else {
-    throw invalid(text, `unknown suffix ${JSON.stringify(suffix)} (use n, u, m, k, M, G, T, P, E, Ki…Ei or an exponent)`);
+    throw invalid(
+      text,
+      `unknown suffix ${JSON.stringify(suffix)} (use n, u, m, k, M, G, T, P, E, Ki…Ei or an exponent)`,
+    );
   }
 
   const digits = BigInt((whole || '0') + fraction);
-  let numerator = digits * (1024n ** BigInt(binaryPower)) * NANO;
+  let numerator = digits * 1024n ** BigInt(binaryPower) * NANO;
   let denominator = 10n ** BigInt(fraction.length);
   if (decimalExponent >= 0) numerator *= 10n ** BigInt(decimalExponent);
   else denominator *= 10n ** BigInt(-decimalExponent);

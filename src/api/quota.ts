@@ -36,8 +36,17 @@ export function limitRangeItems(ranges: { metadata: unknown; spec?: unknown }[])
   return ranges.flatMap((r) => (r.spec as { limits?: LimitRangeItem[] } | undefined)?.limits ?? []);
 }
 
-type AnyObject = { apiVersion?: string; kind: string; metadata: { name: string; namespace?: string }; spec?: any; status?: any };
-type Container = { name: string; resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> } };
+type AnyObject = {
+  apiVersion?: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: any;
+  status?: any;
+};
+type Container = {
+  name: string;
+  resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
+};
 
 const COMPUTE = ['cpu', 'memory', 'ephemeral-storage'] as const;
 const nanosOf = (v: string | number | undefined): bigint => (v === undefined ? 0n : parseQuantity(v).nanos);
@@ -52,7 +61,11 @@ export function countName(apiVersion: string | undefined, plural: string): strin
 }
 
 /** A pod's effective requests or limits: the containers' sum, or the largest init container, plus overhead. */
-function podCompute(spec: { containers?: Container[]; initContainers?: Container[]; overhead?: Record<string, string | number> } | undefined, which: 'requests' | 'limits'): Usage {
+function podCompute(
+  spec:
+    { containers?: Container[]; initContainers?: Container[]; overhead?: Record<string, string | number> } | undefined,
+  which: 'requests' | 'limits',
+): Usage {
   const out: Usage = {};
   for (const r of COMPUTE) {
     let sum = 0n;
@@ -76,18 +89,31 @@ export function countsTowardQuota(o: AnyObject): boolean {
 
 /** The core kinds a quota also counts by their plain name (`pods`, not only `count/pods`), as Kubernetes does. */
 const LEGACY_COUNTS = new Map([
-  ['Pod', 'pods'], ['Service', 'services'], ['PersistentVolumeClaim', 'persistentvolumeclaims'], ['ConfigMap', 'configmaps'],
-  ['Secret', 'secrets'], ['ResourceQuota', 'resourcequotas'], ['ReplicationController', 'replicationcontrollers'],
+  ['Pod', 'pods'],
+  ['Service', 'services'],
+  ['PersistentVolumeClaim', 'persistentvolumeclaims'],
+  ['ConfigMap', 'configmaps'],
+  ['Secret', 'secrets'],
+  ['ResourceQuota', 'resourcequotas'],
+  ['ReplicationController', 'replicationcontrollers'],
 ]);
 
 /** Whether objects of a kind use a quota resource name (the kinds a recount must list for it). */
 export function kindUsesResource(resource: string, kind: { kind: string; plural: string; group: string }): boolean {
-  if (resource === `count/${kind.plural}${kind.group ? `.${kind.group}` : ''}` || resource === LEGACY_COUNTS.get(kind.kind)) return true;
+  if (
+    resource === `count/${kind.plural}${kind.group ? `.${kind.group}` : ''}` ||
+    resource === LEGACY_COUNTS.get(kind.kind)
+  )
+    return true;
   switch (kind.kind) {
-    case 'Pod': return COMPUTE.some((r) => resource === r || resource === `requests.${r}` || resource === `limits.${r}`);
-    case 'Service': return resource === 'services.nodeports' || resource === 'services.loadbalancers';
-    case 'PersistentVolumeClaim': return resource === 'requests.storage';
-    default: return false;
+    case 'Pod':
+      return COMPUTE.some((r) => resource === r || resource === `requests.${r}` || resource === `limits.${r}`);
+    case 'Service':
+      return resource === 'services.nodeports' || resource === 'services.loadbalancers';
+    case 'PersistentVolumeClaim':
+      return resource === 'requests.storage';
+    default:
+      return false;
   }
 }
 
@@ -114,7 +140,8 @@ export function usageOf(o: AnyObject, plural: string): Usage {
     case 'Service': {
       const type = o.spec?.type ?? 'ClusterIP';
       if (type === 'LoadBalancer') add(out, 'services.loadbalancers', ONE);
-      if (type === 'NodePort' || type === 'LoadBalancer') add(out, 'services.nodeports', BigInt((o.spec?.ports ?? []).length) * ONE);
+      if (type === 'NodePort' || type === 'LoadBalancer')
+        add(out, 'services.nodeports', BigInt((o.spec?.ports ?? []).length) * ONE);
       break;
     }
     case 'PersistentVolumeClaim':
@@ -132,10 +159,12 @@ export function sumUsage(parts: Usage[]): Usage {
 
 /** The hard limits a quota sets, in nano-units, with each limit's format for printing. */
 function hardOf(q: QuotaObject): Map<string, { nanos: bigint; format: QuantityFormat }> {
-  return new Map(Object.entries(q.spec?.hard ?? {}).map(([k, v]) => {
-    const quantity = parseQuantity(v);
-    return [k, { nanos: quantity.nanos, format: quantity.format }];
-  }));
+  return new Map(
+    Object.entries(q.spec?.hard ?? {}).map(([k, v]) => {
+      const quantity = parseQuantity(v);
+      return [k, { nanos: quantity.nanos, format: quantity.format }];
+    }),
+  );
 }
 
 const show = (n: bigint, format: QuantityFormat): string => quantityFromNanos(n, format).toString();
@@ -180,7 +209,10 @@ export function missingForQuota(q: QuotaObject, pod: AnyObject): string | undefi
 }
 
 /** The usage to show in a quota's status: every resource it limits, 0 when nothing uses it. */
-export function quotaStatus(q: QuotaObject, used: Usage): { hard: Record<string, string>; used: Record<string, string> } {
+export function quotaStatus(
+  q: QuotaObject,
+  used: Usage,
+): { hard: Record<string, string>; used: Record<string, string> } {
   const hard = hardOf(q);
   return {
     hard: Object.fromEntries([...hard].map(([k, h]) => [k, show(h.nanos, h.format)])),
@@ -209,10 +241,18 @@ export function applyLimitRangeDefaults<T extends AnyObject>(pod: T, items: Limi
       const limits = { ...(item.default ?? {}) };
       const requests = { ...(item.default ?? {}), ...(item.defaultRequest ?? {}) };
       for (const [r, v] of Object.entries(limits)) {
-        if (c.resources?.limits?.[r] === undefined) (c.resources ??= {}).limits = { ...(c.resources?.limits ?? {}), [r]: v };
+        if (c.resources?.limits?.[r] === undefined)
+          (c.resources ??= {}).limits = { ...(c.resources?.limits ?? {}), [r]: v };
       }
       for (const [r, v] of Object.entries(requests)) {
-        if (c.resources?.requests?.[r] === undefined) (c.resources ??= {}).requests = { ...(c.resources?.requests ?? {}), [r]: c.resources?.limits?.[r] !== undefined && item.defaultRequest?.[r] === undefined ? c.resources.limits[r]! : v };
+        if (c.resources?.requests?.[r] === undefined)
+          (c.resources ??= {}).requests = {
+            ...(c.resources?.requests ?? {}),
+            [r]:
+              c.resources?.limits?.[r] !== undefined && item.defaultRequest?.[r] === undefined
+                ? c.resources.limits[r]!
+                : v,
+          };
       }
     }
   }
@@ -224,19 +264,29 @@ export function limitRangeViolations(pod: AnyObject, items: LimitRangeItem[]): s
   if (pod.kind !== 'Pod') return [];
   const out: string[] = [];
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])] as Container[];
-  const check = (scope: 'Container' | 'Pod', item: LimitRangeItem, requests: Record<string, bigint | undefined>, limits: Record<string, bigint | undefined>) => {
+  const check = (
+    scope: 'Container' | 'Pod',
+    item: LimitRangeItem,
+    requests: Record<string, bigint | undefined>,
+    limits: Record<string, bigint | undefined>,
+  ) => {
     const fmt = (r: string, n: bigint) => show(n, parseQuantity(item.max?.[r] ?? item.min?.[r] ?? 0).format);
     for (const [r, v] of Object.entries(item.min ?? {})) {
       const min = nanosOf(v);
-      if (requests[r] === undefined) out.push(`minimum ${r} usage per ${scope} is ${String(v)}.  No request is specified`);
-      else if (requests[r]! < min) out.push(`minimum ${r} usage per ${scope} is ${String(v)}, but request is ${fmt(r, requests[r]!)}`);
-      else if (limits[r] !== undefined && limits[r]! < min) out.push(`minimum ${r} usage per ${scope} is ${String(v)}, but limit is ${fmt(r, limits[r]!)}`);
+      if (requests[r] === undefined)
+        out.push(`minimum ${r} usage per ${scope} is ${String(v)}.  No request is specified`);
+      else if (requests[r]! < min)
+        out.push(`minimum ${r} usage per ${scope} is ${String(v)}, but request is ${fmt(r, requests[r]!)}`);
+      else if (limits[r] !== undefined && limits[r]! < min)
+        out.push(`minimum ${r} usage per ${scope} is ${String(v)}, but limit is ${fmt(r, limits[r]!)}`);
     }
     for (const [r, v] of Object.entries(item.max ?? {})) {
       const max = nanosOf(v);
       if (limits[r] === undefined) out.push(`maximum ${r} usage per ${scope} is ${String(v)}.  No limit is specified`);
-      else if (limits[r]! > max) out.push(`maximum ${r} usage per ${scope} is ${String(v)}, but limit is ${fmt(r, limits[r]!)}`);
-      else if (requests[r] !== undefined && requests[r]! > max) out.push(`maximum ${r} usage per ${scope} is ${String(v)}, but request is ${fmt(r, requests[r]!)}`);
+      else if (limits[r]! > max)
+        out.push(`maximum ${r} usage per ${scope} is ${String(v)}, but limit is ${fmt(r, limits[r]!)}`);
+      else if (requests[r] !== undefined && requests[r]! > max)
+        out.push(`maximum ${r} usage per ${scope} is ${String(v)}, but request is ${fmt(r, requests[r]!)}`);
     }
     for (const [r, v] of Object.entries(item.maxLimitRequestRatio ?? {})) {
       const request = requests[r];
@@ -246,17 +296,24 @@ export function limitRangeViolations(pod: AnyObject, items: LimitRangeItem[]): s
         continue;
       }
       // limit / request > ratio, exactly: limit × 10⁹ > ratio(nanos) × request.
-      if (limit * NANO > nanosOf(v) * request) out.push(`${r} max limit to request ratio per ${scope} is ${String(v)}, but provided ratio is ${(Number(limit) / Number(request)).toFixed(6)}`);
+      if (limit * NANO > nanosOf(v) * request)
+        out.push(
+          `${r} max limit to request ratio per ${scope} is ${String(v)}, but provided ratio is ${(Number(limit) / Number(request)).toFixed(6)}`,
+        );
     }
   };
-  const asNanos = (m: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, nanosOf(v)]));
+  const asNanos = (m: Record<string, string | number> | undefined) =>
+    Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, nanosOf(v)]));
   for (const item of items) {
-    if (item.type === 'Container') for (const c of containers) check('Container', item, asNanos(c.resources?.requests), asNanos(c.resources?.limits));
+    if (item.type === 'Container')
+      for (const c of containers)
+        check('Container', item, asNanos(c.resources?.requests), asNanos(c.resources?.limits));
     if (item.type === 'Pod') {
       const requests = podCompute(pod.spec, 'requests');
       const limits = podCompute(pod.spec, 'limits');
       // A pod has a limit for a resource only when every container has one.
-      const everyLimits = (r: string) => (pod.spec?.containers ?? []).every((c: Container) => c.resources?.limits?.[r] !== undefined);
+      const everyLimits = (r: string) =>
+        (pod.spec?.containers ?? []).every((c: Container) => c.resources?.limits?.[r] !== undefined);
       check('Pod', item, requests, Object.fromEntries(Object.entries(limits).filter(([r]) => everyLimits(r))));
     }
   }

@@ -15,11 +15,13 @@ export function isUnsafeKey(key: string): boolean {
 export function unsafeKeyIn(value: unknown): { key: string; path: (string | number)[] } | undefined {
   // Only objects and arrays are stacked, each with a link to its parent's path (built only on a find).
   type At = { seg: string | number; up: At } | undefined;
-  const stack: { v: object; at: At }[] = typeof value === 'object' && value !== null ? [{ v: value, at: undefined }] : [];
+  const stack: { v: object; at: At }[] =
+    typeof value === 'object' && value !== null ? [{ v: value, at: undefined }] : [];
   while (stack.length) {
     const { v, at } = stack.pop()!;
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) if (typeof v[i] === 'object' && v[i] !== null) stack.push({ v: v[i], at: { seg: i, up: at } });
+      for (let i = 0; i < v.length; i++)
+        if (typeof v[i] === 'object' && v[i] !== null) stack.push({ v: v[i], at: { seg: i, up: at } });
       continue;
     }
     for (const key of Object.keys(v)) {

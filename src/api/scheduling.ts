@@ -16,20 +16,32 @@ export function tolerates(toleration: Toleration, taint: Taint): boolean {
 }
 
 /** The first NoSchedule/NoExecute taint none of the tolerations tolerate. */
-export function untoleratedTaint(taints: Taint[] | undefined, tolerations: Toleration[] | undefined): Taint | undefined {
-  return (taints ?? []).find((t) => t.effect !== 'PreferNoSchedule' && !(tolerations ?? []).some((tol) => tolerates(tol, t)));
+export function untoleratedTaint(
+  taints: Taint[] | undefined,
+  tolerations: Toleration[] | undefined,
+): Taint | undefined {
+  return (taints ?? []).find(
+    (t) => t.effect !== 'PreferNoSchedule' && !(tolerations ?? []).some((tol) => tolerates(tol, t)),
+  );
 }
 
 function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
   const values = r.values ?? [];
   switch (r.operator) {
-    case 'In': return value !== undefined && values.includes(value);
-    case 'NotIn': return value === undefined || !values.includes(value);
-    case 'Exists': return value !== undefined;
-    case 'DoesNotExist': return value === undefined;
-    case 'Gt': return value !== undefined && /^-?[0-9]+$/.test(value) && Number(value) > Number(values[0]);
-    case 'Lt': return value !== undefined && /^-?[0-9]+$/.test(value) && Number(value) < Number(values[0]);
-    default: return false;
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    case 'Gt':
+      return value !== undefined && /^-?[0-9]+$/.test(value) && Number(value) > Number(values[0]);
+    case 'Lt':
+      return value !== undefined && /^-?[0-9]+$/.test(value) && Number(value) < Number(values[0]);
+    default:
+      return false;
   }
 }
 
@@ -38,14 +50,21 @@ export function termMatches(term: NodeSelectorTerm, node: NodeLike): boolean {
   const fields = term.matchFields ?? [];
   // An empty term matches nothing, as in Kubernetes.
   if (exprs.length === 0 && fields.length === 0) return false;
-  return exprs.every((r) => requirementMatches(r, node.metadata.labels?.[r.key]))
-    && fields.every((r) => r.key === 'metadata.name' && requirementMatches(r, node.metadata.name));
+  return (
+    exprs.every((r) => requirementMatches(r, node.metadata.labels?.[r.key])) &&
+    fields.every((r) => r.key === 'metadata.name' && requirementMatches(r, node.metadata.name))
+  );
 }
 
 /** nodeSelector and required node affinity; undefined when they hold, else why not. */
-export function nodeSelectionProblem(spec: Pick<PodSpec, 'nodeSelector' | 'affinity'>, node: NodeLike): string | undefined {
+export function nodeSelectionProblem(
+  spec: Pick<PodSpec, 'nodeSelector' | 'affinity'>,
+  node: NodeLike,
+): string | undefined {
   const selector = spec.nodeSelector;
-  if (selector) for (const k in selector) if (node.metadata.labels?.[k] !== selector[k]) return "node(s) didn't match Pod's node affinity/selector";
+  if (selector)
+    for (const k in selector)
+      if (node.metadata.labels?.[k] !== selector[k]) return "node(s) didn't match Pod's node affinity/selector";
   const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms && !terms.some((t) => termMatches(t, node))) return "node(s) didn't match Pod's node affinity/selector";
   return undefined;

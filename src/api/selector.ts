@@ -32,9 +32,11 @@ function invalid(input: string, why: string): BerthError {
 
 // ---- lexer ---------------------------------------------------------------------------------
 
-type TokenKind =
-  | 'identifier' | 'in' | 'notin' | '!' | '=' | '==' | '!=' | '>' | '<' | '(' | ')' | ',' | 'end';
-interface Token { kind: TokenKind; text: string }
+type TokenKind = 'identifier' | 'in' | 'notin' | '!' | '=' | '==' | '!=' | '>' | '<' | '(' | ')' | ',' | 'end';
+interface Token {
+  kind: TokenKind;
+  text: string;
+}
 
 const SPECIAL = new Set(['=', '!', '(', ')', ',', '>', '<']);
 const TWO_CHAR = new Set(['!=', '==']);
@@ -68,7 +70,10 @@ function lex(input: string): Token[] {
 
 class Parser {
   private pos = 0;
-  constructor(private readonly input: string, private readonly tokens: Token[]) {}
+  constructor(
+    private readonly input: string,
+    private readonly tokens: Token[],
+  ) {}
 
   /** In value context the keywords `in`/`notin` are ordinary identifiers (so `notin=in` works). */
   private peek(valueContext = true): Token {
@@ -89,13 +94,15 @@ class Parser {
     for (;;) {
       const t = this.peek();
       if (t.kind === 'end') return out;
-      if (t.kind !== 'identifier' && t.kind !== '!') this.fail(`found '${t.text}', expected: !, identifier, or 'end of string'`);
+      if (t.kind !== 'identifier' && t.kind !== '!')
+        this.fail(`found '${t.text}', expected: !, identifier, or 'end of string'`);
       out.push(this.requirement());
       const sep = this.next();
       if (sep.kind === 'end') return out;
       if (sep.kind !== ',') this.fail(`found '${sep.text}', expected: ',' or 'end of string'`);
       const after = this.peek();
-      if (after.kind !== 'identifier' && after.kind !== '!') this.fail(`found '${after.text}', expected: identifier after ','`);
+      if (after.kind !== 'identifier' && after.kind !== '!')
+        this.fail(`found '${after.text}', expected: identifier after ','`);
     }
   }
 
@@ -136,7 +143,8 @@ class Parser {
       this.next();
       return [''];
     }
-    if (first.kind !== 'identifier' && first.kind !== ',') this.fail(`found '${first.text}', expected: ',', ')' or identifier`);
+    if (first.kind !== 'identifier' && first.kind !== ',')
+      this.fail(`found '${first.text}', expected: ',', ')' or identifier`);
     const values = new Set<string>();
     for (;;) {
       const t = this.next();
@@ -174,12 +182,14 @@ class Parser {
 
 function makeRequirement(key: string, operator: SelectorOperator, rawValues: string[]): Requirement {
   const keyErrors = qualifiedName(key);
-  if (keyErrors.length) throw new BerthError('Invalid', `invalid label key ${JSON.stringify(key)}: ${keyErrors.join('; ')}`);
+  if (keyErrors.length)
+    throw new BerthError('Invalid', `invalid label key ${JSON.stringify(key)}: ${keyErrors.join('; ')}`);
   const values = [...new Set(rawValues)].sort();
   switch (operator) {
     case 'in':
     case 'notin':
-      if (values.length === 0) throw new BerthError('Invalid', "for 'in', 'notin' operators, values set can't be empty");
+      if (values.length === 0)
+        throw new BerthError('Invalid', "for 'in', 'notin' operators, values set can't be empty");
       break;
     case '=':
     case '==':
@@ -188,7 +198,8 @@ function makeRequirement(key: string, operator: SelectorOperator, rawValues: str
       break;
     case 'exists':
     case '!':
-      if (values.length !== 0) throw new BerthError('Invalid', "values set must be empty for exists and does not exist");
+      if (values.length !== 0)
+        throw new BerthError('Invalid', 'values set must be empty for exists and does not exist');
       break;
     case '>':
     case '<':
@@ -269,7 +280,10 @@ export interface LabelSelectorObject {
 }
 
 const EXPRESSION_OPERATORS: Record<string, SelectorOperator> = {
-  In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: '!',
+  In: 'in',
+  NotIn: 'notin',
+  Exists: 'exists',
+  DoesNotExist: '!',
 };
 
 /**
@@ -295,10 +309,15 @@ function remembered(from: object, make: () => Selector): Selector {
 
 function parseSelectorObject(obj: LabelSelectorObject): Selector {
   const reqs: Requirement[] = [];
-  for (const [k, v] of Object.entries(obj.matchLabels ?? {})) if (v !== undefined) reqs.push(makeRequirement(k, '=', [v]));
+  for (const [k, v] of Object.entries(obj.matchLabels ?? {}))
+    if (v !== undefined) reqs.push(makeRequirement(k, '=', [v]));
   for (const expr of obj.matchExpressions ?? []) {
     const op = EXPRESSION_OPERATORS[expr.operator];
-    if (!op) throw new BerthError('Invalid', `${JSON.stringify(expr.operator)} is not a valid label selector operator (In, NotIn, Exists, DoesNotExist)`);
+    if (!op)
+      throw new BerthError(
+        'Invalid',
+        `${JSON.stringify(expr.operator)} is not a valid label selector operator (In, NotIn, Exists, DoesNotExist)`,
+      );
     reqs.push(makeRequirement(expr.key, op, expr.values ?? []));
   }
   return makeSelector(reqs);

@@ -19,7 +19,12 @@ export const PROXY_PORT_RANGE = { min: 20000, max: 29999 } as const;
 export const PROXY_PORTS_ANNOTATION = 'berth.dev/proxy-ports';
 
 export type ServiceObject = Pick<Service, 'spec' | 'status'> & {
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string | undefined>; creationTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string | undefined>;
+    creationTimestamp?: string;
+  };
 };
 export type ServicePortSpec = NonNullable<NonNullable<Service['spec']>['ports']>[number];
 
@@ -75,29 +80,51 @@ export function dynamicStart(cidr: Cidr): number {
  * the broadcast address). `None` is a headless Service; ExternalName Services have none.
  * spec.clusterIPs, ipFamilies and ipFamilyPolicy are filled as a single-stack IPv4 cluster does.
  */
-function assignClusterIP(spec: NonNullable<Service['spec']>, previous: ServiceObject | undefined, inUse: PortsInUse, self: string, cidr: Cidr, problems: PortProblem[]): void {
+function assignClusterIP(
+  spec: NonNullable<Service['spec']>,
+  previous: ServiceObject | undefined,
+  inUse: PortsInUse,
+  self: string,
+  cidr: Cidr,
+  problems: PortProblem[],
+): void {
   if (spec.type === 'ExternalName') {
-    if (spec.clusterIP && spec.clusterIP !== 'None' && previous?.spec?.clusterIP !== spec.clusterIP) problems.push({ path: ['spec', 'clusterIP'], message: 'may not be set for ExternalName services' });
+    if (spec.clusterIP && spec.clusterIP !== 'None' && previous?.spec?.clusterIP !== spec.clusterIP)
+      problems.push({ path: ['spec', 'clusterIP'], message: 'may not be set for ExternalName services' });
     for (const field of ALLOCATED_SERVICE_FIELDS) delete spec[field];
     return;
   }
   const had = previous?.spec?.type !== 'ExternalName' ? previous?.spec?.clusterIP : undefined;
   const asked = spec.clusterIP || spec.clusterIPs?.[0] || undefined;
-  if (spec.clusterIPs?.length && spec.clusterIP && spec.clusterIPs[0] !== spec.clusterIP) problems.push({ path: ['spec', 'clusterIPs', 0], message: `must match spec.clusterIP (${spec.clusterIP})` });
-  if ((spec.clusterIPs?.length ?? 0) > 1) problems.push({ path: ['spec', 'clusterIPs'], message: 'may hold one address: this cluster is single-stack IPv4' });
-  if (spec.ipFamilies?.some((f) => f !== 'IPv4')) problems.push({ path: ['spec', 'ipFamilies'], message: 'only IPv4 is configured on this cluster' });
-  if (spec.ipFamilyPolicy === 'RequireDualStack') problems.push({ path: ['spec', 'ipFamilyPolicy'], message: 'RequireDualStack: this cluster is single-stack IPv4' });
+  if (spec.clusterIPs?.length && spec.clusterIP && spec.clusterIPs[0] !== spec.clusterIP)
+    problems.push({ path: ['spec', 'clusterIPs', 0], message: `must match spec.clusterIP (${spec.clusterIP})` });
+  if ((spec.clusterIPs?.length ?? 0) > 1)
+    problems.push({ path: ['spec', 'clusterIPs'], message: 'may hold one address: this cluster is single-stack IPv4' });
+  if (spec.ipFamilies?.some((f) => f !== 'IPv4'))
+    problems.push({ path: ['spec', 'ipFamilies'], message: 'only IPv4 is configured on this cluster' });
+  if (spec.ipFamilyPolicy === 'RequireDualStack')
+    problems.push({ path: ['spec', 'ipFamilyPolicy'], message: 'RequireDualStack: this cluster is single-stack IPv4' });
   let ip: string | undefined;
   if (had) {
-    if (asked && asked !== had) problems.push({ path: ['spec', 'clusterIP'], message: `field is immutable (it is ${had})` });
+    if (asked && asked !== had)
+      problems.push({ path: ['spec', 'clusterIP'], message: `field is immutable (it is ${had})` });
     ip = had;
   } else if (asked === 'None') {
-    if (usesNodePorts({ spec })) problems.push({ path: ['spec', 'clusterIP'], message: `may not be set to 'None' for ${spec.type} services` });
+    if (usesNodePorts({ spec }))
+      problems.push({ path: ['spec', 'clusterIP'], message: `may not be set to 'None' for ${spec.type} services` });
     ip = 'None';
   } else if (asked) {
     const holder = inUse.clusterIPs.get(asked);
-    if (!contains(cidr, asked)) problems.push({ path: ['spec', 'clusterIP'], message: `failed to allocate IP ${asked}: the provided IP is not in the valid range. The range of valid IPs is ${cidr.text}` });
-    else if (holder !== undefined && holder !== self) problems.push({ path: ['spec', 'clusterIP'], message: `failed to allocate IP ${asked}: provided IP is already allocated (to Service ${holder})` });
+    if (!contains(cidr, asked))
+      problems.push({
+        path: ['spec', 'clusterIP'],
+        message: `failed to allocate IP ${asked}: the provided IP is not in the valid range. The range of valid IPs is ${cidr.text}`,
+      });
+    else if (holder !== undefined && holder !== self)
+      problems.push({
+        path: ['spec', 'clusterIP'],
+        message: `failed to allocate IP ${asked}: provided IP is already allocated (to Service ${holder})`,
+      });
     ip = asked;
   } else {
     const free = (offset: number) => !inUse.clusterIPs.has(addressAt(cidr, offset));
@@ -105,7 +132,8 @@ function assignClusterIP(spec: NonNullable<Service['spec']>, previous: ServiceOb
     let offset = dynamicStart(cidr);
     while (offset <= last && !free(offset)) offset++;
     if (offset > last) for (offset = 2; offset < dynamicStart(cidr) && !free(offset); offset++);
-    if (offset > last || !free(offset)) problems.push({ path: ['spec', 'clusterIP'], message: `no ClusterIP is free in ${cidr.text}` });
+    if (offset > last || !free(offset))
+      problems.push({ path: ['spec', 'clusterIP'], message: `no ClusterIP is free in ${cidr.text}` });
     else ip = addressAt(cidr, offset);
   }
   if (!ip) return;
@@ -127,7 +155,12 @@ export interface PortProblem {
  * Values another Service holds are problems.
  * Returns the Service to store; `inUse` gains what it was given.
  */
-export function assignServicePorts<T extends ServiceObject>(service: T, previous: ServiceObject | undefined, inUse: PortsInUse, serviceCidr: Cidr): { service: T; problems: PortProblem[] } {
+export function assignServicePorts<T extends ServiceObject>(
+  service: T,
+  previous: ServiceObject | undefined,
+  inUse: PortsInUse,
+  serviceCidr: Cidr,
+): { service: T; problems: PortProblem[] } {
   const self = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
   const out = structuredClone(service);
   const problems: PortProblem[] = [];
@@ -146,17 +179,23 @@ export function assignServicePorts<T extends ServiceObject>(service: T, previous
       }
       if (!p.nodePort) {
         const kept = before.get(portKey(p))?.nodePort;
-        p.nodePort = kept && inUse.nodePorts.get(kept) === undefined ? kept : next(NODE_PORT_RANGE, (n) => inUse.nodePorts.has(n));
-        if (!p.nodePort) problems.push({ path: ['spec', 'ports', i, 'nodePort'], message: 'no NodePort is free in 30000-32767' });
+        p.nodePort =
+          kept && inUse.nodePorts.get(kept) === undefined ? kept : next(NODE_PORT_RANGE, (n) => inUse.nodePorts.has(n));
+        if (!p.nodePort)
+          problems.push({ path: ['spec', 'ports', i, 'nodePort'], message: 'no NodePort is free in 30000-32767' });
       } else if (inUse.nodePorts.has(p.nodePort) && inUse.nodePorts.get(p.nodePort) !== self) {
-        problems.push({ path: ['spec', 'ports', i, 'nodePort'], message: `provided port ${p.nodePort} is already allocated (to Service ${inUse.nodePorts.get(p.nodePort)})` });
+        problems.push({
+          path: ['spec', 'ports', i, 'nodePort'],
+          message: `provided port ${p.nodePort} is already allocated (to Service ${inUse.nodePorts.get(p.nodePort)})`,
+        });
       }
       if (p.nodePort) inUse.nodePorts.set(p.nodePort, self);
     });
     const had = previous ? proxyPortsOf(previous) : new Map<string, number>();
     const given = ports.map((p) => {
       const port = had.get(portKey(p)) ?? next(PROXY_PORT_RANGE, (n) => inUse.proxyPorts.has(n));
-      if (port === undefined) problems.push({ path: ['spec', 'ports'], message: 'no service proxy port is free in 20000-29999' });
+      if (port === undefined)
+        problems.push({ path: ['spec', 'ports'], message: 'no service proxy port is free in 20000-29999' });
       else inUse.proxyPorts.add(port);
       return `${portKey(p)}=${port}`;
     });
@@ -215,12 +254,18 @@ export function serviceEnv(services: ServiceObject[], host: string): Record<stri
 }
 
 /** Every ready endpoint of one Service port (by the port's name, '' for an unnamed one). */
-export function readyEndpoints(endpoints: Pick<Endpoints, 'subsets'> | undefined, portName: string | undefined): { ip: string; port: number; pod?: string }[] {
+export function readyEndpoints(
+  endpoints: Pick<Endpoints, 'subsets'> | undefined,
+  portName: string | undefined,
+): { ip: string; port: number; pod?: string }[] {
   const out: { ip: string; port: number; pod?: string }[] = [];
   for (const s of endpoints?.subsets ?? []) {
-    const port = (s.ports ?? []).find((p) => (p.name ?? '') === (portName ?? '')) ?? (s.ports?.length === 1 && !portName ? s.ports[0] : undefined);
+    const port =
+      (s.ports ?? []).find((p) => (p.name ?? '') === (portName ?? '')) ??
+      (s.ports?.length === 1 && !portName ? s.ports[0] : undefined);
     if (!port) continue;
-    for (const a of s.addresses ?? []) out.push({ ip: a.ip, port: port.port, ...(a.targetRef?.name ? { pod: a.targetRef.name } : {}) });
+    for (const a of s.addresses ?? [])
+      out.push({ ip: a.ip, port: port.port, ...(a.targetRef?.name ? { pod: a.targetRef.name } : {}) });
   }
   return out;
 }

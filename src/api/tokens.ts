@@ -39,7 +39,8 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
 const JOIN_PREFIX = /^B10([0-9a-f]{64})::/;
 
-const randomString = (n: number): string => Array.from({ length: n }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+const randomString = (n: number): string =>
+  Array.from({ length: n }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 export const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
@@ -62,10 +63,15 @@ export function parseToken(presented: string): { caSha256?: string; id: string; 
 
 export function tokenSecret(r: TokenRecord, secret: string): SecretLike {
   return {
-    apiVersion: 'v1', kind: 'Secret', type: TOKEN_SECRET_TYPE,
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: TOKEN_SECRET_TYPE,
     metadata: { name: `token-${r.id}`, namespace: SYSTEM_NAMESPACE, labels: { 'berth.dev/token-role': r.role } },
     data: {
-      'token-id': b64(r.id), role: b64(r.role), description: b64(r.description), created: b64(String(r.created)),
+      'token-id': b64(r.id),
+      role: b64(r.role),
+      description: b64(r.description),
+      created: b64(String(r.created)),
       'secret-sha256': b64(sha256(secret).toString('hex')),
       ...(r.expires !== undefined ? { expires: b64(String(r.expires)) } : {}),
       ...(r.node ? { node: b64(r.node) } : {}),
@@ -73,13 +79,19 @@ export function tokenSecret(r: TokenRecord, secret: string): SecretLike {
   };
 }
 
-export function tokenFromSecret(s: { data?: unknown; [k: string]: unknown }): { record: TokenRecord; secretHash: string } {
+export function tokenFromSecret(s: { data?: unknown; [k: string]: unknown }): {
+  record: TokenRecord;
+  secretHash: string;
+} {
   const d = (s.data ?? {}) as Record<string, string>;
   const expires = unb64(d.expires);
   const node = unb64(d.node);
   return {
     record: {
-      id: unb64(d['token-id']), role: unb64(d.role) as Role, description: unb64(d.description), created: Number(unb64(d.created)),
+      id: unb64(d['token-id']),
+      role: unb64(d.role) as Role,
+      description: unb64(d.description),
+      created: Number(unb64(d.created)),
       ...(expires ? { expires: Number(expires) } : {}),
       ...(node ? { node } : {}),
     },

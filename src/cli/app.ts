@@ -6,7 +6,17 @@
 import { APP_FAILURE_CONDITIONS } from '../api/conditions.js';
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
-import { INSTANCE_LABEL, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, TRACKING_ANNOTATION, hasDifferences, renderMarkdown, renderText, type DiffReport } from '../diff/index.js';
+import {
+  INSTANCE_LABEL,
+  ROLLBACK_ANNOTATION,
+  SYNC_REQUESTED_ANNOTATION,
+  SYNC_REVISION_ANNOTATION,
+  TRACKING_ANNOTATION,
+  hasDifferences,
+  renderMarkdown,
+  renderText,
+  type DiffReport,
+} from '../diff/index.js';
 import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable } from './resources.js';
@@ -22,7 +32,10 @@ interface AppStatus {
   history?: { id: number; revision: string; deployedAt: string; message?: string; outcome?: string }[];
   lastSyncRequest?: string;
 }
-type App = KubeObject & { spec: { source: { repoURL: string; targetRevision?: string; path?: string } }; status?: AppStatus };
+type App = KubeObject & {
+  spec: { source: { repoURL: string; targetRevision?: string; path?: string } };
+  status?: AppStatus;
+};
 
 export interface AppCreateOptions {
   repo: string;
@@ -37,15 +50,29 @@ export interface AppCreateOptions {
   namespace?: string;
 }
 
-export async function appCreate(client: BerthClient, name: string, o: AppCreateOptions, io: CommandIO): Promise<number> {
-  if (!o.autoSync && (o.prune || o.selfHeal)) throw new BerthError('Usage', '--prune and --self-heal go with --auto-sync');
+export async function appCreate(
+  client: BerthClient,
+  name: string,
+  o: AppCreateOptions,
+  io: CommandIO,
+): Promise<number> {
+  if (!o.autoSync && (o.prune || o.selfHeal))
+    throw new BerthError('Usage', '--prune and --self-heal go with --auto-sync');
   const app = {
-    apiVersion: 'berth.dev/v1', kind: 'Application',
+    apiVersion: 'berth.dev/v1',
+    kind: 'Application',
     metadata: { name, namespace: o.namespace ?? client.connection.namespace },
     spec: {
-      source: { repoURL: o.repo, ...(o.revision ? { targetRevision: o.revision } : {}), ...(o.path ? { path: o.path } : {}) },
+      source: {
+        repoURL: o.repo,
+        ...(o.revision ? { targetRevision: o.revision } : {}),
+        ...(o.path ? { path: o.path } : {}),
+      },
       ...(o.destNamespace ? { destination: { namespace: o.destNamespace } } : {}),
-      syncPolicy: { ...(o.autoSync ? { automated: { prune: o.prune, selfHeal: o.selfHeal } } : {}), ...(o.autoRollback ? { autoRollback: true } : {}) },
+      syncPolicy: {
+        ...(o.autoSync ? { automated: { prune: o.prune, selfHeal: o.selfHeal } } : {}),
+        ...(o.autoRollback ? { autoRollback: true } : {}),
+      },
       ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
     },
   };
@@ -54,7 +81,13 @@ export async function appCreate(client: BerthClient, name: string, o: AppCreateO
   return 0;
 }
 
-export async function appGet(client: BerthClient, name: string, namespace: string | undefined, output: OutputFormat, io: CommandIO): Promise<number> {
+export async function appGet(
+  client: BerthClient,
+  name: string,
+  namespace: string | undefined,
+  output: OutputFormat,
+  io: CommandIO,
+): Promise<number> {
   const app = await client.get<App>(APPS, namespace ?? client.connection.namespace, name);
   if (output !== 'text') {
     io.stdout(renderStructured(output, app));
@@ -71,12 +104,32 @@ export async function appGet(client: BerthClient, name: string, namespace: strin
     `Health Status: ${s.health?.status ?? 'Unknown'}${s.health?.message ? ` (${s.health.message})` : ''}`,
     ...(s.operationState ? [`Last Sync:     ${s.operationState.phase}: ${s.operationState.message ?? ''}`] : []),
   ];
-  for (const c of s.conditions ?? []) lines.push(`Condition:     ${c.type} (${c.reason ?? ''})`, ...String(c.message ?? '').split('\n').map((m) => `  ${m}`));
+  for (const c of s.conditions ?? [])
+    lines.push(
+      `Condition:     ${c.type} (${c.reason ?? ''})`,
+      ...String(c.message ?? '')
+        .split('\n')
+        .map((m) => `  ${m}`),
+    );
   if (s.resources?.length) {
-    lines.push('', formatTable(['KIND', 'NAMESPACE', 'NAME', 'STATUS', 'HEALTH'], s.resources.map((r) => [r.kind, r.namespace ?? '', r.name, r.status, r.health ?? ''])).trimEnd());
+    lines.push(
+      '',
+      formatTable(
+        ['KIND', 'NAMESPACE', 'NAME', 'STATUS', 'HEALTH'],
+        s.resources.map((r) => [r.kind, r.namespace ?? '', r.name, r.status, r.health ?? '']),
+      ).trimEnd(),
+    );
   }
   if (s.history?.length) {
-    lines.push('', formatTable(['ID', 'DEPLOYED', 'REVISION', 'MESSAGE'], [...s.history].reverse().map((h) => [String(h.id), h.deployedAt, h.revision.slice(0, 7), (h.message ?? '').split('\n')[0]!])).trimEnd());
+    lines.push(
+      '',
+      formatTable(
+        ['ID', 'DEPLOYED', 'REVISION', 'MESSAGE'],
+        [...s.history]
+          .reverse()
+          .map((h) => [String(h.id), h.deployedAt, h.revision.slice(0, 7), (h.message ?? '').split('\n')[0]!]),
+      ).trimEnd(),
+    );
   }
   io.stdout(lines.join('\n') + '\n');
   return 0;
@@ -86,15 +139,30 @@ export async function appGet(client: BerthClient, name: string, namespace: strin
  * `app sync NAME [--revision R] [--resume]`. A revision other than the tracked one pins the app to
  * it (as a rollback does): automated sync pauses until a new commit lands or `--resume`.
  */
-export async function appSync(client: BerthClient, name: string, o: { namespace?: string; timeoutMs: number; wait: boolean; resume?: boolean; revision?: string; rollbackTo?: string }, io: CommandIO): Promise<number> {
+export async function appSync(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; timeoutMs: number; wait: boolean; resume?: boolean; revision?: string; rollbackTo?: string },
+  io: CommandIO,
+): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
-  if (o.resume && (o.revision || o.rollbackTo)) throw new BerthError('Usage', '--resume follows the tracked branch again; it does not go with --revision');
+  if (o.resume && (o.revision || o.rollbackTo))
+    throw new BerthError('Usage', '--resume follows the tracked branch again; it does not go with --revision');
   const request = new Date().toISOString();
   // At most one pin at a time; --resume withdraws it (null deletes an annotation in a merge patch).
-  const pin = { [ROLLBACK_ANNOTATION]: o.rollbackTo ?? null, [SYNC_REVISION_ANNOTATION]: o.rollbackTo ? null : (o.revision ?? null) };
+  const pin = {
+    [ROLLBACK_ANNOTATION]: o.rollbackTo ?? null,
+    [SYNC_REVISION_ANNOTATION]: o.rollbackTo ? null : (o.revision ?? null),
+  };
   const pinning = o.rollbackTo !== undefined || o.revision !== undefined || o.resume;
-  await client.patch(APPS, ns, name, { metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request, ...(pinning ? pin : {}) } } });
-  const what = o.rollbackTo ? `rollback of ${ns}/${name} to ${o.rollbackTo.slice(0, 7)}` : o.revision ? `sync of ${ns}/${name} to ${o.revision}` : `sync of ${ns}/${name}`;
+  await client.patch(APPS, ns, name, {
+    metadata: { annotations: { [SYNC_REQUESTED_ANNOTATION]: request, ...(pinning ? pin : {}) } },
+  });
+  const what = o.rollbackTo
+    ? `rollback of ${ns}/${name} to ${o.rollbackTo.slice(0, 7)}`
+    : o.revision
+      ? `sync of ${ns}/${name} to ${o.revision}`
+      : `sync of ${ns}/${name}`;
   io.stderr(`${what} requested\n`);
   if (!o.wait) return 0;
   const deadline = Date.now() + o.timeoutMs;
@@ -107,7 +175,9 @@ export async function appSync(client: BerthClient, name: string, o: { namespace?
         io.stderr(`${failed.type}: ${failed.message ?? ''}\n`);
         return 1;
       }
-      io.stdout(`${name}: ${s.sync?.status ?? 'Unknown'} at ${s.sync?.revision?.slice(0, 7) ?? '?'}${s.operationState?.message ? ` (${s.operationState.message})` : ''}\n`);
+      io.stdout(
+        `${name}: ${s.sync?.status ?? 'Unknown'} at ${s.sync?.revision?.slice(0, 7) ?? '?'}${s.operationState?.message ? ` (${s.operationState.message})` : ''}\n`,
+      );
       return s.sync?.status === 'Synced' ? 0 : 1;
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -117,21 +187,38 @@ export async function appSync(client: BerthClient, name: string, o: { namespace?
 }
 
 /** `app rollback NAME [ID|COMMIT]`: a history ID, a commit (or its prefix); default the previous sync. */
-export async function appRollback(client: BerthClient, name: string, target: string | undefined, o: { namespace?: string; timeoutMs: number; wait: boolean }, io: CommandIO): Promise<number> {
+export async function appRollback(
+  client: BerthClient,
+  name: string,
+  target: string | undefined,
+  o: { namespace?: string; timeoutMs: number; wait: boolean },
+  io: CommandIO,
+): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
   const app = await client.get<App>(APPS, ns, name);
   const history = app.status?.history ?? [];
   let revision: string | undefined;
   if (target === undefined) revision = history[history.length - 2]?.revision;
-  else if (/^[0-9]+$/.test(target) && target.length < 7) revision = history.find((h) => h.id === Number(target))?.revision;
+  else if (/^[0-9]+$/.test(target) && target.length < 7)
+    revision = history.find((h) => h.id === Number(target))?.revision;
   else revision = /^[0-9a-f]{40}$/.test(target) ? target : history.find((h) => h.revision.startsWith(target))?.revision;
   if (!revision) {
-    throw new BerthError('Usage', target === undefined ? `${name} has no earlier sync to roll back to` : `${JSON.stringify(target)} is neither a history ID nor a commit in ${name}'s history (see \`berth app get ${name}\`)`);
+    throw new BerthError(
+      'Usage',
+      target === undefined
+        ? `${name} has no earlier sync to roll back to`
+        : `${JSON.stringify(target)} is neither a history ID nor a commit in ${name}'s history (see \`berth app get ${name}\`)`,
+    );
   }
   return appSync(client, name, { ...o, rollbackTo: revision }, io);
 }
 
-export async function appDelete(client: BerthClient, name: string, o: { namespace?: string; cascade: boolean }, io: CommandIO): Promise<number> {
+export async function appDelete(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; cascade: boolean },
+  io: CommandIO,
+): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
   await client.get(APPS, ns, name);
   if (o.cascade) {
@@ -151,14 +238,18 @@ export async function appDelete(client: BerthClient, name: string, o: { namespac
   return 0;
 }
 
-
 /**
  * `app wait NAME [--revision SHA] [--health] [--timeout 300s]`: until the app is synced at SHA (or
  * at a later revision its history shows came after SHA) and, with --health, Healthy. Progress is a
  * live line on a terminal and one line per change otherwise.
  * Exit: 0 done, 1 failed or degraded, 2 error (no such app, unreachable server, refused), 3 timed out.
  */
-export async function appWait(client: BerthClient, name: string, o: { namespace?: string; revision?: string; health: boolean; timeoutMs: number; tty: boolean }, io: CommandIO): Promise<number> {
+export async function appWait(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; revision?: string; health: boolean; timeoutMs: number; tty: boolean },
+  io: CommandIO,
+): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
   const deadline = Date.now() + o.timeoutMs;
   let last = '';
@@ -185,13 +276,18 @@ export async function appWait(client: BerthClient, name: string, o: { namespace?
     const at = s.sync?.revision ?? '';
     const history = s.history ?? [];
     const wantedIndex = o.revision ? history.findIndex((h) => h.revision.startsWith(o.revision!)) : -1;
-    const reached = !o.revision || at.startsWith(o.revision) || (wantedIndex !== -1 && wantedIndex < history.length - 1 && history[history.length - 1]!.revision === at);
+    const reached =
+      !o.revision ||
+      at.startsWith(o.revision) ||
+      (wantedIndex !== -1 && wantedIndex < history.length - 1 && history[history.length - 1]!.revision === at);
     const failed = s.conditions?.find((c) => (APP_FAILURE_CONDITIONS as readonly string[]).includes(c.type));
     const health = s.health?.status ?? 'Unknown';
     const progress = `${name}: ${s.sync?.status ?? 'Unknown'} at ${at.slice(0, 7) || '?'}, ${health}${s.health?.message ? ` (${s.health.message})` : ''}`;
-    if (reached && failed && (!o.revision || at.startsWith(o.revision))) return done(1, `${name}: ${failed.type}: ${(failed.message ?? '').split('\n')[0]}`);
+    if (reached && failed && (!o.revision || at.startsWith(o.revision)))
+      return done(1, `${name}: ${failed.type}: ${(failed.message ?? '').split('\n')[0]}`);
     if (reached && health === 'Degraded' && o.health) return done(1, `${progress}`);
-    if (reached && history.find((h) => h.revision === at)?.outcome === 'Failed') return done(1, `${name}: ${at.slice(0, 7)} failed and was rolled back`);
+    if (reached && history.find((h) => h.revision === at)?.outcome === 'Failed')
+      return done(1, `${name}: ${at.slice(0, 7)} failed and was rolled back`);
     if (reached && s.sync?.status === 'Synced' && (!o.health || health === 'Healthy')) return done(0, progress);
     show(progress);
     await new Promise((r) => setTimeout(r, 500));
@@ -204,14 +300,21 @@ export async function appWait(client: BerthClient, name: string, o: { namespace?
  * Exit: 0 no difference, 1 differences, 2 error (invalid manifests listed with file:line, or an
  * unreachable repository).
  */
-export async function appDiff(client: BerthClient, name: string, o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' }, io: CommandIO): Promise<number> {
+export async function appDiff(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' },
+  io: CommandIO,
+): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
   const q = o.revision ? `?revision=${encodeURIComponent(o.revision)}` : '';
   const outcome = await client.request<DiffOutcome>('GET', `${resourcePath(APPS, ns, name, 'diff')}${q}`);
   if (!outcome.ok) {
     if (o.output === 'json') io.stdout(JSON.stringify(outcome, null, 2) + '\n');
     else for (const e of outcome.errors) io.stderr(`${e}\n`);
-    io.stderr(`${outcome.reason === 'InvalidManifests' ? 'the revision has invalid manifests' : 'the source could not be read'}: nothing would be synced\n`);
+    io.stderr(
+      `${outcome.reason === 'InvalidManifests' ? 'the revision has invalid manifests' : 'the source could not be read'}: nothing would be synced\n`,
+    );
     return 2;
   }
   if (o.output === 'json') io.stdout(JSON.stringify(outcome.report, null, 2) + '\n');

@@ -14,7 +14,13 @@ import { qualifiedName } from './resources.js';
 export const DRY_RUN_MODES = ['none', 'server'] as const;
 
 /** `dryRun: 'server'` (as kubectl's --dry-run=server): every write is sent as a dry run, checked and answered by the server, stored nowhere. */
-export async function applyCommand(client: BerthClient, paths: string[], namespace: string | undefined, io: CommandIO, options: { dryRun?: (typeof DRY_RUN_MODES)[number] } = {}): Promise<number> {
+export async function applyCommand(
+  client: BerthClient,
+  paths: string[],
+  namespace: string | undefined,
+  io: CommandIO,
+  options: { dryRun?: (typeof DRY_RUN_MODES)[number] } = {},
+): Promise<number> {
   const dryRun = options.dryRun === 'server';
   const suffix = dryRun ? ' (server dry run)' : '';
   const result = await loadPaths(paths, { defaultNamespace: namespace ?? client.connection.namespace });
@@ -25,7 +31,9 @@ export async function applyCommand(client: BerthClient, paths: string[], namespa
     return 1;
   }
   // Namespaces first, then the rest in file order, as a sync applies a commit.
-  const objects = [...result.objects].sort((a, b) => Number(b.object.kind === 'Namespace') - Number(a.object.kind === 'Namespace'));
+  const objects = [...result.objects].sort(
+    (a, b) => Number(b.object.kind === 'Namespace') - Number(a.object.kind === 'Namespace'),
+  );
   for (const { object } of objects) {
     const info = kindInfo(object.kind)!;
     const desired = object as unknown as KubeObject;
@@ -42,9 +50,13 @@ export async function applyCommand(client: BerthClient, paths: string[], namespa
       io.stdout(`${label} created${suffix}\n`);
       continue;
     }
-    const merged: KubeObject = { ...desired, metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion } };
+    const merged: KubeObject = {
+      ...desired,
+      metadata: { ...desired.metadata, resourceVersion: live.metadata.resourceVersion },
+    };
     // The server defaults what the manifest leaves out (and chooses NodePorts), so compare as a sync does.
-    const same = canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withAllocatedPorts(desired, live)));
+    const same =
+      canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withAllocatedPorts(desired, live)));
     if (same) {
       io.stdout(`${label} unchanged${suffix}\n`);
       continue;
@@ -52,7 +64,8 @@ export async function applyCommand(client: BerthClient, paths: string[], namespa
     try {
       await client.update(info, merged, undefined, { dryRun });
     } catch (e) {
-      if (isBerthError(e, 'Conflict')) throw new BerthError('Conflict', `${label} changed while applying; run apply again`);
+      if (isBerthError(e, 'Conflict'))
+        throw new BerthError('Conflict', `${label} changed while applying; run apply again`);
       throw e;
     }
     io.stdout(`${label} configured${suffix}\n`);

@@ -22,7 +22,11 @@ Exit codes:
   2  usage error, unreadable input, or the server could not be reached`;
 
 /** `extraCommands` are the commands the composition root adds (those needing concrete drivers). */
-export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraCommands: ((program: Command) => void)[] = []): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CommandIO = defaultIO(),
+  extraCommands: ((program: Command) => void)[] = [],
+): Promise<number> {
   let exitCode = 0;
   const program = new Command('berth')
     .description('Berth: a GitOps reconciler and the orchestrator it deploys to')
@@ -38,27 +42,51 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .argument('[paths...]', 'files or directories to check', [])
     .option('--strict', 'treat unknown fields as errors', false)
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text'))
-    .addOption(new Option('--default-pod-security <level>', "Pod Security level of declared namespaces without an enforce label (the server's --default-pod-security)").choices(POD_SECURITY_LEVELS).default('baseline'))
+    .addOption(
+      new Option(
+        '--default-pod-security <level>',
+        "Pod Security level of declared namespaces without an enforce label (the server's --default-pod-security)",
+      )
+        .choices(POD_SECURITY_LEVELS)
+        .default('baseline'),
+    )
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.')
-    .action(async (paths: string[], opts: { strict: boolean; output: string; defaultPodSecurity: PodSecurityLevel }) => {
-      exitCode = await validateCommand(paths, { strict: opts.strict, output: parseOutputFormat(opts.output), defaultPodSecurity: opts.defaultPodSecurity }, io);
-    });
+    .action(
+      async (paths: string[], opts: { strict: boolean; output: string; defaultPodSecurity: PodSecurityLevel }) => {
+        exitCode = await validateCommand(
+          paths,
+          { strict: opts.strict, output: parseOutputFormat(opts.output), defaultPodSecurity: opts.defaultPodSecurity },
+          io,
+        );
+      },
+    );
 
   addConnectionOptions(program);
-  const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text');
+  const outputOption = () =>
+    new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('text');
 
   program
     .command('get')
     .description('list objects of a kind, or show one (kubectl-style tables)')
-    .argument('<kind>', 'pods, deployments (deploy), services (svc), ingresses (ing), configmaps (cm), nodes (no), applications (app), …')
+    .argument(
+      '<kind>',
+      'pods, deployments (deploy), services (svc), ingresses (ing), configmaps (cm), nodes (no), applications (app), …',
+    )
     .argument('[name]', 'one object')
-    .option('-n, --namespace <ns>', 'namespace (default: the kubeconfig context\'s)')
+    .option('-n, --namespace <ns>', "namespace (default: the kubeconfig context's)")
     .option('-A, --all-namespaces', 'every namespace', false)
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
     .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUTS).default('table'))
-    .action(async (kind: string, name: string | undefined, o: { namespace?: string; allNamespaces: boolean; selector?: string; output: GetOutput }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => getCommand(c, kind, name, o, io));
-    });
+    .action(
+      async (
+        kind: string,
+        name: string | undefined,
+        o: { namespace?: string; allNamespaces: boolean; selector?: string; output: GetOutput },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) => getCommand(c, kind, name, o, io));
+      },
+    );
 
   program
     .command('describe')
@@ -75,10 +103,19 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .description('create or update objects from manifests (for bootstrapping; Git is the source in normal use)')
     .requiredOption('-f, --filename <paths...>', 'files or directories')
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
-    .addOption(new Option('--dry-run <mode>', 'server: the server checks and answers every write (validation, defaults, admission) and stores nothing').choices(DRY_RUN_MODES).default('none'))
-    .action(async (o: { filename: string[]; namespace?: string; dryRun: (typeof DRY_RUN_MODES)[number] }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => applyCommand(c, o.filename, o.namespace, io, { dryRun: o.dryRun }));
-    });
+    .addOption(
+      new Option(
+        '--dry-run <mode>',
+        'server: the server checks and answers every write (validation, defaults, admission) and stores nothing',
+      )
+        .choices(DRY_RUN_MODES)
+        .default('none'),
+    )
+    .action(
+      async (o: { filename: string[]; namespace?: string; dryRun: (typeof DRY_RUN_MODES)[number] }, cmd: Command) => {
+        exitCode = await withClient(cmd, (c) => applyCommand(c, o.filename, o.namespace, io, { dryRun: o.dryRun }));
+      },
+    );
 
   program
     .command('delete')
@@ -90,8 +127,13 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
       exitCode = await withClient(cmd, (c) => deleteCommand(c, kind, names, o.namespace, io));
     });
 
-  const rollout = program.command('rollout').description('watch, inspect, undo and restart rollouts of deployments, daemon sets and stateful sets')
-    .addHelpText('after', '\nUnder an Application with self-heal, imperative changes (undo, restart, pause, scale) are reverted by the next sync: change Git instead.');
+  const rollout = program
+    .command('rollout')
+    .description('watch, inspect, undo and restart rollouts of deployments, daemon sets and stateful sets')
+    .addHelpText(
+      'after',
+      '\nUnder an Application with self-heal, imperative changes (undo, restart, pause, scale) are reverted by the next sync: change Git instead.',
+    );
   rollout
     .command('status')
     .description('wait for a rollout to finish, showing its progress')
@@ -99,9 +141,24 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('-n, --namespace <ns>', 'namespace')
     .option('-w, --watch <bool>', 'keep watching until it finishes (false: report once)', 'true')
     .option('--timeout <duration>', 'give up after this long (e.g. 5m)', '10m')
-    .addHelpText('after', '\nExit codes: 0 rolled out, 1 failed (progress deadline exceeded) or not finished with --watch=false, 2 error, 3 timed out.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 rolled out, 1 failed (progress deadline exceeded) or not finished with --watch=false, 2 error, 3 timed out.',
+    )
     .action(async (target: string, o: { namespace?: string; watch: string; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => rolloutStatus(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), watch: o.watch !== 'false', timeoutMs: parseDurationFlag(o.timeout, '--timeout'), tty: process.stdout.isTTY === true }, io));
+      exitCode = await withClient(cmd, (c) =>
+        rolloutStatus(
+          c,
+          target,
+          {
+            ...(o.namespace ? { namespace: o.namespace } : {}),
+            watch: o.watch !== 'false',
+            timeoutMs: parseDurationFlag(o.timeout, '--timeout'),
+            tty: process.stdout.isTTY === true,
+          },
+          io,
+        ),
+      );
     });
   rollout
     .command('history')
@@ -111,7 +168,18 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--revision <n>', "show that revision's pod template")
     .addOption(outputOption())
     .action(async (target: string, o: { namespace?: string; revision?: string; output: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => rolloutHistory(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: nonNegative(o.revision, '--revision') } : {}), output: parseOutputFormat(o.output) }, io));
+      exitCode = await withClient(cmd, (c) =>
+        rolloutHistory(
+          c,
+          target,
+          {
+            ...(o.namespace ? { namespace: o.namespace } : {}),
+            ...(o.revision ? { revision: nonNegative(o.revision, '--revision') } : {}),
+            output: parseOutputFormat(o.output),
+          },
+          io,
+        ),
+      );
     });
   rollout
     .command('undo')
@@ -120,7 +188,17 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('-n, --namespace <ns>', 'namespace')
     .option('--to-revision <n>', 'the revision to go back to (default: the previous one)', '0')
     .action(async (target: string, o: { namespace?: string; toRevision: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => rolloutUndo(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), toRevision: nonNegative(o.toRevision, '--to-revision') }, io));
+      exitCode = await withClient(cmd, (c) =>
+        rolloutUndo(
+          c,
+          target,
+          {
+            ...(o.namespace ? { namespace: o.namespace } : {}),
+            toRevision: nonNegative(o.toRevision, '--to-revision'),
+          },
+          io,
+        ),
+      );
     });
   rollout
     .command('restart')
@@ -130,10 +208,15 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .action(async (target: string, o: { namespace?: string }, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => rolloutRestart(c, target, o, io));
     });
-  for (const [verb, paused] of [['pause', true], ['resume', false]] as const) {
+  for (const [verb, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
     rollout
       .command(verb)
-      .description(paused ? 'stop a deployment from rolling out template changes' : 'let a paused deployment roll out again')
+      .description(
+        paused ? 'stop a deployment from rolling out template changes' : 'let a paused deployment roll out again',
+      )
       .argument('<target>', 'deploy/NAME')
       .option('-n, --namespace <ns>', 'namespace')
       .action(async (target: string, o: { namespace?: string }, cmd: Command) => {
@@ -141,7 +224,10 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
       });
   }
 
-  for (const [verb, cordon] of [['cordon', true], ['uncordon', false]] as const) {
+  for (const [verb, cordon] of [
+    ['cordon', true],
+    ['uncordon', false],
+  ] as const) {
     program
       .command(verb)
       .description(cordon ? 'mark a node unschedulable (its pods stay)' : 'mark a node schedulable again')
@@ -157,9 +243,23 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--ignore-daemonsets', 'leave DaemonSet pods (they belong on every node)', false)
     .option('--force', 'also delete pods no controller owns (they are not recreated)', false)
     .option('--timeout <duration>', 'give up after this long', '5m')
-    .addHelpText('after', '\nExit codes: 0 drained, 1 pods that may not be evicted without a flag, 2 error, 3 timed out.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 drained, 1 pods that may not be evicted without a flag, 2 error, 3 timed out.',
+    )
     .action(async (node: string, o: { ignoreDaemonsets: boolean; force: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => drainCommand(c, node, { ignoreDaemonsets: o.ignoreDaemonsets, force: o.force, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
+      exitCode = await withClient(cmd, (c) =>
+        drainCommand(
+          c,
+          node,
+          {
+            ignoreDaemonsets: o.ignoreDaemonsets,
+            force: o.force,
+            timeoutMs: parseDurationFlag(o.timeout, '--timeout'),
+          },
+          io,
+        ),
+      );
     });
   program
     .command('taint')
@@ -190,14 +290,39 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('-p, --previous', 'the previous instance of the container (before its last restart)', false)
     .option('--tail <n>', 'only the last N lines')
     .option('--since <duration>', 'only lines newer than this (e.g. 10m)')
-    .action(async (pod: string, o: { namespace?: string; container?: string; follow: boolean; previous: boolean; tail?: string; since?: string }, cmd: Command) => {
-      const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
-      exitCode = await withClient(cmd, (c) => logsCommand(c, pod, {
-        ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.container ? { container: o.container } : {}), follow: o.follow, previous: o.previous,
-        ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}), ...(o.since ? { sinceSeconds: Math.ceil(parseDurationFlag(o.since, '--since') / 1000) } : {}),
-      }, io, abort.signal));
-    });
+    .action(
+      async (
+        pod: string,
+        o: {
+          namespace?: string;
+          container?: string;
+          follow: boolean;
+          previous: boolean;
+          tail?: string;
+          since?: string;
+        },
+        cmd: Command,
+      ) => {
+        const abort = new AbortController();
+        process.once('SIGINT', () => abort.abort());
+        exitCode = await withClient(cmd, (c) =>
+          logsCommand(
+            c,
+            pod,
+            {
+              ...(o.namespace ? { namespace: o.namespace } : {}),
+              ...(o.container ? { container: o.container } : {}),
+              follow: o.follow,
+              previous: o.previous,
+              ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}),
+              ...(o.since ? { sinceSeconds: Math.ceil(parseDurationFlag(o.since, '--since') / 1000) } : {}),
+            },
+            io,
+            abort.signal,
+          ),
+        );
+      },
+    );
   program
     .command('exec')
     .description('run a command in a running container; exits with its exit code')
@@ -205,11 +330,20 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .argument('<command...>', 'the command, after --')
     .option('-n, --namespace <ns>', 'namespace')
     .option('-c, --container <name>', 'container (default: the first)')
-    .option('-i, --stdin', 'pass this terminal\'s input to the command', false)
+    .option('-i, --stdin', "pass this terminal's input to the command", false)
     .option('-t, --tty', 'run the command on a terminal (raw mode and resizes follow this one)', false)
-    .action(async (pod: string, command: string[], o: { namespace?: string; container?: string; stdin: boolean; tty: boolean }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => execCommand(c, pod, command, o, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }));
-    });
+    .action(
+      async (
+        pod: string,
+        command: string[],
+        o: { namespace?: string; container?: string; stdin: boolean; tty: boolean },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) =>
+          execCommand(c, pod, command, o, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }),
+        );
+      },
+    );
   program
     .command('port-forward')
     .description("forward a local port to a pod's port until interrupted (127.0.0.1 unless an address is given)")
@@ -230,7 +364,14 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .requiredOption('--replicas <n>', 'the number of replicas')
     .option('-n, --namespace <ns>', 'namespace')
     .action(async (target: string, o: { namespace?: string; replicas: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => scaleCommand(c, target, { ...(o.namespace ? { namespace: o.namespace } : {}), replicas: nonNegative(o.replicas, '--replicas') }, io));
+      exitCode = await withClient(cmd, (c) =>
+        scaleCommand(
+          c,
+          target,
+          { ...(o.namespace ? { namespace: o.namespace } : {}), replicas: nonNegative(o.replicas, '--replicas') },
+          io,
+        ),
+      );
     });
 
   program
@@ -246,7 +387,10 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
         server = { error: (e as Error).message };
       }
       const format = parseOutputFormat(o.output);
-      if (format === 'text') io.stdout(`Client Version: ${VERSION}\nServer Version: ${(server as { gitVersion?: string }).gitVersion ?? `unavailable (${(server as { error?: string }).error})`}\n`);
+      if (format === 'text')
+        io.stdout(
+          `Client Version: ${VERSION}\nServer Version: ${(server as { gitVersion?: string }).gitVersion ?? `unavailable (${(server as { error?: string }).error})`}\n`,
+        );
       else io.stdout(renderStructured(format, { clientVersion: client, serverVersion: server }));
       exitCode = (server as { error?: string }).error ? 1 : 0;
     });
@@ -275,11 +419,13 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('-A, --all-namespaces', 'every namespace', false)
     .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUTS).default('table'))
     .action(async (o: { allNamespaces: boolean; output: GetOutput }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => getCommand(c, 'applications', undefined, { allNamespaces: o.allNamespaces, output: o.output }, io));
+      exitCode = await withClient(cmd, (c) =>
+        getCommand(c, 'applications', undefined, { allNamespaces: o.allNamespaces, output: o.output }, io),
+      );
     });
   app
     .command('get')
-    .description("show an Application: source, sync, health, conditions, resources, history")
+    .description('show an Application: source, sync, health, conditions, resources, history')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'namespace')
     .addOption(outputOption())
@@ -291,35 +437,100 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .description('sync an Application now (prunes too), and wait for the result')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'namespace')
-    .option('--revision <rev>', 'sync this branch, tag or commit instead of the tracked one, pausing auto-sync until a new commit lands (or --resume)')
+    .option(
+      '--revision <rev>',
+      'sync this branch, tag or commit instead of the tracked one, pausing auto-sync until a new commit lands (or --resume)',
+    )
     .option('--resume', 'end a rollback or --revision pin: follow the tracked branch again', false)
     .option('--no-wait', 'return once the sync is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
-    .action(async (name: string, o: { namespace?: string; revision?: string; wait: boolean; timeout: string; resume: boolean }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appSync(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), wait: o.wait, resume: o.resume, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
-    });
+    .action(
+      async (
+        name: string,
+        o: { namespace?: string; revision?: string; wait: boolean; timeout: string; resume: boolean },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) =>
+          appSync(
+            c,
+            name,
+            {
+              ...(o.namespace ? { namespace: o.namespace } : {}),
+              ...(o.revision ? { revision: o.revision } : {}),
+              wait: o.wait,
+              resume: o.resume,
+              timeoutMs: parseDurationFlag(o.timeout, '--timeout'),
+            },
+            io,
+          ),
+        );
+      },
+    );
   app
     .command('rollback')
-    .description('sync an earlier commit (a history ID or commit; default: the previous sync) and pause auto-sync until a new commit lands')
+    .description(
+      'sync an earlier commit (a history ID or commit; default: the previous sync) and pause auto-sync until a new commit lands',
+    )
     .argument('<name>')
     .argument('[target]', 'history ID or commit')
     .option('-n, --namespace <ns>', 'namespace')
     .option('--no-wait', 'return once the rollback is requested')
     .option('--timeout <duration>', 'how long to wait', '120s')
-    .action(async (name: string, target: string | undefined, o: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appRollback(c, name, target, { ...(o.namespace ? { namespace: o.namespace } : {}), wait: o.wait, timeoutMs: parseDurationFlag(o.timeout, '--timeout') }, io));
-    });
+    .action(
+      async (
+        name: string,
+        target: string | undefined,
+        o: { namespace?: string; wait: boolean; timeout: string },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) =>
+          appRollback(
+            c,
+            name,
+            target,
+            {
+              ...(o.namespace ? { namespace: o.namespace } : {}),
+              wait: o.wait,
+              timeoutMs: parseDurationFlag(o.timeout, '--timeout'),
+            },
+            io,
+          ),
+        );
+      },
+    );
   app
     .command('diff')
     .description('show what syncing a revision would change (created, changed, pruned), as for a pull request')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'namespace')
     .option('--revision <rev>', 'branch, tag or commit (default: the tracked revision)')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'))
-    .addHelpText('after', '\nExit codes: 0 no difference, 1 differences, 2 error (invalid manifests, unreachable repository).')
-    .action(async (name: string, o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appDiff(c, name, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}), output: o.output }, io));
-    });
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'),
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 no difference, 1 differences, 2 error (invalid manifests, unreachable repository).',
+    )
+    .action(
+      async (
+        name: string,
+        o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) =>
+          appDiff(
+            c,
+            name,
+            {
+              ...(o.namespace ? { namespace: o.namespace } : {}),
+              ...(o.revision ? { revision: o.revision } : {}),
+              output: o.output,
+            },
+            io,
+          ),
+        );
+      },
+    );
   app
     .command('wait')
     .description('wait until an Application is synced (at a revision) and, with --health, healthy')
@@ -329,12 +540,28 @@ export async function runCli(argv: string[], io: CommandIO = defaultIO(), extraC
     .option('--health', 'also wait for Healthy', false)
     .option('--timeout <duration>', 'give up after', '300s')
     .addHelpText('after', '\nExit codes: 0 synced (and healthy), 1 failed or degraded, 2 error, 3 timed out.')
-    .action(async (name: string, o: { namespace?: string; revision?: string; health: boolean; timeout: string }, cmd: Command) => {
-      exitCode = await withClient(cmd, (c) => appWait(c, name, {
-        ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.revision ? { revision: o.revision } : {}),
-        health: o.health, timeoutMs: parseDurationFlag(o.timeout, '--timeout'), tty: process.stderr.isTTY === true,
-      }, io));
-    });
+    .action(
+      async (
+        name: string,
+        o: { namespace?: string; revision?: string; health: boolean; timeout: string },
+        cmd: Command,
+      ) => {
+        exitCode = await withClient(cmd, (c) =>
+          appWait(
+            c,
+            name,
+            {
+              ...(o.namespace ? { namespace: o.namespace } : {}),
+              ...(o.revision ? { revision: o.revision } : {}),
+              health: o.health,
+              timeoutMs: parseDurationFlag(o.timeout, '--timeout'),
+              tty: process.stderr.isTTY === true,
+            },
+            io,
+          ),
+        );
+      },
+    );
   app
     .command('delete')
     .description('delete an Application (with --cascade, the objects it manages too)')
@@ -395,6 +622,7 @@ function defaultIO(): CommandIO {
 }
 
 function nonNegative(value: string, flag: string): number {
-  if (!/^[0-9]+$/.test(value)) throw new BerthError('Usage', `${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
+  if (!/^[0-9]+$/.test(value))
+    throw new BerthError('Usage', `${flag} must be a non-negative integer, not ${JSON.stringify(value)}`);
   return Number(value);
 }

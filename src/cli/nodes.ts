@@ -12,10 +12,20 @@ import type { CommandIO } from './output.js';
 
 const NODES = kindInfo('Node')!;
 const PODS = kindInfo('Pod')!;
-type NodeObject = KubeObject & { metadata: { labels?: Record<string, string> }; spec?: { unschedulable?: boolean; taints?: Taint[] } };
-type PodObject = KubeObject & { metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] } };
+type NodeObject = KubeObject & {
+  metadata: { labels?: Record<string, string> };
+  spec?: { unschedulable?: boolean; taints?: Taint[] };
+};
+type PodObject = KubeObject & {
+  metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] };
+};
 
-export async function cordonCommand(client: BerthClient, node: string, cordon: boolean, io: CommandIO): Promise<number> {
+export async function cordonCommand(
+  client: BerthClient,
+  node: string,
+  cordon: boolean,
+  io: CommandIO,
+): Promise<number> {
   const current = await client.get<NodeObject>(NODES, undefined, node);
   const verb = cordon ? 'cordoned' : 'uncordoned';
   if (Boolean(current.spec?.unschedulable) === cordon) {
@@ -28,7 +38,12 @@ export async function cordonCommand(client: BerthClient, node: string, cordon: b
 }
 
 /** Exit: 0 drained, 1 pods that may not be evicted (listed), 2 error, 3 timed out. */
-export async function drainCommand(client: BerthClient, node: string, o: { ignoreDaemonsets: boolean; force: boolean; timeoutMs: number }, io: CommandIO): Promise<number> {
+export async function drainCommand(
+  client: BerthClient,
+  node: string,
+  o: { ignoreDaemonsets: boolean; force: boolean; timeoutMs: number },
+  io: CommandIO,
+): Promise<number> {
   await cordonCommand(client, node, true, io);
   const onNode = async () => (await client.list<PodObject>(PODS, { fieldSelector: `spec.nodeName=${node}` })).items;
   const pods = await onNode();
@@ -36,10 +51,18 @@ export async function drainCommand(client: BerthClient, node: string, o: { ignor
   const daemon = pods.filter((p) => controllerOf(p)?.kind === 'DaemonSet');
   const bare = pods.filter((p) => !controllerOf(p));
   const refusals: string[] = [];
-  if (daemon.length && !o.ignoreDaemonsets) refusals.push(`cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${daemon.map(nsName).join(', ')}`);
-  if (bare.length && !o.force) refusals.push(`cannot delete Pods that declare no controller (use --force to override): ${bare.map(nsName).join(', ')}`);
+  if (daemon.length && !o.ignoreDaemonsets)
+    refusals.push(
+      `cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${daemon.map(nsName).join(', ')}`,
+    );
+  if (bare.length && !o.force)
+    refusals.push(
+      `cannot delete Pods that declare no controller (use --force to override): ${bare.map(nsName).join(', ')}`,
+    );
   if (refusals.length) {
-    io.stderr(`error: unable to drain node "${node}" due to error: ${refusals.join(', ')}\nThere are pending nodes to be drained:\n ${node}\n`);
+    io.stderr(
+      `error: unable to drain node "${node}" due to error: ${refusals.join(', ')}\nThere are pending nodes to be drained:\n ${node}\n`,
+    );
     return 1;
   }
   if (daemon.length) io.stderr(`Warning: ignoring DaemonSet-managed Pods: ${daemon.map(nsName).join(', ')}\n`);
@@ -50,7 +73,12 @@ export async function drainCommand(client: BerthClient, node: string, o: { ignor
   // no disruption now answers 429, and that pod is tried again until the budget allows it.
   const refused = await Promise.all(evict.map((p) => evictWithRetries(client, p, deadline, io)));
   if (refused.some(Boolean)) {
-    io.stderr(`error: timed out evicting ${evict.filter((_, i) => refused[i]).map(nsName).join(', ')}: their disruption budgets allowed no disruption\n`);
+    io.stderr(
+      `error: timed out evicting ${evict
+        .filter((_, i) => refused[i])
+        .map(nsName)
+        .join(', ')}: their disruption budgets allowed no disruption\n`,
+    );
     return 3;
   }
   const names = new Set(evict.map(nsName));
@@ -74,13 +102,21 @@ async function evictWithRetries(client: BerthClient, p: PodObject, deadline: num
   for (;;) {
     try {
       io.stdout(`evicting pod ${nsName(p)}\n`);
-      await client.request('POST', path, { body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: p.metadata.name, namespace: p.metadata.namespace } } });
+      await client.request('POST', path, {
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+        },
+      });
       return false;
     } catch (e) {
       if (e instanceof BerthError && e.code === 'NotFound') return false;
       if (!(e instanceof BerthError && e.code === 'TooManyRequests')) throw e;
       if (Date.now() + EVICTION_RETRY_MS > deadline) return true;
-      io.stderr(`error when evicting pods/"${p.metadata.name}" -n "${p.metadata.namespace}" (will retry after ${EVICTION_RETRY_MS / 1000}s): ${e.message}\n`);
+      io.stderr(
+        `error when evicting pods/"${p.metadata.name}" -n "${p.metadata.namespace}" (will retry after ${EVICTION_RETRY_MS / 1000}s): ${e.message}\n`,
+      );
       await new Promise((r) => setTimeout(r, EVICTION_RETRY_MS));
     }
   }
@@ -91,7 +127,13 @@ const EVICTION_RETRY_MS = 2000;
 const nsName = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
 
 /** `key=value:Effect`, `key:Effect` to add; `key:Effect-` or `key-` to remove. */
-export async function taintCommand(client: BerthClient, node: string, specs: string[], o: { overwrite: boolean }, io: CommandIO): Promise<number> {
+export async function taintCommand(
+  client: BerthClient,
+  node: string,
+  specs: string[],
+  o: { overwrite: boolean },
+  io: CommandIO,
+): Promise<number> {
   const current = await client.get<NodeObject>(NODES, undefined, node);
   let taints = [...(current.spec?.taints ?? [])];
   let removed = false;
@@ -102,15 +144,24 @@ export async function taintCommand(client: BerthClient, node: string, specs: str
       if (!m) throw new BerthError('Usage', `invalid taint removal ${JSON.stringify(spec)}: use key- or key:Effect-`);
       const before = taints.length;
       taints = taints.filter((t) => !(t.key === m[1] && (!m[2] || t.effect === m[2])));
-      if (taints.length === before) throw new BerthError('NotFound', `taint ${JSON.stringify(spec.slice(0, -1))} not found`);
+      if (taints.length === before)
+        throw new BerthError('NotFound', `taint ${JSON.stringify(spec.slice(0, -1))} not found`);
       removed = true;
       continue;
     }
     const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(spec);
-    if (!m) throw new BerthError('Usage', `invalid taint ${JSON.stringify(spec)}: use key=value:Effect (NoSchedule, PreferNoSchedule or NoExecute)`);
+    if (!m)
+      throw new BerthError(
+        'Usage',
+        `invalid taint ${JSON.stringify(spec)}: use key=value:Effect (NoSchedule, PreferNoSchedule or NoExecute)`,
+      );
     const taint: Taint = { key: m[1]!, ...(m[2] ? { value: m[2] } : {}), effect: m[3] as Taint['effect'] };
     const same = taints.findIndex((t) => t.key === taint.key && t.effect === taint.effect);
-    if (same !== -1 && !o.overwrite) throw new BerthError('Conflict', `node ${node} already has ${taint.key} taint(s) with same effect(s) and --overwrite is false`);
+    if (same !== -1 && !o.overwrite)
+      throw new BerthError(
+        'Conflict',
+        `node ${node} already has ${taint.key} taint(s) with same effect(s) and --overwrite is false`,
+      );
     if (same !== -1) taints[same] = taint;
     else taints.push(taint);
     added = true;
@@ -121,7 +172,13 @@ export async function taintCommand(client: BerthClient, node: string, specs: str
 }
 
 /** `k=v` to set, `k-` to remove. */
-export async function labelCommand(client: BerthClient, node: string, specs: string[], o: { overwrite: boolean }, io: CommandIO): Promise<number> {
+export async function labelCommand(
+  client: BerthClient,
+  node: string,
+  specs: string[],
+  o: { overwrite: boolean },
+  io: CommandIO,
+): Promise<number> {
   const current = await client.get<NodeObject>(NODES, undefined, node);
   const labels: Record<string, string | null> = {};
   let removing = false;
@@ -135,7 +192,8 @@ export async function labelCommand(client: BerthClient, node: string, specs: str
     if (eq <= 0) throw new BerthError('Usage', `invalid label ${JSON.stringify(spec)}: use key=value or key-`);
     const [k, v] = [spec.slice(0, eq), spec.slice(eq + 1)];
     const existing = current.metadata.labels?.[k];
-    if (existing !== undefined && existing !== v && !o.overwrite) throw new BerthError('Conflict', `'${k}' already has a value (${existing}), and --overwrite is false`);
+    if (existing !== undefined && existing !== v && !o.overwrite)
+      throw new BerthError('Conflict', `'${k}' already has a value (${existing}), and --overwrite is false`);
     labels[k] = v;
   }
   await client.patch(NODES, undefined, node, { metadata: { labels } });

@@ -13,7 +13,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export function parseOutputFormat(value: string): OutputFormat {
   if ((OUTPUT_FORMATS as readonly string[]).includes(value)) return value as OutputFormat;
-  throw new BerthError('Usage', `unknown output format ${JSON.stringify(value)}: use one of ${OUTPUT_FORMATS.join(', ')}`);
+  throw new BerthError(
+    'Usage',
+    `unknown output format ${JSON.stringify(value)}: use one of ${OUTPUT_FORMATS.join(', ')}`,
+  );
 }
 
 export function renderStructured(format: 'json' | 'yaml', value: unknown): string {

@@ -20,7 +20,13 @@ export interface LogsOptions {
   sinceSeconds?: number;
 }
 
-export async function logsCommand(client: BerthClient, pod: string, o: LogsOptions, io: CommandIO, signal?: AbortSignal): Promise<number> {
+export async function logsCommand(
+  client: BerthClient,
+  pod: string,
+  o: LogsOptions,
+  io: CommandIO,
+  signal?: AbortSignal,
+): Promise<number> {
   const q = new URLSearchParams();
   if (o.container) q.set('container', o.container);
   if (o.follow) q.set('follow', 'true');
@@ -33,12 +39,27 @@ export async function logsCommand(client: BerthClient, pod: string, o: LogsOptio
 }
 
 /** Exit: the command's own exit code; 2 when it could not be run. */
-export async function execCommand(client: BerthClient, pod: string, command: string[], o: { namespace?: string; container?: string; stdin?: boolean; tty?: boolean }, term: Terminal): Promise<number> {
+export async function execCommand(
+  client: BerthClient,
+  pod: string,
+  command: string[],
+  o: { namespace?: string; container?: string; stdin?: boolean; tty?: boolean },
+  term: Terminal,
+): Promise<number> {
   const podPath = resourcePath(PODS, o.namespace ?? client.connection.namespace, podName(pod));
-  return execStream(client.connection, podPath, {
-    command, ...(o.container ? { container: o.container } : {}),
-    stdin: o.stdin ?? false, stdout: true, stderr: !o.tty, tty: o.tty ?? false,
-  }, term);
+  return execStream(
+    client.connection,
+    podPath,
+    {
+      command,
+      ...(o.container ? { container: o.container } : {}),
+      stdin: o.stdin ?? false,
+      stdout: true,
+      stderr: !o.tty,
+      tty: o.tty ?? false,
+    },
+    term,
+  );
 }
 
 /** `pod/NAME` or `NAME`. */
@@ -53,7 +74,8 @@ export function parsePortSpec(spec: string): { address: string; local: number; r
   const parts = spec.split(':');
   const port = (s: string | undefined) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0 || n > 65535 || s === '') throw new BerthError('Usage', `port-forward wants [ADDRESS:]LOCAL:REMOTE or PORT, not ${JSON.stringify(spec)}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535 || s === '')
+      throw new BerthError('Usage', `port-forward wants [ADDRESS:]LOCAL:REMOTE or PORT, not ${JSON.stringify(spec)}`);
     return n;
   };
   if (parts.length === 1) return { address: '127.0.0.1', local: port(parts[0]), remote: port(parts[0]) };
@@ -63,12 +85,21 @@ export function parsePortSpec(spec: string): { address: string; local: number; r
 }
 
 /** Forwards until the signal aborts; prints where it listens, as kubectl does. */
-export async function portForwardCommand(client: BerthClient, pod: string, spec: string, o: { namespace?: string }, io: CommandIO, signal: AbortSignal): Promise<number> {
+export async function portForwardCommand(
+  client: BerthClient,
+  pod: string,
+  spec: string,
+  o: { namespace?: string },
+  io: CommandIO,
+  signal: AbortSignal,
+): Promise<number> {
   const { address, local, remote } = parsePortSpec(spec);
   const podPath = resourcePath(PODS, o.namespace ?? client.connection.namespace, podName(pod));
   // The pod must exist before anything listens: a typo fails at once.
   await client.request('GET', podPath);
-  const server = await portForward(client.connection, podPath, address, local, remote, (message) => io.stderr(`error: ${message.trim()}\n`));
+  const server = await portForward(client.connection, podPath, address, local, remote, (message) =>
+    io.stderr(`error: ${message.trim()}\n`),
+  );
   const bound = (server.address() as { port: number }).port;
   io.stdout(`Forwarding from ${address}:${bound} -> ${remote}\n`);
   if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));

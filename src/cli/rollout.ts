@@ -8,14 +8,22 @@ import { timestamp } from '../api/lifecycle.js';
 import { BerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
 import {
-  CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION, RESTARTED_AT_ANNOTATION, templatesEqual, withoutTemplateHash,
+  CHANGE_CAUSE_ANNOTATION,
+  REVISION_ANNOTATION,
+  RESTARTED_AT_ANNOTATION,
+  templatesEqual,
+  withoutTemplateHash,
 } from '../api/workloads.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable, kindOrFail, qualifiedName } from './resources.js';
 
 type Workload = KubeObject & {
-  metadata: { generation?: number; annotations?: Record<string, string>; ownerReferences?: { uid: string; controller?: boolean }[] };
+  metadata: {
+    generation?: number;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; controller?: boolean }[];
+  };
   spec: any;
   status?: any;
 };
@@ -23,9 +31,14 @@ type Workload = KubeObject & {
 /** `deploy/web`, `deployment.apps/web`, `sts/db` → the kind and name. */
 export function parseTarget(target: string, allowed: string[]): { info: KindInfo; name: string } {
   const slash = target.indexOf('/');
-  if (slash <= 0 || slash === target.length - 1) throw new BerthError('Usage', `expected TYPE/NAME (e.g. deploy/web), got ${JSON.stringify(target)}`);
+  if (slash <= 0 || slash === target.length - 1)
+    throw new BerthError('Usage', `expected TYPE/NAME (e.g. deploy/web), got ${JSON.stringify(target)}`);
   const info = kindOrFail(target.slice(0, slash));
-  if (!allowed.includes(info.kind)) throw new BerthError('Usage', `${info.plural} are not supported here (use ${allowed.map((k) => k.toLowerCase()).join(', ')})`);
+  if (!allowed.includes(info.kind))
+    throw new BerthError(
+      'Usage',
+      `${info.plural} are not supported here (use ${allowed.map((k) => k.toLowerCase()).join(', ')})`,
+    );
   return { info, name: target.slice(slash + 1) };
 }
 
@@ -43,39 +56,82 @@ export function rolloutState(kind: string, o: Workload): RolloutState {
   if (kind === 'Deployment') {
     if (!observed) return { done: false, message: 'Waiting for deployment spec update to be observed...' };
     const progressing = (s.conditions ?? []).find((c: { type: string }) => c.type === 'Progressing');
-    if (progressing?.reason === 'ProgressDeadlineExceeded') return { done: true, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
+    if (progressing?.reason === 'ProgressDeadlineExceeded')
+      return { done: true, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
     const want = o.spec.replicas ?? 1;
-    if ((s.updatedReplicas ?? 0) < want) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated...` };
-    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination...` };
-    if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${s.availableReplicas ?? 0} of ${s.updatedReplicas} updated replicas are available...` };
+    if ((s.updatedReplicas ?? 0) < want)
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated...`,
+      };
+    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0))
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination...`,
+      };
+    if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0))
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${s.availableReplicas ?? 0} of ${s.updatedReplicas} updated replicas are available...`,
+      };
     return { done: true, message: `deployment "${name}" successfully rolled out` };
   }
   if (kind === 'DaemonSet') {
-    if (o.spec.updateStrategy?.type === 'OnDelete') return { done: true, failed: true, message: 'rollout status is only available for RollingUpdate strategy type' };
+    if (o.spec.updateStrategy?.type === 'OnDelete')
+      return { done: true, failed: true, message: 'rollout status is only available for RollingUpdate strategy type' };
     if (!observed) return { done: false, message: 'Waiting for daemon set spec update to be observed...' };
     const want = s.desiredNumberScheduled ?? 0;
-    if ((s.updatedNumberScheduled ?? 0) < want) return { done: false, message: `Waiting for daemon set "${name}" rollout to finish: ${s.updatedNumberScheduled ?? 0} out of ${want} new pods have been updated...` };
-    if ((s.numberAvailable ?? 0) < want) return { done: false, message: `Waiting for daemon set "${name}" rollout to finish: ${s.numberAvailable ?? 0} of ${want} updated pods are available...` };
+    if ((s.updatedNumberScheduled ?? 0) < want)
+      return {
+        done: false,
+        message: `Waiting for daemon set "${name}" rollout to finish: ${s.updatedNumberScheduled ?? 0} out of ${want} new pods have been updated...`,
+      };
+    if ((s.numberAvailable ?? 0) < want)
+      return {
+        done: false,
+        message: `Waiting for daemon set "${name}" rollout to finish: ${s.numberAvailable ?? 0} of ${want} updated pods are available...`,
+      };
     return { done: true, message: `daemon set "${name}" successfully rolled out` };
   }
   // StatefulSet
-  if (o.spec.updateStrategy?.type === 'OnDelete') return { done: true, failed: true, message: 'rollout status is only available for RollingUpdate strategy type' };
+  if (o.spec.updateStrategy?.type === 'OnDelete')
+    return { done: true, failed: true, message: 'rollout status is only available for RollingUpdate strategy type' };
   if (!observed) return { done: false, message: 'Waiting for statefulset spec update to be observed...' };
   const want = o.spec.replicas ?? 1;
-  if ((s.readyReplicas ?? 0) < want) return { done: false, message: `Waiting for ${want - (s.readyReplicas ?? 0)} pods to be ready...` };
+  if ((s.readyReplicas ?? 0) < want)
+    return { done: false, message: `Waiting for ${want - (s.readyReplicas ?? 0)} pods to be ready...` };
   const partition = o.spec.updateStrategy?.rollingUpdate?.partition ?? 0;
   if (partition > 0) {
-    if ((s.updatedReplicas ?? 0) < want - partition) return { done: false, message: `Waiting for partitioned roll out to finish: ${s.updatedReplicas ?? 0} out of ${want - partition} new pods have been updated...` };
-    return { done: true, message: `partitioned roll out complete: ${s.updatedReplicas ?? 0} new pods have been updated...` };
+    if ((s.updatedReplicas ?? 0) < want - partition)
+      return {
+        done: false,
+        message: `Waiting for partitioned roll out to finish: ${s.updatedReplicas ?? 0} out of ${want - partition} new pods have been updated...`,
+      };
+    return {
+      done: true,
+      message: `partitioned roll out complete: ${s.updatedReplicas ?? 0} new pods have been updated...`,
+    };
   }
-  if (s.updateRevision !== s.currentRevision) return { done: false, message: `waiting for statefulset rolling update to complete ${s.updatedReplicas ?? 0} pods at revision ${s.updateRevision}...` };
-  return { done: true, message: `statefulset rolling update complete ${s.currentReplicas ?? 0} pods at revision ${s.currentRevision}...` };
+  if (s.updateRevision !== s.currentRevision)
+    return {
+      done: false,
+      message: `waiting for statefulset rolling update to complete ${s.updatedReplicas ?? 0} pods at revision ${s.updateRevision}...`,
+    };
+  return {
+    done: true,
+    message: `statefulset rolling update complete ${s.currentReplicas ?? 0} pods at revision ${s.currentRevision}...`,
+  };
 }
 
 const ROLLABLE = ['Deployment', 'DaemonSet', 'StatefulSet'];
 
 /** Exit: 0 rolled out, 1 failed (progress deadline exceeded), 2 error, 3 timed out. */
-export async function rolloutStatus(client: BerthClient, target: string, o: { namespace?: string; timeoutMs: number; watch: boolean; tty: boolean }, io: CommandIO): Promise<number> {
+export async function rolloutStatus(
+  client: BerthClient,
+  target: string,
+  o: { namespace?: string; timeoutMs: number; watch: boolean; tty: boolean },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ROLLABLE);
   const ns = o.namespace ?? client.connection.namespace;
   const deadline = Date.now() + o.timeoutMs;
@@ -113,7 +169,11 @@ export async function rolloutStatus(client: BerthClient, target: string, o: { na
 const REPLICA_SETS = kindInfo('ReplicaSet')!;
 
 /** The Deployment's ReplicaSets by revision (those it controls). */
-async function history(client: BerthClient, ns: string, name: string): Promise<{ deployment: Workload; revisions: { revision: number; rs: Workload }[] }> {
+async function history(
+  client: BerthClient,
+  ns: string,
+  name: string,
+): Promise<{ deployment: Workload; revisions: { revision: number; rs: Workload }[] }> {
   const deployment = await client.get<Workload>(kindInfo('Deployment')!, ns, name);
   const { items } = await client.list<Workload>(REPLICA_SETS, { namespace: ns });
   const revisions = items
@@ -124,32 +184,64 @@ async function history(client: BerthClient, ns: string, name: string): Promise<{
   return { deployment, revisions };
 }
 
-export async function rolloutHistory(client: BerthClient, target: string, o: { namespace?: string; revision?: number; output: OutputFormat }, io: CommandIO): Promise<number> {
+export async function rolloutHistory(
+  client: BerthClient,
+  target: string,
+  o: { namespace?: string; revision?: number; output: OutputFormat },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ['Deployment']);
   const ns = o.namespace ?? client.connection.namespace;
   const { revisions } = await history(client, ns, name);
-  const rows = revisions.map(({ revision, rs }) => ({ revision, changeCause: rs.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION] ?? null, replicaSet: rs.metadata.name, template: withoutTemplateHash(rs.spec.template) }));
+  const rows = revisions.map(({ revision, rs }) => ({
+    revision,
+    changeCause: rs.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION] ?? null,
+    replicaSet: rs.metadata.name,
+    template: withoutTemplateHash(rs.spec.template),
+  }));
   if (o.revision !== undefined) {
     const one = rows.find((r) => r.revision === o.revision);
     if (!one) throw new BerthError('NotFound', `unable to find the specified revision ${o.revision}`);
     if (o.output !== 'text') io.stdout(renderStructured(o.output, one));
-    else io.stdout(`${qualifiedName(info, name)} with revision #${one.revision}\nPod Template:\n${renderStructured('yaml', one.template).replace(/^/gm, '  ')}`);
+    else
+      io.stdout(
+        `${qualifiedName(info, name)} with revision #${one.revision}\nPod Template:\n${renderStructured('yaml', one.template).replace(/^/gm, '  ')}`,
+      );
     return 0;
   }
   if (o.output !== 'text') {
-    io.stdout(renderStructured(o.output, rows.map(({ template: _t, ...r }) => r)));
+    io.stdout(
+      renderStructured(
+        o.output,
+        rows.map(({ template: _t, ...r }) => r),
+      ),
+    );
     return 0;
   }
-  io.stdout(`${qualifiedName(info, name)}\n${formatTable(['REVISION', 'CHANGE-CAUSE'], rows.map((r) => [String(r.revision), r.changeCause ?? '<none>']))}`);
+  io.stdout(
+    `${qualifiedName(info, name)}\n${formatTable(
+      ['REVISION', 'CHANGE-CAUSE'],
+      rows.map((r) => [String(r.revision), r.changeCause ?? '<none>']),
+    )}`,
+  );
   return 0;
 }
 
 /** `rollout undo`: that revision's template (the previous one by default) written into the Deployment. */
-export async function rolloutUndo(client: BerthClient, target: string, o: { namespace?: string; toRevision: number }, io: CommandIO): Promise<number> {
+export async function rolloutUndo(
+  client: BerthClient,
+  target: string,
+  o: { namespace?: string; toRevision: number },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ['Deployment']);
   const ns = o.namespace ?? client.connection.namespace;
   const { deployment, revisions } = await history(client, ns, name);
-  if (deployment.spec.paused) throw new BerthError('Conflict', `you cannot rollback a paused deployment; resume it first with 'berth rollout resume ${target}' and try again`);
+  if (deployment.spec.paused)
+    throw new BerthError(
+      'Conflict',
+      `you cannot rollback a paused deployment; resume it first with 'berth rollout resume ${target}' and try again`,
+    );
   let wanted;
   if (o.toRevision === 0) {
     if (revisions.length < 2) throw new BerthError('NotFound', 'no rollout history found for the previous revision');
@@ -159,25 +251,43 @@ export async function rolloutUndo(client: BerthClient, target: string, o: { name
     if (!wanted) throw new BerthError('NotFound', `unable to find specified revision ${o.toRevision} in history`);
   }
   if (templatesEqual(wanted.rs.spec.template, deployment.spec.template)) {
-    io.stdout(`${qualifiedName(info, name)} skipped rollback (current template already matches revision ${wanted.revision})\n`);
+    io.stdout(
+      `${qualifiedName(info, name)} skipped rollback (current template already matches revision ${wanted.revision})\n`,
+    );
     return 0;
   }
   // An update with the version read: a concurrent change is a conflict, not lost.
-  await client.update(info, { ...deployment, spec: { ...deployment.spec, template: withoutTemplateHash(wanted.rs.spec.template) } });
+  await client.update(info, {
+    ...deployment,
+    spec: { ...deployment.spec, template: withoutTemplateHash(wanted.rs.spec.template) },
+  });
   io.stdout(`${qualifiedName(info, name)} rolled back\n`);
   return 0;
 }
 
-export async function rolloutRestart(client: BerthClient, target: string, o: { namespace?: string; now?: Date }, io: CommandIO): Promise<number> {
+export async function rolloutRestart(
+  client: BerthClient,
+  target: string,
+  o: { namespace?: string; now?: Date },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ROLLABLE);
   const ns = o.namespace ?? client.connection.namespace;
   const at = timestamp(o.now ?? new Date());
-  await client.patch(info, ns, name, { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: at } } } } });
+  await client.patch(info, ns, name, {
+    spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: at } } } },
+  });
   io.stdout(`${qualifiedName(info, name)} restarted\n`);
   return 0;
 }
 
-export async function rolloutPause(client: BerthClient, target: string, paused: boolean, o: { namespace?: string }, io: CommandIO): Promise<number> {
+export async function rolloutPause(
+  client: BerthClient,
+  target: string,
+  paused: boolean,
+  o: { namespace?: string },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ['Deployment']);
   const ns = o.namespace ?? client.connection.namespace;
   const current = await client.get<Workload>(info, ns, name);
@@ -190,9 +300,15 @@ export async function rolloutPause(client: BerthClient, target: string, paused: 
   return 0;
 }
 
-export async function scaleCommand(client: BerthClient, target: string, o: { namespace?: string; replicas: number }, io: CommandIO): Promise<number> {
+export async function scaleCommand(
+  client: BerthClient,
+  target: string,
+  o: { namespace?: string; replicas: number },
+  io: CommandIO,
+): Promise<number> {
   const { info, name } = parseTarget(target, ['Deployment', 'ReplicaSet', 'StatefulSet']);
-  if (!Number.isInteger(o.replicas) || o.replicas < 0) throw new BerthError('Usage', `--replicas must be a non-negative integer, not ${o.replicas}`);
+  if (!Number.isInteger(o.replicas) || o.replicas < 0)
+    throw new BerthError('Usage', `--replicas must be a non-negative integer, not ${o.replicas}`);
   const ns = o.namespace ?? client.connection.namespace;
   await client.patch(info, ns, name, { spec: { replicas: o.replicas } });
   io.stdout(`${qualifiedName(info, name)} scaled\n`);

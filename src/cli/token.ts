@@ -5,7 +5,17 @@
 import { createHash } from 'node:crypto';
 import { BerthError } from '../api/errors.js';
 import { resolveKind } from '../api/kinds.js';
-import { ROLES, SYSTEM_NAMESPACE, TOKEN_SECRET_TYPE, joinToken, newTokenParts, tokenFromSecret, tokenSecret, type Role, type TokenRecord } from '../api/tokens.js';
+import {
+  ROLES,
+  SYSTEM_NAMESPACE,
+  TOKEN_SECRET_TYPE,
+  joinToken,
+  newTokenParts,
+  tokenFromSecret,
+  tokenSecret,
+  type Role,
+  type TokenRecord,
+} from '../api/tokens.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { parseDuration } from '../api/duration.js';
 import { renderStructured, type OutputFormat, type CommandIO } from './output.js';
@@ -27,18 +37,29 @@ function caSha256(pem: string): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
-export async function tokenCreate(client: BerthClient, o: { role: string; ttl?: string; description?: string; node?: string }, io: CommandIO): Promise<number> {
-  if (!(ROLES as readonly string[]).includes(o.role)) throw new BerthError('Usage', `--role must be one of ${ROLES.join(', ')}`);
+export async function tokenCreate(
+  client: BerthClient,
+  o: { role: string; ttl?: string; description?: string; node?: string },
+  io: CommandIO,
+): Promise<number> {
+  if (!(ROLES as readonly string[]).includes(o.role))
+    throw new BerthError('Usage', `--role must be one of ${ROLES.join(', ')}`);
   if (o.node && o.role !== 'node') throw new BerthError('Usage', '--node goes with --role node');
   const { id, secret } = newTokenParts();
   const record: TokenRecord = {
-    id, role: o.role as Role, description: o.description ?? '', created: Date.now(),
-    ...(o.ttl ? { expires: Date.now() + parseDurationFlag(o.ttl, '--ttl') } : {}), ...(o.node ? { node: o.node } : {}),
+    id,
+    role: o.role as Role,
+    description: o.description ?? '',
+    created: Date.now(),
+    ...(o.ttl ? { expires: Date.now() + parseDurationFlag(o.ttl, '--ttl') } : {}),
+    ...(o.node ? { node: o.node } : {}),
   };
   await client.create(SECRETS, tokenSecret(record, secret) as KubeObject);
   const token = `${id}.${secret}`;
   // A node join token carries the CA's hash, so a new machine can trust the server on first contact.
-  io.stdout((o.role === 'node' && client.connection.ca ? joinToken(token, caSha256(client.connection.ca)) : token) + '\n');
+  io.stdout(
+    (o.role === 'node' && client.connection.ca ? joinToken(token, caSha256(client.connection.ca)) : token) + '\n',
+  );
   return 0;
 }
 
@@ -50,7 +71,12 @@ export async function tokenList(client: BerthClient, output: OutputFormat, io: C
     return 0;
   }
   const when = (ms?: number) => (ms === undefined ? '<never>' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
-  io.stdout(formatTable(['ID', 'ROLE', 'NODE', 'EXPIRES', 'DESCRIPTION'], records.map((r) => [r.id, r.role, r.node ?? '', when(r.expires), r.description])));
+  io.stdout(
+    formatTable(
+      ['ID', 'ROLE', 'NODE', 'EXPIRES', 'DESCRIPTION'],
+      records.map((r) => [r.id, r.role, r.node ?? '', when(r.expires), r.description]),
+    ),
+  );
   return 0;
 }
 

@@ -3,7 +3,13 @@
  * Exit codes: 0 valid (warnings allowed), 1 any error in the manifests, 2 usage or I/O error.
  */
 import type { PodSecurityLevel } from '../api/pod-security.js';
-import { formatDiagnostic, loadPaths, podSecurityDiagnostics, type Diagnostic, type LoadResult } from '../manifest/index.js';
+import {
+  formatDiagnostic,
+  loadPaths,
+  podSecurityDiagnostics,
+  type Diagnostic,
+  type LoadResult,
+} from '../manifest/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 
 export interface ValidateOptions {
@@ -13,11 +19,13 @@ export interface ValidateOptions {
   defaultPodSecurity?: PodSecurityLevel;
 }
 
-
 export async function validateCommand(paths: string[], opts: ValidateOptions, io: CommandIO): Promise<number> {
   const loaded = await loadPaths(paths.length ? paths : ['.'], { strict: opts.strict });
   // Pods in namespaces the tree declares are checked as the server would admit them.
-  const result = { ...loaded, errors: [...loaded.errors, ...podSecurityDiagnostics(loaded.objects, opts.defaultPodSecurity ?? 'baseline')] };
+  const result = {
+    ...loaded,
+    errors: [...loaded.errors, ...podSecurityDiagnostics(loaded.objects, opts.defaultPodSecurity ?? 'baseline')],
+  };
   if (opts.output === 'text') io.stdout(renderText(result));
   else io.stdout(renderStructured(opts.output, toReport(result)));
   return result.errors.length > 0 ? 1 : 0;
@@ -26,7 +34,9 @@ export async function validateCommand(paths: string[], opts: ValidateOptions, io
 function renderText(r: LoadResult): string {
   const lines = [...r.errors, ...r.warnings].sort(byPosition).map(formatDiagnostic);
   const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
-  lines.push(`${plural(r.objects.length, 'object')} in ${plural(r.files, 'file')}, ${plural(r.errors.length, 'error')}, ${plural(r.warnings.length, 'warning')}`);
+  lines.push(
+    `${plural(r.objects.length, 'object')} in ${plural(r.files, 'file')}, ${plural(r.errors.length, 'error')}, ${plural(r.warnings.length, 'warning')}`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -35,7 +45,14 @@ function byPosition(a: Diagnostic, b: Diagnostic): number {
 }
 
 export function toReport(r: LoadResult) {
-  const diag = (d: Diagnostic) => ({ file: d.file, line: d.line, column: d.column, path: d.path, reason: d.reason, message: d.message });
+  const diag = (d: Diagnostic) => ({
+    file: d.file,
+    line: d.line,
+    column: d.column,
+    path: d.path,
+    reason: d.reason,
+    message: d.message,
+  });
   return {
     objects: r.objects.map((o) => ({
       apiVersion: o.object.apiVersion,

@@ -28,9 +28,21 @@ export interface WatchEvent {
 }
 
 const CODES: Record<string, ErrorCode> = {
-  NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Conflict: 'Conflict', Invalid: 'Invalid', BadRequest: 'BadRequest',
-  Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', Expired: 'Compacted', Gone: 'Compacted', RequestEntityTooLarge: 'RequestEntityTooLarge',
-  MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType', ServiceUnavailable: 'Unavailable', Timeout: 'Timeout', TooManyRequests: 'TooManyRequests',
+  NotFound: 'NotFound',
+  AlreadyExists: 'AlreadyExists',
+  Conflict: 'Conflict',
+  Invalid: 'Invalid',
+  BadRequest: 'BadRequest',
+  Unauthorized: 'Unauthorized',
+  Forbidden: 'Forbidden',
+  Expired: 'Compacted',
+  Gone: 'Compacted',
+  RequestEntityTooLarge: 'RequestEntityTooLarge',
+  MethodNotAllowed: 'MethodNotAllowed',
+  UnsupportedMediaType: 'UnsupportedMediaType',
+  ServiceUnavailable: 'Unavailable',
+  Timeout: 'Timeout',
+  TooManyRequests: 'TooManyRequests',
 };
 const RETRIES = 4;
 
@@ -44,7 +56,10 @@ export class BerthClient {
   private readonly dispatcher: Dispatcher;
 
   constructor(readonly connection: Connection) {
-    this.dispatcher = new Agent({ connect: { ...(connection.ca ? { ca: connection.ca } : {}), rejectUnauthorized: !connection.insecure }, keepAliveTimeout: 10_000 });
+    this.dispatcher = new Agent({
+      connect: { ...(connection.ca ? { ca: connection.ca } : {}), rejectUnauthorized: !connection.insecure },
+      keepAliveTimeout: 10_000,
+    });
   }
 
   async close(): Promise<void> {
@@ -52,14 +67,26 @@ export class BerthClient {
   }
 
   /** One request; JSON in and out; Status errors become BerthErrors with the server's code. */
-  async request<T = unknown>(method: string, path: string, options: { body?: unknown; contentType?: string; accept?: string; onHeaders?: (headers: Record<string, string | string[] | undefined>) => void } = {}): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    options: {
+      body?: unknown;
+      contentType?: string;
+      accept?: string;
+      onHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
+    } = {},
+  ): Promise<T> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await request(this.connection.server + path, {
-          method: method as Dispatcher.HttpMethod, dispatcher: this.dispatcher, body,
+          method: method as Dispatcher.HttpMethod,
+          dispatcher: this.dispatcher,
+          body,
           headers: {
-            authorization: `Bearer ${this.connection.token}`, accept: options.accept ?? 'application/json',
+            authorization: `Bearer ${this.connection.token}`,
+            accept: options.accept ?? 'application/json',
             ...(body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
           },
         });
@@ -78,7 +105,9 @@ export class BerthClient {
   /** A streamed GET (logs -f): each chunk of text as it arrives, until the body ends or the signal aborts. */
   async stream(path: string, onText: (text: string) => void, signal?: AbortSignal): Promise<void> {
     const res = await request(this.connection.server + path, {
-      method: 'GET', dispatcher: this.dispatcher, ...(signal ? { signal } : {}),
+      method: 'GET',
+      dispatcher: this.dispatcher,
+      ...(signal ? { signal } : {}),
       headers: { authorization: `Bearer ${this.connection.token}`, accept: 'text/plain' },
     }).catch((e) => {
       throw connectionError(e, this.connection.server);
@@ -98,26 +127,60 @@ export class BerthClient {
     return this.request<T>('GET', resourcePath(info, namespace, name));
   }
 
-  list<T extends KubeObject = KubeObject>(info: KindInfo, options: ListOptions = {}): Promise<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }> {
+  list<T extends KubeObject = KubeObject>(
+    info: KindInfo,
+    options: ListOptions = {},
+  ): Promise<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }> {
     return this.request('GET', resourcePath(info, options.namespace) + query(options));
   }
 
   /** kubectl's server-side printing: a meta.k8s.io Table. */
-  table(info: KindInfo, options: ListOptions & { name?: string } = {}): Promise<{ columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[]; object: { metadata: { name: string; namespace?: string } } }[] }> {
-    return this.request('GET', resourcePath(info, options.namespace, options.name) + query(options), { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
+  table(
+    info: KindInfo,
+    options: ListOptions & { name?: string } = {},
+  ): Promise<{
+    columnDefinitions: { name: string; priority: number }[];
+    rows: { cells: unknown[]; object: { metadata: { name: string; namespace?: string } } }[];
+  }> {
+    return this.request('GET', resourcePath(info, options.namespace, options.name) + query(options), {
+      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
+    });
   }
 
   /** `dryRun`: the server checks and answers the write (dryRun=All) and stores nothing. */
   create<T extends KubeObject>(info: KindInfo, obj: T, options: { dryRun?: boolean } = {}): Promise<T> {
-    return this.request<T>('POST', resourcePath(info, obj.metadata.namespace) + (options.dryRun ? '?dryRun=All' : ''), { body: obj });
+    return this.request<T>('POST', resourcePath(info, obj.metadata.namespace) + (options.dryRun ? '?dryRun=All' : ''), {
+      body: obj,
+    });
   }
 
-  update<T extends KubeObject>(info: KindInfo, obj: T, subresource?: string, options: { dryRun?: boolean } = {}): Promise<T> {
-    return this.request<T>('PUT', resourcePath(info, obj.metadata.namespace, obj.metadata.name, subresource) + (options.dryRun ? '?dryRun=All' : ''), { body: obj });
+  update<T extends KubeObject>(
+    info: KindInfo,
+    obj: T,
+    subresource?: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<T> {
+    return this.request<T>(
+      'PUT',
+      resourcePath(info, obj.metadata.namespace, obj.metadata.name, subresource) +
+        (options.dryRun ? '?dryRun=All' : ''),
+      { body: obj },
+    );
   }
 
-  patch<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string, patch: unknown, type: 'merge' | 'json' | 'strategic' = 'merge', subresource?: string): Promise<T> {
-    const contentType = { merge: 'application/merge-patch+json', json: 'application/json-patch+json', strategic: 'application/strategic-merge-patch+json' }[type];
+  patch<T extends KubeObject = KubeObject>(
+    info: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    type: 'merge' | 'json' | 'strategic' = 'merge',
+    subresource?: string,
+  ): Promise<T> {
+    const contentType = {
+      merge: 'application/merge-patch+json',
+      json: 'application/json-patch+json',
+      strategic: 'application/strategic-merge-patch+json',
+    }[type];
     return this.request<T>('PATCH', resourcePath(info, namespace, name, subresource), { body: patch, contentType });
   }
 
@@ -130,7 +193,10 @@ export class BerthClient {
    * (reported as ADDED). A dropped stream resumes from the last revision seen; 410 Gone re-lists,
    * reporting what changed meanwhile (ADDED/MODIFIED/DELETED) so a cache stays exact.
    */
-  async *watch(info: KindInfo, options: ListOptions & { resourceVersion?: string; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
+  async *watch(
+    info: KindInfo,
+    options: ListOptions & { resourceVersion?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<WatchEvent> {
     const known = new Map<string, KubeObject>();
     const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     let rv = options.resourceVersion;
@@ -144,7 +210,8 @@ export class BerthClient {
           const before = known.get(key(o));
           known.set(key(o), o);
           if (!before) yield { type: 'ADDED', object: o };
-          else if (before.metadata.resourceVersion !== o.metadata.resourceVersion) yield { type: 'MODIFIED', object: o };
+          else if (before.metadata.resourceVersion !== o.metadata.resourceVersion)
+            yield { type: 'MODIFIED', object: o };
         }
         for (const [k, o] of known) {
           if (!seen.has(k)) {
@@ -155,9 +222,15 @@ export class BerthClient {
         rv = list.metadata.resourceVersion;
       }
       try {
-        const res = await request(`${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion: rv })}`, {
-          method: 'GET', dispatcher: this.dispatcher, headers: { authorization: `Bearer ${this.connection.token}` }, ...(options.signal ? { signal: options.signal } : {}),
-        });
+        const res = await request(
+          `${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion: rv })}`,
+          {
+            method: 'GET',
+            dispatcher: this.dispatcher,
+            headers: { authorization: `Bearer ${this.connection.token}` },
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
+        );
         if (res.statusCode === 410) {
           await res.body.dump();
           rv = undefined;
@@ -176,7 +249,10 @@ export class BerthClient {
             const e = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
             if (e.type === 'ERROR') {
               if (e.object.code === 410) rv = undefined;
-              throw new BerthError(e.object.code === 410 ? 'Compacted' : 'Unavailable', String((e.object as { message?: string }).message ?? 'watch error'));
+              throw new BerthError(
+                e.object.code === 410 ? 'Compacted' : 'Unavailable',
+                String((e.object as { message?: string }).message ?? 'watch error'),
+              );
             }
             if (e.type === 'BOOKMARK') {
               rv = e.object.metadata.resourceVersion;
@@ -224,11 +300,20 @@ function statusError(status: number, body: unknown, text: string): BerthError {
   return err;
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EAI_AGAIN',
+]);
 
 function retriable(e: unknown, method: string): boolean {
   if (e instanceof BerthError) return false;
-  const code = (e as { code?: string; cause?: { code?: string } }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
+  const code =
+    (e as { code?: string; cause?: { code?: string } }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
   if (!CONNECTION_ERRORS.has(code)) return false;
   // A refused connection never reached the server; other failures might have, so only
   // idempotent requests are retried after them.
@@ -240,8 +325,12 @@ function connectionError(e: unknown, server: string): unknown {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const code = (e as { code?: string }).code ?? cause?.code;
   if (e instanceof undiciErrors.UndiciError || code) {
-    const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(String(code)) ? ' (the server certificate is not trusted: use a kubeconfig with its CA, or --certificate-authority)' : '';
-    return new BerthError('Unavailable', `cannot reach ${server}: ${cause?.message ?? (e as Error).message}${hint}`, { cause: e });
+    const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(String(code))
+      ? ' (the server certificate is not trusted: use a kubeconfig with its CA, or --certificate-authority)'
+      : '';
+    return new BerthError('Unavailable', `cannot reach ${server}: ${cause?.message ?? (e as Error).message}${hint}`, {
+      cause: e,
+    });
   }
   return e;
 }

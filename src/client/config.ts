@@ -28,7 +28,15 @@ export interface Connection {
 }
 
 interface Kubeconfig {
-  clusters?: { name: string; cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string; 'insecure-skip-tls-verify'?: boolean } }[];
+  clusters?: {
+    name: string;
+    cluster: {
+      server: string;
+      'certificate-authority-data'?: string;
+      'certificate-authority'?: string;
+      'insecure-skip-tls-verify'?: boolean;
+    };
+  }[];
   users?: { name: string; user: { token?: string; tokenFile?: string } }[];
   contexts?: { name: string; context: { cluster: string; user: string; namespace?: string } }[];
   'current-context'?: string;
@@ -53,26 +61,43 @@ export function readKubeconfig(file: string): Omit<Connection, 'token'> & { toke
   const base = path.dirname(file);
   const ca = cluster['certificate-authority-data']
     ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8')
-    : cluster['certificate-authority'] ? readFileSync(path.resolve(base, cluster['certificate-authority']), 'utf8') : undefined;
-  const token = user?.token ?? (user?.tokenFile ? readFileSync(path.resolve(base, user.tokenFile), 'utf8').trim() : undefined);
+    : cluster['certificate-authority']
+      ? readFileSync(path.resolve(base, cluster['certificate-authority']), 'utf8')
+      : undefined;
+  const token =
+    user?.token ?? (user?.tokenFile ? readFileSync(path.resolve(base, user.tokenFile), 'utf8').trim() : undefined);
   return {
-    server: cluster.server, namespace: context?.namespace ?? 'default',
-    ...(ca ? { ca } : {}), ...(token ? { token } : {}), ...(cluster['insecure-skip-tls-verify'] ? { insecure: true } : {}),
+    server: cluster.server,
+    namespace: context?.namespace ?? 'default',
+    ...(ca ? { ca } : {}),
+    ...(token ? { token } : {}),
+    ...(cluster['insecure-skip-tls-verify'] ? { insecure: true } : {}),
   };
 }
 
 export function resolveConnection(flags: ConnectionFlags, env = process.env): Connection {
-  const kubeconfigFile = flags.kubeconfig ?? (env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter)[0] : undefined) ?? defaultKubeconfigPath(env);
+  const kubeconfigFile =
+    flags.kubeconfig ??
+    (env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter)[0] : undefined) ??
+    defaultKubeconfigPath(env);
   const fromFile = existsSync(kubeconfigFile) ? readKubeconfig(kubeconfigFile) : undefined;
   // An empty variable is an unset one (as `BERTH_SERVER= berth get pods` means).
   const server = flags.server ?? (env.BERTH_SERVER || undefined) ?? fromFile?.server;
   const token = flags.token ?? (env.BERTH_TOKEN || undefined) ?? fromFile?.token;
-  if (!server) throw new BerthError('Usage', `no server: pass --server, set BERTH_SERVER, or run \`berth server\` to create ${defaultKubeconfigPath(env)}`);
-  if (!token) throw new BerthError('Usage', 'no token: pass --token, set BERTH_TOKEN, or use a kubeconfig with a token');
+  if (!server)
+    throw new BerthError(
+      'Usage',
+      `no server: pass --server, set BERTH_SERVER, or run \`berth server\` to create ${defaultKubeconfigPath(env)}`,
+    );
+  if (!token)
+    throw new BerthError('Usage', 'no token: pass --token, set BERTH_TOKEN, or use a kubeconfig with a token');
   const caFile = flags.certificateAuthority ?? (env.BERTH_CA || undefined);
   const ca = caFile ? readFileSync(caFile, 'utf8') : fromFile?.ca;
   return {
-    server: server.replace(/\/+$/, ''), token, namespace: fromFile?.namespace ?? 'default',
-    ...(ca ? { ca } : {}), ...(flags.insecureSkipTlsVerify || fromFile?.insecure ? { insecure: true } : {}),
+    server: server.replace(/\/+$/, ''),
+    token,
+    namespace: fromFile?.namespace ?? 'default',
+    ...(ca ? { ca } : {}),
+    ...(flags.insecureSkipTlsVerify || fromFile?.insecure ? { insecure: true } : {}),
   };
 }

@@ -1,2 +1,8 @@
 export { BerthClient, resourcePath, type KubeObject, type ListOptions, type WatchEvent } from './client.js';
-export { resolveConnection, readKubeconfig, defaultKubeconfigPath, type Connection, type ConnectionFlags } from './config.js';
+export {
+  resolveConnection,
+  readKubeconfig,
+  defaultKubeconfigPath,
+  type Connection,
+  type ConnectionFlags,
+} from './config.js';

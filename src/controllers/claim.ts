@@ -39,18 +39,42 @@ export function claim<T extends Claimable>(owner: ClaimOwner, objects: T[]): Cla
 }
 
 /** Writes a claim's adoptions and releases; returns the objects as written (adopted ones first). */
-export async function applyClaim<T extends Claimable>(writer: ObjectWriter, owner: ClaimOwner, c: Pick<Claim<T>, 'adopt' | 'release'>): Promise<{ adopted: T[]; released: T[] }> {
+export async function applyClaim<T extends Claimable>(
+  writer: ObjectWriter,
+  owner: ClaimOwner,
+  c: Pick<Claim<T>, 'adopt' | 'release'>,
+): Promise<{ adopted: T[]; released: T[] }> {
   const adopted: T[] = [];
   const released: T[] = [];
-  for (const o of c.adopt) adopted.push(await writer.update(o, { ...o, metadata: { ...o.metadata, ownerReferences: [...(o.metadata.ownerReferences ?? []), controllerRef(owner)] } }));
-  for (const o of c.release) released.push(await writer.update(o, { ...o, metadata: { ...o.metadata, ownerReferences: o.metadata.ownerReferences!.filter((r) => r.uid !== owner.metadata.uid) } }));
+  for (const o of c.adopt)
+    adopted.push(
+      await writer.update(o, {
+        ...o,
+        metadata: { ...o.metadata, ownerReferences: [...(o.metadata.ownerReferences ?? []), controllerRef(owner)] },
+      }),
+    );
+  for (const o of c.release)
+    released.push(
+      await writer.update(o, {
+        ...o,
+        metadata: {
+          ...o.metadata,
+          ownerReferences: o.metadata.ownerReferences!.filter((r) => r.uid !== owner.metadata.uid),
+        },
+      }),
+    );
   return { adopted, released };
 }
 
 /** Each label of an object, filed as `namespace/key=value`: how a selector finds its candidates. */
 export const LABELS_INDEX = 'labels';
-export const labelPairs = (o: { metadata: ObjectMeta }, labels: Record<string, string | undefined> | undefined = o.metadata.labels): string[] =>
-  Object.entries(labels ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${o.metadata.namespace ?? ''}/${k}=${v}`);
+export const labelPairs = (
+  o: { metadata: ObjectMeta },
+  labels: Record<string, string | undefined> | undefined = o.metadata.labels,
+): string[] =>
+  Object.entries(labels ?? {})
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${o.metadata.namespace ?? ''}/${k}=${v}`);
 
 /** Indexes an informer's objects by their labels (call from a controller's watch, before the informers start). */
 export function indexLabels<T extends KubeObject>(informer: Informer<T>): void {
@@ -62,10 +86,16 @@ export function indexLabels<T extends KubeObject>(informer: Informer<T>): void {
  * rarest required label (every object of the namespace when it requires none). Callers still
  * match each: this only spares them the thousands that cannot.
  */
-export function candidatesFor<T extends KubeObject>(informer: Informer<T>, namespace: string, matchLabels: Record<string, string | undefined> | undefined): T[] {
+export function candidatesFor<T extends KubeObject>(
+  informer: Informer<T>,
+  namespace: string,
+  matchLabels: Record<string, string | undefined> | undefined,
+): T[] {
   const pairs = labelPairs({ metadata: { namespace } }, matchLabels);
   if (!pairs.length) return informer.list(namespace);
-  const rarest = pairs.reduce((a, b) => (informer.countByIndex(LABELS_INDEX, a) <= informer.countByIndex(LABELS_INDEX, b) ? a : b));
+  const rarest = pairs.reduce((a, b) =>
+    informer.countByIndex(LABELS_INDEX, a) <= informer.countByIndex(LABELS_INDEX, b) ? a : b,
+  );
   return informer.byIndex(LABELS_INDEX, rarest);
 }
 
@@ -74,6 +104,7 @@ export function claimCandidates<T extends KubeObject>(informer: Informer<T>, own
   const namespace = owner.metadata.namespace ?? '';
   const out = new Map<string, T>();
   for (const o of candidatesFor(informer, namespace, owner.spec.selector?.matchLabels)) out.set(o.metadata.name, o);
-  for (const o of owner.metadata.uid ? informer.ownedBy(owner.metadata.uid) : []) if ((o.metadata.namespace ?? '') === namespace) out.set(o.metadata.name, o);
+  for (const o of owner.metadata.uid ? informer.ownedBy(owner.metadata.uid) : [])
+    if ((o.metadata.namespace ?? '') === namespace) out.set(o.metadata.name, o);
   return [...out.values()];
 }

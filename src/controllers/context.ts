@@ -11,10 +11,24 @@ export interface ControllerContext {
   log?: Logger;
 }
 
-export function emit(ctx: ControllerContext, about: Owner, type: 'Normal' | 'Warning', reason: string, message: string): void {
+export function emit(
+  ctx: ControllerContext,
+  about: Owner,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): void {
   ctx.events.emit({
-    involvedObject: { apiVersion: about.apiVersion, kind: about.kind, namespace: about.metadata.namespace ?? 'default', name: about.metadata.name, ...(about.metadata.uid ? { uid: about.metadata.uid } : {}) },
-    type, reason, message,
+    involvedObject: {
+      apiVersion: about.apiVersion,
+      kind: about.kind,
+      namespace: about.metadata.namespace ?? 'default',
+      name: about.metadata.name,
+      ...(about.metadata.uid ? { uid: about.metadata.uid } : {}),
+    },
+    type,
+    reason,
+    message,
   });
 }
 

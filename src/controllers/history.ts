@@ -28,13 +28,20 @@ export interface RevisionPlan {
 }
 
 /** Pure: what to write so that `name` is the newest revision, keeping `limit` old ones and every one in use. */
-export function planRevisions(existing: RevisionObject[], name: string, limit: number, inUse: ReadonlySet<string>): RevisionPlan {
+export function planRevisions(
+  existing: RevisionObject[],
+  name: string,
+  limit: number,
+  inUse: ReadonlySet<string>,
+): RevisionPlan {
   const newest = Math.max(0, ...existing.map((r) => r.revision));
   const same = existing.find((r) => r.metadata.name === name);
   const plan: RevisionPlan = { delete: [] };
   if (!same) plan.create = { name, revision: newest + 1 };
   else if (same.revision !== newest) plan.renumber = { revision: same, to: newest + 1 };
-  const old = existing.filter((r) => r.metadata.name !== name && !inUse.has(r.metadata.name)).sort((a, b) => b.revision - a.revision);
+  const old = existing
+    .filter((r) => r.metadata.name !== name && !inUse.has(r.metadata.name))
+    .sort((a, b) => b.revision - a.revision);
   plan.delete = old.slice(Math.max(0, limit));
   return plan;
 }
@@ -49,29 +56,46 @@ export function revisionData(template: PodTemplateSpec): unknown {
  * hash pods are labelled with is the part after the workload's name), `inUse` the names pods
  * still run.
  */
-export async function syncRevisions(ctx: ControllerContext, owner: Owner & { spec: { template: PodTemplateSpec; revisionHistoryLimit?: number } }, name: string, inUse: ReadonlySet<string>): Promise<void> {
+export async function syncRevisions(
+  ctx: ControllerContext,
+  owner: Owner & { spec: { template: PodTemplateSpec; revisionHistoryLimit?: number } },
+  name: string,
+  inUse: ReadonlySet<string>,
+): Promise<void> {
   const namespace = owner.metadata.namespace ?? 'default';
-  const existing = ctx.informers.for<RevisionObject>(CONTROLLER_REVISION).list(namespace)
+  const existing = ctx.informers
+    .for<RevisionObject>(CONTROLLER_REVISION)
+    .list(namespace)
     .filter((r) => r.metadata.ownerReferences?.some((o) => o.controller && o.uid === owner.metadata.uid));
   const plan = planRevisions(existing, name, owner.spec.revisionHistoryLimit ?? DEFAULT_HISTORY_LIMIT, inUse);
   const cause = owner.metadata.annotations?.[CHANGE_CAUSE];
   try {
     if (plan.create) {
       await ctx.writer.create({
-        apiVersion: 'apps/v1', kind: 'ControllerRevision',
+        apiVersion: 'apps/v1',
+        kind: 'ControllerRevision',
         metadata: {
-          name, namespace,
-          labels: { ...(owner.spec.template.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: name.slice(owner.metadata.name.length + 1) },
+          name,
+          namespace,
+          labels: {
+            ...(owner.spec.template.metadata?.labels ?? {}),
+            [REVISION_HASH_LABEL]: name.slice(owner.metadata.name.length + 1),
+          },
           ...(cause ? { annotations: { [CHANGE_CAUSE]: cause } } : {}),
           ownerReferences: [controllerRef(owner)],
         },
-        data: revisionData(owner.spec.template), revision: plan.create.revision,
+        data: revisionData(owner.spec.template),
+        revision: plan.create.revision,
       } as RevisionObject);
     }
     if (plan.renumber) {
       const r = plan.renumber.revision;
       const annotations = cause ? { ...(r.metadata.annotations ?? {}), [CHANGE_CAUSE]: cause } : r.metadata.annotations;
-      await ctx.writer.update(r, { ...r, metadata: { ...r.metadata, ...(annotations ? { annotations } : {}) }, revision: plan.renumber.to });
+      await ctx.writer.update(r, {
+        ...r,
+        metadata: { ...r.metadata, ...(annotations ? { annotations } : {}) },
+        revision: plan.renumber.to,
+      });
     }
     for (const r of plan.delete) await ctx.writer.delete(r);
   } catch (e) {

@@ -24,8 +24,17 @@ export function nodeControllers(ctx: ControllerContext, options: { graceMs?: num
 
 export function workloadControllers(ctx: ControllerContext): Controller[] {
   return [
-    new ReplicaSetController(ctx), new ReplicaSetController(ctx, 'ReplicationController'), new DeploymentController(ctx), new StatefulSetController(ctx), new DaemonSetController(ctx),
-    new JobController(ctx), new CronJobController(ctx), new GarbageCollector(ctx), new EndpointsController(ctx),
-    new ResourceQuotaController(ctx), new ServiceAccountController(ctx), new DisruptionController(ctx),
+    new ReplicaSetController(ctx),
+    new ReplicaSetController(ctx, 'ReplicationController'),
+    new DeploymentController(ctx),
+    new StatefulSetController(ctx),
+    new DaemonSetController(ctx),
+    new JobController(ctx),
+    new CronJobController(ctx),
+    new GarbageCollector(ctx),
+    new EndpointsController(ctx),
+    new ResourceQuotaController(ctx),
+    new ServiceAccountController(ctx),
+    new DisruptionController(ctx),
   ];
 }

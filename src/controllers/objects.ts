@@ -6,7 +6,18 @@
 import { timestamp } from '../api/lifecycle.js';
 import { ALPHANUMS } from '../api/names.js';
 import type {
-  Condition, CronJob, DaemonSet, Deployment, Job, Node, ObjectMeta, OwnerReference, PersistentVolumeClaim, Pod, ReplicaSet, StatefulSet,
+  Condition,
+  CronJob,
+  DaemonSet,
+  Deployment,
+  Job,
+  Node,
+  ObjectMeta,
+  OwnerReference,
+  PersistentVolumeClaim,
+  Pod,
+  ReplicaSet,
+  StatefulSet,
 } from '../api/types.gen.js';
 
 type Named<T extends { metadata: ObjectMeta }> = Omit<T, 'metadata'> & { metadata: ObjectMeta & { name: string } };
@@ -33,7 +44,14 @@ export const CRON_JOB = { group: 'batch', kind: 'CronJob' };
 
 /** The reference a controller puts on what it creates (controller: true, as Kubernetes). */
 export function controllerRef(owner: Owner): OwnerReference {
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 export function controllerOf(o: { metadata: ObjectMeta }): OwnerReference | undefined {
@@ -68,7 +86,10 @@ export function fnv32a(text: string): number {
 
 /** rand.SafeEncodeString: a hash as a label-safe string without vowels (no bad words). */
 export function safeEncode(n: number): string {
-  return String(n).split('').map((d) => ALPHANUMS[Number(d)]!).join('');
+  return String(n)
+    .split('')
+    .map((d) => ALPHANUMS[Number(d)]!)
+    .join('');
 }
 
 export { stableJson } from '../api/workloads.js';
@@ -87,7 +108,12 @@ export function findCondition(conditions: Condition[] | undefined, type: string)
  * Sets a condition the way Kubernetes' helpers do: lastTransitionTime moves only when the status
  * does; lastUpdateTime (where the kind keeps one) whenever reason or message change.
  */
-export function setCondition(conditions: Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>, now: number, withUpdateTime = false): Condition[] {
+export function setCondition(
+  conditions: Condition[] | undefined,
+  next: Omit<Condition, 'lastTransitionTime' | 'lastUpdateTime'>,
+  now: number,
+  withUpdateTime = false,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const i = list.findIndex((c) => c.type === next.type);
   const old = i === -1 ? undefined : list[i];
@@ -96,7 +122,7 @@ export function setCondition(conditions: Condition[] | undefined, next: Omit<Con
   const condition: Condition = {
     ...next,
     ...(withUpdateTime ? { lastUpdateTime: at } : {}),
-    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime ?? at : at,
+    lastTransitionTime: old && old.status === next.status ? (old.lastTransitionTime ?? at) : at,
   };
   if (i === -1) list.push(condition);
   else list[i] = condition;
@@ -108,7 +134,12 @@ export function removeCondition(conditions: Condition[] | undefined, type: strin
 }
 
 /** An int-or-percent (maxSurge, maxUnavailable) against a total, rounded up or down as Kubernetes does. */
-export function scaledValue(value: number | string | undefined, total: number, roundUp: boolean, fallback: number | string): number {
+export function scaledValue(
+  value: number | string | undefined,
+  total: number,
+  roundUp: boolean,
+  fallback: number | string,
+): number {
   const v = value ?? fallback;
   if (typeof v === 'number') return v;
   const m = /^([0-9]+)%$/.exec(v);

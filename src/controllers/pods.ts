@@ -37,7 +37,12 @@ export function msUntilAvailable(p: PodObject, minReadySeconds: number, now: num
 }
 
 /** GetPodFromTemplate: the template's labels, annotations and spec, owned by its controller. */
-export function podFromTemplate(template: PodTemplateSpec | undefined, owner: Owner, name: string, extraLabels: Record<string, string> = {}): PodObject {
+export function podFromTemplate(
+  template: PodTemplateSpec | undefined,
+  owner: Owner,
+  name: string,
+  extraLabels: Record<string, string> = {},
+): PodObject {
   const meta = template?.metadata ?? {};
   return {
     apiVersion: 'v1',

@@ -6,13 +6,42 @@
  */
 import { groupOf } from '../api/kinds.js';
 import { ALLOCATED_SERVICE_FIELDS, portKey, PROXY_PORTS_ANNOTATION, type ServicePortSpec } from '../api/services.js';
-import { managerOf, trackingId, withTracking, SYNC_WAVE_ANNOTATION, TRACKING_ANNOTATION, type AppRef, type ObjectLike } from './tracking.js';
+import {
+  managerOf,
+  trackingId,
+  withTracking,
+  SYNC_WAVE_ANNOTATION,
+  TRACKING_ANNOTATION,
+  type AppRef,
+  type ObjectLike,
+} from './tracking.js';
 
 /** The order Kubernetes objects are created in (deleted in reverse). */
 export const KIND_ORDER = [
-  'Namespace', 'ResourceQuota', 'LimitRange', 'NetworkPolicy', 'ServiceAccount', 'ConfigMap', 'Secret',
-  'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Service', 'Endpoints',
-  'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'Ingress', 'AppProject', 'Application',
+  'Namespace',
+  'ResourceQuota',
+  'LimitRange',
+  'NetworkPolicy',
+  'ServiceAccount',
+  'ConfigMap',
+  'Secret',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'PersistentVolumeClaim',
+  'Service',
+  'Endpoints',
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+  'Pod',
+  'Ingress',
+  'AppProject',
+  'Application',
 ] as const;
 
 export interface IgnoreDifference {
@@ -55,8 +84,23 @@ export interface Plan {
 }
 
 /** Metadata the server owns or adds; never part of the comparison. */
-const SERVER_METADATA = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'ownerReferences', 'finalizers'];
-const SERVER_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', 'deployment.kubernetes.io/revision', PROXY_PORTS_ANNOTATION];
+const SERVER_METADATA = [
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'generation',
+  'managedFields',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'selfLink',
+  'ownerReferences',
+  'finalizers',
+];
+const SERVER_ANNOTATIONS = [
+  'kubectl.kubernetes.io/last-applied-configuration',
+  'deployment.kubernetes.io/revision',
+  PROXY_PORTS_ANNOTATION,
+];
 
 export function objectKey(o: ObjectLike): string {
   return `${groupOf(o.apiVersion)}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -69,7 +113,9 @@ function kindRank(kind: string): number {
 
 /** The object's sync wave (annotation `berth.dev/sync-wave`, or Argo CD's `argocd.argoproj.io/sync-wave`; default 0). */
 export function waveOf(o: ObjectLike): number {
-  const n = Number(o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? o.metadata.annotations?.[ARGO_SYNC_WAVE_ANNOTATION] ?? 0);
+  const n = Number(
+    o.metadata.annotations?.[SYNC_WAVE_ANNOTATION] ?? o.metadata.annotations?.[ARGO_SYNC_WAVE_ANNOTATION] ?? 0,
+  );
   return Number.isFinite(n) ? Math.trunc(n) : 0;
 }
 
@@ -77,7 +123,10 @@ const ARGO_SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
 
 /** Removes a JSON pointer's target from a plain value, in place. */
 function removePointer(doc: unknown, pointer: string): void {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let cur = doc as Record<string, unknown> | undefined;
   for (const p of parts.slice(0, -1)) {
     cur = cur && typeof cur === 'object' ? (cur[p] as Record<string, unknown> | undefined) : undefined;
@@ -92,7 +141,13 @@ function removePointer(doc: unknown, pointer: string): void {
 function ignoredPointers(o: ObjectLike, rules: IgnoreDifference[]): string[] {
   const group = groupOf(o.apiVersion);
   return rules
-    .filter((r) => r.kind === o.kind && (r.group === undefined || r.group === group) && (r.name === undefined || r.name === o.metadata.name) && (r.namespace === undefined || r.namespace === o.metadata.namespace))
+    .filter(
+      (r) =>
+        r.kind === o.kind &&
+        (r.group === undefined || r.group === group) &&
+        (r.name === undefined || r.name === o.metadata.name) &&
+        (r.namespace === undefined || r.namespace === o.metadata.namespace),
+    )
     .flatMap((r) => r.jsonPointers);
 }
 
@@ -119,7 +174,8 @@ export function normalizeForDiff(o: ObjectLike, ignore: IgnoreDifference[] = [])
 /** Deterministic JSON (sorted keys, as JSON.stringify otherwise): equal objects compare equal whatever their key order. */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : canonicalJson(x))).join(',')}]`;
+  if (Array.isArray(v))
+    return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : canonicalJson(x))).join(',')}]`;
   const record = v as Record<string, unknown>;
   const parts: string[] = [];
   for (const k of Object.keys(record).sort()) {
@@ -241,7 +297,13 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   for (const [key, l] of liveByKey) {
     if (desiredKeys.has(key)) continue;
     const owner = managerOf(l);
-    if (!owner || owner.namespace !== app.namespace || owner.name !== app.name || l.metadata.annotations?.[TRACKING_ANNOTATION] !== trackingId(app, l)) continue;
+    if (
+      !owner ||
+      owner.namespace !== app.namespace ||
+      owner.name !== app.name ||
+      l.metadata.annotations?.[TRACKING_ANNOTATION] !== trackingId(app, l)
+    )
+      continue;
     if (options.prune) actions.push({ type: 'prune', key, live: l });
     else requirePruning.push(key);
   }
@@ -258,8 +320,16 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
     // Creates and updates in kind order; prunes after them, in reverse kind order.
     return a.type === 'prune' ? 1000 + (KIND_ORDER.length - kindRank(kind)) : kindRank(kind);
   };
-  const waves = [...byWave.entries()].sort(([a], [b]) => a - b).map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
-  return { waves, unchanged: unchanged.sort(), requirePruning: requirePruning.sort(), conflicts, unmanaged: unmanaged.sort() };
+  const waves = [...byWave.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([wave, list]) => ({ wave, actions: list.sort((x, y) => order(x) - order(y) || (x.key < y.key ? -1 : 1)) }));
+  return {
+    waves,
+    unchanged: unchanged.sort(),
+    requirePruning: requirePruning.sort(),
+    conflicts,
+    unmanaged: unmanaged.sort(),
+  };
 }
 
 /**
@@ -300,14 +370,20 @@ function mergeIgnored(desired: ObjectLike, live: ObjectLike, ignore: IgnoreDiffe
 
 function getPointer(doc: unknown, pointer: string): unknown {
   let cur = doc;
-  for (const p of pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+  for (const p of pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))) {
     cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[p] : undefined;
   }
   return cur;
 }
 
 function setPointer(doc: unknown, pointer: string, value: unknown): void {
-  const parts = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   let cur = doc as Record<string, unknown>;
   for (const p of parts.slice(0, -1)) {
     if (!cur[p] || typeof cur[p] !== 'object') cur[p] = {};

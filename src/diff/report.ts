@@ -29,19 +29,28 @@ export interface DiffReport {
 const CONTEXT = 10;
 
 /** Secret data as `***`; values that differ between the two sides as `*** (before)`/`*** (after)`. */
-function mask(o: ObjectLike | undefined, other: ObjectLike | undefined, side: 'before' | 'after'): ObjectLike | undefined {
+function mask(
+  o: ObjectLike | undefined,
+  other: ObjectLike | undefined,
+  side: 'before' | 'after',
+): ObjectLike | undefined {
   if (!o || o.kind !== 'Secret') return o;
-  const copy = structuredClone(o) as ObjectLike & { data?: Record<string, string>; stringData?: Record<string, string> };
+  const copy = structuredClone(o) as ObjectLike & {
+    data?: Record<string, string>;
+    stringData?: Record<string, string>;
+  };
   const otherData = (other as { data?: Record<string, string> } | undefined)?.data ?? {};
   for (const field of ['data', 'stringData'] as const) {
     const values = copy[field];
     if (!values) continue;
-    for (const k of Object.keys(values)) values[k] = other && otherData[k] !== undefined && otherData[k] !== values[k] ? `*** (${side})` : '***';
+    for (const k of Object.keys(values))
+      values[k] = other && otherData[k] !== undefined && otherData[k] !== values[k] ? `*** (${side})` : '***';
   }
   return copy;
 }
 
-const yamlOf = (o: ObjectLike | undefined): string => (o ? stringify(normalizeForDiff(o), { sortMapEntries: true }) : '');
+const yamlOf = (o: ObjectLike | undefined): string =>
+  o ? stringify(normalizeForDiff(o), { sortMapEntries: true }) : '';
 
 function unified(before: string, after: string): { text: string; added: number; removed: number } {
   const patch = structuredPatch('live', 'git', before, after, undefined, undefined, { context: CONTEXT });
@@ -66,7 +75,12 @@ function unified(before: string, after: string): { text: string; added: number; 
 }
 
 const entryOf = (o: ObjectLike, diff: string, added: number, removed: number): ReportEntry => ({
-  kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name, diff, added, removed,
+  kind: o.kind,
+  ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+  name: o.metadata.name,
+  diff,
+  added,
+  removed,
 });
 
 export function diffReport(plan: Plan, revision: string): DiffReport {
@@ -93,10 +107,28 @@ const title = (e: ReportEntry): string => `${e.kind}/${e.name}${e.namespace ? ` 
 export function renderText(r: DiffReport): string {
   if (!hasDifferences(r)) return `no differences at ${r.revision.slice(0, 7)}\n`;
   const out: string[] = [];
-  for (const e of r.created) out.push(`+ ${title(e)} (created)`, ...e.diff.trimEnd().split('\n').map((l) => `+ ${l}`), '');
+  for (const e of r.created)
+    out.push(
+      `+ ${title(e)} (created)`,
+      ...e.diff
+        .trimEnd()
+        .split('\n')
+        .map((l) => `+ ${l}`),
+      '',
+    );
   for (const e of r.changed) out.push(`± ${title(e)} (+${e.added}|-${e.removed})`, e.diff, '');
-  for (const e of r.pruned) out.push(`- ${title(e)} (pruned)`, ...e.diff.trimEnd().split('\n').map((l) => `- ${l}`), '');
-  out.push(`${r.created.length} created, ${r.changed.length} changed, ${r.pruned.length} pruned at ${r.revision.slice(0, 7)}`);
+  for (const e of r.pruned)
+    out.push(
+      `- ${title(e)} (pruned)`,
+      ...e.diff
+        .trimEnd()
+        .split('\n')
+        .map((l) => `- ${l}`),
+      '',
+    );
+  out.push(
+    `${r.created.length} created, ${r.changed.length} changed, ${r.pruned.length} pruned at ${r.revision.slice(0, 7)}`,
+  );
   return out.join('\n') + '\n';
 }
 
@@ -104,13 +136,51 @@ export function renderMarkdown(r: DiffReport, app: string): string {
   const total = r.created.length + r.changed.length + r.pruned.length;
   const summary = [
     `Total: ${total} resource${total === 1 ? '' : 's'} changed`,
-    ...(r.created.length ? ['', `Added (${r.created.length}):`, ...r.created.map((e) => `+ ${title(e)} (+${e.added})`)] : []),
-    ...(r.pruned.length ? ['', `Deleted (${r.pruned.length}):`, ...r.pruned.map((e) => `- ${title(e)} (-${e.removed})`)] : []),
-    ...(r.changed.length ? ['', `Modified (${r.changed.length}):`, ...r.changed.map((e) => `± ${title(e)} (+${e.added}|-${e.removed})`)] : []),
+    ...(r.created.length
+      ? ['', `Added (${r.created.length}):`, ...r.created.map((e) => `+ ${title(e)} (+${e.added})`)]
+      : []),
+    ...(r.pruned.length
+      ? ['', `Deleted (${r.pruned.length}):`, ...r.pruned.map((e) => `- ${title(e)} (-${e.removed})`)]
+      : []),
+    ...(r.changed.length
+      ? ['', `Modified (${r.changed.length}):`, ...r.changed.map((e) => `± ${title(e)} (+${e.added}|-${e.removed})`)]
+      : []),
   ];
-  const block = (e: ReportEntry, prefix: string) => [`#### ${title(e)}`, '```diff', prefix ? e.diff.trimEnd().split('\n').map((l) => `${prefix}${l}`).join('\n') : e.diff, '```', ''];
+  const block = (e: ReportEntry, prefix: string) => [
+    `#### ${title(e)}`,
+    '```diff',
+    prefix
+      ? e.diff
+          .trimEnd()
+          .split('\n')
+          .map((l) => `${prefix}${l}`)
+          .join('\n')
+      : e.diff,
+    '```',
+    '',
+  ];
   return [
-    '## Berth Diff Preview', '', `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``, '', 'Summary:', '```yaml', ...summary, '```', '',
-    ...(total ? ['<details>', `<summary>${app}</summary>`, '<br>', '', ...r.created.flatMap((e) => block(e, '+')), ...r.changed.flatMap((e) => block(e, '')), ...r.pruned.flatMap((e) => block(e, '-')), '</details>', ''] : []),
+    '## Berth Diff Preview',
+    '',
+    `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``,
+    '',
+    'Summary:',
+    '```yaml',
+    ...summary,
+    '```',
+    '',
+    ...(total
+      ? [
+          '<details>',
+          `<summary>${app}</summary>`,
+          '<br>',
+          '',
+          ...r.created.flatMap((e) => block(e, '+')),
+          ...r.changed.flatMap((e) => block(e, '')),
+          ...r.pruned.flatMap((e) => block(e, '-')),
+          '</details>',
+          '',
+        ]
+      : []),
   ].join('\n');
 }

@@ -23,7 +23,13 @@ export interface AppRef {
 export interface ObjectLike {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string | undefined>;
+    annotations?: Record<string, string | undefined>;
+  };
   [k: string]: unknown;
 }
 

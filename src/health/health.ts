@@ -19,13 +19,18 @@ const degraded = (message: string): Health => ({ status: 'Degraded', message });
 function generationPending(o: Obj): Health | undefined {
   const observed = o.status?.observedGeneration;
   if (observed !== undefined && o.metadata.generation !== undefined && observed < o.metadata.generation) {
-    return progressing(`Waiting for rollout to finish: observed generation ${observed} is older than desired generation ${o.metadata.generation}`);
+    return progressing(
+      `Waiting for rollout to finish: observed generation ${observed} is older than desired generation ${o.metadata.generation}`,
+    );
   }
-  if (observed === undefined && o.metadata.generation !== undefined) return progressing('Waiting for the controller to observe the object');
+  if (observed === undefined && o.metadata.generation !== undefined)
+    return progressing('Waiting for the controller to observe the object');
   return undefined;
 }
 
-const condition = (o: Obj, type: string) => (o.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as { status: string; reason?: string; message?: string } | undefined;
+const condition = (o: Obj, type: string) =>
+  (o.status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
+    { status: string; reason?: string; message?: string } | undefined;
 
 const RULES: Record<string, (o: Obj) => Health> = {
   Deployment: (o) => {
@@ -33,12 +38,22 @@ const RULES: Record<string, (o: Obj) => Health> = {
     const pending = generationPending(o);
     if (pending) return pending;
     const progressingCond = condition(o, 'Progressing');
-    if (progressingCond?.reason === 'ProgressDeadlineExceeded') return degraded(`Deployment "${o.metadata.name}" exceeded its progress deadline`);
+    if (progressingCond?.reason === 'ProgressDeadlineExceeded')
+      return degraded(`Deployment "${o.metadata.name}" exceeded its progress deadline`);
     const want = o.spec?.replicas ?? 1;
     const s = o.status ?? {};
-    if ((s.updatedReplicas ?? 0) < want) return progressing(`Waiting for rollout to finish: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated...`);
-    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return progressing(`Waiting for rollout to finish: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination...`);
-    if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return progressing(`Waiting for rollout to finish: ${s.availableReplicas ?? 0} of ${s.updatedReplicas} updated replicas are available...`);
+    if ((s.updatedReplicas ?? 0) < want)
+      return progressing(
+        `Waiting for rollout to finish: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated...`,
+      );
+    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0))
+      return progressing(
+        `Waiting for rollout to finish: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination...`,
+      );
+    if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0))
+      return progressing(
+        `Waiting for rollout to finish: ${s.availableReplicas ?? 0} of ${s.updatedReplicas} updated replicas are available...`,
+      );
     return healthy;
   },
   ReplicationController: (o) => RULES.ReplicaSet!(o),
@@ -48,15 +63,21 @@ const RULES: Record<string, (o: Obj) => Health> = {
     const failure = condition(o, 'ReplicaFailure');
     if (failure?.status === 'True') return degraded(failure.message ?? 'ReplicaFailure');
     const want = o.spec?.replicas ?? 1;
-    return (o.status?.availableReplicas ?? 0) < want ? progressing(`Waiting for rollout to finish: ${o.status?.availableReplicas ?? 0} of ${want} replicas are available...`) : healthy;
+    return (o.status?.availableReplicas ?? 0) < want
+      ? progressing(
+          `Waiting for rollout to finish: ${o.status?.availableReplicas ?? 0} of ${want} replicas are available...`,
+        )
+      : healthy;
   },
   StatefulSet: (o) => {
     const pending = generationPending(o);
     if (pending) return pending;
     const want = o.spec?.replicas ?? 1;
     const s = o.status ?? {};
-    if ((s.readyReplicas ?? 0) < want) return progressing(`Waiting for ${want - (s.readyReplicas ?? 0)} pods to be ready...`);
-    if (o.spec?.updateStrategy?.type !== 'OnDelete' && s.updateRevision && s.currentRevision !== s.updateRevision) return progressing('Waiting for the rolling update to complete...');
+    if ((s.readyReplicas ?? 0) < want)
+      return progressing(`Waiting for ${want - (s.readyReplicas ?? 0)} pods to be ready...`);
+    if (o.spec?.updateStrategy?.type !== 'OnDelete' && s.updateRevision && s.currentRevision !== s.updateRevision)
+      return progressing('Waiting for the rolling update to complete...');
     return healthy;
   },
   DaemonSet: (o) => {
@@ -64,8 +85,14 @@ const RULES: Record<string, (o: Obj) => Health> = {
     if (pending) return pending;
     const s = o.status ?? {};
     const want = s.desiredNumberScheduled ?? 0;
-    if (o.spec?.updateStrategy?.type !== 'OnDelete' && (s.updatedNumberScheduled ?? 0) < want) return progressing(`Waiting for daemon set rollout to finish: ${s.updatedNumberScheduled ?? 0} out of ${want} new pods have been updated...`);
-    if ((s.numberAvailable ?? 0) < want) return progressing(`Waiting for daemon set rollout to finish: ${s.numberAvailable ?? 0} of ${want} updated pods are available...`);
+    if (o.spec?.updateStrategy?.type !== 'OnDelete' && (s.updatedNumberScheduled ?? 0) < want)
+      return progressing(
+        `Waiting for daemon set rollout to finish: ${s.updatedNumberScheduled ?? 0} out of ${want} new pods have been updated...`,
+      );
+    if ((s.numberAvailable ?? 0) < want)
+      return progressing(
+        `Waiting for daemon set rollout to finish: ${s.numberAvailable ?? 0} of ${want} updated pods are available...`,
+      );
     return healthy;
   },
   Job: (o) => {
@@ -80,7 +107,17 @@ const RULES: Record<string, (o: Obj) => Health> = {
     const s = o.status ?? {};
     for (const c of [...(s.initContainerStatuses ?? []), ...(s.containerStatuses ?? [])]) {
       const reason = c.state?.waiting?.reason;
-      if (reason && ['CrashLoopBackOff', 'ErrImagePull', 'ImagePullBackOff', 'CreateContainerConfigError', 'InvalidImageName'].includes(reason)) return degraded(`${c.name}: ${reason}${c.state.waiting.message ? `: ${c.state.waiting.message}` : ''}`);
+      if (
+        reason &&
+        [
+          'CrashLoopBackOff',
+          'ErrImagePull',
+          'ImagePullBackOff',
+          'CreateContainerConfigError',
+          'InvalidImageName',
+        ].includes(reason)
+      )
+        return degraded(`${c.name}: ${reason}${c.state.waiting.message ? `: ${c.state.waiting.message}` : ''}`);
     }
     switch (s.phase) {
       case 'Succeeded':
@@ -88,18 +125,31 @@ const RULES: Record<string, (o: Obj) => Health> = {
       case 'Failed':
         return degraded(s.message ?? 'Pod failed');
       case 'Running':
-        return (s.containerStatuses ?? []).length > 0 && s.containerStatuses.every((c: { ready: boolean }) => c.ready) ? healthy : progressing('Waiting for containers to be ready');
+        return (s.containerStatuses ?? []).length > 0 && s.containerStatuses.every((c: { ready: boolean }) => c.ready)
+          ? healthy
+          : progressing('Waiting for containers to be ready');
       default:
         return progressing(`Pod is ${s.phase ?? 'Pending'}`);
     }
   },
-  Service: (o) => (o.spec?.type === 'LoadBalancer' && !(o.status?.loadBalancer?.ingress ?? []).length ? progressing('Waiting for the load balancer address') : healthy),
-  Ingress: (o) => (!(o.status?.loadBalancer?.ingress ?? []).length ? progressing('Waiting for the ingress address') : healthy),
+  Service: (o) =>
+    o.spec?.type === 'LoadBalancer' && !(o.status?.loadBalancer?.ingress ?? []).length
+      ? progressing('Waiting for the load balancer address')
+      : healthy,
+  Ingress: (o) =>
+    !(o.status?.loadBalancer?.ingress ?? []).length ? progressing('Waiting for the ingress address') : healthy,
   PersistentVolumeClaim: (o) => {
     const phase = o.status?.phase;
-    return phase === 'Bound' ? healthy : phase === 'Lost' ? degraded('The claim lost its volume') : progressing(`Claim is ${phase ?? 'Pending'}`);
+    return phase === 'Bound'
+      ? healthy
+      : phase === 'Lost'
+        ? degraded('The claim lost its volume')
+        : progressing(`Claim is ${phase ?? 'Pending'}`);
   },
-  Application: (o) => (o.status?.health?.status ? { status: o.status.health.status, ...(o.status.health.message ? { message: o.status.health.message } : {}) } : { status: 'Unknown' }),
+  Application: (o) =>
+    o.status?.health?.status
+      ? { status: o.status.health.status, ...(o.status.health.message ? { message: o.status.health.message } : {}) }
+      : { status: 'Unknown' },
 };
 
 export function healthOf(o: Obj | undefined): Health {

@@ -38,7 +38,12 @@ export function collect(results: FileResult[]): LoadResult {
       if (first) {
         const ns = o.object.metadata.namespace ? `${o.object.metadata.namespace}/` : '';
         errors.push({
-          severity: 'error', reason: 'DuplicateObject', file: o.source.file, line: o.source.line, column: o.source.column, path: '',
+          severity: 'error',
+          reason: 'DuplicateObject',
+          file: o.source.file,
+          line: o.source.line,
+          column: o.source.column,
+          path: '',
           message: `${o.object.kind} ${ns}${o.object.metadata.name} is defined twice: first at ${first.source.file}:${first.source.line}`,
         });
         continue;
@@ -62,7 +67,12 @@ function checkNodePorts(o: LoadedObject, taken: Map<number, LoadedObject>, error
     }
     if (first === o) return;
     errors.push({
-      severity: 'error', reason: 'InvalidValue', file: o.source.file, line: o.source.line, column: o.source.column, path: `spec.ports[${i}].nodePort`,
+      severity: 'error',
+      reason: 'InvalidValue',
+      file: o.source.file,
+      line: o.source.line,
+      column: o.source.column,
+      path: `spec.ports[${i}].nodePort`,
       message: `nodePort ${p.nodePort} is also asked for by Service ${first.object.metadata.name} at ${first.source.file}:${first.source.line}`,
     });
   });

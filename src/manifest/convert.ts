@@ -22,23 +22,43 @@ const LEGACY: Record<string, Legacy> = {
   'extensions/v1beta1/Ingress': { to: 'networking.k8s.io/v1', removedIn: '1.22', convert: convertIngress },
   'networking.k8s.io/v1beta1/Ingress': { to: 'networking.k8s.io/v1', removedIn: '1.22', convert: convertIngress },
   'extensions/v1beta1/Deployment': {
-    to: 'apps/v1', removedIn: '1.16',
-    convert: (o) => workload(o, { selectorFromTemplate: true, rolling: { maxUnavailable: 1, maxSurge: 1 }, revisionHistoryLimit: MAX_INT32, progressDeadlineSeconds: MAX_INT32 }),
+    to: 'apps/v1',
+    removedIn: '1.16',
+    convert: (o) =>
+      workload(o, {
+        selectorFromTemplate: true,
+        rolling: { maxUnavailable: 1, maxSurge: 1 },
+        revisionHistoryLimit: MAX_INT32,
+        progressDeadlineSeconds: MAX_INT32,
+      }),
   },
   'apps/v1beta1/Deployment': {
-    to: 'apps/v1', removedIn: '1.16',
-    convert: (o) => workload(o, { selectorFromTemplate: true, rolling: { maxUnavailable: '25%', maxSurge: '25%' }, revisionHistoryLimit: 2, progressDeadlineSeconds: 600 }),
+    to: 'apps/v1',
+    removedIn: '1.16',
+    convert: (o) =>
+      workload(o, {
+        selectorFromTemplate: true,
+        rolling: { maxUnavailable: '25%', maxSurge: '25%' },
+        revisionHistoryLimit: 2,
+        progressDeadlineSeconds: 600,
+      }),
   },
   'apps/v1beta2/Deployment': { to: 'apps/v1', removedIn: '1.16', convert: () => {} },
-  'extensions/v1beta1/ReplicaSet': { to: 'apps/v1', removedIn: '1.16', convert: (o) => workload(o, { selectorFromTemplate: true }) },
+  'extensions/v1beta1/ReplicaSet': {
+    to: 'apps/v1',
+    removedIn: '1.16',
+    convert: (o) => workload(o, { selectorFromTemplate: true }),
+  },
   'apps/v1beta2/ReplicaSet': { to: 'apps/v1', removedIn: '1.16', convert: () => {} },
   'extensions/v1beta1/DaemonSet': {
-    to: 'apps/v1', removedIn: '1.16',
+    to: 'apps/v1',
+    removedIn: '1.16',
     convert: (o) => workload(o, { selectorFromTemplate: true, updateStrategy: { type: 'OnDelete' } }),
   },
   'apps/v1beta2/DaemonSet': { to: 'apps/v1', removedIn: '1.16', convert: () => {} },
   'apps/v1beta1/StatefulSet': {
-    to: 'apps/v1', removedIn: '1.16',
+    to: 'apps/v1',
+    removedIn: '1.16',
     convert: (o) => workload(o, { selectorFromTemplate: true, updateStrategy: { type: 'OnDelete' } }),
   },
   'apps/v1beta2/StatefulSet': { to: 'apps/v1', removedIn: '1.16', convert: () => {} },
@@ -55,7 +75,11 @@ export function convertLegacy(obj: PlainObject): Finding[] {
   const legacy = LEGACY[key];
   if (!legacy) return [];
   const findings: Finding[] = [
-    warning('Deprecated', ['apiVersion'], `${obj.apiVersion} ${obj.kind} is deprecated (removed in Kubernetes ${legacy.removedIn}); converted to ${legacy.to}`),
+    warning(
+      'Deprecated',
+      ['apiVersion'],
+      `${obj.apiVersion} ${obj.kind} is deprecated (removed in Kubernetes ${legacy.removedIn}); converted to ${legacy.to}`,
+    ),
   ];
   legacy.convert(obj, findings);
   obj.apiVersion = legacy.to;
@@ -86,7 +110,8 @@ function convertIngress(obj: PlainObject, findings: Finding[]): void {
   const spec = objectAt(obj, 'spec');
   if (!spec) return;
   if (spec.backend !== undefined) {
-    if (spec.defaultBackend === undefined) spec.defaultBackend = convertBackend(spec.backend, ['spec', 'backend'], findings, obj);
+    if (spec.defaultBackend === undefined)
+      spec.defaultBackend = convertBackend(spec.backend, ['spec', 'backend'], findings, obj);
     delete spec.backend;
   }
   arrayAt(spec, 'rules').forEach((rule, r) => {
@@ -105,8 +130,11 @@ function convertBackend(backend: unknown, at: (string | number)[], findings: Fin
   if (!isObject(backend)) return backend;
   if ('service' in backend && !('serviceName' in backend)) {
     findings.push(
-      error('LegacyFieldMismatch', [...at, 'service'],
-        `${obj.apiVersion} Ingress backends use serviceName/servicePort; "service.name/port" is the networking.k8s.io/v1 shape: change apiVersion to networking.k8s.io/v1`),
+      error(
+        'LegacyFieldMismatch',
+        [...at, 'service'],
+        `${obj.apiVersion} Ingress backends use serviceName/servicePort; "service.name/port" is the networking.k8s.io/v1 shape: change apiVersion to networking.k8s.io/v1`,
+      ),
     );
     return backend;
   }

@@ -32,8 +32,10 @@ const BY_KIND: Record<string, Defaulter> = {
       setDefault(spec, 'replicas', 1);
       podTemplate(spec);
       // As Kubernetes: no selector means the template's labels.
-      const labels = (spec.template as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata?.labels;
-      if ((spec.selector == null || Object.keys(spec.selector as object).length === 0) && labels) spec.selector = { ...labels };
+      const labels = (spec.template as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata
+        ?.labels;
+      if ((spec.selector == null || Object.keys(spec.selector as object).length === 0) && labels)
+        spec.selector = { ...labels };
     }),
   DaemonSet: (o) =>
     withObject(o, 'spec', (spec) => {
@@ -68,7 +70,8 @@ const BY_KIND: Record<string, Defaulter> = {
     if (stringData) {
       const data = ensureObject(o, 'data');
       if (data) {
-        for (const [k, v] of Object.entries(stringData)) if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8').toString('base64');
+        for (const [k, v] of Object.entries(stringData))
+          if (typeof v === 'string') data[k] = Buffer.from(v, 'utf8').toString('base64');
         delete o.stringData;
       }
     }

@@ -71,8 +71,19 @@ export function formatDiagnostic(d: Diagnostic): string {
  */
 export function symlinkOutsideTree(file: string, target: string): FileResultLike {
   return {
-    file, objects: [],
-    diagnostics: [{ severity: 'warning', reason: 'SymlinkOutsideTree', file, line: 1, column: 1, path: '', message: `symlink to ${JSON.stringify(target)} leaves the tree being read: skipped` }],
+    file,
+    objects: [],
+    diagnostics: [
+      {
+        severity: 'warning',
+        reason: 'SymlinkOutsideTree',
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `symlink to ${JSON.stringify(target)} leaves the tree being read: skipped`,
+      },
+    ],
   };
 }
 interface FileResultLike {
@@ -89,5 +100,15 @@ export interface Finding {
   message: string;
 }
 
-export const error = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({ severity: 'error', reason, path, message });
-export const warning = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({ severity: 'warning', reason, path, message });
+export const error = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({
+  severity: 'error',
+  reason,
+  path,
+  message,
+});
+export const warning = (reason: DiagnosticReason, path: FieldPath, message: string): Finding => ({
+  severity: 'warning',
+  reason,
+  path,
+  message,
+});

@@ -10,7 +10,15 @@ import { listManifestFiles } from './tree.js';
 import { symlinkOutsideTree } from './diagnostics.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
-export { loadFile, DEFAULT_LOAD_OPTIONS, MAX_FILE_BYTES, type LoadOptions, type LoadedObject, type FileResult, type SourceFile } from './load.js';
+export {
+  loadFile,
+  DEFAULT_LOAD_OPTIONS,
+  MAX_FILE_BYTES,
+  type LoadOptions,
+  type LoadedObject,
+  type FileResult,
+  type SourceFile,
+} from './load.js';
 export { formatDiagnostic, symlinkOutsideTree, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
 export { LoaderPool } from './pool.js';
 export { podSecurityDiagnostics } from './pod-security.js';
@@ -27,8 +35,14 @@ export interface LoadPathsOptions extends LoadOptions {
   pool?: LoaderPool;
 }
 
-export async function loadPaths(paths: readonly string[], options: Partial<LoadPathsOptions> = {}): Promise<LoadResult> {
-  const opts: LoadOptions = { strict: options.strict ?? DEFAULT_LOAD_OPTIONS.strict, defaultNamespace: options.defaultNamespace ?? DEFAULT_LOAD_OPTIONS.defaultNamespace };
+export async function loadPaths(
+  paths: readonly string[],
+  options: Partial<LoadPathsOptions> = {},
+): Promise<LoadResult> {
+  const opts: LoadOptions = {
+    strict: options.strict ?? DEFAULT_LOAD_OPTIONS.strict,
+    defaultNamespace: options.defaultNamespace ?? DEFAULT_LOAD_OPTIONS.defaultNamespace,
+  };
   const { files: refs, outside } = listManifestFiles(paths);
   const skipped = outside.map((l) => symlinkOutsideTree(l.display, l.target));
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
@@ -44,9 +58,14 @@ export async function loadPaths(paths: readonly string[], options: Partial<LoadP
  * thread, or (parallel) each part handed to the loader threads as it comes, so reading the next
  * overlaps parsing the last, and this thread helps once it has read them all.
  */
-export async function loadSourceFiles(parts: AsyncIterable<SourceFile[]>, options: LoadOptions, parallel: boolean): Promise<FileResult[]> {
+export async function loadSourceFiles(
+  parts: AsyncIterable<SourceFile[]>,
+  options: LoadOptions,
+  parallel: boolean,
+): Promise<FileResult[]> {
   const loading: Promise<FileResult[]>[] = [];
-  for await (const part of parts) loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(loadBatch(part, options)));
+  for await (const part of parts)
+    loading.push(parallel ? settledLater(shared().load(part, options)) : Promise.resolve(loadBatch(part, options)));
   if (parallel) await shared().help();
   return (await Promise.all(loading)).flat();
 }

@@ -57,7 +57,10 @@ export function loadFile(file: SourceFile, options: LoadOptions = DEFAULT_LOAD_O
 
   const size = file.size ?? file.bytes.byteLength;
   if (size > MAX_FILE_BYTES) {
-    return fileError('FileTooLarge', `file is ${size} bytes; manifests over ${MAX_FILE_BYTES} bytes (5 MiB) are refused`);
+    return fileError(
+      'FileTooLarge',
+      `file is ${size} bytes; manifests over ${MAX_FILE_BYTES} bytes (5 MiB) are refused`,
+    );
   }
   let text: string;
   try {
@@ -66,12 +69,21 @@ export function loadFile(file: SourceFile, options: LoadOptions = DEFAULT_LOAD_O
     return fileError('NotUTF8', 'file is not valid UTF-8 text');
   }
   if (KUSTOMIZATION_FILE.test(file.path)) {
-    return fileError('Kustomization', 'kustomization files are not supported: Berth applies plain manifests; render them with `kubectl kustomize` and commit the output, or list the directory in .berthignore');
+    return fileError(
+      'Kustomization',
+      'kustomization files are not supported: Berth applies plain manifests; render them with `kubectl kustomize` and commit the output, or list the directory in .berthignore',
+    );
   }
 
   const docs = parseYamlDocuments(text, { json: file.path.endsWith('.json') });
-  if (text.includes('{{') && docs.some((d) => d.hasTemplateExpression() || (d.problems.length > 0 && problemNearTemplate(d, text)))) {
-    return fileError('HelmTemplate', 'this looks like a Helm/Go template ({{ … }}), which is not supported: render it with `helm template` and commit the output, or list it in .berthignore');
+  if (
+    text.includes('{{') &&
+    docs.some((d) => d.hasTemplateExpression() || (d.problems.length > 0 && problemNearTemplate(d, text)))
+  ) {
+    return fileError(
+      'HelmTemplate',
+      'this looks like a Helm/Go template ({{ … }}), which is not supported: render it with `helm template` and commit the output, or list it in .berthignore',
+    );
   }
 
   for (const doc of docs) loadDocument(doc, file.path, options, result);
@@ -80,13 +92,23 @@ export function loadFile(file: SourceFile, options: LoadOptions = DEFAULT_LOAD_O
 
 function problemNearTemplate(doc: ParsedDocument, text: string): boolean {
   const lines = text.split('\n');
-  return doc.problems.some((p) => /\{\{.*\}\}/.test(lines[p.position.line - 1] ?? '') || /\{\{.*\}\}/.test(lines[p.position.line - 2] ?? ''));
+  return doc.problems.some(
+    (p) => /\{\{.*\}\}/.test(lines[p.position.line - 1] ?? '') || /\{\{.*\}\}/.test(lines[p.position.line - 2] ?? ''),
+  );
 }
 
 function loadDocument(doc: ParsedDocument, file: string, options: LoadOptions, result: FileResult): void {
   const place = (f: Finding): Diagnostic => {
     const at = doc.locate(f.path);
-    return { severity: f.severity, reason: f.reason, file, line: at.line, column: at.column, path: renderPath(f.path), message: f.message };
+    return {
+      severity: f.severity,
+      reason: f.reason,
+      file,
+      line: at.line,
+      column: at.column,
+      path: renderPath(f.path),
+      message: f.message,
+    };
   };
 
   if (doc.problems.length > 0) {
@@ -94,15 +116,31 @@ function loadDocument(doc: ParsedDocument, file: string, options: LoadOptions, r
     // take them (the later value wins); an error under --strict. Anything else stops the document.
     const severityOf = (kind: string) => (kind === 'duplicate-key' && !options.strict ? 'warning' : 'error');
     for (const p of doc.problems) {
-      const reason = p.kind === 'duplicate-key' ? 'DuplicateKey' : p.kind === 'alias-limit' ? 'AliasLimit' : 'YAMLSyntax';
-      result.diagnostics.push({ severity: severityOf(p.kind), reason, file, line: p.position.line, column: p.position.column, path: '', message: p.message });
+      const reason =
+        p.kind === 'duplicate-key' ? 'DuplicateKey' : p.kind === 'alias-limit' ? 'AliasLimit' : 'YAMLSyntax';
+      result.diagnostics.push({
+        severity: severityOf(p.kind),
+        reason,
+        file,
+        line: p.position.line,
+        column: p.position.column,
+        path: '',
+        message: p.message,
+      });
     }
     if (doc.problems.some((p) => severityOf(p.kind) === 'error')) return;
   }
   if (doc.empty || doc.value === null || doc.value === undefined) return;
   const value = doc.value;
   if (!isObject(value)) {
-    result.diagnostics.push(place({ severity: 'error', reason: 'NotAnObject', path: [], message: `expected a Kubernetes object (a mapping with apiVersion and kind), got ${describeValue(value)}` }));
+    result.diagnostics.push(
+      place({
+        severity: 'error',
+        reason: 'NotAnObject',
+        path: [],
+        message: `expected a Kubernetes object (a mapping with apiVersion and kind), got ${describeValue(value)}`,
+      }),
+    );
     return;
   }
 
@@ -123,7 +161,11 @@ function loadObject(
   result: FileResult,
   file: string,
 ): void {
-  const { object, findings } = normalizeObject(raw, { ...options, context: 'manifest', scalarSource: (p) => doc.scalarSource([...base, ...p]) });
+  const { object, findings } = normalizeObject(raw, {
+    ...options,
+    context: 'manifest',
+    scalarSource: (p) => doc.scalarSource([...base, ...p]),
+  });
   for (const f of findings) result.diagnostics.push(place({ ...f, path: [...base, ...f.path] }));
   if (!object) return;
   const pos = base.length ? doc.locate(base) : doc.position;

@@ -14,7 +14,11 @@ import { checkSemantics } from './semantic.js';
 import { unsafeKeyIn } from '../api/safe-keys.js';
 import { validateSchema } from './schema.js';
 
-export type NormalizedObject = PlainObject & { apiVersion: string; kind: string; metadata: PlainObject & { name: string; namespace?: string } };
+export type NormalizedObject = PlainObject & {
+  apiVersion: string;
+  kind: string;
+  metadata: PlainObject & { name: string; namespace?: string };
+};
 
 export interface NormalizeOptions {
   /** Unknown fields are errors instead of warnings. */
@@ -35,23 +39,42 @@ export interface Normalized {
 }
 
 export function normalizeObject(raw: unknown, options: NormalizeOptions): Normalized {
-  const fail = (reason: DiagnosticReason, path: FieldPath, message: string): Normalized => ({ findings: [{ severity: 'error', reason, path, message }] });
+  const fail = (reason: DiagnosticReason, path: FieldPath, message: string): Normalized => ({
+    findings: [{ severity: 'error', reason, path, message }],
+  });
   if (!isObject(raw)) return fail('NotAnObject', [], `expected a Kubernetes object, got ${describeValue(raw)}`);
   const unsafe = unsafeKeyIn(raw);
-  if (unsafe) return fail('UnsafeKey', [...unsafe.path, unsafe.key], `the key ${JSON.stringify(unsafe.key)} is not allowed: keys __proto__, constructor and prototype could reach an object's prototype`);
+  if (unsafe)
+    return fail(
+      'UnsafeKey',
+      [...unsafe.path, unsafe.key],
+      `the key ${JSON.stringify(unsafe.key)} is not allowed: keys __proto__, constructor and prototype could reach an object's prototype`,
+    );
   const obj = raw;
   const { apiVersion, kind } = obj;
-  const missing = [typeof apiVersion === 'string' && apiVersion ? '' : 'apiVersion', typeof kind === 'string' && kind ? '' : 'kind'].filter(Boolean);
-  if (missing.length) return fail('MissingField', [], `missing ${missing.join(' and ')}: every manifest needs apiVersion and kind`);
+  const missing = [
+    typeof apiVersion === 'string' && apiVersion ? '' : 'apiVersion',
+    typeof kind === 'string' && kind ? '' : 'kind',
+  ].filter(Boolean);
+  if (missing.length)
+    return fail('MissingField', [], `missing ${missing.join(' and ')}: every manifest needs apiVersion and kind`);
   const apiV = apiVersion as string;
   const k = kind as string;
 
   if (k === 'Kustomization' && apiV.startsWith('kustomize.config.k8s.io/')) {
-    return fail('Kustomization', ['kind'], 'kustomization files are not supported: render them with `kubectl kustomize` and commit the output');
+    return fail(
+      'Kustomization',
+      ['kind'],
+      'kustomization files are not supported: render them with `kubectl kustomize` and commit the output',
+    );
   }
 
   if ('$patch' in obj) {
-    return fail('KustomizePatch', ['$patch'], 'this is a kustomize patch ($patch), not a complete manifest: render the kustomization with `kubectl kustomize` and commit the output');
+    return fail(
+      'KustomizePatch',
+      ['$patch'],
+      'this is a kustomize patch ($patch), not a complete manifest: render the kustomization with `kubectl kustomize` and commit the output',
+    );
   }
 
   const findings: Finding[] = [];
@@ -62,25 +85,50 @@ export function normalizeObject(raw: unknown, options: NormalizeOptions): Normal
   }
   if (!info) {
     const known = kindInfo(k);
-    if (known && known.declarable) return fail('WrongAPIVersion', ['apiVersion'], `${k} is served as ${apiVersionOf(known)}, not ${apiV}`);
-    return fail('UnsupportedKind', ['kind'], `${k} (${apiV}) is not supported; supported kinds: ${supportedKindList()}`);
+    if (known && known.declarable)
+      return fail('WrongAPIVersion', ['apiVersion'], `${k} is served as ${apiVersionOf(known)}, not ${apiV}`);
+    return fail(
+      'UnsupportedKind',
+      ['kind'],
+      `${k} (${apiV}) is not supported; supported kinds: ${supportedKindList()}`,
+    );
   }
-  if (!info.declarable && options.context === 'manifest') return fail('NotDeclarable', ['kind'], `${k} objects are managed by Berth itself and cannot be declared in manifests`);
+  if (!info.declarable && options.context === 'manifest')
+    return fail(
+      'NotDeclarable',
+      ['kind'],
+      `${k} objects are managed by Berth itself and cannot be declared in manifests`,
+    );
   if (findings.some((f) => f.severity === 'error')) return { findings, info };
 
   const meta = obj.metadata;
   const name = isObject(meta) ? meta.name : undefined;
   const hook = hookPhases(obj as never);
   const problem = hookProblem(obj as never);
-  if (problem) findings.push({ severity: 'error', reason: 'InvalidValue', path: ['metadata', 'annotations'], message: problem });
+  if (problem)
+    findings.push({ severity: 'error', reason: 'InvalidValue', path: ['metadata', 'annotations'], message: problem });
   // A hook may have only a generateName: each sync that runs it makes a new one (as Argo CD).
-  const generated = hook !== undefined && isObject(meta) && typeof meta.generateName === 'string' && meta.generateName !== '';
+  const generated =
+    hook !== undefined && isObject(meta) && typeof meta.generateName === 'string' && meta.generateName !== '';
   if ((typeof name !== 'string' || name === '') && !generated) {
-    const hint = isObject(meta) && typeof meta.generateName === 'string' ? ' (generateName is only for hooks, annotated argocd.argoproj.io/hook: a declarative sync needs a stable name to track the object)' : '';
-    findings.push({ severity: 'error', reason: 'MissingField', path: ['metadata', 'name'], message: `missing metadata.name${hint}` });
+    const hint =
+      isObject(meta) && typeof meta.generateName === 'string'
+        ? ' (generateName is only for hooks, annotated argocd.argoproj.io/hook: a declarative sync needs a stable name to track the object)'
+        : '';
+    findings.push({
+      severity: 'error',
+      reason: 'MissingField',
+      path: ['metadata', 'name'],
+      message: `missing metadata.name${hint}`,
+    });
   }
   if (!info.namespaced && isObject(meta) && meta.namespace !== undefined) {
-    findings.push({ severity: 'warning', reason: 'ClusterScopedNamespace', path: ['metadata', 'namespace'], message: `${k} is cluster-scoped; metadata.namespace is ignored` });
+    findings.push({
+      severity: 'warning',
+      reason: 'ClusterScopedNamespace',
+      path: ['metadata', 'namespace'],
+      message: `${k} is cluster-scoped; metadata.namespace is ignored`,
+    });
     delete meta.namespace;
   }
 
@@ -124,14 +172,27 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
   const p = e.params as Record<string, unknown>;
   // A Secret's values never appear in a message (messages reach status, events and logs).
   const secret = obj.kind === 'Secret' && (path[0] === 'data' || path[0] === 'stringData');
-  const show = (v: unknown): string => (secret ? `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v} (a Secret value, not shown)` : describeValue(v));
+  const show = (v: unknown): string =>
+    secret
+      ? `a ${v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v} (a Secret value, not shown)`
+      : describeValue(v);
   switch (e.keyword) {
     case 'additionalProperties': {
       const field = String(p.additionalProperty);
-      return { severity: options.strict ? 'error' : 'warning', reason: 'UnknownField', path: [...path, field], message: `unknown field "${field}"` };
+      return {
+        severity: options.strict ? 'error' : 'warning',
+        reason: 'UnknownField',
+        path: [...path, field],
+        message: `unknown field "${field}"`,
+      };
     }
     case 'required':
-      return { severity: 'error', reason: 'MissingField', path, message: `missing required field "${String(p.missingProperty)}"` };
+      return {
+        severity: 'error',
+        reason: 'MissingField',
+        path,
+        message: `missing required field "${String(p.missingProperty)}"`,
+      };
     case 'type': {
       const expected = String(p.type).replace(',', ' or ');
       let message = `expected ${expected}, got ${show(value)}`;
@@ -145,7 +206,9 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
     }
     case 'enum':
       return {
-        severity: 'error', reason: 'SchemaViolation', path,
+        severity: 'error',
+        reason: 'SchemaViolation',
+        path,
         message: `unsupported value ${secret ? show(value) : JSON.stringify(value)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
       };
     case 'format':
@@ -153,16 +216,36 @@ function schemaFinding(e: ErrorObject, obj: PlainObject, options: NormalizeOptio
       return { severity: 'error', reason: 'SchemaViolation', path, message: `must be a valid ${String(p.format)}` };
     case 'anyOf':
     case 'oneOf':
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `expected ${e.message ?? 'a valid value'}, got ${show(value)}` };
+      return {
+        severity: 'error',
+        reason: 'SchemaViolation',
+        path,
+        message: `expected ${e.message ?? 'a valid value'}, got ${show(value)}`,
+      };
     case 'minimum':
     case 'maximum':
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `${secret ? show(value) : String(value)} ${e.message ?? ''}` };
+      return {
+        severity: 'error',
+        reason: 'SchemaViolation',
+        path,
+        message: `${secret ? show(value) : String(value)} ${e.message ?? ''}`,
+      };
     case 'minItems':
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}` };
+      return {
+        severity: 'error',
+        reason: 'SchemaViolation',
+        path,
+        message: `must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`,
+      };
     case 'minLength':
       return { severity: 'error', reason: 'SchemaViolation', path, message: 'must not be empty' };
     default:
-      return { severity: 'error', reason: 'SchemaViolation', path, message: `${e.message ?? 'is invalid'} (got ${show(value)})` };
+      return {
+        severity: 'error',
+        reason: 'SchemaViolation',
+        path,
+        message: `${e.message ?? 'is invalid'} (got ${show(value)})`,
+      };
   }
 }
 

@@ -23,7 +23,8 @@ function rewrite(node: unknown, file: string): unknown {
     // OpenAPI 3.0 (and kubectl explain's templates) take one type: a union becomes Kubernetes'
     // int-or-string, or its first member.
     if (key === 'type' && Array.isArray(value)) {
-      if (value.includes('integer') && value.includes('string')) Object.assign(out, { type: 'string', format: 'int-or-string', 'x-kubernetes-int-or-string': true });
+      if (value.includes('integer') && value.includes('string'))
+        Object.assign(out, { type: 'string', format: 'int-or-string', 'x-kubernetes-int-or-string': true });
       else out.type = value.find((t) => t !== 'null') ?? 'string';
       continue;
     }
@@ -49,12 +50,16 @@ function read(file: string): Json {
 export function openapiSchemas(kinds: readonly KindInfo[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const addDefinitions = (file: string) => {
-    for (const [name, def] of Object.entries((read(file).definitions ?? {}) as Json)) out[`${componentOf(file)}.${name}`] = rewrite(def, file);
+    for (const [name, def] of Object.entries((read(file).definitions ?? {}) as Json))
+      out[`${componentOf(file)}.${name}`] = rewrite(def, file);
   };
   for (const file of SHARED_SCHEMAS) addDefinitions(file);
   for (const k of kinds) {
     addDefinitions(k.schema);
-    out[componentOf(k.schema)] = { ...(rewrite(read(k.schema), k.schema) as Json), 'x-kubernetes-group-version-kind': [{ group: k.group, version: k.version, kind: k.kind }] };
+    out[componentOf(k.schema)] = {
+      ...(rewrite(read(k.schema), k.schema) as Json),
+      'x-kubernetes-group-version-kind': [{ group: k.group, version: k.version, kind: k.kind }],
+    };
   }
   return out;
 }

@@ -178,7 +178,8 @@ export class LoaderPool {
     const flights = this.inFlight.get(worker) ?? [];
     this.inFlight.delete(worker);
     this.workers.splice(this.workers.indexOf(worker), 1);
-    for (const { job } of flights) this.fail(job, new BerthError('Internal', `manifest loader thread failed: ${e.message}`, { cause: e }));
+    for (const { job } of flights)
+      this.fail(job, new BerthError('Internal', `manifest loader thread failed: ${e.message}`, { cause: e }));
     this.dispatch();
   }
 

@@ -19,7 +19,8 @@ export function scheduleProblem(schedule: string): string | undefined {
     return `unrecognized descriptor ${JSON.stringify(s)} (use @yearly, @monthly, @weekly, @daily, @hourly or @every <duration>)`;
   }
   const fields = s.split(/\s+/);
-  if (fields.length !== 5) return `expected 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
+  if (fields.length !== 5)
+    return `expected 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}`;
   // robfig/cron reads '?' in the day fields as '*'.
   const [min, hour, dom, month, dow] = fields as [string, string, string, string, string];
   const result = cron.validateDetailed([min, hour, dom === '?' ? '*' : dom, month, dow === '?' ? '*' : dow].join(' '));

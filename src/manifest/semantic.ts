@@ -3,7 +3,15 @@
  * syntax, selectors that select their own template, quantities, base64 data, port and volume
  * references. Every check tolerates any shape (schema errors are reported separately).
  */
-import { configMapKey, dns1035Label, dns1123Label, dns1123Subdomain, ianaServiceName, labelValue, qualifiedName } from '../api/names.js';
+import {
+  configMapKey,
+  dns1035Label,
+  dns1123Label,
+  dns1123Subdomain,
+  ianaServiceName,
+  labelValue,
+  qualifiedName,
+} from '../api/names.js';
 import { parseQuantity } from '../api/quantity.js';
 import { selectorFromObject, type LabelSelectorObject } from '../api/selector.js';
 import { error, warning, type FieldPath, type Finding } from './diagnostics.js';
@@ -19,7 +27,15 @@ const NAME_RULE: Record<string, (v: string) => string[]> = {
   Application: dns1123Label,
 };
 
-const SUPPORTED_VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'persistentVolumeClaim', 'downwardAPI', 'projected'];
+const SUPPORTED_VOLUME_SOURCES = [
+  'emptyDir',
+  'hostPath',
+  'configMap',
+  'secret',
+  'persistentVolumeClaim',
+  'downwardAPI',
+  'projected',
+];
 const STANDARD_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage', 'storage']);
 
 export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[] {
@@ -29,7 +45,13 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
   const spec = objectAt(obj, 'spec');
   switch (kind) {
     case 'NetworkPolicy':
-      out.push(warning('NotEnforced', ['kind'], 'NetworkPolicy is stored but not enforced: Berth has no network policy data plane yet, so pods stay reachable'));
+      out.push(
+        warning(
+          'NotEnforced',
+          ['kind'],
+          'NetworkPolicy is stored but not enforced: Berth has no network policy data plane yet, so pods stay reachable',
+        ),
+      );
       break;
     case 'Pod':
       if (spec) checkPodSpec(spec, ['spec'], out);
@@ -42,7 +64,13 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
       break;
     case 'ReplicationController':
       // Its selector is a map of labels: checked in its object form.
-      if (spec) checkWorkload({ ...spec, selector: spec.selector == null ? undefined : { matchLabels: spec.selector } }, ['spec'], kind, out);
+      if (spec)
+        checkWorkload(
+          { ...spec, selector: spec.selector == null ? undefined : { matchLabels: spec.selector } },
+          ['spec'],
+          kind,
+          out,
+        );
       break;
     case 'Job':
       if (spec) checkJob(spec, ['spec'], out);
@@ -55,13 +83,32 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
         if (jobSpec) checkJob(jobSpec, ['spec', 'jobTemplate', 'spec'], out);
         if (typeof spec.schedule === 'string') {
           const problem = scheduleProblem(spec.schedule);
-          if (problem) out.push(error('InvalidValue', ['spec', 'schedule'], `invalid schedule ${JSON.stringify(spec.schedule)}: ${problem}`));
+          if (problem)
+            out.push(
+              error(
+                'InvalidValue',
+                ['spec', 'schedule'],
+                `invalid schedule ${JSON.stringify(spec.schedule)}: ${problem}`,
+              ),
+            );
         }
         if (typeof spec.timeZone === 'string' && !isTimeZone(spec.timeZone)) {
-          out.push(error('InvalidValue', ['spec', 'timeZone'], `unknown time zone ${JSON.stringify(spec.timeZone)} (use an IANA name such as "Europe/Berlin" or "Etc/UTC")`));
+          out.push(
+            error(
+              'InvalidValue',
+              ['spec', 'timeZone'],
+              `unknown time zone ${JSON.stringify(spec.timeZone)} (use an IANA name such as "Europe/Berlin" or "Etc/UTC")`,
+            ),
+          );
         }
         if (typeof obj.metadata === 'object' && String(stringAt(obj.metadata, 'name') ?? '').length > 52) {
-          out.push(error('InvalidName', ['metadata', 'name'], 'must be no more than 52 characters (CronJob names leave room for the Job suffix)'));
+          out.push(
+            error(
+              'InvalidName',
+              ['metadata', 'name'],
+              'must be no more than 52 characters (CronJob names leave room for the Job suffix)',
+            ),
+          );
         }
       }
       break;
@@ -94,11 +141,19 @@ function checkMetadata(meta: unknown, at: FieldPath, kind: string, namespaced: b
   const name = meta.name;
   if (typeof name === 'string') {
     const errs = (NAME_RULE[kind] ?? dns1123Subdomain)(name);
-    if (errs.length) out.push(error('InvalidName', [...at, 'name'], `invalid name ${JSON.stringify(name)}: ${errs.join('; ')}`));
+    if (errs.length)
+      out.push(error('InvalidName', [...at, 'name'], `invalid name ${JSON.stringify(name)}: ${errs.join('; ')}`));
   }
   if (namespaced && typeof meta.namespace === 'string') {
     const errs = dns1123Label(meta.namespace);
-    if (errs.length) out.push(error('InvalidName', [...at, 'namespace'], `invalid namespace ${JSON.stringify(meta.namespace)}: ${errs.join('; ')}`));
+    if (errs.length)
+      out.push(
+        error(
+          'InvalidName',
+          [...at, 'namespace'],
+          `invalid namespace ${JSON.stringify(meta.namespace)}: ${errs.join('; ')}`,
+        ),
+      );
   }
   checkLabels(meta, at, out);
 }
@@ -107,27 +162,56 @@ function checkLabels(meta: PlainObject, at: FieldPath, out: Finding[]): void {
   const labels = objectAt(meta, 'labels');
   for (const [k, v] of Object.entries(labels ?? {})) {
     const keyErrs = qualifiedName(k);
-    if (keyErrs.length) out.push(error('InvalidLabel', [...at, 'labels', k], `invalid label key ${JSON.stringify(k)}: ${keyErrs.join('; ')}`));
+    if (keyErrs.length)
+      out.push(
+        error('InvalidLabel', [...at, 'labels', k], `invalid label key ${JSON.stringify(k)}: ${keyErrs.join('; ')}`),
+      );
     if (typeof v === 'string') {
       const valErrs = labelValue(v);
-      if (valErrs.length) out.push(error('InvalidLabel', [...at, 'labels', k], `invalid label value ${JSON.stringify(v)}: ${valErrs.join('; ')}`));
+      if (valErrs.length)
+        out.push(
+          error(
+            'InvalidLabel',
+            [...at, 'labels', k],
+            `invalid label value ${JSON.stringify(v)}: ${valErrs.join('; ')}`,
+          ),
+        );
     }
   }
   const annotations = objectAt(meta, 'annotations');
   let size = 0;
   for (const [k, v] of Object.entries(annotations ?? {})) {
     const keyErrs = qualifiedName(k);
-    if (keyErrs.length) out.push(error('InvalidLabel', [...at, 'annotations', k], `invalid annotation key ${JSON.stringify(k)}: ${keyErrs.join('; ')}`));
+    if (keyErrs.length)
+      out.push(
+        error(
+          'InvalidLabel',
+          [...at, 'annotations', k],
+          `invalid annotation key ${JSON.stringify(k)}: ${keyErrs.join('; ')}`,
+        ),
+      );
     size += k.length + (typeof v === 'string' ? v.length : 0);
   }
-  if (size > MAX_ANNOTATIONS_BYTES) out.push(error('InvalidValue', [...at, 'annotations'], `annotations may not exceed ${MAX_ANNOTATIONS_BYTES} bytes in total (they are ${size})`));
+  if (size > MAX_ANNOTATIONS_BYTES)
+    out.push(
+      error(
+        'InvalidValue',
+        [...at, 'annotations'],
+        `annotations may not exceed ${MAX_ANNOTATIONS_BYTES} bytes in total (they are ${size})`,
+      ),
+    );
 }
 
 function checkTemplateLabels(meta: PlainObject | undefined, at: FieldPath, out: Finding[]): void {
   if (meta) checkLabels(meta, at, out);
 }
 
-function checkSelector(spec: PlainObject, at: FieldPath, out: Finding[], opts: { requireNonEmpty: boolean; matchesTemplate?: boolean }): void {
+function checkSelector(
+  spec: PlainObject,
+  at: FieldPath,
+  out: Finding[],
+  opts: { requireNonEmpty: boolean; matchesTemplate?: boolean },
+): void {
   const selector = objectAt(spec, 'selector');
   if (!selector) return;
   let sel;
@@ -138,13 +222,25 @@ function checkSelector(spec: PlainObject, at: FieldPath, out: Finding[], opts: {
     return;
   }
   if (opts.requireNonEmpty && sel.isEmpty()) {
-    out.push(error('SelectorMismatch', [...at, 'selector'], 'empty selector is invalid: it would select every pod in the namespace'));
+    out.push(
+      error(
+        'SelectorMismatch',
+        [...at, 'selector'],
+        'empty selector is invalid: it would select every pod in the namespace',
+      ),
+    );
     return;
   }
   if (opts.matchesTemplate === false) return;
   const labels = objectAt(objectAt(objectAt(spec, 'template'), 'metadata'), 'labels');
   if (!sel.matches(labels as Record<string, string> | undefined)) {
-    out.push(error('SelectorMismatch', [...at, 'selector'], `selector "${sel.toString()}" does not match template labels ${JSON.stringify(labels ?? {})}`));
+    out.push(
+      error(
+        'SelectorMismatch',
+        [...at, 'selector'],
+        `selector "${sel.toString()}" does not match template labels ${JSON.stringify(labels ?? {})}`,
+      ),
+    );
   }
 }
 
@@ -154,27 +250,52 @@ function checkWorkload(spec: PlainObject, at: FieldPath, kind: string, out: Find
   checkTemplateLabels(objectAt(template, 'metadata'), [...at, 'template', 'metadata'], out);
   const podSpec = objectAt(template, 'spec');
   if (podSpec) {
-    const claims = arrayAt(spec, 'volumeClaimTemplates').map((t) => stringAt(objectAt(t, 'metadata'), 'name')).filter((n): n is string => !!n);
+    const claims = arrayAt(spec, 'volumeClaimTemplates')
+      .map((t) => stringAt(objectAt(t, 'metadata'), 'name'))
+      .filter((n): n is string => !!n);
     checkPodSpec(podSpec, [...at, 'template', 'spec'], out, claims);
     const rp = podSpec.restartPolicy;
     if (rp !== undefined && rp !== 'Always') {
-      out.push(error('InvalidValue', [...at, 'template', 'spec', 'restartPolicy'], `unsupported value ${JSON.stringify(rp)}: a ${kind} restarts its pods, only "Always" is allowed`));
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, 'template', 'spec', 'restartPolicy'],
+          `unsupported value ${JSON.stringify(rp)}: a ${kind} restarts its pods, only "Always" is allowed`,
+        ),
+      );
     }
   }
   if (kind === 'Deployment') {
     const strategy = objectAt(spec, 'strategy');
     if (strategy?.type === 'Recreate' && strategy.rollingUpdate != null) {
-      out.push(error('InvalidValue', [...at, 'strategy', 'rollingUpdate'], 'may not be specified when strategy type is "Recreate"'));
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, 'strategy', 'rollingUpdate'],
+          'may not be specified when strategy type is "Recreate"',
+        ),
+      );
     }
     const ru = objectAt(strategy, 'rollingUpdate');
     if (ru && isZero(ru.maxSurge) && isZero(ru.maxUnavailable)) {
-      out.push(error('InvalidValue', [...at, 'strategy', 'rollingUpdate', 'maxUnavailable'], 'may not be 0 when maxSurge is 0: the rollout could never make progress'));
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, 'strategy', 'rollingUpdate', 'maxUnavailable'],
+          'may not be 0 when maxSurge is 0: the rollout could never make progress',
+        ),
+      );
     }
-    for (const f of ['maxSurge', 'maxUnavailable']) if (ru) checkIntOrPercent(ru[f], [...at, 'strategy', 'rollingUpdate', f], out);
+    for (const f of ['maxSurge', 'maxUnavailable'])
+      if (ru) checkIntOrPercent(ru[f], [...at, 'strategy', 'rollingUpdate', f], out);
   }
   if (kind === 'StatefulSet') {
     arrayAt(spec, 'volumeClaimTemplates').forEach((t, i) => {
-      checkQuantityMaps(objectAt(objectAt(t, 'spec'), 'resources'), [...at, 'volumeClaimTemplates', i, 'spec', 'resources'], out);
+      checkQuantityMaps(
+        objectAt(objectAt(t, 'spec'), 'resources'),
+        [...at, 'volumeClaimTemplates', i, 'spec', 'resources'],
+        out,
+      );
     });
   }
 }
@@ -184,7 +305,10 @@ function isZero(v: unknown): boolean {
 }
 
 function checkIntOrPercent(v: unknown, at: FieldPath, out: Finding[]): void {
-  if (typeof v === 'string' && !/^[0-9]+%$/.test(v)) out.push(error('InvalidValue', at, `invalid value ${JSON.stringify(v)}: must be an integer or a percentage (e.g. '25%')`));
+  if (typeof v === 'string' && !/^[0-9]+%$/.test(v))
+    out.push(
+      error('InvalidValue', at, `invalid value ${JSON.stringify(v)}: must be an integer or a percentage (e.g. '25%')`),
+    );
   if (typeof v === 'number' && v < 0) out.push(error('InvalidValue', at, 'must be greater than or equal to 0'));
 }
 
@@ -199,7 +323,13 @@ function checkBudget(spec: PlainObject, out: Finding[]): void {
 function checkJob(spec: PlainObject, at: FieldPath, out: Finding[]): void {
   if (spec.manualSelector === true) checkSelector(spec, at, out, { requireNonEmpty: true });
   else if (spec.selector != null) {
-    out.push(error('InvalidValue', [...at, 'selector'], '`selector` is generated by Berth for Jobs; set manualSelector: true to choose your own'));
+    out.push(
+      error(
+        'InvalidValue',
+        [...at, 'selector'],
+        '`selector` is generated by Berth for Jobs; set manualSelector: true to choose your own',
+      ),
+    );
   }
   const template = objectAt(spec, 'template');
   checkTemplateLabels(objectAt(template, 'metadata'), [...at, 'template', 'metadata'], out);
@@ -208,7 +338,13 @@ function checkJob(spec: PlainObject, at: FieldPath, out: Finding[]): void {
     checkPodSpec(podSpec, [...at, 'template', 'spec'], out);
     const rp = podSpec.restartPolicy;
     if (rp !== 'OnFailure' && rp !== 'Never') {
-      out.push(error('InvalidValue', [...at, 'template', 'spec', 'restartPolicy'], `unsupported value ${JSON.stringify(rp ?? 'Always')}: a Job's pods must set restartPolicy "OnFailure" or "Never"`));
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, 'template', 'spec', 'restartPolicy'],
+          `unsupported value ${JSON.stringify(rp ?? 'Always')}: a Job's pods must set restartPolicy "OnFailure" or "Never"`,
+        ),
+      );
     }
   }
 }
@@ -223,18 +359,29 @@ function checkPodSpec(spec: PlainObject, at: FieldPath, out: Finding[], claimVol
     if (!isObject(v)) return;
     const vat = [...at, 'volumes', i];
     if (typeof v.name === 'string') {
-      if (volumes.has(v.name)) out.push(error('InvalidValue', [...vat, 'name'], `duplicate volume name ${JSON.stringify(v.name)}`));
+      if (volumes.has(v.name))
+        out.push(error('InvalidValue', [...vat, 'name'], `duplicate volume name ${JSON.stringify(v.name)}`));
       volumes.add(v.name);
       const errs = dns1123Label(v.name);
-      if (errs.length) out.push(error('InvalidName', [...vat, 'name'], `invalid volume name ${JSON.stringify(v.name)}: ${errs.join('; ')}`));
+      if (errs.length)
+        out.push(
+          error('InvalidName', [...vat, 'name'], `invalid volume name ${JSON.stringify(v.name)}: ${errs.join('; ')}`),
+        );
     }
     const sources = Object.keys(v).filter((k) => k !== 'name');
     const supported = sources.filter((s) => SUPPORTED_VOLUME_SOURCES.includes(s));
     const unsupported = sources.filter((s) => !SUPPORTED_VOLUME_SOURCES.includes(s));
     for (const s of unsupported) {
-      out.push(error('UnsupportedVolume', [...vat, s], `volume source "${s}" is not supported by Berth (supported: ${SUPPORTED_VOLUME_SOURCES.join(', ')})`));
+      out.push(
+        error(
+          'UnsupportedVolume',
+          [...vat, s],
+          `volume source "${s}" is not supported by Berth (supported: ${SUPPORTED_VOLUME_SOURCES.join(', ')})`,
+        ),
+      );
     }
-    if (supported.length > 1) out.push(error('InvalidValue', vat, `may not specify more than 1 volume type (found ${supported.join(', ')})`));
+    if (supported.length > 1)
+      out.push(error('InvalidValue', vat, `may not specify more than 1 volume type (found ${supported.join(', ')})`));
     if (sources.length === 0) out.push(error('InvalidValue', vat, 'must specify a volume type'));
     const sizeLimit = objectAt(v, 'emptyDir')?.sizeLimit;
     if (sizeLimit !== undefined) checkQuantity(sizeLimit, [...vat, 'emptyDir', 'sizeLimit'], out);
@@ -247,10 +394,18 @@ function checkPodSpec(spec: PlainObject, at: FieldPath, out: Finding[], claimVol
       if (!isObject(c)) return;
       const cat = [...at, field, i];
       if (typeof c.name === 'string') {
-        if (containerNames.has(c.name)) out.push(error('InvalidValue', [...cat, 'name'], `duplicate container name ${JSON.stringify(c.name)}`));
+        if (containerNames.has(c.name))
+          out.push(error('InvalidValue', [...cat, 'name'], `duplicate container name ${JSON.stringify(c.name)}`));
         containerNames.add(c.name);
         const errs = dns1123Label(c.name);
-        if (errs.length) out.push(error('InvalidName', [...cat, 'name'], `invalid container name ${JSON.stringify(c.name)}: ${errs.join('; ')}`));
+        if (errs.length)
+          out.push(
+            error(
+              'InvalidName',
+              [...cat, 'name'],
+              `invalid container name ${JSON.stringify(c.name)}: ${errs.join('; ')}`,
+            ),
+          );
       }
       checkContainer(c, cat, volumes, out);
     });
@@ -267,25 +422,54 @@ function checkContainer(c: PlainObject, at: FieldPath, volumes: Set<string>, out
     const name = stringAt(p, 'name');
     if (name === undefined) return;
     const errs = ianaServiceName(name);
-    if (errs.length) out.push(error('InvalidName', [...at, 'ports', i, 'name'], `invalid port name ${JSON.stringify(name)}: ${errs.join('; ')}`));
-    if (portNames.has(name)) out.push(error('InvalidValue', [...at, 'ports', i, 'name'], `duplicate port name ${JSON.stringify(name)}`));
+    if (errs.length)
+      out.push(
+        error(
+          'InvalidName',
+          [...at, 'ports', i, 'name'],
+          `invalid port name ${JSON.stringify(name)}: ${errs.join('; ')}`,
+        ),
+      );
+    if (portNames.has(name))
+      out.push(error('InvalidValue', [...at, 'ports', i, 'name'], `duplicate port name ${JSON.stringify(name)}`));
     portNames.add(name);
   });
   arrayAt(c, 'volumeMounts').forEach((m, i) => {
     const name = stringAt(m, 'name');
-    if (name !== undefined && !volumes.has(name)) out.push(error('InvalidValue', [...at, 'volumeMounts', i, 'name'], `volume ${JSON.stringify(name)} is not defined in the pod's volumes`));
+    if (name !== undefined && !volumes.has(name))
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, 'volumeMounts', i, 'name'],
+          `volume ${JSON.stringify(name)} is not defined in the pod's volumes`,
+        ),
+      );
   });
   for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
     const p = objectAt(c, probe);
     if (!p) continue;
     const handlers = ['exec', 'httpGet', 'tcpSocket', 'grpc'].filter((h) => p[h] != null);
     if (handlers.length !== 1) {
-      out.push(error('InvalidValue', [...at, probe], handlers.length === 0 ? 'must specify a handler type (exec, httpGet, tcpSocket or grpc)' : `may not specify more than 1 handler type (found ${handlers.join(', ')})`));
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, probe],
+          handlers.length === 0
+            ? 'must specify a handler type (exec, httpGet, tcpSocket or grpc)'
+            : `may not specify more than 1 handler type (found ${handlers.join(', ')})`,
+        ),
+      );
     }
     for (const h of ['httpGet', 'tcpSocket']) {
       const port = objectAt(p, h)?.port;
       if (typeof port === 'string' && !portNames.has(port)) {
-        out.push(error('InvalidValue', [...at, probe, h, 'port'], `named port ${JSON.stringify(port)} is not declared in the container's ports`));
+        out.push(
+          error(
+            'InvalidValue',
+            [...at, probe, h, 'port'],
+            `named port ${JSON.stringify(port)} is not declared in the container's ports`,
+          ),
+        );
       }
     }
   }
@@ -297,7 +481,13 @@ function checkContainer(c: PlainObject, at: FieldPath, volumes: Set<string>, out
     if (lim === undefined) continue;
     try {
       if (parseQuantity(req as string).cmp(parseQuantity(lim as string)) > 0) {
-        out.push(error('InvalidValue', [...at, 'resources', 'requests', res], `must be less than or equal to ${res} limit of ${String(lim)}`));
+        out.push(
+          error(
+            'InvalidValue',
+            [...at, 'resources', 'requests', res],
+            `must be less than or equal to ${res} limit of ${String(lim)}`,
+          ),
+        );
       }
     } catch {
       // Invalid quantities are reported by checkQuantityMaps.
@@ -309,7 +499,13 @@ function checkQuantityMaps(resources: PlainObject | undefined, at: FieldPath, ou
   for (const field of ['limits', 'requests']) {
     for (const [name, q] of Object.entries(objectAt(resources, field) ?? {})) {
       if (!STANDARD_RESOURCES.has(name) && !name.startsWith('hugepages-') && !name.includes('/')) {
-        out.push(error('InvalidValue', [...at, field, name], `unknown resource name ${JSON.stringify(name)} (cpu, memory, ephemeral-storage, hugepages-<size>, or a domain-qualified extended resource)`));
+        out.push(
+          error(
+            'InvalidValue',
+            [...at, field, name],
+            `unknown resource name ${JSON.stringify(name)} (cpu, memory, ephemeral-storage, hugepages-<size>, or a domain-qualified extended resource)`,
+          ),
+        );
       }
       checkQuantity(q, [...at, field, name], out);
     }
@@ -320,7 +516,8 @@ function checkQuantity(q: unknown, at: FieldPath, out: Finding[]): void {
   if (typeof q !== 'string' && typeof q !== 'number') return;
   try {
     const parsed = parseQuantity(q);
-    if (parsed.nanos < 0n) out.push(error('InvalidQuantity', at, `must be greater than or equal to 0 (got ${String(q)})`));
+    if (parsed.nanos < 0n)
+      out.push(error('InvalidQuantity', at, `must be greater than or equal to 0 (got ${String(q)})`));
   } catch (e) {
     out.push(error('InvalidQuantity', at, (e as Error).message));
   }
@@ -331,7 +528,13 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 function checkBase64Map(obj: PlainObject, field: string, out: Finding[]): void {
   for (const [k, v] of Object.entries(objectAt(obj, field) ?? {})) {
     if (typeof v === 'string' && !BASE64.test(v.replace(/\s+/g, ''))) {
-      out.push(error('InvalidBase64', [field, k], `value is not valid base64 (${field} values must be base64-encoded; use stringData for plain text)`));
+      out.push(
+        error(
+          'InvalidBase64',
+          [field, k],
+          `value is not valid base64 (${field} values must be base64-encoded; use stringData for plain text)`,
+        ),
+      );
     }
   }
 }
@@ -341,9 +544,10 @@ function checkKeys(obj: PlainObject, fields: string[], out: Finding[]): void {
   for (const field of fields) {
     for (const k of Object.keys(objectAt(obj, field) ?? {})) {
       const errs = configMapKey(k);
-      if (errs.length) out.push(error('InvalidName', [field, k], `invalid key ${JSON.stringify(k)}: ${errs.join('; ')}`));
+      if (errs.length)
+        out.push(error('InvalidName', [field, k], `invalid key ${JSON.stringify(k)}: ${errs.join('; ')}`));
       const other = seen.get(k);
-      if (other !== undefined && other !== field && !(fields.includes('stringData'))) {
+      if (other !== undefined && other !== field && !fields.includes('stringData')) {
         out.push(error('InvalidValue', [field, k], `duplicate of key ${JSON.stringify(k)} in ${other}`));
       }
       seen.set(k, field);
@@ -359,28 +563,49 @@ function checkService(spec: PlainObject, out: Finding[]): void {
     if (!isObject(p)) return;
     const at = ['spec', 'ports', i];
     if (typeof p.name === 'string') {
-      if (names.has(p.name)) out.push(error('InvalidValue', [...at, 'name'], `duplicate port name ${JSON.stringify(p.name)}`));
+      if (names.has(p.name))
+        out.push(error('InvalidValue', [...at, 'name'], `duplicate port name ${JSON.stringify(p.name)}`));
       names.add(p.name);
       if (p.name !== '') {
         const errs = dns1123Label(p.name);
-        if (errs.length) out.push(error('InvalidName', [...at, 'name'], `invalid port name ${JSON.stringify(p.name)}: ${errs.join('; ')}`));
+        if (errs.length)
+          out.push(
+            error('InvalidName', [...at, 'name'], `invalid port name ${JSON.stringify(p.name)}: ${errs.join('; ')}`),
+          );
       }
     } else if (ports.length > 1) {
       out.push(error('InvalidValue', [...at, 'name'], 'ports must be named when a Service has more than one'));
     }
     if (typeof p.targetPort === 'string') {
       const errs = ianaServiceName(p.targetPort);
-      if (errs.length) out.push(error('InvalidName', [...at, 'targetPort'], `invalid named targetPort ${JSON.stringify(p.targetPort)}: ${errs.join('; ')}`));
+      if (errs.length)
+        out.push(
+          error(
+            'InvalidName',
+            [...at, 'targetPort'],
+            `invalid named targetPort ${JSON.stringify(p.targetPort)}: ${errs.join('; ')}`,
+          ),
+        );
     } else if (typeof p.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) {
       out.push(error('InvalidValue', [...at, 'targetPort'], 'must be between 1 and 65535, inclusive'));
     }
     if (typeof p.nodePort === 'number' && p.nodePort !== 0) {
-      if (type !== 'NodePort' && type !== 'LoadBalancer') out.push(error('InvalidValue', [...at, 'nodePort'], `may not be used when type is ${JSON.stringify(type)}`));
-      else if (p.nodePort < 30000 || p.nodePort > 32767) out.push(error('InvalidValue', [...at, 'nodePort'], `provided port ${p.nodePort} is not in the valid range 30000-32767`));
+      if (type !== 'NodePort' && type !== 'LoadBalancer')
+        out.push(error('InvalidValue', [...at, 'nodePort'], `may not be used when type is ${JSON.stringify(type)}`));
+      else if (p.nodePort < 30000 || p.nodePort > 32767)
+        out.push(
+          error(
+            'InvalidValue',
+            [...at, 'nodePort'],
+            `provided port ${p.nodePort} is not in the valid range 30000-32767`,
+          ),
+        );
     }
   });
-  if (type === 'ExternalName' && typeof spec.externalName !== 'string') out.push(error('InvalidValue', ['spec', 'externalName'], 'required when type is "ExternalName"'));
-  if (type !== 'ExternalName' && ports.length === 0 && spec.clusterIP !== 'None') out.push(error('InvalidValue', ['spec', 'ports'], 'at least one port is required'));
+  if (type === 'ExternalName' && typeof spec.externalName !== 'string')
+    out.push(error('InvalidValue', ['spec', 'externalName'], 'required when type is "ExternalName"'));
+  if (type !== 'ExternalName' && ports.length === 0 && spec.clusterIP !== 'None')
+    out.push(error('InvalidValue', ['spec', 'ports'], 'at least one port is required'));
   for (const [k, v] of Object.entries(objectAt(spec, 'selector') ?? {})) {
     const errs = [...qualifiedName(k), ...(typeof v === 'string' ? labelValue(v) : [])];
     if (errs.length) out.push(error('InvalidLabel', ['spec', 'selector', k], errs.join('; ')));
@@ -395,7 +620,9 @@ function checkIngress(spec: PlainObject, out: Finding[]): void {
     if (!svc && b.resource == null) out.push(error('InvalidValue', at, 'must specify a service or a resource backend'));
     const port = objectAt(svc, 'port');
     if (svc && (!port || (port.name == null) === (port.number == null))) {
-      out.push(error('InvalidValue', [...at, 'service', 'port'], 'must specify exactly one of port name or port number'));
+      out.push(
+        error('InvalidValue', [...at, 'service', 'port'], 'must specify exactly one of port name or port number'),
+      );
     }
   };
   if (spec.defaultBackend != null) backend(spec.defaultBackend, ['spec', 'defaultBackend']);
@@ -404,14 +631,23 @@ function checkIngress(spec: PlainObject, out: Finding[]): void {
     if (host !== undefined) {
       const bare = host.startsWith('*.') ? host.slice(2) : host;
       const errs = dns1123Subdomain(bare);
-      if (errs.length) out.push(error('InvalidValue', ['spec', 'rules', r, 'host'], `invalid host ${JSON.stringify(host)}: ${errs.join('; ')}`));
+      if (errs.length)
+        out.push(
+          error(
+            'InvalidValue',
+            ['spec', 'rules', r, 'host'],
+            `invalid host ${JSON.stringify(host)}: ${errs.join('; ')}`,
+          ),
+        );
     }
     arrayAt(objectAt(rule, 'http'), 'paths').forEach((p, i) => {
       const at = ['spec', 'rules', r, 'http', 'paths', i];
       const path = stringAt(p, 'path');
       const pathType = stringAt(p, 'pathType');
-      if (path !== undefined && !path.startsWith('/')) out.push(error('InvalidValue', [...at, 'path'], `must be an absolute path (got ${JSON.stringify(path)})`));
-      if (path === undefined && (pathType === 'Exact' || pathType === 'Prefix')) out.push(error('InvalidValue', [...at, 'path'], `required when pathType is ${pathType}`));
+      if (path !== undefined && !path.startsWith('/'))
+        out.push(error('InvalidValue', [...at, 'path'], `must be an absolute path (got ${JSON.stringify(path)})`));
+      if (path === undefined && (pathType === 'Exact' || pathType === 'Prefix'))
+        out.push(error('InvalidValue', [...at, 'path'], `required when pathType is ${pathType}`));
       backend(objectAt(p, 'backend'), [...at, 'backend']);
     });
   });

@@ -6,7 +6,16 @@
  * Synchronous on purpose: manifests are small and many, and a blocking read or readdir costs a
  * few microseconds where a promise round-trip through libuv's thread pool costs a hundred.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  type Dirent,
+} from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { BerthError } from '../api/errors.js';
@@ -58,7 +67,11 @@ export function listManifestFiles(paths: readonly string[]): ManifestTree {
     try {
       isDirectory = statSync(p).isDirectory();
     } catch (e) {
-      throw new BerthError('Usage', `cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
+      throw new BerthError(
+        'Usage',
+        `cannot read ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
+        { cause: e },
+      );
     }
     if (isDirectory) {
       const root = realpathSync(p);
@@ -75,7 +88,8 @@ interface Walk {
   outside: ManifestTree['outside'];
 }
 
-const isInside = (root: string, real: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+const isInside = (root: string, real: string): boolean =>
+  real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 function walk(dir: string, scopes: IgnoreScope[], visited: Set<string>, w: Walk): void {
   const entries = readdirSync(dir, { withFileTypes: true });

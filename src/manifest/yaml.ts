@@ -6,7 +6,19 @@
  * timestamps as strings and has no sexagesimal numbers (`12:30` stays a string), so those tags
  * are dropped here. Alias expansion is capped to stop billion-laughs documents.
  */
-import { parseAllDocuments, isMap, isSeq, isScalar, isAlias, isPair, LineCounter, type Document, type Node, type ParsedNode, type Tags } from 'yaml';
+import {
+  parseAllDocuments,
+  isMap,
+  isSeq,
+  isScalar,
+  isAlias,
+  isPair,
+  LineCounter,
+  type Document,
+  type Node,
+  type ParsedNode,
+  type Tags,
+} from 'yaml';
 import type { FieldPath } from './diagnostics.js';
 
 const KUBECTL_TAGS = (tags: Tags): Tags =>
@@ -14,7 +26,12 @@ const KUBECTL_TAGS = (tags: Tags): Tags =>
     const tag = typeof t === 'string' ? t : t.tag;
     if (tag === 'tag:yaml.org,2002:timestamp') return false;
     if (typeof t === 'object' && 'format' in t && t.format === 'TIME') return false;
-    return !['tag:yaml.org,2002:binary', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set'].includes(tag);
+    return ![
+      'tag:yaml.org,2002:binary',
+      'tag:yaml.org,2002:omap',
+      'tag:yaml.org,2002:pairs',
+      'tag:yaml.org,2002:set',
+    ].includes(tag);
   });
 
 /** Total alias expansions allowed in one document before it is refused as a bomb. */
@@ -84,18 +101,28 @@ function firstCollectionKey(root: ParsedNode | null): ParsedNode | undefined {
   return undefined;
 }
 
-function wrapDocument(doc: Document.Parsed, index: number, pos: (o: number) => SourcePosition, text: string): ParsedDocument {
+function wrapDocument(
+  doc: Document.Parsed,
+  index: number,
+  pos: (o: number) => SourcePosition,
+  text: string,
+): ParsedDocument {
   const problems: YamlProblem[] = doc.errors.map((e) => ({
     kind: e.code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'syntax',
     message: e.message.split('\n')[0]!,
     position: pos(e.pos[0]),
   }));
   const contents = doc.contents as ParsedNode | null;
-  const empty = contents === null || (isScalar(contents) && contents.value === null && contents.range[0] === contents.range[1]);
+  const empty =
+    contents === null || (isScalar(contents) && contents.value === null && contents.range[0] === contents.range[1]);
   if (problems.every((p) => p.kind === 'duplicate-key') && !empty) {
     const key = firstCollectionKey(contents);
     if (key) {
-      problems.push({ kind: 'syntax', message: 'a mapping key must be a plain value, not a mapping or list (JSON and Kubernetes keys are strings)', position: pos(key.range[0]) });
+      problems.push({
+        kind: 'syntax',
+        message: 'a mapping key must be a plain value, not a mapping or list (JSON and Kubernetes keys are strings)',
+        position: pos(key.range[0]),
+      });
     }
   }
   let value: unknown;

@@ -25,12 +25,20 @@ export class LocalAddresses {
   async hold(ip: string, add: boolean): Promise<HoldResult> {
     if (ip.startsWith('127.') || this.ours.has(ip) || isLocal(ip)) return { held: true };
     if (!add) return { held: false, reason: `${ip} is not an address of this machine` };
-    if (process.getuid?.() !== 0) return { held: false, reason: `holding ClusterIP ${ip} on ${DEVICE} needs root (or a service range in 127.0.0.0/8)` };
+    if (process.getuid?.() !== 0)
+      return {
+        held: false,
+        reason: `holding ClusterIP ${ip} on ${DEVICE} needs root (or a service range in 127.0.0.0/8)`,
+      };
     try {
       await run('ip', ['addr', 'add', `${ip}/32`, 'dev', DEVICE]);
     } catch (e) {
       // Added meanwhile by someone else (another agent on this machine): it is local, which is all we need.
-      if (!/File exists|already assigned/.test(String((e as { stderr?: string }).stderr ?? e))) return { held: false, reason: `ip addr add ${ip}/32 dev ${DEVICE}: ${String((e as { stderr?: string }).stderr ?? e).trim()}` };
+      if (!/File exists|already assigned/.test(String((e as { stderr?: string }).stderr ?? e)))
+        return {
+          held: false,
+          reason: `ip addr add ${ip}/32 dev ${DEVICE}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`,
+        };
       return { held: true };
     }
     this.ours.add(ip);

@@ -48,7 +48,10 @@ export class ClusterDns {
   /** The addresses it listens on. */
   readonly served: string[] = [];
 
-  constructor(private readonly view: ClusterView, private readonly o: DnsServerOptions) {
+  constructor(
+    private readonly view: ClusterView,
+    private readonly o: DnsServerOptions,
+  ) {
     this.index = this.build();
     view.onChange(() => {
       this.index = this.build();
@@ -76,7 +79,9 @@ export class ClusterDns {
       throw e;
     }
     for (const host of this.o.optionalHosts ?? []) {
-      await this.listenOn(host).catch((e: unknown) => this.o.log?.warn({ err: e, host }, 'cluster DNS does not listen on this address too'));
+      await this.listenOn(host).catch((e: unknown) =>
+        this.o.log?.warn({ err: e, host }, 'cluster DNS does not listen on this address too'),
+      );
     }
   }
 
@@ -161,14 +166,36 @@ export class ClusterDns {
     return reply;
   }
 
-  private encode(query: Packet, answer: Extract<DnsAnswer, { kind: 'answer' }> | { rcode: keyof typeof RCODES }, transport: 'udp' | 'tcp'): Buffer {
+  private encode(
+    query: Packet,
+    answer: Extract<DnsAnswer, { kind: 'answer' }> | { rcode: keyof typeof RCODES },
+    transport: 'udp' | 'tcp',
+  ): Buffer {
     const records = 'answers' in answer ? answer : { answers: [], additionals: [], authorities: [] };
-    const flags = dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_AVAILABLE | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | RCODES[answer.rcode];
-    const reply: Packet = { id: query.id ?? 0, type: 'response', flags, questions: query.questions ?? [], answers: records.answers.map(toAnswer), authorities: records.authorities.map(toAnswer), additionals: records.additionals.map(toAnswer) };
+    const flags =
+      dnsPacket.AUTHORITATIVE_ANSWER |
+      dnsPacket.RECURSION_AVAILABLE |
+      ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) |
+      RCODES[answer.rcode];
+    const reply: Packet = {
+      id: query.id ?? 0,
+      type: 'response',
+      flags,
+      questions: query.questions ?? [],
+      answers: records.answers.map(toAnswer),
+      authorities: records.authorities.map(toAnswer),
+      additionals: records.additionals.map(toAnswer),
+    };
     const buffer = dnsPacket.encode(reply);
     const limit = transport === 'tcp' ? 65535 : udpLimit(query);
     if (buffer.length <= limit) return buffer;
-    return dnsPacket.encode({ ...reply, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
+    return dnsPacket.encode({
+      ...reply,
+      flags: flags | dnsPacket.TRUNCATED_RESPONSE,
+      answers: [],
+      authorities: [],
+      additionals: [],
+    });
   }
 
   /** Asks the upstreams in turn; relays the first answer (SERVFAIL when none answers). */
@@ -181,9 +208,20 @@ export class ClusterDns {
   /** The A (or AAAA) records of an ExternalName's target, named as asked for. */
   private async chase(target: string, type: string): Promise<DnsRecord[]> {
     if (type !== 'A' && type !== 'AAAA' && type !== 'ANY') return [];
-    const reply = await this.askUpstreams(dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type === 'ANY' ? 'A' : type, name: target }] }));
+    const reply = await this.askUpstreams(
+      dnsPacket.encode({
+        type: 'query',
+        id: 1,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: type === 'ANY' ? 'A' : type, name: target }],
+      }),
+    );
     try {
-      return reply ? ((dnsPacket.decode(reply).answers ?? []).filter((a) => a.type === 'A' || a.type === 'AAAA' || a.type === 'CNAME') as DnsRecord[]) : [];
+      return reply
+        ? ((dnsPacket.decode(reply).answers ?? []).filter(
+            (a) => a.type === 'A' || a.type === 'AAAA' || a.type === 'CNAME',
+          ) as DnsRecord[])
+        : [];
     } catch {
       return [];
     }
@@ -215,7 +253,15 @@ const ANSWER_CACHE_SIZE = 10_000;
  * echoes. Undefined for anything else (decoded the long way).
  */
 function questionKey(message: Buffer): string | undefined {
-  if (message.length < 17 || (message[2]! & 0xf8) !== 0 || message.readUInt16BE(4) !== 1 || message.readUInt16BE(6) !== 0 || message.readUInt16BE(8) !== 0 || message.readUInt16BE(10) > 1) return undefined;
+  if (
+    message.length < 17 ||
+    (message[2]! & 0xf8) !== 0 ||
+    message.readUInt16BE(4) !== 1 ||
+    message.readUInt16BE(6) !== 0 ||
+    message.readUInt16BE(8) !== 0 ||
+    message.readUInt16BE(10) > 1
+  )
+    return undefined;
   let at = 12;
   while (at < message.length && message[at] !== 0) {
     if (message[at]! >= 0x40) return undefined;
@@ -237,14 +283,23 @@ function udpLimit(query: Packet): number {
 /** An upstream's answer too big for the client's UDP: its header with TC set, no records. */
 function truncated(reply: Buffer): Buffer {
   const decoded = dnsPacket.decode(reply);
-  return dnsPacket.encode({ ...decoded, flags: (decoded.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: [] });
+  return dnsPacket.encode({
+    ...decoded,
+    flags: (decoded.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE,
+    answers: [],
+    authorities: [],
+    additionals: [],
+  });
 }
 
 /** One question to one resolver over UDP, with its own socket (the answer is matched by socket). */
 function ask(server: string, message: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIPv6(server) ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => finish(new Error(`${server} did not answer in ${FORWARD_TIMEOUT_MS} ms`)), FORWARD_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new Error(`${server} did not answer in ${FORWARD_TIMEOUT_MS} ms`)),
+      FORWARD_TIMEOUT_MS,
+    );
     const finish = (error?: Error, reply?: Buffer) => {
       clearTimeout(timer);
       socket.close();

@@ -23,10 +23,30 @@ export type DnsRecord =
   | { type: 'CNAME'; name: string; ttl: number; data: string }
   | { type: 'PTR'; name: string; ttl: number; data: string }
   | { type: 'SRV'; name: string; ttl: number; data: { priority: number; weight: number; port: number; target: string } }
-  | { type: 'SOA'; name: string; ttl: number; data: { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number } };
+  | {
+      type: 'SOA';
+      name: string;
+      ttl: number;
+      data: {
+        mname: string;
+        rname: string;
+        serial: number;
+        refresh: number;
+        retry: number;
+        expire: number;
+        minimum: number;
+      };
+    };
 
 export type DnsAnswer =
-  | { kind: 'answer'; rcode: 'NOERROR' | 'NXDOMAIN'; answers: DnsRecord[]; additionals: DnsRecord[]; authorities: DnsRecord[]; /** An external CNAME target whose addresses are to be looked up and added. */ chase?: string }
+  | {
+      kind: 'answer';
+      rcode: 'NOERROR' | 'NXDOMAIN';
+      answers: DnsRecord[];
+      additionals: DnsRecord[];
+      authorities: DnsRecord[];
+      /** An external CNAME target whose addresses are to be looked up and added. */ chase?: string;
+    }
   | { kind: 'forward' };
 
 type ServiceRecord = ServiceObject & { metadata: { name: string; namespace?: string } };
@@ -46,10 +66,15 @@ export class DnsIndex {
   /** Names that exist with no record of their own (empty non-terminals: `ns.svc.domain`). */
   private readonly names = new Set<string>();
 
-  constructor(readonly domain: string, services: Iterable<ServiceRecord>, endpoints: ReadonlyMap<string, EndpointsRecord>) {
+  constructor(
+    readonly domain: string,
+    services: Iterable<ServiceRecord>,
+    endpoints: ReadonlyMap<string, EndpointsRecord>,
+  ) {
     this.domain = domain.toLowerCase().replace(/\.$/, '');
     for (const zone of [this.domain, `svc.${this.domain}`, `pod.${this.domain}`]) this.names.add(zone);
-    for (const s of services) this.addService(s, endpoints.get(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`));
+    for (const s of services)
+      this.addService(s, endpoints.get(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`));
   }
 
   private addService(s: ServiceRecord, endpoints: EndpointsRecord | undefined): void {
@@ -65,7 +90,8 @@ export class DnsIndex {
     if (ip) {
       this.push(this.a, base, ip);
       this.push(this.ptr, ip, base);
-      for (const p of s.spec?.ports ?? []) this.addSrv(base, p.name, p.protocol ?? 'TCP', { port: p.port, target: base });
+      for (const p of s.spec?.ports ?? [])
+        this.addSrv(base, p.name, p.protocol ?? 'TCP', { port: p.port, target: base });
       return;
     }
     if (!isHeadless(s)) return;
@@ -124,21 +150,38 @@ export class DnsIndex {
       // CoreDNS' weights: 100 shared by the records of one priority.
       const weight = Math.floor(100 / srv.length);
       for (const r of srv) {
-        answers.push({ type: 'SRV', name, ttl: RECORD_TTL, data: { priority: 0, weight, port: r.port, target: r.target } });
-        for (const ip of this.a.get(r.target) ?? []) if (!additionals.some((x) => x.name === r.target && x.data === ip)) additionals.push({ type: 'A', name: r.target, ttl: RECORD_TTL, data: ip });
+        answers.push({
+          type: 'SRV',
+          name,
+          ttl: RECORD_TTL,
+          data: { priority: 0, weight, port: r.port, target: r.target },
+        });
+        for (const ip of this.a.get(r.target) ?? [])
+          if (!additionals.some((x) => x.name === r.target && x.data === ip))
+            additionals.push({ type: 'A', name: r.target, ttl: RECORD_TTL, data: ip });
       }
     }
     if (answers.length) return this.found(answers, additionals);
     const exists = this.a.has(q) || this.srv.has(q) || this.names.has(q) || Boolean(pod);
-    return { kind: 'answer', rcode: exists ? 'NOERROR' : 'NXDOMAIN', answers: [], additionals: [], authorities: [this.soa()] };
+    return {
+      kind: 'answer',
+      rcode: exists ? 'NOERROR' : 'NXDOMAIN',
+      answers: [],
+      additionals: [],
+      authorities: [this.soa()],
+    };
   }
 
   private reverse(name: string, q: string, type: string): DnsAnswer {
     const ip = addressOfReverseName(q);
     const names = ip ? this.ptr.get(ip) : undefined;
     if (!names) return { kind: 'forward' };
-    if (type !== 'PTR' && type !== 'ANY') return { kind: 'answer', rcode: 'NOERROR', answers: [], additionals: [], authorities: [this.soa()] };
-    return this.found(names.map((data) => ({ type: 'PTR' as const, name, ttl: RECORD_TTL, data })), []);
+    if (type !== 'PTR' && type !== 'ANY')
+      return { kind: 'answer', rcode: 'NOERROR', answers: [], additionals: [], authorities: [this.soa()] };
+    return this.found(
+      names.map((data) => ({ type: 'PTR' as const, name, ttl: RECORD_TTL, data })),
+      [],
+    );
   }
 
   /** `10-1-2-3.<ns>.pod.<domain>` → 10.1.2.3. */
@@ -155,6 +198,19 @@ export class DnsIndex {
 
   /** The zone's SOA, as CoreDNS writes it, in negative answers. */
   soa(): DnsRecord {
-    return { type: 'SOA', name: this.domain, ttl: RECORD_TTL, data: { mname: `ns.dns.${this.domain}`, rname: `hostmaster.${this.domain}`, serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: RECORD_TTL } };
+    return {
+      type: 'SOA',
+      name: this.domain,
+      ttl: RECORD_TTL,
+      data: {
+        mname: `ns.dns.${this.domain}`,
+        rname: `hostmaster.${this.domain}`,
+        serial: 1,
+        refresh: 7200,
+        retry: 1800,
+        expire: 86400,
+        minimum: RECORD_TTL,
+      },
+    };
   }
 }

@@ -19,7 +19,16 @@ export { NginxDataPlane, renderNginxConfig } from './nginx.js';
 
 export const INGRESS_MODES = ['builtin', 'nginx'] as const;
 export type IngressMode = (typeof INGRESS_MODES)[number];
-export { buildRouteTable, matchRoute, pathMatches, tlsFor, INGRESS_CLASS, type RouteTable, type Route, type Backend } from './routes.js';
+export {
+  buildRouteTable,
+  matchRoute,
+  pathMatches,
+  tlsFor,
+  INGRESS_CLASS,
+  type RouteTable,
+  type Route,
+  type Backend,
+} from './routes.js';
 
 export interface NetworkOptions {
   client: BerthClient;
@@ -52,11 +61,21 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   const view = new ClusterView(o.client, { ingresses: Boolean(o.ingress), ...(o.log ? { log: o.log } : {}) });
   const mode = o.ingress?.mode ?? 'builtin';
   // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
-  const proxy = o.serviceProxy || mode === 'nginx' ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true) : undefined;
+  const proxy =
+    o.serviceProxy || mode === 'nginx'
+      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true)
+      : undefined;
   const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
-  const nginx = o.ingress && mode === 'nginx'
-    ? new NginxDataPlane(view, { prefix: o.ingress.nginxPrefix ?? 'nginx', serviceProxyAddress: o.address, ...(o.ingress.http ? { http: o.ingress.http } : {}), ...(o.ingress.https ? { https: o.ingress.https } : {}), ...(o.log ? { log: o.log } : {}) })
-    : undefined;
+  const nginx =
+    o.ingress && mode === 'nginx'
+      ? new NginxDataPlane(view, {
+          prefix: o.ingress.nginxPrefix ?? 'nginx',
+          serviceProxyAddress: o.address,
+          ...(o.ingress.http ? { http: o.ingress.http } : {}),
+          ...(o.ingress.https ? { https: o.ingress.https } : {}),
+          ...(o.log ? { log: o.log } : {}),
+        })
+      : undefined;
   const watching = view.start(abort.signal);
   await view.ready;
   await proxy?.settled();
@@ -76,16 +95,28 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   let ingressPorts: { http?: number; https?: number } = {};
   if (router) ingressPorts = await router.listen(o.ingress?.http, o.ingress?.https);
   if (nginx) {
-    if (o.ingress?.http?.port === 0 || o.ingress?.https?.port === 0) throw new Error('the nginx ingress needs fixed ports, not 0');
+    if (o.ingress?.http?.port === 0 || o.ingress?.https?.port === 0)
+      throw new Error('the nginx ingress needs fixed ports, not 0');
     await nginx.start();
-    ingressPorts = { ...(o.ingress?.http ? { http: o.ingress.http.port } : {}), ...(o.ingress?.https ? { https: o.ingress.https.port } : {}) };
+    ingressPorts = {
+      ...(o.ingress?.http ? { http: o.ingress.http.port } : {}),
+      ...(o.ingress?.https ? { https: o.ingress.https.port } : {}),
+    };
   }
   if (o.ingress && o.ingress.publishStatus) {
-    const addresses = [o.ingress.http?.host, o.ingress.https?.host].filter((h): h is string => Boolean(h)).map((h) => (h === '0.0.0.0' || h === '::' ? o.address : h));
+    const addresses = [o.ingress.http?.host, o.ingress.https?.host]
+      .filter((h): h is string => Boolean(h))
+      .map((h) => (h === '0.0.0.0' || h === '::' ? o.address : h));
     publishIngressStatus(o.client, view, addresses.length ? addresses : [o.address], o.log);
   }
   return {
-    view, ingressPorts, ...(proxy ? { proxy } : {}), ...(router ? { router } : {}), ...(nginx ? { nginx } : {}), ...(dns ? { dns } : {}), ...(dnsUnavailable ? { dnsUnavailable } : {}),
+    view,
+    ingressPorts,
+    ...(proxy ? { proxy } : {}),
+    ...(router ? { router } : {}),
+    ...(nginx ? { nginx } : {}),
+    ...(dns ? { dns } : {}),
+    ...(dnsUnavailable ? { dnsUnavailable } : {}),
     async close() {
       abort.abort();
       await dns?.close();

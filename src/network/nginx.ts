@@ -34,7 +34,8 @@ export interface RenderOptions {
 /** A quoted location path (no variables are expanded there). */
 const q = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 /** A quoted `return` text: a literal $ is nginx's $dollar (see the geo block), not a variable. */
-const qText = (s: string) => `"${s.replace(/["\\$\n]/g, (c) => (c === '$' ? '${dollar}' : c === '\n' ? '\\n' : `\\${c}`))}"`;
+const qText = (s: string) =>
+  `"${s.replace(/["\\$\n]/g, (c) => (c === '$' ? '${dollar}' : c === '\n' ? '\\n' : `\\${c}`))}"`;
 const listenOf = (l: Listen) => `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
 
 /** The nginx locations one route needs: Exact is `= P`; Prefix P is `= P` and `P/` (element-wise). */
@@ -66,24 +67,33 @@ function serverRoutes(groups: (Route[] | undefined)[], table: RouteTable): Map<s
 export function renderNginxConfig(table: RouteTable, o: RenderOptions): string {
   const upstreams = new Map<string, { name: string; servers: string[] }>();
   const location = (loc: string, backend: Backend | undefined): string => {
-    if (!backend) return `    location ${loc} { default_type text/plain; return 404 "404 Not Found: no Ingress rule matches host \\"$host\\" and path \\"$uri\\"\\n"; }\n`;
+    if (!backend)
+      return `    location ${loc} { default_type text/plain; return 404 "404 Not Found: no Ingress rule matches host \\"$host\\" and path \\"$uri\\"\\n"; }\n`;
     const resolved = o.resolve(backend);
-    if (!resolved.ok) return `    location ${loc} { default_type text/plain; return 503 ${qText(`503 Service Unavailable: ${resolved.reason}\n`)}; }\n`;
+    if (!resolved.ok)
+      return `    location ${loc} { default_type text/plain; return 503 ${qText(`503 Service Unavailable: ${resolved.reason}\n`)}; }\n`;
     const key = `${backend.namespace}/${backend.service}:${backend.port}`;
     let up = upstreams.get(key);
     if (!up) {
       const servers = resolved.targets.map((t) => `${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port} max_fails=0`);
-      if (o.serviceProxyAddress && resolved.proxyPort) servers.push(`${o.serviceProxyAddress}:${resolved.proxyPort} backup`);
+      if (o.serviceProxyAddress && resolved.proxyPort)
+        servers.push(`${o.serviceProxyAddress}:${resolved.proxyPort} backup`);
       upstreams.set(key, (up = { name: `u${upstreams.size}`, servers }));
     }
     return `    location ${loc} { proxy_pass http://${up.name}; }\n`;
   };
   const firstCert = o.certificates.values().next().value;
-  const server = (names: string, tlsKey: string | undefined, routes: Map<string, Backend | undefined>, isDefault: boolean): string => {
+  const server = (
+    names: string,
+    tlsKey: string | undefined,
+    routes: Map<string, Backend | undefined>,
+    isDefault: boolean,
+  ): string => {
     const cert = (tlsKey && o.certificates.get(tlsKey)) || firstCert;
     let s = '  server {\n';
     if (o.http) s += `    listen ${listenOf(o.http)}${isDefault ? ' default_server' : ''};\n`;
-    if (o.https && cert) s += `    listen ${listenOf(o.https)} ssl${isDefault ? ' default_server' : ''};\n    ssl_certificate ${cert.cert};\n    ssl_certificate_key ${cert.key};\n`;
+    if (o.https && cert)
+      s += `    listen ${listenOf(o.https)} ssl${isDefault ? ' default_server' : ''};\n    ssl_certificate ${cert.cert};\n    ssl_certificate_key ${cert.key};\n`;
     s += `    server_name ${names};\n`;
     for (const [loc, backend] of [...routes].sort(([a], [b]) => a.localeCompare(b))) s += location(loc, backend);
     return `${s}  }\n`;
@@ -95,11 +105,21 @@ export function renderNginxConfig(table: RouteTable, o: RenderOptions): string {
   let servers = server('_', undefined, serverRoutes([table.anyHost], table), true);
   for (const [host, routes] of [...table.exact].sort(([a], [b]) => a.localeCompare(b))) {
     const suffix = host.indexOf('.') > 0 ? host.slice(host.indexOf('.')) : undefined;
-    servers += server(host, tlsKeyOf(host) ?? (suffix ? tlsKeyOf(`*${suffix}`) : undefined), serverRoutes([routes, suffix ? table.wildcard.get(suffix) : undefined, table.anyHost], table), false);
+    servers += server(
+      host,
+      tlsKeyOf(host) ?? (suffix ? tlsKeyOf(`*${suffix}`) : undefined),
+      serverRoutes([routes, suffix ? table.wildcard.get(suffix) : undefined, table.anyHost], table),
+      false,
+    );
   }
   for (const [suffix, routes] of [...table.wildcard].sort(([a], [b]) => a.localeCompare(b))) {
     // nginx's own "*.example.com" also takes a.b.example.com; Kubernetes' wildcard is one label.
-    servers += server(`"~^[^.]+${suffix.replace(/\./g, '\\.')}$"`, tlsKeyOf(`*${suffix}`), serverRoutes([routes, table.anyHost], table), false);
+    servers += server(
+      `"~^[^.]+${suffix.replace(/\./g, '\\.')}$"`,
+      tlsKeyOf(`*${suffix}`),
+      serverRoutes([routes, table.anyHost], table),
+      false,
+    );
   }
   const p = o.prefix;
   let conf = `# Written by Berth from its route table: edits are overwritten.
@@ -131,7 +151,8 @@ http {
   proxy_set_header Upgrade $http_upgrade;
   proxy_set_header Connection $berth_connection;
 `;
-  for (const up of upstreams.values()) conf += `  upstream ${up.name} {\n${up.servers.map((s) => `    server ${s};\n`).join('')}    keepalive 64;\n  }\n`;
+  for (const up of upstreams.values())
+    conf += `  upstream ${up.name} {\n${up.servers.map((s) => `    server ${s};\n`).join('')}    keepalive 64;\n  }\n`;
   return `${conf}${servers}}\n`;
 }
 
@@ -145,14 +166,28 @@ export class NginxDataPlane {
   private readonly writtenPairs = new Map<string, TlsPair>();
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(private readonly view: ClusterView, private readonly o: { prefix: string; http?: Listen; https?: Listen; serviceProxyAddress?: string; binary?: string; log?: { warn(o: object, m: string): void } }) {}
+  constructor(
+    private readonly view: ClusterView,
+    private readonly o: {
+      prefix: string;
+      http?: Listen;
+      https?: Listen;
+      serviceProxyAddress?: string;
+      binary?: string;
+      log?: { warn(o: object, m: string): void };
+    },
+  ) {}
 
   async start(): Promise<void> {
     mkdirSync(path.join(this.o.prefix, 'tmp'), { recursive: true, mode: 0o700 });
     mkdirSync(path.join(this.o.prefix, 'certs'), { recursive: true, mode: 0o700 });
     this.write();
     await this.test();
-    const child = spawn(this.o.binary ?? 'nginx', ['-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      this.o.binary ?? 'nginx',
+      ['-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     child.on('error', (e) => this.o.log?.warn({ err: e }, 'nginx could not be started'));
@@ -181,7 +216,14 @@ export class NginxDataPlane {
   private write(): boolean {
     let renewed = false;
     for (const [key, pair] of this.view.secrets) renewed = this.writeCertificate(key, pair) || renewed;
-    const text = renderNginxConfig(this.view.routes, { prefix: this.o.prefix, ...(this.o.http ? { http: this.o.http } : {}), ...(this.o.https ? { https: this.o.https } : {}), certificates: this.certificates, resolve: (b) => this.view.resolve(b), ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}) });
+    const text = renderNginxConfig(this.view.routes, {
+      prefix: this.o.prefix,
+      ...(this.o.http ? { http: this.o.http } : {}),
+      ...(this.o.https ? { https: this.o.https } : {}),
+      certificates: this.certificates,
+      resolve: (b) => this.view.resolve(b),
+      ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}),
+    });
     if (text === this.written) return renewed;
     writeFileSync(this.configPath(), text, { mode: 0o600 });
     this.written = text;
@@ -203,11 +245,20 @@ export class NginxDataPlane {
   /** `nginx -t`: a configuration nginx refuses is never loaded (the running one stays). */
   private test(): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile(this.o.binary ?? 'nginx', ['-t', '-q', '-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()], (e, _out, stderr) => {
-        if (!e) return resolve();
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`--ingress-mode nginx needs nginx, and there is no \`${this.o.binary ?? 'nginx'}\` on PATH (Debian: apt-get install nginx-light)`));
-        reject(new Error(`nginx refused the configuration: ${stderr.trim()}`));
-      });
+      execFile(
+        this.o.binary ?? 'nginx',
+        ['-t', '-q', '-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()],
+        (e, _out, stderr) => {
+          if (!e) return resolve();
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+            return reject(
+              new Error(
+                `--ingress-mode nginx needs nginx, and there is no \`${this.o.binary ?? 'nginx'}\` on PATH (Debian: apt-get install nginx-light)`,
+              ),
+            );
+          reject(new Error(`nginx refused the configuration: ${stderr.trim()}`));
+        },
+      );
     });
   }
 
@@ -237,7 +288,8 @@ export class NginxDataPlane {
         s.once('error', () => resolve(false));
       });
       if (ok) return;
-      if (this.child?.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start listening on ${listenOf(at)}`);
+      if (this.child?.exitCode !== null || Date.now() > deadline)
+        throw new Error(`nginx did not start listening on ${listenOf(at)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

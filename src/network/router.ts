@@ -27,9 +27,28 @@ export interface Listen {
 }
 
 /** Headers that belong to one connection, not to the request (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'http2-settings',
+]);
 /** Errors that mean the request never reached the endpoint: another may take it. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNRESET',
+  'UND_ERR_SOCKET',
+  'EPIPE',
+]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export class IngressRouter {
@@ -39,7 +58,10 @@ export class IngressRouter {
   private readonly sockets = new Set<Socket>();
   private readonly contexts = new Map<string, { pair: unknown; context: SecureContext }>();
 
-  constructor(private readonly view: ClusterView, private readonly o: RouterOptions = {}) {
+  constructor(
+    private readonly view: ClusterView,
+    private readonly o: RouterOptions = {},
+  ) {
     // Pools of endpoints that left every Service are closed (after their requests finish).
     view.onChange(() => this.prunePools());
   }
@@ -49,7 +71,10 @@ export class IngressRouter {
     const out: { http?: number; https?: number } = {};
     if (http) out.http = await this.serve(createHttpServer({ keepAliveTimeout: 65_000 }), http, false);
     if (https) {
-      const server = createHttpsServer({ SNICallback: (name, cb) => cb(null, this.contextFor(name)), keepAliveTimeout: 65_000 });
+      const server = createHttpsServer({
+        SNICallback: (name, cb) => cb(null, this.contextFor(name)),
+        keepAliveTimeout: 65_000,
+      });
       out.https = await this.serve(server, https, true);
     }
     return out;
@@ -60,7 +85,11 @@ export class IngressRouter {
       try {
         this.handle(req, res, secure);
       } catch (e) {
-        this.refuse(e, () => (res.headersSent ? res.destroy() : fail(res, statusFor(e), `the request could not be routed: ${(e as Error).message}`)));
+        this.refuse(e, () =>
+          res.headersSent
+            ? res.destroy()
+            : fail(res, statusFor(e), `the request could not be routed: ${(e as Error).message}`),
+        );
       }
     });
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -68,7 +97,9 @@ export class IngressRouter {
         this.upgrade(req, socket, head, secure);
       } catch (e) {
         const status = statusFor(e);
-        this.refuse(e, () => socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`));
+        this.refuse(e, () =>
+          socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`),
+        );
       }
     });
     server.on(secure ? 'secureConnection' : 'connection', (s: Socket) => {
@@ -78,7 +109,12 @@ export class IngressRouter {
     // A request Node's parser refuses is answered as Node itself would (400, 431, 408), then closed.
     server.on('clientError', (e: Error & { code?: string }, socket: Socket) => {
       if (!socket.writable || socket.bytesWritten > 0) return void socket.destroy();
-      const [code, text] = e.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      const [code, text] =
+        e.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large']
+          : e.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout']
+            : [400, 'Bad Request'];
       socket.end(`HTTP/1.1 ${code} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
     await new Promise<void>((resolve, reject) => {
@@ -120,16 +156,44 @@ export class IngressRouter {
     const headers = forwardedHeaders(req, secure);
     const key = `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`;
     const first = this.turns.take(key, resolved.targets.length);
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    this.forward(req, res, headers, hasBody, resolved.targets, first, 0, `${match.backend.namespace}/${match.backend.service}`);
+    const hasBody =
+      req.headers['content-length'] !== undefined
+        ? req.headers['content-length'] !== '0'
+        : req.headers['transfer-encoding'] !== undefined;
+    this.forward(
+      req,
+      res,
+      headers,
+      hasBody,
+      resolved.targets,
+      first,
+      0,
+      `${match.backend.namespace}/${match.backend.service}`,
+    );
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, targets: Target[], first: number, attempt: number, service: string): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: string[],
+    hasBody: boolean,
+    targets: Target[],
+    first: number,
+    attempt: number,
+    service: string,
+  ): void {
     const target = targets[(first + attempt) % targets.length]!;
     let answered = false;
     // undici's dispatch API: no stream objects between the two sockets, backpressure by hand.
     this.pool(target).dispatch(
-      { path: req.url ?? '/', method: req.method as 'GET', headers, body: hasBody ? req : null, headersTimeout: this.o.responseTimeoutMs ?? 60_000, bodyTimeout: 0 },
+      {
+        path: req.url ?? '/',
+        method: req.method as 'GET',
+        headers,
+        body: hasBody ? req : null,
+        headersTimeout: this.o.responseTimeoutMs ?? 60_000,
+        bodyTimeout: 0,
+      },
       {
         onRequestStart: (controller) => {
           // A client that leaves takes its request to the endpoint with it.
@@ -153,10 +217,22 @@ export class IngressRouter {
         onResponseError: (_c, err) => {
           const code = (err as { code?: string }).code ?? '';
           if (!answered && !res.headersSent) {
-            const retry = attempt + 1 < Math.min(targets.length, 3) && NOT_SENT.has(code) && (code === 'ECONNREFUSED' || (!hasBody && IDEMPOTENT.has(req.method ?? '')));
+            const retry =
+              attempt + 1 < Math.min(targets.length, 3) &&
+              NOT_SENT.has(code) &&
+              (code === 'ECONNREFUSED' || (!hasBody && IDEMPOTENT.has(req.method ?? '')));
             if (retry) return this.forward(req, res, headers, hasBody, targets, first, attempt + 1, service);
-            if (code === 'UND_ERR_HEADERS_TIMEOUT') return fail(res, 504, `Service ${service}: endpoint ${target.ip}:${target.port} did not answer in ${(this.o.responseTimeoutMs ?? 60_000) / 1000} s`);
-            return fail(res, 502, `Service ${service}: endpoint ${target.ip}:${target.port} failed: ${err.message}${code ? ` (${code})` : ''}`);
+            if (code === 'UND_ERR_HEADERS_TIMEOUT')
+              return fail(
+                res,
+                504,
+                `Service ${service}: endpoint ${target.ip}:${target.port} did not answer in ${(this.o.responseTimeoutMs ?? 60_000) / 1000} s`,
+              );
+            return fail(
+              res,
+              502,
+              `Service ${service}: endpoint ${target.ip}:${target.port} failed: ${err.message}${code ? ` (${code})` : ''}`,
+            );
           }
           // The response had begun: all that can be done is to end it abruptly.
           res.destroy(err);
@@ -173,11 +249,16 @@ export class IngressRouter {
     const resolved = match && this.view.resolve(match.backend);
     if (!match || !resolved?.ok) {
       const status = match ? 503 : 404;
-      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
       return;
     }
     const targets = resolved.targets;
-    const first = this.turns.take(`${match.backend.namespace}/${match.backend.service}:${match.backend.port}`, targets.length);
+    const first = this.turns.take(
+      `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`,
+      targets.length,
+    );
     const headers = forwardedHeaders(req, secure);
     let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
@@ -199,18 +280,23 @@ export class IngressRouter {
       upstream.once('error', () => {
         upstream.destroy();
         if (n + 1 < Math.min(targets.length, 3) && !socket.destroyed) attempt(n + 1);
-        else if (!socket.destroyed) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        else if (!socket.destroyed)
+          socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       });
     };
     attempt(0);
   }
 
-
   private pool(t: Target): Pool {
     const origin = `http://${t.ip.includes(':') ? `[${t.ip}]` : t.ip}:${t.port}`;
     let pool = this.pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: this.o.connectTimeoutMs ?? 5000 } });
+      pool = new Pool(origin, {
+        connections: 256,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: this.o.connectTimeoutMs ?? 5000 },
+      });
       this.pools.set(origin, pool);
     }
     return pool;
@@ -219,7 +305,9 @@ export class IngressRouter {
   private prunePools(): void {
     const live = new Set<string>();
     for (const e of this.view.endpoints.values()) {
-      for (const s of e.subsets ?? []) for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]) for (const p of s.ports ?? []) live.add(`http://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${p.port}`);
+      for (const s of e.subsets ?? [])
+        for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])])
+          for (const p of s.ports ?? []) live.add(`http://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${p.port}`);
     }
     for (const [origin, pool] of this.pools) {
       if (live.has(origin)) continue;
@@ -260,11 +348,26 @@ function forwardedHeaders(req: IncomingMessage, secure: boolean): string[] {
       prior = prior ? `${prior}, ${raw[i + 1]}` : raw[i + 1];
       continue;
     }
-    if (name === 'x-forwarded-proto' || name === 'x-forwarded-host' || name === 'x-forwarded-port' || name === 'x-real-ip') continue;
+    if (
+      name === 'x-forwarded-proto' ||
+      name === 'x-forwarded-host' ||
+      name === 'x-forwarded-port' ||
+      name === 'x-real-ip'
+    )
+      continue;
     out.push(name, raw[i + 1]!);
   }
   const client = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client, 'x-forwarded-proto', secure ? 'https' : 'http', 'x-forwarded-port', String(req.socket.localPort ?? ''), 'x-real-ip', client);
+  out.push(
+    'x-forwarded-for',
+    prior ? `${prior}, ${client}` : client,
+    'x-forwarded-proto',
+    secure ? 'https' : 'http',
+    'x-forwarded-port',
+    String(req.socket.localPort ?? ''),
+    'x-real-ip',
+    client,
+  );
   if (req.headers.host) out.push('x-forwarded-host', req.headers.host);
   return out;
 }
@@ -282,11 +385,22 @@ function responseHeaders(upstream: Record<string, string | string[] | undefined>
 /** undici refuses a request it cannot send (a malformed target or header): the client's fault. */
 const statusFor = (e: unknown): number => ((e as { code?: string }).code === 'UND_ERR_INVALID_ARG' ? 400 : 500);
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 500: 'Internal Server Error', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  500: 'Internal Server Error',
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 /** A clear error body: what failed and why, for the person reading it in a browser or curl. */
 function fail(res: ServerResponse, status: number, reason: string): void {
   const body = `${status} ${REASONS[status] ?? ''}: ${reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-berth-error': reason.slice(0, 200).replace(/[^\x20-\x7e]/g, '?') });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-berth-error': reason.slice(0, 200).replace(/[^\x20-\x7e]/g, '?'),
+  });
   res.end(body);
 }

@@ -45,9 +45,15 @@ export interface RouteTable {
   services: Set<string>;
 }
 
-export type IngressObject = Pick<Ingress, 'spec'> & { metadata: { name: string; namespace?: string; creationTimestamp?: string } };
+export type IngressObject = Pick<Ingress, 'spec'> & {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+};
 
-export function servesClass(ingress: Pick<IngressObject, 'spec' | 'metadata'> & { metadata: { annotations?: Record<string, string | undefined> } }): boolean {
+export function servesClass(
+  ingress: Pick<IngressObject, 'spec' | 'metadata'> & {
+    metadata: { annotations?: Record<string, string | undefined> };
+  },
+): boolean {
   const cls = ingress.spec?.ingressClassName ?? ingress.metadata.annotations?.['kubernetes.io/ingress.class'];
   return cls === undefined || cls === INGRESS_CLASS;
 }
@@ -63,7 +69,13 @@ function byPrecedence(a: Route, b: Route): number {
 /** Builds the table; Ingresses in creation order decide ties and which defaultBackend counts. */
 export function buildRouteTable(ingresses: IngressObject[]): RouteTable {
   const table: RouteTable = { exact: new Map(), wildcard: new Map(), anyHost: [], tls: new Map(), services: new Set() };
-  const ordered = [...ingresses].filter((i) => servesClass(i as never)).sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const ordered = [...ingresses]
+    .filter((i) => servesClass(i as never))
+    .sort(
+      (a, b) =>
+        (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+        `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    );
   for (const ing of ordered) {
     const namespace = ing.metadata.namespace ?? 'default';
     const id = `${namespace}/${ing.metadata.name}`;
@@ -79,7 +91,12 @@ export function buildRouteTable(ingresses: IngressObject[]): RouteTable {
     if (dflt && !table.defaultBackend) table.defaultBackend = { ...dflt, ingress: id };
     for (const rule of ing.spec?.rules ?? []) {
       const host = rule.host?.toLowerCase();
-      const group = host === undefined ? table.anyHost : host.startsWith('*.') ? getOrAdd(table.wildcard, host.slice(1)) : getOrAdd(table.exact, host);
+      const group =
+        host === undefined
+          ? table.anyHost
+          : host.startsWith('*.')
+            ? getOrAdd(table.wildcard, host.slice(1))
+            : getOrAdd(table.exact, host);
       for (const p of rule.http?.paths ?? []) {
         const backend = backendOf(p.backend);
         if (!backend) continue;
@@ -89,7 +106,8 @@ export function buildRouteTable(ingresses: IngressObject[]): RouteTable {
     }
     for (const t of ing.spec?.tls ?? []) {
       if (!t.secretName) continue;
-      for (const h of t.hosts ?? []) if (!table.tls.has(h.toLowerCase())) table.tls.set(h.toLowerCase(), { namespace, secretName: t.secretName });
+      for (const h of t.hosts ?? [])
+        if (!table.tls.has(h.toLowerCase())) table.tls.set(h.toLowerCase(), { namespace, secretName: t.secretName });
     }
   }
   for (const list of [table.anyHost, ...table.exact.values(), ...table.wildcard.values()]) list.sort(byPrecedence);

@@ -60,7 +60,12 @@ export class ServiceProxy {
    * holdAddresses: add ClusterIPs the machine lacks to its loopback device (an agent, as root);
    * without it only ClusterIPs that are local already (a service range in 127.0.0.0/8) are served.
    */
-  constructor(private readonly view: ClusterView, private readonly address: string, private readonly log?: { warn(o: object, m: string): void }, private readonly holdAddresses = false) {
+  constructor(
+    private readonly view: ClusterView,
+    private readonly address: string,
+    private readonly log?: { warn(o: object, m: string): void },
+    private readonly holdAddresses = false,
+  ) {
     view.onChange(() => {
       this.syncing = this.syncing.then(() => this.sync());
     });
@@ -68,9 +73,10 @@ export class ServiceProxy {
 
   /** The ports listened on at the node's address (TCP or UDP), for tests and logs. */
   ports(): number[] {
-    return [...new Set([...this.listeners.values()].filter((l) => !l.clusterIP).map((l) => l.at))].sort((a, b) => a - b);
+    return [...new Set([...this.listeners.values()].filter((l) => !l.clusterIP).map((l) => l.at))].sort(
+      (a, b) => a - b,
+    );
   }
-
 
   /** Waits until the listeners match the view as it is now. */
   async settled(): Promise<void> {
@@ -87,7 +93,15 @@ export class ServiceProxy {
         const protocol = p.protocol ?? 'TCP';
         if (protocol !== 'TCP' && protocol !== 'UDP') continue;
         const key = portKey(p);
-        const want = (host: string, at: number, clusterIP = false) => out.set(`${protocol}/${host}:${at}`, { service: id, port: key, protocol, host, at, ...(clusterIP ? { clusterIP } : {}) });
+        const want = (host: string, at: number, clusterIP = false) =>
+          out.set(`${protocol}/${host}:${at}`, {
+            service: id,
+            port: key,
+            protocol,
+            host,
+            at,
+            ...(clusterIP ? { clusterIP } : {}),
+          });
         const at = proxy.get(key);
         if (at) want(this.address, at);
         if (usesNodePorts(s) && p.nodePort) want(this.address, p.nodePort);
@@ -113,7 +127,11 @@ export class ServiceProxy {
       if (w.clusterIP) {
         const held = await this.addresses.hold(w.host, this.holdAddresses);
         if (!held.held) {
-          this.reportOnce(`hold ${w.host}`, { service: w.service, clusterIP: w.host }, `ClusterIP not served on this node: ${held.reason}; pods reach the Service through its environment variables`);
+          this.reportOnce(
+            `hold ${w.host}`,
+            { service: w.service, clusterIP: w.host },
+            `ClusterIP not served on this node: ${held.reason}; pods reach the Service through its environment variables`,
+          );
           continue;
         }
       }
@@ -122,8 +140,14 @@ export class ServiceProxy {
         this.reported.delete(id);
       } catch (e) {
         // Two agents on one machine (tests, berth up beside an agent) share its ClusterIPs: the first serves them.
-        if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') this.reportOnce(id, { service: w.service }, `${id} is served by another proxy on this machine`);
-        else this.reportOnce(id, { err: e, port: w.at, host: w.host, protocol: w.protocol, service: w.service }, 'service proxy could not listen');
+        if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          this.reportOnce(id, { service: w.service }, `${id} is served by another proxy on this machine`);
+        else
+          this.reportOnce(
+            id,
+            { err: e, port: w.at, host: w.host, protocol: w.protocol, service: w.service },
+            'service proxy could not listen',
+          );
       }
     }
     for (const l of this.listeners.values()) if (l.clusterIP) stillWanted.add(l.host);
@@ -152,7 +176,10 @@ export class ServiceProxy {
    * client is held to (ClientIP affinity, within its timeout), else the next in turn. `chosen`
    * records the one that answered, for the affinity.
    */
-  private route(w: Wanted, clientIp: string): { targets: Target[]; first(): number; chosen(target: Target): void } | undefined {
+  private route(
+    w: Wanted,
+    clientIp: string,
+  ): { targets: Target[]; first(): number; chosen(target: Target): void } | undefined {
     const service = this.view.services.get(w.service);
     const targets = service ? this.targets(service, w.port) : [];
     if (!service || !targets.length) return undefined;
@@ -160,7 +187,10 @@ export class ServiceProxy {
     const affinityKey = `${w.service}|${w.port}|${clientIp}`;
     const first = (): number => {
       const held = sticky ? this.affinity.get(affinityKey) : undefined;
-      const heldIndex = held && held.until > Date.now() ? targets.findIndex((t) => t.ip === held.target.ip && t.port === held.target.port) : -1;
+      const heldIndex =
+        held && held.until > Date.now()
+          ? targets.findIndex((t) => t.ip === held.target.ip && t.port === held.target.port)
+          : -1;
       return heldIndex >= 0 ? heldIndex : this.turns.take(`${w.service}|${w.port}`, targets.length);
     };
     const chosen = (target: Target): void => {
@@ -240,7 +270,14 @@ export class ServiceProxy {
    * aliases it always does), and a connected socket would drop that answer. Answers are taken
    * from the endpoint's port.
    */
-  private relay(listener: UdpSocket, flows: Map<string, UdpFlow>, end: (id: string) => void, w: Wanted, datagram: Buffer, from: RemoteInfo): void {
+  private relay(
+    listener: UdpSocket,
+    flows: Map<string, UdpFlow>,
+    end: (id: string) => void,
+    w: Wanted,
+    datagram: Buffer,
+    from: RemoteInfo,
+  ): void {
     const id = `${from.address}|${from.port}`;
     const route = this.route(w, from.address);
     let flow = flows.get(id);

@@ -10,7 +10,12 @@ import type { ClusterView } from './view.js';
 
 const INGRESSES = kindInfo('Ingress')!;
 
-export function publishIngressStatus(client: BerthClient, view: ClusterView, addresses: string[], log?: { warn(o: object, m: string): void }): void {
+export function publishIngressStatus(
+  client: BerthClient,
+  view: ClusterView,
+  addresses: string[],
+  log?: { warn(o: object, m: string): void },
+): void {
   const loadBalancer = { ingress: [...new Set(addresses)].sort().map((ip) => ({ ip })) };
   const want = JSON.stringify(loadBalancer);
   let running = false;
@@ -28,10 +33,13 @@ export function publishIngressStatus(client: BerthClient, view: ClusterView, add
           if (!servesClass(ing as never)) continue;
           const status = (ing as { status?: { loadBalancer?: unknown } }).status;
           if (JSON.stringify(status?.loadBalancer ?? {}) === want) continue;
-          await client.update(INGRESSES, { ...(ing as KubeObject), status: { ...(status ?? {}), loadBalancer } }, 'status').catch((e) => {
-            // A newer version is on its way through the watch, and with it another try.
-            if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) log?.warn({ err: e, ingress: ing.metadata.name }, 'writing Ingress status failed');
-          });
+          await client
+            .update(INGRESSES, { ...(ing as KubeObject), status: { ...(status ?? {}), loadBalancer } }, 'status')
+            .catch((e) => {
+              // A newer version is on its way through the watch, and with it another try.
+              if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound'))
+                log?.warn({ err: e, ingress: ing.metadata.name }, 'writing Ingress status failed');
+            });
         }
       } while (again);
     } finally {

@@ -31,7 +31,9 @@ export interface Target {
 }
 
 /** A backend's ready endpoints, and the Service port's node proxy port (see api/services.ts). */
-export type Resolution = { ok: true; targets: Target[]; service: ServiceRecord; portName: string | undefined; proxyPort: number | undefined } | { ok: false; status: 503; reason: string };
+export type Resolution =
+  | { ok: true; targets: Target[]; service: ServiceRecord; portName: string | undefined; proxyPort: number | undefined }
+  | { ok: false; status: 503; reason: string };
 
 export class ClusterView {
   readonly services = new Map<string, ServiceRecord>();
@@ -46,14 +48,20 @@ export class ClusterView {
   /** Resolves once Services, Endpoints and Ingresses were listed. */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
 
-  constructor(private readonly client: BerthClient, private readonly o: { ingresses?: boolean; log?: { warn(o: object, m: string): void } } = {}) {}
+  constructor(
+    private readonly client: BerthClient,
+    private readonly o: { ingresses?: boolean; log?: { warn(o: object, m: string): void } } = {},
+  ) {}
 
   onChange(listener: () => void): void {
     this.listeners.push(listener);
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    const kinds: [KindInfo, Map<string, KubeObject>][] = [[SERVICES, this.services], [ENDPOINTS, this.endpoints]];
+    const kinds: [KindInfo, Map<string, KubeObject>][] = [
+      [SERVICES, this.services],
+      [ENDPOINTS, this.endpoints],
+    ];
     if (this.o.ingresses !== false) kinds.push([INGRESSES, this.ingresses as Map<string, KubeObject>]);
     const refresh = setInterval(() => void this.readSecrets(true), SECRET_REFRESH_MS);
     refresh.unref();
@@ -61,7 +69,12 @@ export class ClusterView {
     await Promise.all(kinds.map(([info, into]) => this.follow(info, into, signal, kinds.length)));
   }
 
-  private async follow(info: KindInfo, into: Map<string, KubeObject>, signal: AbortSignal, kinds: number): Promise<void> {
+  private async follow(
+    info: KindInfo,
+    into: Map<string, KubeObject>,
+    signal: AbortSignal,
+    kinds: number,
+  ): Promise<void> {
     const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     while (!signal.aborted) {
       try {
@@ -103,7 +116,9 @@ export class ClusterView {
 
   private async readSecrets(again: boolean): Promise<void> {
     let changed = false;
-    for (const { namespace, secretName } of new Map([...this.routes.tls.values()].map((t) => [`${t.namespace}/${t.secretName}`, t])).values()) {
+    for (const { namespace, secretName } of new Map(
+      [...this.routes.tls.values()].map((t) => [`${t.namespace}/${t.secretName}`, t]),
+    ).values()) {
       const key = `${namespace}/${secretName}`;
       if (this.secrets.has(key) && !again) continue;
       try {
@@ -124,7 +139,10 @@ export class ClusterView {
 
   /** The ready endpoints of one port of a Service. */
   targetsOf(service: ServiceRecord, port: Pick<ServicePortSpec, 'name'>): Target[] {
-    return readyEndpoints(this.endpoints.get(`${service.metadata.namespace ?? 'default'}/${service.metadata.name}`), port.name);
+    return readyEndpoints(
+      this.endpoints.get(`${service.metadata.namespace ?? 'default'}/${service.metadata.name}`),
+      port.name,
+    );
   }
 
   /** The ready endpoints behind an Ingress backend (a Service port by number or name). */
@@ -132,9 +150,16 @@ export class ClusterView {
     const id = `${backend.namespace}/${backend.service}`;
     const service = this.services.get(id);
     if (!service) return { ok: false, status: 503, reason: `Service ${id} does not exist` };
-    const port = (service.spec?.ports ?? []).find((p) => (typeof backend.port === 'number' ? p.port === backend.port : p.name === backend.port));
+    const port = (service.spec?.ports ?? []).find((p) =>
+      typeof backend.port === 'number' ? p.port === backend.port : p.name === backend.port,
+    );
     if (!port) return { ok: false, status: 503, reason: `Service ${id} has no port ${backend.port}` };
-    if (service.spec?.type === 'ExternalName') return { ok: false, status: 503, reason: `Service ${id} is an ExternalName Service (${service.spec.externalName}), which the ingress does not route to` };
+    if (service.spec?.type === 'ExternalName')
+      return {
+        ok: false,
+        status: 503,
+        reason: `Service ${id} is an ExternalName Service (${service.spec.externalName}), which the ingress does not route to`,
+      };
     const targets = this.targetsOf(service, port);
     if (!targets.length) return { ok: false, status: 503, reason: `Service ${id} has no ready endpoints` };
     return { ok: true, targets, service, portName: port.name, proxyPort: proxyPortsOf(service).get(portKey(port)) };

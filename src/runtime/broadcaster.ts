@@ -18,19 +18,26 @@ export class EventBroadcaster {
   private draining: Promise<void> | undefined;
   dropped = 0;
 
-  constructor(private readonly recorder: EventRecorder, private readonly now: () => number = Date.now, private readonly onError?: (e: unknown) => void) {}
+  constructor(
+    private readonly recorder: EventRecorder,
+    private readonly now: () => number = Date.now,
+    private readonly onError?: (e: unknown) => void,
+  ) {}
 
   emit(input: EventInput): void {
     const o = input.involvedObject;
     const key = [o.kind, o.namespace ?? '', o.name, o.uid ?? '', input.type, input.reason].join('\u0000');
     const now = this.now();
     let seen = this.similar.get(key);
-    if (!seen || now - seen.since > AGGREGATE_WINDOW_MS) this.similar.set(key, (seen = { messages: new Set(), since: now }));
+    if (!seen || now - seen.since > AGGREGATE_WINDOW_MS)
+      this.similar.set(key, (seen = { messages: new Set(), since: now }));
     seen.messages.add(input.message);
     if (this.similar.size > 4096) this.similar.delete(this.similar.keys().next().value!);
     // As client-go's aggregator: the combined event is one per object, type and reason, with the latest message.
     const combined = seen.messages.size > AGGREGATE_AFTER;
-    const event = combined ? { ...input, message: '(combined from similar events): ' + input.message, combined: true } : input;
+    const event = combined
+      ? { ...input, message: '(combined from similar events): ' + input.message, combined: true }
+      : input;
     const queueKey = combined ? `${key}\u0000(combined)` : `${key}\u0000${event.message}`;
     const queued = this.queue.get(queueKey);
     if (queued) {

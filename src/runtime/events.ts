@@ -68,18 +68,44 @@ export class EventRecorder {
     const message = input.message.length > MAX_MESSAGE ? input.message.slice(0, MAX_MESSAGE - 1) + '…' : input.message;
     const o = input.involvedObject;
     const namespace = o.namespace || 'default';
-    const key = [this.source.component, this.source.host ?? '', o.apiVersion ?? '', o.kind, namespace, o.name, o.uid ?? '', input.type, input.reason, input.combined ? '(combined)' : message].join('\u0000');
+    const key = [
+      this.source.component,
+      this.source.host ?? '',
+      o.apiVersion ?? '',
+      o.kind,
+      namespace,
+      o.name,
+      o.uid ?? '',
+      input.type,
+      input.reason,
+      input.combined ? '(combined)' : message,
+    ].join('\u0000');
     const name = `${o.name}.${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.sink.get(namespace, name);
       const at = stamp(this.now());
       try {
         if (existing) {
-          await this.sink.update({ ...existing, count: (existing.count ?? 1) + times, lastTimestamp: at, ...(input.combined ? { message } : {}) });
+          await this.sink.update({
+            ...existing,
+            count: (existing.count ?? 1) + times,
+            lastTimestamp: at,
+            ...(input.combined ? { message } : {}),
+          });
         } else {
           await this.sink.create({
-            apiVersion: 'v1', kind: 'Event', metadata: { name, namespace }, involvedObject: o, type: input.type, reason: input.reason, message,
-            count: times, firstTimestamp: at, lastTimestamp: at, source: this.source, reportingComponent: this.source.component,
+            apiVersion: 'v1',
+            kind: 'Event',
+            metadata: { name, namespace },
+            involvedObject: o,
+            type: input.type,
+            reason: input.reason,
+            message,
+            count: times,
+            firstTimestamp: at,
+            lastTimestamp: at,
+            source: this.source,
+            reportingComponent: this.source.component,
           });
         }
         return;

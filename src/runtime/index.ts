@@ -2,7 +2,14 @@ export { Informer, InformerFactory, type InformerEvent, type InformerHandler } f
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { ControllerManager, type Controller, type ReconcileResult } from './manager.js';
 export { ObjectWriter, admittingWriter } from './writer.js';
-export { EventRecorder, reapEvents, type EventInput, type EventObject, type EventSink, type InvolvedObject } from './events.js';
+export {
+  EventRecorder,
+  reapEvents,
+  type EventInput,
+  type EventObject,
+  type EventSink,
+  type InvolvedObject,
+} from './events.js';
 export { EventBroadcaster } from './broadcaster.js';
 export { storeEventSink } from './store-events.js';
 export type { KubeObject, KindRef, ObjectRef, Store } from '../store/types.js';

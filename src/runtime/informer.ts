@@ -33,7 +33,11 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Resolves once the first list is in the cache. */
   readonly synced = new Promise<void>((resolve) => (this.markSynced = resolve));
 
-  constructor(private readonly store: Store, readonly kind: KindRef, private readonly onError?: (e: unknown) => void) {}
+  constructor(
+    private readonly store: Store,
+    readonly kind: KindRef,
+    private readonly onError?: (e: unknown) => void,
+  ) {}
 
   on(handler: InformerHandler<T>): void {
     this.handlers.push(handler);
@@ -135,7 +139,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     const previous = this.byNamespace.get(namespace)?.get(object.metadata.name);
     if (previous) {
       for (const r of previous.metadata.ownerReferences ?? []) this.byOwner.get(r.uid)?.delete(k);
-      for (const index of this.indexes.values()) for (const v of valuesOf(index.of, previous)) index.keys.get(v)?.delete(k);
+      for (const index of this.indexes.values())
+        for (const v of valuesOf(index.of, previous)) index.keys.get(v)?.delete(k);
     }
     if (type === 'DELETED') {
       this.byNamespace.get(namespace)?.delete(object.metadata.name);
@@ -188,13 +193,19 @@ export class InformerFactory {
   private started: AbortSignal | undefined;
   private readonly running: Promise<void>[] = [];
 
-  constructor(private readonly store: Store, private readonly onError?: (e: unknown) => void) {}
+  constructor(
+    private readonly store: Store,
+    private readonly onError?: (e: unknown) => void,
+  ) {}
 
   for<T extends KubeObject = KubeObject>(kind: KindRef): Informer<T> {
     const k = `${kind.group}/${kind.kind}`;
     let informer = this.informers.get(k);
     if (!informer) {
-      this.informers.set(k, (informer = new Informer<T>(this.store, { group: kind.group, kind: kind.kind }, this.onError)));
+      this.informers.set(
+        k,
+        (informer = new Informer<T>(this.store, { group: kind.group, kind: kind.kind }, this.onError)),
+      );
       if (this.started) this.running.push(informer.start(this.started));
     }
     return informer as Informer<T>;

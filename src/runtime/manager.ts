@@ -23,7 +23,11 @@ export interface Controller {
    * Subscribes to the informers it reads, turning their events into keys to reconcile, now or
    * after a delay (the earliest asked for wins; a key is never queued twice).
    */
-  watch(enqueue: (key: string) => void, informers: InformerFactory, enqueueAfter: (key: string, ms: number) => void): void;
+  watch(
+    enqueue: (key: string) => void,
+    informers: InformerFactory,
+    enqueueAfter: (key: string, ms: number) => void,
+  ): void;
   /** Level-triggered and idempotent: brings the world for `key` to its desired state. */
   reconcile(key: string): Promise<ReconcileResult | void>;
 }
@@ -33,7 +37,11 @@ export class ControllerManager {
   /** Every key each controller was given, for resync. */
   private readonly known = new Map<string, Set<string>>();
 
-  constructor(private readonly informers: InformerFactory, private readonly controllers: Controller[], private readonly log?: Logger) {}
+  constructor(
+    private readonly informers: InformerFactory,
+    private readonly controllers: Controller[],
+    private readonly log?: Logger,
+  ) {}
 
   /** Adds a key to a controller's queue (tests and imperative triggers). */
   enqueue(controller: string, key: string): void {
@@ -75,9 +83,13 @@ export class ControllerManager {
         },
       );
     }
-    signal.addEventListener('abort', () => {
-      for (const q of this.queues.values()) q.shutdown();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const q of this.queues.values()) q.shutdown();
+      },
+      { once: true },
+    );
     if (signal.aborted) return;
     await this.informers.start(signal);
     const workers: Promise<void>[] = [];
@@ -101,7 +113,10 @@ export class ControllerManager {
           this.log?.error({ controller: c.name, key, err: e }, 'reconcile failed permanently');
         } else {
           const retryInMs = queue.addRateLimited(key);
-          const level = isBerthError(e, 'Conflict') || isBerthError(e, 'NotFound') || isBerthError(e, 'AlreadyExists') ? 'debug' : 'warn';
+          const level =
+            isBerthError(e, 'Conflict') || isBerthError(e, 'NotFound') || isBerthError(e, 'AlreadyExists')
+              ? 'debug'
+              : 'warn';
           this.log?.[level]({ controller: c.name, key, err: e, retryInMs }, 'reconcile failed');
         }
       } finally {

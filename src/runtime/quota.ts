@@ -9,7 +9,20 @@
  */
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfoFor, KINDS } from '../api/kinds.js';
-import { applyLimitRangeDefaults, exceededQuota, kindUsesResource, limitRangeItems, limitRangeViolations, missingForQuota, quotaStatus, recordedUsage, sumUsage, usageOf, type QuotaObject, type Usage } from '../api/quota.js';
+import {
+  applyLimitRangeDefaults,
+  exceededQuota,
+  kindUsesResource,
+  limitRangeItems,
+  limitRangeViolations,
+  missingForQuota,
+  quotaStatus,
+  recordedUsage,
+  sumUsage,
+  usageOf,
+  type QuotaObject,
+  type Usage,
+} from '../api/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
 export const RESOURCE_QUOTA = { group: '', kind: 'ResourceQuota' };
@@ -50,7 +63,10 @@ export async function namespaceUsage(store: Store, namespace: string, hard: Reco
  */
 export class PolicyIndex {
   /** Per kind: the objects by namespace, or undefined until its first list is in. */
-  private readonly kinds = new Map<string, Map<string, Set<string>> | undefined>([[RESOURCE_QUOTA.kind, undefined], [LIMIT_RANGE.kind, undefined]]);
+  private readonly kinds = new Map<string, Map<string, Set<string>> | undefined>([
+    [RESOURCE_QUOTA.kind, undefined],
+    [LIMIT_RANGE.kind, undefined],
+  ]);
 
   constructor(private readonly store: Store) {}
 
@@ -61,10 +77,16 @@ export class PolicyIndex {
 
   /** Lists, then follows each kind until the signal aborts (listing again after any error). */
   run(signal: AbortSignal, onError: (e: unknown) => void = () => {}): Promise<void> {
-    return Promise.all([RESOURCE_QUOTA, LIMIT_RANGE].map((kind) => this.follow(kind, signal, onError))).then(() => undefined);
+    return Promise.all([RESOURCE_QUOTA, LIMIT_RANGE].map((kind) => this.follow(kind, signal, onError))).then(
+      () => undefined,
+    );
   }
 
-  private async follow(kind: { group: string; kind: string }, signal: AbortSignal, onError: (e: unknown) => void): Promise<void> {
+  private async follow(
+    kind: { group: string; kind: string },
+    signal: AbortSignal,
+    onError: (e: unknown) => void,
+  ): Promise<void> {
     while (!signal.aborted) {
       try {
         this.kinds.set(kind.kind, undefined);
@@ -78,7 +100,8 @@ export class PolicyIndex {
         const list = await this.store.list(kind);
         for (const o of list.items) note('ADDED', o);
         this.kinds.set(kind.kind, byNamespace);
-        for await (const e of this.store.watch({ ...kind, fromRevision: list.revision, signal })) note(e.type, e.object);
+        for await (const e of this.store.watch({ ...kind, fromRevision: list.revision, signal }))
+          note(e.type, e.object);
       } catch (e) {
         if (signal.aborted) return;
         onError(e);
@@ -89,12 +112,18 @@ export class PolicyIndex {
 }
 
 export class QuotaAdmission {
-  constructor(private readonly store: Store, private readonly index?: PolicyIndex) {}
+  constructor(
+    private readonly store: Store,
+    private readonly index?: PolicyIndex,
+  ) {}
 
   /** Whether the namespace has a ResourceQuota or a LimitRange (the index's word where there is one, else the store's). */
   async hasPolicies(namespace: string): Promise<boolean> {
     if (this.index?.mayHave(namespace) === false) return false;
-    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace, limit: 1 }), this.store.list({ ...RESOURCE_QUOTA, namespace, limit: 1 })]);
+    const [ranges, quotas] = await Promise.all([
+      this.store.list({ ...LIMIT_RANGE, namespace, limit: 1 }),
+      this.store.list({ ...RESOURCE_QUOTA, namespace, limit: 1 }),
+    ]);
     return ranges.items.length + quotas.items.length > 0;
   }
 
@@ -106,10 +135,16 @@ export class QuotaAdmission {
    * revision as precondition) for the caller to commit in the same transaction as the objects:
    * a charge never exists without its objects, nor objects without their charge.
    */
-  async admit(objects: KubeObject[], describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`): Promise<TxnOp[]> {
+  async admit(
+    objects: KubeObject[],
+    describe: (o: KubeObject) => string = (o) => `${pluralOf(o)} "${o.metadata.name}"`,
+  ): Promise<TxnOp[]> {
     const namespace = objects[0]?.metadata.namespace;
     if (!namespace || this.index?.mayHave(namespace) === false) return [];
-    const [ranges, quotas] = await Promise.all([this.store.list({ ...LIMIT_RANGE, namespace }), this.store.list({ ...RESOURCE_QUOTA, namespace })]);
+    const [ranges, quotas] = await Promise.all([
+      this.store.list({ ...LIMIT_RANGE, namespace }),
+      this.store.list({ ...RESOURCE_QUOTA, namespace }),
+    ]);
     const items = limitRangeItems(ranges.items);
     if (items.length) {
       for (const o of objects) {
@@ -131,7 +166,11 @@ export class QuotaAdmission {
       const used = q.status?.used ? recordedUsage(q) : await namespaceUsage(this.store, namespace, hard);
       const exceeded = exceededQuota(q, used, requested);
       if (exceeded) throw new BerthError('Forbidden', `${describe(objects[0]!)} is forbidden: ${exceeded}`);
-      ops.push({ op: 'update', object: { ...q, status: quotaStatus(q, sumUsage([used, requested])) }, expectedRevision: Number(q.metadata.resourceVersion) });
+      ops.push({
+        op: 'update',
+        object: { ...q, status: quotaStatus(q, sumUsage([used, requested])) },
+        expectedRevision: Number(q.metadata.resourceVersion),
+      });
     }
     return ops;
   }
@@ -141,12 +180,19 @@ export class QuotaAdmission {
  * Creates objects with their quota charge in one transaction, admitting them again when a quota
  * moved in between (another create took its share first).
  */
-export async function createAdmitted(store: Store, objects: KubeObject[], admit: (objects: KubeObject[]) => Promise<TxnOp[]>): Promise<KubeObject[]> {
+export async function createAdmitted(
+  store: Store,
+  objects: KubeObject[],
+  admit: (objects: KubeObject[]) => Promise<TxnOp[]>,
+): Promise<KubeObject[]> {
   for (let attempt = 0; ; attempt++) {
     const charges = await admit(objects);
     if (!charges.length && objects.length === 1) return [await store.create(objects[0]!)];
     try {
-      const { results } = await store.txn([...charges, ...objects.map((object) => ({ op: 'create' as const, object }))]);
+      const { results } = await store.txn([
+        ...charges,
+        ...objects.map((object) => ({ op: 'create' as const, object })),
+      ]);
       return results.slice(charges.length);
     } catch (e) {
       if (!isBerthError(e, 'Conflict') || attempt >= CHARGE_ATTEMPTS || !charges.length) throw e;

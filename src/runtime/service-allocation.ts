@@ -16,7 +16,12 @@ import type { Cidr } from '../api/cidr.js';
 import { getIfExists } from '../store/lookup.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 
-export const ALLOCATION_LOCK = { group: '', kind: 'ConfigMap', namespace: 'berth-system', name: 'service-allocations' } as const;
+export const ALLOCATION_LOCK = {
+  group: '',
+  kind: 'ConfigMap',
+  namespace: 'berth-system',
+  name: 'service-allocations',
+} as const;
 /** How often a writer allocates again after losing a race before the Conflict is the caller's. */
 export const ALLOCATION_ATTEMPTS = 5;
 
@@ -34,12 +39,23 @@ export interface ServiceAllocation<T> {
  * Allocates for `services` (each with the stored Service it replaces, if any). Services not in
  * the list keep what they hold; those in it are allocated in order.
  */
-export async function allocateServices<T extends KubeObject & ServiceObject>(store: Store, cidr: Cidr, services: { desired: T; previous?: (KubeObject & ServiceObject) | undefined }[], now = new Date()): Promise<ServiceAllocation<T>> {
+export async function allocateServices<T extends KubeObject & ServiceObject>(
+  store: Store,
+  cidr: Cidr,
+  services: { desired: T; previous?: (KubeObject & ServiceObject) | undefined }[],
+  now = new Date(),
+): Promise<ServiceAllocation<T>> {
   // The lock first, then the Services: an allocation written after this read moves the lock.
   const lock = await getIfExists(store, ALLOCATION_LOCK);
   const { items } = await store.list({ group: '', kind: 'Service' });
-  const writing = new Set(services.map(({ desired }) => `${desired.metadata.namespace ?? 'default'}/${desired.metadata.name}`));
-  const inUse = portsInUse((items as (KubeObject & ServiceObject)[]).filter((s) => !writing.has(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`)));
+  const writing = new Set(
+    services.map(({ desired }) => `${desired.metadata.namespace ?? 'default'}/${desired.metadata.name}`),
+  );
+  const inUse = portsInUse(
+    (items as (KubeObject & ServiceObject)[]).filter(
+      (s) => !writing.has(`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`),
+    ),
+  );
   const problems: ServiceAllocation<T>['problems'] = [];
   const assigned = services.map(({ desired, previous }, index) => {
     const { service, problems: found } = assignServicePorts(desired, previous, inUse, cidr);
@@ -49,7 +65,19 @@ export async function allocateServices<T extends KubeObject & ServiceObject>(sto
   const data = { serviceCIDR: cidr.text };
   const lockOp: TxnOp = lock
     ? { op: 'update', object: { ...lock, data }, expectedRevision: Number(lock.metadata.resourceVersion) }
-    : { op: 'create', object: prepareCreate({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ALLOCATION_LOCK.name, namespace: ALLOCATION_LOCK.namespace }, data } as KubeObject, now, randomUUID()) };
+    : {
+        op: 'create',
+        object: prepareCreate(
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: ALLOCATION_LOCK.name, namespace: ALLOCATION_LOCK.namespace },
+            data,
+          } as KubeObject,
+          now,
+          randomUUID(),
+        ),
+      };
   return { services: assigned, problems, lock: lockOp, lockRevision: lock ? Number(lock.metadata.resourceVersion) : 0 };
 }
 

@@ -18,7 +18,11 @@ import { QuotaAdmission, createAdmitted, groupByNamespace } from './quota.js';
 export type CreateAdmission = (objects: KubeObject[]) => Promise<TxnOp[]>;
 
 export class ObjectWriter {
-  constructor(readonly store: Store, private readonly now: () => number = Date.now, private readonly admit?: CreateAdmission) {}
+  constructor(
+    readonly store: Store,
+    private readonly now: () => number = Date.now,
+    private readonly admit?: CreateAdmission,
+  ) {}
 
   async create<T extends KubeObject>(object: T): Promise<T> {
     const prepared = prepareCreate(object, new Date(this.now()), randomUUID());
@@ -36,8 +40,13 @@ export class ObjectWriter {
     for (let i = 0; i < objects.length; i += per) {
       const batch = objects.slice(i, i + per).map((o) => prepareCreate(o, new Date(this.now()), randomUUID()));
       try {
-        if (!this.admit) created.push(...((await this.store.txn(batch.map((object) => ({ op: 'create' as const, object })))).results as T[]));
-        else for (const group of groupByNamespace(batch, (o) => o.metadata.namespace ?? '').values()) created.push(...((await createAdmitted(this.store, group, this.admit)) as T[]));
+        if (!this.admit)
+          created.push(
+            ...((await this.store.txn(batch.map((object) => ({ op: 'create' as const, object })))).results as T[]),
+          );
+        else
+          for (const group of groupByNamespace(batch, (o) => o.metadata.namespace ?? '').values())
+            created.push(...((await createAdmitted(this.store, group, this.admit)) as T[]));
       } catch (error) {
         return { created, error };
       }
@@ -64,7 +73,9 @@ export class ObjectWriter {
    */
   async delete<T extends KubeObject>(current: T, options: { force?: boolean } = {}): Promise<T | undefined> {
     try {
-      const marked = options.force ? undefined : gracefulDeletion(current as T & { kind: string }, new Date(this.now()));
+      const marked = options.force
+        ? undefined
+        : gracefulDeletion(current as T & { kind: string }, new Date(this.now()));
       if (marked) {
         delete marked.metadata.resourceVersion;
         return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });
@@ -82,10 +93,14 @@ export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => sameJson(x, (b as unknown[])[i]));
+  if (Array.isArray(a))
+    return a.length === (b as unknown[]).length && a.every((x, i) => sameJson(x, (b as unknown[])[i]));
   const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
   const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
 }
 
 /** The writer controllers use: their creates are admitted as a user's are (quotas, limit ranges). */

@@ -8,7 +8,13 @@ import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from '../api/type
 import { termMatches } from '../api/scheduling.js';
 import { portsConflict, type Resources } from './resources.js';
 
-export type SchedNode = Omit<Node, 'metadata'> & { metadata: { name: string; labels?: Record<string, string | undefined>; annotations?: Record<string, string | undefined> } };
+export type SchedNode = Omit<Node, 'metadata'> & {
+  metadata: {
+    name: string;
+    labels?: Record<string, string | undefined>;
+    annotations?: Record<string, string | undefined>;
+  };
+};
 export type SchedPod = Pick<Pod, 'spec'> & { metadata: { name: string; namespace?: string } };
 
 /** What the scheduler knows of a node: the node, and what the pods bound to it take. */
@@ -40,7 +46,8 @@ function effectiveTaints(node: SchedNode): Taint[] {
   const conditions = node.status?.conditions;
   let ready: string | undefined;
   if (conditions) for (const c of conditions) if (c.type === 'Ready') ready = c.status;
-  if (ready !== undefined && ready !== 'True' && !taints.some((t) => t.key.startsWith('node.kubernetes.io/'))) return [...taints, NOT_READY_TAINT];
+  if (ready !== undefined && ready !== 'True' && !taints.some((t) => t.key.startsWith('node.kubernetes.io/')))
+    return [...taints, NOT_READY_TAINT];
   return taints;
 }
 const NO_TAINTS: Taint[] = [];
@@ -69,7 +76,8 @@ export function filterNode(f: PodFacts, info: NodeInfo): string[] {
   if (spec?.nodeName && spec.nodeName !== node.metadata.name) return ["node(s) didn't match the requested node name"];
   // TaintToleration
   for (const taint of effectiveTaints(node)) {
-    if (taint.effect !== 'PreferNoSchedule' && !tolerated(tolerations, taint)) return [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`];
+    if (taint.effect !== 'PreferNoSchedule' && !tolerated(tolerations, taint))
+      return [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`];
   }
   // NodeAffinity
   if ((spec?.nodeSelector || spec?.affinity?.nodeAffinity) && spec) {
@@ -77,12 +85,18 @@ export function filterNode(f: PodFacts, info: NodeInfo): string[] {
     if (affinity) return [affinity];
   }
   // NodePorts
-  if (f.ports.length && info.ports.length && portTaken(f.ports, info.ports)) return ["node(s) didn't have free ports for the requested pod ports"];
+  if (f.ports.length && info.ports.length && portTaken(f.ports, info.ports))
+    return ["node(s) didn't have free ports for the requested pod ports"];
   // NodeResourcesFit
   const tooMany = info.requested.pods + 1 > info.allocatable.pods;
   const cpu = f.requests.cpu > 0 && info.requested.cpu + f.requests.cpu > info.allocatable.cpu;
   const memory = f.requests.memory > 0 && info.requested.memory + f.requests.memory > info.allocatable.memory;
-  if (tooMany || cpu || memory) return [...(tooMany ? ['Too many pods'] : []), ...(cpu ? ['Insufficient cpu'] : []), ...(memory ? ['Insufficient memory'] : [])];
+  if (tooMany || cpu || memory)
+    return [
+      ...(tooMany ? ['Too many pods'] : []),
+      ...(cpu ? ['Insufficient cpu'] : []),
+      ...(memory ? ['Insufficient memory'] : []),
+    ];
   // VolumeBinding: a claim already bound to a node keeps its pods there.
   if (f.claimNode && f.claimNode !== node.metadata.name) return ['node(s) had volume node affinity conflict'];
   return NONE;
@@ -120,9 +134,14 @@ export function rawScores(f: PodFacts, info: NodeInfo): Scores {
   return {
     leastAllocated: (free(cpu) + free(mem)) / 2,
     balanced: (1 - Math.min(1, Math.abs(Math.min(cpu, 1) - Math.min(mem, 1)) / 2)) * 100,
-    sameOwner: f.owner ? info.owners.get(f.owner) ?? 0 : 0,
-    affinityWeight: preferred.reduce((n, p) => n + (termMatches(p.preference as NodeSelectorTerm, info.node) ? p.weight : 0), 0),
-    preferNoSchedule: (info.node.spec?.taints ?? []).filter((t) => t.effect === 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t))).length,
+    sameOwner: f.owner ? (info.owners.get(f.owner) ?? 0) : 0,
+    affinityWeight: preferred.reduce(
+      (n, p) => n + (termMatches(p.preference as NodeSelectorTerm, info.node) ? p.weight : 0),
+      0,
+    ),
+    preferNoSchedule: (info.node.spec?.taints ?? []).filter(
+      (t) => t.effect === 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)),
+    ).length,
   };
 }
 
@@ -134,11 +153,14 @@ export function scoreCandidates(raw: Scores[]): number[] {
   const maxOwner = Math.max(0, ...raw.map((r) => r.sameOwner));
   const maxAffinity = Math.max(0, ...raw.map((r) => r.affinityWeight));
   const maxPrefer = Math.max(0, ...raw.map((r) => r.preferNoSchedule));
-  return raw.map((r) =>
-    WEIGHTS.leastAllocated * r.leastAllocated + WEIGHTS.balanced * r.balanced
-    + WEIGHTS.spread * (maxOwner === 0 ? 100 : (100 * (maxOwner - r.sameOwner)) / maxOwner)
-    + WEIGHTS.affinity * (maxAffinity === 0 ? 0 : (100 * r.affinityWeight) / maxAffinity)
-    + WEIGHTS.taints * (maxPrefer === 0 ? 100 : (100 * (maxPrefer - r.preferNoSchedule)) / maxPrefer));
+  return raw.map(
+    (r) =>
+      WEIGHTS.leastAllocated * r.leastAllocated +
+      WEIGHTS.balanced * r.balanced +
+      WEIGHTS.spread * (maxOwner === 0 ? 100 : (100 * (maxOwner - r.sameOwner)) / maxOwner) +
+      WEIGHTS.affinity * (maxAffinity === 0 ? 0 : (100 * r.affinityWeight) / maxAffinity) +
+      WEIGHTS.taints * (maxPrefer === 0 ? 100 : (100 * (maxPrefer - r.preferNoSchedule)) / maxPrefer),
+  );
 }
 
 /** percentageOfNodesToScore, adaptive as kube-scheduler's: stop filtering once this many fit. */

@@ -1,3 +1,11 @@
 export { Scheduler, SCHEDULER_NAMES, type SchedulerDeps } from './scheduler.js';
-export { filterNode, rawScores, scoreCandidates, unschedulableMessage, feasibleNodesToFind, type NodeInfo, type PodFacts } from './filters.js';
+export {
+  filterNode,
+  rawScores,
+  scoreCandidates,
+  unschedulableMessage,
+  feasibleNodesToFind,
+  type NodeInfo,
+  type PodFacts,
+} from './filters.js';
 export { podRequests, nodeAllocatable, hostPorts, type Resources } from './resources.js';

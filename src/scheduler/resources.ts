@@ -35,14 +35,19 @@ export function podRequests(pod: Pick<Pod, 'spec'>): Resources {
 
 export function nodeAllocatable(node: Pick<Node, 'status'>): Resources {
   const a = (node.status?.allocatable ?? node.status?.capacity) as QuantityMap;
-  return { cpu: cpuOf(a), memory: memoryOf(a), pods: a?.pods !== undefined ? Number(parseQuantity(a.pods).intValue()) : 110 };
+  return {
+    cpu: cpuOf(a),
+    memory: memoryOf(a),
+    pods: a?.pods !== undefined ? Number(parseQuantity(a.pods).intValue()) : 110,
+  };
 }
 
 /** host ports a pod claims, as `protocol/hostIP/port`. */
 export function hostPorts(pod: Pick<Pod, 'spec'>): string[] {
   const out: string[] = [];
   for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.hostPort) out.push(`${p.protocol ?? 'TCP'}/${p.hostIP || '0.0.0.0'}/${p.hostPort}`);
+    for (const p of c.ports ?? [])
+      if (p.hostPort) out.push(`${p.protocol ?? 'TCP'}/${p.hostIP || '0.0.0.0'}/${p.hostPort}`);
   }
   return out;
 }

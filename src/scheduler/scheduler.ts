@@ -9,8 +9,24 @@
 import { timestamp } from '../api/lifecycle.js';
 import { isBerthError } from '../api/errors.js';
 import type { Condition, Pod, PersistentVolumeClaim } from '../api/types.gen.js';
-import type { Controller, EventBroadcaster, InformerFactory, KubeObject, ObjectWriter, ReconcileResult } from '../runtime/index.js';
-import { feasibleNodesToFind, filterNode, rawScores, scoreCandidates, unschedulableMessage, type NodeInfo, type PodFacts, type SchedNode } from './filters.js';
+import type {
+  Controller,
+  EventBroadcaster,
+  InformerFactory,
+  KubeObject,
+  ObjectWriter,
+  ReconcileResult,
+} from '../runtime/index.js';
+import {
+  feasibleNodesToFind,
+  filterNode,
+  rawScores,
+  scoreCandidates,
+  unschedulableMessage,
+  type NodeInfo,
+  type PodFacts,
+  type SchedNode,
+} from './filters.js';
 import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
 
 type PodObject = KubeObject & Pick<Pod, 'spec' | 'status'>;
@@ -28,7 +44,11 @@ const podKey = (p: KubeObject) => `${p.metadata.namespace ?? ''}/${p.metadata.na
 const isTerminal = (p: PodObject) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 /** Holds resources on its node: bound, not finished (a terminating pod still runs until stopped). */
 const holdsNode = (p: PodObject) => Boolean(p.spec?.nodeName) && !isTerminal(p);
-const wantsScheduling = (p: PodObject) => !p.spec?.nodeName && !p.metadata.deletionTimestamp && !isTerminal(p) && SCHEDULER_NAMES.includes(p.spec?.schedulerName ?? 'default-scheduler');
+const wantsScheduling = (p: PodObject) =>
+  !p.spec?.nodeName &&
+  !p.metadata.deletionTimestamp &&
+  !isTerminal(p) &&
+  SCHEDULER_NAMES.includes(p.spec?.schedulerName ?? 'default-scheduler');
 const ownerOf = (p: KubeObject) => p.metadata.ownerReferences?.find((r) => r.controller)?.uid;
 
 export interface SchedulerDeps {
@@ -64,7 +84,13 @@ export class Scheduler implements Controller {
           info.node = e.object;
           info.allocatable = nodeAllocatable(e.object);
         } else {
-          this.nodes.set(name, { node: e.object, allocatable: nodeAllocatable(e.object), requested: { cpu: 0, memory: 0, pods: 0 }, ports: [], owners: new Map() });
+          this.nodes.set(name, {
+            node: e.object,
+            allocatable: nodeAllocatable(e.object),
+            requested: { cpu: 0, memory: 0, pods: 0 },
+            ports: [],
+            owners: new Map(),
+          });
           // Pods already charged to this node (seen before it) count against it now.
           for (const c of this.charged.values()) if (c.node === name) this.charge(this.nodes.get(name)!, c.facts, 1);
         }
@@ -77,7 +103,11 @@ export class Scheduler implements Controller {
       else this.chargePod(key, e.object, e.object.spec!.nodeName!);
       if (e.type !== 'DELETED' && wantsScheduling(e.object)) enqueue(key);
       // Something left a node: room for what did not fit.
-      if ((e.type === 'DELETED' && e.object.spec?.nodeName) || (e.prevObject && holdsNode(e.prevObject) && !holdsNode(e.object))) this.retryUnschedulable();
+      if (
+        (e.type === 'DELETED' && e.object.spec?.nodeName) ||
+        (e.prevObject && holdsNode(e.prevObject) && !holdsNode(e.object))
+      )
+        this.retryUnschedulable();
     });
     informers.for<ClaimObject>(PVC);
   }
@@ -106,7 +136,18 @@ export class Scheduler implements Controller {
       if (isBerthError(e, 'NotFound')) return {};
       throw e;
     }
-    this.deps.events.emit({ involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) }, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${key} to ${choice.node}` });
+    this.deps.events.emit({
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name,
+        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+      },
+      type: 'Normal',
+      reason: 'Scheduled',
+      message: `Successfully assigned ${key} to ${choice.node}`,
+    });
     return {};
   }
 
@@ -137,33 +178,67 @@ export class Scheduler implements Controller {
   private factsOf(pod: PodObject): PodFacts {
     const owner = ownerOf(pod);
     const claimNode = this.claimNode(pod);
-    return { pod: pod as PodFacts['pod'], requests: podRequests(pod), ports: hostPorts(pod), ...(owner ? { owner } : {}), ...(claimNode ? { claimNode } : {}) };
+    return {
+      pod: pod as PodFacts['pod'],
+      requests: podRequests(pod),
+      ports: hostPorts(pod),
+      ...(owner ? { owner } : {}),
+      ...(claimNode ? { claimNode } : {}),
+    };
   }
 
   private claimNode(pod: PodObject): string | undefined {
     const claims = this.deps.informers.for<ClaimObject>(PVC);
     for (const v of pod.spec?.volumes ?? []) {
       const name = v.persistentVolumeClaim?.claimName;
-      const node = name ? claims.get(pod.metadata.namespace ?? 'default', name)?.metadata.annotations?.[SELECTED_NODE] : undefined;
+      const node = name
+        ? claims.get(pod.metadata.namespace ?? 'default', name)?.metadata.annotations?.[SELECTED_NODE]
+        : undefined;
       if (node) return node;
     }
     return undefined;
   }
 
   private async bind(pod: PodObject, node: string): Promise<void> {
-    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp(new Date(this.deps.now())) }];
-    await this.deps.writer.store.update({ ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } }, { expectedRevision: Number(pod.metadata.resourceVersion) });
+    const conditions: Condition[] = [
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp(new Date(this.deps.now())) },
+    ];
+    await this.deps.writer.store.update(
+      { ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } },
+      { expectedRevision: Number(pod.metadata.resourceVersion) },
+    );
   }
 
   private async markUnschedulable(pod: PodObject, message: string): Promise<void> {
     const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if (current?.status === 'False' && current.message === message) return;
-    const conditions: Condition[] = [...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: timestamp(new Date(this.deps.now())) }];
+    const conditions: Condition[] = [
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
+      {
+        type: 'PodScheduled',
+        status: 'False',
+        reason: 'Unschedulable',
+        message,
+        lastTransitionTime: timestamp(new Date(this.deps.now())),
+      },
+    ];
     await this.deps.writer.updateStatus(pod, { ...(pod.status ?? {}), conditions }).catch((e) => {
       if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
     });
     // One Event per new reason, not one per attempt: retries with nothing changed write nothing.
-    this.deps.events.emit({ involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) }, type: 'Warning', reason: 'FailedScheduling', message });
+    this.deps.events.emit({
+      involvedObject: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name,
+        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+      },
+      type: 'Warning',
+      reason: 'FailedScheduling',
+      message,
+    });
   }
 
   private retryUnschedulable(): void {

@@ -15,14 +15,29 @@ import type { QuotaAdmission } from '../runtime/quota.js';
 import type { KubeObject, Store } from '../store/types.js';
 import type { Admission, AdmissionRequest } from './registry.js';
 import type { Principal } from './tokens.js';
-import { DATA_DIR_ANNOTATION, checkPodSecurity, describeProtectedPath, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityOptions } from '../api/pod-security.js';
+import {
+  DATA_DIR_ANNOTATION,
+  checkPodSecurity,
+  describeProtectedPath,
+  enforcedLevel,
+  podSecurityMessage,
+  podTemplateOf,
+  protectedHostPaths,
+  type PodSecurityOptions,
+} from '../api/pod-security.js';
 
 /** Label prefixes only an admin may set on a Node (as Kubernetes' NodeRestriction). */
 export const NODE_RESTRICTED_LABEL_PREFIXES = ['node-restriction.kubernetes.io/', 'node-role.kubernetes.io/'] as const;
 
-export const isRestrictedNodeLabel = (key: string): boolean => NODE_RESTRICTED_LABEL_PREFIXES.some((p) => key.startsWith(p) || key.includes(`.${p}`));
+export const isRestrictedNodeLabel = (key: string): boolean =>
+  NODE_RESTRICTED_LABEL_PREFIXES.some((p) => key.startsWith(p) || key.includes(`.${p}`));
 
-export function admissionFor(p: Principal, store: Store, podSecurity: PodSecurityOptions, quotas: QuotaAdmission): Admission {
+export function admissionFor(
+  p: Principal,
+  store: Store,
+  podSecurity: PodSecurityOptions,
+  quotas: QuotaAdmission,
+): Admission {
   return async (write) => {
     if (p.role === 'node') await nodeRestriction(p, store, write);
     await admitPodSecurity(store, podSecurity, write);
@@ -44,8 +59,14 @@ async function admitPodSecurity(store: Store, o: PodSecurityOptions, w: Admissio
   if (w.current && isDeepStrictEqual(podTemplateOf(w.current)?.spec, template.spec)) return;
   const what = `${w.info.plural} "${w.object.metadata.name}" is forbidden`;
   const reached = protectedHostPaths(template.spec, await o.protectedDirs());
-  if (reached.length) throw new BerthError('Forbidden', `${what}: ${reached.map(describeProtectedPath).join('; ')}: no pod may mount it`);
-  const ns = await getIfExists(store, { group: '', kind: 'Namespace', namespace: '', name: w.object.metadata.namespace ?? 'default' });
+  if (reached.length)
+    throw new BerthError('Forbidden', `${what}: ${reached.map(describeProtectedPath).join('; ')}: no pod may mount it`);
+  const ns = await getIfExists(store, {
+    group: '',
+    kind: 'Namespace',
+    namespace: '',
+    name: w.object.metadata.namespace ?? 'default',
+  });
   const level = enforcedLevel(ns?.metadata.labels, o.defaultLevel);
   const failures = checkPodSecurity(level, template.meta, template.spec);
   if (failures.length) throw new BerthError('Forbidden', `${what}: ${podSecurityMessage(level, failures)}`);
@@ -55,30 +76,55 @@ async function nodeRestriction(p: Principal, store: Store, w: AdmissionRequest):
   const self = `node "${p.node ?? '(joining)'}"`;
   if (w.info.kind === 'Node') {
     const changed = changedRestrictedLabels(w.current?.metadata.labels, w.object.metadata.labels);
-    if (changed.length) throw new BerthError('Forbidden', `${self} is not allowed to modify labels: ${changed.join(', ')}`);
+    if (changed.length)
+      throw new BerthError('Forbidden', `${self} is not allowed to modify labels: ${changed.join(', ')}`);
     if (w.verb === 'create' || w.subresource === 'status' || !w.current) return;
-    if (!isDeepStrictEqual(w.object.spec ?? {}, w.current.spec ?? {})) throw new BerthError('Forbidden', `${self} is not allowed to modify its spec (unschedulable, taints): only an admin may cordon, uncordon or taint a node`);
+    if (!isDeepStrictEqual(w.object.spec ?? {}, w.current.spec ?? {}))
+      throw new BerthError(
+        'Forbidden',
+        `${self} is not allowed to modify its spec (unschedulable, taints): only an admin may cordon, uncordon or taint a node`,
+      );
     const meta = (o: KubeObject) => {
-      const { labels: _l, resourceVersion: _r, generation: _g, managedFields: _m, annotations, ...rest } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+      const {
+        labels: _l,
+        resourceVersion: _r,
+        generation: _g,
+        managedFields: _m,
+        annotations,
+        ...rest
+      } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
       // The node's own announcement of its data directory is its to update.
       const { [DATA_DIR_ANNOTATION]: _d, ...others } = annotations ?? {};
       return { ...rest, annotations: others };
     };
-    if (!isDeepStrictEqual(meta(w.object), meta(w.current))) throw new BerthError('Forbidden', `${self} may change only its status and its labels, not other metadata`);
+    if (!isDeepStrictEqual(meta(w.object), meta(w.current)))
+      throw new BerthError('Forbidden', `${self} may change only its status and its labels, not other metadata`);
     return;
   }
   if (w.info.kind === 'Event') {
-    const about = (w.object as { involvedObject?: { kind?: string; namespace?: string; name?: string } }).involvedObject ?? {};
+    const about =
+      (w.object as { involvedObject?: { kind?: string; namespace?: string; name?: string } }).involvedObject ?? {};
     if (about.kind === 'Node' && about.name === p.node) return;
     if (about.kind === 'Pod' && about.name) {
-      const pod = await getIfExists(store, { group: '', kind: 'Pod', namespace: about.namespace ?? w.object.metadata.namespace ?? 'default', name: about.name });
+      const pod = await getIfExists(store, {
+        group: '',
+        kind: 'Pod',
+        namespace: about.namespace ?? w.object.metadata.namespace ?? 'default',
+        name: about.name,
+      });
       if ((pod?.spec as { nodeName?: string } | undefined)?.nodeName === p.node) return;
     }
-    throw new BerthError('Forbidden', `${self} may record Events only about itself and the pods bound to it, not about ${about.kind ?? 'an object'} ${[about.namespace, about.name].filter(Boolean).join('/')}`);
+    throw new BerthError(
+      'Forbidden',
+      `${self} may record Events only about itself and the pods bound to it, not about ${about.kind ?? 'an object'} ${[about.namespace, about.name].filter(Boolean).join('/')}`,
+    );
   }
 }
 
-function changedRestrictedLabels(before: Record<string, string | undefined> | undefined, after: Record<string, string | undefined> | undefined): string[] {
+function changedRestrictedLabels(
+  before: Record<string, string | undefined> | undefined,
+  after: Record<string, string | undefined> | undefined,
+): string[] {
   const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
   return [...keys].filter((k) => isRestrictedNodeLabel(k) && before?.[k] !== after?.[k]).sort();
 }

@@ -17,7 +17,12 @@ export type Decision = { allowed: true } | { allowed: false; reason: string };
 const allow: Decision = { allowed: true };
 const deny = (reason: string): Decision => ({ allowed: false, reason });
 
-export async function authorize(p: Principal, req: ResourceRequest, query: URLSearchParams, store: Store): Promise<Decision> {
+export async function authorize(
+  p: Principal,
+  req: ResourceRequest,
+  query: URLSearchParams,
+  store: Store,
+): Promise<Decision> {
   const what = `${req.verb} ${req.info.plural}${req.subresource ? `/${req.subresource}` : ''}`;
   switch (p.role) {
     case 'admin':
@@ -25,16 +30,26 @@ export async function authorize(p: Principal, req: ResourceRequest, query: URLSe
     case 'readonly':
       return READ.has(req.verb) ? allow : deny(`role readonly may not ${what}`);
     case 'ci':
-      return READ.has(req.verb) && req.info.kind === 'Application' ? allow : deny(`role ci may only read Applications, not ${what}`);
+      return READ.has(req.verb) && req.info.kind === 'Application'
+        ? allow
+        : deny(`role ci may only read Applications, not ${what}`);
     case 'node':
       return authorizeNode(p, req, query, store, what);
   }
 }
 
-async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearchParams, store: Store, what: string): Promise<Decision> {
+async function authorizeNode(
+  p: Principal,
+  req: ResourceRequest,
+  query: URLSearchParams,
+  store: Store,
+  what: string,
+): Promise<Decision> {
   const kind = req.info.kind;
   if (!p.node) {
-    return kind === 'Node' && req.verb === 'create' ? allow : deny(`a join token may only register a Node, not ${what}`);
+    return kind === 'Node' && req.verb === 'create'
+      ? allow
+      : deny(`a join token may only register a Node, not ${what}`);
   }
   const self = `node ${p.node}`;
   switch (kind) {
@@ -50,7 +65,8 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
       }
       if (!req.name || !req.namespace) return deny(`${self} may not ${what}`);
       const pod = await getOrUndefined(store, { group: '', kind: 'Pod', namespace: req.namespace, name: req.name });
-      if (!pod || (pod.spec as { nodeName?: string } | undefined)?.nodeName !== p.node) return deny(`pod ${req.namespace}/${req.name} is not bound to ${self}`);
+      if (!pod || (pod.spec as { nodeName?: string } | undefined)?.nodeName !== p.node)
+        return deny(`pod ${req.namespace}/${req.name} is not bound to ${self}`);
       if (req.verb === 'get') return allow;
       if (req.subresource === 'status' && ['update', 'patch'].includes(req.verb)) return allow;
       // The agent finishes a pod's termination (after stopping it) by deleting the object, as the kubelet does.
@@ -59,9 +75,12 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
     }
     case 'ConfigMap':
     case 'Secret': {
-      if (req.verb !== 'get' || !req.name || !req.namespace) return deny(`${self} may only get ${kind}s its pods use, not ${what}`);
+      if (req.verb !== 'get' || !req.name || !req.namespace)
+        return deny(`${self} may only get ${kind}s its pods use, not ${what}`);
       if (kind === 'Secret' && (await referencedByIngressTls(store, req.namespace, req.name))) return allow;
-      return (await referencedByNodePods(store, p.node, kind, req.namespace, req.name)) ? allow : deny(`no pod on ${self} references ${kind} ${req.namespace}/${req.name}`);
+      return (await referencedByNodePods(store, p.node, kind, req.namespace, req.name))
+        ? allow
+        : deny(`no pod on ${self} references ${kind} ${req.namespace}/${req.name}`);
     }
     case 'Service':
     case 'Endpoints':
@@ -70,7 +89,9 @@ async function authorizeNode(p: Principal, req: ResourceRequest, query: URLSearc
       return ['get', 'list', 'watch'].includes(req.verb) ? allow : deny(`${self} may only read ${kind}s, not ${what}`);
     case 'Event':
       // get too: recording the same Event again counts it up in place.
-      return ['create', 'patch', 'update', 'get'].includes(req.verb) ? allow : deny(`${self} may only record Events, not ${what}`);
+      return ['create', 'patch', 'update', 'get'].includes(req.verb)
+        ? allow
+        : deny(`${self} may only record Events, not ${what}`);
     default:
       return deny(`${self} may not ${what}`);
   }
@@ -92,10 +113,18 @@ async function getOrUndefined(store: Store, ref: Parameters<Store['get']>[0]): P
 /** The ingress router on a node serves the certificates Ingresses name, and nothing else of Secrets. */
 async function referencedByIngressTls(store: Store, namespace: string, name: string): Promise<boolean> {
   const { items } = await store.list({ group: 'networking.k8s.io', kind: 'Ingress', namespace });
-  return items.some((i) => ((i.spec as { tls?: { secretName?: string }[] } | undefined)?.tls ?? []).some((t) => t.secretName === name));
+  return items.some((i) =>
+    ((i.spec as { tls?: { secretName?: string }[] } | undefined)?.tls ?? []).some((t) => t.secretName === name),
+  );
 }
 
-async function referencedByNodePods(store: Store, node: string, kind: 'ConfigMap' | 'Secret', namespace: string, name: string): Promise<boolean> {
+async function referencedByNodePods(
+  store: Store,
+  node: string,
+  kind: 'ConfigMap' | 'Secret',
+  namespace: string,
+  name: string,
+): Promise<boolean> {
   const { items } = await store.list({ group: '', kind: 'Pod', namespace, fieldSelector: `spec.nodeName=${node}` });
   return items.some((pod) => podReferences(pod, kind).has(name));
 }

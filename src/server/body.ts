@@ -19,12 +19,17 @@ export const JSON_MEDIA_TYPE = 'application/json';
 
 export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`);
+  if (declared > MAX_BODY_BYTES)
+    throw new BerthError(
+      'RequestEntityTooLarge',
+      `request body of ${declared} bytes is over the ${MAX_BODY_BYTES}-byte limit`,
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BerthError('RequestEntityTooLarge', `request body is over the ${MAX_BODY_BYTES}-byte limit`);
+    if (size > MAX_BODY_BYTES)
+      throw new BerthError('RequestEntityTooLarge', `request body is over the ${MAX_BODY_BYTES}-byte limit`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -39,12 +44,18 @@ export function mediaType(header: string | undefined): string {
  * Reads a JSON body whose Content-Type is one of `accepted` (an absent Content-Type is taken as
  * JSON, as kube-apiserver takes it). An empty body is undefined.
  */
-export async function readJsonBody(req: IncomingMessage, accepted: readonly string[] = [JSON_MEDIA_TYPE]): Promise<unknown> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  accepted: readonly string[] = [JSON_MEDIA_TYPE],
+): Promise<unknown> {
   const type = mediaType(req.headers['content-type']) || JSON_MEDIA_TYPE;
   if (!accepted.includes(type)) {
     // Drain what was sent, so the connection can carry the answer.
     req.resume();
-    throw new BerthError('UnsupportedMediaType', `the body's media type ${JSON.stringify(type)} is not supported here: use ${accepted.join(', ')}`);
+    throw new BerthError(
+      'UnsupportedMediaType',
+      `the body's media type ${JSON.stringify(type)} is not supported here: use ${accepted.join(', ')}`,
+    );
   }
   return parseJsonBody(await readRawBody(req));
 }
@@ -58,7 +69,11 @@ export function parseJsonBody(bytes: Buffer): unknown {
   }
   if (text.trim() === '') return undefined;
   const depth = jsonDepth(text);
-  if (depth > MAX_JSON_DEPTH) throw new BerthError('BadRequest', `the request body nests objects and arrays ${depth} deep: the limit is ${MAX_JSON_DEPTH}`);
+  if (depth > MAX_JSON_DEPTH)
+    throw new BerthError(
+      'BadRequest',
+      `the request body nests objects and arrays ${depth} deep: the limit is ${MAX_JSON_DEPTH}`,
+    );
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -81,15 +96,21 @@ export async function readApplyBody(req: IncomingMessage): Promise<Record<string
     throw new BerthError('BadRequest', 'the request body is not valid UTF-8');
   }
   // Flow-style nesting (JSON's brackets) is checked before parsing, as for JSON bodies.
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
+  if (jsonDepth(text) > MAX_JSON_DEPTH)
+    throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
   let value: unknown;
   try {
     value = parseYaml(text, { maxAliasCount: 0, version: '1.2' });
   } catch (e) {
-    throw new BerthError('BadRequest', `the apply configuration is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new BerthError(
+      'BadRequest',
+      `the apply configuration is not valid YAML or JSON: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BerthError('BadRequest', 'an apply configuration is one object (apiVersion, kind, metadata, …)');
-  if (jsonDepth(JSON.stringify(value)) > MAX_JSON_DEPTH) throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new BerthError('BadRequest', 'an apply configuration is one object (apiVersion, kind, metadata, …)');
+  if (jsonDepth(JSON.stringify(value)) > MAX_JSON_DEPTH)
+    throw new BerthError('BadRequest', `the apply configuration nests deeper than ${MAX_JSON_DEPTH}`);
   return withSafeKeys(value) as Record<string, unknown>;
 }
 
@@ -98,7 +119,10 @@ function withSafeKeys(value: unknown): unknown {
   const unsafe = unsafeKeyIn(value);
   if (!unsafe) return value;
   const at = unsafe.path.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('') || '/';
-  throw new BerthError('Invalid', `the request body has a key ${JSON.stringify(unsafe.key)} at ${at}: keys __proto__, constructor and prototype are not allowed`);
+  throw new BerthError(
+    'Invalid',
+    `the request body has a key ${JSON.stringify(unsafe.key)} at ${at}: keys __proto__, constructor and prototype are not allowed`,
+  );
 }
 
 /** The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count). */

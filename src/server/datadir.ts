@@ -26,7 +26,8 @@ function writeSecret(file: string, content: string): void {
 /** The data directory and its pki/, 0700, and the keys and tokens in them 0600: the paths it had to narrow. */
 export function ensureDataDir(dir: string): string[] {
   const narrowed = [dir, path.join(dir, 'pki')].filter((d) => privateDir(d));
-  for (const file of ['admin.token', 'kubeconfig.yaml', 'pki/ca.key', 'pki/server.key']) if (keepPrivate(path.join(dir, file))) narrowed.push(path.join(dir, file));
+  for (const file of ['admin.token', 'kubeconfig.yaml', 'pki/ca.key', 'pki/server.key'])
+    if (keepPrivate(path.join(dir, file))) narrowed.push(path.join(dir, file));
   return narrowed;
 }
 

@@ -53,15 +53,37 @@ export interface ApiContext {
 }
 
 const REASONS: Record<ErrorCode, string> = {
-  NotFound: 'NotFound', AlreadyExists: 'AlreadyExists', Unauthorized: 'Unauthorized', Forbidden: 'Forbidden', BadRequest: 'BadRequest',
-  RequestEntityTooLarge: 'RequestEntityTooLarge', MethodNotAllowed: 'MethodNotAllowed', UnsupportedMediaType: 'UnsupportedMediaType',
-  Conflict: 'Conflict', Invalid: 'Invalid', Compacted: 'Expired', Unavailable: 'ServiceUnavailable', Timeout: 'Timeout', TooManyRequests: 'TooManyRequests', Usage: 'BadRequest', Internal: 'InternalError',
+  NotFound: 'NotFound',
+  AlreadyExists: 'AlreadyExists',
+  Unauthorized: 'Unauthorized',
+  Forbidden: 'Forbidden',
+  BadRequest: 'BadRequest',
+  RequestEntityTooLarge: 'RequestEntityTooLarge',
+  MethodNotAllowed: 'MethodNotAllowed',
+  UnsupportedMediaType: 'UnsupportedMediaType',
+  Conflict: 'Conflict',
+  Invalid: 'Invalid',
+  Compacted: 'Expired',
+  Unavailable: 'ServiceUnavailable',
+  Timeout: 'Timeout',
+  TooManyRequests: 'TooManyRequests',
+  Usage: 'BadRequest',
+  Internal: 'InternalError',
 };
 
 export function statusObject(e: BerthError, details: Record<string, unknown> = {}) {
   return {
-    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: REASONS[e.code],
-    details: { ...details, ...(e instanceof InvalidObjectError ? { name: e.objectName, kind: e.kind } : {}), ...(e.causes ? { causes: e.causes } : {}) },
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: e.message,
+    reason: REASONS[e.code],
+    details: {
+      ...details,
+      ...(e instanceof InvalidObjectError ? { name: e.objectName, kind: e.kind } : {}),
+      ...(e.causes ? { causes: e.causes } : {}),
+    },
     code: e.httpStatus,
   };
 }
@@ -80,12 +102,18 @@ const wantsTable = (req: IncomingMessage): boolean => /as=Table/.test(String(req
  */
 function redact(p: Principal, o: KubeObject): KubeObject {
   if (o.kind !== 'Secret' || p.role === 'admin' || p.role === 'node') return o;
-  const blank = (m: unknown) => (m && typeof m === 'object' ? Object.fromEntries(Object.keys(m).map((k) => [k, ''])) : m);
+  const blank = (m: unknown) =>
+    m && typeof m === 'object' ? Object.fromEntries(Object.keys(m).map((k) => [k, ''])) : m;
   const { managedFields: _, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
-  const annotations = metadata.annotations && LAST_APPLIED in metadata.annotations ? { ...metadata.annotations, [LAST_APPLIED]: '' } : metadata.annotations;
+  const annotations =
+    metadata.annotations && LAST_APPLIED in metadata.annotations
+      ? { ...metadata.annotations, [LAST_APPLIED]: '' }
+      : metadata.annotations;
   return {
-    ...o, metadata: { ...metadata, ...(annotations ? { annotations } : {}) },
-    ...(o.data ? { data: blank(o.data) } : {}), ...(o.stringData ? { stringData: blank(o.stringData) } : {}),
+    ...o,
+    metadata: { ...metadata, ...(annotations ? { annotations } : {}) },
+    ...(o.data ? { data: blank(o.data) } : {}),
+    ...(o.stringData ? { stringData: blank(o.stringData) } : {}),
   };
 }
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -99,7 +127,8 @@ function splitEventSelector(selector: string | null): { storeSelector: string; m
     const [, path, neg, value] = /^([^!=]+)(!?)==?(.*)$/.exec(t)!;
     return (o: KubeObject) => {
       let cur: unknown = o;
-      for (const part of path!.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
+      for (const part of path!.split('.'))
+        cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
       return ((cur ?? '') === value) !== (neg === '!');
     };
   });
@@ -110,18 +139,28 @@ function splitEventSelector(selector: string | null): { storeSelector: string; m
 function fieldManagerOf(q: URLSearchParams, req: IncomingMessage): string {
   const named = q.get('fieldManager');
   if (named !== null) {
-    if (named.length > 128 || !/^[\x20-\x7e]*$/.test(named)) throw new BerthError('BadRequest', 'fieldManager must be at most 128 printable characters');
+    if (named.length > 128 || !/^[\x20-\x7e]*$/.test(named))
+      throw new BerthError('BadRequest', 'fieldManager must be at most 128 printable characters');
     return named;
   }
-  return String(req.headers['user-agent'] ?? '').split('/')[0]!.slice(0, 128) || DEFAULT_MANAGER;
+  return (
+    String(req.headers['user-agent'] ?? '')
+      .split('/')[0]!
+      .slice(0, 128) || DEFAULT_MANAGER
+  );
 }
 
 /** `dryRun=All` (Kubernetes' only value): the write is checked and answered, not stored. */
 function dryRunOf(q: URLSearchParams): boolean {
   const values = q.getAll('dryRun');
-  if (values.some((v) => v !== 'All')) throw new BerthError('BadRequest', `dryRun must be All, not ${JSON.stringify(values.find((v) => v !== 'All'))}`);
+  if (values.some((v) => v !== 'All'))
+    throw new BerthError('BadRequest', `dryRun must be All, not ${JSON.stringify(values.find((v) => v !== 'All'))}`);
   const validation = q.get('fieldValidation');
-  if (validation !== null && !['Strict', 'Warn', 'Ignore'].includes(validation)) throw new BerthError('BadRequest', `fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(validation)}`);
+  if (validation !== null && !['Strict', 'Warn', 'Ignore'].includes(validation))
+    throw new BerthError(
+      'BadRequest',
+      `fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(validation)}`,
+    );
   return values.length > 0;
 }
 
@@ -130,7 +169,10 @@ export function requestUrl(target: string | undefined): URL {
   try {
     return new URL(target ?? '/', 'https://berth');
   } catch {
-    throw new BerthError('BadRequest', `the request target ${JSON.stringify(String(target).slice(0, 200))} is not a valid URL`);
+    throw new BerthError(
+      'BadRequest',
+      `the request target ${JSON.stringify(String(target).slice(0, 200))} is not a valid URL`,
+    );
   }
 }
 
@@ -154,7 +196,14 @@ export function createHandler(ctx: ApiContext) {
         const body = await readRawBody(req);
         verifyWebhook(req.headers, body, ctx.webhookSecret);
         const refreshed = ctx.onGitPush?.(parsePush(body)) ?? 0;
-        return send(res, 202, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: `${refreshed} application${refreshed === 1 ? '' : 's'} refreshed`, code: 202 });
+        return send(res, 202, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          message: `${refreshed} application${refreshed === 1 ? '' : 's'} refreshed`,
+          code: 202,
+        });
       }
       const auth = String(req.headers.authorization ?? '');
       if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
@@ -167,8 +216,11 @@ export function createHandler(ctx: ApiContext) {
       }
       if (url.pathname === '/version') return send(res, 200, versionInfo());
       if (url.pathname === '/metrics') {
-        if (principal.role !== 'admin' && principal.role !== 'readonly') throw new BerthError('Forbidden', `role ${principal.role} may not read metrics`);
-        res.writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics());
+        if (principal.role !== 'admin' && principal.role !== 'readonly')
+          throw new BerthError('Forbidden', `role ${principal.role} may not read metrics`);
+        res
+          .writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType })
+          .end(await ctx.metrics.registry.metrics());
         return;
       }
       if (url.pathname === '/openapi/v3') return send(res, 200, openapiIndex());
@@ -182,13 +234,24 @@ export function createHandler(ctx: ApiContext) {
         if (method !== 'POST') throw new BerthError('MethodNotAllowed', `only POST is allowed on ${url.pathname}`);
         // kubectl sends these only as protobuf.
         const body = await readCreateBody(req);
-        return send(res, 201, url.pathname === ACCESS_REVIEW_PATH ? await accessReview(principal, body, ctx.store) : subjectReview(principal));
+        return send(
+          res,
+          201,
+          url.pathname === ACCESS_REVIEW_PATH
+            ? await accessReview(principal, body, ctx.store)
+            : subjectReview(principal),
+        );
       }
       const match = route(method, url.pathname, url.searchParams);
-      if (!match) throw new BerthError('NotFound', `the server could not find the requested resource (${method} ${url.pathname})`);
+      if (!match)
+        throw new BerthError(
+          'NotFound',
+          `the server could not find the requested resource (${method} ${url.pathname})`,
+        );
       if (match.type === 'discovery') {
         const body = discovery(match.path, ctx.serverAddress());
-        if (!body) throw new BerthError('NotFound', `the server could not find the requested resource (${url.pathname})`);
+        if (!body)
+          throw new BerthError('NotFound', `the server could not find the requested resource (${url.pathname})`);
         return send(res, 200, body);
       }
       verb = match.verb;
@@ -197,7 +260,9 @@ export function createHandler(ctx: ApiContext) {
       if (!decision.allowed) throw new BerthError('Forbidden', `${decision.reason}`);
       await serveResource(ctx, principal, match, req, res, url);
     } catch (e) {
-      const err = isBerthError(e) ? e : new BerthError('Internal', `internal error: ${(e as Error).message}`, { cause: e });
+      const err = isBerthError(e)
+        ? e
+        : new BerthError('Internal', `internal error: ${(e as Error).message}`, { cause: e });
       if (err.code === 'Internal') ctx.log.error({ err: e, method, path: pathname }, 'request failed');
       if (!res.headersSent) send(res, err.httpStatus, statusObject(err));
       else res.destroy();
@@ -210,19 +275,34 @@ export function createHandler(ctx: ApiContext) {
   };
 }
 
-async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function serveResource(
+  ctx: ApiContext,
+  p: Principal,
+  r: ResourceRequest,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   const q = url.searchParams;
   const strict = q.get('fieldValidation') === 'Strict';
   const dryRun = dryRunOf(q);
   const admit = admissionFor(p, ctx.store, ctx.podSecurity, ctx.quotas);
   const fieldManager = fieldManagerOf(q, req);
-  const warn = (warnings: string[]): Record<string, string> => (warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
+  const warn = (warnings: string[]): Record<string, string> =>
+    warnings.length ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
   if (isNodeLease(r) && !['get', 'list'].includes(r.verb)) {
-    throw new BerthError('MethodNotAllowed', `node leases are read-only here: each agent's heartbeat (PUT /api/v1/nodes/NAME/heartbeat) renews its own`);
+    throw new BerthError(
+      'MethodNotAllowed',
+      `node leases are read-only here: each agent's heartbeat (PUT /api/v1/nodes/NAME/heartbeat) renews its own`,
+    );
   }
   switch (r.verb) {
     case 'get': {
-      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`);
+      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource))
+        throw new BerthError(
+          'BadRequest',
+          `Upgrade request required: ${r.subresource} speaks WebSocket (subprotocols ${r.subresource === 'portforward' ? 'SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io' : 'v5.channel.k8s.io, v4.channel.k8s.io'})`,
+        );
       if (r.subresource === 'scale') return send(res, 200, scaleOf(await ctx.registry.get(scalable(r))));
       if (r.subresource === 'log') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no log subresource`);
@@ -231,9 +311,15 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       if (r.subresource === 'revisions') {
         // The commit ledger, as a commit status: what a pull request's check shows.
         const app = await ctx.registry.get(r);
-        const ledger = ((app.status as { ledger?: { revision: string; state: string; description?: string }[] } | undefined)?.ledger ?? []);
+        const ledger =
+          (app.status as { ledger?: { revision: string; state: string; description?: string }[] } | undefined)
+            ?.ledger ?? [];
         const entry = r.item ? [...ledger].reverse().find((e) => e.revision.startsWith(r.item!)) : undefined;
-        if (!r.item || !entry) throw new BerthError('NotFound', `application "${r.name}" has not seen revision ${JSON.stringify(r.item ?? '')}`);
+        if (!r.item || !entry)
+          throw new BerthError(
+            'NotFound',
+            `application "${r.name}" has not seen revision ${JSON.stringify(r.item ?? '')}`,
+          );
         return send(res, 200, { ...entry, context: `berth/${r.name}` });
       }
       if (r.subresource === 'heartbeat') {
@@ -241,18 +327,29 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         return send(res, 200, await getLease(ctx.store, r.name!));
       }
       if (r.subresource === 'diff') {
-        if (r.info.kind !== 'Application' || !ctx.onDiff) throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
+        if (r.info.kind !== 'Application' || !ctx.onDiff)
+          throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
         return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));
       }
       if (isNodeLease(r)) return send(res, 200, await getLease(ctx.store, r.name!));
       const obj = redact(p, await ctx.registry.get(r));
-      return send(res, 200, wantsTable(req) ? toTable(r.info.kind, [obj], { resourceVersion: obj.metadata.resourceVersion }) : obj);
+      return send(
+        res,
+        200,
+        wantsTable(req) ? toTable(r.info.kind, [obj], { resourceVersion: obj.metadata.resourceVersion }) : obj,
+      );
     }
     case 'list': {
       if (isNodeLease(r)) {
         const items = await listLeases(ctx.store);
         const meta = { resourceVersion: String(await ctx.store.revision()) };
-        return send(res, 200, wantsTable(req) ? toTable('Lease', items, meta) : { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: meta, items });
+        return send(
+          res,
+          200,
+          wantsTable(req)
+            ? toTable('Lease', items, meta)
+            : { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: meta, items },
+        );
       }
       const events = r.info.kind === 'Event' ? splitEventSelector(q.get('fieldSelector')) : undefined;
       if (events) q.set('fieldSelector', events.storeSelector);
@@ -265,18 +362,26 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
     case 'watch':
       return watch(ctx, p, r, req, res, q);
     case 'create': {
-      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource)) throw new BerthError('BadRequest', `Upgrade request required: ${r.subresource} speaks WebSocket (see server/upgrade)`);
+      if (r.subresource && STREAM_SUBRESOURCES.includes(r.subresource))
+        throw new BerthError(
+          'BadRequest',
+          `Upgrade request required: ${r.subresource} speaks WebSocket (see server/upgrade)`,
+        );
       const body = await readCreateBody(req);
       if (r.subresource === 'eviction') {
         if (r.info.kind !== 'Pod') throw new BerthError('NotFound', `${r.info.plural} have no eviction subresource`);
         return send(res, 201, await evict(ctx.store, ctx.registry, r, body, dryRun));
       }
-      if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject)) throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
+      if (body && typeof body === 'object' && !nodeMayWrite(p, body as KubeObject))
+        throw new BerthError('Forbidden', `node ${p.node} may only register itself`);
       if (r.info.kind === 'Node' && p.role === 'node') {
         // Registering takes a lease and issues a token: nothing a dry run could leave undone.
         if (dryRun) throw new BerthError('BadRequest', 'a node registration cannot be a dry run');
         const registered = await registerNode(ctx, p, r, body, { strict, admit });
-        return send(res, 201, registered.object, { ...warn(registered.warnings), ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}) });
+        return send(res, 201, registered.object, {
+          ...warn(registered.warnings),
+          ...(registered.token ? { [NODE_TOKEN_HEADER]: registered.token } : {}),
+        });
       }
       const { object, warnings } = await ctx.registry.create(r, body, { strict, admit, dryRun, fieldManager });
       return send(res, 201, object, warn(warnings));
@@ -290,21 +395,46 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
         const body = await readJsonBody(req);
         return writeScale(ctx, r, () => body, false, res, { admit, dryRun });
       }
-      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), { strict, admit, dryRun, fieldManager });
+      const { object, warnings } = await ctx.registry.update(r, await readJsonBody(req), {
+        strict,
+        admit,
+        dryRun,
+        fieldManager,
+      });
       return send(res, 200, object, warn(warnings));
     }
     case 'patch': {
       const contentType = String(req.headers['content-type'] ?? '');
       if ((APPLY_MEDIA_TYPES as readonly string[]).includes(mediaType(contentType))) {
-        if (r.subresource) throw new BerthError('BadRequest', `server-side apply is for ${r.info.plural} themselves, not their ${r.subresource}`);
-        if (!q.get('fieldManager')) throw new BerthError('BadRequest', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+        if (r.subresource)
+          throw new BerthError(
+            'BadRequest',
+            `server-side apply is for ${r.info.plural} themselves, not their ${r.subresource}`,
+          );
+        if (!q.get('fieldManager'))
+          throw new BerthError(
+            'BadRequest',
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          );
         const force = ['1', 'true'].includes(q.get('force') ?? '');
-        const { object, warnings, created } = await ctx.registry.apply(r, await readApplyBody(req), fieldManager, force, { strict, admit, dryRun });
+        const { object, warnings, created } = await ctx.registry.apply(
+          r,
+          await readApplyBody(req),
+          fieldManager,
+          force,
+          { strict, admit, dryRun },
+        );
         return send(res, created ? 201 : 200, object, warn(warnings));
       }
       const body = await readJsonBody(req, Object.values(PATCH_TYPES));
-      if (r.subresource === 'scale') return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), true, res, { admit, dryRun });
-      const { object, warnings } = await ctx.registry.patch(r, contentType, body, { strict, admit, dryRun, fieldManager });
+      if (r.subresource === 'scale')
+        return writeScale(ctx, r, (scale) => applyPatch(contentType, scale, body), true, res, { admit, dryRun });
+      const { object, warnings } = await ctx.registry.patch(r, contentType, body, {
+        strict,
+        admit,
+        dryRun,
+        fieldManager,
+      });
       return send(res, 200, object, warn(warnings));
     }
     case 'delete': {
@@ -313,8 +443,16 @@ async function serveResource(ctx: ApiContext, p: Principal, r: ResourceRequest, 
       // is still under way (a pod stopping, a namespace emptying) and Pods and Namespaces, with the object.
       if (deleted.metadata.deletionTimestamp || RETURN_DELETED_OBJECT.has(r.info.kind)) return send(res, 200, deleted);
       return send(res, 200, {
-        kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
-        details: { name: deleted.metadata.name, group: r.info.group, kind: r.info.plural, ...(deleted.metadata.uid ? { uid: deleted.metadata.uid } : {}) },
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: {
+          name: deleted.metadata.name,
+          group: r.info.group,
+          kind: r.info.plural,
+          ...(deleted.metadata.uid ? { uid: deleted.metadata.uid } : {}),
+        },
       });
     }
   }
@@ -325,7 +463,8 @@ const isNodeLease = (r: ResourceRequest): boolean => r.info.kind === 'Lease' && 
 
 /** A request for the scale subresource of a kind that has one; NotFound for any other. */
 function scalable(r: ResourceRequest): ResourceRequest {
-  if (!SCALABLE_KINDS.includes(r.info.kind)) throw new BerthError('NotFound', `${r.info.plural} have no scale subresource`);
+  if (!SCALABLE_KINDS.includes(r.info.kind))
+    throw new BerthError('NotFound', `${r.info.plural} have no scale subresource`);
   return parentRequest(r);
 }
 
@@ -335,7 +474,14 @@ function scalable(r: ResourceRequest): ResourceRequest {
  * A patch is applied again to a fresh read when the parent moved meanwhile (`retryOnConflict`);
  * a PUT's conflict is the client's to see.
  */
-async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current: Scale) => unknown, retryOnConflict: boolean, res: ServerResponse, options: WriteOptions): Promise<void> {
+async function writeScale(
+  ctx: ApiContext,
+  r: ResourceRequest,
+  change: (current: Scale) => unknown,
+  retryOnConflict: boolean,
+  res: ServerResponse,
+  options: WriteOptions,
+): Promise<void> {
   const parentReq = scalable(r);
   for (let attempt = 0; ; attempt++) {
     const parent = await ctx.registry.get(parentReq);
@@ -355,13 +501,22 @@ async function writeScale(ctx: ApiContext, r: ResourceRequest, change: (current:
  * starts with the current objects as ADDED events, as Kubernetes does; from a revision older than
  * the store keeps, it answers 410 Gone and the client re-lists.
  */
-async function watch(ctx: ApiContext, p: Principal, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+async function watch(
+  ctx: ApiContext,
+  p: Principal,
+  r: ResourceRequest,
+  req: IncomingMessage,
+  res: ServerResponse,
+  q: URLSearchParams,
+): Promise<void> {
   const rvParam = q.get('resourceVersion') ?? '';
-  if (rvParam !== '' && !/^[0-9]+$/.test(rvParam)) throw new BerthError('BadRequest', `resourceVersion must be a decimal number, not ${JSON.stringify(rvParam)}`);
+  if (rvParam !== '' && !/^[0-9]+$/.test(rvParam))
+    throw new BerthError('BadRequest', `resourceVersion must be a decimal number, not ${JSON.stringify(rvParam)}`);
   const timeoutParam = q.get('timeoutSeconds');
-  if (timeoutParam !== null && !/^[0-9]+$/.test(timeoutParam)) throw new BerthError('BadRequest', 'timeoutSeconds must be a whole number');
+  if (timeoutParam !== null && !/^[0-9]+$/.test(timeoutParam))
+    throw new BerthError('BadRequest', 'timeoutSeconds must be a whole number');
   const events = r.info.kind === 'Event' ? splitEventSelector(q.get('fieldSelector')) : undefined;
-  const fieldSelector = events ? events.storeSelector : q.get('fieldSelector') ?? '';
+  const fieldSelector = events ? events.storeSelector : (q.get('fieldSelector') ?? '');
   const labelSelector = q.get('labelSelector') ?? '';
   const nameFilter = r.name;
 
@@ -386,22 +541,42 @@ async function watch(ctx: ApiContext, p: Principal, r: ResourceRequest, req: Inc
   const table = wantsTable(req);
   const bookmarks = q.get('allowWatchBookmarks') === 'true';
   let lastRevision = from;
-  const bookmarkTimer = bookmarks ? setInterval(() => write('BOOKMARK', { kind: r.info.kind, apiVersion: apiVersionOf(r.info), metadata: { resourceVersion: String(lastRevision) } } as KubeObject), BOOKMARK_INTERVAL_MS) : undefined;
+  const bookmarkTimer = bookmarks
+    ? setInterval(
+        () =>
+          write('BOOKMARK', {
+            kind: r.info.kind,
+            apiVersion: apiVersionOf(r.info),
+            metadata: { resourceVersion: String(lastRevision) },
+          } as KubeObject),
+        BOOKMARK_INTERVAL_MS,
+      )
+    : undefined;
 
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache',
+  });
   res.flushHeaders();
   ctx.metrics.watches.inc({ resource: r.info.plural });
 
   function write(type: string, object: KubeObject): void {
     const shown = type === 'BOOKMARK' ? object : redact(p, object);
-    const body = table && type !== 'BOOKMARK' ? toTable(r.info.kind, [shown], { resourceVersion: object.metadata.resourceVersion }) : shown;
+    const body =
+      table && type !== 'BOOKMARK'
+        ? toTable(r.info.kind, [shown], { resourceVersion: object.metadata.resourceVersion })
+        : shown;
     res.write(JSON.stringify({ type, object: body }) + '\n');
   }
 
   try {
     for (const o of initial) if (!nameFilter || o.metadata.name === nameFilter) write('ADDED', o);
     for await (const e of ctx.store.watch({
-      group: r.info.group, kind: r.info.kind, fromRevision: from, signal: ac.signal,
+      group: r.info.group,
+      kind: r.info.kind,
+      fromRevision: from,
+      signal: ac.signal,
       ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),
       ...(labelSelector ? { labelSelector } : {}),
       ...(fieldSelector ? { fieldSelector } : {}),
@@ -424,4 +599,3 @@ async function watch(ctx: ApiContext, p: Principal, r: ResourceRequest, req: Inc
     res.end();
   }
 }
-

@@ -10,7 +10,15 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { reapEvents } from '../runtime/events.js';
 import { storeEventSink } from '../runtime/store-events.js';
 import type { KubeObject, Store } from '../store/types.js';
-import { ensureDataDir, ensureTls, isInitialised, kubeconfig, readAdminToken, writeAdminToken, writeKubeconfig } from './datadir.js';
+import {
+  ensureDataDir,
+  ensureTls,
+  isInitialised,
+  kubeconfig,
+  readAdminToken,
+  writeAdminToken,
+  writeKubeconfig,
+} from './datadir.js';
 import { createHandler, type ApiContext } from './http.js';
 import { upgradeHandler } from './upgrade.js';
 import { ServerMetrics } from './metrics.js';
@@ -59,13 +67,15 @@ export interface RunningServer {
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]*):([0-9]+)$/.exec(listen);
-  if (!m || Number(m[2]) > 65535) throw new BerthError('Usage', `--listen must be host:port, not ${JSON.stringify(listen)}`);
+  if (!m || Number(m[2]) > 65535)
+    throw new BerthError('Usage', `--listen must be host:port, not ${JSON.stringify(listen)}`);
   return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
 }
 
 export async function startServer(store: Store, options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen);
-  for (const file of ensureDataDir(options.dataDir)) options.log.warn({ path: file }, 'other users could read this; narrowed to the owner only');
+  for (const file of ensureDataDir(options.dataDir))
+    options.log.warn({ path: file }, 'other users could read this; narrowed to the owner only');
   await refuseLostStore(store, options);
   const tls = ensureTls(options.dataDir, options.tlsSans, options.tls);
   const tokens = new TokenBook(store);
@@ -73,9 +83,16 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const metrics = new ServerMetrics(() => store.revision());
 
   for (const name of BUILTIN_NAMESPACES) {
-    await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, uid: name, creationTimestamp: timestamp(new Date()) }, status: { phase: 'Active' } }).catch((e) => {
-      if (!isBerthError(e, 'AlreadyExists')) throw e;
-    });
+    await store
+      .create({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, uid: name, creationTimestamp: timestamp(new Date()) },
+        status: { phase: 'Active' },
+      })
+      .catch((e) => {
+        if (!isBerthError(e, 'AlreadyExists')) throw e;
+      });
   }
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
   const allocated = await registry.allocateMissingClusterIPs();
@@ -95,17 +112,31 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const sockets = new Set<import('node:net').Socket>();
   // The cluster CA goes with the serving certificate, so that an agent holding only a join token
   // (which pins the CA's hash) can read the CA from the handshake and check it.
-  const server: Server = createHttpsServer({ cert: options.tls ? tls.serving.cert : `${tls.serving.cert.trimEnd()}\n${tls.ca.cert}`, key: tls.serving.key });
+  const server: Server = createHttpsServer({
+    cert: options.tls ? tls.serving.cert : `${tls.serving.cert.trimEnd()}\n${tls.ca.cert}`,
+    key: tls.serving.key,
+  });
   server.on('secureConnection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  const serverAddress = () => `${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as { port: number }).port}`;
+  const serverAddress = () =>
+    `${host === '0.0.0.0' ? '127.0.0.1' : host}:${(server.address() as { port: number }).port}`;
   const api: ApiContext = {
-    store, tokens, registry, metrics, log: options.log, serverAddress, shutdown: shutdown.signal,
-    ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}), ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
+    store,
+    tokens,
+    registry,
+    metrics,
+    log: options.log,
+    serverAddress,
+    shutdown: shutdown.signal,
+    ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}),
+    ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
-    podSecurity: options.podSecurity ?? { defaultLevel: 'baseline', protectedDirs: protectedDirs(store, options.dataDir) },
+    podSecurity: options.podSecurity ?? {
+      defaultLevel: 'baseline',
+      protectedDirs: protectedDirs(store, options.dataDir),
+    },
     quotas: new QuotaAdmission(store, policies),
   };
   const handle = createHandler(api);
@@ -117,15 +148,25 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  const followingTokens = tokens.follow(shutdown.signal, (e) => options.log.warn({ err: e }, 'following token changes failed; retrying'));
-  const followingPolicies = policies.run(shutdown.signal, (e) => options.log.warn({ err: e }, 'following quotas and limit ranges failed; retrying'));
+  const followingTokens = tokens.follow(shutdown.signal, (e) =>
+    options.log.warn({ err: e }, 'following token changes failed; retrying'),
+  );
+  const followingPolicies = policies.run(shutdown.signal, (e) =>
+    options.log.warn({ err: e }, 'following quotas and limit ranges failed; retrying'),
+  );
   const actualPort = (server.address() as { port: number }).port;
   const url = `https://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   const kubeconfigPath = writeKubeconfig(options.dataDir, kubeconfig(url, tls.ca.cert, adminToken));
   options.log.info({ url, kubeconfig: kubeconfigPath }, 'berth server listening');
 
   return {
-    url, port: actualPort, kubeconfigPath, adminToken, caSha256: certificateSha256(tls.ca.cert), tokens, metrics,
+    url,
+    port: actualPort,
+    kubeconfigPath,
+    adminToken,
+    caSha256: certificateSha256(tls.ca.cert),
+    tokens,
+    metrics,
     async close() {
       clearInterval(reaper);
       shutdown.abort();
@@ -149,10 +190,14 @@ export function protectedDirs(store: Store, dataDir: string): () => Promise<stri
   let cached: { at: number; dirs: Promise<string[]> } | undefined;
   return () => {
     if (!cached || Date.now() - cached.at > PROTECTED_DIRS_MS) {
-      const dirs = store.list({ group: '', kind: 'Node' }).then(({ items }) => [
-        path.resolve(dataDir),
-        ...items.map((n) => n.metadata.annotations?.[DATA_DIR_ANNOTATION]).filter((d): d is string => typeof d === 'string' && d.startsWith('/')),
-      ]);
+      const dirs = store
+        .list({ group: '', kind: 'Node' })
+        .then(({ items }) => [
+          path.resolve(dataDir),
+          ...items
+            .map((n) => n.metadata.annotations?.[DATA_DIR_ANNOTATION])
+            .filter((d): d is string => typeof d === 'string' && d.startsWith('/')),
+        ]);
       cached = { at: Date.now(), dirs };
       dirs.catch(() => (cached = undefined));
     }
@@ -170,7 +215,10 @@ async function refuseLostStore(store: Store, options: ServerOptions): Promise<vo
   if (options.reset || !isInitialised(options.dataDir)) return;
   const { items } = await store.list({ group: '', kind: 'Namespace', limit: 1 });
   if (items.length > 0) return;
-  throw new BerthError('Unavailable', `the store is empty, but the data directory ${options.dataDir} belongs to a cluster that had one: restore the store from a backup, or start with --reset to start an empty cluster on purpose`);
+  throw new BerthError(
+    'Unavailable',
+    `the store is empty, but the data directory ${options.dataDir} belongs to a cluster that had one: restore the store from a backup, or start with --reset to start an empty cluster on purpose`,
+  );
 }
 
 /** The admin token in DIR/admin.token, recreated in the store when a new store is used. */
@@ -185,7 +233,12 @@ async function ensureAdminToken(dir: string, tokens: TokenBook): Promise<string>
       } catch (e) {
         if (!isBerthError(e, 'Unauthorized')) throw e;
         await tokens.revoke(parsed.id).catch(() => {});
-        await tokens.create({ role: 'admin', description: 'administrator (admin.token)', id: parsed.id, secret: parsed.secret });
+        await tokens.create({
+          role: 'admin',
+          description: 'administrator (admin.token)',
+          id: parsed.id,
+          secret: parsed.secret,
+        });
         return existing;
       }
     }

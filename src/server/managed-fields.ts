@@ -33,7 +33,16 @@ export interface ManagedFieldsEntry {
 const isObj = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const SET_LISTS = new Set(['finalizers']);
 /** What the server owns, never a manager: identity, bookkeeping, status (its own subresource). */
-const UNOWNED_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink']);
+const UNOWNED_METADATA = new Set([
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'selfLink',
+]);
 
 export const BEFORE_FIRST_APPLY = 'before-first-apply';
 
@@ -74,7 +83,11 @@ export function leafPaths(obj: unknown): Set<Path> {
     out.add(prefix.join(SEP));
   };
   const { status: _s, metadata, apiVersion: _a, kind: _k, ...rest } = (obj ?? {}) as JsonObject;
-  const meta = isObj(metadata) ? Object.fromEntries(Object.entries(metadata).filter(([k]) => !UNOWNED_METADATA.has(k) && k !== 'name' && k !== 'namespace')) : {};
+  const meta = isObj(metadata)
+    ? Object.fromEntries(
+        Object.entries(metadata).filter(([k]) => !UNOWNED_METADATA.has(k) && k !== 'name' && k !== 'namespace'),
+      )
+    : {};
   walk({ ...rest, ...(Object.keys(meta).length ? { metadata: meta } : {}) } as JsonObject, [], '');
   return out;
 }
@@ -140,11 +153,17 @@ export function fromFieldsV1(fields: unknown): Set<Path> {
 
 /** `.spec.replicas`, `.spec.template.spec.containers[name="web"].image`: how conflicts name paths. */
 export function describePath(path: Path): string {
-  return path.split(SEP).map((el) => {
-    if (el.startsWith('f:')) return `.${el.slice(2)}`;
-    if (el.startsWith('k:')) return `[${Object.entries(JSON.parse(el.slice(2)) as JsonObject).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
-    return `[${el.slice(2)}]`;
-  }).join('');
+  return path
+    .split(SEP)
+    .map((el) => {
+      if (el.startsWith('f:')) return `.${el.slice(2)}`;
+      if (el.startsWith('k:'))
+        return `[${Object.entries(JSON.parse(el.slice(2)) as JsonObject)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(',')}]`;
+      return `[${el.slice(2)}]`;
+    })
+    .join('');
 }
 
 type Owners = Map<string, { entry: Omit<ManagedFieldsEntry, 'fieldsV1'>; paths: Set<Path> }>;
@@ -176,15 +195,26 @@ function entriesOf(owners: Owners, present: Set<Path>): ManagedFieldsEntry[] {
   return out;
 }
 
-const changedPaths = (before: unknown, after: unknown): Path[] => [...leafPaths(after)].filter((p) => !isDeepStrictEqual(valueAt(before, p), valueAt(after, p)));
+const changedPaths = (before: unknown, after: unknown): Path[] =>
+  [...leafPaths(after)].filter((p) => !isDeepStrictEqual(valueAt(before, p), valueAt(after, p)));
 
 /** managedFields after an Update by `manager`: it takes the paths it changed (all of a new object's). */
-export function recordUpdate(before: unknown, after: unknown, previous: ManagedFieldsEntry[] | undefined, manager: string, apiVersion: string, time: string): ManagedFieldsEntry[] {
+export function recordUpdate(
+  before: unknown,
+  after: unknown,
+  previous: ManagedFieldsEntry[] | undefined,
+  manager: string,
+  apiVersion: string,
+  time: string,
+): ManagedFieldsEntry[] {
   const owners = ownersOf(previous);
   const changed = changedPaths(before, after);
   if (changed.length) {
     for (const o of owners.values()) for (const p of changed) o.paths.delete(p);
-    const mine = owners.get(entryKey(manager, 'Update')) ?? { entry: { manager, operation: 'Update' as const, apiVersion, time, fieldsType: 'FieldsV1' as const }, paths: new Set<Path>() };
+    const mine = owners.get(entryKey(manager, 'Update')) ?? {
+      entry: { manager, operation: 'Update' as const, apiVersion, time, fieldsType: 'FieldsV1' as const },
+      paths: new Set<Path>(),
+    };
     for (const p of changed) mine.paths.add(p);
     mine.entry = { ...mine.entry, time, apiVersion };
     owners.set(entryKey(manager, 'Update'), mine);
@@ -201,13 +231,29 @@ export interface ApplyResult {
  * Server-side apply of `config` by `manager` onto `live` (undefined: the object is new). Throws a
  * 409 naming every conflicting manager and path unless `force`.
  */
-export function serverSideApply(live: JsonObject | undefined, config: JsonObject, manager: string, force: boolean, time: string): ApplyResult {
+export function serverSideApply(
+  live: JsonObject | undefined,
+  config: JsonObject,
+  manager: string,
+  force: boolean,
+  time: string,
+): ApplyResult {
   const recorded = (live?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields;
   const owners = ownersOf(recorded);
   // An object no one has applied yet: what it has belongs to "before-first-apply" (Kubernetes' name), so an apply that changes it conflicts.
   if (live && !recorded?.length) {
     const paths = leafPaths(live);
-    if (paths.size) owners.set(entryKey(BEFORE_FIRST_APPLY, 'Update'), { entry: { manager: BEFORE_FIRST_APPLY, operation: 'Update', apiVersion: String(live.apiVersion ?? ''), time, fieldsType: 'FieldsV1' }, paths });
+    if (paths.size)
+      owners.set(entryKey(BEFORE_FIRST_APPLY, 'Update'), {
+        entry: {
+          manager: BEFORE_FIRST_APPLY,
+          operation: 'Update',
+          apiVersion: String(live.apiVersion ?? ''),
+          time,
+          fieldsType: 'FieldsV1',
+        },
+        paths,
+      });
   }
   const applied = leafPaths(config);
   const key = entryKey(manager, 'Apply');
@@ -220,9 +266,17 @@ export function serverSideApply(live: JsonObject | undefined, config: JsonObject
   }
   if (conflicts.length && !force) {
     const lines = conflicts.map((c) => `conflict with "${c.manager}": ${describePath(c.path)}`);
-    throw new BerthError('Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${lines.join('\n')}`, {
-      causes: conflicts.map((c, i) => ({ reason: 'FieldManagerConflict', message: lines[i]!, field: describePath(c.path) })),
-    });
+    throw new BerthError(
+      'Conflict',
+      `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${lines.join('\n')}`,
+      {
+        causes: conflicts.map((c, i) => ({
+          reason: 'FieldManagerConflict',
+          message: lines[i]!,
+          field: describePath(c.path),
+        })),
+      },
+    );
   }
   // Forced (or no conflict): the applier takes what it sets with a new value from everyone.
   for (const c of conflicts) {
@@ -230,27 +284,42 @@ export function serverSideApply(live: JsonObject | undefined, config: JsonObject
   }
   const { metadata: liveMeta, ...liveRest } = live ?? {};
   const { managedFields: _m, ...liveMetaRest } = (isObj(liveMeta) ? liveMeta : {}) as JsonObject;
-  const merged = strategicMerge({ ...liveRest, metadata: liveMetaRest } as JsonObject, withoutDirectives(config)) as JsonObject;
+  const merged = strategicMerge(
+    { ...liveRest, metadata: liveMetaRest } as JsonObject,
+    withoutDirectives(config),
+  ) as JsonObject;
   // What this manager applied before and no longer does goes, unless another manager owns it.
   const othersOwn = (p: Path) => [...owners].some(([k, o]) => k !== key && o.paths.has(p));
   // A keyed item's key goes last: the item is found by it while its other fields go.
   const isKey = (p: Path) => {
     const els = p.split(SEP);
     const parent = els.at(-2);
-    return parent?.startsWith('k:') === true && Object.keys(JSON.parse(parent.slice(2)) as object).includes(els.at(-1)!.slice(2));
+    return (
+      parent?.startsWith('k:') === true &&
+      Object.keys(JSON.parse(parent.slice(2)) as object).includes(els.at(-1)!.slice(2))
+    );
   };
   const dropped = [...previous].filter((p) => !applied.has(p) && !othersOwn(p));
   for (const p of [...dropped.filter((x) => !isKey(x)), ...dropped.filter(isKey)]) removeAt(merged, p);
   dropEmptyItems(merged);
-  owners.set(key, { entry: { manager, operation: 'Apply', apiVersion: String(config.apiVersion ?? ''), time, fieldsType: 'FieldsV1' }, paths: applied });
+  owners.set(key, {
+    entry: { manager, operation: 'Apply', apiVersion: String(config.apiVersion ?? ''), time, fieldsType: 'FieldsV1' },
+    paths: applied,
+  });
   return { object: merged, managedFields: entriesOf(owners, leafPaths(merged)) };
 }
 
 /** Keyed list items left with no field (their manager stopped applying them) leave their list. */
 function dropEmptyItems(node: Json, field = ''): void {
   if (Array.isArray(node)) {
-    if (keyOf(field, node.filter((i) => !(isObj(i) && !Object.keys(i).length)))) {
-      for (let i = node.length - 1; i >= 0; i--) if (isObj(node[i]) && !Object.keys(node[i] as JsonObject).length) node.splice(i, 1);
+    if (
+      keyOf(
+        field,
+        node.filter((i) => !(isObj(i) && !Object.keys(i).length)),
+      )
+    ) {
+      for (let i = node.length - 1; i >= 0; i--)
+        if (isObj(node[i]) && !Object.keys(node[i] as JsonObject).length) node.splice(i, 1);
     }
     for (const item of node) dropEmptyItems(item);
   } else if (isObj(node)) {
@@ -260,6 +329,15 @@ function dropEmptyItems(node: Json, field = ''): void {
 
 /** An applied configuration is plain data: strategic-merge directives in it are not honoured. */
 function withoutDirectives(config: JsonObject): JsonObject {
-  const strip = (v: Json): Json => (Array.isArray(v) ? v.map(strip) : isObj(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('$')).map(([k, x]) => [k, strip(x)])) : v);
+  const strip = (v: Json): Json =>
+    Array.isArray(v)
+      ? v.map(strip)
+      : isObj(v)
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([k]) => !k.startsWith('$'))
+              .map(([k, x]) => [k, strip(x)]),
+          )
+        : v;
   return strip(config) as JsonObject;
 }

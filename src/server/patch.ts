@@ -24,7 +24,10 @@ export function applyPatch(contentType: string, target: unknown, patch: unknown)
   if (type === PATCH_TYPES.merge) return mergePatch(target as Json, patch as Json);
   if (type === PATCH_TYPES.json) return jsonPatch(target as Json, patch);
   if (type === PATCH_TYPES.strategic) return strategicMerge(target as Json, patch as Json);
-  throw new BerthError('UnsupportedMediaType', `unsupported patch type ${JSON.stringify(type)}: use ${Object.values(PATCH_TYPES).join(', ')}`);
+  throw new BerthError(
+    'UnsupportedMediaType',
+    `unsupported patch type ${JSON.stringify(type)}: use ${Object.values(PATCH_TYPES).join(', ')}`,
+  );
 }
 
 export function mergePatch(target: Json, patch: Json): Json {
@@ -40,10 +43,21 @@ export function mergePatch(target: Json, patch: Json): Json {
 // ---- JSON patch ---------------------------------------------------------------------------
 
 function pointer(path: unknown): string[] {
-  if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw bad(`path ${JSON.stringify(path)} is not a JSON pointer`);
-  const segments = path === '' ? [] : path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (typeof path !== 'string' || (path !== '' && !path.startsWith('/')))
+    throw bad(`path ${JSON.stringify(path)} is not a JSON pointer`);
+  const segments =
+    path === ''
+      ? []
+      : path
+          .slice(1)
+          .split('/')
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const unsafe = segments.find((s) => UNSAFE_KEYS.has(s));
-  if (unsafe !== undefined) throw new BerthError('Invalid', `invalid patch: path ${JSON.stringify(path)} names ${JSON.stringify(unsafe)}, which is not allowed`);
+  if (unsafe !== undefined)
+    throw new BerthError(
+      'Invalid',
+      `invalid patch: path ${JSON.stringify(path)} names ${JSON.stringify(unsafe)}, which is not allowed`,
+    );
   return segments;
 }
 
@@ -124,7 +138,8 @@ export function jsonPatch(target: Json, ops: unknown): Json {
         doc = add(doc, segs, structuredClone(getAt(doc, pointer(op.from))));
         break;
       case 'test':
-        if (JSON.stringify(getAt(doc, segs)) !== JSON.stringify(op.value)) throw new BerthError('Invalid', `test operation failed at ${String(op.path)}`);
+        if (JSON.stringify(getAt(doc, segs)) !== JSON.stringify(op.value))
+          throw new BerthError('Invalid', `test operation failed at ${String(op.path)}`);
         break;
       default:
         throw bad(`unknown operation ${JSON.stringify(op.op)}`);
@@ -200,16 +215,19 @@ export function strategicMerge(target: Json, patch: Json): Json {
       out[k] = v;
     }
   }
-  for (const [list, order] of Object.entries(orders)) if (Array.isArray(out[list])) out[list] = reorder(list, out[list] as Json[], order);
+  for (const [list, order] of Object.entries(orders))
+    if (Array.isArray(out[list])) out[list] = reorder(list, out[list] as Json[], order);
   if (retain) for (const k of Object.keys(out)) if (!retain.has(k)) delete out[k];
   return out;
 }
 
 function mergeList(field: string, current: Json[], patch: Json[]): Json[] {
-  if (SET_LISTS.has(field)) return [...new Set([...current, ...patch].map((x) => JSON.stringify(x)))].map((x) => JSON.parse(x) as Json);
+  if (SET_LISTS.has(field))
+    return [...new Set([...current, ...patch].map((x) => JSON.stringify(x)))].map((x) => JSON.parse(x) as Json);
   const key = mergeKeyFor(field, [...current, ...patch]);
   if (!key || !patch.every(isObj)) return patch.filter((p) => !(isObj(p) && p.$patch));
-  if (patch.some((p) => isObj(p) && p.$patch === 'replace')) return patch.filter((p) => !(isObj(p) && p.$patch)).map((p) => p);
+  if (patch.some((p) => isObj(p) && p.$patch === 'replace'))
+    return patch.filter((p) => !(isObj(p) && p.$patch)).map((p) => p);
   const out = current.slice();
   for (const item of patch as JsonObject[]) {
     const at = out.findIndex((c) => isObj(c) && c[key] === item[key]);

@@ -62,7 +62,10 @@ export function issueServingCert(ca: KeyPairPem, names: string[]): KeyPairPem {
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: unique(names).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
+    {
+      name: 'subjectAltName',
+      altNames: unique(names).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })),
+    },
   ]);
   cert.sign(caKey, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: privatePem };
@@ -70,7 +73,8 @@ export function issueServingCert(ca: KeyPairPem, names: string[]): KeyPairPem {
 
 /** The names a serving certificate covers (its subjectAltNames). */
 export function certificateNames(pem: string): string[] {
-  const ext = forge.pki.certificateFromPem(pem).getExtension('subjectAltName') as { altNames?: { type: number; value?: string; ip?: string }[] } | undefined;
+  const ext = forge.pki.certificateFromPem(pem).getExtension('subjectAltName') as
+    { altNames?: { type: number; value?: string; ip?: string }[] } | undefined;
   return (ext?.altNames ?? []).map((a) => (a.type === 7 ? a.ip! : a.value!));
 }
 

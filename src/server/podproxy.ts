@@ -12,9 +12,15 @@ export async function agentFor(store: Store, pod: KubeObject): Promise<{ base: s
   const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
   if (!nodeName) throw new BerthError('BadRequest', `pod "${pod.metadata.name}" is not scheduled to a node yet`);
   const node = await store.get({ group: '', kind: 'Node', namespace: '', name: nodeName });
-  const address = ((node.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
+  const address = (
+    (node.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []
+  ).find((a) => a.type === 'InternalIP')?.address;
   const endpoint = await agentEndpoint(store, nodeName);
-  if (!address || !endpoint) throw new BerthError('BadRequest', `node "${nodeName}" has no agent endpoint (a simulated node, or an agent that has not reported one)`);
+  if (!address || !endpoint)
+    throw new BerthError(
+      'BadRequest',
+      `node "${nodeName}" has no agent endpoint (a simulated node, or an agent that has not reported one)`,
+    );
   return { base: `http://${address.includes(':') ? `[${address}]` : address}:${endpoint.port}`, token: endpoint.token };
 }
 
@@ -23,17 +29,29 @@ async function failed(res: Response): Promise<never> {
   throw new BerthError(res.status === 401 ? 'Unavailable' : 'BadRequest', text || `agent answered ${res.status}`);
 }
 
-export async function proxyLogs(store: Store, pod: KubeObject, query: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function proxyLogs(
+  store: Store,
+  pod: KubeObject,
+  query: URLSearchParams,
+  res: ServerResponse,
+): Promise<void> {
   const agent = await agentFor(store, pod);
   const q = new URLSearchParams({ namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name });
-  for (const k of ['container', 'follow', 'previous', 'tailLines', 'sinceSeconds', 'timestamps']) if (query.get(k)) q.set(k, query.get(k)!);
+  for (const k of ['container', 'follow', 'previous', 'tailLines', 'sinceSeconds', 'timestamps'])
+    if (query.get(k)) q.set(k, query.get(k)!);
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   let upstream: Response;
   try {
-    upstream = await fetch(`${agent.base}/logs?${q}`, { headers: { authorization: `Bearer ${agent.token}` }, signal: abort.signal });
+    upstream = await fetch(`${agent.base}/logs?${q}`, {
+      headers: { authorization: `Bearer ${agent.token}` },
+      signal: abort.signal,
+    });
   } catch (e) {
-    throw new BerthError('Unavailable', `cannot reach the agent of node for pod "${pod.metadata.name}": ${(e as Error).message}`);
+    throw new BerthError(
+      'Unavailable',
+      `cannot reach the agent of node for pod "${pod.metadata.name}": ${(e as Error).message}`,
+    );
   }
   if (!upstream.ok) await failed(upstream);
   res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });

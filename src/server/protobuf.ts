@@ -41,8 +41,8 @@ function fields(buf: Buffer): Map<number, Field[]> {
       if (i + length > buf.length) throw new BerthError('BadRequest', 'malformed protobuf body');
       value = buf.subarray(i, i + length);
       i += length;
-    } else if (wire === 1) (i += 8), (value = 0n);
-    else if (wire === 5) (i += 4), (value = 0n);
+    } else if (wire === 1) ((i += 8), (value = 0n));
+    else if (wire === 5) ((i += 4), (value = 0n));
     else throw new BerthError('BadRequest', `protobuf wire type ${wire} is not supported`);
     out.set(number, [...(out.get(number) ?? []), value]);
   }
@@ -62,14 +62,18 @@ const message = (f: Map<number, Field[]>, n: number): Map<number, Field[]> | und
 function mapOf(f: Map<number, Field[]>, n: number, value: (b: Buffer) => string): Record<string, string> | undefined {
   const entries = (f.get(n) ?? []).filter(Buffer.isBuffer).map((e) => fields(e));
   if (!entries.length) return undefined;
-  return Object.fromEntries(entries.map((e) => [text(e, 1) ?? '', value((e.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0))]));
+  return Object.fromEntries(
+    entries.map((e) => [text(e, 1) ?? '', value((e.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0))]),
+  );
 }
 
 function stringsOf(f: Map<number, Field[]>, names: Record<number, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(names).flatMap(([n, name]) => {
-    const v = text(f, Number(n));
-    return v === undefined ? [] : [[name, v]];
-  }));
+  return Object.fromEntries(
+    Object.entries(names).flatMap(([n, name]) => {
+      const v = text(f, Number(n));
+      return v === undefined ? [] : [[name, v]];
+    }),
+  );
 }
 
 /** ObjectMeta as a create sends it: names, labels, annotations, finalizers. */
@@ -81,7 +85,9 @@ function objectMeta(f: Map<number, Field[]> | undefined): Record<string, unknown
   const finalizers = (f.get(14) ?? []).filter(Buffer.isBuffer).map(utf8);
   return {
     ...stringsOf(f, { 1: 'name', 2: 'generateName', 3: 'namespace', 6: 'resourceVersion' }),
-    ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(finalizers.length ? { finalizers } : {}),
+    ...(labels ? { labels } : {}),
+    ...(annotations ? { annotations } : {}),
+    ...(finalizers.length ? { finalizers } : {}),
   };
 }
 
@@ -92,7 +98,8 @@ const bool = (f: Map<number, Field[]>, n: number): boolean | undefined => {
 
 /** The object in a protobuf body, as the JSON it stands for. */
 export function decodeProtobufBody(body: Buffer): unknown {
-  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw new BerthError('BadRequest', 'a protobuf body starts with k8s\\0');
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC))
+    throw new BerthError('BadRequest', 'a protobuf body starts with k8s\\0');
   const unknown = fields(body.subarray(4));
   const typeMeta = message(unknown, 1);
   const apiVersion = typeMeta ? text(typeMeta, 1) : undefined;
@@ -111,7 +118,19 @@ export function decodeProtobufBody(body: Buffer): unknown {
       return {
         ...head,
         spec: {
-          ...(resource ? { resourceAttributes: stringsOf(resource, { 1: 'namespace', 2: 'verb', 3: 'group', 4: 'version', 5: 'resource', 6: 'subresource', 7: 'name' }) } : {}),
+          ...(resource
+            ? {
+                resourceAttributes: stringsOf(resource, {
+                  1: 'namespace',
+                  2: 'verb',
+                  3: 'group',
+                  4: 'version',
+                  5: 'resource',
+                  6: 'subresource',
+                  7: 'name',
+                }),
+              }
+            : {}),
           ...(nonResource ? { nonResourceAttributes: stringsOf(nonResource, { 1: 'path', 2: 'verb' }) } : {}),
         },
       };
@@ -120,14 +139,27 @@ export function decodeProtobufBody(body: Buffer): unknown {
       const data = mapOf(raw, 2, utf8);
       const binaryData = mapOf(raw, 3, base64);
       const immutable = bool(raw, 4);
-      return { ...head, metadata: objectMeta(message(raw, 1)), ...(data ? { data } : {}), ...(binaryData ? { binaryData } : {}), ...(immutable !== undefined ? { immutable } : {}) };
+      return {
+        ...head,
+        metadata: objectMeta(message(raw, 1)),
+        ...(data ? { data } : {}),
+        ...(binaryData ? { binaryData } : {}),
+        ...(immutable !== undefined ? { immutable } : {}),
+      };
     }
     case 'Secret': {
       const data = mapOf(raw, 2, base64);
       const stringData = mapOf(raw, 4, utf8);
       const type = text(raw, 3);
       const immutable = bool(raw, 5);
-      return { ...head, metadata: objectMeta(message(raw, 1)), ...(data ? { data } : {}), ...(stringData ? { stringData } : {}), ...(type ? { type } : {}), ...(immutable !== undefined ? { immutable } : {}) };
+      return {
+        ...head,
+        metadata: objectMeta(message(raw, 1)),
+        ...(data ? { data } : {}),
+        ...(stringData ? { stringData } : {}),
+        ...(type ? { type } : {}),
+        ...(immutable !== undefined ? { immutable } : {}),
+      };
     }
     case 'Namespace': {
       const spec = message(raw, 2);
@@ -143,15 +175,21 @@ export function decodeProtobufBody(body: Buffer): unknown {
       const policy = options && text(options, 4);
       const dryRun = options ? (options.get(5) ?? []).filter(Buffer.isBuffer).map(utf8) : [];
       return {
-        ...head, metadata: objectMeta(message(raw, 1)),
-        ...(options ? {
-          deleteOptions: {
-            ...(typeof grace === 'bigint' ? { gracePeriodSeconds: Number(BigInt.asIntN(64, grace)) } : {}),
-            ...(preconditions ? { preconditions: stringsOf(preconditions, { 1: 'uid', 2: 'resourceVersion' }) } : {}),
-            ...(orphan !== undefined ? { orphanDependents: orphan } : {}), ...(policy ? { propagationPolicy: policy } : {}),
-            ...(dryRun.length ? { dryRun } : {}),
-          },
-        } : {}),
+        ...head,
+        metadata: objectMeta(message(raw, 1)),
+        ...(options
+          ? {
+              deleteOptions: {
+                ...(typeof grace === 'bigint' ? { gracePeriodSeconds: Number(BigInt.asIntN(64, grace)) } : {}),
+                ...(preconditions
+                  ? { preconditions: stringsOf(preconditions, { 1: 'uid', 2: 'resourceVersion' }) }
+                  : {}),
+                ...(orphan !== undefined ? { orphanDependents: orphan } : {}),
+                ...(policy ? { propagationPolicy: policy } : {}),
+                ...(dryRun.length ? { dryRun } : {}),
+              },
+            }
+          : {}),
       };
     }
     case 'Pod':
@@ -159,6 +197,9 @@ export function decodeProtobufBody(body: Buffer): unknown {
     case 'Job':
       return { ...head, ...decodeMessage(raw, WORKLOAD_MESSAGES[kind]!, '', fields) };
     default:
-      throw new BerthError('UnsupportedMediaType', `protobuf bodies are read for Pods, Deployments, Jobs, ConfigMaps, Secrets, Namespaces, Evictions and the self-reviews only, not ${kind ?? 'this'}: send application/json`);
+      throw new BerthError(
+        'UnsupportedMediaType',
+        `protobuf bodies are read for Pods, Deployments, Jobs, ConfigMaps, Secrets, Namespaces, Evictions and the self-reviews only, not ${kind ?? 'this'}: send application/json`,
+      );
   }
 }

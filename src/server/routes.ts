@@ -11,7 +11,18 @@ import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
 export type Verb = (typeof VERBS)[number];
 
-export const SUBRESOURCES = ['status', 'log', 'exec', 'attach', 'portforward', 'eviction', 'diff', 'revisions', 'heartbeat', 'scale'] as const;
+export const SUBRESOURCES = [
+  'status',
+  'log',
+  'exec',
+  'attach',
+  'portforward',
+  'eviction',
+  'diff',
+  'revisions',
+  'heartbeat',
+  'scale',
+] as const;
 export type Subresource = (typeof SUBRESOURCES)[number];
 /** A pod's subresources that are WebSocket streams (server/upgrade), not requests. */
 export const STREAM_SUBRESOURCES: readonly string[] = ['exec', 'attach', 'portforward'];
@@ -42,7 +53,10 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new BerthError('BadRequest', `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding`);
+    throw new BerthError(
+      'BadRequest',
+      `the path segment ${JSON.stringify(segment.slice(0, 200))} is not valid percent-encoding`,
+    );
   }
 }
 
@@ -83,12 +97,16 @@ export function route(method: string, pathname: string, query: URLSearchParams):
   // streams, upgraded from a GET): never a way to update or patch the object itself.
   if (POD_ACTIONS.includes(subresource ?? '')) {
     if (info.kind !== 'Pod') return undefined;
-    if (method !== 'POST' && method !== 'GET') throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
+    if (method !== 'POST' && method !== 'GET')
+      throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
   }
-  const verb = POD_ACTIONS.includes(subresource ?? '') && method === 'POST' ? 'create' : verbOf(method, name !== undefined, query);
+  const verb =
+    POD_ACTIONS.includes(subresource ?? '') && method === 'POST' ? 'create' : verbOf(method, name !== undefined, query);
   if (!verb) throw new BerthError('MethodNotAllowed', `method ${method} is not allowed on ${pathname}`);
   return {
-    type: 'resource', info, verb,
+    type: 'resource',
+    info,
+    verb,
     ...(namespace !== undefined ? { namespace } : {}),
     ...(name !== undefined ? { name } : {}),
     ...(subresource !== undefined ? { subresource: subresource as Subresource } : {}),

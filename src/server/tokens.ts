@@ -4,7 +4,17 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { prepareCreate } from '../api/lifecycle.js';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { SYSTEM_NAMESPACE, TOKEN_SECRET_TYPE, newTokenParts, parseToken, sha256, tokenFromSecret, tokenSecret, type Role, type TokenRecord } from '../api/tokens.js';
+import {
+  SYSTEM_NAMESPACE,
+  TOKEN_SECRET_TYPE,
+  newTokenParts,
+  parseToken,
+  sha256,
+  tokenFromSecret,
+  tokenSecret,
+  type Role,
+  type TokenRecord,
+} from '../api/tokens.js';
 import type { KubeObject, Store } from '../store/types.js';
 
 export { ROLES, joinToken, parseToken, type Role, type TokenRecord } from '../api/tokens.js';
@@ -27,18 +37,33 @@ export class TokenBook {
   /** Moves on every token Secret change: a lookup that raced with one is not cached. */
   private changes = 0;
 
-  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  async create(options: { role: Role; description?: string; ttlMs?: number; node?: string; id?: string; secret?: string }): Promise<{ token: string; record: TokenRecord }> {
+  async create(options: {
+    role: Role;
+    description?: string;
+    ttlMs?: number;
+    node?: string;
+    id?: string;
+    secret?: string;
+  }): Promise<{ token: string; record: TokenRecord }> {
     const parts = newTokenParts();
     const id = options.id ?? parts.id;
     const secret = options.secret ?? parts.secret;
     const record: TokenRecord = {
-      id, role: options.role, description: options.description ?? '', created: this.now(),
+      id,
+      role: options.role,
+      description: options.description ?? '',
+      created: this.now(),
       ...(options.ttlMs ? { expires: this.now() + options.ttlMs } : {}),
       ...(options.node ? { node: options.node } : {}),
     };
-    await this.store.create(prepareCreate(tokenSecret(record, secret) as KubeObject, new Date(this.now()), randomUUID()));
+    await this.store.create(
+      prepareCreate(tokenSecret(record, secret) as KubeObject, new Date(this.now()), randomUUID()),
+    );
     return { token: `${id}.${secret}`, record };
   }
 
@@ -68,7 +93,13 @@ export class TokenBook {
         const from = await this.store.revision();
         // Anything cached before this watch began may predate a change it will not replay.
         this.forget(undefined);
-        for await (const e of this.store.watch({ group: '', kind: 'Secret', namespace: SYSTEM_NAMESPACE, fromRevision: from, signal })) {
+        for await (const e of this.store.watch({
+          group: '',
+          kind: 'Secret',
+          namespace: SYSTEM_NAMESPACE,
+          fromRevision: from,
+          signal,
+        })) {
           if (e.object.metadata.name.startsWith('token-')) this.forget(e.object.metadata.name.slice('token-'.length));
         }
       } catch (e) {
@@ -89,7 +120,12 @@ export class TokenBook {
     const changesBefore = this.changes;
     let secret: KubeObject;
     try {
-      secret = await this.store.get({ group: '', kind: 'Secret', namespace: SYSTEM_NAMESPACE, name: `token-${parsed.id}` });
+      secret = await this.store.get({
+        group: '',
+        kind: 'Secret',
+        namespace: SYSTEM_NAMESPACE,
+        name: `token-${parsed.id}`,
+      });
     } catch (e) {
       if (isBerthError(e, 'NotFound')) throw unauthorized('unknown or revoked token');
       throw e;
@@ -99,8 +135,17 @@ export class TokenBook {
     const stored = Buffer.from(secretHash, 'hex');
     if (stored.length !== hash.length || !timingSafeEqual(stored, hash)) throw unauthorized('invalid token');
     if (record.expires !== undefined && record.expires <= this.now()) throw unauthorized('token expired');
-    const principal: Principal = { tokenId: record.id, role: record.role, ...(record.node ? { node: record.node } : {}) };
-    if (this.changes === changesBefore) this.cache.set(parsed.id, { principal, hash, until: Math.min(this.now() + CACHE_MS, record.expires ?? Infinity) });
+    const principal: Principal = {
+      tokenId: record.id,
+      role: record.role,
+      ...(record.node ? { node: record.node } : {}),
+    };
+    if (this.changes === changesBefore)
+      this.cache.set(parsed.id, {
+        principal,
+        hash,
+        until: Math.min(this.now() + CACHE_MS, record.expires ?? Infinity),
+      });
     return principal;
   }
 }

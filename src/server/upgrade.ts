@@ -19,7 +19,9 @@ const PASSED = ['upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-we
 function refuse(socket: Duplex, e: unknown): void {
   const err = isBerthError(e) ? e : new BerthError('Internal', `internal error: ${(e as Error).message}`);
   const body = JSON.stringify(statusObject(err));
-  socket.end(`HTTP/1.1 ${err.httpStatus} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${err.httpStatus} ${err.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function upgradeHandler(ctx: ApiContext) {
@@ -38,10 +40,22 @@ async function passThrough(ctx: ApiContext, req: IncomingMessage, socket: Duplex
   if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
   const principal = await ctx.tokens.authenticate(auth.replace(/^Bearer\s+/i, ''));
   const match = route('POST', url.pathname, url.searchParams);
-  if (match?.type !== 'resource' || match.info.kind !== 'Pod' || !match.name || !STREAM_SUBRESOURCES.includes(match.subresource ?? '')) {
-    throw new BerthError('BadRequest', `no stream at ${url.pathname}: upgrades are for pods/NAME/exec, attach and portforward`);
+  if (
+    match?.type !== 'resource' ||
+    match.info.kind !== 'Pod' ||
+    !match.name ||
+    !STREAM_SUBRESOURCES.includes(match.subresource ?? '')
+  ) {
+    throw new BerthError(
+      'BadRequest',
+      `no stream at ${url.pathname}: upgrades are for pods/NAME/exec, attach and portforward`,
+    );
   }
-  if (!/^websocket$/i.test(String(req.headers.upgrade ?? ''))) throw new BerthError('BadRequest', `Berth streams speak WebSocket, not ${JSON.stringify(String(req.headers.upgrade ?? ''))}`);
+  if (!/^websocket$/i.test(String(req.headers.upgrade ?? '')))
+    throw new BerthError(
+      'BadRequest',
+      `Berth streams speak WebSocket, not ${JSON.stringify(String(req.headers.upgrade ?? ''))}`,
+    );
   const decision = await authorize(principal, match, url.searchParams, ctx.store);
   if (!decision.allowed) throw new BerthError('Forbidden', decision.reason);
   const pod = await ctx.registry.get(match);
@@ -53,7 +67,13 @@ async function passThrough(ctx: ApiContext, req: IncomingMessage, socket: Duplex
   for (const h of PASSED) if (req.headers[h]) headers[h] = String(req.headers[h]);
   const base = new URL(agent.base);
   await new Promise<void>((resolve, reject) => {
-    const upstream = httpRequest({ host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port, path: `/${match.subresource}?${query}`, method: 'GET', headers });
+    const upstream = httpRequest({
+      host: base.hostname.replace(/^\[|\]$/g, ''),
+      port: base.port,
+      path: `/${match.subresource}?${query}`,
+      method: 'GET',
+      headers,
+    });
     upstream.on('upgrade', (res, agentSocket, agentHead) => {
       const lines = [`HTTP/1.1 101 Switching Protocols`];
       for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
@@ -70,9 +90,18 @@ async function passThrough(ctx: ApiContext, req: IncomingMessage, socket: Duplex
     upstream.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => reject(new BerthError(res.statusCode === 401 ? 'Unavailable' : 'BadRequest', Buffer.concat(chunks).toString('utf8').trim() || `the agent answered ${res.statusCode}`)));
+      res.on('end', () =>
+        reject(
+          new BerthError(
+            res.statusCode === 401 ? 'Unavailable' : 'BadRequest',
+            Buffer.concat(chunks).toString('utf8').trim() || `the agent answered ${res.statusCode}`,
+          ),
+        ),
+      );
     });
-    upstream.on('error', (e) => reject(new BerthError('Unavailable', `cannot reach the agent for pod "${pod.metadata.name}": ${e.message}`)));
+    upstream.on('error', (e) =>
+      reject(new BerthError('Unavailable', `cannot reach the agent for pod "${pod.metadata.name}": ${e.message}`)),
+    );
     upstream.end();
   });
 }

@@ -168,7 +168,10 @@ function inflatePrefix(fd: number, position: number, enough: (out: Buffer) => bo
     const input = Buffer.alloc(length);
     const n = fs.readSync(fd, input, 0, length, position);
     // Z_SYNC_FLUSH: what the bytes read so far decode to, without wanting the stream's end.
-    const out = inflateSync(input.subarray(0, n), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 1024 * 1024 });
+    const out = inflateSync(input.subarray(0, n), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      maxOutputLength: 1024 * 1024,
+    });
     if (enough(out) || n < length || length >= 64 * 1024) return out;
   }
 }

@@ -22,7 +22,10 @@ export async function localCheckout(dir: string): Promise<Checkout> {
   try {
     root = await git.findRoot({ fs, filepath: abs });
   } catch {
-    throw new BerthError('Invalid', `${dir} is not inside a Git repository (run \`git init\` and commit the manifests, or give a repository URL)`);
+    throw new BerthError(
+      'Invalid',
+      `${dir} is not inside a Git repository (run \`git init\` and commit the manifests, or give a repository URL)`,
+    );
   }
   const branch = await git.currentBranch({ fs, dir: root, fullname: false });
   const revision = branch ?? (await git.resolveRef({ fs, dir: root, ref: 'HEAD' }));

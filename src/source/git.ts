@@ -21,7 +21,10 @@ export interface TreeEntry {
 }
 
 export class SourceError extends BerthError {
-  constructor(readonly condition: SourceCondition, cause?: unknown) {
+  constructor(
+    readonly condition: SourceCondition,
+    cause?: unknown,
+  ) {
     super('Unavailable', condition.message, { cause });
   }
 }
@@ -51,7 +54,10 @@ export class GitRepository {
   private readonly blobSizes: BlobSizes;
   private readonly fs: typeof fs;
 
-  constructor(readonly spec: Pick<SourceSpec, 'repoURL' | 'credentials'>, dataDir: string) {
+  constructor(
+    readonly spec: Pick<SourceSpec, 'repoURL' | 'credentials'>,
+    dataDir: string,
+  ) {
     if (isRemote(spec.repoURL)) {
       const id = createHash('sha256').update(spec.repoURL).digest('hex').slice(0, 16);
       this.gitdir = path.join(dataDir, 'repos', `${id}.git`);
@@ -83,7 +89,9 @@ export class GitRepository {
   }
 
   private auth() {
-    return this.spec.credentials ? () => ({ username: this.spec.credentials!.username, password: this.spec.credentials!.password }) : undefined;
+    return this.spec.credentials
+      ? () => ({ username: this.spec.credentials!.username, password: this.spec.credentials!.password })
+      : undefined;
   }
 
   /**
@@ -93,12 +101,26 @@ export class GitRepository {
   async probe(ref: string | undefined): Promise<{ commit: string | undefined; advertisement?: Advertisement }> {
     if (!this.remote) return { commit: undefined };
     let advertisement: Advertisement | undefined;
-    const recording: HttpClient = { request: async (req) => recordAdvertisement(await nodeHttp.request(req), req, (a) => (advertisement = a)) };
+    const recording: HttpClient = {
+      request: async (req) => recordAdvertisement(await nodeHttp.request(req), req, (a) => (advertisement = a)),
+    };
     // Protocol v1: the ref advertisement is one request (v2 needs a second for ls-refs).
-    const refs = await this.wrap(() => git.listServerRefs({ http: recording, url: this.spec.repoURL, onAuth: this.auth(), symrefs: true, peelTags: true, protocolVersion: 1 }));
+    const refs = await this.wrap(() =>
+      git.listServerRefs({
+        http: recording,
+        url: this.spec.repoURL,
+        onAuth: this.auth(),
+        symrefs: true,
+        peelTags: true,
+        protocolVersion: 1,
+      }),
+    );
     const head = refs.find((r) => r.ref === 'HEAD');
     if (head?.target) this.defaultBranch = head.target;
-    const wanted = ref === undefined || ref === 'HEAD' ? head?.target : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref].find((r) => refs.some((x) => x.ref === r));
+    const wanted =
+      ref === undefined || ref === 'HEAD'
+        ? head?.target
+        : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref].find((r) => refs.some((x) => x.ref === r));
     const match = refs.find((r) => r.ref === wanted);
     return { commit: match ? (match.peeled ?? match.oid) : undefined, ...(advertisement ? { advertisement } : {}) };
   }
@@ -120,14 +142,39 @@ export class GitRepository {
     if (revision && isOtherRef(revision)) {
       // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
       const res = await this.wrap(() =>
-        git.fetch({ fs: this.fs, http, gitdir: this.gitdir, remote: 'origin', ref: revision, remoteRef: revision, singleBranch: true, tags: false, onAuth: this.auth(), cache: this.cache }),
+        git.fetch({
+          fs: this.fs,
+          http,
+          gitdir: this.gitdir,
+          remote: 'origin',
+          ref: revision,
+          remoteRef: revision,
+          singleBranch: true,
+          tags: false,
+          onAuth: this.auth(),
+          cache: this.cache,
+        }),
       );
-      if (!res.fetchHead) throw new SourceError({ reason: 'RevisionNotFound', message: `${revision} is not a ref of ${this.spec.repoURL}` });
+      if (!res.fetchHead)
+        throw new SourceError({
+          reason: 'RevisionNotFound',
+          message: `${revision} is not a ref of ${this.spec.repoURL}`,
+        });
       await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: revision, value: res.fetchHead, force: true });
       return;
     }
     const res = await this.wrap(() =>
-      git.fetch({ fs: this.fs, http, gitdir: this.gitdir, remote: 'origin', tags: true, singleBranch: false, prune: true, onAuth: this.auth(), cache: this.cache }),
+      git.fetch({
+        fs: this.fs,
+        http,
+        gitdir: this.gitdir,
+        remote: 'origin',
+        tags: true,
+        singleBranch: false,
+        prune: true,
+        onAuth: this.auth(),
+        cache: this.cache,
+      }),
     );
     if (res.defaultBranch) this.defaultBranch = res.defaultBranch;
   }
@@ -138,35 +185,72 @@ export class GitRepository {
     const rev = revision && revision !== 'HEAD' ? revision : undefined;
     if (rev && COMMIT.test(rev)) {
       await this.readCommit(rev).catch((e) => {
-        throw new SourceError({ reason: 'RevisionNotFound', message: `commit ${rev} is not in ${this.spec.repoURL} (not on any fetched branch or tag)` }, e);
+        throw new SourceError(
+          {
+            reason: 'RevisionNotFound',
+            message: `commit ${rev} is not in ${this.spec.repoURL} (not on any fetched branch or tag)`,
+          },
+          e,
+        );
       });
       return { commit: rev, ref: rev };
     }
     const candidates = rev
-      ? this.remote ? [`refs/remotes/origin/${rev}`, `refs/tags/${rev}`, rev] : [`refs/heads/${rev}`, `refs/tags/${rev}`, rev]
-      : this.remote ? [this.defaultBranch ? this.defaultBranch.replace('refs/heads/', 'refs/remotes/origin/') : 'refs/remotes/origin/HEAD', 'refs/remotes/origin/main', 'refs/remotes/origin/master'] : ['HEAD'];
+      ? this.remote
+        ? [`refs/remotes/origin/${rev}`, `refs/tags/${rev}`, rev]
+        : [`refs/heads/${rev}`, `refs/tags/${rev}`, rev]
+      : this.remote
+        ? [
+            this.defaultBranch
+              ? this.defaultBranch.replace('refs/heads/', 'refs/remotes/origin/')
+              : 'refs/remotes/origin/HEAD',
+            'refs/remotes/origin/main',
+            'refs/remotes/origin/master',
+          ]
+        : ['HEAD'];
     for (const ref of candidates) {
       try {
         const oid = await git.resolveRef({ fs: this.fs, gitdir: this.gitdir, ref });
         // An annotated tag names a tag object: follow it to its commit.
-        const { oid: commit } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: await this.peel(oid), cache: this.cache });
+        const { oid: commit } = await git.readCommit({
+          fs: this.fs,
+          gitdir: this.gitdir,
+          oid: await this.peel(oid),
+          cache: this.cache,
+        });
         return { commit, ref: ref.replace('refs/remotes/origin/', 'refs/heads/') };
       } catch {
         // try the next spelling
       }
     }
-    throw new SourceError({ reason: 'RevisionNotFound', message: rev ? `revision ${JSON.stringify(rev)} is not a branch, tag or commit of ${this.spec.repoURL}` : `${this.spec.repoURL} has no default branch` });
+    throw new SourceError({
+      reason: 'RevisionNotFound',
+      message: rev
+        ? `revision ${JSON.stringify(rev)} is not a branch, tag or commit of ${this.spec.repoURL}`
+        : `${this.spec.repoURL} has no default branch`,
+    });
   }
 
   private async peel(oid: string): Promise<string> {
-    const { type, object } = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache, format: 'parsed' });
+    const { type, object } = await git.readObject({
+      fs: this.fs,
+      gitdir: this.gitdir,
+      oid,
+      cache: this.cache,
+      format: 'parsed',
+    });
     return type === 'tag' ? (object as { object: string }).object : oid;
   }
 
   async readCommit(commit: string): Promise<CommitInfo> {
     await this.rescan();
     const { commit: c } = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
-    return { commit, message: c.message.trim(), author: `${c.author.name} <${c.author.email}>`, timestamp: c.committer.timestamp * 1000 };
+    return {
+      commit,
+      message: c.message.trim(),
+      author: `${c.author.name} <${c.author.email}>`,
+      timestamp: c.committer.timestamp * 1000,
+    };
   }
 
   /** True when `ancestor` is `commit` or one of its ancestors (false after a history rewrite). */
@@ -174,7 +258,14 @@ export class GitRepository {
     if (commit === ancestor) return true;
     await this.rescan();
     try {
-      return await git.isDescendent({ fs: this.fs, gitdir: this.gitdir, oid: commit, ancestor, depth: -1, cache: this.cache });
+      return await git.isDescendent({
+        fs: this.fs,
+        gitdir: this.gitdir,
+        oid: commit,
+        ancestor,
+        depth: -1,
+        cache: this.cache,
+      });
     } catch {
       return false;
     }
@@ -229,15 +320,21 @@ export interface Advertisement {
   body: Uint8Array[];
 }
 
-const isAdvertisementRequest = (req: GitHttpRequest): boolean => (req.method ?? 'GET') === 'GET' && req.url.endsWith('/info/refs?service=git-upload-pack');
-const authorizationOf = (req: GitHttpRequest): string | undefined => req.headers?.Authorization ?? req.headers?.authorization;
+const isAdvertisementRequest = (req: GitHttpRequest): boolean =>
+  (req.method ?? 'GET') === 'GET' && req.url.endsWith('/info/refs?service=git-upload-pack');
+const authorizationOf = (req: GitHttpRequest): string | undefined =>
+  req.headers?.Authorization ?? req.headers?.authorization;
 
 async function* replay(chunks: Uint8Array[]): AsyncIterableIterator<Uint8Array> {
   yield* chunks;
 }
 
 /** Passes a response on, keeping a successful advertisement whole on the way. */
-async function recordAdvertisement(res: GitHttpResponse, req: GitHttpRequest, keep: (a: Advertisement) => void): Promise<GitHttpResponse> {
+async function recordAdvertisement(
+  res: GitHttpResponse,
+  req: GitHttpRequest,
+  keep: (a: Advertisement) => void,
+): Promise<GitHttpResponse> {
   if (!isAdvertisementRequest(req) || res.statusCode !== 200 || !res.body) return res;
   const body: Uint8Array[] = [];
   for await (const chunk of res.body) body.push(chunk);
@@ -252,7 +349,13 @@ function replaying(advertisement: Advertisement): HttpClient {
   return {
     request: async (req) => {
       // Only the same request: another URL, or credentials the probe did not send, go to the server.
-      if (used || !isAdvertisementRequest(req) || req.url !== advertisement.url || authorizationOf(req) !== advertisement.authorization) return nodeHttp.request(req);
+      if (
+        used ||
+        !isAdvertisementRequest(req) ||
+        req.url !== advertisement.url ||
+        authorizationOf(req) !== advertisement.authorization
+      )
+        return nodeHttp.request(req);
       used = true;
       return { ...advertisement.response, body: replay(advertisement.body) };
     },
@@ -316,7 +419,15 @@ class LooseObjectDirs {
       }) as F;
     // isomorphic-git takes an object with an enumerable `promises` (Node's fs API).
     this.fs = {
-      promises: { ...p, readFile, stat, writeFile: writing(p.writeFile), unlink: writing(p.unlink), rename: writing(p.rename), mkdir: writing(p.mkdir) },
+      promises: {
+        ...p,
+        readFile,
+        stat,
+        writeFile: writing(p.writeFile),
+        unlink: writing(p.unlink),
+        rename: writing(p.rename),
+        mkdir: writing(p.mkdir),
+      },
     } as unknown as typeof fs;
   }
 
@@ -332,10 +443,16 @@ type GitFailure = Error & { code?: string; data?: { statusCode?: number } };
 
 function classify(e: GitFailure, url: string): SourceCondition {
   const status = e.data?.statusCode;
-  if (status === 401 || status === 403) return { reason: 'AuthenticationFailed', message: `authentication to ${url} failed (HTTP ${status}): check the Application's credentialsSecret` };
+  if (status === 401 || status === 403)
+    return {
+      reason: 'AuthenticationFailed',
+      message: `authentication to ${url} failed (HTTP ${status}): check the Application's credentialsSecret`,
+    };
   if (status === 404) return { reason: 'InvalidRepository', message: `${url} was not found (HTTP 404)` };
   const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? '';
-  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|socket hang up/i.test(`${code} ${e.message}`)) {
+  if (
+    /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|socket hang up/i.test(`${code} ${e.message}`)
+  ) {
     return { reason: 'Unreachable', message: `cannot reach ${url}: ${e.message}` };
   }
   if (status) return { reason: 'Unreachable', message: `${url} answered HTTP ${status}: ${e.message}` };

@@ -6,7 +6,20 @@
  * a commit that touches one file of 10,000 parses one file. Failures come back as conditions.
  */
 import path from 'node:path';
-import { MAX_FILE_BYTES, PARALLEL_THRESHOLD_FILES, collect, symlinkOutsideTree, ignoreScope, isIgnored, isManifestFileName, loadSourceFiles, type FileResult, type IgnoreScope, type LoadOptions, type SourceFile } from '../manifest/index.js';
+import {
+  MAX_FILE_BYTES,
+  PARALLEL_THRESHOLD_FILES,
+  collect,
+  symlinkOutsideTree,
+  ignoreScope,
+  isIgnored,
+  isManifestFileName,
+  loadSourceFiles,
+  type FileResult,
+  type IgnoreScope,
+  type LoadOptions,
+  type SourceFile,
+} from '../manifest/index.js';
 import { GitRepository, SourceError, isOtherRef } from './git.js';
 import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
 
@@ -33,7 +46,10 @@ const SYMLINK_MARK = 'symlink:';
  * inside the tree (`dir`) reads as that file; one that leaves the tree is skipped with a warning;
  * a link to a folder adds nothing (the folder is read where it is).
  */
-function resolveSymlinks(found: Map<string, string>, dir: string): { files: Map<string, string>; outside: FileResult[] } {
+function resolveSymlinks(
+  found: Map<string, string>,
+  dir: string,
+): { files: Map<string, string>; outside: FileResult[] } {
   const files = new Map<string, string>();
   const outside: FileResult[] = [];
   const root = dir ? `${dir}/` : '';
@@ -45,11 +61,13 @@ function resolveSymlinks(found: Map<string, string>, dir: string): { files: Map<
     const target = oid.slice(SYMLINK_MARK.length);
     const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(file), target));
     if (target.startsWith('/') || resolved.startsWith('../') || resolved === '..' || !resolved.startsWith(root)) {
-      if (isManifestFileName(path.posix.basename(file)) || !path.posix.extname(file)) outside.push(symlinkOutsideTree(file, target));
+      if (isManifestFileName(path.posix.basename(file)) || !path.posix.extname(file))
+        outside.push(symlinkOutsideTree(file, target));
       continue;
     }
     const targetOid = found.get(resolved);
-    if (targetOid && !targetOid.startsWith(SYMLINK_MARK) && isManifestFileName(path.posix.basename(file))) files.set(file, targetOid);
+    if (targetOid && !targetOid.startsWith(SYMLINK_MARK) && isManifestFileName(path.posix.basename(file)))
+      files.set(file, targetOid);
   }
   return { files, outside };
 }
@@ -80,14 +98,22 @@ export class GitSource {
     const key = `${spec.repoURL}\u0000${spec.credentials?.username ?? ''}`;
     let s = this.repos.get(key);
     if (!s) {
-      s = { repo: new GitRepository(spec, this.options.dataDir), lastFetch: -Infinity, parsed: new Map(), folders: new Map() };
+      s = {
+        repo: new GitRepository(spec, this.options.dataDir),
+        lastFetch: -Infinity,
+        parsed: new Map(),
+        folders: new Map(),
+      };
       this.repos.set(key, s);
     }
     return s;
   }
 
   /** Fetches the repository unless it was fetched within the interval (or a fetch is running), or offline. */
-  async refresh(spec: SourceSpec, options: { force?: boolean; offline?: boolean } = {}): Promise<SourceResult<Resolved>> {
+  async refresh(
+    spec: SourceSpec,
+    options: { force?: boolean; offline?: boolean } = {},
+  ): Promise<SourceResult<Resolved>> {
     return this.attempt(async () => {
       const s = this.state(spec);
       const due = options.force || this.now() - s.lastFetch >= this.minInterval;
@@ -98,7 +124,12 @@ export class GitSource {
         s.inflight = (async () => {
           // A cheap look at the server first: nothing to fetch when the ref has not moved.
           const remote = await s.repo.probe(spec.targetRevision);
-          const have = remote.commit ? await s.repo.resolve(spec.targetRevision).then((r) => r.commit, () => undefined) : undefined;
+          const have = remote.commit
+            ? await s.repo.resolve(spec.targetRevision).then(
+                (r) => r.commit,
+                () => undefined,
+              )
+            : undefined;
           if (!remote.commit || remote.commit !== have) await s.repo.fetch(spec.targetRevision, remote.advertisement);
           // A pull request's ref is fetched alone: the branches still need their own fetch.
           if (!spec.targetRevision || !isOtherRef(spec.targetRevision)) s.lastFetch = this.now();
@@ -140,7 +171,11 @@ export class GitSource {
       const dir = (spec.path ?? '').replace(/^\.?\/+|\/+$/g, '');
       const info = await s.repo.readCommit(commit);
       const tree = await s.repo.treeAt(commit, dir);
-      if (!tree) throw new SourceError({ reason: 'PathNotFound', message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}` });
+      if (!tree)
+        throw new SourceError({
+          reason: 'PathNotFound',
+          message: `path ${JSON.stringify(dir)} does not exist at commit ${commit.slice(0, 7)}`,
+        });
       const found = new Map<string, string>();
       await this.collectFiles(s, tree, dir, [], '', found);
       const { files, outside } = resolveSymlinks(found, dir);
@@ -159,7 +194,8 @@ export class GitSource {
       });
       // Keep what this artifact used; a file another path of the same repo needs is re-cached then.
       for (const [k, v] of next) s.parsed.set(k, v);
-      if (s.parsed.size > next.size * 4 + 1000) for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
+      if (s.parsed.size > next.size * 4 + 1000)
+        for (const k of [...s.parsed.keys()]) if (!next.has(k)) s.parsed.delete(k);
       // The objects are the cache's own, shared by every artifact while their file is unchanged
       // (which lets a plan recognise them): callers read them and copy before changing anything.
       const result = collect([...results, ...outside]);
@@ -179,7 +215,11 @@ export class GitSource {
         for (const [file, oid] of wanted.slice(i, i + READ_PART)) {
           // An oversized file is refused by the size in its header: never read, never inflated.
           const size = s.repo.blobSize(oid);
-          part.push(size !== undefined && size > MAX_FILE_BYTES ? { path: file, bytes: new Uint8Array(0), size } : { path: file, bytes: await s.repo.readBlob(oid) });
+          part.push(
+            size !== undefined && size > MAX_FILE_BYTES
+              ? { path: file, bytes: new Uint8Array(0), size }
+              : { path: file, bytes: await s.repo.readBlob(oid) },
+          );
         }
         yield part;
       }
@@ -192,7 +232,14 @@ export class GitSource {
    * its tree id, where it is, and the .berthignore files above it, so it is kept by those: an
    * unchanged folder of a new commit is not walked again.
    */
-  private async collectFiles(s: RepoState, tree: string, dir: string, scopes: IgnoreScope[], scopesId: string, out: Map<string, string>): Promise<void> {
+  private async collectFiles(
+    s: RepoState,
+    tree: string,
+    dir: string,
+    scopes: IgnoreScope[],
+    scopesId: string,
+    out: Map<string, string>,
+  ): Promise<void> {
     const cacheKey = `${tree}\u0000${dir}\u0000${scopesId}`;
     const known = s.folders.get(cacheKey);
     if (known) {
@@ -202,7 +249,10 @@ export class GitSource {
     const entries = await s.repo.listTree(tree);
     const ignoreFile = entries.find((e) => e.path === '.berthignore' && e.type === 'blob');
     if (ignoreFile) {
-      scopes = [...scopes, ignoreScope(dir || '.', Buffer.from(await s.repo.readBlob(ignoreFile.oid)).toString('utf8'))];
+      scopes = [
+        ...scopes,
+        ignoreScope(dir || '.', Buffer.from(await s.repo.readBlob(ignoreFile.oid)).toString('utf8')),
+      ];
       scopesId = `${scopesId}/${ignoreFile.oid}@${dir}`;
     }
     const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -213,7 +263,8 @@ export class GitSource {
       const isDir = e.type === 'tree';
       if (isIgnored(scopes, path.posix.normalize(full), isDir)) continue;
       if (isDir) await this.collectFiles(s, e.oid, full, scopes, scopesId, mine);
-      else if (e.type === 'blob' && e.mode === SYMLINK_MODE) mine.set(full, `${SYMLINK_MARK}${Buffer.from(await s.repo.readBlob(e.oid)).toString('utf8')}`);
+      else if (e.type === 'blob' && e.mode === SYMLINK_MODE)
+        mine.set(full, `${SYMLINK_MARK}${Buffer.from(await s.repo.readBlob(e.oid)).toString('utf8')}`);
       else if (e.type === 'blob' && isManifestFileName(e.path)) mine.set(full, e.oid);
     }
     if (s.folders.size > MAX_CACHED_FOLDERS) s.folders.clear();

@@ -11,7 +11,13 @@ export interface SourceSpec {
   credentials?: { username: string; password: string };
 }
 
-export const SOURCE_FAILURES = ['Unreachable', 'AuthenticationFailed', 'RevisionNotFound', 'InvalidRepository', 'PathNotFound'] as const;
+export const SOURCE_FAILURES = [
+  'Unreachable',
+  'AuthenticationFailed',
+  'RevisionNotFound',
+  'InvalidRepository',
+  'PathNotFound',
+] as const;
 export type SourceFailure = (typeof SOURCE_FAILURES)[number];
 
 /** A failure as a condition: the loop reports it and carries on; nothing throws past the source. */

@@ -45,7 +45,10 @@ export interface Backend {
   readonly txnLimits?: TxnLimits;
   get(key: string): Promise<KeyValue | undefined>;
   /** Every key under the prefix, in key order, at one revision; `after` skips keys ≤ it. */
-  range(prefix: string, options?: { after?: string; limit?: number }): Promise<{ kvs: KeyValue[]; revision: number; more: boolean }>;
+  range(
+    prefix: string,
+    options?: { after?: string; limit?: number },
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean }>;
   /** Applies all ops at one new revision, or none: throws NotFound, AlreadyExists or Conflict. */
   commit(ops: BackendOp[]): Promise<CommitResult>;
   revision(): Promise<number>;

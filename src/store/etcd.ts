@@ -34,17 +34,30 @@ export interface EtcdTarget {
 /** Parses `etcd://h1:2379,h2:2379/prefix[?max-txn-ops=N&max-request-bytes=N]`. */
 export function parseEtcdUrl(url: string): EtcdTarget {
   const m = /^etcd:\/\/([^/?]+)(\/[^?]*)?(?:\?(.*))?$/.exec(url);
-  if (!m) throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: expected etcd://host:port[,host:port…][/prefix]`);
+  if (!m)
+    throw new BerthError(
+      'Usage',
+      `invalid etcd URL ${JSON.stringify(url)}: expected etcd://host:port[,host:port…][/prefix]`,
+    );
   const hosts = m[1]!.split(',').map((h) => `http://${h}`);
   const prefix = (m[2] ?? '/berth').replace(/\/+$/, '') || '/berth';
   const query = new URLSearchParams(m[3] ?? '');
   const positive = (name: string): number | undefined => {
     const v = query.get(name);
     if (v === null) return undefined;
-    if (!/^[1-9][0-9]*$/.test(v)) throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: ${name} must be a positive integer (the etcd server's --${name})`);
+    if (!/^[1-9][0-9]*$/.test(v))
+      throw new BerthError(
+        'Usage',
+        `invalid etcd URL ${JSON.stringify(url)}: ${name} must be a positive integer (the etcd server's --${name})`,
+      );
     return Number(v);
   };
-  for (const k of query.keys()) if (k !== 'max-txn-ops' && k !== 'max-request-bytes') throw new BerthError('Usage', `invalid etcd URL ${JSON.stringify(url)}: unknown option ${k} (known: max-txn-ops, max-request-bytes)`);
+  for (const k of query.keys())
+    if (k !== 'max-txn-ops' && k !== 'max-request-bytes')
+      throw new BerthError(
+        'Usage',
+        `invalid etcd URL ${JSON.stringify(url)}: unknown option ${k} (known: max-txn-ops, max-request-bytes)`,
+      );
   const maxTxnOps = positive('max-txn-ops');
   const maxRequestBytes = positive('max-request-bytes');
   return { hosts, prefix, ...(maxTxnOps ? { maxTxnOps } : {}), ...(maxRequestBytes ? { maxRequestBytes } : {}) };
@@ -78,7 +91,10 @@ export class EtcdBackend implements Backend {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
       ...options,
     });
-    this.txnLimits = { maxOps: target.maxTxnOps ?? ETCD_MAX_TXN_OPS, maxBytes: Math.floor((target.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES) * REQUEST_OVERHEAD) };
+    this.txnLimits = {
+      maxOps: target.maxTxnOps ?? ETCD_MAX_TXN_OPS,
+      maxBytes: Math.floor((target.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES) * REQUEST_OVERHEAD),
+    };
     this.objects = `${target.prefix}/objects/`;
     this.leasePrefix = `${target.prefix}/leases/`;
   }
@@ -93,7 +109,11 @@ export class EtcdBackend implements Backend {
   }
 
   private kv(raw: { key: Buffer; value: Buffer; mod_revision: string }): KeyValue {
-    return { key: raw.key.toString('utf8').slice(this.objects.length), value: raw.value.toString('utf8'), revision: Number(raw.mod_revision) };
+    return {
+      key: raw.key.toString('utf8').slice(this.objects.length),
+      value: raw.value.toString('utf8'),
+      revision: Number(raw.mod_revision),
+    };
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -103,9 +123,14 @@ export class EtcdBackend implements Backend {
 
   async range(prefix: string, options: { after?: string; limit?: number } = {}) {
     const full = this.objects + prefix;
-    const start = options.after !== undefined && options.after > prefix ? enc(this.objects + options.after + '\0') : enc(full);
+    const start =
+      options.after !== undefined && options.after > prefix ? enc(this.objects + options.after + '\0') : enc(full);
     const res = await this.call('range', () =>
-      this.client.kv.range({ key: start, range_end: prefixEnd(full), ...(options.limit ? { limit: options.limit } : {}) }),
+      this.client.kv.range({
+        key: start,
+        range_end: prefixEnd(full),
+        ...(options.limit ? { limit: options.limit } : {}),
+      }),
     );
     return { kvs: res.kvs.map((r) => this.kv(r)), revision: Number(res.header.revision), more: res.more };
   }
@@ -114,13 +139,16 @@ export class EtcdBackend implements Backend {
     const compare = ops.map((op) => {
       const key = enc(this.objects + op.key);
       if (op.type === 'create') return { key, target: 'Version' as const, result: 'Equal' as const, version: 0 };
-      if (op.expectedRevision !== undefined) return { key, target: 'Mod' as const, result: 'Equal' as const, mod_revision: op.expectedRevision };
+      if (op.expectedRevision !== undefined)
+        return { key, target: 'Mod' as const, result: 'Equal' as const, mod_revision: op.expectedRevision };
       return { key, target: 'Version' as const, result: 'Greater' as const, version: 0 };
     });
     const success = ops.map((op) => {
       const key = enc(this.objects + op.key);
       // Only a delete needs the value it replaced (to return the last state); puts skip the read.
-      return op.type === 'delete' ? { request_delete_range: { key, prev_kv: true } } : { request_put: { key, value: enc(op.value) } };
+      return op.type === 'delete'
+        ? { request_delete_range: { key, prev_kv: true } }
+        : { request_put: { key, value: enc(op.value) } };
     });
     for (let attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
       const res = await this.call('txn', () => this.client.kv.txn({ compare, success }));
@@ -134,7 +162,14 @@ export class EtcdBackend implements Backend {
       // A compare failed. The etcd client retries calls whose reply was lost, so this may be our
       // own write, applied by an earlier attempt: then every put is in place, byte for byte.
       const current = await Promise.all(ops.map((op) => this.get(op.key)));
-      if (ops.every((op, i) => op.type !== 'delete' && current[i]?.value === op.value && (op.type === 'create' || op.expectedRevision === undefined || current[i]!.revision > op.expectedRevision))) {
+      if (
+        ops.every(
+          (op, i) =>
+            op.type !== 'delete' &&
+            current[i]?.value === op.value &&
+            (op.type === 'create' || op.expectedRevision === undefined || current[i]!.revision > op.expectedRevision),
+        )
+      ) {
         return { revision: Math.max(...current.map((c) => c!.revision)), previous: ops.map(() => undefined) };
       }
       // Otherwise name the failed precondition the way every driver does.
@@ -165,7 +200,12 @@ export class EtcdBackend implements Backend {
       wake = undefined;
     };
     const watcher = await this.call('watch', () =>
-      this.client.watch().prefix(this.objects).startRevision(String(after + 1)).withPreviousKV().create(),
+      this.client
+        .watch()
+        .prefix(this.objects)
+        .startRevision(String(after + 1))
+        .withPreviousKV()
+        .create(),
     );
     watcher.on('data', (res) => {
       for (const e of res.events) {
@@ -173,14 +213,24 @@ export class EtcdBackend implements Backend {
         let batch = queue[queue.length - 1];
         if (!batch || batch.revision !== revision) queue.push((batch = { revision, events: [] }));
         const key = e.kv.key.toString('utf8').slice(this.objects.length);
-        const prev = e.prev_kv && e.prev_kv.key ? { prevValue: e.prev_kv.value.toString('utf8'), prevRevision: Number(e.prev_kv.mod_revision) } : {};
-        const event: RawEvent = e.type === 'Delete' ? { type: 'delete', key, ...prev } : { type: 'put', key, value: e.kv.value.toString('utf8'), ...prev };
+        const prev =
+          e.prev_kv && e.prev_kv.key
+            ? { prevValue: e.prev_kv.value.toString('utf8'), prevRevision: Number(e.prev_kv.mod_revision) }
+            : {};
+        const event: RawEvent =
+          e.type === 'Delete'
+            ? { type: 'delete', key, ...prev }
+            : { type: 'put', key, value: e.kv.value.toString('utf8'), ...prev };
         batch.events.push(event);
       }
       notify();
     });
     watcher.on('error', (err) => {
-      failure = new BerthError(/compacted/i.test(err.message) ? 'Compacted' : 'Unavailable', `etcd watch failed: ${err.message}`, { cause: err });
+      failure = new BerthError(
+        /compacted/i.test(err.message) ? 'Compacted' : 'Unavailable',
+        `etcd watch failed: ${err.message}`,
+        { cause: err },
+      );
       notify();
     });
     const onAbort = (): void => notify();
@@ -221,16 +271,22 @@ export class EtcdBackend implements Backend {
   }
 
   async leaseList(): Promise<string[]> {
-    const res = await this.call('lease list', () => this.client.kv.range({ key: enc(this.leasePrefix), range_end: prefixEnd(this.leasePrefix) }));
+    const res = await this.call('lease list', () =>
+      this.client.kv.range({ key: enc(this.leasePrefix), range_end: prefixEnd(this.leasePrefix) }),
+    );
     return res.kvs.map((kv) => kv.value.toString('utf8'));
   }
 
   async leaseSwap(name: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
     const key = enc(this.leasePrefix + name);
-    const compare = [expected === undefined
-      ? { key, target: 'Version' as const, result: 'Equal' as const, version: 0 }
-      : { key, target: 'Value' as const, result: 'Equal' as const, value: enc(expected) }];
-    const success = [next === undefined ? { request_delete_range: { key } } : { request_put: { key, value: enc(next) } }];
+    const compare = [
+      expected === undefined
+        ? { key, target: 'Version' as const, result: 'Equal' as const, version: 0 }
+        : { key, target: 'Value' as const, result: 'Equal' as const, value: enc(expected) },
+    ];
+    const success = [
+      next === undefined ? { request_delete_range: { key } } : { request_put: { key, value: enc(next) } },
+    ];
     const res = await this.call('lease swap', () => this.client.kv.txn({ compare, success }));
     return res.succeeded;
   }

@@ -71,7 +71,11 @@ export class WatchHub<E> {
         this.wake();
       }
     } catch (e) {
-      if (!this.abort.signal.aborted) this.failure = e instanceof BerthError ? e : new BerthError('Unavailable', `store watch failed: ${(e as Error).message}`, { cause: e });
+      if (!this.abort.signal.aborted)
+        this.failure =
+          e instanceof BerthError
+            ? e
+            : new BerthError('Unavailable', `store watch failed: ${(e as Error).message}`, { cause: e });
     }
     this.wake();
   }
@@ -89,15 +93,25 @@ export class WatchHub<E> {
       if (this.failure) throw this.failure;
       if (cursor < this.floor) {
         if (live) {
-          throw new BerthError('Unavailable', `watch subscriber fell behind (at revision ${cursor}, oldest kept ${this.floor}); re-list and watch again`);
+          throw new BerthError(
+            'Unavailable',
+            `watch subscriber fell behind (at revision ${cursor}, oldest kept ${this.floor}); re-list and watch again`,
+          );
         }
         const oldest = await this.backend.oldestRevision();
         if (!this.backend.history || cursor < oldest) {
           const available = this.backend.history ? oldest : this.floor;
-          throw new BerthError('Compacted', `revision ${from} has been compacted; the oldest revision available is ${available}`);
+          throw new BerthError(
+            'Compacted',
+            `revision ${from} has been compacted; the oldest revision available is ${available}`,
+          );
         }
         const batches = await this.backend.history(cursor);
-        if (batches.length === 0) throw new BerthError('Compacted', `revision ${from} is not available; the oldest revision available is ${oldest}`);
+        if (batches.length === 0)
+          throw new BerthError(
+            'Compacted',
+            `revision ${from} is not available; the oldest revision available is ${oldest}`,
+          );
         for (const b of batches) {
           if (b.revision > cursor) {
             yield this.convert(b);

@@ -22,7 +22,8 @@ export function kindPrefix(k: KindRef, namespace?: string): string {
 
 export function keyOf(ref: ObjectRef): string {
   for (const part of [ref.kind, ref.namespace ?? '', ref.name]) {
-    if (part.includes('/')) throw new BerthError('Invalid', `invalid object reference: ${JSON.stringify(part)} contains '/'`);
+    if (part.includes('/'))
+      throw new BerthError('Invalid', `invalid object reference: ${JSON.stringify(part)} contains '/'`);
   }
   return `${kindPrefix(ref, ref.namespace ?? '')}${ref.name}`;
 }

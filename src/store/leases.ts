@@ -11,10 +11,16 @@ export class LeaseBook implements Leases {
       const raw = await this.backend.leaseGet(name);
       const current = raw === undefined ? undefined : (JSON.parse(raw) as LeaseRecord);
       if (current && current.holder !== holder && current.renewTime + current.ttlMs > now) {
-        throw new BerthError('Conflict', `lease ${name} is held by ${current.holder} until ${new Date(current.renewTime + current.ttlMs).toISOString()}`);
+        throw new BerthError(
+          'Conflict',
+          `lease ${name} is held by ${current.holder} until ${new Date(current.renewTime + current.ttlMs).toISOString()}`,
+        );
       }
       const next: LeaseRecord = {
-        name, holder, ttlMs, renewTime: now,
+        name,
+        holder,
+        ttlMs,
+        renewTime: now,
         acquireTime: current && current.holder === holder ? current.acquireTime : now,
       };
       if (await this.backend.leaseSwap(name, raw, JSON.stringify(next))) return next;

@@ -22,10 +22,14 @@ export class MemoryBackend implements Backend {
   }
 
   async range(prefix: string, options: { after?: string; limit?: number } = {}) {
-    let i = lowerBound(this.sortedKeys, options.after !== undefined && options.after >= prefix ? options.after + '\0' : prefix);
+    let i = lowerBound(
+      this.sortedKeys,
+      options.after !== undefined && options.after >= prefix ? options.after + '\0' : prefix,
+    );
     const kvs: KeyValue[] = [];
     for (; i < this.sortedKeys.length && this.sortedKeys[i]!.startsWith(prefix); i++) {
-      if (options.limit !== undefined && kvs.length === options.limit) return { kvs, revision: this.current, more: true };
+      if (options.limit !== undefined && kvs.length === options.limit)
+        return { kvs, revision: this.current, more: true };
       kvs.push(this.kv.get(this.sortedKeys[i]!)!);
     }
     return { kvs, revision: this.current, more: false };
@@ -49,7 +53,12 @@ export class MemoryBackend implements Backend {
       } else {
         if (!prev) this.sortedKeys.splice(lowerBound(this.sortedKeys, op.key), 0, op.key);
         this.kv.set(op.key, { key: op.key, value: op.value, revision });
-        events.push({ type: 'put', key: op.key, value: op.value, ...(prev ? { prevValue: prev.value, prevRevision: prev.revision } : {}) });
+        events.push({
+          type: 'put',
+          key: op.key,
+          value: op.value,
+          ...(prev ? { prevValue: prev.value, prevRevision: prev.revision } : {}),
+        });
       }
     });
     this.log.push({ revision, events });
@@ -66,13 +75,26 @@ export class MemoryBackend implements Backend {
   }
 
   async history(after: number): Promise<RevisionBatch[]> {
-    if (after < this.compacted) throw new BerthError('Compacted', `revision ${after} has been compacted; the oldest revision available is ${this.compacted}`);
-    const start = lowerBound(this.log.map((b) => b.revision), after + 1);
+    if (after < this.compacted)
+      throw new BerthError(
+        'Compacted',
+        `revision ${after} has been compacted; the oldest revision available is ${this.compacted}`,
+      );
+    const start = lowerBound(
+      this.log.map((b) => b.revision),
+      after + 1,
+    );
     return this.log.slice(start, start + HISTORY_PAGE);
   }
 
   async openStream(after: number, signal: AbortSignal): Promise<AsyncIterable<RevisionBatch>> {
-    return followHistory((a) => this.history(a), (s) => this.wakeup.wait(s), () => this.closed, after, signal);
+    return followHistory(
+      (a) => this.history(a),
+      (s) => this.wakeup.wait(s),
+      () => this.closed,
+      after,
+      signal,
+    );
   }
 
   async compact(keep: number): Promise<number> {
@@ -105,7 +127,6 @@ export class MemoryBackend implements Backend {
   private assertOpen(): void {
     if (this.closed) throw new BerthError('Unavailable', 'the store is closed');
   }
-
 }
 
 function lowerBound<T>(xs: readonly T[], x: T): number {

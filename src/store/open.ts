@@ -11,16 +11,26 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     return new RevisionedStore(new MemoryBackend(), options);
   }
   if (url.startsWith('sqlite:')) {
-    const [file, query = ''] = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '').split('?');
+    const [file, query = ''] = url
+      .slice('sqlite:'.length)
+      .replace(/^\/\/(?=\/)/, '')
+      .split('?');
     if (!file) throw new BerthError('Usage', 'sqlite: needs a file path, as sqlite:/var/lib/berth/state.db');
     const sync = new URLSearchParams(query).get('sync');
-    if (sync && sync !== 'full' && sync !== 'normal') throw new BerthError('Usage', `sqlite sync must be full or normal, not ${JSON.stringify(sync)}`);
+    if (sync && sync !== 'full' && sync !== 'normal')
+      throw new BerthError('Usage', `sqlite sync must be full or normal, not ${JSON.stringify(sync)}`);
     const { SqliteBackend } = await import('./sqlite.js');
-    return new RevisionedStore(new SqliteBackend(file, { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' }), options);
+    return new RevisionedStore(
+      new SqliteBackend(file, { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' }),
+      options,
+    );
   }
   if (url.startsWith('etcd://')) {
     const { EtcdBackend, parseEtcdUrl } = await import('./etcd.js');
     return new RevisionedStore(new EtcdBackend(parseEtcdUrl(url)), options);
   }
-  throw new BerthError('Usage', `unknown store URL ${JSON.stringify(url)}: use sqlite:PATH, etcd://host:port[,host:port…][/prefix] or memory:`);
+  throw new BerthError(
+    'Usage',
+    `unknown store URL ${JSON.stringify(url)}: use sqlite:PATH, etcd://host:port[,host:port…][/prefix] or memory:`,
+  );
 }

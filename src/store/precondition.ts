@@ -10,7 +10,10 @@ export function preconditionError(op: BackendOp, current: KeyValue | undefined):
   }
   if (!current) return new BerthError('NotFound', `${describeKey(op.key)} not found`);
   if (op.expectedRevision !== undefined && op.expectedRevision !== current.revision) {
-    return new BerthError('Conflict', `${describeKey(op.key)} was modified: expected resourceVersion ${op.expectedRevision}, it is ${current.revision}; read it again and retry`);
+    return new BerthError(
+      'Conflict',
+      `${describeKey(op.key)} was modified: expected resourceVersion ${op.expectedRevision}, it is ${current.revision}; read it again and retry`,
+    );
   }
   return undefined;
 }

@@ -55,12 +55,18 @@ function openChecked(file: string): Database.Database {
   try {
     db = new Database(file);
     db.pragma('journal_mode = WAL');
-    const problems = (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    const problems = (db.pragma('quick_check') as { quick_check: string }[])
+      .map((r) => r.quick_check)
+      .filter((r) => r !== 'ok');
     if (problems.length) throw new Error(problems.slice(0, 3).join('; '));
     return db;
   } catch (e) {
     db?.close();
-    throw new BerthError('Unavailable', `the store ${file} is damaged (${(e as Error).message}): restore it from a backup, or start the server with --reset to move it aside and start with an empty store`, { cause: e });
+    throw new BerthError(
+      'Unavailable',
+      `the store ${file} is damaged (${(e as Error).message}): restore it from a backup, or start the server with --reset to move it aside and start with an empty store`,
+      { cause: e },
+    );
   }
 }
 
@@ -71,11 +77,19 @@ export class SqliteBackend implements Backend {
   private closed = false;
   private readonly q;
   private readonly commitTxn: Database.Transaction<(ops: BackendOp[]) => CommitResult>;
-  private readonly rangeTxn: Database.Transaction<(prefix: string, options: { after?: string; limit?: number }) => { kvs: KeyValue[]; revision: number; more: boolean }>;
+  private readonly rangeTxn: Database.Transaction<
+    (
+      prefix: string,
+      options: { after?: string; limit?: number },
+    ) => { kvs: KeyValue[]; revision: number; more: boolean }
+  >;
   private readonly flushTxn: Database.Transaction<(batch: PendingCommit[]) => void>;
   private pending: PendingCommit[] = [];
 
-  constructor(private readonly file: string, options: SqliteOptions = {}) {
+  constructor(
+    private readonly file: string,
+    options: SqliteOptions = {},
+  ) {
     if (file !== ':memory:') privateDir(path.dirname(path.resolve(file)));
     this.db = openChecked(file);
     // SQLite gives the -wal and -shm files the database file's mode.
@@ -95,12 +109,18 @@ export class SqliteBackend implements Backend {
       meta: this.db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE name = ?'),
       setMeta: this.db.prepare('UPDATE meta SET value = ? WHERE name = ?'),
       get: this.db.prepare<[string], KeyValue>('SELECT key, value, revision FROM kv WHERE key = ?'),
-      range: this.db.prepare<[string, string, number], KeyValue>('SELECT key, value, revision FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ?'),
+      range: this.db.prepare<[string, string, number], KeyValue>(
+        'SELECT key, value, revision FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ?',
+      ),
       insert: this.db.prepare('INSERT INTO kv (key, value, revision) VALUES (?, ?, ?)'),
       update: this.db.prepare('UPDATE kv SET value = ?, revision = ? WHERE key = ? AND revision = ?'),
       remove: this.db.prepare('DELETE FROM kv WHERE key = ? AND revision = ?'),
-      log: this.db.prepare('INSERT INTO log (revision, seq, key, type, value, prev_value, prev_revision) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      history: this.db.prepare<[number, number], LogRow>('SELECT revision, key, type, value, prev_value, prev_revision FROM log WHERE revision > ? AND revision <= ? ORDER BY revision, seq'),
+      log: this.db.prepare(
+        'INSERT INTO log (revision, seq, key, type, value, prev_value, prev_revision) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      history: this.db.prepare<[number, number], LogRow>(
+        'SELECT revision, key, type, value, prev_value, prev_revision FROM log WHERE revision > ? AND revision <= ? ORDER BY revision, seq',
+      ),
       compactSlice: this.db.prepare('DELETE FROM log WHERE revision > ? AND revision <= ?'),
       leaseGet: this.db.prepare<[string], { value: string }>('SELECT value FROM leases WHERE name = ?'),
       leaseList: this.db.prepare<[], { value: string }>('SELECT value FROM leases ORDER BY name'),
@@ -138,8 +158,18 @@ export class SqliteBackend implements Backend {
    */
   private storageError(e: unknown): unknown {
     const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_FULL') return new BerthError('Unavailable', `the store's disk is full (${this.file}): the write was refused and nothing of it was applied; free space and retry`, { cause: e });
-    if (code?.startsWith('SQLITE_IOERR')) return new BerthError('Unavailable', `the store could not write ${this.file} (${code}): the write was refused and nothing of it was applied`, { cause: e });
+    if (code === 'SQLITE_FULL')
+      return new BerthError(
+        'Unavailable',
+        `the store's disk is full (${this.file}): the write was refused and nothing of it was applied; free space and retry`,
+        { cause: e },
+      );
+    if (code?.startsWith('SQLITE_IOERR'))
+      return new BerthError(
+        'Unavailable',
+        `the store could not write ${this.file} (${code}): the write was refused and nothing of it was applied`,
+        { cause: e },
+      );
     return e;
   }
 
@@ -194,10 +224,12 @@ export class SqliteBackend implements Backend {
         this.q.log.run(revision, seq, op.key, 0, op.value, null, null);
       } else if (op.type === 'update') {
         // The compare-and-swap itself: the row must still be at the revision we read.
-        if (this.q.update.run(op.value, revision, op.key, prev!.revision).changes !== 1) throw new BerthError('Conflict', `${op.key} changed during the write`);
+        if (this.q.update.run(op.value, revision, op.key, prev!.revision).changes !== 1)
+          throw new BerthError('Conflict', `${op.key} changed during the write`);
         this.q.log.run(revision, seq, op.key, 0, op.value, prev!.value, prev!.revision);
       } else {
-        if (this.q.remove.run(op.key, prev!.revision).changes !== 1) throw new BerthError('Conflict', `${op.key} changed during the write`);
+        if (this.q.remove.run(op.key, prev!.revision).changes !== 1)
+          throw new BerthError('Conflict', `${op.key} changed during the write`);
         this.q.log.run(revision, seq, op.key, 1, null, prev!.value, prev!.revision);
       }
     });
@@ -216,14 +248,24 @@ export class SqliteBackend implements Backend {
   async history(after: number): Promise<RevisionBatch[]> {
     return this.db.transaction(() => {
       const compacted = this.metaValue('compacted');
-      if (after < compacted) throw new BerthError('Compacted', `revision ${after} has been compacted; the oldest revision available is ${compacted}`);
+      if (after < compacted)
+        throw new BerthError(
+          'Compacted',
+          `revision ${after} has been compacted; the oldest revision available is ${compacted}`,
+        );
       const upTo = Math.min(this.metaValue('revision'), after + HISTORY_PAGE_REVISIONS);
       return toBatches(this.q.history.all(after, upTo));
     })();
   }
 
   async openStream(after: number, signal: AbortSignal): Promise<AsyncIterable<RevisionBatch>> {
-    return followHistory((a) => this.history(a), (s) => this.wakeup.wait(s, POLL_MS), () => this.closed, after, signal);
+    return followHistory(
+      (a) => this.history(a),
+      (s) => this.wakeup.wait(s, POLL_MS),
+      () => this.closed,
+      after,
+      signal,
+    );
   }
 
   async compact(keep: number): Promise<number> {
@@ -231,10 +273,12 @@ export class SqliteBackend implements Backend {
     let done = this.metaValue('compacted');
     while (done < target && !this.closed) {
       const next = Math.min(target, done + COMPACT_SLICE_REVISIONS);
-      this.db.transaction(() => {
-        this.q.compactSlice.run(done, next);
-        this.q.setMeta.run(next, 'compacted');
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.q.compactSlice.run(done, next);
+          this.q.setMeta.run(next, 'compacted');
+        })
+        .immediate();
       done = next;
       // Let writers in between slices.
       await new Promise((r) => setImmediate(r));
@@ -262,8 +306,6 @@ export class SqliteBackend implements Backend {
     this.wakeup.wake();
     this.db.close();
   }
-
-
 }
 
 function toBatches(rows: LogRow[]): RevisionBatch[] {

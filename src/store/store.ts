@@ -11,7 +11,17 @@ import { WatchHub, type HubBatch } from './hub.js';
 import { describeRef, keyOf, kindPrefix, refOf } from './keys.js';
 import { LeaseBook } from './leases.js';
 import type {
-  KubeObject, ListOptions, ListResult, ObjectRef, Store, TxnLimits, TxnOp, TxnResult, WatchEvent, WatchOptions, WriteOptions,
+  KubeObject,
+  ListOptions,
+  ListResult,
+  ObjectRef,
+  Store,
+  TxnLimits,
+  TxnOp,
+  TxnResult,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
 } from './types.js';
 
 /** As etcd's default request limit: larger objects belong somewhere else. */
@@ -31,7 +41,11 @@ class PreparedEvent {
   private parsed: KubeObject | undefined;
   private parsedPrev: KubeObject | undefined;
 
-  constructor(readonly key: string, private readonly raw: RawEvent, private readonly revision: number) {
+  constructor(
+    readonly key: string,
+    private readonly raw: RawEvent,
+    private readonly revision: number,
+  ) {
     this.type = raw.type === 'delete' ? 'DELETED' : raw.prevValue !== undefined ? 'MODIFIED' : 'ADDED';
   }
 
@@ -43,7 +57,11 @@ class PreparedEvent {
 
   get prevObject(): KubeObject | undefined {
     if (this.raw.prevValue === undefined) return undefined;
-    return (this.parsedPrev ??= decode({ key: this.key, value: this.raw.prevValue, revision: this.raw.prevRevision ?? 0 }));
+    return (this.parsedPrev ??= decode({
+      key: this.key,
+      value: this.raw.prevValue,
+      revision: this.raw.prevRevision ?? 0,
+    }));
   }
 }
 
@@ -52,7 +70,10 @@ export class RevisionedStore implements Store {
   readonly txnLimits: TxnLimits;
   private readonly hub: WatchHub<PreparedEvent>;
 
-  constructor(private readonly backend: Backend, options: StoreOptions = {}) {
+  constructor(
+    private readonly backend: Backend,
+    options: StoreOptions = {},
+  ) {
     this.txnLimits = backend.txnLimits ?? { maxOps: Infinity, maxBytes: Infinity };
     this.hub = new WatchHub(backend, (b) => prepare(b), { ringEvents: options.watchRingEvents ?? 10_000 });
     this.leases = new LeaseBook(backend);
@@ -104,7 +125,9 @@ export class RevisionedStore implements Store {
   }
 
   async update<T extends KubeObject>(object: T, options: WriteOptions = {}): Promise<T> {
-    return (await this.txn([{ op: 'update', object, expectedRevision: options.expectedRevision ?? revisionOf(object) }])).results[0] as T;
+    return (
+      await this.txn([{ op: 'update', object, expectedRevision: options.expectedRevision ?? revisionOf(object) }])
+    ).results[0] as T;
   }
 
   async delete<T extends KubeObject>(ref: ObjectRef, options: WriteOptions = {}): Promise<T> {
@@ -116,7 +139,8 @@ export class RevisionedStore implements Store {
     const keys = new Set<string>();
     const backendOps = ops.map((op) => {
       const backendOp = backendOpOf(op);
-      if (keys.has(backendOp.key)) throw new BerthError('Invalid', `a transaction may write ${backendOp.key} only once`);
+      if (keys.has(backendOp.key))
+        throw new BerthError('Invalid', `a transaction may write ${backendOp.key} only once`);
       keys.add(backendOp.key);
       return backendOp;
     });
@@ -134,7 +158,9 @@ export class RevisionedStore implements Store {
   }
 
   async *watch<T extends KubeObject>(options: WatchOptions): AsyncGenerator<WatchEvent<T>> {
-    const prefix = options.kind ? kindPrefix({ group: options.group ?? '', kind: options.kind }, options.namespace) : undefined;
+    const prefix = options.kind
+      ? kindPrefix({ group: options.group ?? '', kind: options.kind }, options.namespace)
+      : undefined;
     const labels = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
     const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
     for await (const batch of this.hub.subscribe(options.fromRevision, options.signal)) {
@@ -171,7 +197,8 @@ function revisionOf(obj: KubeObject): number | undefined {
   const rv = obj.metadata?.resourceVersion;
   if (rv === undefined || rv === '') return undefined;
   const n = Number(rv);
-  if (!Number.isSafeInteger(n) || n < 0) throw new BerthError('Invalid', `invalid resourceVersion ${JSON.stringify(rv)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new BerthError('Invalid', `invalid resourceVersion ${JSON.stringify(rv)}`);
   return n;
 }
 
@@ -180,7 +207,10 @@ function encode(obj: KubeObject): string {
   const { resourceVersion: _ignored, ...metadata } = obj.metadata;
   const json = JSON.stringify({ ...obj, metadata });
   if (json.length > MAX_OBJECT_BYTES && Buffer.byteLength(json) > MAX_OBJECT_BYTES) {
-    throw new BerthError('Invalid', `${describeRef(refOf(obj))} is ${Buffer.byteLength(json)} bytes; the store refuses objects over 1 MiB (move large data out of the object)`);
+    throw new BerthError(
+      'Invalid',
+      `${describeRef(refOf(obj))} is ${Buffer.byteLength(json)} bytes; the store refuses objects over 1 MiB (move large data out of the object)`,
+    );
   }
   return json;
 }
@@ -190,7 +220,9 @@ function backendOpOf(op: TxnOp): BackendOp {
   const key = keyOf(op.op === 'delete' ? op.ref : refOf(op.object));
   if (op.op === 'delete') return { type: 'delete', key, expectedRevision: op.expectedRevision };
   const value = encode(op.object);
-  return op.op === 'create' ? { type: 'create', key, value } : { type: 'update', key, value, expectedRevision: op.expectedRevision };
+  return op.op === 'create'
+    ? { type: 'create', key, value }
+    : { type: 'update', key, value, expectedRevision: op.expectedRevision };
 }
 
 /** A transaction's size as the driver counts it: keys and values, in bytes. */
@@ -201,14 +233,21 @@ function opBytes(op: BackendOp): number {
 function refuseOversized(ops: BackendOp[], limits: TxnLimits, driver: string): void {
   const bytes = Number.isFinite(limits.maxBytes) ? ops.reduce((n, op) => n + opBytes(op), 0) : 0;
   if (ops.length <= limits.maxOps && bytes <= limits.maxBytes) return;
-  throw new BerthError('RequestEntityTooLarge', `a transaction of ${ops.length} operations${bytes ? ` (${bytes} bytes)` : ''} is more than ${driver} takes in one (${limits.maxOps} operations, ${limits.maxBytes} bytes); split it`);
+  throw new BerthError(
+    'RequestEntityTooLarge',
+    `a transaction of ${ops.length} operations${bytes ? ` (${bytes} bytes)` : ''} is more than ${driver} takes in one (${limits.maxOps} operations, ${limits.maxBytes} bytes); split it`,
+  );
 }
 
 /**
  * Splits ops into consecutive groups that each fit one transaction, in order. For a caller that
  * would rather apply a large change in parts than not at all (and says so).
  */
-export function splitTxn<T = TxnOp>(items: T[], limits: TxnLimits, opOf: (item: T) => TxnOp = (item) => item as TxnOp): T[][] {
+export function splitTxn<T = TxnOp>(
+  items: T[],
+  limits: TxnLimits,
+  opOf: (item: T) => TxnOp = (item) => item as TxnOp,
+): T[][] {
   if (items.length <= limits.maxOps && !Number.isFinite(limits.maxBytes)) return [items];
   const groups: T[][] = [];
   let current: T[] = [];
@@ -246,7 +285,12 @@ function matches(obj: KubeObject, labels?: Selector, fields?: FieldSelector): bo
  * With a selector, a watch sees an object enter (ADDED) and leave (DELETED) the selection as
  * Kubernetes' watch cache reports it, not only its own ADDED/DELETED.
  */
-function filterEvent(e: PreparedEvent, revision: number, labels?: Selector, fields?: FieldSelector): WatchEvent | undefined {
+function filterEvent(
+  e: PreparedEvent,
+  revision: number,
+  labels?: Selector,
+  fields?: FieldSelector,
+): WatchEvent | undefined {
   const prevObject = e.prevObject;
   const base = { revision, ...(prevObject ? { prevObject } : {}) };
   if (!labels && !fields) return { type: e.type, object: e.object, ...base };
@@ -255,7 +299,12 @@ function filterEvent(e: PreparedEvent, revision: number, labels?: Selector, fiel
   if (e.type === 'DELETED') return before ? { type: 'DELETED', object: e.object, ...base } : undefined;
   if (now && before) return { type: 'MODIFIED', object: e.object, ...base };
   if (now) return { type: 'ADDED', object: e.object, ...base };
-  if (before) return { type: 'DELETED', object: { ...e.prevObject!, metadata: { ...e.prevObject!.metadata, resourceVersion: String(revision) } }, ...base };
+  if (before)
+    return {
+      type: 'DELETED',
+      object: { ...e.prevObject!, metadata: { ...e.prevObject!.metadata, resourceVersion: String(revision) } },
+      ...base,
+    };
   return undefined;
 }
 
@@ -270,5 +319,8 @@ function decodeContinue(token: string, prefix: string): string {
   } catch {
     // fall through
   }
-  throw new BerthError('Invalid', 'invalid continue token: it belongs to another list or is corrupt; start the list again');
+  throw new BerthError(
+    'Invalid',
+    'invalid continue token: it belongs to another list or is corrupt; start the list again',
+  );
 }

@@ -62,9 +62,20 @@ export class ApplicationController implements Controller {
    * `warmUp` runs once, when the first Application appears: the server starts its manifest loader
    * threads then (a server with no Applications never needs them).
    */
-  constructor(private readonly deps: SyncDeps & { log: Logger; warmUp?: () => void; reconciled?: (seconds: number, result: string) => void }, private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly deps: SyncDeps & {
+      log: Logger;
+      warmUp?: () => void;
+      reconciled?: (seconds: number, result: string) => void;
+    },
+    private readonly random: () => number = Math.random,
+  ) {}
 
-  watch(enqueue: (key: string) => void, informers: InformerFactory, enqueueAfter: (key: string, ms: number) => void): void {
+  watch(
+    enqueue: (key: string) => void,
+    informers: InformerFactory,
+    enqueueAfter: (key: string, ms: number) => void,
+  ): void {
     this.enqueue = enqueue;
     this.enqueueAfter = enqueueAfter;
     this.apps = informers.for<ApplicationObject>(APPLICATION);
@@ -84,7 +95,9 @@ export class ApplicationController implements Controller {
       labelled: (app) => declarable.flatMap((i) => i.byIndex(INSTANCE_INDEX, app)),
       get: (o) => {
         const kind = { group: groupOf(o.apiVersion), kind: o.kind };
-        return KINDS.some((k) => k.declarable && k.group === kind.group && k.kind === kind.kind) ? informers.for(kind).get(o.metadata.namespace, o.metadata.name) : undefined;
+        return KINDS.some((k) => k.declarable && k.group === kind.group && k.kind === kind.kind)
+          ? informers.for(kind).get(o.metadata.namespace, o.metadata.name)
+          : undefined;
       },
     };
     // Endpoints have no tracking annotation of their own: the app managing their Service owns them.
@@ -111,7 +124,10 @@ export class ApplicationController implements Controller {
       this.warmedUp = true;
       this.deps.warmUp?.();
     }
-    const changed = e.type === 'ADDED' || e.object.metadata.generation !== e.prevObject?.metadata.generation || syncRequest(e.object) !== syncRequest(e.prevObject);
+    const changed =
+      e.type === 'ADDED' ||
+      e.object.metadata.generation !== e.prevObject?.metadata.generation ||
+      syncRequest(e.object) !== syncRequest(e.prevObject);
     if (!changed) return;
     // A new or changed spec is compared with the branch as it is now, not as another app sharing
     // the repository fetched it a moment ago (the source fetches a repository at most every few seconds).
@@ -151,7 +167,11 @@ export class ApplicationController implements Controller {
       // Read afresh, not from the cache: the reconcile writes the status onto what it read.
       const app = await this.deps.store.get<ApplicationObject>({ ...APPLICATION, namespace, name });
       const started = performance.now();
-      const outcome = await reconcileApplication({ ...this.deps, memo: this.memo, ...(this.live ? { live: this.live } : {}) }, app, { force, changed, offline: !pollDue });
+      const outcome = await reconcileApplication(
+        { ...this.deps, memo: this.memo, ...(this.live ? { live: this.live } : {}) },
+        app,
+        { force, changed, offline: !pollDue },
+      );
       this.deps.reconciled?.((performance.now() - started) / 1000, outcome.result);
       this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
       const poll = pollIntervalOf(app) * (0.9 + 0.2 * this.random());
@@ -177,5 +197,7 @@ function appKeyOf(o: KubeObject): string | undefined {
   return app ? `${app.namespace}/${app.name}` : undefined;
 }
 
-const key = (a: { metadata: { namespace?: string; name: string } }): string => `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
-const syncRequest = (a: ApplicationObject | undefined): string | undefined => a?.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
+const key = (a: { metadata: { namespace?: string; name: string } }): string =>
+  `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
+const syncRequest = (a: ApplicationObject | undefined): string | undefined =>
+  a?.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];

@@ -14,12 +14,27 @@ export function withinPrefix(target: string, prefix: string): boolean {
 }
 
 /** May the credentials in a Secret (its decoded data) be sent to `target`? */
-export function mayUseCredentials(secretName: string, data: Record<string, string | undefined>, target: string): CredentialCheck {
+export function mayUseCredentials(
+  secretName: string,
+  data: Record<string, string | undefined>,
+  target: string,
+): CredentialCheck {
   const prefix = data.url?.trim();
-  if (!prefix) return { ok: false, problem: `Secret ${secretName} names no url: a credentials Secret says which URL prefix it is for (data.url), and is used for nothing else` };
-  if (!withinPrefix(target, prefix)) return { ok: false, problem: `Secret ${secretName} is for ${prefix}, not ${target}: its credentials were not sent` };
+  if (!prefix)
+    return {
+      ok: false,
+      problem: `Secret ${secretName} names no url: a credentials Secret says which URL prefix it is for (data.url), and is used for nothing else`,
+    };
+  if (!withinPrefix(target, prefix))
+    return {
+      ok: false,
+      problem: `Secret ${secretName} is for ${prefix}, not ${target}: its credentials were not sent`,
+    };
   if (target.startsWith('http://') && data.insecure?.trim() !== 'true') {
-    return { ok: false, problem: `Secret ${secretName}'s credentials would go over plain http:// to ${target}: refused (set insecure: "true" in the Secret to allow it)` };
+    return {
+      ok: false,
+      problem: `Secret ${secretName}'s credentials would go over plain http:// to ${target}: refused (set insecure: "true" in the Secret to allow it)`,
+    };
   }
   return { ok: true };
 }

@@ -10,8 +10,7 @@ import { LiveView } from './live.js';
 import { sourceSpec, syncOption, type ApplicationObject, type SyncDeps } from './sync.js';
 
 export type DiffOutcome =
-  | { ok: true; report: DiffReport }
-  | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
+  { ok: true; report: DiffReport } | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
 
 export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
   const { problem, ...base } = await sourceSpec(deps.store, app);
@@ -19,12 +18,20 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
   const spec = { ...base, ...(revision ? { targetRevision: revision } : {}) };
   const resolved = await deps.source.refresh(spec, { force: true });
   if (!resolved.ok) return { ok: false, reason: 'SourceError', errors: [resolved.condition.message] };
-  const artifact = await deps.source.artifact(spec, resolved.value.commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
+  const artifact = await deps.source.artifact(spec, resolved.value.commit, {
+    strict: false,
+    defaultNamespace: app.spec.destination?.namespace ?? 'default',
+  });
   if (!artifact.ok) return { ok: false, reason: 'SourceError', errors: [artifact.condition.message] };
-  if (artifact.value.result.errors.length) return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
+  if (artifact.value.result.errors.length)
+    return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
   const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
   const live = await new LiveView(ref.name).read(deps.store, desired);
-  const p = plan(ref, desired, live, { prune: true, ignoreDifferences: app.spec.ignoreDifferences ?? [], adopt: syncOption(app, 'AdoptExisting') });
+  const p = plan(ref, desired, live, {
+    prune: true,
+    ignoreDifferences: app.spec.ignoreDifferences ?? [],
+    adopt: syncOption(app, 'AdoptExisting'),
+  });
   return { ok: true, report: diffReport(p, resolved.value.commit) };
 }

@@ -1,3 +1,10 @@
-export { reconcileApplication, type AppMemo, type ApplicationObject, type ApplicationStatus, type SyncDeps, type SyncOutcome } from './sync.js';
+export {
+  reconcileApplication,
+  type AppMemo,
+  type ApplicationObject,
+  type ApplicationStatus,
+  type SyncDeps,
+  type SyncOutcome,
+} from './sync.js';
 export { ApplicationController, pollIntervalOf, DEFAULT_POLL_MS } from './controller.js';
 export { diffApplication, type DiffOutcome } from './diff.js';

@@ -21,7 +21,12 @@ export interface LedgerEntry {
 const LEDGER_LIMIT = 50;
 
 /** Records what happened to `revision` now; returns the new ledger (the newest last). */
-export function record(ledger: LedgerEntry[] | undefined, revision: string, at: string, event: { synced?: boolean; healthy?: boolean; serving?: boolean; state?: CommitState; description: string }): LedgerEntry[] {
+export function record(
+  ledger: LedgerEntry[] | undefined,
+  revision: string,
+  at: string,
+  event: { synced?: boolean; healthy?: boolean; serving?: boolean; state?: CommitState; description: string },
+): LedgerEntry[] {
   const list = [...(ledger ?? [])];
   let entry = list.find((e) => e.revision === revision);
   if (!entry) {
@@ -49,8 +54,17 @@ export interface CommitStatusTarget {
 export async function postCommitStatus(target: CommitStatusTarget, entry: LedgerEntry): Promise<void> {
   const res = await fetch(target.url.replace('{sha}', entry.revision), {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...(target.token ? { authorization: `token ${target.token}` } : {}) },
-    body: JSON.stringify({ state: entry.state, description: (entry.description ?? '').slice(0, 140), context: target.context ?? 'berth', ...(target.targetURL ? { target_url: target.targetURL } : {}) }),
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(target.token ? { authorization: `token ${target.token}` } : {}),
+    },
+    body: JSON.stringify({
+      state: entry.state,
+      description: (entry.description ?? '').slice(0, 140),
+      context: target.context ?? 'berth',
+      ...(target.targetURL ? { target_url: target.targetURL } : {}),
+    }),
     signal: AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`commit status POST to ${new URL(target.url).host} answered HTTP ${res.status}`);

@@ -39,7 +39,11 @@ export class LiveView {
   private readonly extra = new Set<string>();
 
   /** keyOf: objectKey, or a cached one (the same objects are asked about on every reconcile). */
-  constructor(private readonly app: string, private readonly keyOf: (o: KubeObject) => string = objectKey, private readonly source?: LiveSource) {}
+  constructor(
+    private readonly app: string,
+    private readonly keyOf: (o: KubeObject) => string = objectKey,
+    private readonly source?: LiveSource,
+  ) {}
 
   /**
    * The live side of a plan, exact at the store's current revision: every object labelled as this
@@ -73,7 +77,8 @@ export class LiveView {
   /** What a transaction this app made wrote: the view stays exact without reading it back. */
   applied(written: KubeObject[], deleted: KubeObject[], revision: number): void {
     if (this.source) {
-      for (const o of written) this.pending.set(this.keyOf(o), { object: o, revision: Number(o.metadata.resourceVersion) });
+      for (const o of written)
+        this.pending.set(this.keyOf(o), { object: o, revision: Number(o.metadata.resourceVersion) });
       for (const o of deleted) this.pending.set(this.keyOf(o), { deleted: o, revision });
       return;
     }
@@ -138,7 +143,8 @@ export class LiveView {
         if (next.done) return false;
         const e = next.value;
         const key = this.keyOf(e.object);
-        const ours = e.type !== 'DELETED' && (e.object.metadata.labels?.[INSTANCE_LABEL] === this.app || this.extra.has(key));
+        const ours =
+          e.type !== 'DELETED' && (e.object.metadata.labels?.[INSTANCE_LABEL] === this.app || this.extra.has(key));
         if (ours) this.objects.set(key, e.object);
         else this.objects.delete(key);
         this.revision = e.revision;

@@ -15,7 +15,14 @@ import type { HookRun } from '../api/types.gen.js';
 import type { KubeObject } from '../store/types.js';
 import { record, type CommitState } from './ledger.js';
 import { DEFAULT_PROJECT_NAME, formatViolation, type Violation } from './project.js';
-import type { ApplicationObject, ApplicationStatus, Condition, HistoryEntry, PinRequest, RollbackState } from './types.js';
+import type {
+  ApplicationObject,
+  ApplicationStatus,
+  Condition,
+  HistoryEntry,
+  PinRequest,
+  RollbackState,
+} from './types.js';
 
 const HISTORY_LIMIT = 10;
 const MAX_STATUS_RESOURCES = 2000;
@@ -23,7 +30,12 @@ const MAX_STATUS_RESOURCES = 2000;
 export type ConditionSetting = Omit<Condition, 'type' | 'lastTransitionTime'> | undefined;
 
 /** Sets (or, given undefined, clears) a condition; as Kubernetes, lastTransitionTime moves only when its status does. */
-export function setCondition(status: ApplicationStatus, type: AppConditionType, c: ConditionSetting, now: string): void {
+export function setCondition(
+  status: ApplicationStatus,
+  type: AppConditionType,
+  c: ConditionSetting,
+  now: string,
+): void {
   const before = (status.conditions ?? []).find((x) => x.type === type);
   const others = (status.conditions ?? []).filter((x) => x.type !== type);
   const since = before && before.status === c?.status && before.lastTransitionTime ? before.lastTransitionTime : now;
@@ -33,16 +45,23 @@ export function setCondition(status: ApplicationStatus, type: AppConditionType, 
 /** The status a reconcile starts from: the last one, stamped with this reconcile. */
 export function beginStatus(app: ApplicationObject, syncRequest: string | undefined, now: string): ApplicationStatus {
   return {
-    ...structuredClone(app.status ?? {}), reconciledAt: now,
+    ...structuredClone(app.status ?? {}),
+    reconciledAt: now,
     ...(app.metadata.generation ? { observedGeneration: app.metadata.generation } : {}),
     ...(syncRequest ? { lastSyncRequest: syncRequest } : {}),
   };
 }
 
 /** The source could not be read: nothing changes but the condition; the sync status keeps its revision as Unknown. */
-export function sourceFailed(status: ApplicationStatus, failure: { reason: string; message: string }, now: string, options: { unknownSync?: boolean } = {}): void {
+export function sourceFailed(
+  status: ApplicationStatus,
+  failure: { reason: string; message: string },
+  now: string,
+  options: { unknownSync?: boolean } = {},
+): void {
   setCondition(status, APP_CONDITION.SourceError, { status: 'True', ...failure }, now);
-  if (options.unknownSync) status.sync = { status: 'Unknown', ...(status.sync?.revision ? { revision: status.sync.revision } : {}) };
+  if (options.unknownSync)
+    status.sync = { status: 'Unknown', ...(status.sync?.revision ? { revision: status.sync.revision } : {}) };
 }
 
 /**
@@ -55,11 +74,23 @@ export function syncedCommitToCheck(status: ApplicationStatus, head: string, man
   return synced && head !== synced && !manual ? synced : undefined;
 }
 
-export function historyRewritten(status: ApplicationStatus, app: ApplicationObject, head: string, synced: string, now: string): void {
-  setCondition(status, APP_CONDITION.HistoryRewritten, {
-    status: 'True', reason: APP_REASON.ForcePush,
-    message: `the tracked branch no longer contains the synced commit ${synced.slice(0, 7)} (history was rewritten); nothing was applied. Run \`berth app sync ${app.metadata.name}\` to sync ${head.slice(0, 7)} anyway`,
-  }, now);
+export function historyRewritten(
+  status: ApplicationStatus,
+  app: ApplicationObject,
+  head: string,
+  synced: string,
+  now: string,
+): void {
+  setCondition(
+    status,
+    APP_CONDITION.HistoryRewritten,
+    {
+      status: 'True',
+      reason: APP_REASON.ForcePush,
+      message: `the tracked branch no longer contains the synced commit ${synced.slice(0, 7)} (history was rewritten); nothing was applied. Run \`berth app sync ${app.metadata.name}\` to sync ${head.slice(0, 7)} anyway`,
+    },
+    now,
+  );
   status.sync = { status: 'OutOfSync', revision: head };
 }
 
@@ -68,30 +99,69 @@ export function historyRewritten(status: ApplicationStatus, app: ApplicationObje
  * holds an earlier one. A new pin request starts a pin (and a sync); the pin ends when the branch
  * head moves past the one it was made at, or when the request is withdrawn (`app sync --resume`).
  */
-export function rollbackTarget(requested: PinRequest | undefined, head: string, current: RollbackState | undefined, now: string, manualSync: boolean): { commit: string; rollback: RollbackState | undefined; start: boolean } {
+export function rollbackTarget(
+  requested: PinRequest | undefined,
+  head: string,
+  current: RollbackState | undefined,
+  now: string,
+  manualSync: boolean,
+): { commit: string; rollback: RollbackState | undefined; start: boolean } {
   if (!requested) {
     // An automatic rollback holds like a manual one, until the branch moves on or someone syncs.
     if (current?.state === 'Paused' && current.request.startsWith('auto@') && !manualSync) {
-      return head !== current.branchHead ? { commit: head, rollback: { ...current, state: 'Resumed' }, start: false } : { commit: current.revision, rollback: current, start: false };
+      return head !== current.branchHead
+        ? { commit: head, rollback: { ...current, state: 'Resumed' }, start: false }
+        : { commit: current.revision, rollback: current, start: false };
     }
-    return { commit: head, rollback: current?.state === 'Paused' ? { ...current, state: 'Resumed' } : current, start: false };
+    return {
+      commit: head,
+      rollback: current?.state === 'Paused' ? { ...current, state: 'Resumed' } : current,
+      start: false,
+    };
   }
   if (current?.request !== requested.request) {
-    return { commit: requested.commit, rollback: { request: requested.request, revision: requested.commit, kind: requested.kind, branchHead: head, state: 'Paused', since: now }, start: true };
+    return {
+      commit: requested.commit,
+      rollback: {
+        request: requested.request,
+        revision: requested.commit,
+        kind: requested.kind,
+        branchHead: head,
+        state: 'Paused',
+        since: now,
+      },
+      start: true,
+    };
   }
-  if (current.state === 'Paused' && head !== current.branchHead) return { commit: head, rollback: { ...current, state: 'Resumed' }, start: false };
+  if (current.state === 'Paused' && head !== current.branchHead)
+    return { commit: head, rollback: { ...current, state: 'Resumed' }, start: false };
   return { commit: current.state === 'Paused' ? current.revision : head, rollback: current, start: false };
 }
 
 /** Records the pin in the status: RollbackActive while it holds. */
-export function pinned(status: ApplicationStatus, app: ApplicationObject, commit: string, rollback: RollbackState | undefined, now: string): void {
+export function pinned(
+  status: ApplicationStatus,
+  app: ApplicationObject,
+  commit: string,
+  rollback: RollbackState | undefined,
+  now: string,
+): void {
   status.rollback = rollback;
   if (rollback?.state !== 'Paused') return setCondition(status, APP_CONDITION.RollbackActive, undefined, now);
-  const what = rollback.kind === 'revision' ? `synced to ${JSON.stringify(rollback.request.slice(0, rollback.request.lastIndexOf('@')))} (${commit.slice(0, 7)}) by request` : `rolled back to ${commit.slice(0, 7)}`;
-  setCondition(status, APP_CONDITION.RollbackActive, {
-    status: 'True', reason: rollback.kind === 'revision' ? APP_REASON.PinnedRevision : APP_REASON.RolledBack,
-    message: `${what}; automated sync is paused until a new commit lands on the tracked branch, or \`berth app sync ${app.metadata.name} --resume\``,
-  }, now);
+  const what =
+    rollback.kind === 'revision'
+      ? `synced to ${JSON.stringify(rollback.request.slice(0, rollback.request.lastIndexOf('@')))} (${commit.slice(0, 7)}) by request`
+      : `rolled back to ${commit.slice(0, 7)}`;
+  setCondition(
+    status,
+    APP_CONDITION.RollbackActive,
+    {
+      status: 'True',
+      reason: rollback.kind === 'revision' ? APP_REASON.PinnedRevision : APP_REASON.RolledBack,
+      message: `${what}; automated sync is paused until a new commit lands on the tracked branch, or \`berth app sync ${app.metadata.name} --resume\``,
+    },
+    now,
+  );
 }
 
 /** Why a commit is refused whole: nothing of it is written, the last good state stays. */
@@ -162,41 +232,112 @@ export function planSync(f: SyncFacts): SyncPlan {
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
   const automated = app.spec.syncPolicy?.automated;
   const empty: Plan = { waves: [], unchanged: [], requirePruning: [], conflicts: [], unmanaged: [] };
-  const refuse = (refusal: Refusal, p = empty): SyncPlan => ({ refusal, plan: p, desired, hooks, pending: 0, apply: false, continuing: false, newOperation: false });
+  const refuse = (refusal: Refusal, p = empty): SyncPlan => ({
+    refusal,
+    plan: p,
+    desired,
+    hooks,
+    pending: 0,
+    apply: false,
+    continuing: false,
+    newOperation: false,
+  });
   const count = <T>(items: T[], one: string, many = `${one}s`) => `${items.length} ${items.length === 1 ? one : many}`;
 
   if (f.errors.length) {
-    return refuse({ type: APP_CONDITION.ComparisonError, reason: APP_REASON.InvalidManifests, message: f.errors.map(formatDiagnostic).join('\n'), description: `invalid manifests: ${count(f.errors, 'error')}, first ${formatDiagnostic(f.errors[0]!)}`, result: 'invalid' });
+    return refuse({
+      type: APP_CONDITION.ComparisonError,
+      reason: APP_REASON.InvalidManifests,
+      message: f.errors.map(formatDiagnostic).join('\n'),
+      description: `invalid manifests: ${count(f.errors, 'error')}, first ${formatDiagnostic(f.errors[0]!)}`,
+      result: 'invalid',
+    });
   }
   if (f.policy.length) {
-    return refuse({ type: APP_CONDITION.ComparisonError, reason: APP_REASON.PolicyViolation, message: f.policy.map(formatViolation).join('\n'), description: `refused by policy (project ${app.spec.project ?? DEFAULT_PROJECT_NAME}, pod security): ${count(f.policy, 'violation')}, first ${formatViolation(f.policy[0]!)}`, result: 'invalid' });
+    return refuse({
+      type: APP_CONDITION.ComparisonError,
+      reason: APP_REASON.PolicyViolation,
+      message: f.policy.map(formatViolation).join('\n'),
+      description: `refused by policy (project ${app.spec.project ?? DEFAULT_PROJECT_NAME}, pod security): ${count(f.policy, 'violation')}, first ${formatViolation(f.policy[0]!)}`,
+      result: 'invalid',
+    });
   }
   if (f.missingNamespaces.length) {
-    return refuse({ type: APP_CONDITION.ComparisonError, reason: APP_REASON.NamespaceNotFound, message: f.missingNamespaces.map(formatViolation).join('\n'), description: `namespace not found: ${formatViolation(f.missingNamespaces[0]!)}`, result: 'invalid' });
+    return refuse({
+      type: APP_CONDITION.ComparisonError,
+      reason: APP_REASON.NamespaceNotFound,
+      message: f.missingNamespaces.map(formatViolation).join('\n'),
+      description: `namespace not found: ${formatViolation(f.missingNamespaces[0]!)}`,
+      result: 'invalid',
+    });
   }
-  const p = plan(ref, desired, f.live, { prune: automated?.prune === true || manual, ignoreDifferences: app.spec.ignoreDifferences ?? [], ...(f.cache ? { cache: f.cache } : {}), adopt: syncOption(app, 'AdoptExisting') });
+  const p = plan(ref, desired, f.live, {
+    prune: automated?.prune === true || manual,
+    ignoreDifferences: app.spec.ignoreDifferences ?? [],
+    ...(f.cache ? { cache: f.cache } : {}),
+    adopt: syncOption(app, 'AdoptExisting'),
+  });
   if (p.conflicts.length) {
-    return refuse({ type: APP_CONDITION.SharedResourceError, reason: APP_REASON.ManagedByAnotherApplication, message: p.conflicts.map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`).join('\n'), description: `${p.conflicts.length} object(s) belong to another Application`, result: 'conflict' }, p);
+    return refuse(
+      {
+        type: APP_CONDITION.SharedResourceError,
+        reason: APP_REASON.ManagedByAnotherApplication,
+        message: p.conflicts
+          .map((c) => `${c.key} is managed by Application ${c.owner.namespace}/${c.owner.name}`)
+          .join('\n'),
+        description: `${p.conflicts.length} object(s) belong to another Application`,
+        result: 'conflict',
+      },
+      p,
+    );
   }
   if (p.unmanaged.length) {
-    return refuse({ type: APP_CONDITION.SharedResourceError, reason: APP_REASON.NotManaged, message: p.unmanaged.map((k) => `${k} exists and no Application manages it: left alone (add syncOptions: [AdoptExisting=true] to the Application's syncPolicy to take it over)`).join('\n'), description: `${p.unmanaged.length} object(s) exist unmanaged`, result: 'conflict' }, p);
+    return refuse(
+      {
+        type: APP_CONDITION.SharedResourceError,
+        reason: APP_REASON.NotManaged,
+        message: p.unmanaged
+          .map(
+            (k) =>
+              `${k} exists and no Application manages it: left alone (add syncOptions: [AdoptExisting=true] to the Application's syncPolicy to take it over)`,
+          )
+          .join('\n'),
+        description: `${p.unmanaged.length} object(s) exist unmanaged`,
+        result: 'conflict',
+      },
+      p,
+    );
   }
   // Argo CD's allowEmpty: an automated sync does not prune an Application down to nothing.
   const prunes = p.waves.reduce((n, w) => n + w.actions.filter((a) => a.type === 'prune').length, 0);
   if (desired.length === 0 && prunes > 0 && !manual && automated?.allowEmpty !== true) {
-    return refuse({ type: APP_CONDITION.SyncError, reason: APP_REASON.EmptyCommit, message: `the commit has no objects: an automated sync would prune all ${prunes} of the Application's objects; refused (sync by hand, or set syncPolicy.automated.allowEmpty: true)`, description: `empty commit would prune all ${prunes} objects`, result: 'invalid' }, p);
+    return refuse(
+      {
+        type: APP_CONDITION.SyncError,
+        reason: APP_REASON.EmptyCommit,
+        message: `the commit has no objects: an automated sync would prune all ${prunes} of the Application's objects; refused (sync by hand, or set syncPolicy.automated.allowEmpty: true)`,
+        description: `empty commit would prune all ${prunes} objects`,
+        result: 'invalid',
+      },
+      p,
+    );
   }
   const pending = p.waves.reduce((n, w) => n + w.actions.length, 0);
   const newCommit = status.sync?.revision !== commit || status.operationState?.revision !== commit;
   const continuing = status.operationState?.phase === 'Running' && status.operationState.revision === commit;
   // A sync operation with hooks runs them even when no object changes (a new commit, or by hand).
   const hooksToRun = hooks.length > 0 && (newCommit || manual || continuing);
-  const apply = (pending > 0 || hooksToRun) && (manual || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
+  const apply =
+    (pending > 0 || hooksToRun) &&
+    (manual || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
   return { plan: p, desired, hooks, pending, apply, continuing, newOperation: (newCommit || manual) && !continuing };
 }
 
 /** Hooks are run by a sync, not kept as desired state; Skip leaves an object out altogether. */
-export function splitHooks(objects: LoadedObject[]): { desired: (NormalizedObject & KubeObject)[]; hooks: KubeObject[] } {
+export function splitHooks(objects: LoadedObject[]): {
+  desired: (NormalizedObject & KubeObject)[];
+  hooks: KubeObject[];
+} {
   const phasesOf = (o: LoadedObject) => hookPhases(o.object as KubeObject);
   return {
     desired: objects.filter((o) => !phasesOf(o)).map((o) => o.object as NormalizedObject & KubeObject),
@@ -244,29 +385,80 @@ export interface Settled {
  * The status after the sync: the operation, the history, Synced or not, health, the ledger and
  * the commit's state; and whether autoRollback undoes the commit. Mutates `status`.
  */
-export function settleSync(status: ApplicationStatus, s: { app: ApplicationObject; commit: string; head: string; manual: boolean; autoRolledBack: boolean; artifact: { message?: string; author?: string } }, p: SyncPlan, x: Execution | undefined, after: AfterSync | undefined, now: string): Settled {
+export function settleSync(
+  status: ApplicationStatus,
+  s: {
+    app: ApplicationObject;
+    commit: string;
+    head: string;
+    manual: boolean;
+    autoRolledBack: boolean;
+    artifact: { message?: string; author?: string };
+  },
+  p: SyncPlan,
+  x: Execution | undefined,
+  after: AfterSync | undefined,
+  now: string,
+): Settled {
   const { commit } = s;
-  for (const type of [APP_CONDITION.ComparisonError, APP_CONDITION.SharedResourceError, APP_CONDITION.SyncError]) setCondition(status, type, undefined, now);
+  for (const type of [APP_CONDITION.ComparisonError, APP_CONDITION.SharedResourceError, APP_CONDITION.SyncError])
+    setCondition(status, type, undefined, now);
   if (x?.refusal) {
     refused(status, x.refusal, commit, now);
     return { result: x.refusal.result, running: false };
   }
   const ranHooks = x?.hooks.length ? { hooks: x.hooks } : {};
   if (x?.error) {
-    status.operationState = { phase: x.error.conflict ? 'Failed' : 'Error', revision: commit, message: x.error.message, startedAt: x.startedAt, finishedAt: now, ...ranHooks };
+    status.operationState = {
+      phase: x.error.conflict ? 'Failed' : 'Error',
+      revision: commit,
+      message: x.error.message,
+      startedAt: x.startedAt,
+      finishedAt: now,
+      ...ranHooks,
+    };
     status.sync = { status: 'OutOfSync', revision: commit };
     return { result: 'out-of-sync', running: false };
   }
   if (x) {
     const applied = `applied ${x.written} change${x.written === 1 ? '' : 's'}${x.splitNote}${x.hooks.length ? `; ${x.hooks.filter((r) => r.state === 'Succeeded').length}/${x.hooks.length} hooks done` : ''}`;
     status.operationState = x.waitingFor
-      ? { phase: 'Running', revision: commit, message: `${applied}; ${x.waitingFor}`, startedAt: p.continuing ? status.operationState?.startedAt ?? x.startedAt : x.startedAt, ...ranHooks }
-      : { phase: 'Succeeded', revision: commit, message: applied, startedAt: x.startedAt, finishedAt: now, ...ranHooks };
+      ? {
+          phase: 'Running',
+          revision: commit,
+          message: `${applied}; ${x.waitingFor}`,
+          startedAt: p.continuing ? (status.operationState?.startedAt ?? x.startedAt) : x.startedAt,
+          ...ranHooks,
+        }
+      : {
+          phase: 'Succeeded',
+          revision: commit,
+          message: applied,
+          startedAt: x.startedAt,
+          finishedAt: now,
+          ...ranHooks,
+        };
     if (p.newOperation) {
       const history = status.history ?? [];
       const id = (history[history.length - 1]?.id ?? 0) + 1;
-      const initiatedBy: HistoryEntry['initiatedBy'] = status.rollback?.state === 'Paused' && status.rollback.kind !== 'revision' ? 'rollback' : s.manual ? 'user' : 'auto';
-      status.history = [...history, { id, revision: commit, deployedAt: now, message: s.artifact.message, author: s.artifact.author, initiatedBy, outcome: 'Progressing' as const }].slice(-HISTORY_LIMIT);
+      const initiatedBy: HistoryEntry['initiatedBy'] =
+        status.rollback?.state === 'Paused' && status.rollback.kind !== 'revision'
+          ? 'rollback'
+          : s.manual
+            ? 'user'
+            : 'auto';
+      status.history = [
+        ...history,
+        {
+          id,
+          revision: commit,
+          deployedAt: now,
+          message: s.artifact.message,
+          author: s.artifact.author,
+          initiatedBy,
+          outcome: 'Progressing' as const,
+        },
+      ].slice(-HISTORY_LIMIT);
     }
   }
   const written = x?.written ?? 0;
@@ -282,34 +474,83 @@ export function settleSync(status: ApplicationStatus, s: { app: ApplicationObjec
     else if (appHealth.status === 'Degraded') latest.outcome = 'Degraded';
   }
   // autoRollback: a synced commit that went Degraded is undone, back to the last healthy one.
-  const back = s.app.spec.syncPolicy?.autoRollback && latest?.revision === commit && latest.outcome === 'Degraded' ? [...(status.history ?? [])].reverse().find((h) => h.outcome === 'Healthy' && h.revision !== commit) : undefined;
+  const back =
+    s.app.spec.syncPolicy?.autoRollback && latest?.revision === commit && latest.outcome === 'Degraded'
+      ? [...(status.history ?? [])].reverse().find((h) => h.outcome === 'Healthy' && h.revision !== commit)
+      : undefined;
   if (back && latest && !s.autoRolledBack) {
     latest.outcome = 'Failed';
-    status.ledger = record(status.ledger, commit, now, { synced: true, state: 'failure', description: `Degraded (${appHealth.message ?? 'unhealthy'}): rolled back to ${back.revision.slice(0, 7)}` });
-    status.rollback = { request: `auto@${commit}`, revision: back.revision, branchHead: s.head, state: 'Paused', since: now };
+    status.ledger = record(status.ledger, commit, now, {
+      synced: true,
+      state: 'failure',
+      description: `Degraded (${appHealth.message ?? 'unhealthy'}): rolled back to ${back.revision.slice(0, 7)}`,
+    });
+    status.rollback = {
+      request: `auto@${commit}`,
+      revision: back.revision,
+      branchHead: s.head,
+      state: 'Paused',
+      since: now,
+    };
     status.resources ??= [];
     return { result: 'out-of-sync', rollBackTo: back.revision, running: false };
   }
   const orphans = p.plan.requirePruning;
-  if (!inSync && orphans.length) setCondition(status, APP_CONDITION.OrphanedResourceWarning, { status: 'True', reason: APP_REASON.PruneDisabled, message: `${orphans.length} resource${orphans.length === 1 ? '' : 's'} require${orphans.length === 1 ? 's' : ''} pruning: ${orphans.join(', ')}` }, now);
+  if (!inSync && orphans.length)
+    setCondition(
+      status,
+      APP_CONDITION.OrphanedResourceWarning,
+      {
+        status: 'True',
+        reason: APP_REASON.PruneDisabled,
+        message: `${orphans.length} resource${orphans.length === 1 ? '' : 's'} require${orphans.length === 1 ? 's' : ''} pruning: ${orphans.join(', ')}`,
+      },
+      now,
+    );
   else setCondition(status, APP_CONDITION.OrphanedResourceWarning, undefined, now);
   status.resources = statusResources(p.desired, health, inSync);
   if (inSync || written) {
-    const state: CommitState = !inSync ? 'pending' : appHealth.status === 'Healthy' ? 'success' : appHealth.status === 'Degraded' ? 'failure' : 'pending';
-    const description = !inSync ? (x?.waitingFor ?? 'syncing') : state === 'success' ? 'synced and healthy' : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
-    status.ledger = record(status.ledger, commit, now, { synced: inSync, healthy: inSync && appHealth.status === 'Healthy', serving: after?.serving === true, state, description });
+    const state: CommitState = !inSync
+      ? 'pending'
+      : appHealth.status === 'Healthy'
+        ? 'success'
+        : appHealth.status === 'Degraded'
+          ? 'failure'
+          : 'pending';
+    const description = !inSync
+      ? (x?.waitingFor ?? 'syncing')
+      : state === 'success'
+        ? 'synced and healthy'
+        : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
+    status.ledger = record(status.ledger, commit, now, {
+      synced: inSync,
+      healthy: inSync && appHealth.status === 'Healthy',
+      serving: after?.serving === true,
+      state,
+      description,
+    });
   }
-  return { result: x?.waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync', running: x?.waitingFor !== undefined };
+  return {
+    result: x?.waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync',
+    running: x?.waitingFor !== undefined,
+  };
 }
 
 /**
  * The status's resource list. The Application must stay under the store's 1 MiB limit: past a
  * few thousand resources, it lists the ones needing attention first and stops there.
  */
-function statusResources(desired: KubeObject[], health: Health[], inSync: boolean): NonNullable<ApplicationStatus['resources']> {
+function statusResources(
+  desired: KubeObject[],
+  health: Health[],
+  inSync: boolean,
+): NonNullable<ApplicationStatus['resources']> {
   const resources = desired.map((d, i) => ({
-    kind: d.kind, ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}), name: d.metadata.name,
-    status: inSync ? ('Synced' as const) : ('OutOfSync' as const), health: health[i]?.status ?? 'Missing',
+    kind: d.kind,
+    ...(d.metadata.namespace ? { namespace: d.metadata.namespace } : {}),
+    name: d.metadata.name,
+    status: inSync ? ('Synced' as const) : ('OutOfSync' as const),
+    health: health[i]?.status ?? 'Missing',
   }));
   if (resources.length <= MAX_STATUS_RESOURCES) return resources;
   const attention = (r: (typeof resources)[number]) => (r.status !== 'Synced' ? 0 : r.health !== 'Healthy' ? 1 : 2);
@@ -319,7 +560,8 @@ function statusResources(desired: KubeObject[], health: Health[], inSync: boolea
 }
 
 /** An Argo CD-style sync option (`Name=true`) the Application sets. */
-export const syncOption = (app: ApplicationObject, name: string): boolean => (app.spec.syncPolicy?.syncOptions ?? []).includes(`${name}=true`);
+export const syncOption = (app: ApplicationObject, name: string): boolean =>
+  (app.spec.syncPolicy?.syncOptions ?? []).includes(`${name}=true`);
 
 /** The Application's project (default: the built-in `default`). */
 export const projectOf = (app: ApplicationObject): string => app.spec.project ?? DEFAULT_PROJECT_NAME;

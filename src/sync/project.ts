@@ -56,28 +56,48 @@ export interface Violation {
 /** A glob as Argo CD's: a lone `*` is anything; else `*` within a path segment, `**` across segments, `?` one character. */
 export function globMatch(pattern: string, value: string): boolean {
   if (pattern === '*') return true;
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\?/g, '.').replace(/\u0000/g, '.*');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*\*/g, '\u0000')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '.')
+    .replace(/\u0000/g, '.*');
   return new RegExp(`^${re}$`).test(value);
 }
 
-const matchesGroupKind = (rule: GroupKind, group: string, kind: string): boolean => globMatch(rule.group, group) && globMatch(rule.kind, kind);
+const matchesGroupKind = (rule: GroupKind, group: string, kind: string): boolean =>
+  globMatch(rule.group, group) && globMatch(rule.kind, kind);
 
 /** The project's answer for the Application itself: may it take manifests from this repository? */
 export function checkSource(projectName: string, project: ProjectSpec, repoURL: string): Violation[] {
   if ((project.sourceRepos ?? []).some((r) => globMatch(r, repoURL))) return [];
-  return [{ message: `repository ${repoURL} is not permitted in project ${projectName} (its sourceRepos: ${(project.sourceRepos ?? []).join(', ') || 'none'})` }];
+  return [
+    {
+      message: `repository ${repoURL} is not permitted in project ${projectName} (its sourceRepos: ${(project.sourceRepos ?? []).join(', ') || 'none'})`,
+    },
+  ];
 }
 
 /**
  * The objects of a commit against the project. `namespaced` tells a kind's scope (from the
  * kinds Berth serves).
  */
-export function checkObjects(projectName: string, project: ProjectSpec, objects: Located<ProjectObject>[], namespaced: (apiVersion: string, kind: string) => boolean): Violation[] {
+export function checkObjects(
+  projectName: string,
+  project: ProjectSpec,
+  objects: Located<ProjectObject>[],
+  namespaced: (apiVersion: string, kind: string) => boolean,
+): Violation[] {
   const out: Violation[] = [];
   for (const { object: o, source } of objects) {
     const group = groupOf(o.apiVersion);
     const ns = o.metadata.namespace;
-    const refuse = (rule: string) => out.push({ file: source.file, line: source.line, message: `${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}: ${rule}` });
+    const refuse = (rule: string) =>
+      out.push({
+        file: source.file,
+        line: source.line,
+        message: `${o.kind} ${ns ? `${ns}/` : ''}${o.metadata.name}: ${rule}`,
+      });
     if (ns === SYSTEM_NAMESPACE || (o.kind === 'Namespace' && o.metadata.name === SYSTEM_NAMESPACE)) {
       refuse(`namespace ${SYSTEM_NAMESPACE} belongs to Berth alone: no commit writes to it`);
       continue;
@@ -87,17 +107,24 @@ export function checkObjects(projectName: string, project: ProjectSpec, objects:
       continue;
     }
     if (namespaced(o.apiVersion, o.kind)) {
-      if (!(project.destinations ?? []).some((d) => globMatch(d.namespace, ns ?? ''))) refuse(`namespace ${ns} is not a destination of project ${projectName}`);
-      else if ((project.namespaceResourceBlacklist ?? []).some((r) => matchesGroupKind(r, group, o.kind))) refuse(`kind ${group || 'core'}/${o.kind} is blacklisted in project ${projectName}`);
+      if (!(project.destinations ?? []).some((d) => globMatch(d.namespace, ns ?? '')))
+        refuse(`namespace ${ns} is not a destination of project ${projectName}`);
+      else if ((project.namespaceResourceBlacklist ?? []).some((r) => matchesGroupKind(r, group, o.kind)))
+        refuse(`kind ${group || 'core'}/${o.kind} is blacklisted in project ${projectName}`);
     } else {
-      const allowed = o.kind === 'AppProject' && group === 'berth.dev'
-        ? (project.clusterResourceWhitelist ?? []).some((r) => r.group === group && r.kind === o.kind)
-        : (project.clusterResourceWhitelist ?? []).some((r) => matchesGroupKind(r, group, o.kind));
-      if (!allowed) refuse(`cluster-scoped kind ${group || 'core'}/${o.kind} is not in the clusterResourceWhitelist of project ${projectName}${o.kind === 'AppProject' ? ' (AppProject must be named there explicitly)' : ''}`);
+      const allowed =
+        o.kind === 'AppProject' && group === 'berth.dev'
+          ? (project.clusterResourceWhitelist ?? []).some((r) => r.group === group && r.kind === o.kind)
+          : (project.clusterResourceWhitelist ?? []).some((r) => matchesGroupKind(r, group, o.kind));
+      if (!allowed)
+        refuse(
+          `cluster-scoped kind ${group || 'core'}/${o.kind} is not in the clusterResourceWhitelist of project ${projectName}${o.kind === 'AppProject' ? ' (AppProject must be named there explicitly)' : ''}`,
+        );
     }
     if (o.kind === 'Application' && group === 'berth.dev') {
       const child = (o.spec as { project?: string } | undefined)?.project ?? DEFAULT_PROJECT_NAME;
-      if (child !== projectName) refuse(`an Application written by a commit belongs to its parent's project ${projectName}, not ${child}`);
+      if (child !== projectName)
+        refuse(`an Application written by a commit belongs to its parent's project ${projectName}, not ${child}`);
     }
   }
   return out;

@@ -11,7 +11,18 @@
 import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfoFor } from '../api/kinds.js';
 import { podTemplateOf } from '../api/pod-security.js';
-import { applyLimitRangeDefaults, exceededQuota, limitRangeItems, limitRangeViolations, missingForQuota, sumUsage, usageOf, type LimitRangeItem, type QuotaObject, type Usage } from '../api/quota.js';
+import {
+  applyLimitRangeDefaults,
+  exceededQuota,
+  limitRangeItems,
+  limitRangeViolations,
+  missingForQuota,
+  sumUsage,
+  usageOf,
+  type LimitRangeItem,
+  type QuotaObject,
+  type Usage,
+} from '../api/quota.js';
 import type { LoadedObject } from '../manifest/index.js';
 import { LIMIT_RANGE, QuotaAdmission, RESOURCE_QUOTA, groupByNamespace } from '../runtime/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
@@ -21,21 +32,41 @@ type Located = { object: KubeObject; source: { file: string; line: number } };
 
 /** How many pods a workload runs at once (a DaemonSet: one per node). */
 function podsOf(o: KubeObject, nodes: number): number {
-  const spec = (o.spec ?? {}) as { replicas?: number; parallelism?: number; jobTemplate?: { spec?: { parallelism?: number } } };
+  const spec = (o.spec ?? {}) as {
+    replicas?: number;
+    parallelism?: number;
+    jobTemplate?: { spec?: { parallelism?: number } };
+  };
   switch (o.kind) {
-    case 'Pod': return 1;
-    case 'DaemonSet': return Math.max(1, nodes);
-    case 'Job': return spec.parallelism ?? 1;
-    case 'CronJob': return spec.jobTemplate?.spec?.parallelism ?? 1;
-    default: return spec.replicas ?? 1;
+    case 'Pod':
+      return 1;
+    case 'DaemonSet':
+      return Math.max(1, nodes);
+    case 'Job':
+      return spec.parallelism ?? 1;
+    case 'CronJob':
+      return spec.jobTemplate?.spec?.parallelism ?? 1;
+    default:
+      return spec.replicas ?? 1;
   }
 }
 
 /** The namespace's quotas and limit ranges: the commit's own where it declares them, else the live ones. */
-async function policiesOf(store: Store, namespace: string, declared: Located[]): Promise<{ quotas: QuotaObject[]; ranges: LimitRangeItem[] }> {
-  const mine = (kind: string) => declared.filter((d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace).map((d) => d.object);
-  const quotas = mine('ResourceQuota').length ? mine('ResourceQuota') : (await store.list({ ...RESOURCE_QUOTA, namespace })).items;
-  const ranges = mine('LimitRange').length ? mine('LimitRange') : (await store.list({ ...LIMIT_RANGE, namespace })).items;
+async function policiesOf(
+  store: Store,
+  namespace: string,
+  declared: Located[],
+): Promise<{ quotas: QuotaObject[]; ranges: LimitRangeItem[] }> {
+  const mine = (kind: string) =>
+    declared
+      .filter((d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace)
+      .map((d) => d.object);
+  const quotas = mine('ResourceQuota').length
+    ? mine('ResourceQuota')
+    : (await store.list({ ...RESOURCE_QUOTA, namespace })).items;
+  const ranges = mine('LimitRange').length
+    ? mine('LimitRange')
+    : (await store.list({ ...LIMIT_RANGE, namespace })).items;
   return { quotas: quotas as QuotaObject[], ranges: limitRangeItems(ranges) };
 }
 
@@ -44,7 +75,9 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
   const located = objects.map((o) => ({ object: o.object as KubeObject, source: o.source }));
   const workloads = located.filter((o) => podTemplateOf(o.object));
   if (!workloads.length) return [];
-  const nodes = workloads.some((w) => w.object.kind === 'DaemonSet') ? (await store.list({ group: '', kind: 'Node' })).items.length : 0;
+  const nodes = workloads.some((w) => w.object.kind === 'DaemonSet')
+    ? (await store.list({ group: '', kind: 'Node' })).items.length
+    : 0;
   const out: Violation[] = [];
   for (const [namespace, list] of groupByNamespace(workloads, (w) => w.object.metadata.namespace ?? 'default')) {
     const { quotas, ranges } = await policiesOf(store, namespace, located);
@@ -52,7 +85,15 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
     let running: Usage = {};
     for (const w of list) {
       const template = podTemplateOf(w.object)!;
-      const pod = applyLimitRangeDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: w.object.metadata.name, namespace }, spec: structuredClone(template.spec) }, ranges);
+      const pod = applyLimitRangeDefaults(
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: w.object.metadata.name, namespace },
+          spec: structuredClone(template.spec),
+        },
+        ranges,
+      );
       const what = `${w.object.kind} ${namespace}/${w.object.metadata.name}`;
       const at = { file: w.source.file, line: w.source.line };
       const bounds = limitRangeViolations(pod, ranges);
@@ -65,7 +106,11 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
         if (missing) out.push({ ...at, message: `${what}: its pods are forbidden: ${missing}` });
         // "used" is what the commit's earlier workloads in this namespace ask for.
         const exceeded = exceededQuota(q, running, requested);
-        if (exceeded) out.push({ ...at, message: `${what}: ${count} pod${count === 1 ? '' : 's'} would be forbidden: ${exceeded}` });
+        if (exceeded)
+          out.push({
+            ...at,
+            message: `${what}: ${count} pod${count === 1 ? '' : 's'} would be forbidden: ${exceeded}`,
+          });
       }
       running = sumUsage([running, requested]);
     }
@@ -78,7 +123,11 @@ export async function workloadQuotaViolations(store: Store, objects: LoadedObjec
  * operations to commit with them; or the first create that does not fit, as a violation at its
  * file:line (and no charge).
  */
-export async function chargeCreates(store: Store, creates: KubeObject[], sourceOf: (o: KubeObject) => { file: string; line: number } | undefined): Promise<{ charges: TxnOp[]; violations: Violation[] }> {
+export async function chargeCreates(
+  store: Store,
+  creates: KubeObject[],
+  sourceOf: (o: KubeObject) => { file: string; line: number } | undefined,
+): Promise<{ charges: TxnOp[]; violations: Violation[] }> {
   const admission = new QuotaAdmission(store);
   const namespaced = creates.filter((o) => o.metadata.namespace && kindInfoFor(o.apiVersion, o.kind)?.namespaced);
   const charges: TxnOp[] = [];

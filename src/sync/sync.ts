@@ -11,9 +11,24 @@ import { type Cidr } from '../api/cidr.js';
 import { isBerthError } from '../api/errors.js';
 import { kindInfoFor } from '../api/kinds.js';
 import { timestamp } from '../api/lifecycle.js';
-import { checkPodSecurity, describeProtectedPath, enforcedLevel, podSecurityMessage, podTemplateOf, protectedHostPaths, type PodSecurityLevel, type PodSecurityOptions } from '../api/pod-security.js';
+import {
+  checkPodSecurity,
+  describeProtectedPath,
+  enforcedLevel,
+  podSecurityMessage,
+  podTemplateOf,
+  protectedHostPaths,
+  type PodSecurityLevel,
+  type PodSecurityOptions,
+} from '../api/pod-security.js';
 import { BUILTIN_NAMESPACES } from '../api/tokens.js';
-import { ComparisonCache, ROLLBACK_ANNOTATION, SYNC_REQUESTED_ANNOTATION, SYNC_REVISION_ANNOTATION, type Plan } from '../diff/index.js';
+import {
+  ComparisonCache,
+  ROLLBACK_ANNOTATION,
+  SYNC_REQUESTED_ANNOTATION,
+  SYNC_REVISION_ANNOTATION,
+  type Plan,
+} from '../diff/index.js';
 import type { Health } from '../health/index.js';
 import type { LoadedObject } from '../manifest/index.js';
 import { isRemote, type GitSource, type SourceSpec } from '../source/index.js';
@@ -23,8 +38,34 @@ import { mayUseCredentials } from './credentials.js';
 import { executeSync, healthOfLive } from './execute.js';
 import { postCommitStatus } from './ledger.js';
 import { LiveView, type LiveSource } from './live.js';
-import { beginStatus, splitHooks, historyRewritten, inSyncAfter, pinned, planSync, projectOf, refused, rollbackTarget, setCondition, settleSync, sourceFailed, syncOption, syncedCommitToCheck, type ConditionSetting, type Execution, type SyncResult } from './plan.js';
-import { DEFAULT_PROJECT, DEFAULT_PROJECT_NAME, checkObjects, checkSource, type ProjectObject, type ProjectSpec, type Violation } from './project.js';
+import {
+  beginStatus,
+  splitHooks,
+  historyRewritten,
+  inSyncAfter,
+  pinned,
+  planSync,
+  projectOf,
+  refused,
+  rollbackTarget,
+  setCondition,
+  settleSync,
+  sourceFailed,
+  syncOption,
+  syncedCommitToCheck,
+  type ConditionSetting,
+  type Execution,
+  type SyncResult,
+} from './plan.js';
+import {
+  DEFAULT_PROJECT,
+  DEFAULT_PROJECT_NAME,
+  checkObjects,
+  checkSource,
+  type ProjectObject,
+  type ProjectSpec,
+  type Violation,
+} from './project.js';
 import { workloadQuotaViolations } from './quota.js';
 import { servesCurrentPods } from './serving.js';
 import type { ApplicationObject, ApplicationStatus, PinRequest } from './types.js';
@@ -106,7 +147,11 @@ interface Pass {
   head?: string;
 }
 
-export async function reconcileApplication(deps: SyncDeps, app: ApplicationObject, options: SyncOptions = {}): Promise<SyncOutcome> {
+export async function reconcileApplication(
+  deps: SyncDeps,
+  app: ApplicationObject,
+  options: SyncOptions = {},
+): Promise<SyncOutcome> {
   const now = deps.now ?? (() => new Date());
   const requested = app.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
   if (requested && requested !== app.status?.lastSyncRequest) options = { ...options, manual: true, force: true };
@@ -135,9 +180,18 @@ export async function reconcileApplication(deps: SyncDeps, app: ApplicationObjec
 }
 
 /** Observe, plan, execute and settle one commit; `status` is updated in place. */
-async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, status: ApplicationStatus, options: SyncOptions): Promise<Pass> {
+async function syncPass(
+  deps: SyncDeps,
+  memo: AppMemo,
+  app: ApplicationObject,
+  status: ApplicationStatus,
+  options: SyncOptions,
+): Promise<Pass> {
   const now = () => timestamp((deps.now ?? (() => new Date()))());
-  const nothing = (result: SyncResult, revision?: string): Pass => ({ outcome: { result, written: 0, ...(revision ? { revision } : {}) }, touched: [] });
+  const nothing = (result: SyncResult, revision?: string): Pass => ({
+    outcome: { result, written: 0, ...(revision ? { revision } : {}) },
+    touched: [],
+  });
   const steps: Record<string, number> = {};
   let stepStart = performance.now();
   const step = (name: string): void => {
@@ -147,10 +201,15 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
   };
   const { problem: credentialProblem, ...spec } = await sourceSpec(deps.store, app);
   if (credentialProblem) {
-    sourceFailed(status, { reason: APP_REASON.CredentialsRefused, message: credentialProblem }, now(), { unknownSync: true });
+    sourceFailed(status, { reason: APP_REASON.CredentialsRefused, message: credentialProblem }, now(), {
+      unknownSync: true,
+    });
     return nothing('source-error');
   }
-  const resolved = await deps.source.refresh(spec, { force: options.force === true, offline: options.offline === true && !options.force && !options.manual });
+  const resolved = await deps.source.refresh(spec, {
+    force: options.force === true,
+    offline: options.offline === true && !options.force && !options.manual,
+  });
   if (!resolved.ok) {
     sourceFailed(status, resolved.condition, now(), { unknownSync: true });
     return nothing('source-error');
@@ -158,9 +217,19 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
   setCondition(status, APP_CONDITION.SourceError, undefined, now());
   step('fetch');
   const head = resolved.value.commit;
-  const nothingMoved = async () => (options.changed !== undefined ? !options.changed : (await deps.store.revision()) === memo.seen!.storeRevision);
+  const nothingMoved = async () =>
+    options.changed !== undefined ? !options.changed : (await deps.store.revision()) === memo.seen!.storeRevision;
   if (memo.seen && memo.seen.commit === head && !options.manual && (await nothingMoved())) {
-    return { outcome: { result: 'unchanged', revision: status.sync?.revision ?? head, written: 0, ...(status.operationState?.phase === 'Running' ? { running: true } : {}) }, unchanged: true, touched: [] };
+    return {
+      outcome: {
+        result: 'unchanged',
+        revision: status.sync?.revision ?? head,
+        written: 0,
+        ...(status.operationState?.phase === 'Running' ? { running: true } : {}),
+      },
+      unchanged: true,
+      touched: [],
+    };
   }
   const synced = syncedCommitToCheck(status, head, options.manual === true);
   if (synced && !(await deps.source.contains(spec, head, synced))) {
@@ -173,10 +242,19 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     sourceFailed(status, pin.condition, now());
     return nothing('source-error');
   }
-  const { commit, rollback, start } = rollbackTarget(pin?.value, head, status.rollback, now(), options.manual === true && !options.autoRolledBack);
+  const { commit, rollback, start } = rollbackTarget(
+    pin?.value,
+    head,
+    status.rollback,
+    now(),
+    options.manual === true && !options.autoRolledBack,
+  );
   const manual = options.manual === true || start;
   pinned(status, app, commit, rollback, now());
-  const artifact = await deps.source.artifact(spec, commit, { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' });
+  const artifact = await deps.source.artifact(spec, commit, {
+    strict: false,
+    defaultNamespace: app.spec.destination?.namespace ?? 'default',
+  });
   if (!artifact.ok) {
     sourceFailed(status, artifact.condition, now());
     return nothing('source-error', commit);
@@ -185,13 +263,31 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
   step('load');
   // What the commit is held to, each observed only when the one before found nothing.
   const { errors, objects } = artifact.value.result;
-  const policy = errors.length ? [] : [...(await projectViolations(deps.store, app, objects)), ...(await podSecurityViolations(deps, objects)), ...(await workloadQuotaViolations(deps.store, objects))];
-  const namespaces = errors.length || policy.length ? { missing: [] } : await missingNamespaces(deps.store, app, objects);
+  const policy = errors.length
+    ? []
+    : [
+        ...(await projectViolations(deps.store, app, objects)),
+        ...(await podSecurityViolations(deps, objects)),
+        ...(await workloadQuotaViolations(deps.store, objects)),
+      ];
+  const namespaces =
+    errors.length || policy.length ? { missing: [] } : await missingNamespaces(deps.store, app, objects);
   const refusedEarly = errors.length > 0 || policy.length > 0 || namespaces.missing.length > 0;
   step('rules');
   const live = refusedEarly ? [] : await memo.live.read(deps.store, splitHooks(objects).desired);
   step('live');
-  const p = planSync({ app, status, commit, manual, errors, objects, policy, missingNamespaces: namespaces.missing, live, cache: memo.comparisons });
+  const p = planSync({
+    app,
+    status,
+    commit,
+    manual,
+    errors,
+    objects,
+    policy,
+    missingNamespaces: namespaces.missing,
+    live,
+    cache: memo.comparisons,
+  });
   if (p.refusal) {
     refused(status, p.refusal, commit, now());
     return { outcome: { result: p.refusal.result, revision: commit, written: 0, plan: p.plan }, touched: [commit] };
@@ -202,8 +298,21 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
   if (p.apply) {
     // Where each object came from, built only when a refusal has to name one.
     let sourceByKey: Map<string, { file: string; line: number }> | undefined;
-    const sourceOf = (o: KubeObject) => (sourceByKey ??= new Map(objects.map((l) => [memo.comparisons.keyOf(l.object as KubeObject), l.source]))).get(memo.comparisons.keyOf(o));
-    execution = await executeSync(deps, memo, { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name }, p, { ...(namespaces.toCreate ? { createNamespace: namespaces.toCreate } : {}), hooksSoFar: status.operationState?.hooks ?? [], sourceOf });
+    const sourceOf = (o: KubeObject) =>
+      (sourceByKey ??= new Map(objects.map((l) => [memo.comparisons.keyOf(l.object as KubeObject), l.source]))).get(
+        memo.comparisons.keyOf(o),
+      );
+    execution = await executeSync(
+      deps,
+      memo,
+      { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name },
+      p,
+      {
+        ...(namespaces.toCreate ? { createNamespace: namespaces.toCreate } : {}),
+        hooksSoFar: status.operationState?.hooks ?? [],
+        sourceOf,
+      },
+    );
   }
   step('write');
   // Health from the objects as they are now (after this sync's writes).
@@ -215,11 +324,30 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
     const entry = status.ledger?.find((e) => e.revision === commit);
     after = { health, serving: inSync && !entry?.servingAt && (await servesCurrentPods(deps.store, p.desired)) };
   }
-  const settled = settleSync(status, { app, commit, head, manual, autoRolledBack: options.autoRolledBack === true, artifact: artifact.value }, p, execution, after, now());
+  const settled = settleSync(
+    status,
+    { app, commit, head, manual, autoRolledBack: options.autoRolledBack === true, artifact: artifact.value },
+    p,
+    execution,
+    after,
+    now(),
+  );
   step('health');
-  const outcome: SyncOutcome = { result: settled.result, revision: commit, plan: p.plan, written: execution?.written ?? 0, ...(settled.running ? { running: true } : {}), steps };
+  const outcome: SyncOutcome = {
+    result: settled.result,
+    revision: commit,
+    plan: p.plan,
+    written: execution?.written ?? 0,
+    ...(settled.running ? { running: true } : {}),
+    steps,
+  };
   const complete = !execution?.error && !execution?.refusal;
-  return { outcome, touched: [commit], ...(settled.rollBackTo ? { rollBackTo: settled.rollBackTo } : {}), ...(complete ? { head } : {}) };
+  return {
+    outcome,
+    touched: [commit],
+    ...(settled.rollBackTo ? { rollBackTo: settled.rollBackTo } : {}),
+    ...(complete ? { head } : {}),
+  };
 }
 
 /**
@@ -227,23 +355,38 @@ async function syncPass(deps: SyncDeps, memo: AppMemo, app: ApplicationObject, s
  * a violation at the first object that needs it; except the Application's destination namespace
  * when it says CreateNamespace=true, which is returned to be created.
  */
-async function missingNamespaces(store: Store, app: ApplicationObject, objects: LoadedObject[]): Promise<{ missing: Violation[]; toCreate?: string }> {
+async function missingNamespaces(
+  store: Store,
+  app: ApplicationObject,
+  objects: LoadedObject[],
+): Promise<{ missing: Violation[]; toCreate?: string }> {
   const declared = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
   const wanted = new Map<string, LoadedObject>();
   for (const o of objects) {
     const ns = o.object.metadata.namespace;
-    if (ns && !declared.has(ns) && !BUILTIN_NAMESPACES.includes(ns) && !wanted.has(ns) && kindInfoFor(o.object.apiVersion, o.object.kind)?.namespaced) wanted.set(ns, o);
+    if (
+      ns &&
+      !declared.has(ns) &&
+      !BUILTIN_NAMESPACES.includes(ns) &&
+      !wanted.has(ns) &&
+      kindInfoFor(o.object.apiVersion, o.object.kind)?.namespaced
+    )
+      wanted.set(ns, o);
   }
   const missing: Violation[] = [];
   let toCreate: string | undefined;
   for (const [ns, o] of wanted) {
     if (await getIfExists(store, { group: '', kind: 'Namespace', namespace: '', name: ns })) continue;
     if (ns === app.spec.destination?.namespace && syncOption(app, 'CreateNamespace')) toCreate = ns;
-    else missing.push({ file: o.source.file, line: o.source.line, message: `namespace ${ns} does not exist: declare it in the commit, or set syncOptions: [CreateNamespace=true] to create the destination namespace` });
+    else
+      missing.push({
+        file: o.source.file,
+        line: o.source.line,
+        message: `namespace ${ns} does not exist: declare it in the commit, or set syncOptions: [CreateNamespace=true] to create the destination namespace`,
+      });
   }
   return { missing, ...(toCreate ? { toCreate } : {}) };
 }
-
 
 /**
  * What the commit would do that its project does not allow: the repository, then each object.
@@ -252,10 +395,14 @@ async function missingNamespaces(store: Store, app: ApplicationObject, objects: 
 async function projectViolations(store: Store, app: ApplicationObject, objects: LoadedObject[]): Promise<Violation[]> {
   const name = projectOf(app);
   const stored = await getIfExists(store, { group: 'berth.dev', kind: 'AppProject', namespace: '', name });
-  if (!stored && name !== DEFAULT_PROJECT_NAME) return [{ message: `AppProject ${name} does not exist: nothing is synced until an admin creates it` }];
+  if (!stored && name !== DEFAULT_PROJECT_NAME)
+    return [{ message: `AppProject ${name} does not exist: nothing is synced until an admin creates it` }];
   const project = stored ? ((stored.spec ?? {}) as ProjectSpec) : DEFAULT_PROJECT;
   const located = objects.map((o) => ({ object: o.object as ProjectObject, source: o.source }));
-  return [...checkSource(name, project, app.spec.source.repoURL), ...checkObjects(name, project, located, (apiVersion, kind) => kindInfoFor(apiVersion, kind)?.namespaced ?? true)];
+  return [
+    ...checkSource(name, project, app.spec.source.repoURL),
+    ...checkObjects(name, project, located, (apiVersion, kind) => kindInfoFor(apiVersion, kind)?.namespaced ?? true),
+  ];
 }
 
 /**
@@ -265,14 +412,23 @@ async function projectViolations(store: Store, app: ApplicationObject, objects: 
  */
 async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): Promise<Violation[]> {
   const options = deps.podSecurity ?? { defaultLevel: 'baseline' as const, protectedDirs: async () => [] };
-  const declared = new Map(objects.filter((o) => o.object.kind === 'Namespace').map((o) => [o.object.metadata.name, o.object.metadata.labels as Record<string, string> | undefined]));
+  const declared = new Map(
+    objects
+      .filter((o) => o.object.kind === 'Namespace')
+      .map((o) => [o.object.metadata.name, o.object.metadata.labels as Record<string, string> | undefined]),
+  );
   // Each namespace's level is read once per sync, however many workloads it holds.
   const levels = new Map<string, Promise<PodSecurityLevel>>();
   const levelOf = (ns: string) => {
     let level = levels.get(ns);
     if (!level) {
-      level = (declared.has(ns) ? Promise.resolve(declared.get(ns)) : getIfExists(deps.store, { group: '', kind: 'Namespace', namespace: '', name: ns }).then((n) => n?.metadata.labels))
-        .then((labels) => enforcedLevel(labels, options.defaultLevel));
+      level = (
+        declared.has(ns)
+          ? Promise.resolve(declared.get(ns))
+          : getIfExists(deps.store, { group: '', kind: 'Namespace', namespace: '', name: ns }).then(
+              (n) => n?.metadata.labels,
+            )
+      ).then((labels) => enforcedLevel(labels, options.defaultLevel));
       levels.set(ns, level);
     }
     return level;
@@ -285,7 +441,8 @@ async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): P
     const ns = o.object.metadata.namespace ?? 'default';
     const what = `${o.object.kind} ${ns}/${o.object.metadata.name}`;
     const at = { file: o.source.file, line: o.source.line };
-    for (const r of protectedHostPaths(template.spec, dirs)) out.push({ ...at, message: `${what}: ${describeProtectedPath(r)}: no pod may mount it` });
+    for (const r of protectedHostPaths(template.spec, dirs))
+      out.push({ ...at, message: `${what}: ${describeProtectedPath(r)}: no pod may mount it` });
     const level = await levelOf(ns);
     const failures = podSecurityOf(o.object, level, template);
     if (failures.length) out.push({ ...at, message: `${what}: ${podSecurityMessage(level, failures)}` });
@@ -297,8 +454,15 @@ async function podSecurityViolations(deps: SyncDeps, objects: LoadedObject[]): P
  * The checks a workload fails, remembered per object (the source shares a file's objects between
  * syncs while the file is unchanged): a sync of one changed file checks one file's workloads.
  */
-const podSecurityMemo = new WeakMap<object, { level: PodSecurityLevel; failures: ReturnType<typeof checkPodSecurity> }>();
-function podSecurityOf(o: object, level: PodSecurityLevel, template: NonNullable<ReturnType<typeof podTemplateOf>>): ReturnType<typeof checkPodSecurity> {
+const podSecurityMemo = new WeakMap<
+  object,
+  { level: PodSecurityLevel; failures: ReturnType<typeof checkPodSecurity> }
+>();
+function podSecurityOf(
+  o: object,
+  level: PodSecurityLevel,
+  template: NonNullable<ReturnType<typeof podTemplateOf>>,
+): ReturnType<typeof checkPodSecurity> {
   const known = podSecurityMemo.get(o);
   if (known?.level === level) return known.failures;
   const failures = checkPodSecurity(level, template.meta, template.spec);
@@ -307,7 +471,13 @@ function podSecurityOf(o: object, level: PodSecurityLevel, template: NonNullable
 }
 
 /** The pin the Application's annotations ask for, resolved to a commit (a branch or tag too). */
-async function requestedPin(source: GitSource, spec: SourceSpec, app: ApplicationObject): Promise<{ ok: true; value: PinRequest } | { ok: false; condition: { reason: string; message: string } } | undefined> {
+async function requestedPin(
+  source: GitSource,
+  spec: SourceSpec,
+  app: ApplicationObject,
+): Promise<
+  { ok: true; value: PinRequest } | { ok: false; condition: { reason: string; message: string } } | undefined
+> {
   const annotations = app.metadata.annotations ?? {};
   const rollbackTo = annotations[ROLLBACK_ANNOTATION];
   const revision = rollbackTo ?? annotations[SYNC_REVISION_ANNOTATION];
@@ -315,14 +485,27 @@ async function requestedPin(source: GitSource, spec: SourceSpec, app: Applicatio
   const resolved = await source.resolve(spec, revision);
   if (!resolved.ok) return resolved;
   const kind = rollbackTo ? 'rollback' : 'revision';
-  return { ok: true, value: { request: `${revision}@${annotations[SYNC_REQUESTED_ANNOTATION] ?? ''}`, commit: resolved.value.commit, kind } };
+  return {
+    ok: true,
+    value: {
+      request: `${revision}@${annotations[SYNC_REQUESTED_ANNOTATION] ?? ''}`,
+      commit: resolved.value.commit,
+      kind,
+    },
+  };
 }
 
 /**
  * Posts to notify.commitStatus the state of each touched commit whose state changed since its last
  * post. Answers whether the status changed (what was posted, the NotificationError condition).
  */
-async function notify(store: Store, app: ApplicationObject, status: ApplicationStatus, commits: string[], now: string): Promise<boolean> {
+async function notify(
+  store: Store,
+  app: ApplicationObject,
+  status: ApplicationStatus,
+  commits: string[],
+  now: string,
+): Promise<boolean> {
   const target = app.spec.notify?.commitStatus;
   const entries = (status.ledger ?? []).filter((e) => commits.includes(e.revision) && e.notified !== e.state);
   if (!target || !entries.length) return false;
@@ -340,7 +523,10 @@ async function notify(store: Store, app: ApplicationObject, status: ApplicationS
   }
   for (const entry of entries) {
     try {
-      await postCommitStatus({ url: target.url, ...(token ? { token } : {}), ...(target.context ? { context: target.context } : {}) }, entry);
+      await postCommitStatus(
+        { url: target.url, ...(token ? { token } : {}), ...(target.context ? { context: target.context } : {}) },
+        entry,
+      );
       entry.notified = entry.state;
     } catch (e) {
       // Retried on the next reconcile (notified stays behind the state).
@@ -356,7 +542,12 @@ async function notify(store: Store, app: ApplicationObject, status: ApplicationS
 async function secretData(store: Store, namespace: string, name: string): Promise<Record<string, string | undefined>> {
   try {
     const secret = await store.get({ group: '', kind: 'Secret', namespace, name });
-    return Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    return Object.fromEntries(
+      Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'base64').toString('utf8'),
+      ]),
+    );
   } catch {
     return {};
   }
@@ -368,7 +559,11 @@ async function secretData(store: Store, namespace: string, name: string): Promis
  */
 export async function sourceSpec(store: Store, app: ApplicationObject): Promise<SourceSpec & { problem?: string }> {
   const s = app.spec.source;
-  const spec: SourceSpec = { repoURL: s.repoURL, ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}), ...(s.path ? { path: s.path } : {}) };
+  const spec: SourceSpec = {
+    repoURL: s.repoURL,
+    ...(s.targetRevision ? { targetRevision: s.targetRevision } : {}),
+    ...(s.path ? { path: s.path } : {}),
+  };
   if (!s.credentialsSecret) return spec;
   // A missing Secret shows up as an authentication failure from the source.
   const data = await secretData(store, app.metadata.namespace ?? 'default', s.credentialsSecret);
@@ -383,7 +578,12 @@ export async function sourceSpec(store: Store, app: ApplicationObject): Promise<
 
 /** Writes status with compare-and-swap, re-reading on conflict (only status is ours to change). */
 async function writeStatus(store: Store, app: ApplicationObject, status: ApplicationStatus): Promise<void> {
-  const ref = { group: 'berth.dev', kind: 'Application', namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
+  const ref = {
+    group: 'berth.dev',
+    kind: 'Application',
+    namespace: app.metadata.namespace ?? 'default',
+    name: app.metadata.name,
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const current = attempt === 0 ? app : await store.get<ApplicationObject>(ref);
     try {

@@ -10,7 +10,11 @@ export interface ApplicationObject extends KubeObject {
     source: { repoURL: string; targetRevision?: string; path?: string; credentialsSecret?: string };
     destination?: { namespace?: string };
     project?: string;
-    syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean; allowEmpty?: boolean }; autoRollback?: boolean; syncOptions?: string[] };
+    syncPolicy?: {
+      automated?: { prune?: boolean; selfHeal?: boolean; allowEmpty?: boolean };
+      autoRollback?: boolean;
+      syncOptions?: string[];
+    };
     ignoreDifferences?: IgnoreDifference[];
     pollInterval?: string;
     notify?: { commitStatus?: { url: string; tokenSecret?: string; context?: string } };
@@ -37,7 +41,15 @@ export interface RollbackState {
   since: string;
 }
 
-export type HistoryEntry = { id: number; revision: string; deployedAt: string; message?: string; author?: string; initiatedBy?: 'auto' | 'user' | 'rollback'; outcome?: 'Progressing' | 'Healthy' | 'Degraded' | 'Failed' };
+export type HistoryEntry = {
+  id: number;
+  revision: string;
+  deployedAt: string;
+  message?: string;
+  author?: string;
+  initiatedBy?: 'auto' | 'user' | 'rollback';
+  outcome?: 'Progressing' | 'Healthy' | 'Degraded' | 'Failed';
+};
 
 export interface ApplicationStatus {
   ledger?: LedgerEntry[];
@@ -45,12 +57,25 @@ export interface ApplicationStatus {
   rollback?: RollbackState;
   observedGeneration?: number;
   sync?: { status: 'Synced' | 'OutOfSync' | 'Unknown'; revision?: string };
-  operationState?: { phase: 'Running' | 'Succeeded' | 'Failed' | 'Error'; message?: string; revision?: string; startedAt?: string; finishedAt?: string; hooks?: HookRun[] };
+  operationState?: {
+    phase: 'Running' | 'Succeeded' | 'Failed' | 'Error';
+    message?: string;
+    revision?: string;
+    startedAt?: string;
+    finishedAt?: string;
+    hooks?: HookRun[];
+  };
   history?: HistoryEntry[];
   conditions?: Condition[];
   reconciledAt?: string;
   health?: { status: HealthStatus; message?: string };
-  resources?: { kind: string; namespace?: string; name: string; status: 'Synced' | 'OutOfSync'; health?: HealthStatus }[];
+  resources?: {
+    kind: string;
+    namespace?: string;
+    name: string;
+    status: 'Synced' | 'OutOfSync';
+    health?: HealthStatus;
+  }[];
 }
 
 /** A commit someone asked to pin the app to: `app rollback` (a commit) or `app sync --revision`. */

@@ -12,10 +12,19 @@ describe('dependency direction (../shared/DESIGN.md)', () => {
   it('catches a violation (the check itself can fail)', () => {
     const violations = checkDependencies([
       { path: 'api/x.ts', source: "import { loadFile } from '../manifest/load.js';" },
-      { path: 'cli/y.ts', source: "import type { Store } from '../store/index.js';\nconst s = await import('../runtime/queue.js');" },
+      {
+        path: 'cli/y.ts',
+        source: "import type { Store } from '../store/index.js';\nconst s = await import('../runtime/queue.js');",
+      },
       { path: 'server/z.ts', source: "import Docker from 'dockerode';" },
-      { path: 'manifest/ok.ts', source: "import { parseQuantity } from '../api/quantity.js';\nimport { x } from './local.js';" },
-      { path: 'controllers/job/plan.ts', source: "import { readFileSync } from 'node:fs';\nimport { randomUUID } from 'node:crypto';" },
+      {
+        path: 'manifest/ok.ts',
+        source: "import { parseQuantity } from '../api/quantity.js';\nimport { x } from './local.js';",
+      },
+      {
+        path: 'controllers/job/plan.ts',
+        source: "import { readFileSync } from 'node:fs';\nimport { randomUUID } from 'node:crypto';",
+      },
       { path: 'diff/report.ts', source: "import { execFileSync } from 'child_process';" },
       { path: 'manifest/tree.ts', source: "import { readdirSync } from 'node:fs';" },
     ]);

@@ -42,10 +42,31 @@ export const PACKAGE_HOMES: Record<string, string> = {
  * schema, openapi) and runs threads (pool, worker, warmup, index).
  */
 export const PURE_CORES: readonly RegExp[] = [
-  /^diff\//, /^health\//, /(^|\/)plan\.ts$/, /^network\/(routes|dns)\.ts$/, /^agent\/dns-config\.ts$/, /^api\/(cidr|services|selector|quantity)\.ts$/,
+  /^diff\//,
+  /^health\//,
+  /(^|\/)plan\.ts$/,
+  /^network\/(routes|dns)\.ts$/,
+  /^agent\/dns-config\.ts$/,
+  /^api\/(cidr|services|selector|quantity)\.ts$/,
   /^manifest\/(?!(tree|schema|openapi|pool|worker|warmup|index)\.ts$)[^/]+\.ts$/,
 ];
-const IO_MODULES = new Set(['fs', 'fs/promises', 'net', 'dgram', 'http', 'https', 'http2', 'tls', 'dns', 'dns/promises', 'child_process', 'worker_threads', 'cluster', 'os', 'readline']);
+const IO_MODULES = new Set([
+  'fs',
+  'fs/promises',
+  'net',
+  'dgram',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'dns',
+  'dns/promises',
+  'child_process',
+  'worker_threads',
+  'cluster',
+  'os',
+  'readline',
+]);
 
 export interface Violation {
   file: string;
@@ -53,7 +74,8 @@ export interface Violation {
   why: string;
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g;
 
 export function importsOf(source: string): string[] {
   const out: string[] = [];
@@ -81,14 +103,29 @@ export function checkDependencies(files: { path: string; source: string }[]): Vi
         }
         const to = moduleOf(target);
         if (to === from) continue;
-        if (!allowed) violations.push({ file: f.path, imports: spec, why: `module "${from}" has no place in the dependency rules` });
-        else if (!allowed.includes('*') && !allowed.includes(to)) violations.push({ file: f.path, imports: spec, why: `${from} may not depend on ${to} (allowed: ${allowed.join(', ') || 'nothing'})` });
+        if (!allowed)
+          violations.push({
+            file: f.path,
+            imports: spec,
+            why: `module "${from}" has no place in the dependency rules`,
+          });
+        else if (!allowed.includes('*') && !allowed.includes(to))
+          violations.push({
+            file: f.path,
+            imports: spec,
+            why: `${from} may not depend on ${to} (allowed: ${allowed.join(', ') || 'nothing'})`,
+          });
       } else if (PURE_CORES.some((r) => r.test(f.path)) && IO_MODULES.has(spec.replace(/^node:/, ''))) {
-        violations.push({ file: f.path, imports: spec, why: `a pure core may not import ${spec}: I/O belongs in the shell around it` });
+        violations.push({
+          file: f.path,
+          imports: spec,
+          why: `a pure core may not import ${spec}: I/O belongs in the shell around it`,
+        });
       } else {
         const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
         const home = PACKAGE_HOMES[pkg];
-        if (home && !f.path.startsWith(home)) violations.push({ file: f.path, imports: spec, why: `only src/${home} may import ${pkg}` });
+        if (home && !f.path.startsWith(home))
+          violations.push({ file: f.path, imports: spec, why: `only src/${home} may import ${pkg}` });
       }
     }
   }
@@ -101,7 +138,8 @@ export function readSources(srcDir: string): { path: string; source: string }[] 
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) walk(full);
-      else if (/\.(ts|js)$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push({ path: path.relative(srcDir, full).split(path.sep).join('/'), source: readFileSync(full, 'utf8') });
+      else if (/\.(ts|js)$/.test(e.name) && !e.name.endsWith('.d.ts'))
+        out.push({ path: path.relative(srcDir, full).split(path.sep).join('/'), source: readFileSync(full, 'utf8') });
     }
   };
   walk(srcDir);

@@ -30,10 +30,15 @@ export async function run(): Promise<Record<string, unknown>> {
   const processFigures = await measure('process');
   const dockerFigures = await measure('docker');
   return {
-    pods: PODS, created_per_s: PACE_PER_S,
-    process_start_p50_ms: processFigures.p50, process_start_p99_ms: processFigures.p99,
-    docker_start_p50_ms: dockerFigures.p50, docker_start_p99_ms: dockerFigures.p99,
-    target_process_p99_ms: 2000, target_docker_p99_ms: 5000, kubernetes_slo_p99_ms: 5000,
+    pods: PODS,
+    created_per_s: PACE_PER_S,
+    process_start_p50_ms: processFigures.p50,
+    process_start_p99_ms: processFigures.p99,
+    docker_start_p50_ms: dockerFigures.p50,
+    docker_start_p99_ms: dockerFigures.p99,
+    target_process_p99_ms: 2000,
+    target_docker_p99_ms: 5000,
+    kubernetes_slo_p99_ms: 5000,
   };
 }
 
@@ -41,21 +46,59 @@ async function measure(runtime: 'process' | 'docker'): Promise<{ p50: number; p9
   const image = runtime === 'docker' ? ensureTestImage() : 'busybox';
   const server = await startBerthServer({ args: ['--log-level', 'warn'] });
   const agentDir = mkdtempSync(path.join(tmpdir(), 'berth-bench-agent-'));
-  const agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'bench', '--runtime', runtime, '--sandbox-image', TEST_IMAGE, '--data', agentDir, '--server', server.url, '--token', (await server.cli('token', 'create', '--role', 'node')).out.trim(), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', process.env.BENCH_AGENT_LOG ? openSync(process.env.BENCH_AGENT_LOG, 'a') : 'ignore'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-  });
+  const agent = spawn(
+    process.execPath,
+    [
+      BERTH,
+      'agent',
+      '--name',
+      'bench',
+      '--runtime',
+      runtime,
+      '--sandbox-image',
+      TEST_IMAGE,
+      '--data',
+      agentDir,
+      '--server',
+      server.url,
+      '--token',
+      (await server.cli('token', 'create', '--role', 'node')).out.trim(),
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: ['ignore', 'ignore', process.env.BENCH_AGENT_LOG ? openSync(process.env.BENCH_AGENT_LOG, 'a') : 'ignore'],
+      env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+    },
+  );
   try {
-    const request = (method: string, p: string, body?: unknown) => api(server, method, p, { token: server.token, ...(body !== undefined ? { body } : {}) });
+    const request = (method: string, p: string, body?: unknown) =>
+      api(server, method, p, { token: server.token, ...(body !== undefined ? { body } : {}) });
     const deadline = Date.now() + 30_000;
-    while (!(await request('GET', '/api/v1/nodes')).body.items?.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(await request('GET', '/api/v1/nodes')).body.items?.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const pod = (i: number) => ({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: `web-${i}`, namespace: 'default' },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `web-${i}`, namespace: 'default' },
       spec: {
-        containers: [{
-          name: 'web', image, imagePullPolicy: 'IfNotPresent', ports: [{ containerPort: 8080 }],
-          command: ['/bin/busybox', 'sh', '-c', runtime === 'docker' ? 'cd /tmp; echo ok > index.html; exec /bin/busybox httpd -f -p 8080' : 'echo ok > index.html; exec /bin/busybox httpd -f -p 127.0.0.1:$PORT'],
-          readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
-        }],
+        containers: [
+          {
+            name: 'web',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            ports: [{ containerPort: 8080 }],
+            command: [
+              '/bin/busybox',
+              'sh',
+              '-c',
+              runtime === 'docker'
+                ? 'cd /tmp; echo ok > index.html; exec /bin/busybox httpd -f -p 8080'
+                : 'echo ok > index.html; exec /bin/busybox httpd -f -p 127.0.0.1:$PORT',
+            ],
+            readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
+          },
+        ],
       },
     });
     // Watched here, to the millisecond: when each pod is first seen bound, and first seen Ready.
@@ -68,7 +111,11 @@ async function measure(runtime: 'process' | 'docker'): Promise<{ p50: number; p9
         for await (const e of client.watch(kindInfo('Pod')!, { namespace: 'default', signal: watching.signal })) {
           const p = e.object as any;
           if (p.spec?.nodeName && !bound.has(p.metadata.name)) bound.set(p.metadata.name, performance.now());
-          if (p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !ready.has(p.metadata.name)) ready.set(p.metadata.name, performance.now());
+          if (
+            p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') &&
+            !ready.has(p.metadata.name)
+          )
+            ready.set(p.metadata.name, performance.now());
         }
       } catch (e) {
         if (!watching.signal.aborted) throw e;
@@ -98,12 +145,24 @@ async function measure(runtime: 'process' | 'docker'): Promise<{ p50: number; p9
     await new Promise((r) => agent.once('exit', r));
     await server.stop();
     if (runtime === 'docker') {
-      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=bench'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=bench'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean);
       if (left.length) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     }
-    for (const id of (() => { try { return readdirSync(path.join(agentDir, 'process')); } catch { return []; } })()) {
+    for (const id of (() => {
       try {
-        const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8')) as { pid: number; procStart: string };
+        return readdirSync(path.join(agentDir, 'process'));
+      } catch {
+        return [];
+      }
+    })()) {
+      try {
+        const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8')) as {
+          pid: number;
+          procStart: string;
+        };
         if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
       } catch {
         // gone

@@ -16,8 +16,20 @@ const IN_FLIGHT = 32;
 const GETS = 2000;
 
 const pod = (i: number) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${i}`, namespace: 'default', labels: { app: `app-${i % 50}` } },
-  spec: { nodeName: `node-${i % 10}`, containers: [{ name: 'main', image: 'registry.example.com/app:1.0', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: `pod-${i}`, namespace: 'default', labels: { app: `app-${i % 50}` } },
+  spec: {
+    nodeName: `node-${i % 10}`,
+    containers: [
+      {
+        name: 'main',
+        image: 'registry.example.com/app:1.0',
+        ports: [{ containerPort: 8080 }],
+        resources: { requests: { cpu: '100m', memory: '64Mi' } },
+      },
+    ],
+  },
 });
 
 const progress = (m: string) => process.stderr.write(`api: ${m}\n`);
@@ -25,17 +37,26 @@ const progress = (m: string) => process.stderr.write(`api: ${m}\n`);
 export async function run(): Promise<Record<string, unknown>> {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-api-'));
-  const server = spawn(process.execPath, [`${ROOT}src/cli/berth.js`, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = spawn(
+    process.execPath,
+    [`${ROOT}src/cli/berth.js`, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let pool: Pool | undefined;
   try {
     let err = '';
     server.stderr.on('data', (d) => (err += d));
     const deadline = Date.now() + 30_000;
-    while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const url = /listening on (https:\/\/\S+)/.exec(err)?.[1];
     if (!url) throw new Error(`server did not start: ${err}`);
     const token = readFileSync(path.join(dir, 'admin.token'), 'utf8').trim();
-    pool = new Pool(url, { connect: { ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8') }, connections: IN_FLIGHT, pipelining: 1 });
+    pool = new Pool(url, {
+      connect: { ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8') },
+      connections: IN_FLIGHT,
+      pipelining: 1,
+    });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const call = async (method: 'GET' | 'POST', p: string, body?: unknown) => {
       const res = await pool!.request({ method, path: p, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
@@ -47,9 +68,11 @@ export async function run(): Promise<Record<string, unknown>> {
     progress(`creating ${PODS} pods, ${IN_FLIGHT} in flight`);
     let next = 0;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < PODS) await call('POST', '/api/v1/namespaces/default/pods', pod(next++));
-    }));
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < PODS) await call('POST', '/api/v1/namespaces/default/pods', pod(next++));
+      }),
+    );
     const createsPerS = Math.round((PODS * 1000) / (performance.now() - t0));
 
     progress(`${GETS} single GETs`);
@@ -60,7 +83,8 @@ export async function run(): Promise<Record<string, unknown>> {
       latencies.push(performance.now() - t);
     }
     latencies.sort((a, b) => a - b);
-    const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(2));
+    const pct = (p: number) =>
+      Number(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(2));
 
     progress('listing all pods');
     const lists: number[] = [];

@@ -11,16 +11,28 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareCreate } from '../../src/api/lifecycle.js';
 import { workloadControllers } from '../../src/controllers/index.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  ObjectWriter,
+  storeEventSink,
+} from '../../src/runtime/index.js';
 import { openStore, type KubeObject, type RevisionedStore, type TxnOp } from '../../src/store/index.js';
 
 const REPLICAS = 1000;
 const progress = (msg: string) => process.stderr.write(`controllers: ${msg}\n`);
 
 const deployment = (image: string): KubeObject => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' },
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'default' },
   spec: {
-    replicas: REPLICAS, selector: { matchLabels: { app: 'web' } }, revisionHistoryLimit: 10, progressDeadlineSeconds: 600,
+    replicas: REPLICAS,
+    selector: { matchLabels: { app: 'web' } },
+    revisionHistoryLimit: 10,
+    progressDeadlineSeconds: 600,
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
     template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image }] } },
   },
@@ -35,7 +47,14 @@ function fakeAgent(store: RevisionedStore, signal: AbortSignal): Promise<void> {
       while (pending.length) {
         const batch = pending.splice(0, 500);
         const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-        const ops: TxnOp[] = batch.map((p) => ({ op: 'update', object: { ...p, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] } }, expectedRevision: Number(p.metadata.resourceVersion) }));
+        const ops: TxnOp[] = batch.map((p) => ({
+          op: 'update',
+          object: {
+            ...p,
+            status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] },
+          },
+          expectedRevision: Number(p.metadata.resourceVersion),
+        }));
         // A pod deleted meanwhile fails the batch: mark the rest one by one.
         await store.txn(ops).catch(async () => {
           for (const op of ops) await store.txn([op]).catch(() => {});
@@ -79,10 +98,16 @@ export async function run(): Promise<Record<string, unknown>> {
     await new Promise((r) => setTimeout(r, 200));
     // The controllers' own pod cache: listing 1,000 pods from the store every few ms would slow what is measured.
     const podCount = async () => informers.for({ group: '', kind: 'Pod' }).list('default').length;
-    const status = async () => ((await store.get({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })) as any).status ?? {};
+    const status = async () =>
+      ((await store.get({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })) as any).status ?? {};
     const rolledOut = async (generation: number) => {
       const s = await status();
-      return s.observedGeneration === generation && s.updatedReplicas === REPLICAS && s.availableReplicas === REPLICAS && s.replicas === REPLICAS;
+      return (
+        s.observedGeneration === generation &&
+        s.updatedReplicas === REPLICAS &&
+        s.availableReplicas === REPLICAS &&
+        s.replicas === REPLICAS
+      );
     };
 
     progress(`creating a ${REPLICAS}-replica Deployment`);
@@ -99,7 +124,9 @@ export async function run(): Promise<Record<string, unknown>> {
     next.metadata.generation = 2;
     await store.update(next);
     const rolloutMs = await until('rollout', () => rolledOut(2));
-    progress(`rollout of ${REPLICAS} done in ${rolloutMs.toFixed(0)} ms (total ${(performance.now() - start).toFixed(0)} ms)`);
+    progress(
+      `rollout of ${REPLICAS} done in ${rolloutMs.toFixed(0)} ms (total ${(performance.now() - start).toFixed(0)} ms)`,
+    );
     abort.abort();
     await managing;
     await agent;

@@ -47,7 +47,22 @@ function measure(port: number): Measured {
 
 /** wrk's summary: Requests/sec, the 99% latency line of --latency, and socket errors and non-2xx. */
 function wrk(port: number, seconds = SECONDS, connections = CONNECTIONS): Load {
-  const out = execFileSync('wrk', ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const out = execFileSync(
+    'wrk',
+    [
+      '-t',
+      '1',
+      '-c',
+      String(connections),
+      '-d',
+      `${seconds}s`,
+      '--latency',
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${port}/`,
+    ],
+    { encoding: 'utf8' },
+  );
   const rps = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1]);
   const m = /\s99%\s+([0-9.]+)(us|ms|s)/.exec(out);
   const p99 = m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
@@ -66,13 +81,14 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000)
 }
 
 /** 200 for GET / with the benchmark's Host (fetch may not set Host: node:http does). */
-const answers = (port: number) => () => new Promise<boolean>((resolve) => {
-  const req = httpGet({ host: '127.0.0.1', port, path: '/', headers: { host: HOST } }, (res) => {
-    res.resume();
-    resolve(res.statusCode === 200);
+const answers = (port: number) => () =>
+  new Promise<boolean>((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/', headers: { host: HOST } }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
   });
-  req.on('error', () => resolve(false));
-});
 
 function startBackend(port: number): ChildProcess {
   const code = `require('node:http').createServer((q, s) => { s.writeHead(200, {'content-type': 'text/plain', 'content-length': 3}); s.end('ok\\n'); }).listen(${port}, '127.0.0.1')`;
@@ -81,7 +97,9 @@ function startBackend(port: number): ChildProcess {
 
 function startNginx(dir: string, listen: number, backend: number): ChildProcess {
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
-  writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/logs/error.log warn;
@@ -95,23 +113,53 @@ http {
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }
   }
 }
-`);
+`,
+  );
   return spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
 }
 
 async function routeThroughBerth(server: BerthServerProcess, backend: number): Promise<void> {
   const request = (method: string, p: string, body: unknown) => api(server, method, p, { token: server.token, body });
-  await request('POST', '/api/v1/namespaces/default/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend' }, spec: { ports: [{ port: 80 }] } });
-  await request('POST', '/api/v1/namespaces/default/endpoints', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'backend' }, subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ port: backend }] }] });
+  await request('POST', '/api/v1/namespaces/default/services', {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'backend' },
+    spec: { ports: [{ port: 80 }] },
+  });
+  await request('POST', '/api/v1/namespaces/default/endpoints', {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: 'backend' },
+    subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ port: backend }] }],
+  });
   await request('POST', '/apis/networking.k8s.io/v1/namespaces/default/ingresses', {
-    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'bench' },
-    spec: { rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 80 } } } }] } }] },
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'bench' },
+    spec: {
+      rules: [
+        {
+          host: HOST,
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 80 } } } }],
+          },
+        },
+      ],
+    },
   });
 }
 
 async function throughBerth(mode: 'builtin' | 'nginx', backend: number): Promise<Measured> {
   const port = await freePort();
-  const server = await startBerthServer({ args: ['--log-level', 'warn', '--ingress-listen', `127.0.0.1:${port}`, ...(mode === 'nginx' ? ['--ingress-mode', 'nginx'] : [])] });
+  const server = await startBerthServer({
+    args: [
+      '--log-level',
+      'warn',
+      '--ingress-listen',
+      `127.0.0.1:${port}`,
+      ...(mode === 'nginx' ? ['--ingress-mode', 'nginx'] : []),
+    ],
+  });
   try {
     await routeThroughBerth(server, backend);
     await waitFor(`Berth's ingress (${mode})`, answers(port));
@@ -150,14 +198,31 @@ export async function run(): Promise<Record<string, unknown>> {
     const added = (l: Measured) => round(l.p99_one_connection_ms - direct.p99_one_connection_ms);
     const added50 = (l: Measured) => round(l.p99_ms - direct.p99_ms);
     return {
-      connections: CONNECTIONS, seconds: SECONDS,
-      direct_rps: direct.rps, direct_p99_ms: direct.p99_ms, direct_p99_one_connection_ms: direct.p99_one_connection_ms,
-      nginx_rps: peer.rps, nginx_p99_ms: peer.p99_ms, nginx_added_p99_ms: added(peer), nginx_added_p99_50_connections_ms: added50(peer),
-      berth_builtin_rps: builtin.rps, berth_builtin_p99_ms: builtin.p99_ms, berth_builtin_added_p99_ms: added(builtin), berth_builtin_added_p99_50_connections_ms: added50(builtin), berth_builtin_errors: builtin.errors,
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      direct_rps: direct.rps,
+      direct_p99_ms: direct.p99_ms,
+      direct_p99_one_connection_ms: direct.p99_one_connection_ms,
+      nginx_rps: peer.rps,
+      nginx_p99_ms: peer.p99_ms,
+      nginx_added_p99_ms: added(peer),
+      nginx_added_p99_50_connections_ms: added50(peer),
+      berth_builtin_rps: builtin.rps,
+      berth_builtin_p99_ms: builtin.p99_ms,
+      berth_builtin_added_p99_ms: added(builtin),
+      berth_builtin_added_p99_50_connections_ms: added50(builtin),
+      berth_builtin_errors: builtin.errors,
       ratio_builtin_vs_nginx: Math.round((builtin.rps / peer.rps) * 100) / 100,
-      berth_nginx_mode_rps: nginxMode.rps, berth_nginx_mode_p99_ms: nginxMode.p99_ms, berth_nginx_mode_added_p99_ms: added(nginxMode), berth_nginx_mode_added_p99_50_connections_ms: added50(nginxMode), berth_nginx_mode_errors: nginxMode.errors,
+      berth_nginx_mode_rps: nginxMode.rps,
+      berth_nginx_mode_p99_ms: nginxMode.p99_ms,
+      berth_nginx_mode_added_p99_ms: added(nginxMode),
+      berth_nginx_mode_added_p99_50_connections_ms: added50(nginxMode),
+      berth_nginx_mode_errors: nginxMode.errors,
       ratio_nginx_mode_vs_nginx: Math.round((nginxMode.rps / peer.rps) * 100) / 100,
-      target_builtin_ratio: 0.35, target_nginx_mode_ratio: 0.9, target_builtin_added_p99_ms: 2, target_nginx_mode_added_p99_ms: 0.5,
+      target_builtin_ratio: 0.35,
+      target_nginx_mode_ratio: 0.9,
+      target_builtin_added_p99_ms: 2,
+      target_nginx_mode_added_p99_ms: 0.5,
     };
   } finally {
     if (nginx && nginx.exitCode === null) nginx.kill('SIGQUIT');

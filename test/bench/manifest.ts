@@ -111,7 +111,9 @@ spec:
 
 export async function run(): Promise<Record<string, unknown>> {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  const { loadPaths, LoaderPool, loaderThreads } = (await import(`${ROOT}.build/manifest/index.js`)) as typeof import('../../src/manifest/index.js');
+  const { loadPaths, LoaderPool, loaderThreads } = (await import(
+    `${ROOT}.build/manifest/index.js`
+  )) as typeof import('../../src/manifest/index.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-manifest-'));
   const pool = new LoaderPool(loaderThreads());
   try {
@@ -127,9 +129,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const cold: number[] = [];
     for (let round = 0; round < 3; round++) {
       const started = performance.now();
-      const out = execFileSync(process.execPath, [`${ROOT}src/cli/berth.js`, 'validate', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const out = execFileSync(process.execPath, [`${ROOT}src/cli/berth.js`, 'validate', dir], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
       cold.push((performance.now() - started) / 1000);
-      if (!out.includes(`${objects} objects in ${FILES} files, 0 errors`)) throw new Error(`unexpected validate output: ${out.slice(-200)}`);
+      if (!out.includes(`${objects} objects in ${FILES} files, 0 errors`))
+        throw new Error(`unexpected validate output: ${out.slice(-200)}`);
       process.stderr.write(`manifest: berth validate (fresh process) ${cold[round]!.toFixed(2)} s\n`);
     }
 
@@ -138,7 +144,8 @@ export async function run(): Promise<Record<string, unknown>> {
       const started = performance.now();
       const r = await loadPaths([dir], { parallel, pool });
       const seconds = (performance.now() - started) / 1000;
-      if (r.objects.length !== objects || r.errors.length) throw new Error(`expected ${objects} clean objects, got ${r.objects.length} and ${r.errors.length} errors`);
+      if (r.objects.length !== objects || r.errors.length)
+        throw new Error(`expected ${objects} clean objects, got ${r.objects.length} and ${r.errors.length} errors`);
       return seconds;
     };
     await measure(true);
@@ -148,7 +155,9 @@ export async function run(): Promise<Record<string, unknown>> {
     for (let round = 0; round < 3; round++) {
       warm.push(await measure(true));
       single.push(await measure(false));
-      process.stderr.write(`manifest: warm pool ${warm[round]!.toFixed(2)} s, warm one thread ${single[round]!.toFixed(2)} s\n`);
+      process.stderr.write(
+        `manifest: warm pool ${warm[round]!.toFixed(2)} s, warm one thread ${single[round]!.toFixed(2)} s\n`,
+      );
     }
     const perS = (s: number) => Math.round(objects / s);
     return {

@@ -9,7 +9,9 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
-const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.slice(0, -3));
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!all.includes(name)) {
@@ -25,7 +27,11 @@ if (wanted.length === 1) {
   const results: [string, Record<string, unknown>][] = [];
   let failed = 0;
   for (const name of wanted.length ? wanted : all) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     if (child.status !== 0 || !line.startsWith('{')) {
       console.error(`bench ${name} failed (exit ${child.status})`);
@@ -36,7 +42,9 @@ if (wanted.length === 1) {
     const { bench: _name, ...figures } = JSON.parse(line) as Record<string, unknown>;
     results.push([name, figures]);
   }
-  const rows = results.flatMap(([name, figures]) => Object.entries(figures).map(([k, v]) => [name, k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
+  const rows = results.flatMap(([name, figures]) =>
+    Object.entries(figures).map(([k, v]) => [name, k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+  );
   const width = [0, 1].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)));
   console.log(['', ...rows.map((r) => `${r[0]!.padEnd(width[0]!)}  ${r[1]!.padEnd(width[1]!)}  ${r[2]}`)].join('\n'));
   process.exitCode = failed ? 1 : 0;

@@ -9,7 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { prepareCreate } from '../../src/api/lifecycle.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  ObjectWriter,
+  storeEventSink,
+} from '../../src/runtime/index.js';
 import { Scheduler } from '../../src/scheduler/index.js';
 import { openStore, type KubeObject } from '../../src/store/index.js';
 
@@ -19,10 +26,22 @@ const progress = (msg: string) => process.stderr.write(`scheduler: ${msg}\n`);
 
 function node(i: number): KubeObject {
   return {
-    apiVersion: 'v1', kind: 'Node',
-    metadata: { name: `node-${i}`, labels: { 'kubernetes.io/hostname': `node-${i}`, 'topology.kubernetes.io/zone': `zone-${i % 10}`, disk: i % 2 ? 'ssd' : 'hdd' } },
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: `node-${i}`,
+      labels: {
+        'kubernetes.io/hostname': `node-${i}`,
+        'topology.kubernetes.io/zone': `zone-${i % 10}`,
+        disk: i % 2 ? 'ssd' : 'hdd',
+      },
+    },
     spec: {},
-    status: { capacity: { cpu: '8', memory: '32Gi', pods: '110' }, allocatable: { cpu: '8', memory: '32Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      capacity: { cpu: '8', memory: '32Gi', pods: '110' },
+      allocatable: { cpu: '8', memory: '32Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   };
 }
 
@@ -30,12 +49,33 @@ function pod(i: number): KubeObject {
   const cpu = ['100m', '250m', '500m', '1'][i % 4]!;
   const memory = ['128Mi', '256Mi', '1Gi', '2Gi'][(i >> 2) % 4]!;
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: { name: `pod-${i}`, namespace: 'default', labels: { app: `app-${i % 50}` } },
     spec: {
       containers: [{ name: 'main', image: 'app', resources: { requests: { cpu, memory } } }],
       ...(i % 3 === 0 ? { nodeSelector: { disk: 'ssd' } } : {}),
-      ...(i % 4 === 1 ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [`zone-${i % 10}`, `zone-${(i + 1) % 10}`] }] }] } } } } : {}),
+      ...(i % 4 === 1
+        ? {
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    {
+                      matchExpressions: [
+                        {
+                          key: 'topology.kubernetes.io/zone',
+                          operator: 'In',
+                          values: [`zone-${i % 10}`, `zone-${(i + 1) % 10}`],
+                        },
+                      ],
+                    },
+                  ],
+                },
+              },
+            },
+          }
+        : {}),
     },
     status: { phase: 'Pending' },
   };
@@ -47,8 +87,20 @@ export async function run(): Promise<Record<string, unknown>> {
   const abort = new AbortController();
   try {
     progress(`registering ${NODES} nodes and ${PODS} pending pods`);
-    for (let i = 0; i < NODES; i += 500) await store.txn(Array.from({ length: Math.min(500, NODES - i) }, (_, k) => ({ op: 'create' as const, object: prepareCreate(node(i + k), new Date(), randomUUID()) })));
-    for (let i = 0; i < PODS; i += 500) await store.txn(Array.from({ length: Math.min(500, PODS - i) }, (_, k) => ({ op: 'create' as const, object: prepareCreate(pod(i + k), new Date(), randomUUID()) })));
+    for (let i = 0; i < NODES; i += 500)
+      await store.txn(
+        Array.from({ length: Math.min(500, NODES - i) }, (_, k) => ({
+          op: 'create' as const,
+          object: prepareCreate(node(i + k), new Date(), randomUUID()),
+        })),
+      );
+    for (let i = 0; i < PODS; i += 500)
+      await store.txn(
+        Array.from({ length: Math.min(500, PODS - i) }, (_, k) => ({
+          op: 'create' as const,
+          object: prepareCreate(pod(i + k), new Date(), randomUUID()),
+        })),
+      );
 
     const informers = new InformerFactory(store);
     const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'bench' }));
@@ -60,7 +112,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const manager = new ControllerManager(informers, [scheduler]);
     const cacheStart = performance.now();
     const managing = manager.start(abort.signal);
-    await Promise.all([informers.for({ group: '', kind: 'Pod' }).synced, informers.for({ group: '', kind: 'Node' }).synced]);
+    await Promise.all([
+      informers.for({ group: '', kind: 'Pod' }).synced,
+      informers.for({ group: '', kind: 'Node' }).synced,
+    ]);
     const start = performance.now();
     progress(`caches filled in ${(start - cacheStart).toFixed(0)} ms; scheduling`);
     while (bound < PODS) {
@@ -74,16 +129,21 @@ export async function run(): Promise<Record<string, unknown>> {
     const cpuUsed = new Map<string, number>();
     for (const p of (await store.list({ group: '', kind: 'Pod', namespace: 'default' })).items as any[]) {
       const n = nodes.get(p.spec.nodeName)!;
-      if (p.spec.nodeSelector && n.metadata.labels?.disk !== p.spec.nodeSelector.disk) throw new Error(`${p.metadata.name} on ${n.metadata.name} breaks its nodeSelector`);
+      if (p.spec.nodeSelector && n.metadata.labels?.disk !== p.spec.nodeSelector.disk)
+        throw new Error(`${p.metadata.name} on ${n.metadata.name} breaks its nodeSelector`);
       const cpu = p.spec.containers[0].resources.requests.cpu;
-      cpuUsed.set(n.metadata.name, (cpuUsed.get(n.metadata.name) ?? 0) + (cpu.endsWith('m') ? Number(cpu.slice(0, -1)) : Number(cpu) * 1000));
+      cpuUsed.set(
+        n.metadata.name,
+        (cpuUsed.get(n.metadata.name) ?? 0) + (cpu.endsWith('m') ? Number(cpu.slice(0, -1)) : Number(cpu) * 1000),
+      );
     }
     if ([...cpuUsed.values()].some((m) => m > 8000)) throw new Error('a node is over its allocatable cpu');
     abort.abort();
     await managing;
     await events.flush();
     return {
-      nodes: NODES, pods: PODS,
+      nodes: NODES,
+      pods: PODS,
       bind_ms: Math.round(ms),
       pods_per_s: Math.round((PODS * 1000) / ms),
       nodes_used: cpuUsed.size,

@@ -17,7 +17,10 @@ const UPDATES = 2000;
 const LATENCY_SAMPLES = 500;
 
 const cm = (name: string, n = 0): KubeObject => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'bench', labels: { app: 'bench' } }, data: { n: String(n), payload: 'x'.repeat(200) },
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'bench', labels: { app: 'bench' } },
+  data: { n: String(n), payload: 'x'.repeat(200) },
 });
 
 const perSecond = (count: number, ms: number) => Math.round((count * 1000) / ms);
@@ -41,12 +44,16 @@ async function measure(store: RevisionedStore) {
   });
   progress(`${store.driver}: 100-object transactions`);
   const txn = await time(async () => {
-    for (let t = 0; t < TXNS; t++) await store.txn(Array.from({ length: TXN_SIZE }, (_, i) => ({ op: 'create' as const, object: cm(`txn-${t}-${i}`) })));
+    for (let t = 0; t < TXNS; t++)
+      await store.txn(
+        Array.from({ length: TXN_SIZE }, (_, i) => ({ op: 'create' as const, object: cm(`txn-${t}-${i}`) })),
+      );
   });
   let obj = await store.get<KubeObject>({ group: '', kind: 'ConfigMap', namespace: 'bench', name: 'single-0' });
   progress(`${store.driver}: updates`);
   const updates = await time(async () => {
-    for (let i = 0; i < UPDATES; i++) obj = await store.update({ ...obj, data: { n: String(i), payload: 'y'.repeat(200) } });
+    for (let i = 0; i < UPDATES; i++)
+      obj = await store.update({ ...obj, data: { n: String(i), payload: 'y'.repeat(200) } });
   });
 
   // Watch latency: one subscriber; each write waits for its own event.
@@ -55,7 +62,8 @@ async function measure(store: RevisionedStore) {
   const arrivals = new Map<string, () => void>();
   const from = await store.revision();
   const watching = (async () => {
-    for await (const e of store.watch({ fromRevision: from, kind: 'ConfigMap', group: '', signal: ac.signal })) arrivals.get(e.object.metadata.name)?.();
+    for await (const e of store.watch({ fromRevision: from, kind: 'ConfigMap', group: '', signal: ac.signal }))
+      arrivals.get(e.object.metadata.name)?.();
   })().catch((e) => progress(`watch failed: ${(e as Error).message}`));
   const latencies: number[] = [];
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
@@ -90,7 +98,10 @@ async function rawEtcd(hosts: string, round: number) {
     const single = await time(async () => {
       for (let i = 0; i < SINGLE; i++) {
         const key = Buffer.from(`/raw-${round}/single-${i}`);
-        await client.kv.txn({ compare: [{ key, target: 'Version', result: 'Equal', version: 0 }], success: [{ request_put: { key, value: Buffer.from(value) } }] });
+        await client.kv.txn({
+          compare: [{ key, target: 'Version', result: 'Equal', version: 0 }],
+          success: [{ request_put: { key, value: Buffer.from(value) } }],
+        });
       }
     });
     const txn = await time(async () => {
@@ -102,7 +113,11 @@ async function rawEtcd(hosts: string, round: number) {
         });
       }
     });
-    return { creates_per_s: perSecond(SINGLE, single), plain_puts_per_s: perSecond(SINGLE, plain), txn_objects_per_s: perSecond(TXNS * TXN_SIZE, txn) };
+    return {
+      creates_per_s: perSecond(SINGLE, single),
+      plain_puts_per_s: perSecond(SINGLE, plain),
+      txn_objects_per_s: perSecond(TXNS * TXN_SIZE, txn),
+    };
   } finally {
     client.close();
   }
@@ -127,7 +142,12 @@ async function compactionStall(store: RevisionedStore) {
   const compactMs = await time(async () => void (await store.compact({ keep: 100 })));
   writing = false;
   await writer;
-  return { compacted_revisions: before - 100, compact_ms: Math.round(compactMs), max_write_stall_ms: Number(maxStall.toFixed(2)), writes_during_compaction: writes };
+  return {
+    compacted_revisions: before - 100,
+    compact_ms: Math.round(compactMs),
+    max_write_stall_ms: Number(maxStall.toFixed(2)),
+    writes_during_compaction: writes,
+  };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -159,7 +179,8 @@ export async function run(): Promise<Record<string, unknown>> {
         progress(`etcd: raw client, round ${round + 1}`);
         raws.push(await rawEtcd(cluster.hosts, round));
       }
-      const best = <T extends Record<string, number>>(xs: T[], k: keyof T, low = false) => (low ? Math.min : Math.max)(...xs.map((x) => x[k] as number));
+      const best = <T extends Record<string, number>>(xs: T[], k: keyof T, low = false) =>
+        (low ? Math.min : Math.max)(...xs.map((x) => x[k] as number));
       const r = {
         creates_per_s: best(rounds, 'creates_per_s'),
         txn_objects_per_s: best(rounds, 'txn_objects_per_s'),
@@ -167,7 +188,11 @@ export async function run(): Promise<Record<string, unknown>> {
         watch_p50_ms: best(rounds, 'watch_p50_ms', true),
         watch_p99_ms: best(rounds, 'watch_p99_ms', true),
       };
-      const raw = { creates_per_s: best(raws, 'creates_per_s'), plain_puts_per_s: best(raws, 'plain_puts_per_s'), txn_objects_per_s: best(raws, 'txn_objects_per_s') };
+      const raw = {
+        creates_per_s: best(raws, 'creates_per_s'),
+        plain_puts_per_s: best(raws, 'plain_puts_per_s'),
+        txn_objects_per_s: best(raws, 'txn_objects_per_s'),
+      };
       const etcd = {
         ...r,
         raw_conditional_puts_per_s: raw.creates_per_s,

@@ -41,7 +41,10 @@ async function throughput(url: string): Promise<number> {
 }
 
 async function forwarded(command: string, args: string[], env: Record<string, string>, port: number): Promise<number> {
-  const child: ChildProcess = spawn(command, [...args, `${port}:8080`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(command, [...args, `${port}:8080`], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   try {
@@ -53,48 +56,98 @@ async function forwarded(command: string, args: string[], env: Record<string, st
   }
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 export async function run(): Promise<Record<string, unknown>> {
   buildOnce();
   const server = await startBerthServer({ args: ['--log-level', 'warn'] });
   const agent = await startAgent(server, { name: 'bench', address: '127.0.0.44' });
   try {
-    const call = (method: string, path: string, body?: unknown) => api(server, method, path, { token: server.token, ...(body ? { body } : {}) });
+    const call = (method: string, path: string, body?: unknown) =>
+      api(server, method, path, { token: server.token, ...(body ? { body } : {}) });
     await call('POST', '/api/v1/namespaces/default/pods', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'files' },
-      spec: { containers: [{ name: 'web', image: 'busybox', command: ['/bin/busybox', 'sh', '-c', `dd if=/dev/zero of=big bs=1048576 count=${FILE_MB} 2>/dev/null; exec busybox httpd -f -p $PORT -h .`], ports: [{ containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'files' },
+      spec: {
+        containers: [
+          {
+            name: 'web',
+            image: 'busybox',
+            command: [
+              '/bin/busybox',
+              'sh',
+              '-c',
+              `dd if=/dev/zero of=big bs=1048576 count=${FILE_MB} 2>/dev/null; exec busybox httpd -f -p $PORT -h .`,
+            ],
+            ports: [{ containerPort: 8080 }],
+            readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+          },
+        ],
+      },
     });
-    const pod = await until('the pod ready', async () => {
-      const p = (await call('GET', '/api/v1/namespaces/default/pods/files')).body;
-      return p.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True') && p;
-    }, 60_000);
+    const pod = await until(
+      'the pod ready',
+      async () => {
+        const p = (await call('GET', '/api/v1/namespaces/default/pods/files')).body;
+        return (
+          p.status?.conditions?.some(
+            (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+          ) && p
+        );
+      },
+      60_000,
+    );
     const hostPort = pod.status.hostPorts.find((h: { containerPort: number }) => h.containerPort === 8080).hostPort;
     progress(`direct from 127.0.0.44:${hostPort}`);
     const direct = await throughput(`http://127.0.0.44:${hostPort}/big`);
-    const env = { BERTH_DATA: server.dir, KUBECONFIG: `${server.dir}/kubeconfig.yaml`, BERTH_SERVER: '', BERTH_TOKEN: '' };
+    const env = {
+      BERTH_DATA: server.dir,
+      KUBECONFIG: `${server.dir}/kubeconfig.yaml`,
+      BERTH_SERVER: '',
+      BERTH_TOKEN: '',
+    };
     progress('berth port-forward');
     const berth = await forwarded(process.execPath, [BERTH, 'port-forward', 'files'], env, await freePort());
     progress('kubectl port-forward');
-    const kubectl = KUBECTL ? await forwarded(KUBECTL, ['port-forward', 'pod/files'], env, await freePort()) : undefined;
+    const kubectl = KUBECTL
+      ? await forwarded(KUBECTL, ['port-forward', 'pod/files'], env, await freePort())
+      : undefined;
 
     progress(`${EXECS} execs`);
     const connection = { server: server.url, token: server.token, ca: server.ca, namespace: 'default' };
     const sink = new PassThrough().resume();
-    const term = { stdin: new PassThrough(), stdout: Object.assign(new PassThrough().resume(), { columns: 80, rows: 24 }), stderr: sink };
+    const term = {
+      stdin: new PassThrough(),
+      stdout: Object.assign(new PassThrough().resume(), { columns: 80, rows: 24 }),
+      stderr: sink,
+    };
     const times: number[] = [];
     for (let i = 0; i < EXECS; i++) {
       const started = performance.now();
-      const code = await execStream(connection, resourcePath(kindInfo('Pod')!, 'default', 'files'), { command: ['true'], stdin: false, stdout: true, stderr: true, tty: false }, term);
+      const code = await execStream(
+        connection,
+        resourcePath(kindInfo('Pod')!, 'default', 'files'),
+        { command: ['true'], stdin: false, stdout: true, stderr: true, tty: false },
+        term,
+      );
       if (code !== 0) throw new Error(`exec exited ${code}`);
       times.push(performance.now() - started);
     }
     times.sort((a, b) => a - b);
     return {
-      file_mb: FILE_MB, downloads: DOWNLOADS,
-      direct_mb_per_s: direct, berth_port_forward_mb_per_s: berth, berth_vs_direct: Number((berth / direct).toFixed(2)),
-      ...(kubectl !== undefined ? { kubectl_port_forward_mb_per_s: kubectl, kubectl_vs_direct: Number((kubectl / direct).toFixed(2)) } : {}),
-      execs: EXECS, exec_p50_ms: Math.round(percentile(times, 50)), exec_p99_ms: Math.round(percentile(times, 99)),
+      file_mb: FILE_MB,
+      downloads: DOWNLOADS,
+      direct_mb_per_s: direct,
+      berth_port_forward_mb_per_s: berth,
+      berth_vs_direct: Number((berth / direct).toFixed(2)),
+      ...(kubectl !== undefined
+        ? { kubectl_port_forward_mb_per_s: kubectl, kubectl_vs_direct: Number((kubectl / direct).toFixed(2)) }
+        : {}),
+      execs: EXECS,
+      exec_p50_ms: Math.round(percentile(times, 50)),
+      exec_p99_ms: Math.round(percentile(times, 99)),
     };
   } finally {
     await agent.stop();

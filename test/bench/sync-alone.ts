@@ -46,10 +46,21 @@ export async function run(): Promise<Record<string, unknown>> {
     const source = new GitSource({ dataDir: dir });
     const memo = new Map<string, AppMemo>();
     const application = await store.create<ApplicationObject>({
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'big', namespace: 'default', generation: 1 },
+      apiVersion: 'berth.dev/v1',
+      kind: 'Application',
+      metadata: { name: 'big', namespace: 'default', generation: 1 },
       spec: { source: { repoURL: `${git.url}/repo.git`, path: 'apps' }, syncPolicy: { automated: { prune: true } } },
     });
-    const reconcile = async () => reconcileApplication({ store, source, memo }, await store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'big' }));
+    const reconcile = async () =>
+      reconcileApplication(
+        { store, source, memo },
+        await store.get<ApplicationObject>({
+          group: 'berth.dev',
+          kind: 'Application',
+          namespace: 'default',
+          name: 'big',
+        }),
+      );
     void application;
 
     await warming;
@@ -67,7 +78,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const oneFile: number[] = [];
     for (let i = 0; i < 5; i++) {
       const n = 7 + i * 101;
-      repo.write({ [`apps/team-${n % 20}/app-${n}.yaml`]: app(n).replace(`workers: ${n % 8}`, `workers: ${(n % 8) + 10}`) });
+      repo.write({
+        [`apps/team-${n % 20}/app-${n}.yaml`]: app(n).replace(`workers: ${n % 8}`, `workers: ${(n % 8) + 10}`),
+      });
       repo.commit(`one file (${i + 1})`);
       t = performance.now();
       const one = await reconcile();

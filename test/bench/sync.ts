@@ -36,7 +36,12 @@ const progress = (m: string) => process.stderr.write(`sync: ${m}\n`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => Promise<T | false | undefined>, ms: number, everyMs = 5): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | false | undefined>,
+  ms: number,
+  everyMs = 5,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check();
@@ -60,7 +65,11 @@ export async function run(): Promise<Record<string, unknown>> {
     git = await startGitHttpServer(repo.root);
     // BENCH_PROFILE=DIR: the server writes a CPU profile there when it stops.
     const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    server = await startBerthServer({ nodeArgs, env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', process.env.BENCH_DEBUG ? 'debug' : 'warn', '--service-cidr', '10.96.0.0/12'] });
+    server = await startBerthServer({
+      nodeArgs,
+      env: { BERTH_WEBHOOK_SECRET: SECRET },
+      args: ['--log-level', process.env.BENCH_DEBUG ? 'debug' : 'warn', '--service-cidr', '10.96.0.0/12'],
+    });
     const s = server;
     const call = async (method: string, p: string, body?: unknown) => {
       const res = await api(s, method, p, { token: s.token, ...(body !== undefined ? { body } : {}) });
@@ -70,23 +79,67 @@ export async function run(): Promise<Record<string, unknown>> {
     const repoURL = `${git.url}/repo.git`;
     const webhook = async () => {
       const body = JSON.stringify({ ref: 'refs/heads/main', repository: { clone_url: repoURL } });
-      const res = await api(s, 'POST', '/api/v1/webhooks/git', { rawBody: body, headers: { 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex') } });
+      const res = await api(s, 'POST', '/api/v1/webhooks/git', {
+        rawBody: body,
+        headers: {
+          'X-GitHub-Event': 'push',
+          'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex'),
+        },
+      });
       if (res.status !== 202) throw new Error(`webhook: HTTP ${res.status} ${res.text}`);
     };
 
     progress(`${NODES} simulated nodes`);
     const nodeToken = (await s.cli('token', 'create', '--role', 'node')).out.trim();
-    simulator = spawn(process.execPath, [BERTH, 'simulate', 'nodes', '--count', String(NODES), '--cpu', '16', '--memory', '64Gi', '--server', s.url, '--token', nodeToken], {
-      stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-    });
-    await until(`${NODES} ready nodes`, async () => (await call('GET', '/api/v1/nodes')).items.filter((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')).length === NODES, 60_000, 200);
+    simulator = spawn(
+      process.execPath,
+      [
+        BERTH,
+        'simulate',
+        'nodes',
+        '--count',
+        String(NODES),
+        '--cpu',
+        '16',
+        '--memory',
+        '64Gi',
+        '--server',
+        s.url,
+        '--token',
+        nodeToken,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+      },
+    );
+    await until(
+      `${NODES} ready nodes`,
+      async () =>
+        (await call('GET', '/api/v1/nodes')).items.filter((n: any) =>
+          n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        ).length === NODES,
+      60_000,
+      200,
+    );
 
-    const reconcileCount = async () => [...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(/^berth_app_reconcile_duration_seconds_count\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const reconcileCount = async () =>
+      [
+        ...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(
+          /^berth_app_reconcile_duration_seconds_count\{[^}]*\} (\S+)$/gm,
+        ),
+      ].reduce((n, m) => n + Number(m[1]), 0);
     progress('first sync');
     const createdAt = performance.now();
     await call('POST', '/apis/berth.dev/v1/namespaces/default/applications', {
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'big' },
-      spec: { source: { repoURL, targetRevision: 'main', path: 'apps' }, syncPolicy: { automated: { prune: true } }, pollInterval: '10m' },
+      apiVersion: 'berth.dev/v1',
+      kind: 'Application',
+      metadata: { name: 'big' },
+      spec: {
+        source: { repoURL, targetRevision: 'main', path: 'apps' },
+        syncPolicy: { automated: { prune: true } },
+        pollInterval: '10m',
+      },
     });
     const synced = async (commit: string) => {
       const st = (await call('GET', '/apis/berth.dev/v1/namespaces/default/applications/big')).status;
@@ -94,7 +147,9 @@ export async function run(): Promise<Record<string, unknown>> {
     };
     await until('the first sync', () => synced(first), 120_000, 20).catch(async (e: Error) => {
       const st = (await call('GET', '/apis/berth.dev/v1/namespaces/default/applications/big')).status;
-      throw new Error(`${e.message}: ${JSON.stringify({ sync: st?.sync, operationState: st?.operationState, conditions: st?.conditions }).slice(0, 2000)}\n${s.logs().slice(-3000)}`);
+      throw new Error(
+        `${e.message}: ${JSON.stringify({ sync: st?.sync, operationState: st?.operationState, conditions: st?.conditions }).slice(0, 2000)}\n${s.logs().slice(-3000)}`,
+      );
     });
     const firstSyncMs = performance.now() - createdAt;
 
@@ -108,7 +163,15 @@ export async function run(): Promise<Record<string, unknown>> {
       repo.commit(`one file (${sample})`);
       const t = performance.now();
       await webhook();
-      await until(`app-${n}'s ConfigMap`, async () => ((await call('GET', `/api/v1/namespaces/default/configmaps/app-${n}`)).data?.['settings.yaml'] as string).includes(workers), 300_000, 2);
+      await until(
+        `app-${n}'s ConfigMap`,
+        async () =>
+          (
+            (await call('GET', `/api/v1/namespaces/default/configmaps/app-${n}`)).data?.['settings.yaml'] as string
+          ).includes(workers),
+        300_000,
+        2,
+      );
       return performance.now() - t;
     };
     const unavailable = async () => {
@@ -124,7 +187,10 @@ export async function run(): Promise<Record<string, unknown>> {
       stillSettling.push(await unavailable());
     }
     progress('until every pod runs');
-    const pods = (await call('GET', '/apis/apps/v1/namespaces/default/deployments')).items.reduce((n: number, d: any) => n + d.spec.replicas, 0);
+    const pods = (await call('GET', '/apis/apps/v1/namespaces/default/deployments')).items.reduce(
+      (n: number, d: any) => n + d.spec.replicas,
+      0,
+    );
     await until('every Deployment available', async () => (await unavailable()) === 0, 600_000, 500);
     const settledMs = performance.now() - createdAt;
     const reconcilesUntilSettled = await reconcileCount();
@@ -155,31 +221,62 @@ export async function run(): Promise<Record<string, unknown>> {
     progress('webhooks with no new commit');
     const reconciles = async () => {
       const text = (await api(s, 'GET', '/metrics', { token: s.token })).text;
-      const figure = (name: string) => Number(new RegExp(`^berth_app_reconcile_duration_seconds_${name}\\{result="unchanged"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      const figure = (name: string) =>
+        Number(
+          new RegExp(`^berth_app_reconcile_duration_seconds_${name}\\{result="unchanged"\\} (\\S+)$`, 'm').exec(
+            text,
+          )?.[1] ?? 0,
+        );
       return { sum: figure('sum'), count: figure('count') };
     };
     const noChange: number[] = [];
     for (let i = 0; i < 5; i++) {
       const before = await reconciles();
       await webhook();
-      const after = await until('the reconcile', async () => {
-        const r = await reconciles();
-        return r.count > before.count && r;
-      }, 30_000, 20);
+      const after = await until(
+        'the reconcile',
+        async () => {
+          const r = await reconciles();
+          return r.count > before.count && r;
+        },
+        30_000,
+        20,
+      );
       noChange.push(((after.sum - before.sum) / (after.count - before.count)) * 1000);
     }
-    if (process.env.BENCH_DEBUG) for (const line of s.logs().split('\n')) if (line.includes('"reconciled"')) process.stderr.write(`${line.slice(0, 400)}\n`);
-    const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) / 1024);
+    if (process.env.BENCH_DEBUG)
+      for (const line of s.logs().split('\n'))
+        if (line.includes('"reconciled"')) process.stderr.write(`${line.slice(0, 400)}\n`);
+    const peakRssMb = Math.round(
+      Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) / 1024,
+    );
     const r = (x: number) => Math.round(x);
     return {
-      objects: APPS * 5, nodes: NODES, pods,
+      objects: APPS * 5,
+      nodes: NODES,
+      pods,
       first_sync_ms: r(firstSyncMs),
-      one_file_commit_settling_ms: r(Math.max(...whileSettling)), one_file_commit_settling_samples_ms: whileSettling.map(r), deployments_unavailable_at_each: stillSettling,
-      one_file_commit_ms: r(median(settled)), one_file_commit_samples_ms: settled.map(r), git_cli_fetch_peer_ms: r(median(peer)), ratio_to_peer: Number((median(settled) / median(peer)).toFixed(2)),
-      no_change_poll_ms: Number(Math.min(...noChange).toFixed(1)), no_change_poll_samples_ms: noChange.map((x) => Number(x.toFixed(1))),
-      every_pod_running_ms: r(settledMs), pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
-      server_peak_rss_mb: peakRssMb, reconciles_until_settled: reconcilesUntilSettled, reconciles_in_5s_quiet: reconcilesWhenQuiet,
-      targets: { first_sync_ms: 5000, one_file_commit_settling_ms: 500, one_file_commit_ms: 150, no_change_poll_ms: 20, server_peak_rss_mb: 400 },
+      one_file_commit_settling_ms: r(Math.max(...whileSettling)),
+      one_file_commit_settling_samples_ms: whileSettling.map(r),
+      deployments_unavailable_at_each: stillSettling,
+      one_file_commit_ms: r(median(settled)),
+      one_file_commit_samples_ms: settled.map(r),
+      git_cli_fetch_peer_ms: r(median(peer)),
+      ratio_to_peer: Number((median(settled) / median(peer)).toFixed(2)),
+      no_change_poll_ms: Number(Math.min(...noChange).toFixed(1)),
+      no_change_poll_samples_ms: noChange.map((x) => Number(x.toFixed(1))),
+      every_pod_running_ms: r(settledMs),
+      pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
+      server_peak_rss_mb: peakRssMb,
+      reconciles_until_settled: reconcilesUntilSettled,
+      reconciles_in_5s_quiet: reconcilesWhenQuiet,
+      targets: {
+        first_sync_ms: 5000,
+        one_file_commit_settling_ms: 500,
+        one_file_commit_ms: 150,
+        no_change_poll_ms: 20,
+        server_peak_rss_mb: 400,
+      },
     };
   } finally {
     if (simulator && simulator.exitCode === null && simulator.signalCode === null) {

@@ -28,14 +28,19 @@ interface Driver {
 
 const drivers: Driver[] = [
   {
-    name: 'process', make: (dir) => new ProcessRuntime(dir), command: (args) => ({ image: 'busybox', command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }),
-    listen: '127.0.0.1:$PORT_HTTP', volume: '$BERTH_VOLUME_WWW',
+    name: 'process',
+    make: (dir) => new ProcessRuntime(dir),
+    command: (args) => ({ image: 'busybox', command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }),
+    listen: '127.0.0.1:$PORT_HTTP',
+    volume: '$BERTH_VOLUME_WWW',
   },
   {
     // The node label keeps this suite's containers apart from any agent's on the machine.
-    name: 'docker', make: () => new DockerRuntime({ node: 'contract-suite', sandboxImage: ensureTestImage() }),
+    name: 'docker',
+    make: () => new DockerRuntime({ node: 'contract-suite', sandboxImage: ensureTestImage() }),
     command: (args) => ({ image: ensureTestImage(), command: [BUSYBOX, ...args.slice(0, 1)], args: args.slice(1) }),
-    listen: '0.0.0.0:8080', volume: '/www',
+    listen: '0.0.0.0:8080',
+    volume: '/www',
   },
 ];
 
@@ -46,7 +51,19 @@ for (const driver of drivers) {
     const ports = new PortAllocator();
     let serial = 0;
     const spec = async (args: string[], extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> => {
-      const s = { podUid: `uid-${driver.name}-${++serial}-0000`, podName: `pod-${serial}`, namespace: 'default', name: 'main', restartCount: 0, ...driver.command(args), env: {}, ports: [], mounts: [], address: '127.0.0.1', ...extra };
+      const s = {
+        podUid: `uid-${driver.name}-${++serial}-0000`,
+        podName: `pod-${serial}`,
+        namespace: 'default',
+        name: 'main',
+        restartCount: 0,
+        ...driver.command(args),
+        env: {},
+        ports: [],
+        mounts: [],
+        address: '127.0.0.1',
+        ...extra,
+      };
       return { podPorts: s.ports, sharedNetwork: false, ...s };
     };
     const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
@@ -76,14 +93,22 @@ for (const driver of drivers) {
       const www = path.join(dir, 'www');
       mkdirSync(www, { recursive: true });
       writeFileSync(path.join(www, 'index.html'), 'hello from a volume\n');
-      const s = await spec(['sh', '-c', `echo "starting $GREETING"; exec /bin/busybox httpd -f -p ${driver.listen} -h ${driver.volume}`], {
-        env: { GREETING: 'hi' }, ports: [{ name: 'http', containerPort: 8080, hostPort, protocol: 'TCP' }], mounts: [{ volume: 'www', source: www, mountPath: '/www', readOnly: true }],
-      });
+      const s = await spec(
+        ['sh', '-c', `echo "starting $GREETING"; exec /bin/busybox httpd -f -p ${driver.listen} -h ${driver.volume}`],
+        {
+          env: { GREETING: 'hi' },
+          ports: [{ name: 'http', containerPort: 8080, hostPort, protocol: 'TCP' }],
+          mounts: [{ volume: 'www', source: www, mountPath: '/www', readOnly: true }],
+        },
+      );
       const c = await runtime.start(s);
       expect(c).toMatchObject({ podUid: s.podUid, name: 'main', restartCount: 0, state: 'running' });
       let body = '';
       await until('http answers', async () => {
-        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
+          (r) => r.text(),
+          () => '',
+        );
         return body !== '';
       });
       expect(body).toBe('hello from a volume\n');
@@ -101,13 +126,16 @@ for (const driver of drivers) {
 
     it('runs a command with its streams open: stdin to its end, stdout and stderr apart, exit code; on a terminal, its size', async () => {
       const c = await runtime.start(await spec(['sh', '-c', 'exec sleep 60']));
-      const read = (s: NodeJS.ReadableStream | undefined) => new Promise<string>((resolve) => {
-        let out = '';
-        if (!s) return resolve('');
-        s.on('data', (d) => (out += d));
-        s.on('end', () => resolve(out));
+      const read = (s: NodeJS.ReadableStream | undefined) =>
+        new Promise<string>((resolve) => {
+          let out = '';
+          if (!s) return resolve('');
+          s.on('data', (d) => (out += d));
+          s.on('end', () => resolve(out));
+        });
+      const piped = await runtime.openExec(c.id, [BUSYBOX, 'sh', '-c', 'tr a-z A-Z; echo done >&2; exit 4'], {
+        tty: false,
       });
-      const piped = await runtime.openExec(c.id, [BUSYBOX, 'sh', '-c', 'tr a-z A-Z; echo done >&2; exit 4'], { tty: false });
       const [out, err] = [read(piped.stdout), read(piped.stderr)];
       piped.stdin.end('shout\n');
       expect(await piped.exited).toBe(4);
@@ -128,7 +156,9 @@ for (const driver of drivers) {
     });
 
     it('records how a container ended, and follows its log until it does', async () => {
-      const c = await runtime.start(await spec(['sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.1; done; exit 3']));
+      const c = await runtime.start(
+        await spec(['sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.1; done; exit 3']),
+      );
       const lines: string[] = [];
       for await (const l of runtime.logs(c.id, { follow: true })) lines.push(l);
       expect(lines).toEqual(['line 1\n', 'line 2\n', 'line 3\n']);
@@ -140,7 +170,9 @@ for (const driver of drivers) {
     });
 
     it('a SIGTERM-ignoring container is killed after the grace period', async () => {
-      const c = await runtime.start(await spec(['sh', '-c', "trap '' TERM; echo trapped; while true; do sleep 0.1; done"]));
+      const c = await runtime.start(
+        await spec(['sh', '-c', "trap '' TERM; echo trapped; while true; do sleep 0.1; done"]),
+      );
       await until('its trap is set', async () => {
         for await (const l of runtime.logs(c.id)) if (l === 'trapped\n') return true;
         return false;
@@ -155,16 +187,36 @@ for (const driver of drivers) {
       const c = await runtime.start(await spec(['sleep', '30']));
       const again = driver.make(dir);
       const found = (await again.list()).find((x) => x.id === c.id);
-      expect(found).toMatchObject({ state: 'running', podUid: c.podUid, name: 'main', restartCount: 0, startedAt: c.startedAt });
+      expect(found).toMatchObject({
+        state: 'running',
+        podUid: c.podUid,
+        name: 'main',
+        restartCount: 0,
+        startedAt: c.startedAt,
+      });
       await again.remove(c.id);
       expect((await runtime.list()).some((x) => x.id === c.id)).toBe(false);
     });
 
     it('docker: limits, cpu shares and securityContext reach the container', async () => {
       if (driver.name !== 'docker') return;
-      const c = await runtime.start(await spec(['sleep', '30'], { limits: { memoryBytes: 64 * 2 ** 20, cpuMillis: 500 }, cpuRequestMillis: 250, runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true }));
+      const c = await runtime.start(
+        await spec(['sleep', '30'], {
+          limits: { memoryBytes: 64 * 2 ** 20, cpuMillis: 500 },
+          cpuRequestMillis: 250,
+          runAsUser: 1000,
+          runAsGroup: 1000,
+          readOnlyRootFilesystem: true,
+        }),
+      );
       const inspect = JSON.parse(execFileSync('docker', ['inspect', c.id], { encoding: 'utf8' }))[0];
-      expect(inspect.HostConfig).toMatchObject({ Memory: 64 * 2 ** 20, NanoCpus: 500_000_000, CpuShares: 256, ReadonlyRootfs: true, Init: true });
+      expect(inspect.HostConfig).toMatchObject({
+        Memory: 64 * 2 ** 20,
+        NanoCpus: 500_000_000,
+        CpuShares: 256,
+        ReadonlyRootfs: true,
+        Init: true,
+      });
       expect(inspect.Config.User).toBe('1000:1000');
       expect((await runtime.exec(c.id, [BUSYBOX, 'id', '-u'])).stdout).toBe('1000\n');
       expect((await runtime.exec(c.id, [BUSYBOX, 'touch', '/x'])).exitCode).not.toBe(0); // read-only root

@@ -7,11 +7,25 @@ import { etcdDriver, memoryDriver, sqliteDriver, type Driver } from './drivers.j
 
 const drivers: Driver[] = [memoryDriver(), sqliteDriver(), etcdDriver()];
 
-function cm(name: string, opts: { ns?: string; labels?: Record<string, string>; data?: Record<string, string> } = {}): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: opts.ns ?? 'default', ...(opts.labels ? { labels: opts.labels } : {}) }, data: opts.data ?? {} };
+function cm(
+  name: string,
+  opts: { ns?: string; labels?: Record<string, string>; data?: Record<string, string> } = {},
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: opts.ns ?? 'default', ...(opts.labels ? { labels: opts.labels } : {}) },
+    data: opts.data ?? {},
+  };
 }
 function pod(name: string, node: string, phase = 'Running'): KubeObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: node, containers: [] }, status: { phase } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { nodeName: node, containers: [] },
+    status: { phase },
+  };
 }
 const CM = { group: '', kind: 'ConfigMap' };
 const ref = (name: string, ns = 'default') => ({ ...CM, namespace: ns, name });
@@ -31,7 +45,13 @@ async function collect(iter: AsyncIterable<WatchEvent>, count: number, timeoutMs
 }
 
 /** Reads events until `count` arrive or the time is up (then returns what came). */
-async function take(store: RevisionedStore, from: number, count: number, extra: object = {}, timeoutMs = 10_000): Promise<WatchEvent[]> {
+async function take(
+  store: RevisionedStore,
+  from: number,
+  count: number,
+  extra: object = {},
+  timeoutMs = 10_000,
+): Promise<WatchEvent[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
@@ -84,7 +104,9 @@ describe.each(drivers)('store contract: $name', (driver) => {
     const a = await s.create(cm('race'));
     const results = await Promise.allSettled([1, 2, 3, 4].map((i) => s.update({ ...a, data: { by: String(i) } })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['Conflict', 'Conflict', 'Conflict']);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+      ['Conflict', 'Conflict', 'Conflict'],
+    );
   });
 
   it('deletes with an optional precondition and returns the last state', async () => {
@@ -108,13 +130,23 @@ describe.each(drivers)('store contract: $name', (driver) => {
     expect(all.items.map((o) => o.metadata.name)).toEqual(['a', 'b', 'c']);
     expect(all.revision).toBe(await s.revision());
     expect((await s.list({ ...CM, namespace: 'default' })).items.map((o) => o.metadata.name)).toEqual(['a', 'b']);
-    expect((await s.list({ ...CM, labelSelector: 'app=web,tier!=fe' })).items.map((o) => o.metadata.name)).toEqual(['b']);
+    expect((await s.list({ ...CM, labelSelector: 'app=web,tier!=fe' })).items.map((o) => o.metadata.name)).toEqual([
+      'b',
+    ]);
     expect((await s.list({ ...CM, labelSelector: 'app in (db)' })).items.map((o) => o.metadata.name)).toEqual(['c']);
-    expect((await s.list({ ...CM, fieldSelector: 'metadata.name=b' })).items.map((o) => o.metadata.name)).toEqual(['b']);
-    expect((await s.list({ ...CM, fieldSelector: 'metadata.namespace=other' })).items.map((o) => o.metadata.name)).toEqual(['c']);
+    expect((await s.list({ ...CM, fieldSelector: 'metadata.name=b' })).items.map((o) => o.metadata.name)).toEqual([
+      'b',
+    ]);
+    expect(
+      (await s.list({ ...CM, fieldSelector: 'metadata.namespace=other' })).items.map((o) => o.metadata.name),
+    ).toEqual(['c']);
     const P = { group: '', kind: 'Pod' };
-    expect((await s.list({ ...P, fieldSelector: 'spec.nodeName=node-2' })).items.map((o) => o.metadata.name)).toEqual(['p2']);
-    expect((await s.list({ ...P, fieldSelector: 'status.phase!=Pending' })).items.map((o) => o.metadata.name)).toEqual(['p1']);
+    expect((await s.list({ ...P, fieldSelector: 'spec.nodeName=node-2' })).items.map((o) => o.metadata.name)).toEqual([
+      'p2',
+    ]);
+    expect((await s.list({ ...P, fieldSelector: 'status.phase!=Pending' })).items.map((o) => o.metadata.name)).toEqual([
+      'p1',
+    ]);
     await expect(s.list({ ...CM, fieldSelector: 'spec.foo=bar' })).rejects.toMatchObject({ code: 'Invalid' });
   });
 
@@ -143,16 +175,20 @@ describe.each(drivers)('store contract: $name', (driver) => {
     const s = await fresh();
     const a = await s.create(cm('a'));
     const before = await s.revision();
-    await expect(s.txn([
-      { op: 'create', object: cm('t1') },
-      { op: 'update', object: { ...a, data: { k: 'x' } } },
-      { op: 'delete', ref: ref('a'), expectedRevision: rv(a) + 5 },
-    ])).rejects.toMatchObject({ code: 'Invalid' });
-    await expect(s.txn([
-      { op: 'create', object: cm('t1') },
-      { op: 'create', object: cm('t2') },
-      { op: 'update', object: { ...a, data: { k: 'x' } }, expectedRevision: rv(a) + 5 },
-    ])).rejects.toMatchObject({ code: 'Conflict' });
+    await expect(
+      s.txn([
+        { op: 'create', object: cm('t1') },
+        { op: 'update', object: { ...a, data: { k: 'x' } } },
+        { op: 'delete', ref: ref('a'), expectedRevision: rv(a) + 5 },
+      ]),
+    ).rejects.toMatchObject({ code: 'Invalid' });
+    await expect(
+      s.txn([
+        { op: 'create', object: cm('t1') },
+        { op: 'create', object: cm('t2') },
+        { op: 'update', object: { ...a, data: { k: 'x' } }, expectedRevision: rv(a) + 5 },
+      ]),
+    ).rejects.toMatchObject({ code: 'Conflict' });
     expect(await s.revision()).toBe(before);
     await expect(s.get(ref('t1'))).rejects.toMatchObject({ code: 'NotFound' });
     const ok = await s.txn([
@@ -166,7 +202,10 @@ describe.each(drivers)('store contract: $name', (driver) => {
 
   it('refuses objects over 1 MiB', async () => {
     const s = await fresh();
-    await expect(s.create(cm('big', { data: { blob: 'x'.repeat(1024 * 1024 + 1) } }))).rejects.toMatchObject({ code: 'Invalid', message: expect.stringMatching(/over 1 MiB/) });
+    await expect(s.create(cm('big', { data: { blob: 'x'.repeat(1024 * 1024 + 1) } }))).rejects.toMatchObject({
+      code: 'Invalid',
+      message: expect.stringMatching(/over 1 MiB/),
+    });
   });
 
   it('watches from a list revision: ADDED, MODIFIED, DELETED with the previous object', async () => {
@@ -180,7 +219,12 @@ describe.each(drivers)('store contract: $name', (driver) => {
     await s.delete(ref('a'));
     await s.create(cm('b'));
     const got = await events;
-    expect(got.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED a', 'MODIFIED a', 'DELETED a', 'ADDED b']);
+    expect(got.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'ADDED a',
+      'MODIFIED a',
+      'DELETED a',
+      'ADDED b',
+    ]);
     expect(got[1]!.prevObject).toEqual(a);
     expect(got[1]!.object).toEqual(a2);
     expect((got[2]!.object as any).data).toEqual({ k: '1' });
@@ -205,15 +249,23 @@ describe.each(drivers)('store contract: $name', (driver) => {
     const writers = 6;
     const perWriter = 25;
     let acknowledged = 0;
-    await Promise.all(Array.from({ length: writers }, async (_, w) => {
-      let obj = await s.create(cm(`w${w}`, { data: { n: '0' } }));
-      acknowledged++;
-      for (let i = 1; i < perWriter; i++) {
-        if (i % 10 === 0) await s.txn([{ op: 'create', object: cm(`w${w}-t${i}`) }, { op: 'create', object: cm(`w${w}-u${i}`) }]).then(() => (acknowledged += 2));
-        obj = await s.update({ ...obj, data: { n: String(i) } });
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        let obj = await s.create(cm(`w${w}`, { data: { n: '0' } }));
         acknowledged++;
-      }
-    }));
+        for (let i = 1; i < perWriter; i++) {
+          if (i % 10 === 0)
+            await s
+              .txn([
+                { op: 'create', object: cm(`w${w}-t${i}`) },
+                { op: 'create', object: cm(`w${w}-u${i}`) },
+              ])
+              .then(() => (acknowledged += 2));
+          obj = await s.update({ ...obj, data: { n: String(i) } });
+          acknowledged++;
+        }
+      }),
+    );
     const head = await s.revision();
     const events = await take(s, from, acknowledged);
     expect(events).toHaveLength(acknowledged);
@@ -246,7 +298,10 @@ describe.each(drivers)('store contract: $name', (driver) => {
     if (driver.name === 'etcd') {
       expect(await take(s, rv(first) - 1, 11, {}, 5000)).toHaveLength(11);
     } else {
-      expect(err).toMatchObject({ code: 'Compacted', message: expect.stringContaining(`oldest revision available is ${oldestRevision}`) });
+      expect(err).toMatchObject({
+        code: 'Compacted',
+        message: expect.stringContaining(`oldest revision available is ${oldestRevision}`),
+      });
       expect(await take(s, oldestRevision, 3)).toHaveLength(3);
     }
   });

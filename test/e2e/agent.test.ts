@@ -32,7 +32,10 @@ describe('berth agent (process runtime)', () => {
     }
     // Containers the docker test's agent left (a failed test) go too.
     try {
-      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean);
       if (left.length) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     } catch {
       // no docker: the process tests need none
@@ -41,7 +44,7 @@ describe('berth agent (process runtime)', () => {
     // Whatever the agent left running is stopped with its data dir's process groups.
     if (agentDir) {
       const processes = path.join(agentDir, 'process');
-      for (const id of (existsSync(processes) ? readdirSync(processes) : [])) {
+      for (const id of existsSync(processes) ? readdirSync(processes) : []) {
         try {
           const meta = JSON.parse(readFileSync(path.join(agentDir, 'process', id, 'meta.json'), 'utf8'));
           if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
@@ -55,12 +58,41 @@ describe('berth agent (process runtime)', () => {
     server = agent = agentDir = undefined;
   });
 
-  const request = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
+  const request = (method: string, p: string, body?: unknown, headers?: Record<string, string>) =>
+    api(server!, method, p, {
+      token: server!.token,
+      ...(body !== undefined ? { body } : {}),
+      ...(headers ? { headers } : {}),
+    });
   const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods')).body.items;
   const startAgent = (token: string, runtime = 'process') => {
-    agent = spawn(process.execPath, [BERTH, 'agent', '--name', 'n1', '--address', '127.0.0.1', '--runtime', runtime, '--sandbox-image', TEST_IMAGE, '--data', agentDir!, '--server', server!.url, '--token', token, '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-    });
+    agent = spawn(
+      process.execPath,
+      [
+        BERTH,
+        'agent',
+        '--name',
+        'n1',
+        '--address',
+        '127.0.0.1',
+        '--runtime',
+        runtime,
+        '--sandbox-image',
+        TEST_IMAGE,
+        '--data',
+        agentDir!,
+        '--server',
+        server!.url,
+        '--token',
+        token,
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+      },
+    );
     agent.stderr!.on('data', () => {});
   };
   const apply = async (name: string, yaml: string) => {
@@ -70,16 +102,23 @@ describe('berth agent (process runtime)', () => {
     expect(r.code, r.err).toBe(0);
   };
   const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-  const hostPort = (p: any, container: string) => p.status.hostPorts.find((h: any) => h.containerName === container).hostPort;
-  const get = (port: number, file: string) => fetch(`http://127.0.0.1:${port}/${file}`).then((r) => (r.ok ? r.text() : ''));
+  const hostPort = (p: any, container: string) =>
+    p.status.hostPorts.find((h: any) => h.containerName === container).hostPort;
+  const get = (port: number, file: string) =>
+    fetch(`http://127.0.0.1:${port}/${file}`).then((r) => (r.ok ? r.text() : ''));
 
   it('runs pods as processes: ports, ConfigMap files, Secret env, readiness, adoption after SIGKILL, no orphans', async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     startAgent(token);
-    await apply('config', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`);
-    await apply('web', `apiVersion: apps/v1
+    await apply(
+      'config',
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`,
+    );
+    await apply(
+      'web',
+      `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
@@ -105,7 +144,8 @@ spec:
           env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]
           ports: [{containerPort: 9090}]
           volumeMounts: [{name: scratch, mountPath: /scratch}]
-`);
+`,
+    );
     const running = await until('2 ready pods', async () => {
       const ps = await pods();
       return ps.length === 2 && ps.every(ready) && ps;
@@ -117,25 +157,55 @@ spec:
       expect(await get(hostPort(p, 'side'), 'secret.txt')).toBe('s3cret\n');
     }
     const t = Date.now();
-    await request('PATCH', '/api/v1/namespaces/default/configmaps/site', { data: { 'index.html': 'version two' } }, { 'Content-Type': 'application/merge-patch+json' });
-    await until('the file follows the ConfigMap', async () => (await get(hostPort(running[0], 'web'), 'index.html')) === 'version two', 10_000);
+    await request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/site',
+      { data: { 'index.html': 'version two' } },
+      { 'Content-Type': 'application/merge-patch+json' },
+    );
+    await until(
+      'the file follows the ConfigMap',
+      async () => (await get(hostPort(running[0], 'web'), 'index.html')) === 'version two',
+      10_000,
+    );
     expect(Date.now() - t).toBeLessThan(10_000);
 
     // Killed and started again: the same processes, adopted.
-    const before = (await pods()).map((p) => p.status.containerStatuses.map((c: any) => c.containerID).sort().join()).sort();
+    const before = (await pods())
+      .map((p) =>
+        p.status.containerStatuses
+          .map((c: any) => c.containerID)
+          .sort()
+          .join(),
+      )
+      .sort();
     agent!.kill('SIGKILL');
     await new Promise((r) => agent!.once('exit', r));
     expect(await get(hostPort(running[0], 'web'), 'index.html')).toBe('version two'); // still serving without its agent
     startAgent(token);
     await new Promise((r) => setTimeout(r, 3000));
     const after = await pods();
-    expect(after.map((p) => p.status.containerStatuses.map((c: any) => c.containerID).sort().join()).sort()).toEqual(before);
-    expect(after.every((p) => p.status.containerStatuses.every((c: any) => c.restartCount === 0 && c.state.running))).toBe(true);
+    expect(
+      after
+        .map((p) =>
+          p.status.containerStatuses
+            .map((c: any) => c.containerID)
+            .sort()
+            .join(),
+        )
+        .sort(),
+    ).toEqual(before);
+    expect(
+      after.every((p) => p.status.containerStatuses.every((c: any) => c.restartCount === 0 && c.state.running)),
+    ).toBe(true);
     expect(readdirSync(path.join(agentDir, 'process'))).toHaveLength(4);
 
     // Deleted: every process stops, nothing of them is left.
     await request('DELETE', '/apis/apps/v1/namespaces/default/deployments/web');
-    await until('no processes left', async () => readdirSync(path.join(agentDir!, 'process')).length === 0 && (await pods()).length === 0);
+    await until(
+      'no processes left',
+      async () => readdirSync(path.join(agentDir!, 'process')).length === 0 && (await pods()).length === 0,
+    );
     expect(await get(hostPort(running[0], 'web'), 'index.html').catch(() => 'refused')).toBe('refused');
   }, 120_000);
 
@@ -143,7 +213,9 @@ spec:
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
-    await apply('init', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata:\n  a.txt: alpha\n  b.txt: beta\n---
+    await apply(
+      'init',
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata:\n  a.txt: alpha\n  b.txt: beta\n---
 apiVersion: v1
 kind: Pod
 metadata: {name: init}
@@ -159,14 +231,23 @@ spec:
       image: busybox
       command: [/bin/busybox, sh, -c, 'echo main >> $BERTH_VOLUME_WORK/order; exec /bin/busybox sleep 3600']
       volumeMounts: [{name: work, mountPath: /work}, {name: conf, mountPath: /conf}]
-`);
+`,
+    );
     const pod = await until('running', async () => {
       const p = (await pods()).find((x) => x.metadata.name === 'init');
       return p?.status?.phase === 'Running' && p;
     });
     expect(pod.status.initContainerStatuses.map((s: any) => s.state.terminated?.exitCode)).toEqual([0, 0]);
     expect(pod.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('True');
-    const exec = await server.cli('exec', 'init', '--', '/bin/busybox', 'sh', '-c', 'cat $BERTH_VOLUME_WORK/order; ls -R $BERTH_VOLUME_CONF');
+    const exec = await server.cli(
+      'exec',
+      'init',
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      'cat $BERTH_VOLUME_WORK/order; ls -R $BERTH_VOLUME_CONF',
+    );
     expect(exec.out).toMatch(/^one\ntwo\nbetamain\n/);
     expect(exec.out).toContain('renamed');
   }, 60_000);
@@ -176,7 +257,10 @@ spec:
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     startAgent(token);
-    await apply('crash', `apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'echo boom; exit 2']\n`);
+    await apply(
+      'crash',
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'echo boom; exit 2']\n`,
+    );
     const looping = await until('CrashLoopBackOff', async () => {
       const p = (await pods()).find((x) => x.metadata.name === 'crash');
       const s = p?.status?.containerStatuses?.[0];
@@ -185,7 +269,11 @@ spec:
     expect(looping.restartCount).toBeGreaterThanOrEqual(1);
     expect(looping.lastState.terminated).toMatchObject({ exitCode: 2, reason: 'Error' });
     const at = Date.now();
-    await until('restarted after the back-off', async () => (await pods())[0]?.status?.containerStatuses?.[0]?.restartCount >= looping.restartCount + 1, 25_000);
+    await until(
+      'restarted after the back-off',
+      async () => (await pods())[0]?.status?.containerStatuses?.[0]?.restartCount >= looping.restartCount + 1,
+      25_000,
+    );
     expect(Date.now() - at).toBeGreaterThan(5_000); // 10 s after the previous end, not at once
   }, 60_000);
 
@@ -194,15 +282,23 @@ spec:
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     startAgent(token);
-    await apply('talker', `apiVersion: v1\nkind: Pod\nmetadata: {name: talker}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']\n      ports: [{containerPort: 8080}]\n`);
+    await apply(
+      'talker',
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: talker}\nspec:\n  containers:\n    - name: main\n      image: busybox\n      command: [/bin/busybox, sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']\n      ports: [{containerPort: 8080}]\n`,
+    );
     await until('running', async () => (await pods()).find((p) => p.metadata.name === 'talker' && ready(p)));
-    await until('a few lines', async () => ((await server!.cli('logs', 'talker')).out.match(/tick/g)?.length ?? 0) >= 3);
+    await until(
+      'a few lines',
+      async () => ((await server!.cli('logs', 'talker')).out.match(/tick/g)?.length ?? 0) >= 3,
+    );
     const tail = await server.cli('logs', 'talker', '--tail', '1');
     expect(tail.code).toBe(0);
     expect(tail.out).toMatch(/^tick \d+\n$/);
 
     // -f streams lines as they are written.
-    const follow = spawn(process.execPath, [BERTH, 'logs', 'talker', '-f'], { env: { ...process.env, BERTH_DATA: server.dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
+    const follow = spawn(process.execPath, [BERTH, 'logs', 'talker', '-f'], {
+      env: { ...process.env, BERTH_DATA: server.dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' },
+    });
     let streamed = '';
     follow.stdout.on('data', (d) => (streamed += d));
     const start = (streamed.match(/tick/g) ?? []).length;
@@ -212,7 +308,15 @@ spec:
     const numbers = [...streamed.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
     expect(numbers.slice(1).every((n, i) => n === numbers[i]! + 1)).toBe(true);
 
-    const exec = await server.cli('exec', 'talker', '--', '/bin/busybox', 'sh', '-c', 'echo "port=$PORT host=$HOSTNAME"; echo oops >&2; exit 3');
+    const exec = await server.cli(
+      'exec',
+      'talker',
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      'echo "port=$PORT host=$HOSTNAME"; echo oops >&2; exit 3',
+    );
     expect(exec.code).toBe(3);
     expect(exec.out).toMatch(/^port=\d+ host=talker\n$/);
     expect(exec.err).toBe('oops\n');
@@ -225,8 +329,13 @@ spec:
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     startAgent(token, 'docker');
-    await apply('config', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`);
-    await apply('pair', `apiVersion: v1
+    await apply(
+      'config',
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\ndata:\n  index.html: "version one"\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData:\n  password: s3cret\n`,
+    );
+    await apply(
+      'pair',
+      `apiVersion: v1
 kind: Pod
 metadata: {name: pair}
 spec:
@@ -249,26 +358,49 @@ spec:
       env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]
       ports: [{containerPort: 9090}]
       volumeMounts: [{name: shared, mountPath: /shared}]
-`);
-    const pod = await until('Ready', async () => {
-      const p = (await pods()).find((x) => x.metadata.name === 'pair');
-      return p && ready(p) && p;
-    }, 60_000);
+`,
+    );
+    const pod = await until(
+      'Ready',
+      async () => {
+        const p = (await pods()).find((x) => x.metadata.name === 'pair');
+        return p && ready(p) && p;
+      },
+      60_000,
+    );
     expect(pod.status.containerStatuses.map((c: any) => c.containerID.split('://')[0])).toEqual(['docker', 'docker']);
     const side = hostPort(pod, 'side');
     await until('side reached web on localhost', async () => (await get(side, 'from-web.txt')) === 'version one');
     expect(await get(side, 'secret.txt')).toBe('s3cret\n');
     expect(await get(hostPort(pod, 'web'), 'index.html')).toBe('version one');
     const t = Date.now();
-    await request('PATCH', '/api/v1/namespaces/default/configmaps/site', { data: { 'index.html': 'version two' } }, { 'Content-Type': 'application/merge-patch+json' });
+    await request(
+      'PATCH',
+      '/api/v1/namespaces/default/configmaps/site',
+      { data: { 'index.html': 'version two' } },
+      { 'Content-Type': 'application/merge-patch+json' },
+    );
     // ≤ 10 s from the change to the file (the agent refreshes volumes every 5 s; the side container copies every 1 s).
-    await until('the mounted file follows the ConfigMap', async () => (await get(side, 'from-web.txt')) === 'version two', 10_000);
+    await until(
+      'the mounted file follows the ConfigMap',
+      async () => (await get(side, 'from-web.txt')) === 'version two',
+      10_000,
+    );
     expect(Date.now() - t).toBeLessThan(10_000);
 
     // exec -i, exec -t on a pseudo-terminal, and port-forward: the same protocols on Docker.
     const env = { BERTH_DATA: server.dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' };
-    expect(await run(process.execPath, [BERTH, 'exec', '-i', '-c', 'side', 'pair', '--', 'wc', '-c'], { env, input: ['12345'] })).toMatchObject({ code: 0, out: expect.stringMatching(/^\s*5\n$/) });
-    const tty = await run('script', ['-q', '-e', '-c', `stty cols 90 rows 20; ${process.execPath} ${BERTH} exec -it pair -- sh`, '/dev/null'], { env, input: [1500, 'tty; stty size\n', 800, 'exit 4\n', 500] });
+    expect(
+      await run(process.execPath, [BERTH, 'exec', '-i', '-c', 'side', 'pair', '--', 'wc', '-c'], {
+        env,
+        input: ['12345'],
+      }),
+    ).toMatchObject({ code: 0, out: expect.stringMatching(/^\s*5\n$/) });
+    const tty = await run(
+      'script',
+      ['-q', '-e', '-c', `stty cols 90 rows 20; ${process.execPath} ${BERTH} exec -it pair -- sh`, '/dev/null'],
+      { env, input: [1500, 'tty; stty size\n', 800, 'exit 4\n', 500] },
+    );
     expect(tty.out).toMatch(/\/dev\/pts\/\d+/);
     expect(tty.out).toContain('20 90');
     expect(tty.code).toBe(4);
@@ -290,27 +422,52 @@ spec:
     expect(again.status.containerStatuses.map((c: any) => c.containerID).sort()).toEqual(ids);
     expect(again.status.containerStatuses.every((c: any) => c.restartCount === 0)).toBe(true);
 
-    const events = (await request('GET', '/api/v1/namespaces/default/events')).body.items.filter((e: any) => e.involvedObject.name === 'pair').map((e: any) => `${e.source.component} ${e.reason}: ${e.message}`);
-    expect(events).toEqual(expect.arrayContaining(['kubelet Started: Started container web', 'kubelet Started: Started container side']));
+    const events = (await request('GET', '/api/v1/namespaces/default/events')).body.items
+      .filter((e: any) => e.involvedObject.name === 'pair')
+      .map((e: any) => `${e.source.component} ${e.reason}: ${e.message}`);
+    expect(events).toEqual(
+      expect.arrayContaining(['kubelet Started: Started container web', 'kubelet Started: Started container side']),
+    );
 
     // An image no registry has: ErrImagePull, then ImagePullBackOff between attempts.
-    await apply('missing', `apiVersion: v1\nkind: Pod\nmetadata: {name: missing}\nspec:\n  containers:\n    - {name: main, image: berth-test/does-not-exist:1}\n`);
+    await apply(
+      'missing',
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: missing}\nspec:\n  containers:\n    - {name: main, image: berth-test/does-not-exist:1}\n`,
+    );
     const reasons = new Set<string>();
     await until('ImagePullBackOff', async () => {
-      const w = (await pods()).find((x) => x.metadata.name === 'missing')?.status?.containerStatuses?.[0]?.state?.waiting;
+      const w = (await pods()).find((x) => x.metadata.name === 'missing')?.status?.containerStatuses?.[0]?.state
+        ?.waiting;
       if (w) reasons.add(w.reason);
       return reasons.has('ImagePullBackOff');
     });
-    const missingEvents = (await request('GET', '/api/v1/namespaces/default/events')).body.items.filter((e: any) => e.involvedObject.name === 'missing');
-    expect(missingEvents.some((e: any) => e.type === 'Normal' && e.reason === 'Pulling' && e.message === 'Pulling image "berth-test/does-not-exist:1"')).toBe(true);
-    expect(missingEvents.some((e: any) => e.type === 'Warning' && e.reason === 'Failed' && /failed to pull image/.test(e.message))).toBe(true);
+    const missingEvents = (await request('GET', '/api/v1/namespaces/default/events')).body.items.filter(
+      (e: any) => e.involvedObject.name === 'missing',
+    );
+    expect(
+      missingEvents.some(
+        (e: any) =>
+          e.type === 'Normal' && e.reason === 'Pulling' && e.message === 'Pulling image "berth-test/does-not-exist:1"',
+      ),
+    ).toBe(true);
+    expect(
+      missingEvents.some(
+        (e: any) => e.type === 'Warning' && e.reason === 'Failed' && /failed to pull image/.test(e.message),
+      ),
+    ).toBe(true);
     await request('DELETE', '/api/v1/namespaces/default/pods/missing');
 
     await request('DELETE', '/api/v1/namespaces/default/pods/pair');
-    await until('containers gone', async () => {
-      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], { encoding: 'utf8' }).trim();
-      return left === '';
-    }, 30_000);
+    await until(
+      'containers gone',
+      async () => {
+        const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.dev/node=n1'], {
+          encoding: 'utf8',
+        }).trim();
+        return left === '';
+      },
+      30_000,
+    );
   }, 120_000);
 
   it('probes: readiness toggles Ready, a liveness failure restarts the container', async () => {
@@ -321,7 +478,9 @@ spec:
     startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
     const hooks = mkdtempSync(path.join(tmpdir(), 'berth-hooks-'));
     hostDirs.push(hooks);
-    await apply('probed', `apiVersion: v1
+    await apply(
+      'probed',
+      `apiVersion: v1
 kind: Pod
 metadata: {name: probed}
 spec:
@@ -337,19 +496,28 @@ spec:
         preStop: {exec: {command: [/bin/busybox, sh, -c, 'echo stopping >> $BERTH_VOLUME_HOOKS/pre']}}
       readinessProbe: {exec: {command: [/bin/busybox, test, -f, ready]}, periodSeconds: 1, failureThreshold: 1}
       livenessProbe: {exec: {command: [/bin/busybox, test, -f, alive]}, periodSeconds: 1, failureThreshold: 2}
-`);
+`,
+    );
     const probed = async () => (await pods()).find((p) => p.metadata.name === 'probed');
     await until('Ready', async () => ready(await probed()));
     expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'rm', 'ready')).code).toBe(0);
     await until('not Ready', async () => !ready(await probed()), 10_000);
-    expect((await probed()).status.containerStatuses[0]).toMatchObject({ ready: false, restartCount: 0, state: { running: {} } });
+    expect((await probed()).status.containerStatuses[0]).toMatchObject({
+      ready: false,
+      restartCount: 0,
+      state: { running: {} },
+    });
     expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'touch', 'ready')).code).toBe(0);
     await until('Ready again', async () => ready(await probed()), 10_000);
     expect((await server.cli('exec', 'probed', '--', '/bin/busybox', 'rm', 'alive')).code).toBe(0);
-    const restarted = await until('restarted by its liveness probe', async () => {
-      const s = (await probed()).status.containerStatuses[0];
-      return s.restartCount === 1 && s.state.running && s;
-    }, 20_000);
+    const restarted = await until(
+      'restarted by its liveness probe',
+      async () => {
+        const s = (await probed()).status.containerStatuses[0];
+        return s.restartCount === 1 && s.state.running && s;
+      },
+      20_000,
+    );
     expect(restarted.lastState.terminated.exitCode).toBe(143); // SIGTERM
     await until('Ready after the restart', async () => ready(await probed()), 10_000);
     // Each start ran postStart; the liveness restart ran preStop first.
@@ -363,13 +531,21 @@ spec:
     startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
     await until('node', async () => (await request('GET', '/api/v1/nodes')).body.items.length === 1);
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const alive = new Set<string>();
     let serial = 0;
     for (let op = 0; op < 200; op++) {
       if (alive.size === 0 || random() < 0.6) {
         const name = `r-${serial++}`;
-        const res = await request('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'busybox', command: ['/bin/busybox', 'sleep', '3600'] }] } });
+        const res = await request('POST', '/api/v1/namespaces/default/pods', {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: 'main', image: 'busybox', command: ['/bin/busybox', 'sleep', '3600'] }],
+          },
+        });
         expect(res.status).toBe(201);
         alive.add(name);
       } else {
@@ -378,7 +554,10 @@ spec:
         alive.delete(name);
       }
     }
-    const processes = () => readdirSync(path.join(agentDir!, 'process')).map((id) => JSON.parse(readFileSync(path.join(agentDir!, 'process', id, 'meta.json'), 'utf8')));
+    const processes = () =>
+      readdirSync(path.join(agentDir!, 'process')).map((id) =>
+        JSON.parse(readFileSync(path.join(agentDir!, 'process', id, 'meta.json'), 'utf8')),
+      );
     const running = (pid: number) => {
       try {
         process.kill(pid, 0);
@@ -387,12 +566,21 @@ spec:
         return false;
       }
     };
-    await until('the runtime matches the pods', async () => {
-      const ps = await pods();
-      const metas = processes();
-      const uids = new Set(ps.map((p) => p.metadata.uid));
-      return ps.length === alive.size && metas.length === alive.size && metas.every((m) => uids.has(m.podUid) && running(m.pid)) && ps.every((p) => p.status?.phase === 'Running');
-    }, 60_000);
+    await until(
+      'the runtime matches the pods',
+      async () => {
+        const ps = await pods();
+        const metas = processes();
+        const uids = new Set(ps.map((p) => p.metadata.uid));
+        return (
+          ps.length === alive.size &&
+          metas.length === alive.size &&
+          metas.every((m) => uids.has(m.podUid) && running(m.pid)) &&
+          ps.every((p) => p.status?.phase === 'Running')
+        );
+      },
+      60_000,
+    );
     const pids = processes().map((m) => m.pid);
     for (const name of alive) await request('DELETE', `/api/v1/namespaces/default/pods/${name}`);
     await until('nothing left', async () => processes().length === 0 && pids.every((pid) => !running(pid)), 60_000);

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 
-const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 describe('berth app diff', () => {
   let server: BerthServerProcess;
@@ -16,7 +17,9 @@ describe('berth app diff', () => {
     repo.write({ 'app/a.yaml': cm('a', '1'), 'app/b.yaml': cm('b', '1') });
     repo.commit('main');
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
-    expect((await server.cli('app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune')).code).toBe(0);
+    expect(
+      (await server.cli('app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune')).code,
+    ).toBe(0);
     expect((await server.cli('app', 'sync', 'shop')).code).toBe(0);
     // A pull request's branch: change a, add c, drop b.
     repo.run('checkout', '-q', '-b', 'feature');
@@ -63,13 +66,29 @@ describe('berth app diff', () => {
   });
 
   it('diffs a pull request head (refs/pull/N/head), locally and over smart HTTP, following it as it moves', async () => {
-    const local = JSON.parse((await server.cli('app', 'diff', 'shop', '--revision', 'refs/pull/7/head', '-o', 'json')).out);
+    const local = JSON.parse(
+      (await server.cli('app', 'diff', 'shop', '--revision', 'refs/pull/7/head', '-o', 'json')).out,
+    );
     expect(local.revision).toBe(pullHead);
     expect([local.created.length, local.changed.length, local.pruned.length]).toEqual([1, 1, 1]);
 
     gitHttp = await startGitHttpServer(repo.root);
     // Over HTTP the repository is cloned: branches and tags come, pull request refs are fetched when asked for.
-    expect((await server.cli('app', 'create', 'preview', '--repo', `${gitHttp.url}/repo.git`, '--path', 'app', '--dest-namespace', 'preview')).code).toBe(0);
+    expect(
+      (
+        await server.cli(
+          'app',
+          'create',
+          'preview',
+          '--repo',
+          `${gitHttp.url}/repo.git`,
+          '--path',
+          'app',
+          '--dest-namespace',
+          'preview',
+        )
+      ).code,
+    ).toBe(0);
     let r = await server.cli('app', 'diff', 'preview', '--revision', 'refs/pull/7/head', '-o', 'json');
     expect(r.code).toBe(1);
     let remote = JSON.parse(r.out);

@@ -9,9 +9,15 @@ import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const BERTH = `${REPO_ROOT}src/cli/berth.js`;
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BERTH, ...args], { cwd: REPO_ROOT, env: { ...process.env, BERTH_DATA: '', KUBECONFIG: '', ...env } });
+    const child = spawn(process.execPath, [BERTH, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BERTH_DATA: '', KUBECONFIG: '', ...env },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -34,7 +40,12 @@ describe('berth CLI against the API', () => {
     const revision = await server.store.revision();
     const dry = await berth('apply', '--dry-run=server', '-f', 'examples/hello');
     expect(dry).toMatchObject({ code: 0, err: '' });
-    expect(dry.out.split('\n').sort().filter(Boolean)).toEqual(['configmap/hello created (server dry run)', 'deployment.apps/hello created (server dry run)', 'ingress.networking.k8s.io/hello created (server dry run)', 'service/hello created (server dry run)']);
+    expect(dry.out.split('\n').sort().filter(Boolean)).toEqual([
+      'configmap/hello created (server dry run)',
+      'deployment.apps/hello created (server dry run)',
+      'ingress.networking.k8s.io/hello created (server dry run)',
+      'service/hello created (server dry run)',
+    ]);
     expect(await server.store.revision()).toBe(revision);
     expect((await berth('get', 'cm', 'hello')).code).toBe(1);
   });
@@ -42,7 +53,12 @@ describe('berth CLI against the API', () => {
   it('apply creates, then reports unchanged, and refuses an invalid tree whole', async () => {
     const first = await berth('apply', '-f', 'examples/hello');
     expect(first).toMatchObject({ code: 0, err: '' });
-    expect(first.out.split('\n').sort().filter(Boolean)).toEqual(['configmap/hello created', 'deployment.apps/hello created', 'ingress.networking.k8s.io/hello created', 'service/hello created']);
+    expect(first.out.split('\n').sort().filter(Boolean)).toEqual([
+      'configmap/hello created',
+      'deployment.apps/hello created',
+      'ingress.networking.k8s.io/hello created',
+      'service/hello created',
+    ]);
     const second = await berth('apply', '-f', 'examples/hello');
     expect(second.out).not.toMatch(/created|configured/);
     expect(second.out.match(/unchanged/g)).toHaveLength(4);
@@ -56,7 +72,9 @@ describe('berth CLI against the API', () => {
     expect(table.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
     expect(table.out).toMatch(/^hello\s+0\/2\s+0\s+0\s+\d+s$/m);
     expect((await berth('get', 'deployments', 'hello', '-o', 'name')).out).toBe('deployment.apps/hello\n');
-    expect(JSON.parse((await berth('get', 'cm', 'hello', '-o', 'json')).out).data).toEqual({ message: 'hello from Berth' });
+    expect(JSON.parse((await berth('get', 'cm', 'hello', '-o', 'json')).out).data).toEqual({
+      message: 'hello from Berth',
+    });
     expect((await berth('get', 'svc', '-o', 'yaml')).out).toMatch(/^apiVersion: v1\nkind: List\nitems:/);
     expect((await berth('get', 'cm', '-A')).out.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+DATA\s+AGE$/);
     expect((await berth('get', 'cm', '-l', 'app=nothing')).err).toMatch(/No resources found in default namespace/);
@@ -71,15 +89,23 @@ describe('berth CLI against the API', () => {
   });
 
   it('version prints both versions', async () => {
-    expect((await berth('version')).out).toMatch(/^Client Version: 0\.1\.0\nServer Version: v1\.32\.0-berth\.0\.1\.0\n$/);
+    expect((await berth('version')).out).toMatch(
+      /^Client Version: 0\.1\.0\nServer Version: v1\.32\.0-berth\.0\.1\.0\n$/,
+    );
   });
 
   it('tokens: create (node tokens carry the CA hash), list, use, revoke', async () => {
     const join = (await berth('token', 'create', '--role', 'node')).out.trim();
     expect(join).toMatch(new RegExp(`^B10${server.caSha256}::[a-z0-9]{6}\\.[a-z0-9]{16}$`));
-    const ro = (await berth('token', 'create', '--role', 'readonly', '--ttl', '1h', '--description', 'dashboards')).out.trim();
+    const ro = (
+      await berth('token', 'create', '--role', 'readonly', '--ttl', '1h', '--description', 'dashboards')
+    ).out.trim();
     const list = await berth('token', 'list', '-o', 'json');
-    expect(JSON.parse(list.out).map((t: { role: string }) => t.role).sort()).toEqual(['admin', 'node', 'readonly']);
+    expect(
+      JSON.parse(list.out)
+        .map((t: { role: string }) => t.role)
+        .sort(),
+    ).toEqual(['admin', 'node', 'readonly']);
     expect((await api(server, 'GET', '/api/v1/namespaces', { token: ro })).status).toBe(200);
     // The CLI works from BERTH_SERVER/BERTH_TOKEN too; readonly may not write.
     const env = { BERTH_SERVER: server.url, BERTH_TOKEN: ro, BERTH_CA: path.join(server.dir, 'pki', 'ca.crt') };
@@ -99,7 +125,10 @@ describe('berth CLI against the API', () => {
   });
 
   it('a server it cannot reach is an error that names it (exit 2)', async () => {
-    const r = await run(['get', 'pods'], { BERTH_SERVER: 'https://127.0.0.1:1', BERTH_TOKEN: 'abcdef.0123456789abcdef' });
+    const r = await run(['get', 'pods'], {
+      BERTH_SERVER: 'https://127.0.0.1:1',
+      BERTH_TOKEN: 'abcdef.0123456789abcdef',
+    });
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot reach https:\/\/127\.0\.0\.1:1/);
   }, 30_000);
@@ -108,19 +137,29 @@ describe('berth CLI against the API', () => {
 describe('berth server (the process)', () => {
   it('creates its data dir, serves HTTPS, and stops cleanly on SIGTERM', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'berth-serverproc-'));
-    const child = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--tls-san', 'berth.example.com'], { env: { ...process.env } });
+    const child = spawn(
+      process.execPath,
+      [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', '--tls-san', 'berth.example.com'],
+      { env: { ...process.env } },
+    );
     try {
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       const deadline = Date.now() + 30_000;
-      while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       const url = /listening on (https:\/\/\S+)/.exec(err)![1]!;
-      for (const f of ['admin.token', 'kubeconfig.yaml', 'pki/ca.crt', 'pki/server.key', 'state.db']) expect(existsSync(path.join(dir, f))).toBe(true);
+      for (const f of ['admin.token', 'kubeconfig.yaml', 'pki/ca.crt', 'pki/server.key', 'state.db'])
+        expect(existsSync(path.join(dir, f))).toBe(true);
       expect(statSync(path.join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
       const ca = readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8');
       const token = readFileSync(path.join(dir, 'admin.token'), 'utf8').trim();
       expect((await api({ url, ca }, 'GET', '/healthz')).status).toBe(200);
-      expect((await api({ url, ca }, 'GET', '/api/v1/namespaces', { token })).body.items.map((n: { metadata: { name: string } }) => n.metadata.name)).toEqual(['berth-system', 'default']);
+      expect(
+        (await api({ url, ca }, 'GET', '/api/v1/namespaces', { token })).body.items.map(
+          (n: { metadata: { name: string } }) => n.metadata.name,
+        ),
+      ).toEqual(['berth-system', 'default']);
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { TestRepo } from '../helpers/git.js';
-const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 describe('berth app', () => {
   let server: BerthServerProcess;
@@ -30,8 +31,24 @@ describe('berth app', () => {
   });
 
   it('create, sync from Git, list, get, sync on demand, delete --cascade', async () => {
-    expect(await berth('app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune', '--poll-interval', '500ms')).toMatchObject({ code: 0, out: 'application.berth.dev/shop created\n' });
-    await until(async () => JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).status?.sync?.status === 'Synced');
+    expect(
+      await berth(
+        'app',
+        'create',
+        'shop',
+        '--repo',
+        repo.bare,
+        '--path',
+        'app',
+        '--auto-sync',
+        '--prune',
+        '--poll-interval',
+        '500ms',
+      ),
+    ).toMatchObject({ code: 0, out: 'application.berth.dev/shop created\n' });
+    await until(
+      async () => JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).status?.sync?.status === 'Synced',
+    );
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
 
     const list = await berth('app', 'list');
@@ -45,7 +62,9 @@ describe('berth app', () => {
 
     // app wait: 0 when synced at a revision; 3 on timeout; 1 when the commit is invalid.
     const head = repo.run('rev-parse', 'HEAD');
-    expect(await berth('app', 'wait', 'shop', '--revision', head.slice(0, 8), '--health', '--timeout', '20s')).toMatchObject({ code: 0 });
+    expect(
+      await berth('app', 'wait', 'shop', '--revision', head.slice(0, 8), '--health', '--timeout', '20s'),
+    ).toMatchObject({ code: 0 });
     expect((await berth('app', 'wait', 'shop', '--revision', 'deadbeef', '--timeout', '1s')).code).toBe(3);
     // 2: the wait itself cannot go on (no such app, no server).
     const noApp = await berth('app', 'wait', 'no-such-app', '--timeout', '5s');
@@ -71,7 +90,9 @@ describe('berth app', () => {
     const rb = await berth('app', 'rollback', 'shop', '1');
     expect(rb.code).toBe(0);
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
-    expect((await berth('app', 'get', 'shop')).out).toMatch(/^Condition:\s+RollbackActive \(RolledBack\)\n\s+rolled back to [0-9a-f]{7}; automated sync is paused/m);
+    expect((await berth('app', 'get', 'shop')).out).toMatch(
+      /^Condition:\s+RollbackActive \(RolledBack\)\n\s+rolled back to [0-9a-f]{7}; automated sync is paused/m,
+    );
     const resume = await berth('app', 'sync', 'shop', '--resume');
     expect(resume.code).toBe(0);
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\n');
@@ -82,7 +103,9 @@ describe('berth app', () => {
     const pinned = await berth('app', 'sync', 'shop', '--revision', 'v1');
     expect(pinned).toMatchObject({ code: 0, err: 'sync of default/shop to v1 requested\n' });
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
-    expect((await berth('app', 'get', 'shop')).out).toMatch(/^Condition:\s+RollbackActive \(PinnedRevision\)\n\s+synced to "v1" \([0-9a-f]{7}\) by request; automated sync is paused/m);
+    expect((await berth('app', 'get', 'shop')).out).toMatch(
+      /^Condition:\s+RollbackActive \(PinnedRevision\)\n\s+synced to "v1" \([0-9a-f]{7}\) by request; automated sync is paused/m,
+    );
     const missing = await berth('app', 'sync', 'shop', '--revision', 'no-such-tag');
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/SourceError: revision "no-such-tag" is not a branch, tag or commit/);

@@ -18,7 +18,10 @@ describe('berth validate (the built command)', () => {
   beforeAll(() => {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'pipe' });
     dir = mkdtempSync(path.join(tmpdir(), 'berth-cli-'));
-    writeFileSync(path.join(dir, 'bad.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: three\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx, bogus: 1}]\n');
+    writeFileSync(
+      path.join(dir, 'bad.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: three\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx, bogus: 1}]\n',
+    );
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +47,10 @@ describe('berth validate (the built command)', () => {
   it('--strict turns unknown fields into errors', () => {
     const r = berth('validate', '--strict', '-o', 'json', dir);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).errors.map((e: { path: string }) => e.path)).toEqual(['spec.replicas', 'spec.template.spec.containers[0].bogus']);
+    expect(JSON.parse(r.stdout).errors.map((e: { path: string }) => e.path)).toEqual([
+      'spec.replicas',
+      'spec.template.spec.containers[0].bogus',
+    ]);
   });
 
   it('-o json and -o yaml carry objects, errors and warnings', () => {
@@ -52,7 +58,14 @@ describe('berth validate (the built command)', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.errors).toEqual([]);
-    expect(report.objects).toContainEqual({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'hello', file: 'examples/hello/deployment.yaml', line: 4 });
+    expect(report.objects).toContainEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: 'default',
+      name: 'hello',
+      file: 'examples/hello/deployment.yaml',
+      line: 4,
+    });
     const y = berth('validate', 'examples/hello', '-o', 'yaml');
     expect(y.stdout).toMatch(/^objects:\n/);
   });
@@ -60,8 +73,12 @@ describe('berth validate (the built command)', () => {
   it('reports Pod Security violations for namespaces the tree declares, as the server would refuse them', () => {
     const tree = mkdtempSync(path.join(tmpdir(), 'berth-cli-psa-'));
     try {
-      writeFileSync(path.join(tree, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ops\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n');
-      const pod = (ns: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: root\n  namespace: ${ns}\nspec:\n  containers: [{name: sh, image: busybox}]\n  volumes: [{name: root, hostPath: {path: /}}]\n`;
+      writeFileSync(
+        path.join(tree, 'ns.yaml'),
+        'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ops\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n',
+      );
+      const pod = (ns: string) =>
+        `apiVersion: v1\nkind: Pod\nmetadata:\n  name: root\n  namespace: ${ns}\nspec:\n  containers: [{name: sh, image: busybox}]\n  volumes: [{name: root, hostPath: {path: /}}]\n`;
       writeFileSync(path.join(tree, 'apps.yaml'), pod('apps'));
       writeFileSync(path.join(tree, 'ops.yaml'), pod('ops'));
       writeFileSync(path.join(tree, 'unknown.yaml'), pod('elsewhere'));

@@ -5,7 +5,18 @@
  */
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
-import { AppsV1Api, CoreV1Api, Exec, KubeConfig, PatchStrategy, makeInformer, setHeaderOptions, type V1Deployment, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  Exec,
+  KubeConfig,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Pod,
+  type V1Status,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
@@ -34,12 +45,24 @@ describe('@kubernetes/client-node against berth', () => {
   });
 
   const deployment: V1Deployment = {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'hello', labels: { app: 'hello' } },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'hello', labels: { app: 'hello' } },
     spec: {
-      replicas: 1, selector: { matchLabels: { app: 'hello' } },
+      replicas: 1,
+      selector: { matchLabels: { app: 'hello' } },
       template: {
         metadata: { labels: { app: 'hello' } },
-        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'busybox', command: ['/bin/busybox', 'sh', '-c', 'echo hello from $HOSTNAME; exec sleep 3600'] }] },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: 'busybox',
+              command: ['/bin/busybox', 'sh', '-c', 'echo hello from $HOSTNAME; exec sleep 3600'],
+            },
+          ],
+        },
       },
     },
   };
@@ -50,7 +73,9 @@ describe('@kubernetes/client-node against berth', () => {
 
     // An informer started before anything exists sees each pod as it comes.
     const seen = new Map<string, V1Pod>();
-    const informer = makeInformer(kc, '/api/v1/namespaces/default/pods', () => core.listNamespacedPod({ namespace: 'default' }));
+    const informer = makeInformer(kc, '/api/v1/namespaces/default/pods', () =>
+      core.listNamespacedPod({ namespace: 'default' }),
+    );
     informer.on('add', (p) => seen.set(p.metadata!.name!, p));
     informer.on('update', (p) => seen.set(p.metadata!.name!, p));
     informer.on('delete', (p) => seen.delete(p.metadata!.name!));
@@ -58,7 +83,12 @@ describe('@kubernetes/client-node against berth', () => {
     try {
       const created = await apps.createNamespacedDeployment({ namespace: 'default', body: deployment });
       expect(created.metadata?.uid).toBeTruthy();
-      const running = await until('the informer sees a running pod', async () => [...seen.values()].find((p) => p.status?.phase === 'Running' && p.metadata?.labels?.app === 'hello'), 60_000);
+      const running = await until(
+        'the informer sees a running pod',
+        async () =>
+          [...seen.values()].find((p) => p.status?.phase === 'Running' && p.metadata?.labels?.app === 'hello'),
+        60_000,
+      );
 
       const patched = await apps.patchNamespacedDeployment(
         { name: 'hello', namespace: 'default', body: { metadata: { labels: { tier: 'demo' } } } },
@@ -68,8 +98,18 @@ describe('@kubernetes/client-node against berth', () => {
 
       const scale = await apps.readNamespacedDeploymentScale({ name: 'hello', namespace: 'default' });
       expect(scale.spec?.replicas).toBe(1);
-      await apps.replaceNamespacedDeploymentScale({ name: 'hello', namespace: 'default', body: { ...scale, spec: { replicas: 2 } } });
-      await until('the informer sees two pods', async () => [...seen.values()].filter((p) => p.metadata?.labels?.app === 'hello' && !p.metadata?.deletionTimestamp).length === 2, 30_000);
+      await apps.replaceNamespacedDeploymentScale({
+        name: 'hello',
+        namespace: 'default',
+        body: { ...scale, spec: { replicas: 2 } },
+      });
+      await until(
+        'the informer sees two pods',
+        async () =>
+          [...seen.values()].filter((p) => p.metadata?.labels?.app === 'hello' && !p.metadata?.deletionTimestamp)
+            .length === 2,
+        30_000,
+      );
 
       const log = await core.readNamespacedPodLog({ name: running.metadata!.name!, namespace: 'default' });
       expect(log).toBe(`hello from ${running.metadata!.name}\n`);
@@ -81,14 +121,36 @@ describe('@kubernetes/client-node against berth', () => {
       stdout.on('data', (d) => (out += d));
       stderr.on('data', (d) => (err += d));
       const status = await new Promise<V1Status>((resolve, reject) => {
-        new Exec(kc).exec('default', running.metadata!.name!, 'main', ['sh', '-c', 'echo out; echo err >&2; exit 3'], stdout, stderr, null, false, resolve).catch(reject);
+        new Exec(kc)
+          .exec(
+            'default',
+            running.metadata!.name!,
+            'main',
+            ['sh', '-c', 'echo out; echo err >&2; exit 3'],
+            stdout,
+            stderr,
+            null,
+            false,
+            resolve,
+          )
+          .catch(reject);
       });
       expect({ out, err }).toEqual({ out: 'out\n', err: 'err\n' });
-      expect(status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } });
+      expect(status).toMatchObject({
+        status: 'Failure',
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+      });
 
       await apps.deleteNamespacedDeployment({ name: 'hello', namespace: 'default' });
-      await until('the informer sees the pods go', async () => ![...seen.values()].some((p) => p.metadata?.labels?.app === 'hello'), 30_000);
-      await expect(apps.readNamespacedDeployment({ name: 'hello', namespace: 'default' })).rejects.toMatchObject({ code: 404 });
+      await until(
+        'the informer sees the pods go',
+        async () => ![...seen.values()].some((p) => p.metadata?.labels?.app === 'hello'),
+        30_000,
+      );
+      await expect(apps.readNamespacedDeployment({ name: 'hello', namespace: 'default' })).rejects.toMatchObject({
+        code: 404,
+      });
     } finally {
       await informer.stop();
     }

@@ -19,9 +19,14 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { SHARED } from '../shared.js';
 import { headlessPeers, pinned, podClient, servicesApp, type AppRuntime } from '../helpers/services-app.js';
 
-const NODES = [{ name: 'dns-a', address: '127.0.0.51' }, { name: 'dns-b', address: '127.0.0.52' }];
+const NODES = [
+  { name: 'dns-a', address: '127.0.0.51' },
+  { name: 'dns-b', address: '127.0.0.52' },
+];
 const RUNTIME: AppRuntime = {
-  image: 'busybox', nodes: ['dns-a', 'dns-b'], idle: "[/bin/busybox, sleep, '3600']",
+  image: 'busybox',
+  nodes: ['dns-a', 'dns-b'],
+  idle: "[/bin/busybox, sleep, '3600']",
   // The process runtime gives each container its port in $PORT (the container port when free).
   serve: (body) => `[/bin/busybox, sh, -c, 'echo ${body} > index.html; exec busybox httpd -f -p $PORT -h .']`,
 };
@@ -70,7 +75,11 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
     writeFileSync(path.join(home, 'app.yaml'), MANIFESTS);
     const applied = await berth('apply', '-f', path.join(home, 'app.yaml'));
     expect(applied.code, applied.err).toBe(0);
-    await until('api, front, db-0, db-1 and echo ready', () => ready(['front', 'db-0', 'db-1', 'echo'], ['api']), 90_000);
+    await until(
+      'api, front, db-0, db-1 and echo ready',
+      () => ready(['front', 'db-0', 'db-1', 'echo'], ['api']),
+      90_000,
+    );
   }, 150_000);
 
   afterAll(async () => {
@@ -82,7 +91,11 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
   it('gives Services ClusterIPs that kubectl-style listings show', async () => {
     const api = await get('service', 'api');
     expect(api.spec.clusterIP).toMatch(/^127\./);
-    expect(api.spec).toMatchObject({ clusterIPs: [api.spec.clusterIP], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' });
+    expect(api.spec).toMatchObject({
+      clusterIPs: [api.spec.clusterIP],
+      ipFamilies: ['IPv4'],
+      ipFamilyPolicy: 'SingleStack',
+    });
     expect((await get('service', 'db')).spec.clusterIP).toBe('None');
     const table = await berth('get', 'services');
     expect(table.out).toMatch(new RegExp(`api\\s+ClusterIP\\s+${api.spec.clusterIP.replace(/\./g, '\\.')}`));
@@ -109,7 +122,9 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
     const r = await inPod('front', 'nslookup api.default.svc.cluster.local');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/Server:\s+127\.0\.0\.52/);
-    expect(r.out).toMatch(new RegExp(`Name:\\s+api\\.default\\.svc\\.cluster\\.local\\s+Address:?\\s*(1: )?${ip.replace(/\./g, '\\.')}`));
+    expect(r.out).toMatch(
+      new RegExp(`Name:\\s+api\\.default\\.svc\\.cluster\\.local\\s+Address:?\\s*(1: )?${ip.replace(/\./g, '\\.')}`),
+    );
     const missing = await inPod('front', 'nslookup nothing.default.svc.cluster.local');
     expect(missing.code).not.toBe(0);
     expect(missing.out + missing.err).toMatch(/NXDOMAIN|can't find/);
@@ -144,14 +159,19 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
     const ip = (await get('service', 'echo')).spec.clusterIP;
     const socket = createSocket('udp4');
     try {
-      const reply = await until('an echo', () => new Promise<string | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), 500);
-        socket.once('message', (m) => {
-          clearTimeout(timer);
-          resolve(m.toString());
-        });
-        socket.send('ping', 53, ip);
-      }), 10_000);
+      const reply = await until(
+        'an echo',
+        () =>
+          new Promise<string | undefined>((resolve) => {
+            const timer = setTimeout(() => resolve(undefined), 500);
+            socket.once('message', (m) => {
+              clearTimeout(timer);
+              resolve(m.toString());
+            });
+            socket.send('ping', 53, ip);
+          }),
+        10_000,
+      );
       expect(reply).toBe('echo:ping');
     } finally {
       socket.close();
@@ -166,8 +186,25 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
 
   it("runs the voting app's manifests (shared/corpus) with every hop by Service name", async () => {
     const dir = path.join(SHARED, 'corpus', 'example-voting-app', 'k8s-specifications');
-    const objects: any[] = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()).filter(Boolean));
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['Deployment/db', 'Deployment/redis', 'Deployment/result', 'Deployment/vote', 'Deployment/worker', 'Service/db', 'Service/redis', 'Service/result', 'Service/vote']);
+    const objects: any[] = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .flatMap((f) =>
+        parseAllDocuments(readFileSync(path.join(dir, f), 'utf8'))
+          .map((d) => d.toJS())
+          .filter(Boolean),
+      );
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'Deployment/db',
+      'Deployment/redis',
+      'Deployment/result',
+      'Deployment/vote',
+      'Deployment/worker',
+      'Service/db',
+      'Service/redis',
+      'Service/result',
+      'Service/vote',
+    ]);
     // Only the images change: each becomes busybox running the same part by the same hostnames
     // and ports (redis:6379 a queue, db:5432 a table, vote and result on :80), scripts from a ConfigMap.
     for (const o of objects) {
@@ -177,32 +214,73 @@ describe.skipIf(podFilesUnavailable() !== undefined)('cluster DNS and ClusterIPs
       c.image = 'busybox';
       c.command = VOTING_COMMANDS[o.metadata.name];
       c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'scripts', mountPath: '/scripts' }];
-      o.spec.template.spec.volumes = [...(o.spec.template.spec.volumes ?? []), { name: 'scripts', configMap: { name: 'voting-scripts', defaultMode: 0o755 } }];
+      o.spec.template.spec.volumes = [
+        ...(o.spec.template.spec.volumes ?? []),
+        { name: 'scripts', configMap: { name: 'voting-scripts', defaultMode: 0o755 } },
+      ];
       o.spec.template.spec.terminationGracePeriodSeconds = 1;
     }
     const file = path.join(home, 'voting.yaml');
-    writeFileSync(file, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'voting' } }, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'voting-scripts', namespace: 'voting' }, data: VOTING_SCRIPTS }, ...objects].map((o) => stringify(o)).join('---\n'));
+    writeFileSync(
+      file,
+      [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'voting' } },
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'voting-scripts', namespace: 'voting' },
+          data: VOTING_SCRIPTS,
+        },
+        ...objects,
+      ]
+        .map((o) => stringify(o))
+        .join('---\n'),
+    );
     const applied = await berth('apply', '-f', file);
     expect(applied.code, applied.err).toBe(0);
     // Each request bounded: one that hangs (a CGI waiting on a lookup under load) is asked again.
-    const vote = (choice: string) => fetch(`http://${NODES[0]!.address}:31000/cgi-bin/vote.cgi?vote=${choice}`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => '');
+    const vote = (choice: string) =>
+      fetch(`http://${NODES[0]!.address}:31000/cgi-bin/vote.cgi?vote=${choice}`, {
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then((r) => r.text())
+        .catch(() => '');
     await until('the vote app takes a vote', async () => (await vote('a')) === 'voted a\n', 60_000);
     await until('a vote for b taken', async () => (await vote('b')) === 'voted b\n', 30_000);
     await until('a second vote for a taken', async () => (await vote('a')) === 'voted a\n', 30_000);
     // vote → redis → worker → db → result, read through the other node's NodePort.
-    const result = () => fetch(`http://${NODES[1]!.address}:31001/cgi-bin/result.cgi`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()).catch(() => '');
+    const result = () =>
+      fetch(`http://${NODES[1]!.address}:31001/cgi-bin/result.cgi`, { signal: AbortSignal.timeout(10_000) })
+        .then((r) => r.text())
+        .catch(() => '');
     // Counts as `uniq -c` prints them. At least the votes taken: one whose answer came too late for
     // the client (and was asked again) may count as well.
-    const counts = async () => Object.fromEntries((await result()).trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([n, v]) => [v, Number(n)]));
-    await until('the result shows the votes', async () => {
-      const c = await counts();
-      return c.a >= 2 && c.b >= 1;
-    }, 30_000);
+    const counts = async () =>
+      Object.fromEntries(
+        (await result())
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .map(([n, v]) => [v, Number(n)]),
+      );
+    await until(
+      'the result shows the votes',
+      async () => {
+        const c = await counts();
+        return c.a >= 2 && c.b >= 1;
+      },
+      30_000,
+    );
   }, 120_000);
 });
 
 /** What each part of the voting app runs instead of its image: busybox's httpd with CGI scripts, nc as the client. */
-const serve = (cgi: string) => ['/bin/busybox', 'sh', '-c', `mkdir -p cgi-bin && cp $BERTH_VOLUME_SCRIPTS/${cgi} cgi-bin/ && exec busybox httpd -f -p $PORT -h .`];
+const serve = (cgi: string) => [
+  '/bin/busybox',
+  'sh',
+  '-c',
+  `mkdir -p cgi-bin && cp $BERTH_VOLUME_SCRIPTS/${cgi} cgi-bin/ && exec busybox httpd -f -p $PORT -h .`,
+];
 const VOTING_COMMANDS: Record<string, string[]> = {
   redis: serve('push.cgi $BERTH_VOLUME_SCRIPTS/pop.cgi'),
   db: serve('add.cgi $BERTH_VOLUME_SCRIPTS/list.cgi'),
@@ -211,15 +289,19 @@ const VOTING_COMMANDS: Record<string, string[]> = {
   worker: ['/bin/busybox', 'sh', '-c', 'exec busybox sh $BERTH_VOLUME_SCRIPTS/worker.sh'],
 };
 /** An HTTP GET by nc (busybox-static's wget crashes here), printing the body. */
-const GET = (hostPort: string, pathAndQuery: string) => `printf 'GET %s HTTP/1.0\\r\\n\\r\\n' "${pathAndQuery}" | busybox nc -w 3 ${hostPort} | sed '1,/^\\r$/d'`;
-const CGI = (body: string) => `#!/bin/busybox sh\ncd "$(dirname "$0")/.."\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n${body}\n`;
+const GET = (hostPort: string, pathAndQuery: string) =>
+  `printf 'GET %s HTTP/1.0\\r\\n\\r\\n' "${pathAndQuery}" | busybox nc -w 3 ${hostPort} | sed '1,/^\\r$/d'`;
+const CGI = (body: string) =>
+  `#!/bin/busybox sh\ncd "$(dirname "$0")/.."\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n${body}\n`;
 const VOTING_SCRIPTS: Record<string, string> = {
   'push.cgi': CGI('echo "${QUERY_STRING#vote=}" >> queue\necho OK'),
   'pop.cgi': CGI('if mv queue queue.$$ 2>/dev/null; then cat queue.$$; rm queue.$$; fi'),
   'add.cgi': CGI('echo "${QUERY_STRING#vote=}" >> votes\necho OK'),
   'list.cgi': CGI('cat votes 2>/dev/null'),
   // A vote counts once the queue has taken it (the test votes again until then).
-  'vote.cgi': CGI(`v="\${QUERY_STRING#vote=}"\nif ${GET('redis 6379', '/cgi-bin/push.cgi?vote=$v')} | grep -q OK; then echo "voted $v"; else echo "not taken"; fi`),
+  'vote.cgi': CGI(
+    `v="\${QUERY_STRING#vote=}"\nif ${GET('redis 6379', '/cgi-bin/push.cgi?vote=$v')} | grep -q OK; then echo "voted $v"; else echo "not taken"; fi`,
+  ),
   'result.cgi': CGI(`${GET('db 5432', '/cgi-bin/list.cgi')} | sort | uniq -c | sort -rn`),
   // A vote taken from the queue is written until the table has taken it.
   'worker.sh': `while :; do\n  ${GET('redis 6379', '/cgi-bin/pop.cgi')} | while read -r v; do\n    [ -n "$v" ] || continue\n    until ${GET('db 5432', '/cgi-bin/add.cgi?vote=$v')} | grep -q OK; do sleep 0.3; done\n  done\n  sleep 0.3\ndone\n`,

@@ -4,7 +4,18 @@
  * `--reset` to start an empty cluster on purpose.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, chmodSync, truncateSync, writeSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  chmodSync,
+  truncateSync,
+  writeSync,
+  readFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +31,15 @@ interface Run {
 
 /** Starts `berth server` on DIR; resolves once it listens or has exited. */
 async function serve(dir: string, ...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const run: Run = { child, err: '' };
   child.stderr!.on('data', (d) => (run.err += d));
   const exited = new Promise<void>((r) => child.once('exit', (code) => ((run.code = code), r())));
   const deadline = Date.now() + 30_000;
-  while (!/listening on (https:\/\/\S+)/.test(run.err) && run.code === undefined && Date.now() < deadline) await Promise.race([exited, new Promise((r) => setTimeout(r, 50))]);
+  while (!/listening on (https:\/\/\S+)/.test(run.err) && run.code === undefined && Date.now() < deadline)
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 50))]);
   run.url = /listening on (https:\/\/\S+)/.exec(run.err)?.[1];
   return run;
 }
@@ -62,14 +76,23 @@ describe('the data directory', () => {
     const first = await start(dir);
     expect(first.url).toBeDefined();
     await stop(first);
-    expect({ dir: mode(dir), db: mode(`${dir}/state.db`), token: mode(`${dir}/admin.token`), caKey: mode(`${dir}/pki/ca.key`), pki: mode(`${dir}/pki`) })
-      .toEqual({ dir: '700', db: '600', token: '600', caKey: '600', pki: '700' });
+    expect({
+      dir: mode(dir),
+      db: mode(`${dir}/state.db`),
+      token: mode(`${dir}/admin.token`),
+      caKey: mode(`${dir}/pki/ca.key`),
+      pki: mode(`${dir}/pki`),
+    }).toEqual({ dir: '700', db: '600', token: '600', caKey: '600', pki: '700' });
     chmodSync(dir, 0o755);
     chmodSync(`${dir}/state.db`, 0o644);
     chmodSync(`${dir}/admin.token`, 0o644);
     const second = await start(dir);
     expect(second.url).toBeDefined();
-    expect({ dir: mode(dir), db: mode(`${dir}/state.db`), token: mode(`${dir}/admin.token`) }).toEqual({ dir: '700', db: '600', token: '600' });
+    expect({ dir: mode(dir), db: mode(`${dir}/state.db`), token: mode(`${dir}/admin.token`) }).toEqual({
+      dir: '700',
+      db: '600',
+      token: '600',
+    });
     expect(second.err).toContain('narrowed to the owner only');
     await stop(second);
   });
@@ -79,7 +102,10 @@ describe('the data directory', () => {
     const first = await start(dir);
     const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
     const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
-    await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', { token, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept' } } });
+    await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', {
+      token,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept' } },
+    });
     await stop(first);
     truncateSync(`${dir}/state.db`, 0);
     for (const f of ['state.db-wal', 'state.db-shm']) rmSync(`${dir}/${f}`, { force: true });
@@ -102,7 +128,11 @@ describe('the data directory', () => {
     const first = await start(dir);
     const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
     const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
-    for (let i = 0; i < 50; i++) await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', { token, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c${i}` }, data: { v: 'x'.repeat(2000) } } });
+    for (let i = 0; i < 50; i++)
+      await api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', {
+        token,
+        body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c${i}` }, data: { v: 'x'.repeat(2000) } },
+      });
     await stop(first);
     // Pages after the first overwritten with noise: the header still reads as SQLite.
     const fd = openSync(`${dir}/state.db`, 'r+');

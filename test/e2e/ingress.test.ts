@@ -29,7 +29,13 @@ const INGRESS = '127.0.0.9';
  * server closed at that moment is sent again once: browsers and HTTP libraries do the same. nginx
  * mode needs it: a reload closes the old workers' idle connections.
  */
-function get(port: number, host: string, urlPath: string, address = INGRESS, retried = false): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  host: string,
+  urlPath: string,
+  address = INGRESS,
+  retried = false,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: address, port, path: urlPath, headers: { host }, agent: keepAlive }, (res) => {
       let body = '';
@@ -38,7 +44,8 @@ function get(port: number, host: string, urlPath: string, address = INGRESS, ret
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.message === 'socket hang up')) resolve(get(port, host, urlPath, address, true));
+      if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.message === 'socket hang up'))
+        resolve(get(port, host, urlPath, address, true));
       else reject(e);
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
@@ -67,15 +74,23 @@ function udpAsk(address: string, port: number, message: string): Promise<string 
 function containersOf(agentDir: string): string {
   const dir = path.join(agentDir, 'process');
   if (!existsSync(dir)) return '(none)';
-  return readdirSync(dir).map((id) => {
-    try {
-      const meta = JSON.parse(readFileSync(path.join(dir, id, 'meta.json'), 'utf8')) as { pid: number; procStart: string; env: Record<string, string> };
-      const exit = existsSync(path.join(dir, id, 'exit')) ? readFileSync(path.join(dir, id, 'exit'), 'utf8').trim() : '-';
-      return `${meta.env.POD_NAME ?? id} ${meta.env.VERSION ?? ''} pid ${meta.pid} ${stillOurs(meta) ? 'running' : 'gone'} exit ${exit}`;
-    } catch {
-      return `${id} (unreadable)`;
-    }
-  }).join('; ');
+  return readdirSync(dir)
+    .map((id) => {
+      try {
+        const meta = JSON.parse(readFileSync(path.join(dir, id, 'meta.json'), 'utf8')) as {
+          pid: number;
+          procStart: string;
+          env: Record<string, string>;
+        };
+        const exit = existsSync(path.join(dir, id, 'exit'))
+          ? readFileSync(path.join(dir, id, 'exit'), 'utf8').trim()
+          : '-';
+        return `${meta.env.POD_NAME ?? id} ${meta.env.VERSION ?? ''} pid ${meta.pid} ${stillOurs(meta) ? 'running' : 'gone'} exit ${exit}`;
+      } catch {
+        return `${id} (unreadable)`;
+      }
+    })
+    .join('; ');
 }
 
 function app(name: string, o: { replicas: number; version?: string; labels?: string }): string {
@@ -116,22 +131,35 @@ describe.each(['builtin', 'nginx'])('Services and Ingress (two agents, %s ingres
     server = undefined;
   });
 
-  const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
-  const until = <T>(what: string, check: () => Promise<T | false | undefined>, ms = 60_000) => waitUntil(what, check, ms);
+  const request = (method: string, p: string, body?: unknown) =>
+    api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
+  const until = <T>(what: string, check: () => Promise<T | false | undefined>, ms = 60_000) =>
+    waitUntil(what, check, ms);
   const apply = async (name: string, yaml: string) => {
     const file = path.join(server!.dir, `${name}.yaml`);
     writeFileSync(file, yaml);
     const r = await server!.cli('apply', '-f', file);
     expect(r.code, r.err).toBe(0);
   };
-  const readyPods = async (app: string): Promise<any[]> => (await request('GET', `/api/v1/namespaces/default/pods?labelSelector=app%3D${app}`)).body.items.filter((p: any) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+  const readyPods = async (app: string): Promise<any[]> =>
+    (await request('GET', `/api/v1/namespaces/default/pods?labelSelector=app%3D${app}`)).body.items.filter(
+      (p: any) =>
+        !p.metadata.deletionTimestamp &&
+        p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+    );
   const start = async (ingressArgs: string[]) => {
     server = await startBerthServer({ args: ['--log-level', 'warn', '--ingress-mode', mode, ...ingressArgs] });
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.2', token }), await startAgent(server, { name: 'n2', address: '127.0.0.3', token }));
+    agents.push(
+      await startAgent(server, { name: 'n1', address: '127.0.0.2', token }),
+      await startAgent(server, { name: 'n2', address: '127.0.0.3', token }),
+    );
     await until('two Ready nodes', async () => {
       const nodes = (await request('GET', '/api/v1/nodes')).body.items;
-      return nodes.length === 2 && nodes.every((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+      return (
+        nodes.length === 2 &&
+        nodes.every((n: any) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'))
+      );
     });
   };
 
@@ -141,7 +169,9 @@ describe.each(['builtin', 'nginx'])('Services and Ingress (two agents, %s ingres
     const ca = createCA('test-ca');
     const cert = issueServingCert(ca, ['tls.example.com']);
     // Services first: pods started after them get their variables.
-    await apply('services', `apiVersion: v1
+    await apply(
+      'services',
+      `apiVersion: v1
 kind: Service
 metadata: {name: blue}
 spec:
@@ -188,25 +218,44 @@ spec:
           - {path: /, pathType: Prefix, backend: {service: {name: blue, port: {number: 80}}}}
     - host: tls.example.com
       http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: green, port: {number: 80}}}}]}
-`);
+`,
+    );
     await apply('apps', `${app('blue', { replicas: 4 })}---\n${app('green', { replicas: 2 })}`);
-    await until('4 blue and 2 green pods ready', async () => (await readyPods('blue')).length === 4 && (await readyPods('green')).length === 2);
-    await until('blue endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets?.flatMap((s: any) => s.addresses ?? []).length === 4);
+    await until(
+      '4 blue and 2 green pods ready',
+      async () => (await readyPods('blue')).length === 4 && (await readyPods('green')).length === 2,
+    );
+    await until(
+      'blue endpoints',
+      async () =>
+        (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets?.flatMap(
+          (s: any) => s.addresses ?? [],
+        ).length === 4,
+    );
     // nginx mode follows endpoints by a (debounced) reload: a moment later than the Endpoints object.
-    await until('the ingress serving blue and green', async () => (await get(httpPort, 'blue.example.com', '/')).status === 200 && (await get(httpPort, 'tls.example.com', '/')).status === 200);
+    await until(
+      'the ingress serving blue and green',
+      async () =>
+        (await get(httpPort, 'blue.example.com', '/')).status === 200 &&
+        (await get(httpPort, 'tls.example.com', '/')).status === 200,
+    );
 
     // By host: load spread over the 4 pods, on both nodes (nginx mode: once its reload is in).
     const seen = new Map<string, number>();
-    await until('requests spread over 4 pods', async () => {
-      for (let i = 0; i < 20; i++) {
-        const r = await get(httpPort, 'blue.example.com', '/');
-        expect(r.status, r.body).toBe(200);
-        const [appName, , pod, node] = r.body.trim().split(' ');
-        expect(appName).toBe('blue');
-        seen.set(`${node}/${pod}`, (seen.get(`${node}/${pod}`) ?? 0) + 1);
-      }
-      return seen.size === 4;
-    }, 15_000);
+    await until(
+      'requests spread over 4 pods',
+      async () => {
+        for (let i = 0; i < 20; i++) {
+          const r = await get(httpPort, 'blue.example.com', '/');
+          expect(r.status, r.body).toBe(200);
+          const [appName, , pod, node] = r.body.trim().split(' ');
+          expect(appName).toBe('blue');
+          seen.set(`${node}/${pod}`, (seen.get(`${node}/${pod}`) ?? 0) + 1);
+        }
+        return seen.size === 4;
+      },
+      15_000,
+    );
     expect(new Set([...seen.keys()].map((k) => k.split('/')[0]))).toEqual(new Set(['n1', 'n2']));
     // By path: /green/… to green (busybox serves /green/index.html as 404, so ask for the root through Exact-free Prefix).
     expect((await get(httpPort, 'apps.example.com', '/index.html')).body).toMatch(/^blue /);
@@ -222,15 +271,22 @@ spec:
     const probed = (await readyPods('blue'))[0];
     const port = probed.status.hostPorts[0].hostPort;
     const www = (await get(port, 'x', '/env.txt', probed.status.hostIP)).body.match(/^BERTH_VOLUME_WWW=(.*)$/m)![1]!;
-    const listed = async () => (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets.some((s: any) => (s.addresses ?? []).some((a: any) => a.targetRef.name === probed.metadata.name));
+    const listed = async () =>
+      (await request('GET', '/api/v1/namespaces/default/endpoints/blue')).body.subsets.some((s: any) =>
+        (s.addresses ?? []).some((a: any) => a.targetRef.name === probed.metadata.name),
+      );
     const lag = async (ready: boolean) => {
       let readyAt: number | undefined;
-      return until(`endpoints to follow Ready=${ready}`, async () => {
-        const pod = (await request('GET', `/api/v1/namespaces/default/pods/${probed.metadata.name}`)).body;
-        const isReady = pod.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True');
-        if (isReady === ready) readyAt ??= Date.now();
-        return readyAt !== undefined && (await listed()) === ready && Date.now() - readyAt + 1;
-      }, 20_000);
+      return until(
+        `endpoints to follow Ready=${ready}`,
+        async () => {
+          const pod = (await request('GET', `/api/v1/namespaces/default/pods/${probed.metadata.name}`)).body;
+          const isReady = pod.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True');
+          if (isReady === ready) readyAt ??= Date.now();
+          return readyAt !== undefined && (await listed()) === ready && Date.now() - readyAt + 1;
+        },
+        20_000,
+      );
     };
     const html = readFileSync(path.join(www, 'index.html'));
     rmSync(path.join(www, 'index.html'));
@@ -239,17 +295,26 @@ spec:
     expect(await lag(true)).toBeLessThanOrEqual(1000);
 
     // The Ingress publishes where it is served.
-    await until('Ingress status', async () => (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer?.ingress?.[0]?.ip === INGRESS);
+    await until(
+      'Ingress status',
+      async () =>
+        (await request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/site')).body.status?.loadBalancer
+          ?.ingress?.[0]?.ip === INGRESS,
+    );
 
     // NodePort on each node's address.
     const svc = (await request('GET', '/api/v1/namespaces/default/services/green')).body;
     const nodePort = svc.spec.ports[0].nodePort;
     expect(nodePort).toBeGreaterThanOrEqual(30000);
     for (const address of ['127.0.0.2', '127.0.0.3']) {
-      const r = await until(`NodePort on ${address}`, async () => {
-        const x = await get(nodePort, 'whatever', '/', address);
-        return x.status === 200 && x;
-      }, 10_000);
+      const r = await until(
+        `NodePort on ${address}`,
+        async () => {
+          const x = await get(nodePort, 'whatever', '/', address);
+          return x.status === 200 && x;
+        },
+        10_000,
+      );
       expect(r.body).toMatch(/^green v1 /);
     }
 
@@ -260,19 +325,27 @@ spec:
       return x.status?.loadBalancer?.ingress?.length === 2 && x;
     });
     expect(sticky.status.loadBalancer.ingress.map((i: any) => i.ip).sort()).toEqual(['127.0.0.2', '127.0.0.3']);
-    const fresh = (address: string) => new Promise<string>((resolve, reject) => {
-      httpRequest({ host: address, port: sticky.spec.ports[0].nodePort, path: '/', agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(body.split(' ')[2]!));
-      }).on('error', reject).end();
-    });
+    const fresh = (address: string) =>
+      new Promise<string>((resolve, reject) => {
+        httpRequest({ host: address, port: sticky.spec.ports[0].nodePort, path: '/', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(body.split(' ')[2]!));
+        })
+          .on('error', reject)
+          .end();
+      });
     const stuck = new Set<string>();
     for (let i = 0; i < 8; i++) stuck.add(await until('the sticky NodePort', () => fresh('127.0.0.2'), 10_000));
     expect(stuck.size).toBe(1);
 
     // A pod reaches green through the variables Kubernetes gives it (its node's service proxy).
-    const env = Object.fromEntries((await get(httpPort, 'blue.example.com', '/env.txt')).body.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      (await get(httpPort, 'blue.example.com', '/env.txt')).body
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     expect(env.GREEN_SERVICE_HOST).toMatch(/^127\.0\.0\.[23]$/);
     const viaService = await get(Number(env.GREEN_SERVICE_PORT), 'green', '/', env.GREEN_SERVICE_HOST);
     expect(viaService.body).toMatch(/^green v1 /);
@@ -280,12 +353,22 @@ spec:
 
     // TLS: the client checks the certificate against the CA that signed the Secret's.
     const tls = await new Promise<{ status: number; body: string; subject: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: INGRESS, port: httpsPort, path: '/', servername: 'tls.example.com', headers: { host: 'tls.example.com' }, ca: ca.cert }, (res) => {
-        let body = '';
-        const subject = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname);
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, subject }));
-      });
+      const req = httpsRequest(
+        {
+          host: INGRESS,
+          port: httpsPort,
+          path: '/',
+          servername: 'tls.example.com',
+          headers: { host: 'tls.example.com' },
+          ca: ca.cert,
+        },
+        (res) => {
+          let body = '';
+          const subject = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subjectaltname);
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, subject }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -295,7 +378,9 @@ spec:
 
     // UDP through the agents' service proxies (the same in both ingress modes: checked once).
     if (mode !== 'builtin') return;
-    await apply('udp', `apiVersion: v1
+    await apply(
+      'udp',
+      `apiVersion: v1
 kind: Service
 metadata: {name: echo}
 spec:
@@ -319,15 +404,26 @@ spec:
           command: [node, -e, "const d = require('dgram').createSocket('udp4'); d.on('message', (m, r) => d.send(process.env.POD_NAME + ' ' + m, r.port, r.address)); d.bind(+process.env.PORT_ECHO)"]
           env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
           ports: [{name: echo, containerPort: 5353, protocol: UDP}]
-`);
-    await until('2 echo endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/echo')).body.subsets?.flatMap((x: any) => x.addresses ?? []).length === 2);
+`,
+    );
+    await until(
+      '2 echo endpoints',
+      async () =>
+        (await request('GET', '/api/v1/namespaces/default/endpoints/echo')).body.subsets?.flatMap(
+          (x: any) => x.addresses ?? [],
+        ).length === 2,
+    );
     const echo = (await request('GET', '/api/v1/namespaces/default/services/echo')).body;
     expect(echo.spec.ports[0]).toMatchObject({ protocol: 'UDP', nodePort: expect.any(Number) });
     const answeredBy = new Set<string>();
     for (const address of ['127.0.0.2', '127.0.0.3']) {
       // A fresh client socket is a new flow: flows go to the endpoints in turn.
       for (let i = 0; i < 4; i++) {
-        const reply = await until(`a UDP answer through ${address}`, () => udpAsk(address, echo.spec.ports[0].nodePort, `ping ${i}`), 20_000);
+        const reply = await until(
+          `a UDP answer through ${address}`,
+          () => udpAsk(address, echo.spec.ports[0].nodePort, `ping ${i}`),
+          20_000,
+        );
         expect(reply).toMatch(new RegExp(`^echo-\\S+ ping ${i}$`));
         answeredBy.add(reply.split(' ')[0]!);
       }
@@ -346,14 +442,20 @@ spec:
     const [ran, ranAgents] = [server!, [...agents]];
     onTestFailed(() => {
       const nginxLog = path.join(ran.dir, 'nginx', 'error.log');
-      console.error([
-        `rolling update (${mode}) stages: ${stages.join('; ')}`,
-        `server log (last 3000 characters): ${ran.logs().slice(-3000)}`,
-        ...ranAgents.map((a) => `agent ${a.name} log: ${a.logs().slice(-2000)}`),
-        mode === 'nginx' && existsSync(nginxLog) ? `nginx error.log: ${readFileSync(nginxLog, 'utf8').split('\n').slice(-15).join('\n')}` : '',
-      ].join('\n'));
+      console.error(
+        [
+          `rolling update (${mode}) stages: ${stages.join('; ')}`,
+          `server log (last 3000 characters): ${ran.logs().slice(-3000)}`,
+          ...ranAgents.map((a) => `agent ${a.name} log: ${a.logs().slice(-2000)}`),
+          mode === 'nginx' && existsSync(nginxLog)
+            ? `nginx error.log: ${readFileSync(nginxLog, 'utf8').split('\n').slice(-15).join('\n')}`
+            : '',
+        ].join('\n'),
+      );
     });
-    await apply('svc', `apiVersion: v1
+    await apply(
+      'svc',
+      `apiVersion: v1
 kind: Service
 metadata: {name: roll}
 spec:
@@ -365,12 +467,19 @@ kind: Ingress
 metadata: {name: roll}
 spec:
   defaultBackend: {service: {name: roll, port: {number: 80}}}
-`);
+`,
+    );
     stage('started');
     await apply('roll', app('roll', { replicas: 3 }));
     await until('3 ready', async () => (await readyPods('roll')).length === 3);
     stage('3 ready');
-    await until('3 endpoints', async () => (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets?.flatMap((s: any) => s.addresses ?? []).length === 3);
+    await until(
+      '3 endpoints',
+      async () =>
+        (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets?.flatMap(
+          (s: any) => s.addresses ?? [],
+        ).length === 3,
+    );
     await until('the ingress serving', async () => (await get(httpPort, 'roll.example.com', '/')).status === 200);
     stage('served');
 
@@ -379,26 +488,41 @@ spec:
     const client = (async () => {
       while (!stop) {
         const r = await get(httpPort, 'roll.example.com', '/').catch((e) => ({ status: 0, body: String(e) }));
-        results.push({ status: r.status, version: r.status === 200 ? r.body.split(' ')[1]! : r.body, body: r.body.trim() });
+        results.push({
+          status: r.status,
+          version: r.status === 200 ? r.body.split(' ')[1]! : r.body,
+          body: r.body.trim(),
+        });
       }
     })();
     await new Promise((r) => setTimeout(r, 500));
     await apply('roll', app('roll', { replicas: 3, version: 'v2' }));
     stage('v2 applied');
     let rollout: unknown;
-    await until('rollout done, all answers v2', async () => {
-      const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
-      rollout = d.status;
-      const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
-      return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
-    }, 90_000).catch(async (e: Error) => {
+    await until(
+      'rollout done, all answers v2',
+      async () => {
+        const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
+        rollout = d.status;
+        const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
+        return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
+      },
+      90_000,
+    ).catch(async (e: Error) => {
       // What the router had to go on, taken before afterEach stops the server and removes its data.
       const endpoints = (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets;
       const nginxConf = path.join(server!.dir, 'nginx', 'nginx.conf');
-      const upstreams = existsSync(nginxConf) ? readFileSync(nginxConf, 'utf8').split('\n').filter((l) => /^\s*(upstream|server \d)/.test(l)).join('\n') : '(no nginx.conf)';
+      const upstreams = existsSync(nginxConf)
+        ? readFileSync(nginxConf, 'utf8')
+            .split('\n')
+            .filter((l) => /^\s*(upstream|server \d)/.test(l))
+            .join('\n')
+        : '(no nginx.conf)';
       // Which pods' processes still run (a flake under load once showed deleted v1 pods answering).
       const containers = agents.map((a) => `agent ${a.name}: ${containersOf(a.dir)}`).join('\n');
-      throw new Error(`${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}`);
+      throw new Error(
+        `${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}`,
+      );
     });
 
     stage(`rolled out (${results.length} answers)`);
@@ -415,7 +539,9 @@ spec:
       }
     };
     const victim = agents
-      .flatMap((a) => readdirSync(path.join(a.dir, 'process')).map((id) => path.join(a.dir, 'process', id, 'meta.json')))
+      .flatMap((a) =>
+        readdirSync(path.join(a.dir, 'process')).map((id) => path.join(a.dir, 'process', id, 'meta.json')),
+      )
       .filter((f) => existsSync(f))
       .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { pid: number; env: Record<string, string> })
       .find((m) => m.env.VERSION === 'v2' && alive(m.pid));

@@ -11,7 +11,10 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { until } from '../helpers/wait.js';
 
-const exited = (a: AgentProcess) => new Promise<number | null>((resolve) => (a.child.exitCode !== null ? resolve(a.child.exitCode) : a.child.once('exit', (code) => resolve(code))));
+const exited = (a: AgentProcess) =>
+  new Promise<number | null>((resolve) =>
+    a.child.exitCode !== null ? resolve(a.child.exitCode) : a.child.once('exit', (code) => resolve(code)),
+  );
 
 describe('joining a cluster', () => {
   let server: BerthServerProcess;
@@ -28,21 +31,35 @@ describe('joining a cluster', () => {
   it('a wrong token: a bounded retry, then exit 2 with the reason', async () => {
     const good = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     const wrong = good.replace(/\.[a-z0-9]+$/, '.0000000000000000');
-    const agent = await startAgent(server, { name: 'wrong-token', address: '127.0.0.31', token: wrong, args: ['--join-attempts', '2'] });
+    const agent = await startAgent(server, {
+      name: 'wrong-token',
+      address: '127.0.0.31',
+      token: wrong,
+      args: ['--join-attempts', '2'],
+    });
     agents.push(agent);
     const started = Date.now();
     expect(await exited(agent)).toBe(2);
     expect(Date.now() - started).toBeLessThan(20_000);
-    expect(agent.logs()).toMatch(/error: could not join the cluster: registering the Node failed 2 times: Unauthorized/);
+    expect(agent.logs()).toMatch(
+      /error: could not join the cluster: registering the Node failed 2 times: Unauthorized/,
+    );
   }, 30_000);
 
   it("a pin that is not the server's CA: exit 2, refusing to trust it", async () => {
     const good = (await server.cli('token', 'create', '--role', 'node')).out.trim();
     const wrongPin = good.replace(/^B10[0-9a-f]{64}/, `B10${'0'.repeat(64)}`);
-    const agent = await startAgent(server, { name: 'wrong-pin', address: '127.0.0.32', token: wrongPin, args: ['--join-attempts', '2'] });
+    const agent = await startAgent(server, {
+      name: 'wrong-pin',
+      address: '127.0.0.32',
+      token: wrongPin,
+      args: ['--join-attempts', '2'],
+    });
     agents.push(agent);
     expect(await exited(agent)).toBe(2);
-    expect(agent.logs()).toMatch(/error: could not join the cluster: checking the server's CA .* did not present a CA matching the join token's pin/);
+    expect(agent.logs()).toMatch(
+      /error: could not join the cluster: checking the server's CA .* did not present a CA matching the join token's pin/,
+    );
   }, 30_000);
 
   it('an agent narrows a data directory and node token it finds readable by others', async () => {
@@ -52,7 +69,11 @@ describe('joining a cluster', () => {
       writeFileSync(`${dir}/node.token`, 'stale-format-token\n', { mode: 0o644 });
       chmodSync(`${dir}/node.token`, 0o644);
       // A later --data wins over the helper's: the agent starts in the directory made wide here.
-      const agent = await startAgent(server, { name: 'wide', address: '127.0.0.33', args: ['--data', dir, '--join-attempts', '1'] });
+      const agent = await startAgent(server, {
+        name: 'wide',
+        address: '127.0.0.33',
+        args: ['--data', dir, '--join-attempts', '1'],
+      });
       agents.push(agent);
       await exited(agent);
       const mode = (f: string) => (statSync(f).mode & 0o777).toString(8);

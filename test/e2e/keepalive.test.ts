@@ -22,14 +22,24 @@ describe('HTTPS keep-alive under backpressure', () => {
   const post = (name: string, value: string): Promise<number> => {
     const payload = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { value } });
     return new Promise((resolve, reject) => {
-      const req = request(new URL('/api/v1/namespaces/default/configmaps', server.url), {
-        method: 'POST', agent, ca: server.ca,
-        headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
-      }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      });
+      const req = request(
+        new URL('/api/v1/namespaces/default/configmaps', server.url),
+        {
+          method: 'POST',
+          agent,
+          ca: server.ca,
+          headers: {
+            Authorization: `Bearer ${server.token}`,
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(payload),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(payload);
     });

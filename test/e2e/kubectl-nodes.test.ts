@@ -29,18 +29,31 @@ describe.skipIf(!KUBECTL)('kubectl against berth with two process agents', () =>
     const r = await kubectl('apply', '-f', file);
     expect(r.code, r.err).toBe(0);
   };
-  const podsOf = async (selector: string): Promise<any[]> => JSON.parse((await kubectl('get', 'pods', '-l', selector, '-o', 'json')).out).items;
+  const podsOf = async (selector: string): Promise<any[]> =>
+    JSON.parse((await kubectl('get', 'pods', '-l', selector, '-o', 'json')).out).items;
   const ready = (p: any) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
 
   beforeAll(async () => {
     buildOnce();
     home = mkdtempSync(path.join(tmpdir(), 'berth-kubectl-nodes-'));
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
-    env = { HOME: home, KUBECONFIG: path.join(server.dir, 'kubeconfig.yaml'), BERTH_DATA: server.dir, BERTH_SERVER: '', BERTH_TOKEN: '' };
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.41' }), await startAgent(server, { name: 'n2', address: '127.0.0.42' }));
+    env = {
+      HOME: home,
+      KUBECONFIG: path.join(server.dir, 'kubeconfig.yaml'),
+      BERTH_DATA: server.dir,
+      BERTH_SERVER: '',
+      BERTH_TOKEN: '',
+    };
+    agents.push(
+      await startAgent(server, { name: 'n1', address: '127.0.0.41' }),
+      await startAgent(server, { name: 'n2', address: '127.0.0.42' }),
+    );
     await until('both nodes Ready', async () => {
       const nodes = JSON.parse((await kubectl('get', 'nodes', '-o', 'json')).out).items;
-      return nodes.length === 2 && nodes.every((n: any) => n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+      return (
+        nodes.length === 2 &&
+        nodes.every((n: any) => n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'))
+      );
     });
     // A web server whose document root is its work directory, with a file to fetch.
     await apply(`apiVersion: apps/v1
@@ -67,10 +80,14 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 `);
-    await until('two ready web pods', async () => {
-      const pods = await podsOf('app=web');
-      return pods.length === 2 && pods.every(ready);
-    }, 60_000);
+    await until(
+      'two ready web pods',
+      async () => {
+        const pods = await podsOf('app=web');
+        return pods.length === 2 && pods.every(ready);
+      },
+      60_000,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -86,15 +103,23 @@ spec:
     expect(r).toMatchObject({ code: 3, out: 'out\n' });
     expect(r.err).toContain('err\n');
     expect(r.err).toContain('command terminated with exit code 3');
-    const piped = await run(KUBECTL!, ['exec', '-i', await aPod(), '--', 'sh', '-c', 'tr a-z A-Z'], { env, input: ['shout\n'] });
+    const piped = await run(KUBECTL!, ['exec', '-i', await aPod(), '--', 'sh', '-c', 'tr a-z A-Z'], {
+      env,
+      input: ['shout\n'],
+    });
     expect(piped).toMatchObject({ code: 0, out: 'SHOUT\n' });
   });
 
   it('exec -it on a pseudo-terminal: a shell that sees the terminal and its size, and its exit code', async () => {
     // script(1) gives kubectl a terminal of 100x30; kubectl passes its size and raw keystrokes on.
-    const r = await run('script', ['-q', '-e', '-c', `stty cols 100 rows 30; ${KUBECTL} exec -it ${await aPod()} -- sh`, '/dev/null'], {
-      env, input: [1500, 'tty; stty size; echo $((6*7))\n', 800, 'exit 5\n', 500],
-    });
+    const r = await run(
+      'script',
+      ['-q', '-e', '-c', `stty cols 100 rows 30; ${KUBECTL} exec -it ${await aPod()} -- sh`, '/dev/null'],
+      {
+        env,
+        input: [1500, 'tty; stty size; echo $((6*7))\n', 800, 'exit 5\n', 500],
+      },
+    );
     expect(r.out).toMatch(/\/dev\/pts\/\d+/);
     expect(r.out).toContain('30 100');
     expect(r.out).toContain('42');
@@ -102,12 +127,25 @@ spec:
   });
 
   it('berth exec -it and -i use the same protocol', async () => {
-    const r = await run('script', ['-q', '-e', '-c', `stty cols 90 rows 20; ${process.execPath} ${BERTH} exec -it ${await aPod()} -- sh`, '/dev/null'], {
-      env, input: [1500, 'stty size\n', 800, 'exit 6\n', 500],
-    });
+    const r = await run(
+      'script',
+      [
+        '-q',
+        '-e',
+        '-c',
+        `stty cols 90 rows 20; ${process.execPath} ${BERTH} exec -it ${await aPod()} -- sh`,
+        '/dev/null',
+      ],
+      {
+        env,
+        input: [1500, 'stty size\n', 800, 'exit 6\n', 500],
+      },
+    );
     expect(r.out).toContain('20 90');
     expect(r.code).toBe(6);
-    expect(await run(process.execPath, [BERTH, 'exec', '-i', await aPod(), '--', 'wc', '-c'], { env, input: ['12345'] })).toMatchObject({ code: 0, out: expect.stringMatching(/^\s*5\n$/) });
+    expect(
+      await run(process.execPath, [BERTH, 'exec', '-i', await aPod(), '--', 'wc', '-c'], { env, input: ['12345'] }),
+    ).toMatchObject({ code: 0, out: expect.stringMatching(/^\s*5\n$/) });
   });
 
   it('cp round-trips a file both ways', async () => {
@@ -133,7 +171,9 @@ spec:
       const forward = background(command, [...args, `${port}:8080`], env);
       try {
         await until(`${name} port-forward listening`, async () => forward.output().includes('Forwarding from'), 15_000);
-        const bodies = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/index.html`).then((r) => r.text())));
+        const bodies = await Promise.all(
+          Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/index.html`).then((r) => r.text())),
+        );
         expect(bodies, name).toEqual(Array(5).fill('hello\n'));
       } finally {
         await forward.stop();
@@ -147,7 +187,11 @@ spec:
     try {
       await until('listening', async () => forward.output().includes('Forwarding from'), 15_000);
       await expect(fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
-      await until('the error printed', async () => forward.output().includes('no running container with TCP port 9999'), 5000);
+      await until(
+        'the error printed',
+        async () => forward.output().includes('no running container with TCP port 9999'),
+        5000,
+      );
     } finally {
       await forward.stop();
     }
@@ -169,8 +213,12 @@ spec:
   });
 
   it('describe svc shows its endpoints (from EndpointSlices), describe node its Lease', async () => {
-    const slices = JSON.parse((await kubectl('get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json')).out).items;
-    const addresses = slices.flatMap((s: any) => s.endpoints.flatMap((e: any) => e.addresses.map((a: string) => `${a}:${s.ports[0].port}`))).sort();
+    const slices = JSON.parse(
+      (await kubectl('get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json')).out,
+    ).items;
+    const addresses = slices
+      .flatMap((s: any) => s.endpoints.flatMap((e: any) => e.addresses.map((a: string) => `${a}:${s.ports[0].port}`)))
+      .sort();
     expect(addresses).toHaveLength(2);
     const svc = await kubectl('describe', 'svc', 'web');
     expect(svc.code, svc.err).toBe(0);
@@ -181,7 +229,10 @@ spec:
   });
 
   it('rollout history and undo of a StatefulSet and a DaemonSet (ControllerRevisions)', async () => {
-    const manifests = (version: string) => ['StatefulSet', 'DaemonSet'].map((kind) => `apiVersion: apps/v1
+    const manifests = (version: string) =>
+      ['StatefulSet', 'DaemonSet']
+        .map(
+          (kind) => `apiVersion: apps/v1
 kind: ${kind}
 metadata: {name: ${kind === 'StatefulSet' ? 'db' : 'agent'}}
 spec:
@@ -194,25 +245,44 @@ spec:
         - name: main
           image: busybox
           command: [/bin/busybox, sh, -c, 'echo ${version}; exec sleep 3600']
-`).join('---\n');
+`,
+        )
+        .join('---\n');
     await apply(manifests('v1'));
     await until('v1 running', async () => (await kubectl('logs', 'db-0')).out === 'v1\n', 30_000);
     await apply(manifests('v2'));
     for (const target of ['sts/db', 'ds/agent']) {
-      await until(`${target} at two revisions`, async () => /^2\s/m.test((await kubectl('rollout', 'history', target)).out), 30_000);
-      expect((await kubectl('rollout', 'history', target)).out).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+      await until(
+        `${target} at two revisions`,
+        async () => /^2\s/m.test((await kubectl('rollout', 'history', target)).out),
+        30_000,
+      );
+      expect((await kubectl('rollout', 'history', target)).out).toMatch(
+        /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/,
+      );
     }
     await until('v2 running', async () => (await kubectl('logs', 'db-0')).out === 'v2\n', 30_000);
     const undo = await kubectl('rollout', 'undo', 'sts/db', '--to-revision=1');
     expect(undo, undo.err).toMatchObject({ code: 0, out: 'statefulset.apps/db rolled back\n' });
     await until('db-0 back on v1', async () => (await kubectl('logs', 'db-0')).out === 'v1\n', 30_000);
     // The old revision is the newest again, as Kubernetes renumbers it.
-    expect((await kubectl('rollout', 'history', 'sts/db')).out).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/);
+    expect((await kubectl('rollout', 'history', 'sts/db')).out).toMatch(
+      /REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>/,
+    );
     expect((await kubectl('rollout', 'undo', 'ds/agent')).code).toBe(0);
-    await until('the DaemonSet back on v1', async () => {
-      const pods = await podsOf('app=daemonset');
-      return pods.length === 2 && (await Promise.all(pods.map(async (p) => (await kubectl('logs', p.metadata.name)).out))).every((o) => o === 'v1\n');
-    }, 30_000);
+    await until(
+      'the DaemonSet back on v1',
+      async () => {
+        const pods = await podsOf('app=daemonset');
+        return (
+          pods.length === 2 &&
+          (await Promise.all(pods.map(async (p) => (await kubectl('logs', p.metadata.name)).out))).every(
+            (o) => o === 'v1\n',
+          )
+        );
+      },
+      30_000,
+    );
     expect((await kubectl('delete', 'sts/db', 'ds/agent')).code).toBe(0);
   }, 120_000);
 
@@ -221,11 +291,21 @@ spec:
     expect(await kubectl('auth', 'can-i', 'create', 'pods/exec')).toMatchObject({ code: 0, out: 'yes\n' });
     const live = JSON.parse((await kubectl('get', 'deploy', 'web', '-o', 'json')).out);
     const file = path.join(home, 'web-diff.yaml');
-    writeFileSync(file, JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { ...live.spec, replicas: 7 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web' },
+        spec: { ...live.spec, replicas: 7 },
+      }),
+    );
     const diff = await kubectl('diff', '-f', file);
     expect(diff.code).toBe(1); // kubectl diff: 1 means "differences found"
     expect(diff.out).toMatch(/-\s+replicas: 2\n\+\s+replicas: 7/);
-    expect(JSON.parse((await kubectl('get', 'deploy', 'web', '-o', 'json')).out).metadata.resourceVersion).toBe(live.metadata.resourceVersion);
+    expect(JSON.parse((await kubectl('get', 'deploy', 'web', '-o', 'json')).out).metadata.resourceVersion).toBe(
+      live.metadata.resourceVersion,
+    );
     const ssa = await kubectl('apply', '--server-side', '-f', file);
     expect(ssa.code).toBe(1);
     expect(ssa.err).toContain('Apply failed with 1 conflict: conflict with "before-first-apply": .spec.replicas');
@@ -234,7 +314,8 @@ spec:
   it('get all lists pods, services and the workloads', async () => {
     const r = await kubectl('get', 'all');
     expect(r.code, r.err).toBe(0);
-    for (const name of ['pod/web-', 'service/web', 'deployment.apps/web', 'replicaset.apps/web-']) expect(r.out).toContain(name);
+    for (const name of ['pod/web-', 'service/web', 'deployment.apps/web', 'replicaset.apps/web-'])
+      expect(r.out).toContain(name);
   });
 
   it('drain waits on a PodDisruptionBudget, then evicts once the budget allows it', async () => {
@@ -245,15 +326,24 @@ spec:
   minAvailable: 2
   selector: {matchLabels: {app: web}}
 `);
-    await until('the budget counted', async () => JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.currentHealthy === 2);
+    await until(
+      'the budget counted',
+      async () => JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.currentHealthy === 2,
+    );
     // Both nodes hold a pod (the scheduler spreads a Deployment): drain n1.
     const onN1 = (await podsOf('app=web')).filter((p) => p.spec.nodeName === 'n1').map((p) => p.metadata.name);
     expect(onN1.length).toBeGreaterThan(0);
     const drain = background(KUBECTL!, ['drain', 'n1', '--ignore-daemonsets', '--timeout=60s'], env);
     try {
-      await until('an eviction refused by the budget', async () => drain.output().includes("Cannot evict pod as it would violate the pod's disruption budget."), 20_000);
+      await until(
+        'an eviction refused by the budget',
+        async () => drain.output().includes("Cannot evict pod as it would violate the pod's disruption budget."),
+        20_000,
+      );
       // Nothing went while the budget said no.
-      expect((await podsOf('app=web')).filter((p) => onN1.includes(p.metadata.name) && !p.metadata.deletionTimestamp).length).toBe(onN1.length);
+      expect(
+        (await podsOf('app=web')).filter((p) => onN1.includes(p.metadata.name) && !p.metadata.deletionTimestamp).length,
+      ).toBe(onN1.length);
       expect((await kubectl('scale', 'deployment/web', '--replicas=4')).code).toBe(0);
       await until('node drained', async () => drain.output().includes('node/n1 drained'), 45_000);
     } finally {
@@ -261,11 +351,20 @@ spec:
     }
     const pods = await podsOf('app=web');
     expect(pods.filter((p) => p.spec.nodeName === 'n1' && !p.metadata.deletionTimestamp)).toEqual([]);
-    await until('4 ready pods on n2', async () => (await podsOf('app=web')).filter((p) => ready(p) && p.spec.nodeName === 'n2').length === 4, 30_000);
+    await until(
+      '4 ready pods on n2',
+      async () => (await podsOf('app=web')).filter((p) => ready(p) && p.spec.nodeName === 'n2').length === 4,
+      30_000,
+    );
     expect((await kubectl('uncordon', 'n1')).code).toBe(0);
     // berth drain evicts through the same budget: with every pod needed (minAvailable 4), it waits, says why, and gives up at its timeout.
     expect((await kubectl('patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":4}}')).code).toBe(0);
-    await until('the budget allows nothing', async () => JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.disruptionsAllowed === 0 && JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.observedGeneration === 2);
+    await until(
+      'the budget allows nothing',
+      async () =>
+        JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.disruptionsAllowed === 0 &&
+        JSON.parse((await kubectl('get', 'pdb', 'web', '-o', 'json')).out).status?.observedGeneration === 2,
+    );
     const blocked = await berth('drain', 'n2', '--timeout', '5s');
     expect(blocked.code).toBe(3);
     expect(blocked.err).toContain("Cannot evict pod as it would violate the pod's disruption budget.");

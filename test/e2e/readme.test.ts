@@ -18,7 +18,10 @@ function quickStart(): string[] {
   const readme = readFileSync('README.md', 'utf8');
   const section = readme.slice(readme.indexOf('## Quick start'));
   const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
-  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+  return block
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter(Boolean);
 }
 
 describe('the README quick start', () => {
@@ -40,22 +43,39 @@ describe('the README quick start', () => {
     start.stdout!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => start.once('exit', (code) => r(code)));
     try {
-      const answer = await until('the curl of the quick start to answer', async () => {
-        try {
-          return execFileSync('sh', ['-c', `${commands[2]!} --silent --fail --max-time 5`], { encoding: 'utf8' });
-        } catch {
-          return undefined;
-        }
-      }, 120_000);
+      const answer = await until(
+        'the curl of the quick start to answer',
+        async () => {
+          try {
+            return execFileSync('sh', ['-c', `${commands[2]!} --silent --fail --max-time 5`], { encoding: 'utf8' });
+          } catch {
+            return undefined;
+          }
+        },
+        120_000,
+      );
       expect(answer).toMatch(/^hello from Berth v1 \(hello-[a-z0-9]+-[a-z0-9]+\)\n$/);
       // The progress line saying how to reach it comes as `up` sees the Ingress serve: a moment after, at most.
-      await until('the serving line', async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:8080\//.test(out), 15_000);
+      await until(
+        'the serving line',
+        async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:8080\//.test(out),
+        15_000,
+      );
     } finally {
       process.kill(-start.pid!, 'SIGINT');
     }
     await exited;
     expect(out).toMatch(/stopped\./);
-    expect(execFileSync('sh', ['-c', "ps -eo args | grep -c '[H]ELLO\\|[b]erth.js up' || true"], { encoding: 'utf8' }).trim()).toBe('0');
-    expect(await fetch('http://127.0.0.1:8080/').then(() => 'answering', () => 'gone')).toBe('gone');
+    expect(
+      execFileSync('sh', ['-c', "ps -eo args | grep -c '[H]ELLO\\|[b]erth.js up' || true"], {
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('0');
+    expect(
+      await fetch('http://127.0.0.1:8080/').then(
+        () => 'answering',
+        () => 'gone',
+      ),
+    ).toBe('gone');
   }, 180_000);
 });

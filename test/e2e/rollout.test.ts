@@ -36,16 +36,23 @@ describe('berth rollout', () => {
     server = undefined;
   });
 
-  const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
+  const request = (method: string, p: string, body?: unknown) =>
+    api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
   const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods')).body.items;
-  const replicaSets = async (): Promise<any[]> => (await request('GET', '/apis/apps/v1/namespaces/default/replicasets')).body.items;
+  const replicaSets = async (): Promise<any[]> =>
+    (await request('GET', '/apis/apps/v1/namespaces/default/replicasets')).body.items;
   /** What an agent does once a pod's containers pass their readiness probes. */
   const makeReady = async (limit = Infinity): Promise<number> => {
     let n = 0;
     for (const p of await pods()) {
       if (n >= limit) break;
       if (p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) continue;
-      const status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] };
+      const status = {
+        phase: 'Running',
+        conditions: [
+          { type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+        ],
+      };
       const res = await request('PUT', `/api/v1/namespaces/default/pods/${p.metadata.name}/status`, { ...p, status });
       if (res.status === 200) n++;
     }
@@ -75,7 +82,9 @@ describe('berth rollout', () => {
     // Nothing is ready yet: one look reports the wait and exits 1.
     const once = await server.cli('rollout', 'status', 'deploy/web', '--watch=false');
     expect(once.code).toBe(1);
-    expect(once.out).toMatch(/^(Waiting for deployment "web" rollout to finish: \d+ (out of|of) \d+ .*|Waiting for deployment spec update to be observed\.\.\.)\n$/);
+    expect(once.out).toMatch(
+      /^(Waiting for deployment "web" rollout to finish: \d+ (out of|of) \d+ .*|Waiting for deployment spec update to be observed\.\.\.)\n$/,
+    );
     const first = await statusWhileReadying();
     expect(first).toMatchObject({ code: 0 });
     expect(first.out.trim().split('\n').at(-1)).toBe('deployment "web" successfully rolled out');
@@ -85,25 +94,34 @@ describe('berth rollout', () => {
     expect(await images()).toEqual(['web:2']);
     const history = await server.cli('rollout', 'history', 'deploy/web');
     expect(history.out).toBe('deployment.apps/web\nREVISION   CHANGE-CAUSE\n1          <none>\n2          <none>\n');
-    expect(JSON.parse((await server.cli('rollout', 'history', 'deploy/web', '-o', 'json')).out).map((r: any) => r.revision)).toEqual([1, 2]);
+    expect(
+      JSON.parse((await server.cli('rollout', 'history', 'deploy/web', '-o', 'json')).out).map((r: any) => r.revision),
+    ).toEqual([1, 2]);
     expect((await server.cli('rollout', 'history', 'deploy/web', '--revision', '1')).out).toContain('image: web:1');
 
     const undo = await server.cli('rollout', 'undo', 'deploy/web', '--to-revision', '1');
     expect(undo).toMatchObject({ code: 0, out: 'deployment.apps/web rolled back\n' });
     expect((await statusWhileReadying()).code).toBe(0);
     expect(await images()).toEqual(['web:1']);
-    expect(JSON.parse((await server.cli('rollout', 'history', 'deploy/web', '-o', 'json')).out).map((r: any) => r.revision)).toEqual([2, 3]);
+    expect(
+      JSON.parse((await server.cli('rollout', 'history', 'deploy/web', '-o', 'json')).out).map((r: any) => r.revision),
+    ).toEqual([2, 3]);
     expect((await server.cli('rollout', 'undo', 'deploy/web', '--to-revision', '9')).code).not.toBe(0);
 
     const before = new Set((await pods()).map((p) => p.metadata.name));
-    expect(await server.cli('rollout', 'restart', 'deploy/web')).toMatchObject({ code: 0, out: 'deployment.apps/web restarted\n' });
+    expect(await server.cli('rollout', 'restart', 'deploy/web')).toMatchObject({
+      code: 0,
+      out: 'deployment.apps/web restarted\n',
+    });
     expect((await statusWhileReadying()).code).toBe(0);
     expect((await pods()).some((p) => before.has(p.metadata.name))).toBe(false);
 
     expect((await server.cli('rollout', 'pause', 'deploy/web')).out).toBe('deployment.apps/web paused\n');
     // (A patch, as `berth apply` would replace the whole spec, paused included.)
     const patched = await api(server, 'PATCH', '/apis/apps/v1/namespaces/default/deployments/web', {
-      token: server.token, body: { spec: { template: { spec: { containers: [{ name: 'main', image: 'web:3' }] } } } }, headers: { 'Content-Type': 'application/merge-patch+json' },
+      token: server.token,
+      body: { spec: { template: { spec: { containers: [{ name: 'main', image: 'web:3' }] } } } },
+      headers: { 'Content-Type': 'application/merge-patch+json' },
     });
     expect(patched.status).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +130,10 @@ describe('berth rollout', () => {
     expect((await statusWhileReadying()).code).toBe(0);
     expect(await images()).toEqual(['web:3']);
 
-    expect(await server.cli('scale', 'deploy/web', '--replicas', '2')).toMatchObject({ code: 0, out: 'deployment.apps/web scaled\n' });
+    expect(await server.cli('scale', 'deploy/web', '--replicas', '2')).toMatchObject({
+      code: 0,
+      out: 'deployment.apps/web scaled\n',
+    });
     expect((await statusWhileReadying()).code).toBe(0);
     expect(await pods()).toHaveLength(2);
     expect((await server.cli('scale', 'deploy/web', '--replicas', '-1')).code).toBe(2);
@@ -154,7 +175,9 @@ describe('berth rollout', () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     const dir = server.dir;
     const file = path.join(dir, 'db.yaml');
-    writeFileSync(file, `apiVersion: apps/v1
+    writeFileSync(
+      file,
+      `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   name: db
@@ -175,7 +198,8 @@ spec:
       spec:
         accessModes: [ReadWriteOnce]
         resources: {requests: {storage: 1Gi}}
-`);
+`,
+    );
     expect((await server.cli('apply', '-f', file)).code).toBe(0);
     const names = async () => (await pods()).map((p) => p.metadata.name).sort();
     const seen: string[][] = [];
@@ -196,8 +220,15 @@ spec:
     await makeReady();
     const st = await server.cli('rollout', 'status', 'sts/db', '--timeout', '30s');
     expect(st.code).toBe(0);
-    expect(seen.filter((n) => n.length)).toEqual([['db-0'], ['db-0', 'db-1'], ['db-0', 'db-1', 'db-2'], ['db-0', 'db-1', 'db-2', 'db-3']]);
-    const claims = (await request('GET', '/api/v1/namespaces/default/persistentvolumeclaims')).body.items.map((c: any) => c.metadata.name).sort();
+    expect(seen.filter((n) => n.length)).toEqual([
+      ['db-0'],
+      ['db-0', 'db-1'],
+      ['db-0', 'db-1', 'db-2'],
+      ['db-0', 'db-1', 'db-2', 'db-3'],
+    ]);
+    const claims = (await request('GET', '/api/v1/namespaces/default/persistentvolumeclaims')).body.items
+      .map((c: any) => c.metadata.name)
+      .sort();
     expect(claims).toEqual(['data-db-0', 'data-db-1', 'data-db-2', 'data-db-3']);
   }, 120_000);
 });

@@ -25,10 +25,30 @@ describe('secret values stay secret', () => {
   });
 
   it('appear nowhere in output, status, events or logs', async () => {
-    const secret = (extra = '') => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: ${CANARY}\n${extra}`;
-    repo.write({ 'app/secret.yaml': secret(), 'app/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: production\n' });
+    const secret = (extra = '') =>
+      `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: ${CANARY}\n${extra}`;
+    repo.write({
+      'app/secret.yaml': secret(),
+      'app/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: production\n',
+    });
     repo.commit('with a secret');
-    expect((await server.cli('app', 'create', 'vault', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune', '--poll-interval', '300ms')).code).toBe(0);
+    expect(
+      (
+        await server.cli(
+          'app',
+          'create',
+          'vault',
+          '--repo',
+          repo.bare,
+          '--path',
+          'app',
+          '--auto-sync',
+          '--prune',
+          '--poll-interval',
+          '300ms',
+        )
+      ).code,
+    ).toBe(0);
     expect((await server.cli('app', 'sync', 'vault')).code).toBe(0);
     // A commit whose Secret is wrong (a number where a string belongs): its error must not quote it.
     repo.write({ 'app/secret.yaml': secret(`  pin: ${PIN}\n`) });
@@ -38,17 +58,29 @@ describe('secret values stay secret', () => {
     expect(failed.err).toMatch(/stringData\.pin: expected string, got a number \(a Secret value, not shown\)/);
 
     const printed = await Promise.all([
-      server.cli('app', 'get', 'vault'), server.cli('app', 'get', 'vault', '-o', 'yaml'), server.cli('app', 'list'),
-      server.cli('get', 'secrets'), server.cli('describe', 'secret', 'db'), server.cli('get', 'events', '-A', '-o', 'json'),
+      server.cli('app', 'get', 'vault'),
+      server.cli('app', 'get', 'vault', '-o', 'yaml'),
+      server.cli('app', 'list'),
+      server.cli('get', 'secrets'),
+      server.cli('describe', 'secret', 'db'),
+      server.cli('get', 'events', '-A', '-o', 'json'),
     ]);
     const conn = { url: server.url, ca: server.ca };
     const stored = [
-      (await api(conn, 'GET', '/apis/berth.dev/v1/namespaces/default/applications/vault', { token: server.token })).text,
+      (await api(conn, 'GET', '/apis/berth.dev/v1/namespaces/default/applications/vault', { token: server.token }))
+        .text,
       (await api(conn, 'GET', '/api/v1/events', { token: server.token })).text,
     ];
-    const everything = [failed.out, failed.err, ...printed.flatMap((r) => [r.out, r.err]), ...stored, server.logs()].join('\n');
+    const everything = [
+      failed.out,
+      failed.err,
+      ...printed.flatMap((r) => [r.out, r.err]),
+      ...stored,
+      server.logs(),
+    ].join('\n');
     expect(everything.length).toBeGreaterThan(1000);
-    for (const needle of [CANARY, Buffer.from(CANARY).toString('base64'), PIN]) expect(everything.includes(needle), `found ${needle}`).toBe(false);
+    for (const needle of [CANARY, Buffer.from(CANARY).toString('base64'), PIN])
+      expect(everything.includes(needle), `found ${needle}`).toBe(false);
     // The Secret itself holds it, where it belongs.
     const stored_secret = await api(conn, 'GET', '/api/v1/namespaces/default/secrets/db', { token: server.token });
     expect(Buffer.from(stored_secret.body.data.password, 'base64').toString()).toBe(CANARY);

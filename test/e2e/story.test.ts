@@ -50,24 +50,48 @@ describe('the user story', () => {
     const v1 = push('hello v1');
 
     const port = await freePort();
-    server = await startBerthServer({ args: ['--log-level', 'warn', '--ingress-listen', `127.0.0.1:${port}`, '--node-grace-period', '4s'] });
+    server = await startBerthServer({
+      args: ['--log-level', 'warn', '--ingress-listen', `127.0.0.1:${port}`, '--node-grace-period', '4s'],
+    });
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.4', token }), await startAgent(server, { name: 'n2', address: '127.0.0.5', token }));
-    const created = await server.cli('app', 'create', 'hello', '--repo', remote, '--path', 'deploy', '--auto-sync', '--prune', '--self-heal', '--poll-interval', '2s');
+    agents.push(
+      await startAgent(server, { name: 'n1', address: '127.0.0.4', token }),
+      await startAgent(server, { name: 'n2', address: '127.0.0.5', token }),
+    );
+    const created = await server.cli(
+      'app',
+      'create',
+      'hello',
+      '--repo',
+      remote,
+      '--path',
+      'deploy',
+      '--auto-sync',
+      '--prune',
+      '--self-heal',
+      '--poll-interval',
+      '2s',
+    );
     expect(created.code, created.err).toBe(0);
 
-    const get = (retried = false): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host: 'hello.localhost' }, agent: keepAlive }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    const get = (retried = false): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/', headers: { host: 'hello.localhost' }, agent: keepAlive },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        // A reused keep-alive connection closed under the request: sent again once (RFC 9112 §9.3.1).
+        req.on('error', (e: NodeJS.ErrnoException) =>
+          req.reusedSocket && !retried && e.code === 'ECONNRESET' ? resolve(get(true)) : reject(e),
+        );
+        req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+        req.end();
       });
-      // A reused keep-alive connection closed under the request: sent again once (RFC 9112 §9.3.1).
-      req.on('error', (e: NodeJS.ErrnoException) => (req.reusedSocket && !retried && e.code === 'ECONNRESET' ? resolve(get(true)) : reject(e)));
-      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-      req.end();
-    });
     const version = (body: string) => / (v\d+) /.exec(body)?.[1];
 
     // v1 served; `app wait --revision` agrees.
@@ -86,7 +110,12 @@ describe('the user story', () => {
       }
     })();
     const failures = () => answers.filter((a) => a.status !== 200);
-    const servingOnly = (v: string) => until(`only ${v} served`, async () => answers.length > 20 && answers.slice(-20).every((a) => a.version === v), 90_000);
+    const servingOnly = (v: string) =>
+      until(
+        `only ${v} served`,
+        async () => answers.length > 20 && answers.slice(-20).every((a) => a.version === v),
+        90_000,
+      );
 
     // Push v2: a rolling update, no failed request.
     writeFileSync(deployment, readFileSync(deployment, 'utf8').replace('value: v1', 'value: v2'));
@@ -103,17 +132,29 @@ describe('the user story', () => {
 
     // A bad commit: nothing of it is applied, the status says which file and line, v1 stays.
     const request = (method: string, p: string) => api(server!, method, p, { token: server!.token });
-    const before = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/hello')).body.metadata.resourceVersion;
-    writeFileSync(path.join(work, 'deploy', 'broken.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  key: [not, a, string]\n');
+    const before = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/hello')).body.metadata
+      .resourceVersion;
+    writeFileSync(
+      path.join(work, 'deploy', 'broken.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  key: [not, a, string]\n',
+    );
     writeFileSync(deployment, readFileSync(deployment, 'utf8').replace('value: v1', 'value: v3'));
     const bad = push('a bad commit');
-    const condition = await until('the bad commit refused', async () => {
-      const app = (await request('GET', '/apis/berth.dev/v1/namespaces/default/applications/hello')).body;
-      return app.status?.sync?.revision === bad && app.status.conditions?.find((c: any) => c.type === 'ComparisonError');
-    }, 60_000);
+    const condition = await until(
+      'the bad commit refused',
+      async () => {
+        const app = (await request('GET', '/apis/berth.dev/v1/namespaces/default/applications/hello')).body;
+        return (
+          app.status?.sync?.revision === bad && app.status.conditions?.find((c: any) => c.type === 'ComparisonError')
+        );
+      },
+      60_000,
+    );
     expect(condition.message).toMatch(/broken\.yaml:6/);
     expect((await server.cli('app', 'wait', 'hello', '--revision', bad, '--timeout', '20s')).code).toBe(1);
-    expect((await request('GET', '/apis/apps/v1/namespaces/default/deployments/hello')).body.metadata.resourceVersion).toBe(before);
+    expect(
+      (await request('GET', '/apis/apps/v1/namespaces/default/deployments/hello')).body.metadata.resourceVersion,
+    ).toBe(before);
     expect((await request('GET', '/api/v1/namespaces/default/configmaps/broken')).status).toBe(404);
     expect(answers.slice(-10).every((a) => a.version === 'v1')).toBe(true);
     git(work, 'revert', '--no-edit', 'HEAD');
@@ -132,17 +173,24 @@ describe('the user story', () => {
     expect(diff.out).toMatch(/replicas: 4/);
 
     // An agent killed with SIGKILL: its node goes NotReady and its pods are served from the other.
-    const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).body.items;
+    const pods = async (): Promise<any[]> =>
+      (await request('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).body.items;
     const running = await pods();
-    const victim = agents.find((a) => running.some((p) => p.spec.nodeName === a.name && !p.metadata.deletionTimestamp))!;
+    const victim = agents.find((a) =>
+      running.some((p) => p.spec.nodeName === a.name && !p.metadata.deletionTimestamp),
+    )!;
     const other = agents.find((a) => a !== victim)!;
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
-    await until('every ready endpoint on the other node', async () => {
-      const ep = (await request('GET', '/api/v1/namespaces/default/endpoints/hello')).body;
-      const addresses = (ep.subsets ?? []).flatMap((s: any) => s.addresses ?? []);
-      return addresses.length >= 1 && addresses.every((a: any) => a.nodeName === other.name);
-    }, 15_000);
+    await until(
+      'every ready endpoint on the other node',
+      async () => {
+        const ep = (await request('GET', '/api/v1/namespaces/default/endpoints/hello')).body;
+        const addresses = (ep.subsets ?? []).flatMap((s: any) => s.addresses ?? []);
+        return addresses.length >= 1 && addresses.every((a: any) => a.nodeName === other.name);
+      },
+      15_000,
+    );
     expect(Date.now() - killedAt).toBeLessThanOrEqual(15_000);
     const n = answers.length;
     await until('answers from the other node', async () => answers.length > n + 20, 10_000);

@@ -21,7 +21,8 @@ describe('berth up', () => {
     for (const stop of stops.splice(0)) await stop();
     for (const d of dirs.splice(0)) {
       // A `berth up` killed by a failed test leaves its pods' processes: they go too.
-      for (const a of existsSync(d) ? readdirSync(d).filter((x) => x.startsWith('agent-')) : []) killLeftPods(path.join(d, a));
+      for (const a of existsSync(d) ? readdirSync(d).filter((x) => x.startsWith('agent-')) : [])
+        killLeftPods(path.join(d, a));
       rmSync(d, { recursive: true, force: true });
     }
   });
@@ -35,9 +36,26 @@ describe('berth up', () => {
     git(repo, 'add', '.');
     git(repo, 'commit', '-q', '-m', 'hello v1');
     const port = await freePort();
-    const up = spawn(process.execPath, [BERTH, 'up', path.join(repo, 'deploy'), '--runtime', 'process', '--data', data, '--listen', '127.0.0.1:0', '--ingress-listen', `127.0.0.1:${port}`], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BERTH_DATA: data, KUBECONFIG: '' },
-    });
+    const up = spawn(
+      process.execPath,
+      [
+        BERTH,
+        'up',
+        path.join(repo, 'deploy'),
+        '--runtime',
+        'process',
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--ingress-listen',
+        `127.0.0.1:${port}`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, BERTH_DATA: data, KUBECONFIG: '' },
+      },
+    );
     let out = '';
     up.stdout!.on('data', (d) => (out += d));
     up.stderr!.on('data', () => {});
@@ -47,15 +65,20 @@ describe('berth up', () => {
       await exited;
     });
     // As the README says it: curl with the Ingress's host (fetch may not set Host).
-    const hello = () => new Promise<string | undefined>((resolve) => {
-      const c = spawn('curl', ['-s', '-m', '5', '-H', 'Host: hello.localhost', `http://127.0.0.1:${port}/`]);
-      let body = '';
-      c.stdout.on('data', (d) => (body += d));
-      c.on('exit', (code) => resolve(code === 0 ? body : undefined));
-    });
+    const hello = () =>
+      new Promise<string | undefined>((resolve) => {
+        const c = spawn('curl', ['-s', '-m', '5', '-H', 'Host: hello.localhost', `http://127.0.0.1:${port}/`]);
+        let body = '';
+        c.stdout.on('data', (d) => (body += d));
+        c.on('exit', (code) => resolve(code === 0 ? body : undefined));
+      });
     await until('v1 served', async () => (await hello())?.startsWith('hello from Berth v1'), 90_000);
     // Its progress line says how to reach it (printed as `up` sees the Ingress serve: a moment after, at most).
-    await until('the serving line', async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:\d+\//.test(out), 15_000);
+    await until(
+      'the serving line',
+      async () => /serving hello\.localhost: curl -H 'Host: hello\.localhost' http:\/\/127\.0\.0\.1:\d+\//.test(out),
+      15_000,
+    );
 
     // Push to deploy: v2 rolls out; revert to roll back: v1 again.
     const deployment = path.join(repo, 'deploy', 'deployment.yaml');
@@ -69,15 +92,33 @@ describe('berth up', () => {
     expect(up.exitCode).toBe(0);
     expect(out).toMatch(/stopped\./);
     const agentDirs = readdirSync(data).filter((d) => d.startsWith('agent-'));
-    for (const a of agentDirs) expect(existsSync(path.join(data, a, 'process')) ? readdirSync(path.join(data, a, 'process')) : []).toEqual([]);
+    for (const a of agentDirs)
+      expect(existsSync(path.join(data, a, 'process')) ? readdirSync(path.join(data, a, 'process')) : []).toEqual([]);
   }, 240_000);
 
   it('runs the DaemonSet example from this repository: one pod on the node, on its hostPort', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'berth-up-data-'));
     dirs.push(data);
-    const up = spawn(process.execPath, [BERTH, 'up', 'examples/daemonset', '--runtime', 'process', '--data', data, '--listen', '127.0.0.1:0', '--ingress-listen', `127.0.0.1:${await freePort()}`], {
-      stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, BERTH_DATA: data, KUBECONFIG: '' },
-    });
+    const up = spawn(
+      process.execPath,
+      [
+        BERTH,
+        'up',
+        'examples/daemonset',
+        '--runtime',
+        'process',
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--ingress-listen',
+        `127.0.0.1:${await freePort()}`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, BERTH_DATA: data, KUBECONFIG: '' },
+      },
+    );
     let out = '';
     up.stdout!.on('data', (d) => (out += d));
     const exited = new Promise((r) => up.once('exit', r));
@@ -85,15 +126,24 @@ describe('berth up', () => {
       if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
       await exited;
     });
-    const body = await until('the node-info pod on :9100', async () => {
-      const r = await fetch('http://127.0.0.1:9100/').catch(() => undefined);
-      return r?.ok && r.text();
-    }, 90_000);
+    const body = await until(
+      'the node-info pod on :9100',
+      async () => {
+        const r = await fetch('http://127.0.0.1:9100/').catch(() => undefined);
+        return r?.ok && r.text();
+      },
+      90_000,
+    );
     expect(body).toMatch(/^node \S+/);
     await until('the progress line', async () => /DaemonSet node-info: 1\/1 updated, 1 ready/.test(out), 10_000);
     up.kill('SIGINT');
     await exited;
     expect(up.exitCode).toBe(0);
-    expect(await fetch('http://127.0.0.1:9100/').then(() => 'answering', () => 'gone')).toBe('gone');
+    expect(
+      await fetch('http://127.0.0.1:9100/').then(
+        () => 'answering',
+        () => 'gone',
+      ),
+    ).toBe('gone');
   }, 180_000);
 });

@@ -21,7 +21,8 @@ describe('git webhooks', () => {
   let git: GitHttpServer;
   let conn: { url: string; ca: string };
   let token: string;
-  const value = async () => (await api(conn, 'GET', '/api/v1/namespaces/default/configmaps/hook', { token })).body?.data?.value;
+  const value = async () =>
+    (await api(conn, 'GET', '/api/v1/namespaces/default/configmaps/hook', { token })).body?.data?.value;
 
   beforeAll(async () => {
     buildOnce();
@@ -32,8 +33,19 @@ describe('git webhooks', () => {
     server = await startBerthServer({ env: { BERTH_WEBHOOK_SECRET: SECRET }, args: ['--log-level', 'warn'] });
     conn = { url: server.url, ca: server.ca };
     token = server.token;
-    const app = { apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'hooked' }, spec: { source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'app' }, syncPolicy: { automated: { prune: true } }, pollInterval: '1h' } };
-    expect((await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status).toBe(201);
+    const app = {
+      apiVersion: 'berth.dev/v1',
+      kind: 'Application',
+      metadata: { name: 'hooked' },
+      spec: {
+        source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'app' },
+        syncPolicy: { automated: { prune: true } },
+        pollInterval: '1h',
+      },
+    };
+    expect(
+      (await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status,
+    ).toBe(201);
     const until = Date.now() + 20_000;
     while ((await value()) !== '1' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     expect(await value()).toBe('1');
@@ -49,8 +61,13 @@ describe('git webhooks', () => {
     repo?.remove();
   });
 
-  const push = (headers: Record<string, string>, body: string) => api(conn, 'POST', '/api/v1/webhooks/git', { rawBody: body, headers });
-  const githubBody = () => JSON.stringify({ ref: 'refs/heads/main', repository: { clone_url: `${git.url}/repo.git`, html_url: `${git.url}/repo` } });
+  const push = (headers: Record<string, string>, body: string) =>
+    api(conn, 'POST', '/api/v1/webhooks/git', { rawBody: body, headers });
+  const githubBody = () =>
+    JSON.stringify({
+      ref: 'refs/heads/main',
+      repository: { clone_url: `${git.url}/repo.git`, html_url: `${git.url}/repo` },
+    });
 
   it('a bad or missing signature is 401 and fetches nothing', async () => {
     repo.write({ 'app/hook.yaml': cm('unsigned') });
@@ -66,13 +83,28 @@ describe('git webhooks', () => {
   });
 
   it.each([
-    ['GitHub', (b: string) => ({ 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(b).digest('hex') })],
-    ['Gitea', (b: string) => ({ 'X-Gitea-Event': 'push', 'X-Gitea-Signature': createHmac('sha256', SECRET).update(b).digest('hex') })],
+    [
+      'GitHub',
+      (b: string) => ({
+        'X-GitHub-Event': 'push',
+        'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(b).digest('hex'),
+      }),
+    ],
+    [
+      'Gitea',
+      (b: string) => ({
+        'X-Gitea-Event': 'push',
+        'X-Gitea-Signature': createHmac('sha256', SECRET).update(b).digest('hex'),
+      }),
+    ],
     ['GitLab', () => ({ 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': SECRET })],
   ])('a signed %s push syncs within a second', async (name, headers) => {
     repo.write({ 'app/hook.yaml': cm(name) });
     repo.commit(`${name} change`);
-    const body = name === 'GitLab' ? JSON.stringify({ ref: 'refs/heads/main', project: { git_http_url: `${git.url}/repo.git` } }) : githubBody();
+    const body =
+      name === 'GitLab'
+        ? JSON.stringify({ ref: 'refs/heads/main', project: { git_http_url: `${git.url}/repo.git` } })
+        : githubBody();
     const started = Date.now();
     const res = await push(headers(body), body);
     expect(res.status).toBe(202);
@@ -82,48 +114,118 @@ describe('git webhooks', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
-  it('a rollout started by a webhook is Healthy to `app wait --health` and the commit status within 2 s of completing, with an hour\'s poll', async () => {
+  it("a rollout started by a webhook is Healthy to `app wait --health` and the commit status within 2 s of completing, with an hour's poll", async () => {
     const receiver = await startStatusReceiver();
     try {
       const nodeToken = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-      simulator = spawn(process.execPath, [BERTH, 'simulate', 'nodes', '--count', '2', '--name-prefix', 'sim', '--server', server.url, '--token', nodeToken], {
-        stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-      });
+      simulator = spawn(
+        process.execPath,
+        [
+          BERTH,
+          'simulate',
+          'nodes',
+          '--count',
+          '2',
+          '--name-prefix',
+          'sim',
+          '--server',
+          server.url,
+          '--token',
+          nodeToken,
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'ignore'],
+          env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+        },
+      );
       const b64 = (v: string) => Buffer.from(v).toString('base64');
-      const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${receiver.port}/repos/o/r`), insecure: b64('true') } };
+      const secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'gh' },
+        data: {
+          token: b64('ghp_test'),
+          url: b64(`http://127.0.0.1:${receiver.port}/repos/o/r`),
+          insecure: b64('true'),
+        },
+      };
       expect((await api(conn, 'POST', '/api/v1/namespaces/default/secrets', { token, body: secret })).status).toBe(201);
-      const web = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: "${image}"}]\n`;
+      const web = (image: string) =>
+        `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: "${image}"}]\n`;
       repo.write({ 'web/web.yaml': web('web:1') });
       repo.commit('web 1');
       const app = {
-        apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'rollout' },
+        apiVersion: 'berth.dev/v1',
+        kind: 'Application',
+        metadata: { name: 'rollout' },
         spec: {
-          source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'web' }, syncPolicy: { automated: {} }, pollInterval: '1h',
-          notify: { commitStatus: { url: `http://127.0.0.1:${receiver.port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/rollout' } },
+          source: { repoURL: `${git.url}/repo.git`, targetRevision: 'main', path: 'web' },
+          syncPolicy: { automated: {} },
+          pollInterval: '1h',
+          notify: {
+            commitStatus: {
+              url: `http://127.0.0.1:${receiver.port}/repos/o/r/statuses/{sha}`,
+              tokenSecret: 'gh',
+              context: 'berth/rollout',
+            },
+          },
         },
       };
-      expect((await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status).toBe(201);
+      expect(
+        (await api(conn, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', { token, body: app })).status,
+      ).toBe(201);
       const first = await server.cli('app', 'wait', 'rollout', '--health', '--timeout', '60s');
       expect(first.code, first.err).toBe(0);
 
       repo.write({ 'web/web.yaml': web('web:2') });
       const sha = repo.commit('web 2');
       const body = githubBody();
-      expect((await push({ 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex') }, body)).status).toBe(202);
-      const wait = server.cli('app', 'wait', 'rollout', '--revision', sha, '--health', '--timeout', '60s').then((r) => ({ ...r, at: Date.now() }));
+      expect(
+        (
+          await push(
+            {
+              'X-GitHub-Event': 'push',
+              'X-Hub-Signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex'),
+            },
+            body,
+          )
+        ).status,
+      ).toBe(202);
+      const wait = server
+        .cli('app', 'wait', 'rollout', '--revision', sha, '--health', '--timeout', '60s')
+        .then((r) => ({ ...r, at: Date.now() }));
       // Kubernetes' rollout complete: every replica updated and available, the spec observed.
-      const completedAt = await until('the rollout of web:2 to complete', async () => {
-        const d = (await api(conn, 'GET', '/apis/apps/v1/namespaces/default/deployments/web', { token })).body;
-        const s = d.status ?? {};
-        const done = d.spec.template.spec.containers[0].image === 'web:2' && s.observedGeneration >= d.metadata.generation && s.updatedReplicas === 3 && s.replicas === 3 && s.availableReplicas === 3;
-        return done && Date.now();
-      }, 60_000);
+      const completedAt = await until(
+        'the rollout of web:2 to complete',
+        async () => {
+          const d = (await api(conn, 'GET', '/apis/apps/v1/namespaces/default/deployments/web', { token })).body;
+          const s = d.status ?? {};
+          const done =
+            d.spec.template.spec.containers[0].image === 'web:2' &&
+            s.observedGeneration >= d.metadata.generation &&
+            s.updatedReplicas === 3 &&
+            s.replicas === 3 &&
+            s.availableReplicas === 3;
+          return done && Date.now();
+        },
+        60_000,
+      );
       const waited = await wait;
       expect(waited.code, waited.err).toBe(0);
       expect(waited.at - completedAt).toBeLessThan(2_000);
-      const success = await until('the success status', async () => receiver.posts.find((p) => p.path.endsWith(sha) && p.body.state === 'success'), 5_000);
+      const success = await until(
+        'the success status',
+        async () => receiver.posts.find((p) => p.path.endsWith(sha) && p.body.state === 'success'),
+        5_000,
+      );
       expect(success.at - completedAt).toBeLessThan(2_000);
-      if (process.env.BERTH_TEST_FIGURES) console.log(JSON.stringify({ waitAfterCompleteMs: waited.at - completedAt, successAfterCompleteMs: success.at - completedAt }));
+      if (process.env.BERTH_TEST_FIGURES)
+        console.log(
+          JSON.stringify({
+            waitAfterCompleteMs: waited.at - completedAt,
+            successAfterCompleteMs: success.at - completedAt,
+          }),
+        );
     } finally {
       await receiver.close();
     }

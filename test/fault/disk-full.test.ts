@@ -33,14 +33,22 @@ describe('disk full under the SQLite store', () => {
     // Room to free later: a filler file on the same filesystem.
     const filler = path.join(dir, 'filler');
     writeFileSync(filler, Buffer.alloc(1024 * 1024, 1));
-    const request = (method: string, p: string, body?: unknown) => api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
+    const request = (method: string, p: string, body?: unknown) =>
+      api(server!, method, p, { token: server!.token, ...(body !== undefined ? { body } : {}) });
     const value = 'x'.repeat(150 * 1024);
     const acknowledged: string[] = [];
     let refused: { status: number; body: any } | undefined;
     for (let i = 0; i < 200 && !refused; i++) {
       const name = `cm-${i}`;
-      const r = await request('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { value } }).catch((e) => {
-        throw new Error(`${e.message} at ${name} after ${acknowledged.length}; server log: ${server!.logs().slice(-3000)}`);
+      const r = await request('POST', '/api/v1/namespaces/default/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name },
+        data: { value },
+      }).catch((e) => {
+        throw new Error(
+          `${e.message} at ${name} after ${acknowledged.length}; server log: ${server!.logs().slice(-3000)}`,
+        );
       });
       if (r.status === 201) acknowledged.push(name);
       else refused = r;
@@ -54,7 +62,12 @@ describe('disk full under the SQLite store', () => {
     expect((await request('GET', `/api/v1/namespaces/default/configmaps/cm-${acknowledged.length}`)).status).toBe(404);
 
     rmSync(filler);
-    const after = await request('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after' }, data: { value: 'small' } });
+    const after = await request('POST', '/api/v1/namespaces/default/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'after' },
+      data: { value: 'small' },
+    });
     expect(after.status, JSON.stringify(after.body)).toBe(201);
 
     // Killed outright (no orderly close), the database still checks clean and holds every
@@ -63,7 +76,11 @@ describe('disk full under the SQLite store', () => {
     const db = new Database(path.join(data, 'state.db'), { readonly: true });
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const keys = new Set((db.prepare("SELECT key FROM kv WHERE key LIKE '%ConfigMap%'").all() as { key: string }[]).map((r) => r.key.split('/').at(-1)));
+      const keys = new Set(
+        (db.prepare("SELECT key FROM kv WHERE key LIKE '%ConfigMap%'").all() as { key: string }[]).map((r) =>
+          r.key.split('/').at(-1),
+        ),
+      );
       for (const name of [...acknowledged, 'after']) expect(keys.has(name), name).toBe(true);
       expect(keys.has(`cm-${acknowledged.length}`)).toBe(false);
     } finally {

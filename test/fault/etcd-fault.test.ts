@@ -7,7 +7,12 @@ import { isBerthError } from '../../src/api/errors.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 import { startEtcd, waitMemberHealthy, type EtcdCluster } from '../helpers/etcd.js';
 
-const cm = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { name } });
+const cm = (name: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default' },
+  data: { name },
+});
 
 describe('etcd store under a member failure', () => {
   let cluster: EtcdCluster;
@@ -26,7 +31,8 @@ describe('etcd store under a member failure', () => {
     const ac = new AbortController();
     const watched: string[] = [];
     const watching = (async () => {
-      for await (const e of store.watch({ fromRevision: from, kind: 'ConfigMap', group: '', signal: ac.signal })) watched.push(`${e.type} ${e.object.metadata.name}`);
+      for await (const e of store.watch({ fromRevision: from, kind: 'ConfigMap', group: '', signal: ac.signal }))
+        watched.push(`${e.type} ${e.object.metadata.name}`);
     })();
 
     const acked = new Set<string>();
@@ -68,12 +74,14 @@ describe('etcd store under a member failure', () => {
         await waitMemberHealthy(member);
       }
     })();
-    await Promise.all(Array.from({ length: writers }, async (_, w) => {
-      for (let i = 0; i < perWriter; i++) {
-        await create(`obj-${w}-${i}`);
-        await new Promise((r) => setTimeout(r, 15));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < perWriter; i++) {
+          await create(`obj-${w}-${i}`);
+          await new Promise((r) => setTimeout(r, 15));
+        }
+      }),
+    );
     await chaos;
     expect(kills).toBe(3);
     expect(acked.size).toBe(writers * perWriter);

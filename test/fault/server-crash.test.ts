@@ -45,7 +45,10 @@ describe('server SIGKILLed mid-rollout', () => {
     const listen = `127.0.0.1:${await freePort()}`;
     server = await startBerthServer({ args: ['--log-level', 'warn', '--listen', listen] });
     const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-    agents.push(await startAgent(server, { name: 'n1', address: '127.0.0.6', token }), await startAgent(server, { name: 'n2', address: '127.0.0.7', token }));
+    agents.push(
+      await startAgent(server, { name: 'n1', address: '127.0.0.6', token }),
+      await startAgent(server, { name: 'n2', address: '127.0.0.7', token }),
+    );
     const apply = async (yaml: string) => {
       const file = path.join(server!.dir, 'web.yaml');
       writeFileSync(file, yaml);
@@ -53,7 +56,8 @@ describe('server SIGKILLed mid-rollout', () => {
       expect(r.code, r.err).toBe(0);
     };
     const request = (method: string, p: string) => api(server!, method, p, { token: server!.token });
-    const deploymentStatus = async () => (await request('GET', '/apis/apps/v1/namespaces/default/deployments/web')).body.status ?? {};
+    const deploymentStatus = async () =>
+      (await request('GET', '/apis/apps/v1/namespaces/default/deployments/web')).body.status ?? {};
     await apply(deployment('v1'));
     await until('v1 available', async () => (await deploymentStatus()).availableReplicas === REPLICAS, 90_000);
 
@@ -62,20 +66,32 @@ describe('server SIGKILLed mid-rollout', () => {
     await server.crash();
     server = await startBerthServer({ dir: server.dir, args: ['--log-level', 'warn', '--listen', listen] });
 
-    const done = await until('the rollout finished after the restart', async () => {
-      const s = await deploymentStatus();
-      return s.updatedReplicas === REPLICAS && s.replicas === REPLICAS && s.availableReplicas === REPLICAS && s;
-    }, 120_000);
+    const done = await until(
+      'the rollout finished after the restart',
+      async () => {
+        const s = await deploymentStatus();
+        return s.updatedReplicas === REPLICAS && s.replicas === REPLICAS && s.availableReplicas === REPLICAS && s;
+      },
+      120_000,
+    );
     expect(done.unavailableReplicas ?? 0).toBe(0);
     // Terminating pods finish; then exactly one pod per replica, each owned, each running once.
-    const pods = await until(`${REPLICAS} pods, none terminating`, async () => {
-      const items = (await request('GET', '/api/v1/namespaces/default/pods')).body.items as any[];
-      return items.length === REPLICAS && items.every((p) => !p.metadata.deletionTimestamp) && items;
-    }, 60_000);
+    const pods = await until(
+      `${REPLICAS} pods, none terminating`,
+      async () => {
+        const items = (await request('GET', '/api/v1/namespaces/default/pods')).body.items as any[];
+        return items.length === REPLICAS && items.every((p) => !p.metadata.deletionTimestamp) && items;
+      },
+      60_000,
+    );
     const replicaSets = (await request('GET', '/apis/apps/v1/namespaces/default/replicasets')).body.items as any[];
     const current = replicaSets.find((rs) => rs.spec.replicas === REPLICAS)!;
     expect(pods.every((p) => p.metadata.ownerReferences?.[0]?.uid === current.metadata.uid)).toBe(true);
     expect(new Set(pods.map((p) => p.metadata.name)).size).toBe(REPLICAS);
-    await until('one process per pod on the nodes', async () => agents.reduce((n, a) => n + readdirSync(path.join(a.dir, 'process')).length, 0) === REPLICAS, 30_000);
+    await until(
+      'one process per pod on the nodes',
+      async () => agents.reduce((n, a) => n + readdirSync(path.join(a.dir, 'process')).length, 0) === REPLICAS,
+      30_000,
+    );
   }, 360_000);
 });

@@ -17,7 +17,10 @@ describe('SQLite store survives SIGKILL', () => {
   it('keeps every acknowledged write', async () => {
     const file = path.join(dir, 'state.db');
     const acks = path.join(dir, 'acks.log');
-    const child = spawn(process.execPath, ['--import', 'tsx', `${REPO_ROOT}test/fault/sqlite-writer.ts`, file, acks], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', `${REPO_ROOT}test/fault/sqlite-writer.ts`, file, acks], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     try {
@@ -34,7 +37,10 @@ describe('SQLite store survives SIGKILL', () => {
     }
     expect(child.signalCode).toBe('SIGKILL');
 
-    const acked = readFileSync(acks, 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    const acked = readFileSync(acks, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]);
     expect(acked.length).toBeGreaterThan(500);
     const store = await openStore(`sqlite:${file}`);
     try {

@@ -8,12 +8,20 @@ import { openStore, type KubeObject } from '../../src/store/index.js';
 
 const [file, ackFile] = process.argv.slice(2) as [string, string];
 const store = await openStore(`sqlite:${file}`);
-const cm = (name: string, n: number): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { n: String(n) } });
+const cm = (name: string, n: number): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default' },
+  data: { n: String(n) },
+});
 let last = await store.create(cm('counter', 0));
 appendFileSync(ackFile, `counter ${last.metadata.resourceVersion}\n`);
 for (let i = 1; ; i++) {
   if (i % 3 === 0) {
-    const r = await store.txn([{ op: 'create', object: cm(`batch-${i}-a`, i) }, { op: 'create', object: cm(`batch-${i}-b`, i) }]);
+    const r = await store.txn([
+      { op: 'create', object: cm(`batch-${i}-a`, i) },
+      { op: 'create', object: cm(`batch-${i}-b`, i) },
+    ]);
     appendFileSync(ackFile, `batch-${i}-a ${r.revision}\nbatch-${i}-b ${r.revision}\n`);
   } else {
     last = await store.update({ ...last, data: { n: String(i) } });

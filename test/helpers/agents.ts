@@ -17,17 +17,58 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export async function startAgent(server: BerthServerProcess, o: { name: string; address: string; token?: string; runtime?: string; args?: string[]; netns?: string; env?: Record<string, string> }): Promise<AgentProcess> {
+export async function startAgent(
+  server: BerthServerProcess,
+  o: {
+    name: string;
+    address: string;
+    token?: string;
+    runtime?: string;
+    args?: string[];
+    netns?: string;
+    env?: Record<string, string>;
+  },
+): Promise<AgentProcess> {
   const [command, prefix] = inNetns(o.netns);
   const token = o.token ?? (await server.cli('token', 'create', '--role', 'node')).out.trim();
   const dir = mkdtempSync(path.join(tmpdir(), `berth-agent-${o.name}-`));
-  const child = spawn(command, [...prefix, BERTH, 'agent', '--name', o.name, '--address', o.address, '--runtime', o.runtime ?? 'process', '--data', dir, '--server', server.url, '--token', token, '--heartbeat-interval', '1s', '--log-level', 'warn', ...(o.args ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '', ...o.env },
-  });
+  const child = spawn(
+    command,
+    [
+      ...prefix,
+      BERTH,
+      'agent',
+      '--name',
+      o.name,
+      '--address',
+      o.address,
+      '--runtime',
+      o.runtime ?? 'process',
+      '--data',
+      dir,
+      '--server',
+      server.url,
+      '--token',
+      token,
+      '--heartbeat-interval',
+      '1s',
+      '--log-level',
+      'warn',
+      ...(o.args ?? []),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '', ...o.env },
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   return {
-    name: o.name, address: o.address, dir, child, logs: () => err,
+    name: o.name,
+    address: o.address,
+    dir,
+    child,
+    logs: () => err,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -48,7 +89,10 @@ export function killLeftPods(agentDir: string): void {
   const processes = path.join(agentDir, 'process');
   for (const id of existsSync(processes) ? readdirSync(processes) : []) {
     try {
-      const meta = JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')) as { pid: number; procStart: string };
+      const meta = JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')) as {
+        pid: number;
+        procStart: string;
+      };
       if (stillOurs(meta)) process.kill(-meta.pid, 'SIGKILL');
     } catch {
       // already gone

@@ -33,13 +33,37 @@ export interface BerthServerProcess {
 }
 
 /** `dir`: an existing data dir to start on (a restart); it is removed by stop() all the same. */
-export async function startBerthServer(options: { env?: Record<string, string>; args?: string[]; dir?: string; /** Run it (and cli()) in this network namespace (see netns.ts). */ netns?: string; /** Node's own flags (--cpu-prof). */ nodeArgs?: string[] } = {}): Promise<BerthServerProcess> {
+export async function startBerthServer(
+  options: {
+    env?: Record<string, string>;
+    args?: string[];
+    dir?: string;
+    /** Run it (and cli()) in this network namespace (see netns.ts). */ netns?: string;
+    /** Node's own flags (--cpu-prof). */ nodeArgs?: string[];
+  } = {},
+): Promise<BerthServerProcess> {
   const [command, prefix] = inNetns(options.netns);
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-'));
   const cidr = options.args?.includes('--service-cidr') ? [] : ['--service-cidr', testServiceCidr()];
-  const child: ChildProcess = spawn(command, [...prefix, ...(options.nodeArgs ?? []), BERTH, 'server', '--data', dir, '--listen', '127.0.0.1:0', ...cidr, ...(options.args ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env },
-  });
+  const child: ChildProcess = spawn(
+    command,
+    [
+      ...prefix,
+      ...(options.nodeArgs ?? []),
+      BERTH,
+      'server',
+      '--data',
+      dir,
+      '--listen',
+      '127.0.0.1:0',
+      ...cidr,
+      ...(options.args ?? []),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...options.env },
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const stop = async (): Promise<void> => {
@@ -50,28 +74,36 @@ export async function startBerthServer(options: { env?: Record<string, string>; 
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
-  while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  while (!/listening on (https:\/\/\S+)/.test(err) && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 50));
   const url = /listening on (https:\/\/\S+)/.exec(err)?.[1];
   if (!url) {
     await stop();
     throw new Error(`berth server did not start: ${err}`);
   }
   return {
-    dir, pid: child.pid!, url, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'), token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
+    dir,
+    pid: child.pid!,
+    url,
+    ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'),
+    token: readFileSync(path.join(dir, 'admin.token'), 'utf8').trim(),
     logs: () => err,
     async crash() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     },
-    cli: (...args) => new Promise((resolve) => {
-      const c = spawn(command, [...prefix, BERTH, ...args], { env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' } });
-      let out = '';
-      let cerr = '';
-      c.stdout.on('data', (d) => (out += d));
-      c.stderr.on('data', (d) => (cerr += d));
-      c.on('close', (code) => resolve({ code, out, err: cerr }));
-    }),
+    cli: (...args) =>
+      new Promise((resolve) => {
+        const c = spawn(command, [...prefix, BERTH, ...args], {
+          env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' },
+        });
+        let out = '';
+        let cerr = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (cerr += d));
+        c.on('close', (code) => resolve({ code, out, err: cerr }));
+      }),
     stop,
   };
 }

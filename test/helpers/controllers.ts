@@ -7,7 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { prepareCreate } from '../../src/api/lifecycle.js';
 import { workloadControllers } from '../../src/controllers/index.js';
 import { normalizeObject } from '../../src/manifest/index.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, admittingWriter, storeEventSink } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  admittingWriter,
+  storeEventSink,
+} from '../../src/runtime/index.js';
 import type { KubeObject, ObjectRef, Store } from '../../src/store/index.js';
 
 export interface Harness {
@@ -18,7 +25,12 @@ export interface Harness {
   /** Marks pods Running and Ready (as an agent would), those picked by `pick`. */
   makeReady(pick?: (pod: KubeObject) => boolean): Promise<number>;
   /** Read, change, write — again on a conflict (the controllers write status meanwhile). A spec change moves generation. */
-  modify<T extends KubeObject = any>(kind: { group: string; kind: string }, name: string, change: (o: T) => void, namespace?: string): Promise<T>;
+  modify<T extends KubeObject = any>(
+    kind: { group: string; kind: string },
+    name: string,
+    change: (o: T) => void,
+    namespace?: string,
+  ): Promise<T>;
   /** Every controller reconciles every key it has seen again; resolves when they are done. */
   resync(): Promise<void>;
   /** Resolves when the controllers have had nothing to do for a moment. */
@@ -52,7 +64,11 @@ export function startHarness(store: Store, options: { now?: () => number; manage
       await events.flush();
     },
     async create<T extends KubeObject>(object: unknown): Promise<T> {
-      const { object: normalized, findings } = normalizeObject(object, { strict: true, defaultNamespace: 'default', context: 'api' });
+      const { object: normalized, findings } = normalizeObject(object, {
+        strict: true,
+        defaultNamespace: 'default',
+        context: 'api',
+      });
       if (!normalized) throw new Error(`invalid test object: ${JSON.stringify(findings)}`);
       return store.create(prepareCreate(normalized as unknown as T, new Date(now()), randomUUID()));
     },
@@ -82,9 +98,14 @@ export function startHarness(store: Store, options: { now?: () => number; manage
       await harness.settled();
     },
     async touch(kind, name, namespace = 'default') {
-      await harness.modify(kind, name, (o) => {
-        o.metadata.annotations = { ...(o.metadata.annotations ?? {}), 'test.berth.dev/touched': String(++touches) };
-      }, namespace);
+      await harness.modify(
+        kind,
+        name,
+        (o) => {
+          o.metadata.annotations = { ...(o.metadata.annotations ?? {}), 'test.berth.dev/touched': String(++touches) };
+        },
+        namespace,
+      );
     },
     async makeReady(pick = () => true) {
       let n = 0;
@@ -92,7 +113,11 @@ export function startHarness(store: Store, options: { now?: () => number; manage
         const status = (pod as any).status ?? {};
         if (!pick(pod) || status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) continue;
         const at = stamp();
-        const ready = { ...status, phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] };
+        const ready = {
+          ...status,
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }],
+        };
         try {
           await store.update({ ...pod, status: ready });
           n++;
@@ -124,9 +149,21 @@ export function ref(kind: { group: string; kind: string }, name: string, namespa
   return { ...kind, namespace, name };
 }
 
-export function deployment(name: string, options: { replicas?: number; image?: string; strategy?: unknown; revisionHistoryLimit?: number; paused?: boolean; progressDeadlineSeconds?: number; minReadySeconds?: number } = {}) {
+export function deployment(
+  name: string,
+  options: {
+    replicas?: number;
+    image?: string;
+    strategy?: unknown;
+    revisionHistoryLimit?: number;
+    paused?: boolean;
+    progressDeadlineSeconds?: number;
+    minReadySeconds?: number;
+  } = {},
+) {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name, namespace: 'default' },
     spec: {
       replicas: options.replicas ?? 3,
@@ -134,9 +171,14 @@ export function deployment(name: string, options: { replicas?: number; image?: s
       ...(options.strategy ? { strategy: options.strategy } : {}),
       ...(options.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: options.revisionHistoryLimit } : {}),
       ...(options.paused ? { paused: true } : {}),
-      ...(options.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: options.progressDeadlineSeconds } : {}),
+      ...(options.progressDeadlineSeconds !== undefined
+        ? { progressDeadlineSeconds: options.progressDeadlineSeconds }
+        : {}),
       ...(options.minReadySeconds !== undefined ? { minReadySeconds: options.minReadySeconds } : {}),
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'main', image: options.image ?? 'web:1' }] } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'main', image: options.image ?? 'web:1' }] },
+      },
     },
   };
 }

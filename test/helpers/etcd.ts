@@ -36,10 +36,12 @@ process.on('exit', () => {
 /** maxTxnOps: the tests' etcd takes large transactions unless a test wants etcd's default (128). */
 export async function startEtcd(count: 1 | 3 = 1, options: { maxTxnOps?: number } = {}): Promise<EtcdCluster> {
   const maxTxnOps = options.maxTxnOps ?? 10_000;
-  if (!existsSync(ETCD_BINARY)) throw new Error(`etcd not found at ${ETCD_BINARY}: install Debian's etcd-server (.ci/run does)`);
+  if (!existsSync(ETCD_BINARY))
+    throw new Error(`etcd not found at ${ETCD_BINARY}: install Debian's etcd-server (.ci/run does)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-etcd-'));
   const specs: { name: string; clientPort: number; peerPort: number }[] = [];
-  for (let i = 1; i <= count; i++) specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
+  for (let i = 1; i <= count; i++)
+    specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
 
   const members: EtcdMember[] = specs.map((s) => {
@@ -50,21 +52,38 @@ export async function startEtcd(count: 1 | 3 = 1, options: { maxTxnOps?: number 
       },
       async start() {
         const log = openSync(path.join(dir, `${s.name}.log`), 'a');
-        const child = spawn(ETCD_BINARY, [
-          '--name', s.name,
-          '--data-dir', path.join(dir, s.name),
-          '--listen-client-urls', `http://127.0.0.1:${s.clientPort}`,
-          '--advertise-client-urls', `http://127.0.0.1:${s.clientPort}`,
-          '--listen-peer-urls', `http://127.0.0.1:${s.peerPort}`,
-          '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peerPort}`,
-          '--initial-cluster', initialCluster,
-          '--initial-cluster-state', 'new',
-          '--heartbeat-interval', '100',
-          '--election-timeout', '1000',
-          '--max-txn-ops', String(maxTxnOps),
-          '--logger', 'zap',
-          '--log-level', 'error',
-        ], { stdio: ['ignore', log, log] });
+        const child = spawn(
+          ETCD_BINARY,
+          [
+            '--name',
+            s.name,
+            '--data-dir',
+            path.join(dir, s.name),
+            '--listen-client-urls',
+            `http://127.0.0.1:${s.clientPort}`,
+            '--advertise-client-urls',
+            `http://127.0.0.1:${s.clientPort}`,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${s.peerPort}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${s.peerPort}`,
+            '--initial-cluster',
+            initialCluster,
+            '--initial-cluster-state',
+            'new',
+            '--heartbeat-interval',
+            '100',
+            '--election-timeout',
+            '1000',
+            '--max-txn-ops',
+            String(maxTxnOps),
+            '--logger',
+            'zap',
+            '--log-level',
+            'error',
+          ],
+          { stdio: ['ignore', log, log] },
+        );
         running.add(child);
         child.on('exit', () => running.delete(child));
         member.process = child;
@@ -81,7 +100,9 @@ export async function startEtcd(count: 1 | 3 = 1, options: { maxTxnOps?: number 
     url: (prefix) => `etcd://${hosts}/${prefix}${maxTxnOps === 128 ? '' : `?max-txn-ops=${maxTxnOps}`}`,
     async stop() {
       for (const m of members) m.kill();
-      await Promise.all(members.map((m) => (alive(m.process) ? new Promise((r) => m.process!.once('exit', r)) : undefined)));
+      await Promise.all(
+        members.map((m) => (alive(m.process) ? new Promise((r) => m.process!.once('exit', r)) : undefined)),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -9,8 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'Berth Test', GIT_AUTHOR_EMAIL: 'test@berth.dev', GIT_COMMITTER_NAME: 'Berth Test', GIT_COMMITTER_EMAIL: 'test@berth.dev',
-  GIT_CONFIG_NOSYSTEM: '1', HOME: tmpdir(),
+  GIT_AUTHOR_NAME: 'Berth Test',
+  GIT_AUTHOR_EMAIL: 'test@berth.dev',
+  GIT_COMMITTER_NAME: 'Berth Test',
+  GIT_COMMITTER_EMAIL: 'test@berth.dev',
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: tmpdir(),
 };
 
 export function git(cwd: string, ...args: string[]): string {
@@ -70,7 +74,11 @@ export interface GitHttpServer {
 }
 
 /** Serves every bare repository under `projectRoot` over smart HTTP (on `port`, or any free one). */
-export async function startGitHttpServer(projectRoot: string, auth?: { username: string; password: string }, port = 0): Promise<GitHttpServer> {
+export async function startGitHttpServer(
+  projectRoot: string,
+  auth?: { username: string; password: string },
+  port = 0,
+): Promise<GitHttpServer> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://git');
@@ -84,9 +92,16 @@ export async function startGitHttpServer(projectRoot: string, auth?: { username:
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     const cgi = spawn('git', ['http-backend'], {
       env: {
-        ...process.env, GIT_PROJECT_ROOT: projectRoot, GIT_HTTP_EXPORT_ALL: '1', REQUEST_METHOD: req.method ?? 'GET',
-        PATH_INFO: decodeURIComponent(url.pathname), QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers['content-type'] ?? '',
-        CONTENT_LENGTH: req.headers['content-length'] ?? '', GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''), REMOTE_USER: auth?.username ?? '',
+        ...process.env,
+        GIT_PROJECT_ROOT: projectRoot,
+        GIT_HTTP_EXPORT_ALL: '1',
+        REQUEST_METHOD: req.method ?? 'GET',
+        PATH_INFO: decodeURIComponent(url.pathname),
+        QUERY_STRING: url.search.slice(1),
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        CONTENT_LENGTH: req.headers['content-length'] ?? '',
+        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        REMOTE_USER: auth?.username ?? '',
         HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
       },
     });
@@ -121,9 +136,10 @@ export async function startGitHttpServer(projectRoot: string, auth?: { username:
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     requests,
-    close: () => new Promise((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -28,7 +28,10 @@ const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 /** Two hosts, 10.77.0.1 and 10.77.0.2, on a veth pair; names unique to this process. */
 export function createTestNetwork(dir: string): TestNetwork {
   const tag = `bt${process.pid % 100000}`;
-  const hosts: TestHost[] = [{ ns: `${tag}-a`, address: '10.77.0.1' }, { ns: `${tag}-b`, address: '10.77.0.2' }];
+  const hosts: TestHost[] = [
+    { ns: `${tag}-a`, address: '10.77.0.1' },
+    { ns: `${tag}-b`, address: '10.77.0.2' },
+  ];
   const daemons: { child: ChildProcess; pidFile: string }[] = [];
   const remove = async (): Promise<void> => {
     for (const d of daemons) {
@@ -52,14 +55,45 @@ export function createTestNetwork(dir: string): TestNetwork {
       ip('netns', 'add', h.ns);
       ip('-n', h.ns, 'link', 'set', 'lo', 'up');
     }
-    ip('link', 'add', `${tag}a`, 'netns', hosts[0]!.ns, 'type', 'veth', 'peer', 'name', `${tag}b`, 'netns', hosts[1]!.ns);
+    ip(
+      'link',
+      'add',
+      `${tag}a`,
+      'netns',
+      hosts[0]!.ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `${tag}b`,
+      'netns',
+      hosts[1]!.ns,
+    );
     hosts.forEach((h, i) => {
       const dev = `${tag}${i === 0 ? 'a' : 'b'}`;
       ip('-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', dev);
       ip('-n', h.ns, 'link', 'set', dev, 'up');
       // What a Docker host has (dockerd runs with --iptables=false here): containers' traffic to
       // other hosts leaves with the host's address, so answers find their way back.
-      execFileSync('nsenter', [`--net=/run/netns/${h.ns}`, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '172.17.0.0/16', '!', '-o', 'docker0', '-j', 'MASQUERADE'], { stdio: 'pipe' });
+      execFileSync(
+        'nsenter',
+        [
+          `--net=/run/netns/${h.ns}`,
+          'iptables',
+          '-t',
+          'nat',
+          '-A',
+          'POSTROUTING',
+          '-s',
+          '172.17.0.0/16',
+          '!',
+          '-o',
+          'docker0',
+          '-j',
+          'MASQUERADE',
+        ],
+        { stdio: 'pipe' },
+      );
     });
   } catch (e) {
     void remove();
@@ -73,7 +107,24 @@ export function createTestNetwork(dir: string): TestNetwork {
         mkdirSync(root, { recursive: true });
         const socket = path.join(root, 'docker.sock');
         const pidFile = path.join(root, 'docker.pid');
-        const child = spawn('nsenter', [`--net=/run/netns/${h.ns}`, 'dockerd', '--iptables=false', '--ip6tables=false', '--data-root', path.join(root, 'data'), '--exec-root', path.join(root, 'exec'), '--pidfile', pidFile, '-H', `unix://${socket}`], { stdio: 'ignore' });
+        const child = spawn(
+          'nsenter',
+          [
+            `--net=/run/netns/${h.ns}`,
+            'dockerd',
+            '--iptables=false',
+            '--ip6tables=false',
+            '--data-root',
+            path.join(root, 'data'),
+            '--exec-root',
+            path.join(root, 'exec'),
+            '--pidfile',
+            pidFile,
+            '-H',
+            `unix://${socket}`,
+          ],
+          { stdio: 'ignore' },
+        );
         daemons.push({ child, pidFile });
         h.dockerHost = `unix://${socket}`;
       }
@@ -91,7 +142,10 @@ export function createTestNetwork(dir: string): TestNetwork {
 
 function answers(dockerHost: string): boolean {
   try {
-    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'pipe', env: { ...process.env, DOCKER_HOST: dockerHost } });
+    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
+      stdio: 'pipe',
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+    });
     return true;
   } catch {
     return false;
@@ -101,6 +155,9 @@ function answers(dockerHost: string): boolean {
 /** Whether this machine can make test hosts (root, iproute2, dockerd, nsenter). */
 export function testNetworkUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
-  for (const tool of ['/usr/sbin/ip', '/usr/sbin/dockerd', '/usr/bin/nsenter', '/usr/sbin/iptables']) if (!existsSync(tool)) return `${tool} is missing`;
-  return readFileSync('/proc/filesystems', 'utf8').includes('overlay') ? undefined : 'no overlay filesystem for dockerd';
+  for (const tool of ['/usr/sbin/ip', '/usr/sbin/dockerd', '/usr/bin/nsenter', '/usr/sbin/iptables'])
+    if (!existsSync(tool)) return `${tool} is missing`;
+  return readFileSync('/proc/filesystems', 'utf8').includes('overlay')
+    ? undefined
+    : 'no overlay filesystem for dockerd';
 }

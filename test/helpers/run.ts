@@ -8,7 +8,11 @@ export interface Run {
 }
 
 /** Runs a command; `input` is written in steps (text, or a pause in ms) to its stdin. */
-export function run(command: string, args: string[], o: { env?: Record<string, string>; input?: (string | number)[]; timeoutMs?: number } = {}): Promise<Run> {
+export function run(
+  command: string,
+  args: string[],
+  o: { env?: Record<string, string>; input?: (string | number)[]; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env: { ...process.env, ...o.env } });
     let out = '';

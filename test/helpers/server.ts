@@ -21,9 +21,18 @@ export async function startTestServer(options: { storeUrl?: string; serviceCidr?
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-server-'));
   const store = await openStore(options.storeUrl ?? `sqlite:${path.join(dir, 'state.db')}`);
   try {
-    const server = await startServer(store, { dataDir: dir, listen: '127.0.0.1:0', tlsSans: [], log: pino({ level: 'silent' }), serviceCidr: parseCidr(options.serviceCidr ?? testServiceCidr()) });
+    const server = await startServer(store, {
+      dataDir: dir,
+      listen: '127.0.0.1:0',
+      tlsSans: [],
+      log: pino({ level: 'silent' }),
+      serviceCidr: parseCidr(options.serviceCidr ?? testServiceCidr()),
+    });
     return {
-      ...server, dir, store, ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'),
+      ...server,
+      dir,
+      store,
+      ca: readFileSync(path.join(dir, 'pki', 'ca.crt'), 'utf8'),
       async stop() {
         await server.close();
         await store.close();
@@ -45,32 +54,44 @@ export interface ApiResponse {
 }
 
 /** One HTTPS request to the test server, CA verified. */
-export function api(server: { url: string; ca: string }, method: string, pathAndQuery: string, options: { token?: string; body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string> } = {}): Promise<ApiResponse> {
+export function api(
+  server: { url: string; ca: string },
+  method: string,
+  pathAndQuery: string,
+  options: { token?: string; body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<ApiResponse> {
   const url = new URL(pathAndQuery, server.url);
   const payload = options.rawBody ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method, ca: server.ca,
-      headers: {
-        ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
-        ...(payload !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}),
-        ...options.headers,
+    const req = request(
+      url,
+      {
+        method,
+        ca: server.ca,
+        headers: {
+          ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+          ...(payload !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }
+            : {}),
+          ...options.headers,
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON (healthz, metrics)
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
-      });
-      res.on('error', reject);
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON (healthz, metrics)
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (payload !== undefined) req.write(payload);
     req.end();

@@ -98,7 +98,9 @@ spec:
   clusterIP: None
   selector: {app: peer}
   ports: [{port: 7100}]
-${r.nodes.map((node, i) => `---
+${r.nodes
+  .map(
+    (node, i) => `---
 apiVersion: v1
 kind: Pod
 metadata: {name: peer-${i}, labels: {app: peer}}
@@ -112,7 +114,9 @@ spec:
       command: ${r.idle}
       ports: [{containerPort: 7100}]
       readinessProbe: {exec: {command: [test, -f, ${readyFile}]}, periodSeconds: 1}
-`).join('')}`;
+`,
+  )
+  .join('')}`;
 }
 
 type Cli = (...args: string[]) => Promise<{ code: number | null; out: string; err: string }>;
@@ -127,12 +131,16 @@ export function podClient(cli: Cli) {
       const r = await inPod(pod, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 ${host} ${port}`);
       return { ...r, out: r.out.split('\r\n\r\n')[1] ?? `(no HTTP answer: ${JSON.stringify(r.out + r.err)})` };
     },
-    get: async (kind: string, name: string): Promise<any> => JSON.parse((await cli('get', kind, name, '-o', 'json')).out),
+    get: async (kind: string, name: string): Promise<any> =>
+      JSON.parse((await cli('get', kind, name, '-o', 'json')).out),
     /** Whether every named pod (and one whose name starts with `prefix-` for each prefix) is Ready. */
     async ready(names: string[], prefixes: string[] = []): Promise<boolean> {
       const pods = JSON.parse((await cli('get', 'pods', '-o', 'json')).out).items as any[];
       const isReady = (p: any) => p?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
-      return names.every((n) => isReady(pods.find((p) => p.metadata.name === n))) && prefixes.every((x) => pods.some((p) => p.metadata.name.startsWith(`${x}-`) && isReady(p)));
+      return (
+        names.every((n) => isReady(pods.find((p) => p.metadata.name === n))) &&
+        prefixes.every((x) => pods.some((p) => p.metadata.name.startsWith(`${x}-`) && isReady(p)))
+      );
     },
   };
 }

@@ -15,10 +15,19 @@ export async function startStatusReceiver(): Promise<{ port: number; posts: Stat
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      posts.push({ path: req.url ?? '', ...(req.headers.authorization ? { auth: req.headers.authorization } : {}), body: JSON.parse(body), at: Date.now() });
+      posts.push({
+        path: req.url ?? '',
+        ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
+        body: JSON.parse(body),
+        at: Date.now(),
+      });
       res.writeHead(201).end('{}');
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  return { port: (receiver.address() as { port: number }).port, posts, close: () => new Promise<void>((r) => receiver.close(() => r())) };
+  return {
+    port: (receiver.address() as { port: number }).port,
+    posts,
+    close: () => new Promise<void>((r) => receiver.close(() => r())),
+  };
 }

@@ -29,12 +29,32 @@ export const getApplication = (store: RevisionedStore, name: string, namespace =
   store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace, name });
 
 /** An Application on the fixture's repository (path app/), automated with prune and self-heal unless `spec` says otherwise. */
-export const createApplication = (f: SyncFixture, name: string, spec: Partial<ApplicationObject['spec']> = {}, namespace = 'default') =>
+export const createApplication = (
+  f: SyncFixture,
+  name: string,
+  spec: Partial<ApplicationObject['spec']> = {},
+  namespace = 'default',
+) =>
   f.store.create<ApplicationObject>({
-    apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace, generation: 1 },
-    spec: { source: { repoURL: f.repo.bare, path: 'app' }, syncPolicy: { automated: { prune: true, selfHeal: true } }, ...spec },
+    apiVersion: 'berth.dev/v1',
+    kind: 'Application',
+    metadata: { name, namespace, generation: 1 },
+    spec: {
+      source: { repoURL: f.repo.bare, path: 'app' },
+      syncPolicy: { automated: { prune: true, selfHeal: true } },
+      ...spec,
+    },
   });
 
-export async function reconcileByName(f: Pick<SyncFixture, 'store' | 'source' | 'memo'>, name: string, namespace = 'default', options: Parameters<typeof reconcileApplication>[2] = {}) {
-  return reconcileApplication({ store: f.store, source: f.source, memo: f.memo }, await getApplication(f.store, name, namespace), options);
+export async function reconcileByName(
+  f: Pick<SyncFixture, 'store' | 'source' | 'memo'>,
+  name: string,
+  namespace = 'default',
+  options: Parameters<typeof reconcileApplication>[2] = {},
+) {
+  return reconcileApplication(
+    { store: f.store, source: f.source, memo: f.memo },
+    await getApplication(f.store, name, namespace),
+    options,
+  );
 }

@@ -20,26 +20,58 @@ describe('API delete propagation and the client watch', () => {
 
   const CM = resolveKind('cm')!;
   const owned = (name: string, owner: { kind: string; name: string; uid: string }) => ({
-    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, ownerReferences: [{ apiVersion: 'v1', kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }] },
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name,
+      namespace: NS,
+      ownerReferences: [{ apiVersion: 'v1', kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }],
+    },
   });
   async function family(prefix: string) {
-    const root: KubeObject = await client.create<KubeObject>(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-root`, namespace: NS } });
-    const child: KubeObject = await client.create<KubeObject>(CM, owned(`${prefix}-child`, { kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid! }));
-    await client.create(CM, owned(`${prefix}-grandchild`, { kind: 'ConfigMap', name: child.metadata.name, uid: child.metadata.uid! }));
-    await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-stranger`, namespace: NS } });
+    const root: KubeObject = await client.create<KubeObject>(CM, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${prefix}-root`, namespace: NS },
+    });
+    const child: KubeObject = await client.create<KubeObject>(
+      CM,
+      owned(`${prefix}-child`, { kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid! }),
+    );
+    await client.create(
+      CM,
+      owned(`${prefix}-grandchild`, { kind: 'ConfigMap', name: child.metadata.name, uid: child.metadata.uid! }),
+    );
+    await client.create(CM, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${prefix}-stranger`, namespace: NS },
+    });
   }
-  const names = async (prefix: string) => (await client.list(CM, { namespace: NS })).items.map((o) => o.metadata.name).filter((n) => n.startsWith(prefix)).sort();
+  const names = async (prefix: string) =>
+    (await client.list(CM, { namespace: NS })).items
+      .map((o) => o.metadata.name)
+      .filter((n) => n.startsWith(prefix))
+      .sort();
 
   it.each(['Background', 'Foreground'])('%s deletes dependents, and theirs', async (policy) => {
     await family(policy.toLowerCase());
-    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/${policy.toLowerCase()}-root?propagationPolicy=${policy}`, { token: server.adminToken });
+    const res = await api(
+      server,
+      'DELETE',
+      `/api/v1/namespaces/${NS}/configmaps/${policy.toLowerCase()}-root?propagationPolicy=${policy}`,
+      { token: server.adminToken },
+    );
     expect(res.status).toBe(200);
     expect(await names(policy.toLowerCase())).toEqual([`${policy.toLowerCase()}-stranger`]);
   });
 
   it('Orphan keeps dependents and drops their ownerReference', async () => {
     await family('orphan');
-    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/orphan-root`, { token: server.adminToken, body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' } });
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/orphan-root`, {
+      token: server.adminToken,
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' },
+    });
     expect(res.status).toBe(200);
     expect(await names('orphan')).toEqual(['orphan-child', 'orphan-grandchild', 'orphan-stranger']);
     expect((await client.get(CM, NS, 'orphan-child')).metadata.ownerReferences).toEqual([]);
@@ -47,39 +79,90 @@ describe('API delete propagation and the client watch', () => {
   });
 
   it('answers a delete with a Success Status, as Kubernetes does (a Pod or Namespace with the object)', async () => {
-    await api(server, 'POST', '/apis/apps/v1/namespaces/default/deployments', { token: server.adminToken, body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'gone' }, spec: { selector: { matchLabels: { app: 'gone' } }, template: { metadata: { labels: { app: 'gone' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } } } });
-    const res = await api(server, 'DELETE', '/apis/apps/v1/namespaces/default/deployments/gone', { token: server.adminToken });
-    expect(res.body).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: 'gone', group: 'apps', kind: 'deployments', uid: expect.any(String) } });
-    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'short-lived' } } });
-    expect((await api(server, 'DELETE', '/api/v1/namespaces/short-lived', { token: server.adminToken })).body).toMatchObject({ kind: 'Namespace', metadata: { name: 'short-lived' } });
+    await api(server, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
+      token: server.adminToken,
+      body: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'gone' },
+        spec: {
+          selector: { matchLabels: { app: 'gone' } },
+          template: { metadata: { labels: { app: 'gone' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+        },
+      },
+    });
+    const res = await api(server, 'DELETE', '/apis/apps/v1/namespaces/default/deployments/gone', {
+      token: server.adminToken,
+    });
+    expect(res.body).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { name: 'gone', group: 'apps', kind: 'deployments', uid: expect.any(String) },
+    });
+    await api(server, 'POST', '/api/v1/namespaces', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'short-lived' } },
+    });
+    expect(
+      (await api(server, 'DELETE', '/api/v1/namespaces/short-lived', { token: server.adminToken })).body,
+    ).toMatchObject({ kind: 'Namespace', metadata: { name: 'short-lived' } });
   });
 
   it('a Namespace goes Terminating, its contents go, then it goes; no new content while it terminates', async () => {
-    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } } });
-    await api(server, 'POST', '/api/v1/namespaces/doomed/configmaps', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'inside' } } });
+    await api(server, 'POST', '/api/v1/namespaces', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } },
+    });
+    await api(server, 'POST', '/api/v1/namespaces/doomed/configmaps', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'inside' } },
+    });
     const from = await server.store.revision();
     const res = await api(server, 'DELETE', '/api/v1/namespaces/doomed', { token: server.adminToken });
-    expect(res.body).toMatchObject({ kind: 'Namespace', metadata: { name: 'doomed', deletionTimestamp: expect.any(String) }, status: { phase: 'Terminating' } });
+    expect(res.body).toMatchObject({
+      kind: 'Namespace',
+      metadata: { name: 'doomed', deletionTimestamp: expect.any(String) },
+      status: { phase: 'Terminating' },
+    });
     // In the store's history: Terminating first, then the contents deleted, then the Namespace.
     const changes: string[] = [];
     const ac = new AbortController();
     const to = await server.store.revision();
     for await (const e of server.store.watch({ fromRevision: from, signal: ac.signal })) {
-      if (e.object.metadata.name === 'doomed' || e.object.metadata.namespace === 'doomed') changes.push(`${e.type} ${e.object.kind} ${(e.object.status as { phase?: string } | undefined)?.phase ?? ''}`.trim());
+      if (e.object.metadata.name === 'doomed' || e.object.metadata.namespace === 'doomed')
+        changes.push(
+          `${e.type} ${e.object.kind} ${(e.object.status as { phase?: string } | undefined)?.phase ?? ''}`.trim(),
+        );
       if (e.revision >= to) ac.abort();
     }
     expect(changes).toEqual(['MODIFIED Namespace Terminating', 'DELETED ConfigMap', 'DELETED Namespace Terminating']);
     // Content for a namespace marked Terminating is refused.
-    await api(server, 'POST', '/api/v1/namespaces', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'closing' } } });
+    await api(server, 'POST', '/api/v1/namespaces', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'closing' } },
+    });
     const closing = await server.store.get({ group: '', kind: 'Namespace', namespace: '', name: 'closing' });
-    await server.store.update({ ...closing, metadata: { ...closing.metadata, deletionTimestamp: new Date().toISOString() } });
-    const refused = await api(server, 'POST', '/api/v1/namespaces/closing/configmaps', { token: server.adminToken, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } } });
-    expect({ status: refused.status, message: refused.body.message }).toEqual({ status: 403, message: 'unable to create new content in namespace closing because it is being terminated' });
+    await server.store.update({
+      ...closing,
+      metadata: { ...closing.metadata, deletionTimestamp: new Date().toISOString() },
+    });
+    const refused = await api(server, 'POST', '/api/v1/namespaces/closing/configmaps', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } },
+    });
+    expect({ status: refused.status, message: refused.body.message }).toEqual({
+      status: 403,
+      message: 'unable to create new content in namespace closing because it is being terminated',
+    });
   });
 
   it('refuses an unknown policy', async () => {
     await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: NS } });
-    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, { token: server.adminToken });
+    const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, {
+      token: server.adminToken,
+    });
     expect(res.status).toBe(400);
   });
 
@@ -90,7 +173,8 @@ describe('API delete propagation and the client watch', () => {
     const seen: string[] = [];
     const watching = (async () => {
       // From a compacted revision: the server answers 410, the client re-lists and reports the state.
-      for await (const e of client.watch(CM, { namespace: NS, resourceVersion: '1', signal: ac.signal })) seen.push(`${e.type} ${e.object.metadata.name}`);
+      for await (const e of client.watch(CM, { namespace: NS, resourceVersion: '1', signal: ac.signal }))
+        seen.push(`${e.type} ${e.object.metadata.name}`);
     })();
     const deadline = Date.now() + 10_000;
     while (!seen.includes('ADDED w1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

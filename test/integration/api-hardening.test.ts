@@ -14,7 +14,9 @@ const NS = '/api/v1/namespaces/default';
 function rawTls(server: TestServer, bytes: string): Promise<string> {
   const port = Number(new URL(server.url).port);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca: server.ca, servername: 'localhost' }, () => socket.write(bytes));
+    const socket = connect({ host: '127.0.0.1', port, ca: server.ca, servername: 'localhost' }, () =>
+      socket.write(bytes),
+    );
     let out = '';
     socket.on('data', (d) => (out += d));
     socket.on('end', () => resolve(out));
@@ -30,7 +32,10 @@ describe('API hardening', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer();
-    await api(server, 'POST', `${NS}/configmaps`, { token: server.adminToken, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept' }, data: { a: '1' } } });
+    await api(server, 'POST', `${NS}/configmaps`, {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept' }, data: { a: '1' } },
+    });
   });
   afterAll(() => server?.stop());
 
@@ -43,11 +48,30 @@ describe('API hardening', () => {
   });
 
   it.each<[string, string, unknown, string]>([
-    ['a JSON patch through __proto__', 'application/json-patch+json', [{ op: 'add', path: '/__proto__/polluted', value: '1' }], '__proto__'],
-    ['a JSON patch through constructor/prototype', 'application/json-patch+json', [{ op: 'add', path: '/metadata/constructor/prototype/polluted', value: '1' }], 'constructor'],
-    ['a JSON patch moving from __proto__', 'application/json-patch+json', [{ op: 'copy', from: '/__proto__', path: '/data/x' }], '__proto__'],
+    [
+      'a JSON patch through __proto__',
+      'application/json-patch+json',
+      [{ op: 'add', path: '/__proto__/polluted', value: '1' }],
+      '__proto__',
+    ],
+    [
+      'a JSON patch through constructor/prototype',
+      'application/json-patch+json',
+      [{ op: 'add', path: '/metadata/constructor/prototype/polluted', value: '1' }],
+      'constructor',
+    ],
+    [
+      'a JSON patch moving from __proto__',
+      'application/json-patch+json',
+      [{ op: 'copy', from: '/__proto__', path: '/data/x' }],
+      '__proto__',
+    ],
   ])('%s is refused with 422 and pollutes nothing', async (_, type, patch, key) => {
-    const res = await api(server, 'PATCH', `${NS}/configmaps/kept`, { token: server.adminToken, rawBody: JSON.stringify(patch), headers: { 'Content-Type': type } });
+    const res = await api(server, 'PATCH', `${NS}/configmaps/kept`, {
+      token: server.adminToken,
+      rawBody: JSON.stringify(patch),
+      headers: { 'Content-Type': type },
+    });
     expect({ status: res.status, reason: res.body.reason }).toEqual({ status: 422, reason: 'Invalid' });
     expect(res.body.message).toContain(key);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -56,32 +80,105 @@ describe('API hardening', () => {
 
   it.each<[string, string, string, string]>([
     ['a merge patch with __proto__', 'PATCH', 'application/merge-patch+json', '{"__proto__":{"polluted":"1"}}'],
-    ['a strategic merge patch with a nested __proto__', 'PATCH', 'application/strategic-merge-patch+json', '{"data":{"__proto__":{"polluted":"1"}}}'],
-    ['a strategic merge directive naming __proto__', 'PATCH', 'application/strategic-merge-patch+json', '{"$setElementOrder/__proto__":[{"polluted":"1"}]}'],
-    ['a body with a constructor key', 'PUT', 'application/json', '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept"},"data":{"constructor":"x"}}'],
-    ['a create with prototype in labels', 'POST', 'application/json', '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","labels":{"prototype":"x"}}}'],
+    [
+      'a strategic merge patch with a nested __proto__',
+      'PATCH',
+      'application/strategic-merge-patch+json',
+      '{"data":{"__proto__":{"polluted":"1"}}}',
+    ],
+    [
+      'a strategic merge directive naming __proto__',
+      'PATCH',
+      'application/strategic-merge-patch+json',
+      '{"$setElementOrder/__proto__":[{"polluted":"1"}]}',
+    ],
+    [
+      'a body with a constructor key',
+      'PUT',
+      'application/json',
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept"},"data":{"constructor":"x"}}',
+    ],
+    [
+      'a create with prototype in labels',
+      'POST',
+      'application/json',
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p","labels":{"prototype":"x"}}}',
+    ],
   ])('%s is refused with 422', async (_, method, type, body) => {
     const path = method === 'POST' ? `${NS}/configmaps` : `${NS}/configmaps/kept`;
     const before = await api(server, 'GET', `${NS}/configmaps/kept`, { token: server.adminToken });
-    const res = await api(server, method, path, { token: server.adminToken, rawBody: body, headers: { 'Content-Type': type } });
-    expect({ status: res.status, reason: res.body.reason, kind: res.body.kind }).toEqual({ status: 422, reason: 'Invalid', kind: 'Status' });
+    const res = await api(server, method, path, {
+      token: server.adminToken,
+      rawBody: body,
+      headers: { 'Content-Type': type },
+    });
+    expect({ status: res.status, reason: res.body.reason, kind: res.body.kind }).toEqual({
+      status: 422,
+      reason: 'Invalid',
+      kind: 'Status',
+    });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const after = await api(server, 'GET', `${NS}/configmaps/kept`, { token: server.adminToken });
     expect(after.body.metadata.resourceVersion).toBe(before.body.metadata.resourceVersion);
   });
 
-  it.each(['default', 'berth-system'])('the %s namespace may not be deleted (the fuzz suite deleted it, and every token with it)', async (name) => {
-    const res = await api(server, 'DELETE', `/api/v1/namespaces/${name}`, { token: server.adminToken });
-    expect({ status: res.status, message: res.body.message }).toEqual({ status: 403, message: `namespaces "${name}" is forbidden: this namespace may not be deleted` });
-    expect((await api(server, 'GET', '/api/v1/namespaces/berth-system/secrets', { token: server.adminToken })).status).toBe(200);
-  });
+  it.each(['default', 'berth-system'])(
+    'the %s namespace may not be deleted (the fuzz suite deleted it, and every token with it)',
+    async (name) => {
+      const res = await api(server, 'DELETE', `/api/v1/namespaces/${name}`, { token: server.adminToken });
+      expect({ status: res.status, message: res.body.message }).toEqual({
+        status: 403,
+        message: `namespaces "${name}" is forbidden: this namespace may not be deleted`,
+      });
+      expect(
+        (await api(server, 'GET', '/api/v1/namespaces/berth-system/secrets', { token: server.adminToken })).status,
+      ).toBe(200);
+    },
+  );
 
   it.each<[string, string, string, { rawBody?: string | Buffer; headers?: Record<string, string> }, number, string]>([
-    ['100,000-deep JSON', 'POST', `${NS}/configmaps`, { rawBody: '['.repeat(100_000) + ']'.repeat(100_000) }, 400, 'nests'],
+    [
+      '100,000-deep JSON',
+      'POST',
+      `${NS}/configmaps`,
+      { rawBody: '['.repeat(100_000) + ']'.repeat(100_000) },
+      400,
+      'nests',
+    ],
     ['a path that is not percent-encoding', 'GET', `${NS}/configmaps/%zz`, {}, 400, 'percent-encoding'],
-    ['a text/plain create', 'POST', `${NS}/configmaps`, { rawBody: '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"t"}}', headers: { 'Content-Type': 'text/plain' } }, 415, 'text/plain'],
-    ['a protobuf create', 'POST', `${NS}/configmaps`, { rawBody: 'k8s\u0000', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' } }, 415, 'protobuf'],
-    ['invalid UTF-8', 'POST', `${NS}/configmaps`, { rawBody: Buffer.concat([Buffer.from('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u"},"data":{"a":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]) }, 400, 'UTF-8'],
+    [
+      'a text/plain create',
+      'POST',
+      `${NS}/configmaps`,
+      {
+        rawBody: '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"t"}}',
+        headers: { 'Content-Type': 'text/plain' },
+      },
+      415,
+      'text/plain',
+    ],
+    [
+      'a protobuf create',
+      'POST',
+      `${NS}/configmaps`,
+      { rawBody: 'k8s\u0000', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' } },
+      415,
+      'protobuf',
+    ],
+    [
+      'invalid UTF-8',
+      'POST',
+      `${NS}/configmaps`,
+      {
+        rawBody: Buffer.concat([
+          Buffer.from('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u"},"data":{"a":"'),
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from('"}}'),
+        ]),
+      },
+      400,
+      'UTF-8',
+    ],
   ])('%s → %i', async (_, method, path, options, status, words) => {
     const res = await api(server, method, path, { token: server.adminToken, ...options });
     expect({ status: res.status, kind: res.body.kind }).toEqual({ status, kind: 'Status' });

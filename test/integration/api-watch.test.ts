@@ -11,20 +11,24 @@ function openWatch(server: TestServer, path: string) {
   const events: any[] = [];
   let status = 0;
   let buffer = '';
-  const req = request(new URL(path, server.url), { ca: server.ca, headers: { Authorization: `Bearer ${server.adminToken}` } }, (res) => {
-    status = res.statusCode ?? 0;
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let nl;
-      while ((nl = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.trim()) events.push(JSON.parse(line));
-      }
-    });
-    res.on('error', () => {});
-  });
+  const req = request(
+    new URL(path, server.url),
+    { ca: server.ca, headers: { Authorization: `Bearer ${server.adminToken}` } },
+    (res) => {
+      status = res.statusCode ?? 0;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl;
+        while ((nl = buffer.indexOf('\n')) !== -1) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (line.trim()) events.push(JSON.parse(line));
+        }
+      });
+      res.on('error', () => {});
+    },
+  );
   req.on('error', () => {});
   req.end();
   return {
@@ -52,7 +56,8 @@ describe('API watch', () => {
   afterAll(() => server?.stop());
 
   it('starts with the current objects, then streams changes; resumes from a resourceVersion', async () => {
-    const post = (name: string) => api(server, 'POST', `${NS}/configmaps`, { token: server.adminToken, body: cm(name) });
+    const post = (name: string) =>
+      api(server, 'POST', `${NS}/configmaps`, { token: server.adminToken, body: cm(name) });
     await post('a');
     const w = openWatch(server, `${NS}/configmaps?watch=true`);
     await w.waitFor(1);
@@ -73,7 +78,8 @@ describe('API watch', () => {
   });
 
   it('answers 410 Gone for a compacted resourceVersion', async () => {
-    for (let i = 0; i < 5; i++) await api(server, 'POST', `${NS}/configmaps`, { token: server.adminToken, body: cm(`old-${i}`) });
+    for (let i = 0; i < 5; i++)
+      await api(server, 'POST', `${NS}/configmaps`, { token: server.adminToken, body: cm(`old-${i}`) });
     await server.store.compact({ keep: 1 });
     const res = await api(server, 'GET', `${NS}/configmaps?watch=1&resourceVersion=1`, { token: server.adminToken });
     expect(res.status).toBe(410);

@@ -13,7 +13,8 @@ import { GitRepository } from '../../src/source/git.js';
 import { GitSource } from '../../src/source/index.js';
 import { git, TestRepo } from '../helpers/git.js';
 
-const cm = (name: string, filler = '') => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${filler}"\n`;
+const cm = (name: string, filler = '') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${filler}"\n`;
 
 describe('blob sizes', () => {
   const repos: TestRepo[] = [];
@@ -27,7 +28,11 @@ describe('blob sizes', () => {
     repos.push(r);
     return r;
   };
-  const blobs = (r: TestRepo) => git(r.bare, 'rev-list', '--objects', '--all').split('\n').map((l) => l.split(' ')[0]!).filter((oid) => git(r.bare, 'cat-file', '-t', oid) === 'blob');
+  const blobs = (r: TestRepo) =>
+    git(r.bare, 'rev-list', '--objects', '--all')
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((oid) => git(r.bare, 'cat-file', '-t', oid) === 'blob');
 
   it('reads loose, packed and deltified objects as git cat-file -s does', () => {
     const r = repo();
@@ -71,5 +76,7 @@ describe('blob sizes', () => {
 
 function packIndexes(gitdir: string): string[] {
   const dir = path.join(gitdir, 'objects', 'pack');
-  return readdirSync(dir).filter((f) => f.endsWith('.idx')).map((f) => path.join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.idx'))
+    .map((f) => path.join(dir, f));
 }

@@ -31,8 +31,12 @@ describe('deployment controller', () => {
       await h.makeReady();
       const d = await get(name);
       const s = d.status ?? {};
-      const done = s.observedGeneration === d.metadata.generation && s.updatedReplicas === d.spec.replicas && s.replicas === d.spec.replicas && s.availableReplicas === d.spec.replicas
-        && s.conditions?.some((c: any) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
+      const done =
+        s.observedGeneration === d.metadata.generation &&
+        s.updatedReplicas === d.spec.replicas &&
+        s.replicas === d.spec.replicas &&
+        s.availableReplicas === d.spec.replicas &&
+        s.conditions?.some((c: any) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
       return done && d;
     });
   }
@@ -48,18 +52,35 @@ describe('deployment controller', () => {
     expect(rs.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
     for (const p of pods) {
       expect(p.metadata.name).toMatch(new RegExp(`^${rs.metadata.name}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
-      expect(p.metadata.ownerReferences[0]).toMatchObject({ kind: 'ReplicaSet', name: rs.metadata.name, controller: true });
+      expect(p.metadata.ownerReferences[0]).toMatchObject({
+        kind: 'ReplicaSet',
+        name: rs.metadata.name,
+        controller: true,
+      });
       expect(p.metadata.labels['pod-template-hash']).toBe(rs.metadata.labels['pod-template-hash']);
     }
     const d = await rollOut('web');
-    expect(d.status).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3, unavailableReplicas: 0 });
-    expect(d.status.conditions.find((c: any) => c.type === 'Available')).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
+    expect(d.status).toMatchObject({
+      replicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+      unavailableReplicas: 0,
+    });
+    expect(d.status.conditions.find((c: any) => c.type === 'Available')).toMatchObject({
+      status: 'True',
+      reason: 'MinimumReplicasAvailable',
+    });
     expect(d.metadata.annotations['deployment.kubernetes.io/revision']).toBe('1');
     // Events as Kubernetes records them.
     await h.settled();
-    const events = (await h.list<any>({ group: '', kind: 'Event' })).map((e) => `${e.involvedObject.kind} ${e.reason}: ${e.message}`);
+    const events = (await h.list<any>({ group: '', kind: 'Event' })).map(
+      (e) => `${e.involvedObject.kind} ${e.reason}: ${e.message}`,
+    );
     expect(events).toContain(`Deployment ScalingReplicaSet: Scaled up replica set ${rs.metadata.name} from 0 to 3`);
-    expect(events.filter((e) => e.startsWith(`ReplicaSet SuccessfulCreate: Created pod: ${rs.metadata.name}-`))).toHaveLength(3);
+    expect(
+      events.filter((e) => e.startsWith(`ReplicaSet SuccessfulCreate: Created pod: ${rs.metadata.name}-`)),
+    ).toHaveLength(3);
     // Level-triggered and idempotent: reconciling everything again with nothing changed writes nothing.
     await h.settled();
     const revision = await store.revision();
@@ -80,11 +101,18 @@ describe('deployment controller', () => {
     }
     // 4 revisions made, limit 2 → the newest plus 2 old ReplicaSets remain.
     await h.until('history cleaned', async () => (await h.list(RS)).length === 3);
-    const byRevision = Object.fromEntries((await h.list<any>(RS)).map((rs) => [rs.metadata.annotations['deployment.kubernetes.io/revision'], rs.spec.template.spec.containers[0].image]));
+    const byRevision = Object.fromEntries(
+      (await h.list<any>(RS)).map((rs) => [
+        rs.metadata.annotations['deployment.kubernetes.io/revision'],
+        rs.spec.template.spec.containers[0].image,
+      ]),
+    );
     expect(byRevision).toEqual({ '2': 'web:2', '3': 'web:3', '4': 'web:4' });
 
     // undo to revision 2, as `berth rollout undo --to-revision 2` writes it: that template, new revision 5.
-    const old = (await h.list<any>(RS)).find((rs) => rs.metadata.annotations['deployment.kubernetes.io/revision'] === '2');
+    const old = (await h.list<any>(RS)).find(
+      (rs) => rs.metadata.annotations['deployment.kubernetes.io/revision'] === '2',
+    );
     const template = structuredClone(old.spec.template);
     delete template.metadata.labels['pod-template-hash'];
     await h.modify(DEPLOY, 'web', (d) => {
@@ -109,7 +137,10 @@ describe('deployment controller', () => {
       const x = await get('web');
       return x.status.observedGeneration === x.metadata.generation && x;
     });
-    expect(paused.status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
+    expect(paused.status.conditions.find((c: any) => c.type === 'Progressing')).toMatchObject({
+      status: 'Unknown',
+      reason: 'DeploymentPaused',
+    });
     expect(await h.list(RS)).toHaveLength(1);
     expect((await h.list<any>(POD)).every((p) => p.spec.containers[0].image === 'web:1')).toBe(true);
     await h.modify(DEPLOY, 'web', (d) => {
@@ -158,7 +189,8 @@ describe('deployment controller', () => {
     await h.until('pods', async () => (await h.list(POD, 'shop')).length === 2);
     await store.delete({ group: '', kind: 'Namespace', namespace: '', name: 'shop' });
     await h.until('namespace emptied', async () => {
-      for (const kind of [POD, RS, DEPLOY, { group: '', kind: 'ConfigMap' }]) if ((await h.list(kind, 'shop')).length) return false;
+      for (const kind of [POD, RS, DEPLOY, { group: '', kind: 'ConfigMap' }])
+        if ((await h.list(kind, 'shop')).length) return false;
       return true;
     });
   });

@@ -44,19 +44,29 @@ describe('workload controllers', () => {
   const podNames = async () => (await h.list(POD)).map((p) => p.metadata.name).sort();
   const setPhase = async (pick: (p: KubeObject) => boolean, phase: 'Succeeded' | 'Failed') => {
     for (const p of await h.list<any>(POD)) {
-      if (pick(p)) await h.modify(POD, p.metadata.name, (x) => {
-        x.status = { ...x.status, phase, conditions: [] };
-      });
+      if (pick(p))
+        await h.modify(POD, p.metadata.name, (x) => {
+          x.status = { ...x.status, phase, conditions: [] };
+        });
     }
   };
 
   describe('StatefulSet', () => {
     const sts = (replicas: number, extra: Record<string, unknown> = {}) => ({
-      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'default' },
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db', namespace: 'default' },
       spec: {
-        replicas, serviceName: 'db', selector: { matchLabels: { app: 'db' } },
+        replicas,
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
         template: { metadata: { labels: { app: 'db' } }, spec: { containers: [container] } },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+          },
+        ],
         ...extra,
       },
     });
@@ -103,10 +113,17 @@ describe('workload controllers', () => {
       });
       const replaced: string[] = [];
       await h.until('rolled', async () => {
-        for (const p of await h.list<any>(POD)) if (p.spec.containers[0].image === 'busybox:2' && !replaced.includes(p.metadata.name)) replaced.push(p.metadata.name);
+        for (const p of await h.list<any>(POD))
+          if (p.spec.containers[0].image === 'busybox:2' && !replaced.includes(p.metadata.name))
+            replaced.push(p.metadata.name);
         await h.makeReady();
         const st = (await store.get<any>(ref(STS, 'db'))).status;
-        return st.observedGeneration === updated.metadata.generation && st.updatedReplicas === 3 && st.readyReplicas === 3 && st.currentRevision === st.updateRevision;
+        return (
+          st.observedGeneration === updated.metadata.generation &&
+          st.updatedReplicas === 3 &&
+          st.readyReplicas === 3 &&
+          st.currentRevision === st.updateRevision
+        );
       });
       expect(replaced).toEqual(['db-2', 'db-1', 'db-0']);
       expect(await podNames()).toEqual(['db-0', 'db-1', 'db-2']);
@@ -114,15 +131,26 @@ describe('workload controllers', () => {
   });
 
   describe('DaemonSet', () => {
-    const node = (name: string, extra: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name } }, spec: {}, ...extra });
+    const node = (name: string, extra: Record<string, unknown> = {}) => ({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+      spec: {},
+      ...extra,
+    });
 
     it('runs one pod per eligible node, follows nodes added and removed, skips tainted and unselected nodes', async () => {
       await h.create(node('a'));
       await h.create(node('b', { spec: { taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }] } }));
       await h.create(node('c', { spec: { unschedulable: true } }));
       await h.create({
-        apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'default' },
-        spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [container] } } },
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'agent', namespace: 'default' },
+        spec: {
+          selector: { matchLabels: { app: 'agent' } },
+          template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [container] } },
+        },
       });
       const nodesOf = async () => (await h.list<any>(POD)).map((p) => p.spec.nodeName).sort();
       await h.until('pods on a and c', async () => (await nodesOf()).join() === 'a,c');
@@ -135,13 +163,20 @@ describe('workload controllers', () => {
         const d = await store.get<any>(ref(DS, 'agent'));
         return d.status?.numberReady === 2 && d;
       });
-      expect(ds.status).toMatchObject({ desiredNumberScheduled: 2, currentNumberScheduled: 2, numberMisscheduled: 0, numberAvailable: 2 });
+      expect(ds.status).toMatchObject({
+        desiredNumberScheduled: 2,
+        currentNumberScheduled: 2,
+        numberMisscheduled: 0,
+        numberAvailable: 2,
+      });
     });
   });
 
   describe('Job', () => {
     const job = (spec: Record<string, unknown>) => ({
-      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'work', namespace: 'default' },
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'work', namespace: 'default' },
       spec: { template: { spec: { restartPolicy: 'Never', containers: [container] } }, ...spec },
     });
 
@@ -154,7 +189,11 @@ describe('workload controllers', () => {
           await setPhase((p) => p.metadata.name === running[0].metadata.name, 'Succeeded');
           done++;
         }
-        await h.until('next pod', async () => (await h.list<any>(POD)).filter((p) => p.status?.phase !== 'Succeeded').length === Math.min(2, 3 - done));
+        await h.until(
+          'next pod',
+          async () =>
+            (await h.list<any>(POD)).filter((p) => p.status?.phase !== 'Succeeded').length === Math.min(2, 3 - done),
+        );
       }
       const j = await h.until('complete', async () => {
         const x = await store.get<any>(ref(JOB, 'work'));
@@ -170,7 +209,9 @@ describe('workload controllers', () => {
         const p = await h.list<any>(POD);
         return p.length === 3 && p;
       });
-      const indexes = pods.map((p) => p.spec.containers[0].env.find((e: any) => e.name === 'JOB_COMPLETION_INDEX').value).sort();
+      const indexes = pods
+        .map((p) => p.spec.containers[0].env.find((e: any) => e.name === 'JOB_COMPLETION_INDEX').value)
+        .sort();
       expect(indexes).toEqual(['0', '1', '2']);
       await setPhase(() => true, 'Succeeded');
       const j = await h.until('complete', async () => {
@@ -200,8 +241,14 @@ describe('workload controllers', () => {
 
   describe('CronJob (fake clock)', () => {
     const cronJob = (extra: Record<string, unknown> = {}) => ({
-      apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'tick', namespace: 'default' },
-      spec: { schedule: '*/1 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [container] } } } }, ...extra },
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'tick', namespace: 'default' },
+      spec: {
+        schedule: '*/1 * * * *',
+        jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [container] } } } },
+        ...extra,
+      },
     });
     const jobs = async () => (await h.list<any>(JOB)).map((j) => j.metadata.name).sort();
     const minute = async () => {
@@ -212,7 +259,11 @@ describe('workload controllers', () => {
       for (const j of await h.list<any>(JOB)) {
         if (j.status?.conditions?.some((c: any) => c.type === 'Complete')) continue;
         await h.modify(JOB, j.metadata.name, (x) => {
-          x.status = { ...x.status, conditions: [{ type: 'Complete', status: 'True' }], completionTime: new Date(clock).toISOString() };
+          x.status = {
+            ...x.status,
+            conditions: [{ type: 'Complete', status: 'True' }],
+            completionTime: new Date(clock).toISOString(),
+          };
         });
       }
     };
@@ -227,7 +278,9 @@ describe('workload controllers', () => {
       }
       expect(await jobs()).toHaveLength(3);
       const cj = await store.get<any>(ref(CJ, 'tick'));
-      expect(cj.status.lastScheduleTime).toBe(new Date(Math.floor(clock / 60_000) * 60_000).toISOString().replace('.000Z', 'Z'));
+      expect(cj.status.lastScheduleTime).toBe(
+        new Date(Math.floor(clock / 60_000) * 60_000).toISOString().replace('.000Z', 'Z'),
+      );
       await h.modify(CJ, 'tick', (c) => {
         c.spec.suspend = true;
       });
@@ -268,12 +321,26 @@ describe('workload controllers', () => {
   describe('ReplicationController', () => {
     const RC = { group: '', kind: 'ReplicationController' };
     it('keeps its replicas (selector defaulted from the template), adopts matching orphans, scales, and reports status', async () => {
-      await h.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stray', namespace: 'default', labels: { app: 'legacy' } }, spec: { containers: [container] } });
-      const rc = await h.create<any>({ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'legacy', namespace: 'default' }, spec: { replicas: 3, template: { metadata: { labels: { app: 'legacy' } }, spec: { containers: [container] } } } });
+      await h.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'stray', namespace: 'default', labels: { app: 'legacy' } },
+        spec: { containers: [container] },
+      });
+      const rc = await h.create<any>({
+        apiVersion: 'v1',
+        kind: 'ReplicationController',
+        metadata: { name: 'legacy', namespace: 'default' },
+        spec: { replicas: 3, template: { metadata: { labels: { app: 'legacy' } }, spec: { containers: [container] } } },
+      });
       expect(rc.spec.selector).toEqual({ app: 'legacy' });
       await h.until('three pods, the stray one adopted', async () => {
         const pods = await h.list<any>(POD);
-        return pods.length === 3 && pods.every((p) => p.metadata.ownerReferences?.[0]?.kind === 'ReplicationController') && pods.some((p) => p.metadata.name === 'stray');
+        return (
+          pods.length === 3 &&
+          pods.every((p) => p.metadata.ownerReferences?.[0]?.kind === 'ReplicationController') &&
+          pods.some((p) => p.metadata.name === 'stray')
+        );
       });
       expect((await podNames()).filter((n) => n !== 'stray').every((n) => /^legacy-[a-z0-9]{5}$/.test(n))).toBe(true);
       await h.makeReady();
@@ -281,7 +348,10 @@ describe('workload controllers', () => {
       await h.modify(RC, 'legacy', (o) => {
         o.spec.replicas = 1;
       });
-      await h.until('scaled down to one', async () => (await h.list(POD)).filter((p) => !p.metadata.deletionTimestamp).length === 1);
+      await h.until(
+        'scaled down to one',
+        async () => (await h.list(POD)).filter((p) => !p.metadata.deletionTimestamp).length === 1,
+      );
     });
   });
 });

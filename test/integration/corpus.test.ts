@@ -13,13 +13,22 @@ import { CORPUS } from '../shared.js';
 function manifestFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => (e.isDirectory() ? manifestFiles(path.join(dir, e.name)) : /\.(ya?ml|json)$/.test(e.name) ? [path.join(dir, e.name)] : []));
+    .flatMap((e) =>
+      e.isDirectory()
+        ? manifestFiles(path.join(dir, e.name))
+        : /\.(ya?ml|json)$/.test(e.name)
+          ? [path.join(dir, e.name)]
+          : [],
+    );
 }
 
-const results: FileResult[] = manifestFiles(CORPUS).map((f) => loadFile({ path: path.relative(CORPUS, f), bytes: readFileSync(f) }));
+const results: FileResult[] = manifestFiles(CORPUS).map((f) =>
+  loadFile({ path: path.relative(CORPUS, f), bytes: readFileSync(f) }),
+);
 const diagnostics = results.flatMap((r) => r.diagnostics);
 const errors = diagnostics.filter((d) => d.severity === 'error');
-const count = (ds: Diagnostic[]) => ds.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.reason]: (acc[d.reason] ?? 0) + 1 }), {});
+const count = (ds: Diagnostic[]) =>
+  ds.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.reason]: (acc[d.reason] ?? 0) + 1 }), {});
 const errorsIn = (file: string) => errors.filter((d) => d.file === file).map((d) => `${d.line} ${d.reason} ${d.path}`);
 
 describe('the public corpus', () => {
@@ -28,9 +37,28 @@ describe('the public corpus', () => {
     const loaded = results.flatMap((r) => r.objects);
     expect(loaded.length).toBe(315);
     expect(count(loaded.map((o) => ({ reason: o.object.kind }) as Diagnostic))).toEqual({
-      ConfigMap: 8, CronJob: 5, DaemonSet: 7, Deployment: 70, Endpoints: 1, Ingress: 18, Job: 5, Namespace: 11,
-      PersistentVolumeClaim: 10, Pod: 19, ReplicaSet: 2, Secret: 6, Service: 89, StatefulSet: 10,
-      ServiceAccount: 28, Role: 2, RoleBinding: 3, ClusterRole: 2, ClusterRoleBinding: 2, NetworkPolicy: 3, PodDisruptionBudget: 1, ReplicationController: 13,
+      ConfigMap: 8,
+      CronJob: 5,
+      DaemonSet: 7,
+      Deployment: 70,
+      Endpoints: 1,
+      Ingress: 18,
+      Job: 5,
+      Namespace: 11,
+      PersistentVolumeClaim: 10,
+      Pod: 19,
+      ReplicaSet: 2,
+      Secret: 6,
+      Service: 89,
+      StatefulSet: 10,
+      ServiceAccount: 28,
+      Role: 2,
+      RoleBinding: 3,
+      ClusterRole: 2,
+      ClusterRoleBinding: 2,
+      NetworkPolicy: 3,
+      PodDisruptionBudget: 1,
+      ReplicationController: 13,
     });
   });
 
@@ -60,25 +88,51 @@ describe('the public corpus', () => {
 
   it('pins the errors and warnings by reason', () => {
     expect(count(errors)).toEqual({
-      UnsupportedKind: 64, Kustomization: 2, KustomizePatch: 1, MissingField: 1,
-      SchemaViolation: 1, InvalidBase64: 2, LegacyFieldMismatch: 1, UnsupportedVolume: 2,
+      UnsupportedKind: 64,
+      Kustomization: 2,
+      KustomizePatch: 1,
+      MissingField: 1,
+      SchemaViolation: 1,
+      InvalidBase64: 2,
+      LegacyFieldMismatch: 1,
+      UnsupportedVolume: 2,
       // A policy/v1beta1 PodDisruptionBudget: Kubernetes stopped serving it in 1.25, as Berth does not.
       WrongAPIVersion: 1,
     });
-    expect(count(diagnostics.filter((d) => d.severity === 'warning'))).toEqual({ Deprecated: 20, UnknownField: 2, NotEnforced: 3, DuplicateKey: 1 });
+    expect(count(diagnostics.filter((d) => d.severity === 'warning'))).toEqual({
+      Deprecated: 20,
+      UnknownField: 2,
+      NotEnforced: 3,
+      DuplicateKey: 1,
+    });
   });
 
   it('fails the documented edge cases with their specific errors', () => {
     const site = 'kubernetes-website/content/en/examples/';
-    expect(errorsIn(`${site}pods/pod-with-node-affinity.yaml`)).toEqual(['8 SchemaViolation spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution']);
-    expect(errorsIn(`${site}service/networking/example-ingress.yaml`)).toEqual(['15 LegacyFieldMismatch spec.rules[0].http.paths[0].backend.service']);
-    expect(errorsIn(`${site}secret/tls-auth-secret.yaml`)).toEqual(['10 InvalidBase64 data["tls.crt"]', '11 InvalidBase64 data["tls.key"]']);
+    expect(errorsIn(`${site}pods/pod-with-node-affinity.yaml`)).toEqual([
+      '8 SchemaViolation spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution',
+    ]);
+    expect(errorsIn(`${site}service/networking/example-ingress.yaml`)).toEqual([
+      '15 LegacyFieldMismatch spec.rules[0].http.paths[0].backend.service',
+    ]);
+    expect(errorsIn(`${site}secret/tls-auth-secret.yaml`)).toEqual([
+      '10 InvalidBase64 data["tls.crt"]',
+      '11 InvalidBase64 data["tls.key"]',
+    ]);
     expect(errorsIn(`${site}pods/inject/pod-single-secret-env-variable.yaml`)).toEqual(['1 MissingField ']);
     // A duplicate key is a warning (the later value wins), as kubectl takes it.
     expect(errorsIn('kubernetes-examples/_archived/openshift-origin/etcd-controller.yaml')).toEqual([]);
-    expect(diagnostics.filter((d) => d.file === 'kubernetes-examples/_archived/openshift-origin/etcd-controller.yaml').map((d) => `${d.line} ${d.severity} ${d.reason}`)).toEqual(['12 warning DuplicateKey']);
-    expect(errorsIn('microservices-demo/kustomize/components/without-loadgenerator/delete-loadgenerator.patch.yaml')).toEqual(['5 KustomizePatch $patch']);
-    expect(errorsIn('kubernetes-examples/databases/mysql-cinder-pd/mysql.yaml')).toEqual(['31 UnsupportedVolume spec.volumes[0].cinder']);
+    expect(
+      diagnostics
+        .filter((d) => d.file === 'kubernetes-examples/_archived/openshift-origin/etcd-controller.yaml')
+        .map((d) => `${d.line} ${d.severity} ${d.reason}`),
+    ).toEqual(['12 warning DuplicateKey']);
+    expect(
+      errorsIn('microservices-demo/kustomize/components/without-loadgenerator/delete-loadgenerator.patch.yaml'),
+    ).toEqual(['5 KustomizePatch $patch']);
+    expect(errorsIn('kubernetes-examples/databases/mysql-cinder-pd/mysql.yaml')).toEqual([
+      '31 UnsupportedVolume spec.volumes[0].cinder',
+    ]);
   });
 
   it('reads YAML 1.1 octal modes as kubectl does', () => {

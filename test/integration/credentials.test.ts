@@ -31,7 +31,11 @@ describe('credentials bound to their URL', () => {
 
   it.each([
     [{ password: 'p' }, 'https://git.example/a.git', 'names no url'],
-    [{ url: 'https://git.example/', password: 'p' }, 'https://evil.example/a.git', 'is for https://git.example/, not https://evil.example/a.git'],
+    [
+      { url: 'https://git.example/', password: 'p' },
+      'https://evil.example/a.git',
+      'is for https://git.example/, not https://evil.example/a.git',
+    ],
     [{ url: 'http://git.example/', password: 'p' }, 'http://git.example/a.git', 'over plain http://'],
     [{ url: 'http://git.example/', password: 'p', insecure: 'true' }, 'http://git.example/a.git', undefined],
     [{ url: 'https://git.example/', password: 'p' }, 'https://git.example/a.git', undefined],
@@ -68,7 +72,18 @@ describe('credentials bound to their URL', () => {
       });
       await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
       listenerUrl = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
-      await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'team-git', namespace: 'default' }, data: { url: b64(`${git.url}/`), insecure: b64('true'), username: b64('team'), password: b64('team-secret'), token: b64('status-token') } } as KubeObject);
+      await store.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'team-git', namespace: 'default' },
+        data: {
+          url: b64(`${git.url}/`),
+          insecure: b64('true'),
+          username: b64('team'),
+          password: b64('team-secret'),
+          token: b64('status-token'),
+        },
+      } as KubeObject);
     });
     afterEach(async () => {
       await store.close();
@@ -77,20 +92,33 @@ describe('credentials bound to their URL', () => {
       repo.remove();
       rmSync(dir, { recursive: true, force: true });
     });
-    const application = (name: string, spec: Partial<ApplicationObject['spec']>) => store.create<ApplicationObject>({
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name, namespace: 'default', generation: 1 },
-      spec: { source: { repoURL: `${git.url}/repo.git`, path: 'app', credentialsSecret: 'team-git' }, syncPolicy: { automated: { prune: true } }, ...spec },
-    });
+    const application = (name: string, spec: Partial<ApplicationObject['spec']>) =>
+      store.create<ApplicationObject>({
+        apiVersion: 'berth.dev/v1',
+        kind: 'Application',
+        metadata: { name, namespace: 'default', generation: 1 },
+        spec: {
+          source: { repoURL: `${git.url}/repo.git`, path: 'app', credentialsSecret: 'team-git' },
+          syncPolicy: { automated: { prune: true } },
+          ...spec,
+        },
+      });
     const reconcile = (name: string) => reconcileByName({ store, source, memo }, name);
-    const condition = async (name: string, type: string) => (await getApplication(store, name)).status?.conditions?.find((c) => c.type === type);
+    const condition = async (name: string, type: string) =>
+      (await getApplication(store, name)).status?.conditions?.find((c) => c.type === type);
 
     it('sends the Git credentials to their own repository only', async () => {
       await application('own', {});
       expect(await reconcile('own')).toMatchObject({ result: 'synced', written: 1 });
 
-      await application('elsewhere', { source: { repoURL: `${listenerUrl}/steal.git`, path: 'app', credentialsSecret: 'team-git' } });
+      await application('elsewhere', {
+        source: { repoURL: `${listenerUrl}/steal.git`, path: 'app', credentialsSecret: 'team-git' },
+      });
       expect(await reconcile('elsewhere')).toMatchObject({ result: 'source-error', written: 0 });
-      expect(await condition('elsewhere', 'SourceError')).toMatchObject({ reason: 'CredentialsRefused', message: `Secret team-git is for ${git.url}/, not ${listenerUrl}/steal.git: its credentials were not sent` });
+      expect(await condition('elsewhere', 'SourceError')).toMatchObject({
+        reason: 'CredentialsRefused',
+        message: `Secret team-git is for ${git.url}/, not ${listenerUrl}/steal.git: its credentials were not sent`,
+      });
       expect(seen.filter((s) => s.headers.authorization)).toEqual([]);
     });
 
@@ -100,12 +128,16 @@ describe('credentials bound to their URL', () => {
       await store.update({ ...secret, data });
       await application('plain', {});
       expect(await reconcile('plain')).toMatchObject({ result: 'source-error', written: 0 });
-      expect((await condition('plain', 'SourceError'))?.message).toMatch(/would go over plain http:\/\/ .* refused \(set insecure: "true" in the Secret to allow it\)/);
+      expect((await condition('plain', 'SourceError'))?.message).toMatch(
+        /would go over plain http:\/\/ .* refused \(set insecure: "true" in the Secret to allow it\)/,
+      );
       expect(git.requests).toEqual([]);
     });
 
     it('posts commit statuses with the token only to the URL its Secret names', async () => {
-      await application('notify', { notify: { commitStatus: { url: `${listenerUrl}/repos/o/r/statuses/{sha}`, tokenSecret: 'team-git' } } });
+      await application('notify', {
+        notify: { commitStatus: { url: `${listenerUrl}/repos/o/r/statuses/{sha}`, tokenSecret: 'team-git' } },
+      });
       await reconcile('notify');
       expect(await condition('notify', 'NotificationError')).toMatchObject({ reason: 'CredentialsRefused' });
       expect(seen).toEqual([]);

@@ -20,7 +20,14 @@ function slowCat(delayMs: number): ContainerRuntime {
       const stdin = new PassThrough();
       const stdout = new PassThrough();
       stdin.pipe(stdout);
-      return { stdin, stdout, stderr: new PassThrough().end(), resize: () => undefined, exited: once(stdout, 'end').then(() => 0), kill: () => stdin.destroy() };
+      return {
+        stdin,
+        stdout,
+        stderr: new PassThrough().end(),
+        resize: () => undefined,
+        exited: once(stdout, 'end').then(() => 0),
+        kill: () => stdin.destroy(),
+      };
     },
   } as unknown as ContainerRuntime;
 }
@@ -34,10 +41,23 @@ describe('exec stream', () => {
   it('input sent before the command has started is not lost', async () => {
     const http = createServer();
     const wss = new WebSocketServer({ server: http, handleProtocols: () => 'v5.channel.k8s.io' });
-    wss.on('connection', (ws) => void serveExec(ws, slowCat(300), { id: 'c' } as RuntimeContainer, { command: ['cat'], stdin: true, stdout: true, stderr: true, tty: false }));
+    wss.on(
+      'connection',
+      (ws) =>
+        void serveExec(ws, slowCat(300), { id: 'c' } as RuntimeContainer, {
+          command: ['cat'],
+          stdin: true,
+          stdout: true,
+          stderr: true,
+          tty: false,
+        }),
+    );
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
-    closers.push(() => wss.close(), () => http.close());
+    closers.push(
+      () => wss.close(),
+      () => http.close(),
+    );
     const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as { port: number }).port}/`, ['v5.channel.k8s.io']);
     const received: Buffer[] = [];
     ws.on('message', (d: Buffer) => received.push(d));
@@ -45,7 +65,9 @@ describe('exec stream', () => {
     ws.send(frame(STDIN, 'early input'));
     ws.send(frame(CLOSE, Uint8Array.of(STDIN)));
     await once(ws, 'close');
-    expect(Buffer.concat(received.filter((d) => d[0] === STDOUT).map((d) => d.subarray(1))).toString()).toBe('early input');
+    expect(Buffer.concat(received.filter((d) => d[0] === STDOUT).map((d) => d.subarray(1))).toString()).toBe(
+      'early input',
+    );
     expect(received.at(-1)![0]).toBe(ERROR);
     expect(JSON.parse(received.at(-1)!.subarray(1).toString())).toEqual({ metadata: {}, status: 'Success' });
   });

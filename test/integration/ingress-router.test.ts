@@ -21,10 +21,25 @@ describe('IngressRouter', () => {
   let refused = 0;
 
   const service = (name: string, ports: number[]) => {
-    view.services.set(`default/${name}`, { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port: 80 }] } } as never);
-    view.endpoints.set(`default/${name}`, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: 'default' }, subsets: ports.map((p) => ({ addresses: [{ ip: '127.0.0.1' }], ports: [{ port: p }] })) } as never);
+    view.services.set(`default/${name}`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: 'default' },
+      spec: { ports: [{ port: 80 }] },
+    } as never);
+    view.endpoints.set(`default/${name}`, {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: 'default' },
+      subsets: ports.map((p) => ({ addresses: [{ ip: '127.0.0.1' }], ports: [{ port: p }] })),
+    } as never);
   };
-  const route = (host: string, svc: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: svc, port: { number: 80 } } } }] } });
+  const route = (host: string, svc: string) => ({
+    host,
+    http: {
+      paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: svc, port: { number: 80 } } } }],
+    },
+  });
 
   beforeAll(async () => {
     const listen = async (handler: (q: IncomingMessage, s: import('node:http').ServerResponse) => void) => {
@@ -45,7 +60,19 @@ describe('IngressRouter', () => {
     service('echo', [refused, echo]);
     service('slow', [slow]);
     service('empty', []);
-    view.routes = buildRouteTable([{ metadata: { name: 'i', namespace: 'default' }, spec: { rules: [route('echo.test', 'echo'), route('slow.test', 'slow'), route('empty.test', 'empty'), route('gone.test', 'missing')] } } as never]);
+    view.routes = buildRouteTable([
+      {
+        metadata: { name: 'i', namespace: 'default' },
+        spec: {
+          rules: [
+            route('echo.test', 'echo'),
+            route('slow.test', 'slow'),
+            route('empty.test', 'empty'),
+            route('gone.test', 'missing'),
+          ],
+        },
+      } as never,
+    ]);
     port = (await router.listen({ host: '127.0.0.1', port: 0 })).http!;
   });
   afterAll(async () => {
@@ -53,13 +80,16 @@ describe('IngressRouter', () => {
     for (const b of backends) b.close();
   });
 
-  const get = (host: string, path = '/', headers: Record<string, string> = {}) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
-  });
+  const get = (host: string, path = '/', headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+        .on('error', reject)
+        .end();
+    });
 
   it('forwards with X-Forwarded-* and retries the next endpoint when one refuses', async () => {
     for (let i = 0; i < 4; i++) {
@@ -67,14 +97,29 @@ describe('IngressRouter', () => {
       expect(r.status).toBe(200);
       const seen = JSON.parse(r.body);
       expect(seen.url).toBe('/a?b=1');
-      expect(seen.headers).toMatchObject({ host: 'echo.test', 'x-forwarded-for': '10.0.0.9, 127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'echo.test', 'x-real-ip': '127.0.0.1' });
+      expect(seen.headers).toMatchObject({
+        host: 'echo.test',
+        'x-forwarded-for': '10.0.0.9, 127.0.0.1',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'echo.test',
+        'x-real-ip': '127.0.0.1',
+      });
     }
   });
 
   it('says why it cannot route: 404, 503, 504', async () => {
-    expect(await get('nowhere.test', '/x')).toEqual({ status: 404, body: '404 Not Found: no Ingress rule matches host "nowhere.test" and path "/x"\n' });
-    expect(await get('empty.test')).toEqual({ status: 503, body: '503 Service Unavailable: Service default/empty has no ready endpoints\n' });
-    expect(await get('gone.test')).toEqual({ status: 503, body: '503 Service Unavailable: Service default/missing does not exist\n' });
+    expect(await get('nowhere.test', '/x')).toEqual({
+      status: 404,
+      body: '404 Not Found: no Ingress rule matches host "nowhere.test" and path "/x"\n',
+    });
+    expect(await get('empty.test')).toEqual({
+      status: 503,
+      body: '503 Service Unavailable: Service default/empty has no ready endpoints\n',
+    });
+    expect(await get('gone.test')).toEqual({
+      status: 503,
+      body: '503 Service Unavailable: Service default/missing does not exist\n',
+    });
     const late = await get('slow.test');
     expect(late.status).toBe(504);
     expect(late.body).toMatch(/did not answer in 0.5 s/);

@@ -15,21 +15,66 @@ import { freePort } from '../helpers/ports.js';
 
 const rule = (host: string | undefined, paths: [string, 'Exact' | 'Prefix' | 'ImplementationSpecific', string][]) => ({
   ...(host ? { host } : {}),
-  http: { paths: paths.map(([p, pathType, service]) => ({ path: p, pathType, backend: { service: { name: service, port: { number: 80 } } } })) },
+  http: {
+    paths: paths.map(([p, pathType, service]) => ({
+      path: p,
+      pathType,
+      backend: { service: { name: service, port: { number: 80 } } },
+    })),
+  },
 });
 const INGRESSES = [
-  { metadata: { name: 'a', namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z' }, spec: {
-    defaultBackend: { service: { name: 'fallback', port: { number: 80 } } },
-    rules: [
-      rule('docs.example.com', [['/', 'Prefix', 'root'], ['/aaa', 'Prefix', 'aaa'], ['/aaa/bbb', 'Prefix', 'aaabbb'], ['/foo', 'Exact', 'foo-exact'], ['/foo', 'Prefix', 'foo-prefix'], ['/x/y/', 'Prefix', 'xy']]),
-      rule('*.wild.com', [['/api', 'Prefix', 'wild-api'], ['/z', 'Exact', 'wild-z']]),
-      rule('exact.wild.com', [['/api/v2', 'Prefix', 'exact-v2']]),
-      rule(undefined, [['/shared', 'ImplementationSpecific', 'shared'], ['/api/v3', 'Prefix', 'anyhost-v3']]),
-    ],
-  } },
+  {
+    metadata: { name: 'a', namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: {
+      defaultBackend: { service: { name: 'fallback', port: { number: 80 } } },
+      rules: [
+        rule('docs.example.com', [
+          ['/', 'Prefix', 'root'],
+          ['/aaa', 'Prefix', 'aaa'],
+          ['/aaa/bbb', 'Prefix', 'aaabbb'],
+          ['/foo', 'Exact', 'foo-exact'],
+          ['/foo', 'Prefix', 'foo-prefix'],
+          ['/x/y/', 'Prefix', 'xy'],
+        ]),
+        rule('*.wild.com', [
+          ['/api', 'Prefix', 'wild-api'],
+          ['/z', 'Exact', 'wild-z'],
+        ]),
+        rule('exact.wild.com', [['/api/v2', 'Prefix', 'exact-v2']]),
+        rule(undefined, [
+          ['/shared', 'ImplementationSpecific', 'shared'],
+          ['/api/v3', 'Prefix', 'anyhost-v3'],
+        ]),
+      ],
+    },
+  },
 ] as IngressObject[];
 const HOSTS = ['docs.example.com', 'a.wild.com', 'exact.wild.com', 'a.b.wild.com', 'other.com'];
-const PATHS = ['/', '/aaa', '/aaa/', '/aaa/ccc', '/aaa/bbb', '/aaa/bbbxyz', '/aaa/bbb/ccc', '/foo', '/foo/', '/foo/bar', '/foobar', '/x/y', '/x/y/z', '/x/yz', '/api', '/api/v2/x', '/api/v3', '/z', '/z/', '/shared/1', '/sharedx', '/ccc'];
+const PATHS = [
+  '/',
+  '/aaa',
+  '/aaa/',
+  '/aaa/ccc',
+  '/aaa/bbb',
+  '/aaa/bbbxyz',
+  '/aaa/bbb/ccc',
+  '/foo',
+  '/foo/',
+  '/foo/bar',
+  '/foobar',
+  '/x/y',
+  '/x/y/z',
+  '/x/yz',
+  '/api',
+  '/api/v2/x',
+  '/api/v3',
+  '/z',
+  '/z/',
+  '/shared/1',
+  '/sharedx',
+  '/ccc',
+];
 
 describe('nginx routes as the route table does', () => {
   const table = buildRouteTable(INGRESSES);
@@ -50,13 +95,28 @@ describe('nginx routes as the route table does', () => {
     }
     port = await freePort();
     const conf = renderNginxConfig(table, {
-      prefix: dir, http: { host: '127.0.0.1', port }, certificates: new Map(),
-      resolve: (b) => ({ ok: true, targets: [{ ip: '127.0.0.1', port: backends.get(b.service)!.port }], service: {} as never, portName: undefined, proxyPort: undefined }),
+      prefix: dir,
+      http: { host: '127.0.0.1', port },
+      certificates: new Map(),
+      resolve: (b) => ({
+        ok: true,
+        targets: [{ ip: '127.0.0.1', port: backends.get(b.service)!.port }],
+        service: {} as never,
+        portName: undefined,
+        proxyPort: undefined,
+      }),
     });
     writeFileSync(path.join(dir, 'nginx.conf'), conf);
-    nginx = spawn('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+    nginx = spawn('nginx', ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf')], {
+      stdio: 'ignore',
+    });
     const deadline = Date.now() + 10_000;
-    while (!(await ask('other.com', '/').then(() => true, () => false))) {
+    while (
+      !(await ask('other.com', '/').then(
+        () => true,
+        () => false,
+      ))
+    ) {
       if (Date.now() > deadline || nginx.exitCode !== null) throw new Error('nginx did not start');
       await new Promise((r) => setTimeout(r, 50));
     }

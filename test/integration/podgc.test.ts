@@ -10,7 +10,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareCreate } from '../../src/api/lifecycle.js';
 import { NodeLifecycleController, ORPHAN_QUARANTINE_MS } from '../../src/controllers/nodelifecycle/reconcile.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, InformerFactory, ObjectWriter, storeEventSink } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  ObjectWriter,
+  storeEventSink,
+} from '../../src/runtime/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { until } from '../helpers/wait.js';
 
@@ -27,7 +34,9 @@ describe('pods of a node that does not exist', () => {
     const now = () => clock;
     const informers = new InformerFactory(store);
     const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'test' }, now), now);
-    manager = new ControllerManager(informers, [new NodeLifecycleController({ informers, writer: new ObjectWriter(store, now), events, now }, 10_000)]);
+    manager = new ControllerManager(informers, [
+      new NodeLifecycleController({ informers, writer: new ObjectWriter(store, now), events, now }, 10_000),
+    ]);
     running = manager.start(abort.signal);
   });
   afterEach(async () => {
@@ -37,7 +46,19 @@ describe('pods of a node that does not exist', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const pod = (name: string, node: string) => store.create(prepareCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: node, containers: [{ name: 'c', image: 'x' }] } } as never, new Date(clock), randomUUID()));
+  const pod = (name: string, node: string) =>
+    store.create(
+      prepareCreate(
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: 'default' },
+          spec: { nodeName: node, containers: [{ name: 'c', image: 'x' }] },
+        } as never,
+        new Date(clock),
+        randomUUID(),
+      ),
+    );
   const names = async () => (await store.list({ group: '', kind: 'Pod' })).items.map((p) => p.metadata.name).sort();
 
   it('keeps them through the quarantine, removes them after it, and keeps those whose node registers', async () => {
@@ -46,7 +67,13 @@ describe('pods of a node that does not exist', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await names()).toEqual(['early', 'orphan']);
     clock += ORPHAN_QUARANTINE_MS / 2;
-    await store.create(prepareCreate({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'late-node' } } as never, new Date(clock), randomUUID()));
+    await store.create(
+      prepareCreate(
+        { apiVersion: 'v1', kind: 'Node', metadata: { name: 'late-node' } } as never,
+        new Date(clock),
+        randomUUID(),
+      ),
+    );
     clock += ORPHAN_QUARANTINE_MS;
     manager.enqueue('node-lifecycle', 'ghost');
     manager.enqueue('node-lifecycle', 'late-node');

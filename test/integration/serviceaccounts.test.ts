@@ -19,10 +19,17 @@ describe('service accounts', () => {
     const h = startHarness(store);
     try {
       await h.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
-      await h.until('default ServiceAccount', async () => (await h.list(SA, 'team')).some((s) => s.metadata.name === 'default'));
+      await h.until('default ServiceAccount', async () =>
+        (await h.list(SA, 'team')).some((s) => s.metadata.name === 'default'),
+      );
       await store.delete({ ...SA, namespace: 'team', name: 'default' });
       await h.until('recreated', async () => (await h.list(SA, 'team')).some((s) => s.metadata.name === 'default'));
-      const pod = await h.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team' }, spec: { serviceAccountName: 'default', containers: [{ name: 'c', image: 'busybox' }] } });
+      const pod = await h.create({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'team' },
+        spec: { serviceAccountName: 'default', containers: [{ name: 'c', image: 'busybox' }] },
+      });
       expect((pod.spec as { serviceAccountName?: string }).serviceAccountName).toBe('default');
     } finally {
       await h.stop();

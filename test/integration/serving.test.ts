@@ -19,20 +19,74 @@ describe('servesCurrentPods', () => {
   });
 
   const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'default', ...extra });
-  const owner = (kind: string, name: string) => ({ ownerReferences: [{ apiVersion: 'apps/v1', kind, name, uid: name, controller: true }] });
-  const ingress = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: meta('web'), spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } };
-  const endpointsOn = (pods: string[]) => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: meta('web'), subsets: [{ addresses: pods.map((p) => ({ ip: '127.0.0.1', targetRef: { kind: 'Pod', namespace: 'default', name: p } })), ports: [{ port: 40000 }] }] });
+  const owner = (kind: string, name: string) => ({
+    ownerReferences: [{ apiVersion: 'apps/v1', kind, name, uid: name, controller: true }],
+  });
+  const ingress = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: meta('web'),
+    spec: {
+      rules: [
+        {
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }],
+          },
+        },
+      ],
+    },
+  };
+  const endpointsOn = (pods: string[]) => ({
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: meta('web'),
+    subsets: [
+      {
+        addresses: pods.map((p) => ({ ip: '127.0.0.1', targetRef: { kind: 'Pod', namespace: 'default', name: p } })),
+        ports: [{ port: 40000 }],
+      },
+    ],
+  });
 
   it('waits for a router to publish the Ingress and for a pod of the Deployment revision behind it', async () => {
-    await store.create({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('web', { annotations: { 'deployment.kubernetes.io/revision': '2' } }) } as never);
-    await store.create({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta('web-old', { annotations: { 'deployment.kubernetes.io/revision': '1' }, ...owner('Deployment', 'web') }) } as never);
-    await store.create({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta('web-new', { annotations: { 'deployment.kubernetes.io/revision': '2' }, ...owner('Deployment', 'web') }) } as never);
-    await store.create({ apiVersion: 'v1', kind: 'Pod', metadata: meta('old-1', owner('ReplicaSet', 'web-old')) } as never);
-    await store.create({ apiVersion: 'v1', kind: 'Pod', metadata: meta('new-1', owner('ReplicaSet', 'web-new')) } as never);
+    await store.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta('web', { annotations: { 'deployment.kubernetes.io/revision': '2' } }),
+    } as never);
+    await store.create({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: meta('web-old', {
+        annotations: { 'deployment.kubernetes.io/revision': '1' },
+        ...owner('Deployment', 'web'),
+      }),
+    } as never);
+    await store.create({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: meta('web-new', {
+        annotations: { 'deployment.kubernetes.io/revision': '2' },
+        ...owner('Deployment', 'web'),
+      }),
+    } as never);
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: meta('old-1', owner('ReplicaSet', 'web-old')),
+    } as never);
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: meta('new-1', owner('ReplicaSet', 'web-new')),
+    } as never);
     const created = await store.create({ ...ingress, status: {} } as never);
     await store.create(endpointsOn(['old-1']) as never);
     expect(await servesCurrentPods(store, [ingress as never])).toBe(false); // not published
-    await store.update({ ...(created as object), status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } } } as never);
+    await store.update({
+      ...(created as object),
+      status: { loadBalancer: { ingress: [{ ip: '127.0.0.1' }] } },
+    } as never);
     expect(await servesCurrentPods(store, [ingress as never])).toBe(false); // only the old revision serves
     const ep = await store.get({ group: '', kind: 'Endpoints', namespace: 'default', name: 'web' });
     await store.update({ ...endpointsOn(['old-1', 'new-1']), metadata: ep.metadata } as never);

@@ -13,7 +13,8 @@ import { freePort } from '../helpers/ports.js';
 
 const LOAD = { strict: false, defaultNamespace: 'default' };
 const loadAll = (files: SourceFile[]) => collect(files.map((f) => loadFile(f, LOAD)));
-const cm = (name: string, value = 'v1') => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value = 'v1') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 function seed(repo: TestRepo): string {
   repo.write({
@@ -45,7 +46,8 @@ describe('Git source', () => {
     cleanup.push(() => r.remove());
     return r;
   };
-  const names = (a: { result: { objects: { object: { metadata: { name: string } } }[] } }) => a.result.objects.map((o) => o.object.metadata.name).sort();
+  const names = (a: { result: { objects: { object: { metadata: { name: string } } }[] } }) =>
+    a.result.objects.map((o) => o.object.metadata.name).sort();
 
   it.each([
     ['a working copy path', (r: TestRepo) => r.work],
@@ -57,12 +59,20 @@ describe('Git source', () => {
     const source = new GitSource({ dataDir });
     const spec: SourceSpec = { repoURL: url(r), path: 'apps/web' };
     const resolved = await source.refresh(spec);
-    expect(resolved).toEqual({ ok: true, value: { commit: first, ref: expect.stringMatching(/^(HEAD|refs\/heads\/main)$/) } });
+    expect(resolved).toEqual({
+      ok: true,
+      value: { commit: first, ref: expect.stringMatching(/^(HEAD|refs\/heads\/main)$/) },
+    });
     const art = await source.artifact(spec, first, LOAD);
     if (!art.ok) throw new Error(art.condition.message);
     expect(names(art.value)).toEqual(['a', 'b', 'c']);
     expect([...art.value.files.keys()]).toEqual(['apps/web/a.yaml', 'apps/web/b.yaml', 'apps/web/nested/c.yml']);
-    expect(art.value).toMatchObject({ commit: first, message: 'first', author: 'Berth Test <test@berth.dev>', parsed: 3 });
+    expect(art.value).toMatchObject({
+      commit: first,
+      message: 'first',
+      author: 'Berth Test <test@berth.dev>',
+      parsed: 3,
+    });
   });
 
   it('re-parses only the files a commit changed', async () => {
@@ -79,7 +89,9 @@ describe('Git source', () => {
     const art = await source.artifact(spec, second, LOAD);
     if (!art.ok) throw new Error(art.condition.message);
     expect(art.value.parsed).toBe(1);
-    expect((art.value.result.objects.find((o) => o.object.metadata.name === 'b')!.object as any).data).toEqual({ value: 'v2' });
+    expect((art.value.result.objects.find((o) => o.object.metadata.name === 'b')!.object as any).data).toEqual({
+      value: 'v2',
+    });
   });
 
   it('resolves branches, lightweight and annotated tags, and commits', async () => {
@@ -109,8 +121,14 @@ describe('Git source', () => {
     const r = repo();
     const first = seed(r);
     const source = new GitSource({ dataDir });
-    expect(await source.artifact({ repoURL: r.work, path: 'apps/missing' }, first, LOAD)).toMatchObject({ ok: false, condition: { reason: 'PathNotFound' } });
-    expect(await source.refresh({ repoURL: dataDir })).toMatchObject({ ok: false, condition: { reason: 'InvalidRepository' } });
+    expect(await source.artifact({ repoURL: r.work, path: 'apps/missing' }, first, LOAD)).toMatchObject({
+      ok: false,
+      condition: { reason: 'PathNotFound' },
+    });
+    expect(await source.refresh({ repoURL: dataDir })).toMatchObject({
+      ok: false,
+      condition: { reason: 'InvalidRepository' },
+    });
   });
 
   describe('over smart HTTP', () => {
@@ -157,9 +175,11 @@ describe('Git source', () => {
       const bigServer = await startGitHttpServer(big.root);
       try {
         const files: Record<string, string> = {};
-        for (let i = 0; i < 260; i++) files[`many/d${i % 7}/cm-${String(i).padStart(3, '0')}.yaml`] = cm(`cm-${i}`, `v${i}`);
+        for (let i = 0; i < 260; i++)
+          files[`many/d${i % 7}/cm-${String(i).padStart(3, '0')}.yaml`] = cm(`cm-${i}`, `v${i}`);
         // One bad file deep in the tree: its diagnostic must come back from whichever thread read it.
-        files['many/d3/broken.yaml'] = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  n: 1\n  list: [a\n';
+        files['many/d3/broken.yaml'] =
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  n: 1\n  list: [a\n';
         big.write(files);
         const first = big.commit('many files');
         const source = new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'http-big-')) });
@@ -169,9 +189,15 @@ describe('Git source', () => {
         if (!art.ok) throw new Error(art.condition.message);
         expect(art.value.parsed).toBe(261);
         expect(art.value.result.objects).toHaveLength(260);
-        expect(art.value.result.objects.map((o) => o.source.file)).toEqual([...art.value.files.keys()].filter((f) => !f.endsWith('broken.yaml')));
-        expect((art.value.result.objects.find((o) => o.object.metadata.name === 'cm-123')!.object as any).data).toEqual({ value: 'v123' });
-        expect(art.value.result.errors).toEqual([expect.objectContaining({ file: 'many/d3/broken.yaml', line: expect.any(Number) })]);
+        expect(art.value.result.objects.map((o) => o.source.file)).toEqual(
+          [...art.value.files.keys()].filter((f) => !f.endsWith('broken.yaml')),
+        );
+        expect((art.value.result.objects.find((o) => o.object.metadata.name === 'cm-123')!.object as any).data).toEqual(
+          { value: 'v123' },
+        );
+        expect(art.value.result.errors).toEqual([
+          expect.objectContaining({ file: 'many/d3/broken.yaml', line: expect.any(Number) }),
+        ]);
 
         // The same commit loaded on this thread alone gives the same result.
         const alone = loadAll([...art.value.files.keys()].map((f) => ({ path: f, bytes: Buffer.from(files[f]!) })));
@@ -184,7 +210,9 @@ describe('Git source', () => {
         const art2 = await source.artifact(spec, second, LOAD);
         if (!art2.ok) throw new Error(art2.condition.message);
         expect([art2.value.parsed, art2.value.result.errors, art2.value.result.objects.length]).toEqual([2, [], 261]);
-        expect((art2.value.result.objects.find((o) => o.object.metadata.name === 'cm-0')!.object as any).data).toEqual({ value: 'changed' });
+        expect((art2.value.result.objects.find((o) => o.object.metadata.name === 'cm-0')!.object as any).data).toEqual({
+          value: 'changed',
+        });
       } finally {
         await bigServer.close();
         big.remove();
@@ -194,7 +222,11 @@ describe('Git source', () => {
     it('fetches a repository once however many Applications ask at the same time', async () => {
       const source = new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'http-')), minFetchIntervalMs: 60_000 });
       server.requests.length = 0;
-      const results = await Promise.all(['apps/web', 'apps/other', 'apps/web', 'apps/other', 'apps/web'].map((p) => source.refresh({ repoURL: `${server.url}/repo.git`, path: p })));
+      const results = await Promise.all(
+        ['apps/web', 'apps/other', 'apps/web', 'apps/other', 'apps/web'].map((p) =>
+          source.refresh({ repoURL: `${server.url}/repo.git`, path: p }),
+        ),
+      );
       expect(new Set(results.map((x) => x.ok && x.value.commit)).size).toBe(1);
       // One advertisement (the probe's, reused by the fetch) and one pack request, for five callers.
       expect(server.requests.filter((q) => q.startsWith('GET') && q.includes('info/refs'))).toHaveLength(1);
@@ -228,16 +260,30 @@ describe('Git source', () => {
   it('reports an unreachable server, and bad credentials, as conditions; good credentials work', async () => {
     const dead = await freePort();
     const source = new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'fail-')) });
-    expect(await source.refresh({ repoURL: `http://127.0.0.1:${dead}/repo.git` })).toMatchObject({ ok: false, condition: { reason: 'Unreachable' } });
+    expect(await source.refresh({ repoURL: `http://127.0.0.1:${dead}/repo.git` })).toMatchObject({
+      ok: false,
+      condition: { reason: 'Unreachable' },
+    });
 
     const r = repo();
     seed(r);
     const guarded = await startGitHttpServer(r.root, { username: 'bot', password: 's3cret' });
     cleanup.push(() => guarded.close());
     const url = `${guarded.url}/repo.git`;
-    expect(await source.refresh({ repoURL: url })).toMatchObject({ ok: false, condition: { reason: 'AuthenticationFailed' } });
-    expect(await new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'auth-')) }).refresh({ repoURL: url, credentials: { username: 'bot', password: 'wrong' } })).toMatchObject({ ok: false, condition: { reason: 'AuthenticationFailed' } });
-    const ok = await new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'auth-')) }).refresh({ repoURL: url, credentials: { username: 'bot', password: 's3cret' } });
+    expect(await source.refresh({ repoURL: url })).toMatchObject({
+      ok: false,
+      condition: { reason: 'AuthenticationFailed' },
+    });
+    expect(
+      await new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'auth-')) }).refresh({
+        repoURL: url,
+        credentials: { username: 'bot', password: 'wrong' },
+      }),
+    ).toMatchObject({ ok: false, condition: { reason: 'AuthenticationFailed' } });
+    const ok = await new GitSource({ dataDir: mkdtempSync(path.join(dataDir, 'auth-')) }).refresh({
+      repoURL: url,
+      credentials: { username: 'bot', password: 's3cret' },
+    });
     expect(ok.ok).toBe(true);
   });
 });

@@ -8,7 +8,14 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SPDY3_DICTIONARY, SpdySession, ZContext, decodeHeaderBlock, encodeHeaderBlock, type SpdyStream } from '../../src/agent/spdy.js';
+import {
+  SPDY3_DICTIONARY,
+  SpdySession,
+  ZContext,
+  decodeHeaderBlock,
+  encodeHeaderBlock,
+  type SpdyStream,
+} from '../../src/agent/spdy.js';
 
 const control = (type: number, flags: number, body: Buffer) => {
   const h = Buffer.alloc(8);
@@ -42,9 +49,15 @@ class Client {
         this.pending = this.pending.subarray(8 + length);
         const isControl = (frame[0]! & 0x80) !== 0;
         this.frames.push({
-          control: isControl, ...(isControl ? { type: frame.readUInt16BE(2) } : {}),
-          id: isControl ? (frame.length >= 12 ? frame.readUInt32BE(8) & 0x7fffffff : 0) : frame.readUInt32BE(0) & 0x7fffffff,
-          flags: frame[4]!, body: frame.subarray(8),
+          control: isControl,
+          ...(isControl ? { type: frame.readUInt16BE(2) } : {}),
+          id: isControl
+            ? frame.length >= 12
+              ? frame.readUInt32BE(8) & 0x7fffffff
+              : 0
+            : frame.readUInt32BE(0) & 0x7fffffff,
+          flags: frame[4]!,
+          body: frame.subarray(8),
         });
       }
     });
@@ -90,7 +103,10 @@ describe('SPDY/3.1 server side', () => {
     const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
     await once(socket, 'connect');
     const client = new Client(socket);
-    cleanup.push(() => client.close(), () => server.close());
+    cleanup.push(
+      () => client.close(),
+      () => server.close(),
+    );
     return { client, closed: once(socket, 'close') };
   }
 
@@ -112,12 +128,19 @@ describe('SPDY/3.1 server side', () => {
     const ping = Buffer.alloc(4);
     ping.writeUInt32BE(7);
     client.socket.write(control(6, 0, ping));
-    await client.waitFor('the uppercased answer with FIN', () => client.frames.find((f) => !f.control && f.id === 3 && f.flags & 1));
-    expect(seen).toEqual([{ streamtype: 'error', port: '8080', requestid: '0' }, { streamtype: 'data', port: '8080', requestid: '0' }]);
+    await client.waitFor('the uppercased answer with FIN', () =>
+      client.frames.find((f) => !f.control && f.id === 3 && f.flags & 1),
+    );
+    expect(seen).toEqual([
+      { streamtype: 'error', port: '8080', requestid: '0' },
+      { streamtype: 'data', port: '8080', requestid: '0' },
+    ]);
     const replies = client.frames.filter((f) => f.control && f.type === 2);
     expect(replies.map((r) => r.id).sort()).toEqual([1, 3]);
     for (const r of replies) expect(await client.inflateBlock(r.body.subarray(4))).toEqual({});
-    expect(Buffer.concat(client.frames.filter((f) => !f.control && f.id === 3).map((f) => f.body)).toString()).toBe('HELLO SPDY');
+    expect(Buffer.concat(client.frames.filter((f) => !f.control && f.id === 3).map((f) => f.body)).toString()).toBe(
+      'HELLO SPDY',
+    );
     expect(client.frames.find((f) => f.control && f.type === 6)?.body.readUInt32BE(0)).toBe(7);
   });
 

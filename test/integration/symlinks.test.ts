@@ -48,7 +48,12 @@ describe('symlinks', () => {
   });
   const expected = {
     objects: ['a', 'b'],
-    warnings: ['app/outside SymlinkOutsideTree', 'app/passwd.yaml SymlinkOutsideTree', 'app/sibling.yaml SymlinkOutsideTree', 'app/token.yaml SymlinkOutsideTree'],
+    warnings: [
+      'app/outside SymlinkOutsideTree',
+      'app/passwd.yaml SymlinkOutsideTree',
+      'app/sibling.yaml SymlinkOutsideTree',
+      'app/token.yaml SymlinkOutsideTree',
+    ],
     errors: [],
   };
 

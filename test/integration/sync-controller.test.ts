@@ -12,7 +12,8 @@ import { ControllerManager, InformerFactory } from '../../src/runtime/index.js';
 import { TestRepo } from '../helpers/git.js';
 import { startStatusReceiver } from '../helpers/status-receiver.js';
 
-const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
 
 describe('Application controller', () => {
   let dir: string;
@@ -30,7 +31,14 @@ describe('Application controller', () => {
   });
 
   // One parser for every duration; bad input is an error (it was silently the default before).
-  it.each([['30s', 30_000], ['1m30s', 90_000], ['250ms', 250], ['1h', 3_600_000], ['7d', 604_800_000], ['1.5s', 1500]] as const)('parses the duration %j', (s, ms) => {
+  it.each([
+    ['30s', 30_000],
+    ['1m30s', 90_000],
+    ['250ms', 250],
+    ['1h', 3_600_000],
+    ['7d', 604_800_000],
+    ['1.5s', 1500],
+  ] as const)('parses the duration %j', (s, ms) => {
     expect(parseDuration(s)).toBe(ms);
   });
   it.each(['soon', '', '10', '5 m', '1m30', '-1s'])('refuses %j', (s) => {
@@ -44,19 +52,27 @@ describe('Application controller', () => {
   /** The controller running, and an Application `shop` on the test repository's app/ (stop() ends both). */
   const runShop = async (spec: Partial<ApplicationObject['spec']>) => {
     const ac = new AbortController();
-    const controller = new ApplicationController({ store, source: new GitSource({ dataDir: dir }), log: pino({ level: 'silent' }) });
+    const controller = new ApplicationController({
+      store,
+      source: new GitSource({ dataDir: dir }),
+      log: pino({ level: 'silent' }),
+    });
     const running = new ControllerManager(new InformerFactory(store), [controller]).start(ac.signal);
     const stop = async () => {
       ac.abort();
       await running;
     };
-    await store.create<ApplicationObject>({
-      apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'shop', namespace: 'default', generation: 1 },
-      spec: { source: { repoURL: repo.bare, path: 'app' }, ...spec },
-    }).catch(async (e: unknown) => {
-      await stop();
-      throw e;
-    });
+    await store
+      .create<ApplicationObject>({
+        apiVersion: 'berth.dev/v1',
+        kind: 'Application',
+        metadata: { name: 'shop', namespace: 'default', generation: 1 },
+        spec: { source: { repoURL: repo.bare, path: 'app' }, ...spec },
+      })
+      .catch(async (e: unknown) => {
+        await stop();
+        throw e;
+      });
     return stop;
   };
 
@@ -87,23 +103,59 @@ describe('Application controller', () => {
   it('follows a managed object at once: health and the commit status within 2 s of the change, whatever the poll interval', async () => {
     const { port, posts, close } = await startStatusReceiver();
     const b64 = (v: string) => Buffer.from(v).toString('base64');
-    await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') } });
-    repo.write({ 'app/web.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n' });
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'gh', namespace: 'default' },
+      data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') },
+    });
+    repo.write({
+      'app/web.yaml':
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n',
+    });
     repo.commit('a Deployment');
-    const stop = await runShop({ syncPolicy: { automated: {} }, pollInterval: '10m', notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/shop' } } } as never);
+    const stop = await runShop({
+      syncPolicy: { automated: {} },
+      pollInterval: '10m',
+      notify: {
+        commitStatus: {
+          url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`,
+          tokenSecret: 'gh',
+          context: 'berth/shop',
+        },
+      },
+    } as never);
     try {
-      const app = () => store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
+      const app = () =>
+        store.get<ApplicationObject>({ group: 'berth.dev', kind: 'Application', namespace: 'default', name: 'shop' });
       const until = async (what: string, check: () => Promise<boolean>, ms: number) => {
         const deadline = Date.now() + ms;
         while (!(await check())) {
-          if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify((await app()).status?.health)}`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `timed out after ${ms} ms waiting for ${what}: ${JSON.stringify((await app()).status?.health)}`,
+            );
           await new Promise((r) => setTimeout(r, 25));
         }
       };
-      await until('Synced and Progressing', async () => (await app()).status?.sync?.status === 'Synced' && (await app()).status?.health?.status === 'Progressing', 10_000);
+      await until(
+        'Synced and Progressing',
+        async () =>
+          (await app()).status?.sync?.status === 'Synced' && (await app()).status?.health?.status === 'Progressing',
+        10_000,
+      );
       // The rollout completes (as the deployment controller writes it): no poll for 10 minutes, yet Healthy within 2 s.
       const web = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
-      await store.update({ ...web, status: { observedGeneration: web.metadata.generation, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 } });
+      await store.update({
+        ...web,
+        status: {
+          observedGeneration: web.metadata.generation,
+          replicas: 2,
+          updatedReplicas: 2,
+          readyReplicas: 2,
+          availableReplicas: 2,
+        },
+      });
       const changedAt = Date.now();
       await until('Healthy', async () => (await app()).status?.health?.status === 'Healthy', 2_000);
       expect(Date.now() - changedAt).toBeLessThan(2_000);

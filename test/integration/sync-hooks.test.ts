@@ -10,14 +10,23 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject, RevisionedStore } from '../../src/store/index.js';
 import { loadFile } from '../../src/manifest/index.js';
 import { TestRepo } from '../helpers/git.js';
-import { closeSyncFixture, createApplication, getApplication, openSyncFixture, reconcileByName, type SyncFixture } from '../helpers/sync.js';
+import {
+  closeSyncFixture,
+  createApplication,
+  getApplication,
+  openSyncFixture,
+  reconcileByName,
+  type SyncFixture,
+} from '../helpers/sync.js';
 
 const job = (meta: string, annotations: Record<string, string>) => `apiVersion: batch/v1
 kind: Job
 metadata:
   ${meta}
   annotations:
-${Object.entries(annotations).map(([k, v]) => `    ${k}: ${v}`).join('\n')}
+${Object.entries(annotations)
+  .map(([k, v]) => `    ${k}: ${v}`)
+  .join('\n')}
 spec:
   template:
     spec:
@@ -27,13 +36,20 @@ spec:
 `;
 
 const MANIFESTS = {
-  'app/upgrade-sql-schema.yaml': job('generateName: upgrade-sql-schema-', { 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'HookSucceeded' }),
-  'app/config.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    argocd.argoproj.io/sync-wave: "-1"\ndata:\n  mode: fast\n',
-  'app/backend.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: backend}}\n  template:\n    metadata: {labels: {app: backend}}\n    spec:\n      containers: [{name: main, image: busybox}]\n',
-  'app/frontend.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frontend\n  annotations:\n    argocd.argoproj.io/sync-wave: "1"\ndata: {}\n',
+  'app/upgrade-sql-schema.yaml': job('generateName: upgrade-sql-schema-', {
+    'argocd.argoproj.io/hook': 'PreSync',
+    'argocd.argoproj.io/hook-delete-policy': 'HookSucceeded',
+  }),
+  'app/config.yaml':
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    argocd.argoproj.io/sync-wave: "-1"\ndata:\n  mode: fast\n',
+  'app/backend.yaml':
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: backend}}\n  template:\n    metadata: {labels: {app: backend}}\n    spec:\n      containers: [{name: main, image: busybox}]\n',
+  'app/frontend.yaml':
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frontend\n  annotations:\n    argocd.argoproj.io/sync-wave: "1"\ndata: {}\n',
   'app/notify.yaml': job('name: slack-notification', { 'argocd.argoproj.io/hook': 'PostSync' }),
   'app/on-failure.yaml': job('generateName: cleanup-', { 'argocd.argoproj.io/hook': 'SyncFail' }),
-  'app/skipped.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: skipped\n  annotations:\n    argocd.argoproj.io/hook: Skip\ndata: {}\n',
+  'app/skipped.yaml':
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: skipped\n  annotations:\n    argocd.argoproj.io/hook: Skip\ndata: {}\n',
 };
 
 describe('sync hooks and Argo CD sync waves', () => {
@@ -48,15 +64,32 @@ describe('sync hooks and Argo CD sync waves', () => {
 
   const reconcile = (options = {}) => reconcileByName(fixture, 'hooks', 'default', options);
   const jobs = async () => (await store.list({ group: 'batch', kind: 'Job' })).items.map((j) => j.metadata.name).sort();
-  const configMaps = async () => (await store.list({ group: '', kind: 'ConfigMap' })).items.map((c) => c.metadata.name).sort();
+  const configMaps = async () =>
+    (await store.list({ group: '', kind: 'ConfigMap' })).items.map((c) => c.metadata.name).sort();
   const operation = async () => (await getApplication(store, 'hooks')).status!.operationState!;
   const finishJob = async (name: string, type: 'Complete' | 'Failed') => {
     const j = await store.get<KubeObject>({ group: 'batch', kind: 'Job', namespace: 'default', name });
-    await store.update({ ...j, status: { conditions: [{ type, status: 'True', ...(type === 'Failed' ? { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' } : {}) }] } });
+    await store.update({
+      ...j,
+      status: {
+        conditions: [
+          {
+            type,
+            status: 'True',
+            ...(type === 'Failed'
+              ? { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }
+              : {}),
+          },
+        ],
+      },
+    });
   };
   const backendHealthy = async () => {
     const d = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'backend' });
-    await store.update({ ...d, status: { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+    await store.update({
+      ...d,
+      status: { observedGeneration: d.metadata.generation, replicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+    });
   };
 
   it('PreSync before anything, waves in order, PostSync once healthy; delete policies; Skip never written', async () => {
@@ -69,7 +102,10 @@ describe('sync hooks and Argo CD sync waves', () => {
     const [pre] = await jobs();
     expect(pre).toMatch(/^upgrade-sql-schema-[a-z0-9]{5}$/);
     expect(await configMaps()).toEqual([]);
-    expect(await operation()).toMatchObject({ phase: 'Running', message: `applied 0 changes; 0/1 hooks done; waiting for PreSync hooks: Job/${pre}` });
+    expect(await operation()).toMatchObject({
+      phase: 'Running',
+      message: `applied 0 changes; 0/1 hooks done; waiting for PreSync hooks: Job/${pre}`,
+    });
     expect(await reconcile()).toMatchObject({ written: 0, running: true });
 
     // PreSync done: deleted (HookSucceeded); wave -1 (the ConfigMap), then wave 0, which waits for health.
@@ -86,7 +122,10 @@ describe('sync hooks and Argo CD sync waves', () => {
     expect(await reconcile()).toMatchObject({ written: 0 });
     const done = await operation();
     expect(done.phase).toBe('Succeeded');
-    expect(done.hooks!.map((h) => [h.phase, h.kind, h.state, h.deleted ?? false])).toEqual([['PreSync', 'Job', 'Succeeded', true], ['PostSync', 'Job', 'Succeeded', false]]);
+    expect(done.hooks!.map((h) => [h.phase, h.kind, h.state, h.deleted ?? false])).toEqual([
+      ['PreSync', 'Job', 'Succeeded', true],
+      ['PostSync', 'Job', 'Succeeded', false],
+    ]);
     const status = (await getApplication(store, 'hooks')).status!;
     expect(status.sync).toMatchObject({ status: 'Synced' });
     // Hooks are not desired state: the resources list and the next reconcile leave them alone.
@@ -114,7 +153,10 @@ describe('sync hooks and Argo CD sync waves', () => {
     const [pre] = await jobs();
     await finishJob(pre!, 'Failed');
     expect(await reconcile()).toMatchObject({ result: 'out-of-sync', written: 0 });
-    expect(await operation()).toMatchObject({ phase: 'Failed', message: `PreSync hook Job/${pre} failed: Job has reached the specified backoff limit` });
+    expect(await operation()).toMatchObject({
+      phase: 'Failed',
+      message: `PreSync hook Job/${pre} failed: Job has reached the specified backoff limit`,
+    });
     expect(await configMaps()).toEqual([]);
     expect((await jobs()).filter((j) => j.startsWith('cleanup-'))).toHaveLength(1);
     // Not retried by itself: the next poll leaves the failed operation as it is.
@@ -123,9 +165,21 @@ describe('sync hooks and Argo CD sync waves', () => {
   });
 
   it('generateName is for hooks only; hook annotations are checked', () => {
-    const plain = loadFile({ path: 'a.yaml', bytes: Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: x-\n') });
-    expect(plain.diagnostics.map((d) => d.message)).toEqual(['missing metadata.name (generateName is only for hooks, annotated argocd.argoproj.io/hook: a declarative sync needs a stable name to track the object)']);
-    const typo = loadFile({ path: 'b.yaml', bytes: Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    argocd.argoproj.io/hook: PreSynch\n') });
-    expect(typo.diagnostics.map((d) => `${d.reason} ${d.message}`)).toEqual(['InvalidValue unknown hook phase "PreSynch": one or more of PreSync, Sync, PostSync, SyncFail, Skip']);
+    const plain = loadFile({
+      path: 'a.yaml',
+      bytes: Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: x-\n'),
+    });
+    expect(plain.diagnostics.map((d) => d.message)).toEqual([
+      'missing metadata.name (generateName is only for hooks, annotated argocd.argoproj.io/hook: a declarative sync needs a stable name to track the object)',
+    ]);
+    const typo = loadFile({
+      path: 'b.yaml',
+      bytes: Buffer.from(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    argocd.argoproj.io/hook: PreSynch\n',
+      ),
+    });
+    expect(typo.diagnostics.map((d) => `${d.reason} ${d.message}`)).toEqual([
+      'InvalidValue unknown hook phase "PreSynch": one or more of PreSync, Sync, PostSync, SyncFail, Skip',
+    ]);
   });
 });

@@ -12,7 +12,10 @@ import { openStore, type KubeObject, type RevisionedStore } from '../../src/stor
 import { LiveView } from '../../src/sync/live.js';
 
 const cm = (name: string, app?: string): KubeObject => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...(app ? { labels: { [INSTANCE_LABEL]: app } } : {}) }, data: { v: '1' },
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default', ...(app ? { labels: { [INSTANCE_LABEL]: app } } : {}) },
+  data: { v: '1' },
 });
 const names = (objects: KubeObject[]) => objects.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort();
 
@@ -27,7 +30,8 @@ describe('live view', () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const fresh = async () => (await store.list({ group: '', kind: 'ConfigMap', labelSelector: `${INSTANCE_LABEL}=shop` })).items;
+  const fresh = async () =>
+    (await store.list({ group: '', kind: 'ConfigMap', labelSelector: `${INSTANCE_LABEL}=shop` })).items;
   /** How many lists the view made while reading (0: it caught up from the change stream). */
   const listsDuring = async (read: () => Promise<unknown>): Promise<number> => {
     const spy = vi.spyOn(store, 'list');

@@ -8,11 +8,20 @@ import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
 import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 import { type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
-import { closeSyncFixture, createApplication, getApplication, openSyncFixture, reconcileByName, type SyncFixture } from '../helpers/sync.js';
+import {
+  closeSyncFixture,
+  createApplication,
+  getApplication,
+  openSyncFixture,
+  reconcileByName,
+  type SyncFixture,
+} from '../helpers/sync.js';
 import { startStatusReceiver } from '../helpers/status-receiver.js';
 
-const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
-const deploy = (name: string, image: string, replicas = 2) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
+const cm = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const deploy = (name: string, image: string, replicas = 2) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: ${replicas}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n        - name: main\n          image: ${image}\n`;
 
 describe('sync engine', () => {
   let fixture: SyncFixture;
@@ -24,15 +33,21 @@ describe('sync engine', () => {
   });
   afterEach(() => closeSyncFixture(fixture));
 
-  const application = (name: string, spec: Partial<ApplicationObject['spec']> = {}) => createApplication(fixture, name, spec);
+  const application = (name: string, spec: Partial<ApplicationObject['spec']> = {}) =>
+    createApplication(fixture, name, spec);
   const reconcile = (name: string, options = {}) => reconcileByName(fixture, name, 'default', options);
-  const configMaps = async () => Object.fromEntries((await store.list({ group: '', kind: 'ConfigMap' })).items.map((o) => [o.metadata.name, (o as any).data.value]));
+  const configMaps = async () =>
+    Object.fromEntries(
+      (await store.list({ group: '', kind: 'ConfigMap' })).items.map((o) => [o.metadata.name, (o as any).data.value]),
+    );
   const app = (name: string) => getApplication(store, name);
   const managedRevisions = async () => {
     const all: string[] = [];
     for (const kind of ['ConfigMap', 'Deployment']) {
       const group = kind === 'Deployment' ? 'apps' : '';
-      all.push(...(await store.list({ group, kind })).items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`));
+      all.push(
+        ...(await store.list({ group, kind })).items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`),
+      );
     }
     return all.sort();
   };
@@ -45,7 +60,11 @@ describe('sync engine', () => {
     const a = await store.get({ group: '', kind: 'ConfigMap', namespace: 'default', name: 'a' });
     expect(a.metadata.labels).toEqual({ [INSTANCE_LABEL]: 'shop' });
     expect(a.metadata.annotations).toEqual({ [TRACKING_ANNOTATION]: 'default/shop:/ConfigMap:default/a' });
-    expect((await app('shop')).status).toMatchObject({ sync: { status: 'Synced', revision: first }, operationState: { phase: 'Succeeded' }, history: [{ id: 1, revision: first, message: 'first' }] });
+    expect((await app('shop')).status).toMatchObject({
+      sync: { status: 'Synced', revision: first },
+      operationState: { phase: 'Succeeded' },
+      history: [{ id: 1, revision: first, message: 'first' }],
+    });
     expect(await reconcile('shop')).toMatchObject({ result: 'unchanged', written: 0 });
 
     repo.write({ 'app/a.yaml': cm('a', '2'), 'app/b.yaml': cm('b', '1') });
@@ -76,34 +95,64 @@ describe('sync engine', () => {
     expect(await configMaps()).toEqual({ a: '1', b: '1' });
     const status = (await app('shop')).status!;
     expect(status.sync!.status).toBe('OutOfSync');
-    expect(status.conditions!.find((c) => c.type === 'OrphanedResourceWarning')!.message).toMatch(/^1 resource requires pruning: \/ConfigMap\/default\/b$/);
+    expect(status.conditions!.find((c) => c.type === 'OrphanedResourceWarning')!.message).toMatch(
+      /^1 resource requires pruning: \/ConfigMap\/default\/b$/,
+    );
   });
 
   it.each([
-    ['a YAML syntax error', 'app/bad.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n', /app\/bad\.yaml:\d+:\d+: error/],
-    ['a schema error', 'app/bad.yaml', deploy('bad', 'x:1', 'three' as unknown as number), /app\/bad\.yaml:6:3: error: spec\.replicas: expected integer/],
-    ['a duplicate object', 'app/dup.yaml', cm('a', '9'), /app\/dup\.yaml:1:1: error: ConfigMap default\/a is defined twice/],
-    ['an unsupported kind', 'app/sc.yaml', 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: x\n', /app\/sc\.yaml:2:1: error: kind: StorageClass \(storage.k8s.io\/v1\) is not supported/],
-    ['a Helm template', 'app/chart.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n', /app\/chart\.yaml:1:1: error: this looks like a Helm\/Go template/],
-  ])('%s writes no managed object, names file:line, and the next valid commit syncs', async (_, file, content, message) => {
-    repo.write({ 'app/a.yaml': cm('a', '1') });
-    repo.commit('good');
-    await application('shop');
-    await reconcile('shop');
-    const before = await managedRevisions();
-    repo.write({ 'app/a.yaml': cm('a', '2'), [file]: content });
-    const bad = repo.commit('bad');
-    expect(await reconcile('shop')).toMatchObject({ result: 'invalid', revision: bad, written: 0 });
-    expect(await managedRevisions()).toEqual(before);
-    const status = (await app('shop')).status!;
-    expect(status.sync).toEqual({ status: 'OutOfSync', revision: bad });
-    expect(status.conditions!.find((c) => c.type === 'ComparisonError')!.message).toMatch(message);
-    repo.write({ [file]: null });
-    repo.commit('fixed');
-    expect(await reconcile('shop')).toMatchObject({ result: 'synced' });
-    expect(await configMaps()).toEqual({ a: '2' });
-    expect((await app('shop')).status!.conditions!.some((c) => c.type === 'ComparisonError')).toBe(false);
-  });
+    [
+      'a YAML syntax error',
+      'app/bad.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n',
+      /app\/bad\.yaml:\d+:\d+: error/,
+    ],
+    [
+      'a schema error',
+      'app/bad.yaml',
+      deploy('bad', 'x:1', 'three' as unknown as number),
+      /app\/bad\.yaml:6:3: error: spec\.replicas: expected integer/,
+    ],
+    [
+      'a duplicate object',
+      'app/dup.yaml',
+      cm('a', '9'),
+      /app\/dup\.yaml:1:1: error: ConfigMap default\/a is defined twice/,
+    ],
+    [
+      'an unsupported kind',
+      'app/sc.yaml',
+      'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: x\n',
+      /app\/sc\.yaml:2:1: error: kind: StorageClass \(storage.k8s.io\/v1\) is not supported/,
+    ],
+    [
+      'a Helm template',
+      'app/chart.yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n',
+      /app\/chart\.yaml:1:1: error: this looks like a Helm\/Go template/,
+    ],
+  ])(
+    '%s writes no managed object, names file:line, and the next valid commit syncs',
+    async (_, file, content, message) => {
+      repo.write({ 'app/a.yaml': cm('a', '1') });
+      repo.commit('good');
+      await application('shop');
+      await reconcile('shop');
+      const before = await managedRevisions();
+      repo.write({ 'app/a.yaml': cm('a', '2'), [file]: content });
+      const bad = repo.commit('bad');
+      expect(await reconcile('shop')).toMatchObject({ result: 'invalid', revision: bad, written: 0 });
+      expect(await managedRevisions()).toEqual(before);
+      const status = (await app('shop')).status!;
+      expect(status.sync).toEqual({ status: 'OutOfSync', revision: bad });
+      expect(status.conditions!.find((c) => c.type === 'ComparisonError')!.message).toMatch(message);
+      repo.write({ [file]: null });
+      repo.commit('fixed');
+      expect(await reconcile('shop')).toMatchObject({ result: 'synced' });
+      expect(await configMaps()).toEqual({ a: '2' });
+      expect((await app('shop')).status!.conditions!.some((c) => c.type === 'ComparisonError')).toBe(false);
+    },
+  );
 
   it('self-heal reverts a change made outside Git; without it the app shows OutOfSync', async () => {
     repo.write({ 'app/a.yaml': cm('a', '1') });
@@ -119,7 +168,10 @@ describe('sync engine', () => {
     expect(await configMaps()).toEqual({ a: '1' });
 
     const plain = await app('healing');
-    await store.update({ ...plain, spec: { ...plain.spec, syncPolicy: { automated: { prune: true, selfHeal: false } } } });
+    await store.update({
+      ...plain,
+      spec: { ...plain.spec, syncPolicy: { automated: { prune: true, selfHeal: false } } },
+    });
     await edit();
     expect(await reconcile('healing')).toMatchObject({ result: 'out-of-sync', written: 0 });
     expect(await configMaps()).toEqual({ a: 'hand-edited' });
@@ -132,7 +184,9 @@ describe('sync engine', () => {
   it('ignoreDifferences keeps a field another writer owns (/spec/replicas)', async () => {
     repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25', 2) });
     repo.commit('first');
-    await application('scaled', { ignoreDifferences: [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }] });
+    await application('scaled', {
+      ignoreDifferences: [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }],
+    });
     await reconcile('scaled');
     const live = await store.get<KubeObject>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
     await store.update({ ...live, spec: { ...(live.spec as object), replicas: 7 } });
@@ -151,7 +205,9 @@ describe('sync engine', () => {
     await reconcile('one');
     await application('two');
     expect(await reconcile('two')).toMatchObject({ result: 'conflict', written: 0 });
-    expect((await app('two')).status!.conditions!.find((c) => c.type === 'SharedResourceError')!.message).toMatch(/managed by Application default\/one/);
+    expect((await app('two')).status!.conditions!.find((c) => c.type === 'SharedResourceError')!.message).toMatch(
+      /managed by Application default\/one/,
+    );
   });
 
   it('rollback pins an earlier commit and pauses auto-sync until a new commit lands, or resume', async () => {
@@ -175,7 +231,9 @@ describe('sync engine', () => {
     expect(await configMaps()).toEqual({ a: '1' }); // b, added after v1, is pruned
     let status = (await app('pinned')).status!;
     expect(status.rollback).toMatchObject({ revision: first, branchHead: second, state: 'Paused' });
-    expect(status.conditions!.find((c) => c.type === 'RollbackActive')!.message).toMatch(/paused until a new commit lands/);
+    expect(status.conditions!.find((c) => c.type === 'RollbackActive')!.message).toMatch(
+      /paused until a new commit lands/,
+    );
     expect(status.history!.at(-1)).toMatchObject({ revision: first, initiatedBy: 'rollback' });
     // Still pinned while the branch has not moved, whatever the poll.
     expect(await reconcile('pinned')).toMatchObject({ result: 'unchanged', revision: first });
@@ -214,9 +272,16 @@ describe('sync engine', () => {
     repo.write({ 'app/web.yaml': deploy('web', 'nginx:broken') });
     const bad = repo.commit('bad image');
     await reconcile('guarded');
-    await setStatus({ replicas: 2, updatedReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] });
+    await setStatus({
+      replicas: 2,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+    });
     await reconcile('guarded');
-    const image = async () => (await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })).spec.template.spec.containers[0].image;
+    const image = async () =>
+      (await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })).spec.template
+        .spec.containers[0].image;
     expect(await image()).toBe('nginx:1.25');
     const status = (await app('guarded')).status!;
     expect(status.history!.find((h) => h.revision === bad)!.outcome).toBe('Failed');
@@ -256,13 +321,29 @@ describe('sync engine', () => {
     try {
       // The token is for this receiver (plain http on loopback, said so in the Secret).
       const b64 = (v: string) => Buffer.from(v).toString('base64');
-      await store.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gh', namespace: 'default' }, data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') } });
+      await store.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'gh', namespace: 'default' },
+        data: { token: b64('ghp_test'), url: b64(`http://127.0.0.1:${port}/repos/o/r`), insecure: b64('true') },
+      });
       repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25') });
       const good = repo.commit('good');
-      await application('ledgered', { notify: { commitStatus: { url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`, tokenSecret: 'gh', context: 'berth/ledgered' } } } as never);
+      await application('ledgered', {
+        notify: {
+          commitStatus: {
+            url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`,
+            tokenSecret: 'gh',
+            context: 'berth/ledgered',
+          },
+        },
+      } as never);
       await reconcile('ledgered');
       const live = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
-      await store.update({ ...live, status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 } });
+      await store.update({
+        ...live,
+        status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+      });
       await reconcile('ledgered');
       repo.write({ 'app/bad.yaml': 'kind: ConfigMap\n' });
       const bad = repo.commit('bad');
@@ -270,9 +351,18 @@ describe('sync engine', () => {
       await reconcile('ledgered'); // no change: nothing posted again
 
       const ledger = (await app('ledgered')).status!.ledger!;
-      expect(ledger.map((e) => [e.revision, e.state])).toEqual([[good, 'success'], [bad, 'failure']]);
-      expect(ledger[0]).toMatchObject({ syncedAt: expect.any(String), healthyAt: expect.any(String), description: 'synced and healthy' });
-      expect(ledger[1]!.description).toMatch(/^invalid manifests: 1 error, first app\/bad\.yaml:1:1: error: missing apiVersion/);
+      expect(ledger.map((e) => [e.revision, e.state])).toEqual([
+        [good, 'success'],
+        [bad, 'failure'],
+      ]);
+      expect(ledger[0]).toMatchObject({
+        syncedAt: expect.any(String),
+        healthyAt: expect.any(String),
+        description: 'synced and healthy',
+      });
+      expect(ledger[1]!.description).toMatch(
+        /^invalid manifests: 1 error, first app\/bad\.yaml:1:1: error: missing apiVersion/,
+      );
       expect(posts.map((p) => [p.path, p.body.state])).toEqual([
         [`/repos/o/r/statuses/${good}`, 'pending'],
         [`/repos/o/r/statuses/${good}`, 'success'],
@@ -285,18 +375,26 @@ describe('sync engine', () => {
   });
 
   it('a later sync wave waits until the earlier waves are healthy, then the sync carries on', async () => {
-    const waved = (name: string, wave: number) => cm(name, 'x').replace(`name: ${name}`, `name: ${name}\n  annotations:\n    berth.dev/sync-wave: "${wave}"`);
+    const waved = (name: string, wave: number) =>
+      cm(name, 'x').replace(`name: ${name}`, `name: ${name}\n  annotations:\n    berth.dev/sync-wave: "${wave}"`);
     repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25'), 'app/after.yaml': waved('after', 1) });
     const commit = repo.commit('two waves');
     await application('waves');
     expect(await reconcile('waves')).toMatchObject({ result: 'out-of-sync', written: 1 });
     expect(await configMaps()).toEqual({});
     let status = (await app('waves')).status!;
-    expect(status.operationState).toMatchObject({ phase: 'Running', revision: commit, message: 'applied 1 change; waiting for wave 0 to be healthy: Deployment/web is Progressing' });
+    expect(status.operationState).toMatchObject({
+      phase: 'Running',
+      revision: commit,
+      message: 'applied 1 change; waiting for wave 0 to be healthy: Deployment/web is Progressing',
+    });
     expect(status.ledger!.at(-1)).toMatchObject({ state: 'pending' });
     expect(await reconcile('waves')).toMatchObject({ written: 0 }); // still waiting
     const live = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
-    await store.update({ ...live, status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 } });
+    await store.update({
+      ...live,
+      status: { observedGeneration: live.metadata.generation, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+    });
     expect(await reconcile('waves')).toMatchObject({ result: 'synced', written: 1 });
     expect(await configMaps()).toEqual({ after: 'x' });
     status = (await app('waves')).status!;
@@ -306,8 +404,16 @@ describe('sync engine', () => {
   });
 
   it('a source failure is a condition, and nothing is written', async () => {
-    await store.create<ApplicationObject>({ apiVersion: 'berth.dev/v1', kind: 'Application', metadata: { name: 'lost', namespace: 'default' }, spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } } });
+    await store.create<ApplicationObject>({
+      apiVersion: 'berth.dev/v1',
+      kind: 'Application',
+      metadata: { name: 'lost', namespace: 'default' },
+      spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } },
+    });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
-    expect((await app('lost')).status).toMatchObject({ sync: { status: 'Unknown' }, conditions: [{ type: 'SourceError', reason: 'RevisionNotFound' }] });
+    expect((await app('lost')).status).toMatchObject({
+      sync: { status: 'Unknown' },
+      conditions: [{ type: 'SourceError', reason: 'RevisionNotFound' }],
+    });
   });
 });

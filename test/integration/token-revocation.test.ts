@@ -26,7 +26,9 @@ describe('token revocation', () => {
     const { token, record } = await a.tokens.create({ role: 'readonly' });
     // Both servers have validated (and cached) it.
     for (const s of [a, b]) expect((await api(s, 'GET', '/api/v1/namespaces', { token })).status).toBe(200);
-    const revoked = await api(a, 'DELETE', `/api/v1/namespaces/berth-system/secrets/token-${record.id}`, { token: a.adminToken });
+    const revoked = await api(a, 'DELETE', `/api/v1/namespaces/berth-system/secrets/token-${record.id}`, {
+      token: a.adminToken,
+    });
     expect(revoked.status).toBe(200);
     const at = Date.now();
     expect((await api(a, 'GET', '/api/v1/namespaces', { token })).status).toBe(401);

@@ -1,7 +1,17 @@
 /** The stream protocols' pure parts: channel frames and exit Statuses (Kubernetes' wsstream), and SPDY/3 header blocks. */
 import { deflateSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ERROR, exitCodeOf, exitStatus, frame, parsePorts, parseResize, parseStreamRequest, portPrefix, streamQuery } from '../../src/api/channels.js';
+import {
+  ERROR,
+  exitCodeOf,
+  exitStatus,
+  frame,
+  parsePorts,
+  parseResize,
+  parseStreamRequest,
+  portPrefix,
+  streamQuery,
+} from '../../src/api/channels.js';
 import { SPDY3_DICTIONARY, decodeHeaderBlock, encodeHeaderBlock } from '../../src/agent/spdy.js';
 
 describe('channel frames', () => {
@@ -9,11 +19,15 @@ describe('channel frames', () => {
     expect([...frame(ERROR, 'x')]).toEqual([3, 120]);
     expect([...frame(255, Uint8Array.of(0))]).toEqual([255, 0]);
   });
-  it.each([[0], [1], [3], [126], [255]])('exit code %i survives the error channel\'s Status', (code) => {
+  it.each([[0], [1], [3], [126], [255]])("exit code %i survives the error channel's Status", (code) => {
     expect(exitCodeOf(exitStatus(code, ['sh', '-c', 'exit']))).toBe(code);
   });
   it('a non-zero exit is a NonZeroExitCode Status as kubectl reads it', () => {
-    expect(exitStatus(3, ['false'])).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } });
+    expect(exitStatus(3, ['false'])).toMatchObject({
+      status: 'Failure',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+    });
     expect(exitCodeOf({ status: 'Failure', reason: 'InternalError' })).toBeUndefined();
   });
   it.each([
@@ -24,10 +38,17 @@ describe('channel frames', () => {
   ])('resize %s', (text, want) => {
     expect(parseResize(Buffer.from(text))).toEqual(want);
   });
-  it('an exec query round-trips, with Kubernetes\' defaults', () => {
+  it("an exec query round-trips, with Kubernetes' defaults", () => {
     const q = new URLSearchParams('command=sh&command=-c&command=echo%20hi&container=web&stdin=true&tty=true');
     const r = parseStreamRequest(q);
-    expect(r).toEqual({ command: ['sh', '-c', 'echo hi'], container: 'web', stdin: true, stdout: true, stderr: true, tty: true });
+    expect(r).toEqual({
+      command: ['sh', '-c', 'echo hi'],
+      container: 'web',
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      tty: true,
+    });
     expect(parseStreamRequest(streamQuery(r))).toEqual(r);
   });
   it.each([
@@ -46,7 +67,7 @@ describe('channel frames', () => {
 });
 
 describe('SPDY/3 header blocks', () => {
-  it('the dictionary is SPDY/3\'s (1423 bytes, its well-known Adler-32)', () => {
+  it("the dictionary is SPDY/3's (1423 bytes, its well-known Adler-32)", () => {
     expect(SPDY3_DICTIONARY.length).toBe(1423);
     // zlib stores the dictionary's Adler-32 in the stream header (FDICT): Go's and Node's must agree.
     const compressed = deflateSync(encodeHeaderBlock({ a: 'b' }), { dictionary: SPDY3_DICTIONARY });

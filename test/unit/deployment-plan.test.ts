@@ -6,7 +6,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fenceposts, newReplicaCount, oldReplicaCounts, planDeployment, podTemplateHash, revisionOf, templatesEqual, type DeploymentAction } from '../../src/controllers/deployment/plan.js';
+import {
+  fenceposts,
+  newReplicaCount,
+  oldReplicaCounts,
+  planDeployment,
+  podTemplateHash,
+  revisionOf,
+  templatesEqual,
+  type DeploymentAction,
+} from '../../src/controllers/deployment/plan.js';
 import type { DeploymentObject, PodObject, ReplicaSetObject } from '../../src/controllers/objects.js';
 import { compareForDeletion } from '../../src/controllers/pods.js';
 import { claimPods, planReplicaSet, replicaSetStatus } from '../../src/controllers/replicaset/plan.js';
@@ -14,35 +23,64 @@ import { claimPods, planReplicaSet, replicaSetStatus } from '../../src/controlle
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(NOW + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function deployment(replicas: number, rollingUpdate: { maxSurge?: number | string; maxUnavailable?: number | string } = {}, image = 'web:2'): DeploymentObject {
+function deployment(
+  replicas: number,
+  rollingUpdate: { maxSurge?: number | string; maxUnavailable?: number | string } = {},
+  image = 'web:2',
+): DeploymentObject {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name: 'web', namespace: 'default', uid: 'd-uid', generation: 1 },
     spec: {
-      replicas, selector: { matchLabels: { app: 'web' } }, progressDeadlineSeconds: 600, revisionHistoryLimit: 10,
+      replicas,
+      selector: { matchLabels: { app: 'web' } },
+      progressDeadlineSeconds: 600,
+      revisionHistoryLimit: 10,
       strategy: { type: 'RollingUpdate', rollingUpdate },
       template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image }] } },
     },
   } as DeploymentObject;
 }
 
-function replicaSet(name: string, image: string, replicas: number, available: number, revision: number, ageS = 0): ReplicaSetObject {
+function replicaSet(
+  name: string,
+  image: string,
+  replicas: number,
+  available: number,
+  revision: number,
+  ageS = 0,
+): ReplicaSetObject {
   return {
-    apiVersion: 'apps/v1', kind: 'ReplicaSet',
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
     metadata: {
-      name, namespace: 'default', uid: `${name}-uid`, generation: 1, creationTimestamp: at(ageS),
+      name,
+      namespace: 'default',
+      uid: `${name}-uid`,
+      generation: 1,
+      creationTimestamp: at(ageS),
       annotations: { 'deployment.kubernetes.io/revision': String(revision) },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd-uid', controller: true }],
     },
     spec: {
-      replicas, selector: { matchLabels: { app: 'web', 'pod-template-hash': name } },
-      template: { metadata: { labels: { app: 'web', 'pod-template-hash': name } }, spec: { containers: [{ name: 'main', image }] } },
+      replicas,
+      selector: { matchLabels: { app: 'web', 'pod-template-hash': name } },
+      template: {
+        metadata: { labels: { app: 'web', 'pod-template-hash': name } },
+        spec: { containers: [{ name: 'main', image }] },
+      },
     },
     status: { replicas, readyReplicas: available, availableReplicas: available, observedGeneration: 1 },
   } as ReplicaSetObject;
 }
 
-const scales = (actions: DeploymentAction[]) => Object.fromEntries(actions.filter((a) => a.type === 'scale').map((a) => [(a as { name: string }).name, (a as { replicas: number }).replicas]));
+const scales = (actions: DeploymentAction[]) =>
+  Object.fromEntries(
+    actions
+      .filter((a) => a.type === 'scale')
+      .map((a) => [(a as { name: string }).name, (a as { replicas: number }).replicas]),
+  );
 
 describe('fenceposts: maxSurge rounds up, maxUnavailable rounds down', () => {
   it.each([
@@ -51,9 +89,12 @@ describe('fenceposts: maxSurge rounds up, maxUnavailable rounds down', () => {
     [4, '50%', '50%', 2, 2],
     [3, 0, 0, 0, 1], // both zero is invalid in Kubernetes; the controller keeps one unavailable
     [5, 2, '10%', 2, 0],
-  ])('replicas %i, maxSurge %s, maxUnavailable %s → surge %i, unavailable %i', (replicas, maxSurge, maxUnavailable, surge, unavailable) => {
-    expect(fenceposts(deployment(replicas, { maxSurge, maxUnavailable }))).toEqual({ surge, unavailable });
-  });
+  ])(
+    'replicas %i, maxSurge %s, maxUnavailable %s → surge %i, unavailable %i',
+    (replicas, maxSurge, maxUnavailable, surge, unavailable) => {
+      expect(fenceposts(deployment(replicas, { maxSurge, maxUnavailable }))).toEqual({ surge, unavailable });
+    },
+  );
 });
 
 describe('reconcileNewReplicaSet (rolling_test.go)', () => {
@@ -69,7 +110,12 @@ describe('reconcileNewReplicaSet (rolling_test.go)', () => {
 
   it('scales a new ReplicaSet above replicas down', () => {
     const d = deployment(2, { maxSurge: 0, maxUnavailable: 1 });
-    const plan = planDeployment({ deployment: d, replicaSets: [replicaSet('new', 'web:2', 3, 3, 2)], activePods: {}, now: NOW });
+    const plan = planDeployment({
+      deployment: d,
+      replicaSets: [replicaSet('new', 'web:2', 3, 3, 2)],
+      activePods: {},
+      now: NOW,
+    });
     expect(scales(plan.actions)).toEqual({ new: 2 });
   });
 });
@@ -82,10 +128,15 @@ describe('reconcileOldReplicaSets (rolling_test.go)', () => {
     [10, 2, 8, 8, 2, 0, 8],
     [10, 2, 10, 8, 0, 0, 8], // the 2 unhealthy old pods go first
     [10, 2, 5, 5, 5, 5, 3],
-  ])('replicas %i unavailable %i: old %i (%i available), new %i (%i available) → old %i', (replicas, unavailable, oldR, oldA, newR, newA, expected) => {
-    const counts = oldReplicaCounts(replicas, unavailable, replicaSet('new', 'web:2', newR, newA, 2), [replicaSet('old', 'web:1', oldR, oldA, 1, -60)]);
-    expect(counts.get('old')).toBe(expected);
-  });
+  ])(
+    'replicas %i unavailable %i: old %i (%i available), new %i (%i available) → old %i',
+    (replicas, unavailable, oldR, oldA, newR, newA, expected) => {
+      const counts = oldReplicaCounts(replicas, unavailable, replicaSet('new', 'web:2', newR, newA, 2), [
+        replicaSet('old', 'web:1', oldR, oldA, 1, -60),
+      ]);
+      expect(counts.get('old')).toBe(expected);
+    },
+  );
 });
 
 describe('planDeployment', () => {
@@ -99,7 +150,10 @@ describe('planDeployment', () => {
     expect(create.replicaSet.spec.selector.matchLabels).toEqual({ app: 'web', 'pod-template-hash': hash });
     expect(revisionOf(create.replicaSet)).toBe(1);
     expect(plan.revision).toBe('1');
-    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'NewReplicaSetCreated' });
+    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'NewReplicaSetCreated',
+    });
   });
 
   it('the hash ignores the pod-template-hash label and changes with collisionCount', () => {
@@ -112,8 +166,16 @@ describe('planDeployment', () => {
 
   it('an old ReplicaSet whose template comes back becomes the new one at the next revision', () => {
     const d = deployment(2, {}, 'web:1');
-    const plan = planDeployment({ deployment: d, replicaSets: [replicaSet('one', 'web:1', 0, 0, 1, -120), replicaSet('two', 'web:2', 2, 2, 2, -60)], activePods: {}, now: NOW });
-    const bump = plan.actions.find((a) => a.type === 'scale' && a.name === 'one') as Extract<DeploymentAction, { type: 'scale' }>;
+    const plan = planDeployment({
+      deployment: d,
+      replicaSets: [replicaSet('one', 'web:1', 0, 0, 1, -120), replicaSet('two', 'web:2', 2, 2, 2, -60)],
+      activePods: {},
+      now: NOW,
+    });
+    const bump = plan.actions.find((a) => a.type === 'scale' && a.name === 'one') as Extract<
+      DeploymentAction,
+      { type: 'scale' }
+    >;
     expect(bump.annotations['deployment.kubernetes.io/revision']).toBe('3');
     expect(bump.annotations['deployment.kubernetes.io/revision-history']).toBe('1');
     expect(plan.revision).toBe('3');
@@ -122,7 +184,11 @@ describe('planDeployment', () => {
   it('deletes old, scaled-down ReplicaSets beyond revisionHistoryLimit once complete, oldest revision first', () => {
     const d = deployment(1);
     d.spec.revisionHistoryLimit = 1;
-    const rss = [replicaSet('r1', 'web:0', 0, 0, 1, -300), replicaSet('r2', 'web:1', 0, 0, 2, -200), replicaSet('new', 'web:2', 1, 1, 3, -100)];
+    const rss = [
+      replicaSet('r1', 'web:0', 0, 0, 1, -300),
+      replicaSet('r2', 'web:1', 0, 0, 2, -200),
+      replicaSet('new', 'web:2', 1, 1, 3, -100),
+    ];
     const plan = planDeployment({ deployment: d, replicaSets: rss, activePods: {}, now: NOW });
     expect(plan.actions.filter((a) => a.type === 'delete')).toEqual([{ type: 'delete', name: 'r1' }]);
     expect(plan.status.conditions?.find((c) => c.type === 'Progressing')?.reason).toBe('NewReplicaSetAvailable');
@@ -131,23 +197,49 @@ describe('planDeployment', () => {
   it('a paused deployment makes no new ReplicaSet', () => {
     const d = deployment(2);
     d.spec.paused = true;
-    const plan = planDeployment({ deployment: d, replicaSets: [replicaSet('old', 'web:1', 2, 2, 1)], activePods: {}, now: NOW });
+    const plan = planDeployment({
+      deployment: d,
+      replicaSets: [replicaSet('old', 'web:1', 2, 2, 1)],
+      activePods: {},
+      now: NOW,
+    });
     expect(plan.actions.filter((a) => a.type === 'create')).toEqual([]);
-    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'Unknown', reason: 'DeploymentPaused' });
+    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'Unknown',
+      reason: 'DeploymentPaused',
+    });
   });
 
   it('reports ProgressDeadlineExceeded once no progress was made for progressDeadlineSeconds', () => {
     const d = deployment(2);
     d.spec.progressDeadlineSeconds = 60;
     d.status = {
-      replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2, observedGeneration: 1,
-      conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: '', lastUpdateTime: at(-61), lastTransitionTime: at(-61) }],
+      replicas: 3,
+      updatedReplicas: 1,
+      readyReplicas: 2,
+      availableReplicas: 2,
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'ReplicaSetUpdated',
+          message: '',
+          lastUpdateTime: at(-61),
+          lastTransitionTime: at(-61),
+        },
+      ],
     };
     const rss = [replicaSet('old', 'web:1', 2, 2, 1, -120), replicaSet('new', 'web:2', 1, 0, 2, -61)];
     rss[1]!.status = { replicas: 1, readyReplicas: 0, availableReplicas: 0, observedGeneration: 1 };
     const plan = planDeployment({ deployment: d, replicaSets: rss, activePods: {}, now: NOW });
-    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' });
-    expect(plan.events.some(([type, reason]) => type === 'Warning' && reason === 'ProgressDeadlineExceeded')).toBe(true);
+    expect(plan.status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+    });
+    expect(plan.events.some(([type, reason]) => type === 'Warning' && reason === 'ProgressDeadlineExceeded')).toBe(
+      true,
+    );
     // Before the deadline: not exceeded, and a requeue for when it would be.
     const early = planDeployment({ deployment: d, replicaSets: rss, activePods: {}, now: NOW - 2000 });
     expect(early.status.conditions?.find((c) => c.type === 'Progressing')?.status).toBe('True');
@@ -155,17 +247,41 @@ describe('planDeployment', () => {
   });
 });
 
-function pod(name: string, options: { ready?: boolean; node?: string; phase?: string; createdS?: number; readySinceS?: number; restarts?: number; labels?: Record<string, string>; owner?: string } = {}): PodObject {
+function pod(
+  name: string,
+  options: {
+    ready?: boolean;
+    node?: string;
+    phase?: string;
+    createdS?: number;
+    readySinceS?: number;
+    restarts?: number;
+    labels?: Record<string, string>;
+    owner?: string;
+  } = {},
+): PodObject {
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
-      name, namespace: 'default', creationTimestamp: at(options.createdS ?? 0), labels: options.labels ?? { app: 'web', 'pod-template-hash': 'rs' },
-      ...(options.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: options.owner, controller: true }] } : {}),
+      name,
+      namespace: 'default',
+      creationTimestamp: at(options.createdS ?? 0),
+      labels: options.labels ?? { app: 'web', 'pod-template-hash': 'rs' },
+      ...(options.owner
+        ? {
+            ownerReferences: [
+              { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: options.owner, controller: true },
+            ],
+          }
+        : {}),
     },
     spec: { containers: [{ name: 'main', image: 'web' }], ...(options.node ? { nodeName: options.node } : {}) },
     status: {
       phase: (options.phase ?? (options.ready ? 'Running' : 'Pending')) as 'Running',
-      conditions: options.ready ? [{ type: 'Ready', status: 'True', lastTransitionTime: at(options.readySinceS ?? 0) }] : [],
+      conditions: options.ready
+        ? [{ type: 'Ready', status: 'True', lastTransitionTime: at(options.readySinceS ?? 0) }]
+        : [],
       containerStatuses: [{ name: 'main', restartCount: options.restarts ?? 0 } as never],
     },
   } as PodObject;
@@ -181,14 +297,25 @@ describe('ReplicaSet planner', () => {
       pod('unscheduled', {}),
       pod('restarts', { ready: true, node: 'n', readySinceS: -100, restarts: 3 }),
     ];
-    expect([...pods].sort(compareForDeletion).map((p) => p.metadata.name)).toEqual(['unscheduled', 'pending-on-node', 'running-not-ready', 'ready-new', 'restarts', 'ready-old']);
+    expect([...pods].sort(compareForDeletion).map((p) => p.metadata.name)).toEqual([
+      'unscheduled',
+      'pending-on-node',
+      'running-not-ready',
+      'ready-new',
+      'restarts',
+      'ready-old',
+    ]);
   });
 
   it('creates what is missing and deletes the surplus', () => {
     const rs = replicaSet('rs', 'web', 3, 0, 1);
     expect(planReplicaSet(rs, [pod('a', { owner: 'rs-uid' })], NOW).create).toBe(2);
     const five = ['a', 'b', 'c', 'd', 'e'].map((n, i) => pod(n, { owner: 'rs-uid', ready: i < 3, node: 'n' }));
-    expect(planReplicaSet(rs, five, NOW).delete.map((p) => p.metadata.name).sort()).toEqual(['d', 'e']);
+    expect(
+      planReplicaSet(rs, five, NOW)
+        .delete.map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['d', 'e']);
   });
 
   it('adopts matching orphans, releases non-matching pods, leaves pods of other controllers', () => {
@@ -207,7 +334,10 @@ describe('ReplicaSet planner', () => {
   it('counts available only after minReadySeconds, and asks to be woken then', () => {
     const rs = replicaSet('rs', 'web', 2, 0, 1);
     rs.spec.minReadySeconds = 30;
-    const pods = [pod('a', { owner: 'rs-uid', ready: true, readySinceS: -40 }), pod('b', { owner: 'rs-uid', ready: true, readySinceS: -10 })];
+    const pods = [
+      pod('a', { owner: 'rs-uid', ready: true, readySinceS: -40 }),
+      pod('b', { owner: 'rs-uid', ready: true, readySinceS: -10 }),
+    ];
     const plan = planReplicaSet(rs, pods, NOW);
     expect(plan.status).toMatchObject({ replicas: 2, readyReplicas: 2, availableReplicas: 1 });
     expect(plan.requeueAfterMs).toBe(20_001);
@@ -238,8 +368,27 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
     now += 1000;
     const plan = planDeployment({ deployment: d, replicaSets: rss, activePods: {}, now });
     for (const a of plan.actions) {
-      if (a.type === 'create') rss.push({ ...a.replicaSet, metadata: { ...a.replicaSet.metadata, uid: `rs${serial++}`, creationTimestamp: new Date(now).toISOString(), generation: 1 }, status: {} });
-      else if (a.type === 'scale') rss = rss.map((rs) => (rs.metadata.name === a.name ? { ...rs, metadata: { ...rs.metadata, annotations: a.annotations }, spec: { ...rs.spec, replicas: a.replicas } } : rs));
+      if (a.type === 'create')
+        rss.push({
+          ...a.replicaSet,
+          metadata: {
+            ...a.replicaSet.metadata,
+            uid: `rs${serial++}`,
+            creationTimestamp: new Date(now).toISOString(),
+            generation: 1,
+          },
+          status: {},
+        });
+      else if (a.type === 'scale')
+        rss = rss.map((rs) =>
+          rs.metadata.name === a.name
+            ? {
+                ...rs,
+                metadata: { ...rs.metadata, annotations: a.annotations },
+                spec: { ...rs.spec, replicas: a.replicas },
+              }
+            : rs,
+        );
       else rss = rss.filter((rs) => rs.metadata.name !== a.name);
     }
     d.status = plan.status;
@@ -249,12 +398,28 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
       const gone = new Set(rsPlan.delete.map((p) => p.metadata.name));
       pods = pods.filter((p) => !gone.has(p.metadata.name));
       for (let i = 0; i < rsPlan.create; i++) {
-        const p = pod(`p${serial++}`, { createdS: (now - NOW) / 1000, labels: rs.spec.template!.metadata!.labels as Record<string, string> });
-        p.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid!, controller: true }];
+        const p = pod(`p${serial++}`, {
+          createdS: (now - NOW) / 1000,
+          labels: rs.spec.template!.metadata!.labels as Record<string, string>,
+        });
+        p.metadata.ownerReferences = [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: rs.metadata.name,
+            uid: rs.metadata.uid!,
+            controller: true,
+          },
+        ];
         pods.push(p);
       }
     }
-    for (const rs of rss) rs.status = replicaSetStatus(rs, pods.filter((p) => p.metadata.ownerReferences?.[0]?.uid === rs.metadata.uid), now);
+    for (const rs of rss)
+      rs.status = replicaSetStatus(
+        rs,
+        pods.filter((p) => p.metadata.ownerReferences?.[0]?.uid === rs.metadata.uid),
+        now,
+      );
     if (checkInvariants) {
       const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready')).length;
       if (pods.length > replicas + surge) violations.push(`${pods.length} pods > ${replicas}+${surge}`);
@@ -262,11 +427,21 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
     }
   };
   const readyUp = (p: number): void => {
-    for (const x of pods) if (!x.status?.conditions?.length && random() < p) x.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(now).toISOString() }] };
+    for (const x of pods)
+      if (!x.status?.conditions?.length && random() < p)
+        x.status = {
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date(now).toISOString() }],
+        };
   };
   const complete = () => {
     const s = d.status ?? {};
-    return s.updatedReplicas === replicas && s.replicas === replicas && s.availableReplicas === replicas && rss.every((rs) => (rs.spec.replicas ?? 0) === 0 || templatesEqual(rs.spec.template, d.spec.template));
+    return (
+      s.updatedReplicas === replicas &&
+      s.replicas === replicas &&
+      s.availableReplicas === replicas &&
+      rss.every((rs) => (rs.spec.replicas ?? 0) === 0 || templatesEqual(rs.spec.template, d.spec.template))
+    );
   };
   return {
     /** Brings revision 1 up fully ready, then rolls to web:2 under random readiness. */
@@ -275,7 +450,10 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
         step(false);
         readyUp(1);
       }
-      d.spec.template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'web:2' }] } };
+      d.spec.template = {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'main', image: 'web:2' }] },
+      };
       d.metadata.generation = 2;
       let steps = 0;
       for (; steps < 2000 && !complete(); steps++) {
@@ -288,15 +466,29 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
 }
 
 describe('rollout property', () => {
-  const intOrPercent = (max: number) => fc.oneof(fc.integer({ min: 0, max }), fc.integer({ min: 0, max: 100 }).map((n) => `${n}%`));
+  const intOrPercent = (max: number) =>
+    fc.oneof(
+      fc.integer({ min: 0, max }),
+      fc.integer({ min: 0, max: 100 }).map((n) => `${n}%`),
+    );
   it('never exceeds replicas+surge, never drops below replicas−unavailable, and completes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 25 }), intOrPercent(6), intOrPercent(6), fc.integer(), (replicas, maxSurge, maxUnavailable, seed) => {
-        const result = simulate(replicas, maxSurge, maxUnavailable, seed).run();
-        expect(result.violations).toEqual([]);
-        expect(result.complete).toBe(true);
-        expect(result.pods.every((p) => p.metadata.labels?.['pod-template-hash'] && p.metadata.ownerReferences?.length === 1)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 25 }),
+        intOrPercent(6),
+        intOrPercent(6),
+        fc.integer(),
+        (replicas, maxSurge, maxUnavailable, seed) => {
+          const result = simulate(replicas, maxSurge, maxUnavailable, seed).run();
+          expect(result.violations).toEqual([]);
+          expect(result.complete).toBe(true);
+          expect(
+            result.pods.every(
+              (p) => p.metadata.labels?.['pod-template-hash'] && p.metadata.ownerReferences?.length === 1,
+            ),
+          ).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });

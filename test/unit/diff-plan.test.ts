@@ -1,22 +1,50 @@
 import { describe, expect, it } from 'vitest';
 import { prepareCreate, prepareUpdate } from '../../src/api/lifecycle.js';
-import { canonicalJson, ComparisonCache, normalizeForDiff, plan, withTracking, TRACKING_ANNOTATION, type ObjectLike } from '../../src/diff/index.js';
+import {
+  canonicalJson,
+  ComparisonCache,
+  normalizeForDiff,
+  plan,
+  withTracking,
+  TRACKING_ANNOTATION,
+  type ObjectLike,
+} from '../../src/diff/index.js';
 
 const app = { namespace: 'berth-system', name: 'shop' };
-const cm = (name: string, data: Record<string, string> = {}, extra: Partial<ObjectLike['metadata']> = {}): ObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...extra }, data });
-const deploy = (name: string, replicas = 1): ObjectLike => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' }, spec: { replicas, template: { spec: { containers: [{ name: 'c', image: 'x:1' }] } } } });
+const cm = (
+  name: string,
+  data: Record<string, string> = {},
+  extra: Partial<ObjectLike['metadata']> = {},
+): ObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...extra }, data });
+const deploy = (name: string, replicas = 1): ObjectLike => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: 'default' },
+  spec: { replicas, template: { spec: { containers: [{ name: 'c', image: 'x:1' }] } } },
+});
 const ns = (name: string): ObjectLike => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 /** A live copy as the server returns it: tracked, with server fields and status. */
 const live = (o: ObjectLike, owner = app): ObjectLike => {
   const t = withTracking(owner, o);
-  return { ...t, metadata: { ...t.metadata, resourceVersion: '7', ...{ uid: 'u', creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 } }, status: { observed: true } };
+  return {
+    ...t,
+    metadata: {
+      ...t.metadata,
+      resourceVersion: '7',
+      ...{ uid: 'u', creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 },
+    },
+    status: { observed: true },
+  };
 };
-const summary = (p: ReturnType<typeof plan>) => p.waves.map((w) => `${w.wave}: ${w.actions.map((a) => `${a.type} ${a.key}`).join(', ')}`);
+const summary = (p: ReturnType<typeof plan>) =>
+  p.waves.map((w) => `${w.wave}: ${w.actions.map((a) => `${a.type} ${a.key}`).join(', ')}`);
 
 describe('sync plan', () => {
   it('creates what is missing, in kind order, with the tracking label and annotation', () => {
     const p = plan(app, [deploy('web'), cm('cfg'), ns('team')], [], { prune: true });
-    expect(summary(p)).toEqual(['0: create /Namespace//team, create /ConfigMap/default/cfg, create apps/Deployment/default/web']);
+    expect(summary(p)).toEqual([
+      '0: create /Namespace//team, create /ConfigMap/default/cfg, create apps/Deployment/default/web',
+    ]);
     const created = p.waves[0]!.actions[2]!;
     expect(created.type === 'create' && created.desired.metadata).toMatchObject({
       labels: { 'app.berth.dev/instance': 'shop' },
@@ -49,7 +77,9 @@ describe('sync plan', () => {
   it('honours ignoreDifferences: an ignored field neither counts nor gets reset', () => {
     const liveDeploy = live(deploy('web', 5));
     const rules = [{ group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] }];
-    expect(plan(app, [deploy('web', 1)], [liveDeploy], { prune: true, ignoreDifferences: rules }).unchanged).toEqual(['apps/Deployment/default/web']);
+    expect(plan(app, [deploy('web', 1)], [liveDeploy], { prune: true, ignoreDifferences: rules }).unchanged).toEqual([
+      'apps/Deployment/default/web',
+    ]);
     const changed = deploy('web', 1);
     (changed.spec as any).template.spec.containers[0].image = 'x:2';
     const p = plan(app, [changed], [liveDeploy], { prune: true, ignoreDifferences: rules });
@@ -99,12 +129,27 @@ describe('comparison cache', () => {
 
   it('what a write adds (identity, generation, status) is what normalization removes, so a written form is its source form', () => {
     const now = new Date('2026-11-22T00:00:00Z');
-    for (const d of [cm('a', { x: '1' }), deploy('web', 3), ns('team'), { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'default' }, spec: { template: { spec: { containers: [] } } } } as ObjectLike]) {
+    for (const d of [
+      cm('a', { x: '1' }),
+      deploy('web', 3),
+      ns('team'),
+      {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'j', namespace: 'default' },
+        spec: { template: { spec: { containers: [] } } },
+      } as ObjectLike,
+    ]) {
       const tracked = withTracking(app, d);
       const form = canonicalJson(normalizeForDiff(tracked));
       const created = prepareCreate(structuredClone(tracked) as never, now, 'uid-1') as ObjectLike;
-      expect(canonicalJson(normalizeForDiff({ ...created, metadata: { ...created.metadata, resourceVersion: '3' } }))).toBe(form);
-      const updated = prepareUpdate({ ...created, metadata: { ...created.metadata, resourceVersion: '3' } } as never, structuredClone(tracked) as never) as ObjectLike;
+      expect(
+        canonicalJson(normalizeForDiff({ ...created, metadata: { ...created.metadata, resourceVersion: '3' } })),
+      ).toBe(form);
+      const updated = prepareUpdate(
+        { ...created, metadata: { ...created.metadata, resourceVersion: '3' } } as never,
+        structuredClone(tracked) as never,
+      ) as ObjectLike;
       expect(canonicalJson(normalizeForDiff(updated))).toBe(form);
     }
   });

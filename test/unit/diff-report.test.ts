@@ -3,14 +3,31 @@ import { diffReport, plan, renderMarkdown, renderText, withTracking, type Object
 
 const app = { namespace: 'default', name: 'shop' };
 const live = (o: ObjectLike): ObjectLike => ({ ...withTracking(app, o), status: {} });
-const cm = (name: string, data: Record<string, string>): ObjectLike => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data });
-const secret = (data: Record<string, string>): ObjectLike => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, data, type: 'Opaque' } as ObjectLike);
+const cm = (name: string, data: Record<string, string>): ObjectLike => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default' },
+  data,
+});
+const secret = (data: Record<string, string>): ObjectLike =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'db', namespace: 'default' },
+    data,
+    type: 'Opaque',
+  }) as ObjectLike;
 
 describe('diff report', () => {
   it('shows created, changed (unified, with skipped lines between hunks) and pruned objects', () => {
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${String(i).padStart(2, '0')}`, `v${i}`]));
     const changed = { ...many, k01: 'CHANGED', k38: 'CHANGED' };
-    const r = diffReport(plan(app, [cm('big', changed), cm('new', { a: '1' })], [live(cm('big', many)), live(cm('gone', { x: '1' }))], { prune: true }), 'abcdef1234');
+    const r = diffReport(
+      plan(app, [cm('big', changed), cm('new', { a: '1' })], [live(cm('big', many)), live(cm('gone', { x: '1' }))], {
+        prune: true,
+      }),
+      'abcdef1234',
+    );
     expect(r.created.map((e) => e.name)).toEqual(['new']);
     expect(r.pruned.map((e) => e.name)).toEqual(['gone']);
     expect(r.changed).toHaveLength(1);
@@ -27,18 +44,25 @@ describe('diff report', () => {
   });
 
   it('never shows Secret values: *** and, where one changed, *** (before) / *** (after)', () => {
-    const before = { user: Buffer.from('admin').toString('base64'), password: Buffer.from('old-s3cret').toString('base64') };
+    const before = {
+      user: Buffer.from('admin').toString('base64'),
+      password: Buffer.from('old-s3cret').toString('base64'),
+    };
     const after = { user: before.user, password: Buffer.from('new-s3cret').toString('base64') };
     const r = diffReport(plan(app, [secret(after)], [live(secret(before))], { prune: true }), 'abc1234');
     const text = renderText(r) + renderMarkdown(r, 'shop') + JSON.stringify(r);
-    for (const v of [...Object.values(before), ...Object.values(after), 'old-s3cret', 'new-s3cret', 'admin']) expect(text.includes(v)).toBe(false);
+    for (const v of [...Object.values(before), ...Object.values(after), 'old-s3cret', 'new-s3cret', 'admin'])
+      expect(text.includes(v)).toBe(false);
     expect(r.changed[0]!.diff).toMatch(/^-\s+password: "\*\*\* \(before\)"$/m);
     expect(r.changed[0]!.diff).toMatch(/^\+\s+password: "\*\*\* \(after\)"$/m);
     expect(r.changed[0]!.diff).toMatch(/^ {3}user: "\*\*\*"$/m); // unchanged: context, masked
   });
 
   it('says so when there is no difference', () => {
-    const r = diffReport(plan(app, [cm('same', { a: '1' })], [live(cm('same', { a: '1' }))], { prune: true }), 'abc1234');
+    const r = diffReport(
+      plan(app, [cm('same', { a: '1' })], [live(cm('same', { a: '1' }))], { prune: true }),
+      'abc1234',
+    );
     expect(renderText(r)).toBe('no differences at abc1234\n');
   });
 });

@@ -26,7 +26,53 @@ function files(dir: string): string[] {
   });
 }
 
-const TOKENS = ['apiVersion: ', 'kind: ', 'metadata:', 'name: ', 'spec:', '  ', '- ', '---\n', '\n', ': ', '{', '}', '[', ']', ',', '&a ', '*a', '<<: ', '!!str ', '"', "'", '|', '>', '#', '0644', 'yes', '~', 'null', 'Deployment', 'apps/v1', 'v1', 'Service', 'Ingress', 'containers:', 'image: x', '{{ .x }}', '\t', '\u0000', '%YAML 1.1\n', '...\n', '? ', 'replicas: ', '-1', '1e999', '9'.repeat(30)];
+const TOKENS = [
+  'apiVersion: ',
+  'kind: ',
+  'metadata:',
+  'name: ',
+  'spec:',
+  '  ',
+  '- ',
+  '---\n',
+  '\n',
+  ': ',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '&a ',
+  '*a',
+  '<<: ',
+  '!!str ',
+  '"',
+  "'",
+  '|',
+  '>',
+  '#',
+  '0644',
+  'yes',
+  '~',
+  'null',
+  'Deployment',
+  'apps/v1',
+  'v1',
+  'Service',
+  'Ingress',
+  'containers:',
+  'image: x',
+  '{{ .x }}',
+  '\t',
+  '\u0000',
+  '%YAML 1.1\n',
+  '...\n',
+  '? ',
+  'replicas: ',
+  '-1',
+  '1e999',
+  '9'.repeat(30),
+];
 
 describe('loader fuzzing', () => {
   it('never throws on 10,000 random and mutated inputs', () => {
@@ -62,7 +108,9 @@ describe('loader fuzzing', () => {
       try {
         result = loadFile({ path: `fuzz-${i}.yaml`, bytes }, { strict: i % 2 === 0, defaultNamespace: 'default' });
       } catch (e) {
-        throw new Error(`input ${i} threw: ${(e as Error).stack}\n--- input ---\n${bytes.toString('utf8').slice(0, 2000)}`);
+        throw new Error(
+          `input ${i} threw: ${(e as Error).stack}\n--- input ---\n${bytes.toString('utf8').slice(0, 2000)}`,
+        );
       }
       for (const d of result.diagnostics) {
         diagnostics++;

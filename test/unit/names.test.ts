@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { dns1035Label, dns1123Label, dns1123Subdomain, ianaServiceName, labelValue, qualifiedName } from '../../src/api/index.js';
+import {
+  dns1035Label,
+  dns1123Label,
+  dns1123Subdomain,
+  ianaServiceName,
+  labelValue,
+  qualifiedName,
+} from '../../src/api/index.js';
 
 const table: [string, (v: string) => string[], string, boolean][] = [
   ['dns1123Label', dns1123Label, 'my-name', true],

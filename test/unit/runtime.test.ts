@@ -9,7 +9,15 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareCreate } from '../../src/api/lifecycle.js';
 import { BerthError } from '../../src/api/errors.js';
-import { ControllerManager, EventBroadcaster, EventRecorder, Informer, InformerFactory, WorkQueue, type EventSink } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  Informer,
+  InformerFactory,
+  WorkQueue,
+  type EventSink,
+} from '../../src/runtime/index.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 
 describe('WorkQueue', () => {
@@ -32,7 +40,9 @@ describe('WorkQueue', () => {
 
   it('backs off per key exponentially and starts over after forget', () => {
     const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
-    expect([q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k')]).toEqual([10, 20, 40, 50]);
+    expect([q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k')]).toEqual([
+      10, 20, 40, 50,
+    ]);
     expect(q.addRateLimited('other')).toBe(10);
     q.forget('k');
     expect(q.addRateLimited('k')).toBe(10);
@@ -51,9 +61,21 @@ describe('WorkQueue', () => {
   });
 });
 
-const cm = (name: string, owner?: string): KubeObject => prepareCreate({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: owner }] } : {}) }, data: {},
-}, new Date(), `${name}-uid`);
+const cm = (name: string, owner?: string): KubeObject =>
+  prepareCreate(
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        namespace: 'default',
+        ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o', uid: owner }] } : {}),
+      },
+      data: {},
+    },
+    new Date(),
+    `${name}-uid`,
+  );
 
 describe('Informer (SQLite store)', () => {
   let dir: string;
@@ -69,7 +91,7 @@ describe('Informer (SQLite store)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists, follows the watch, indexes owners, and waitFor resolves at a write\'s revision', async () => {
+  it("lists, follows the watch, indexes owners, and waitFor resolves at a write's revision", async () => {
     await store.create(cm('a'));
     const informer = new Informer(store, { group: '', kind: 'ConfigMap' });
     const seen: string[] = [];
@@ -113,7 +135,12 @@ describe('Informer (SQLite store)', () => {
     const after = await store.create(cm('after'));
     await informer.waitFor(Number(after.metadata.resourceVersion));
     expect(lists).toBe(2);
-    expect(informer.list('default').map((o) => o.metadata.name).sort()).toEqual(['after', 'keep', 'new']);
+    expect(
+      informer
+        .list('default')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['after', 'keep', 'new']);
     expect(seen.slice(0, 2)).toEqual(['ADDED drop', 'ADDED keep']); // a list comes in key order
     expect(seen.slice(2).sort()).toEqual(['ADDED after', 'ADDED new', 'DELETED drop']);
     local.abort();
@@ -131,14 +158,17 @@ describe('ControllerManager', () => {
       let running = 0;
       let overlap = false;
       const controller = {
-        name: 'test', workers: 4,
-        watch: (enqueue: (k: string) => void, f: InformerFactory) => f.for({ group: '', kind: 'ConfigMap' }).on((e) => enqueue(e.object.metadata.name)),
+        name: 'test',
+        workers: 4,
+        watch: (enqueue: (k: string) => void, f: InformerFactory) =>
+          f.for({ group: '', kind: 'ConfigMap' }).on((e) => enqueue(e.object.metadata.name)),
         async reconcile(key: string) {
           if (running++ > 0 && key === 'flaky') overlap = true;
           calls.push(key);
           await new Promise((r) => setTimeout(r, 5));
           running--;
-          if (key === 'flaky' && calls.filter((c) => c === 'flaky').length < 3) throw new BerthError('Unavailable', 'not yet');
+          if (key === 'flaky' && calls.filter((c) => c === 'flaky').length < 3)
+            throw new BerthError('Unavailable', 'not yet');
           return {};
         },
       };
@@ -147,7 +177,8 @@ describe('ControllerManager', () => {
       const done = manager.start(abort.signal);
       await store.create(cm('flaky'));
       const deadline = Date.now() + 5000;
-      while (calls.filter((c) => c === 'flaky').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (calls.filter((c) => c === 'flaky').length < 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
       expect(calls.filter((c) => c === 'flaky')).toHaveLength(3);
       expect(overlap).toBe(false);
       abort.abort();
@@ -160,7 +191,7 @@ describe('ControllerManager', () => {
 });
 
 describe('EventBroadcaster', () => {
-  it('writes off the caller\'s path, counts repeats into one event, and combines more than 10 similar messages', async () => {
+  it("writes off the caller's path, counts repeats into one event, and combines more than 10 similar messages", async () => {
     const stored = new Map<string, any>();
     const sink: EventSink = {
       get: async (_ns, name) => stored.get(name),
@@ -171,14 +202,23 @@ describe('EventBroadcaster', () => {
     };
     const events = new EventBroadcaster(new EventRecorder(sink, { component: 'test' }));
     const about = { kind: 'ReplicaSet', namespace: 'default', name: 'web-1', uid: 'u' };
-    for (let i = 0; i < 30; i++) events.emit({ involvedObject: about, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: web-1-${i}` });
-    for (let i = 0; i < 3; i++) events.emit({ involvedObject: about, type: 'Normal', reason: 'SuccessfulDelete', message: 'Deleted pod: x' });
+    for (let i = 0; i < 30; i++)
+      events.emit({
+        involvedObject: about,
+        type: 'Normal',
+        reason: 'SuccessfulCreate',
+        message: `Created pod: web-1-${i}`,
+      });
+    for (let i = 0; i < 3; i++)
+      events.emit({ involvedObject: about, type: 'Normal', reason: 'SuccessfulDelete', message: 'Deleted pod: x' });
     await events.flush();
     const all = [...stored.values()];
     expect(all.filter((e) => e.reason === 'SuccessfulCreate' && !e.message.startsWith('(combined'))).toHaveLength(10);
     // One combined Event, counted, carrying the latest message (client-go's aggregator), not the reason.
     const combined = all.filter((e) => e.message.startsWith('(combined from similar events): '));
-    expect(combined.map((e) => [e.message, e.count])).toEqual([['(combined from similar events): Created pod: web-1-29', 20]]);
+    expect(combined.map((e) => [e.message, e.count])).toEqual([
+      ['(combined from similar events): Created pod: web-1-29', 20],
+    ]);
     expect(all.find((e) => e.reason === 'SuccessfulDelete')?.count).toBe(3);
   });
 });

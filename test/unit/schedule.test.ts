@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { isTimeZone, scheduleProblem } from '../../src/manifest/schedule.js';
 
 describe('CronJob schedules, as Kubernetes accepts them', () => {
-  it.each(['*/5 * * * *', '0 3 * * *', '0 0 * * 1-5', '0 0 * * MON', '15 2 ? * *', '@hourly', '@daily', '@every 1h30m', ' 0 0 1 1 * '])('accepts %j', (s) => {
+  it.each([
+    '*/5 * * * *',
+    '0 3 * * *',
+    '0 0 * * 1-5',
+    '0 0 * * MON',
+    '15 2 ? * *',
+    '@hourly',
+    '@daily',
+    '@every 1h30m',
+    ' 0 0 1 1 * ',
+  ])('accepts %j', (s) => {
     expect(scheduleProblem(s)).toBeUndefined();
   });
   it.each<[string, RegExp]>([

@@ -35,13 +35,21 @@ describe('selectors beyond the vectors', () => {
     expect(() => parseSelector(input)).toThrow();
   });
   it('reads the object form as LabelSelectorAsSelector does', () => {
-    const sel = selectorFromObject({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['fe', 'be'] }, { key: 'canary', operator: 'DoesNotExist' }] });
+    const sel = selectorFromObject({
+      matchLabels: { app: 'web' },
+      matchExpressions: [
+        { key: 'tier', operator: 'In', values: ['fe', 'be'] },
+        { key: 'canary', operator: 'DoesNotExist' },
+      ],
+    });
     expect(sel.toString()).toBe('app=web,!canary,tier in (be,fe)');
     expect(sel.matches({ app: 'web', tier: 'fe' })).toBe(true);
     expect(sel.matches({ app: 'web', tier: 'fe', canary: 'x' })).toBe(false);
     expect(selectorFromObject({}).matches({ any: 'thing' })).toBe(true);
     expect(selectorFromObject(null).matches({})).toBe(false);
-    expect(() => selectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })).toThrow(/not a valid label selector operator/);
+    expect(() => selectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] })).toThrow(
+      /not a valid label selector operator/,
+    );
   });
 });
 

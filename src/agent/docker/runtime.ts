@@ -10,12 +10,26 @@
  */
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { ContainerRuntime, ContainerSpec, ExecResult, ExecSession, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import type {
+  ContainerRuntime,
+  ContainerSpec,
+  ExecResult,
+  ExecSession,
+  LogOptions,
+  PortBinding,
+  RuntimeContainer,
+} from '../runtime.js';
 import { StartError } from '../runtime.js';
 
 const LABEL = {
-  node: 'berth.dev/node', pod: 'berth.dev/pod-uid', podName: 'berth.dev/pod-name', namespace: 'berth.dev/namespace',
-  container: 'berth.dev/container', restart: 'berth.dev/restart-count', ports: 'berth.dev/ports', sandbox: 'berth.dev/sandbox',
+  node: 'berth.dev/node',
+  pod: 'berth.dev/pod-uid',
+  podName: 'berth.dev/pod-name',
+  namespace: 'berth.dev/namespace',
+  container: 'berth.dev/container',
+  restart: 'berth.dev/restart-count',
+  ports: 'berth.dev/ports',
+  sandbox: 'berth.dev/sandbox',
 } as const;
 
 export interface DockerRuntimeOptions {
@@ -53,7 +67,9 @@ export class DockerRuntime implements ContainerRuntime {
   async bridgeGateway(): Promise<string | undefined> {
     try {
       const bridge = await this.docker.getNetwork('bridge').inspect();
-      return (bridge.IPAM?.Config ?? []).map((c: { Gateway?: string }) => c.Gateway).find((g: string | undefined) => g && !g.includes(':'));
+      return (bridge.IPAM?.Config ?? [])
+        .map((c: { Gateway?: string }) => c.Gateway)
+        .find((g: string | undefined) => g && !g.includes(':'));
     } catch {
       return undefined;
     }
@@ -64,18 +80,34 @@ export class DockerRuntime implements ContainerRuntime {
     return undefined;
   }
 
-  private async ensureImage(image: string, policy: ContainerSpec['imagePullPolicy'], progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<void> {
-    const present = await this.docker.getImage(image).inspect().then(() => true, () => false);
+  private async ensureImage(
+    image: string,
+    policy: ContainerSpec['imagePullPolicy'],
+    progress?: (reason: 'Pulling' | 'Pulled', message: string) => void,
+  ): Promise<void> {
+    const present = await this.docker
+      .getImage(image)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
     const pull = policy === 'Always' || (!present && policy !== 'Never');
     if (!pull) {
-      if (!present) throw new StartError('ErrImageNeverPull', `container image "${image}" is not present with pull policy of Never`);
+      if (!present)
+        throw new StartError(
+          'ErrImageNeverPull',
+          `container image "${image}" is not present with pull policy of Never`,
+        );
       return;
     }
     const t = Date.now();
     progress?.('Pulling', `Pulling image "${image}"`);
     try {
       const stream = await this.docker.pull(image);
-      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
+      );
       progress?.('Pulled', `Successfully pulled image "${image}" in ${((Date.now() - t) / 1000).toFixed(1)}s`);
     } catch (e) {
       // Always with the image present: use what is there when the registry cannot be reached.
@@ -85,7 +117,10 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** What publishes the pod's ports on the node's address. */
-  private publishing(ports: PortBinding[], address: string): { ExposedPorts: Record<string, object>; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> } {
+  private publishing(
+    ports: PortBinding[],
+    address: string,
+  ): { ExposedPorts: Record<string, object>; PortBindings: Record<string, { HostIp: string; HostPort: string }[]> } {
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of ports) {
@@ -97,7 +132,10 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   private async sandbox(spec: ContainerSpec): Promise<Docker.Container> {
-    const existing = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${spec.podUid}`, `${LABEL.sandbox}=true`] } });
+    const existing = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL.pod}=${spec.podUid}`, `${LABEL.sandbox}=true`] },
+    });
     const found = existing[0];
     if (found) {
       const c = this.docker.getContainer(found.Id);
@@ -108,15 +146,27 @@ export class DockerRuntime implements ContainerRuntime {
     const { ExposedPorts, PortBindings } = this.publishing(spec.podPorts, spec.address);
     const c = await this.docker.createContainer({
       name: `berth-sandbox-${spec.namespace}-${spec.podName}-${spec.podUid.slice(0, 8)}`,
-      Image: this.o.sandboxImage, Cmd: ['sleep', '2147483647'], Hostname: spec.podName, ExposedPorts,
-      Labels: { [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace, [LABEL.sandbox]: 'true' },
+      Image: this.o.sandboxImage,
+      Cmd: ['sleep', '2147483647'],
+      Hostname: spec.podName,
+      ExposedPorts,
+      Labels: {
+        [LABEL.node]: this.o.node,
+        [LABEL.pod]: spec.podUid,
+        [LABEL.podName]: spec.podName,
+        [LABEL.namespace]: spec.namespace,
+        [LABEL.sandbox]: 'true',
+      },
       HostConfig: { PortBindings, Init: true, ...resolverConfig(spec) },
     });
     await c.start();
     return c;
   }
 
-  async start(spec: ContainerSpec, progress?: (reason: 'Pulling' | 'Pulled', message: string) => void): Promise<RuntimeContainer> {
+  async start(
+    spec: ContainerSpec,
+    progress?: (reason: 'Pulling' | 'Pulled', message: string) => void,
+  ): Promise<RuntimeContainer> {
     await this.ensureImage(spec.image, spec.imagePullPolicy, progress);
     // A pod of one container needs no sandbox: it publishes its own ports (half the work for Docker).
     const sandbox = spec.sharedNetwork && !spec.hostNetwork ? await this.sandbox(spec) : undefined;
@@ -125,11 +175,23 @@ export class DockerRuntime implements ContainerRuntime {
     const name = `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`;
     // This instance exists already (a start that failed half-way, or one not yet seen): running, it
     // is the one; otherwise it goes and is made again.
-    const existing = await this.docker.getContainer(name).inspect().catch(() => undefined);
+    const existing = await this.docker
+      .getContainer(name)
+      .inspect()
+      .catch(() => undefined);
     if (existing?.State.Running) {
       const startedAt = Date.parse(existing.State.StartedAt);
       this.started.set(existing.Id, startedAt);
-      return { id: existing.Id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, state: 'running', startedAt, ports: spec.ports, image: spec.image };
+      return {
+        id: existing.Id,
+        podUid: spec.podUid,
+        name: spec.name,
+        restartCount: spec.restartCount,
+        state: 'running',
+        startedAt,
+        ports: spec.ports,
+        image: spec.image,
+      };
     }
     if (existing) await this.remove(existing.Id);
     const c = await this.docker.createContainer({
@@ -140,13 +202,26 @@ export class DockerRuntime implements ContainerRuntime {
       ...(spec.args.length ? { Cmd: spec.args } : {}),
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
-      ...(spec.runAsUser !== undefined ? { User: `${spec.runAsUser}${spec.runAsGroup !== undefined ? `:${spec.runAsGroup}` : ''}` } : {}),
+      ...(spec.runAsUser !== undefined
+        ? { User: `${spec.runAsUser}${spec.runAsGroup !== undefined ? `:${spec.runAsGroup}` : ''}` }
+        : {}),
       Labels: {
-        [LABEL.node]: this.o.node, [LABEL.pod]: spec.podUid, [LABEL.podName]: spec.podName, [LABEL.namespace]: spec.namespace,
-        [LABEL.container]: spec.name, [LABEL.restart]: String(spec.restartCount), [LABEL.ports]: JSON.stringify(spec.ports),
+        [LABEL.node]: this.o.node,
+        [LABEL.pod]: spec.podUid,
+        [LABEL.podName]: spec.podName,
+        [LABEL.namespace]: spec.namespace,
+        [LABEL.container]: spec.name,
+        [LABEL.restart]: String(spec.restartCount),
+        [LABEL.ports]: JSON.stringify(spec.ports),
       },
       HostConfig: {
-        ...(spec.hostNetwork ? { NetworkMode: 'host' } : sandbox ? { NetworkMode: `container:${sandbox.id}` } : { PortBindings: own!.PortBindings, ...resolverConfig(spec) }), Binds: binds, Init: true,
+        ...(spec.hostNetwork
+          ? { NetworkMode: 'host' }
+          : sandbox
+            ? { NetworkMode: `container:${sandbox.id}` }
+            : { PortBindings: own!.PortBindings, ...resolverConfig(spec) }),
+        Binds: binds,
+        Init: true,
         ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(spec.privileged ? { Privileged: true } : {}),
         ...(spec.limits?.memoryBytes ? { Memory: spec.limits.memoryBytes } : {}),
@@ -159,7 +234,16 @@ export class DockerRuntime implements ContainerRuntime {
     // Docker's own start time, which a restarted agent reads back too.
     const startedAt = Date.parse((await c.inspect()).State.StartedAt);
     this.started.set(c.id, startedAt);
-    return { id: c.id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, state: 'running', startedAt, ports: spec.ports, image: spec.image };
+    return {
+      id: c.id,
+      podUid: spec.podUid,
+      name: spec.name,
+      restartCount: spec.restartCount,
+      state: 'running',
+      startedAt,
+      ports: spec.ports,
+      image: spec.image,
+    };
   }
 
   async list(): Promise<RuntimeContainer[]> {
@@ -169,14 +253,22 @@ export class DockerRuntime implements ContainerRuntime {
       const labels = info.Labels ?? {};
       if (labels[LABEL.sandbox] === 'true') continue;
       const base = {
-        id: info.Id, podUid: labels[LABEL.pod] ?? '', name: labels[LABEL.container] ?? '', restartCount: Number(labels[LABEL.restart] ?? 0),
-        ports: JSON.parse(labels[LABEL.ports] ?? '[]') as PortBinding[], image: info.Image,
+        id: info.Id,
+        podUid: labels[LABEL.pod] ?? '',
+        name: labels[LABEL.container] ?? '',
+        restartCount: Number(labels[LABEL.restart] ?? 0),
+        ports: JSON.parse(labels[LABEL.ports] ?? '[]') as PortBinding[],
+        image: info.Image,
       };
       // Removed between the listing and a look at it: not there.
-      const inspect = () => this.docker.getContainer(info.Id).inspect().catch((e: { statusCode?: number }) => {
-        if (e.statusCode === 404) return undefined;
-        throw e;
-      });
+      const inspect = () =>
+        this.docker
+          .getContainer(info.Id)
+          .inspect()
+          .catch((e: { statusCode?: number }) => {
+            if (e.statusCode === 404) return undefined;
+            throw e;
+          });
       if (info.State === 'running') {
         let startedAt = this.started.get(info.Id);
         if (startedAt === undefined) {
@@ -193,44 +285,71 @@ export class DockerRuntime implements ContainerRuntime {
         const i = await inspect();
         if (!i) continue;
         const s = i.State;
-        done = { exitCode: s.ExitCode, startedAt: Date.parse(s.StartedAt) || Date.parse(s.FinishedAt), finishedAt: Date.parse(s.FinishedAt) };
+        done = {
+          exitCode: s.ExitCode,
+          startedAt: Date.parse(s.StartedAt) || Date.parse(s.FinishedAt),
+          finishedAt: Date.parse(s.FinishedAt),
+        };
         if (info.State === 'exited' || info.State === 'dead') this.finished.set(info.Id, done);
       }
-      out.push({ ...base, state: 'exited', exitCode: done.exitCode, startedAt: done.startedAt, finishedAt: done.finishedAt });
+      out.push({
+        ...base,
+        state: 'exited',
+        exitCode: done.exitCode,
+        startedAt: done.startedAt,
+        finishedAt: done.finishedAt,
+      });
     }
     return out;
   }
 
   async stop(id: string, graceMs: number): Promise<void> {
-    await this.docker.getContainer(id).stop({ t: Math.ceil(graceMs / 1000) }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 304 && e.statusCode !== 404) throw e;
-    });
+    await this.docker
+      .getContainer(id)
+      .stop({ t: Math.ceil(graceMs / 1000) })
+      .catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 304 && e.statusCode !== 404) throw e;
+      });
   }
 
   async remove(id: string): Promise<void> {
-    await this.docker.getContainer(id).remove({ force: true }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
-    });
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true })
+      .catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+      });
     this.finished.delete(id);
     this.started.delete(id);
   }
 
   async releasePod(podUid: string): Promise<void> {
-    for (const c of await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${podUid}`] } })) await this.remove(c.Id);
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${podUid}`] } }))
+      await this.remove(c.Id);
   }
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<string> {
     const container = this.docker.getContainer(id);
-    const common = { stdout: true, stderr: true, timestamps: options.timestamps ?? false, ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}), ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}) };
+    const common = {
+      stdout: true,
+      stderr: true,
+      timestamps: options.timestamps ?? false,
+      ...(options.tailLines !== undefined ? { tail: options.tailLines } : {}),
+      ...(options.sinceMs !== undefined ? { since: Math.floor(options.sinceMs / 1000) } : {}),
+    };
     const out = new PassThrough();
     if (options.follow) {
       const stream = await container.logs({ ...common, follow: true });
       this.docker.modem.demuxStream(stream, out, out);
       stream.on('end', () => out.end());
-      options.signal?.addEventListener('abort', () => {
-        (stream as unknown as { destroy(): void }).destroy();
-        out.end();
-      }, { once: true });
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          (stream as unknown as { destroy(): void }).destroy();
+          out.end();
+        },
+        { once: true },
+      );
     } else {
       const buffer = await container.logs({ ...common, follow: false });
       const demux = new PassThrough();
@@ -258,7 +377,10 @@ export class DockerRuntime implements ContainerRuntime {
     stderr.on('data', (d) => (err += d));
     this.docker.modem.demuxStream(stream, stdout, stderr);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`exec timed out after ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`exec timed out after ${options.timeoutMs ?? 60_000} ms`)),
+        options.timeoutMs ?? 60_000,
+      );
       stream.on('end', () => {
         clearTimeout(timer);
         resolve();
@@ -270,7 +392,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession> {
-    const exec = await this.docker.getContainer(id).exec({ Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: options.tty });
+    const exec = await this.docker
+      .getContainer(id)
+      .exec({ Cmd: command, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: options.tty });
     const stream = await exec.start({ hijack: true, stdin: true, Tty: options.tty });
     const stdin = new PassThrough();
     stdin.pipe(stream); // ending stdin half-closes the exec's connection: the command reads EOF
@@ -294,7 +418,9 @@ export class DockerRuntime implements ContainerRuntime {
       stream.once('close', resolve);
     });
     return {
-      stdin, stdout, ...(stderr ? { stderr } : {}),
+      stdin,
+      stdout,
+      ...(stderr ? { stderr } : {}),
       resize: (cols, rows) => void exec.resize({ w: cols, h: rows }).catch(() => undefined),
       exited: ended.then(() => this.execExitCode(exec)),
       kill: () => stream.destroy(),
@@ -316,9 +442,16 @@ export class DockerRuntime implements ContainerRuntime {
  * The pod's resolver as Docker takes it (it writes the container's resolv.conf and hosts from
  * these): on the container that owns the pod's network, the sandbox when there is one.
  */
-function resolverConfig(spec: ContainerSpec): { Dns?: string[]; DnsSearch?: string[]; DnsOptions?: string[]; ExtraHosts?: string[] } {
+function resolverConfig(spec: ContainerSpec): {
+  Dns?: string[];
+  DnsSearch?: string[];
+  DnsOptions?: string[];
+  ExtraHosts?: string[];
+} {
   return {
     ...(spec.dns ? { Dns: spec.dns.nameservers, DnsSearch: spec.dns.searches, DnsOptions: spec.dns.options } : {}),
-    ...(spec.hostAliases ? { ExtraHosts: spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`)) } : {}),
+    ...(spec.hostAliases
+      ? { ExtraHosts: spec.hostAliases.flatMap((a) => a.hostnames.map((h) => `${h}:${a.ip}`)) }
+      : {}),
   };
 }

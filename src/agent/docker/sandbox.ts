@@ -18,14 +18,20 @@ export function ensureBusyboxImage(image: string, busybox = '/bin/busybox'): str
   } catch {
     // not there yet
   }
-  if (!existsSync(busybox)) throw new Error(`the sandbox image ${image} is missing and there is no ${busybox} to make it from (install busybox-static, or load the image)`);
+  if (!existsSync(busybox))
+    throw new Error(
+      `the sandbox image ${image} is missing and there is no ${busybox} to make it from (install busybox-static, or load the image)`,
+    );
   const root = mkdtempSync(path.join(tmpdir(), 'berth-image-'));
   try {
     mkdirSync(path.join(root, 'bin'));
     mkdirSync(path.join(root, 'tmp'), { mode: 0o1777 });
     copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
-    for (const a of execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n')) if (a && a !== 'busybox') symlinkSync('busybox', path.join(root, 'bin', a));
-    execFileSync('sh', ['-c', `tar -C "$1" -c . | docker import --change 'ENV PATH=/bin' - "$2"`, 'sh', root, image], { stdio: 'pipe' });
+    for (const a of execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n'))
+      if (a && a !== 'busybox') symlinkSync('busybox', path.join(root, 'bin', a));
+    execFileSync('sh', ['-c', `tar -C "$1" -c . | docker import --change 'ENV PATH=/bin' - "$2"`, 'sh', root, image], {
+      stdio: 'pipe',
+    });
     return image;
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -9,12 +9,32 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, truncateSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+  truncateSync,
+} from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerRuntime, ContainerSpec, ExecResult, ExecSession, LogOptions, PortBinding, RuntimeContainer } from '../runtime.js';
+import type {
+  ContainerRuntime,
+  ContainerSpec,
+  ExecResult,
+  ExecSession,
+  LogOptions,
+  PortBinding,
+  RuntimeContainer,
+} from '../runtime.js';
 import { TerminalSize, terminalCommand } from './terminal.js';
 import { renderResolvConf } from '../dns-config.js';
 
@@ -26,7 +46,8 @@ const ROTATE_BYTES = 10 * 1024 * 1024;
  * and writes the command's exit status when it ends — whole, by a rename: the file's existence is
  * what says the container ended, and a reader must never find it empty (it read as exit code 0).
  */
-const WRAPPER = '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$x.new"; mv "$x.new" "$x"';
+const WRAPPER =
+  '"$@" & c=$!; trap \'kill -TERM $c 2>/dev/null\' TERM INT; while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done; echo $s > "$x.new"; mv "$x.new" "$x"';
 /** $0 is the exit file, the command follows. */
 const PLAIN = `x="$0"; ${WRAPPER}`;
 /**
@@ -61,14 +82,19 @@ interface Meta {
 export const envName = (name: string): string => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
 /** An exec runs as its container's user and group. */
-const sameUser = (meta: Meta) => ({ ...(meta.uid !== undefined ? { uid: meta.uid } : {}), ...(meta.gid !== undefined ? { gid: meta.gid } : {}) });
+const sameUser = (meta: Meta) => ({
+  ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+  ...(meta.gid !== undefined ? { gid: meta.gid } : {}),
+});
 
 /**
  * A command for an exec: entering the container's mount namespace when it has one of its own (in
  * the container's work directory: entering a mount namespace moves the cwd to its root).
  */
 function inPodNamespace(meta: Meta, command: string[]): [string, string[]] {
-  return meta.mountNamespace ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, `--wd=${meta.cwd}`, '--', ...command]] : [command[0]!, command.slice(1)];
+  return meta.mountNamespace
+    ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, `--wd=${meta.cwd}`, '--', ...command]]
+    : [command[0]!, command.slice(1)];
 }
 
 function procStartTime(pid: number): string | undefined {
@@ -88,7 +114,9 @@ function procStartTime(pid: number): string | undefined {
  */
 export function podFilesUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'the agent does not run as root';
-  for (const tool of ['unshare', 'nsenter', 'mount']) if (!BASE_PATH.split(':').some((dir) => existsSync(path.join(dir, tool)))) return `${tool} (util-linux) is not installed`;
+  for (const tool of ['unshare', 'nsenter', 'mount'])
+    if (!BASE_PATH.split(':').some((dir) => existsSync(path.join(dir, tool))))
+      return `${tool} (util-linux) is not installed`;
   return undefined;
 }
 
@@ -116,11 +144,15 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   check(spec: ContainerSpec): string | undefined {
-    if (spec.command.length === 0 && spec.args.length === 0) return `container ${spec.name}: the process runtime runs a command and cannot run an image by itself (give it command/args, or use the docker runtime)`;
-    if (spec.command.length === 0) return `container ${spec.name}: the process runtime needs command (the image's entrypoint is unknown to it)`;
-    if (spec.readOnlyRootFilesystem) return `container ${spec.name}: the process runtime cannot make the root filesystem read-only (securityContext.readOnlyRootFilesystem)`;
+    if (spec.command.length === 0 && spec.args.length === 0)
+      return `container ${spec.name}: the process runtime runs a command and cannot run an image by itself (give it command/args, or use the docker runtime)`;
+    if (spec.command.length === 0)
+      return `container ${spec.name}: the process runtime needs command (the image's entrypoint is unknown to it)`;
+    if (spec.readOnlyRootFilesystem)
+      return `container ${spec.name}: the process runtime cannot make the root filesystem read-only (securityContext.readOnlyRootFilesystem)`;
     if (spec.privileged) return `container ${spec.name}: the process runtime cannot run privileged containers`;
-    if (spec.runAsUser !== undefined && process.getuid?.() !== 0 && spec.runAsUser !== process.getuid?.()) return `container ${spec.name}: runAsUser ${spec.runAsUser} needs the agent to run as root`;
+    if (spec.runAsUser !== undefined && process.getuid?.() !== 0 && spec.runAsUser !== process.getuid?.())
+      return `container ${spec.name}: runAsUser ${spec.runAsUser} needs the agent to run as root`;
     return undefined;
   }
 
@@ -147,18 +179,46 @@ export class ProcessRuntime implements ContainerRuntime {
     const podFiles = this.writePodFiles(spec);
     const exitFile = path.join(dir, 'exit');
     const [file, args] = podFiles
-      ? ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', WITH_POD_FILES, ...podFiles, exitFile, ...spec.command, ...spec.args]]
+      ? [
+          'unshare',
+          [
+            '--mount',
+            '--propagation',
+            'private',
+            '--',
+            '/bin/sh',
+            '-c',
+            WITH_POD_FILES,
+            ...podFiles,
+            exitFile,
+            ...spec.command,
+            ...spec.args,
+          ],
+        ]
       : ['/bin/sh', ['-c', PLAIN, exitFile, ...spec.command, ...spec.args]];
     try {
       const child = spawn(file, args, {
-        cwd, env, detached: true, stdio: ['ignore', log, log],
+        cwd,
+        env,
+        detached: true,
+        stdio: ['ignore', log, log],
         ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
         ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
       });
       child.unref();
       if (!child.pid) throw new Error(`container ${spec.name}: could not start /bin/sh`);
       const meta: Meta = {
-        id, podUid: spec.podUid, name: spec.name, restartCount: spec.restartCount, image: spec.image, ports: spec.ports, pid: child.pid, procStart: procStartTime(child.pid) ?? '', startedAt: Date.now(), cwd, env,
+        id,
+        podUid: spec.podUid,
+        name: spec.name,
+        restartCount: spec.restartCount,
+        image: spec.image,
+        ports: spec.ports,
+        pid: child.pid,
+        procStart: procStartTime(child.pid) ?? '',
+        startedAt: Date.now(),
+        cwd,
+        env,
         ...(podFiles ? { mountNamespace: true } : {}),
         ...(spec.runAsUser !== undefined && process.getuid?.() === 0 ? { uid: spec.runAsUser } : {}),
         ...(spec.runAsGroup !== undefined && process.getuid?.() === 0 ? { gid: spec.runAsGroup } : {}),
@@ -183,7 +243,15 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   private describe(meta: Meta): RuntimeContainer {
-    const base = { id: meta.id, podUid: meta.podUid, name: meta.name, restartCount: meta.restartCount, startedAt: meta.startedAt, ports: meta.ports, image: meta.image };
+    const base = {
+      id: meta.id,
+      podUid: meta.podUid,
+      name: meta.name,
+      restartCount: meta.restartCount,
+      startedAt: meta.startedAt,
+      ports: meta.ports,
+      image: meta.image,
+    };
     if (this.alive(meta)) return { ...base, state: 'running' };
     const exitFile = path.join(this.stateRoot, meta.id, 'exit');
     let exitCode = 137;
@@ -288,7 +356,14 @@ export class ProcessRuntime implements ContainerRuntime {
     if (!meta || !this.alive(meta)) return Promise.reject(new Error(`container ${id} is not running`));
     return new Promise((resolve, reject) => {
       const [file, args] = inPodNamespace(meta, command);
-      const child = spawn(file, args, { cwd: meta.cwd, env: meta.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000, killSignal: 'SIGKILL', ...sameUser(meta) });
+      const child = spawn(file, args, {
+        cwd: meta.cwd,
+        env: meta.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: options.timeoutMs ?? 60_000,
+        killSignal: 'SIGKILL',
+        ...sameUser(meta),
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -303,12 +378,18 @@ export class ProcessRuntime implements ContainerRuntime {
     if (!meta || !this.alive(meta)) throw new Error(`container ${id} is not running`);
     const [file, args] = inPodNamespace(meta, options.tty ? [...terminalCommand(command)].flat() : command);
     const child = spawn(file, args, {
-      cwd: meta.cwd, env: options.tty ? { TERM: 'xterm', ...meta.env, SHELL: '/bin/sh' } : meta.env,
-      stdio: ['pipe', 'pipe', options.tty ? 'ignore' : 'pipe'], ...sameUser(meta),
+      cwd: meta.cwd,
+      env: options.tty ? { TERM: 'xterm', ...meta.env, SHELL: '/bin/sh' } : meta.env,
+      stdio: ['pipe', 'pipe', options.tty ? 'ignore' : 'pipe'],
+      ...sameUser(meta),
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
-      child.once('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : e.message)));
+      child.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new Error(e.code === 'ENOENT' ? `exec: "${command[0]}": executable file not found in $PATH` : e.message),
+        ),
+      );
     });
     // A client that goes away mid-write must not take the agent with it.
     child.stdin!.on('error', () => undefined);
@@ -318,7 +399,9 @@ export class ProcessRuntime implements ContainerRuntime {
       stdout: child.stdout!,
       ...(child.stderr ? { stderr: child.stderr } : {}),
       resize: (cols, rows) => size?.set(cols, rows),
-      exited: new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (osSignals[signal] ?? 1) : 1)))),
+      exited: new Promise((resolve) =>
+        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (osSignals[signal] ?? 1) : 1))),
+      ),
       kill: () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       },

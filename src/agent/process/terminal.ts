@@ -20,7 +20,10 @@ export function shellQuote(word: string): string {
 /** The pty `script` (pid) gave its command, once the command has started. */
 function terminalOf(scriptPid: number): string | undefined {
   try {
-    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     for (const child of children) {
       const tty = readlinkSync(`/proc/${child}/fd/0`);
       if (tty.startsWith('/dev/pts/')) return tty;
@@ -57,7 +60,9 @@ export class TerminalSize {
         }
         const { cols, rows } = this.wanted;
         this.wanted = undefined;
-        await new Promise<void>((resolve) => execFile('stty', ['-F', tty, 'cols', String(cols), 'rows', String(rows)], () => resolve()));
+        await new Promise<void>((resolve) =>
+          execFile('stty', ['-F', tty, 'cols', String(cols), 'rows', String(rows)], () => resolve()),
+        );
       }
     } finally {
       this.applying = false;

@@ -25,7 +25,8 @@ export interface CronJobPlan {
 export function jobFor(cj: CronJobObject, scheduled: number): JobObject {
   const t = cj.spec.jobTemplate;
   return {
-    apiVersion: 'batch/v1', kind: 'Job',
+    apiVersion: 'batch/v1',
+    kind: 'Job',
     metadata: {
       name: `${cj.metadata.name}-${Math.floor(scheduled / 60_000)}`,
       namespace: cj.metadata.namespace ?? 'default',
@@ -38,7 +39,13 @@ export function jobFor(cj: CronJobObject, scheduled: number): JobObject {
 }
 
 const succeededJob = (j: JobObject) => findCondition(j.status?.conditions, 'Complete')?.status === 'True';
-const reference = (j: JobObject): ObjectReference => ({ apiVersion: 'batch/v1', kind: 'Job', name: j.metadata.name, namespace: j.metadata.namespace ?? 'default', ...(j.metadata.uid ? { uid: j.metadata.uid } : {}) });
+const reference = (j: JobObject): ObjectReference => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  name: j.metadata.name,
+  namespace: j.metadata.namespace ?? 'default',
+  ...(j.metadata.uid ? { uid: j.metadata.uid } : {}),
+});
 
 export function planCronJob(cj: CronJobObject, jobs: JobObject[], now: number): CronJobPlan {
   const plan: CronJobPlan = { delete: [], status: { ...(cj.status ?? {}) }, requeueAfterMs: 60_000, events: [] };
@@ -46,14 +53,23 @@ export function planCronJob(cj: CronJobObject, jobs: JobObject[], now: number): 
   const finished = jobs.filter(isFinished);
   plan.status.active = running.map(reference);
   if (!plan.status.active.length) delete plan.status.active;
-  const lastSuccess = Math.max(0, ...finished.filter(succeededJob).map((j) => parseTime(j.status?.completionTime) ?? 0));
+  const lastSuccess = Math.max(
+    0,
+    ...finished.filter(succeededJob).map((j) => parseTime(j.status?.completionTime) ?? 0),
+  );
   if (lastSuccess > 0) plan.status.lastSuccessfulTime = stamp(lastSuccess);
 
   // History: the newest successful and failed Jobs within their limits.
-  const byStart = (a: JobObject, b: JobObject) => (parseTime(a.metadata.creationTimestamp) ?? 0) - (parseTime(b.metadata.creationTimestamp) ?? 0);
+  const byStart = (a: JobObject, b: JobObject) =>
+    (parseTime(a.metadata.creationTimestamp) ?? 0) - (parseTime(b.metadata.creationTimestamp) ?? 0);
   const trim = (list: JobObject[], limit: number) => list.sort(byStart).slice(0, Math.max(0, list.length - limit));
   plan.delete.push(...trim(finished.filter(succeededJob), cj.spec.successfulJobsHistoryLimit ?? 3));
-  plan.delete.push(...trim(finished.filter((j) => !succeededJob(j)), cj.spec.failedJobsHistoryLimit ?? 1));
+  plan.delete.push(
+    ...trim(
+      finished.filter((j) => !succeededJob(j)),
+      cj.spec.failedJobsHistoryLimit ?? 1,
+    ),
+  );
 
   let after = parseTime(cj.status?.lastScheduleTime) ?? parseTime(cj.metadata.creationTimestamp) ?? now;
   const deadline = cj.spec.startingDeadlineSeconds;
@@ -62,13 +78,21 @@ export function planCronJob(cj: CronJobObject, jobs: JobObject[], now: number): 
   try {
     due = dueTimes(cj.spec.schedule, cj.spec.timeZone, after, now);
   } catch (e) {
-    plan.events.push(['Warning', 'InvalidSchedule', `invalid schedule ${JSON.stringify(cj.spec.schedule)}: ${(e as Error).message}`]);
+    plan.events.push([
+      'Warning',
+      'InvalidSchedule',
+      `invalid schedule ${JSON.stringify(cj.spec.schedule)}: ${(e as Error).message}`,
+    ]);
     return plan;
   }
   plan.requeueAfterMs = Math.max(1, due.next - now + 100);
   if (cj.spec.suspend || due.mostRecent === undefined) return plan;
   if (due.missed > 100) {
-    plan.events.push(['Warning', 'TooManyMissedTimes', 'too many missed start times: > 100. Set or decrease .spec.startingDeadlineSeconds or check clock skew']);
+    plan.events.push([
+      'Warning',
+      'TooManyMissedTimes',
+      'too many missed start times: > 100. Set or decrease .spec.startingDeadlineSeconds or check clock skew',
+    ]);
   }
   const scheduled = due.mostRecent;
   const job = jobFor(cj, scheduled);
@@ -79,7 +103,11 @@ export function planCronJob(cj: CronJobObject, jobs: JobObject[], now: number): 
   }
   const policy = cj.spec.concurrencyPolicy ?? 'Allow';
   if (policy === 'Forbid' && running.length) {
-    plan.events.push(['Normal', 'JobAlreadyActive', 'Not starting job because prior execution is running and concurrency policy is Forbid']);
+    plan.events.push([
+      'Normal',
+      'JobAlreadyActive',
+      'Not starting job because prior execution is running and concurrency policy is Forbid',
+    ]);
     return plan;
   }
   if (policy === 'Replace') plan.delete.push(...running);

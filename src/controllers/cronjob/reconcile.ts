@@ -34,7 +34,10 @@ export class CronJobController implements Controller {
         const created = await writer.create(plan.create);
         written.push(created);
         emit(this.ctx, cj, 'Normal', 'SuccessfulCreate', `Created job ${created.metadata.name}`);
-        plan.status.active = [...(plan.status.active ?? []).filter((r) => !plan.delete.some((d) => d.metadata.name === r.name)), { apiVersion: 'batch/v1', kind: 'Job', name: created.metadata.name, namespace, uid: created.metadata.uid! }];
+        plan.status.active = [
+          ...(plan.status.active ?? []).filter((r) => !plan.delete.some((d) => d.metadata.name === r.name)),
+          { apiVersion: 'batch/v1', kind: 'Job', name: created.metadata.name, namespace, uid: created.metadata.uid! },
+        ];
       } catch (e) {
         if (!isBerthError(e, 'AlreadyExists')) throw e;
       }

@@ -20,7 +20,8 @@ function everyMs(schedule: string): number | undefined {
   const m = /^@every\s+(\S+)$/.exec(schedule.trim());
   if (!m) return undefined;
   let total = 0;
-  for (const part of m[1]!.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * GO_UNITS[part[2]!]!;
+  for (const part of m[1]!.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(part[1]) * GO_UNITS[part[2]!]!;
   return Math.max(1000, Math.floor(total / 1000) * 1000);
 }
 
@@ -29,7 +30,10 @@ function expression(schedule: string): string {
   if (MACROS[s]) return MACROS[s];
   if (s.startsWith('@')) return s;
   // robfig/cron reads '?' in the day fields as '*'.
-  return s.split(/\s+/).map((f, i) => (f === '?' && (i === 2 || i === 4) ? '*' : f)).join(' ');
+  return s
+    .split(/\s+/)
+    .map((f, i) => (f === '?' && (i === 2 || i === 4) ? '*' : f))
+    .join(' ');
 }
 
 /** The scheduled times after `after` up to `now`, and the next one. */
@@ -37,11 +41,20 @@ export function dueTimes(schedule: string, timeZone: string | undefined, after: 
   const every = everyMs(schedule);
   if (every !== undefined) {
     const count = Math.max(0, Math.floor((now - after) / every));
-    return { ...(count > 0 ? { mostRecent: after + count * every } : {}), missed: Math.min(count, 101), next: after + (count + 1) * every };
+    return {
+      ...(count > 0 ? { mostRecent: after + count * every } : {}),
+      missed: Math.min(count, 101),
+      next: after + (count + 1) * every,
+    };
   }
-  const options = (currentDate: number) => ({ currentDate: new Date(currentDate), ...(timeZone ? { tz: timeZone } : { tz: 'UTC' }) });
+  const options = (currentDate: number) => ({
+    currentDate: new Date(currentDate),
+    ...(timeZone ? { tz: timeZone } : { tz: 'UTC' }),
+  });
   const next = CronExpressionParser.parse(expression(schedule), options(now)).next().getTime();
-  const prev = CronExpressionParser.parse(expression(schedule), options(now + 1)).prev().getTime();
+  const prev = CronExpressionParser.parse(expression(schedule), options(now + 1))
+    .prev()
+    .getTime();
   if (prev <= after) return { missed: 0, next };
   let missed = 0;
   const walk = CronExpressionParser.parse(expression(schedule), options(after));

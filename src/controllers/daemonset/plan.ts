@@ -7,7 +7,15 @@
  */
 import { nodeSelectionProblem, untoleratedTaint } from '../../api/scheduling.js';
 import type { DaemonSetStatus, Toleration } from '../../api/types.gen.js';
-import { fnv32a, safeEncode, scaledValue, stableJson, type DaemonSetObject, type NodeObject, type PodObject } from '../objects.js';
+import {
+  fnv32a,
+  safeEncode,
+  scaledValue,
+  stableJson,
+  type DaemonSetObject,
+  type NodeObject,
+  type PodObject,
+} from '../objects.js';
 import { isActive, isAvailable, isReady, isTerminated, podFromTemplate } from '../pods.js';
 
 export const REVISION_LABEL = 'controller-revision-hash';
@@ -21,7 +29,11 @@ export const DAEMON_TOLERATIONS: Toleration[] = [
   { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
   { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
 ];
-const NETWORK_UNAVAILABLE: Toleration = { key: 'node.kubernetes.io/network-unavailable', operator: 'Exists', effect: 'NoSchedule' };
+const NETWORK_UNAVAILABLE: Toleration = {
+  key: 'node.kubernetes.io/network-unavailable',
+  operator: 'Exists',
+  effect: 'NoSchedule',
+};
 
 export function templateHash(ds: DaemonSetObject): string {
   return safeEncode(fnv32a(stableJson(ds.spec.template)));
@@ -81,7 +93,9 @@ export function planDaemonSet(ds: DaemonSetObject, nodes: NodeObject[], pods: Po
   const rolling = (ds.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
   const desired = eligible.length;
   const maxSurge = rolling ? scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxSurge, desired, true, 0) : 0;
-  const maxUnavailable = rolling ? scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable, desired, true, 1) : 0;
+  const maxUnavailable = rolling
+    ? scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable, desired, true, 1)
+    : 0;
   const old: { node: string; pod: PodObject; available: boolean; newPod?: PodObject }[] = [];
   let unavailable = 0;
   for (const node of eligible) {
@@ -89,7 +103,9 @@ export function planDaemonSet(ds: DaemonSetObject, nodes: NodeObject[], pods: Po
     const list = byNode.get(name) ?? [];
     // Failed pods go; the next pass makes a new one.
     for (const p of list) if (isTerminated(p)) plan.delete.push(p);
-    const active = list.filter(isActive).sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+    const active = list
+      .filter(isActive)
+      .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
     const current = active.filter((p) => p.metadata.labels?.[REVISION_LABEL] === hash);
     const outdated = active.filter((p) => p.metadata.labels?.[REVISION_LABEL] !== hash);
     if (active.length === 0) {
@@ -136,14 +152,19 @@ export function planDaemonSet(ds: DaemonSetObject, nodes: NodeObject[], pods: Po
   }
 
   const scheduled = eligible.filter((n) => (byNode.get(n.metadata.name) ?? []).some(isActive));
-  const available = eligible.filter((n) => (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && isAvailable(p, minReady, now))).length;
+  const available = eligible.filter((n) =>
+    (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && isAvailable(p, minReady, now)),
+  ).length;
   plan.status = {
     observedGeneration: ds.metadata.generation ?? 1,
     desiredNumberScheduled: desired,
     currentNumberScheduled: scheduled.length,
     numberMisscheduled: misscheduled,
-    numberReady: eligible.filter((n) => (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && isReady(p))).length,
-    updatedNumberScheduled: eligible.filter((n) => (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && p.metadata.labels?.[REVISION_LABEL] === hash)).length,
+    numberReady: eligible.filter((n) => (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && isReady(p)))
+      .length,
+    updatedNumberScheduled: eligible.filter((n) =>
+      (byNode.get(n.metadata.name) ?? []).some((p) => isActive(p) && p.metadata.labels?.[REVISION_LABEL] === hash),
+    ).length,
     numberAvailable: available,
     numberUnavailable: Math.max(0, desired - available),
   };

@@ -1,7 +1,18 @@
 /** The DaemonSet controller's shell: pods bound to their nodes, old ones replaced within budget, status. */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
-import { DAEMON_SET, NODE, POD, controllerOf, keyOf, randomSuffix, splitKey, type DaemonSetObject, type NodeObject, type PodObject } from '../objects.js';
+import {
+  DAEMON_SET,
+  NODE,
+  POD,
+  controllerOf,
+  keyOf,
+  randomSuffix,
+  splitKey,
+  type DaemonSetObject,
+  type NodeObject,
+  type PodObject,
+} from '../objects.js';
 import { planDaemonSet, podForNode, templateHash, REVISION_LABEL } from './plan.js';
 import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
 
@@ -19,7 +30,13 @@ export class DaemonSetController implements Controller {
     // A node added, removed, relabelled or tainted: every DaemonSet looks again.
     informers.for<NodeObject>(NODE).on((e) => {
       const before = e.prevObject;
-      if (e.type === 'MODIFIED' && before && JSON.stringify([before.metadata.labels, before.spec]) === JSON.stringify([e.object.metadata.labels, e.object.spec])) return;
+      if (
+        e.type === 'MODIFIED' &&
+        before &&
+        JSON.stringify([before.metadata.labels, before.spec]) ===
+          JSON.stringify([e.object.metadata.labels, e.object.spec])
+      )
+        return;
       for (const ds of daemonSets.list()) enqueue(keyOf(ds));
     });
   }
@@ -37,9 +54,16 @@ export class DaemonSetController implements Controller {
     const hash = templateHash(ds);
     // The history first: `kubectl rollout history ds/x` lists what the pods are made from.
     const revisionOf = (h: string) => `${ds.metadata.name}-${h}`;
-    await syncRevisions(this.ctx, ds, revisionOf(hash), new Set(owned().map((p) => revisionOf(p.metadata.labels?.[REVISION_LABEL] ?? ''))));
+    await syncRevisions(
+      this.ctx,
+      ds,
+      revisionOf(hash),
+      new Set(owned().map((p) => revisionOf(p.metadata.labels?.[REVISION_LABEL] ?? ''))),
+    );
     if (plan.create.length) {
-      const { created, error } = await writer.createMany(plan.create.map((node) => podForNode(ds, node, hash, randomSuffix())));
+      const { created, error } = await writer.createMany(
+        plan.create.map((node) => podForNode(ds, node, hash, randomSuffix())),
+      );
       written.push(...created);
       for (const p of created) emit(this.ctx, ds, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
       if (error) throw error;

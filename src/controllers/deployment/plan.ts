@@ -5,9 +5,23 @@
  * takes one step, as Kubernetes' does; the next ReplicaSet or pod change takes the next.
  */
 import type { DeploymentStatus, PodTemplateSpec } from '../../api/types.gen.js';
-import { POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, templatesEqual } from '../../api/workloads.js';
 import {
-  controllerRef, fnv32a, findCondition, parseTime, safeEncode, scaledValue, stableJson, stamp, type DeploymentObject, type ReplicaSetObject,
+  POD_TEMPLATE_HASH_LABEL,
+  REVISION_ANNOTATION,
+  REVISION_HISTORY_ANNOTATION,
+  templatesEqual,
+} from '../../api/workloads.js';
+import {
+  controllerRef,
+  fnv32a,
+  findCondition,
+  parseTime,
+  safeEncode,
+  scaledValue,
+  stableJson,
+  stamp,
+  type DeploymentObject,
+  type ReplicaSetObject,
 } from '../objects.js';
 
 export const REVISION = REVISION_ANNOTATION;
@@ -39,10 +53,12 @@ export function podTemplateHash(template: PodTemplateSpec, collisionCount = 0): 
   return safeEncode(fnv32a(stableJson(template) + (collisionCount ? `#${collisionCount}` : '')));
 }
 
-export const revisionOf = (o: { metadata: { annotations?: Record<string, string | undefined> } }): number => Number(o.metadata.annotations?.[REVISION] ?? 0) || 0;
+export const revisionOf = (o: { metadata: { annotations?: Record<string, string | undefined> } }): number =>
+  Number(o.metadata.annotations?.[REVISION] ?? 0) || 0;
 const replicasOf = (rs: ReplicaSetObject): number => rs.spec.replicas ?? 0;
 const byCreation = (a: ReplicaSetObject, b: ReplicaSetObject): number =>
-  (parseTime(a.metadata.creationTimestamp) ?? 0) - (parseTime(b.metadata.creationTimestamp) ?? 0) || (a.metadata.name < b.metadata.name ? -1 : 1);
+  (parseTime(a.metadata.creationTimestamp) ?? 0) - (parseTime(b.metadata.creationTimestamp) ?? 0) ||
+  (a.metadata.name < b.metadata.name ? -1 : 1);
 
 /** maxSurge and maxUnavailable as numbers (surge rounds up, unavailable down; never both 0). */
 export function fenceposts(d: DeploymentObject): { surge: number; unavailable: number } {
@@ -65,7 +81,10 @@ export interface DeploymentObserved {
 }
 
 /** Finds the new ReplicaSet (the oldest whose template matches) and the old ones. */
-export function splitReplicaSets(d: DeploymentObject, replicaSets: ReplicaSetObject[]): { newRS?: ReplicaSetObject; old: ReplicaSetObject[] } {
+export function splitReplicaSets(
+  d: DeploymentObject,
+  replicaSets: ReplicaSetObject[],
+): { newRS?: ReplicaSetObject; old: ReplicaSetObject[] } {
   const sorted = [...replicaSets].sort(byCreation);
   const newRS = sorted.find((rs) => templatesEqual(rs.spec.template, d.spec.template));
   return { ...(newRS ? { newRS } : {}), old: sorted.filter((rs) => rs !== newRS) };
@@ -81,16 +100,30 @@ export function planDeployment(observed: DeploymentObserved): DeploymentPlan {
   // The state after this step's actions, from which status is computed.
   const after = new Map(observed.replicaSets.map((rs) => [rs.metadata.name, rs]));
   const scale = (rs: ReplicaSetObject, to: number): void => {
-    const annotations = { ...(rs.metadata.annotations ?? {}), [DESIRED_REPLICAS]: String(replicas), [MAX_REPLICAS]: String(replicas + surge) };
+    const annotations = {
+      ...(rs.metadata.annotations ?? {}),
+      [DESIRED_REPLICAS]: String(replicas),
+      [MAX_REPLICAS]: String(replicas + surge),
+    };
     if (rs === newRS && revisionOf(rs) !== newRevision) setRevision(annotations, rs, newRevision);
     plan.actions.push({ type: 'scale', name: rs.metadata.name, replicas: to, annotations });
-    after.set(rs.metadata.name, { ...rs, metadata: { ...rs.metadata, annotations }, spec: { ...rs.spec, replicas: to } });
-    if (to !== replicasOf(rs)) plan.events.push(['Normal', 'ScalingReplicaSet', `Scaled ${to > replicasOf(rs) ? 'up' : 'down'} replica set ${rs.metadata.name} from ${replicasOf(rs)} to ${to}`]);
+    after.set(rs.metadata.name, {
+      ...rs,
+      metadata: { ...rs.metadata, annotations },
+      spec: { ...rs.spec, replicas: to },
+    });
+    if (to !== replicasOf(rs))
+      plan.events.push([
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled ${to > replicasOf(rs) ? 'up' : 'down'} replica set ${rs.metadata.name} from ${replicasOf(rs)} to ${to}`,
+      ]);
   };
 
   // The new ReplicaSet: an existing one brought to the next revision (an undo makes an old one
   // new again), or one created when the rollout may proceed.
-  const newRevision = existingNew && revisionOf(existingNew) > maxOldRevision ? revisionOf(existingNew) : maxOldRevision + 1;
+  const newRevision =
+    existingNew && revisionOf(existingNew) > maxOldRevision ? revisionOf(existingNew) : maxOldRevision + 1;
   let newRS = existingNew;
   let created = false;
   if (!newRS && !d.spec.paused) {
@@ -100,7 +133,12 @@ export function planDeployment(observed: DeploymentObserved): DeploymentPlan {
     plan.actions.push({ type: 'create', replicaSet: newRS });
     after.set(newRS.metadata.name, newRS);
     created = true;
-    if (initial > 0) plan.events.push(['Normal', 'ScalingReplicaSet', `Scaled up replica set ${newRS.metadata.name} from 0 to ${initial}`]);
+    if (initial > 0)
+      plan.events.push([
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${newRS.metadata.name} from 0 to ${initial}`,
+      ]);
   } else if (newRS && revisionOf(newRS) !== newRevision) {
     scale(newRS, replicasOf(newRS));
   }
@@ -113,21 +151,39 @@ export function planDeployment(observed: DeploymentObserved): DeploymentPlan {
     if (active.length === 1 && replicasOf(active[0]!) !== replicas) scale(active[0]!, replicas);
     else if (active.length === 0 && newRS && replicas > 0) scale(newRS, replicas);
   } else if (!created && newRS) {
-    stepped = d.spec.strategy?.type === 'Recreate' ? recreateStep(observed, newRS, old, scale) : rollingStep(d, newRS, old, scale);
+    stepped =
+      d.spec.strategy?.type === 'Recreate'
+        ? recreateStep(observed, newRS, old, scale)
+        : rollingStep(d, newRS, old, scale);
   }
 
   const all = [...after.values()];
   const newAfter = newRS ? after.get(newRS.metadata.name) : undefined;
   const complete = newAfter !== undefined && isComplete(d, newAfter, all);
-  if (complete || d.spec.paused) plan.actions.push(...cleanup(d, old.map((rs) => after.get(rs.metadata.name)!)));
+  if (complete || d.spec.paused)
+    plan.actions.push(
+      ...cleanup(
+        d,
+        old.map((rs) => after.get(rs.metadata.name)!),
+      ),
+    );
   plan.status = deploymentStatus(d, newAfter, all, { created, stepped, complete, now });
   const progressing = findCondition(plan.status.conditions, 'Progressing');
   const deadline = d.spec.progressDeadlineSeconds;
-  if (deadline !== undefined && !complete && !d.spec.paused && progressing?.status === 'True' && progressing.reason !== 'NewReplicaSetAvailable') {
+  if (
+    deadline !== undefined &&
+    !complete &&
+    !d.spec.paused &&
+    progressing?.status === 'True' &&
+    progressing.reason !== 'NewReplicaSetAvailable'
+  ) {
     const since = parseTime(progressing.lastUpdateTime) ?? now;
     plan.requeueAfterMs = Math.max(1, since + deadline * 1000 - now + 1);
   }
-  if (progressing?.reason === 'ProgressDeadlineExceeded' && findCondition(d.status?.conditions, 'Progressing')?.reason !== 'ProgressDeadlineExceeded') {
+  if (
+    progressing?.reason === 'ProgressDeadlineExceeded' &&
+    findCondition(d.status?.conditions, 'Progressing')?.reason !== 'ProgressDeadlineExceeded'
+  ) {
     plan.events.push(['Warning', 'ProgressDeadlineExceeded', progressing.message ?? '']);
   }
   return plan;
@@ -153,7 +209,10 @@ export function newReplicaCount(replicas: number, surge: number, currentTotal: n
 function newReplicaSet(d: DeploymentObject, revision: number, replicas: number, surge: number): ReplicaSetObject {
   const hash = podTemplateHash(d.spec.template, d.status?.collisionCount ?? 0);
   const template = structuredClone(d.spec.template);
-  template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash } };
+  template.metadata = {
+    ...(template.metadata ?? {}),
+    labels: { ...(template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash },
+  };
   const selector = structuredClone(d.spec.selector);
   selector.matchLabels = { ...(selector.matchLabels ?? {}), [POD_TEMPLATE_HASH]: hash };
   return {
@@ -164,8 +223,15 @@ function newReplicaSet(d: DeploymentObject, revision: number, replicas: number, 
       namespace: d.metadata.namespace ?? 'default',
       labels: { ...(d.spec.template.metadata?.labels ?? {}), [POD_TEMPLATE_HASH]: hash },
       annotations: {
-        ...Object.fromEntries(Object.entries(d.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('deployment.kubernetes.io/') && k !== 'kubectl.kubernetes.io/last-applied-configuration')),
-        [REVISION]: String(revision), [DESIRED_REPLICAS]: String(d.spec.replicas ?? 1), [MAX_REPLICAS]: String((d.spec.replicas ?? 1) + surge),
+        ...Object.fromEntries(
+          Object.entries(d.metadata.annotations ?? {}).filter(
+            ([k]) =>
+              !k.startsWith('deployment.kubernetes.io/') && k !== 'kubectl.kubernetes.io/last-applied-configuration',
+          ),
+        ),
+        [REVISION]: String(revision),
+        [DESIRED_REPLICAS]: String(d.spec.replicas ?? 1),
+        [MAX_REPLICAS]: String((d.spec.replicas ?? 1) + surge),
       },
       ownerReferences: [controllerRef(d)],
     },
@@ -201,7 +267,12 @@ function rollingStep(d: DeploymentObject, newRS: ReplicaSetObject, old: ReplicaS
  * pods (cleanupUnhealthyReplicas), then by available ones as far as replicas−maxUnavailable
  * allows (scaleDownOldReplicaSetsForRollingUpdate). Oldest first.
  */
-export function oldReplicaCounts(replicas: number, unavailable: number, newRS: ReplicaSetObject, old: ReplicaSetObject[]): Map<string, number> {
+export function oldReplicaCounts(
+  replicas: number,
+  unavailable: number,
+  newRS: ReplicaSetObject,
+  old: ReplicaSetObject[],
+): Map<string, number> {
   const current = new Map(old.map((rs) => [rs.metadata.name, replicasOf(rs)]));
   const total = [newRS, ...old].reduce((n, rs) => n + replicasOf(rs), 0);
   const oldTotal = old.reduce((n, rs) => n + replicasOf(rs), 0);
@@ -219,7 +290,11 @@ export function oldReplicaCounts(replicas: number, unavailable: number, newRS: R
     current.set(rs.metadata.name, have - down);
     maxScaledDown -= down;
   }
-  const available = [newRS, ...old].reduce((n, rs) => n + Math.min(rs.status?.availableReplicas ?? 0, rs === newRS ? replicasOf(rs) : current.get(rs.metadata.name)!), 0);
+  const available = [newRS, ...old].reduce(
+    (n, rs) =>
+      n + Math.min(rs.status?.availableReplicas ?? 0, rs === newRS ? replicasOf(rs) : current.get(rs.metadata.name)!),
+    0,
+  );
   let canRemove = available - minAvailable;
   for (const rs of old) {
     if (canRemove <= 0) break;
@@ -232,16 +307,21 @@ export function oldReplicaCounts(replicas: number, unavailable: number, newRS: R
   return current;
 }
 
-
 /** rolloutRecreate: old ReplicaSets to 0, wait for their pods to go, then the new one up. */
-function recreateStep(observed: DeploymentObserved, newRS: ReplicaSetObject, old: ReplicaSetObject[], scale: Scale): boolean {
+function recreateStep(
+  observed: DeploymentObserved,
+  newRS: ReplicaSetObject,
+  old: ReplicaSetObject[],
+  scale: Scale,
+): boolean {
   const replicas = observed.deployment.spec.replicas ?? 1;
   const running = old.filter((rs) => replicasOf(rs) > 0);
   if (running.length) {
     for (const rs of running) scale(rs, 0);
     return true;
   }
-  if (old.some((rs) => (observed.activePods[rs.metadata.name] ?? 0) > 0 || (rs.status?.replicas ?? 0) > 0)) return false;
+  if (old.some((rs) => (observed.activePods[rs.metadata.name] ?? 0) > 0 || (rs.status?.replicas ?? 0) > 0))
+    return false;
   if (replicasOf(newRS) !== replicas) {
     scale(newRS, replicas);
     return true;
@@ -254,14 +334,22 @@ function isComplete(d: DeploymentObject, newRS: ReplicaSetObject, all: ReplicaSe
   const replicas = d.spec.replicas ?? 1;
   const total = all.reduce((n, rs) => n + (rs.status?.replicas ?? 0), 0);
   const available = all.reduce((n, rs) => n + (rs.status?.availableReplicas ?? 0), 0);
-  return replicasOf(newRS) === replicas && (newRS.status?.replicas ?? 0) === replicas && (newRS.status?.observedGeneration ?? 0) >= (newRS.metadata.generation ?? 0)
-    && total === replicas && available >= replicas && all.every((rs) => rs === newRS || replicasOf(rs) === 0);
+  return (
+    replicasOf(newRS) === replicas &&
+    (newRS.status?.replicas ?? 0) === replicas &&
+    (newRS.status?.observedGeneration ?? 0) >= (newRS.metadata.generation ?? 0) &&
+    total === replicas &&
+    available >= replicas &&
+    all.every((rs) => rs === newRS || replicasOf(rs) === 0)
+  );
 }
 
 /** cleanupDeployment: old ReplicaSets scaled to 0 beyond revisionHistoryLimit, oldest revision first. */
 function cleanup(d: DeploymentObject, old: ReplicaSetObject[]): DeploymentAction[] {
   const limit = d.spec.revisionHistoryLimit ?? 10;
-  const cleanable = old.filter((rs) => !rs.metadata.deletionTimestamp).sort((a, b) => revisionOf(a) - revisionOf(b) || byCreation(a, b));
+  const cleanable = old
+    .filter((rs) => !rs.metadata.deletionTimestamp)
+    .sort((a, b) => revisionOf(a) - revisionOf(b) || byCreation(a, b));
   const excess = cleanable.length - limit;
   const out: DeploymentAction[] = [];
   for (const rs of cleanable) {
@@ -280,7 +368,12 @@ interface StatusFacts {
 }
 
 /** calculateStatus + the Available and Progressing conditions. */
-export function deploymentStatus(d: DeploymentObject, newRS: ReplicaSetObject | undefined, all: ReplicaSetObject[], facts: StatusFacts): DeploymentStatus {
+export function deploymentStatus(
+  d: DeploymentObject,
+  newRS: ReplicaSetObject | undefined,
+  all: ReplicaSetObject[],
+  facts: StatusFacts,
+): DeploymentStatus {
   const replicas = d.spec.replicas ?? 1;
   const { unavailable } = fenceposts(d);
   const sum = (f: (rs: ReplicaSetObject) => number) => all.reduce((n, rs) => n + f(rs), 0);
@@ -296,16 +389,30 @@ export function deploymentStatus(d: DeploymentObject, newRS: ReplicaSetObject | 
   const old = d.status ?? {};
   const at = stamp(facts.now);
   const conditions = [...(old.conditions ?? [])];
-  const put = (type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string, touch: boolean): void => {
+  const put = (
+    type: string,
+    s: 'True' | 'False' | 'Unknown',
+    reason: string,
+    message: string,
+    touch: boolean,
+  ): void => {
     const i = conditions.findIndex((c) => c.type === type);
     const prev = i === -1 ? undefined : conditions[i]!;
     if (prev && prev.status === s && prev.reason === reason && prev.message === message && !touch) return;
-    const next = { type, status: s, lastUpdateTime: at, lastTransitionTime: prev && prev.status === s ? prev.lastTransitionTime ?? at : at, reason, message };
+    const next = {
+      type,
+      status: s,
+      lastUpdateTime: at,
+      lastTransitionTime: prev && prev.status === s ? (prev.lastTransitionTime ?? at) : at,
+      reason,
+      message,
+    };
     if (i === -1) conditions.push(next);
     else conditions[i] = next;
   };
   const minAvailable = replicas - unavailable;
-  if ((status.availableReplicas ?? 0) >= minAvailable) put('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', false);
+  if ((status.availableReplicas ?? 0) >= minAvailable)
+    put('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', false);
   else put('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.', false);
 
   const rsName = newRS?.metadata.name ?? '';
@@ -322,10 +429,20 @@ export function deploymentStatus(d: DeploymentObject, newRS: ReplicaSetObject | 
     put('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`, true);
   } else if (!current) {
     put('Progressing', 'True', 'FoundNewReplicaSet', `Found new replica set "${rsName}"`, true);
-  } else if (d.spec.progressDeadlineSeconds !== undefined && current.reason !== 'ProgressDeadlineExceeded' && current.reason !== 'NewReplicaSetAvailable') {
+  } else if (
+    d.spec.progressDeadlineSeconds !== undefined &&
+    current.reason !== 'ProgressDeadlineExceeded' &&
+    current.reason !== 'NewReplicaSetAvailable'
+  ) {
     const since = parseTime(current.lastUpdateTime) ?? facts.now;
     if (since + d.spec.progressDeadlineSeconds * 1000 <= facts.now) {
-      put('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`, false);
+      put(
+        'Progressing',
+        'False',
+        'ProgressDeadlineExceeded',
+        `ReplicaSet "${rsName}" has timed out progressing.`,
+        false,
+      );
     }
   }
   status.conditions = conditions;
@@ -336,6 +453,10 @@ export function deploymentStatus(d: DeploymentObject, newRS: ReplicaSetObject | 
 function madeProgress(before: DeploymentStatus, after: DeploymentStatus): boolean {
   const oldBefore = (before.replicas ?? 0) - (before.updatedReplicas ?? 0);
   const oldAfter = (after.replicas ?? 0) - (after.updatedReplicas ?? 0);
-  return (after.updatedReplicas ?? 0) > (before.updatedReplicas ?? 0) || oldAfter < oldBefore
-    || (after.readyReplicas ?? 0) > (before.readyReplicas ?? 0) || (after.availableReplicas ?? 0) > (before.availableReplicas ?? 0);
+  return (
+    (after.updatedReplicas ?? 0) > (before.updatedReplicas ?? 0) ||
+    oldAfter < oldBefore ||
+    (after.readyReplicas ?? 0) > (before.readyReplicas ?? 0) ||
+    (after.availableReplicas ?? 0) > (before.availableReplicas ?? 0)
+  );
 }

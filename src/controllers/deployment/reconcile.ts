@@ -6,7 +6,17 @@ import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { applyClaim, claim, claimCandidates, indexLabels } from '../claim.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
-import { DEPLOYMENT, POD, REPLICA_SET, controllerOf, keyOf, splitKey, type DeploymentObject, type PodObject, type ReplicaSetObject } from '../objects.js';
+import {
+  DEPLOYMENT,
+  POD,
+  REPLICA_SET,
+  controllerOf,
+  keyOf,
+  splitKey,
+  type DeploymentObject,
+  type PodObject,
+  type ReplicaSetObject,
+} from '../objects.js';
 import { isActive } from '../pods.js';
 import { REVISION, planDeployment, templatesEqual } from './plan.js';
 
@@ -61,13 +71,24 @@ export class DeploymentController implements Controller {
           if (!isBerthError(e, 'AlreadyExists')) throw e;
           // A ReplicaSet of that name that is not ours, or not this template: a hash collision.
           const clash = rsInformer.get(namespace, action.replicaSet.metadata.name);
-          if (clash && controllerOf(clash)?.uid === d.metadata.uid && templatesEqual(clash.spec.template, d.spec.template)) continue;
+          if (
+            clash &&
+            controllerOf(clash)?.uid === d.metadata.uid &&
+            templatesEqual(clash.spec.template, d.spec.template)
+          )
+            continue;
           await writer.updateStatus(d, { ...(d.status ?? {}), collisionCount: (d.status?.collisionCount ?? 0) + 1 });
           return { requeueAfterMs: 0 };
         }
       } else if (action.type === 'scale') {
         const rs = owned.find((r) => r.metadata.name === action.name)!;
-        written.push(await writer.update(rs, { ...rs, metadata: { ...rs.metadata, annotations: action.annotations }, spec: { ...rs.spec, replicas: action.replicas } }));
+        written.push(
+          await writer.update(rs, {
+            ...rs,
+            metadata: { ...rs.metadata, annotations: action.annotations },
+            spec: { ...rs.spec, replicas: action.replicas },
+          }),
+        );
       } else {
         const rs = owned.find((r) => r.metadata.name === action.name)!;
         written.push(await writer.delete(rs));
@@ -77,7 +98,10 @@ export class DeploymentController implements Controller {
     await rsInformer.waitFor(lastRevision(written));
 
     if (plan.revision !== undefined && d.metadata.annotations?.[REVISION] !== plan.revision) {
-      d = await writer.update(d, { ...d, metadata: { ...d.metadata, annotations: { ...(d.metadata.annotations ?? {}), [REVISION]: plan.revision } } });
+      d = await writer.update(d, {
+        ...d,
+        metadata: { ...d.metadata, annotations: { ...(d.metadata.annotations ?? {}), [REVISION]: plan.revision } },
+      });
     }
     await writer.updateStatus(d, plan.status);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};

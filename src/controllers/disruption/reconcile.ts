@@ -6,12 +6,30 @@
  * two minutes, when the eviction never deleted it).
  */
 import { timestamp } from '../../api/lifecycle.js';
-import { DISRUPTION_TIMEOUT_MS, PDB, budgetMatches, budgetPod, budgetStatus, type BudgetObject, type BudgetStatus } from '../../api/disruption.js';
+import {
+  DISRUPTION_TIMEOUT_MS,
+  PDB,
+  budgetMatches,
+  budgetPod,
+  budgetStatus,
+  type BudgetObject,
+  type BudgetStatus,
+} from '../../api/disruption.js';
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { sameJson } from '../../runtime/writer.js';
 import type { ControllerContext } from '../context.js';
-import { DEPLOYMENT, POD, REPLICA_SET, STATEFUL_SET, controllerOf, findCondition, keyOf, splitKey, type PodObject } from '../objects.js';
+import {
+  DEPLOYMENT,
+  POD,
+  REPLICA_SET,
+  STATEFUL_SET,
+  controllerOf,
+  findCondition,
+  keyOf,
+  splitKey,
+  type PodObject,
+} from '../objects.js';
 
 type Budget = KubeObject & BudgetObject;
 
@@ -24,7 +42,8 @@ export class DisruptionController implements Controller {
     const budgets = informers.for<Budget>(PDB);
     budgets.on((e) => enqueue(keyOf(e.object)));
     informers.for(POD).on((e) => {
-      for (const b of budgets.list(e.object.metadata.namespace ?? 'default')) if (budgetMatches(b, e.object.metadata.labels)) enqueue(keyOf(b));
+      for (const b of budgets.list(e.object.metadata.namespace ?? 'default'))
+        if (budgetMatches(b, e.object.metadata.labels)) enqueue(keyOf(b));
     });
     // A scale change moves expectedPods (maxUnavailable and percentages count the controllers' replicas).
     for (const kind of [REPLICA_SET, DEPLOYMENT, STATEFUL_SET]) {
@@ -38,24 +57,37 @@ export class DisruptionController implements Controller {
     const { namespace, name } = splitKey(key);
     const budget = this.ctx.informers.for<Budget>(PDB).get(namespace, name);
     if (!budget || budget.metadata.deletionTimestamp) return {};
-    const pods = this.ctx.informers.for<PodObject>(POD).list(namespace).filter((p) => budgetMatches(budget, p.metadata.labels));
+    const pods = this.ctx.informers
+      .for<PodObject>(POD)
+      .list(namespace)
+      .filter((p) => budgetMatches(budget, p.metadata.labels));
     const now = Date.now();
     const computed = budgetStatus(
       budget.spec ?? {},
       pods.map(budgetPod),
       this.expectedScale(namespace, pods),
-      budget.status?.disruptedPods ?? {}, now,
+      budget.status?.disruptedPods ?? {},
+      now,
     );
     const allowed = computed.disruptionsAllowed > 0;
     const previous = findCondition(budget.status?.conditions as never, 'DisruptionAllowed');
     const conditionStatus = allowed ? 'True' : 'False';
     const status: BudgetStatus = {
-      observedGeneration: budget.metadata.generation ?? 1, ...computed,
-      conditions: [{
-        type: 'DisruptionAllowed', status: conditionStatus, reason: allowed ? 'SufficientPods' : 'InsufficientPods', message: '',
-        lastTransitionTime: previous?.status === conditionStatus && previous.lastTransitionTime ? previous.lastTransitionTime : timestamp(new Date(now)),
-        observedGeneration: budget.metadata.generation ?? 1,
-      }],
+      observedGeneration: budget.metadata.generation ?? 1,
+      ...computed,
+      conditions: [
+        {
+          type: 'DisruptionAllowed',
+          status: conditionStatus,
+          reason: allowed ? 'SufficientPods' : 'InsufficientPods',
+          message: '',
+          lastTransitionTime:
+            previous?.status === conditionStatus && previous.lastTransitionTime
+              ? previous.lastTransitionTime
+              : timestamp(new Date(now)),
+          observedGeneration: budget.metadata.generation ?? 1,
+        },
+      ],
     };
     if (!sameJson(budget.status ?? {}, status)) {
       try {
@@ -65,7 +97,9 @@ export class DisruptionController implements Controller {
         if (!isBerthError(e, 'Conflict')) throw e;
       }
     }
-    const grants = Object.values(computed.disruptedPods ?? {}).map((at) => Date.parse(at) + DISRUPTION_TIMEOUT_MS - now);
+    const grants = Object.values(computed.disruptedPods ?? {}).map(
+      (at) => Date.parse(at) + DISRUPTION_TIMEOUT_MS - now,
+    );
     return grants.length ? { requeueAfterMs: Math.max(1000, Math.min(...grants)) } : {};
   }
 
@@ -79,13 +113,20 @@ export class DisruptionController implements Controller {
         total += 1;
         continue;
       }
-      let owner: KubeObject | undefined = ref.kind === 'ReplicaSet' ? this.ctx.informers.for(REPLICA_SET).get(namespace, ref.name) : ref.kind === 'StatefulSet' ? this.ctx.informers.for(STATEFUL_SET).get(namespace, ref.name) : undefined;
+      let owner: KubeObject | undefined =
+        ref.kind === 'ReplicaSet'
+          ? this.ctx.informers.for(REPLICA_SET).get(namespace, ref.name)
+          : ref.kind === 'StatefulSet'
+            ? this.ctx.informers.for(STATEFUL_SET).get(namespace, ref.name)
+            : undefined;
       const grand = owner && controllerOf(owner);
       if (grand?.kind === 'Deployment') owner = this.ctx.informers.for(DEPLOYMENT).get(namespace, grand.name) ?? owner;
       const id = owner ? `${owner.kind}/${owner.metadata.name}` : `${ref.kind}/${ref.name}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      total += owner ? (((owner.spec as { replicas?: number } | undefined)?.replicas) ?? 1) : pods.filter((p) => controllerOf(p)?.uid === ref.uid).length;
+      total += owner
+        ? ((owner.spec as { replicas?: number } | undefined)?.replicas ?? 1)
+        : pods.filter((p) => controllerOf(p)?.uid === ref.uid).length;
     }
     return total;
   }

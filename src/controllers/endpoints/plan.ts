@@ -22,15 +22,25 @@ export function selectsPods(service: Pick<Service, 'spec'>): boolean {
 }
 
 export function podMatches(service: Pick<Service, 'spec'>, pod: PodObject): boolean {
-  return selectsPods(service) && selectorFromLabels(service.spec!.selector as Record<string, string>).matches(pod.metadata.labels ?? {});
+  return (
+    selectsPods(service) &&
+    selectorFromLabels(service.spec!.selector as Record<string, string>).matches(pod.metadata.labels ?? {})
+  );
 }
 
 /** The host port a pod published for one Service port, if it did. */
-export function hostPortFor(pod: PodObject, port: Pick<ServicePort, 'port' | 'targetPort' | 'protocol'>): number | undefined {
-  const ports = ((pod.status as { hostPorts?: HostPort[] } | undefined)?.hostPorts ?? []);
+export function hostPortFor(
+  pod: PodObject,
+  port: Pick<ServicePort, 'port' | 'targetPort' | 'protocol'>,
+): number | undefined {
+  const ports = (pod.status as { hostPorts?: HostPort[] } | undefined)?.hostPorts ?? [];
   const target = port.targetPort ?? port.port;
   const protocol = port.protocol ?? 'TCP';
-  const found = ports.find((p) => (p.protocol ?? 'TCP') === protocol && (typeof target === 'number' ? p.containerPort === target : p.name === target));
+  const found = ports.find(
+    (p) =>
+      (p.protocol ?? 'TCP') === protocol &&
+      (typeof target === 'number' ? p.containerPort === target : p.name === target),
+  );
   return found?.hostPort;
 }
 
@@ -40,8 +50,14 @@ export function hostPortFor(pod: PodObject, port: Pick<ServicePort, 'port' | 'ta
  * which cluster DNS answers as `db-0.db.<ns>.svc`; publishNotReadyAddresses puts pods that are
  * not ready among the addresses (peers of a StatefulSet finding each other before they are ready).
  */
-export function planEndpoints(service: Pick<Service, 'spec'> & { metadata?: { name?: string } }, pods: PodObject[]): EndpointSubset[] {
-  const subsets = new Map<string, { ports: EndpointPort[]; addresses: EndpointAddress[]; notReadyAddresses: EndpointAddress[] }>();
+export function planEndpoints(
+  service: Pick<Service, 'spec'> & { metadata?: { name?: string } },
+  pods: PodObject[],
+): EndpointSubset[] {
+  const subsets = new Map<
+    string,
+    { ports: EndpointPort[]; addresses: EndpointAddress[]; notReadyAddresses: EndpointAddress[] }
+  >();
   for (const pod of pods) {
     if (!podMatches(service, pod) || pod.metadata.deletionTimestamp || isTerminated(pod)) continue;
     const ip = pod.status?.hostIP;
@@ -49,19 +65,40 @@ export function planEndpoints(service: Pick<Service, 'spec'> & { metadata?: { na
     const ports: EndpointPort[] = [];
     for (const p of service.spec?.ports ?? []) {
       const hostPort = hostPortFor(pod, p);
-      if (hostPort !== undefined) ports.push({ ...(p.name ? { name: p.name } : {}), port: hostPort, protocol: p.protocol ?? 'TCP' });
+      if (hostPort !== undefined)
+        ports.push({ ...(p.name ? { name: p.name } : {}), port: hostPort, protocol: p.protocol ?? 'TCP' });
     }
     if (!ports.length) continue;
     const key = JSON.stringify(ports);
     let subset = subsets.get(key);
     if (!subset) subsets.set(key, (subset = { ports, addresses: [], notReadyAddresses: [] }));
-    const hostname = pod.spec.hostname && pod.spec.subdomain && pod.spec.subdomain === service.metadata?.name ? { hostname: pod.spec.hostname } : {};
-    const address: EndpointAddress = { ip, ...hostname, nodeName: pod.spec.nodeName, targetRef: { kind: 'Pod', namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}) } };
-    (isReady(pod) || service.spec?.publishNotReadyAddresses ? subset.addresses : subset.notReadyAddresses).push(address);
+    const hostname =
+      pod.spec.hostname && pod.spec.subdomain && pod.spec.subdomain === service.metadata?.name
+        ? { hostname: pod.spec.hostname }
+        : {};
+    const address: EndpointAddress = {
+      ip,
+      ...hostname,
+      nodeName: pod.spec.nodeName,
+      targetRef: {
+        kind: 'Pod',
+        namespace: pod.metadata.namespace ?? 'default',
+        name: pod.metadata.name,
+        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+      },
+    };
+    (isReady(pod) || service.spec?.publishNotReadyAddresses ? subset.addresses : subset.notReadyAddresses).push(
+      address,
+    );
   }
-  const byName = (a: EndpointAddress, b: EndpointAddress) => (a.targetRef?.name ?? '').localeCompare(b.targetRef?.name ?? '');
+  const byName = (a: EndpointAddress, b: EndpointAddress) =>
+    (a.targetRef?.name ?? '').localeCompare(b.targetRef?.name ?? '');
   return [...subsets.values()]
-    .map((s) => ({ ...(s.addresses.length ? { addresses: s.addresses.sort(byName) } : {}), ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses.sort(byName) } : {}), ports: s.ports }))
+    .map((s) => ({
+      ...(s.addresses.length ? { addresses: s.addresses.sort(byName) } : {}),
+      ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses.sort(byName) } : {}),
+      ports: s.ports,
+    }))
     .sort((a, b) => JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
 }
 
@@ -73,7 +110,13 @@ export interface PlannedSlice {
   /** Stable for a port set: `<service>-<hash of the ports>`. */
   name: string;
   ports: EndpointPort[];
-  endpoints: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean }; hostname?: string; nodeName?: string; targetRef?: EndpointAddress['targetRef'] }[];
+  endpoints: {
+    addresses: string[];
+    conditions: { ready: boolean; serving: boolean; terminating: boolean };
+    hostname?: string;
+    nodeName?: string;
+    targetRef?: EndpointAddress['targetRef'];
+  }[];
 }
 
 /**
@@ -86,13 +129,19 @@ export function planSlices(service: string, subsets: EndpointSubset[]): PlannedS
     // Name and protocol always set, as Kubernetes' controller writes them (kubectl reads them as pointers).
     const ports = (s.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' }));
     const endpoint = (a: EndpointAddress, ready: boolean) => ({
-      addresses: [a.ip], conditions: { ready, serving: ready, terminating: false },
-      ...(a.hostname ? { hostname: a.hostname } : {}), ...(a.nodeName ? { nodeName: a.nodeName } : {}), ...(a.targetRef ? { targetRef: a.targetRef } : {}),
+      addresses: [a.ip],
+      conditions: { ready, serving: ready, terminating: false },
+      ...(a.hostname ? { hostname: a.hostname } : {}),
+      ...(a.nodeName ? { nodeName: a.nodeName } : {}),
+      ...(a.targetRef ? { targetRef: a.targetRef } : {}),
     });
     return {
       name: `${service.slice(0, 57)}-${portsHash(ports)}`,
       ports,
-      endpoints: [...(s.addresses ?? []).map((a) => endpoint(a, true)), ...(s.notReadyAddresses ?? []).map((a) => endpoint(a, false))],
+      endpoints: [
+        ...(s.addresses ?? []).map((a) => endpoint(a, true)),
+        ...(s.notReadyAddresses ?? []).map((a) => endpoint(a, false)),
+      ],
     };
   });
 }

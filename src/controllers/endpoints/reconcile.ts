@@ -11,7 +11,16 @@ import { sameJson } from '../../runtime/writer.js';
 import type { ControllerContext } from '../context.js';
 import { candidatesFor, indexLabels, labelPairs } from '../claim.js';
 import { NODE, POD, findCondition, keyOf, splitKey, type PodObject } from '../objects.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, planEndpoints, planSlices, podMatches, selectsPods, type EndpointSubset } from './plan.js';
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+  planEndpoints,
+  planSlices,
+  podMatches,
+  selectsPods,
+  type EndpointSubset,
+} from './plan.js';
 
 export const SERVICE = { group: '', kind: 'Service' };
 /** Services by each label their selector requires. */
@@ -19,10 +28,19 @@ const SELECTOR_INDEX = 'selector';
 export const ENDPOINTS = { group: '', kind: 'Endpoints' };
 export const ENDPOINT_SLICE = { group: 'discovery.k8s.io', kind: 'EndpointSlice' };
 
-type ServiceObject = KubeObject & { spec?: { type?: string; selector?: Record<string, string>; ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[] }; status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } };
+type ServiceObject = KubeObject & {
+  spec?: {
+    type?: string;
+    selector?: Record<string, string>;
+    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+};
 type EndpointsObject = KubeObject & { subsets?: EndpointSubset[] };
 type SliceObject = KubeObject & { addressType: string; endpoints: unknown[]; ports?: unknown[] };
-type NodeObject = KubeObject & { status?: { addresses?: { type: string; address: string }[]; conditions?: { type: string; status: string }[] } };
+type NodeObject = KubeObject & {
+  status?: { addresses?: { type: string; address: string }[]; conditions?: { type: string; status: string }[] };
+};
 
 export class EndpointsController implements Controller {
   readonly name = 'endpoints';
@@ -36,7 +54,8 @@ export class EndpointsController implements Controller {
     informers.for<EndpointsObject>(ENDPOINTS).on((e) => enqueue(keyOf(e.object)));
     informers.for<SliceObject>(ENDPOINT_SLICE).on((e) => {
       const service = e.object.metadata.labels?.[SERVICE_NAME_LABEL];
-      if (service && e.object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) enqueue(`${e.object.metadata.namespace ?? 'default'}/${service}`);
+      if (service && e.object.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY)
+        enqueue(`${e.object.metadata.namespace ?? 'default'}/${service}`);
     });
     // A pod change concerns the Services whose selectors it matches (before or after): found by
     // the pod's labels in an index of the selectors, not by matching every Service of the namespace.
@@ -45,7 +64,8 @@ export class EndpointsController implements Controller {
     indexLabels(pods);
     pods.on((e) => {
       for (const pod of e.prevObject ? [e.object, e.prevObject] : [e.object]) {
-        for (const pair of labelPairs(pod)) for (const s of services.byIndex(SELECTOR_INDEX, pair)) if (podMatches(s as never, pod)) enqueue(keyOf(s));
+        for (const pair of labelPairs(pod))
+          for (const s of services.byIndex(SELECTOR_INDEX, pair)) if (podMatches(s as never, pod)) enqueue(keyOf(s));
       }
     });
     informers.for<NodeObject>(NODE).on(() => {
@@ -66,12 +86,21 @@ export class EndpointsController implements Controller {
     }
     if (service.spec?.type === 'LoadBalancer') await this.publishLoadBalancer(service);
     if (!selectsPods(service as never)) return {};
-    const subsets = planEndpoints(service as never, candidatesFor(informers.for<PodObject>(POD), namespace, service.spec?.selector));
+    const subsets = planEndpoints(
+      service as never,
+      candidatesFor(informers.for<PodObject>(POD), namespace, service.spec?.selector),
+    );
     await this.writeSlices(namespace, name, subsets, service);
     if (current && sameJson(current.subsets ?? [], subsets)) return {};
     try {
       if (current) await writer.update(current, { ...current, subsets });
-      else await writer.create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace, labels: { ...(service.metadata.labels ?? {}) } }, subsets } as EndpointsObject);
+      else
+        await writer.create({
+          apiVersion: 'v1',
+          kind: 'Endpoints',
+          metadata: { name, namespace, labels: { ...(service.metadata.labels ?? {}) } },
+          subsets,
+        } as EndpointsObject);
     } catch (e) {
       // The cache was behind; the watch event that follows brings this key back.
       if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'AlreadyExists')) throw e;
@@ -80,23 +109,57 @@ export class EndpointsController implements Controller {
   }
 
   /** Creates, updates and deletes the Service's managed slices to match its subsets. */
-  private async writeSlices(namespace: string, service: string, subsets: EndpointSubset[], owner: ServiceObject | undefined): Promise<void> {
+  private async writeSlices(
+    namespace: string,
+    service: string,
+    subsets: EndpointSubset[],
+    owner: ServiceObject | undefined,
+  ): Promise<void> {
     const { informers, writer } = this.ctx;
-    const existing = informers.for<SliceObject>(ENDPOINT_SLICE).list(namespace)
-      .filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === service && s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);
+    const existing = informers
+      .for<SliceObject>(ENDPOINT_SLICE)
+      .list(namespace)
+      .filter(
+        (s) =>
+          s.metadata.labels?.[SERVICE_NAME_LABEL] === service && s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY,
+      );
     const wanted = planSlices(service, subsets);
     try {
       for (const slice of wanted) {
         const current = existing.find((s) => s.metadata.name === slice.name);
         const body = { addressType: 'IPv4', endpoints: slice.endpoints, ports: slice.ports };
-        if (current && sameJson({ addressType: current.addressType, endpoints: current.endpoints, ports: current.ports }, body)) continue;
+        if (
+          current &&
+          sameJson({ addressType: current.addressType, endpoints: current.endpoints, ports: current.ports }, body)
+        )
+          continue;
         if (current) await writer.update(current, { ...current, ...body });
         else {
           await writer.create({
-            apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
             metadata: {
-              name: slice.name, namespace, labels: { ...(owner?.metadata.labels ?? {}), [SERVICE_NAME_LABEL]: service, [MANAGED_BY_LABEL]: MANAGED_BY },
-              ...(owner?.metadata.uid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }] } : {}),
+              name: slice.name,
+              namespace,
+              labels: {
+                ...(owner?.metadata.labels ?? {}),
+                [SERVICE_NAME_LABEL]: service,
+                [MANAGED_BY_LABEL]: MANAGED_BY,
+              },
+              ...(owner?.metadata.uid
+                ? {
+                    ownerReferences: [
+                      {
+                        apiVersion: 'v1',
+                        kind: 'Service',
+                        name: service,
+                        uid: owner.metadata.uid,
+                        controller: true,
+                        blockOwnerDeletion: true,
+                      },
+                    ],
+                  }
+                : {}),
             },
             ...body,
           } as SliceObject);
@@ -112,7 +175,16 @@ export class EndpointsController implements Controller {
   private async publishLoadBalancer(service: ServiceObject): Promise<void> {
     const nodes = this.ctx.informers.for<NodeObject>(NODE).list();
     const ready = nodes.filter((n) => findCondition(n.status?.conditions as never, 'Ready')?.status === 'True');
-    const ips = [...new Set(ready.map((n) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).filter((a): a is string => Boolean(a)))].sort();
-    await this.ctx.writer.updateStatus(service, { ...(service.status ?? {}), loadBalancer: ips.length ? { ingress: ips.map((ip) => ({ ip })) } : {} });
+    const ips = [
+      ...new Set(
+        ready
+          .map((n) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address)
+          .filter((a): a is string => Boolean(a)),
+      ),
+    ].sort();
+    await this.ctx.writer.updateStatus(service, {
+      ...(service.status ?? {}),
+      loadBalancer: ips.length ? { ingress: ips.map((ip) => ({ ip })) } : {},
+    });
   }
 }

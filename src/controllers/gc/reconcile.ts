@@ -12,7 +12,11 @@ import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '.
 import type { ControllerContext } from '../context.js';
 
 /** Every kind that can own or be owned (Events are neither, and are many). */
-const KIND_REFS = KINDS.filter((k) => k.kind !== 'Event').map((k) => ({ group: k.group, kind: k.kind, namespaced: k.namespaced }));
+const KIND_REFS = KINDS.filter((k) => k.kind !== 'Event').map((k) => ({
+  group: k.group,
+  kind: k.kind,
+  namespaced: k.namespaced,
+}));
 const NAMESPACE_KEY = 'namespace:';
 
 export class GarbageCollector implements Controller {
@@ -30,7 +34,9 @@ export class GarbageCollector implements Controller {
         if (e.type !== 'DELETED') return;
         if (k.kind === 'Namespace') enqueue(NAMESPACE_KEY + e.object.metadata.name);
         const uid = e.object.metadata.uid;
-        if (uid) for (const d of KIND_REFS) for (const dependent of informers.for(d).ownedBy(uid)) enqueue(objectKey(d, dependent));
+        if (uid)
+          for (const d of KIND_REFS)
+            for (const dependent of informers.for(d).ownedBy(uid)) enqueue(objectKey(d, dependent));
       });
     }
   }
@@ -53,7 +59,10 @@ export class GarbageCollector implements Controller {
     return {};
   }
 
-  private async ownerExists(r: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string): Promise<boolean> {
+  private async ownerExists(
+    r: { apiVersion: string; kind: string; name: string; uid: string },
+    namespace: string,
+  ): Promise<boolean> {
     const info = KIND_REFS.find((k) => k.kind === r.kind && k.group === groupOf(r.apiVersion));
     // An owner of a kind Berth does not serve: not ours to judge.
     if (!info) return true;
@@ -61,7 +70,10 @@ export class GarbageCollector implements Controller {
     const cached = this.informers.for(info).get(ns, r.name);
     if (cached?.metadata.uid === r.uid) return true;
     try {
-      return (await this.ctx.writer.store.get({ group: info.group, kind: info.kind, namespace: ns, name: r.name })).metadata.uid === r.uid;
+      return (
+        (await this.ctx.writer.store.get({ group: info.group, kind: info.kind, namespace: ns, name: r.name })).metadata
+          .uid === r.uid
+      );
     } catch (e) {
       if (isBerthError(e, 'NotFound')) return false;
       throw e;
@@ -83,4 +95,5 @@ export class GarbageCollector implements Controller {
   }
 }
 
-const objectKey = (k: { group: string; kind: string }, o: KubeObject): string => `${k.group}/${k.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const objectKey = (k: { group: string; kind: string }, o: KubeObject): string =>
+  `${k.group}/${k.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;

@@ -38,10 +38,14 @@ export const indexOf = (p: PodObject): number | undefined => {
 
 /** When a pod stopped: its containers' finish time, else its last condition change, else creation. */
 function finishedAt(p: PodObject): number {
-  const times = (p.status?.containerStatuses ?? []).map((c) => parseTime(c.state?.terminated?.finishedAt)).filter((t): t is number => t !== undefined);
+  const times = (p.status?.containerStatuses ?? [])
+    .map((c) => parseTime(c.state?.terminated?.finishedAt))
+    .filter((t): t is number => t !== undefined);
   if (times.length) return Math.max(...times);
-  const conditions = (p.status?.conditions ?? []).map((c) => parseTime(c.lastTransitionTime)).filter((t): t is number => t !== undefined);
-  return conditions.length ? Math.max(...conditions) : parseTime(p.metadata.creationTimestamp) ?? 0;
+  const conditions = (p.status?.conditions ?? [])
+    .map((c) => parseTime(c.lastTransitionTime))
+    .filter((t): t is number => t !== undefined);
+  return conditions.length ? Math.max(...conditions) : (parseTime(p.metadata.creationTimestamp) ?? 0);
 }
 
 /** Index ranges as Kubernetes writes completedIndexes: "0-2,5". */
@@ -67,10 +71,17 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
   const active = pods.filter(isActive);
   const succeededPods = pods.filter(succeeded);
   const failedPods = pods.filter(failed);
-  const onFailureRestarts = spec.template.spec?.restartPolicy === 'OnFailure'
-    ? active.reduce((n, p) => n + (p.status?.containerStatuses ?? []).reduce((m, c) => m + (c.restartCount ?? 0), 0), 0) : 0;
+  const onFailureRestarts =
+    spec.template.spec?.restartPolicy === 'OnFailure'
+      ? active.reduce(
+          (n, p) => n + (p.status?.containerStatuses ?? []).reduce((m, c) => m + (c.restartCount ?? 0), 0),
+          0,
+        )
+      : 0;
   const failures = failedPods.length + onFailureRestarts;
-  const completedIndexes = new Set(succeededPods.map(indexOf).filter((i): i is number => i !== undefined && i < (completions ?? 0)));
+  const completedIndexes = new Set(
+    succeededPods.map(indexOf).filter((i): i is number => i !== undefined && i < (completions ?? 0)),
+  );
   const succeededCount = indexed ? completedIndexes.size : succeededPods.length;
 
   const status = plan.status;
@@ -85,7 +96,8 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
     plan.delete = active;
     const ttl = spec.ttlSecondsAfterFinished;
     if (ttl !== undefined) {
-      const finished = parseTime(status.completionTime) ?? parseTime(findCondition(conditions, 'Failed')?.lastTransitionTime) ?? now;
+      const finished =
+        parseTime(status.completionTime) ?? parseTime(findCondition(conditions, 'Failed')?.lastTransitionTime) ?? now;
       if (now >= finished + ttl * 1000) plan.deleteJob = true;
       else plan.requeueAfterMs = finished + ttl * 1000 - now;
     }
@@ -94,12 +106,20 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
 
   if (spec.suspend) {
     plan.delete = active;
-    conditions = setCondition(conditions, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' }, now);
+    conditions = setCondition(
+      conditions,
+      { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' },
+      now,
+    );
     status.conditions = conditions;
     return plan;
   }
   if (findCondition(conditions, 'Suspended')?.status === 'True') {
-    conditions = setCondition(conditions, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' }, now);
+    conditions = setCondition(
+      conditions,
+      { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' },
+      now,
+    );
   }
   status.startTime ??= stamp(now);
   const started = parseTime(status.startTime) ?? now;
@@ -122,7 +142,16 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
     plan.delete = active;
     status.completionTime = stamp(now);
     status.active = 0;
-    status.conditions = setCondition(conditions, { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' }, now);
+    status.conditions = setCondition(
+      conditions,
+      {
+        type: 'Complete',
+        status: 'True',
+        reason: 'CompletionsReached',
+        message: 'Reached expected number of succeeded pods',
+      },
+      now,
+    );
     plan.events.push(['Normal', 'Completed', 'Job completed']);
     if (spec.ttlSecondsAfterFinished !== undefined) plan.requeueAfterMs = spec.ttlSecondsAfterFinished * 1000;
     return plan;
@@ -142,7 +171,8 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
   if (indexed) {
     const running = new Set(active.map(indexOf));
     const want: number[] = [];
-    for (let i = 0; i < completions! && want.length + running.size < parallelism; i++) if (!completedIndexes.has(i) && !running.has(i)) want.push(i);
+    for (let i = 0; i < completions! && want.length + running.size < parallelism; i++)
+      if (!completedIndexes.has(i) && !running.has(i)) want.push(i);
     plan.create = want;
     // Duplicates of an index, or pods of indexes already complete, go.
     const seen = new Set<number>();
@@ -152,9 +182,15 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
       else seen.add(i);
     }
   } else {
-    const wantActive = completions !== undefined ? Math.min(parallelism, completions - succeededCount) : succeededCount > 0 ? 0 : parallelism;
+    const wantActive =
+      completions !== undefined
+        ? Math.min(parallelism, completions - succeededCount)
+        : succeededCount > 0
+          ? 0
+          : parallelism;
     if (active.length < wantActive) plan.create = Array.from({ length: wantActive - active.length }, () => undefined);
-    else if (active.length > wantActive) plan.delete = [...active].sort(compareForDeletion).slice(0, active.length - wantActive);
+    else if (active.length > wantActive)
+      plan.delete = [...active].sort(compareForDeletion).slice(0, active.length - wantActive);
   }
   return plan;
 }

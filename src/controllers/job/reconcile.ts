@@ -35,11 +35,22 @@ export class JobController implements Controller {
     for (const l of CONTROLLER_UID_LABELS) labels[l] = job.metadata.uid!;
     const toCreate = plan.create.map((index) => {
       const podName = index === undefined ? `${name}-${randomSuffix()}` : `${name}-${index}-${randomSuffix()}`;
-      const pod = podFromTemplate(job.spec.template, job, podName, index === undefined ? labels : { ...labels, [COMPLETION_INDEX]: String(index) });
+      const pod = podFromTemplate(
+        job.spec.template,
+        job,
+        podName,
+        index === undefined ? labels : { ...labels, [COMPLETION_INDEX]: String(index) },
+      );
       if (index !== undefined) {
         pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), [COMPLETION_INDEX]: String(index) };
         pod.spec.hostname ??= `${name}-${index}`;
-        pod.spec.containers = pod.spec.containers.map((c) => ({ ...c, env: [...(c.env ?? []).filter((e) => e.name !== 'JOB_COMPLETION_INDEX'), { name: 'JOB_COMPLETION_INDEX', value: String(index) }] })) as typeof pod.spec.containers;
+        pod.spec.containers = pod.spec.containers.map((c) => ({
+          ...c,
+          env: [
+            ...(c.env ?? []).filter((e) => e.name !== 'JOB_COMPLETION_INDEX'),
+            { name: 'JOB_COMPLETION_INDEX', value: String(index) },
+          ],
+        })) as typeof pod.spec.containers;
       }
       return pod;
     });
@@ -58,7 +69,11 @@ export class JobController implements Controller {
     }
     for (const [type, reason, message] of plan.events) emit(this.ctx, job, type, reason, message);
     await podInformer.waitFor(lastRevision(written));
-    const after = planJob(job, podInformer.ownedBy(job.metadata.uid!).filter((p) => controllerOf(p)?.uid === job.metadata.uid), this.ctx.now());
+    const after = planJob(
+      job,
+      podInformer.ownedBy(job.metadata.uid!).filter((p) => controllerOf(p)?.uid === job.metadata.uid),
+      this.ctx.now(),
+    );
     // Status as the planner concluded it (conditions, times), with the pod counts seen after the writes.
     await writer.updateStatus(job, { ...plan.status, active: after.status.active, ready: after.status.ready });
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};

@@ -26,7 +26,12 @@ export interface NodePlan {
   requeueAfterMs: number;
 }
 
-export function planNode(node: NodeObject, lease: { renewTime: number } | undefined, now: number, graceMs = DEFAULT_GRACE_MS): NodePlan {
+export function planNode(
+  node: NodeObject,
+  lease: { renewTime: number } | undefined,
+  now: number,
+  graceMs = DEFAULT_GRACE_MS,
+): NodePlan {
   const alive = lease !== undefined && now - lease.renewTime <= graceMs;
   const conditions = node.status?.conditions ?? [];
   const ready = findCondition(conditions, 'Ready');
@@ -34,15 +39,27 @@ export function planNode(node: NodeObject, lease: { renewTime: number } | undefi
   const heartbeat = lease ? stamp(lease.renewTime) : undefined;
   if (!alive && ready?.status !== 'Unknown') {
     plan.conditions = replaceCondition(conditions, {
-      type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.',
-      ...(heartbeat ? { lastHeartbeatTime: heartbeat } : {}), lastTransitionTime: stamp(now),
+      type: 'Ready',
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+      ...(heartbeat ? { lastHeartbeatTime: heartbeat } : {}),
+      lastTransitionTime: stamp(now),
     });
   } else if (alive && ready?.status !== 'True') {
-    plan.conditions = replaceCondition(conditions, { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'berth agent is posting ready status', lastHeartbeatTime: heartbeat!, lastTransitionTime: stamp(now) });
+    plan.conditions = replaceCondition(conditions, {
+      type: 'Ready',
+      status: 'True',
+      reason: 'KubeletReady',
+      message: 'berth agent is posting ready status',
+      lastHeartbeatTime: heartbeat!,
+      lastTransitionTime: stamp(now),
+    });
   }
   const current = node.spec?.taints ?? [];
   let taints = current.filter((t) => t.key !== UNREACHABLE_TAINT && t.key !== UNSCHEDULABLE_TAINT);
-  const keep = (key: string, effect: Taint['effect']) => current.find((t) => t.key === key && t.effect === effect) ?? { key, effect, timeAdded: stamp(now) };
+  const keep = (key: string, effect: Taint['effect']) =>
+    current.find((t) => t.key === key && t.effect === effect) ?? { key, effect, timeAdded: stamp(now) };
   if (!alive) taints = [...taints, keep(UNREACHABLE_TAINT, 'NoSchedule'), keep(UNREACHABLE_TAINT, 'NoExecute')];
   if (node.spec?.unschedulable) taints = [...taints, keep(UNSCHEDULABLE_TAINT, 'NoSchedule')];
   if (JSON.stringify(taints) !== JSON.stringify(current)) plan.taints = taints;

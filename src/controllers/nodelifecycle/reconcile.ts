@@ -24,7 +24,10 @@ export class NodeLifecycleController implements Controller {
   /** Nodes found missing while pods were bound to them, and since when. */
   private readonly missingSince = new Map<string, number>();
 
-  constructor(private readonly ctx: ControllerContext, private readonly graceMs = DEFAULT_GRACE_MS) {}
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly graceMs = DEFAULT_GRACE_MS,
+  ) {}
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     informers.for<NodeObject>(NODE).on((e) => enqueue(e.object.metadata.name));
@@ -32,7 +35,8 @@ export class NodeLifecycleController implements Controller {
     pods.addIndex(NODE_NAME_INDEX, (p) => p.spec.nodeName || undefined);
     // A pod bound to a node that is tainted NoExecute may have to go.
     pods.on((e) => {
-      if (e.type !== 'DELETED' && e.object.spec.nodeName && e.object.spec.nodeName !== e.prevObject?.spec.nodeName) enqueue(e.object.spec.nodeName);
+      if (e.type !== 'DELETED' && e.object.spec.nodeName && e.object.spec.nodeName !== e.prevObject?.spec.nodeName)
+        enqueue(e.object.spec.nodeName);
     });
   }
 
@@ -44,7 +48,9 @@ export class NodeLifecycleController implements Controller {
     this.missingSince.delete(name);
     const now = this.ctx.now();
     // A node not yet heard from gets the grace period from its creation, as Kubernetes gives it.
-    const lease = (await writer.store.leases.get(nodeLease(name))) ?? (node.metadata.creationTimestamp ? { renewTime: Date.parse(node.metadata.creationTimestamp) } : undefined);
+    const lease =
+      (await writer.store.leases.get(nodeLease(name))) ??
+      (node.metadata.creationTimestamp ? { renewTime: Date.parse(node.metadata.creationTimestamp) } : undefined);
     const plan = planNode(node, lease, now, this.graceMs);
     let current = node;
     if (plan.taints) {
@@ -52,15 +58,32 @@ export class NodeLifecycleController implements Controller {
     }
     if (plan.conditions) {
       current = await writer.updateStatus(current, { ...(current.status ?? {}), conditions: plan.conditions });
-      emit(this.ctx, { apiVersion: 'v1', kind: 'Node', metadata: current.metadata }, 'Normal', plan.alive ? 'NodeReady' : 'NodeNotReady', `Node ${name} status is now: ${plan.alive ? 'NodeReady' : 'NodeNotReady'}`);
+      emit(
+        this.ctx,
+        { apiVersion: 'v1', kind: 'Node', metadata: current.metadata },
+        'Normal',
+        plan.alive ? 'NodeReady' : 'NodeNotReady',
+        `Node ${name} status is now: ${plan.alive ? 'NodeReady' : 'NodeNotReady'}`,
+      );
     }
     const evictions = planEvictions(current.spec?.taints ?? [], pods.byIndex(NODE_NAME_INDEX, name), now);
     for (const pod of evictions.evict) {
       // Terminating, not gone: the pod's controller replaces it; its agent stops and removes it.
-      await writer.update(pod, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: stamp(now), deletionGracePeriodSeconds: 30 } }).catch((e) => {
-        if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
-      });
-      emit(this.ctx, { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
+      await writer
+        .update(pod, {
+          ...pod,
+          metadata: { ...pod.metadata, deletionTimestamp: stamp(now), deletionGracePeriodSeconds: 30 },
+        })
+        .catch((e) => {
+          if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
+        });
+      emit(
+        this.ctx,
+        { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata },
+        'Normal',
+        'TaintManagerEviction',
+        `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`,
+      );
     }
     return { requeueAfterMs: Math.min(plan.requeueAfterMs, evictions.requeueAfterMs ?? Infinity) };
   }
@@ -76,7 +99,8 @@ export class NodeLifecycleController implements Controller {
     }
     const now = this.ctx.now();
     const since = this.missingSince.get(name);
-    if (since !== undefined && now - since < ORPHAN_QUARANTINE_MS) return { requeueAfterMs: ORPHAN_QUARANTINE_MS - (now - since) };
+    if (since !== undefined && now - since < ORPHAN_QUARANTINE_MS)
+      return { requeueAfterMs: ORPHAN_QUARANTINE_MS - (now - since) };
     try {
       await this.ctx.writer.store.get({ ...NODE, namespace: '', name });
       this.missingSince.delete(name);

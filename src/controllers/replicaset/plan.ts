@@ -11,7 +11,8 @@ import { compareForDeletion, isActive, isAvailable, isReady, msUntilAvailable } 
 export const BURST_REPLICAS = 500;
 
 /** ClaimPods, as Kubernetes names it for ReplicaSets. */
-export const claimPods = (owner: Parameters<typeof claim>[0], pods: PodObject[]): Claim<PodObject> => claim(owner, pods);
+export const claimPods = (owner: Parameters<typeof claim>[0], pods: PodObject[]): Claim<PodObject> =>
+  claim(owner, pods);
 
 export interface ReplicaSetPlan {
   create: number;
@@ -23,7 +24,12 @@ export interface ReplicaSetPlan {
 }
 
 /** manageReplicas + calculateStatus. `createError` is the message of a failed create this round. */
-export function planReplicaSet(rs: ReplicaSetObject, owned: PodObject[], now: number, createError?: string): ReplicaSetPlan {
+export function planReplicaSet(
+  rs: ReplicaSetObject,
+  owned: PodObject[],
+  now: number,
+  createError?: string,
+): ReplicaSetPlan {
   const active = owned.filter(isActive);
   const want = rs.spec.replicas ?? 1;
   const diff = active.length - want;
@@ -33,17 +39,30 @@ export function planReplicaSet(rs: ReplicaSetObject, owned: PodObject[], now: nu
     else if (diff > 0) plan.delete = [...active].sort(compareForDeletion).slice(0, Math.min(diff, BURST_REPLICAS));
   }
   plan.status = replicaSetStatus(rs, active, now, createError);
-  const waits = active.map((p) => msUntilAvailable(p, rs.spec.minReadySeconds ?? 0, now)).filter((ms): ms is number => ms !== undefined);
+  const waits = active
+    .map((p) => msUntilAvailable(p, rs.spec.minReadySeconds ?? 0, now))
+    .filter((ms): ms is number => ms !== undefined);
   if (waits.length) plan.requeueAfterMs = Math.min(...waits) + 1;
   return plan;
 }
 
-export function replicaSetStatus(rs: ReplicaSetObject, active: PodObject[], now: number, createError?: string): ReplicaSetStatus {
+export function replicaSetStatus(
+  rs: ReplicaSetObject,
+  active: PodObject[],
+  now: number,
+  createError?: string,
+): ReplicaSetStatus {
   const templateLabels = rs.spec.template?.metadata?.labels ?? {};
-  const fullyLabeled = active.filter((p) => Object.entries(templateLabels).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
+  const fullyLabeled = active.filter((p) =>
+    Object.entries(templateLabels).every(([k, v]) => p.metadata.labels?.[k] === v),
+  ).length;
   let conditions = rs.status?.conditions;
   if (createError) {
-    conditions = setCondition(conditions, { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: createError }, now);
+    conditions = setCondition(
+      conditions,
+      { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: createError },
+      now,
+    );
   } else if (findCondition(conditions, 'ReplicaFailure')) {
     conditions = removeCondition(conditions, 'ReplicaFailure');
   }

@@ -6,7 +6,16 @@
  */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, type ControllerContext } from '../context.js';
-import { POD, REPLICA_SET, controllerOf, keyOf, randomSuffix, splitKey, type PodObject, type ReplicaSetObject } from '../objects.js';
+import {
+  POD,
+  REPLICA_SET,
+  controllerOf,
+  keyOf,
+  randomSuffix,
+  splitKey,
+  type PodObject,
+  type ReplicaSetObject,
+} from '../objects.js';
 import { podFromTemplate } from '../pods.js';
 import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods, planReplicaSet } from './plan.js';
@@ -25,7 +34,10 @@ export class ReplicaSetController implements Controller {
   readonly workers = 4;
   private readonly kind: { group: string; kind: string };
 
-  constructor(private readonly ctx: ControllerContext, kind: 'ReplicaSet' | 'ReplicationController' = 'ReplicaSet') {
+  constructor(
+    private readonly ctx: ControllerContext,
+    kind: 'ReplicaSet' | 'ReplicationController' = 'ReplicaSet',
+  ) {
     this.kind = kind === 'ReplicaSet' ? REPLICA_SET : REPLICATION_CONTROLLER;
     this.name = kind.toLowerCase();
   }
@@ -86,13 +98,15 @@ export class ReplicaSetController implements Controller {
     const created: PodObject[] = [];
     for (let batch = 1, left = count; left > 0; left -= batch, batch *= 2) {
       const size = Math.min(batch, left);
-      const podsToCreate = Array.from({ length: size }, () => podFromTemplate(rs.spec.template, rs, `${rs.metadata.name}-${randomSuffix()}`));
+      const podsToCreate = Array.from({ length: size }, () =>
+        podFromTemplate(rs.spec.template, rs, `${rs.metadata.name}-${randomSuffix()}`),
+      );
       const result = await this.ctx.writer.createMany(podsToCreate);
       created.push(...result.created);
-      for (const p of result.created) emit(this.ctx, rs, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
+      for (const p of result.created)
+        emit(this.ctx, rs, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
       if (result.error) return { created, error: result.error };
     }
     return { created };
   }
 }
-

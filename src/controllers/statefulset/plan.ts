@@ -7,7 +7,15 @@
  * user deleted. Names are the identity: two pods of one ordinal cannot exist.
  */
 import type { PodTemplateSpec, StatefulSetStatus } from '../../api/types.gen.js';
-import { controllerRef, fnv32a, safeEncode, stableJson, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
+import {
+  controllerRef,
+  fnv32a,
+  safeEncode,
+  stableJson,
+  type PodObject,
+  type PvcObject,
+  type StatefulSetObject,
+} from '../objects.js';
 import { isActive, isAvailable, isReady, isTerminated, podFromTemplate } from '../pods.js';
 
 export const REVISION_LABEL = 'controller-revision-hash';
@@ -37,12 +45,22 @@ export function ordinalOf(sts: StatefulSetObject, pod: PodObject): number | unde
   return /^(0|[1-9][0-9]*)$/.test(rest) ? Number(rest) : undefined;
 }
 
-export const claimName = (claim: string, sts: StatefulSetObject, ordinal: number): string => `${claim}-${sts.metadata.name}-${ordinal}`;
+export const claimName = (claim: string, sts: StatefulSetObject, ordinal: number): string =>
+  `${claim}-${sts.metadata.name}-${ordinal}`;
 
 /** The pod for one ordinal, from a template (the update revision's, or the current one's). */
-export function podFor(sts: StatefulSetObject, ordinal: number, template: PodTemplateSpec, revision: string): PodObject {
+export function podFor(
+  sts: StatefulSetObject,
+  ordinal: number,
+  template: PodTemplateSpec,
+  revision: string,
+): PodObject {
   const name = `${sts.metadata.name}-${ordinal}`;
-  const pod = podFromTemplate(template, sts, name, { [REVISION_LABEL]: revision, [POD_NAME_LABEL]: name, [POD_INDEX_LABEL]: String(ordinal) });
+  const pod = podFromTemplate(template, sts, name, {
+    [REVISION_LABEL]: revision,
+    [POD_NAME_LABEL]: name,
+    [POD_INDEX_LABEL]: String(ordinal),
+  });
   pod.spec.hostname = name;
   if (sts.spec.serviceName) pod.spec.subdomain = sts.spec.serviceName;
   const claims = (sts.spec.volumeClaimTemplates ?? []).map((c) => c.metadata?.name ?? '');
@@ -52,10 +70,15 @@ export function podFor(sts: StatefulSetObject, ordinal: number, template: PodTem
   return pod;
 }
 
-export function claimFor(sts: StatefulSetObject, template: NonNullable<StatefulSetObject['spec']['volumeClaimTemplates']>[number], ordinal: number): PvcObject {
+export function claimFor(
+  sts: StatefulSetObject,
+  template: NonNullable<StatefulSetObject['spec']['volumeClaimTemplates']>[number],
+  ordinal: number,
+): PvcObject {
   const deleteWithSet = sts.spec.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete';
   return {
-    apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
     metadata: {
       name: claimName(template.metadata?.name ?? '', sts, ordinal),
       namespace: sts.metadata.namespace ?? 'default',
@@ -69,13 +92,25 @@ export function claimFor(sts: StatefulSetObject, template: NonNullable<StatefulS
 
 const healthy = (p: PodObject) => isActive(p) && p.status?.phase === 'Running' && isReady(p);
 
-export function planStatefulSet(sts: StatefulSetObject, pods: PodObject[], claims: PvcObject[], now: number): StatefulSetPlan {
-  const plan: StatefulSetPlan = { createClaims: [], createPods: [], deletePods: [], deleteClaims: [], pinClaims: [], status: {} };
+export function planStatefulSet(
+  sts: StatefulSetObject,
+  pods: PodObject[],
+  claims: PvcObject[],
+  now: number,
+): StatefulSetPlan {
+  const plan: StatefulSetPlan = {
+    createClaims: [],
+    createPods: [],
+    deletePods: [],
+    deleteClaims: [],
+    pinClaims: [],
+    status: {},
+  };
   const replicas = sts.spec.replicas ?? 1;
   const start = sts.spec.ordinals?.start ?? 0;
   const parallel = sts.spec.podManagementPolicy === 'Parallel';
   const rolling = (sts.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
-  const partition = rolling ? sts.spec.updateStrategy?.rollingUpdate?.partition ?? 0 : 0;
+  const partition = rolling ? (sts.spec.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
   const updateRevision = revisionName(sts);
   const currentRevision = sts.status?.currentRevision ?? updateRevision;
   const byOrdinal = new Map<number, PodObject>();
@@ -90,7 +125,8 @@ export function planStatefulSet(sts: StatefulSetObject, pods: PodObject[], claim
   const claimByName = new Map(claims.map((c) => [c.metadata.name, c]));
   const revisionOfPod = (p: PodObject) => p.metadata.labels?.[REVISION_LABEL];
   // The current revision's template, taken from a pod of it (Berth keeps no ControllerRevisions).
-  const currentTemplate = currentRevision === updateRevision ? undefined : pods.find((p) => revisionOfPod(p) === currentRevision);
+  const currentTemplate =
+    currentRevision === updateRevision ? undefined : pods.find((p) => revisionOfPod(p) === currentRevision);
 
   let blocked = false;
   for (let ord = start; ord < start + replicas; ord++) {
@@ -99,7 +135,8 @@ export function planStatefulSet(sts: StatefulSetObject, pods: PodObject[], claim
       const claim = claimFor(sts, t, ord);
       const existing = claimByName.get(claim.metadata.name);
       if (!existing) plan.createClaims.push(claim);
-      else if (pod?.spec.nodeName && !existing.metadata.annotations?.[SELECTED_NODE]) plan.pinClaims.push({ claim: existing, node: pod.spec.nodeName });
+      else if (pod?.spec.nodeName && !existing.metadata.annotations?.[SELECTED_NODE])
+        plan.pinClaims.push({ claim: existing, node: pod.spec.nodeName });
     }
     if (blocked) continue;
     if (pod && isTerminated(pod)) {
@@ -128,7 +165,8 @@ export function planStatefulSet(sts: StatefulSetObject, pods: PodObject[], claim
   if (sts.spec.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete') {
     for (const c of claims) {
       const ord = claimOrdinal(sts, c);
-      if (ord !== undefined && (ord < start || ord >= start + replicas) && !pods.some((p) => ordinalOf(sts, p) === ord)) plan.deleteClaims.push(c);
+      if (ord !== undefined && (ord < start || ord >= start + replicas) && !pods.some((p) => ordinalOf(sts, p) === ord))
+        plan.deleteClaims.push(c);
     }
   }
 
@@ -150,18 +188,26 @@ export function planStatefulSet(sts: StatefulSetObject, pods: PodObject[], claim
 function templateOf(pod: PodObject): PodTemplateSpec {
   const labels = { ...(pod.metadata.labels ?? {}) };
   for (const l of [REVISION_LABEL, POD_NAME_LABEL, POD_INDEX_LABEL]) delete labels[l];
-  return { metadata: { labels, ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}) }, spec: pod.spec };
+  return {
+    metadata: { labels, ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}) },
+    spec: pod.spec,
+  };
 }
 
 function claimOrdinal(sts: StatefulSetObject, c: PvcObject): number | undefined {
   for (const t of sts.spec.volumeClaimTemplates ?? []) {
     const prefix = `${t.metadata?.name ?? ''}-${sts.metadata.name}-`;
-    if (c.metadata.name.startsWith(prefix) && /^[0-9]+$/.test(c.metadata.name.slice(prefix.length))) return Number(c.metadata.name.slice(prefix.length));
+    if (c.metadata.name.startsWith(prefix) && /^[0-9]+$/.test(c.metadata.name.slice(prefix.length)))
+      return Number(c.metadata.name.slice(prefix.length));
   }
   return undefined;
 }
 
-function statefulSetStatus(sts: StatefulSetObject, pods: PodObject[], r: { currentRevision: string; updateRevision: string; now: number }): StatefulSetStatus {
+function statefulSetStatus(
+  sts: StatefulSetObject,
+  pods: PodObject[],
+  r: { currentRevision: string; updateRevision: string; now: number },
+): StatefulSetStatus {
   const active = pods.filter(isActive);
   const replicas = sts.spec.replicas ?? 1;
   const revisionCount = (rev: string) => active.filter((p) => p.metadata.labels?.[REVISION_LABEL] === rev).length;

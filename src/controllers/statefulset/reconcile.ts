@@ -2,7 +2,17 @@
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
-import { POD, PVC, STATEFUL_SET, controllerOf, keyOf, splitKey, type PodObject, type PvcObject, type StatefulSetObject } from '../objects.js';
+import {
+  POD,
+  PVC,
+  STATEFUL_SET,
+  controllerOf,
+  keyOf,
+  splitKey,
+  type PodObject,
+  type PvcObject,
+  type StatefulSetObject,
+} from '../objects.js';
 import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods } from '../replicaset/plan.js';
 import { REVISION_LABEL, SELECTED_NODE, planStatefulSet, revisionName } from './plan.js';
@@ -35,7 +45,13 @@ export class StatefulSetController implements Controller {
     written.push(...(await applyClaim(writer, sts, { adopt: claim.adopt, release: [] })).adopted);
     const plan = planStatefulSet(sts, claim.owned, claimInformer.list(namespace), this.ctx.now());
     // The history first: `kubectl rollout history sts/x` lists what the pods are made from.
-    const inUse = new Set([sts.status?.currentRevision, sts.status?.updateRevision, ...claim.owned.map((p) => p.metadata.labels?.[REVISION_LABEL])].filter((r): r is string => Boolean(r)));
+    const inUse = new Set(
+      [
+        sts.status?.currentRevision,
+        sts.status?.updateRevision,
+        ...claim.owned.map((p) => p.metadata.labels?.[REVISION_LABEL]),
+      ].filter((r): r is string => Boolean(r)),
+    );
     await syncRevisions(this.ctx, sts, revisionName(sts), inUse);
 
     const claimWrites: (PvcObject | undefined)[] = [];
@@ -47,13 +63,24 @@ export class StatefulSetController implements Controller {
       }
     }
     for (const { claim: c, node } of plan.pinClaims) {
-      claimWrites.push(await writer.update(c, { ...c, metadata: { ...c.metadata, annotations: { ...(c.metadata.annotations ?? {}), [SELECTED_NODE]: node } } }));
+      claimWrites.push(
+        await writer.update(c, {
+          ...c,
+          metadata: { ...c.metadata, annotations: { ...(c.metadata.annotations ?? {}), [SELECTED_NODE]: node } },
+        }),
+      );
     }
     for (const c of plan.deleteClaims) claimWrites.push(await writer.delete(c));
     for (const p of plan.createPods) {
       try {
         written.push(await writer.create(p));
-        emit(this.ctx, sts, 'Normal', 'SuccessfulCreate', `create Pod ${p.metadata.name} in StatefulSet ${name} successful`);
+        emit(
+          this.ctx,
+          sts,
+          'Normal',
+          'SuccessfulCreate',
+          `create Pod ${p.metadata.name} in StatefulSet ${name} successful`,
+        );
       } catch (e) {
         // The name is the identity: an existing pod of this ordinal is never doubled.
         if (!isBerthError(e, 'AlreadyExists')) throw e;
@@ -61,11 +88,22 @@ export class StatefulSetController implements Controller {
     }
     for (const p of plan.deletePods) {
       written.push(await writer.delete(p));
-      emit(this.ctx, sts, 'Normal', 'SuccessfulDelete', `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`);
+      emit(
+        this.ctx,
+        sts,
+        'Normal',
+        'SuccessfulDelete',
+        `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`,
+      );
     }
     await podInformer.waitFor(lastRevision(written));
     await claimInformer.waitFor(lastRevision(claimWrites));
-    const after = planStatefulSet(sts, claimPods(sts, claimCandidates(podInformer, sts)).owned, claimInformer.list(namespace), this.ctx.now());
+    const after = planStatefulSet(
+      sts,
+      claimPods(sts, claimCandidates(podInformer, sts)).owned,
+      claimInformer.list(namespace),
+      this.ctx.now(),
+    );
     await writer.updateStatus(sts, after.status);
     return {};
   }
