@@ -7,7 +7,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { connect, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isBerthError } from '../api/errors.js';
-import { parseToken } from '../api/tokens.js';
+import { parseToken } from '../auth/tokens.js';
 
 export interface JoinCredentials {
   /** `<id>.<secret>`, without the pin. */

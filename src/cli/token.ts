@@ -7,7 +7,6 @@ import { BerthError } from '../api/errors.js';
 import { resolveKind } from '../api/kinds.js';
 import {
   ROLES,
-  SYSTEM_NAMESPACE,
   TOKEN_SECRET_TYPE,
   joinToken,
   newTokenParts,
@@ -15,7 +14,8 @@ import {
   tokenSecret,
   type Role,
   type TokenRecord,
-} from '../api/tokens.js';
+} from '../auth/tokens.js';
+import { SYSTEM_NAMESPACE } from '../api/namespaces.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { parseDuration } from '../api/duration.js';
 import { renderStructured, type OutputFormat, type CommandIO } from './output.js';

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { connect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
-import { createHttpsServer } from '../api/https.js';
+import { createHttpsServer } from '../transport/https.js';
 import { matchRoute, normalizeHost, tlsFor } from './routes.js';
 import { Turns } from './turns.js';
 import type { ClusterView, Target } from './view.js';

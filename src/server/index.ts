@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:https';
-import { createHttpsServer } from '../api/https.js';
+import { createHttpsServer } from '../transport/https.js';
 import type { Logger } from 'pino';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { reapEvents } from '../runtime/events.js';
@@ -24,7 +24,7 @@ import { upgradeHandler } from './upgrade.js';
 import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
 import { Registry, timestamp } from './registry.js';
-import { BUILTIN_NAMESPACES } from '../api/tokens.js';
+import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';

@@ -19,7 +19,7 @@ import { ALLOCATION_ATTEMPTS, allocateServices, lostAllocationRace } from '../ru
 import { normalizeObject, renderPath, type Finding } from '../manifest/index.js';
 import type { KubeObject, ListResult, Store, TxnOp } from '../store/types.js';
 import { createAdmitted } from '../runtime/quota.js';
-import { BUILTIN_NAMESPACES } from '../api/tokens.js';
+import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
 import { getIfExists } from '../store/lookup.js';
 import { applyPatch } from './patch.js';
 import type { ResourceRequest } from './routes.js';

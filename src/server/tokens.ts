@@ -1,11 +1,10 @@
 /**
- * Authenticating bearer tokens against the token Secrets (see src/api/tokens.ts for their form).
+ * Authenticating bearer tokens against the token Secrets (see src/auth/tokens.ts for their form).
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { prepareCreate } from '../api/lifecycle.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import {
-  SYSTEM_NAMESPACE,
   TOKEN_SECRET_TYPE,
   newTokenParts,
   parseToken,
@@ -14,10 +13,11 @@ import {
   tokenSecret,
   type Role,
   type TokenRecord,
-} from '../api/tokens.js';
+} from '../auth/tokens.js';
+import { SYSTEM_NAMESPACE } from '../api/namespaces.js';
 import type { KubeObject, Store } from '../store/types.js';
 
-export { ROLES, joinToken, parseToken, type Role, type TokenRecord } from '../api/tokens.js';
+export { ROLES, joinToken, parseToken, type Role, type TokenRecord } from '../auth/tokens.js';
 
 export interface Principal {
   tokenId: string;

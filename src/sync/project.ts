@@ -10,7 +10,7 @@
  * to the writing Application's own project.
  */
 import { groupOf } from '../api/kinds.js';
-import { SYSTEM_NAMESPACE } from '../api/tokens.js';
+import { SYSTEM_NAMESPACE } from '../api/namespaces.js';
 
 export interface GroupKind {
   group: string;

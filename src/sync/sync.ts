@@ -21,7 +21,7 @@ import {
   type PodSecurityLevel,
   type PodSecurityOptions,
 } from '../api/pod-security.js';
-import { BUILTIN_NAMESPACES } from '../api/tokens.js';
+import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
 import {
   ComparisonCache,
   ROLLBACK_ANNOTATION,

@@ -8,6 +8,10 @@ import path from 'node:path';
 
 export const ALLOWED: Record<string, readonly string[]> = {
   api: [],
+  // Bearer and join tokens: what the server checks, the agent joins with and the CLI makes.
+  auth: ['api'],
+  // The HTTPS server the API and the ingress router listen with.
+  transport: [],
   manifest: ['api'],
   diff: ['api'],
   health: ['api'],
@@ -19,12 +23,12 @@ export const ALLOWED: Record<string, readonly string[]> = {
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
   // The agent runs on other machines: it talks to the server through the API client.
-  agent: ['api', 'runtime', 'health', 'client'],
+  agent: ['api', 'auth', 'runtime', 'health', 'client'],
   // The data plane (service proxy, ingress router) reads the cluster through the API client too.
-  network: ['api', 'client'],
-  server: ['api', 'store', 'manifest', 'diff', 'health', 'runtime'],
+  network: ['api', 'client', 'transport'],
+  server: ['api', 'auth', 'transport', 'store', 'manifest', 'diff', 'health', 'runtime'],
   client: ['api'],
-  cli: ['api', 'client', 'manifest', 'diff'],
+  cli: ['api', 'auth', 'client', 'manifest', 'diff'],
   // The composition root wires everything.
   'main.ts': ['*'],
 };

@@ -1,7 +1,7 @@
 /**
  * A keep-alive client posting large bodies back to back loses nothing: Node 20's HTTPS server
  * dropped such a request when it arrived before the previous response had drained (see
- * src/api/https.ts). Client and server are separate processes, as the loss needs.
+ * src/transport/https.ts). Client and server are separate processes, as the loss needs.
  */
 import { Agent, request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

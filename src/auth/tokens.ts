@@ -6,13 +6,12 @@
  * another machine can verify the server's CA with nothing but the token (as k3s' K10 tokens do).
  */
 import { createHash, randomInt } from 'node:crypto';
+import { SYSTEM_NAMESPACE } from '../api/namespaces.js';
 
 export const ROLES = ['admin', 'readonly', 'node', 'ci'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const SYSTEM_NAMESPACE = 'berth-system';
 /** Namespaces every cluster has from its start (the server creates them; they may not be deleted). */
-export const BUILTIN_NAMESPACES: readonly string[] = ['default', SYSTEM_NAMESPACE];
 export const TOKEN_SECRET_TYPE = 'berth.dev/token';
 
 export interface TokenRecord {
