@@ -9,6 +9,7 @@ import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { VERSION, runCli } from './cli/main.js';
+import { UpTerminal, applyApplication, reportProgress, upSource } from './cli/up.js';
 import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
@@ -18,16 +19,9 @@ import { ProcessRuntime } from './agent/process/runtime.js';
 import { DockerRuntime } from './agent/docker/runtime.js';
 import { DEFAULT_SANDBOX_IMAGE, ensureBusyboxImage } from './agent/docker/sandbox.js';
 import { BerthError, isBerthError } from './api/errors.js';
-import { kindInfo } from './api/kinds.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
-import {
-  BerthClient,
-  resolveConnection,
-  type Connection,
-  type ConnectionFlags,
-  type KubeObject,
-} from './client/index.js';
+import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
 import { openStore, type Store } from './store/index.js';
 import { defaultDataDir, normalizeRepoURL, parseListen, protectedDirs, startServer } from './server/index.js';
 import { DEFAULT_SERVICE_CIDR } from './api/services.js';
@@ -727,7 +721,7 @@ function addUpCommand(program: Command): void {
     )
     .action(async (repo: string | undefined, flags: UpFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
-      const source = await upSource(repo ?? '.', flags);
+      const source = await upSource(repo ?? '.', flags, localCheckout);
       const dataDir = path.resolve(flags.data ?? defaultDataDir());
       const runtime =
         flags.runtime === 'auto' ? ((await DockerRuntime.reachable()) ? 'docker' : 'process') : flags.runtime;
@@ -774,16 +768,8 @@ function addUpCommand(program: Command): void {
       );
       const client = new BerthClient(resolveConnection({ kubeconfig: plane.server.kubeconfigPath }));
       const ingress = `http://${flags.ingressListen.replace(/^(0\.0\.0\.0)?:/, '127.0.0.1:')}`;
-      // On a terminal a live status line stays at the bottom (redrawn each second) under the
-      // lines of what changed; otherwise only those lines, for logs and pipes.
-      const tty = process.stdout.isTTY === true;
-      let live = '';
-      const say = (line: string) => process.stdout.write(tty && live ? `\r\x1b[2K${line}\n${live}` : `${line}\n`);
-      const status = (line: string) => {
-        if (!tty) return;
-        live = line;
-        process.stdout.write(`\r\x1b[2K${line}`);
-      };
+      const terminal = new UpTerminal((text) => process.stdout.write(text), process.stdout.isTTY === true);
+      const say = (line: string) => terminal.say(line);
       say(
         `berth up: ${source.repoURL}${source.path && source.path !== '.' ? ` (${source.path})` : ''} at ${source.targetRevision ?? 'the default branch'}, as Application ${source.name}`,
       );
@@ -798,10 +784,9 @@ function addUpCommand(program: Command): void {
       await applyApplication(client, source);
       const stopped = untilSignal(log);
       const watching = new AbortController();
-      const progress = reportProgress(client, source.name, ingress, { say, status }, watching.signal);
+      const progress = reportProgress(client, source.name, ingress, terminal, watching.signal);
       await stopped;
-      status('');
-      live = '';
+      terminal.clear();
       say('stopping: pods, agent, server…');
       watching.abort();
       await progress;
@@ -810,154 +795,6 @@ function addUpCommand(program: Command): void {
       await plane.close();
       say('stopped.');
     });
-}
-
-interface UpSource {
-  name: string;
-  repoURL: string;
-  path?: string;
-  targetRevision?: string;
-  local: boolean;
-}
-
-/** REPO as an Application source: a URL as given; a local directory as its repository, path and branch. */
-async function upSource(repo: string, flags: UpFlags): Promise<UpSource> {
-  const dnsLabel = (s: string) =>
-    s
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 63) || 'app';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^/]+:/.test(repo)) {
-    const name = flags.name ?? dnsLabel(path.basename(flags.path ?? repo.replace(/\.git$/, '')));
-    return {
-      name,
-      repoURL: repo,
-      ...(flags.path ? { path: flags.path } : {}),
-      ...(flags.revision ? { targetRevision: flags.revision } : {}),
-      local: false,
-    };
-  }
-  const checkout = await localCheckout(repo);
-  const dir = flags.path ?? checkout.path;
-  return {
-    name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)),
-    repoURL: checkout.root,
-    path: dir,
-    targetRevision: flags.revision ?? checkout.revision,
-    local: true,
-  };
-}
-
-const APPLICATIONS = kindInfo('Application')!;
-
-/** Creates the Application, or points the existing one at this source. */
-async function applyApplication(client: BerthClient, source: UpSource): Promise<void> {
-  const spec = {
-    source: {
-      repoURL: source.repoURL,
-      ...(source.path ? { path: source.path } : {}),
-      ...(source.targetRevision ? { targetRevision: source.targetRevision } : {}),
-    },
-    destination: { namespace: 'default' },
-    syncPolicy: { automated: { prune: true, selfHeal: true } },
-    // A local repository is read in place: looking every few seconds costs next to nothing.
-    ...(source.local ? { pollInterval: '3s' } : {}),
-  };
-  try {
-    const app = await client.get(APPLICATIONS, 'default', source.name);
-    await client.update(APPLICATIONS, { ...app, spec });
-  } catch (e) {
-    if (!isBerthError(e, 'NotFound')) throw e;
-    await client.create(APPLICATIONS, {
-      apiVersion: 'berth.dev/v1',
-      kind: 'Application',
-      metadata: { name: source.name, namespace: 'default' },
-      spec,
-    });
-  }
-}
-
-/** Prints the Application's sync, health and rollouts as they change, and where it is served. */
-async function reportProgress(
-  client: BerthClient,
-  name: string,
-  ingress: string,
-  out: { say: (line: string) => void; status: (line: string) => void },
-  signal: AbortSignal,
-): Promise<void> {
-  const { say } = out;
-  const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
-  let tick = 0;
-  const seen = new Map<string, string>();
-  const once = (key: string, line: string) => {
-    if (seen.get(key) === line) return;
-    seen.set(key, line);
-    say(line);
-  };
-  while (!signal.aborted) {
-    try {
-      const app = await client.get<KubeObject & { status?: AppStatus }>(APPLICATIONS, 'default', name);
-      const st = app.status ?? {};
-      const rev = st.sync?.revision?.slice(0, 7) ?? '…';
-      if (st.operationState)
-        once(
-          'op',
-          `sync ${rev}: ${st.operationState.phase}${st.operationState.message ? ` (${st.operationState.message})` : ''}`,
-        );
-      for (const c of st.conditions ?? [])
-        if (c.status === 'True' && /Error|Warning|Active/.test(c.type))
-          once(`cond/${c.type}`, `${c.type}: ${c.message ?? c.reason ?? ''}`);
-      if (st.health) once('health', `health: ${st.health.status}${st.health.message ? ` (${st.health.message})` : ''}`);
-      for (const r of st.resources ?? []) {
-        if (r.kind !== 'Deployment' && r.kind !== 'StatefulSet' && r.kind !== 'DaemonSet') continue;
-        const w = await client
-          .get<KubeObject & { spec?: { replicas?: number }; status?: Record<string, number | undefined> }>(
-            kindInfo(r.kind)!,
-            r.namespace ?? 'default',
-            r.name,
-          )
-          .catch(() => undefined);
-        const want = w?.spec?.replicas ?? w?.status?.desiredNumberScheduled ?? 0;
-        const ready = w?.status?.readyReplicas ?? w?.status?.numberReady ?? 0;
-        const updated = w?.status?.updatedReplicas ?? w?.status?.updatedNumberScheduled ?? 0;
-        if (w) once(`w/${r.kind}/${r.name}`, `${r.kind} ${r.name}: ${updated}/${want} updated, ${ready} ready`);
-      }
-      for (const r of st.resources ?? []) {
-        if (r.kind !== 'Ingress') continue;
-        const ing = await client
-          .get<KubeObject & { spec?: { rules?: { host?: string }[] } }>(
-            kindInfo('Ingress')!,
-            r.namespace ?? 'default',
-            r.name,
-          )
-          .catch(() => undefined);
-        for (const host of (ing?.spec?.rules ?? []).map((x) => x.host ?? ''))
-          once(
-            `ing/${r.name}/${host}`,
-            `serving ${host || '(any host)'}: curl ${host ? `-H 'Host: ${host}' ` : ''}${ingress}/`,
-          );
-      }
-      const last = st.ledger?.at(-1);
-      if (last?.servingAt)
-        once(`served/${last.revision}`, `commit ${last.revision.slice(0, 7)} serving since ${last.servingAt}`);
-      out.status(
-        `${spinner[tick++ % spinner.length]} ${name}: ${st.sync?.status ?? 'Unknown'} at ${rev} · ${st.health?.status ?? 'Unknown'} · Ctrl-C to stop`,
-      );
-    } catch (e) {
-      if (!isBerthError(e, 'NotFound')) once('error', `status not readable: ${(e as Error).message}`);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-interface AppStatus {
-  sync?: { status?: string; revision?: string };
-  health?: { status: string; message?: string };
-  operationState?: { phase: string; message?: string };
-  conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  resources?: { kind: string; namespace?: string; name: string }[];
-  ledger?: { revision: string; servingAt?: string }[];
 }
 
 export async function main(argv: string[]): Promise<void> {
