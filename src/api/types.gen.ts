@@ -1559,15 +1559,15 @@ export interface ApplicationStatus {
   ledger?: LedgerEntry[];
 }
 export interface SyncStatus {
-  status?: "Synced" | "OutOfSync" | "Unknown";
+  status: "Synced" | "OutOfSync" | "Unknown";
   revision?: string;
 }
 export interface HealthStatus {
-  status?: "Healthy" | "Progressing" | "Degraded" | "Suspended" | "Missing" | "Unknown";
+  status: "Healthy" | "Progressing" | "Degraded" | "Suspended" | "Missing" | "Unknown";
   message?: string;
 }
 export interface OperationState {
-  phase?: "Running" | "Succeeded" | "Failed" | "Error" | "Terminating";
+  phase: "Running" | "Succeeded" | "Failed" | "Error" | "Terminating";
   message?: string;
   revision?: string;
   startedAt?: Time;
@@ -1589,9 +1589,9 @@ export interface HookRun {
   deleted?: boolean;
 }
 export interface RevisionHistory {
-  id?: number;
+  id: number;
   revision: string;
-  deployedAt?: Time;
+  deployedAt: Time;
   message?: string;
   author?: string;
   initiatedBy?: "auto" | "user" | "rollback";
@@ -1605,18 +1605,22 @@ export interface ResourceStatus {
   kind: string;
   namespace?: string;
   name: string;
-  status?: "Synced" | "OutOfSync" | "Unknown";
+  status: "Synced" | "OutOfSync" | "Unknown";
   health?: "Healthy" | "Progressing" | "Degraded" | "Suspended" | "Missing" | "Unknown";
 }
 /**
  * A rollback pin: the app stays at revision, auto-sync paused, until the branch moves past branchHead or sync --resume.
  */
 export interface RollbackState {
-  request?: string;
-  revision?: string;
-  branchHead?: string;
-  state?: "Paused" | "Resumed";
-  since?: string;
+  request: string;
+  revision: string;
+  branchHead: string;
+  state: "Paused" | "Resumed";
+  since: string;
+  /**
+   * `app rollback` (or autoRollback), or `app sync --revision`: both pin a commit the same way.
+   */
+  kind?: "rollback" | "revision";
 }
 export interface LedgerEntry {
   revision: string;

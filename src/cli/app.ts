@@ -3,6 +3,7 @@
  * `berth.dev/sync-requested` annotation; the server's controller sees it and syncs at once.
  * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
  */
+import type { Application } from '../api/types.gen.js';
 import { APP_FAILURE_CONDITIONS } from '../api/conditions.js';
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
@@ -23,19 +24,7 @@ import { formatTable } from './resources.js';
 
 const APPS = resolveKind('applications')!;
 
-interface AppStatus {
-  sync?: { status: string; revision?: string };
-  health?: { status: string; message?: string };
-  operationState?: { phase: string; message?: string; revision?: string };
-  conditions?: { type: string; reason?: string; message?: string }[];
-  resources?: { kind: string; namespace?: string; name: string; status: string; health?: string }[];
-  history?: { id: number; revision: string; deployedAt: string; message?: string; outcome?: string }[];
-  lastSyncRequest?: string;
-}
-type App = KubeObject & {
-  spec: { source: { repoURL: string; targetRevision?: string; path?: string } };
-  status?: AppStatus;
-};
+type App = KubeObject & Pick<Application, 'spec' | 'status'>;
 
 export interface AppCreateOptions {
   repo: string;

@@ -4,19 +4,10 @@
  * request's check shows, and what `spec.notify.commitStatus` posts to GitHub/Gitea-compatible
  * statuses URLs whenever a commit's state changes.
  */
-export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+import type { LedgerEntry } from '../api/types.gen.js';
 
-export interface LedgerEntry {
-  revision: string;
-  seenAt: string;
-  syncedAt?: string;
-  healthyAt?: string;
-  /** When its Ingress routes first served from its pods (see serving.ts). */
-  servingAt?: string;
-  state: CommitState;
-  description?: string;
-  notified?: string;
-}
+export type { LedgerEntry };
+export type CommitState = LedgerEntry['state'];
 
 const LEDGER_LIMIT = 50;
 
