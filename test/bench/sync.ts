@@ -18,13 +18,14 @@
  * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
  * the sync by itself, in process, as the peer.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { startSimulatedNodes, type SimulatedNodes } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
 import { app } from './manifest.js';
@@ -56,7 +57,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const repo = new TestRepo();
   let git: GitHttpServer | undefined;
   let server: BerthServerProcess | undefined;
-  let simulator: ChildProcess | undefined;
+  let simulator: SimulatedNodes | undefined;
   try {
     const files: Record<string, string> = {};
     for (let i = 0; i < APPS; i++) files[`apps/team-${i % 20}/app-${i}.yaml`] = app(i);
@@ -90,29 +91,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
 
     progress(`${NODES} simulated nodes`);
-    const nodeToken = (await s.cli('token', 'create', '--role', 'node')).out.trim();
-    simulator = spawn(
-      process.execPath,
-      [
-        BERTH,
-        'simulate',
-        'nodes',
-        '--count',
-        String(NODES),
-        '--cpu',
-        '16',
-        '--memory',
-        '64Gi',
-        '--server',
-        s.url,
-        '--token',
-        nodeToken,
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-      },
-    );
+    simulator = await startSimulatedNodes(s, { count: NODES, cpu: '16', memory: '64Gi', stderr: 'inherit' });
     await until(
       `${NODES} ready nodes`,
       async () =>
@@ -279,10 +258,7 @@ export async function run(): Promise<Record<string, unknown>> {
       },
     };
   } finally {
-    if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
-      simulator.kill('SIGTERM');
-      await new Promise((r) => simulator!.once('exit', r));
-    }
+    await simulator?.stop();
     await server?.stop();
     await git?.close();
     repo.remove();

@@ -4,10 +4,10 @@
  * nothing is fetched. With an hour's poll, a rollout the webhook started is reported Healthy (to
  * `berth app wait --health` and as the commit status) within 2 s of completing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { startSimulatedNodes, type SimulatedNodes } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
 import { startStatusReceiver } from '../helpers/status-receiver.js';
@@ -50,12 +50,9 @@ describe('git webhooks', () => {
     while ((await value()) !== '1' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     expect(await value()).toBe('1');
   }, 120_000);
-  let simulator: ChildProcess | undefined;
+  let simulator: SimulatedNodes | undefined;
   afterAll(async () => {
-    if (simulator && simulator.exitCode === null && simulator.signalCode === null) {
-      simulator.kill('SIGKILL');
-      await new Promise((r) => simulator!.once('exit', r));
-    }
+    await simulator?.stop();
     await server?.stop();
     await git?.close();
     repo?.remove();
@@ -117,27 +114,7 @@ describe('git webhooks', () => {
   it("a rollout started by a webhook is Healthy to `app wait --health` and the commit status within 2 s of completing, with an hour's poll", async () => {
     const receiver = await startStatusReceiver();
     try {
-      const nodeToken = (await server.cli('token', 'create', '--role', 'node')).out.trim();
-      simulator = spawn(
-        process.execPath,
-        [
-          BERTH,
-          'simulate',
-          'nodes',
-          '--count',
-          '2',
-          '--name-prefix',
-          'sim',
-          '--server',
-          server.url,
-          '--token',
-          nodeToken,
-        ],
-        {
-          stdio: ['ignore', 'ignore', 'ignore'],
-          env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-        },
-      );
+      simulator = await startSimulatedNodes(server, { count: 2 });
       const b64 = (v: string) => Buffer.from(v).toString('base64');
       const secret = {
         apiVersion: 'v1',

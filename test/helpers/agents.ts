@@ -109,3 +109,46 @@ export function stillOurs(meta: { pid: number; procStart: string }): boolean {
     return false;
   }
 }
+
+export interface SimulatedNodes {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `berth simulate nodes` against the server, joined with a fresh node token; stop() ends it (by its PID). */
+export async function startSimulatedNodes(
+  server: BerthServerProcess,
+  o: { count: number; prefix?: string; cpu?: string; memory?: string; stderr?: 'inherit' | 'ignore' },
+): Promise<SimulatedNodes> {
+  const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+  const sizes = [...(o.cpu ? ['--cpu', o.cpu] : []), ...(o.memory ? ['--memory', o.memory] : [])];
+  const child = spawn(
+    process.execPath,
+    [
+      BERTH,
+      'simulate',
+      'nodes',
+      '--count',
+      String(o.count),
+      '--name-prefix',
+      o.prefix ?? 'sim',
+      ...sizes,
+      '--server',
+      server.url,
+      '--token',
+      token,
+    ],
+    {
+      stdio: ['ignore', 'ignore', o.stderr ?? 'ignore'],
+      env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
+    },
+  );
+  return {
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
