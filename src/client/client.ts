@@ -7,6 +7,7 @@ import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
 import { BerthError, type ErrorCode } from '../api/errors.js';
 import { apiVersionOf, type KindInfo } from '../api/kinds.js';
 import type { Connection } from './config.js';
+import { Informer, type ListWatch } from '../informer/index.js';
 
 export interface KubeObject {
   apiVersion: string;
@@ -190,84 +191,104 @@ export class BerthClient {
 
   /**
    * Changes to a kind, forever (until the signal): from `resourceVersion`, or from a fresh list
-   * (reported as ADDED). A dropped stream resumes from the last revision seen; 410 Gone re-lists,
-   * reporting what changed meanwhile (ADDED/MODIFIED/DELETED) so a cache stays exact.
+   * (reported as ADDED). An informer (src/informer/) keeps it: a dropped stream resumes from the
+   * last revision seen; 410 Gone re-lists, reporting what changed meanwhile (ADDED/MODIFIED/DELETED).
+   * An error the server means (403, 404) ends it; an unreachable server is waited for.
    */
   async *watch(
     info: KindInfo,
     options: ListOptions & { resourceVersion?: string; signal?: AbortSignal } = {},
   ): AsyncGenerator<WatchEvent> {
-    const known = new Map<string, KubeObject>();
-    const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    let rv = options.resourceVersion;
-    let failures = 0;
-    while (!options.signal?.aborted) {
-      if (rv === undefined) {
-        const list = await this.list(info, options);
-        const seen = new Set<string>();
-        for (const o of list.items) {
-          seen.add(key(o));
-          const before = known.get(key(o));
-          known.set(key(o), o);
-          if (!before) yield { type: 'ADDED', object: o };
-          else if (before.metadata.resourceVersion !== o.metadata.resourceVersion)
-            yield { type: 'MODIFIED', object: o };
-        }
-        for (const [k, o] of known) {
-          if (!seen.has(k)) {
-            known.delete(k);
-            yield { type: 'DELETED', object: o };
-          }
-        }
-        rv = list.metadata.resourceVersion;
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    if (options.signal?.aborted) stop.abort();
+    const queue: WatchEvent[] = [];
+    let wake: (() => void) | undefined;
+    let failure: unknown;
+    const listWatch = this.listWatch(info, options);
+    const from = options.resourceVersion;
+    // From a given revision, nothing is listed first (the caller has its list): the cache starts empty there.
+    const source: ListWatch<KubeObject> = from
+      ? { ...listWatch, list: once(() => Promise.resolve({ items: [], revision: Number(from) }), listWatch.list) }
+      : listWatch;
+    const informer = new Informer(source, { group: info.group, kind: info.kind }, (e) => {
+      if (!(e instanceof BerthError)) return;
+      failure = e;
+      stop.abort();
+    });
+    informer.on((e) => {
+      queue.push({ type: e.type, object: e.object });
+      wake?.();
+    });
+    const running = informer.start(stop.signal).finally(() => wake?.());
+    try {
+      for (;;) {
+        if (queue.length) yield queue.shift()!;
+        else if (stop.signal.aborted) break;
+        else await new Promise<void>((r) => (wake = r));
       }
-      try {
-        const res = await request(
-          `${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion: rv })}`,
-          {
-            method: 'GET',
-            dispatcher: this.dispatcher,
-            headers: { authorization: `Bearer ${this.connection.token}` },
-            ...(options.signal ? { signal: options.signal } : {}),
-          },
-        );
-        if (res.statusCode === 410) {
-          await res.body.dump();
-          rv = undefined;
-          continue;
+      if (failure) throw failure;
+    } finally {
+      stop.abort();
+      options.signal?.removeEventListener('abort', abort);
+      await running;
+    }
+  }
+
+  /** A kind as an informer lists and watches it: the agent's and the data plane's caches. */
+  listWatch<T extends KubeObject = KubeObject>(info: KindInfo, options: ListOptions = {}): ListWatch<T> {
+    return {
+      list: async () => {
+        const list = await this.list<T>(info, options);
+        return { items: list.items, revision: Number(list.metadata.resourceVersion) };
+      },
+      watch: (fromRevision, signal) => this.watchFrom<T>(info, options, String(fromRevision), signal),
+    };
+  }
+
+  /** One watch stream from a revision, until it ends; 410 Gone is a Compacted error. */
+  private async *watchFrom<T extends KubeObject>(
+    info: KindInfo,
+    options: ListOptions,
+    resourceVersion: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ type: WatchEvent['type']; object: T; revision: number }> {
+    const res = await request(
+      `${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion })}`,
+      {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        headers: { authorization: `Bearer ${this.connection.token}` },
+        signal,
+      },
+    );
+    if (res.statusCode === 410) {
+      await res.body.dump();
+      throw new BerthError('Compacted', `revision ${resourceVersion} of ${info.plural} is compacted`);
+    }
+    if (res.statusCode >= 400) throw statusError(res.statusCode, safeJson(await res.body.text()), '');
+    let buffer = '';
+    for await (const chunk of res.body) {
+      buffer += chunk.toString();
+      let nl;
+      while ((nl = buffer.indexOf('\n')) !== -1) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (!line.trim()) continue;
+        const e = JSON.parse(line) as { type: string; object: T & { code?: number; message?: string } };
+        if (e.type === 'ERROR') {
+          throw new BerthError(
+            e.object.code === 410 ? 'Compacted' : 'Unavailable',
+            String(e.object.message ?? 'watch error'),
+          );
         }
-        if (res.statusCode >= 400) throw statusError(res.statusCode, safeJson(await res.body.text()), '');
-        failures = 0;
-        let buffer = '';
-        for await (const chunk of res.body) {
-          buffer += chunk.toString();
-          let nl;
-          while ((nl = buffer.indexOf('\n')) !== -1) {
-            const line = buffer.slice(0, nl);
-            buffer = buffer.slice(nl + 1);
-            if (!line.trim()) continue;
-            const e = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
-            if (e.type === 'ERROR') {
-              if (e.object.code === 410) rv = undefined;
-              throw new BerthError(
-                e.object.code === 410 ? 'Compacted' : 'Unavailable',
-                String((e.object as { message?: string }).message ?? 'watch error'),
-              );
-            }
-            if (e.type === 'BOOKMARK') {
-              rv = e.object.metadata.resourceVersion;
-              continue;
-            }
-            rv = e.object.metadata.resourceVersion;
-            if (e.type === 'DELETED') known.delete(key(e.object));
-            else known.set(key(e.object), e.object);
-            yield e as WatchEvent;
-          }
-        }
-      } catch (e) {
-        if (options.signal?.aborted) return;
-        if (e instanceof BerthError && !['Compacted', 'Unavailable'].includes(e.code)) throw e;
-        await sleep(Math.min(5000, 200 * 2 ** failures++));
+        if (e.type === 'BOOKMARK') continue;
+        yield {
+          type: e.type as WatchEvent['type'],
+          object: e.object,
+          revision: Number(e.object.metadata.resourceVersion),
+        };
       }
     }
   }
@@ -336,3 +357,13 @@ function connectionError(e: unknown, server: string): unknown {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `first` on the first call, `rest` on every later one. */
+function once<T>(first: () => T, rest: () => T): () => T {
+  let called = false;
+  return () => {
+    if (called) return rest();
+    called = true;
+    return first();
+  };
+}

@@ -32,6 +32,9 @@ export function nameserversOf(resolvConf: string): string[] {
   return [...resolvConf.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!);
 }
 
+/** How often a picked port (port 0) is tried again when TCP has it taken. */
+const PICK_PORT_ATTEMPTS = 10;
+
 export class ClusterDns {
   private index: DnsIndex;
   private readonly udp: UdpSocket[] = [];
@@ -72,11 +75,18 @@ export class ClusterDns {
 
   /** Listens on every address, UDP and TCP, at one port (the first address picks it when it is 0). */
   async listen(): Promise<void> {
-    try {
-      for (const host of this.o.hosts) await this.listenOn(host);
-    } catch (e) {
-      await this.close();
-      throw e;
+    // A port picked for UDP may be another program's on TCP: with port 0, pick again a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for (const host of this.o.hosts) await this.listenOn(host);
+        break;
+      } catch (e) {
+        await this.close();
+        this.port = 0;
+        this.served.length = 0;
+        const taken = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!taken || this.o.port !== 0 || attempt >= PICK_PORT_ATTEMPTS) throw e;
+      }
     }
     for (const host of this.o.optionalHosts ?? []) {
       await this.listenOn(host).catch((e: unknown) =>

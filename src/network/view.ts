@@ -9,6 +9,7 @@ import { kindInfo, type KindInfo } from '../api/kinds.js';
 import { portKey, proxyPortsOf, readyEndpoints, type ServiceObject, type ServicePortSpec } from '../api/services.js';
 import type { Endpoints } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
+import { Informer } from '../informer/index.js';
 import { buildRouteTable, type Backend, type IngressObject, type RouteTable } from './routes.js';
 
 const SERVICES = kindInfo('Service')!;
@@ -69,6 +70,7 @@ export class ClusterView {
     await Promise.all(kinds.map(([info, into]) => this.follow(info, into, signal, kinds.length)));
   }
 
+  /** One kind through an informer: `into` mirrors its cache, the view is ready once every kind is listed. */
   private async follow(
     info: KindInfo,
     into: Map<string, KubeObject>,
@@ -76,25 +78,19 @@ export class ClusterView {
     kinds: number,
   ): Promise<void> {
     const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    while (!signal.aborted) {
-      try {
-        // List, then watch from the list's revision: the view is ready once every kind is listed.
-        const list = await this.client.list(info);
-        into.clear();
-        for (const o of list.items) into.set(keyOf(o), o);
-        this.changed();
-        this.listed(info.kind, kinds);
-        for await (const e of this.client.watch(info, { signal, resourceVersion: list.metadata.resourceVersion! })) {
-          if (e.type === 'DELETED') into.delete(keyOf(e.object));
-          else into.set(keyOf(e.object), e.object);
-          this.changed();
-        }
-      } catch (e) {
-        if (signal.aborted) return;
-        this.o.log?.warn({ err: e, kind: info.kind }, 'watch failed; listing again');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
+    const informer = new Informer(this.client.listWatch(info), { group: info.group, kind: info.kind }, (err) =>
+      this.o.log?.warn({ err, kind: info.kind }, 'watch failed; listing again'),
+    );
+    informer.on((e) => {
+      if (e.type === 'DELETED') into.delete(keyOf(e.object));
+      else into.set(keyOf(e.object), e.object);
+      this.changed();
+    });
+    void informer.synced.then(() => {
+      this.changed();
+      this.listed(info.kind, kinds);
+    });
+    await informer.start(signal);
   }
 
   private listed(kind: string, kinds: number): void {

@@ -1,4 +1,4 @@
-export { Informer, InformerFactory, type InformerEvent, type InformerHandler } from './informer.js';
+export { Informer, InformerFactory, storeListWatch, type InformerEvent, type InformerHandler } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { ControllerManager, type Controller, type ReconcileResult } from './manager.js';
 export { ObjectWriter, admittingWriter } from './writer.js';

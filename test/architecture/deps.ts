@@ -12,22 +12,24 @@ export const ALLOWED: Record<string, readonly string[]> = {
   auth: ['api'],
   // The HTTPS server the API and the ingress router listen with.
   transport: [],
+  // The informer (a cache kept by list and watch), over the store or the API client alike.
+  informer: ['api'],
   manifest: ['api'],
   diff: ['api'],
   health: ['api'],
   store: ['api'],
-  runtime: ['api', 'store'],
+  runtime: ['api', 'store', 'informer'],
   source: ['api', 'manifest'],
   // The sync engine: a source's commit, planned by diff, written to the store.
   sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime'],
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
   // The agent runs on other machines: it talks to the server through the API client.
-  agent: ['api', 'auth', 'runtime', 'health', 'client'],
+  agent: ['api', 'auth', 'informer', 'runtime', 'health', 'client'],
   // The data plane (service proxy, ingress router) reads the cluster through the API client too.
-  network: ['api', 'client', 'transport'],
+  network: ['api', 'client', 'informer', 'transport'],
   server: ['api', 'auth', 'transport', 'store', 'manifest', 'diff', 'health', 'runtime'],
-  client: ['api'],
+  client: ['api', 'informer'],
   cli: ['api', 'auth', 'client', 'manifest', 'diff'],
   // The composition root wires everything.
   'main.ts': ['*'],

@@ -15,10 +15,13 @@ import {
   EventRecorder,
   Informer,
   InformerFactory,
+  storeListWatch,
   WorkQueue,
   type EventSink,
 } from '../../src/runtime/index.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
+
+const CONFIGMAPS = { group: '', kind: 'ConfigMap' };
 
 describe('WorkQueue', () => {
   it('holds a key once however often it is added, and never hands one key to two workers', async () => {
@@ -93,7 +96,7 @@ describe('Informer (SQLite store)', () => {
 
   it("lists, follows the watch, indexes owners, and waitFor resolves at a write's revision", async () => {
     await store.create(cm('a'));
-    const informer = new Informer(store, { group: '', kind: 'ConfigMap' });
+    const informer = new Informer(storeListWatch(store, CONFIGMAPS), CONFIGMAPS);
     const seen: string[] = [];
     informer.on((e) => seen.push(`${e.type} ${e.object.metadata.name}`));
     const running = informer.start(abort.signal);
@@ -127,7 +130,7 @@ describe('Informer (SQLite store)', () => {
         throw new BerthError('Compacted', 'revision compacted');
       })();
     };
-    const informer = new Informer(faulty, { group: '', kind: 'ConfigMap' });
+    const informer = new Informer(storeListWatch(faulty, CONFIGMAPS), CONFIGMAPS);
     const seen: string[] = [];
     informer.on((e) => seen.push(`${e.type} ${e.object.metadata.name}`));
     const running = informer.start(local.signal);
