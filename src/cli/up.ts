@@ -116,7 +116,7 @@ export async function reportProgress(
   out: { say: (line: string) => void; status: (line: string) => void },
   signal: AbortSignal,
 ): Promise<void> {
-  const { say } = out;
+  const say = (line: string) => out.say(line);
   const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
   let tick = 0;
   const seen = new Map<string, string>();
