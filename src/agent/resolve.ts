@@ -9,22 +9,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import path from 'node:path';
 import { parseQuantity } from '../api/quantity.js';
 import { protectedHostPaths } from '../api/pod-security.js';
-import type { Container, EnvVar, Pod, Volume } from '../api/types.gen.js';
+import type { Container, EnvVar, Volume } from '../api/types.gen.js';
+import type { PodObject } from '../api/objects.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
 import { hostAliasesOf, podDns, podHosts, type NodeDns } from './dns-config.js';
 
-export type PodObject = Pick<Pod, 'spec' | 'status'> & {
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string | undefined>;
-    annotations?: Record<string, string | undefined>;
-    deletionTimestamp?: string;
-    deletionGracePeriodSeconds?: number;
-  };
-};
+export type { PodObject } from '../api/objects.js';
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
 /** Reads a ConfigMap or Secret of the pod's namespace; undefined when it does not exist. */
 export type Lookup = (kind: 'ConfigMap' | 'Secret', name: string) => Promise<DataObject | undefined>;

@@ -7,18 +7,15 @@
 import { BerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import type { Taint } from '../api/types.gen.js';
+import type { NodeObject as Node, PodObject as Pod } from '../api/objects.js';
 import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import type { CommandIO } from './output.js';
 
 const NODES = kindInfo('Node')!;
 const PODS = kindInfo('Pod')!;
-type NodeObject = KubeObject & {
-  metadata: { labels?: Record<string, string> };
-  spec?: { unschedulable?: boolean; taints?: Taint[] };
-};
-type PodObject = KubeObject & {
-  metadata: { ownerReferences?: { kind: string; name: string; controller?: boolean }[] };
-};
+// The generated shapes, as the client returns them.
+type NodeObject = KubeObject & Node;
+type PodObject = KubeObject & Pod;
 
 export async function cordonCommand(
   client: BerthClient,

@@ -5,31 +5,19 @@
  */
 import { timestamp } from '../api/lifecycle.js';
 import { ALPHANUMS } from '../api/names.js';
-import type {
-  Condition,
-  CronJob,
-  DaemonSet,
-  Deployment,
-  Job,
-  Node,
-  ObjectMeta,
-  OwnerReference,
-  PersistentVolumeClaim,
-  Pod,
-  ReplicaSet,
-  StatefulSet,
-} from '../api/types.gen.js';
+import type { Condition, ObjectMeta, OwnerReference } from '../api/types.gen.js';
 
-type Named<T extends { metadata: ObjectMeta }> = Omit<T, 'metadata'> & { metadata: ObjectMeta & { name: string } };
-export type PodObject = Named<Pod>;
-export type ReplicaSetObject = Named<ReplicaSet>;
-export type DeploymentObject = Named<Deployment>;
-export type StatefulSetObject = Named<StatefulSet>;
-export type DaemonSetObject = Named<DaemonSet>;
-export type JobObject = Named<Job>;
-export type CronJobObject = Named<CronJob>;
-export type PvcObject = Named<PersistentVolumeClaim>;
-export type NodeObject = Named<Node>;
+export type {
+  CronJobObject,
+  DaemonSetObject,
+  DeploymentObject,
+  JobObject,
+  NodeObject,
+  PodObject,
+  PvcObject,
+  ReplicaSetObject,
+  StatefulSetObject,
+} from '../api/objects.js';
 export type Owner = { apiVersion: string; kind: string; metadata: ObjectMeta & { name: string } };
 
 export const POD = { group: '', kind: 'Pod' };

@@ -8,7 +8,8 @@
  */
 import { timestamp } from '../api/lifecycle.js';
 import { isBerthError } from '../api/errors.js';
-import type { Condition, Pod, PersistentVolumeClaim } from '../api/types.gen.js';
+import type { Condition } from '../api/types.gen.js';
+import type { NodeObject, PodObject, PvcObject as ClaimObject } from '../api/objects.js';
 import type {
   Controller,
   EventBroadcaster,
@@ -28,10 +29,6 @@ import {
   type SchedNode,
 } from './filters.js';
 import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
-
-type PodObject = KubeObject & Pick<Pod, 'spec' | 'status'>;
-type NodeObject = KubeObject & SchedNode;
-type ClaimObject = KubeObject & Pick<PersistentVolumeClaim, 'spec'>;
 
 const POD = { group: '', kind: 'Pod' };
 const NODE = { group: '', kind: 'Node' };
