@@ -83,7 +83,6 @@ export class ClusterDns {
       } catch (e) {
         await this.close();
         this.port = 0;
-        this.served.length = 0;
         const taken = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
         if (!taken || this.o.port !== 0 || attempt >= PICK_PORT_ATTEMPTS) throw e;
       }
@@ -247,6 +246,7 @@ export class ClusterDns {
   }
 
   async close(): Promise<void> {
+    this.served.length = 0;
     for (const s of this.connections) s.destroy();
     await Promise.all([
       ...this.udp.splice(0).map((u) => new Promise<void>((r) => u.close(() => r()))),

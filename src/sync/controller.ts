@@ -82,8 +82,13 @@ export class ApplicationController implements Controller {
     this.apps.on((e) => this.onApplication(e));
     // Every kind an app can declare: a change to one of its objects nudges the app, and the sync
     // reads an app's objects from these informers, by their instance label.
-    const declarable = KINDS.filter((k) => k.declarable).map((k) => informers.for({ group: k.group, kind: k.kind }));
-    for (const informer of declarable) {
+    const declarable = new Map(
+      KINDS.filter((k) => k.declarable).map((k) => [
+        `${k.group}/${k.kind}`,
+        informers.for({ group: k.group, kind: k.kind }),
+      ]),
+    );
+    for (const informer of declarable.values()) {
       informer.addIndex(INSTANCE_INDEX, (o) => o.metadata.labels?.[INSTANCE_LABEL]);
       if (informer.kind.kind === APPLICATION.kind && informer.kind.group === APPLICATION.group) continue;
       informer.on((e) => {
@@ -92,13 +97,8 @@ export class ApplicationController implements Controller {
       });
     }
     this.live = {
-      labelled: (app) => declarable.flatMap((i) => i.byIndex(INSTANCE_INDEX, app)),
-      get: (o) => {
-        const kind = { group: groupOf(o.apiVersion), kind: o.kind };
-        return KINDS.some((k) => k.declarable && k.group === kind.group && k.kind === kind.kind)
-          ? informers.for(kind).get(o.metadata.namespace, o.metadata.name)
-          : undefined;
-      },
+      labelled: (app) => [...declarable.values()].flatMap((i) => i.byIndex(INSTANCE_INDEX, app)),
+      get: (o) => declarable.get(`${groupOf(o.apiVersion)}/${o.kind}`)?.get(o.metadata.namespace, o.metadata.name),
     };
     // Endpoints have no tracking annotation of their own: the app managing their Service owns them.
     const services = informers.for({ group: '', kind: 'Service' });

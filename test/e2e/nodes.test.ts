@@ -4,11 +4,12 @@
  * StatefulSet pod is not doubled, and when it returns its replaced pods are removed; cordon,
  * drain and uncordon; what a node token may and may not do.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BERTH, buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { spawnSimulatedNodes } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
@@ -35,30 +36,7 @@ describe('nodes and scheduling', () => {
   const nodes = async (): Promise<any[]> => (await request('GET', '/api/v1/nodes')).body.items;
   const ready = (o: any) => o.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
   const simulate = (prefix: string, token: string) => {
-    const child = spawn(
-      process.execPath,
-      [
-        BERTH,
-        'simulate',
-        'nodes',
-        '--count',
-        '1',
-        '--name-prefix',
-        prefix,
-        '--cpu',
-        '2',
-        '--memory',
-        '4Gi',
-        '--server',
-        server!.url,
-        '--token',
-        token,
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
-      },
-    );
+    const child = spawnSimulatedNodes(server!, token, { count: 1, prefix, cpu: '2', memory: '4Gi', stderr: 'pipe' });
     child.stderr!.on('data', (d) => process.env.SIM_LOG && appendFileSync(process.env.SIM_LOG, `[${prefix}] ${d}`));
     simulators.set(prefix, child);
     return child;

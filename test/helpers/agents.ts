@@ -116,13 +116,31 @@ export interface SimulatedNodes {
 }
 
 /** `berth simulate nodes` against the server, joined with a fresh node token; stop() ends it (by its PID). */
-export async function startSimulatedNodes(
-  server: BerthServerProcess,
-  o: { count: number; prefix?: string; cpu?: string; memory?: string; stderr?: 'inherit' | 'ignore' },
-): Promise<SimulatedNodes> {
+export async function startSimulatedNodes(server: BerthServerProcess, o: SimulateOptions): Promise<SimulatedNodes> {
   const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+  const child = spawnSimulatedNodes(server, token, o);
+  return {
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export interface SimulateOptions {
+  count: number;
+  prefix?: string;
+  cpu?: string;
+  memory?: string;
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+}
+
+/** `berth simulate nodes` joining with the given node token (the caller ends the process). */
+export function spawnSimulatedNodes(server: BerthServerProcess, token: string, o: SimulateOptions): ChildProcess {
   const sizes = [...(o.cpu ? ['--cpu', o.cpu] : []), ...(o.memory ? ['--memory', o.memory] : [])];
-  const child = spawn(
+  return spawn(
     process.execPath,
     [
       BERTH,
@@ -143,12 +161,4 @@ export async function startSimulatedNodes(
       env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
     },
   );
-  return {
-    child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
 }
