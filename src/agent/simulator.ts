@@ -4,6 +4,7 @@
  * become Running and Ready, and pods being deleted (evicted, or replaced while the node was away)
  * are removed. Killing the process makes its nodes go NotReady like real ones.
  */
+import { setMaxListeners } from 'node:events';
 import { timestamp } from '../api/lifecycle.js';
 import { kindInfo } from '../api/kinds.js';
 import { BerthClient, type Connection, type KubeObject } from '../client/index.js';
@@ -66,6 +67,8 @@ export class NodeSimulator {
 
   async run(signal: AbortSignal): Promise<void> {
     const nodes = Array.from({ length: this.options.count }, (_, i) => `${this.options.namePrefix}-${i}`);
+    // Every node's heartbeat and watch listen on this one signal: hundreds of listeners are expected.
+    setMaxListeners(this.options.count * 4 + 10, signal);
     const running = nodes.map((name) => this.runNode(name, signal));
     await Promise.all(running);
   }

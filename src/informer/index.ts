@@ -36,10 +36,14 @@ const MAX_RETRY_MS = 5000;
 
 export class Informer<T extends InformedObject = InformedObject> {
   private readonly byNamespace = new Map<string, Map<string, T>>();
-  /** Owner uid → keys of the objects whose ownerReferences name it. */
-  private readonly byOwner = new Map<string, Set<string>>();
-  /** Named secondary indexes: value → keys of the objects the index function gives it for. */
-  private readonly indexes = new Map<string, { of: IndexFunction<T>; keys: Map<string, Set<string>> }>();
+  /**
+   * Owner uid → the objects whose ownerReferences name it, by key. The indexes hold the objects
+   * themselves (replaced on every change), not keys: a ReplicaSet of 2,000 pods reads them all on
+   * every reconcile, and a lookup per key was most of that.
+   */
+  private readonly byOwner = new Map<string, Map<string, T>>();
+  /** Named secondary indexes: value → the objects the index function gives it for, by key. */
+  private readonly indexes = new Map<string, { of: IndexFunction<T>; keys: Map<string, Map<string, T>> }>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private revision = 0;
@@ -72,13 +76,7 @@ export class Informer<T extends InformedObject = InformedObject> {
 
   /** The objects naming `uid` among their ownerReferences. */
   ownedBy(uid: string): T[] {
-    const out: T[] = [];
-    for (const k of this.byOwner.get(uid) ?? []) {
-      const [namespace, name] = splitKey(k);
-      const o = this.get(namespace, name);
-      if (o) out.push(o);
-    }
-    return out;
+    return [...(this.byOwner.get(uid)?.values() ?? [])];
   }
 
   /**
@@ -95,13 +93,7 @@ export class Informer<T extends InformedObject = InformedObject> {
   }
 
   byIndex(name: string, value: string): T[] {
-    const out: T[] = [];
-    for (const k of this.indexes.get(name)?.keys.get(value) ?? []) {
-      const [namespace, n] = splitKey(k);
-      const o = this.get(namespace, n);
-      if (o) out.push(o);
-    }
-    return out;
+    return [...(this.indexes.get(name)?.keys.get(value)?.values() ?? [])];
   }
 
   /** Resolves once the cache reflects every change of this kind up to `revision`. */
@@ -160,9 +152,17 @@ export class Informer<T extends InformedObject = InformedObject> {
     const namespace = object.metadata.namespace ?? '';
     const previous = this.byNamespace.get(namespace)?.get(object.metadata.name);
     if (previous) {
-      for (const r of previous.metadata.ownerReferences ?? []) this.byOwner.get(r.uid)?.delete(k);
+      for (const r of previous.metadata.ownerReferences ?? []) {
+        const owned = this.byOwner.get(r.uid);
+        owned?.delete(k);
+        if (owned?.size === 0) this.byOwner.delete(r.uid);
+      }
       for (const index of this.indexes.values())
-        for (const v of valuesOf(index.of, previous)) index.keys.get(v)?.delete(k);
+        for (const v of valuesOf(index.of, previous)) {
+          const objects = index.keys.get(v);
+          objects?.delete(k);
+          if (objects?.size === 0) index.keys.delete(v);
+        }
     }
     if (type === 'DELETED') {
       this.byNamespace.get(namespace)?.delete(object.metadata.name);
@@ -171,15 +171,15 @@ export class Informer<T extends InformedObject = InformedObject> {
       if (!objects) this.byNamespace.set(namespace, (objects = new Map()));
       objects.set(object.metadata.name, object);
       for (const r of object.metadata.ownerReferences ?? []) {
-        let keys = this.byOwner.get(r.uid);
-        if (!keys) this.byOwner.set(r.uid, (keys = new Set()));
-        keys.add(k);
+        let owned = this.byOwner.get(r.uid);
+        if (!owned) this.byOwner.set(r.uid, (owned = new Map()));
+        owned.set(k, object);
       }
       for (const index of this.indexes.values()) {
         for (const v of valuesOf(index.of, object)) {
-          let keys = index.keys.get(v);
-          if (!keys) index.keys.set(v, (keys = new Set()));
-          keys.add(k);
+          let objects = index.keys.get(v);
+          if (!objects) index.keys.set(v, (objects = new Map()));
+          objects.set(k, object);
         }
       }
     }

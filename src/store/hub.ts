@@ -6,19 +6,28 @@
  * writer. A subscriber that starts behind the ring replays from the driver's history (SQLite,
  * memory) and then joins the ring; one that falls out of the ring while live is closed with an
  * Unavailable error and re-lists, as a Kubernetes client does when its watch ends.
+ *
+ * A subscriber may name a trigger (as the Kubernetes watch cache's indexed triggers: a node's
+ * agent watches the pods with its spec.nodeName): it is woken only by batches that carry its
+ * trigger, and skips the others without yielding them. With 200 node watchers, waking every one
+ * for every pod write was most of the API server's watch cost.
  */
 import { BerthError } from '../api/errors.js';
 import type { Backend, RevisionBatch } from './backend.js';
 import { Wakeup } from './follow.js';
 
-export interface HubOptions {
+export interface HubOptions<E> {
   /** Events kept for replay and for subscribers that lag a little. */
   ringEvents: number;
+  /** The triggers a live batch carries (computed once, as it arrives): subscribers to any of them see it. */
+  triggersOf?: (batch: HubBatch<E>) => ReadonlySet<string>;
 }
 
 export interface HubBatch<E> {
   revision: number;
   events: E[];
+  /** Set on live batches when the hub has triggersOf. */
+  triggers?: ReadonlySet<string>;
 }
 
 export class WatchHub<E> {
@@ -28,6 +37,12 @@ export class WatchHub<E> {
   private floor = 0;
   private head = 0;
   private readonly wakeup = new Wakeup();
+  /** One wakeup per trigger subscribed to, with how many subscribers share it. */
+  private readonly triggerWakeups = new Map<string, { wakeup: Wakeup; subscribers: number }>();
+  /** For each trigger, the newest revision evicted from the ring that carried it. */
+  private readonly evictedWith = new Map<string, number>();
+  /** The newest revision evicted without triggers computed (it may have carried any). */
+  private evictedUntriggered = 0;
   private readonly abort = new AbortController();
   private failure: Error | undefined;
   private ready: Promise<void> | undefined;
@@ -35,7 +50,7 @@ export class WatchHub<E> {
   constructor(
     private readonly backend: Backend,
     private readonly convert: (batch: RevisionBatch) => HubBatch<E>,
-    private readonly options: HubOptions,
+    private readonly options: HubOptions<E>,
   ) {}
 
   /** Starts the upstream at the store's current revision (once; later calls wait for it). */
@@ -60,15 +75,22 @@ export class WatchHub<E> {
     try {
       for await (const batch of upstream) {
         if (batch.revision <= this.head) continue;
-        this.ring.push(this.convert(batch));
+        const converted = this.convert(batch);
+        // Computed only while someone subscribes to a trigger (it may parse every event).
+        if (this.options.triggersOf && this.triggerWakeups.size)
+          converted.triggers = this.options.triggersOf(converted);
+        this.ring.push(converted);
         this.ringEventCount += batch.events.length;
         this.head = batch.revision;
         while (this.ringEventCount > this.options.ringEvents && this.ring.length > 1) {
           const evicted = this.ring.shift()!;
           this.ringEventCount -= evicted.events.length;
           this.floor = evicted.revision;
+          if (!evicted.triggers) this.evictedUntriggered = evicted.revision;
+          else for (const t of evicted.triggers) this.evictedWith.set(t, evicted.revision);
         }
-        this.wake();
+        this.wakeup.wake();
+        for (const t of converted.triggers ?? []) this.triggerWakeups.get(t)?.wakeup.wake();
       }
     } catch (e) {
       if (!this.abort.signal.aborted)
@@ -82,16 +104,46 @@ export class WatchHub<E> {
 
   private wake(): void {
     this.wakeup.wake();
+    for (const t of this.triggerWakeups.values()) t.wakeup.wake();
   }
 
-  /** Revisions after `from`, in order, each batch whole. */
-  async *subscribe(from: number, signal?: AbortSignal): AsyncGenerator<HubBatch<E>> {
+  /**
+   * Revisions after `from`, in order, each batch whole. With a trigger, the live batches that do
+   * not carry it are skipped (replayed history comes whole: the caller filters events anyway).
+   */
+  async *subscribe(from: number, signal?: AbortSignal, trigger?: string): AsyncGenerator<HubBatch<E>> {
     await this.start();
+    if (trigger === undefined || !this.options.triggersOf) {
+      yield* this.read(from, this.wakeup, undefined, signal);
+      return;
+    }
+    const shared = this.triggerWakeups.get(trigger) ?? { wakeup: new Wakeup(), subscribers: 0 };
+    this.triggerWakeups.set(trigger, shared);
+    shared.subscribers++;
+    try {
+      yield* this.read(from, shared.wakeup, trigger, signal);
+    } finally {
+      if (--shared.subscribers === 0) this.triggerWakeups.delete(trigger);
+    }
+  }
+
+  private async *read(
+    from: number,
+    wakeup: Wakeup,
+    trigger: string | undefined,
+    signal?: AbortSignal,
+  ): AsyncGenerator<HubBatch<E>> {
     let cursor = from;
     let live = false;
     while (!signal?.aborted && !this.abort.signal.aborted) {
       if (this.failure) throw this.failure;
       if (cursor < this.floor) {
+        // Only batches without this subscriber's trigger left the ring since its cursor: nothing missed.
+        const missed = Math.max(this.evictedUntriggered, this.evictedWith.get(trigger ?? '') ?? 0);
+        if (live && trigger !== undefined && missed <= cursor) {
+          cursor = this.floor;
+          continue;
+        }
         if (live) {
           throw new BerthError(
             'Unavailable',
@@ -121,19 +173,19 @@ export class WatchHub<E> {
         continue;
       }
       live = true;
-      const next = this.firstAfter(cursor);
-      if (next < this.ring.length) {
-        // Copy the slice: the ring may shift while the consumer awaits between batches.
-        const pending = this.ring.slice(next);
-        for (const b of pending) {
-          if (b.revision <= cursor) continue;
-          if (b.revision <= this.floor && cursor < this.floor) break; // evicted meanwhile: loop re-checks
-          yield b;
+      if (this.firstAfter(cursor) < this.ring.length) {
+        // By index, found again after each yield: the ring may shift while the consumer awaits.
+        for (let i = this.firstAfter(cursor); i < this.ring.length && cursor >= this.floor;) {
+          const b = this.ring[i]!;
           cursor = b.revision;
+          if (trigger === undefined || !b.triggers || b.triggers.has(trigger)) {
+            yield b;
+            i = this.firstAfter(cursor);
+          } else i++;
         }
         continue;
       }
-      await this.wakeup.wait(signal ?? this.abort.signal);
+      await wakeup.wait(signal ?? this.abort.signal);
     }
   }
 

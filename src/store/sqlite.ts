@@ -29,11 +29,15 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
-interface PendingCommit {
-  ops: BackendOp[];
-  resolve(r: CommitResult): void;
+/** The shortest time between two commits while writes keep coming. */
+const COMMIT_WINDOW_MS = 2;
+
+/** A write waiting for the next group commit: an object transaction or a lease swap. */
+interface PendingWrite {
+  run(): unknown;
+  resolve(r: unknown): void;
   reject(e: unknown): void;
-  result?: CommitResult;
+  result?: unknown;
   error?: unknown;
 }
 
@@ -83,8 +87,9 @@ export class SqliteBackend implements Backend {
       options: { after?: string; limit?: number },
     ) => { kvs: KeyValue[]; revision: number; more: boolean }
   >;
-  private readonly flushTxn: Database.Transaction<(batch: PendingCommit[]) => void>;
-  private pending: PendingCommit[] = [];
+  private readonly flushTxn: Database.Transaction<(batch: PendingWrite[]) => void>;
+  private pending: PendingWrite[] = [];
+  private lastFlush = 0;
 
   constructor(
     private readonly file: string,
@@ -141,10 +146,10 @@ export class SqliteBackend implements Backend {
       return { kvs: more ? rows.slice(0, want) : rows, revision: this.metaValue('revision'), more };
     });
     // Nested better-sqlite3 transactions are savepoints: a failed commit rolls back alone.
-    this.flushTxn = this.db.transaction((batch: PendingCommit[]) => {
+    this.flushTxn = this.db.transaction((batch: PendingWrite[]) => {
       for (const item of batch) {
         try {
-          item.result = this.commitTxn(item.ops);
+          item.result = item.run();
         } catch (e) {
           item.error = this.storageError(e);
         }
@@ -186,14 +191,30 @@ export class SqliteBackend implements Backend {
   }
 
   commit(ops: BackendOp[]): Promise<CommitResult> {
+    return this.write(() => this.commitTxn(ops));
+  }
+
+  /**
+   * Writes made in the same turn of the event loop share one transaction (and one fsync): with
+   * synchronous=FULL a commit's cost is its fsync, and a server takes many small writes at once
+   * (binds, status updates, the nodes' lease renewals).
+   */
+  private write<T>(run: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new BerthError('Unavailable', 'the store is closed'));
-    return new Promise((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ ops, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      if (this.pending.length === 0) {
+        // Under a stream of writes (one a turn), a commit every turn is an fsync every turn: wait
+        // out a short window after the last commit instead, so the writes of that window share one.
+        const sinceLast = performance.now() - this.lastFlush;
+        if (sinceLast < COMMIT_WINDOW_MS) setTimeout(() => this.flush(), COMMIT_WINDOW_MS - sinceLast);
+        else setImmediate(() => this.flush());
+      }
+      this.pending.push({ run, resolve: resolve as (r: unknown) => void, reject });
     });
   }
 
   private flush(): void {
+    this.lastFlush = performance.now();
     const batch = this.pending;
     this.pending = [];
     try {
@@ -204,7 +225,7 @@ export class SqliteBackend implements Backend {
       for (const item of batch) item.error ??= error;
     }
     for (const item of batch) {
-      if (item.result && !item.error) item.resolve(item.result);
+      if (item.error === undefined) item.resolve(item.result);
       else item.reject(item.error);
     }
     this.wakeup.wake();
@@ -294,10 +315,12 @@ export class SqliteBackend implements Backend {
     return this.q.leaseList.all().map((r) => r.value);
   }
 
-  async leaseSwap(name: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
-    if (expected === undefined) return next !== undefined && this.q.leaseInsert.run(name, next).changes === 1;
-    if (next === undefined) return this.q.leaseDelete.run(name, expected).changes === 1;
-    return this.q.leaseUpdate.run(next, name, expected).changes === 1;
+  leaseSwap(name: string, expected: string | undefined, next: string | undefined): Promise<boolean> {
+    return this.write(() => {
+      if (expected === undefined) return next !== undefined && this.q.leaseInsert.run(name, next).changes === 1;
+      if (next === undefined) return this.q.leaseDelete.run(name, expected).changes === 1;
+      return this.q.leaseUpdate.run(next, name, expected).changes === 1;
+    });
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * leases. Written once; every driver gets identical semantics (the contract suite checks it).
  */
 import { BerthError } from '../api/errors.js';
-import { parseFieldSelector, type FieldSelector } from '../api/fields.js';
+import { fieldValue, parseFieldSelector, type FieldSelector } from '../api/fields.js';
 import { parseSelector, type Selector } from '../api/selector.js';
 import type { Backend, BackendOp, KeyValue, RawEvent, RevisionBatch } from './backend.js';
 import { WatchHub, type HubBatch } from './hub.js';
@@ -75,7 +75,10 @@ export class RevisionedStore implements Store {
     options: StoreOptions = {},
   ) {
     this.txnLimits = backend.txnLimits ?? { maxOps: Infinity, maxBytes: Infinity };
-    this.hub = new WatchHub(backend, (b) => prepare(b), { ringEvents: options.watchRingEvents ?? 10_000 });
+    this.hub = new WatchHub(backend, (b) => prepare(b), {
+      ringEvents: options.watchRingEvents ?? 10_000,
+      triggersOf: nodeTriggers,
+    });
     this.leases = new LeaseBook(backend);
     // A driver without pageable history (etcd) can only replay what the hub has seen: start it now,
     // so that every list made through this store falls inside the watch window.
@@ -163,7 +166,9 @@ export class RevisionedStore implements Store {
       : undefined;
     const labels = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
     const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
-    for await (const batch of this.hub.subscribe(options.fromRevision, options.signal)) {
+    const node = prefix?.startsWith(POD_PREFIX) ? fields?.exact('spec.nodeName') : undefined;
+    const trigger = node === undefined ? undefined : nodeTrigger(node);
+    for await (const batch of this.hub.subscribe(options.fromRevision, options.signal, trigger)) {
       for (const e of batch.events) {
         if (prefix && !e.key.startsWith(prefix)) continue;
         if (!prefix && options.namespace !== undefined && e.key.split('/')[2] !== options.namespace) continue;
@@ -271,6 +276,20 @@ function decode(kv: KeyValue): KubeObject {
   const obj = JSON.parse(kv.value) as KubeObject;
   obj.metadata.resourceVersion = String(kv.revision);
   return obj;
+}
+
+const POD_PREFIX = kindPrefix({ group: '', kind: 'Pod' });
+const nodeTrigger = (node: string) => `spec.nodeName=${node}`;
+
+/** The nodes a batch's pod changes concern (before and after): what an agent's watch is woken by. */
+function nodeTriggers(batch: HubBatch<PreparedEvent>): ReadonlySet<string> {
+  const triggers = new Set<string>();
+  for (const e of batch.events) {
+    if (!e.key.startsWith(POD_PREFIX)) continue;
+    triggers.add(nodeTrigger(fieldValue(e.object, 'spec.nodeName')));
+    if (e.prevObject) triggers.add(nodeTrigger(fieldValue(e.prevObject, 'spec.nodeName')));
+  }
+  return triggers;
 }
 
 function prepare(batch: RevisionBatch): HubBatch<PreparedEvent> {

@@ -327,6 +327,42 @@ describe.each(drivers)('store contract: $name', (driver) => {
     expect(error).toMatchObject({ code: 'Unavailable', message: expect.stringMatching(/fell behind/) });
   });
 
+  it("a node's pod watch (spec.nodeName=) sees its pods come and go, and outlives a window full of other nodes' pods", async () => {
+    const s = await fresh({ watchRingEvents: 10 });
+    const pod = (name: string, nodeName?: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { containers: [{ name: 'c', image: 'i' }], ...(nodeName ? { nodeName } : {}) },
+    });
+    const from = await s.revision();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const e of s.watch({
+        group: '',
+        kind: 'Pod',
+        fieldSelector: 'spec.nodeName=n1',
+        fromRevision: from,
+        signal: ac.signal,
+      })) {
+        seen.push(`${e.type} ${e.object.metadata.name}`);
+        if (seen.length === 4) break;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50)); // subscribed: the window below is live
+    const a = await s.create(pod('a'));
+    const bound = await s.update({ ...a, spec: { ...(a.spec as object), nodeName: 'n1' } });
+    // Sixty writes for other nodes: far more than the window keeps, none for n1.
+    for (let i = 0; i < 60; i++) await s.create(pod(`other-${i}`, 'n2'));
+    await s.update({ ...bound, metadata: { ...bound.metadata, labels: { x: '1' } } });
+    await s.create(pod('b', 'n1'));
+    await s.delete({ group: '', kind: 'Pod', namespace: 'default', name: 'a' });
+    await Promise.race([watching, new Promise((_, reject) => setTimeout(() => reject(new Error(seen.join())), 5000))]);
+    ac.abort();
+    expect(seen).toEqual(['ADDED a', 'MODIFIED a', 'ADDED b', 'DELETED a']);
+  });
+
   it('leases: acquire, renew, refuse another holder, take over after expiry, release — outside the object log', async () => {
     const s = await fresh();
     const rev = await s.revision();

@@ -30,7 +30,15 @@ export class GarbageCollector implements Controller {
     this.informers = informers;
     for (const k of KIND_REFS) {
       informers.for(k).on((e) => {
-        if (e.object.metadata.ownerReferences?.length && e.type !== 'DELETED') enqueue(objectKey(k, e.object));
+        // Only a new object or new owners can orphan it (an owner's deletion is handled below):
+        // a pod's status writes are not the collector's business.
+        const owners = e.object.metadata.ownerReferences;
+        if (
+          owners?.length &&
+          e.type !== 'DELETED' &&
+          (!e.prevObject || JSON.stringify(owners) !== JSON.stringify(e.prevObject.metadata.ownerReferences))
+        )
+          enqueue(objectKey(k, e.object));
         if (e.type !== 'DELETED') return;
         if (k.kind === 'Namespace') enqueue(NAMESPACE_KEY + e.object.metadata.name);
         const uid = e.object.metadata.uid;
