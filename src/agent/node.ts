@@ -3,6 +3,7 @@
  * to claim), registration with a join token (which yields the node's own token), and a heartbeat
  * that renews its lease every couple of seconds. Shared by `berth agent` and the node simulator.
  */
+import { CONDITION, REASON } from '../api/conditions.js';
 import { timestamp } from '../api/lifecycle.js';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -126,9 +127,9 @@ export function nodeObject(o: NodeSpecOptions, machine: Machine, now = new Date(
       },
       conditions: [
         {
-          type: 'Ready',
+          type: CONDITION.Ready,
           status: 'True',
-          reason: 'KubeletReady',
+          reason: REASON.KubeletReady,
           message: 'berth agent is posting ready status',
           lastHeartbeatTime: at,
           lastTransitionTime: at,

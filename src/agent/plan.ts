@@ -4,6 +4,7 @@
  * doubling to 5 min, reset after 10 min of running); a container failing its liveness or startup
  * probe is restarted; a terminating pod stops everything; and the status the agent reports.
  */
+import { CONDITION, REASON } from '../api/conditions.js';
 import { timestamp } from '../api/lifecycle.js';
 import type { Condition, Container, ContainerStatus, PodStatus } from '../api/types.gen.js';
 import type { RuntimeContainer } from './runtime.js';
@@ -220,10 +221,10 @@ function status(
   return {
     phase: o.phase,
     conditions: [
-      condition('PodScheduled', true),
-      condition('Initialized', initialized, 'ContainersNotInitialized'),
-      condition('ContainersReady', allReady && !terminal, 'ContainersNotReady'),
-      condition('Ready', allReady && !terminal, 'ContainersNotReady'),
+      condition(CONDITION.PodScheduled, true),
+      condition(CONDITION.Initialized, initialized, REASON.ContainersNotInitialized),
+      condition(CONDITION.ContainersReady, allReady && !terminal, REASON.ContainersNotReady),
+      condition(CONDITION.Ready, allReady && !terminal, REASON.ContainersNotReady),
     ],
     ...(o.failure ? { message: o.failure.message, reason: o.failure.reason } : {}),
     startTime: prev.startTime ?? at,

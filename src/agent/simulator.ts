@@ -5,6 +5,7 @@
  * are removed. Killing the process makes its nodes go NotReady like real ones.
  */
 import { setMaxListeners } from 'node:events';
+import { CONDITION } from '../api/conditions.js';
 import { timestamp } from '../api/lifecycle.js';
 import { kindInfo } from '../api/kinds.js';
 import { BerthClient, type Connection, type KubeObject } from '../client/index.js';
@@ -36,11 +37,13 @@ export function runningStatus(pod: KubeObject): Record<string, unknown> {
     hostIP: '127.0.0.1',
     podIP: '127.0.0.1',
     startTime: at,
-    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
-      type,
-      status: 'True',
-      lastTransitionTime: at,
-    })),
+    conditions: [CONDITION.PodScheduled, CONDITION.Initialized, CONDITION.ContainersReady, CONDITION.Ready].map(
+      (type) => ({
+        type,
+        status: 'True',
+        lastTransitionTime: at,
+      }),
+    ),
     containerStatuses: (spec.containers ?? []).map((c) => ({
       name: c.name,
       image: c.image ?? '',
@@ -55,7 +58,7 @@ export function runningStatus(pod: KubeObject): Record<string, unknown> {
 
 const isReady = (pod: KubeObject) =>
   ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
-    (c) => c.type === 'Ready' && c.status === 'True',
+    (c) => c.type === CONDITION.Ready && c.status === 'True',
   );
 
 export class NodeSimulator {

@@ -45,3 +45,82 @@ export const APP_REASON = {
   CommitStatusFailed: 'CommitStatusFailed',
 } as const;
 export type AppReason = (typeof APP_REASON)[keyof typeof APP_REASON];
+
+/**
+ * The summary conditions every Application also carries, as Flux's kstatus reads them (so
+ * `kubectl wait --for=condition=Ready`, kstatus and Flux's health checks understand Berth's apps):
+ * Ready (True: synced and healthy), Reconciling (True: work towards the commit is under way),
+ * Stalled (True: it cannot progress until someone changes something).
+ */
+export const KSTATUS_CONDITION = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+} as const;
+export type KstatusConditionType = (typeof KSTATUS_CONDITION)[keyof typeof KSTATUS_CONDITION];
+
+/** Reasons of the summary conditions (Flux's names where it has one). */
+export const KSTATUS_REASON = {
+  ReconciliationSucceeded: 'ReconciliationSucceeded',
+  Progressing: 'Progressing',
+  OutOfSync: 'OutOfSync',
+  HealthCheckFailed: 'HealthCheckFailed',
+  Suspended: 'Suspended',
+} as const;
+
+/**
+ * The condition types Kubernetes' own kinds carry, written by Berth's controllers, scheduler and
+ * agent and read by health, the CLI and the tables: one spelling for each.
+ */
+export const CONDITION = {
+  /** Pod, Node: serving / accepting pods. */
+  Ready: 'Ready',
+  PodScheduled: 'PodScheduled',
+  Initialized: 'Initialized',
+  ContainersReady: 'ContainersReady',
+  /** Deployment. */
+  Available: 'Available',
+  Progressing: 'Progressing',
+  /** ReplicaSet, ReplicationController. */
+  ReplicaFailure: 'ReplicaFailure',
+  /** Job. */
+  Complete: 'Complete',
+  Failed: 'Failed',
+  Suspended: 'Suspended',
+  /** PodDisruptionBudget. */
+  DisruptionAllowed: 'DisruptionAllowed',
+} as const;
+export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
+
+/** The reasons those conditions give, as Kubernetes' controllers spell them. */
+export const REASON = {
+  // Deployment
+  MinimumReplicasAvailable: 'MinimumReplicasAvailable',
+  MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+  DeploymentPaused: 'DeploymentPaused',
+  DeploymentResumed: 'DeploymentResumed',
+  NewReplicaSetAvailable: 'NewReplicaSetAvailable',
+  NewReplicaSetCreated: 'NewReplicaSetCreated',
+  ReplicaSetUpdated: 'ReplicaSetUpdated',
+  FoundNewReplicaSet: 'FoundNewReplicaSet',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  // ReplicaSet
+  FailedCreate: 'FailedCreate',
+  // Job
+  JobSuspended: 'JobSuspended',
+  JobResumed: 'JobResumed',
+  CompletionsReached: 'CompletionsReached',
+  BackoffLimitExceeded: 'BackoffLimitExceeded',
+  DeadlineExceeded: 'DeadlineExceeded',
+  // Pod
+  Unschedulable: 'Unschedulable',
+  ContainersNotReady: 'ContainersNotReady',
+  ContainersNotInitialized: 'ContainersNotInitialized',
+  // Node
+  KubeletReady: 'KubeletReady',
+  NodeStatusUnknown: 'NodeStatusUnknown',
+  // PodDisruptionBudget
+  SufficientPods: 'SufficientPods',
+  InsufficientPods: 'InsufficientPods',
+} as const;
+export type Reason = (typeof REASON)[keyof typeof REASON];

@@ -3,6 +3,7 @@
  * them (pkg/controller/disruption, pkg/registry/core/pod/storage/eviction.go): how many matching
  * pods must stay healthy, how many may go now, and whether one eviction may happen. Pure.
  */
+import { CONDITION } from './conditions.js';
 import { BerthError } from './errors.js';
 import { selectorFromObject, type LabelSelectorObject } from './selector.js';
 
@@ -54,7 +55,7 @@ export function budgetPod(pod: {
 }): BudgetPod {
   return {
     name: pod.metadata.name,
-    ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    ready: (pod.status?.conditions ?? []).some((c) => c.type === CONDITION.Ready && c.status === 'True'),
     deleting: Boolean(pod.metadata.deletionTimestamp),
   };
 }

@@ -6,6 +6,7 @@
  * else once created), and deleted by its `hook-delete-policy` (HookSucceeded, HookFailed,
  * BeforeHookCreation: the default). `Skip` leaves an object out of the sync altogether. Pure.
  */
+import { CONDITION } from './conditions.js';
 export const HOOK_ANNOTATIONS = ['berth.dev/hook', 'argocd.argoproj.io/hook'] as const;
 export const HOOK_DELETE_POLICY_ANNOTATIONS = [
   'berth.dev/hook-delete-policy',
@@ -72,10 +73,10 @@ export function hookOutcome(o: { kind: string; status?: unknown }): { outcome: H
   };
   if (o.kind === 'Job') {
     const done = (status.conditions ?? []).find(
-      (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+      (c) => (c.type === CONDITION.Complete || c.type === CONDITION.Failed) && c.status === 'True',
     );
     if (!done) return { outcome: 'Running' };
-    return done.type === 'Complete'
+    return done.type === CONDITION.Complete
       ? { outcome: 'Succeeded' }
       : { outcome: 'Failed', message: done.message ?? done.reason ?? 'the Job failed' };
   }

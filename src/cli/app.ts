@@ -4,7 +4,7 @@
  * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
  */
 import type { Application } from '../api/types.gen.js';
-import { APP_FAILURE_CONDITIONS } from '../api/conditions.js';
+import { APP_FAILURE_CONDITIONS, KSTATUS_CONDITION } from '../api/conditions.js';
 import { BerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
 import {
@@ -93,13 +93,16 @@ export async function appGet(
     `Health Status: ${s.health?.status ?? 'Unknown'}${s.health?.message ? ` (${s.health.message})` : ''}`,
     ...(s.operationState ? [`Last Sync:     ${s.operationState.phase}: ${s.operationState.message ?? ''}`] : []),
   ];
-  for (const c of s.conditions ?? [])
+  // Ready/Reconciling/Stalled restate the lines above for kstatus; the others say what is wrong.
+  for (const c of s.conditions ?? []) {
+    if ((Object.values(KSTATUS_CONDITION) as string[]).includes(c.type)) continue;
     lines.push(
       `Condition:     ${c.type} (${c.reason ?? ''})`,
       ...String(c.message ?? '')
         .split('\n')
         .map((m) => `  ${m}`),
     );
+  }
   if (s.resources?.length) {
     lines.push(
       '',

@@ -4,6 +4,7 @@
  * the Deployment, which the controller makes the next revision). Under an Application with
  * self-heal these imperative changes are reverted by the next sync: Git stays the source.
  */
+import { CONDITION, REASON } from '../api/conditions.js';
 import { timestamp } from '../api/lifecycle.js';
 import { BerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
@@ -55,8 +56,8 @@ export function rolloutState(kind: string, o: Workload): RolloutState {
   const observed = (s.observedGeneration ?? 0) >= (o.metadata.generation ?? 1) && s.observedGeneration !== undefined;
   if (kind === 'Deployment') {
     if (!observed) return { done: false, message: 'Waiting for deployment spec update to be observed...' };
-    const progressing = (s.conditions ?? []).find((c: { type: string }) => c.type === 'Progressing');
-    if (progressing?.reason === 'ProgressDeadlineExceeded')
+    const progressing = (s.conditions ?? []).find((c: { type: string }) => c.type === CONDITION.Progressing);
+    if (progressing?.reason === REASON.ProgressDeadlineExceeded)
       return { done: true, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
     const want = o.spec.replicas ?? 1;
     if ((s.updatedReplicas ?? 0) < want)

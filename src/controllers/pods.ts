@@ -3,6 +3,7 @@
  * pods count (active), ready and available; the pod a template makes; and the order in which a
  * controller deletes surplus pods.
  */
+import { CONDITION } from '../api/conditions.js';
 import type { PodTemplateSpec } from '../api/types.gen.js';
 import { controllerRef, findCondition, parseTime, type Owner, type PodObject } from './objects.js';
 
@@ -16,21 +17,21 @@ export function isActive(p: PodObject): boolean {
 }
 
 export function isReady(p: PodObject): boolean {
-  return findCondition(p.status?.conditions, 'Ready')?.status === 'True';
+  return findCondition(p.status?.conditions, CONDITION.Ready)?.status === 'True';
 }
 
 /** Ready for at least minReadySeconds at `now`. */
 export function isAvailable(p: PodObject, minReadySeconds: number, now: number): boolean {
   if (!isReady(p)) return false;
   if (!minReadySeconds) return true;
-  const since = parseTime(findCondition(p.status?.conditions, 'Ready')?.lastTransitionTime);
+  const since = parseTime(findCondition(p.status?.conditions, CONDITION.Ready)?.lastTransitionTime);
   return since !== undefined && since + minReadySeconds * 1000 <= now;
 }
 
 /** How long until a ready pod becomes available (for a timed requeue); undefined when never or already. */
 export function msUntilAvailable(p: PodObject, minReadySeconds: number, now: number): number | undefined {
   if (!minReadySeconds || !isReady(p)) return undefined;
-  const since = parseTime(findCondition(p.status?.conditions, 'Ready')?.lastTransitionTime);
+  const since = parseTime(findCondition(p.status?.conditions, CONDITION.Ready)?.lastTransitionTime);
   if (since === undefined) return undefined;
   const left = since + minReadySeconds * 1000 - now;
   return left > 0 ? left : undefined;
@@ -76,7 +77,8 @@ export function compareForDeletion(a: PodObject, b: PodObject): number {
   const ready = (p: PodObject) => (isReady(p) ? 1 : 0);
   if (ready(a) !== ready(b)) return ready(a) - ready(b);
   if (isReady(a) && isReady(b)) {
-    const since = (p: PodObject) => parseTime(findCondition(p.status?.conditions, 'Ready')?.lastTransitionTime) ?? 0;
+    const since = (p: PodObject) =>
+      parseTime(findCondition(p.status?.conditions, CONDITION.Ready)?.lastTransitionTime) ?? 0;
     if (since(a) !== since(b)) return since(b) - since(a);
   }
   if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);

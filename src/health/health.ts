@@ -2,6 +2,7 @@
  * Health of live objects, per kind, as Argo CD assesses it; an Application's health is the worst
  * of its resources'. Kinds without a rule (ConfigMap, Secret, Namespace, …) are Healthy.
  */
+import { CONDITION, REASON } from '../api/conditions.js';
 export const HEALTH_STATUSES = ['Healthy', 'Suspended', 'Progressing', 'Missing', 'Degraded', 'Unknown'] as const;
 export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 
@@ -37,8 +38,8 @@ const RULES: Record<string, (o: Obj) => Health> = {
     if (o.spec?.paused) return { status: 'Suspended', message: 'Deployment is paused' };
     const pending = generationPending(o);
     if (pending) return pending;
-    const progressingCond = condition(o, 'Progressing');
-    if (progressingCond?.reason === 'ProgressDeadlineExceeded')
+    const progressingCond = condition(o, CONDITION.Progressing);
+    if (progressingCond?.reason === REASON.ProgressDeadlineExceeded)
       return degraded(`Deployment "${o.metadata.name}" exceeded its progress deadline`);
     const want = o.spec?.replicas ?? 1;
     const s = o.status ?? {};
@@ -60,7 +61,7 @@ const RULES: Record<string, (o: Obj) => Health> = {
   ReplicaSet: (o) => {
     const pending = generationPending(o);
     if (pending) return pending;
-    const failure = condition(o, 'ReplicaFailure');
+    const failure = condition(o, CONDITION.ReplicaFailure);
     if (failure?.status === 'True') return degraded(failure.message ?? 'ReplicaFailure');
     const want = o.spec?.replicas ?? 1;
     return (o.status?.availableReplicas ?? 0) < want
@@ -96,9 +97,9 @@ const RULES: Record<string, (o: Obj) => Health> = {
     return healthy;
   },
   Job: (o) => {
-    const failed = condition(o, 'Failed');
+    const failed = condition(o, CONDITION.Failed);
     if (failed?.status === 'True') return degraded(failed.message ?? failed.reason ?? 'Job failed');
-    if (condition(o, 'Complete')?.status === 'True') return healthy;
+    if (condition(o, CONDITION.Complete)?.status === 'True') return healthy;
     if (o.spec?.suspend) return { status: 'Suspended', message: 'Job is suspended' };
     return progressing('Job is running');
   },

@@ -3,6 +3,7 @@
  * node cannot take a pod, in the scheduler's own words; the unschedulable message counts those
  * reasons over all nodes, sorted as kube-scheduler sorts them.
  */
+import { CONDITION } from '../api/conditions.js';
 import { nodeSelectionProblem, tolerates } from '../api/scheduling.js';
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from '../api/types.gen.js';
 import { termMatches } from '../api/scheduling.js';
@@ -45,7 +46,7 @@ function effectiveTaints(node: SchedNode): Taint[] {
   const taints = node.spec?.taints ?? NO_TAINTS;
   const conditions = node.status?.conditions;
   let ready: string | undefined;
-  if (conditions) for (const c of conditions) if (c.type === 'Ready') ready = c.status;
+  if (conditions) for (const c of conditions) if (c.type === CONDITION.Ready) ready = c.status;
   if (ready !== undefined && ready !== 'True' && !taints.some((t) => t.key.startsWith('node.kubernetes.io/')))
     return [...taints, NOT_READY_TAINT];
   return taints;

@@ -6,6 +6,7 @@
  * write of spec.nodeName. A pod that fits nowhere gets `PodScheduled=False, Unschedulable` and
  * an Event, and is tried again when nodes or pods change (or after 30 s).
  */
+import { CONDITION, REASON } from '../api/conditions.js';
 import { timestamp } from '../api/lifecycle.js';
 import { isBerthError } from '../api/errors.js';
 import type { Condition } from '../api/types.gen.js';
@@ -203,8 +204,8 @@ export class Scheduler implements Controller {
 
   private async bind(pod: PodObject, node: string): Promise<void> {
     const conditions: Condition[] = [
-      ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
-      { type: 'PodScheduled', status: 'True', lastTransitionTime: timestamp(new Date(this.deps.now())) },
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== CONDITION.PodScheduled),
+      { type: CONDITION.PodScheduled, status: 'True', lastTransitionTime: timestamp(new Date(this.deps.now())) },
     ];
     await this.deps.writer.store.update(
       { ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } },
@@ -213,14 +214,14 @@ export class Scheduler implements Controller {
   }
 
   private async markUnschedulable(pod: PodObject, message: string): Promise<void> {
-    const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    const current = pod.status?.conditions?.find((c) => c.type === CONDITION.PodScheduled);
     if (current?.status === 'False' && current.message === message) return;
     const conditions: Condition[] = [
-      ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled'),
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== CONDITION.PodScheduled),
       {
-        type: 'PodScheduled',
+        type: CONDITION.PodScheduled,
         status: 'False',
-        reason: 'Unschedulable',
+        reason: REASON.Unschedulable,
         message,
         lastTransitionTime: timestamp(new Date(this.deps.now())),
       },

@@ -6,6 +6,7 @@
  * expired may be taken over by a new registration, which revokes the tokens the old agent held.
  * Leases live outside the object log (see the store), so heartbeats do not fill it.
  */
+import { CONDITION } from '../api/conditions.js';
 import { randomUUID } from 'node:crypto';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { prepareCreate, timestamp } from '../api/lifecycle.js';
@@ -50,7 +51,7 @@ export async function registerNode(
   // was found lost (NotReady: the lifecycle controller saw its lease lapse) or its lease expired.
   const ready = (
     (existing?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
-  ).find((c) => c.type === 'Ready');
+  ).find((c) => c.type === CONDITION.Ready);
   const live = lease !== undefined && lease.renewTime + lease.ttlMs > now && ready?.status !== 'Unknown';
   if (existing && live && lease.holder !== p.tokenId) {
     throw new BerthError(

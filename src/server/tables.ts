@@ -2,6 +2,7 @@
  * Server-side printing, as Kubernetes' `Table` responses: the columns kubectl shows for each kind
  * (priority 1 columns appear with -o wide). `berth get` prints the same tables.
  */
+import { CONDITION } from '../api/conditions.js';
 import type { KubeObject } from '../store/types.js';
 
 export interface ColumnDefinition {
@@ -162,7 +163,7 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
     columns: [col('Name'), col('Status'), col('Completions'), col('Age')],
     row: (j, now) => {
       const done = (j.status?.conditions ?? []).find(
-        (c: any) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        (c: any) => (c.type === CONDITION.Complete || c.type === CONDITION.Failed) && c.status === 'True',
       );
       return [
         j.metadata.name,
@@ -291,7 +292,7 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
   Node: {
     columns: [col('Name'), col('Status'), col('Roles'), col('Age'), col('Version'), col('Internal-IP', 1)],
     row: (n, now) => {
-      const ready = (n.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const ready = (n.status?.conditions ?? []).find((c: any) => c.type === CONDITION.Ready);
       const status =
         (ready?.status === 'True' ? 'Ready' : 'NotReady') + (n.spec?.unschedulable ? ',SchedulingDisabled' : '');
       const roles =

@@ -4,7 +4,14 @@
  * the writes — the Application's status, its ledger and history, and whether to roll back.
  * sync.ts observes and executes; everything it decides is here, tested with tables.
  */
-import { APP_CONDITION, APP_REASON, type AppConditionType } from '../api/conditions.js';
+import {
+  APP_CONDITION,
+  APP_REASON,
+  KSTATUS_CONDITION,
+  KSTATUS_REASON,
+  type AppConditionType,
+  type KstatusConditionType,
+} from '../api/conditions.js';
 import { hookPhases } from '../api/hooks.js';
 import { plan, type ComparisonCache, type Plan } from '../diff/index.js';
 import { worst, type Health } from '../health/index.js';
@@ -32,7 +39,7 @@ export type ConditionSetting = Omit<Condition, 'type' | 'lastTransitionTime'> | 
 /** Sets (or, given undefined, clears) a condition; as Kubernetes, lastTransitionTime moves only when its status does. */
 export function setCondition(
   status: ApplicationStatus,
-  type: AppConditionType,
+  type: AppConditionType | KstatusConditionType,
   c: ConditionSetting,
   now: string,
 ): void {
@@ -565,3 +572,70 @@ export const syncOption = (app: ApplicationObject, name: string): boolean =>
 
 /** The Application's project (default: the built-in `default`). */
 export const projectOf = (app: ApplicationObject): string => app.spec.project ?? DEFAULT_PROJECT_NAME;
+
+/** Conditions no reconcile clears by itself: a new commit (or another app letting go) must. */
+const STALLING: readonly string[] = [
+  APP_CONDITION.ComparisonError,
+  APP_CONDITION.SharedResourceError,
+  APP_CONDITION.SyncError,
+];
+
+/**
+ * Ready, Reconciling and Stalled, summarizing what the status already says as kstatus reads it:
+ * Stalled while the commit is refused; Reconciling while a sync runs, resources progress or an
+ * automated sync has yet to apply the commit; Ready when synced and healthy with neither.
+ */
+export function summarize(status: ApplicationStatus, app: ApplicationObject, now: string): void {
+  const trueOf = (types: readonly string[]) =>
+    status.conditions?.find((c) => c.status === 'True' && types.includes(c.type));
+  const stalled = trueOf(STALLING);
+  const sourceError = trueOf([APP_CONDITION.SourceError]);
+  const health = status.health?.status;
+  const synced = status.sync?.status === 'Synced';
+  const revision = status.sync?.revision?.slice(0, 7) ?? '';
+  const progressing =
+    status.operationState?.phase === 'Running'
+      ? (status.operationState.message ?? 'sync running')
+      : health === 'Progressing' || health === 'Missing'
+        ? (status.health?.message ?? `resources are ${health}`)
+        : !synced && app.spec.syncPolicy?.automated
+          ? `syncing ${revision}`
+          : undefined;
+  setCondition(
+    status,
+    KSTATUS_CONDITION.Stalled,
+    stalled ? { status: 'True', reason: stalled.reason ?? stalled.type, message: stalled.message ?? '' } : undefined,
+    now,
+  );
+  setCondition(
+    status,
+    KSTATUS_CONDITION.Reconciling,
+    !stalled && progressing ? { status: 'True', reason: KSTATUS_REASON.Progressing, message: progressing } : undefined,
+    now,
+  );
+  const notReady = stalled
+    ? { reason: stalled.reason ?? stalled.type, message: stalled.message ?? '' }
+    : sourceError
+      ? { reason: sourceError.reason ?? sourceError.type, message: sourceError.message ?? '' }
+      : progressing
+        ? { reason: KSTATUS_REASON.Progressing, message: progressing }
+        : !synced
+          ? { reason: KSTATUS_REASON.OutOfSync, message: `the live objects differ from ${revision || 'the commit'}` }
+          : health === 'Suspended'
+            ? { reason: KSTATUS_REASON.Suspended, message: status.health?.message ?? 'a resource is suspended' }
+            : health !== 'Healthy'
+              ? { reason: KSTATUS_REASON.HealthCheckFailed, message: status.health?.message ?? `health is ${health}` }
+              : undefined;
+  setCondition(
+    status,
+    KSTATUS_CONDITION.Ready,
+    notReady
+      ? { status: 'False', ...notReady }
+      : {
+          status: 'True',
+          reason: KSTATUS_REASON.ReconciliationSucceeded,
+          message: `synced ${revision} and healthy`,
+        },
+    now,
+  );
+}

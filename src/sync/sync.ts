@@ -51,6 +51,7 @@ import {
   setCondition,
   settleSync,
   sourceFailed,
+  summarize,
   syncOption,
   syncedCommitToCheck,
   type ConditionSetting,
@@ -166,6 +167,7 @@ export async function reconcileApplication(
     pass.touched.forEach((c) => touched.add(c));
   }
   if (pass.unchanged) return pass.outcome;
+  summarize(status, app, timestamp(now()));
   const writing = performance.now();
   await writeStatus(deps.store, app, status);
   if (pass.outcome.steps) pass.outcome.steps.status = Math.round((performance.now() - writing) * 10) / 10;

@@ -4,7 +4,12 @@
  * nothing is fetched. With an hour's poll, a rollout the webhook started is reported Healthy (to
  * `berth app wait --health` and as the commit status) within 2 s of completing.
  */
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatedNodes, type SimulatedNodes } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
@@ -196,6 +201,25 @@ describe('git webhooks', () => {
         5_000,
       );
       expect(success.at - completedAt).toBeLessThan(2_000);
+      // The summary conditions as kstatus reads them: kubectl waits on the Application's Ready.
+      const home = mkdtempSync(path.join(tmpdir(), 'berth-kubectl-home-'));
+      try {
+        const ready = await promisify(execFile)(
+          'kubectl',
+          [
+            '--kubeconfig',
+            path.join(server.dir, 'kubeconfig.yaml'),
+            'wait',
+            '--for=condition=Ready',
+            'applications/rollout',
+            '--timeout=30s',
+          ],
+          { env: { ...process.env, HOME: home, KUBECONFIG: '' } },
+        );
+        expect(ready.stdout).toMatch(/application\.berth\.dev\/rollout condition met/);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
       if (process.env.BERTH_TEST_FIGURES)
         console.log(
           JSON.stringify({

@@ -411,9 +411,12 @@ describe('sync engine', () => {
       spec: { source: { repoURL: repo.bare, targetRevision: 'no-such-branch' } },
     });
     expect(await reconcile('lost')).toMatchObject({ result: 'source-error', written: 0 });
-    expect((await app('lost')).status).toMatchObject({
-      sync: { status: 'Unknown' },
-      conditions: [{ type: 'SourceError', reason: 'RevisionNotFound' }],
-    });
+    const status = (await app('lost')).status!;
+    expect(status.sync).toMatchObject({ status: 'Unknown' });
+    // The failure, and the kstatus summary saying why the app is not Ready (a source error is retried: not Stalled).
+    expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['SourceError', 'True', 'RevisionNotFound'],
+      ['Ready', 'False', 'RevisionNotFound'],
+    ]);
   });
 });

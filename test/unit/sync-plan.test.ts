@@ -8,6 +8,7 @@ import {
   planSync,
   rollbackTarget,
   settleSync,
+  summarize,
   syncedCommitToCheck,
   type Execution,
   type SyncFacts,
@@ -401,5 +402,105 @@ describe('settleSync: the status after the sync', () => {
     expect(s.result).toBe('invalid');
     expect(status.conditions?.map((c) => c.reason)).toEqual(['PolicyViolation']);
     expect(status.ledger?.[0]).toMatchObject({ revision: 'c2', state: 'failure', description: 'over quota' });
+  });
+});
+
+describe('summarize: Ready, Reconciling, Stalled as kstatus reads them', () => {
+  const condition = (type: string, reason: string) => ({ type, status: 'True', reason, message: `${reason}!` });
+  const table: [string, ApplicationStatus, boolean, [string, string] | undefined, string | undefined, string][] = [
+    // what, status, automated, Stalled [status, reason], Reconciling status, Ready "status reason"
+    [
+      'synced and healthy',
+      { sync: { status: 'Synced', revision: 'abcdef123' }, health: { status: 'Healthy' } },
+      true,
+      undefined,
+      undefined,
+      'True ReconciliationSucceeded',
+    ],
+    [
+      'a wave still running',
+      { ...synced('c1'), operationState: { phase: 'Running', revision: 'c1', message: 'waiting for web' } },
+      true,
+      undefined,
+      'True',
+      'False Progressing',
+    ],
+    [
+      'synced, pods still starting',
+      { ...synced('c1'), health: { status: 'Progressing', message: 'Deployment web: 1 of 3 updated' } },
+      true,
+      undefined,
+      'True',
+      'False Progressing',
+    ],
+    [
+      'invalid manifests: stalled until a new commit',
+      {
+        sync: { status: 'OutOfSync', revision: 'c2' },
+        health: { status: 'Healthy' },
+        conditions: [condition('ComparisonError', 'InvalidManifests')],
+      },
+      true,
+      ['True', 'InvalidManifests'],
+      undefined,
+      'False InvalidManifests',
+    ],
+    [
+      'the source unreachable: not ready, not stalled (it is retried)',
+      {
+        ...synced('c1'),
+        health: { status: 'Healthy' },
+        conditions: [condition('SourceError', 'FetchFailed')],
+      },
+      true,
+      undefined,
+      undefined,
+      'False FetchFailed',
+    ],
+    [
+      'out of sync, automated: reconciling',
+      { sync: { status: 'OutOfSync', revision: 'c2' }, health: { status: 'Healthy' } },
+      true,
+      undefined,
+      'True',
+      'False Progressing',
+    ],
+    [
+      'out of sync, manual sync: waiting for a person, not reconciling',
+      { sync: { status: 'OutOfSync', revision: 'c2' }, health: { status: 'Healthy' } },
+      false,
+      undefined,
+      undefined,
+      'False OutOfSync',
+    ],
+    [
+      'degraded',
+      { ...synced('c1'), health: { status: 'Degraded', message: 'CrashLoopBackOff' } },
+      true,
+      undefined,
+      undefined,
+      'False HealthCheckFailed',
+    ],
+  ];
+  it.each(table)('%s', (_what, given, automated, stalled, reconciling, ready) => {
+    const status = structuredClone(given);
+    summarize(status, appWith(automated ? { syncPolicy: { automated: {} } } : {}), NOW);
+    const find = (type: string) => status.conditions?.find((c) => c.type === type);
+    expect(find('Stalled') && [find('Stalled')!.status, find('Stalled')!.reason]).toEqual(stalled);
+    expect(find('Reconciling')?.status).toBe(reconciling);
+    expect(`${find('Ready')?.status} ${find('Ready')?.reason}`).toBe(ready);
+    // The conditions it summarizes stay as they were.
+    for (const c of given.conditions ?? []) expect(find(c.type)).toEqual(c);
+  });
+
+  it("lastTransitionTime moves only when a condition's status does", () => {
+    const status: ApplicationStatus = { ...synced('c1'), health: { status: 'Healthy' } };
+    summarize(status, appWith(), '2026-12-07T00:00:00Z');
+    status.health = { status: 'Healthy', message: 'still' };
+    summarize(status, appWith(), '2026-12-07T00:05:00Z');
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-12-07T00:00:00Z');
+    status.health = { status: 'Degraded' };
+    summarize(status, appWith(), '2026-12-07T00:10:00Z');
+    expect(status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-12-07T00:10:00Z');
   });
 });

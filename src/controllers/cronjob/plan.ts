@@ -5,6 +5,7 @@
  * Job runs (the missed time runs when it ends, if still within the deadline), Replace deletes the
  * running ones first; `suspend` stops new runs; finished Jobs beyond the history limits go.
  */
+import { CONDITION } from '../../api/conditions.js';
 import type { CronJobStatus, ObjectReference } from '../../api/types.gen.js';
 import { controllerRef, findCondition, parseTime, stamp, type CronJobObject, type JobObject } from '../objects.js';
 import { isFinished } from '../job/plan.js';
@@ -38,7 +39,7 @@ export function jobFor(cj: CronJobObject, scheduled: number): JobObject {
   } as JobObject;
 }
 
-const succeededJob = (j: JobObject) => findCondition(j.status?.conditions, 'Complete')?.status === 'True';
+const succeededJob = (j: JobObject) => findCondition(j.status?.conditions, CONDITION.Complete)?.status === 'True';
 const reference = (j: JobObject): ObjectReference => ({
   apiVersion: 'batch/v1',
   kind: 'Job',

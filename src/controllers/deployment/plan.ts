@@ -4,6 +4,7 @@
  * history cleanup, and the status with its Available and Progressing conditions. One reconcile
  * takes one step, as Kubernetes' does; the next ReplicaSet or pod change takes the next.
  */
+import { CONDITION, REASON } from '../../api/conditions.js';
 import type { DeploymentStatus, PodTemplateSpec } from '../../api/types.gen.js';
 import {
   POD_TEMPLATE_HASH_LABEL,
@@ -168,23 +169,23 @@ export function planDeployment(observed: DeploymentObserved): DeploymentPlan {
       ),
     );
   plan.status = deploymentStatus(d, newAfter, all, { created, stepped, complete, now });
-  const progressing = findCondition(plan.status.conditions, 'Progressing');
+  const progressing = findCondition(plan.status.conditions, CONDITION.Progressing);
   const deadline = d.spec.progressDeadlineSeconds;
   if (
     deadline !== undefined &&
     !complete &&
     !d.spec.paused &&
     progressing?.status === 'True' &&
-    progressing.reason !== 'NewReplicaSetAvailable'
+    progressing.reason !== REASON.NewReplicaSetAvailable
   ) {
     const since = parseTime(progressing.lastUpdateTime) ?? now;
     plan.requeueAfterMs = Math.max(1, since + deadline * 1000 - now + 1);
   }
   if (
-    progressing?.reason === 'ProgressDeadlineExceeded' &&
-    findCondition(d.status?.conditions, 'Progressing')?.reason !== 'ProgressDeadlineExceeded'
+    progressing?.reason === REASON.ProgressDeadlineExceeded &&
+    findCondition(d.status?.conditions, CONDITION.Progressing)?.reason !== REASON.ProgressDeadlineExceeded
   ) {
-    plan.events.push(['Warning', 'ProgressDeadlineExceeded', progressing.message ?? '']);
+    plan.events.push(['Warning', REASON.ProgressDeadlineExceeded, progressing.message ?? '']);
   }
   return plan;
 }
@@ -412,34 +413,47 @@ export function deploymentStatus(
   };
   const minAvailable = replicas - unavailable;
   if ((status.availableReplicas ?? 0) >= minAvailable)
-    put('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', false);
-  else put('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.', false);
+    put(CONDITION.Available, 'True', REASON.MinimumReplicasAvailable, 'Deployment has minimum availability.', false);
+  else
+    put(
+      CONDITION.Available,
+      'False',
+      REASON.MinimumReplicasUnavailable,
+      'Deployment does not have minimum availability.',
+      false,
+    );
 
   const rsName = newRS?.metadata.name ?? '';
-  const current = findCondition(old.conditions, 'Progressing');
+  const current = findCondition(old.conditions, CONDITION.Progressing);
   if (d.spec.paused) {
-    put('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused', false);
-  } else if (current?.reason === 'DeploymentPaused') {
-    put('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed', false);
+    put(CONDITION.Progressing, 'Unknown', REASON.DeploymentPaused, 'Deployment is paused', false);
+  } else if (current?.reason === REASON.DeploymentPaused) {
+    put(CONDITION.Progressing, 'Unknown', REASON.DeploymentResumed, 'Deployment is resumed', false);
   } else if (facts.complete) {
-    put('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`, false);
+    put(
+      CONDITION.Progressing,
+      'True',
+      REASON.NewReplicaSetAvailable,
+      `ReplicaSet "${rsName}" has successfully progressed.`,
+      false,
+    );
   } else if (facts.created) {
-    put('Progressing', 'True', 'NewReplicaSetCreated', `Created new replica set "${rsName}"`, true);
+    put(CONDITION.Progressing, 'True', REASON.NewReplicaSetCreated, `Created new replica set "${rsName}"`, true);
   } else if (madeProgress(old, status) || facts.stepped) {
-    put('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`, true);
+    put(CONDITION.Progressing, 'True', REASON.ReplicaSetUpdated, `ReplicaSet "${rsName}" is progressing.`, true);
   } else if (!current) {
-    put('Progressing', 'True', 'FoundNewReplicaSet', `Found new replica set "${rsName}"`, true);
+    put(CONDITION.Progressing, 'True', REASON.FoundNewReplicaSet, `Found new replica set "${rsName}"`, true);
   } else if (
     d.spec.progressDeadlineSeconds !== undefined &&
-    current.reason !== 'ProgressDeadlineExceeded' &&
-    current.reason !== 'NewReplicaSetAvailable'
+    current.reason !== REASON.ProgressDeadlineExceeded &&
+    current.reason !== REASON.NewReplicaSetAvailable
   ) {
     const since = parseTime(current.lastUpdateTime) ?? facts.now;
     if (since + d.spec.progressDeadlineSeconds * 1000 <= facts.now) {
       put(
-        'Progressing',
+        CONDITION.Progressing,
         'False',
-        'ProgressDeadlineExceeded',
+        REASON.ProgressDeadlineExceeded,
         `ReplicaSet "${rsName}" has timed out progressing.`,
         false,
       );

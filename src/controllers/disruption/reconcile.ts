@@ -5,6 +5,7 @@
  * granted in disruptedPods; this controller forgets each grant once its pod is gone (or after
  * two minutes, when the eviction never deleted it).
  */
+import { CONDITION } from '../../api/conditions.js';
 import { timestamp } from '../../api/lifecycle.js';
 import {
   DISRUPTION_TIMEOUT_MS,
@@ -70,14 +71,14 @@ export class DisruptionController implements Controller {
       now,
     );
     const allowed = computed.disruptionsAllowed > 0;
-    const previous = findCondition(budget.status?.conditions as never, 'DisruptionAllowed');
+    const previous = findCondition(budget.status?.conditions as never, CONDITION.DisruptionAllowed);
     const conditionStatus = allowed ? 'True' : 'False';
     const status: BudgetStatus = {
       observedGeneration: budget.metadata.generation ?? 1,
       ...computed,
       conditions: [
         {
-          type: 'DisruptionAllowed',
+          type: CONDITION.DisruptionAllowed,
           status: conditionStatus,
           reason: allowed ? 'SufficientPods' : 'InsufficientPods',
           message: '',

@@ -5,6 +5,7 @@
  * hand-written Endpoints and slices.
  * Also ServiceLB's part: a LoadBalancer Service's status lists the Ready nodes' addresses.
  */
+import { CONDITION } from '../../api/conditions.js';
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { sameJson } from '../../runtime/writer.js';
@@ -174,7 +175,7 @@ export class EndpointsController implements Controller {
 
   private async publishLoadBalancer(service: ServiceObject): Promise<void> {
     const nodes = this.ctx.informers.for<NodeObject>(NODE).list();
-    const ready = nodes.filter((n) => findCondition(n.status?.conditions as never, 'Ready')?.status === 'True');
+    const ready = nodes.filter((n) => findCondition(n.status?.conditions as never, CONDITION.Ready)?.status === 'True');
     const ips = [
       ...new Set(
         ready

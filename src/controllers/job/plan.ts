@@ -5,6 +5,7 @@
  * most 6 min) until `backoffLimit` is passed; `activeDeadlineSeconds`; `suspend`; conditions
  * Complete / Failed with Kubernetes' reasons; deletion `ttlSecondsAfterFinished` after finishing.
  */
+import { CONDITION, REASON } from '../../api/conditions.js';
 import type { JobStatus } from '../../api/types.gen.js';
 import { findCondition, parseTime, setCondition, stamp, type JobObject, type PodObject } from '../objects.js';
 import { compareForDeletion, isActive, isReady } from '../pods.js';
@@ -27,7 +28,7 @@ export interface JobPlan {
 }
 
 export const isFinished = (job: JobObject): boolean =>
-  ['Complete', 'Failed'].some((t) => findCondition(job.status?.conditions, t)?.status === 'True');
+  [CONDITION.Complete, CONDITION.Failed].some((t) => findCondition(job.status?.conditions, t)?.status === 'True');
 
 const succeeded = (p: PodObject) => p.status?.phase === 'Succeeded';
 const failed = (p: PodObject) => p.status?.phase === 'Failed';
@@ -97,7 +98,9 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
     const ttl = spec.ttlSecondsAfterFinished;
     if (ttl !== undefined) {
       const finished =
-        parseTime(status.completionTime) ?? parseTime(findCondition(conditions, 'Failed')?.lastTransitionTime) ?? now;
+        parseTime(status.completionTime) ??
+        parseTime(findCondition(conditions, CONDITION.Failed)?.lastTransitionTime) ??
+        now;
       if (now >= finished + ttl * 1000) plan.deleteJob = true;
       else plan.requeueAfterMs = finished + ttl * 1000 - now;
     }
@@ -108,16 +111,16 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
     plan.delete = active;
     conditions = setCondition(
       conditions,
-      { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' },
+      { type: CONDITION.Suspended, status: 'True', reason: REASON.JobSuspended, message: 'Job suspended' },
       now,
     );
     status.conditions = conditions;
     return plan;
   }
-  if (findCondition(conditions, 'Suspended')?.status === 'True') {
+  if (findCondition(conditions, CONDITION.Suspended)?.status === 'True') {
     conditions = setCondition(
       conditions,
-      { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed' },
+      { type: CONDITION.Suspended, status: 'False', reason: REASON.JobResumed, message: 'Job resumed' },
       now,
     );
   }
@@ -126,14 +129,14 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
 
   const fail = (reason: string, message: string): JobPlan => {
     plan.delete = active;
-    status.conditions = setCondition(conditions, { type: 'Failed', status: 'True', reason, message }, now);
+    status.conditions = setCondition(conditions, { type: CONDITION.Failed, status: 'True', reason, message }, now);
     plan.events.push(['Warning', reason, message]);
     return plan;
   };
-  if (failures > backoffLimit) return fail('BackoffLimitExceeded', 'Job has reached the specified backoff limit');
+  if (failures > backoffLimit) return fail(REASON.BackoffLimitExceeded, 'Job has reached the specified backoff limit');
   if (spec.activeDeadlineSeconds !== undefined) {
     const deadline = started + spec.activeDeadlineSeconds * 1000;
-    if (now >= deadline) return fail('DeadlineExceeded', 'Job was active longer than specified deadline');
+    if (now >= deadline) return fail(REASON.DeadlineExceeded, 'Job was active longer than specified deadline');
     plan.requeueAfterMs = deadline - now;
   }
 
@@ -145,9 +148,9 @@ export function planJob(job: JobObject, pods: PodObject[], now: number): JobPlan
     status.conditions = setCondition(
       conditions,
       {
-        type: 'Complete',
+        type: CONDITION.Complete,
         status: 'True',
-        reason: 'CompletionsReached',
+        reason: REASON.CompletionsReached,
         message: 'Reached expected number of succeeded pods',
       },
       now,

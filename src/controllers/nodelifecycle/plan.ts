@@ -6,6 +6,7 @@
  * Pods that do not tolerate a NoExecute taint are evicted at once, those with tolerationSeconds
  * when it runs out (Berth adds no default tolerations, so the default is right at NotReady).
  */
+import { CONDITION, REASON } from '../../api/conditions.js';
 import { tolerates } from '../../api/scheduling.js';
 import type { Condition, Taint } from '../../api/types.gen.js';
 import { findCondition, parseTime, stamp, type NodeObject, type PodObject } from '../objects.js';
@@ -34,23 +35,23 @@ export function planNode(
 ): NodePlan {
   const alive = lease !== undefined && now - lease.renewTime <= graceMs;
   const conditions = node.status?.conditions ?? [];
-  const ready = findCondition(conditions, 'Ready');
+  const ready = findCondition(conditions, CONDITION.Ready);
   const plan: NodePlan = { alive, requeueAfterMs: alive ? lease!.renewTime + graceMs - now + 50 : DOWN_POLL_MS };
   const heartbeat = lease ? stamp(lease.renewTime) : undefined;
   if (!alive && ready?.status !== 'Unknown') {
     plan.conditions = replaceCondition(conditions, {
-      type: 'Ready',
+      type: CONDITION.Ready,
       status: 'Unknown',
-      reason: 'NodeStatusUnknown',
+      reason: REASON.NodeStatusUnknown,
       message: 'Kubelet stopped posting node status.',
       ...(heartbeat ? { lastHeartbeatTime: heartbeat } : {}),
       lastTransitionTime: stamp(now),
     });
   } else if (alive && ready?.status !== 'True') {
     plan.conditions = replaceCondition(conditions, {
-      type: 'Ready',
+      type: CONDITION.Ready,
       status: 'True',
-      reason: 'KubeletReady',
+      reason: REASON.KubeletReady,
       message: 'berth agent is posting ready status',
       lastHeartbeatTime: heartbeat!,
       lastTransitionTime: stamp(now),

@@ -2,6 +2,7 @@
  * The ReplicaSet planner (Kubernetes' replica_set.go, pure): which pods it owns, how many to
  * create or which to delete, and the status it reports.
  */
+import { CONDITION, REASON } from '../../api/conditions.js';
 import type { ReplicaSetStatus } from '../../api/types.gen.js';
 import { claim, type Claim } from '../claim.js';
 import { findCondition, removeCondition, setCondition, type ReplicaSetObject, type PodObject } from '../objects.js';
@@ -60,10 +61,10 @@ export function replicaSetStatus(
   if (createError) {
     conditions = setCondition(
       conditions,
-      { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: createError },
+      { type: CONDITION.ReplicaFailure, status: 'True', reason: REASON.FailedCreate, message: createError },
       now,
     );
-  } else if (findCondition(conditions, 'ReplicaFailure')) {
+  } else if (findCondition(conditions, CONDITION.ReplicaFailure)) {
     conditions = removeCondition(conditions, 'ReplicaFailure');
   }
   const minReady = rs.spec.minReadySeconds ?? 0;
