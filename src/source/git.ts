@@ -11,6 +11,8 @@ import git, { type GitHttpRequest, type GitHttpResponse, type HttpClient } from 
 import nodeHttp from 'isomorphic-git/http/node';
 import { BerthError } from '../api/errors.js';
 import { BlobSizes } from './blob-size.js';
+import { SourceError } from './errors.js';
+import { fetchThread, fetchThreadEnabled } from './fetch-thread.js';
 import type { CommitInfo, Resolved, SourceCondition, SourceSpec } from './types.js';
 
 export interface TreeEntry {
@@ -20,14 +22,7 @@ export interface TreeEntry {
   type: 'blob' | 'tree' | 'commit';
 }
 
-export class SourceError extends BerthError {
-  constructor(
-    readonly condition: SourceCondition,
-    cause?: unknown,
-  ) {
-    super('Unavailable', condition.message, { cause });
-  }
-}
+export { SourceError } from './errors.js';
 
 const COMMIT = /^[0-9a-f]{40}$/;
 
@@ -127,56 +122,23 @@ export class GitRepository {
 
   /**
    * Brings a remote repository up to date (clones it the first time); a no-op for local ones.
-   * Branches and tags come with every fetch; any other ref the revision names (a pull request's
-   * `refs/pull/N/head`, GitLab's `refs/merge-requests/N/head`) is fetched alone and kept under
-   * its own name. Given the advertisement a probe just read, the fetch starts from it instead of
-   * asking the server again: one round trip less, and exactly the refs the probe saw.
+   * Runs on the fetch thread (see fetch-thread.ts): a fetch is hundreds of small awaits, each of
+   * which waited behind the controllers' work on a busy server's event loop (1.4 s for a one-file
+   * commit while 2,000 Deployments settled, against 0.15 s on a quiet one).
    */
   async fetch(revision?: string, advertisement?: Advertisement): Promise<void> {
-    const http = advertisement ? replaying(advertisement) : nodeHttp;
     if (!this.remote) return;
-    if (!fs.existsSync(path.join(this.gitdir, 'HEAD'))) {
-      await git.init({ fs: this.fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
-      await git.addRemote({ fs: this.fs, gitdir: this.gitdir, remote: 'origin', url: this.spec.repoURL, force: true });
-    }
-    if (revision && isOtherRef(revision)) {
-      // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
-      const res = await this.wrap(() =>
-        git.fetch({
-          fs: this.fs,
-          http,
-          gitdir: this.gitdir,
-          remote: 'origin',
-          ref: revision,
-          remoteRef: revision,
-          singleBranch: true,
-          tags: false,
-          onAuth: this.auth(),
-          cache: this.cache,
-        }),
-      );
-      if (!res.fetchHead)
-        throw new SourceError({
-          reason: 'RevisionNotFound',
-          message: `${revision} is not a ref of ${this.spec.repoURL}`,
-        });
-      await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: revision, value: res.fetchHead, force: true });
-      return;
-    }
-    const res = await this.wrap(() =>
-      git.fetch({
-        fs: this.fs,
-        http,
-        gitdir: this.gitdir,
-        remote: 'origin',
-        tags: true,
-        singleBranch: false,
-        prune: true,
-        onAuth: this.auth(),
-        cache: this.cache,
-      }),
-    );
-    if (res.defaultBranch) this.defaultBranch = res.defaultBranch;
+    const request: FetchRequest = {
+      gitdir: this.gitdir,
+      url: this.spec.repoURL,
+      ...(this.spec.credentials ? { credentials: this.spec.credentials } : {}),
+      ...(revision !== undefined ? { revision } : {}),
+      ...(advertisement ? { advertisement } : {}),
+    };
+    const result = fetchThreadEnabled()
+      ? await fetchThread().fetch(request)
+      : await fetchRemote(request, { fs: this.fs, cache: this.cache });
+    if (result.defaultBranch) this.defaultBranch = result.defaultBranch;
   }
 
   /** Branch, tag, commit, or the default branch → a commit. */
@@ -457,4 +419,76 @@ function classify(e: GitFailure, url: string): SourceCondition {
   }
   if (status) return { reason: 'Unreachable', message: `${url} answered HTTP ${status}: ${e.message}` };
   return { reason: 'InvalidRepository', message: `${url}: ${e.message}` };
+}
+
+/** One fetch, as the fetch thread is asked for it (everything structured-clonable). */
+export interface FetchRequest {
+  gitdir: string;
+  url: string;
+  credentials?: { username: string; password: string };
+  revision?: string;
+  advertisement?: Advertisement;
+}
+
+/**
+ * The fetch itself (in the fetch thread, or here when threads are off). Branches and tags come
+ * with every fetch; any other ref the revision names (a pull request's `refs/pull/N/head`,
+ * GitLab's `refs/merge-requests/N/head`) is fetched alone and kept under its own name. Given the
+ * advertisement a probe just read, the fetch starts from it instead of asking the server again:
+ * one round trip less, and exactly the refs the probe saw.
+ */
+export async function fetchRemote(
+  r: FetchRequest,
+  o: { fs: typeof fs; cache: object } = { fs, cache: {} },
+): Promise<{ defaultBranch?: string }> {
+  const http = r.advertisement ? replaying(r.advertisement) : nodeHttp;
+  const onAuth = r.credentials ? () => r.credentials! : undefined;
+  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw new SourceError(classify(e as GitFailure, r.url), e);
+    }
+  };
+  const { gitdir } = r;
+  if (!fs.existsSync(path.join(gitdir, 'HEAD'))) {
+    await git.init({ fs: o.fs, gitdir, bare: true, defaultBranch: 'main' });
+    await git.addRemote({ fs: o.fs, gitdir, remote: 'origin', url: r.url, force: true });
+  }
+  if (r.revision && isOtherRef(r.revision)) {
+    const revision = r.revision;
+    // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
+    const res = await wrap(() =>
+      git.fetch({
+        fs: o.fs,
+        http,
+        gitdir,
+        remote: 'origin',
+        ref: revision,
+        remoteRef: revision,
+        singleBranch: true,
+        tags: false,
+        onAuth,
+        cache: o.cache,
+      }),
+    );
+    if (!res.fetchHead)
+      throw new SourceError({ reason: 'RevisionNotFound', message: `${revision} is not a ref of ${r.url}` });
+    await git.writeRef({ fs: o.fs, gitdir, ref: revision, value: res.fetchHead, force: true });
+    return {};
+  }
+  const res = await wrap(() =>
+    git.fetch({
+      fs: o.fs,
+      http,
+      gitdir,
+      remote: 'origin',
+      tags: true,
+      singleBranch: false,
+      prune: true,
+      onAuth,
+      cache: o.cache,
+    }),
+  );
+  return res.defaultBranch ? { defaultBranch: res.defaultBranch } : {};
 }

@@ -13,7 +13,7 @@
  * The peer: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
  * runs `git http-backend` per request — most of a one-file commit's time is that fetch.
  * BENCH_DEBUG=1 prints the server's reconciles with the time of each step; BENCH_PROFILE=DIR has
- * the server write a CPU profile there.
+ * the server write a CPU profile there; BENCH_HEAP=DIR a heap snapshot right after the first sync.
  * Targets (issue 20, 2 cores): first sync ≤ 5 s; one-file commit ≤ 150 ms (median) and ≤ 500 ms
  * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
  * the sync by itself, in process, as the peer.
@@ -66,6 +66,9 @@ export async function run(): Promise<Record<string, unknown>> {
     git = await startGitHttpServer(repo.root);
     // BENCH_PROFILE=DIR: the server writes a CPU profile there when it stops.
     const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    // BENCH_HEAP=DIR: the server writes a heap snapshot there right after the first sync.
+    if (process.env.BENCH_HEAP)
+      nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP}`);
     server = await startBerthServer({
       nodeArgs,
       env: { BERTH_WEBHOOK_SECRET: SECRET },
@@ -102,6 +105,17 @@ export async function run(): Promise<Record<string, unknown>> {
       200,
     );
 
+    // The server's memory by part, sampled each second: what its peak RSS is made of.
+    const memoryPeak = { heapUsedMb: 0, externalMb: 0 };
+    const sampling = setInterval(() => {
+      void api(s, 'GET', '/metrics', { token: s.token })
+        .then(({ text }) => {
+          const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20;
+          memoryPeak.heapUsedMb = Math.max(memoryPeak.heapUsedMb, mb('nodejs_heap_size_used_bytes'));
+          memoryPeak.externalMb = Math.max(memoryPeak.externalMb, mb('nodejs_external_memory_bytes'));
+        })
+        .catch(() => {});
+    }, 1000);
     const reconcileCount = async () =>
       [
         ...(await api(s, 'GET', '/metrics', { token: s.token })).text.matchAll(
@@ -131,6 +145,7 @@ export async function run(): Promise<Record<string, unknown>> {
       );
     });
     const firstSyncMs = performance.now() - createdAt;
+    if (process.env.BENCH_HEAP) process.kill(s.pid, 'SIGUSR2');
 
     // One file changed (a different app's ConfigMap each time), pushed and announced by webhook:
     // the time until the API serves the new value.
@@ -226,6 +241,7 @@ export async function run(): Promise<Record<string, unknown>> {
     if (process.env.BENCH_DEBUG)
       for (const line of s.logs().split('\n'))
         if (line.includes('"reconciled"')) process.stderr.write(`${line.slice(0, 400)}\n`);
+    clearInterval(sampling);
     const peakRssMb = Math.round(
       Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) / 1024,
     );
@@ -247,6 +263,8 @@ export async function run(): Promise<Record<string, unknown>> {
       every_pod_running_ms: r(settledMs),
       pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
       server_peak_rss_mb: peakRssMb,
+      server_peak_heap_used_mb: Math.round(memoryPeak.heapUsedMb),
+      server_peak_external_mb: Math.round(memoryPeak.externalMb),
       reconciles_until_settled: reconcilesUntilSettled,
       reconciles_in_5s_quiet: reconcilesWhenQuiet,
       targets: {

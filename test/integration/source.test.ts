@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, loadFile, type SourceFile } from '../../src/manifest/index.js';
 import { GitSource, type SourceSpec } from '../../src/source/index.js';
+import { GitRepository, SourceError } from '../../src/source/git.js';
 import { startGitHttpServer, TestRepo, type GitHttpServer } from '../helpers/git.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -285,5 +286,14 @@ describe('Git source', () => {
       credentials: { username: 'bot', password: 's3cret' },
     });
     expect(ok.ok).toBe(true);
+
+    // The fetch itself runs on the fetch thread: a failure there comes back as the same condition.
+    const repository = new GitRepository(
+      { repoURL: url, credentials: { username: 'bot', password: 'wrong' } },
+      mkdtempSync(path.join(dataDir, 'thread-')),
+    );
+    const failure = await repository.fetch().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(SourceError);
+    expect((failure as SourceError).condition.reason).toBe('AuthenticationFailed');
   });
 });

@@ -406,7 +406,12 @@ describe('settleSync: the status after the sync', () => {
 });
 
 describe('summarize: Ready, Reconciling, Stalled as kstatus reads them', () => {
-  const condition = (type: string, reason: string) => ({ type, status: 'True', reason, message: `${reason}!` });
+  const condition = (type: string, reason: string) => ({
+    type,
+    status: 'True' as const,
+    reason,
+    message: `${reason}!`,
+  });
   const table: [string, ApplicationStatus, boolean, [string, string] | undefined, string | undefined, string][] = [
     // what, status, automated, Stalled [status, reason], Reconciling status, Ready "status reason"
     [
