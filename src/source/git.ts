@@ -455,40 +455,18 @@ export async function fetchRemote(
     await git.init({ fs: o.fs, gitdir, bare: true, defaultBranch: 'main' });
     await git.addRemote({ fs: o.fs, gitdir, remote: 'origin', url: r.url, force: true });
   }
+  const from = { fs: o.fs, http, gitdir, remote: 'origin', onAuth, cache: o.cache };
   if (r.revision && isOtherRef(r.revision)) {
     const revision = r.revision;
     // singleBranch: only this ref's objects; no prune, which would drop every branch not named.
     const res = await wrap(() =>
-      git.fetch({
-        fs: o.fs,
-        http,
-        gitdir,
-        remote: 'origin',
-        ref: revision,
-        remoteRef: revision,
-        singleBranch: true,
-        tags: false,
-        onAuth,
-        cache: o.cache,
-      }),
+      git.fetch({ ...from, ref: revision, remoteRef: revision, singleBranch: true, tags: false }),
     );
     if (!res.fetchHead)
       throw new SourceError({ reason: 'RevisionNotFound', message: `${revision} is not a ref of ${r.url}` });
     await git.writeRef({ fs: o.fs, gitdir, ref: revision, value: res.fetchHead, force: true });
     return {};
   }
-  const res = await wrap(() =>
-    git.fetch({
-      fs: o.fs,
-      http,
-      gitdir,
-      remote: 'origin',
-      tags: true,
-      singleBranch: false,
-      prune: true,
-      onAuth,
-      cache: o.cache,
-    }),
-  );
+  const res = await wrap(() => git.fetch({ ...from, tags: true, singleBranch: false, prune: true }));
   return res.defaultBranch ? { defaultBranch: res.defaultBranch } : {};
 }
