@@ -9,7 +9,7 @@ import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { VERSION, runCli } from './cli/main.js';
-import { UpTerminal, applyApplication, reportProgress, upSource } from './cli/up.js';
+import { UpTerminal, applyApplication, reportProgress, upDataDir, upSource } from './cli/up.js';
 import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
@@ -174,12 +174,18 @@ async function startControlPlane(
     defaultLevel: podSecurityLevel(flags.defaultPodSecurity),
     protectedDirs: protectedDirs(store, dataDir),
   };
+  const syncLog = log.child({ subsystem: 'sync' });
   const applications = new ApplicationController({
     store,
     source,
     podSecurity,
     serviceCidr,
-    log: log.child({ component: 'sync' }),
+    log: syncLog,
+    events: new EventBroadcaster(
+      new EventRecorder(storeEventSink(store), { component: 'berth-application-controller' }),
+      Date.now,
+      (err) => syncLog.warn({ err }, 'event not recorded'),
+    ),
     warmUp: () => void warmLoader(),
     // Reconciles begin once the controllers start, after the server is up.
     reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
@@ -268,7 +274,7 @@ async function startIngress(
     client,
     address,
     serviceProxy: false,
-    log: log.child({ component: 'ingress' }),
+    log: log.child({ subsystem: 'ingress' }),
     ingress: {
       ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}),
       ...(flags.ingressTlsListen ? { https: parseListen(flags.ingressTlsListen) } : {}),
@@ -325,7 +331,7 @@ async function startControllers(
   signal: AbortSignal,
   options: { nodeGraceMs: number; applications: ApplicationController },
 ): Promise<void> {
-  const controllerLog = log.child({ component: 'controllers' });
+  const controllerLog = log.child({ subsystem: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
   const events = new EventBroadcaster(
     new EventRecorder(storeEventSink(store), { component: 'berth-controller-manager' }),
@@ -432,6 +438,7 @@ interface AgentFlags {
   ingressMode: string;
   clusterDomain?: string;
   dnsListen?: string;
+  stopPodsOnExit?: boolean;
 }
 
 function addAgentCommand(program: Command): void {
@@ -471,12 +478,16 @@ function addAgentCommand(program: Command): void {
       "where the node's cluster DNS listens; pods use it only on port 53 ('off': none)",
       'ADDRESS:53',
     )
+    .option(
+      '--stop-pods-on-exit',
+      "stop this node's pods when the agent stops (by default they keep running, as kubelet's do, and a restarted agent adopts them)",
+    )
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
       const node = await startNode(flags, await agentConnection(cmd), log);
       await untilSignal(log);
-      await node.close();
+      await node.close({ removePods: flags.stopPodsOnExit === true });
     });
 }
 
@@ -578,7 +589,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     address: flags.address,
     serviceProxy: true,
     holdClusterIPs: true,
-    log: log.child({ component: 'network' }),
+    log: log.child({ subsystem: 'network' }),
     ...(dnsListen
       ? {
           dns: {
@@ -722,7 +733,7 @@ function addUpCommand(program: Command): void {
     .action(async (repo: string | undefined, flags: UpFlags) => {
       const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
       const source = await upSource(repo ?? '.', flags, localCheckout);
-      const dataDir = path.resolve(flags.data ?? defaultDataDir());
+      const dataDir = path.resolve(flags.data ?? upDataDir(defaultDataDir(), source));
       const runtime =
         flags.runtime === 'auto' ? ((await DockerRuntime.reachable()) ? 'docker' : 'process') : flags.runtime;
       const serviceCidr = flags.serviceCidr ?? (runtime === 'docker' ? DEFAULT_SERVICE_CIDR : LOOPBACK_SERVICE_CIDR);

@@ -11,7 +11,7 @@ import { kindInfo } from '../api/kinds.js';
 import { serviceEnv, type ServiceObject } from '../api/services.js';
 import type { Container } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
-import { EventBroadcaster, EventRecorder } from '../runtime/index.js';
+import { EventBroadcaster, EventRecorder, involvedObjectOf } from '../runtime/index.js';
 import { WorkQueue } from '../runtime/workqueue.js';
 import { apiEventSink } from './events.js';
 import { runHook } from './hooks.js';
@@ -85,14 +85,11 @@ export class Agent {
 
   private emit(pod: PodObject, type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
     this.events.emit({
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: pod.metadata.namespace ?? 'default',
-        name: pod.metadata.name,
-        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
-        ...(container ? { fieldPath: `spec.containers{${container}}` } : {}),
-      },
+      involvedObject: involvedObjectOf(
+        pod,
+        { apiVersion: 'v1', kind: 'Pod' },
+        container ? `spec.containers{${container}}` : undefined,
+      ),
       type,
       reason,
       message,

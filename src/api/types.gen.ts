@@ -1535,9 +1535,22 @@ export interface ApplicationNotify {
   commitStatus?: CommitStatusNotify;
 }
 export interface CommitStatusNotify {
+  /**
+   * The statuses endpoint ({sha} is replaced by the commit): GitHub's https://api.github.com/repos/OWNER/REPO/statuses/{sha}, Gitea's https://HOST/api/v1/repos/OWNER/REPO/statuses/{sha}.
+   */
   url: string;
+  /**
+   * A Secret of the Application's namespace whose `token` key is sent as `Authorization: token …`.
+   */
   tokenSecret?: string;
+  /**
+   * The status's context (default: berth).
+   */
   context?: string;
+  /**
+   * The commit status's link (target_url): a URL template where {sha}, {app} and {namespace} are replaced, e.g. https://berth.example.com/apps/{namespace}/{app}?revision={sha}.
+   */
+  targetURL?: string;
 }
 export interface ApplicationStatus {
   observedGeneration?: number;

@@ -5,7 +5,7 @@
  */
 import type { Application } from '../api/types.gen.js';
 import { APP_FAILURE_CONDITIONS, KSTATUS_CONDITION } from '../api/conditions.js';
-import { BerthError } from '../api/errors.js';
+import { BerthError, isBerthError } from '../api/errors.js';
 import { KINDS, resolveKind } from '../api/kinds.js';
 import {
   INSTANCE_LABEL,
@@ -15,6 +15,7 @@ import {
   TRACKING_ANNOTATION,
   hasDifferences,
   renderMarkdown,
+  renderFailureMarkdown,
   renderText,
   type DiffReport,
 } from '../diff/index.js';
@@ -37,6 +38,28 @@ export interface AppCreateOptions {
   autoRollback: boolean;
   pollInterval?: string;
   namespace?: string;
+  /** As `argocd app create --upsert`: an existing Application gets this spec instead of an error. */
+  upsert?: boolean;
+  commitStatusUrl?: string;
+  commitStatusTokenSecret?: string;
+  commitStatusContext?: string;
+  commitStatusTargetUrl?: string;
+}
+
+/** `spec.notify.commitStatus` from the --commit-status-* flags (undefined when none is given). */
+function commitStatusOf(o: {
+  commitStatusUrl?: string;
+  commitStatusTokenSecret?: string;
+  commitStatusContext?: string;
+  commitStatusTargetUrl?: string;
+}): Record<string, string> | undefined {
+  const given = {
+    ...(o.commitStatusUrl ? { url: o.commitStatusUrl } : {}),
+    ...(o.commitStatusTokenSecret ? { tokenSecret: o.commitStatusTokenSecret } : {}),
+    ...(o.commitStatusContext ? { context: o.commitStatusContext } : {}),
+    ...(o.commitStatusTargetUrl ? { targetURL: o.commitStatusTargetUrl } : {}),
+  };
+  return Object.keys(given).length ? given : undefined;
 }
 
 export async function appCreate(
@@ -63,9 +86,24 @@ export async function appCreate(
         ...(o.autoRollback ? { autoRollback: true } : {}),
       },
       ...(o.pollInterval ? { pollInterval: o.pollInterval } : {}),
+      ...(commitStatusOf(o) ? { notify: { commitStatus: commitStatusOf(o) } } : {}),
     },
   };
-  await client.create(APPS, app as KubeObject);
+  if (app.spec.notify && !o.commitStatusUrl)
+    throw new BerthError('Usage', '--commit-status-url is needed with the other --commit-status-* flags');
+  try {
+    await client.create(APPS, app as KubeObject);
+  } catch (e) {
+    if (!o.upsert || !isBerthError(e, 'AlreadyExists')) throw e;
+    const current = await client.get<App>(APPS, app.metadata.namespace, name);
+    if (JSON.stringify(current.spec) === JSON.stringify(app.spec)) {
+      io.stdout(`application.berth.dev/${name} unchanged\n`);
+      return 0;
+    }
+    await client.update(APPS, { ...current, spec: app.spec } as KubeObject);
+    io.stdout(`application.berth.dev/${name} updated\n`);
+    return 0;
+  }
   io.stdout(`application.berth.dev/${name} created\n`);
   return 0;
 }
@@ -304,6 +342,8 @@ export async function appDiff(
   if (!outcome.ok) {
     if (o.output === 'json') io.stdout(JSON.stringify(outcome, null, 2) + '\n');
     else for (const e of outcome.errors) io.stderr(`${e}\n`);
+    // The PR comment says why there is no diff.
+    if (o.output === 'markdown') io.stdout(renderFailureMarkdown(name, outcome));
     io.stderr(
       `${outcome.reason === 'InvalidManifests' ? 'the revision has invalid manifests' : 'the source could not be read'}: nothing would be synced\n`,
     );
@@ -315,3 +355,64 @@ export async function appDiff(
 }
 
 type DiffOutcome = { ok: true; report: DiffReport } | { ok: false; reason: string; errors: string[] };
+
+export interface AppSetOptions {
+  namespace?: string;
+  repo?: string;
+  revision?: string;
+  path?: string;
+  pollInterval?: string;
+  autoSync?: boolean;
+  prune?: boolean;
+  selfHeal?: boolean;
+  autoRollback?: boolean;
+  commitStatusUrl?: string;
+  commitStatusTokenSecret?: string;
+  commitStatusContext?: string;
+  commitStatusTargetUrl?: string;
+  noCommitStatus?: boolean;
+}
+
+/**
+ * `app set NAME [flags]`: changes the given settings of an existing Application (argocd app set),
+ * as one merge patch; what is not given stays. `--no-auto-sync` turns automated sync off.
+ */
+export async function appSet(client: BerthClient, name: string, o: AppSetOptions, io: CommandIO): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const current = await client.get<App>(APPS, ns, name);
+  const automated = current.spec.syncPolicy?.automated;
+  const wantsAutomated = o.autoSync ?? automated !== undefined;
+  if (!wantsAutomated && (o.prune !== undefined || o.selfHeal !== undefined))
+    throw new BerthError('Usage', '--prune and --self-heal go with automated sync (--auto-sync)');
+  const source = {
+    ...(o.repo ? { repoURL: o.repo } : {}),
+    ...(o.revision !== undefined ? { targetRevision: o.revision } : {}),
+    ...(o.path !== undefined ? { path: o.path } : {}),
+  };
+  const syncPolicy = {
+    ...(o.autoSync === false
+      ? { automated: null }
+      : o.autoSync || o.prune !== undefined || o.selfHeal !== undefined
+        ? {
+            automated: {
+              ...(o.prune !== undefined ? { prune: o.prune } : {}),
+              ...(o.selfHeal !== undefined ? { selfHeal: o.selfHeal } : {}),
+            },
+          }
+        : {}),
+    ...(o.autoRollback !== undefined ? { autoRollback: o.autoRollback } : {}),
+  };
+  const commitStatus = commitStatusOf(o);
+  if (commitStatus && !commitStatus.url && !current.spec.notify?.commitStatus?.url)
+    throw new BerthError('Usage', '--commit-status-url is needed: the Application posts no commit status yet');
+  const spec = {
+    ...(Object.keys(source).length ? { source } : {}),
+    ...(Object.keys(syncPolicy).length ? { syncPolicy } : {}),
+    ...(o.pollInterval !== undefined ? { pollInterval: o.pollInterval } : {}),
+    ...(o.noCommitStatus ? { notify: { commitStatus: null } } : commitStatus ? { notify: { commitStatus } } : {}),
+  };
+  if (!Object.keys(spec).length) throw new BerthError('Usage', 'nothing to set: give at least one setting');
+  await client.patch(APPS, ns, name, { spec });
+  io.stdout(`application.berth.dev/${name} configured\n`);
+  return 0;
+}

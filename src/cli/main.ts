@@ -6,7 +6,18 @@ import { DRY_RUN_MODES, applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
-import { appCreate, appDelete, appDiff, appGet, appRollback, appSync, appWait, type AppCreateOptions } from './app.js';
+import {
+  appCreate,
+  appDelete,
+  appDiff,
+  appGet,
+  appRollback,
+  appSet,
+  appSync,
+  appWait,
+  type AppCreateOptions,
+  type AppSetOptions,
+} from './app.js';
 import { parseDurationFlag, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
 import { execCommand, logsCommand, portForwardCommand } from './pods.js';
@@ -381,10 +392,13 @@ export async function runCli(
     .action(async (o: { output: string }, cmd: Command) => {
       const client = { version: VERSION };
       let server: unknown;
+      let failure = 0;
       try {
         server = await withClient(cmd, (c) => c.request('GET', '/version'));
       } catch (e) {
         server = { error: (e as Error).message };
+        // As every command: 2 when the server cannot be reached, the error's own code otherwise.
+        failure = isBerthError(e) ? e.exitCode : 2;
       }
       const format = parseOutputFormat(o.output);
       if (format === 'text')
@@ -392,7 +406,7 @@ export async function runCli(
           `Client Version: ${VERSION}\nServer Version: ${(server as { gitVersion?: string }).gitVersion ?? `unavailable (${(server as { error?: string }).error})`}\n`,
         );
       else io.stdout(renderStructured(format, { clientVersion: client, serverVersion: server }));
-      exitCode = (server as { error?: string }).error ? 1 : 0;
+      exitCode = failure;
     });
 
   const app = program.command('app').description('Applications: Git repositories Berth keeps the cluster in sync with');
@@ -409,9 +423,43 @@ export async function runCli(
     .option('--self-heal', 'revert changes made outside Git (with --auto-sync)', false)
     .option('--auto-rollback', 'return to the last healthy revision when a sync degrades', false)
     .option('--poll-interval <duration>', 'how often to poll, e.g. 30s')
+    .option('--upsert', 'give an existing Application of this name this spec instead of failing', false)
+    .option(
+      '--commit-status-url <url>',
+      "post each commit's state here ({sha}: the commit), e.g. a GitHub or Gitea statuses URL",
+    )
+    .option('--commit-status-token-secret <secret>', 'a Secret (key `token`) with the token for --commit-status-url')
+    .option('--commit-status-context <context>', 'the commit status context (default: berth)')
+    .option('--commit-status-target-url <url>', 'the link of each status ({sha}, {app}, {namespace} replaced)')
     .option('-n, --namespace <ns>', 'namespace of the Application')
     .action(async (name: string, o: AppCreateOptions, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => appCreate(c, name, o, io));
+    });
+  app
+    .command('set')
+    .description('change settings of an existing Application; what is not given stays')
+    .argument('<name>')
+    .option('--repo <url>', 'repository')
+    .option('--revision <rev>', 'branch, tag or commit to track')
+    .option('--path <dir>', 'directory in the repository')
+    .option('--poll-interval <duration>', 'how often to poll, e.g. 30s')
+    .option('--auto-sync', 'sync every new commit')
+    .option('--no-auto-sync', 'stop syncing new commits by themselves')
+    .option('--prune', 'delete objects removed from Git')
+    .option('--no-prune', 'keep objects removed from Git (OutOfSync)')
+    .option('--self-heal', 'revert changes made outside Git')
+    .option('--no-self-heal', 'leave changes made outside Git (OutOfSync)')
+    .option('--auto-rollback', 'return to the last healthy revision when a sync degrades')
+    .option('--no-auto-rollback', 'do not roll back by itself')
+    .option('--commit-status-url <url>', "post each commit's state here ({sha}: the commit)")
+    .option('--commit-status-token-secret <secret>', 'a Secret (key `token`) with the token for it')
+    .option('--commit-status-context <context>', 'the commit status context')
+    .option('--commit-status-target-url <url>', 'the link of each status ({sha}, {app}, {namespace} replaced)')
+    .option('--no-commit-status', 'stop posting commit statuses')
+    .option('-n, --namespace <ns>', 'namespace of the Application')
+    .action(async (name: string, o: AppSetOptions & { commitStatus?: boolean }, cmd: Command) => {
+      const { commitStatus, ...rest } = o;
+      exitCode = await withClient(cmd, (c) => appSet(c, name, { ...rest, noCommitStatus: commitStatus === false }, io));
     });
   app
     .command('list')

@@ -16,6 +16,7 @@ import {
   withoutTemplateHash,
 } from '../api/workloads.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
+import { managerOf } from '../diff/index.js';
 import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable, kindOrFail, qualifiedName } from './resources.js';
 
@@ -257,6 +258,7 @@ export async function rolloutUndo(
     );
     return 0;
   }
+  await warnIfSelfHealed(client, deployment, `${qualifiedName(info, name)}`, io);
   // An update with the version read: a concurrent change is a conflict, not lost.
   await client.update(info, {
     ...deployment,
@@ -264,6 +266,26 @@ export async function rolloutUndo(
   });
   io.stdout(`${qualifiedName(info, name)} rolled back\n`);
   return 0;
+}
+
+/**
+ * An undo of a Deployment an Application self-heals is reverted to Git's template a moment later:
+ * say so before doing it, and how to roll back for good.
+ */
+async function warnIfSelfHealed(client: BerthClient, deployment: KubeObject, what: string, io: CommandIO) {
+  const manager = managerOf(deployment);
+  if (!manager) return;
+  const app = await client
+    .get<KubeObject & { spec?: { syncPolicy?: { automated?: { selfHeal?: boolean } } } }>(
+      kindInfo('Application')!,
+      manager.namespace,
+      manager.name,
+    )
+    .catch(() => undefined);
+  if (!app?.spec?.syncPolicy?.automated?.selfHeal) return;
+  io.stderr(
+    `Warning: ${what} is managed by Application ${manager.namespace}/${manager.name} with self-heal: the undo will be reverted to the commit's template within seconds. Roll back through Git instead: git revert, or berth app rollback ${manager.name}\n`,
+  );
 }
 
 export async function rolloutRestart(

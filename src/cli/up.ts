@@ -4,6 +4,7 @@
  * a status line stays at the bottom, redrawn each second, under the lines of what changed;
  * otherwise only those lines, for logs and pipes. The parts it runs are started by src/main.ts.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
@@ -70,13 +71,28 @@ export async function upSource(
   }
   const checkout = await localCheckout(repo);
   const dir = flags.path ?? checkout.path;
+  // The repository's top folder: no path (the whole repository), as Argo CD's default.
+  const top = ['', '.', './'].includes(dir);
   return {
-    name: flags.name ?? dnsLabel(path.basename(dir === '.' ? checkout.root : dir)),
+    name: flags.name ?? dnsLabel(path.basename(top ? checkout.root : dir)),
     repoURL: checkout.root,
-    path: dir,
+    ...(top ? {} : { path: dir }),
     targetRevision: flags.revision ?? checkout.revision,
     local: true,
   };
+}
+
+/**
+ * `berth up`'s own data directory for this source (BASE/up/NAME-HASH, unless --data names one):
+ * what up runs never meets what a later `berth server` on BASE runs (no Application of the same
+ * name there, no pods restarted), and running up again on the same repository picks its state up.
+ */
+export function upDataDir(base: string, source: UpSource): string {
+  const id = createHash('sha256')
+    .update(`${source.repoURL}\u0000${source.path ?? ''}`)
+    .digest('hex')
+    .slice(0, 8);
+  return path.join(base, 'up', `${source.name}-${id}`);
 }
 
 const APPLICATIONS = kindInfo('Application')!;

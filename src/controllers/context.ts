@@ -1,5 +1,6 @@
 /** What every controller shell is given: the informers it reads, the writer, events, clock, log. */
 import type { Logger } from 'pino';
+import { involvedObjectOf } from '../runtime/index.js';
 import type { EventBroadcaster, InformerEvent, InformerFactory, KubeObject, ObjectWriter } from '../runtime/index.js';
 import { controllerOf, type Owner } from './objects.js';
 
@@ -19,13 +20,7 @@ export function emit(
   message: string,
 ): void {
   ctx.events.emit({
-    involvedObject: {
-      apiVersion: about.apiVersion,
-      kind: about.kind,
-      namespace: about.metadata.namespace ?? 'default',
-      name: about.metadata.name,
-      ...(about.metadata.uid ? { uid: about.metadata.uid } : {}),
-    },
+    involvedObject: involvedObjectOf(about, about),
     type,
     reason,
     message,

@@ -25,4 +25,12 @@ export {
   type AppRef,
   type ObjectLike,
 } from './tracking.js';
-export { diffReport, hasDifferences, renderText, renderMarkdown, type DiffReport, type ReportEntry } from './report.js';
+export {
+  diffReport,
+  hasDifferences,
+  renderText,
+  renderMarkdown,
+  renderFailureMarkdown,
+  type DiffReport,
+  type ReportEntry,
+} from './report.js';

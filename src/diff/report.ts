@@ -184,3 +184,26 @@ export function renderMarkdown(r: DiffReport, app: string): string {
       : []),
   ].join('\n');
 }
+
+/**
+ * The PR comment when there is nothing to diff: the revision's manifests are invalid (each error
+ * with its file:line) or the source could not be read. A CAUTION alert, as GitHub and Gitea
+ * render it, so the PR shows why instead of an empty comment.
+ */
+export function renderFailureMarkdown(app: string, failure: { reason: string; errors: string[] }): string {
+  const headline =
+    failure.reason === 'InvalidManifests'
+      ? 'The revision has invalid manifests: nothing would be synced.'
+      : 'The source could not be read: nothing would be synced.';
+  return [
+    '## Berth Diff Preview',
+    '',
+    `Application \`${app}\``,
+    '',
+    '> [!CAUTION]',
+    `> **${headline}**`,
+    '>',
+    ...failure.errors.map((e) => `> - ${e.replace(/\n/g, ' ')}`),
+    '',
+  ].join('\n');
+}

@@ -18,6 +18,21 @@ export interface InvolvedObject {
   fieldPath?: string;
 }
 
+/** The reference an Event makes to an object (apiVersion and kind as given: the object's own may be unset). */
+export function involvedObjectOf(
+  o: { metadata: { name: string; namespace?: string; uid?: string } },
+  type: { apiVersion: string; kind: string },
+  fieldPath?: string,
+): InvolvedObject {
+  return {
+    ...type,
+    namespace: o.metadata.namespace ?? 'default',
+    name: o.metadata.name,
+    ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
+    ...(fieldPath ? { fieldPath } : {}),
+  };
+}
+
 export interface EventInput {
   involvedObject: InvolvedObject;
   type: 'Normal' | 'Warning';

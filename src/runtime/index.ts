@@ -4,6 +4,7 @@ export { ControllerManager, type Controller, type ReconcileResult } from './mana
 export { ObjectWriter, admittingWriter } from './writer.js';
 export {
   EventRecorder,
+  involvedObjectOf,
   reapEvents,
   type EventInput,
   type EventObject,

@@ -11,6 +11,7 @@ import { timestamp } from '../api/lifecycle.js';
 import { isBerthError } from '../api/errors.js';
 import type { Condition } from '../api/types.gen.js';
 import type { NodeObject, PodObject, PvcObject as ClaimObject } from '../api/objects.js';
+import { involvedObjectOf } from '../runtime/index.js';
 import type {
   Controller,
   EventBroadcaster,
@@ -140,13 +141,7 @@ export class Scheduler implements Controller {
       throw e;
     }
     this.deps.events.emit({
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: pod.metadata.namespace ?? 'default',
-        name: pod.metadata.name,
-        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
-      },
+      involvedObject: involvedObjectOf(pod, { apiVersion: 'v1', kind: 'Pod' }),
       type: 'Normal',
       reason: 'Scheduled',
       message: `Successfully assigned ${key} to ${choice.node}`,
@@ -231,13 +226,7 @@ export class Scheduler implements Controller {
     });
     // One Event per new reason, not one per attempt: retries with nothing changed write nothing.
     this.deps.events.emit({
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: pod.metadata.namespace ?? 'default',
-        name: pod.metadata.name,
-        ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
-      },
+      involvedObject: involvedObjectOf(pod, { apiVersion: 'v1', kind: 'Pod' }),
       type: 'Warning',
       reason: 'FailedScheduling',
       message,

@@ -168,7 +168,7 @@ export class GitSource {
   async artifact(spec: SourceSpec, commit: string, load: LoadOptions): Promise<SourceResult<Artifact>> {
     return this.attempt(async () => {
       const s = this.state(spec);
-      const dir = (spec.path ?? '').replace(/^\.?\/+|\/+$/g, '');
+      const dir = treePath(spec.path);
       const info = await s.repo.readCommit(commit);
       const tree = await s.repo.treeAt(commit, dir);
       if (!tree)
@@ -280,4 +280,15 @@ export class GitSource {
       return { ok: false, condition: { reason: 'InvalidRepository', message: (e as Error).message } };
     }
   }
+}
+
+/**
+ * An Application's path as a folder of the tree: "", ".", "./" and "/" are the top (as Argo CD
+ * reads them); "./apps/" is "apps".
+ */
+export function treePath(p: string | undefined): string {
+  return (p ?? '')
+    .split('/')
+    .filter((part) => part !== '' && part !== '.')
+    .join('/');
 }

@@ -225,6 +225,20 @@ export interface SyncPlan {
   continuing: boolean;
   /** A new operation (a new commit, or by hand): it gets a history entry. */
   newOperation: boolean;
+  /** The writes revert changes made outside Git to the synced commit (automated selfHeal). */
+  selfHeal?: boolean;
+}
+
+/** What a self-heal reverts, for the Application's Event: `kind/name` of each change, in plan order. */
+export function selfHealed(p: SyncPlan): string[] {
+  if (!p.selfHeal) return [];
+  return p.plan.waves.flatMap((w) =>
+    w.actions.map((a) => {
+      const o = a.type === 'prune' ? a.live : a.desired;
+      const verb = a.type === 'create' ? 'recreated' : a.type === 'prune' ? 'pruned' : 'restored';
+      return `${o.kind.toLowerCase()}/${o.metadata?.name ?? ''} ${verb}`;
+    }),
+  );
 }
 
 /**
@@ -337,7 +351,17 @@ export function planSync(f: SyncFacts): SyncPlan {
   const apply =
     (pending > 0 || hooksToRun) &&
     (manual || continuing || (automated !== undefined && (newCommit || automated.selfHeal === true)));
-  return { plan: p, desired, hooks, pending, apply, continuing, newOperation: (newCommit || manual) && !continuing };
+  const selfHeal = apply && !manual && !continuing && !newCommit;
+  return {
+    plan: p,
+    desired,
+    hooks,
+    pending,
+    apply,
+    continuing,
+    newOperation: (newCommit || manual) && !continuing,
+    ...(selfHeal ? { selfHeal } : {}),
+  };
 }
 
 /** Hooks are run by a sync, not kept as desired state; Skip leaves an object out altogether. */
@@ -524,10 +548,16 @@ export function settleSync(
         : appHealth.status === 'Degraded'
           ? 'failure'
           : 'pending';
+    const entry = status.ledger?.find((e) => e.revision === commit);
     const description = !inSync
       ? (x?.waitingFor ?? 'syncing')
       : state === 'success'
-        ? 'synced and healthy'
+        ? healthyDescription(
+            p.desired.length,
+            entry?.syncedAt ?? now,
+            now,
+            entry?.servingAt ?? (after?.serving ? now : undefined),
+          )
         : `synced; ${appHealth.status}${appHealth.message ? `: ${appHealth.message}` : ''}`;
     status.ledger = record(status.ledger, commit, now, {
       synced: inSync,
@@ -541,6 +571,16 @@ export function settleSync(
     result: x?.waitingFor ? 'out-of-sync' : written ? 'synced' : inSync ? 'unchanged' : 'out-of-sync',
     running: x?.waitingFor !== undefined,
   };
+}
+
+/** What a commit status says of a commit that went healthy: `synced 4 objects, healthy in 12 s, serving since 14:01:02Z`. */
+export function healthyDescription(objects: number, syncedAt: string, healthyAt: string, servingAt?: string): string {
+  const seconds = Math.max(0, Math.round((Date.parse(healthyAt) - Date.parse(syncedAt)) / 1000));
+  return [
+    `synced ${objects} object${objects === 1 ? '' : 's'}`,
+    `healthy in ${seconds} s`,
+    ...(servingAt ? [`serving since ${servingAt.slice(11)}`] : []),
+  ].join(', ');
 }
 
 /**

@@ -33,6 +33,7 @@ import type { Health } from '../health/index.js';
 import type { LoadedObject } from '../manifest/index.js';
 import { isRemote, type GitSource, type SourceSpec } from '../source/index.js';
 import { getIfExists } from '../store/lookup.js';
+import { involvedObjectOf, type EventInput } from '../runtime/index.js';
 import type { KubeObject, Store } from '../store/types.js';
 import { mayUseCredentials } from './credentials.js';
 import { executeSync, healthOfLive } from './execute.js';
@@ -48,6 +49,7 @@ import {
   projectOf,
   refused,
   rollbackTarget,
+  selfHealed,
   setCondition,
   settleSync,
   sourceFailed,
@@ -86,6 +88,8 @@ export interface SyncDeps {
   serviceCidr?: Cidr;
   /** The live objects from informers (the controller's); without, each app's view catches up from the store. */
   live?: LiveSource;
+  /** Where the Application's Events go (a self-heal says what it reverted). */
+  events?: { emit(event: EventInput): void };
 }
 
 export interface AppMemo {
@@ -317,6 +321,14 @@ async function syncPass(
     );
   }
   step('write');
+  const reverted = execution && !execution.error && !execution.refusal && execution.written ? selfHealed(p) : [];
+  if (reverted.length)
+    deps.events?.emit({
+      involvedObject: involvedObjectOf(app, { apiVersion: 'berth.dev/v1', kind: 'Application' }),
+      type: 'Warning',
+      reason: 'SelfHealed',
+      message: `reverted changes made outside Git to ${commit.slice(0, 7)} (selfHeal): ${reverted.join(', ')}`,
+    });
   // Health from the objects as they are now (after this sync's writes).
   let after: { health: Health[]; serving: boolean } | undefined;
   if (!execution?.error && !execution?.refusal) {
@@ -510,12 +522,14 @@ async function notify(
 ): Promise<boolean> {
   const target = app.spec.notify?.commitStatus;
   const entries = (status.ledger ?? []).filter((e) => commits.includes(e.revision) && e.notified !== e.state);
-  if (!target || !entries.length) return false;
   const before = JSON.stringify(status.conditions ?? []);
   const failed = (c: ConditionSetting): boolean => {
     setCondition(status, APP_CONDITION.NotificationError, c, now);
     return JSON.stringify(status.conditions ?? []) !== before;
   };
+  // Commit statuses turned off: a failure to post them is no longer a condition.
+  if (!target) return failed(undefined);
+  if (!entries.length) return false;
   let token: string | undefined;
   if (target.tokenSecret) {
     const data = await secretData(store, app.metadata.namespace ?? 'default', target.tokenSecret);
@@ -525,8 +539,18 @@ async function notify(
   }
   for (const entry of entries) {
     try {
+      const namespace = app.metadata.namespace ?? 'default';
+      const targetURL = target.targetURL
+        ?.replaceAll('{sha}', entry.revision)
+        .replaceAll('{app}', encodeURIComponent(app.metadata.name))
+        .replaceAll('{namespace}', encodeURIComponent(namespace));
       await postCommitStatus(
-        { url: target.url, ...(token ? { token } : {}), ...(target.context ? { context: target.context } : {}) },
+        {
+          url: target.url,
+          ...(token ? { token } : {}),
+          ...(target.context ? { context: target.context } : {}),
+          ...(targetURL ? { targetURL } : {}),
+        },
         entry,
       );
       entry.notified = entry.state;

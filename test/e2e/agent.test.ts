@@ -65,7 +65,7 @@ describe('berth agent (process runtime)', () => {
       ...(headers ? { headers } : {}),
     });
   const pods = async (): Promise<any[]> => (await request('GET', '/api/v1/namespaces/default/pods')).body.items;
-  const startAgent = (token: string, runtime = 'process') => {
+  const startAgent = (token: string, runtime = 'process', extra: string[] = []) => {
     agent = spawn(
       process.execPath,
       [
@@ -87,6 +87,7 @@ describe('berth agent (process runtime)', () => {
         token,
         '--log-level',
         'warn',
+        ...extra,
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -208,6 +209,27 @@ spec:
     );
     expect(await get(hostPort(running[0], 'web'), 'index.html').catch(() => 'refused')).toBe('refused');
   }, 120_000);
+
+  it('--stop-pods-on-exit: an agent stopped with it stops its pods (without it they keep running)', async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    const token = (await server.cli('token', 'create', '--role', 'node')).out.trim();
+    startAgent(token, 'process', ['--stop-pods-on-exit']);
+    await apply(
+      'sleeper',
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: sleeper}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: busybox, command: [/bin/busybox, sleep, '600']}]\n`,
+    );
+    await until('the pod running', async () => (await pods()).some(ready));
+    const processes = path.join(agentDir, 'process');
+    const metas = readdirSync(processes).map((id) =>
+      JSON.parse(readFileSync(path.join(processes, id, 'meta.json'), 'utf8')),
+    );
+    expect(metas.length).toBeGreaterThan(0);
+    expect(metas.every(stillOurs)).toBe(true);
+    agent!.kill('SIGTERM');
+    await new Promise((r) => agent!.once('exit', r));
+    expect(metas.some(stillOurs)).toBe(false);
+  }, 60_000);
 
   it('init containers run first, in order, each to success; items and subPath pick files', async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });

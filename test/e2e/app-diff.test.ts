@@ -62,6 +62,13 @@ describe('berth app diff', () => {
     const r = await server.cli('app', 'diff', 'shop', '--revision', 'broken');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/app\/bad\.yaml:\d+:\d+: error/);
+    // As a PR comment: the errors in a CAUTION block, not an empty comment.
+    const comment = await server.cli('app', 'diff', 'shop', '--revision', 'broken', '-o', 'markdown');
+    expect(comment.code).toBe(2);
+    expect(comment.out).toMatch(
+      /^> \[!CAUTION\]\n> \*\*The revision has invalid manifests: nothing would be synced\.\*\*$/m,
+    );
+    expect(comment.out).toMatch(/^> - app\/bad\.yaml:\d+:\d+: error/m);
     expect((await server.cli('app', 'diff', 'shop', '--revision', 'no-such-branch')).code).toBe(2);
   });
 

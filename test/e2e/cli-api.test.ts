@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../shared.js';
+import { freePort } from '../helpers/ports.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const BERTH = `${REPO_ROOT}src/cli/berth.js`;
@@ -88,10 +89,13 @@ describe('berth CLI against the API', () => {
     expect(r.out).toMatch(/^Events:\n {2}<none>$/m);
   });
 
-  it('version prints both versions', async () => {
+  it('version prints both versions; exits 2 when the server cannot be reached, as every command', async () => {
     expect((await berth('version')).out).toMatch(
       /^Client Version: 0\.1\.0\nServer Version: v1\.32\.0-berth\.0\.1\.0\n$/,
     );
+    const unreachable = await run(['version', '--server', `https://127.0.0.1:${await freePort()}`, '--token', 'x']);
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.out).toMatch(/^Server Version: unavailable \(cannot reach/m);
   });
 
   it('tokens: create (node tokens carry the CA hash), list, use, revoke', async () => {

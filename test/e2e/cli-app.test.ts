@@ -50,6 +50,48 @@ describe('berth app', () => {
       async () => JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).status?.sync?.status === 'Synced',
     );
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+    // Created again: "already exists" (exit 1), unless --upsert, which gives it the new spec.
+    const again = ['app', 'create', 'shop', '--repo', repo.bare, '--path', 'app', '--auto-sync', '--prune'];
+    expect(await berth(...again, '--poll-interval', '500ms')).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/already exists/),
+    });
+    expect(await berth(...again, '--poll-interval', '400ms', '--upsert')).toMatchObject({
+      code: 0,
+      out: 'application.berth.dev/shop updated\n',
+    });
+    expect(JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).spec.pollInterval).toBe('400ms');
+    // app set: only what is given changes.
+    const set = await berth(
+      'app',
+      'set',
+      'shop',
+      '--poll-interval',
+      '500ms',
+      '--self-heal',
+      '--commit-status-url',
+      'http://127.0.0.1:9/repos/o/r/statuses/{sha}',
+      '--commit-status-target-url',
+      'https://berth.example.com/{namespace}/{app}/{sha}',
+    );
+    expect(set).toMatchObject({ code: 0, out: 'application.berth.dev/shop configured\n' });
+    const afterSet = JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).spec;
+    expect(afterSet).toMatchObject({
+      pollInterval: '500ms',
+      source: { path: 'app' },
+      syncPolicy: { automated: { prune: true, selfHeal: true } },
+      notify: {
+        commitStatus: {
+          url: 'http://127.0.0.1:9/repos/o/r/statuses/{sha}',
+          targetURL: 'https://berth.example.com/{namespace}/{app}/{sha}',
+        },
+      },
+    });
+    expect(await berth('app', 'set', 'shop', '--no-self-heal', '--no-commit-status')).toMatchObject({ code: 0 });
+    const unset = JSON.parse((await berth('app', 'get', 'shop', '-o', 'json')).out).spec;
+    expect(unset.syncPolicy.automated).toEqual({ prune: true, selfHeal: false });
+    expect(unset.notify?.commitStatus).toBeUndefined();
+    expect((await berth('app', 'set', 'shop')).code).toBe(2);
 
     const list = await berth('app', 'list');
     expect(list.out.split('\n')[0]).toMatch(/^NAME\s+SYNC STATUS\s+HEALTH STATUS\s+REVISION\s+AGE$/);
@@ -95,6 +137,8 @@ describe('berth app', () => {
     );
     const resume = await berth('app', 'sync', 'shop', '--resume');
     expect(resume.code).toBe(0);
+    // The rollback's status fits the schema: writing the app again warns about nothing.
+    expect(resume.err).not.toMatch(/Warning/);
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\n');
 
     // Sync a tag instead of the branch: pinned the same way, until --resume.

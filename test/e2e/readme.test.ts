@@ -6,7 +6,7 @@
  * process group) must leave nothing behind.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +27,14 @@ function quickStart(): string[] {
 describe('the README quick start', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'berth-readme-home-'));
   beforeAll(() => buildOnce(), 120_000);
+  // berth up keeps its state in a directory of its own per repository: ~/.berth/up/NAME-HASH.
+  const upDirs = () => {
+    const up = path.join(home, '.berth', 'up');
+    return existsSync(up) ? readdirSync(up).map((d) => path.join(up, d)) : [];
+  };
   afterAll(() => {
-    killLeftPods(path.join(home, '.berth', `agent-${execFileSync('hostname', { encoding: 'utf8' }).trim()}`));
+    const host = execFileSync('hostname', { encoding: 'utf8' }).trim();
+    for (const dir of upDirs()) killLeftPods(path.join(dir, `agent-${host}`));
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -66,6 +72,10 @@ describe('the README quick start', () => {
     }
     await exited;
     expect(out).toMatch(/stopped\./);
+    // Its state is its own: a `berth server` on ~/.berth afterwards (the README's next section)
+    // starts empty, with no Application hello to collide with and no pods to restart.
+    expect(upDirs().map((d) => path.basename(d))).toEqual([expect.stringMatching(/^hello-[0-9a-f]{8}$/)]);
+    expect(existsSync(path.join(home, '.berth', 'state.db'))).toBe(false);
     expect(
       execFileSync('sh', ['-c', "ps -eo args | grep -c '[H]ELLO\\|[b]erth.js up' || true"], {
         encoding: 'utf8',

@@ -81,6 +81,13 @@ describe('secret values stay secret', () => {
     expect(everything.length).toBeGreaterThan(1000);
     for (const needle of [CANARY, Buffer.from(CANARY).toString('base64'), PIN])
       expect(everything.includes(needle), `found ${needle}`).toBe(false);
+    // Each log line names its component once (sub-loggers once repeated "component").
+    const logLines = server
+      .logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(10);
+    for (const line of logLines) expect(line.split('"component":').length, line).toBe(2);
     // The Secret itself holds it, where it belongs.
     const stored_secret = await api(conn, 'GET', '/api/v1/namespaces/default/secrets/db', { token: server.token });
     expect(Buffer.from(stored_secret.body.data.password, 'base64').toString()).toBe(CANARY);

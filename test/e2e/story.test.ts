@@ -130,6 +130,27 @@ describe('the user story', () => {
     await servingOnly('v1');
     expect(failures()).toEqual([]);
 
+    // A hand rollback (rollout undo) of a self-healed app: warned first, then reverted to Git's v1,
+    // and the Application's Event says what self-heal undid.
+    const undo = await server.cli('rollout', 'undo', 'deployment/hello');
+    expect(undo.code, undo.err).toBe(0);
+    expect(undo.err).toMatch(
+      /^Warning: deployment\.apps\/hello is managed by Application default\/hello with self-heal/,
+    );
+    await until(
+      'the SelfHealed Event',
+      async () =>
+        (await api(server!, 'GET', '/api/v1/namespaces/default/events', { token: server!.token })).body.items.some(
+          (e: any) =>
+            e.reason === 'SelfHealed' &&
+            e.involvedObject.kind === 'Application' &&
+            /deployment\/hello restored/.test(e.message),
+        ),
+      60_000,
+    );
+    await servingOnly('v1');
+    expect(failures()).toEqual([]);
+
     // A bad commit: nothing of it is applied, the status says which file and line, v1 stays.
     const request = (method: string, p: string) => api(server!, method, p, { token: server!.token });
     const before = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/hello')).body.metadata

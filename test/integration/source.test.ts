@@ -118,6 +118,21 @@ describe('Git source', () => {
     expect(await resolve('0'.repeat(40))).toMatchObject({ reason: 'RevisionNotFound' });
   });
 
+  it('reads ".", "./" and "/" as the top of the repository, "./apps/web/" as apps/web', async () => {
+    const r = repo();
+    const first = seed(r);
+    const source = new GitSource({ dataDir });
+    const namesAt = async (path?: string) => {
+      const art = await source.artifact({ repoURL: r.work, ...(path !== undefined ? { path } : {}) }, first, LOAD);
+      if (!art.ok) throw new Error(art.condition.message);
+      return names(art.value);
+    };
+    const whole = await namesAt();
+    expect(whole).toContain('x');
+    for (const top of ['.', './', '/']) expect(await namesAt(top)).toEqual(whole);
+    expect(await namesAt('./apps/web/')).toEqual(await namesAt('apps/web'));
+  });
+
   it('reports a missing path and a folder that is not a repository as conditions', async () => {
     const r = repo();
     const first = seed(r);

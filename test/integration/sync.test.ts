@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_LABEL, TRACKING_ANNOTATION } from '../../src/diff/index.js';
 import { type KubeObject, type RevisionedStore } from '../../src/store/index.js';
-import { type ApplicationObject } from '../../src/sync/index.js';
+import type { EventInput } from '../../src/runtime/index.js';
+import { reconcileApplication, type ApplicationObject } from '../../src/sync/index.js';
 import { TestRepo } from '../helpers/git.js';
 import {
   closeSyncFixture,
@@ -164,8 +165,25 @@ describe('sync engine', () => {
       await store.update({ ...live, data: { value: 'hand-edited' } });
     };
     await edit();
-    expect(await reconcile('healing')).toMatchObject({ result: 'synced', written: 1 });
+    const emitted: EventInput[] = [];
+    expect(
+      await reconcileApplication(
+        { store, source: fixture.source, memo: fixture.memo, events: { emit: (e) => emitted.push(e) } },
+        await app('healing'),
+      ),
+    ).toMatchObject({ result: 'synced', written: 1 });
     expect(await configMaps()).toEqual({ a: '1' });
+    // The Application's Event says what was reverted.
+    expect(emitted).toEqual([
+      expect.objectContaining({
+        involvedObject: expect.objectContaining({ kind: 'Application', name: 'healing' }),
+        type: 'Warning',
+        reason: 'SelfHealed',
+        message: expect.stringMatching(
+          /^reverted changes made outside Git to [0-9a-f]{7} \(selfHeal\): configmap\/a restored$/,
+        ),
+      }),
+    ]);
 
     const plain = await app('healing');
     await store.update({
@@ -335,6 +353,7 @@ describe('sync engine', () => {
             url: `http://127.0.0.1:${port}/repos/o/r/statuses/{sha}`,
             tokenSecret: 'gh',
             context: 'berth/ledgered',
+            targetURL: 'https://berth.example.com/apps/{namespace}/{app}?revision={sha}',
           },
         },
       } as never);
@@ -358,7 +377,7 @@ describe('sync engine', () => {
       expect(ledger[0]).toMatchObject({
         syncedAt: expect.any(String),
         healthyAt: expect.any(String),
-        description: 'synced and healthy',
+        description: expect.stringMatching(/^synced 1 object, healthy in \d+ s$/),
       });
       expect(ledger[1]!.description).toMatch(
         /^invalid manifests: 1 error, first app\/bad\.yaml:1:1: error: missing apiVersion/,
@@ -369,6 +388,11 @@ describe('sync engine', () => {
         [`/repos/o/r/statuses/${bad}`, 'failure'],
       ]);
       expect(posts[0]).toMatchObject({ auth: 'token ghp_test', body: { context: 'berth/ledgered' } });
+      // Each status links where the commit can be looked at, and says what happened.
+      expect(posts[1]!.body).toMatchObject({
+        target_url: `https://berth.example.com/apps/default/ledgered?revision=${good}`,
+        description: expect.stringMatching(/^synced 1 object, healthy in \d+ s$/),
+      });
     } finally {
       await close();
     }

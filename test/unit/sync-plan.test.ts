@@ -7,6 +7,7 @@ import type { KubeObject } from '../../src/store/types.js';
 import {
   planSync,
   rollbackTarget,
+  healthyDescription,
   settleSync,
   summarize,
   syncedCommitToCheck,
@@ -507,5 +508,20 @@ describe('summarize: Ready, Reconciling, Stalled as kstatus reads them', () => {
     status.health = { status: 'Degraded' };
     summarize(status, appWith(), '2026-12-07T00:10:00Z');
     expect(status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2026-12-07T00:10:00Z');
+  });
+});
+
+describe('healthyDescription: what a success commit status says', () => {
+  it.each([
+    [4, '2026-12-07T14:00:50Z', '2026-12-07T14:01:02Z', undefined, 'synced 4 objects, healthy in 12 s'],
+    [
+      1,
+      '2026-12-07T14:00:50Z',
+      '2026-12-07T14:00:50Z',
+      '2026-12-07T14:00:51Z',
+      'synced 1 object, healthy in 0 s, serving since 14:00:51Z',
+    ],
+  ])('%i objects, synced %s, healthy %s, serving %s', (objects, synced, healthy, serving, said) => {
+    expect(healthyDescription(objects, synced, healthy, serving)).toBe(said);
   });
 });
