@@ -5,7 +5,7 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { DRY_RUN_MODES, applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
-import { GET_OUTPUTS, deleteCommand, describeCommand, getCommand, type GetOutput } from './resources.js';
+import { GET_OUTPUTS, deleteCommand, describeCommand, eventsCommand, getCommand, type GetOutput } from './resources.js';
 import {
   appCreate,
   appDelete,
@@ -81,21 +81,74 @@ export async function runCli(
     .description('list objects of a kind, or show one (kubectl-style tables)')
     .argument(
       '<kind>',
-      'pods, deployments (deploy), services (svc), ingresses (ing), configmaps (cm), nodes (no), applications (app), …',
+      'pods, deployments (deploy), services (svc), ingresses (ing), configmaps (cm), nodes (no), applications (app), …; several as deploy,svc; all',
     )
     .argument('[name]', 'one object')
     .option('-n, --namespace <ns>', "namespace (default: the kubeconfig context's)")
     .option('-A, --all-namespaces', 'every namespace', false)
     .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
     .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUTS).default('table'))
+    .option('--no-headers', 'print the rows without the header line')
+    .option('-L, --label-columns <keys>', 'show these labels as columns (comma-separated)')
+    .option('-w, --watch', 'after the list, print a row for each change until Ctrl-C', false)
     .action(
       async (
         kind: string,
         name: string | undefined,
-        o: { namespace?: string; allNamespaces: boolean; selector?: string; output: GetOutput },
+        o: {
+          namespace?: string;
+          allNamespaces: boolean;
+          selector?: string;
+          output: GetOutput;
+          headers: boolean;
+          labelColumns?: string;
+          watch: boolean;
+        },
         cmd: Command,
       ) => {
-        exitCode = await withClient(cmd, (c) => getCommand(c, kind, name, o, io));
+        const stop = new AbortController();
+        if (o.watch) process.once('SIGINT', () => stop.abort());
+        const { headers, labelColumns, watch, ...rest } = o;
+        exitCode = await withClient(cmd, (c) =>
+          getCommand(
+            c,
+            kind,
+            name,
+            {
+              ...rest,
+              noHeaders: !headers,
+              ...(labelColumns ? { labelColumns: labelColumns.split(',').filter(Boolean) } : {}),
+              ...(watch ? { watch: stop.signal } : {}),
+            },
+            io,
+          ),
+        );
+      },
+    );
+
+  program
+    .command('events')
+    .description('list Events, oldest first, as kubectl events (-w: follow)')
+    .option('-n, --namespace <ns>', 'namespace')
+    .option('-A, --all-namespaces', 'every namespace', false)
+    .option('--for <kind/name>', 'only the Events of this object, e.g. deploy/web')
+    .option('--types <types>', 'only these types: Normal, Warning (comma-separated)')
+    .option('-w, --watch', 'after the list, print each new Event until Ctrl-C', false)
+    .action(
+      async (
+        o: { namespace?: string; allNamespaces: boolean; for?: string; types?: string; watch: boolean },
+        cmd: Command,
+      ) => {
+        const stop = new AbortController();
+        if (o.watch) process.once('SIGINT', () => stop.abort());
+        const { types, watch, ...rest } = o;
+        exitCode = await withClient(cmd, (c) =>
+          eventsCommand(
+            c,
+            { ...rest, ...(types ? { types: types.split(',') } : {}), ...(watch ? { watch: stop.signal } : {}) },
+            io,
+          ),
+        );
       },
     );
 

@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import { BerthError } from '../api/errors.js';
+import { age } from '../api/duration.js';
 import { resolveKind, type KindInfo } from '../api/kinds.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { renderStructured, type CommandIO } from './output.js';
@@ -30,16 +31,31 @@ export interface GetOptions {
   allNamespaces: boolean;
   selector?: string;
   output: GetOutput;
+  /** --no-headers */
+  noHeaders?: boolean;
+  /** -L: label keys shown as columns. */
+  labelColumns?: string[];
+  /** -w: after the list, a row for each change until the signal. */
+  watch?: AbortSignal;
 }
 
-export function formatTable(headers: string[], rows: string[][]): string {
+export function formatTable(headers: string[], rows: string[][], options: { noHeaders?: boolean } = {}): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('   ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  return [...(options.noHeaders ? [] : [line(headers)]), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** kubectl's `all`: the workload kinds and Services (not ConfigMaps, Secrets, Ingresses). */
+const ALL_KINDS = ['pods', 'services', 'daemonsets', 'deployments', 'replicasets', 'statefulsets', 'jobs', 'cronjobs'];
+
+/** `get KIND[,KIND…]`, `get all`: the kinds asked for, in order. */
+export function kindsOf(arg: string): KindInfo[] {
+  const names = arg.split(',').flatMap((k) => (k === 'all' ? ALL_KINDS : [k]));
+  return [...new Map(names.map((k) => kindOrFail(k)).map((i) => [`${i.group}/${i.kind}`, i])).values()];
 }
 
 export async function getCommand(
@@ -49,43 +65,120 @@ export async function getCommand(
   o: GetOptions,
   io: CommandIO,
 ): Promise<number> {
-  const info = kindOrFail(kind);
-  const namespace = info.namespaced
-    ? o.allNamespaces
-      ? undefined
-      : (o.namespace ?? client.connection.namespace)
-    : undefined;
-  const list = {
-    ...(namespace !== undefined ? { namespace } : {}),
+  const infos = kindsOf(kind);
+  const several = infos.length > 1;
+  if (several && name) throw new BerthError('Usage', 'a name goes with one kind (get deploy web), not several');
+  if (several && o.watch) throw new BerthError('Usage', 'watch one kind at a time');
+  const namespaceOf = (info: KindInfo) =>
+    info.namespaced ? (o.allNamespaces ? undefined : (o.namespace ?? client.connection.namespace)) : undefined;
+  const listOf = (info: KindInfo) => ({
+    ...(namespaceOf(info) !== undefined ? { namespace: namespaceOf(info)! } : {}),
     ...(o.selector ? { labelSelector: o.selector } : {}),
-  };
+  });
   if (o.output === 'json' || o.output === 'yaml' || o.output === 'name') {
-    const objects: KubeObject[] = name
-      ? [await client.get(info, namespace, name)]
-      : (await client.list(info, list)).items;
+    const objects: [KindInfo, KubeObject][] = [];
+    for (const info of infos) {
+      const found = name
+        ? [await client.get(info, namespaceOf(info), name)]
+        : (await client.list(info, listOf(info))).items;
+      objects.push(...found.map((x): [KindInfo, KubeObject] => [info, x]));
+    }
     if (o.output === 'name')
-      io.stdout(objects.map((x) => qualifiedName(info, x.metadata.name)).join('\n') + (objects.length ? '\n' : ''));
-    else io.stdout(renderStructured(o.output, name ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects }));
+      io.stdout(objects.map(([i, x]) => qualifiedName(i, x.metadata.name)).join('\n') + (objects.length ? '\n' : ''));
+    else
+      io.stdout(
+        renderStructured(
+          o.output,
+          name ? objects[0]![1] : { apiVersion: 'v1', kind: 'List', items: objects.map(([, x]) => x) },
+        ),
+      );
     return 0;
   }
-  const table = await client.table(info, { ...list, ...(name ? { name } : {}) });
-  if (table.rows.length === 0) {
+  const printed: string[] = [];
+  let watched: { info: KindInfo; headers: string[]; widths: number[] } | undefined;
+  for (const info of infos) {
+    const table = await client.table(info, { ...listOf(info), ...(name ? { name } : {}) });
+    if (table.rows.length === 0) continue;
+    const shown = table.columnDefinitions
+      .map((c, i) => ({ c, i }))
+      .filter(({ c }) => o.output === 'wide' || c.priority === 0);
+    const withNamespace = o.allNamespaces && info.namespaced;
+    const labels = o.labelColumns ?? [];
+    const headers = [
+      ...(withNamespace ? ['NAMESPACE'] : []),
+      ...shown.map(({ c }) => c.name.toUpperCase()),
+      ...labels.map((l) => l.slice(l.lastIndexOf('/') + 1).toUpperCase()),
+    ];
+    const rowOf = (r: (typeof table.rows)[number]) => {
+      const cells = shown.map(({ i }) => String(r.cells[i] ?? ''));
+      // Several kinds: each name says its kind, as kubectl's `get all`.
+      if (several) cells[0] = qualifiedName(info, cells[0]!);
+      return [
+        ...(withNamespace ? [r.object.metadata.namespace ?? ''] : []),
+        ...cells,
+        ...labels.map((l) => (r.object.metadata as { labels?: Record<string, string> }).labels?.[l] ?? ''),
+      ];
+    };
+    const rows = table.rows.map(rowOf);
+    printed.push(formatTable(headers, rows, { noHeaders: o.noHeaders === true }));
+    watched = {
+      info,
+      headers,
+      widths: headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
+    };
+  }
+  if (printed.length) io.stdout(printed.join('\n'));
+  else {
+    const namespace = namespaceOf(infos[0]!);
     io.stderr(namespace !== undefined ? `No resources found in ${namespace} namespace.\n` : 'No resources found\n');
-    return 0;
   }
-  const shown = table.columnDefinitions
-    .map((c, i) => ({ c, i }))
-    .filter(({ c }) => o.output === 'wide' || c.priority === 0);
-  const headers = [
-    ...(o.allNamespaces && info.namespaced ? ['NAMESPACE'] : []),
-    ...shown.map(({ c }) => c.name.toUpperCase()),
-  ];
-  const rows = table.rows.map((r) => [
-    ...(o.allNamespaces && info.namespaced ? [r.object.metadata.namespace ?? ''] : []),
-    ...shown.map(({ i }) => String(r.cells[i] ?? '')),
-  ]);
-  io.stdout(formatTable(headers, rows));
+  if (o.watch) await watchRows(client, infos[0]!, name, listOf(infos[0]!), o, watched, io);
   return 0;
+}
+
+/** `get -w`: a row for every change after the list, as kubectl prints them, until the signal. */
+async function watchRows(
+  client: BerthClient,
+  info: KindInfo,
+  name: string | undefined,
+  list: { namespace?: string; labelSelector?: string },
+  o: GetOptions,
+  layout: { headers: string[]; widths: number[] } | undefined,
+  io: CommandIO,
+): Promise<void> {
+  const { resourceVersion } = (await client.list(info, { ...list, limit: 1 })).metadata;
+  try {
+    for await (const e of client.watch(info, {
+      ...list,
+      ...(name ? { fieldSelector: `metadata.name=${name}` } : {}),
+      resourceVersion,
+      signal: o.watch!,
+    })) {
+      const table = await client.table(info, { ...list, name: e.object.metadata.name }).catch(() => undefined);
+      const row = table?.rows[0];
+      const shown = (table?.columnDefinitions ?? [])
+        .map((c, i) => ({ c, i }))
+        .filter(({ c }) => o.output === 'wide' || c.priority === 0);
+      // A deleted object has no row left: its name, as far as a row can say it.
+      const cells = row ? shown.map(({ i }) => String(row.cells[i] ?? '')) : [e.object.metadata.name];
+      const full = [
+        ...(o.allNamespaces && info.namespaced ? [e.object.metadata.namespace ?? ''] : []),
+        ...cells,
+        ...(o.labelColumns ?? []).map(
+          (l) => (e.object.metadata.labels as Record<string, string> | undefined)?.[l] ?? '',
+        ),
+      ];
+      const widths = layout?.widths ?? full.map((c) => c.length);
+      io.stdout(
+        full
+          .map((c, i) => (i === full.length - 1 ? c : c.padEnd(widths[i] ?? c.length)))
+          .join('   ')
+          .trimEnd() + '\n',
+      );
+    }
+  } catch (e) {
+    if (!o.watch!.aborted) throw e;
+  }
 }
 
 export async function describeCommand(
@@ -133,21 +226,118 @@ export async function describeCommand(
   lines.push('Events:');
   if (events.items.length === 0) lines.push('  <none>');
   else {
-    const rows = events.items.map((e: any) => [
+    const now = Date.now();
+    const rows = byTime(events.items as EventLike[]).map((e) => [
       e.type ?? '',
       e.reason ?? '',
-      String(e.count ?? 1),
+      eventAge(e, now),
       e.source?.component ?? '',
       e.message ?? '',
     ]);
+    const headers = ['Type', 'Reason', 'Age', 'From', 'Message'];
     lines.push(
-      ...formatTable(['Type', 'Reason', 'Count', 'From', 'Message'], rows)
+      ...formatTable(headers, [headers.map((h) => '-'.repeat(h.length)), ...rows])
         .trimEnd()
         .split('\n')
         .map((l) => `  ${l}`),
     );
   }
   io.stdout(lines.join('\n') + '\n');
+  return 0;
+}
+
+interface EventLike {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  metadata: { namespace?: string; creationTimestamp?: string };
+  involvedObject?: { kind?: string; name?: string; apiVersion?: string };
+  source?: { component?: string };
+}
+
+const lastSeen = (e: EventLike) => e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata.creationTimestamp;
+/** Oldest first, as kubectl lists them. */
+const byTime = (events: EventLike[]) =>
+  [...events].sort((a, b) => Date.parse(lastSeen(a) ?? '') - Date.parse(lastSeen(b) ?? ''));
+
+/** kubectl's Age of an Event: "10s", or "3m (x4 over 10m)" when it happened again. */
+function eventAge(e: EventLike, now: number): string {
+  const last = age(lastSeen(e), now);
+  const count = e.count ?? 1;
+  return count > 1 && e.firstTimestamp ? `${last} (x${count} over ${age(e.firstTimestamp, now)})` : last;
+}
+
+export interface EventsOptions {
+  namespace?: string;
+  allNamespaces: boolean;
+  /** --for KIND/NAME: the Events of one object. */
+  for?: string;
+  /** --types Warning,Normal */
+  types?: string[];
+  watch?: AbortSignal;
+}
+
+/** `berth events`, as `kubectl events`: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, oldest first; -w follows. */
+export async function eventsCommand(client: BerthClient, o: EventsOptions, io: CommandIO): Promise<number> {
+  const info = kindOrFail('events');
+  const namespace = o.allNamespaces ? undefined : (o.namespace ?? client.connection.namespace);
+  let fieldSelector: string | undefined;
+  if (o.for) {
+    const slash = o.for.indexOf('/');
+    if (slash < 1)
+      throw new BerthError('Usage', `--for takes KIND/NAME (e.g. deploy/web), not ${JSON.stringify(o.for)}`);
+    const kind = kindOrFail(o.for.slice(0, slash)).kind;
+    fieldSelector = `involvedObject.kind=${kind},involvedObject.name=${o.for.slice(slash + 1)}`;
+  }
+  const types = o.types?.map((t) => t.trim()).filter(Boolean);
+  for (const t of types ?? [])
+    if (t !== 'Normal' && t !== 'Warning') throw new BerthError('Usage', `--types takes Normal and Warning, not ${t}`);
+  const wanted = (e: EventLike) => !types?.length || types.includes(e.type ?? '');
+  const list = { ...(namespace !== undefined ? { namespace } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
+  const listed = await client.list(info, list);
+  const rowOf = (e: EventLike, now: number) => [
+    ...(namespace === undefined ? [e.metadata.namespace ?? ''] : []),
+    eventAge(e, now),
+    e.type ?? '',
+    e.reason ?? '',
+    `${(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`,
+    e.message ?? '',
+  ];
+  const headers = [
+    ...(namespace === undefined ? ['NAMESPACE'] : []),
+    'LAST SEEN',
+    'TYPE',
+    'REASON',
+    'OBJECT',
+    'MESSAGE',
+  ];
+  const events = byTime(listed.items as EventLike[]).filter(wanted);
+  if (events.length)
+    io.stdout(
+      formatTable(
+        headers,
+        events.map((e) => rowOf(e, Date.now())),
+      ),
+    );
+  else if (!o.watch)
+    io.stderr(namespace !== undefined ? `No events found in ${namespace} namespace.\n` : 'No events found.\n');
+  if (!o.watch) return 0;
+  try {
+    for await (const e of client.watch(info, {
+      ...list,
+      resourceVersion: listed.metadata.resourceVersion,
+      signal: o.watch,
+    })) {
+      if (e.type === 'DELETED' || !wanted(e.object as EventLike)) continue;
+      io.stdout(rowOf(e.object as EventLike, Date.now()).join('   ') + '\n');
+    }
+  } catch (e) {
+    if (!o.watch.aborted) throw e;
+  }
   return 0;
 }
 

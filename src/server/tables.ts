@@ -2,6 +2,7 @@
  * Server-side printing, as Kubernetes' `Table` responses: the columns kubectl shows for each kind
  * (priority 1 columns appear with -o wide). `berth get` prints the same tables.
  */
+import { age } from '../api/duration.js';
 import { CONDITION } from '../api/conditions.js';
 import type { KubeObject } from '../store/types.js';
 
@@ -23,20 +24,6 @@ const col = (name: string, priority = 0, type: ColumnDefinition['type'] = 'strin
   description: name,
   priority,
 });
-
-/** "5s", "3m12s", "4h", "12d": kubectl's HumanDuration. */
-export function age(timestamp: string | undefined, now: number): string {
-  if (!timestamp) return '<unknown>';
-  const s = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  return d < 730 ? `${d}d` : `${Math.floor(d / 365)}y`;
-}
 
 const created = (o: KubeObject, now: number): string => age(o.metadata.creationTimestamp ?? undefined, now);
 const none = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));

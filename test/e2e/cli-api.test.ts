@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../shared.js';
 import { freePort } from '../helpers/ports.js';
+import { until } from '../helpers/wait.js';
 import { api, startTestServer, type TestServer } from '../helpers/server.js';
 
 const BERTH = `${REPO_ROOT}src/cli/berth.js`;
@@ -82,11 +83,78 @@ describe('berth CLI against the API', () => {
     expect((await berth('get', 'ns', '-o', 'wide')).out).toMatch(/^berth-system\s+Active/m);
   });
 
+  it('get several kinds at once, get all, --no-headers, -L, and -w streams changes', async () => {
+    const several = (await berth('get', 'deploy,svc')).out;
+    expect(several).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\ndeployment\.apps\/hello\s/m);
+    expect(several).toMatch(/^service\/hello\s/m);
+    const all = (await berth('get', 'all')).out;
+    expect(all).toMatch(/^deployment\.apps\/hello\s/m);
+    expect(all).toMatch(/^service\/hello\s/m);
+    expect(all).not.toMatch(/configmap/);
+    const bare = (await berth('get', 'deploy', '--no-headers', '-L', 'app')).out;
+    expect(bare).toMatch(/^hello\s+\S+\s+\d+\s+\d+\s+\d+s\s+hello\n$/);
+    expect((await berth('get', 'deploy', '-L', 'app')).out.split('\n')[0]).toMatch(/\sAPP$/);
+    // -w: the list, then a row per change, until Ctrl-C.
+    const child = spawn(process.execPath, [BERTH, '--kubeconfig', server.kubeconfigPath, 'get', 'cm', '-w'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BERTH_DATA: '', KUBECONFIG: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await until('the list', async () => /^hello\s/m.test(out));
+    await api(server, 'POST', '/api/v1/namespaces/default/configmaps', {
+      token: server.adminToken,
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'watched-cm' }, data: { k: 'v' } },
+    });
+    await until('the new row', async () => /^watched-cm\s+1\s/m.test(out));
+    child.kill('SIGINT');
+    expect(await new Promise((r) => child.once('close', r))).toBe(0);
+  });
+
   it('describe shows fields and Events', async () => {
     const r = await berth('describe', 'deploy', 'hello');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Name:\s+hello$/m);
     expect(r.out).toMatch(/^Events:\n {2}<none>$/m);
+  });
+
+  it("events: kubectl's layouts in describe and berth events, oldest first, --for, --types", async () => {
+    const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const { uid } = (
+      await api(server, 'GET', '/apis/apps/v1/namespaces/default/deployments/hello', { token: server.adminToken })
+    ).body.metadata;
+    const event = (name: string, type: string, reason: string, first: number, last: number, count: number) =>
+      api(server, 'POST', '/api/v1/namespaces/default/events', {
+        token: server.adminToken,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name },
+          involvedObject: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'hello', uid },
+          type,
+          reason,
+          message: `${reason} happened`,
+          source: { component: 'deployment-controller' },
+          firstTimestamp: ago(first),
+          lastTimestamp: ago(last),
+          count,
+        },
+      });
+    expect((await event('hello.a', 'Warning', 'Stuck', 600, 60, 4)).status).toBe(201);
+    expect((await event('hello.b', 'Normal', 'ScalingReplicaSet', 30, 30, 1)).status).toBe(201);
+    const described = (await berth('describe', 'deploy', 'hello')).out;
+    expect(described).toMatch(
+      /^Events:\n {2}Type\s+Reason\s+Age\s+From\s+Message\n {2}----\s+------\s+---\s+----\s+-------\n {2}Warning\s+Stuck\s+\d+s \(x4 over 1\dm\)\s+deployment-controller\s+Stuck happened\n {2}Normal\s+ScalingReplicaSet\s+\d+s\s+deployment-controller\s+ScalingReplicaSet happened$/m,
+    );
+    const listed = (await berth('events')).out.split('\n');
+    expect(listed[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/);
+    expect(listed.slice(1, 3).map((l) => l.split(/\s{3,}/)[2])).toEqual(['Stuck', 'ScalingReplicaSet']);
+    expect(listed[1]).toMatch(/\sdeployment\/hello\s/);
+    const warnings = (await berth('events', '--for', 'deploy/hello', '--types', 'Warning')).out;
+    expect(warnings).toMatch(/Stuck/);
+    expect(warnings).not.toMatch(/ScalingReplicaSet/);
+    expect((await berth('events', '--for', 'deploy/nothing')).err).toMatch(/No events found in default namespace/);
+    expect((await berth('events', '--types', 'Odd')).code).toBe(2);
   });
 
   it('version prints both versions; exits 2 when the server cannot be reached, as every command', async () => {
