@@ -347,23 +347,29 @@ export async function runCli(
   program
     .command('logs')
     .description("print a container's log (through the server, from the pod's agent)")
-    .argument('<pod>')
+    .argument('[pod]', 'POD, pod/POD, or a workload (deploy/NAME, sts/NAME, …: one of its pods)')
     .option('-n, --namespace <ns>', 'namespace')
     .option('-c, --container <name>', 'container (default: the first)')
+    .option('-l, --selector <selector>', 'every pod the selector matches (e.g. app=web)')
     .option('-f, --follow', 'keep streaming new lines', false)
     .option('-p, --previous', 'the previous instance of the container (before its last restart)', false)
     .option('--tail <n>', 'only the last N lines')
     .option('--since <duration>', 'only lines newer than this (e.g. 10m)')
+    .option('--timestamps', 'start each line with its time (Docker runtime)', false)
+    .option('--prefix', 'start each line with [pod/NAME/CONTAINER]', false)
     .action(
       async (
-        pod: string,
+        pod: string | undefined,
         o: {
           namespace?: string;
           container?: string;
+          selector?: string;
           follow: boolean;
           previous: boolean;
           tail?: string;
           since?: string;
+          timestamps: boolean;
+          prefix: boolean;
         },
         cmd: Command,
       ) => {
@@ -376,8 +382,11 @@ export async function runCli(
             {
               ...(o.namespace ? { namespace: o.namespace } : {}),
               ...(o.container ? { container: o.container } : {}),
+              ...(o.selector ? { selector: o.selector } : {}),
               follow: o.follow,
               previous: o.previous,
+              timestamps: o.timestamps,
+              prefix: o.prefix,
               ...(o.tail ? { tail: nonNegative(o.tail, '--tail') } : {}),
               ...(o.since ? { sinceSeconds: Math.ceil(parseDurationFlag(o.since, '--since') / 1000) } : {}),
             },

@@ -3,9 +3,9 @@
  * [-t] -- CMD…` and `berth port-forward POD [ADDRESS:]LOCAL:REMOTE`, through the server, which passes
  * them to the pod's agent.
  */
-import { kindInfo } from '../api/kinds.js';
+import { kindInfo, resolveKind } from '../api/kinds.js';
 import { BerthError } from '../api/errors.js';
-import { resourcePath, type BerthClient } from '../client/index.js';
+import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
 import { execStream, portForward, type Terminal } from '../client/streams.js';
 import type { CommandIO } from './output.js';
 
@@ -18,24 +18,123 @@ export interface LogsOptions {
   previous: boolean;
   tail?: number;
   sinceSeconds?: number;
+  /** --timestamps: each line starts with its RFC 3339 time (the Docker runtime keeps them). */
+  timestamps?: boolean;
+  /** -l: every pod the selector matches, one after the other (following all at once with -f). */
+  selector?: string;
+  /** --prefix: each line starts with [pod/NAME/CONTAINER], as kubectl's. */
+  prefix?: boolean;
+}
+
+/** The workload kinds `logs TYPE/NAME` takes, as kubectl: one of their pods is shown. */
+const WORKLOADS = [
+  'deploy',
+  'deployment',
+  'deployments',
+  'rs',
+  'replicaset',
+  'replicasets',
+  'sts',
+  'statefulset',
+  'statefulsets',
+  'ds',
+  'daemonset',
+  'daemonsets',
+  'job',
+  'jobs',
+];
+
+interface PodLike {
+  metadata: { name: string; creationTimestamp?: string };
+  spec?: { containers?: { name: string }[] };
+  status?: { phase?: string };
+}
+
+/**
+ * The pods `logs` reads: the one named, one pod of a workload (`deploy/web`: "Found 3 pods, using
+ * pod/web-…", a running one first, as kubectl), or every pod a selector matches.
+ */
+async function logTargets(
+  client: BerthClient,
+  target: string | undefined,
+  o: LogsOptions,
+  io: CommandIO,
+): Promise<PodLike[]> {
+  const namespace = o.namespace ?? client.connection.namespace;
+  if (o.selector) {
+    if (target) throw new BerthError('Usage', 'give a pod or a selector (-l), not both');
+    const pods = (await client.list<PodLike & KubeObject>(PODS, { namespace, labelSelector: o.selector })).items;
+    if (!pods.length) io.stderr(`No resources found in ${namespace} namespace.\n`);
+    return pods;
+  }
+  if (!target) throw new BerthError('Usage', 'give a pod (NAME, pod/NAME, deploy/NAME, …) or a selector (-l app=web)');
+  const slash = target.indexOf('/');
+  const kind = slash > 0 ? target.slice(0, slash) : '';
+  if (!WORKLOADS.includes(kind.toLowerCase())) return [{ metadata: { name: podName(target) } }];
+  const info = resolveKind(kind)!;
+  const workload = await client.get<KubeObject & { spec?: { selector?: { matchLabels?: Record<string, string> } } }>(
+    info,
+    namespace,
+    target.slice(slash + 1),
+  );
+  const labels = Object.entries(workload.spec?.selector?.matchLabels ?? {});
+  if (!labels.length) throw new BerthError('Invalid', `${target} selects its pods by expressions only: use -l`);
+  const pods = (
+    await client.list<PodLike & KubeObject>(PODS, {
+      namespace,
+      labelSelector: labels.map(([k, v]) => `${k}=${v}`).join(','),
+    })
+  ).items;
+  if (!pods.length) throw new BerthError('NotFound', `${target} has no pods`);
+  // Running first, then the newest, as kubectl's "using pod/…".
+  const ranked = [...pods].sort(
+    (a, b) =>
+      Number(b.status?.phase === 'Running') - Number(a.status?.phase === 'Running') ||
+      Date.parse(b.metadata.creationTimestamp ?? '') - Date.parse(a.metadata.creationTimestamp ?? ''),
+  );
+  if (pods.length > 1) io.stderr(`Found ${pods.length} pods, using pod/${ranked[0]!.metadata.name}\n`);
+  return [ranked[0]!];
 }
 
 export async function logsCommand(
   client: BerthClient,
-  pod: string,
+  target: string | undefined,
   o: LogsOptions,
   io: CommandIO,
   signal?: AbortSignal,
 ): Promise<number> {
-  const q = new URLSearchParams();
-  if (o.container) q.set('container', o.container);
-  if (o.follow) q.set('follow', 'true');
-  if (o.previous) q.set('previous', 'true');
-  if (o.tail !== undefined) q.set('tailLines', String(o.tail));
-  if (o.sinceSeconds !== undefined) q.set('sinceSeconds', String(o.sinceSeconds));
-  const path = `${resourcePath(PODS, o.namespace ?? client.connection.namespace, pod, 'log')}${q.size ? `?${q}` : ''}`;
-  await client.stream(path, io.stdout, signal);
+  const pods = await logTargets(client, target, o, io);
+  const namespace = o.namespace ?? client.connection.namespace;
+  const pathOf = (pod: string, container?: string) => {
+    const q = new URLSearchParams();
+    if (container) q.set('container', container);
+    if (o.follow) q.set('follow', 'true');
+    if (o.previous) q.set('previous', 'true');
+    if (o.timestamps) q.set('timestamps', 'true');
+    if (o.tail !== undefined) q.set('tailLines', String(o.tail));
+    if (o.sinceSeconds !== undefined) q.set('sinceSeconds', String(o.sinceSeconds));
+    return `${resourcePath(PODS, namespace, pod, 'log')}${q.size ? `?${q}` : ''}`;
+  };
+  // A prefix needs the container's name: the one asked for, or the pod's first.
+  const streams = pods.map((pod) => {
+    const container = o.container ?? (o.prefix ? pod.spec?.containers?.[0]?.name : undefined);
+    const write = o.prefix ? prefixed(`[pod/${pod.metadata.name}/${container ?? ''}] `, io.stdout) : io.stdout;
+    return () => client.stream(pathOf(pod.metadata.name, container), write, signal);
+  });
+  // Following several: all at once (until Ctrl-C); otherwise one after the other, in order.
+  if (o.follow && streams.length > 1) await Promise.all(streams.map((s) => s()));
+  else for (const s of streams) await s();
   return 0;
+}
+
+/** Writes each whole line with the prefix (chunks may split lines). */
+function prefixed(prefix: string, write: (text: string) => void): (text: string) => void {
+  let partial = '';
+  return (text) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    if (lines.length) write(lines.map((l) => prefix + l + '\n').join(''));
+  };
 }
 
 /** Exit: the command's own exit code; 2 when it could not be run. */

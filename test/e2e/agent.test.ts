@@ -343,7 +343,32 @@ spec:
     expect(exec.out).toMatch(/^port=\d+ host=talker\n$/);
     expect(exec.err).toBe('oops\n');
     expect((await server.cli('logs', 'talker', '--since', '1m')).err).toMatch(/keeps no timestamps/);
-  }, 60_000);
+    expect((await server.cli('logs', 'talker', '--timestamps')).err).toMatch(/keeps no timestamps/);
+
+    // A workload's logs: one of its pods, as kubectl; a selector: every pod, prefixed on request.
+    await apply(
+      'talkers',
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: talkers}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: talk}}\n  template:\n    metadata: {labels: {app: talk}}\n    spec:\n      containers:\n        - name: main\n          image: busybox\n          command: [/bin/busybox, sh, -c, 'while true; do echo talk $HOSTNAME; sleep 0.2; done']\n`,
+    );
+    await until(
+      'two talkers logging',
+      async () => (await server!.cli('logs', '-l', 'app=talk', '--tail', '1')).out.match(/talk /g)?.length === 2,
+    );
+    const one = await server.cli('logs', 'deploy/talkers', '--tail', '1');
+    expect(one.code, one.err).toBe(0);
+    expect(one.err).toMatch(/^Found 2 pods, using pod\/talkers-\S+\n$/);
+    expect(one.out).toMatch(/^talk talkers-\S+\n$/);
+    const all = await server.cli('logs', '-l', 'app=talk', '--tail', '1', '--prefix');
+    expect(
+      all.out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => /^\[pod\/(talkers-\S+)\/main\] talk (\S+)$/.exec(l)?.slice(1)),
+    ).toEqual([
+      [expect.any(String), expect.any(String)],
+      [expect.any(String), expect.any(String)],
+    ]);
+  }, 90_000);
 
   it('docker: two containers share localhost, a ConfigMap volume follows its object, a Secret env var; adoption after SIGKILL; no orphans', async () => {
     const image = ensureTestImage();
