@@ -37,7 +37,7 @@ import {
 } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
-import { ApplicationController, diffApplication, type ApplicationObject } from './sync/index.js';
+import { ApplicationController, applicationManifests, diffApplication, type ApplicationObject } from './sync/index.js';
 import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
@@ -212,6 +212,7 @@ async function startControlPlane(
       });
     },
     onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
+    onManifests: (app, revision) => applicationManifests({ store, source }, app as ApplicationObject, revision),
   });
   process.stderr.write(
     `berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`,

@@ -3,6 +3,7 @@
  * `berth.dev/sync-requested` annotation; the server's controller sees it and syncs at once.
  * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
  */
+import { stringify as stringifyYaml } from 'yaml';
 import type { Application } from '../api/types.gen.js';
 import { APP_FAILURE_CONDITIONS, KSTATUS_CONDITION } from '../api/conditions.js';
 import { BerthError, isBerthError } from '../api/errors.js';
@@ -414,5 +415,70 @@ export async function appSet(client: BerthClient, name: string, o: AppSetOptions
   if (!Object.keys(spec).length) throw new BerthError('Usage', 'nothing to set: give at least one setting');
   await client.patch(APPS, ns, name, { spec });
   io.stdout(`application.berth.dev/${name} configured\n`);
+  return 0;
+}
+
+/**
+ * `app history NAME`: the Application's syncs, newest first — id, when, the commit and its message,
+ * who started it, how it ended and how long until healthy (from the commit's ledger entry).
+ */
+export async function appHistory(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; output: OutputFormat },
+  io: CommandIO,
+): Promise<number> {
+  const app = await client.get<App>(APPS, o.namespace ?? client.connection.namespace, name);
+  const history = [...(app.status?.history ?? [])].reverse();
+  if (o.output !== 'text') {
+    io.stdout(renderStructured(o.output, history));
+    return 0;
+  }
+  if (!history.length) {
+    io.stderr(`${name} has not synced yet\n`);
+    return 0;
+  }
+  const ledger = new Map((app.status?.ledger ?? []).map((e) => [e.revision, e]));
+  const took = (h: (typeof history)[number]) => {
+    const healthyAt = ledger.get(h.revision)?.healthyAt;
+    if (!healthyAt || h.outcome !== 'Healthy') return '';
+    return `${Math.max(0, Math.round((Date.parse(healthyAt) - Date.parse(h.deployedAt)) / 1000))}s`;
+  };
+  io.stdout(
+    formatTable(
+      ['ID', 'DEPLOYED', 'REVISION', 'INITIATED BY', 'RESULT', 'DURATION', 'MESSAGE'],
+      history.map((h) => [
+        String(h.id),
+        h.deployedAt,
+        h.revision.slice(0, 7),
+        h.initiatedBy ?? '',
+        h.outcome ?? '',
+        took(h),
+        (h.message ?? '').split('\n')[0]!,
+      ]),
+    ),
+  );
+  return 0;
+}
+
+/** `app manifests NAME [--revision R]`: what a sync of R would apply (Secret values masked), as YAML documents or JSON. */
+export async function appManifests(
+  client: BerthClient,
+  name: string,
+  o: { namespace?: string; revision?: string; output: 'yaml' | 'json' },
+  io: CommandIO,
+): Promise<number> {
+  const ns = o.namespace ?? client.connection.namespace;
+  const q = o.revision ? `?revision=${encodeURIComponent(o.revision)}` : '';
+  const outcome = await client.request<
+    { ok: true; revision: string; objects: KubeObject[] } | { ok: false; reason: string; errors: string[] }
+  >('GET', `${resourcePath(APPS, ns, name, 'manifests')}${q}`);
+  if (!outcome.ok) {
+    for (const e of outcome.errors) io.stderr(`${e}\n`);
+    return 2;
+  }
+  if (o.output === 'json')
+    io.stdout(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: outcome.objects }, null, 2) + '\n');
+  else io.stdout(outcome.objects.map((x) => stringifyYaml(x)).join('---\n'));
   return 0;
 }

@@ -11,6 +11,8 @@ import {
   appDelete,
   appDiff,
   appGet,
+  appHistory,
+  appManifests,
   appRollback,
   appSet,
   appSync,
@@ -497,6 +499,27 @@ export async function runCli(
     .action(async (name: string, o: AppCreateOptions, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => appCreate(c, name, o, io));
     });
+  app
+    .command('history')
+    .description("an Application's syncs: revision, message, who started it, result, time to healthy")
+    .argument('<name>')
+    .option('-n, --namespace <ns>', 'namespace')
+    .addOption(outputOption())
+    .action(async (name: string, o: { namespace?: string; output: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => appHistory(c, name, { ...o, output: parseOutputFormat(o.output) }, io));
+    });
+  app
+    .command('manifests')
+    .description('what a sync of the revision would apply (Secret values masked)')
+    .argument('<name>')
+    .option('--revision <rev>', 'branch, tag, commit or refs/pull/N/head (default: the tracked one)')
+    .option('-n, --namespace <ns>', 'namespace')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(
+      async (name: string, o: { namespace?: string; revision?: string; output: 'yaml' | 'json' }, cmd: Command) => {
+        exitCode = await withClient(cmd, (c) => appManifests(c, name, o, io));
+      },
+    );
   app
     .command('set')
     .description('change settings of an existing Application; what is not given stays')

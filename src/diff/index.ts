@@ -31,6 +31,7 @@ export {
   renderText,
   renderMarkdown,
   renderFailureMarkdown,
+  maskSecret,
   type DiffReport,
   type ReportEntry,
 } from './report.js';

@@ -49,6 +49,9 @@ function mask(
   return copy;
 }
 
+/** A Secret with every value shown as `***` (anything else as it is). */
+export const maskSecret = (o: ObjectLike): ObjectLike => mask(o, undefined, 'after')!;
+
 const yamlOf = (o: ObjectLike | undefined): string =>
   o ? stringify(normalizeForDiff(o), { sortMapEntries: true }) : '';
 

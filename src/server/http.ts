@@ -50,6 +50,8 @@ export interface ApiContext {
   quotas: QuotaAdmission;
   /** What syncing an Application at a revision would change (`berth app diff`). */
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
+  /** GET applications/NAME/manifests?revision=R: what a sync of R would apply. */
+  onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
 
 const REASONS: Record<ErrorCode, string> = {
@@ -330,6 +332,11 @@ async function serveResource(
         if (r.info.kind !== 'Application' || !ctx.onDiff)
           throw new BerthError('NotFound', `${r.info.plural} have no diff subresource`);
         return send(res, 200, await ctx.onDiff(await ctx.registry.get(r), q.get('revision') || undefined));
+      }
+      if (r.subresource === 'manifests') {
+        if (r.info.kind !== 'Application' || !ctx.onManifests)
+          throw new BerthError('NotFound', `${r.info.plural} have no manifests subresource`);
+        return send(res, 200, await ctx.onManifests(await ctx.registry.get(r), q.get('revision') || undefined));
       }
       if (isNodeLease(r)) return send(res, 200, await getLease(ctx.store, r.name!));
       const obj = redact(p, await ctx.registry.get(r));

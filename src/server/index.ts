@@ -52,6 +52,7 @@ export interface ServerOptions {
   serviceCidr?: Cidr;
   onGitPush?: (push: GitPush) => number;
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
+  onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
 }
 
 export interface RunningServer {
@@ -133,6 +134,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     ...(options.webhookSecret ? { webhookSecret: options.webhookSecret } : {}),
     ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
+    ...(options.onManifests ? { onManifests: options.onManifests } : {}),
     podSecurity: options.podSecurity ?? {
       defaultLevel: 'baseline',
       protectedDirs: protectedDirs(store, options.dataDir),

@@ -19,6 +19,7 @@ export const SUBRESOURCES = [
   'portforward',
   'eviction',
   'diff',
+  'manifests',
   'revisions',
   'heartbeat',
   'scale',

@@ -3,7 +3,7 @@
  * The revision is fetched and validated exactly as a sync would; the plan is made against the live
  * objects with pruning shown.
  */
-import { diffReport, plan, type DiffReport } from '../diff/index.js';
+import { diffReport, maskSecret, plan, withTracking, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
 import { LiveView } from './live.js';
@@ -12,7 +12,15 @@ import { sourceSpec, syncOption, type ApplicationObject, type SyncDeps } from '.
 export type DiffOutcome =
   { ok: true; report: DiffReport } | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
 
-export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
+/** A revision of the app's source, fetched, loaded and validated as a sync would. */
+async function loadRevision(
+  deps: SyncDeps,
+  app: ApplicationObject,
+  revision: string | undefined,
+): Promise<
+  | { ok: true; commit: string; desired: KubeObject[] }
+  | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] }
+> {
   const { problem, ...base } = await sourceSpec(deps.store, app);
   if (problem) return { ok: false, reason: 'SourceError', errors: [problem] };
   const spec = { ...base, ...(revision ? { targetRevision: revision } : {}) };
@@ -26,12 +34,41 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
   if (artifact.value.result.errors.length)
     return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
   const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
+  return { ok: true, commit: resolved.value.commit, desired };
+}
+
+export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
+  const loaded = await loadRevision(deps, app, revision);
+  if (!loaded.ok) return loaded;
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
-  const live = await new LiveView(ref.name).read(deps.store, desired);
-  const p = plan(ref, desired, live, {
+  const live = await new LiveView(ref.name).read(deps.store, loaded.desired);
+  const p = plan(ref, loaded.desired, live, {
     prune: true,
     ignoreDifferences: app.spec.ignoreDifferences ?? [],
     adopt: syncOption(app, 'AdoptExisting'),
   });
-  return { ok: true, report: diffReport(p, resolved.value.commit) };
+  return { ok: true, report: diffReport(p, loaded.commit) };
+}
+
+export type ManifestsOutcome =
+  | { ok: true; revision: string; objects: KubeObject[] }
+  | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] };
+
+/**
+ * The objects a sync of the revision would apply, as it would write them (defaults filled in,
+ * the tracking label and annotation on), Secret values masked: `berth app manifests`.
+ */
+export async function applicationManifests(
+  deps: SyncDeps,
+  app: ApplicationObject,
+  revision?: string,
+): Promise<ManifestsOutcome> {
+  const loaded = await loadRevision(deps, app, revision);
+  if (!loaded.ok) return loaded;
+  const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
+  return {
+    ok: true,
+    revision: loaded.commit,
+    objects: loaded.desired.map((o) => maskSecret(withTracking(ref, o)) as KubeObject),
+  };
 }

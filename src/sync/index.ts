@@ -7,4 +7,4 @@ export {
   type SyncOutcome,
 } from './sync.js';
 export { ApplicationController, pollIntervalOf, DEFAULT_POLL_MS } from './controller.js';
-export { diffApplication, type DiffOutcome } from './diff.js';
+export { applicationManifests, diffApplication, type DiffOutcome, type ManifestsOutcome } from './diff.js';

@@ -101,6 +101,16 @@ describe('berth app', () => {
     expect(get.out).toMatch(/^Sync Status:\s+Synced to [0-9a-f]{7}$/m);
     expect(get.out).toMatch(/^ConfigMap\s+default\s+a\s+Synced\s+Healthy$/m);
     expect(get.out).toMatch(/^1\s+\S+\s+[0-9a-f]{7}\s+first$/m);
+    // The syncs, and what the tracked revision would apply.
+    const history = (await berth('app', 'history', 'shop')).out.split('\n');
+    expect(history[0]).toMatch(/^ID\s+DEPLOYED\s+REVISION\s+INITIATED BY\s+RESULT\s+DURATION\s+MESSAGE$/);
+    expect(history[1]).toMatch(/^1\s+\S+\s+[0-9a-f]{7}\s+auto\s+Healthy\s+\d+s\s+first$/);
+    const manifests = await berth('app', 'manifests', 'shop');
+    expect(manifests.code, manifests.err).toBe(0);
+    expect(manifests.out).toMatch(/^kind: ConfigMap$/m);
+    expect(manifests.out).toMatch(/berth\.dev\/tracking-id: default\/shop:/);
+    expect(manifests.out.split(/^---$/m)).toHaveLength(2);
+    expect(JSON.parse((await berth('app', 'manifests', 'shop', '-o', 'json')).out).items).toHaveLength(2);
 
     // app wait: 0 when synced at a revision; 3 on timeout; 1 when the commit is invalid.
     const head = repo.run('rev-parse', 'HEAD');

@@ -31,7 +31,7 @@ describe('secret values stay secret', () => {
       'app/secret.yaml': secret(),
       'app/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: production\n',
     });
-    repo.commit('with a secret');
+    const good = repo.commit('with a secret');
     expect(
       (
         await server.cli(
@@ -64,6 +64,8 @@ describe('secret values stay secret', () => {
       server.cli('get', 'secrets'),
       server.cli('describe', 'secret', 'db'),
       server.cli('get', 'events', '-A', '-o', 'json'),
+      server.cli('app', 'manifests', 'vault', '--revision', good),
+      server.cli('app', 'manifests', 'vault', '--revision', good, '-o', 'json'),
     ]);
     const conn = { url: server.url, ca: server.ca };
     const stored = [
@@ -79,6 +81,9 @@ describe('secret values stay secret', () => {
       server.logs(),
     ].join('\n');
     expect(everything.length).toBeGreaterThan(1000);
+    // app manifests shows the Secret, its values masked.
+    expect(printed[6]!.out).toMatch(/^kind: Secret$/m);
+    expect(printed[6]!.out).toMatch(/password: "\*\*\*"/);
     for (const needle of [CANARY, Buffer.from(CANARY).toString('base64'), PIN])
       expect(everything.includes(needle), `found ${needle}`).toBe(false);
     // Each log line names its component once (sub-loggers once repeated "component").
