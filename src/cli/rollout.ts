@@ -194,10 +194,14 @@ export async function rolloutHistory(
 ): Promise<number> {
   const { info, name } = parseTarget(target, ['Deployment']);
   const ns = o.namespace ?? client.connection.namespace;
-  const { revisions } = await history(client, ns, name);
+  const { deployment, revisions } = await history(client, ns, name);
+  const commitOf = await commitsOf(client, deployment);
   const rows = revisions.map(({ revision, rs }) => ({
     revision,
-    changeCause: rs.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION] ?? null,
+    changeCause:
+      rs.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION] ??
+      commitOf(rs.metadata.creationTimestamp as string | undefined) ??
+      null,
     replicaSet: rs.metadata.name,
     template: withoutTemplateHash(rs.spec.template),
   }));
@@ -266,6 +270,32 @@ export async function rolloutUndo(
   });
   io.stdout(`${qualifiedName(info, name)} rolled back\n`);
   return 0;
+}
+
+/**
+ * In a GitOps cluster the change cause is the commit: for a Deployment an Application manages,
+ * the sync (from the Application's history) that last ran before a ReplicaSet was made — the
+ * commit that brought its template — as "abc1234 commit message".
+ */
+async function commitsOf(client: BerthClient, workload: KubeObject): Promise<(created?: string) => string | undefined> {
+  const manager = managerOf(workload);
+  const app = manager
+    ? await client
+        .get<KubeObject & { status?: { history?: { revision: string; deployedAt: string; message?: string }[] } }>(
+          kindInfo('Application')!,
+          manager.namespace,
+          manager.name,
+        )
+        .catch(() => undefined)
+    : undefined;
+  const syncs = [...(app?.status?.history ?? [])].sort((a, b) => Date.parse(a.deployedAt) - Date.parse(b.deployedAt));
+  // The sync stamps its time after its writes, and the ReplicaSet may be made before: a few seconds' slack.
+  const SLACK_MS = 5000;
+  return (created) => {
+    if (!created || !syncs.length) return undefined;
+    const before = syncs.filter((h) => Date.parse(h.deployedAt) <= Date.parse(created) + SLACK_MS).at(-1);
+    return before ? `${before.revision.slice(0, 7)} ${(before.message ?? '').split('\n')[0]}`.trimEnd() : undefined;
+  };
 }
 
 /**

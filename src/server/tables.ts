@@ -359,7 +359,13 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
       a.metadata.name,
       a.status?.sync?.status ?? 'Unknown',
       a.status?.health?.status ?? 'Unknown',
-      (a.status?.sync?.revision ?? '').slice(0, 7),
+      // A rollback or a pinned revision holds the app: say so beside the revision.
+      (a.status?.sync?.revision ?? '').slice(0, 7) +
+        (a.status?.rollback?.state === 'Paused'
+          ? a.status.rollback.kind === 'revision'
+            ? ' (pinned)'
+            : ' (rolled back)'
+          : ''),
       created(a, now),
       a.spec?.source?.repoURL ?? '',
       a.spec?.source?.path ?? '',

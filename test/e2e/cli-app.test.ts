@@ -145,6 +145,7 @@ describe('berth app', () => {
     expect((await berth('app', 'get', 'shop')).out).toMatch(
       /^Condition:\s+RollbackActive \(RolledBack\)\n\s+rolled back to [0-9a-f]{7}; automated sync is paused/m,
     );
+    expect((await berth('app', 'list')).out).toMatch(/^shop\s+Synced\s+Healthy\s+[0-9a-f]{7} \(rolled back\)\s/m);
     const resume = await berth('app', 'sync', 'shop', '--resume');
     expect(resume.code).toBe(0);
     // The rollback's status fits the schema: writing the app again warns about nothing.
@@ -157,6 +158,7 @@ describe('berth app', () => {
     const pinned = await berth('app', 'sync', 'shop', '--revision', 'v1');
     expect(pinned).toMatchObject({ code: 0, err: 'sync of default/shop to v1 requested\n' });
     expect((await berth('get', 'cm', '-o', 'name')).out).toBe('configmap/a\nconfigmap/b\n');
+    expect((await berth('app', 'list')).out).toMatch(/^shop\s+Synced\s+Healthy\s+[0-9a-f]{7} \(pinned\)\s/m);
     expect((await berth('app', 'get', 'shop')).out).toMatch(
       /^Condition:\s+RollbackActive \(PinnedRevision\)\n\s+synced to "v1" \([0-9a-f]{7}\) by request; automated sync is paused/m,
     );

@@ -123,6 +123,10 @@ describe('the user story', () => {
     await servingOnly('v2');
     expect((await server.cli('app', 'wait', 'hello', '--revision', v2, '--health', '--timeout', '60s')).code).toBe(0);
     expect(failures()).toEqual([]);
+    // The change cause of each revision is the commit that brought its template.
+    expect((await server.cli('rollout', 'history', 'deployment/hello')).out).toMatch(
+      new RegExp(`^\\d+\\s+${v2.slice(0, 7)} hello v2$`, 'm'),
+    );
 
     // git revert: v1 again.
     git(work, 'revert', '--no-edit', 'HEAD');
