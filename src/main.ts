@@ -9,6 +9,7 @@ import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { VERSION, runCli } from './cli/main.js';
+import { logDestination } from './cli/log-format.js';
 import { UpTerminal, applyApplication, reportProgress, upDataDir, upSource } from './cli/up.js';
 import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
@@ -144,7 +145,7 @@ interface ControlPlane {
 /** `berth server`: the store, the API, Git sync, the controllers and scheduler, and the ingress. */
 async function startControlPlane(
   flags: ServerFlags,
-  log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2)),
+  log = pino({ level: flags.logLevel, base: { component: 'server' } }, logDestination()),
 ): Promise<ControlPlane> {
   const dataDir = path.resolve(flags.data ?? defaultDataDir());
   const serviceCidr = usageOf(() => parseCidr(flags.serviceCidr ?? DEFAULT_SERVICE_CIDR), '--service-cidr');
@@ -485,7 +486,7 @@ function addAgentCommand(program: Command): void {
     )
     .option('--log-level <level>', 'log level', 'info')
     .action(async (flags: AgentFlags, cmd: Command) => {
-      const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
+      const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, logDestination());
       const node = await startNode(flags, await agentConnection(cmd), log);
       await untilSignal(log);
       await node.close({ removePods: flags.stopPodsOnExit === true });
@@ -732,7 +733,7 @@ function addUpCommand(program: Command): void {
       `the range of ClusterIPs (default: ${LOOPBACK_SERVICE_CIDR} for the process runtime, ${DEFAULT_SERVICE_CIDR} for docker)`,
     )
     .action(async (repo: string | undefined, flags: UpFlags) => {
-      const log = pino({ level: flags.logLevel, base: { component: 'up' } }, pino.destination(2));
+      const log = pino({ level: flags.logLevel, base: { component: 'up' } }, logDestination());
       const source = await upSource(repo ?? '.', flags, localCheckout);
       const dataDir = path.resolve(flags.data ?? upDataDir(defaultDataDir(), source));
       const runtime =

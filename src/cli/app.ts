@@ -21,7 +21,7 @@ import {
   type DiffReport,
 } from '../diff/index.js';
 import { resourcePath, type BerthClient, type KubeObject } from '../client/index.js';
-import { renderStructured, type CommandIO, type OutputFormat } from './output.js';
+import { colorDiff, renderStructured, type CommandIO, type OutputFormat } from './output.js';
 import { formatTable } from './resources.js';
 
 const APPS = resolveKind('applications')!;
@@ -351,7 +351,8 @@ export async function appDiff(
     return 2;
   }
   if (o.output === 'json') io.stdout(JSON.stringify(outcome.report, null, 2) + '\n');
-  else io.stdout(o.output === 'markdown' ? renderMarkdown(outcome.report, name) : renderText(outcome.report));
+  else if (o.output === 'markdown') io.stdout(renderMarkdown(outcome.report, name));
+  else io.stdout(io.color ? colorDiff(renderText(outcome.report)) : renderText(outcome.report));
   return hasDifferences(outcome.report) ? 1 : 0;
 }
 

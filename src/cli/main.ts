@@ -751,7 +751,12 @@ export async function runCli(
 }
 
 function defaultIO(): CommandIO {
-  return { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+  return {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    // As git and kubectl: colour on a terminal, never in a pipe or with NO_COLOR (no-color.org).
+    color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  };
 }
 
 function nonNegative(value: string, flag: string): number {

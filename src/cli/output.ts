@@ -6,6 +6,29 @@ import { BerthError } from '../api/errors.js';
 export interface CommandIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
+  /** stdout is a terminal that takes colour (not NO_COLOR). */
+  color?: boolean;
+}
+
+const GREEN = '\x1b[32m';
+const RED = '\x1b[31m';
+const CYAN = '\x1b[36m';
+const RESET = '\x1b[0m';
+
+/** A diff's lines coloured as git colours them: added green, removed red, headers cyan. */
+export function colorDiff(text: string): string {
+  return text
+    .split('\n')
+    .map((l) =>
+      l.startsWith('+')
+        ? `${GREEN}${l}${RESET}`
+        : l.startsWith('-')
+          ? `${RED}${l}${RESET}`
+          : l.startsWith('±') || l.startsWith('@@')
+            ? `${CYAN}${l}${RESET}`
+            : l,
+    )
+    .join('\n');
 }
 
 export const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const;
