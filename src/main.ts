@@ -14,6 +14,7 @@ import { UpTerminal, applyApplication, reportProgress, upDataDir, upSource } fro
 import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
+import { apiEventSink } from './agent/events.js';
 import { AgentEndpoint } from './agent/endpoint.js';
 import type { ContainerRuntime } from './agent/runtime.js';
 import { ProcessRuntime } from './agent/process/runtime.js';
@@ -46,6 +47,7 @@ import {
   ControllerManager,
   EventBroadcaster,
   EventRecorder,
+  involvedObjectOf,
   InformerFactory,
   admittingWriter,
   storeEventSink,
@@ -586,12 +588,26 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     dnsListen && dnsListen.host.startsWith('127.') && runtime instanceof DockerRuntime
       ? await runtime.bridgeGateway()
       : undefined;
+  // What the node cannot serve is said once, in the log and as an Event on the Node.
+  const proxyEvents = new EventBroadcaster(
+    new EventRecorder(apiEventSink(client), { component: 'berth-service-proxy', host: name }),
+    Date.now,
+    (err) => log.debug({ err }, 'event not recorded'),
+  );
   const network = await startNetwork({
     client,
     address: flags.address,
     serviceProxy: true,
     holdClusterIPs: true,
     log: log.child({ subsystem: 'network' }),
+    // On the Node: a node records Events only about itself and its pods (as NodeRestriction).
+    onServiceProblem: (service, message) =>
+      proxyEvents.emit({
+        involvedObject: involvedObjectOf({ metadata: { name, namespace: '' } }, { apiVersion: 'v1', kind: 'Node' }),
+        type: 'Warning',
+        reason: 'ProxyPortUnavailable',
+        message: `Service ${service}: ${message}`,
+      }),
     ...(dnsListen
       ? {
           dns: {

@@ -3,6 +3,8 @@
  * `berth.dev/sync-requested` annotation; the server's controller sees it and syncs at once.
  * Exit codes: 0 done (sync: Synced), 1 failed or out of sync, 2 usage or unreachable, 3 timeout.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import type { Application } from '../api/types.gen.js';
 import { APP_FAILURE_CONDITIONS, KSTATUS_CONDITION } from '../api/conditions.js';
@@ -16,6 +18,7 @@ import {
   TRACKING_ANNOTATION,
   hasDifferences,
   renderMarkdown,
+  renderMarkdownParts,
   renderFailureMarkdown,
   renderText,
   type DiffReport,
@@ -334,7 +337,14 @@ export async function appWait(
 export async function appDiff(
   client: BerthClient,
   name: string,
-  o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' },
+  o: {
+    namespace?: string;
+    revision?: string;
+    output: 'text' | 'markdown' | 'json';
+    maxDiffLength?: number;
+    /** Markdown written as DIR/comment-N.md, each part under GitHub's cap. */
+    splitDir?: string;
+  },
   io: CommandIO,
 ): Promise<number> {
   const ns = o.namespace ?? client.connection.namespace;
@@ -344,16 +354,36 @@ export async function appDiff(
     if (o.output === 'json') io.stdout(JSON.stringify(outcome, null, 2) + '\n');
     else for (const e of outcome.errors) io.stderr(`${e}\n`);
     // The PR comment says why there is no diff.
-    if (o.output === 'markdown') io.stdout(renderFailureMarkdown(name, outcome));
+    if (o.output === 'markdown') writeComment([renderFailureMarkdown(name, outcome)], o.splitDir, io);
     io.stderr(
       `${outcome.reason === 'InvalidManifests' ? 'the revision has invalid manifests' : 'the source could not be read'}: nothing would be synced\n`,
     );
     return 2;
   }
   if (o.output === 'json') io.stdout(JSON.stringify(outcome.report, null, 2) + '\n');
-  else if (o.output === 'markdown') io.stdout(renderMarkdown(outcome.report, name));
-  else io.stdout(io.color ? colorDiff(renderText(outcome.report)) : renderText(outcome.report));
+  else if (o.output === 'markdown') {
+    const limits = o.maxDiffLength !== undefined ? { maxDiffLength: o.maxDiffLength } : {};
+    writeComment(
+      o.splitDir ? renderMarkdownParts(outcome.report, name, limits) : [renderMarkdown(outcome.report, name, limits)],
+      o.splitDir,
+      io,
+    );
+  } else io.stdout(io.color ? colorDiff(renderText(outcome.report)) : renderText(outcome.report));
   return hasDifferences(outcome.report) ? 1 : 0;
+}
+
+/** The comment on stdout, or its parts as DIR/comment-1.md, -2.md, … (their paths on stdout, in order). */
+function writeComment(parts: string[], splitDir: string | undefined, io: CommandIO): void {
+  if (!splitDir) {
+    io.stdout(parts.join('\n'));
+    return;
+  }
+  mkdirSync(splitDir, { recursive: true });
+  parts.forEach((part, i) => {
+    const file = path.join(splitDir, `comment-${i + 1}.md`);
+    writeFileSync(file, part);
+    io.stdout(`${file}\n`);
+  });
 }
 
 type DiffOutcome = { ok: true; report: DiffReport } | { ok: false; reason: string; errors: string[] };

@@ -640,6 +640,11 @@ export async function runCli(
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['text', 'markdown', 'json']).default('text'),
     )
+    .option('--max-diff-length <chars>', "markdown: cut each resource's diff after this many characters")
+    .option(
+      '--split-dir <dir>',
+      'markdown: write the comment as DIR/comment-1.md, -2.md, … each under 64 KB (GitHub caps a comment there)',
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 no difference, 1 differences, 2 error (invalid manifests, unreachable repository).',
@@ -647,9 +652,17 @@ export async function runCli(
     .action(
       async (
         name: string,
-        o: { namespace?: string; revision?: string; output: 'text' | 'markdown' | 'json' },
+        o: {
+          namespace?: string;
+          revision?: string;
+          output: 'text' | 'markdown' | 'json';
+          maxDiffLength?: string;
+          splitDir?: string;
+        },
         cmd: Command,
       ) => {
+        if ((o.maxDiffLength || o.splitDir) && o.output !== 'markdown')
+          throw new BerthError('Usage', '--max-diff-length and --split-dir go with -o markdown');
         exitCode = await withClient(cmd, (c) =>
           appDiff(
             c,
@@ -658,6 +671,8 @@ export async function runCli(
               ...(o.namespace ? { namespace: o.namespace } : {}),
               ...(o.revision ? { revision: o.revision } : {}),
               output: o.output,
+              ...(o.maxDiffLength ? { maxDiffLength: nonNegative(o.maxDiffLength, '--max-diff-length') } : {}),
+              ...(o.splitDir ? { splitDir: o.splitDir } : {}),
             },
             io,
           ),

@@ -135,7 +135,28 @@ export function renderText(r: DiffReport): string {
   return out.join('\n') + '\n';
 }
 
-export function renderMarkdown(r: DiffReport, app: string): string {
+/** GitHub refuses a comment over 65,536 characters. */
+export const MAX_COMMENT_CHARS = 65_536;
+
+export interface MarkdownOptions {
+  /** Each resource's diff is cut after this many characters, with a note saying so. */
+  maxDiffLength?: number;
+  /** Past this size the comment is split into parts at resource boundaries (default: GitHub's cap). */
+  maxCommentChars?: number;
+}
+
+export function renderMarkdown(r: DiffReport, app: string, o: MarkdownOptions = {}): string {
+  return renderMarkdownParts(r, app, { ...o, maxCommentChars: Infinity })[0]!;
+}
+
+/**
+ * The PR comment in argocd-diff-preview's layout (see ../shared/PR-DIFF.md): a summary, then one
+ * `#### Kind/name` block per resource inside `<details>`. Long diffs are cut at maxDiffLength; a
+ * comment over maxCommentChars becomes several, split between resource blocks, each part closing
+ * and re-opening its `<details>` so every part renders on its own.
+ */
+export function renderMarkdownParts(r: DiffReport, app: string, o: MarkdownOptions = {}): string[] {
+  const limit = o.maxCommentChars ?? MAX_COMMENT_CHARS;
   const total = r.created.length + r.changed.length + r.pruned.length;
   const summary = [
     `Total: ${total} resource${total === 1 ? '' : 's'} changed`,
@@ -149,43 +170,62 @@ export function renderMarkdown(r: DiffReport, app: string): string {
       ? ['', `Modified (${r.changed.length}):`, ...r.changed.map((e) => `± ${title(e)} (+${e.added}|-${e.removed})`)]
       : []),
   ];
-  const block = (e: ReportEntry, prefix: string) => [
-    `#### ${title(e)}`,
-    '```diff',
-    prefix
-      ? e.diff
-          .trimEnd()
-          .split('\n')
-          .map((l) => `${prefix}${l}`)
-          .join('\n')
-      : e.diff,
-    '```',
-    '',
+  const cut = (diff: string, max: number): string =>
+    diff.length <= max
+      ? diff
+      : `${diff.slice(0, diff.lastIndexOf('\n', max) + 1 || max)}@@ diff cut: ${diff.length - max} more characters (berth app diff ${app} --revision ${r.revision.slice(0, 7)} shows it whole) @@\n`;
+  const block = (e: ReportEntry, prefix: string, max: number) =>
+    [
+      `#### ${title(e)}`,
+      '```diff',
+      cut(
+        prefix
+          ? e.diff
+              .trimEnd()
+              .split('\n')
+              .map((l) => `${prefix}${l}`)
+              .join('\n') + '\n'
+          : e.diff,
+        max,
+      ).trimEnd(),
+      '```',
+      '',
+    ].join('\n');
+  const head = (part: number) =>
+    [
+      `## Berth Diff Preview${part > 1 ? ` (part ${part})` : ''}`,
+      '',
+      `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``,
+      '',
+      ...(part === 1 ? ['Summary:', '```yaml', ...summary, '```', ''] : []),
+    ].join('\n') + '\n';
+  const open = ['<details>', `<summary>${app}</summary>`, '<br>', '', ''].join('\n');
+  const close = '</details>\n';
+  if (!total) return [head(1)];
+  const blocks = [
+    ...r.created.map((e) => [e, '+'] as const),
+    ...r.changed.map((e) => [e, ''] as const),
+    ...r.pruned.map((e) => [e, '-'] as const),
   ];
-  return [
-    '## Berth Diff Preview',
-    '',
-    `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``,
-    '',
-    'Summary:',
-    '```yaml',
-    ...summary,
-    '```',
-    '',
-    ...(total
-      ? [
-          '<details>',
-          `<summary>${app}</summary>`,
-          '<br>',
-          '',
-          ...r.created.flatMap((e) => block(e, '+')),
-          ...r.changed.flatMap((e) => block(e, '')),
-          ...r.pruned.flatMap((e) => block(e, '-')),
-          '</details>',
-          '',
-        ]
-      : []),
-  ].join('\n');
+  const parts: string[] = [];
+  let current = head(1) + open;
+  let inPart = 0;
+  for (const [e, prefix] of blocks) {
+    // Room for a block in an empty part: what is left of the limit after the part's frame.
+    const room = Math.max(200, limit - head(2).length - open.length - close.length - 200);
+    let text = block(e, prefix, Math.min(o.maxDiffLength ?? Infinity, room));
+    if (inPart > 0 && current.length + text.length + close.length > limit) {
+      parts.push(current + close);
+      current = head(parts.length + 1) + open;
+      inPart = 0;
+    }
+    if (current.length + text.length + close.length > limit)
+      text = block(e, prefix, Math.max(0, limit - current.length - close.length - 400));
+    current += text;
+    inPart++;
+  }
+  parts.push(current + close);
+  return parts;
 }
 
 /**

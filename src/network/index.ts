@@ -42,6 +42,8 @@ export interface NetworkOptions {
   /** Serve cluster DNS here (port 53 for pods to use it: resolv.conf names no port). */
   dns?: { hosts: string[]; optionalHosts?: string[]; port: number; domain: string };
   log?: { warn(o: object, m: string): void };
+  /** A Service this node cannot serve (its proxy port taken by another program): `namespace/name`, why. */
+  onServiceProblem?: (service: string, message: string) => void;
 }
 
 export interface RunningNetwork {
@@ -63,7 +65,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
   const proxy =
     o.serviceProxy || mode === 'nginx'
-      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true)
+      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true, o.onServiceProblem)
       : undefined;
   const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
   const nginx =

@@ -65,6 +65,8 @@ export class ServiceProxy {
     private readonly address: string,
     private readonly log?: { warn(o: object, m: string): void },
     private readonly holdAddresses = false,
+    /** Told once per listener that cannot be served (the agent records it as an Event on the Service). */
+    private readonly onProblem?: (service: string, message: string) => void,
   ) {
     view.onChange(() => {
       this.syncing = this.syncing.then(() => this.sync());
@@ -142,11 +144,16 @@ export class ServiceProxy {
         // Two agents on one machine (tests, berth up beside an agent) share its ClusterIPs: the first serves them.
         if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE')
           this.reportOnce(id, { service: w.service }, `${id} is served by another proxy on this machine`);
-        else
+        else if (
           this.reportOnce(
             id,
             { err: e, port: w.at, host: w.host, protocol: w.protocol, service: w.service },
             'service proxy could not listen',
+          )
+        )
+          this.onProblem?.(
+            w.service,
+            `the service proxy cannot listen on ${w.host}:${w.at}/${w.protocol} on this node: ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'another program holds the port' : (e as Error).message}`,
           );
       }
     }
@@ -154,10 +161,12 @@ export class ServiceProxy {
     for (const ip of this.addresses.added()) if (!stillWanted.has(ip)) await this.addresses.release(ip);
   }
 
-  private reportOnce(key: string, fields: object, message: string): void {
-    if (this.reported.has(key)) return;
+  /** Logs a problem the first time it is seen; answers whether this was the first time. */
+  private reportOnce(key: string, fields: object, message: string): boolean {
+    if (this.reported.has(key)) return false;
     this.reported.add(key);
     this.log?.warn(fields, message);
+    return true;
   }
 
   private async listenTcp(w: Wanted): Promise<Listener> {

@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +87,7 @@ describe('berth agent (process runtime)', () => {
         '--token',
         token,
         '--log-level',
-        'warn',
+        process.env.DEBUG_AGENT ? 'debug' : 'warn',
         ...extra,
       ],
       {
@@ -94,7 +95,9 @@ describe('berth agent (process runtime)', () => {
         env: { ...process.env, BERTH_DATA: '/nonexistent', KUBECONFIG: '' },
       },
     );
-    agent.stderr!.on('data', () => {});
+    agent.stderr!.on('data', (d) => {
+      if (process.env.DEBUG_AGENT) process.stderr.write(d);
+    });
   };
   const apply = async (name: string, yaml: string) => {
     const file = path.join(server!.dir, `${name}.yaml`);
@@ -229,6 +232,46 @@ spec:
     agent!.kill('SIGTERM');
     await new Promise((r) => agent!.once('exit', r));
     expect(metas.some(stillOurs)).toBe(false);
+  }, 60_000);
+
+  it("a Service's proxy port held by another program: said once, as a Warning Event on the node", async () => {
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
+    await apply('busy', 'apiVersion: v1\nkind: Service\nmetadata: {name: busy}\nspec:\n  ports: [{port: 80}]\n');
+    const service = (await request('GET', '/api/v1/namespaces/default/services/busy')).body;
+    const port = Number(/=(\d+)/.exec(service.metadata.annotations['berth.dev/proxy-ports'])![1]);
+    // Another program holds the port on the node's address before the agent starts.
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', () => r()));
+    try {
+      startAgent((await server.cli('token', 'create', '--role', 'node')).out.trim());
+      const events = async () =>
+        ((await request('GET', '/api/v1/namespaces/default/events')).body.items as any[]).filter(
+          (e) => e.reason === 'ProxyPortUnavailable' && e.involvedObject.name === 'n1',
+        );
+      const [event] = await until('the Event', async () => (await events()).length > 0 && events(), 20_000);
+      expect(event).toMatchObject({
+        type: 'Warning',
+        involvedObject: { kind: 'Node', name: 'n1' },
+        source: { component: 'berth-service-proxy', host: 'n1' },
+        message: expect.stringMatching(
+          new RegExp(`^Service default/busy: .*127\\.0\\.0\\.1:${port}/TCP .*another program holds the port`),
+        ),
+      });
+      // Once: another change of the Service's endpoints does not repeat it.
+      await request(
+        'PATCH',
+        '/api/v1/namespaces/default/services/busy',
+        { metadata: { labels: { touched: 'yes' } } },
+        {
+          'Content-Type': 'application/merge-patch+json',
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await events()).map((e) => e.count ?? 1)).toEqual([1]);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
   }, 60_000);
 
   it('init containers run first, in order, each to success; items and subPath pick files', async () => {

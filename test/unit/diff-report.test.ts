@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { diffReport, plan, renderMarkdown, renderText, withTracking, type ObjectLike } from '../../src/diff/index.js';
+import {
+  diffReport,
+  MAX_COMMENT_CHARS,
+  plan,
+  renderMarkdown,
+  renderMarkdownParts,
+  renderText,
+  withTracking,
+  type ObjectLike,
+} from '../../src/diff/index.js';
 
 const app = { namespace: 'default', name: 'shop' };
 const live = (o: ObjectLike): ObjectLike => ({ ...withTracking(app, o), status: {} });
@@ -64,5 +73,57 @@ describe('diff report', () => {
       'abc1234',
     );
     expect(renderText(r)).toBe('no differences at abc1234\n');
+  });
+});
+
+describe('PR comments past GitHub’s 64 KB: parts split between resources, long diffs cut', () => {
+  const entry = (i: number, lines: number) => ({
+    kind: 'ConfigMap',
+    namespace: 'default',
+    name: `cm-${i}`,
+    diff:
+      Array.from({ length: lines }, (_, l) => `-  k${l}: ${'x'.repeat(60)}\n+  k${l}: ${'y'.repeat(60)}`).join('\n') +
+      '\n',
+    added: lines,
+    removed: lines,
+  });
+  const report = (entries: ReturnType<typeof entry>[]) => ({
+    revision: 'abcdef1234',
+    created: [],
+    changed: entries,
+    pruned: [],
+  });
+  const balanced = (part: string) => {
+    expect(part.match(/^```diff$/gm)?.length).toBe(part.match(/^#### /gm)?.length);
+    expect(part.match(/^```$/gm)?.length).toBe(
+      part.match(/^```diff$/gm)?.length! + (part.includes('Summary:') ? 1 : 0),
+    );
+    expect(part.match(/<details>/g)?.length).toBe(1);
+    expect(part.match(/<\/details>/g)?.length).toBe(1);
+  };
+
+  it('splits 40 resources of 6 KB into parts under the cap, each rendering on its own, every resource once', () => {
+    const parts = renderMarkdownParts(report(Array.from({ length: 40 }, (_, i) => entry(i, 45))), 'shop');
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS);
+      balanced(p);
+    }
+    expect(parts[0]).toMatch(/^## Berth Diff Preview\n/);
+    expect(parts[1]).toMatch(/^## Berth Diff Preview \(part 2\)\n/);
+    expect(parts.join('').match(/^#### ConfigMap\/cm-\d+/gm)).toHaveLength(40);
+  });
+
+  it('cuts one diff at --max-diff-length, and one diff larger than a comment to fit it', () => {
+    const [cutPart] = renderMarkdownParts(report([entry(0, 100)]), 'shop', { maxDiffLength: 1000 });
+    expect(cutPart!.length).toBeLessThan(2500);
+    expect(cutPart).toMatch(
+      /^@@ diff cut: \d+ more characters \(berth app diff shop --revision abcdef1 shows it whole\) @@$/m,
+    );
+    balanced(cutPart!);
+    const huge = renderMarkdownParts(report([entry(0, 2000)]), 'shop');
+    expect(huge).toHaveLength(1);
+    expect(huge[0]!.length).toBeLessThanOrEqual(MAX_COMMENT_CHARS);
+    balanced(huge[0]!);
   });
 });

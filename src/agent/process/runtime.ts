@@ -301,7 +301,9 @@ export class ProcessRuntime implements ContainerRuntime {
     signal('SIGTERM');
     const deadline = Date.now() + graceMs;
     while (this.alive(meta) && Date.now() < deadline) await sleep(50);
-    if (this.alive(meta)) signal('SIGKILL');
+    // Whatever is left of the group goes too: the leader may have exited on SIGTERM while a child
+    // it started (a server still binding its port) did not, and would hold the pod's port after it.
+    signal('SIGKILL');
     while (procStartTime(meta.pid) === meta.procStart) await sleep(20);
   }
 
