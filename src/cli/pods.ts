@@ -26,23 +26,8 @@ export interface LogsOptions {
   prefix?: boolean;
 }
 
-/** The workload kinds `logs TYPE/NAME` takes, as kubectl: one of their pods is shown. */
-const WORKLOADS = [
-  'deploy',
-  'deployment',
-  'deployments',
-  'rs',
-  'replicaset',
-  'replicasets',
-  'sts',
-  'statefulset',
-  'statefulsets',
-  'ds',
-  'daemonset',
-  'daemonsets',
-  'job',
-  'jobs',
-];
+/** The workload kinds `logs TYPE/NAME` takes (any of their names and short names), as kubectl: one of their pods is shown. */
+const WORKLOADS = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']);
 
 interface PodLike {
   metadata: { name: string; creationTimestamp?: string };
@@ -69,9 +54,8 @@ async function logTargets(
   }
   if (!target) throw new BerthError('Usage', 'give a pod (NAME, pod/NAME, deploy/NAME, …) or a selector (-l app=web)');
   const slash = target.indexOf('/');
-  const kind = slash > 0 ? target.slice(0, slash) : '';
-  if (!WORKLOADS.includes(kind.toLowerCase())) return [{ metadata: { name: podName(target) } }];
-  const info = resolveKind(kind)!;
+  const info = slash > 0 ? resolveKind(target.slice(0, slash)) : undefined;
+  if (!info || !WORKLOADS.has(info.kind)) return [{ metadata: { name: podName(target) } }];
   const workload = await client.get<KubeObject & { spec?: { selector?: { matchLabels?: Record<string, string> } } }>(
     info,
     namespace,

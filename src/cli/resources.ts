@@ -40,13 +40,57 @@ export interface GetOptions {
 }
 
 export function formatTable(headers: string[], rows: string[][], options: { noHeaders?: boolean } = {}): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('   ')
-      .trimEnd();
-  return [...(options.noHeaders ? [] : [line(headers)]), ...rows.map(line)].join('\n') + '\n';
+  const widths = columnWidths(headers, rows);
+  return (
+    [...(options.noHeaders ? [] : [tableLine(headers, widths)]), ...rows.map((r) => tableLine(r, widths))].join('\n') +
+    '\n'
+  );
+}
+
+const columnWidths = (headers: string[], rows: string[][]): number[] =>
+  headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+
+/** One row, its cells padded to the widths (the last one not). */
+const tableLine = (cells: string[], widths: number[]): string =>
+  cells
+    .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? c.length)))
+    .join('   ')
+    .trimEnd();
+
+type ServerTable = Awaited<ReturnType<BerthClient['table']>>;
+
+/**
+ * A server table's rows as `get` prints them: the columns shown (priority 0, or all with -o wide),
+ * the namespace first with -A, the -L labels last; `kindPrefix` names the kind in the name column.
+ */
+function tableRows(
+  table: ServerTable,
+  o: GetOptions,
+  info: KindInfo,
+  kindPrefix: boolean,
+): { headers: string[]; rows: string[][] } {
+  const shown = table.columnDefinitions
+    .map((c, i) => ({ c, i }))
+    .filter(({ c }) => o.output === 'wide' || c.priority === 0);
+  const withNamespace = o.allNamespaces && info.namespaced;
+  const labels = o.labelColumns ?? [];
+  return {
+    headers: [
+      ...(withNamespace ? ['NAMESPACE'] : []),
+      ...shown.map(({ c }) => c.name.toUpperCase()),
+      ...labels.map((l) => l.slice(l.lastIndexOf('/') + 1).toUpperCase()),
+    ],
+    rows: table.rows.map((r) => {
+      const cells = shown.map(({ i }) => String(r.cells[i] ?? ''));
+      // Several kinds: each name says its kind, as kubectl's `get all`.
+      if (kindPrefix) cells[0] = qualifiedName(info, cells[0]!);
+      return [
+        ...(withNamespace ? [r.object.metadata.namespace ?? ''] : []),
+        ...cells,
+        ...labels.map((l) => (r.object.metadata as { labels?: Record<string, string> }).labels?.[l] ?? ''),
+      ];
+    }),
+  };
 }
 
 /** kubectl's `all`: the workload kinds and Services (not ConfigMaps, Secrets, Ingresses). */
@@ -95,44 +139,22 @@ export async function getCommand(
     return 0;
   }
   const printed: string[] = [];
-  let watched: { info: KindInfo; headers: string[]; widths: number[] } | undefined;
+  // The watch goes on from the listed revision, its rows padded as the listed ones.
+  let listed: { resourceVersion?: string; widths?: number[] } = {};
   for (const info of infos) {
     const table = await client.table(info, { ...listOf(info), ...(name ? { name } : {}) });
+    listed = { ...(table.metadata?.resourceVersion ? { resourceVersion: table.metadata.resourceVersion } : {}) };
     if (table.rows.length === 0) continue;
-    const shown = table.columnDefinitions
-      .map((c, i) => ({ c, i }))
-      .filter(({ c }) => o.output === 'wide' || c.priority === 0);
-    const withNamespace = o.allNamespaces && info.namespaced;
-    const labels = o.labelColumns ?? [];
-    const headers = [
-      ...(withNamespace ? ['NAMESPACE'] : []),
-      ...shown.map(({ c }) => c.name.toUpperCase()),
-      ...labels.map((l) => l.slice(l.lastIndexOf('/') + 1).toUpperCase()),
-    ];
-    const rowOf = (r: (typeof table.rows)[number]) => {
-      const cells = shown.map(({ i }) => String(r.cells[i] ?? ''));
-      // Several kinds: each name says its kind, as kubectl's `get all`.
-      if (several) cells[0] = qualifiedName(info, cells[0]!);
-      return [
-        ...(withNamespace ? [r.object.metadata.namespace ?? ''] : []),
-        ...cells,
-        ...labels.map((l) => (r.object.metadata as { labels?: Record<string, string> }).labels?.[l] ?? ''),
-      ];
-    };
-    const rows = table.rows.map(rowOf);
+    const { headers, rows } = tableRows(table, o, info, several);
     printed.push(formatTable(headers, rows, { noHeaders: o.noHeaders === true }));
-    watched = {
-      info,
-      headers,
-      widths: headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
-    };
+    listed.widths = columnWidths(headers, rows);
   }
   if (printed.length) io.stdout(printed.join('\n'));
   else {
     const namespace = namespaceOf(infos[0]!);
     io.stderr(namespace !== undefined ? `No resources found in ${namespace} namespace.\n` : 'No resources found\n');
   }
-  if (o.watch) await watchRows(client, infos[0]!, name, listOf(infos[0]!), o, watched, io);
+  if (o.watch) await watchRows(client, infos[0]!, name, listOf(infos[0]!), o, listed, io);
   return 0;
 }
 
@@ -143,10 +165,11 @@ async function watchRows(
   name: string | undefined,
   list: { namespace?: string; labelSelector?: string },
   o: GetOptions,
-  layout: { headers: string[]; widths: number[] } | undefined,
+  listed: { resourceVersion?: string; widths?: number[] },
   io: CommandIO,
 ): Promise<void> {
-  const { resourceVersion } = (await client.list(info, { ...list, limit: 1 })).metadata;
+  const resourceVersion =
+    listed.resourceVersion ?? (await client.list(info, { ...list, limit: 1 })).metadata.resourceVersion;
   try {
     for await (const e of client.watch(info, {
       ...list,
@@ -154,27 +177,22 @@ async function watchRows(
       resourceVersion,
       signal: o.watch!,
     })) {
-      const table = await client.table(info, { ...list, name: e.object.metadata.name }).catch(() => undefined);
-      const row = table?.rows[0];
-      const shown = (table?.columnDefinitions ?? [])
-        .map((c, i) => ({ c, i }))
-        .filter(({ c }) => o.output === 'wide' || c.priority === 0);
-      // A deleted object has no row left: its name, as far as a row can say it.
-      const cells = row ? shown.map(({ i }) => String(row.cells[i] ?? '')) : [e.object.metadata.name];
-      const full = [
-        ...(o.allNamespaces && info.namespaced ? [e.object.metadata.namespace ?? ''] : []),
-        ...cells,
-        ...(o.labelColumns ?? []).map(
-          (l) => (e.object.metadata.labels as Record<string, string> | undefined)?.[l] ?? '',
-        ),
-      ];
-      const widths = layout?.widths ?? full.map((c) => c.length);
-      io.stdout(
-        full
-          .map((c, i) => (i === full.length - 1 ? c : c.padEnd(widths[i] ?? c.length)))
-          .join('   ')
-          .trimEnd() + '\n',
+      const { metadata } = e.object;
+      // The object's own row, from its namespace (with -A the list has none).
+      const table = await client
+        .table(info, { ...(metadata.namespace ? { namespace: metadata.namespace } : {}), name: metadata.name })
+        .catch(() => undefined);
+      // A deleted object has no row left: a row of its own name (and namespace, labels).
+      const { rows } = tableRows(
+        table ?? {
+          columnDefinitions: [{ name: 'Name', priority: 0 }],
+          rows: [{ cells: [metadata.name], object: e.object as ServerTable['rows'][number]['object'] }],
+        },
+        o,
+        info,
+        false,
       );
+      for (const row of rows) io.stdout(tableLine(row, listed.widths ?? []) + '\n');
     }
   } catch (e) {
     if (!o.watch!.aborted) throw e;

@@ -140,6 +140,7 @@ export class BerthClient {
     info: KindInfo,
     options: ListOptions & { name?: string } = {},
   ): Promise<{
+    metadata?: { resourceVersion?: string };
     columnDefinitions: { name: string; priority: number }[];
     rows: { cells: unknown[]; object: { metadata: { name: string; namespace?: string } } }[];
   }> {
