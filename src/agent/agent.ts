@@ -345,7 +345,10 @@ export class Agent {
     this.syncedAt.set(uid, this.observation);
     const final = planPod(pod as never, after, this.prober.view, Date.now(), runtime.name, failure);
     if (pod.metadata.deletionTimestamp && final.terminated) {
-      for (const c of after) await runtime.remove(c.id);
+      for (const c of after) {
+        await runtime.remove(c.id);
+        for (const p of c.ports) this.ports.release(p.hostPort);
+      }
       await runtime.releasePod(uid);
       this.instances.delete(uid);
       await this.o.client.delete(PODS, pod.metadata.namespace, pod.metadata.name).catch((e) => {

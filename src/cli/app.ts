@@ -330,9 +330,10 @@ export async function appWait(
 }
 
 /**
- * `app diff NAME [--revision REV] [-o text|markdown|json]`: what syncing REV would change.
- * Exit: 0 no difference, 1 differences, 2 error (invalid manifests listed with file:line, or an
- * unreachable repository).
+ * `app diff NAME [--revision REV] [-o text|markdown|json]`: what syncing REV would change, and
+ * the plan beside it (what the sync would refuse, pods that would not fit, Ingress rules someone
+ * else serves, changed images). Exit: 0 no difference, 1 differences, 2 the revision would not be
+ * synced (invalid manifests listed with file:line, a policy it breaks, an unreachable repository).
  */
 export async function appDiff(
   client: BerthClient,
@@ -369,6 +370,10 @@ export async function appDiff(
       io,
     );
   } else io.stdout(io.color ? colorDiff(renderText(outcome.report)) : renderText(outcome.report));
+  if (outcome.report.checks?.refusals.length) {
+    io.stderr('the sync would refuse this revision: nothing would be synced\n');
+    return 2;
+  }
   return hasDifferences(outcome.report) ? 1 : 0;
 }
 

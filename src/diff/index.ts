@@ -37,4 +37,6 @@ export {
   maskSecret,
   type DiffReport,
   type ReportEntry,
+  type PlanChecks,
 } from './report.js';
+export { imageChanges, type ImageChange } from './images.js';

@@ -6,6 +6,7 @@
  */
 import { structuredPatch } from 'diff';
 import { stringify } from 'yaml';
+import type { ImageChange } from './images.js';
 import { normalizeForDiff, type Plan } from './plan.js';
 import type { ObjectLike } from './tracking.js';
 
@@ -24,6 +25,28 @@ export interface DiffReport {
   created: ReportEntry[];
   changed: ReportEntry[];
   pruned: ReportEntry[];
+  /** The PR plan: what the sync would refuse, what would not fit or collide, which images change. */
+  checks?: PlanChecks;
+}
+
+export interface PlanChecks {
+  /** Why the sync would refuse the revision whole (project, Pod Security, quota, a missing namespace), file:line first. */
+  refusals: string[];
+  /** Today's nodes, which the pods below were placed on. */
+  nodes: number;
+  /** Pods the revision adds (new workloads, more replicas, a changed template's replacements), and how many found a node. */
+  scheduling: { kind: string; namespace?: string; name: string; wanted: number; placed: number; message?: string }[];
+  /** Host and path rules of the revision's Ingresses that an Ingress of someone else claims too. */
+  ingressConflicts: {
+    host: string;
+    path: string;
+    ours: string;
+    theirs: string;
+    /** The Application managing the other Ingress, if one does. */
+    theirApp?: string;
+    serving: string;
+  }[];
+  images: ImageChange[];
 }
 
 const CONTEXT = 10;
@@ -105,10 +128,81 @@ export function diffReport(plan: Plan, revision: string): DiffReport {
 
 export const hasDifferences = (r: DiffReport): boolean => r.created.length + r.changed.length + r.pruned.length > 0;
 
-const title = (e: ReportEntry): string => `${e.kind}/${e.name}${e.namespace ? ` (${e.namespace})` : ''}`;
+const title = (e: { kind: string; name: string; namespace?: string }): string =>
+  `${e.kind}/${e.name}${e.namespace ? ` (${e.namespace})` : ''}`;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The plan's findings as list items (markdown-safe text, `code` spans) and whether each is a problem. */
+function planLines(c: PlanChecks): { refusals: string[]; warnings: string[]; notes: string[] } {
+  const unscheduled = c.scheduling.filter((s) => s.placed < s.wanted);
+  const wanted = c.scheduling.reduce((n, s) => n + s.wanted, 0);
+  const warnings = [
+    ...unscheduled.map(
+      (s) =>
+        `${title(s)}: ${s.wanted - s.placed} of ${plural(s.wanted, 'new pod')} would not be scheduled: ${s.message ?? ''}`,
+    ),
+    ...c.ingressConflicts.map(
+      (x) =>
+        `Ingress ${x.ours} claims ${x.path === 'defaultBackend' ? 'the defaultBackend' : `host \`${x.host}\` path \`${x.path}\``} that ${x.theirs}${x.theirApp ? ` (Application ${x.theirApp})` : ''} claims too: ${x.serving} serves it (the older Ingress)`,
+    ),
+  ];
+  const notes = [
+    ...(wanted && !unscheduled.length
+      ? [`${plural(wanted, 'new pod')} fit on today's ${plural(c.nodes, 'node')}`]
+      : []),
+    ...(!c.ingressConflicts.length ? ['no Ingress host or path that someone else serves'] : []),
+  ];
+  return { refusals: c.refusals, warnings, notes };
+}
+
+const imageRow = (i: ImageChange) =>
+  `| \`${title(i)}\` | ${i.container} | ${i.from ? `\`${i.from}\`` : '(new)'} | ${i.to ? `\`${i.to}\`` : '(removed)'} |`;
+
+/** The plan under the summary: a CAUTION when the sync would refuse, a WARNING for what would not fit or collides, the image changes. */
+function renderPlanMarkdown(c: PlanChecks | undefined): string[] {
+  if (!c) return [];
+  const { refusals, warnings, notes } = planLines(c);
+  return [
+    ...(refusals.length
+      ? [
+          '> [!CAUTION]',
+          `> **The sync would refuse this revision: nothing of it would be applied (${plural(refusals.length, 'violation')}).**`,
+          '>',
+          ...refusals.map((r) => `> - ${r.replace(/\n/g, ' ')}`),
+          '',
+        ]
+      : []),
+    ...(warnings.length ? ['> [!WARNING]', ...warnings.map((w) => `> - ${w}`), ''] : []),
+    ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
+    ...(c.images.length
+      ? [
+          'Images:',
+          '',
+          '| Workload | Container | Now | After |',
+          '| --- | --- | --- | --- |',
+          ...c.images.map(imageRow),
+          '',
+        ]
+      : []),
+  ];
+}
+
+function renderPlanText(c: PlanChecks | undefined): string[] {
+  if (!c) return [];
+  const { refusals, warnings, notes } = planLines(c);
+  const plain = (s: string) => s.replace(/`/g, '');
+  return [
+    ...refusals.map((r) => `refused: ${r}`),
+    ...warnings.map((w) => `warning: ${plain(w)}`),
+    ...notes.map((n) => `ok: ${n}`),
+    ...c.images.map((i) => `image: ${title(i)} ${i.container}: ${i.from ?? '(new)'} -> ${i.to ?? '(removed)'}`),
+  ];
+}
 
 export function renderText(r: DiffReport): string {
-  if (!hasDifferences(r)) return `no differences at ${r.revision.slice(0, 7)}\n`;
+  const plan = renderPlanText(r.checks);
+  if (!hasDifferences(r)) return [`no differences at ${r.revision.slice(0, 7)}`, ...plan, ''].join('\n');
   const out: string[] = [];
   for (const e of r.created)
     out.push(
@@ -131,6 +225,7 @@ export function renderText(r: DiffReport): string {
     );
   out.push(
     `${r.created.length} created, ${r.changed.length} changed, ${r.pruned.length} pruned at ${r.revision.slice(0, 7)}`,
+    ...plan,
   );
   return out.join('\n') + '\n';
 }
@@ -197,7 +292,7 @@ export function renderMarkdownParts(r: DiffReport, app: string, o: MarkdownOptio
       '',
       `Application \`${app}\` at \`${r.revision.slice(0, 7)}\``,
       '',
-      ...(part === 1 ? ['Summary:', '```yaml', ...summary, '```', ''] : []),
+      ...(part === 1 ? ['Summary:', '```yaml', ...summary, '```', '', ...renderPlanMarkdown(r.checks)] : []),
     ].join('\n') + '\n';
   const open = ['<details>', `<summary>${app}</summary>`, '<br>', '', ''].join('\n');
   const close = '</details>\n';

@@ -174,3 +174,61 @@ export function tlsFor(table: RouteTable, serverName: string): TlsEntry | undefi
   const suffix = wildcardSuffix(host);
   return table.tls.get(host) ?? (suffix !== undefined ? table.tls.get(`*${suffix}`) : undefined);
 }
+
+/** Two Ingresses claiming one host and path: only the older serves it (the router's tie rule). */
+export interface RouteConflict {
+  /** The host as written (`*.suffix` for a wildcard), `*` for rules without a host. */
+  host: string;
+  /** The path, or `defaultBackend`. */
+  path: string;
+  /** namespace/name of the Ingress of `ours` and of the other one. */
+  ours: string;
+  theirs: string;
+  /** Which of the two serves it. */
+  serving: string;
+}
+
+/**
+ * Where `ours` (a revision's Ingresses) and `others` (live ones someone else manages) claim the
+ * same host and path (Exact paths equal, Prefix paths equal element-wise) or both name a
+ * defaultBackend. One of ours without a creationTimestamp is new: the other, older, one serves.
+ */
+export function routeConflicts(ours: IngressObject[], others: IngressObject[]): RouteConflict[] {
+  const idOf = (i: IngressObject) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`;
+  const mine = new Set(ours.map(idOf));
+  const NEWEST = '\uffff';
+  const table = buildRouteTable([
+    ...ours.map((i) => ({
+      ...i,
+      metadata: { ...i.metadata, creationTimestamp: i.metadata.creationTimestamp ?? NEWEST },
+    })),
+    ...others.filter((i) => !mine.has(idOf(i))),
+  ]);
+  const out: RouteConflict[] = [];
+  const groups: [string, Route[]][] = [
+    ['*', table.anyHost],
+    ...[...table.exact],
+    ...[...table.wildcard].map(([suffix, routes]): [string, Route[]] => [`*${suffix}`, routes]),
+  ];
+  const sameRule = (a: Route, b: Route) =>
+    (a.pathType === 'Exact') === (b.pathType === 'Exact') &&
+    (a.pathType === 'Exact' ? a.path === b.path : a.elements.join('/') === b.elements.join('/'));
+  for (const [host, routes] of groups)
+    routes.forEach((first, i) => {
+      // Routes are in precedence order, the older Ingress first on a tie: `first` serves.
+      for (const later of routes.slice(i + 1)) {
+        if (!sameRule(first, later) || mine.has(first.ingress) === mine.has(later.ingress)) continue;
+        const [ours, theirs] = mine.has(first.ingress) ? [first, later] : [later, first];
+        if (!out.some((c) => c.host === host && c.path === ours.path && c.theirs === theirs.ingress))
+          out.push({ host, path: ours.path, ours: ours.ingress, theirs: theirs.ingress, serving: first.ingress });
+      }
+    });
+  // Only the oldest Ingress's defaultBackend counts.
+  const withDefault = (list: IngressObject[]) =>
+    list.filter((i) => servesClass(i as never) && i.spec?.defaultBackend).map(idOf);
+  const theirDefaults = withDefault(others).filter((id) => !mine.has(id));
+  for (const id of withDefault(ours))
+    for (const theirs of theirDefaults)
+      out.push({ host: '*', path: 'defaultBackend', ours: id, theirs, serving: table.defaultBackend!.ingress });
+  return out;
+}

@@ -170,3 +170,47 @@ export function feasibleNodesToFind(total: number): number {
   const percent = Math.max(5, 50 - Math.floor(total / 125));
   return Math.max(100, Math.floor((total * percent) / 100));
 }
+
+/**
+ * Filters `nodes` from `start` (rotating, as kube-scheduler does) until enough fit, then scores
+ * those: the best node, or kube-scheduler's message when none fits. `looked` is how many nodes
+ * were filtered (where the next rotation starts). Synchronous: no other pod interleaves.
+ */
+export function pickNode(
+  facts: PodFacts,
+  nodes: readonly NodeInfo[],
+  start = 0,
+): { node?: string; message: string; looked: number } {
+  const want = feasibleNodesToFind(nodes.length);
+  const feasible: NodeInfo[] = [];
+  let looked = 0;
+  for (; looked < nodes.length && feasible.length < want; looked++) {
+    const info = nodes[(start + looked) % nodes.length]!;
+    if (filterNode(facts, info).length === 0) feasible.push(info);
+  }
+  if (feasible.length === 0) {
+    // Every node was looked at and none fits: count why, for the message.
+    const reasons = new Map<string, number>();
+    for (const info of nodes) for (const r of filterNode(facts, info)) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    return { message: unschedulableMessage(nodes.length, reasons), looked };
+  }
+  const scores = scoreCandidates(feasible.map((info) => rawScores(facts, info)));
+  let best = 0;
+  for (let i = 1; i < feasible.length; i++) if (scores[i]! > scores[best]!) best = i;
+  return { node: feasible[best]!.node.metadata.name, message: '', looked };
+}
+
+/** Adds (sign 1) or takes back (-1) what a pod takes of a node. */
+export function chargeNode(info: NodeInfo, f: PodFacts, sign: 1 | -1): void {
+  info.requested.cpu += sign * f.requests.cpu;
+  info.requested.memory += sign * f.requests.memory;
+  info.requested.pods += sign;
+  if (sign === 1) info.ports.push(...f.ports);
+  else {
+    for (const p of f.ports) {
+      const i = info.ports.indexOf(p);
+      if (i !== -1) info.ports.splice(i, 1);
+    }
+  }
+  if (f.owner) info.owners.set(f.owner, (info.owners.get(f.owner) ?? 0) + sign);
+}

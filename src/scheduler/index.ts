@@ -8,4 +8,5 @@ export {
   type NodeInfo,
   type PodFacts,
 } from './filters.js';
+export { nodeInfos, simulatePlacement, type Placement, type PlacementRequest, type PlacedPod } from './simulate.js';
 export { podRequests, nodeAllocatable, hostPorts, type Resources } from './resources.js';

@@ -20,16 +20,7 @@ import type {
   ObjectWriter,
   ReconcileResult,
 } from '../runtime/index.js';
-import {
-  feasibleNodesToFind,
-  filterNode,
-  rawScores,
-  scoreCandidates,
-  unschedulableMessage,
-  type NodeInfo,
-  type PodFacts,
-  type SchedNode,
-} from './filters.js';
+import { chargeNode, pickNode, type NodeInfo, type PodFacts, type SchedNode } from './filters.js';
 import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
 
 const POD = { group: '', kind: 'Pod' };
@@ -149,28 +140,13 @@ export class Scheduler implements Controller {
     return {};
   }
 
-  /** Filters nodes from a rotating start until enough fit, then scores those; synchronous, so no other pod interleaves. */
+  /** The node for a pod (see pickNode); synchronous, so no other pod interleaves. */
   pick(facts: PodFacts): { node?: string; message: string } {
     const all = (this.nodeList ??= [...this.nodes.values()]);
-    const want = feasibleNodesToFind(all.length);
-    const feasible: NodeInfo[] = [];
     const start = all.length ? this.rotation % all.length : 0;
-    let looked = 0;
-    for (; looked < all.length && feasible.length < want; looked++) {
-      const info = all[(start + looked) % all.length]!;
-      if (filterNode(facts, info).length === 0) feasible.push(info);
-    }
+    const { looked, ...choice } = pickNode(facts, all, start);
     this.rotation = (start + looked) % Math.max(1, all.length);
-    if (feasible.length === 0) {
-      // Every node was looked at and none fits: count why, for the message.
-      const reasons = new Map<string, number>();
-      for (const info of all) for (const r of filterNode(facts, info)) reasons.set(r, (reasons.get(r) ?? 0) + 1);
-      return { message: unschedulableMessage(all.length, reasons) };
-    }
-    const scores = scoreCandidates(feasible.map((info) => rawScores(facts, info)));
-    let best = 0;
-    for (let i = 1; i < feasible.length; i++) if (scores[i]! > scores[best]!) best = i;
-    return { node: feasible[best]!.node.metadata.name, message: '' };
+    return choice;
   }
 
   private factsOf(pod: PodObject): PodFacts {
@@ -256,16 +232,6 @@ export class Scheduler implements Controller {
   }
 
   private charge(info: NodeInfo, f: PodFacts, sign: 1 | -1): void {
-    info.requested.cpu += sign * f.requests.cpu;
-    info.requested.memory += sign * f.requests.memory;
-    info.requested.pods += sign;
-    if (sign === 1) info.ports.push(...f.ports);
-    else {
-      for (const p of f.ports) {
-        const i = info.ports.indexOf(p);
-        if (i !== -1) info.ports.splice(i, 1);
-      }
-    }
-    if (f.owner) info.owners.set(f.owner, (info.owners.get(f.owner) ?? 0) + sign);
+    chargeNode(info, f, sign);
   }
 }

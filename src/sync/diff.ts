@@ -5,8 +5,10 @@
  */
 import { diffReport, maskSecret, plan, withTracking, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
+import type { LoadedObject } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
 import { LiveView } from './live.js';
+import { planChecks } from './preview.js';
 import { sourceSpec, syncOption, type ApplicationObject, type SyncDeps } from './sync.js';
 
 export type DiffOutcome =
@@ -18,7 +20,7 @@ async function loadRevision(
   app: ApplicationObject,
   revision: string | undefined,
 ): Promise<
-  | { ok: true; commit: string; desired: KubeObject[] }
+  | { ok: true; commit: string; desired: KubeObject[]; objects: LoadedObject[] }
   | { ok: false; reason: 'InvalidManifests' | 'SourceError'; errors: string[] }
 > {
   const { problem, ...base } = await sourceSpec(deps.store, app);
@@ -33,8 +35,13 @@ async function loadRevision(
   if (!artifact.ok) return { ok: false, reason: 'SourceError', errors: [artifact.condition.message] };
   if (artifact.value.result.errors.length)
     return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };
-  const desired = artifact.value.result.objects.map((o) => o.object as unknown as KubeObject);
-  return { ok: true, commit: resolved.value.commit, desired };
+  const { objects } = artifact.value.result;
+  return {
+    ok: true,
+    commit: resolved.value.commit,
+    desired: objects.map((o) => o.object as unknown as KubeObject),
+    objects,
+  };
 }
 
 export async function diffApplication(deps: SyncDeps, app: ApplicationObject, revision?: string): Promise<DiffOutcome> {
@@ -47,7 +54,10 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
     ignoreDifferences: app.spec.ignoreDifferences ?? [],
     adopt: syncOption(app, 'AdoptExisting'),
   });
-  return { ok: true, report: diffReport(p, loaded.commit) };
+  return {
+    ok: true,
+    report: { ...diffReport(p, loaded.commit), checks: await planChecks(deps, app, loaded.objects, p) },
+  };
 }
 
 export type ManifestsOutcome =

@@ -269,13 +269,7 @@ async function syncPass(
   step('load');
   // What the commit is held to, each observed only when the one before found nothing.
   const { errors, objects } = artifact.value.result;
-  const policy = errors.length
-    ? []
-    : [
-        ...(await projectViolations(deps.store, app, objects)),
-        ...(await podSecurityViolations(deps, objects)),
-        ...(await workloadQuotaViolations(deps.store, objects)),
-      ];
+  const policy = errors.length ? [] : await policyViolations(deps, app, objects);
   const namespaces =
     errors.length || policy.length ? { missing: [] } : await missingNamespaces(deps.store, app, objects);
   const refusedEarly = errors.length > 0 || policy.length > 0 || namespaces.missing.length > 0;
@@ -369,7 +363,7 @@ async function syncPass(
  * a violation at the first object that needs it; except the Application's destination namespace
  * when it says CreateNamespace=true, which is returned to be created.
  */
-async function missingNamespaces(
+export async function missingNamespaces(
   store: Store,
   app: ApplicationObject,
   objects: LoadedObject[],
@@ -400,6 +394,19 @@ async function missingNamespaces(
       });
   }
   return { missing, ...(toCreate ? { toCreate } : {}) };
+}
+
+/** What a commit breaks of the rules it is held to (its project, Pod Security, quotas): any refuses it whole. */
+export async function policyViolations(
+  deps: SyncDeps,
+  app: ApplicationObject,
+  objects: LoadedObject[],
+): Promise<Violation[]> {
+  return [
+    ...(await projectViolations(deps.store, app, objects)),
+    ...(await podSecurityViolations(deps, objects)),
+    ...(await workloadQuotaViolations(deps.store, objects)),
+  ];
 }
 
 /**

@@ -20,8 +20,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   store: ['api'],
   runtime: ['api', 'store', 'informer'],
   source: ['api', 'manifest'],
-  // The sync engine: a source's commit, planned by diff, written to the store.
-  sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime'],
+  // The sync engine: a source's commit, planned by diff, written to the store. Its PR plan runs
+  // the scheduler's filters and the ingress route table (pure cores) as simulations.
+  sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime', 'scheduler', 'network'],
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
   // The agent runs on other machines: it talks to the server through the API client.

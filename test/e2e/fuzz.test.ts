@@ -506,9 +506,28 @@ describe('fuzzing the API server and the ingress router', () => {
     const madeFor = (k: string) => /^ServiceAccount\/([^/]+)\/default$/.exec(k)?.[1];
     const allocationLock = (k: string) =>
       k === 'ConfigMap/berth-system/service-allocations' && [...written].some((w) => w.startsWith('Service/'));
+    // A workload's pods (and a Deployment's ReplicaSets) keep its name as their prefix; one a
+    // delete with propagationPolicy=Orphan freed has no owner left, but a written object made it.
+    const workloads = new Set([
+      'Deployment',
+      'ReplicaSet',
+      'ReplicationController',
+      'StatefulSet',
+      'DaemonSet',
+      'Job',
+      'CronJob',
+    ]);
+    const madeByWritten = (k: string) => {
+      const [, ns, name] = k.split('/');
+      return [...written].some((w) => {
+        const [kind, wns, wname] = w.split('/');
+        return workloads.has(kind!) && wns === ns && name!.startsWith(`${wname}-`);
+      });
+    };
     const explained = (k: string, owned: boolean) =>
       written.has(k) ||
       owned ||
+      madeByWritten(k) ||
       k.startsWith('Event/') ||
       k.startsWith('Endpoints/') ||
       written.has(`ns:${k.split('/')[1]}`) ||

@@ -6,9 +6,10 @@
  * certificate; a UDP NodePort Service whose flows reach both of its pods (once, not per mode);
  * and a rolling update under continuous traffic with no failed request.
  */
+import { spawnSync } from 'node:child_process';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSocket as createUdpSocket } from 'node:dgram';
 import { afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -71,6 +72,49 @@ function udpAsk(address: string, port: number, message: string): Promise<string 
 
 /** A Deployment of busybox httpd serving "APP VERSION POD NODE" at / and its environment at /env.txt. */
 /** A process-runtime agent's containers as its state directory has them: pod, version, pid, running, exit status. */
+/**
+ * Every process on the machine running one of `app`'s pods (found by its environment), and which
+ * TCP ports it listens on: what answers on a port, whatever the agents' records say.
+ */
+function podProcesses(app: string): string {
+  const listening = new Map<string, string>(); // socket inode -> port
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A') listening.set(f[9]!, String(parseInt(f[1]!.split(':')[1]!, 16)));
+    }
+  }
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (!env.includes(`APP=${app}`)) continue;
+      const v = (k: string) => env.find((e) => e.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [ppid, pgid] = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .slice(1, 3);
+      const ports = readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => {
+          try {
+            return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+          } catch {
+            return undefined;
+          }
+        })
+        .flatMap((inode) => (inode && listening.has(inode) ? [listening.get(inode)!] : []));
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 60);
+      out.push(
+        `pid ${pid} ppid ${ppid} pgid ${pgid} ${v('POD_NAME')} ${v('VERSION')} PORT=${v('PORT')} listening [${ports.join(',')}] ${cmd}`,
+      );
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out.join('\n') || '(none)';
+}
+
 function containersOf(agentDir: string): string {
   const dir = path.join(agentDir, 'process');
   if (!existsSync(dir)) return '(none)';
@@ -520,8 +564,10 @@ spec:
         : '(no nginx.conf)';
       // Which pods' processes still run (a flake under load once showed deleted v1 pods answering).
       const containers = agents.map((a) => `agent ${a.name}: ${containersOf(a.dir)}`).join('\n');
+      // And which processes answer: the pods' processes on the machine, with the ports they listen on.
+      const nginxPids = spawnSync('pgrep', ['-a', 'nginx'], { encoding: 'utf8' }).stdout.trim();
       throw new Error(
-        `${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}`,
+        `${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}\npod processes:\n${podProcesses('roll')}\nnginx processes:\n${nginxPids}`,
       );
     });
 
