@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { CONDITION, REASON } from './api/conditions.js';
 import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
@@ -12,6 +13,7 @@ import { VERSION, runCli } from './cli/main.js';
 import { logDestination } from './cli/log-format.js';
 import { UpTerminal, applyApplication, reportProgress, upDataDir, upSource } from './cli/up.js';
 import { JOIN_ATTEMPTS, fetchPinnedCa, splitJoinToken, withJoinRetries } from './agent/join.js';
+import { NodeCondition } from './agent/node-condition.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
 import { apiEventSink } from './agent/events.js';
@@ -594,12 +596,30 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     Date.now,
     (err) => log.debug({ err }, 'event not recorded'),
   );
+  // And, while it lasts, as a condition of the Node (kubectl describe node shows it).
+  const portsCondition = new NodeCondition(client, name, (err) => log.warn({ err }, 'node condition not written'));
   const network = await startNetwork({
     client,
     address: flags.address,
     serviceProxy: true,
     holdClusterIPs: true,
     log: log.child({ subsystem: 'network' }),
+    onUnservedChange: (unserved) =>
+      portsCondition.set(
+        unserved.length
+          ? {
+              type: CONDITION.ServicePortsUnavailable,
+              status: 'True',
+              reason: REASON.PortsInUse,
+              message: unserved.map((u) => `Service ${u.service}: ${u.message}`).join('; '),
+            }
+          : {
+              type: CONDITION.ServicePortsUnavailable,
+              status: 'False',
+              reason: REASON.AllServicePortsServed,
+              message: 'the service proxy listens on every Service port it serves on this node',
+            },
+      ),
     // On the Node: a node records Events only about itself and its pods (as NodeRestriction).
     onServiceProblem: (service, message) =>
       proxyEvents.emit({

@@ -89,6 +89,11 @@ export const CONDITION = {
   Suspended: 'Suspended',
   /** PodDisruptionBudget. */
   DisruptionAllowed: 'DisruptionAllowed',
+  /**
+   * Node, set by its agent: True when the service proxy cannot listen on some Services' ports
+   * (another program holds them). True means a problem, as node-problem-detector's conditions.
+   */
+  ServicePortsUnavailable: 'ServicePortsUnavailable',
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
@@ -119,6 +124,8 @@ export const REASON = {
   // Node
   KubeletReady: 'KubeletReady',
   NodeStatusUnknown: 'NodeStatusUnknown',
+  PortsInUse: 'PortsInUse',
+  AllServicePortsServed: 'AllServicePortsServed',
   // PodDisruptionBudget
   SufficientPods: 'SufficientPods',
   InsufficientPods: 'InsufficientPods',

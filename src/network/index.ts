@@ -5,14 +5,14 @@
 import type { BerthClient } from '../client/index.js';
 import { NginxDataPlane } from './nginx.js';
 import { IngressRouter, type Listen } from './router.js';
-import { ServiceProxy } from './serviceproxy.js';
+import { ServiceProxy, type Unserved } from './serviceproxy.js';
 import { ClusterDns } from './dns-server.js';
 import { publishIngressStatus } from './status.js';
 import { ClusterView } from './view.js';
 
 export { ClusterView } from './view.js';
 export { IngressRouter, type Listen } from './router.js';
-export { ServiceProxy } from './serviceproxy.js';
+export { ServiceProxy, type Unserved } from './serviceproxy.js';
 export { ClusterDns } from './dns-server.js';
 export { DEFAULT_CLUSTER_DOMAIN } from './dns.js';
 export { NginxDataPlane, renderNginxConfig } from './nginx.js';
@@ -44,6 +44,8 @@ export interface NetworkOptions {
   log?: { warn(o: object, m: string): void };
   /** A Service this node cannot serve (its proxy port taken by another program): `namespace/name`, why. */
   onServiceProblem?: (service: string, message: string) => void;
+  /** Every listener the service proxy wants and cannot open, each time that list changes. */
+  onUnservedChange?: (unserved: Unserved[]) => void;
 }
 
 export interface RunningNetwork {
@@ -65,7 +67,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
   const proxy =
     o.serviceProxy || mode === 'nginx'
-      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true, o.onServiceProblem)
+      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true, o.onServiceProblem, o.onUnservedChange)
       : undefined;
   const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
   const nginx =

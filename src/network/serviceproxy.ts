@@ -20,6 +20,16 @@ import type { ClusterView, ServiceRecord, Target } from './view.js';
 const AFFINITY_SECONDS = 10_800;
 /** A UDP flow with no datagram either way for this long is forgotten (Linux conntrack's UDP timeout). */
 export const UDP_IDLE_MS = 30_000;
+/** While a port cannot be listened on (another program holds it), it is tried again this often. */
+export const UNSERVED_RETRY_MS = 10_000;
+
+/** A listener the proxy wants and cannot open. */
+export interface Unserved {
+  /** `PROTOCOL/host:port`. */
+  listener: string;
+  service: string;
+  message: string;
+}
 
 type Protocol = 'TCP' | 'UDP';
 
@@ -55,6 +65,11 @@ export class ServiceProxy {
   private readonly affinity = new Map<string, { target: Target; until: number }>();
   private closed = false;
   private syncing = Promise.resolve();
+  /** The listeners wanted and not open, by id; told to onUnservedChange whenever the set changes. */
+  private readonly unserved = new Map<string, Unserved>();
+  private retry: NodeJS.Timeout | undefined;
+  /** The list last told to onUnservedChange (none yet: undefined). */
+  private told: string | undefined;
 
   /**
    * holdAddresses: add ClusterIPs the machine lacks to its loopback device (an agent, as root);
@@ -65,8 +80,10 @@ export class ServiceProxy {
     private readonly address: string,
     private readonly log?: { warn(o: object, m: string): void },
     private readonly holdAddresses = false,
-    /** Told once per listener that cannot be served (the agent records it as an Event on the Service). */
+    /** Told once per listener that cannot be served (the agent records it as an Event on its Node). */
     private readonly onProblem?: (service: string, message: string) => void,
+    /** Told the whole list each time it changes (the agent keeps it as a condition of its Node). */
+    private readonly onUnservedChange?: (unserved: Unserved[]) => void,
   ) {
     view.onChange(() => {
       this.syncing = this.syncing.then(() => this.sync());
@@ -142,23 +159,46 @@ export class ServiceProxy {
         this.reported.delete(id);
       } catch (e) {
         // Two agents on one machine (tests, berth up beside an agent) share its ClusterIPs: the first serves them.
-        if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        if (w.clusterIP && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           this.reportOnce(id, { service: w.service }, `${id} is served by another proxy on this machine`);
-        else if (
+          continue;
+        }
+        const message = `the service proxy cannot listen on ${w.host}:${w.at}/${w.protocol} on this node: ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'another program holds the port' : (e as Error).message}`;
+        this.unserved.set(id, { listener: id, service: w.service, message });
+        if (
           this.reportOnce(
             id,
             { err: e, port: w.at, host: w.host, protocol: w.protocol, service: w.service },
             'service proxy could not listen',
           )
         )
-          this.onProblem?.(
-            w.service,
-            `the service proxy cannot listen on ${w.host}:${w.at}/${w.protocol} on this node: ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'another program holds the port' : (e as Error).message}`,
-          );
+          this.onProblem?.(w.service, message);
       }
     }
     for (const l of this.listeners.values()) if (l.clusterIP) stillWanted.add(l.host);
     for (const ip of this.addresses.added()) if (!stillWanted.has(ip)) await this.addresses.release(ip);
+    this.settleUnserved(wanted);
+  }
+
+  /**
+   * Forgets what is served now or no longer wanted, tells a changed list, and tries what is left
+   * again later: the program holding a port may let it go without the view changing.
+   */
+  private settleUnserved(wanted: Map<string, Wanted>): void {
+    for (const id of this.unserved.keys())
+      if (this.listeners.has(id) || !wanted.has(id)) {
+        this.unserved.delete(id);
+        this.reported.delete(id);
+      }
+    // The first sync tells its list too, empty or not: it replaces what an earlier run of the node said.
+    const now = [...this.unserved.values()];
+    if (JSON.stringify(now) !== this.told) this.onUnservedChange?.(now);
+    this.told = JSON.stringify(now);
+    if (this.unserved.size && !this.retry && !this.closed)
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.syncing = this.syncing.then(() => this.sync());
+      }, UNSERVED_RETRY_MS);
   }
 
   /** Logs a problem the first time it is seen; answers whether this was the first time. */
@@ -319,6 +359,7 @@ export class ServiceProxy {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     await this.syncing;
     const listeners = [...this.listeners.values()];
     this.listeners.clear();

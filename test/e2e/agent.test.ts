@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -234,7 +234,7 @@ spec:
     expect(metas.some(stillOurs)).toBe(false);
   }, 60_000);
 
-  it("a Service's proxy port held by another program: said once, as a Warning Event on the node", async () => {
+  it("a Service's proxy port held by another program: said once, as a Warning Event and a condition of the node; served once it is free", async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
     agentDir = mkdtempSync(path.join(tmpdir(), 'berth-agent-'));
     await apply('busy', 'apiVersion: v1\nkind: Service\nmetadata: {name: busy}\nspec:\n  ports: [{port: 80}]\n');
@@ -269,10 +269,41 @@ spec:
       );
       await new Promise((r) => setTimeout(r, 1500));
       expect((await events()).map((e) => e.count ?? 1)).toEqual([1]);
-    } finally {
+      // While it lasts, a condition of the node says so (as node-problem-detector's: True is the problem).
+      const condition = async () =>
+        ((await request('GET', '/api/v1/nodes/n1')).body.status.conditions as any[]).find(
+          (c) => c.type === 'ServicePortsUnavailable',
+        );
+      expect(await until('the condition', condition, 20_000)).toMatchObject({
+        status: 'True',
+        reason: 'PortsInUse',
+        message: expect.stringContaining(
+          `Service default/busy: the service proxy cannot listen on 127.0.0.1:${port}/TCP`,
+        ),
+      });
+      // The other program lets the port go: the proxy takes it (it tries again every 10 s), the condition clears.
       await new Promise((r) => squatter.close(r));
+      expect(
+        await until(
+          'the condition cleared',
+          async () => (await condition())?.status === 'False' && condition(),
+          30_000,
+        ),
+      ).toMatchObject({
+        reason: 'AllServicePortsServed',
+      });
+      const served = await new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+      expect(served, 'the proxy listens on the port now').toBe(true);
+    } finally {
+      if (squatter.listening) await new Promise((r) => squatter.close(r));
     }
-  }, 60_000);
+  }, 90_000);
 
   it('init containers run first, in order, each to success; items and subPath pick files', async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });

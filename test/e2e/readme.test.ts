@@ -1,12 +1,13 @@
 /**
- * The README's quick start, run as written (HOME a temp dir, so `~/.berth` is fresh): each command
- * of its first ```sh block, in order, with the outcome its comment promises. `npm install` is the
- * one command not re-run: the suite runs inside the installed tree it would produce (checked with
- * `npm ls`). `npm start` runs in the foreground as a user's would, and Ctrl-C (SIGINT to its
- * process group) must leave nothing behind.
+ * The README's command blocks that run on one machine, run as written (HOME a temp dir, so
+ * `~/.berth` is fresh), with the outcome their comments promise. The quick start: `npm install` is
+ * the one command not re-run (the suite runs inside the installed tree it would produce, checked
+ * with `npm ls`); `npm start` runs in the foreground as a user's would, and Ctrl-C (SIGINT to its
+ * process group) must leave nothing behind. Then "push to deploy" (a bare repository, `berth
+ * server`, an agent, an Application, a v2 commit, its revert) and the PR-check job against it.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,17 +15,19 @@ import { buildOnce } from '../helpers/berth.js';
 import { killLeftPods } from '../helpers/agents.js';
 import { until } from '../helpers/wait.js';
 
-function quickStart(): string[] {
+/** The commands of the first ```sh block after `heading` (comments dropped). */
+function commandsAfter(heading: string): string[] {
   const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('## Quick start'));
+  const section = readme.slice(readme.indexOf(heading));
   const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
   return block
     .split('\n')
     .map((l) => l.replace(/\s+#.*$/, '').trim())
     .filter(Boolean);
 }
+const quickStart = () => commandsAfter('## Quick start');
 
-describe('the README quick start', () => {
+describe('the README, run as written', () => {
   const home = mkdtempSync(path.join(tmpdir(), 'berth-readme-home-'));
   beforeAll(() => buildOnce(), 120_000);
   // berth up keeps its state in a directory of its own per repository: ~/.berth/up/NAME-HASH.
@@ -88,4 +91,107 @@ describe('the README quick start', () => {
       ),
     ).toBe('gone');
   }, 180_000);
+
+  it('push to deploy, then the PR-check job, as written: v1, a v2 commit rolls out, its revert rolls back; validate, diff, wait', async () => {
+    const deploy = commandsAfter('**Push to deploy**');
+    const prCheck = commandsAfter('**PR checks**');
+    expect(deploy).toHaveLength(8);
+    expect(prCheck).toHaveLength(4);
+    // `berth` on PATH (what `npm install -g` or `npm link` gives a user); the checkout's examples
+    // beside the work directory, where the README's `cp -r examples/hello` finds them.
+    const work = mkdtempSync(path.join(tmpdir(), 'berth-readme-work-'));
+    const bin = path.join(work, '.bin');
+    mkdirSync(bin);
+    symlinkSync(path.resolve('src/cli/berth.js'), path.join(bin, 'berth'));
+    symlinkSync(path.resolve('examples'), path.join(work, 'examples'));
+    const { BERTH_DATA: _ignored, ...inherited } = process.env;
+    const env = {
+      ...inherited,
+      HOME: home,
+      KUBECONFIG: '',
+      PATH: `${bin}:${process.env.PATH}`,
+      GIT_AUTHOR_NAME: 'New User',
+      GIT_AUTHOR_EMAIL: 'user@example.com',
+      GIT_COMMITTER_NAME: 'New User',
+      GIT_COMMITTER_EMAIL: 'user@example.com',
+    };
+    const served = "curl --silent --max-time 5 -H 'Host: hello.localhost' http://127.0.0.1:8080/";
+    // What a user does between the lines: waits for the server to answer, watches the rollout.
+    const waitFor = (check: string) => `for i in $(seq 600); do ${check} && break; sleep 0.2; done`;
+    // The rollout is over when five answers in a row come from the new version.
+    const allAnswer = (version: string) =>
+      `[ "$(for j in 1 2 3 4 5; do ${served}; echo; done | grep -c 'Berth ${version} ')" = 5 ]`;
+    const [ini, commit, server, agent, create, wait, v2, revert] = deploy;
+    const script = [
+      'set -u',
+      `${ini} && ${commit}`,
+      'echo "step commit $?"',
+      server,
+      'echo "pid $!"',
+      waitFor('berth version >/dev/null 2>&1'),
+      agent,
+      'echo "pid $!"',
+      create,
+      'echo "step create $?"',
+      wait,
+      'echo "step wait $?"',
+      `${served}; echo`,
+      v2,
+      waitFor(allAnswer('v2')),
+      `${served}; echo`,
+      revert,
+      waitFor(allAnswer('v1')),
+      `${served}; echo`,
+      // The PR check, in the job's checkout (the repository's top directory holds apps/ there).
+      'git checkout -q -b pr && sed -i "s/value: v1/value: v3/" hello/deployment.yaml && git commit -qam "hello v3" && git push -q origin pr',
+      'PR_HEAD_SHA=$(git rev-parse HEAD); git checkout -q main; MERGED_SHA=$(git rev-parse HEAD)',
+      'cp ~/.berth/pki/ca.crt ../ca.crt; CI_TOKEN=$(berth token create --role ci); cd ..',
+      prCheck[0]!.replace('SERVER', '127.0.0.1'),
+      `${prCheck[1]!}; echo "step validate $?"`,
+      `${prCheck[2]!}; echo "step diff $?"`,
+      `${prCheck[3]!}; echo "step merged $?"`,
+      'head -1 comment.md',
+    ].join('\n');
+    const run = spawn('bash', ['-c', script], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    run.stdout!.on('data', (d) => (out += d));
+    run.stderr!.on('data', (d) => (err += d));
+    const pids = () => [...out.matchAll(/^pid (\d+)$/gm)].map((m) => Number(m[1]));
+    try {
+      const code = await new Promise<number | null>((r) => run.once('exit', (c) => r(c)));
+      expect(code, `stdout:\n${out}\nstderr:\n${err.slice(-3000)}`).toBe(0);
+      const steps = Object.fromEntries([...out.matchAll(/^step (\w+) (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+      // The comments' promises: v1 deployed and healthy; the valid apps/ passes validate (its
+      // comment's "exit 1" is for an invalid one); the PR's change is a diff (exit 1); the merged
+      // commit is deployed and healthy (0).
+      expect(steps).toEqual({ commit: 0, create: 0, wait: 0, validate: 0, diff: 1, merged: 0 });
+      const answers = out.split('\n').filter((l) => l.startsWith('hello from Berth'));
+      expect(answers.map((a) => a.split(' ')[3])).toEqual(['v1', 'v2', 'v1']);
+      expect(out).toMatch(/^## Berth Diff Preview$/m);
+    } finally {
+      for (const pid of pids()) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // gone already
+        }
+      }
+      await until('the server and agent gone', async () => pids().every((pid) => !alive(pid)), 20_000).catch(() =>
+        pids().forEach((pid) => alive(pid) && process.kill(pid, 'SIGKILL')),
+      );
+      const host = execFileSync('hostname', { encoding: 'utf8' }).trim();
+      killLeftPods(path.join(home, '.berth', `agent-${host}`));
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
