@@ -24,6 +24,7 @@ import {
   podPorts,
   prepareVolumes,
   type DataObject,
+  type ClaimLookup,
   type Lookup,
   type PodObject,
 } from './resolve.js';
@@ -33,6 +34,7 @@ import type { NodeDns } from './dns-config.js';
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
 const SECRETS = kindInfo('Secret')!;
+const CLAIMS = kindInfo('PersistentVolumeClaim')!;
 const ENDPOINTS = kindInfo('Endpoints')!;
 const SERVICES = kindInfo('Service')!;
 /** How long a deleted pod waits to leave its Services' endpoints before it is stopped anyway. */
@@ -224,6 +226,17 @@ export class Agent {
     };
   }
 
+  private claims(namespace: string): ClaimLookup {
+    return async (name) => {
+      try {
+        return await this.o.client.get<KubeObject & { spec?: { storageClassName?: string } }>(CLAIMS, namespace, name);
+      } catch (e) {
+        if (isBerthError(e, 'NotFound')) return undefined;
+        throw e;
+      }
+    };
+  }
+
   /** Brings one pod's containers to what it asks; returns when to look again, if a timer is pending. */
   private async sync(uid: string): Promise<number | undefined> {
     const { runtime } = this.o;
@@ -248,7 +261,12 @@ export class Agent {
     let volumes = new Map<string, string>();
     try {
       if (!pod.metadata.deletionTimestamp)
-        volumes = await prepareVolumes(pod, this.o.dataDir, this.lookup(pod.metadata.namespace ?? 'default'));
+        volumes = await prepareVolumes(
+          pod,
+          this.o.dataDir,
+          this.lookup(pod.metadata.namespace ?? 'default'),
+          this.claims(pod.metadata.namespace ?? 'default'),
+        );
     } catch (e) {
       if (!(e instanceof ResolveError)) throw e;
       failure = e.message;

@@ -145,7 +145,20 @@ function writeDataDir(
 }
 
 /** Makes (or refreshes) every volume's directory; returns them by volume name. */
-export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lookup): Promise<Map<string, string>> {
+/** What the agent needs of a claim: whether it is bound, and where its volume's data is on this node. */
+export type ClaimLookup = (
+  name: string,
+) => Promise<{ spec?: { storageClassName?: string }; status?: { phase?: string; path?: string } } | undefined>;
+
+/** The class that keeps a claim's data in the node's own directory for it (the default, local-path). */
+const LOCAL_PATH_CLASS = 'local-path';
+
+export async function prepareVolumes(
+  pod: PodObject,
+  dataDir: string,
+  lookup: Lookup,
+  claims?: ClaimLookup,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const podDir = path.join(dataDir, 'pods', pod.metadata.uid ?? pod.metadata.name, 'volumes');
   // The server refuses such pods; the agent, which knows its own folder for sure, refuses them too.
@@ -170,15 +183,29 @@ export async function prepareVolumes(pod: PodObject, dataDir: string, lookup: Lo
       const data = await dataOf(lookup, 'Secret', v.secret.secretName, v.secret.optional, `volume ${v.name}`);
       writeDataDir(dir, data ?? {}, v.secret.items, v.secret.defaultMode ?? 0o644);
     } else if (v.persistentVolumeClaim) {
-      // One directory per claim on the node: it outlives the pod, as the claim does.
-      const claimDir = path.join(
-        dataDir,
-        'claims',
-        pod.metadata.namespace ?? 'default',
-        v.persistentVolumeClaim.claimName,
-      );
-      mkdirSync(claimDir, { recursive: true });
-      out.set(v.name, claimDir);
+      const name = v.persistentVolumeClaim.claimName;
+      const claim = claims ? await claims(name) : undefined;
+      const bound = claim?.status?.phase === 'Bound' ? claim.status.path : undefined;
+      const cls = claim?.spec?.storageClassName;
+      if (claims && !claim) throw new ResolveError(`persistentvolumeclaim "${name}" not found`);
+      if (claim?.status?.phase === 'Bound' && !bound)
+        throw new ResolveError(
+          `persistentvolumeclaim "${name}" is bound to a volume with no directory on this node (an NFS volume: Berth does not mount NFS yet)`,
+        );
+      // A claim of another class waits for its volume, as the kubelet waits to mount it.
+      if (!bound && cls !== undefined && cls !== LOCAL_PATH_CLASS)
+        throw new ResolveError(`persistentvolumeclaim "${name}" is not bound to a volume yet`);
+      // Bound: its volume's directory. Local-path, bound or about to be: one directory per claim on
+      // the node (the path its volume gets), outliving the pod as the claim does.
+      const claimsDir = path.join(path.resolve(dataDir), 'claims');
+      const dir = bound ?? path.join(claimsDir, pod.metadata.namespace ?? 'default', name);
+      // A volume may not reach the agent's own data (its tokens, other pods' files) but through its claims' folder.
+      if (bound && reaches(bound, dataDir) && !within(path.resolve(bound), claimsDir))
+        throw new ResolveError(
+          `persistentvolumeclaim "${name}": its volume's path ${bound} reaches the agent's data directory ${dataDir}: no pod may mount it`,
+        );
+      mkdirSync(dir, { recursive: true });
+      out.set(v.name, dir);
       continue;
     } else
       throw new ResolveError(
@@ -301,3 +328,8 @@ export async function containerSpec(
     ...(aliases.length ? { hostAliases: aliases } : {}),
   };
 }
+
+const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}${path.sep}`);
+/** Whether one of the two directories holds the other. */
+const reaches = (a: string, b: string) =>
+  within(path.resolve(a), path.resolve(b)) || within(path.resolve(b), path.resolve(a));

@@ -22,6 +22,8 @@ export interface BerthObjects {
   Service?: Service;
   Endpoints?: Endpoints;
   PersistentVolumeClaim?: PersistentVolumeClaim;
+  PersistentVolume?: PersistentVolume;
+  StorageClass?: StorageClass;
   ResourceQuota?: ResourceQuota;
   LimitRange?: LimitRange;
   ServiceAccount?: ServiceAccount;
@@ -741,6 +743,75 @@ export interface PersistentVolumeClaimStatus {
    * Berth: the node holding the claim's data.
    */
   nodeName?: string;
+}
+/**
+ * Storage in the cluster, as a Node is compute: a directory on a node (hostPath, local) or an NFS export, bound to at most one claim.
+ */
+export interface PersistentVolume {
+  apiVersion: "v1";
+  kind: "PersistentVolume";
+  metadata: ObjectMeta;
+  spec: PersistentVolumeSpec;
+  status?: PersistentVolumeStatus;
+}
+/**
+ * Exactly one source (hostPath, local or nfs); local needs nodeAffinity: checked beside the schema (src/manifest/semantic.ts), as Kubernetes' validation does.
+ */
+export interface PersistentVolumeSpec {
+  capacity: QuantityMap;
+  /**
+   * @minItems 1
+   */
+  accessModes: [
+    "ReadWriteOnce" | "ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOncePod",
+    ...("ReadWriteOnce" | "ReadOnlyMany" | "ReadWriteMany" | "ReadWriteOncePod")[]
+  ];
+  persistentVolumeReclaimPolicy?: "Retain" | "Delete" | "Recycle";
+  storageClassName?: string;
+  volumeMode?: "Filesystem" | "Block";
+  mountOptions?: string[];
+  claimRef?: ObjectReference;
+  nodeAffinity?: VolumeNodeAffinity;
+  hostPath?: HostPathVolumeSource1;
+  local?: LocalVolumeSource;
+  nfs?: NFSVolumeSource;
+}
+export interface VolumeNodeAffinity {
+  required?: NodeSelector;
+}
+export interface HostPathVolumeSource1 {
+  path: string;
+  type?: "" | "DirectoryOrCreate" | "Directory" | "FileOrCreate" | "File" | "Socket" | "CharDevice" | "BlockDevice";
+}
+export interface LocalVolumeSource {
+  path: string;
+  fsType?: string;
+}
+export interface NFSVolumeSource {
+  server: string;
+  path: string;
+  readOnly?: boolean;
+}
+export interface PersistentVolumeStatus {
+  phase?: "Pending" | "Available" | "Bound" | "Released" | "Failed";
+  reason?: string;
+  message?: string;
+  lastPhaseTransitionTime?: Time;
+}
+/**
+ * How claims of a class get volumes: the provisioner that makes them and how (parameters, reclaim policy, when to bind).
+ */
+export interface StorageClass {
+  apiVersion: "storage.k8s.io/v1";
+  kind: "StorageClass";
+  metadata: ObjectMeta;
+  provisioner: string;
+  parameters?: StringMap;
+  reclaimPolicy?: "Retain" | "Delete";
+  volumeBindingMode?: "Immediate" | "WaitForFirstConsumer";
+  allowVolumeExpansion?: boolean;
+  mountOptions?: string[];
+  allowedTopologies?: NodeSelectorTerm[];
 }
 /**
  * Hard limits on what a namespace may use: compute requests and limits, pods, Services, claims, and counts of objects (count/<resource>.<group>).

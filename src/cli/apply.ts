@@ -7,7 +7,7 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { kindInfo } from '../api/kinds.js';
 import type { CommandIO } from './output.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
-import { canonicalJson, normalizeForDiff, withAllocatedPorts } from '../diff/index.js';
+import { canonicalJson, normalizeForDiff, withServerAssigned } from '../diff/index.js';
 import { formatDiagnostic, loadPaths } from '../manifest/index.js';
 import { qualifiedName } from './resources.js';
 
@@ -56,7 +56,7 @@ export async function applyCommand(
     };
     // The server defaults what the manifest leaves out (and chooses NodePorts), so compare as a sync does.
     const same =
-      canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withAllocatedPorts(desired, live)));
+      canonicalJson(normalizeForDiff(live)) === canonicalJson(normalizeForDiff(withServerAssigned(desired, live)));
     if (same) {
       io.stdout(`${label} unchanged${suffix}\n`);
       continue;

@@ -12,6 +12,7 @@ import { StatefulSetController } from './statefulset/reconcile.js';
 import { ResourceQuotaController } from './resourcequota/reconcile.js';
 import { ServiceAccountController } from './serviceaccount/reconcile.js';
 import { DisruptionController } from './disruption/reconcile.js';
+import { VolumeController } from './volume/reconcile.js';
 
 import { NodeLifecycleController } from './nodelifecycle/reconcile.js';
 
@@ -36,5 +37,6 @@ export function workloadControllers(ctx: ControllerContext): Controller[] {
     new ResourceQuotaController(ctx),
     new ServiceAccountController(ctx),
     new DisruptionController(ctx),
+    new VolumeController(ctx),
   ];
 }

@@ -2,7 +2,7 @@ export {
   plan,
   ComparisonCache,
   normalizeForDiff,
-  withAllocatedPorts,
+  withServerAssigned,
   canonicalJson,
   objectKey,
   waveOf,

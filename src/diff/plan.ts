@@ -282,7 +282,7 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
       continue;
     }
     // ignoreDifferences: the live value of an ignored field wins, so an update never resets it.
-    const wanted = withAllocatedPorts(mergeIgnored(tracked, l, ignore), l);
+    const wanted = withServerAssigned(mergeIgnored(tracked, l, ignore), l);
     if (desiredForm(d, wanted, wanted !== tracked) === liveForm(key, l)) {
       unchanged.push(key);
       seenEqual.set(key, { source: d, live: l });
@@ -337,7 +337,37 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
  * out (as Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an
  * update.
  */
-export function withAllocatedPorts(desired: ObjectLike, live: ObjectLike): ObjectLike {
+/** What the server and controllers fill in that a manifest leaves out, taken from `live` into `desired`. */
+export function withServerAssigned(desired: ObjectLike, live: ObjectLike): ObjectLike {
+  return withVolumeBinding(withAllocatedPorts(desired, live), live);
+}
+
+/** A claim's binding (its volume, the node chosen for it) and a volume's claimRef are the volume controller's. */
+const BINDING_ANNOTATIONS = [
+  'volume.kubernetes.io/selected-node',
+  'pv.kubernetes.io/bind-completed',
+  'pv.kubernetes.io/bound-by-controller',
+];
+function withVolumeBinding(desired: ObjectLike, live: ObjectLike): ObjectLike {
+  if (desired.kind !== 'PersistentVolumeClaim' && desired.kind !== 'PersistentVolume') return desired;
+  const field = desired.kind === 'PersistentVolume' ? 'claimRef' : 'volumeName';
+  const spec = (desired as { spec?: Record<string, unknown> }).spec;
+  const liveSpec = (live as { spec?: Record<string, unknown> }).spec;
+  const missingField = spec?.[field] === undefined && liveSpec?.[field] !== undefined;
+  const annotations = BINDING_ANNOTATIONS.filter(
+    (a) => desired.metadata.annotations?.[a] === undefined && live.metadata.annotations?.[a] !== undefined,
+  );
+  if (!missingField && !annotations.length) return desired;
+  const out = structuredClone(desired) as ObjectLike & { spec?: Record<string, unknown> };
+  if (missingField) (out.spec ??= {})[field] = structuredClone(liveSpec![field]);
+  if (annotations.length) {
+    out.metadata.annotations ??= {};
+    for (const a of annotations) out.metadata.annotations[a] = live.metadata.annotations![a];
+  }
+  return out;
+}
+
+function withAllocatedPorts(desired: ObjectLike, live: ObjectLike): ObjectLike {
   type WithPorts = ObjectLike & { spec?: Record<string, unknown> & { ports?: ServicePortSpec[] } };
   if (desired.kind !== 'Service') return desired;
   const spec = (desired as WithPorts).spec;

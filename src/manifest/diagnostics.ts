@@ -30,6 +30,8 @@ export const DIAGNOSTIC_REASONS = [
   'PodSecurity',
   'NotEnforced',
   'ClusterScopedNamespace',
+  'UnsupportedField',
+  'NoProvisioner',
 ] as const;
 export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];
 export type Severity = 'error' | 'warning';

@@ -130,10 +130,59 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
       if (spec) checkBudget(spec, out);
       break;
     case 'PersistentVolumeClaim':
-      if (spec) checkQuantityMaps(objectAt(spec, 'resources'), ['spec', 'resources'], out);
+      if (spec) {
+        checkQuantityMaps(objectAt(spec, 'resources'), ['spec', 'resources'], out);
+        for (const field of ['dataSource', 'dataSourceRef'])
+          if (spec[field] !== undefined)
+            out.push(
+              error(
+                'UnsupportedField',
+                ['spec', field],
+                'Berth cannot fill a claim from a data source (a snapshot or another claim): the claim gets an empty volume only; remove it',
+              ),
+            );
+      }
+      break;
+    case 'PersistentVolume':
+      if (spec) checkPersistentVolume(spec, out);
+      break;
+    case 'StorageClass':
+      if (typeof obj.provisioner === 'string' && !KNOWN_PROVISIONERS.has(obj.provisioner))
+        out.push(
+          warning(
+            'NoProvisioner',
+            ['provisioner'],
+            `no provisioner ${JSON.stringify(obj.provisioner)} runs in Berth (it runs ${[...KNOWN_PROVISIONERS].join(', ')}): claims of this class bind only to PersistentVolumes that exist`,
+          ),
+        );
       break;
   }
   return out;
+}
+
+/** What makes volumes for claims in Berth; other classes' claims bind to existing volumes only. */
+const KNOWN_PROVISIONERS = new Set(['berth.dev/local-path', 'kubernetes.io/no-provisioner']);
+const PV_SOURCES = ['hostPath', 'local', 'nfs'];
+
+/** One source, a storage capacity, and node affinity for a local volume (as Kubernetes validates a PV). */
+function checkPersistentVolume(spec: PlainObject, out: Finding[]): void {
+  const sources = PV_SOURCES.filter((s) => spec[s] !== undefined);
+  if (sources.length !== 1)
+    out.push(
+      error(
+        sources.length ? 'InvalidValue' : 'MissingField',
+        ['spec'],
+        sources.length
+          ? `may not specify more than 1 volume type (has ${sources.join(', ')})`
+          : `must specify a volume type (${PV_SOURCES.join(', ')})`,
+      ),
+    );
+  if (spec.local !== undefined && objectAt(objectAt(spec, 'nodeAffinity') ?? {}, 'required') === undefined)
+    out.push(error('MissingField', ['spec', 'nodeAffinity'], 'Local volume requires node affinity'));
+  const capacity = objectAt(spec, 'capacity');
+  for (const [name, q] of Object.entries(capacity ?? {})) checkQuantity(q, ['spec', 'capacity', name], out);
+  if (capacity && capacity.storage === undefined)
+    out.push(error('MissingField', ['spec', 'capacity', 'storage'], 'a PersistentVolume gives its storage capacity'));
 }
 
 function checkMetadata(meta: unknown, at: FieldPath, kind: string, namespaced: boolean, out: Finding[]): void {

@@ -20,6 +20,7 @@ import type {
   ObjectWriter,
   ReconcileResult,
 } from '../runtime/index.js';
+import { SELECTED_NODE } from '../api/storage.js';
 import { chargeNode, pickNode, type NodeInfo, type PodFacts, type SchedNode } from './filters.js';
 import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
 
@@ -27,7 +28,6 @@ const POD = { group: '', kind: 'Pod' };
 const NODE = { group: '', kind: 'Node' };
 const PVC = { group: '', kind: 'PersistentVolumeClaim' };
 export const SCHEDULER_NAMES = ['default-scheduler', 'berth'];
-const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 const RETRY_UNSCHEDULABLE_MS = 30_000;
 
 const podKey = (p: KubeObject) => `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
@@ -165,9 +165,10 @@ export class Scheduler implements Controller {
     const claims = this.deps.informers.for<ClaimObject>(PVC);
     for (const v of pod.spec?.volumes ?? []) {
       const name = v.persistentVolumeClaim?.claimName;
-      const node = name
-        ? claims.get(pod.metadata.namespace ?? 'default', name)?.metadata.annotations?.[SELECTED_NODE]
-        : undefined;
+      const claim = name ? claims.get(pod.metadata.namespace ?? 'default', name) : undefined;
+      // The node its first pod went to, or the node its bound volume lives on (a local volume).
+      const node =
+        claim?.metadata.annotations?.[SELECTED_NODE] ?? (claim?.status as { nodeName?: string } | undefined)?.nodeName;
       if (node) return node;
     }
     return undefined;
@@ -182,6 +183,29 @@ export class Scheduler implements Controller {
       { ...pod, spec: { ...pod.spec, nodeName: node }, status: { ...(pod.status ?? {}), conditions } },
       { expectedRevision: Number(pod.metadata.resourceVersion) },
     );
+    await this.selectNodeForClaims(pod, node);
+  }
+
+  /**
+   * The pod's claims that wait for their first consumer learn its node (kube-scheduler's
+   * VolumeBinding): the volume controller provisions their local-path volume there.
+   */
+  private async selectNodeForClaims(pod: PodObject, node: string): Promise<void> {
+    const claims = this.deps.informers.for<ClaimObject>(PVC);
+    for (const v of pod.spec?.volumes ?? []) {
+      const name = v.persistentVolumeClaim?.claimName;
+      const claim = name ? claims.get(pod.metadata.namespace ?? 'default', name) : undefined;
+      if (!claim || claim.spec?.volumeName || claim.metadata.annotations?.[SELECTED_NODE]) continue;
+      await this.deps.writer
+        .update(claim, {
+          ...claim,
+          metadata: { ...claim.metadata, annotations: { ...claim.metadata.annotations, [SELECTED_NODE]: node } },
+        })
+        .catch((e) => {
+          // Annotated meanwhile (its StatefulSet), or gone: nothing to add.
+          if (!isBerthError(e, 'Conflict') && !isBerthError(e, 'NotFound')) throw e;
+        });
+    }
   }
 
   private async markUnschedulable(pod: PodObject, message: string): Promise<void> {

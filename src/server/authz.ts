@@ -74,7 +74,8 @@ async function authorizeNode(
       return deny(`${self} may only read pods bound to it, write their status and remove them, not ${what}`);
     }
     case 'ConfigMap':
-    case 'Secret': {
+    case 'Secret':
+    case 'PersistentVolumeClaim': {
       if (req.verb !== 'get' || !req.name || !req.namespace)
         return deny(`${self} may only get ${kind}s its pods use, not ${what}`);
       if (kind === 'Secret' && (await referencedByIngressTls(store, req.namespace, req.name))) return allow;
@@ -121,7 +122,7 @@ async function referencedByIngressTls(store: Store, namespace: string, name: str
 async function referencedByNodePods(
   store: Store,
   node: string,
-  kind: 'ConfigMap' | 'Secret',
+  kind: 'ConfigMap' | 'Secret' | 'PersistentVolumeClaim',
   namespace: string,
   name: string,
 ): Promise<boolean> {
@@ -129,10 +130,15 @@ async function referencedByNodePods(
   return items.some((pod) => podReferences(pod, kind).has(name));
 }
 
-/** The names of ConfigMaps or Secrets a pod uses: volumes, env, envFrom, projected sources. */
-export function podReferences(pod: KubeObject, kind: 'ConfigMap' | 'Secret'): Set<string> {
+/** The names of ConfigMaps, Secrets or claims a pod uses: volumes, env, envFrom, projected sources. */
+export function podReferences(pod: KubeObject, kind: 'ConfigMap' | 'Secret' | 'PersistentVolumeClaim'): Set<string> {
   const out = new Set<string>();
   const spec = (pod.spec ?? {}) as Record<string, any>;
+  if (kind === 'PersistentVolumeClaim') {
+    for (const v of spec.volumes ?? [])
+      if (v?.persistentVolumeClaim?.claimName) out.add(v.persistentVolumeClaim.claimName);
+    return out;
+  }
   const refKey = kind === 'ConfigMap' ? 'configMapKeyRef' : 'secretKeyRef';
   const fromKey = kind === 'ConfigMap' ? 'configMapRef' : 'secretRef';
   for (const v of spec.volumes ?? []) {

@@ -25,6 +25,7 @@ import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
 import { Registry, timestamp } from './registry.js';
 import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
+import { DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_PROVISIONER } from '../api/storage.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';
@@ -95,6 +96,11 @@ export async function startServer(store: Store, options: ServerOptions): Promise
         if (!isBerthError(e, 'AlreadyExists')) throw e;
       });
   }
+  // The default StorageClass, as k3s ships rancher's local-path: a claim that names no class gets a
+  // directory on the node its first pod runs on (see controllers/volume).
+  await store.create(localPathClass()).catch((e) => {
+    if (!isBerthError(e, 'AlreadyExists')) throw e;
+  });
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
   const allocated = await registry.allocateMissingClusterIPs();
   if (allocated) options.log.info({ services: allocated }, 'gave ClusterIPs to Services stored without one');
@@ -207,6 +213,22 @@ export function protectedDirs(store: Store, dataDir: string): () => Promise<stri
   };
 }
 const PROTECTED_DIRS_MS = 2000;
+
+function localPathClass(): KubeObject {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: {
+      name: 'local-path',
+      uid: 'local-path',
+      creationTimestamp: timestamp(new Date()),
+      annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' },
+    },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+  };
+}
 
 /**
  * A data directory that has run a server before, over a store with no Namespaces at all (a

@@ -307,6 +307,50 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
       e.message ?? '',
     ],
   },
+  PersistentVolume: {
+    columns: [
+      col('Name'),
+      col('Capacity'),
+      col('Access modes'),
+      col('Reclaim policy'),
+      col('Status'),
+      col('Claim'),
+      col('Storageclass'),
+      col('Reason'),
+      col('Age'),
+    ],
+    row: (v, now) => [
+      v.metadata.name,
+      v.spec?.capacity?.storage ?? '',
+      accessModes(v.spec?.accessModes),
+      v.spec?.persistentVolumeReclaimPolicy ?? 'Retain',
+      v.status?.phase ?? 'Pending',
+      v.spec?.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '',
+      v.spec?.storageClassName ?? '',
+      v.status?.reason ?? '',
+      created(v, now),
+    ],
+  },
+  StorageClass: {
+    columns: [
+      col('Name'),
+      col('Provisioner'),
+      col('Reclaimpolicy'),
+      col('Volumebindingmode'),
+      col('Allowvolumeexpansion'),
+      col('Age'),
+    ],
+    row: (c, now) => [
+      c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true'
+        ? `${c.metadata.name} (default)`
+        : c.metadata.name,
+      c.provisioner ?? '',
+      c.reclaimPolicy ?? 'Delete',
+      c.volumeBindingMode ?? 'Immediate',
+      String(c.allowVolumeExpansion ?? false),
+      created(c, now),
+    ],
+  },
   PersistentVolumeClaim: {
     columns: [
       col('Name'),
@@ -322,12 +366,7 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
       p.status?.phase ?? 'Pending',
       p.spec?.volumeName ?? '',
       p.status?.capacity?.storage ?? '',
-      (p.spec?.accessModes ?? [])
-        .map(
-          (m: string) =>
-            ({ ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' })[m] ?? m,
-        )
-        .join(','),
+      accessModes(p.spec?.accessModes),
       p.spec?.storageClassName ?? '',
       created(p, now),
     ],
@@ -394,4 +433,15 @@ export function toTable(kind: string, items: KubeObject[], listMeta: Record<stri
       object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
     })),
   };
+}
+
+/** Access modes as kubectl abbreviates them: RWO, ROX, RWX, RWOP. */
+function accessModes(modes: string[] | undefined): string {
+  const short: Record<string, string> = {
+    ReadWriteOnce: 'RWO',
+    ReadOnlyMany: 'ROX',
+    ReadWriteMany: 'RWX',
+    ReadWriteOncePod: 'RWOP',
+  };
+  return (modes ?? []).map((m) => short[m] ?? m).join(',');
 }

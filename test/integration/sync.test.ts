@@ -122,9 +122,9 @@ describe('sync engine', () => {
     ],
     [
       'an unsupported kind',
-      'app/sc.yaml',
-      'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: x\n',
-      /app\/sc\.yaml:2:1: error: kind: StorageClass \(storage.k8s.io\/v1\) is not supported/,
+      'app/snapshot.yaml',
+      'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: x\n',
+      /app\/snapshot\.yaml:2:1: error: kind: VolumeSnapshot \(snapshot.storage.k8s.io\/v1\) is not supported/,
     ],
     [
       'a Helm template',

@@ -58,6 +58,41 @@ describe('sync plan', () => {
     expect(p.unchanged).toEqual(['/ConfigMap/default/cfg']);
   });
 
+  it("leaves a claim's binding and a volume's claimRef alone: the volume controller wrote them, Git did not", () => {
+    const claim: ObjectLike = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data', namespace: 'default' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    };
+    const bound = live(claim);
+    bound.metadata.annotations = {
+      ...bound.metadata.annotations,
+      'volume.kubernetes.io/selected-node': 'n1',
+      'pv.kubernetes.io/bind-completed': 'yes',
+    };
+    bound.spec = { ...(claim.spec as object), volumeName: 'pvc-1' };
+    const volume: ObjectLike = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: 'nfs' },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], nfs: { server: 'x', path: '/' } },
+    };
+    const claimed = live(volume);
+    claimed.spec = {
+      ...(volume.spec as object),
+      claimRef: { namespace: 'default', name: 'data' },
+    };
+    const p = plan(app, [claim, volume], [bound, claimed], { prune: true });
+    expect(summary(p)).toEqual([]);
+    expect(p.unchanged).toHaveLength(2);
+    // What Git says still counts: a changed request is a change.
+    const grown = { ...claim, spec: { ...(claim.spec as object), resources: { requests: { storage: '2Gi' } } } };
+    expect(summary(plan(app, [grown], [bound], { prune: true }))).toEqual([
+      '0: update /PersistentVolumeClaim/default/data',
+    ]);
+  });
+
   it('updates what differs; prunes what left Git only with prune on', () => {
     const current = [live(cm('cfg', { a: '1' })), live(cm('old'))];
     const withPrune = plan(app, [cm('cfg', { a: '2' })], current, { prune: true });

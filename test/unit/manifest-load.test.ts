@@ -191,7 +191,11 @@ describe('bad input gives errors at the right line, never an exception', () => {
     ['missing apiVersion', 'kind: Pod\nmetadata: {name: x}\n', 'MissingField'],
     ['missing name', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n', 'MissingField'],
     ['not a mapping', '- just\n- a list\n', 'NotAnObject'],
-    ['unsupported kind', 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\n', 'UnsupportedKind'],
+    [
+      'unsupported kind',
+      'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: x}\n',
+      'UnsupportedKind',
+    ],
     ['wrong apiVersion', 'apiVersion: v1\nkind: Deployment\nmetadata: {name: x}\n', 'WrongAPIVersion'],
     ['not declarable', 'apiVersion: v1\nkind: Node\nmetadata: {name: x}\n', 'NotDeclarable'],
     [
@@ -242,9 +246,9 @@ describe('bad input gives errors at the right line, never an exception', () => {
   });
 
   it('names the supported kinds once for an unsupported kind', () => {
-    const [d] = load('apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: x}\n').diagnostics;
+    const [d] = load('apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: x}\n').diagnostics;
     expect(d!.message).toMatch(
-      /^PersistentVolume \(v1\) is not supported; supported kinds: Namespace \(v1\), .*Application \(berth.dev\/v1\)$/,
+      /^VolumeSnapshot \(snapshot\.storage\.k8s\.io\/v1\) is not supported; supported kinds: Namespace \(v1\), .*Application \(berth.dev\/v1\)$/,
     );
     expect(d!.line).toBe(2);
   });

@@ -22,7 +22,8 @@ export const REVISION_LABEL = 'controller-revision-hash';
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 /** Where a claim's pod first ran; the scheduler keeps later pods of that claim there. */
-export const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+export { SELECTED_NODE } from '../../api/storage.js';
+import { SELECTED_NODE } from '../../api/storage.js';
 
 export interface StatefulSetPlan {
   createClaims: PvcObject[];

@@ -1,0 +1,240 @@
+/**
+ * The PersistentVolume controller's shell: binds claims to volumes as planClaim decides (the
+ * volume's claimRef first, then the claim's volumeName and status), provisions local-path
+ * volumes on the node chosen for a claim's first pod (a directory in that node's data directory,
+ * the one its agent keeps for the claim, with the node as the volume's node affinity), keeps each
+ * volume's phase, and reclaims Released volumes whose policy is Delete.
+ */
+import { DATA_DIR_ANNOTATION } from '../../api/pod-security.js';
+import { isBerthError } from '../../api/errors.js';
+import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
+import { emit, type ControllerContext } from '../context.js';
+import { LOCAL_PATH_PROVISIONER, PROVISIONED_BY } from '../../api/storage.js';
+import { planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
+
+const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+const PV = { group: '', kind: 'PersistentVolume' };
+const STORAGE_CLASS = { group: 'storage.k8s.io', kind: 'StorageClass' };
+const NODE = { group: '', kind: 'Node' };
+
+type ClaimObject = KubeObject & Claim;
+type VolumeObject = KubeObject & Volume;
+
+/** Where a node's agent keeps a claim's data: the path a local-path volume on that node points at. */
+export const claimDirectory = (dataDir: string, namespace: string, name: string) =>
+  `${dataDir.replace(/\/+$/, '')}/claims/${namespace}/${name}`;
+
+export class VolumeController implements Controller {
+  readonly name = 'persistentvolume';
+
+  /** What each Pending claim was last told it waits for (by namespace/name). */
+  private readonly said = new Map<string, string>();
+
+  constructor(private readonly ctx: ControllerContext) {}
+
+  watch(enqueue: (key: string) => void, informers: InformerFactory): void {
+    const claimKey = (c: KubeObject) => `claim/${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
+    informers.for<ClaimObject>(PVC).on((e) => {
+      enqueue(claimKey(e.object));
+      // A claim that goes releases its volume.
+      const volume = e.object.spec?.volumeName;
+      if (e.type === 'DELETED' && volume) enqueue(`volume/${volume}`);
+    });
+    informers.for<VolumeObject>(PV).on((e) => {
+      enqueue(`volume/${e.object.metadata.name}`);
+      // A new or freed volume may be what a Pending claim waits for.
+      for (const c of informers.for<ClaimObject>(PVC).list()) if (c.status?.phase !== 'Bound') enqueue(claimKey(c));
+    });
+    informers.for<KubeObject>(STORAGE_CLASS).on(() => {
+      for (const c of informers.for<ClaimObject>(PVC).list()) if (c.status?.phase !== 'Bound') enqueue(claimKey(c));
+    });
+    informers.for(NODE);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [what, ...rest] = key.split('/');
+    if (what === 'volume') await this.reconcileVolume(rest.join('/'));
+    else await this.reconcileClaim(rest[0]!, rest[1]!);
+    return {};
+  }
+
+  private async reconcileClaim(namespace: string, name: string): Promise<void> {
+    const { informers, writer } = this.ctx;
+    const claim = informers.for<ClaimObject>(PVC).get(namespace, name);
+    if (!claim || claim.metadata.deletionTimestamp) {
+      this.said.delete(`${namespace}/${name}`);
+      return;
+    }
+    if (claim.status?.phase === 'Bound') this.said.delete(key(claim));
+    const volumes = informers.for<VolumeObject>(PV).list();
+    const classes = informers.for<KubeObject & Class>(STORAGE_CLASS).list();
+    const plan = planClaim(claim, volumes, classes);
+    switch (plan.action) {
+      case 'lost':
+        await writer.updateStatus(claim, { ...claim.status, phase: 'Lost' });
+        emit(this.ctx, claim, 'Warning', 'ClaimLost', plan.message);
+        return;
+      case 'wait': {
+        await writer.updateStatus(claim, { ...claim.status, phase: 'Pending' });
+        // Said once per claim and reason, not on every look (nothing changed: nothing written).
+        const said = `${claim.metadata.uid}/${plan.reason}/${plan.message}`;
+        if (this.said.get(key(claim)) !== said)
+          emit(
+            this.ctx,
+            claim,
+            plan.reason === 'WaitForFirstConsumer' ? 'Normal' : 'Warning',
+            plan.reason,
+            plan.message,
+          );
+        this.said.set(key(claim), said);
+        return;
+      }
+      case 'provision': {
+        const volume = await this.provision(claim, plan.node, plan.className, plan.reclaimPolicy);
+        if (volume) await this.bind(claim, volume);
+        return;
+      }
+      case 'bind':
+        await this.bind(claim, plan.volume as VolumeObject);
+    }
+  }
+
+  /** The volume's claimRef first (so no other claim takes it), then the claim's volumeName, then both statuses. */
+  private async bind(claim: ClaimObject, volume: VolumeObject): Promise<void> {
+    const { writer } = this.ctx;
+    const namespace = claim.metadata.namespace ?? 'default';
+    let v = volume;
+    if (v.spec?.claimRef?.uid !== claim.metadata.uid || v.spec?.claimRef?.name !== claim.metadata.name)
+      v = await writer.update(v, {
+        ...v,
+        spec: {
+          ...v.spec!,
+          claimRef: {
+            kind: 'PersistentVolumeClaim',
+            apiVersion: 'v1',
+            namespace,
+            name: claim.metadata.name,
+            uid: claim.metadata.uid!,
+          },
+        },
+      });
+    if (v.status?.phase !== 'Bound') v = await writer.updateStatus(v, { ...v.status, phase: 'Bound' });
+    let c = claim;
+    if (c.spec?.volumeName !== v.metadata.name)
+      c = await writer.update(c, {
+        ...c,
+        metadata: {
+          ...c.metadata,
+          annotations: { ...c.metadata.annotations, 'pv.kubernetes.io/bind-completed': 'yes' },
+        },
+        spec: { ...c.spec, volumeName: v.metadata.name },
+      });
+    const path = v.spec?.hostPath?.path ?? v.spec?.local?.path;
+    const node = nodeOf(v);
+    const status = {
+      ...c.status,
+      phase: 'Bound',
+      accessModes: v.spec?.accessModes,
+      capacity: v.spec?.capacity,
+      ...(path ? { path } : {}),
+      ...(node ? { nodeName: node } : {}),
+    };
+    if (c.status?.phase !== 'Bound')
+      emit(this.ctx, c, 'Normal', 'Bound', `Successfully bound to PersistentVolume ${v.metadata.name}`);
+    await writer.updateStatus(c, status);
+  }
+
+  /** A local-path volume for the claim on `node`: the directory its agent keeps for the claim. */
+  private async provision(
+    claim: ClaimObject,
+    node: string,
+    className: string,
+    reclaimPolicy: 'Retain' | 'Delete',
+  ): Promise<VolumeObject | undefined> {
+    const name = `pvc-${claim.metadata.uid}`;
+    const existing = this.ctx.informers.for<VolumeObject>(PV).get('', name);
+    if (existing) return existing;
+    const dataDir = this.ctx.informers.for<KubeObject>(NODE).get('', node)?.metadata.annotations?.[DATA_DIR_ANNOTATION];
+    if (!dataDir) {
+      emit(
+        this.ctx,
+        claim,
+        'Warning',
+        'ProvisioningFailed',
+        `node ${node} does not say where its data directory is (is its agent running?): no local-path volume can be made there`,
+      );
+      return undefined;
+    }
+    const namespace = claim.metadata.namespace ?? 'default';
+    try {
+      const volume = await this.ctx.writer.create<VolumeObject>({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name, annotations: { [PROVISIONED_BY]: LOCAL_PATH_PROVISIONER } },
+        spec: {
+          capacity: { storage: String(claim.spec?.resources?.requests?.storage ?? '1Gi') },
+          accessModes: claim.spec?.accessModes?.length ? claim.spec.accessModes : ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: reclaimPolicy,
+          storageClassName: className,
+          volumeMode: claim.spec?.volumeMode ?? 'Filesystem',
+          claimRef: {
+            kind: 'PersistentVolumeClaim',
+            apiVersion: 'v1',
+            namespace,
+            name: claim.metadata.name,
+            uid: claim.metadata.uid!,
+          },
+          hostPath: { path: claimDirectory(dataDir, namespace, claim.metadata.name), type: 'DirectoryOrCreate' },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] },
+              ],
+            },
+          },
+        },
+      } as unknown as VolumeObject);
+      emit(
+        this.ctx,
+        claim,
+        'Normal',
+        'ProvisioningSucceeded',
+        `Successfully provisioned volume ${name} on node ${node} (${LOCAL_PATH_PROVISIONER})`,
+      );
+      return volume;
+    } catch (e) {
+      if (isBerthError(e, 'AlreadyExists')) return undefined; // the informer brings it: reconciled again
+      throw e;
+    }
+  }
+
+  private async reconcileVolume(name: string): Promise<void> {
+    const { informers, writer } = this.ctx;
+    const volume = informers.for<VolumeObject>(PV).get('', name);
+    if (!volume || volume.metadata.deletionTimestamp) return;
+    const claims = informers.for<ClaimObject>(PVC);
+    const phase = volumePhase(volume, (namespace, claimName, uid) => {
+      const c = claims.get(namespace, claimName);
+      return !!c && (!uid || c.metadata.uid === uid);
+    });
+    if (phase === 'Released' && reclaims(volume)) {
+      await writer.delete(volume);
+      emit(this.ctx, volume, 'Normal', 'VolumeDeleted', `the claim is gone and the reclaim policy is Delete`);
+      return;
+    }
+    if (volume.status?.phase !== phase) await writer.updateStatus(volume, { ...volume.status, phase });
+  }
+}
+
+const key = (c: KubeObject) => `${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
+
+/** The node a volume's node affinity pins it to (a local or local-path volume), if exactly one. */
+export function nodeOf(volume: Volume): string | undefined {
+  const terms = volume.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
+  const hosts = terms.flatMap((t) =>
+    (t.matchExpressions ?? [])
+      .filter((e) => e.key === 'kubernetes.io/hostname' && e.operator === 'In')
+      .flatMap((e) => e.values ?? []),
+  );
+  return hosts.length === 1 ? hosts[0] : undefined;
+}

@@ -1,0 +1,149 @@
+/**
+ * Storage end to end on the process runtime: a real server and agent. A claim that names no class
+ * gets a local-path volume on the node its pod runs on (the default StorageClass), the pod's file
+ * lands in that volume's directory and is there for the next pod; a static hostPath volume with
+ * labels binds to the claim whose selector asks for them (and a pod's file lands there); Retain
+ * keeps a released volume and its files, Delete removes the volume.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { api } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
+
+const writer = (name: string, claim: string, text: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  volumes: [{name: data, persistentVolumeClaim: {claimName: ${claim}}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [/bin/busybox, sh, -c, 'cat $BERTH_VOLUME_DATA/note.txt 2>/dev/null; echo ${text} >> $BERTH_VOLUME_DATA/note.txt']
+      volumeMounts: [{name: data, mountPath: /data}]
+`;
+
+describe('PersistentVolumes and claims on a real node (process runtime)', () => {
+  let server: BerthServerProcess;
+  let agent: AgentProcess;
+  const hostDir = mkdtempSync(path.join(tmpdir(), 'berth-pv-'));
+  beforeAll(async () => {
+    buildOnce();
+    server = await startBerthServer({ args: ['--log-level', 'warn'] });
+    agent = await startAgent(server, { name: 'n1', address: '127.0.0.1' });
+  }, 120_000);
+  afterAll(async () => {
+    await agent?.stop();
+    await server?.stop();
+    rmSync(hostDir, { recursive: true, force: true });
+  });
+  const request = (method: string, p: string, body?: unknown) =>
+    api(server, method, p, { token: server.token, ...(body !== undefined ? { body } : {}) });
+  const apply = async (name: string, yaml: string) => {
+    const file = path.join(server.dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    const r = await server.cli('apply', '-f', file);
+    expect(r.code, r.err).toBe(0);
+  };
+  const claim = async (name: string) =>
+    (await request('GET', `/api/v1/namespaces/default/persistentvolumeclaims/${name}`)).body;
+  const volume = async (name: string) => request('GET', `/api/v1/persistentvolumes/${name}`);
+  const succeeded = (pod: string) =>
+    until(
+      `pod ${pod} Succeeded`,
+      async () => {
+        const p = (await request('GET', `/api/v1/namespaces/default/pods/${pod}`)).body;
+        return p.status?.phase === 'Succeeded';
+      },
+      60_000,
+    );
+  const deletePod = async (pod: string) => {
+    await request('DELETE', `/api/v1/namespaces/default/pods/${pod}`);
+    await until(
+      `pod ${pod} gone`,
+      async () => (await request('GET', `/api/v1/namespaces/default/pods/${pod}`)).status === 404,
+      30_000,
+    );
+  };
+
+  it('a claim without a class gets a local-path volume on its pod’s node; the data outlives the pod; Delete removes the volume', async () => {
+    expect((await server.cli('get', 'storageclass')).out).toMatch(
+      /^local-path \(default\)\s+berth\.dev\/local-path\s+Delete\s+WaitForFirstConsumer\s+false/m,
+    );
+    await apply(
+      'claim',
+      'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: notes}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n',
+    );
+    // No pod yet: it waits for its first consumer.
+    await until('WaitForFirstConsumer', async () =>
+      (await server.cli('describe', 'pvc', 'notes')).out.includes('WaitForFirstConsumer'),
+    );
+    expect((await claim('notes')).status.phase).toBe('Pending');
+    await apply('first', writer('first', 'notes', 'one'));
+    await succeeded('first');
+    const bound = await until('the claim Bound', async () => {
+      const c = await claim('notes');
+      return c.status?.phase === 'Bound' && c;
+    });
+    const pv = (await volume(bound.spec.volumeName)).body;
+    expect(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0]).toEqual({
+      key: 'kubernetes.io/hostname',
+      operator: 'In',
+      values: ['n1'],
+    });
+    // The volume's directory is in the agent's data directory, and holds what the pod wrote.
+    expect(pv.spec.hostPath.path).toBe(path.join(agent.dir, 'claims', 'default', 'notes'));
+    expect(readFileSync(path.join(pv.spec.hostPath.path, 'note.txt'), 'utf8')).toBe('one\n');
+    const table = (await server.cli('get', 'pv')).out;
+    expect(table).toMatch(
+      new RegExp(`^${pv.metadata.name}\\s+1Gi\\s+RWO\\s+Delete\\s+Bound\\s+default/notes\\s+local-path`, 'm'),
+    );
+    // The next pod sees it.
+    await deletePod('first');
+    await apply('second', writer('second', 'notes', 'two'));
+    await succeeded('second');
+    // It read what the first one wrote before adding its own line.
+    expect((await server.cli('logs', 'second')).out).toBe('one\n');
+    expect(readFileSync(path.join(pv.spec.hostPath.path, 'note.txt'), 'utf8')).toBe('one\ntwo\n');
+    await deletePod('second');
+    // Delete: the claim goes, its volume goes.
+    await request('DELETE', '/api/v1/namespaces/default/persistentvolumeclaims/notes');
+    await until('the volume deleted', async () => (await volume(pv.metadata.name)).status === 404, 30_000);
+  }, 180_000);
+
+  it('a static hostPath volume binds to the claim whose selector asks for its labels; Retain keeps it Released', async () => {
+    const pvYaml = (name: string, labels: string) => `apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${name}, labels: {${labels}}}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: ${path.join(hostDir, name)}, type: DirectoryOrCreate}
+`;
+    await apply('pvs', `${pvYaml('plain', 'tier: web')}---\n${pvYaml('fast', 'tier: db')}`);
+    await apply(
+      'db-claim',
+      'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: db}\nspec:\n  storageClassName: ""\n  selector: {matchLabels: {tier: db}}\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n',
+    );
+    const bound = await until('db Bound', async () => {
+      const c = await claim('db');
+      return c.status?.phase === 'Bound' && c;
+    });
+    expect(bound.spec.volumeName).toBe('fast');
+    expect((await volume('plain')).body.status.phase).toBe('Available');
+    await apply('db-writer', writer('db-writer', 'db', 'rows'));
+    await succeeded('db-writer');
+    expect(readFileSync(path.join(hostDir, 'fast', 'note.txt'), 'utf8')).toBe('rows\n');
+    await deletePod('db-writer');
+    await request('DELETE', '/api/v1/namespaces/default/persistentvolumeclaims/db');
+    await until('Released', async () => (await volume('fast')).body.status?.phase === 'Released', 30_000);
+    expect(existsSync(path.join(hostDir, 'fast', 'note.txt'))).toBe(true);
+  }, 120_000);
+});

@@ -1,0 +1,162 @@
+/**
+ * The PersistentVolume controller over a SQLite store, with the other controllers: static volumes
+ * bind to the claims they fit (and no other), local-path volumes are made on the node chosen for a
+ * claim's first pod, and a volume whose claim goes is Released (Retain) or deleted (Delete).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type RevisionedStore } from '../../src/store/index.js';
+import { startHarness, type Harness } from '../helpers/controllers.js';
+
+const PV = { group: '', kind: 'PersistentVolume' };
+const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+const EVENT = { group: '', kind: 'Event' };
+
+const volume = (name: string, storage: string, o: { labels?: Record<string, string>; reclaim?: string } = {}) => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolume',
+  metadata: { name, ...(o.labels ? { labels: o.labels } : {}) },
+  spec: {
+    capacity: { storage },
+    accessModes: ['ReadWriteOnce'],
+    storageClassName: '',
+    persistentVolumeReclaimPolicy: o.reclaim ?? 'Retain',
+    hostPath: { path: `/srv/${name}` },
+  },
+});
+const claim = (name: string, storage: string, o: { cls?: string; selector?: Record<string, string> } = {}) => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  metadata: { name, namespace: 'default' },
+  spec: {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage } },
+    ...(o.cls !== undefined ? { storageClassName: o.cls } : {}),
+    ...(o.selector ? { selector: { matchLabels: o.selector } } : {}),
+  },
+});
+
+describe('PersistentVolumes and claims', () => {
+  let dir: string;
+  let store: RevisionedStore;
+  let h: Harness;
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-volumes-'));
+    store = await openStore(`sqlite:${path.join(dir, 'state.db')}`);
+    h = startHarness(store);
+  });
+  afterEach(async () => {
+    await h.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const get = async (kind: typeof PV, name: string, namespace = '') =>
+    (await h.list<any>(kind, namespace || undefined)).find((o) => o.metadata.name === name);
+
+  it('binds a claim to the smallest volume that fits and its selector matches; the others stay Available', async () => {
+    await h.create(volume('small', '1Gi'));
+    await h.create(volume('large', '10Gi'));
+    await h.create(volume('labelled', '5Gi', { labels: { tier: 'db' } }));
+    await h.create(claim('logs', '1Gi', { cls: '' }));
+    await h.create(claim('db', '2Gi', { cls: '', selector: { tier: 'db' } }));
+    const bound = await h.until('both claims Bound', async () => {
+      const [logs, db] = [await get(PVC, 'logs', 'default'), await get(PVC, 'db', 'default')];
+      return logs?.status?.phase === 'Bound' && db?.status?.phase === 'Bound' && { logs, db };
+    });
+    expect(bound.logs.spec.volumeName).toBe('small');
+    expect(bound.logs.status).toMatchObject({
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      path: '/srv/small',
+    });
+    expect(bound.db.spec.volumeName).toBe('labelled');
+    await h.until('the volumes Bound and Available', async () => {
+      const phases = Object.fromEntries((await h.list<any>(PV)).map((v) => [v.metadata.name, v.status?.phase]));
+      return JSON.stringify(phases) === JSON.stringify({ labelled: 'Bound', large: 'Available', small: 'Bound' });
+    });
+    expect((await get(PV, 'small')).spec.claimRef).toMatchObject({ namespace: 'default', name: 'logs' });
+    // Nothing fits a third claim: it stays Pending, saying why.
+    await h.create(claim('more', '50Gi', { cls: '' }));
+    await h.until('the reason as an Event', async () =>
+      (await h.list<any>(EVENT, 'default')).some(
+        (e) => e.reason === 'FailedBinding' && e.involvedObject.name === 'more',
+      ),
+    );
+    expect((await get(PVC, 'more', 'default')).status?.phase).toBe('Pending');
+  });
+
+  it('makes a local-path volume on the node its first pod was given, in that node’s data directory', async () => {
+    await h.create({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'berth.dev/local-path',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      reclaimPolicy: 'Delete',
+    });
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n2', uid: 'n2', annotations: { 'berth.dev/data-dir': '/var/lib/berth/agent-n2' } },
+    });
+    await h.create(claim('data', '3Gi'));
+    await h.until('waiting for its first consumer', async () =>
+      (await h.list<any>(EVENT, 'default')).some((e) => e.reason === 'WaitForFirstConsumer'),
+    );
+    expect(await h.list(PV)).toEqual([]);
+    // The scheduler (or a StatefulSet) says where the first pod went.
+    await h.modify(PVC, 'data', (c) => {
+      c.metadata.annotations = { 'volume.kubernetes.io/selected-node': 'n2' };
+    });
+    const bound = await h.until('Bound', async () => {
+      const c = await get(PVC, 'data', 'default');
+      return c?.status?.phase === 'Bound' && c;
+    });
+    const made = await get(PV, bound.spec.volumeName);
+    expect(made).toMatchObject({
+      metadata: {
+        name: `pvc-${bound.metadata.uid}`,
+        annotations: { 'pv.kubernetes.io/provisioned-by': 'berth.dev/local-path' },
+      },
+      spec: {
+        capacity: { storage: '3Gi' },
+        storageClassName: 'local-path',
+        persistentVolumeReclaimPolicy: 'Delete',
+        hostPath: { path: '/var/lib/berth/agent-n2/claims/default/data', type: 'DirectoryOrCreate' },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['n2'] }] },
+            ],
+          },
+        },
+      },
+    });
+    expect(bound.status).toMatchObject({ nodeName: 'n2', path: '/var/lib/berth/agent-n2/claims/default/data' });
+    // Delete: the claim goes, its volume goes.
+    await store.delete({ ...PVC, namespace: 'default', name: 'data' });
+    await h.until('the volume deleted', async () => (await h.list(PV)).length === 0);
+  });
+
+  it('a volume whose claim is gone is Released with Retain (not bound again), deleted with Delete', async () => {
+    await h.create(volume('kept', '1Gi'));
+    await h.create(claim('a', '1Gi', { cls: '' }));
+    await h.until('bound', async () => (await get(PV, 'kept'))?.status?.phase === 'Bound');
+    await store.delete({ ...PVC, namespace: 'default', name: 'a' });
+    await h.until('Released', async () => (await get(PV, 'kept'))?.status?.phase === 'Released');
+    await h.create(claim('b', '1Gi', { cls: '' }));
+    await h.settled();
+    expect((await get(PVC, 'b', 'default')).status?.phase).toBe('Pending');
+
+    await h.create(volume('dropped', '1Gi', { reclaim: 'Delete' }));
+    await h.until(
+      'b bound to the new one',
+      async () => (await get(PVC, 'b', 'default'))?.spec?.volumeName === 'dropped',
+    );
+    await store.delete({ ...PVC, namespace: 'default', name: 'b' });
+    await h.until('deleted', async () => !(await get(PV, 'dropped')));
+    expect((await get(PV, 'kept')).status.phase).toBe('Released');
+  });
+});
