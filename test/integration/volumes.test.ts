@@ -140,6 +140,37 @@ describe('PersistentVolumes and claims', () => {
     await h.until('the volume deleted', async () => (await h.list(PV)).length === 0);
   });
 
+  it('a claim whose pod was bound without a node written on it (an older Berth) gets its volume on that pod’s node', async () => {
+    await h.create({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'berth.dev/local-path',
+      volumeBindingMode: 'WaitForFirstConsumer',
+    });
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n3', uid: 'n3', annotations: { 'berth.dev/data-dir': '/data/n3' } },
+    });
+    await h.create(claim('old', '1Gi'));
+    await h.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'user', namespace: 'default' },
+      spec: {
+        nodeName: 'n3',
+        containers: [{ name: 'c', image: 'busybox' }],
+        volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'old' } }],
+      },
+    });
+    const bound = await h.until('Bound', async () => {
+      const c = await get(PVC, 'old', 'default');
+      return c?.status?.phase === 'Bound' && c;
+    });
+    expect(bound.status).toMatchObject({ nodeName: 'n3', path: '/data/n3/claims/default/old' });
+  });
+
   it('a volume whose claim is gone is Released with Retain (not bound again), deleted with Delete', async () => {
     await h.create(volume('kept', '1Gi'));
     await h.create(claim('a', '1Gi', { cls: '' }));

@@ -9,10 +9,24 @@ import { DATA_DIR_ANNOTATION } from '../../api/pod-security.js';
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { emit, type ControllerContext } from '../context.js';
-import { LOCAL_PATH_PROVISIONER, PROVISIONED_BY } from '../../api/storage.js';
+import { LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE } from '../../api/storage.js';
 import { planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
 
 const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+const POD = { group: '', kind: 'Pod' };
+
+type PodSpecLike = { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName?: string } }[] };
+const claimNames = (spec: PodSpecLike): string[] =>
+  (spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
+
+/** The claim as planClaim sees it: with the node chosen for it, its first consumer's when none was written. */
+function withConsumerNode<T extends Claim>(claim: T, node: string | undefined): T {
+  if (!node || claim.metadata.annotations?.[SELECTED_NODE]) return claim;
+  return {
+    ...claim,
+    metadata: { ...claim.metadata, annotations: { ...claim.metadata.annotations, [SELECTED_NODE]: node } },
+  };
+}
 const PV = { group: '', kind: 'PersistentVolume' };
 const STORAGE_CLASS = { group: 'storage.k8s.io', kind: 'StorageClass' };
 const NODE = { group: '', kind: 'Node' };
@@ -49,6 +63,12 @@ export class VolumeController implements Controller {
       for (const c of informers.for<ClaimObject>(PVC).list()) if (c.status?.phase !== 'Bound') enqueue(claimKey(c));
     });
     informers.for(NODE);
+    // A pod bound to a node is the first consumer its waiting claims wait for.
+    informers.for<KubeObject & { spec?: PodSpecLike }>(POD).on((e) => {
+      if (!e.object.spec?.nodeName) return;
+      for (const name of claimNames(e.object.spec))
+        enqueue(`claim/${e.object.metadata.namespace ?? 'default'}/${name}`);
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -68,7 +88,7 @@ export class VolumeController implements Controller {
     if (claim.status?.phase === 'Bound') this.said.delete(key(claim));
     const volumes = informers.for<VolumeObject>(PV).list();
     const classes = informers.for<KubeObject & Class>(STORAGE_CLASS).list();
-    const plan = planClaim(claim, volumes, classes);
+    const plan = planClaim(withConsumerNode(claim, this.consumerNode(claim)), volumes, classes);
     switch (plan.action) {
       case 'lost':
         await writer.updateStatus(claim, { ...claim.status, phase: 'Lost' });
@@ -99,23 +119,28 @@ export class VolumeController implements Controller {
     }
   }
 
+  /**
+   * The node of a pod that uses the claim already (the scheduler writes it on the claim as it
+   * binds the pod; a pod bound before — an older Berth, a write that failed — says it too).
+   */
+  private consumerNode(claim: ClaimObject): string | undefined {
+    const namespace = claim.metadata.namespace ?? 'default';
+    return this.ctx.informers
+      .for<KubeObject & { spec?: PodSpecLike }>(POD)
+      .list(namespace)
+      .find((p) => p.spec?.nodeName && claimNames(p.spec).includes(claim.metadata.name))?.spec?.nodeName;
+  }
+
   /** The volume's claimRef first (so no other claim takes it), then the claim's volumeName, then both statuses. */
   private async bind(claim: ClaimObject, volume: VolumeObject): Promise<void> {
     const { writer } = this.ctx;
-    const namespace = claim.metadata.namespace ?? 'default';
     let v = volume;
     if (v.spec?.claimRef?.uid !== claim.metadata.uid || v.spec?.claimRef?.name !== claim.metadata.name)
       v = await writer.update(v, {
         ...v,
         spec: {
           ...v.spec!,
-          claimRef: {
-            kind: 'PersistentVolumeClaim',
-            apiVersion: 'v1',
-            namespace,
-            name: claim.metadata.name,
-            uid: claim.metadata.uid!,
-          },
+          claimRef: claimRefOf(claim),
         },
       });
     if (v.status?.phase !== 'Bound') v = await writer.updateStatus(v, { ...v.status, phase: 'Bound' });
@@ -177,13 +202,7 @@ export class VolumeController implements Controller {
           persistentVolumeReclaimPolicy: reclaimPolicy,
           storageClassName: className,
           volumeMode: claim.spec?.volumeMode ?? 'Filesystem',
-          claimRef: {
-            kind: 'PersistentVolumeClaim',
-            apiVersion: 'v1',
-            namespace,
-            name: claim.metadata.name,
-            uid: claim.metadata.uid!,
-          },
+          claimRef: claimRefOf(claim),
           hostPath: { path: claimDirectory(dataDir, namespace, claim.metadata.name), type: 'DirectoryOrCreate' },
           nodeAffinity: {
             required: {
@@ -225,6 +244,15 @@ export class VolumeController implements Controller {
     if (volume.status?.phase !== phase) await writer.updateStatus(volume, { ...volume.status, phase });
   }
 }
+
+/** The reference a volume keeps to the claim it is bound to (by uid: a new claim of that name is another). */
+const claimRefOf = (claim: ClaimObject) => ({
+  kind: 'PersistentVolumeClaim',
+  apiVersion: 'v1',
+  namespace: claim.metadata.namespace ?? 'default',
+  name: claim.metadata.name,
+  uid: claim.metadata.uid!,
+});
 
 const key = (c: KubeObject) => `${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
 
