@@ -1,20 +1,29 @@
 /**
- * Storage end to end on the process runtime: a real server and agent. A claim that names no class
+ * Storage end to end on each runtime (processes, Docker): a real server and agent. A claim that names no class
  * gets a local-path volume on the node its pod runs on (the default StorageClass), the pod's file
  * lands in that volume's directory and is there for the next pod; a static hostPath volume with
  * labels binds to the claim whose selector asks for them (and a pod's file lands there); Retain
  * keeps a released volume and its files, Delete removes the volume.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
-const writer = (name: string, claim: string, text: string) => `apiVersion: v1
+describe.each(['process', 'docker'])('PersistentVolumes and claims on a real node (%s runtime)', (runtime) => {
+  let server: BerthServerProcess;
+  let agent: AgentProcess;
+  const node = `vol-${runtime}`;
+  const hostDir = mkdtempSync(path.join(tmpdir(), 'berth-pv-'));
+  // The volume is at the mount path in a container; a process finds it in $BERTH_VOLUME_<NAME>.
+  const [image, data] = runtime === 'docker' ? [TEST_IMAGE, '/data'] : ['busybox', '$BERTH_VOLUME_DATA'];
+  const writer = (name: string, claim: string, text: string) => `apiVersion: v1
 kind: Pod
 metadata: {name: ${name}}
 spec:
@@ -23,23 +32,28 @@ spec:
   volumes: [{name: data, persistentVolumeClaim: {claimName: ${claim}}}]
   containers:
     - name: c
-      image: busybox
-      command: [/bin/busybox, sh, -c, 'cat $BERTH_VOLUME_DATA/note.txt 2>/dev/null; echo ${text} >> $BERTH_VOLUME_DATA/note.txt']
+      image: ${image}
+      command: [/bin/busybox, sh, -c, 'cat ${data}/note.txt 2>/dev/null; echo ${text} >> ${data}/note.txt']
       volumeMounts: [{name: data, mountPath: /data}]
 `;
-
-describe('PersistentVolumes and claims on a real node (process runtime)', () => {
-  let server: BerthServerProcess;
-  let agent: AgentProcess;
-  const hostDir = mkdtempSync(path.join(tmpdir(), 'berth-pv-'));
   beforeAll(async () => {
     buildOnce();
+    if (runtime === 'docker') ensureTestImage();
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
-    agent = await startAgent(server, { name: 'n1', address: '127.0.0.1' });
+    agent = await startAgent(server, { name: node, address: '127.0.0.1', runtime });
   }, 120_000);
   afterAll(async () => {
     await agent?.stop();
     await server?.stop();
+    if (runtime === 'docker') {
+      // What the agent left (a failed test) goes too.
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.dev/node=${node}`], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter(Boolean);
+      if (left.length) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+    }
     rmSync(hostDir, { recursive: true, force: true });
   });
   const request = (method: string, p: string, body?: unknown) =>
@@ -94,7 +108,7 @@ describe('PersistentVolumes and claims on a real node (process runtime)', () => 
     expect(pv.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0]).toEqual({
       key: 'kubernetes.io/hostname',
       operator: 'In',
-      values: ['n1'],
+      values: [node],
     });
     // The volume's directory is in the agent's data directory, and holds what the pod wrote.
     expect(pv.spec.hostPath.path).toBe(path.join(agent.dir, 'claims', 'default', 'notes'));
