@@ -160,4 +160,52 @@ spec:
     await until('Released', async () => (await volume('fast')).body.status?.phase === 'Released', 30_000);
     expect(existsSync(path.join(hostDir, 'fast', 'note.txt'))).toBe(true);
   }, 120_000);
+
+  it('a StatefulSet pod’s claim binds through the same path; its file is there after the pod is deleted and made again', async () => {
+    await apply(
+      'sts',
+      `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: c
+          image: ${image}
+          command: [/bin/busybox, sh, -c, 'echo started >> ${data}/boots.txt; exec /bin/busybox sleep 600']
+          volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`,
+    );
+    const bound = await until(
+      'data-db-0 Bound',
+      async () => {
+        const c = await claim('data-db-0');
+        return c.status?.phase === 'Bound' && c;
+      },
+      60_000,
+    );
+    const boots = path.join(bound.status.path, 'boots.txt');
+    await until('the first pod wrote', async () => existsSync(boots), 30_000);
+    const first = (await request('GET', '/api/v1/namespaces/default/pods/db-0')).body.metadata.uid;
+    await request('DELETE', '/api/v1/namespaces/default/pods/db-0');
+    // Its replacement, same name, same node, same volume: the file has both starts.
+    await until(
+      'the new db-0 wrote',
+      async () =>
+        (await request('GET', '/api/v1/namespaces/default/pods/db-0')).body.metadata?.uid !== first &&
+        readFileSync(boots, 'utf8') === 'started\nstarted\n',
+      60_000,
+    );
+    expect((await claim('data-db-0')).spec.volumeName).toBe(bound.spec.volumeName);
+    await request('DELETE', '/apis/apps/v1/namespaces/default/statefulsets/db');
+  }, 120_000);
 });
