@@ -99,6 +99,29 @@ const splitId = (id: string) => {
   return { kind, ...(namespace ? { namespace } : {}), name };
 };
 
+/** The revision's Ingress rules that a live Ingress someone else manages claims too, with that Application's name. */
+function ingressConflictsOf(app: ApplicationObject, objects: LoadedObject[], live: KubeObject[]) {
+  const liveById = new Map(live.map((i) => [`${i.metadata.namespace}/${i.metadata.name}`, i]));
+  // Ours as the revision has them, with the creation time of their live copies (a new one is the newest).
+  const ours = objects
+    .map((o) => o.object as unknown as KubeObject)
+    .filter((o) => o.kind === 'Ingress' && servesClass(o as never))
+    .map((o) => {
+      const created = liveById.get(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`)?.metadata
+        .creationTimestamp;
+      return { ...o, metadata: { ...o.metadata, ...(created ? { creationTimestamp: created } : {}) } } as IngressObject;
+    });
+  const appOf = (i: KubeObject | undefined) => (i ? managerOf(i as ObjectLike) : undefined);
+  const isOurs = (i: KubeObject) => {
+    const m = appOf(i);
+    return m?.name === app.metadata.name && m.namespace === (app.metadata.namespace ?? 'default');
+  };
+  return routeConflicts(ours, live.filter((i) => !isOurs(i)) as IngressObject[]).map((c) => {
+    const theirApp = appOf(liveById.get(c.theirs))?.name;
+    return { ...c, ...(theirApp ? { theirApp } : {}) };
+  });
+}
+
 export async function planChecks(
   deps: SyncDeps,
   app: ApplicationObject,
@@ -115,31 +138,10 @@ export async function planChecks(
     list('networking.k8s.io', 'Ingress'),
   ]);
   const { requests, replaced } = placementRequests(plan);
-  const making = replacedBy(replaced);
-  const infos = nodeInfos(nodes as never, pods.filter((p) => !making(p)) as never);
+  const isReplaced = replacedBy(replaced);
+  const infos = nodeInfos(nodes as never, pods.filter((p) => !isReplaced(p)) as never);
   const scheduling = simulatePlacement(infos, requests).map(({ id, ...p }) => ({ ...splitId(id), ...p }));
-
-  const desiredIngresses = objects
-    .map((o) => o.object as unknown as KubeObject)
-    .filter((o) => o.kind === 'Ingress' && servesClass(o as never));
-  const liveById = new Map(ingresses.map((i) => [`${i.metadata.namespace}/${i.metadata.name}`, i]));
-  const ours = desiredIngresses.map((o) => {
-    const live = liveById.get(`${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
-    const created = live?.metadata.creationTimestamp;
-    return { ...o, metadata: { ...o.metadata, ...(created ? { creationTimestamp: created } : {}) } } as IngressObject;
-  });
-  const isOurs = (i: KubeObject) => {
-    const m = managerOf(i as ObjectLike);
-    return m?.name === app.metadata.name && m.namespace === (app.metadata.namespace ?? 'default');
-  };
-  const others = ingresses.filter((i) => !isOurs(i));
-  const ingressConflicts = routeConflicts(ours, others as IngressObject[]).map((c) => {
-    const theirApp = managerOf(
-      (liveById.get(c.theirs) as ObjectLike | undefined) ?? ({ metadata: {} } as ObjectLike),
-    )?.name;
-    return { ...c, ...(theirApp ? { theirApp } : {}) };
-  });
-
+  const ingressConflicts = ingressConflictsOf(app, objects, ingresses);
   const images = imageChanges(
     plan.waves
       .flatMap((w) => w.actions)

@@ -52,6 +52,22 @@ describe('PersistentVolumes and claims', () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  /** The default class the server ships, and a node whose agent keeps its data in `dataDir`. */
+  const localPathWithNode = async (node: string, dataDir: string) => {
+    await h.create({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'berth.dev/local-path',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      reclaimPolicy: 'Delete',
+    });
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: node, uid: node, annotations: { 'berth.dev/data-dir': dataDir } },
+    });
+  };
   const get = async (kind: typeof PV, name: string, namespace = '') =>
     (await h.list<any>(kind, namespace || undefined)).find((o) => o.metadata.name === name);
 
@@ -88,19 +104,7 @@ describe('PersistentVolumes and claims', () => {
   });
 
   it('makes a local-path volume on the node its first pod was given, in that node’s data directory', async () => {
-    await h.create({
-      apiVersion: 'storage.k8s.io/v1',
-      kind: 'StorageClass',
-      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
-      provisioner: 'berth.dev/local-path',
-      volumeBindingMode: 'WaitForFirstConsumer',
-      reclaimPolicy: 'Delete',
-    });
-    await store.create({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name: 'n2', uid: 'n2', annotations: { 'berth.dev/data-dir': '/var/lib/berth/agent-n2' } },
-    });
+    await localPathWithNode('n2', '/var/lib/berth/agent-n2');
     await h.create(claim('data', '3Gi'));
     await h.until('waiting for its first consumer', async () =>
       (await h.list<any>(EVENT, 'default')).some((e) => e.reason === 'WaitForFirstConsumer'),
@@ -141,18 +145,7 @@ describe('PersistentVolumes and claims', () => {
   });
 
   it('a claim whose pod was bound without a node written on it (an older Berth) gets its volume on that pod’s node', async () => {
-    await h.create({
-      apiVersion: 'storage.k8s.io/v1',
-      kind: 'StorageClass',
-      metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
-      provisioner: 'berth.dev/local-path',
-      volumeBindingMode: 'WaitForFirstConsumer',
-    });
-    await store.create({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name: 'n3', uid: 'n3', annotations: { 'berth.dev/data-dir': '/data/n3' } },
-    });
+    await localPathWithNode('n3', '/data/n3');
     await h.create(claim('old', '1Gi'));
     await h.create({
       apiVersion: 'v1',

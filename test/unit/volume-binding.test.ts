@@ -192,14 +192,17 @@ describe('what a claim waits for, or gets made', () => {
 });
 
 describe('volume phases', () => {
+  const bound = pv('v', '1Gi', { claimRef: 'data' });
+  bound.spec!.claimRef!.uid = 'u1';
   it.each([
     { name: 'no claimRef: Available', volume: pv('v', '1Gi'), exists: false, want: 'Available' },
-    { name: 'its claim exists: Bound', volume: pv('v', '1Gi', { claimRef: 'data' }), exists: true, want: 'Bound' },
+    { name: 'its claim exists: Bound', volume: bound, exists: true, want: 'Bound' },
+    { name: 'its claim is gone: Released', volume: bound, exists: false, want: 'Released' },
     {
-      name: 'its claim is gone: Released',
+      name: 'reserved (claimRef without uid) for a claim still to come: Available, not Released',
       volume: pv('v', '1Gi', { claimRef: 'data' }),
       exists: false,
-      want: 'Released',
+      want: 'Available',
     },
   ])('$name', ({ volume, exists, want }) => {
     expect(volumePhase(volume, () => exists)).toBe(want);

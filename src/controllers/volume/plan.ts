@@ -117,10 +117,13 @@ export function planClaim(claim: Claim, volumes: readonly Volume[], classes: rea
   };
 }
 
-/** A volume's phase: Bound to a claim that exists, Released once that claim is gone, else Available. */
-export function volumePhase(volume: Volume, claimExists: (namespace: string, name: string, uid?: string) => boolean) {
+/**
+ * A volume's phase: Bound to the claim it names (by uid: bound once), Released once that claim is
+ * gone; Available when free, or reserved (a claimRef without uid) for a claim still to come.
+ */
+export function volumePhase(volume: Volume, claimExists: (namespace: string, name: string, uid: string) => boolean) {
   const ref = volume.spec?.claimRef;
-  if (!ref?.name) return 'Available' as const;
+  if (!ref?.name || !ref.uid) return 'Available' as const;
   return claimExists(ref.namespace ?? 'default', ref.name, ref.uid) ? ('Bound' as const) : ('Released' as const);
 }
 

@@ -234,7 +234,7 @@ export class VolumeController implements Controller {
     const claims = informers.for<ClaimObject>(PVC);
     const phase = volumePhase(volume, (namespace, claimName, uid) => {
       const c = claims.get(namespace, claimName);
-      return !!c && (!uid || c.metadata.uid === uid);
+      return !!c && c.metadata.uid === uid;
     });
     if (phase === 'Released' && reclaims(volume)) {
       await writer.delete(volume);
