@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
-import { kindInfo } from '../api/kinds.js';
+import { kindInfo, type KindInfo } from '../api/kinds.js';
 import { serviceEnv, type ServiceObject } from '../api/services.js';
 import type { Container } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
@@ -212,29 +212,26 @@ export class Agent {
   }
 
   private lookup(namespace: string): Lookup {
-    return async (kind, name) => {
-      try {
-        return await this.o.client.get<KubeObject & DataObject>(
-          kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS,
-          namespace,
-          name,
-        );
-      } catch (e) {
-        if (isBerthError(e, 'NotFound')) return undefined;
-        throw e;
-      }
-    };
+    return (kind, name) =>
+      this.getIfExists<KubeObject & DataObject>(kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS, namespace, name);
   }
 
   private claims(namespace: string): ClaimLookup {
-    return async (name) => {
-      try {
-        return await this.o.client.get<KubeObject & { spec?: { storageClassName?: string } }>(CLAIMS, namespace, name);
-      } catch (e) {
-        if (isBerthError(e, 'NotFound')) return undefined;
-        throw e;
-      }
-    };
+    return (name) => this.getIfExists<KubeObject & { spec?: { storageClassName?: string } }>(CLAIMS, namespace, name);
+  }
+
+  /** The object, or undefined when the server says there is none. */
+  private async getIfExists<T extends KubeObject>(
+    info: KindInfo,
+    namespace: string,
+    name: string,
+  ): Promise<T | undefined> {
+    try {
+      return await this.o.client.get<T>(info, namespace, name);
+    } catch (e) {
+      if (isBerthError(e, 'NotFound')) return undefined;
+      throw e;
+    }
   }
 
   /** Brings one pod's containers to what it asks; returns when to look again, if a timer is pending. */

@@ -8,7 +8,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseQuantity } from '../api/quantity.js';
-import { protectedHostPaths } from '../api/pod-security.js';
+import { pathWithin, pathsOverlap, protectedHostPaths } from '../api/pod-security.js';
+import { LOCAL_PATH_CLASS, claimDirectory, claimsFolder } from '../api/storage.js';
 import type { Container, EnvVar, Volume } from '../api/types.gen.js';
 import type { PodObject } from '../api/objects.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
@@ -144,15 +145,12 @@ function writeDataDir(
   }
 }
 
-/** Makes (or refreshes) every volume's directory; returns them by volume name. */
 /** What the agent needs of a claim: whether it is bound, and where its volume's data is on this node. */
 export type ClaimLookup = (
   name: string,
 ) => Promise<{ spec?: { storageClassName?: string }; status?: { phase?: string; path?: string } } | undefined>;
 
-/** The class that keeps a claim's data in the node's own directory for it (the default, local-path). */
-const LOCAL_PATH_CLASS = 'local-path';
-
+/** Makes (or refreshes) every volume's directory; returns them by volume name. */
 export async function prepareVolumes(
   pod: PodObject,
   dataDir: string,
@@ -197,10 +195,10 @@ export async function prepareVolumes(
         throw new ResolveError(`persistentvolumeclaim "${name}" is not bound to a volume yet`);
       // Bound: its volume's directory. Local-path, bound or about to be: one directory per claim on
       // the node (the path its volume gets), outliving the pod as the claim does.
-      const claimsDir = path.join(path.resolve(dataDir), 'claims');
-      const dir = bound ?? path.join(claimsDir, pod.metadata.namespace ?? 'default', name);
+      const data = path.resolve(dataDir);
+      const dir = bound ? path.resolve(bound) : claimDirectory(data, pod.metadata.namespace ?? 'default', name);
       // A volume may not reach the agent's own data (its tokens, other pods' files) but through its claims' folder.
-      if (bound && reaches(bound, dataDir) && !within(path.resolve(bound), claimsDir))
+      if (bound && pathsOverlap(dir, data) && !pathWithin(dir, claimsFolder(data)))
         throw new ResolveError(
           `persistentvolumeclaim "${name}": its volume's path ${bound} reaches the agent's data directory ${dataDir}: no pod may mount it`,
         );
@@ -328,8 +326,3 @@ export async function containerSpec(
     ...(aliases.length ? { hostAliases: aliases } : {}),
   };
 }
-
-const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}${path.sep}`);
-/** Whether one of the two directories holds the other. */
-const reaches = (a: string, b: string) =>
-  within(path.resolve(a), path.resolve(b)) || within(path.resolve(b), path.resolve(a));

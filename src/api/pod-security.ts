@@ -413,17 +413,27 @@ export const describeProtectedPath = (r: ProtectedPath): string =>
  * Refused at every level, privileged too.
  */
 export function protectedHostPaths(spec: Spec, protectedDirs: readonly string[]): ProtectedPath[] {
-  const norm = (p: string) => {
-    const n = path.posix.normalize(p);
-    return n.length > 1 ? n.replace(/\/+$/, '') : n;
-  };
-  const within = (inner: string, outer: string) => outer === '/' || inner === outer || inner.startsWith(`${outer}/`);
   const out: ProtectedPath[] = [];
   for (const v of spec.volumes ?? []) {
-    const p = typeof v.hostPath?.path === 'string' ? norm(v.hostPath.path) : undefined;
+    const p = typeof v.hostPath?.path === 'string' ? normalizeDir(v.hostPath.path) : undefined;
     if (!p) continue;
-    for (const d of protectedDirs.map(norm))
-      if (within(p, d) || within(d, p)) out.push({ volume: v.name, path: v.hostPath.path, dir: d });
+    for (const d of protectedDirs.map(normalizeDir))
+      if (pathsOverlap(p, d)) out.push({ volume: v.name, path: v.hostPath.path, dir: d });
   }
   return out;
 }
+
+/** A folder path normalized (`..` and doubled slashes resolved), without a trailing slash but `/`. */
+const normalizeDir = (p: string): string => {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+};
+
+/** Whether `inner` is the folder `outer` or inside it. */
+export function pathWithin(inner: string, outer: string): boolean {
+  const [i, o] = [normalizeDir(inner), normalizeDir(outer)];
+  return o === '/' || i === o || i.startsWith(`${o}/`);
+}
+
+/** Whether one of two folders holds the other (or they are the same). */
+export const pathsOverlap = (a: string, b: string): boolean => pathWithin(a, b) || pathWithin(b, a);

@@ -647,7 +647,7 @@ export async function runCli(
     )
     .addHelpText(
       'after',
-      '\nExit codes: 0 no difference, 1 differences, 2 error (invalid manifests, unreachable repository).',
+      '\nExit codes: 0 no difference, 1 differences, 2 the revision would not be synced (invalid manifests, a policy it breaks, an unreachable repository).',
     )
     .action(
       async (

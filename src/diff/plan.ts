@@ -5,6 +5,7 @@
  * by sync wave, then by kind (Namespace, ConfigMap/Secret, PVC, Service, workloads, Ingress).
  */
 import { groupOf } from '../api/kinds.js';
+import { BIND_COMPLETED, SELECTED_NODE } from '../api/storage.js';
 import { ALLOCATED_SERVICE_FIELDS, portKey, PROXY_PORTS_ANNOTATION, type ServicePortSpec } from '../api/services.js';
 import {
   managerOf,
@@ -343,11 +344,7 @@ export function withServerAssigned(desired: ObjectLike, live: ObjectLike): Objec
 }
 
 /** A claim's binding (its volume, the node chosen for it) and a volume's claimRef are the volume controller's. */
-const BINDING_ANNOTATIONS = [
-  'volume.kubernetes.io/selected-node',
-  'pv.kubernetes.io/bind-completed',
-  'pv.kubernetes.io/bound-by-controller',
-];
+const BINDING_ANNOTATIONS = [SELECTED_NODE, BIND_COMPLETED, 'pv.kubernetes.io/bound-by-controller'];
 function withVolumeBinding(desired: ObjectLike, live: ObjectLike): ObjectLike {
   if (desired.kind !== 'PersistentVolumeClaim' && desired.kind !== 'PersistentVolume') return desired;
   const field = desired.kind === 'PersistentVolume' ? 'claimRef' : 'volumeName';

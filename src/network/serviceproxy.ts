@@ -192,8 +192,9 @@ export class ServiceProxy {
       }
     // The first sync tells its list too, empty or not: it replaces what an earlier run of the node said.
     const now = [...this.unserved.values()];
-    if (JSON.stringify(now) !== this.told) this.onUnservedChange?.(now);
-    this.told = JSON.stringify(now);
+    const told = JSON.stringify(now);
+    if (told !== this.told) this.onUnservedChange?.(now);
+    this.told = told;
     if (this.unserved.size && !this.retry && !this.closed)
       this.retry = setTimeout(() => {
         this.retry = undefined;

@@ -20,7 +20,7 @@ import type {
   ObjectWriter,
   ReconcileResult,
 } from '../runtime/index.js';
-import { SELECTED_NODE } from '../api/storage.js';
+import { SELECTED_NODE, claimNamesOf } from '../api/storage.js';
 import { chargeNode, pickNode, type NodeInfo, type PodFacts, type SchedNode } from './filters.js';
 import { hostPorts, nodeAllocatable, podRequests } from './resources.js';
 
@@ -163,9 +163,8 @@ export class Scheduler implements Controller {
 
   private claimNode(pod: PodObject): string | undefined {
     const claims = this.deps.informers.for<ClaimObject>(PVC);
-    for (const v of pod.spec?.volumes ?? []) {
-      const name = v.persistentVolumeClaim?.claimName;
-      const claim = name ? claims.get(pod.metadata.namespace ?? 'default', name) : undefined;
+    for (const name of claimNamesOf(pod.spec)) {
+      const claim = claims.get(pod.metadata.namespace ?? 'default', name);
       // The node its first pod went to, or the node its bound volume lives on (a local volume).
       const node =
         claim?.metadata.annotations?.[SELECTED_NODE] ?? (claim?.status as { nodeName?: string } | undefined)?.nodeName;
@@ -192,9 +191,8 @@ export class Scheduler implements Controller {
    */
   private async selectNodeForClaims(pod: PodObject, node: string): Promise<void> {
     const claims = this.deps.informers.for<ClaimObject>(PVC);
-    for (const v of pod.spec?.volumes ?? []) {
-      const name = v.persistentVolumeClaim?.claimName;
-      const claim = name ? claims.get(pod.metadata.namespace ?? 'default', name) : undefined;
+    for (const name of claimNamesOf(pod.spec)) {
+      const claim = claims.get(pod.metadata.namespace ?? 'default', name);
       if (!claim || claim.spec?.volumeName || claim.metadata.annotations?.[SELECTED_NODE]) continue;
       await this.deps.writer
         .update(claim, {

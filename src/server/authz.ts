@@ -7,6 +7,7 @@
  * join token) may only register a Node.
  */
 import type { KubeObject, Store } from '../store/types.js';
+import { claimNamesOf } from '../api/storage.js';
 import type { ResourceRequest } from './routes.js';
 import type { Principal } from './tokens.js';
 
@@ -134,11 +135,7 @@ async function referencedByNodePods(
 export function podReferences(pod: KubeObject, kind: 'ConfigMap' | 'Secret' | 'PersistentVolumeClaim'): Set<string> {
   const out = new Set<string>();
   const spec = (pod.spec ?? {}) as Record<string, any>;
-  if (kind === 'PersistentVolumeClaim') {
-    for (const v of spec.volumes ?? [])
-      if (v?.persistentVolumeClaim?.claimName) out.add(v.persistentVolumeClaim.claimName);
-    return out;
-  }
+  if (kind === 'PersistentVolumeClaim') return new Set(claimNamesOf(spec));
   const refKey = kind === 'ConfigMap' ? 'configMapKeyRef' : 'secretKeyRef';
   const fromKey = kind === 'ConfigMap' ? 'configMapRef' : 'secretRef';
   for (const v of spec.volumes ?? []) {

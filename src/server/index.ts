@@ -25,7 +25,7 @@ import { ServerMetrics } from './metrics.js';
 import { certificateSha256 } from './pki.js';
 import { Registry, timestamp } from './registry.js';
 import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
-import { DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_PROVISIONER } from '../api/storage.js';
+import { DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER } from '../api/storage.js';
 import { TokenBook, parseToken } from './tokens.js';
 import type { GitPush } from './webhook.js';
 import path from 'node:path';
@@ -84,23 +84,22 @@ export async function startServer(store: Store, options: ServerOptions): Promise
   const registry = new Registry(store, undefined, options.serviceCidr);
   const metrics = new ServerMetrics(() => store.revision());
 
-  for (const name of BUILTIN_NAMESPACES) {
-    await store
-      .create({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name, uid: name, creationTimestamp: timestamp(new Date()) },
-        status: { phase: 'Active' },
-      })
-      .catch((e) => {
-        if (!isBerthError(e, 'AlreadyExists')) throw e;
-      });
-  }
-  // The default StorageClass, as k3s ships rancher's local-path: a claim that names no class gets a
-  // directory on the node its first pod runs on (see controllers/volume).
-  await store.create(localPathClass()).catch((e) => {
-    if (!isBerthError(e, 'AlreadyExists')) throw e;
-  });
+  // What every cluster has: its built-in namespaces, and the default StorageClass, as k3s ships
+  // rancher's local-path (a claim that names no class gets a directory on the node its first pod
+  // runs on: see controllers/volume).
+  const builtins: KubeObject[] = [
+    ...BUILTIN_NAMESPACES.map((name) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, uid: name, creationTimestamp: timestamp(new Date()) },
+      status: { phase: 'Active' },
+    })),
+    localPathClass(),
+  ];
+  for (const o of builtins)
+    await store.create(o).catch((e) => {
+      if (!isBerthError(e, 'AlreadyExists')) throw e;
+    });
   const adminToken = await ensureAdminToken(options.dataDir, tokens);
   const allocated = await registry.allocateMissingClusterIPs();
   if (allocated) options.log.info({ services: allocated }, 'gave ClusterIPs to Services stored without one');
@@ -219,8 +218,8 @@ function localPathClass(): KubeObject {
     apiVersion: 'storage.k8s.io/v1',
     kind: 'StorageClass',
     metadata: {
-      name: 'local-path',
-      uid: 'local-path',
+      name: LOCAL_PATH_CLASS,
+      uid: LOCAL_PATH_CLASS,
       creationTimestamp: timestamp(new Date()),
       annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' },
     },

@@ -6,6 +6,7 @@
  * down to `partition`, one at a time, each Ready before the next; OnDelete replaces only pods a
  * user deleted. Names are the identity: two pods of one ordinal cannot exist.
  */
+import { SELECTED_NODE } from '../../api/storage.js';
 import type { PodTemplateSpec, StatefulSetStatus } from '../../api/types.gen.js';
 import {
   controllerRef,
@@ -21,9 +22,6 @@ import { isActive, isAvailable, isReady, isTerminated, podFromTemplate } from '.
 export const REVISION_LABEL = 'controller-revision-hash';
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
-/** Where a claim's pod first ran; the scheduler keeps later pods of that claim there. */
-export { SELECTED_NODE } from '../../api/storage.js';
-import { SELECTED_NODE } from '../../api/storage.js';
 
 export interface StatefulSetPlan {
   createClaims: PvcObject[];

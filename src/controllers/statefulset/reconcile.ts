@@ -15,7 +15,8 @@ import {
 } from '../objects.js';
 import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods } from '../replicaset/plan.js';
-import { REVISION_LABEL, SELECTED_NODE, planStatefulSet, revisionName } from './plan.js';
+import { SELECTED_NODE } from '../../api/storage.js';
+import { REVISION_LABEL, planStatefulSet, revisionName } from './plan.js';
 import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
 
 export class StatefulSetController implements Controller {

@@ -7,36 +7,38 @@
  */
 import { DATA_DIR_ANNOTATION } from '../../api/pod-security.js';
 import { isBerthError } from '../../api/errors.js';
+import {
+  BIND_COMPLETED,
+  LOCAL_PATH_PROVISIONER,
+  PROVISIONED_BY,
+  SELECTED_NODE,
+  claimDirectory,
+  claimNamesOf,
+} from '../../api/storage.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { emit, type ControllerContext } from '../context.js';
-import { LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE } from '../../api/storage.js';
-import { planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
+import { nodeOf, planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
 
 const PVC = { group: '', kind: 'PersistentVolumeClaim' };
+const PV = { group: '', kind: 'PersistentVolume' };
+const STORAGE_CLASS = { group: 'storage.k8s.io', kind: 'StorageClass' };
+const NODE = { group: '', kind: 'Node' };
 const POD = { group: '', kind: 'Pod' };
 
-type PodSpecLike = { nodeName?: string; volumes?: { persistentVolumeClaim?: { claimName?: string } }[] };
-const claimNames = (spec: PodSpecLike): string[] =>
-  (spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
+type ClaimObject = KubeObject & Claim;
+type VolumeObject = KubeObject & Volume;
+type PodLike = KubeObject & { spec?: { nodeName?: string } & Parameters<typeof claimNamesOf>[0] };
 
 /** The claim as planClaim sees it: with the node chosen for it, its first consumer's when none was written. */
-function withConsumerNode<T extends Claim>(claim: T, node: string | undefined): T {
-  if (!node || claim.metadata.annotations?.[SELECTED_NODE]) return claim;
+function withConsumerNode<T extends Claim>(claim: T, consumerNode: () => string | undefined): T {
+  if (claim.spec?.volumeName || claim.metadata.annotations?.[SELECTED_NODE]) return claim;
+  const node = consumerNode();
+  if (!node) return claim;
   return {
     ...claim,
     metadata: { ...claim.metadata, annotations: { ...claim.metadata.annotations, [SELECTED_NODE]: node } },
   };
 }
-const PV = { group: '', kind: 'PersistentVolume' };
-const STORAGE_CLASS = { group: 'storage.k8s.io', kind: 'StorageClass' };
-const NODE = { group: '', kind: 'Node' };
-
-type ClaimObject = KubeObject & Claim;
-type VolumeObject = KubeObject & Volume;
-
-/** Where a node's agent keeps a claim's data: the path a local-path volume on that node points at. */
-export const claimDirectory = (dataDir: string, namespace: string, name: string) =>
-  `${dataDir.replace(/\/+$/, '')}/claims/${namespace}/${name}`;
 
 export class VolumeController implements Controller {
   readonly name = 'persistentvolume';
@@ -47,7 +49,7 @@ export class VolumeController implements Controller {
   constructor(private readonly ctx: ControllerContext) {}
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
-    const claimKey = (c: KubeObject) => `claim/${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
+    const claimKey = (c: KubeObject) => `claim/${key(c)}`;
     informers.for<ClaimObject>(PVC).on((e) => {
       enqueue(claimKey(e.object));
       // A claim that goes releases its volume.
@@ -64,9 +66,9 @@ export class VolumeController implements Controller {
     });
     informers.for(NODE);
     // A pod bound to a node is the first consumer its waiting claims wait for.
-    informers.for<KubeObject & { spec?: PodSpecLike }>(POD).on((e) => {
+    informers.for<PodLike>(POD).on((e) => {
       if (!e.object.spec?.nodeName) return;
-      for (const name of claimNames(e.object.spec))
+      for (const name of claimNamesOf(e.object.spec))
         enqueue(`claim/${e.object.metadata.namespace ?? 'default'}/${name}`);
     });
   }
@@ -88,7 +90,11 @@ export class VolumeController implements Controller {
     if (claim.status?.phase === 'Bound') this.said.delete(key(claim));
     const volumes = informers.for<VolumeObject>(PV).list();
     const classes = informers.for<KubeObject & Class>(STORAGE_CLASS).list();
-    const plan = planClaim(withConsumerNode(claim, this.consumerNode(claim)), volumes, classes);
+    const plan = planClaim(
+      withConsumerNode(claim, () => this.consumerNode(claim)),
+      volumes,
+      classes,
+    );
     switch (plan.action) {
       case 'lost':
         await writer.updateStatus(claim, { ...claim.status, phase: 'Lost' });
@@ -126,9 +132,9 @@ export class VolumeController implements Controller {
   private consumerNode(claim: ClaimObject): string | undefined {
     const namespace = claim.metadata.namespace ?? 'default';
     return this.ctx.informers
-      .for<KubeObject & { spec?: PodSpecLike }>(POD)
+      .for<PodLike>(POD)
       .list(namespace)
-      .find((p) => p.spec?.nodeName && claimNames(p.spec).includes(claim.metadata.name))?.spec?.nodeName;
+      .find((p) => p.spec?.nodeName && claimNamesOf(p.spec).includes(claim.metadata.name))?.spec?.nodeName;
   }
 
   /** The volume's claimRef first (so no other claim takes it), then the claim's volumeName, then both statuses. */
@@ -150,7 +156,7 @@ export class VolumeController implements Controller {
         ...c,
         metadata: {
           ...c.metadata,
-          annotations: { ...c.metadata.annotations, 'pv.kubernetes.io/bind-completed': 'yes' },
+          annotations: { ...c.metadata.annotations, [BIND_COMPLETED]: 'yes' },
         },
         spec: { ...c.spec, volumeName: v.metadata.name },
       });
@@ -255,14 +261,3 @@ const claimRefOf = (claim: ClaimObject) => ({
 });
 
 const key = (c: KubeObject) => `${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
-
-/** The node a volume's node affinity pins it to (a local or local-path volume), if exactly one. */
-export function nodeOf(volume: Volume): string | undefined {
-  const terms = volume.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
-  const hosts = terms.flatMap((t) =>
-    (t.matchExpressions ?? [])
-      .filter((e) => e.key === 'kubernetes.io/hostname' && e.operator === 'In')
-      .flatMap((e) => e.values ?? []),
-  );
-  return hosts.length === 1 ? hosts[0] : undefined;
-}
