@@ -18,6 +18,7 @@ import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } fro
 import { Agent } from './agent/agent.js';
 import { apiEventSink } from './agent/events.js';
 import { AgentEndpoint } from './agent/endpoint.js';
+import { LocalVolumeCleaner } from './agent/local-volumes.js';
 import type { ContainerRuntime } from './agent/runtime.js';
 import { ProcessRuntime } from './agent/process/runtime.js';
 import { DockerRuntime } from './agent/docker/runtime.js';
@@ -667,7 +668,17 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
       'pods find Services by their environment variables only (no cluster DNS in pods)',
     );
   const abort = new AbortController();
-  const running = Promise.all([membership.run(abort.signal), agent.start(abort.signal)]).then(
+  const volumeCleaner = new LocalVolumeCleaner({
+    client,
+    node: name,
+    dataDir,
+    log: log.child({ subsystem: 'volumes' }),
+  });
+  const running = Promise.all([
+    membership.run(abort.signal),
+    agent.start(abort.signal),
+    volumeCleaner.run(abort.signal),
+  ]).then(
     () => undefined,
     (err: unknown) => {
       // The agent cannot go on: say why and shut the process down cleanly (as Ctrl-C would).

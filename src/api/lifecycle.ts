@@ -22,6 +22,12 @@ const INITIAL_STATUS: Record<string, () => unknown> = {
   Application: () => ({}),
 };
 const HAS_STATUS = new Set([...Object.keys(INITIAL_STATUS), 'Node']);
+/**
+ * Finalizers the server puts on a new object, as Kubernetes' admission does: a claim a pod uses
+ * waits for the pod to go before it goes (the volume controller takes it off then).
+ */
+export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
+const INITIAL_FINALIZERS: Record<string, string> = { PersistentVolumeClaim: PVC_PROTECTION };
 const NO_GENERATION = new Set(['ConfigMap', 'Secret', 'Event', 'Endpoints']);
 
 interface Writable {
@@ -48,6 +54,9 @@ export function prepareCreate<T extends Writable>(obj: T, now: Date, uid: string
   delete obj.metadata.deletionTimestamp;
   const initial = INITIAL_STATUS[obj.kind];
   if (initial) obj.status = initial();
+  const finalizer = INITIAL_FINALIZERS[obj.kind];
+  if (finalizer && !obj.metadata.finalizers?.includes(finalizer))
+    obj.metadata.finalizers = [...(obj.metadata.finalizers ?? []), finalizer];
   return obj;
 }
 
@@ -62,6 +71,8 @@ export function prepareUpdate<T extends Writable>(current: Writable, next: T): T
   next.metadata.uid = current.metadata.uid;
   next.metadata.creationTimestamp = current.metadata.creationTimestamp;
   if (current.metadata.deletionTimestamp) next.metadata.deletionTimestamp = current.metadata.deletionTimestamp;
+  if (current.metadata.deletionGracePeriodSeconds !== undefined)
+    next.metadata.deletionGracePeriodSeconds = current.metadata.deletionGracePeriodSeconds;
   if (HAS_STATUS.has(next.kind)) next.status = current.status;
   if (!NO_GENERATION.has(next.kind)) {
     const gen = current.metadata.generation ?? 1;
@@ -95,4 +106,36 @@ export function gracefulDeletion<T extends DeletablePod>(
     ...pod,
     metadata: { ...pod.metadata, deletionTimestamp: timestamp(now), deletionGracePeriodSeconds: grace },
   };
+}
+
+/**
+ * Kubernetes' finalizers: an object that has any is not removed by a delete but marked
+ * (deletionTimestamp, and a grace period of 0: nothing else to wait for), and goes when an update
+ * takes its last finalizer off (see finalizedBy). Returns the marked object, or undefined when it
+ * has none and goes at once.
+ */
+export function finalizingDeletion<T extends Writable>(obj: T, now: Date): T | undefined {
+  if (!obj.metadata.finalizers?.length) return undefined;
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      deletionTimestamp: obj.metadata.deletionTimestamp ?? timestamp(now),
+      deletionGracePeriodSeconds: 0,
+    },
+  };
+}
+
+/**
+ * Whether the update of `current` to `next` ends the object: it was marked for deletion by
+ * finalizingDeletion, and `next` takes its last finalizer off. A pod in its grace period (a
+ * deletionGracePeriodSeconds above 0) still waits for its agent's own delete.
+ */
+export function finalizedBy(current: Writable, next: Writable): boolean {
+  return Boolean(
+    current.metadata.deletionTimestamp &&
+    current.metadata.finalizers?.length &&
+    !next.metadata.finalizers?.length &&
+    current.metadata.deletionGracePeriodSeconds === 0,
+  );
 }

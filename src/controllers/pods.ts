@@ -7,7 +7,7 @@ import { CONDITION } from '../api/conditions.js';
 import type { PodTemplateSpec } from '../api/types.gen.js';
 import { controllerRef, findCondition, parseTime, type Owner, type PodObject } from './objects.js';
 
-export function isTerminated(p: PodObject): boolean {
+export function isTerminated(p: { status?: { phase?: string } }): boolean {
   return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 }
 

@@ -305,6 +305,8 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
       l.metadata.annotations?.[TRACKING_ANNOTATION] !== trackingId(app, l)
     )
       continue;
+    // Already being deleted (waiting for its finalizers): nothing a prune could add.
+    if (l.metadata.deletionTimestamp) continue;
     if (options.prune) actions.push({ type: 'prune', key, live: l });
     else requirePruning.push(key);
   }
@@ -333,14 +335,16 @@ export function plan(app: AppRef, desired: ObjectLike[], live: ObjectLike[], opt
   };
 }
 
-/**
- * A Service's ClusterIP and NodePorts are the server's to choose when the manifest leaves them
- * out (as Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an
- * update.
- */
 /** What the server and controllers fill in that a manifest leaves out, taken from `live` into `desired`. */
 export function withServerAssigned(desired: ObjectLike, live: ObjectLike): ObjectLike {
-  return withVolumeBinding(withAllocatedPorts(desired, live), live);
+  return withFinalizers(withVolumeBinding(withAllocatedPorts(desired, live), live), live);
+}
+
+/** Finalizers are the server's and controllers' (never compared): an update keeps the live ones. */
+function withFinalizers(desired: ObjectLike, live: ObjectLike): ObjectLike {
+  const finalizers = live.metadata.finalizers;
+  if (!finalizers?.length || desired.metadata.finalizers) return desired;
+  return { ...desired, metadata: { ...desired.metadata, finalizers: [...finalizers] } };
 }
 
 /** A claim's binding (its volume, the node chosen for it) and a volume's claimRef are the volume controller's. */
@@ -364,6 +368,11 @@ function withVolumeBinding(desired: ObjectLike, live: ObjectLike): ObjectLike {
   return out;
 }
 
+/**
+ * A Service's ClusterIP and NodePorts are the server's to choose when the manifest leaves them
+ * out (as Kubernetes'): the live ones stand in, so they are neither a difference nor reset by an
+ * update.
+ */
 function withAllocatedPorts(desired: ObjectLike, live: ObjectLike): ObjectLike {
   type WithPorts = ObjectLike & { spec?: Record<string, unknown> & { ports?: ServicePortSpec[] } };
   if (desired.kind !== 'Service') return desired;

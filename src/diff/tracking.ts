@@ -27,6 +27,8 @@ export interface ObjectLike {
     name: string;
     namespace?: string;
     resourceVersion?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
     labels?: Record<string, string | undefined>;
     annotations?: Record<string, string | undefined>;
   };

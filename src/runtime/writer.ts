@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isBerthError } from '../api/errors.js';
-import { gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
+import { finalizedBy, finalizingDeletion, gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
 import { QuotaAdmission, createAdmitted, groupByNamespace } from './quota.js';
@@ -54,11 +54,16 @@ export class ObjectWriter {
     return { created };
   }
 
-  /** A spec/metadata update of `current` to `next`; undefined-free `next` replaces it. */
+  /**
+   * A spec/metadata update of `current` to `next`; undefined-free `next` replaces it. One that
+   * takes the last finalizer off an object marked for deletion removes it (see finalizedBy).
+   */
   update<T extends KubeObject>(current: T, next: T): Promise<T> {
     const prepared = prepareUpdate(current, structuredClone(next));
     delete prepared.metadata.resourceVersion;
-    return this.store.update(prepared, { expectedRevision: Number(current.metadata.resourceVersion) });
+    const expectedRevision = Number(current.metadata.resourceVersion);
+    if (finalizedBy(current, prepared)) return this.store.delete<T>(refOf(current), { expectedRevision });
+    return this.store.update(prepared, { expectedRevision });
   }
 
   /** Writes the status (the status subresource); resolves to `current` when it is unchanged. */
@@ -69,13 +74,16 @@ export class ObjectWriter {
 
   /**
    * Deletes the object as read; undefined when it is already gone. A pod on a node is deleted
-   * gracefully (see gracefulDeletion): marked, and returned marked; `force` removes it at once.
+   * gracefully (see gracefulDeletion), an object with finalizers waits for them (see
+   * finalizingDeletion): marked, and returned marked; `force` removes a pod at once.
    */
   async delete<T extends KubeObject>(current: T, options: { force?: boolean } = {}): Promise<T | undefined> {
     try {
-      const marked = options.force
-        ? undefined
-        : gracefulDeletion(current as T & { kind: string }, new Date(this.now()));
+      const now = new Date(this.now());
+      const marked =
+        (options.force ? undefined : gracefulDeletion(current as T & { kind: string }, now)) ??
+        finalizingDeletion(current, now);
+      if (marked && sameJson(marked, current)) return current;
       if (marked) {
         delete marked.metadata.resourceVersion;
         return await this.store.update(marked, { expectedRevision: Number(current.metadata.resourceVersion) });

@@ -10,6 +10,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { BerthError } from '../api/errors.js';
+import { LOCAL_PATH_CLEANUP, volumeNodeOf } from '../api/storage.js';
 import { getIfExists } from '../store/lookup.js';
 import type { QuotaAdmission } from '../runtime/quota.js';
 import type { KubeObject, Store } from '../store/types.js';
@@ -101,6 +102,26 @@ async function nodeRestriction(p: Principal, store: Store, w: AdmissionRequest):
       throw new BerthError('Forbidden', `${self} may change only its status and its labels, not other metadata`);
     return;
   }
+  if (w.info.kind === 'PersistentVolume') {
+    // Its agent finishes deleting a local-path volume of its own: it takes its finalizer off, nothing else.
+    const { finalizers: before = [], ...rest } = metadataOf(w.current);
+    const { finalizers: after = [], ...restAfter } = metadataOf(w.object);
+    const takesOff = before.filter((f) => !after.includes(f));
+    const ok =
+      w.verb === 'update' &&
+      w.current &&
+      volumeNodeOf(w.current as never) === p.node &&
+      isDeepStrictEqual(takesOff, [LOCAL_PATH_CLEANUP]) &&
+      after.every((f) => before.includes(f)) &&
+      isDeepStrictEqual(rest, restAfter) &&
+      isDeepStrictEqual(w.object.spec, w.current.spec);
+    if (!ok)
+      throw new BerthError(
+        'Forbidden',
+        `${self} may only take the ${LOCAL_PATH_CLEANUP} finalizer off a local-path volume on itself, not change PersistentVolume ${w.object.metadata.name} otherwise`,
+      );
+    return;
+  }
   if (w.info.kind === 'Event') {
     const about =
       (w.object as { involvedObject?: { kind?: string; namespace?: string; name?: string } }).involvedObject ?? {};
@@ -119,6 +140,19 @@ async function nodeRestriction(p: Principal, store: Store, w: AdmissionRequest):
       `${self} may record Events only about itself and the pods bound to it, not about ${about.kind ?? 'an object'} ${[about.namespace, about.name].filter(Boolean).join('/')}`,
     );
   }
+}
+
+/** Metadata as a writer sets it (not the server's bookkeeping). */
+function metadataOf(o: KubeObject | undefined): Omit<KubeObject['metadata'], 'finalizers'> & { finalizers?: string[] } {
+  const {
+    resourceVersion: _r,
+    managedFields: _m,
+    generation: _g,
+    ...rest
+  } = (o?.metadata ?? {}) as KubeObject['metadata'] & {
+    managedFields?: unknown;
+  };
+  return rest as never;
 }
 
 function changedRestrictedLabels(

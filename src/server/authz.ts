@@ -2,7 +2,8 @@
  * What each role may do. admin: everything. readonly: get/list/watch (Secret data is redacted on
  * the way out). ci: read Applications and their status. node (a token bound to one node): its own
  * Node and its lease (heartbeat), the pods bound to it (their status, and deleting them once
- * stopped), the ConfigMaps and Secrets those pods reference, and Events; Services, Endpoints and
+ * stopped), the ConfigMaps, Secrets and claims those pods reference, and Events; PersistentVolumes
+ * (the finalizer of its own local-path ones); Services, Endpoints and
  * Ingresses to read, with the TLS Secrets Ingresses name (its proxy and router); an unbound node token (a
  * join token) may only register a Node.
  */
@@ -84,6 +85,12 @@ async function authorizeNode(
         ? allow
         : deny(`no pod on ${self} references ${kind} ${req.namespace}/${req.name}`);
     }
+    case 'PersistentVolume':
+      // Its local-path volumes' clean-up (agent/local-volumes): read all, update only its own,
+      // and then only their finalizers (NodeRestriction checks the write).
+      return ['get', 'list', 'watch', 'update'].includes(req.verb) && !req.subresource
+        ? allow
+        : deny(`${self} may only read PersistentVolumes and finish deleting its own local ones, not ${what}`);
     case 'Service':
     case 'Endpoints':
     case 'Ingress':

@@ -11,7 +11,14 @@ import { randomSuffix } from '../api/names.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { parseFieldSelector } from '../api/fields.js';
 import { KINDS, apiVersionOf, type KindInfo } from '../api/kinds.js';
-import { gracefulDeletion, prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
+import {
+  finalizedBy,
+  finalizingDeletion,
+  gracefulDeletion,
+  prepareCreate,
+  prepareUpdate,
+  timestamp,
+} from '../api/lifecycle.js';
 import { parseSelector } from '../api/selector.js';
 import { DEFAULT_SERVICE_CIDR, type ServiceObject } from '../api/services.js';
 import { parseCidr, type Cidr } from '../api/cidr.js';
@@ -282,6 +289,14 @@ export class Registry {
     const next: KubeObject =
       req.subresource === 'status' ? { ...current, status: object.status } : prepareUpdate(current, object);
     delete next.metadata.resourceVersion;
+    if (current.metadata.deletionTimestamp) {
+      const added = (next.metadata.finalizers ?? []).filter((f) => !current.metadata.finalizers?.includes(f));
+      if (added.length)
+        throw new BerthError(
+          'Invalid',
+          `${req.info.kind} "${req.name}" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+        );
+    }
     // Who owns which field, once the object has been server-side applied (before that, its first
     // apply gives everything it has to "before-first-apply", as Kubernetes does for objects
     // without managedFields): the writer takes what it changed; status is its subresource's.
@@ -307,6 +322,16 @@ export class Registry {
       current,
       ...(req.subresource ? { subresource: req.subresource } : {}),
     });
+    // Its last finalizer taken off, an object marked for deletion goes (as in Kubernetes).
+    if (finalizedBy(current, next) && !options.dryRun) {
+      const gone = await this.store
+        .delete(this.ref(req), { expectedRevision: expected ?? Number(current.metadata.resourceVersion) })
+        .catch((e) => {
+          throw notFound(e, req.info, req.name!);
+        });
+      await this.cascade(gone, 'Background');
+      return { object: { ...gone, metadata: { ...gone.metadata, finalizers: next.metadata.finalizers } }, warnings };
+    }
     const write = options.dryRun
       ? (o: KubeObject) => dryRunUpdate(current, o, expected)
       : async (o: KubeObject, lock: TxnOp[] = []) =>
@@ -388,7 +413,11 @@ export class Registry {
     }
     // A dry run answers what would be deleted (a running pod: marked for deletion), and deletes nothing.
     if (dryRun)
-      return (req.info.kind === 'Pod' ? gracefulDeletion(current, this.now(), undefined) : undefined) ?? current;
+      return (
+        (req.info.kind === 'Pod' ? gracefulDeletion(current, this.now(), undefined) : undefined) ??
+        finalizingDeletion(current, this.now()) ??
+        current
+      );
     if (req.info.kind === 'Pod') {
       const marked = await this.markPodForDeletion(
         req,
@@ -411,6 +440,9 @@ export class Registry {
     if (policy === 'Foreground' || policy === 'Orphan') {
       await this.cascade(await this.markDeleting(req, current), policy);
     }
+    // An object with finalizers is marked and waits for them to be taken off (see finalizedBy).
+    const finalizing = finalizingDeletion(current, this.now());
+    if (finalizing) return (await this.updateRead(req, current, (c) => finalizingDeletion(c, this.now()))) ?? current;
     // With the client's preconditions, the version read must still be current; without, a write
     // that came in between (an agent's status) does not stop the delete, as in Kubernetes.
     const deleted = await this.store

@@ -324,7 +324,7 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
       v.spec?.capacity?.storage ?? '',
       accessModes(v.spec?.accessModes),
       v.spec?.persistentVolumeReclaimPolicy ?? 'Retain',
-      v.status?.phase ?? 'Pending',
+      v.metadata.deletionTimestamp ? 'Terminating' : (v.status?.phase ?? 'Pending'),
       v.spec?.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '',
       v.spec?.storageClassName ?? '',
       v.status?.reason ?? '',
@@ -363,7 +363,7 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
     ],
     row: (p, now) => [
       p.metadata.name,
-      p.status?.phase ?? 'Pending',
+      p.metadata.deletionTimestamp ? 'Terminating' : (p.status?.phase ?? 'Pending'),
       p.spec?.volumeName ?? '',
       p.status?.capacity?.storage ?? '',
       accessModes(p.spec?.accessModes),

@@ -9,7 +9,7 @@ import { APP_CONDITION, APP_REASON } from '../api/conditions.js';
 import { parseCidr, type Cidr } from '../api/cidr.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { hookPhases } from '../api/hooks.js';
-import { prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
+import { finalizingDeletion, prepareCreate, prepareUpdate, timestamp } from '../api/lifecycle.js';
 import { DEFAULT_SERVICE_CIDR, type ServiceObject } from '../api/services.js';
 import type { HookRun } from '../api/types.gen.js';
 import { waveOf, type Action, type ObjectLike } from '../diff/index.js';
@@ -263,6 +263,12 @@ function txnOpOf(a: Action, now: Date, allocated?: ObjectLike): TxnOp {
       object: prepareUpdate(a.live as KubeObject, structuredClone(allocated ?? a.desired) as KubeObject),
       expectedRevision: Number(a.live.metadata.resourceVersion),
     };
+  // A pruned object with finalizers (a claim a pod still uses) is marked, and goes when they are off.
+  const marked = finalizingDeletion(a.live as KubeObject, now);
+  if (marked) {
+    delete marked.metadata.resourceVersion;
+    return { op: 'update', object: marked, expectedRevision: Number(a.live.metadata.resourceVersion) };
+  }
   return { op: 'delete', ref: refOf(a.live), expectedRevision: Number(a.live.metadata.resourceVersion) };
 }
 

@@ -3,7 +3,8 @@
  * gets a local-path volume on the node its pod runs on (the default StorageClass), the pod's file
  * lands in that volume's directory and is there for the next pod; a static hostPath volume with
  * labels binds to the claim whose selector asks for them (and a pod's file lands there); Retain
- * keeps a released volume and its files, Delete removes the volume.
+ * keeps a released volume and its files, Delete removes the volume and its directory; a claim
+ * deleted while a pod uses it waits for the pod.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,9 +126,10 @@ spec:
     expect((await server.cli('logs', 'second')).out).toBe('one\n');
     expect(readFileSync(path.join(pv.spec.hostPath.path, 'note.txt'), 'utf8')).toBe('one\ntwo\n');
     await deletePod('second');
-    // Delete: the claim goes, its volume goes.
+    // Delete: the claim goes, its volume goes, and the node's agent removes its directory first.
     await request('DELETE', '/api/v1/namespaces/default/persistentvolumeclaims/notes');
     await until('the volume deleted', async () => (await volume(pv.metadata.name)).status === 404, 30_000);
+    expect(existsSync(pv.spec.hostPath.path)).toBe(false);
   }, 180_000);
 
   it('a static hostPath volume binds to the claim whose selector asks for its labels; Retain keeps it Released', async () => {
@@ -206,6 +208,18 @@ spec:
       60_000,
     );
     expect((await claim('data-db-0')).spec.volumeName).toBe(bound.spec.volumeName);
+    // Deleted while db-0 uses it, the claim waits (Terminating) and its data stays.
+    await request('DELETE', '/api/v1/namespaces/default/persistentvolumeclaims/data-db-0');
+    await until('told why it waits', async () =>
+      (await server.cli('describe', 'pvc', 'data-db-0')).out.includes('goes once pod db-0 no longer uses it'),
+    );
+    expect((await server.cli('get', 'pvc', 'data-db-0')).out).toMatch(/^data-db-0\s+Terminating\s/m);
+    expect((await volume(bound.spec.volumeName)).body.status.phase).toBe('Bound');
+    expect(existsSync(boots)).toBe(true);
+    // The pod goes with its StatefulSet: then the claim, its volume and the volume's directory.
     await request('DELETE', '/apis/apps/v1/namespaces/default/statefulsets/db');
+    await until('the claim gone', async () => (await claim('data-db-0')).code === 404, 60_000);
+    await until('the volume gone', async () => (await volume(bound.spec.volumeName)).status === 404, 30_000);
+    expect(existsSync(bound.status.path)).toBe(false);
   }, 120_000);
 });

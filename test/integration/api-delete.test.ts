@@ -158,6 +158,49 @@ describe('API delete propagation and the client watch', () => {
     });
   });
 
+  it('an object with finalizers is marked, not removed, and goes when its last finalizer is taken off', async () => {
+    const token = { token: server.adminToken };
+    await client.create(CM, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'held', namespace: NS, finalizers: ['example.com/hold', 'example.com/audit'] },
+    });
+    const path = `/api/v1/namespaces/${NS}/configmaps/held`;
+    const deleting = await api(server, 'DELETE', path, token);
+    expect(deleting.status).toBe(200);
+    expect(deleting.body.metadata).toMatchObject({
+      deletionTimestamp: expect.any(String),
+      deletionGracePeriodSeconds: 0,
+    });
+    // Deleting again changes nothing; no finalizer may be added while it waits.
+    expect((await api(server, 'DELETE', path, token)).body.metadata.deletionTimestamp).toBe(
+      deleting.body.metadata.deletionTimestamp,
+    );
+    const added = await api(server, 'PATCH', path, {
+      ...token,
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: { metadata: { finalizers: ['example.com/hold', 'example.com/audit', 'example.com/more'] } },
+    });
+    expect({ status: added.status, message: added.body.message }).toMatchObject({
+      status: 422,
+      message: expect.stringContaining('no new finalizers can be added if the object is being deleted'),
+    });
+    const one = await api(server, 'PATCH', path, {
+      ...token,
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: { metadata: { finalizers: ['example.com/audit'] } },
+    });
+    expect(one.status).toBe(200);
+    expect((await api(server, 'GET', path, token)).status).toBe(200);
+    const last = await api(server, 'PATCH', path, {
+      ...token,
+      headers: { 'Content-Type': 'application/json-patch+json' },
+      body: [{ op: 'remove', path: '/metadata/finalizers' }],
+    });
+    expect(last.status).toBe(200);
+    expect((await api(server, 'GET', path, token)).status).toBe(404);
+  });
+
   it('refuses an unknown policy', async () => {
     await client.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: NS } });
     const res = await api(server, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/kept?propagationPolicy=Sometimes`, {

@@ -482,6 +482,63 @@ describe('API roles', () => {
     expect(node.metadata.labels['node-role.kubernetes.io/control-plane']).toBeUndefined();
   });
 
+  it('a node may read volumes, and only take the clean-up finalizer off its own deleted local-path ones', async () => {
+    const admin = { token: tokens.admin };
+    const volume = (name: string, node: string) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name, finalizers: ['berth.dev/local-path-cleanup'] },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Delete',
+        hostPath: { path: `/var/lib/berth/agent-${node}/claims/default/${name}` },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] },
+            ],
+          },
+        },
+      },
+    });
+    for (const [name, node] of [
+      ['lp-a', 'node-a'],
+      ['lp-b', 'node-b'],
+    ]) {
+      expect(
+        (await api(server, 'POST', '/api/v1/persistentvolumes', { ...admin, body: volume(name, node) })).status,
+      ).toBe(201);
+      expect((await api(server, 'DELETE', `/api/v1/persistentvolumes/${name}`, admin)).status).toBe(200);
+    }
+    const asNode = (method: string, path: string, body?: unknown) =>
+      api(server, method, path, { token: tokens.node, ...(body ? { body } : {}) });
+    expect((await asNode('GET', '/api/v1/persistentvolumes')).status).toBe(200);
+    expect((await asNode('DELETE', '/api/v1/persistentvolumes/lp-a')).status).toBe(403);
+    const current = async (name: string) => (await asNode('GET', `/api/v1/persistentvolumes/${name}`)).body;
+    const a = await current('lp-a');
+    const moved = await asNode('PUT', '/api/v1/persistentvolumes/lp-a', {
+      ...a,
+      metadata: { ...a.metadata, finalizers: [] },
+      spec: { ...a.spec, hostPath: { path: '/etc' } },
+    });
+    expect({ status: moved.status, message: moved.body.message }).toEqual({
+      status: 403,
+      message: expect.stringContaining('may only take the berth.dev/local-path-cleanup finalizer off'),
+    });
+    const b = await current('lp-b');
+    expect(
+      (await asNode('PUT', '/api/v1/persistentvolumes/lp-b', { ...b, metadata: { ...b.metadata, finalizers: [] } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await asNode('PUT', '/api/v1/persistentvolumes/lp-a', { ...a, metadata: { ...a.metadata, finalizers: [] } }))
+        .status,
+    ).toBe(200);
+    expect((await api(server, 'GET', '/api/v1/persistentvolumes/lp-a', admin)).status).toBe(404);
+    expect((await api(server, 'GET', '/api/v1/persistentvolumes/lp-b', admin)).status).toBe(200);
+  });
+
   it('a join token (node role, no node yet) may only register a Node', async () => {
     const join = (await server.tokens.create({ role: 'node' })).token;
     expect((await api(server, 'POST', '/api/v1/nodes', { token: join, body: nodeObj('node-c') })).status).toBe(201);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ObjectWriter } from '../../src/runtime/index.js';
 import { openStore, type RevisionedStore } from '../../src/store/index.js';
 import { startHarness, type Harness } from '../helpers/controllers.js';
 
@@ -139,9 +140,14 @@ describe('PersistentVolumes and claims', () => {
       },
     });
     expect(bound.status).toMatchObject({ nodeName: 'n2', path: '/var/lib/berth/agent-n2/claims/default/data' });
-    // Delete: the claim goes, its volume goes.
+    // Delete: the claim goes, its volume is deleted, and waits for its node's agent to remove its directory.
+    expect(made.metadata.finalizers).toEqual(['berth.dev/local-path-cleanup']);
     await store.delete({ ...PVC, namespace: 'default', name: 'data' });
-    await h.until('the volume deleted', async () => (await h.list(PV)).length === 0);
+    const deleting = await h.until('the volume deleted', async () => {
+      const v = await get(PV, made.metadata.name);
+      return v?.metadata.deletionTimestamp && v;
+    });
+    expect(deleting.status.phase).toBe('Released');
   });
 
   it('a claim whose pod was bound without a node written on it (an older Berth) gets its volume on that pod’s node', async () => {
@@ -162,6 +168,37 @@ describe('PersistentVolumes and claims', () => {
       return c?.status?.phase === 'Bound' && c;
     });
     expect(bound.status).toMatchObject({ nodeName: 'n3', path: '/data/n3/claims/default/old' });
+  });
+
+  it('a claim deleted while a pod uses it waits for the pod to go (pvc-protection), then releases its volume', async () => {
+    await h.create(volume('guarded', '1Gi'));
+    const made = await h.create<any>(claim('in-use', '1Gi', { cls: '' }));
+    expect(made.metadata.finalizers).toEqual(['kubernetes.io/pvc-protection']);
+    await h.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'user', namespace: 'default' },
+      spec: {
+        containers: [{ name: 'c', image: 'busybox' }],
+        volumes: [{ name: 'd', persistentVolumeClaim: { claimName: 'in-use' } }],
+      },
+    });
+    const bound = await h.until('bound', async () => {
+      const c = await get(PVC, 'in-use', 'default');
+      return c?.status?.phase === 'Bound' && c;
+    });
+    await new ObjectWriter(store).delete(bound);
+    await h.until('told why it waits', async () =>
+      (await h.list<any>(EVENT, 'default')).some(
+        (e) => e.reason === 'WaitingForPods' && e.message.includes('pod user no longer uses it'),
+      ),
+    );
+    await h.settled();
+    expect((await get(PVC, 'in-use', 'default')).metadata.deletionTimestamp).toEqual(expect.any(String));
+    expect((await get(PV, 'guarded')).status.phase).toBe('Bound');
+    await store.delete({ group: '', kind: 'Pod', namespace: 'default', name: 'user' });
+    await h.until('the claim gone', async () => !(await get(PVC, 'in-use', 'default')));
+    await h.until('its volume Released', async () => (await get(PV, 'guarded'))?.status?.phase === 'Released');
   });
 
   it('a volume whose claim is gone is Released with Retain (not bound again), deleted with Delete', async () => {

@@ -130,14 +130,3 @@ export function volumePhase(volume: Volume, claimExists: (namespace: string, nam
 /** What Delete does to a Released volume; Retain keeps it Released (its data for someone to recover). */
 export const reclaims = (volume: Volume): boolean =>
   (volume.spec?.persistentVolumeReclaimPolicy ?? 'Retain') === 'Delete';
-
-/** The node a volume's node affinity pins it to (a local or local-path volume), if exactly one. */
-export function nodeOf(volume: Volume): string | undefined {
-  const terms = volume.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
-  const hosts = terms.flatMap((t) =>
-    (t.matchExpressions ?? [])
-      .filter((e) => e.key === 'kubernetes.io/hostname' && e.operator === 'In')
-      .flatMap((e) => e.values ?? []),
-  );
-  return hosts.length === 1 ? hosts[0] : undefined;
-}

@@ -5,19 +5,23 @@
  * the one its agent keeps for the claim, with the node as the volume's node affinity), keeps each
  * volume's phase, and reclaims Released volumes whose policy is Delete.
  */
+import { PVC_PROTECTION } from '../../api/lifecycle.js';
 import { DATA_DIR_ANNOTATION } from '../../api/pod-security.js';
 import { isBerthError } from '../../api/errors.js';
 import {
   BIND_COMPLETED,
+  LOCAL_PATH_CLEANUP,
   LOCAL_PATH_PROVISIONER,
   PROVISIONED_BY,
   SELECTED_NODE,
   claimDirectory,
   claimNamesOf,
+  volumeNodeOf,
 } from '../../api/storage.js';
 import type { Controller, InformerFactory, KubeObject, ReconcileResult } from '../../runtime/index.js';
 import { emit, type ControllerContext } from '../context.js';
-import { nodeOf, planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
+import { isTerminated } from '../pods.js';
+import { planClaim, reclaims, volumePhase, type Claim, type Class, type Volume } from './plan.js';
 
 const PVC = { group: '', kind: 'PersistentVolumeClaim' };
 const PV = { group: '', kind: 'PersistentVolume' };
@@ -27,7 +31,10 @@ const POD = { group: '', kind: 'Pod' };
 
 type ClaimObject = KubeObject & Claim;
 type VolumeObject = KubeObject & Volume;
-type PodLike = KubeObject & { spec?: { nodeName?: string } & Parameters<typeof claimNamesOf>[0] };
+type PodLike = KubeObject & {
+  spec?: { nodeName?: string } & Parameters<typeof claimNamesOf>[0];
+  status?: { phase?: string };
+};
 
 /** The claim as planClaim sees it: with the node chosen for it, its first consumer's when none was written. */
 function withConsumerNode<T extends Claim>(claim: T, consumerNode: () => string | undefined): T {
@@ -65,10 +72,11 @@ export class VolumeController implements Controller {
       for (const c of informers.for<ClaimObject>(PVC).list()) if (c.status?.phase !== 'Bound') enqueue(claimKey(c));
     });
     informers.for(NODE);
-    // A pod bound to a node is the first consumer its waiting claims wait for.
+    // A pod bound to a node is the first consumer its waiting claims wait for; a pod that goes
+    // may be the last user a deleted claim waits for.
     informers.for<PodLike>(POD).on((e) => {
-      if (!e.object.spec?.nodeName) return;
-      for (const name of claimNamesOf(e.object.spec))
+      if (!e.object.spec?.nodeName && e.type !== 'DELETED') return;
+      for (const name of claimNamesOf(e.object.spec ?? {}))
         enqueue(`claim/${e.object.metadata.namespace ?? 'default'}/${name}`);
     });
   }
@@ -83,10 +91,11 @@ export class VolumeController implements Controller {
   private async reconcileClaim(namespace: string, name: string): Promise<void> {
     const { informers, writer } = this.ctx;
     const claim = informers.for<ClaimObject>(PVC).get(namespace, name);
-    if (!claim || claim.metadata.deletionTimestamp) {
+    if (!claim) {
       this.said.delete(`${namespace}/${name}`);
       return;
     }
+    if (claim.metadata.deletionTimestamp) return this.releaseProtection(claim);
     if (claim.status?.phase === 'Bound') this.said.delete(key(claim));
     const volumes = informers.for<VolumeObject>(PV).list();
     const classes = informers.for<KubeObject & Class>(STORAGE_CLASS).list();
@@ -126,6 +135,28 @@ export class VolumeController implements Controller {
   }
 
   /**
+   * Kubernetes' PVC protection: a deleted claim goes once no pod uses it (every pod naming it has
+   * gone or finished), so a running pod never loses its storage under it.
+   */
+  private async releaseProtection(claim: ClaimObject): Promise<void> {
+    if (!claim.metadata.finalizers?.includes(PVC_PROTECTION)) return;
+    const user = this.ctx.informers
+      .for<PodLike>(POD)
+      .list(claim.metadata.namespace ?? 'default')
+      .find((p) => claimNamesOf(p.spec ?? {}).includes(claim.metadata.name) && !isTerminated(p));
+    if (user) {
+      const message = `the claim is deleted, and goes once pod ${user.metadata.name} no longer uses it`;
+      if (this.said.get(key(claim)) !== message) emit(this.ctx, claim, 'Normal', 'WaitingForPods', message);
+      this.said.set(key(claim), message);
+      return;
+    }
+    await this.ctx.writer.update(claim, {
+      ...claim,
+      metadata: { ...claim.metadata, finalizers: claim.metadata.finalizers.filter((f) => f !== PVC_PROTECTION) },
+    });
+  }
+
+  /**
    * The node of a pod that uses the claim already (the scheduler writes it on the claim as it
    * binds the pod; a pod bound before — an older Berth, a write that failed — says it too).
    */
@@ -161,7 +192,7 @@ export class VolumeController implements Controller {
         spec: { ...c.spec, volumeName: v.metadata.name },
       });
     const path = v.spec?.hostPath?.path ?? v.spec?.local?.path;
-    const node = nodeOf(v);
+    const node = volumeNodeOf(v);
     const status = {
       ...c.status,
       phase: 'Bound',
@@ -201,7 +232,12 @@ export class VolumeController implements Controller {
       const volume = await this.ctx.writer.create<VolumeObject>({
         apiVersion: 'v1',
         kind: 'PersistentVolume',
-        metadata: { name, annotations: { [PROVISIONED_BY]: LOCAL_PATH_PROVISIONER } },
+        metadata: {
+          name,
+          annotations: { [PROVISIONED_BY]: LOCAL_PATH_PROVISIONER },
+          // Its directory is removed by its node's agent before it goes (see agent/local-volumes).
+          ...(reclaimPolicy === 'Delete' ? { finalizers: [LOCAL_PATH_CLEANUP] } : {}),
+        },
         spec: {
           capacity: { storage: String(claim.spec?.resources?.requests?.storage ?? '1Gi') },
           accessModes: claim.spec?.accessModes?.length ? claim.spec.accessModes : ['ReadWriteOnce'],
@@ -236,13 +272,14 @@ export class VolumeController implements Controller {
   private async reconcileVolume(name: string): Promise<void> {
     const { informers, writer } = this.ctx;
     const volume = informers.for<VolumeObject>(PV).get('', name);
-    if (!volume || volume.metadata.deletionTimestamp) return;
+    if (!volume) return;
     const claims = informers.for<ClaimObject>(PVC);
     const phase = volumePhase(volume, (namespace, claimName, uid) => {
       const c = claims.get(namespace, claimName);
       return !!c && c.metadata.uid === uid;
     });
-    if (phase === 'Released' && reclaims(volume)) {
+    // Being deleted already, it still says whether it is free (its node's agent waits for that).
+    if (phase === 'Released' && reclaims(volume) && !volume.metadata.deletionTimestamp) {
       await writer.delete(volume);
       emit(this.ctx, volume, 'Normal', 'VolumeDeleted', `the claim is gone and the reclaim policy is Delete`);
       return;
