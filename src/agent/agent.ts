@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { isBerthError } from '../api/errors.js';
 import { kindInfo, type KindInfo } from '../api/kinds.js';
 import { serviceEnv, type ServiceObject } from '../api/services.js';
-import type { Container } from '../api/types.gen.js';
+import type { Container, PersistentVolume } from '../api/types.gen.js';
 import type { BerthClient, KubeObject } from '../client/index.js';
 import { EventBroadcaster, EventRecorder, involvedObjectOf } from '../runtime/index.js';
 import { WorkQueue } from '../runtime/workqueue.js';
@@ -27,6 +27,7 @@ import {
   type ClaimLookup,
   type Lookup,
   type PodObject,
+  type VolumeSource,
 } from './resolve.js';
 import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 import type { NodeDns } from './dns-config.js';
@@ -35,6 +36,7 @@ const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
 const SECRETS = kindInfo('Secret')!;
 const CLAIMS = kindInfo('PersistentVolumeClaim')!;
+const VOLUMES = kindInfo('PersistentVolume')!;
 const ENDPOINTS = kindInfo('Endpoints')!;
 const SERVICES = kindInfo('Service')!;
 /** How long a deleted pod waits to leave its Services' endpoints before it is stopped anyway. */
@@ -216,14 +218,36 @@ export class Agent {
       this.getIfExists<KubeObject & DataObject>(kind === 'ConfigMap' ? CONFIG_MAPS : SECRETS, namespace, name);
   }
 
+  /** A claim, with its volume's NFS share when it is bound to an NFS volume. */
   private claims(namespace: string): ClaimLookup {
-    return (name) => this.getIfExists<KubeObject & { spec?: { storageClassName?: string } }>(CLAIMS, namespace, name);
+    return async (name) => {
+      const claim = await this.getIfExists<
+        KubeObject & { spec?: { storageClassName?: string; volumeName?: string }; status?: { phase?: string } }
+      >(CLAIMS, namespace, name);
+      if (claim?.status?.phase !== 'Bound' || !claim.spec?.volumeName) return claim;
+      const volume = await this.getIfExists<KubeObject & Pick<PersistentVolume, 'spec'>>(
+        VOLUMES,
+        undefined,
+        claim.spec.volumeName,
+      );
+      const nfs = volume?.spec?.nfs;
+      if (!nfs) return claim;
+      return {
+        ...claim,
+        nfs: {
+          server: nfs.server,
+          path: nfs.path,
+          ...(volume.spec?.mountOptions?.length ? { mountOptions: volume.spec.mountOptions } : {}),
+          ...(nfs.readOnly ? { readOnly: true } : {}),
+        },
+      };
+    };
   }
 
   /** The object, or undefined when the server says there is none. */
   private async getIfExists<T extends KubeObject>(
     info: KindInfo,
-    namespace: string,
+    namespace: string | undefined,
     name: string,
   ): Promise<T | undefined> {
     try {
@@ -255,7 +279,7 @@ export class Agent {
     }
     const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
     let failure: string | { reason: string; message: string } | undefined;
-    let volumes = new Map<string, string>();
+    let volumes = new Map<string, VolumeSource>();
     try {
       if (!pod.metadata.deletionTimestamp)
         volumes = await prepareVolumes(

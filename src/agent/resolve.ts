@@ -14,6 +14,7 @@ import type { Container, EnvVar, Volume } from '../api/types.gen.js';
 import type { PodObject } from '../api/objects.js';
 import type { ContainerSpec, PortBinding } from './runtime.js';
 import { hostAliasesOf, podDns, podHosts, type NodeDns } from './dns-config.js';
+import type { NfsShare } from './nfs.js';
 
 export type { PodObject } from '../api/objects.js';
 export type DataObject = { data?: Record<string, string>; binaryData?: Record<string, string> };
@@ -145,10 +146,25 @@ function writeDataDir(
   }
 }
 
-/** What the agent needs of a claim: whether it is bound, and where its volume's data is on this node. */
-export type ClaimLookup = (
-  name: string,
-) => Promise<{ spec?: { storageClassName?: string }; status?: { phase?: string; path?: string } } | undefined>;
+/**
+ * What the agent needs of a claim: whether it is bound, and where its volume's data is — a
+ * directory on this node, or (`nfs`) the share of its NFS volume.
+ */
+export type ClaimLookup = (name: string) => Promise<
+  | {
+      spec?: { storageClassName?: string };
+      status?: { phase?: string; path?: string };
+      nfs?: NfsShare & { readOnly?: boolean };
+    }
+  | undefined
+>;
+
+/** Where a volume's data is for the pod's containers: a directory on the node, with an NFS share mounted there. */
+export interface VolumeSource {
+  path: string;
+  nfs?: NfsShare;
+  readOnly?: boolean;
+}
 
 /** Makes (or refreshes) every volume's directory; returns them by volume name. */
 export async function prepareVolumes(
@@ -156,8 +172,8 @@ export async function prepareVolumes(
   dataDir: string,
   lookup: Lookup,
   claims?: ClaimLookup,
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+): Promise<Map<string, VolumeSource>> {
+  const out = new Map<string, VolumeSource>();
   const podDir = path.join(dataDir, 'pods', pod.metadata.uid ?? pod.metadata.name, 'volumes');
   // The server refuses such pods; the agent, which knows its own folder for sure, refuses them too.
   const reaching = protectedHostPaths(pod.spec ?? {}, [path.resolve(dataDir)]);
@@ -172,7 +188,16 @@ export async function prepareVolumes(
       if (v.hostPath.type === 'DirectoryOrCreate') mkdirSync(v.hostPath.path, { recursive: true });
       else if (!existsSync(v.hostPath.path) && v.hostPath.type)
         throw new ResolveError(`hostPath ${v.hostPath.path} does not exist (volume ${v.name})`);
-      out.set(v.name, v.hostPath.path);
+      out.set(v.name, { path: v.hostPath.path });
+      continue;
+    } else if (v.nfs) {
+      // Mounted at the volume's directory when a container starts (see agent/nfs.ts).
+      mkdirSync(dir, { recursive: true });
+      out.set(v.name, {
+        path: dir,
+        nfs: { server: v.nfs.server, path: v.nfs.path },
+        ...(v.nfs.readOnly ? { readOnly: true } : {}),
+      });
       continue;
     } else if (v.configMap) {
       const data = await dataOf(lookup, 'ConfigMap', v.configMap.name, v.configMap.optional, `volume ${v.name}`);
@@ -186,9 +211,20 @@ export async function prepareVolumes(
       const bound = claim?.status?.phase === 'Bound' ? claim.status.path : undefined;
       const cls = claim?.spec?.storageClassName;
       if (claims && !claim) throw new ResolveError(`persistentvolumeclaim "${name}" not found`);
+      if (claim?.status?.phase === 'Bound' && claim.nfs) {
+        const { readOnly, ...share } = claim.nfs;
+        const mountPoint = path.join(podDir, v.name);
+        mkdirSync(mountPoint, { recursive: true });
+        out.set(v.name, {
+          path: mountPoint,
+          nfs: share,
+          ...(readOnly || v.persistentVolumeClaim.readOnly ? { readOnly: true } : {}),
+        });
+        continue;
+      }
       if (claim?.status?.phase === 'Bound' && !bound)
         throw new ResolveError(
-          `persistentvolumeclaim "${name}" is bound to a volume with no directory on this node (an NFS volume: Berth does not mount NFS yet)`,
+          `persistentvolumeclaim "${name}" is bound to a volume with no directory on this node and no NFS share`,
         );
       // A claim of another class waits for its volume, as the kubelet waits to mount it.
       if (!bound && cls !== undefined && cls !== LOCAL_PATH_CLASS)
@@ -203,13 +239,13 @@ export async function prepareVolumes(
           `persistentvolumeclaim "${name}": its volume's path ${bound} reaches the agent's data directory ${dataDir}: no pod may mount it`,
         );
       mkdirSync(dir, { recursive: true });
-      out.set(v.name, dir);
+      out.set(v.name, { path: dir, ...(v.persistentVolumeClaim.readOnly ? { readOnly: true } : {}) });
       continue;
     } else
       throw new ResolveError(
-        `volume ${v.name}: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported`,
+        `volume ${v.name}: only emptyDir, hostPath, configMap, secret, nfs and persistentVolumeClaim volumes are supported`,
       );
-    out.set(v.name, dir);
+    out.set(v.name, { path: dir });
   }
   return out;
 }
@@ -266,7 +302,7 @@ export async function containerSpec(
     lookup: Lookup;
     node: string;
     address: string;
-    volumes: Map<string, string>;
+    volumes: Map<string, VolumeSource>;
     podPorts: PortBinding[];
     serviceEnv?: Record<string, string>;
     nodeDns?: NodeDns;
@@ -280,13 +316,16 @@ export async function containerSpec(
     ...(c.resources?.limits?.memory !== undefined ? { memoryBytes: bytes(c.resources.limits.memory)! } : {}),
   };
   const mounts = (c.volumeMounts ?? []).map((m) => {
-    const source = o.volumes.get(m.name);
-    if (!source) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
+    const volume = o.volumes.get(m.name);
+    if (!volume) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
     return {
       volume: m.name,
-      source: m.subPath ? path.join(source, m.subPath) : source,
+      source: m.subPath ? path.join(volume.path, m.subPath) : volume.path,
       mountPath: m.mountPath,
-      readOnly: Boolean(m.readOnly),
+      readOnly: Boolean(m.readOnly || volume.readOnly),
+      ...(volume.nfs
+        ? { nfs: { ...volume.nfs, mountPoint: volume.path, ...(m.subPath ? { subPath: m.subPath } : {}) } }
+        : {}),
     };
   });
   const sc = c.securityContext;

@@ -5,6 +5,7 @@
  * exec. Both runtimes pass the same contract suite (test/contract/runtime).
  */
 import type { PodDns } from './dns-config.js';
+import type { NfsShare } from './nfs.js';
 
 export interface PortBinding {
   /** The container that declares it. */
@@ -21,6 +22,11 @@ export interface Mount {
   source: string;
   mountPath: string;
   readOnly: boolean;
+  /**
+   * An NFS share (agent/nfs.ts): mounted at `mountPoint` (the volume's directory, which `source`
+   * is or is in, with a subPath) by the process runtime; a Docker volume on the docker runtime.
+   */
+  nfs?: NfsShare & { mountPoint: string; subPath?: string };
 }
 
 export interface ContainerSpec {

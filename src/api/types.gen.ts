@@ -364,7 +364,7 @@ export interface AppArmorProfile {
   localhostProfile?: string;
 }
 /**
- * A pod volume. Berth runs emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI and projected volumes.
+ * A pod volume. Berth's agent runs emptyDir, hostPath, configMap, secret, nfs and persistentVolumeClaim volumes; downwardAPI and projected ones validate but a node refuses to run them.
  */
 export interface Volume {
   name: string;
@@ -372,6 +372,7 @@ export interface Volume {
   hostPath?: HostPathVolumeSource;
   configMap?: ConfigMapVolumeSource;
   secret?: SecretVolumeSource;
+  nfs?: NFSVolumeSource;
   persistentVolumeClaim?: PersistentVolumeClaimVolumeSource;
   downwardAPI?: DownwardAPIVolumeSource;
   projected?: ProjectedVolumeSource;
@@ -400,6 +401,14 @@ export interface SecretVolumeSource {
   items?: KeyToPath[];
   defaultMode?: number;
   optional?: boolean;
+}
+/**
+ * An NFS share, mounted by the node's agent (mount -t nfs on the process runtime, Docker's local volume driver on docker).
+ */
+export interface NFSVolumeSource {
+  server: string;
+  path: string;
+  readOnly?: boolean;
 }
 export interface PersistentVolumeClaimVolumeSource {
   claimName: string;
@@ -774,7 +783,7 @@ export interface PersistentVolumeSpec {
   nodeAffinity?: VolumeNodeAffinity;
   hostPath?: HostPathVolumeSource1;
   local?: LocalVolumeSource;
-  nfs?: NFSVolumeSource;
+  nfs?: NFSVolumeSource1;
 }
 export interface VolumeNodeAffinity {
   required?: NodeSelector;
@@ -787,7 +796,7 @@ export interface LocalVolumeSource {
   path: string;
   fsType?: string;
 }
-export interface NFSVolumeSource {
+export interface NFSVolumeSource1 {
   server: string;
   path: string;
   readOnly?: boolean;

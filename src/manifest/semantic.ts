@@ -33,6 +33,7 @@ const SUPPORTED_VOLUME_SOURCES = [
   'configMap',
   'secret',
   'persistentVolumeClaim',
+  'nfs',
   'downwardAPI',
   'projected',
 ];

@@ -163,6 +163,76 @@ spec:
     expect(existsSync(path.join(hostDir, 'fast', 'note.txt'))).toBe(true);
   }, 120_000);
 
+  it('an NFS volume binds, and its pod says why it cannot mount it (this kernel has no NFS client)', async () => {
+    await apply(
+      'nfs',
+      `apiVersion: v1
+kind: PersistentVolume
+metadata: {name: share}
+spec:
+  capacity: {storage: 5Gi}
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  mountOptions: [hard]
+  nfs: {server: 127.0.0.1, path: /exports/share}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared}
+spec:
+  storageClassName: ""
+  accessModes: [ReadWriteMany]
+  resources: {requests: {storage: 1Gi}}
+---
+${writer('nfs-user', 'shared', 'x')}`,
+    );
+    const bound = await until('shared Bound', async () => {
+      const c = await claim('shared');
+      return c.status?.phase === 'Bound' && c;
+    });
+    expect(bound.spec.volumeName).toBe('share');
+    const waiting = await until(
+      'the pod says it cannot mount the share',
+      async () => {
+        const p = (await request('GET', '/api/v1/namespaces/default/pods/nfs-user')).body;
+        const w = p.status?.containerStatuses?.[0]?.state?.waiting;
+        return w?.reason === 'FailedMount' && { pod: p, waiting: w };
+      },
+      60_000,
+    );
+    expect(waiting.pod.status.phase).toBe('Pending');
+    expect(waiting.waiting.message).toContain(
+      'MountVolume.SetUp failed for volume "data" (nfs 127.0.0.1:/exports/share)',
+    );
+    const uid = waiting.pod.metadata.uid;
+    if (runtime === 'docker') {
+      // The exact volume Docker was asked for: its local driver, type nfs.
+      const [inspected] = JSON.parse(
+        execFileSync('docker', ['volume', 'inspect', `berth-${uid}-data`], { encoding: 'utf8' }),
+      );
+      expect({ driver: inspected.Driver, options: inspected.Options }).toEqual({
+        driver: 'local',
+        options: { type: 'nfs', o: 'addr=127.0.0.1,nfsvers=4,hard', device: ':/exports/share' },
+      });
+      expect(waiting.waiting.message).toContain('failed to mount local volume');
+    } else {
+      // The mount the process runtime ran, at the volume's directory in the pod's folder.
+      expect(waiting.waiting.message).toContain(
+        `mount -t nfs -o nfsvers=4,hard 127.0.0.1:/exports/share ${path.join(agent.dir, 'pods', uid, 'volumes', 'data')}`,
+      );
+    }
+    await deletePod('nfs-user');
+    if (runtime === 'docker')
+      await until('its Docker volume removed with the pod', async () => {
+        try {
+          execFileSync('docker', ['volume', 'inspect', `berth-${uid}-data`], { stdio: 'ignore' });
+          return false;
+        } catch {
+          return true;
+        }
+      });
+  }, 120_000);
+
   it('a StatefulSet pod’s claim binds through the same path; its file is there after the pod is deleted and made again', async () => {
     await apply(
       'sts',

@@ -505,7 +505,7 @@ describe('API roles', () => {
     for (const [name, node] of [
       ['lp-a', 'node-a'],
       ['lp-b', 'node-b'],
-    ]) {
+    ] as const) {
       expect(
         (await api(server, 'POST', '/api/v1/persistentvolumes', { ...admin, body: volume(name, node) })).status,
       ).toBe(201);

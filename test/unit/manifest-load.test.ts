@@ -181,6 +181,47 @@ describe('bad input gives errors at the right line, never an exception', () => {
     expect(d.message).toMatch(/expected string, got boolean true .*unquoted yes.*"yes"/);
   });
 
+  it("accepts the seeds' kinds of volume, strictly: configMap, emptyDir, nfs, secret, persistentVolumeClaim; local and nfs volumes", () => {
+    const r = load(
+      `apiVersion: v1
+kind: Pod
+metadata: {name: all-volumes}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: conf, mountPath: /conf}]}]
+  volumes:
+    - {name: conf, configMap: {name: settings}}
+    - {name: scratch, emptyDir: {}}
+    - {name: share, nfs: {server: nas.lan, path: /exports/www, readOnly: true}}
+    - {name: creds, secret: {secretName: db}}
+    - {name: data, persistentVolumeClaim: {claimName: data}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: fast-disk}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local-storage
+  local: {path: /mnt/disks/ssd1}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: nas}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteMany]
+  mountOptions: [nfsvers=4.1]
+  nfs: {server: nas.lan, path: /exports}
+`,
+      { strict: true },
+    );
+    expect(r.diagnostics.map(brief)).toEqual([]);
+    expect(r.objects.map((o) => o.object.kind)).toEqual(['Pod', 'PersistentVolume', 'PersistentVolume']);
+  });
+
   it('unknown fields are errors with --strict', () => {
     const r = fixture('deployment-bad-fields.yaml', true);
     expect(r.diagnostics.find((d) => d.reason === 'UnknownField')!.severity).toBe('error');

@@ -20,6 +20,7 @@ import type {
   RuntimeContainer,
 } from '../runtime.js';
 import { StartError } from '../runtime.js';
+import { dockerNfsVolume, mountFailure } from '../nfs.js';
 
 const LABEL = {
   node: 'berth.dev/node',
@@ -77,7 +78,35 @@ export class DockerRuntime implements ContainerRuntime {
 
   check(spec: ContainerSpec): string | undefined {
     if (!spec.image) return `container ${spec.name}: an image is required`;
+    const nfsSubPath = spec.mounts.find((m) => m.nfs?.subPath);
+    if (nfsSubPath)
+      return `container ${spec.name}: the docker runtime mounts an NFS volume whole (volume ${nfsSubPath.volume} with subPath ${nfsSubPath.nfs!.subPath})`;
     return undefined;
+  }
+
+  /** The Docker volumes (local driver, type nfs) the container's NFS shares mount through, made as needed. */
+  private async nfsMounts(spec: ContainerSpec): Promise<Docker.MountSettings[]> {
+    const out: Docker.MountSettings[] = [];
+    for (const m of spec.mounts) {
+      if (!m.nfs) continue;
+      const name = `berth-${spec.podUid}-${m.volume}`;
+      const wanted = dockerNfsVolume(name, m.nfs, m.readOnly, {
+        [LABEL.node]: this.o.node,
+        [LABEL.pod]: spec.podUid,
+        [LABEL.namespace]: spec.namespace,
+      });
+      const existing = await this.docker
+        .getVolume(name)
+        .inspect()
+        .catch(() => undefined);
+      // Options changed (the volume's spec did): made again.
+      if (existing && JSON.stringify(existing.Options ?? {}) !== JSON.stringify(wanted.DriverOpts))
+        await this.docker.getVolume(name).remove();
+      if (!existing || JSON.stringify(existing.Options ?? {}) !== JSON.stringify(wanted.DriverOpts))
+        await this.docker.createVolume(wanted);
+      out.push({ Type: 'volume', Source: name, Target: m.mountPath, ReadOnly: m.readOnly });
+    }
+    return out;
   }
 
   private async ensureImage(
@@ -171,7 +200,8 @@ export class DockerRuntime implements ContainerRuntime {
     // A pod of one container needs no sandbox: it publishes its own ports (half the work for Docker).
     const sandbox = spec.sharedNetwork && !spec.hostNetwork ? await this.sandbox(spec) : undefined;
     const own = sandbox || spec.hostNetwork ? undefined : this.publishing(spec.ports, spec.address);
-    const binds = spec.mounts.map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    const binds = spec.mounts.filter((m) => !m.nfs).map((m) => `${m.source}:${m.mountPath}${m.readOnly ? ':ro' : ''}`);
+    const volumeMounts = await this.nfsMounts(spec);
     const name = `berth-${spec.namespace}-${spec.podName}-${spec.name}-${spec.restartCount}-${spec.podUid.slice(0, 8)}`;
     // This instance exists already (a start that failed half-way, or one not yet seen): running, it
     // is the one; otherwise it goes and is made again.
@@ -221,6 +251,7 @@ export class DockerRuntime implements ContainerRuntime {
             ? { NetworkMode: `container:${sandbox.id}` }
             : { PortBindings: own!.PortBindings, ...resolverConfig(spec) }),
         Binds: binds,
+        ...(volumeMounts.length ? { Mounts: volumeMounts } : {}),
         Init: true,
         ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
         ...(spec.privileged ? { Privileged: true } : {}),
@@ -230,7 +261,11 @@ export class DockerRuntime implements ContainerRuntime {
         ...(spec.cpuRequestMillis ? { CpuShares: Math.max(2, Math.floor((spec.cpuRequestMillis * 1024) / 1000)) } : {}),
       },
     });
-    await c.start();
+    await c.start().catch((e: Error) => {
+      // Docker mounts a volume as it starts the container: a share it cannot reach fails here.
+      const share = spec.mounts.find((m) => m.nfs && e.message.includes(`berth-${spec.podUid}-${m.volume}`));
+      throw share?.nfs ? mountFailure(share.volume, share.nfs, e.message) : e;
+    });
     // Docker's own start time, which a restarted agent reads back too.
     const startedAt = Date.parse((await c.inspect()).State.StartedAt);
     this.started.set(c.id, startedAt);
@@ -326,6 +361,12 @@ export class DockerRuntime implements ContainerRuntime {
   async releasePod(podUid: string): Promise<void> {
     for (const c of await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.pod}=${podUid}`] } }))
       await this.remove(c.Id);
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${LABEL.pod}=${podUid}`] } });
+    for (const v of Volumes ?? [])
+      await this.docker
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => undefined);
   }
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<string> {

@@ -7,7 +7,7 @@
  * processes outlive it) still learns how each one ended. A state directory per container holds its
  * labels; /proc tells whether its process still runs (start time checked against pid reuse).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -37,6 +37,7 @@ import type {
 } from '../runtime.js';
 import { TerminalSize, terminalCommand } from './terminal.js';
 import { renderResolvConf } from '../dns-config.js';
+import { mountFailure, nfsMountArgs, type NfsShare } from '../nfs.js';
 
 const osSignals = osConstants.signals as Record<string, number>;
 const ROTATE_BYTES = 10 * 1024 * 1024;
@@ -169,6 +170,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async start(spec: ContainerSpec): Promise<RuntimeContainer> {
     const refused = this.check(spec);
     if (refused) throw new Error(refused);
+    for (const m of spec.mounts) if (m.nfs) await mountNfs(m.volume, m.nfs, m.readOnly);
     const id = `${spec.podUid.slice(0, 8)}-${spec.name}-${spec.restartCount}-${randomBytes(3).toString('hex')}`;
     const dir = path.join(this.stateRoot, id);
     mkdirSync(dir, { recursive: true });
@@ -350,7 +352,11 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async releasePod(podUid: string): Promise<void> {
-    rmSync(path.join(this.dataDir, 'pods', podUid, 'work'), { recursive: true, force: true });
+    const podDir = path.join(this.dataDir, 'pods', podUid);
+    // Its NFS shares are unmounted first, so that nothing removes what is on the server.
+    for (const point of mountPoints().filter((p) => p.startsWith(`${podDir}/`)))
+      await run('umount', ['-l', point]).catch(() => undefined);
+    rmSync(path.join(podDir, 'work'), { recursive: true, force: true });
   }
 
   exec(id: string, command: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
@@ -409,4 +415,36 @@ export class ProcessRuntime implements ContainerRuntime {
       },
     };
   }
+}
+
+/** The node's mount points (from /proc/self/mountinfo: its fifth field, with octal escapes). */
+function mountPoints(): string[] {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  } catch {
+    return [];
+  }
+}
+
+function run(file: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { timeout: 60_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(stderr.trim() || err.message)) : resolve(),
+    ),
+  );
+}
+
+/** Mounts an NFS share at its volume's directory on the node (once: a running pod's is kept), as root. */
+async function mountNfs(volume: string, share: NfsShare & { mountPoint: string }, readOnly: boolean): Promise<void> {
+  if (mountPoints().includes(share.mountPoint)) return;
+  const args = nfsMountArgs(share, share.mountPoint, readOnly);
+  if (process.getuid?.() !== 0)
+    throw mountFailure(volume, share, `mounting an NFS share needs the agent to run as root (mount ${args.join(' ')})`);
+  mkdirSync(share.mountPoint, { recursive: true });
+  await run('mount', args).catch((e: Error) => {
+    throw mountFailure(volume, share, `mount ${args.join(' ')}: ${e.message}`);
+  });
 }
