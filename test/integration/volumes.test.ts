@@ -7,7 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ObjectWriter } from '../../src/runtime/index.js';
+import {
+  ControllerManager,
+  EventBroadcaster,
+  EventRecorder,
+  InformerFactory,
+  ObjectWriter,
+  storeEventSink,
+} from '../../src/runtime/index.js';
+import { Scheduler } from '../../src/scheduler/index.js';
 import { openStore, type RevisionedStore } from '../../src/store/index.js';
 import { startHarness, type Harness } from '../helpers/controllers.js';
 
@@ -199,6 +207,84 @@ describe('PersistentVolumes and claims', () => {
     await store.delete({ group: '', kind: 'Pod', namespace: 'default', name: 'user' });
     await h.until('the claim gone', async () => !(await get(PVC, 'in-use', 'default')));
     await h.until('its volume Released', async () => (await get(PV, 'guarded'))?.status?.phase === 'Released');
+  });
+
+  it('a StatefulSet pod whose claim lives on a lost node stays Pending, saying why, and is not placed elsewhere', async () => {
+    // The scheduler, as the server runs it beside the controllers.
+    const abort = new AbortController();
+    const informers = new InformerFactory(store);
+    const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'test-scheduler' }));
+    const scheduler = new Scheduler({ informers, writer: new ObjectWriter(store), events, now: Date.now });
+    const scheduling = new ControllerManager(informers, [scheduler]).start(abort.signal);
+    try {
+      await localPathWithNode('n1', '/data/n1');
+      const readyNode = (name: string) => ({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+        spec: {},
+        status: {
+          allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      });
+      // n1 as a Ready node (localPathWithNode made it without a status), n2 beside it.
+      await h.modify(
+        { group: '', kind: 'Node' },
+        'n1',
+        (n) =>
+          Object.assign(n, readyNode('n1'), { metadata: { ...n.metadata, labels: readyNode('n1').metadata.labels } }),
+        '',
+      );
+      await h.create(readyNode('n2'));
+      await h.create({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'db', namespace: 'default' },
+        spec: {
+          serviceName: 'db',
+          replicas: 1,
+          selector: { matchLabels: { app: 'db' } },
+          template: {
+            metadata: { labels: { app: 'db' } },
+            spec: { nodeSelector: { 'kubernetes.io/hostname': 'n1' }, containers: [{ name: 'c', image: 'busybox' }] },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: 'data' },
+              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+            },
+          ],
+        },
+      });
+      const pod = (await h.until('db-0 on n1 with its claim bound', async () => {
+        const p = await get({ group: '', kind: 'Pod' }, 'db-0', 'default');
+        const c = await get(PVC, 'data-db-0', 'default');
+        return p?.spec?.nodeName === 'n1' && c?.status?.phase === 'Bound' && p;
+      })) as { metadata: { uid: string } };
+      // n1 is lost for good (its Node deleted), and the pod with it; the StatefulSet makes db-0 again,
+      // now free to go anywhere but for its claim.
+      await store.delete({ group: '', kind: 'Node', namespace: '', name: 'n1' });
+      await h.modify({ group: 'apps', kind: 'StatefulSet' }, 'db', (sts) => {
+        delete sts.spec.template.spec.nodeSelector;
+      });
+      await store.delete({ group: '', kind: 'Pod', namespace: 'default', name: 'db-0' });
+      const again = await h.until('the new db-0 unschedulable', async () => {
+        const p = await get({ group: '', kind: 'Pod' }, 'db-0', 'default');
+        const scheduled = p?.status?.conditions?.find((c: { type: string }) => c.type === 'PodScheduled');
+        return p && p.metadata.uid !== pod.metadata.uid && scheduled?.status === 'False' && p;
+      });
+      expect(again.spec.nodeName).toBeUndefined();
+      expect(again.status.conditions.find((c: { type: string }) => c.type === 'PodScheduled')).toMatchObject({
+        reason: 'Unschedulable',
+        message: '0/1 nodes are available: 1 node(s) had volume node affinity conflict.',
+      });
+      expect((await get(PVC, 'data-db-0', 'default')).status.phase).toBe('Bound');
+    } finally {
+      abort.abort();
+      await scheduling;
+      await events.flush();
+    }
   });
 
   it('a volume whose claim is gone is Released with Retain (not bound again), deleted with Delete', async () => {
