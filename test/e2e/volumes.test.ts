@@ -11,9 +11,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { CORPUS } from '../shared.js';
 import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { TEST_IMAGE, ensureTestImage } from '../helpers/docker.js';
+import { TestRepo } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
@@ -232,6 +235,71 @@ ${writer('nfs-user', 'shared', 'x')}`,
         }
       });
   }, 120_000);
+
+  it('the wordpress example (images replaced by busybox) syncs from Git: its claims bind and the app turns Healthy', async () => {
+    // Kubernetes' own example, read from the corpus; only what runs changes: busybox sleeping
+    // where mysql and wordpress were, and the Secret its kustomization would generate.
+    const dir = `${CORPUS}/kubernetes-website/content/en/examples/application/wordpress`;
+    const busybox = (file: string) =>
+      parseAllDocuments(readFileSync(path.join(dir, file), 'utf8'))
+        .map((d) => d.toJS())
+        .map((o) => {
+          for (const c of o.spec?.template?.spec?.containers ?? []) {
+            c.image = image;
+            c.command = ['/bin/busybox', 'sleep', '600'];
+          }
+          return stringify(o);
+        })
+        .join('---\n');
+    const repo = new TestRepo('wordpress');
+    try {
+      repo.write({
+        'wordpress/mysql-deployment.yaml': busybox('mysql-deployment.yaml'),
+        'wordpress/wordpress-deployment.yaml': busybox('wordpress-deployment.yaml'),
+        'wordpress/secret.yaml':
+          'apiVersion: v1\nkind: Secret\nmetadata: {name: mysql-pass}\nstringData: {password: not-a-secret}\n',
+      });
+      const head = repo.commit('wordpress');
+      const created = await server.cli(
+        'app',
+        'create',
+        'wp',
+        '--repo',
+        repo.bare,
+        '--path',
+        'wordpress',
+        '--auto-sync',
+      );
+      expect(created.code, created.err).toBe(0);
+      const waited = await server.cli(
+        'app',
+        'wait',
+        'wp',
+        '--revision',
+        head.slice(0, 8),
+        '--health',
+        '--timeout',
+        '120s',
+      );
+      expect(waited.code, `${waited.out}${waited.err}`).toBe(0);
+      for (const name of ['mysql-pv-claim', 'wp-pv-claim']) {
+        const c = await claim(name);
+        expect({ name, phase: c.status.phase, node: c.status.nodeName, size: c.status.capacity.storage }).toEqual({
+          name,
+          phase: 'Bound',
+          node,
+          size: '20Gi',
+        });
+        expect(existsSync(c.status.path)).toBe(true);
+      }
+      expect((await server.cli('get', 'app', 'wp')).out).toMatch(/^wp\s+Synced\s+Healthy\s/m);
+      const deleted = await server.cli('app', 'delete', 'wp', '--cascade');
+      expect(deleted.code, deleted.err).toBe(0);
+      await until('its claims gone', async () => (await claim('wp-pv-claim')).code === 404, 60_000);
+    } finally {
+      repo.remove();
+    }
+  }, 180_000);
 
   it('a StatefulSet pod’s claim binds through the same path; its file is there after the pod is deleted and made again', async () => {
     await apply(
