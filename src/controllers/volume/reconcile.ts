@@ -218,13 +218,10 @@ export class VolumeController implements Controller {
     if (existing) return existing;
     const dataDir = this.ctx.informers.for<KubeObject>(NODE).get('', node)?.metadata.annotations?.[DATA_DIR_ANNOTATION];
     if (!dataDir) {
-      emit(
-        this.ctx,
-        claim,
-        'Warning',
-        'ProvisioningFailed',
-        `node ${node} does not say where its data directory is (is its agent running?): no local-path volume can be made there`,
-      );
+      // Said once per claim and node (reconciled again on every change: the Event would repeat).
+      const message = `node ${node} does not say where its data directory is (is its agent running?): no local-path volume can be made there`;
+      if (this.said.get(key(claim)) !== message) emit(this.ctx, claim, 'Warning', 'ProvisioningFailed', message);
+      this.said.set(key(claim), message);
       return undefined;
     }
     const namespace = claim.metadata.namespace ?? 'default';
