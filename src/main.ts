@@ -3,6 +3,7 @@
  * server, the logger) and wires them together. The `berth` executable (src/cli/berth.js) starts
  * here; commands that need no concrete parts live in src/cli.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { CONDITION, REASON } from './api/conditions.js';
@@ -26,9 +27,18 @@ import { DEFAULT_SANDBOX_IMAGE, ensureBusyboxImage } from './agent/docker/sandbo
 import { BerthError, isBerthError } from './api/errors.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
-import { BerthClient, resolveConnection, type Connection, type ConnectionFlags } from './client/index.js';
-import { openStore, type Store } from './store/index.js';
-import { defaultDataDir, normalizeRepoURL, parseListen, protectedDirs, startServer } from './server/index.js';
+import { BerthClient, resolveConnection, serversOf, type Connection, type ConnectionFlags } from './client/index.js';
+import { openStore, type RevisionedStore, type Store } from './store/index.js';
+import {
+  defaultDataDir,
+  lockSqliteStore,
+  normalizeRepoURL,
+  parseListen,
+  protectedDirs,
+  runWhileLeading,
+  serverLeaseName,
+  startServer,
+} from './server/index.js';
 import { DEFAULT_SERVICE_CIDR } from './api/services.js';
 import { parseCidr } from './api/cidr.js';
 import { recordedServiceCidr } from './runtime/service-allocation.js';
@@ -42,7 +52,13 @@ import {
 } from './network/index.js';
 import { GitSource, localCheckout } from './source/index.js';
 import { warmLoader } from './manifest/index.js';
-import { ApplicationController, applicationManifests, diffApplication, type ApplicationObject } from './sync/index.js';
+import {
+  ApplicationController,
+  applicationManifests,
+  diffApplication,
+  requestRefresh,
+  type ApplicationObject,
+} from './sync/index.js';
 import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { Scheduler } from './scheduler/index.js';
@@ -75,6 +91,8 @@ interface ServerFlags {
   reset?: boolean;
   defaultPodSecurity?: string;
   serviceCidr?: string;
+  serverName?: string;
+  leaderLease?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -120,11 +138,41 @@ function addServerCommand(program: Command): void {
       "the range ClusterIPs are allocated from (Kubernetes' --service-cluster-ip-range)",
       DEFAULT_SERVICE_CIDR,
     )
+    .option('--server-name <name>', "this server's name among several on one etcd (default HOST_UUID)")
+    .option(
+      '--leader-lease <duration>',
+      'on etcd: how long a leader that stopped renewing keeps its lease; a new leader is elected within it',
+      DEFAULT_LEADER_LEASE,
+    )
     .action(async (flags: ServerFlags) => {
       const plane = await startControlPlane(flags);
       await untilSignal(plane.log);
       await plane.close();
     });
+}
+
+/** This server's heartbeat (its berth-server-NAME Lease in berth-system), every third of the lease; returns its end. */
+function heartbeatServer(store: Store, identity: string, leaseMs: number, log: Logger): () => Promise<void> {
+  const beat = () =>
+    store.leases
+      .acquire(serverLeaseName(identity), identity, leaseMs)
+      .catch((err: unknown) => log.warn({ err }, 'server heartbeat not written'));
+  void beat();
+  const timer = setInterval(() => void beat(), leaseMs / 3);
+  return async () => {
+    clearInterval(timer);
+    await store.leases.release(serverLeaseName(identity), identity).catch(() => undefined);
+  };
+}
+
+/** Kubernetes' controllers take 15 s; 10 s elects a new leader within 15 s of a crash, keepalives included. */
+const DEFAULT_LEADER_LEASE = '10s';
+
+/** A lease in whole seconds (etcd's unit), at least 2 (a keepalive every TTL/3 must fit). */
+function leaseSeconds(text: string): number {
+  const seconds = Math.round(parseDuration(text) / 1000);
+  if (seconds < 2) throw new Error(`must be at least 2s, not ${JSON.stringify(text)}`);
+  return seconds;
 }
 
 /** Resolves on SIGTERM or SIGINT (Ctrl-C). */
@@ -154,11 +202,13 @@ async function startControlPlane(
 ): Promise<ControlPlane> {
   const dataDir = path.resolve(flags.data ?? defaultDataDir());
   const serviceCidr = usageOf(() => parseCidr(flags.serviceCidr ?? DEFAULT_SERVICE_CIDR), '--service-cidr');
-  const store = await openServerStore(
-    flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`,
-    flags.reset === true,
-    log,
-  );
+  const storeUrl = flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`;
+  // One server per SQLite file (several share an etcd, with an elected leader).
+  const unlock = storeUrl.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(storeUrl)) : () => undefined;
+  const store = await openServerStore(storeUrl, flags.reset === true, log).catch((e: unknown) => {
+    unlock();
+    throw e;
+  });
   const recordedCidr = await recordedServiceCidr(store);
   // As kube-apiserver: Services keep the ClusterIPs they have; new ones come from the new range.
   if (recordedCidr && recordedCidr !== serviceCidr.text)
@@ -180,22 +230,31 @@ async function startControlPlane(
     defaultLevel: podSecurityLevel(flags.defaultPodSecurity),
     protectedDirs: protectedDirs(store, dataDir),
   };
+  // Several servers on one etcd elect the one that runs the controllers (see server/leadership.ts).
+  // As kube-controller-manager's identity: the host and a fresh UUID (two servers on one host differ).
+  const identity = flags.serverName ?? `${thisMachine().hostname}_${randomUUID()}`;
+  const leaseMs = usageOf(() => leaseSeconds(flags.leaderLease ?? DEFAULT_LEADER_LEASE), '--leader-lease') * 1000;
+  const election = store.leaderElection(identity, leaseMs / 1000);
   const syncLog = log.child({ subsystem: 'sync' });
-  const applications = new ApplicationController({
-    store,
-    source,
-    podSecurity,
-    serviceCidr,
-    log: syncLog,
-    events: new EventBroadcaster(
-      new EventRecorder(storeEventSink(store), { component: 'berth-application-controller' }),
-      Date.now,
-      (err) => syncLog.warn({ err }, 'event not recorded'),
-    ),
-    warmUp: () => void warmLoader(),
-    // Reconciles begin once the controllers start, after the server is up.
-    reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
-  });
+  /** The Application controller of this server's term as leader (writing through `writer`). */
+  const applicationController = (writer: Store) =>
+    new ApplicationController({
+      store: writer,
+      source,
+      podSecurity,
+      serviceCidr,
+      log: syncLog,
+      events: new EventBroadcaster(
+        new EventRecorder(storeEventSink(writer), { component: 'berth-application-controller' }),
+        Date.now,
+        (err) => syncLog.warn({ err }, 'event not recorded'),
+      ),
+      warmUp: () => void warmLoader(),
+      // Reconciles begin once the controllers start, after the server is up.
+      reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
+    });
+  /** While this server leads. */
+  let applications: ApplicationController | undefined;
   const server = await startServer(store, {
     dataDir,
     listen: flags.listen,
@@ -207,16 +266,19 @@ async function startControlPlane(
     ...(tls ? { tls } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
     // A push refreshes the Applications that track that repository (and branch, when they name one).
+    // A follower asks the leader through the store (see requestRefresh).
     onGitPush: (push) => {
       const repos = new Set(push.repoURLs.map(normalizeRepoURL));
-      return applications.refreshWhere((app) => {
+      const tracks = (app: ApplicationObject) => {
         const src = app.spec.source;
         return (
           repos.has(normalizeRepoURL(src.repoURL)) &&
           (!push.branch || !src.targetRevision || src.targetRevision === push.branch)
         );
-      });
+      };
+      return applications ? applications.refreshWhere(tracks) : requestRefresh(store, tracks);
     },
+    leader: election ? () => election.leader() : async () => identity,
     onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
     onManifests: (app, revision) => applicationManifests({ store, source }, app as ApplicationObject, revision),
   });
@@ -224,10 +286,26 @@ async function startControlPlane(
     `berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`,
   );
   const controllers = new AbortController();
-  const managing = startControllers(store, log, controllers.signal, {
-    nodeGraceMs: usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period'),
-    applications,
-  });
+  const nodeGraceMs = usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period');
+  const stopHeartbeat = heartbeatServer(store, identity, leaseMs, log);
+  const managing = runWhileLeading(
+    store,
+    election,
+    controllers.signal,
+    {
+      identity,
+      log,
+      onChange: (leading) => server.metrics.leader.set({ server: identity }, leading ? 1 : 0),
+    },
+    async (writer, signal) => {
+      applications = applicationController(writer);
+      try {
+        await startControllers(writer, log, signal, { nodeGraceMs, applications });
+      } finally {
+        applications = undefined;
+      }
+    },
+  );
   const ingress = await startIngress(
     flags,
     resolveConnection({ kubeconfig: server.kubeconfigPath }),
@@ -243,20 +321,29 @@ async function startControlPlane(
       await ingress?.close();
       controllers.abort();
       await managing;
+      await stopHeartbeat();
       await server.close();
       await store.close();
+      unlock();
       log.flush();
     },
   };
 }
 
+/** The file of a sqlite: store URL. */
+const sqliteFileOf = (url: string): string =>
+  url
+    .slice('sqlite:'.length)
+    .split('?')[0]!
+    .replace(/^\/\/(?=\/)/, '');
+
 /** Opens the store; with --reset, a damaged SQLite file is moved aside (kept, renamed) and a new one started. */
-async function openServerStore(url: string, reset: boolean, log: Logger): Promise<Store & { close(): Promise<void> }> {
+async function openServerStore(url: string, reset: boolean, log: Logger): Promise<RevisionedStore> {
   try {
     return await openStore(url);
   } catch (e) {
     if (!reset || !url.startsWith('sqlite:') || !isBerthError(e, 'Unavailable')) throw e;
-    const file = url.slice('sqlite:'.length).split('?')[0]!;
+    const file = sqliteFileOf(url);
     const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
     log.warn({ damaged: aside }, 'the damaged store was moved aside (--reset); starting with an empty one');
@@ -368,7 +455,7 @@ async function agentConnection(cmd: Command): Promise<Connection> {
     token,
     ca: await withJoinRetries(
       "checking the server's CA against the join token's pin",
-      () => fetchPinnedCa(connection.server, caSha256),
+      () => fetchPinnedCa(serversOf(connection)[0]!, caSha256),
       { attempts },
     ),
   };

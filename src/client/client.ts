@@ -53,8 +53,29 @@ export function resourcePath(info: KindInfo, namespace?: string, name?: string, 
   return `${base}${ns}/${info.plural}${name !== undefined ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
 }
 
+/** The servers of a connection: `--server URL1,URL2,…` names several (servers of one cluster on etcd). */
+export function serversOf(connection: Pick<Connection, 'server'>): string[] {
+  return connection.server
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+}
+
 export class BerthClient {
   private readonly dispatcher: Dispatcher;
+  /** Which of serversOf(connection) requests go to: the next one after a connection failure. */
+  private current = 0;
+
+  /** The server requests go to now. */
+  get server(): string {
+    const servers = serversOf(this.connection);
+    return servers[this.current % servers.length] ?? this.connection.server;
+  }
+
+  /** After `failed` could not be reached: the next server, if there are several (and no one moved on already). */
+  private failover(failed: string): void {
+    if (this.server === failed) this.current = (this.current + 1) % Math.max(1, serversOf(this.connection).length);
+  }
 
   constructor(readonly connection: Connection) {
     this.dispatcher = new Agent({
@@ -79,9 +100,12 @@ export class BerthClient {
     } = {},
   ): Promise<T> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    // Each server gets its retries: a server that is down costs one attempt before the next is tried.
+    const attempts = RETRIES + serversOf(this.connection).length - 1;
     for (let attempt = 0; ; attempt++) {
+      const server = this.server;
       try {
-        const res = await request(this.connection.server + path, {
+        const res = await request(server + path, {
           method: method as Dispatcher.HttpMethod,
           dispatcher: this.dispatcher,
           body,
@@ -97,21 +121,24 @@ export class BerthClient {
         options.onHeaders?.(res.headers);
         return parsed as T;
       } catch (e) {
-        if (!retriable(e, method) || attempt >= RETRIES) throw connectionError(e, this.connection.server);
-        await sleep(200 * 2 ** attempt);
+        if (!retriable(e, method) || attempt >= attempts) throw connectionError(e, server);
+        this.failover(server);
+        if (this.server === server) await sleep(200 * 2 ** Math.min(attempt, RETRIES));
       }
     }
   }
 
   /** A streamed GET (logs -f): each chunk of text as it arrives, until the body ends or the signal aborts. */
   async stream(path: string, onText: (text: string) => void, signal?: AbortSignal): Promise<void> {
-    const res = await request(this.connection.server + path, {
+    const server = this.server;
+    const res = await request(server + path, {
       method: 'GET',
       dispatcher: this.dispatcher,
       ...(signal ? { signal } : {}),
       headers: { authorization: `Bearer ${this.connection.token}`, accept: 'text/plain' },
     }).catch((e) => {
-      throw connectionError(e, this.connection.server);
+      this.failover(server);
+      throw connectionError(e, server);
     });
     if (res.statusCode >= 400) {
       const text = await res.body.text();
@@ -255,15 +282,20 @@ export class BerthClient {
     resourceVersion: string,
     signal: AbortSignal,
   ): AsyncGenerator<{ type: WatchEvent['type']; object: T; revision: number }> {
+    const server = this.server;
     const res = await request(
-      `${this.connection.server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion })}`,
+      `${server}${resourcePath(info, options.namespace)}${query({ ...options, watch: true, resourceVersion })}`,
       {
         method: 'GET',
         dispatcher: this.dispatcher,
         headers: { authorization: `Bearer ${this.connection.token}` },
         signal,
       },
-    );
+    ).catch((e: unknown) => {
+      // The informer watches again (or lists) after a failure: from the next server.
+      if (!signal.aborted) this.failover(server);
+      throw e;
+    });
     if (res.statusCode === 410) {
       await res.body.dump();
       throw new BerthError('Compacted', `revision ${resourceVersion} of ${info.plural} is compacted`);

@@ -1,4 +1,4 @@
-export { BerthClient, resourcePath, type KubeObject, type ListOptions, type WatchEvent } from './client.js';
+export { BerthClient, resourcePath, serversOf, type KubeObject, type ListOptions, type WatchEvent } from './client.js';
 export {
   resolveConnection,
   readKubeconfig,

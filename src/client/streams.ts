@@ -22,6 +22,7 @@ import {
 } from '../api/channels.js';
 import { BerthError, type ErrorCode } from '../api/errors.js';
 import type { Connection } from './config.js';
+import { serversOf } from './client.js';
 
 const CODES: Record<number, ErrorCode> = {
   400: 'BadRequest',
@@ -37,7 +38,8 @@ export async function openStream(
   path: string,
   protocols: readonly string[],
 ): Promise<WebSocket> {
-  const url = connection.server.replace(/^http/, 'ws') + path;
+  const server = serversOf(connection)[0] ?? connection.server;
+  const url = server.replace(/^http/, 'ws') + path;
   const ws = new WebSocket(url, [...protocols], {
     headers: { authorization: `Bearer ${connection.token}` },
     perMessageDeflate: false,
@@ -46,9 +48,7 @@ export async function openStream(
   });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
-    ws.once('error', (e) =>
-      reject(new BerthError('Unavailable', `cannot open a stream to ${connection.server}: ${e.message}`)),
-    );
+    ws.once('error', (e) => reject(new BerthError('Unavailable', `cannot open a stream to ${server}: ${e.message}`)));
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d));

@@ -10,6 +10,11 @@ export const TRACKING_ANNOTATION = 'berth.dev/tracking-id';
 export const SYNC_WAVE_ANNOTATION = 'berth.dev/sync-wave';
 /** Set by `berth app sync`: a manual sync is wanted when it differs from status.lastSyncRequest. */
 export const SYNC_REQUESTED_ANNOTATION = 'berth.dev/sync-requested';
+/**
+ * Set (to a time) by a server that is not the leader on the Applications a Git push webhook names:
+ * the leader's controller fetches them afresh, as if the push had reached it (Argo CD's refresh).
+ */
+export const REFRESH_REQUESTED_ANNOTATION = 'berth.dev/refresh-requested';
 /** Set by `berth app rollback`: the commit to pin the app to (removed by `app sync --resume`). */
 export const ROLLBACK_ANNOTATION = 'berth.dev/rollback';
 /** Set by `berth app sync --revision R`: a branch, tag or commit to pin the app to (removed by `--resume`). */

@@ -9,6 +9,7 @@ import { apiVersionOf } from '../api/kinds.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
 import { NODE_LEASE_NAMESPACE, NODE_TOKEN_HEADER, getLease, heartbeat, listLeases, registerNode } from './nodes.js';
+import { SERVER_LEASE_NAMESPACE, listServerLeases } from './server-leases.js';
 import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
@@ -43,7 +44,7 @@ export interface ApiContext {
   /** The shared secret webhooks are signed with; undefined disables them. */
   webhookSecret?: string;
   /** Called for each verified push; answers how many Applications it refreshed. */
-  onGitPush?: (push: GitPush) => number;
+  onGitPush?: (push: GitPush) => number | Promise<number>;
   /** Pod Security Admission: the default level and the folders no pod may mount. */
   podSecurity: PodSecurityOptions;
   /** Quota and LimitRange admission of creates. */
@@ -52,6 +53,8 @@ export interface ApiContext {
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
   /** GET applications/NAME/manifests?revision=R: what a sync of R would apply. */
   onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
+  /** The server that runs the controllers now (the berth-controller-manager Lease's holder). */
+  leader?: () => Promise<string | undefined>;
 }
 
 const REASONS: Record<ErrorCode, string> = {
@@ -67,6 +70,7 @@ const REASONS: Record<ErrorCode, string> = {
   Invalid: 'Invalid',
   Compacted: 'Expired',
   Unavailable: 'ServiceUnavailable',
+  NotLeader: 'ServiceUnavailable',
   Timeout: 'Timeout',
   TooManyRequests: 'TooManyRequests',
   Usage: 'BadRequest',
@@ -197,7 +201,7 @@ export function createHandler(ctx: ApiContext) {
         if (method !== 'POST') throw new BerthError('MethodNotAllowed', `only POST is allowed on ${WEBHOOK_PATH}`);
         const body = await readRawBody(req);
         verifyWebhook(req.headers, body, ctx.webhookSecret);
-        const refreshed = ctx.onGitPush?.(parsePush(body)) ?? 0;
+        const refreshed = (await ctx.onGitPush?.(parsePush(body))) ?? 0;
         return send(res, 202, {
           kind: 'Status',
           apiVersion: 'v1',
@@ -339,6 +343,11 @@ async function serveResource(
         return send(res, 200, await ctx.onManifests(await ctx.registry.get(r), q.get('revision') || undefined));
       }
       if (isNodeLease(r)) return send(res, 200, await getLease(ctx.store, r.name!));
+      if (isServerLease(r)) {
+        const lease = (await listServerLeases(ctx.store, await ctx.leader?.())).find((l) => l.metadata.name === r.name);
+        if (!lease) throw new BerthError('NotFound', `leases.coordination.k8s.io "${r.name}" not found`);
+        return send(res, 200, lease);
+      }
       const obj = redact(p, await ctx.registry.get(r));
       return send(
         res,
@@ -347,8 +356,10 @@ async function serveResource(
       );
     }
     case 'list': {
-      if (isNodeLease(r)) {
-        const items = await listLeases(ctx.store);
+      if (isNodeLease(r) || isServerLease(r)) {
+        const items = isNodeLease(r)
+          ? await listLeases(ctx.store)
+          : await listServerLeases(ctx.store, await ctx.leader?.());
         const meta = { resourceVersion: String(await ctx.store.revision()) };
         return send(
           res,
@@ -467,6 +478,9 @@ async function serveResource(
 
 /** The node leases of kube-node-lease: views of the heartbeats, which live outside the object log. */
 const isNodeLease = (r: ResourceRequest): boolean => r.info.kind === 'Lease' && r.namespace === NODE_LEASE_NAMESPACE;
+/** The servers' leases of berth-system (see server-leases.ts), views too. */
+const isServerLease = (r: ResourceRequest): boolean =>
+  r.info.kind === 'Lease' && r.namespace === SERVER_LEASE_NAMESPACE && (r.verb === 'get' || r.verb === 'list');
 
 /** A request for the scale subresource of a kind that has one; NotFound for any other. */
 function scalable(r: ResourceRequest): ResourceRequest {

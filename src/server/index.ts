@@ -36,6 +36,9 @@ import { PolicyIndex, QuotaAdmission } from '../runtime/quota.js';
 export { defaultDataDir } from './datadir.js';
 export { normalizeRepoURL, type GitPush } from './webhook.js';
 export { TokenBook, ROLES, joinToken, type Role, type TokenRecord } from './tokens.js';
+export { runWhileLeading, type LeadershipOptions } from './leadership.js';
+export { lockSqliteStore } from './server-lock.js';
+export { serverLeaseName } from './server-leases.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -51,9 +54,11 @@ export interface ServerOptions {
   podSecurity?: PodSecurityOptions;
   /** Where ClusterIPs come from (default: Kubernetes' 10.96.0.0/12). */
   serviceCidr?: Cidr;
-  onGitPush?: (push: GitPush) => number;
+  onGitPush?: (push: GitPush) => number | Promise<number>;
   onDiff?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
   onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
+  /** The server that runs the controllers now (see server-leases.ts). */
+  leader?: () => Promise<string | undefined>;
 }
 
 export interface RunningServer {
@@ -140,6 +145,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     ...(options.onGitPush ? { onGitPush: options.onGitPush } : {}),
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
     ...(options.onManifests ? { onManifests: options.onManifests } : {}),
+    ...(options.leader ? { leader: options.leader } : {}),
     podSecurity: options.podSecurity ?? {
       defaultLevel: 'baseline',
       protectedDirs: protectedDirs(store, options.dataDir),

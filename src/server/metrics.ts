@@ -1,4 +1,4 @@
-/** Prometheus metrics for /metrics: requests, latencies, active watches, store revision, Application reconciles. */
+/** Prometheus metrics for /metrics: requests, latencies, active watches, store revision, Application reconciles, leadership. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class ServerMetrics {
@@ -28,6 +28,13 @@ export class ServerMetrics {
     name: 'berth_api_watches',
     help: 'Open watch streams',
     labelNames: ['resource'],
+    registers: [this.registry],
+  });
+  /** 1 while this server leads (runs the controllers, the scheduler and the syncs), else 0. */
+  readonly leader = new Gauge({
+    name: 'berth_leader',
+    help: 'Whether this server is the leader (1) or a follower serving the API only (0)',
+    labelNames: ['server'],
     registers: [this.registry],
   });
   readonly revision: Gauge;

@@ -124,15 +124,15 @@ async function writeNode(
 }
 
 /** A Lease object (coordination.k8s.io/v1's shape) for a lease record. */
-export function leaseObject(node: string, lease: LeaseRecord): KubeObject {
+export function leaseObject(name: string, lease: LeaseRecord, namespace = NODE_LEASE_NAMESPACE): KubeObject {
   const at = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: {
-      name: node,
-      namespace: NODE_LEASE_NAMESPACE,
-      uid: `lease-${node}`,
+      name,
+      namespace,
+      uid: `lease-${namespace}-${name}`,
       resourceVersion: String(lease.renewTime),
       creationTimestamp: timestamp(new Date(lease.acquireTime)),
     },

@@ -1,4 +1,4 @@
-import type { TxnLimits } from './types.js';
+import type { Fence, LeaderElection, TxnLimits } from './types.js';
 
 /**
  * What a storage driver provides: strings under keys with revisions, atomic multi-key commits with
@@ -49,8 +49,13 @@ export interface Backend {
     prefix: string,
     options?: { after?: string; limit?: number },
   ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean }>;
-  /** Applies all ops at one new revision, or none: throws NotFound, AlreadyExists or Conflict. */
-  commit(ops: BackendOp[]): Promise<CommitResult>;
+  /**
+   * Applies all ops at one new revision, or none: throws NotFound, AlreadyExists or Conflict; with
+   * a fence (etcd), only while the fence holds, else throws NotLeader.
+   */
+  commit(ops: BackendOp[], fence?: Fence): Promise<CommitResult>;
+  /** Elections among the servers sharing this store, when it can be shared (etcd). */
+  leaderElection?(identity: string, ttlSeconds: number): LeaderElection;
   revision(): Promise<number>;
   oldestRevision(): Promise<number>;
   /** Revisions after `after`, oldest first, each complete; ends at the newest. Optional. */

@@ -11,7 +11,8 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { BerthError, isBerthError } from '../api/errors.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RawEvent, RevisionBatch } from './backend.js';
 import { preconditionError } from './precondition.js';
-import type { TxnLimits } from './types.js';
+import { EtcdElection } from './etcd-election.js';
+import type { Fence, LeaderElection, TxnLimits } from './types.js';
 
 /** Unary calls fail after this rather than hang while a member is down (etcd3 has no default). */
 const CALL_DEADLINE_MS = 5000;
@@ -81,6 +82,7 @@ export class EtcdBackend implements Backend {
   readonly name = 'etcd';
   readonly txnLimits: TxnLimits;
   private readonly client: Etcd3;
+  private readonly prefix: string;
   private readonly objects: string;
   private readonly leasePrefix: string;
   private compactedTo = 0;
@@ -95,6 +97,7 @@ export class EtcdBackend implements Backend {
       maxOps: target.maxTxnOps ?? ETCD_MAX_TXN_OPS,
       maxBytes: Math.floor((target.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES) * REQUEST_OVERHEAD),
     };
+    this.prefix = target.prefix;
     this.objects = `${target.prefix}/objects/`;
     this.leasePrefix = `${target.prefix}/leases/`;
   }
@@ -135,7 +138,17 @@ export class EtcdBackend implements Backend {
     return { kvs: res.kvs.map((r) => this.kv(r)), revision: Number(res.header.revision), more: res.more };
   }
 
-  async commit(ops: BackendOp[]): Promise<CommitResult> {
+  async commit(ops: BackendOp[], fence?: Fence): Promise<CommitResult> {
+    const fenceCompare = fence
+      ? [
+          {
+            key: enc(fence.key),
+            target: 'Create' as const,
+            result: 'Equal' as const,
+            create_revision: String(fence.createRevision),
+          },
+        ]
+      : [];
     const compare = ops.map((op) => {
       const key = enc(this.objects + op.key);
       if (op.type === 'create') return { key, target: 'Version' as const, result: 'Equal' as const, version: 0 };
@@ -151,7 +164,7 @@ export class EtcdBackend implements Backend {
         : { request_put: { key, value: enc(op.value) } };
     });
     for (let attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
-      const res = await this.call('txn', () => this.client.kv.txn({ compare, success }));
+      const res = await this.call('txn', () => this.client.kv.txn({ compare: [...fenceCompare, ...compare], success }));
       if (res.succeeded) {
         const previous = res.responses.map((r) => {
           const prev = r.response_put ? r.response_put.prev_kv : r.response_delete_range?.prev_kvs?.[0];
@@ -159,6 +172,12 @@ export class EtcdBackend implements Backend {
         });
         return { revision: Number(res.header.revision), previous };
       }
+      // The fence first: a deposed leader's write is refused as such, whatever else it found.
+      if (fence && !(await this.fenceHolds(fence)))
+        throw new BerthError(
+          'NotLeader',
+          'this server is no longer the leader (its election key is gone or another): the write was refused',
+        );
       // A compare failed. The etcd client retries calls whose reply was lost, so this may be our
       // own write, applied by an earlier attempt: then every put is in place, byte for byte.
       const current = await Promise.all(ops.map((op) => this.get(op.key)));
@@ -180,6 +199,15 @@ export class EtcdBackend implements Backend {
       // The state moved back between the Txn and our reads; try again.
     }
     throw new BerthError('Conflict', 'the objects changed repeatedly during the write; retry');
+  }
+
+  private async fenceHolds(fence: Fence): Promise<boolean> {
+    const res = await this.call('get', () => this.client.kv.range({ key: enc(fence.key) }));
+    return res.kvs[0]?.create_revision === String(fence.createRevision);
+  }
+
+  leaderElection(identity: string, ttlSeconds: number): LeaderElection {
+    return new EtcdElection(this.client.namespace(`${this.prefix}/`), identity, ttlSeconds);
   }
 
   async revision(): Promise<number> {

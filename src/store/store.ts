@@ -11,7 +11,9 @@ import { WatchHub, type HubBatch } from './hub.js';
 import { describeRef, keyOf, kindPrefix, refOf } from './keys.js';
 import { LeaseBook } from './leases.js';
 import type {
+  Fence,
   KubeObject,
+  LeaderElection,
   ListOptions,
   ListResult,
   ObjectRef,
@@ -85,8 +87,27 @@ export class RevisionedStore implements Store {
     if (!backend.history) this.hub.start().catch(() => {});
   }
 
+  /** The fence every commit through this store carries (see withFence). */
+  private fence: Fence | undefined;
+
   get driver(): string {
     return this.backend.name;
+  }
+
+  /**
+   * This store as a leader writes to it: the same store (its backend, its watch hub, its
+   * leases), every commit carrying `fence`, so that none applies once the term has ended. A view:
+   * closing the store closes it.
+   */
+  withFence(fence: Fence): RevisionedStore {
+    const view = Object.create(this) as RevisionedStore;
+    view.fence = fence;
+    return view;
+  }
+
+  /** Elections among the servers sharing this store; undefined when it has one server (SQLite). */
+  leaderElection(identity: string, ttlSeconds: number): LeaderElection | undefined {
+    return this.backend.leaderElection?.(identity, ttlSeconds);
   }
 
   async get<T extends KubeObject>(ref: ObjectRef): Promise<T> {
@@ -148,7 +169,7 @@ export class RevisionedStore implements Store {
       return backendOp;
     });
     refuseOversized(backendOps, this.txnLimits, this.backend.name);
-    const { revision, previous } = await this.backend.commit(backendOps);
+    const { revision, previous } = await this.backend.commit(backendOps, this.fence);
     const results = backendOps.map((op, i) => {
       if (op.type === 'delete') return decode({ key: op.key, value: previous[i]!.value, revision });
       // The object as written, at its new revision: a fresh top level and metadata, without

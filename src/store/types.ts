@@ -107,6 +107,31 @@ export interface Leases {
   release(name: string, holder: string): Promise<void>;
 }
 
+/**
+ * A leader's fence (etcd): its writes apply only while its election key is still the one it
+ * created, so a deposed leader that has not noticed yet cannot write (etcd's Mutex.IsOwner).
+ */
+export interface Fence {
+  key: string;
+  createRevision: number;
+}
+
+/** This server's term as leader: the fence its writes carry, and a signal that aborts when the term ends. */
+export interface Leadership {
+  fence: Fence;
+  lost: AbortSignal;
+}
+
+/** Leader election among the servers sharing one store (etcd); a SQLite store has one server and none. */
+export interface LeaderElection {
+  /** Campaigns until elected (resolves with the term) or `signal` aborts (rejects). */
+  campaign(signal: AbortSignal): Promise<Leadership>;
+  /** The identity of the current leader, if any. */
+  leader(): Promise<string | undefined>;
+  /** Ends this server's term (or candidacy) at once: the next candidate is elected without waiting for the lease. */
+  resign(): Promise<void>;
+}
+
 /** What one transaction may hold (etcd's --max-txn-ops and --max-request-bytes); Infinity when unbounded. */
 export interface TxnLimits {
   maxOps: number;

@@ -13,9 +13,15 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.js';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { KINDS, groupOf } from '../api/kinds.js';
-import { INSTANCE_LABEL, SYNC_REQUESTED_ANNOTATION, managerOf, type ObjectLike } from '../diff/index.js';
+import {
+  INSTANCE_LABEL,
+  REFRESH_REQUESTED_ANNOTATION,
+  SYNC_REQUESTED_ANNOTATION,
+  managerOf,
+  type ObjectLike,
+} from '../diff/index.js';
 import type { Controller, Informer, InformerEvent, InformerFactory, ReconcileResult } from '../runtime/index.js';
-import type { KubeObject } from '../store/types.js';
+import type { KubeObject, Store } from '../store/types.js';
 import type { LiveSource } from './live.js';
 import { reconcileApplication, type AppMemo, type ApplicationObject, type SyncDeps } from './sync.js';
 
@@ -199,5 +205,33 @@ function appKeyOf(o: KubeObject): string | undefined {
 
 const key = (a: { metadata: { namespace?: string; name: string } }): string =>
   `${a.metadata.namespace ?? 'default'}/${a.metadata.name}`;
-const syncRequest = (a: ApplicationObject | undefined): string | undefined =>
-  a?.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION];
+/** What asks for a reconcile that fetches afresh: a sync request (berth app sync), a refresh (a webhook at a follower). */
+const syncRequest = (a: ApplicationObject | undefined): string =>
+  `${a?.metadata.annotations?.[SYNC_REQUESTED_ANNOTATION] ?? ''} ${a?.metadata.annotations?.[REFRESH_REQUESTED_ANNOTATION] ?? ''}`;
+
+/**
+ * A follower's answer to a Git push webhook: it marks the Applications `pick` chooses with
+ * REFRESH_REQUESTED_ANNOTATION, and the leader's controller fetches them afresh (see
+ * onApplication). Returns how many were marked.
+ */
+export async function requestRefresh(store: Store, pick: (app: ApplicationObject) => boolean): Promise<number> {
+  const { items } = await store.list<ApplicationObject & KubeObject>(APPLICATION);
+  const now = new Date().toISOString();
+  let marked = 0;
+  for (const app of items.filter(pick)) {
+    try {
+      await store.update({
+        ...app,
+        metadata: {
+          ...app.metadata,
+          annotations: { ...app.metadata.annotations, [REFRESH_REQUESTED_ANNOTATION]: now },
+        },
+      });
+      marked++;
+    } catch (e) {
+      // Changed meanwhile (its status): the leader reconciles it for that change anyway.
+      if (!isBerthError(e, 'Conflict')) throw e;
+    }
+  }
+  return marked;
+}

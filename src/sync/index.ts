@@ -6,5 +6,5 @@ export {
   type SyncDeps,
   type SyncOutcome,
 } from './sync.js';
-export { ApplicationController, pollIntervalOf, DEFAULT_POLL_MS } from './controller.js';
+export { ApplicationController, pollIntervalOf, requestRefresh, DEFAULT_POLL_MS } from './controller.js';
 export { applicationManifests, diffApplication, type DiffOutcome, type ManifestsOutcome } from './diff.js';

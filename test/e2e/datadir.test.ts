@@ -97,6 +97,20 @@ describe('the data directory', () => {
     await stop(second);
   });
 
+  it('a second server on the same SQLite store is refused, naming the first; after it, the store is free', async () => {
+    const dir = fresh();
+    const first = await start(dir);
+    expect(first.url).toBeDefined();
+    const second = await start(dir);
+    expect(second.url).toBeUndefined();
+    expect(second.code).not.toBe(0);
+    expect(second.err).toContain(`another berth server (pid ${first.child.pid}) serves the store`);
+    await stop(first);
+    const third = await start(dir);
+    expect(third.url).toBeDefined();
+    await stop(third);
+  });
+
   it('a zero-byte state.db is refused in an initialised directory; --reset starts empty on purpose', async () => {
     const dir = fresh();
     const first = await start(dir);

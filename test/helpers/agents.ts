@@ -27,6 +27,8 @@ export async function startAgent(
     args?: string[];
     netns?: string;
     env?: Record<string, string>;
+    /** `--server` as given (several servers: URL1,URL2,…); the server's URL by default. */
+    servers?: string;
   },
 ): Promise<AgentProcess> {
   const [command, prefix] = inNetns(o.netns);
@@ -47,7 +49,7 @@ export async function startAgent(
       '--data',
       dir,
       '--server',
-      server.url,
+      o.servers ?? server.url,
       '--token',
       token,
       '--heartbeat-interval',
