@@ -148,6 +148,10 @@ function addServerCommand(program: Command): void {
       const plane = await startControlPlane(flags);
       await untilSignal(plane.log);
       await plane.close();
+      // Everything is closed and flushed. On etcd, a follower's campaign leaves a watch that the
+      // etcd3 client opens again after it is closed (its watch manager reconnects): without this
+      // exit that socket would keep the process alive.
+      process.exit();
     });
 }
 

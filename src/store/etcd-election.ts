@@ -13,7 +13,8 @@ import type { Fence, LeaderElection, Leadership } from './types.js';
 
 export class EtcdElection implements LeaderElection {
   private readonly election: Election;
-  private campaignNow: Campaign | undefined;
+  /** The campaign under way (or the term it won), and how it ends. */
+  private current: { campaign: Campaign; resign: () => Promise<void>; lost: AbortController } | undefined;
 
   constructor(
     private readonly namespace: Namespace,
@@ -25,13 +26,16 @@ export class EtcdElection implements LeaderElection {
 
   async campaign(signal: AbortSignal): Promise<Leadership> {
     const campaign = this.election.campaign(this.identity);
-    this.campaignNow = campaign;
     const lost = new AbortController();
     const end = (reason: string) => {
       if (!lost.signal.aborted) lost.abort(new BerthError('NotLeader', reason));
     };
+    // Once, and awaited by whoever asks next: the etcd client must not close under a revoke in flight.
+    let resigning: Promise<void> | undefined;
+    const resign = () => (resigning ??= campaign.resign().catch(() => undefined));
+    this.current = { campaign, resign, lost };
     campaign.on('error', (err: Error) => end(`the election lease was lost: ${err.message}`));
-    const onAbort = () => void campaign.resign().catch(() => undefined);
+    const onAbort = () => void resign();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       await Promise.race([
@@ -50,7 +54,8 @@ export class EtcdElection implements LeaderElection {
       this.watchTerm(fence, lost, end);
       return { fence, lost: lost.signal };
     } catch (e) {
-      await campaign.resign().catch(() => undefined);
+      end('the campaign ended');
+      await resign();
       throw e;
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -88,7 +93,10 @@ export class EtcdElection implements LeaderElection {
   }
 
   async resign(): Promise<void> {
-    await this.campaignNow?.resign().catch(() => undefined);
-    this.campaignNow = undefined;
+    const current = this.current;
+    this.current = undefined;
+    if (!current) return;
+    if (!current.lost.signal.aborted) current.lost.abort(new BerthError('NotLeader', 'resigned'));
+    await current.resign();
   }
 }
