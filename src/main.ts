@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { CONDITION, REASON } from './api/conditions.js';
 import { keepPrivate, privateDir } from './api/private-files.js';
 import type { Command } from 'commander';
@@ -28,7 +28,7 @@ import { BerthError, isBerthError } from './api/errors.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, serversOf, type Connection, type ConnectionFlags } from './client/index.js';
-import { openStore, type RevisionedStore, type Store } from './store/index.js';
+import { openStore, restoreBackup, type RevisionedStore, type Store } from './store/index.js';
 import {
   defaultDataDir,
   lockSqliteStore,
@@ -36,6 +36,7 @@ import {
   parseListen,
   protectedDirs,
   runWhileLeading,
+  scheduleBackups,
   serverLeaseName,
   startServer,
 } from './server/index.js';
@@ -93,6 +94,9 @@ interface ServerFlags {
   serviceCidr?: string;
   serverName?: string;
   leaderLease?: string;
+  backupSchedule?: string;
+  backupKeep?: string;
+  backupDir?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -138,6 +142,12 @@ function addServerCommand(program: Command): void {
       "the range ClusterIPs are allocated from (Kubernetes' --service-cluster-ip-range)",
       DEFAULT_SERVICE_CIDR,
     )
+    .option(
+      '--backup-schedule <cron>',
+      'back the store up at these times (cron: "0 */6 * * *"; six fields for seconds), on the leader',
+    )
+    .option('--backup-keep <n>', 'how many scheduled backups to keep (the oldest go)', '10')
+    .option('--backup-dir <dir>', 'where scheduled backups go (default DATA/backups)')
     .option('--server-name <name>', "this server's name among several on one etcd (default HOST_UUID)")
     .option(
       '--leader-lease <duration>',
@@ -283,6 +293,7 @@ async function startControlPlane(
       return applications ? applications.refreshWhere(tracks) : requestRefresh(store, tracks);
     },
     leader: election ? () => election.leader() : async () => identity,
+    backup: (file) => store.backup(file),
     onDiff: (app, revision) => diffApplication({ store, source }, app as ApplicationObject, revision),
     onManifests: (app, revision) => applicationManifests({ store, source }, app as ApplicationObject, revision),
   });
@@ -292,6 +303,20 @@ async function startControlPlane(
   const controllers = new AbortController();
   const nodeGraceMs = usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period');
   const stopHeartbeat = heartbeatServer(store, identity, leaseMs, log);
+  let leading = false;
+  const backupDir = path.resolve(flags.backupDir ?? path.join(dataDir, 'backups'));
+  if (flags.backupSchedule) mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+  const stopBackups = flags.backupSchedule
+    ? scheduleBackups({
+        schedule: flags.backupSchedule,
+        keep: Number(flags.backupKeep ?? 10),
+        dir: backupDir,
+        extension: storeUrl.startsWith('etcd://') ? '.snapshot' : '.db',
+        backup: (file) => store.backup(file),
+        leading: () => leading,
+        log: log.child({ subsystem: 'backup' }),
+      })
+    : async () => undefined;
   const managing = runWhileLeading(
     store,
     election,
@@ -299,7 +324,10 @@ async function startControlPlane(
     {
       identity,
       log,
-      onChange: (leading) => server.metrics.leader.set({ server: identity }, leading ? 1 : 0),
+      onChange: (now) => {
+        leading = now;
+        server.metrics.leader.set({ server: identity }, now ? 1 : 0);
+      },
     },
     async (writer, signal) => {
       applications = applicationController(writer);
@@ -323,6 +351,7 @@ async function startControlPlane(
     ...(ingress ? { ingress } : {}),
     async close() {
       await ingress?.close();
+      await stopBackups();
       controllers.abort();
       await managing;
       await stopHeartbeat();
@@ -332,6 +361,39 @@ async function startControlPlane(
       log.flush();
     },
   };
+}
+
+/** `berth backup restore FILE`: a SQLite backup in place of a stopped server's store. */
+function addBackupRestoreCommand(program: Command): void {
+  const backup = program.commands.find((c) => c.name() === 'backup')!;
+  backup
+    .command('restore')
+    .description(
+      "put a backup in place of a stopped server's SQLite store (the store it replaces is kept beside it); etcd: etcdctl snapshot restore, see the README",
+    )
+    .argument('<file>', 'a file `berth backup create` or --backup-schedule wrote')
+    .option('--data <dir>', "the server's data directory (default $BERTH_DATA or ~/.berth)")
+    .option('--store <url>', 'sqlite:PATH (default DATA/state.db)')
+    .action(async (file: string, o: { data?: string; store?: string }) => {
+      const dataDir = path.resolve(o.data ?? defaultDataDir());
+      const storeUrl = o.store ?? `sqlite:${path.join(dataDir, 'state.db')}`;
+      if (!storeUrl.startsWith('sqlite:'))
+        throw new BerthError(
+          'Usage',
+          'an etcd store is restored with etcdctl snapshot restore, on every member (see the README); berth backup restore puts back SQLite stores',
+        );
+      const storeFile = sqliteFileOf(storeUrl);
+      // Refused while a server serves the store.
+      const unlock = lockSqliteStore(storeFile);
+      try {
+        const restored = await restoreBackup(path.resolve(file), storeFile);
+        process.stdout.write(
+          `restored ${file} into ${storeFile} at revision ${restored.revision}${restored.keptAs ? ` (the store it replaced is kept as ${restored.keptAs})` : ''}: start the server; watchers list again\n`,
+        );
+      } finally {
+        unlock();
+      }
+    });
 }
 
 /** The file of a sqlite: store URL. */
@@ -951,6 +1013,7 @@ function addUpCommand(program: Command): void {
 export async function main(argv: string[]): Promise<void> {
   process.exitCode = await runCli(argv, undefined, [
     addServerCommand,
+    addBackupRestoreCommand,
     addSimulateCommand,
     addAgentCommand,
     addUpCommand,

@@ -2,6 +2,7 @@
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from '../api/pod-security.js';
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../api/errors.js';
+import { BACKUP_PATH } from '../api/paths.js';
 import { DRY_RUN_MODES, applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
@@ -744,6 +745,25 @@ export async function runCli(
     .argument('<ids...>')
     .action(async (ids: string[], _o: unknown, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => tokenRevoke(c, ids, io));
+    });
+
+  const backup = program
+    .command('backup')
+    .description(
+      "copies of the cluster's state: take one from a running server, or restore one (with the server stopped)",
+    );
+  backup
+    .command('create')
+    .description(
+      "download a consistent copy of the server's store, taken now (SQLite: a database file; etcd: a snapshot)",
+    )
+    .argument('<file>', 'where to write it (private to you)')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      exitCode = await withClient(cmd, async (c) => {
+        const headers = await c.download(BACKUP_PATH, file);
+        io.stdout(`backup of revision ${String(headers['x-berth-backup-revision'])} written to ${file}\n`);
+        return 0;
+      });
     });
 
   for (const add of extraCommands) add(program);

@@ -3,6 +3,8 @@
  * paths, errors as BerthErrors from the server's Status, retries with backoff when the connection
  * fails, and a watch that resumes from its last revision and re-lists after 410 Gone.
  */
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { BerthError, type ErrorCode } from '../api/errors.js';
 import { apiVersionOf, type KindInfo } from '../api/kinds.js';
@@ -149,6 +151,25 @@ export class BerthClient {
     } catch (e) {
       if (!signal?.aborted) throw e;
     }
+  }
+
+  /** A GET whose answer is a file (a backup): written to `file`, private; answers the response headers. */
+  async download(path: string, file: string): Promise<Record<string, string | string[] | undefined>> {
+    const server = this.server;
+    const res = await request(server + path, {
+      method: 'GET',
+      dispatcher: this.dispatcher,
+      headers: { authorization: `Bearer ${this.connection.token}` },
+    }).catch((e) => {
+      this.failover(server);
+      throw connectionError(e, server);
+    });
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      throw statusError(res.statusCode, text ? safeJson(text) : undefined, text);
+    }
+    await pipeline(res.body, createWriteStream(file, { mode: 0o600 }));
+    return res.headers;
   }
 
   get<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string): Promise<T> {

@@ -2,10 +2,15 @@
  * The HTTP API: Kubernetes paths and objects, bearer-token auth, Table output for `get`, watch
  * streams, Status errors. One handler function; everything it calls is in its own module.
  */
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { BerthError, isBerthError, type ErrorCode } from '../api/errors.js';
 import { apiVersionOf } from '../api/kinds.js';
+import { BACKUP_PATH } from '../api/paths.js';
 import type { KubeObject, ListResult, Store } from '../store/types.js';
 import { authorize, nodeMayWrite } from './authz.js';
 import { NODE_LEASE_NAMESPACE, NODE_TOKEN_HEADER, getLease, heartbeat, listLeases, registerNode } from './nodes.js';
@@ -55,6 +60,25 @@ export interface ApiContext {
   onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
   /** The server that runs the controllers now (the berth-controller-manager Lease's holder). */
   leader?: () => Promise<string | undefined>;
+  /** Writes a backup of the store to a file (`berth backup create` downloads it). */
+  backup?: (file: string) => Promise<{ revision: number }>;
+}
+
+/** Takes a backup into a private temporary file, sends it (its revision in a header), removes it. */
+async function sendBackup(res: ServerResponse, backup: (file: string) => Promise<{ revision: number }>) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-backup-'));
+  const file = path.join(dir, 'backup');
+  try {
+    const { revision } = await backup(file);
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': statSync(file).size,
+      'X-Berth-Backup-Revision': String(revision),
+    });
+    await pipeline(createReadStream(file), res);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const REASONS: Record<ErrorCode, string> = {
@@ -228,6 +252,13 @@ export function createHandler(ctx: ApiContext) {
           .writeHead(200, { 'Content-Type': ctx.metrics.registry.contentType })
           .end(await ctx.metrics.registry.metrics());
         return;
+      }
+      if (url.pathname === BACKUP_PATH) {
+        if (principal.role !== 'admin')
+          throw new BerthError('Forbidden', `role ${principal.role} may not take backups`);
+        if (method !== 'GET') throw new BerthError('MethodNotAllowed', `only GET is allowed on ${BACKUP_PATH}`);
+        if (!ctx.backup) throw new BerthError('NotFound', 'this server takes no backups');
+        return sendBackup(res, ctx.backup);
       }
       if (url.pathname === '/openapi/v3') return send(res, 200, openapiIndex());
       if (url.pathname.startsWith('/openapi/v3/')) {

@@ -38,6 +38,7 @@ export { normalizeRepoURL, type GitPush } from './webhook.js';
 export { TokenBook, ROLES, joinToken, type Role, type TokenRecord } from './tokens.js';
 export { runWhileLeading, type LeadershipOptions } from './leadership.js';
 export { lockSqliteStore } from './server-lock.js';
+export { scheduleBackups } from './backups.js';
 export { serverLeaseName } from './server-leases.js';
 
 export interface ServerOptions {
@@ -59,6 +60,8 @@ export interface ServerOptions {
   onManifests?: (app: KubeObject, revision: string | undefined) => Promise<unknown>;
   /** The server that runs the controllers now (see server-leases.ts). */
   leader?: () => Promise<string | undefined>;
+  /** Writes a backup of the store to a file (GET /berth/v1/backup). */
+  backup?: (file: string) => Promise<{ revision: number }>;
 }
 
 export interface RunningServer {
@@ -146,6 +149,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     ...(options.onDiff ? { onDiff: options.onDiff } : {}),
     ...(options.onManifests ? { onManifests: options.onManifests } : {}),
     ...(options.leader ? { leader: options.leader } : {}),
+    ...(options.backup ? { backup: options.backup } : {}),
     podSecurity: options.podSecurity ?? {
       defaultLevel: 'baseline',
       protectedDirs: protectedDirs(store, options.dataDir),

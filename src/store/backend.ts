@@ -54,6 +54,11 @@ export interface Backend {
    * a fence (etcd), only while the fence holds, else throws NotLeader.
    */
   commit(ops: BackendOp[], fence?: Fence): Promise<CommitResult>;
+  /**
+   * Writes a consistent copy of the whole store to `file` while it serves (SQLite's online backup;
+   * an etcd snapshot); resolves with the revision the copy is at.
+   */
+  backup(file: string): Promise<{ revision: number }>;
   /** Elections among the servers sharing this store, when it can be shared (etcd). */
   leaderElection?(identity: string, ttlSeconds: number): LeaderElection;
   revision(): Promise<number>;

@@ -1,5 +1,5 @@
 export type * from './types.js';
-export { openStore } from './open.js';
+export { openStore, restoreBackup } from './open.js';
 export { RevisionedStore, MAX_OBJECT_BYTES, splitTxn, type StoreOptions } from './store.js';
 export { keyOf, refOf, kindPrefix } from './keys.js';
 export { getIfExists } from './lookup.js';

@@ -35,6 +35,10 @@ export class MemoryBackend implements Backend {
     return { kvs, revision: this.current, more: false };
   }
 
+  async backup(): Promise<{ revision: number }> {
+    throw new BerthError('BadRequest', 'a memory: store is gone with its process: there is nothing to back up');
+  }
+
   async commit(ops: BackendOp[]): Promise<CommitResult> {
     this.assertOpen();
     const previous = ops.map((op) => this.kv.get(op.key));

@@ -34,3 +34,12 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     `unknown store URL ${JSON.stringify(url)}: use sqlite:PATH, etcd://host:port[,host:port…][/prefix] or memory:`,
   );
 }
+
+/** Puts a SQLite backup in place of the store at `storeFile` (see sqlite.ts restoreSqliteBackup). */
+export async function restoreBackup(
+  backupFile: string,
+  storeFile: string,
+): Promise<{ revision: number; keptAs?: string }> {
+  const { restoreSqliteBackup } = await import('./sqlite.js');
+  return restoreSqliteBackup(backupFile, storeFile);
+}

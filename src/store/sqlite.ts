@@ -11,6 +11,7 @@
  * as etcd batches), each in its own savepoint: one commit failing leaves the others whole.
  * Compaction deletes old log rows a slice at a time, so writers wait milliseconds, not seconds.
  */
+import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../api/errors.js';
@@ -186,6 +187,20 @@ export class SqliteBackend implements Backend {
     return this.q.get.get(key);
   }
 
+  async backup(file: string): Promise<{ revision: number }> {
+    // SQLite's online backup: pages copied a step at a time between writes, consistent at the end.
+    await this.db.backup(file);
+    keepPrivate(file);
+    const copy = new Database(file, { readonly: true });
+    try {
+      return {
+        revision: copy.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get()!.value,
+      };
+    } finally {
+      copy.close();
+    }
+  }
+
   async range(prefix: string, options: { after?: string; limit?: number } = {}) {
     return this.rangeTxn(prefix, options);
   }
@@ -344,4 +359,45 @@ function toBatches(rows: LogRow[]): RevisionBatch[] {
     });
   }
   return out;
+}
+
+/**
+ * Puts a backup in place of the store at `storeFile` (its server stopped): the file checked, the
+ * current store kept beside it, and the restored store's revision moved past the one it replaces
+ * and marked compacted up to there — so every watcher that saw a later state than the backup
+ * (agents, informers) is told its revision is gone and lists again, as after etcd's restore.
+ */
+export function restoreSqliteBackup(backupFile: string, storeFile: string): { revision: number; keptAs?: string } {
+  const source = openChecked(backupFile);
+  let backupRevision: number;
+  try {
+    const meta = source.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get();
+    if (!meta) throw new BerthError('Invalid', `${backupFile} is not a Berth store backup (it has no revision)`);
+    backupRevision = meta.value;
+  } finally {
+    source.close();
+  }
+  let replacedRevision = 0;
+  let keptAs: string | undefined;
+  if (existsSync(storeFile)) {
+    try {
+      const current = new Database(storeFile, { readonly: true });
+      replacedRevision =
+        current.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get()?.value ?? 0;
+      current.close();
+    } catch {
+      // A damaged store: what it had is unknown; kept aside all the same.
+    }
+    keptAs = `${storeFile}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm'])
+      if (existsSync(storeFile + suffix)) renameSync(storeFile + suffix, keptAs + suffix);
+  }
+  copyFileSync(backupFile, storeFile);
+  keepPrivate(storeFile);
+  const db = new Database(storeFile);
+  const revision = Math.max(backupRevision, replacedRevision) + 1;
+  db.prepare("UPDATE meta SET value = ? WHERE name IN ('revision', 'compacted')").run(revision);
+  db.prepare('DELETE FROM log').run();
+  db.close();
+  return { revision, ...(keptAs ? { keptAs } : {}) };
 }

@@ -105,6 +105,11 @@ export class RevisionedStore implements Store {
     return view;
   }
 
+  /** A consistent copy of the whole store in `file`, taken while it serves (see Backend.backup). */
+  backup(file: string): Promise<{ revision: number }> {
+    return this.backend.backup(file);
+  }
+
   /** Elections among the servers sharing this store; undefined when it has one server (SQLite). */
   leaderElection(identity: string, ttlSeconds: number): LeaderElection | undefined {
     return this.backend.leaderElection?.(identity, ttlSeconds);

@@ -44,6 +44,20 @@ async function serve(dir: string, ...args: string[]): Promise<Run> {
   return run;
 }
 
+/** `berth ARGS…` with the data directory's kubeconfig. */
+function cli(dir: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [BERTH, ...args], {
+      env: { ...process.env, BERTH_DATA: dir, KUBECONFIG: '', BERTH_SERVER: '', BERTH_TOKEN: '' },
+    });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
 async function stop(run: Run): Promise<void> {
   if (run.child.exitCode !== null || run.child.signalCode !== null) return;
   run.child.kill('SIGTERM');
@@ -109,6 +123,52 @@ describe('the data directory', () => {
     const third = await start(dir);
     expect(third.url).toBeDefined();
     await stop(third);
+  });
+
+  it('backups: scheduled ones appear and the oldest go; berth backup create downloads one; restore brings it back', async () => {
+    const dir = fresh();
+    const first = await start(dir, '--backup-schedule', '* * * * * *', '--backup-keep', '2');
+    const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
+    const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
+    const cm = (name: string) =>
+      api({ url: first.url!, ca }, 'POST', '/api/v1/namespaces/default/configmaps', {
+        token,
+        body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } },
+      });
+    expect((await cm('in-backup')).status).toBe(201);
+    // Every second a backup; only the newest two kept.
+    const backups = () => readdirSync(`${dir}/backups`).filter((f) => f.startsWith('berth-backup-'));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !(backups().length === 2 && /-r\d+\.db$/.test(backups()[0]!)))
+      await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(backups()).toHaveLength(2);
+    // Downloaded through the API (admin only).
+    const file = path.join(dir, '..', 'downloaded.db');
+    const created = await cli(dir, 'backup', 'create', file);
+    expect(created, created.err).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^backup of revision \d+ written to /),
+    });
+    expect(mode(file)).toBe('600');
+    expect((await cm('after-backup')).status).toBe(201);
+    // Refused while the server runs; restored once it is stopped.
+    const refused = await cli(dir, 'backup', 'restore', file, '--data', dir);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('another berth server');
+    await stop(first);
+    const restored = await cli(dir, 'backup', 'restore', file, '--data', dir);
+    expect(restored, restored.err).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('the store it replaced is kept as'),
+    });
+    const again = await start(dir);
+    const names = (
+      await api({ url: again.url!, ca }, 'GET', '/api/v1/namespaces/default/configmaps', { token })
+    ).body.items.map((o: { metadata: { name: string } }) => o.metadata.name);
+    expect(names).toContain('in-backup');
+    expect(names).not.toContain('after-backup');
+    await stop(again);
   });
 
   it('a zero-byte state.db is refused in an initialised directory; --reset starts empty on purpose', async () => {
