@@ -28,7 +28,7 @@ import { BerthError, isBerthError } from './api/errors.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, serversOf, type Connection, type ConnectionFlags } from './client/index.js';
-import { openStore, restoreBackup, type RevisionedStore, type Store } from './store/index.js';
+import { copyStore, openStore, restoreBackup, type RevisionedStore, type Store } from './store/index.js';
 import {
   defaultDataDir,
   lockSqliteStore,
@@ -391,6 +391,45 @@ function addBackupRestoreCommand(program: Command): void {
           `restored ${file} into ${storeFile} at revision ${restored.revision}${restored.keptAs ? ` (the store it replaced is kept as ${restored.keptAs})` : ''}: start the server; watchers list again\n`,
         );
       } finally {
+        unlock();
+      }
+    });
+}
+
+/** `berth store migrate --from sqlite:PATH --to etcd://…`: a stopped server's state into another store. */
+function addStoreMigrateCommand(program: Command): void {
+  program
+    .command('store')
+    .description('the state store')
+    .command('migrate')
+    .description(
+      "copy a stopped server's objects into an empty store (SQLite to etcd, to grow past one machine); then start the servers on the new store",
+    )
+    .requiredOption('--from <url>', 'the store to copy: sqlite:PATH (its server stopped) or etcd://…')
+    .requiredOption('--to <url>', 'an empty store: etcd://host:port[,…][/prefix] or sqlite:PATH')
+    .action(async (o: { from: string; to: string }) => {
+      // Refused while a server serves the SQLite store: its state would move on after the copy.
+      const unlock = o.from.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(o.from)) : () => undefined;
+      const from = await openStore(o.from).catch((e: unknown) => {
+        unlock();
+        throw e;
+      });
+      try {
+        const to = await openStore(o.to);
+        try {
+          let lastKind = '';
+          const result = await copyStore(from, to, (kind, copied) => {
+            if (kind !== lastKind) process.stderr.write(`copying ${kind}… (${copied} objects so far)\n`);
+            lastKind = kind;
+          });
+          process.stdout.write(
+            `copied ${result.objects} objects of ${result.kinds} kinds from ${o.from} to ${o.to}: start the servers with --store ${o.to}\n`,
+          );
+        } finally {
+          await to.close();
+        }
+      } finally {
+        await from.close();
         unlock();
       }
     });
@@ -1014,6 +1053,7 @@ export async function main(argv: string[]): Promise<void> {
   process.exitCode = await runCli(argv, undefined, [
     addServerCommand,
     addBackupRestoreCommand,
+    addStoreMigrateCommand,
     addSimulateCommand,
     addAgentCommand,
     addUpCommand,

@@ -257,8 +257,15 @@ function backendOpOf(op: TxnOp): BackendOp {
 }
 
 /** A transaction's size as the driver counts it: keys and values, in bytes. */
+/**
+ * Room for what a driver adds to each op beyond its key and value: etcd sends the key twice (its
+ * compare and its put), under the store's prefix, each in its own framing. Without it, a
+ * transaction of many small objects passed the size check and was refused by etcd's gRPC limit.
+ */
+const OP_OVERHEAD_BYTES = 96;
+
 function opBytes(op: BackendOp): number {
-  return Buffer.byteLength(op.key) + (op.type === 'delete' ? 0 : Buffer.byteLength(op.value));
+  return 2 * Buffer.byteLength(op.key) + (op.type === 'delete' ? 0 : Buffer.byteLength(op.value)) + OP_OVERHEAD_BYTES;
 }
 
 function refuseOversized(ops: BackendOp[], limits: TxnLimits, driver: string): void {

@@ -1,7 +1,8 @@
 /**
  * The server's data directory (security issue, items 12 and 15): private modes, narrowed at start
  * when found wider; a truncated or damaged state.db refused at start with what to do, and
- * `--reset` to start an empty cluster on purpose.
+ * `--reset` to start an empty cluster on purpose. One server per SQLite store; its backups
+ * (scheduled, downloaded, restored) and its move to etcd (`berth store migrate`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -20,6 +21,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BERTH, buildOnce } from '../helpers/berth.js';
+import { startEtcd } from '../helpers/etcd.js';
+import { TestRepo } from '../helpers/git.js';
 import { api } from '../helpers/server.js';
 
 interface Run {
@@ -169,6 +172,65 @@ describe('the data directory', () => {
     expect(names).toContain('in-backup');
     expect(names).not.toContain('after-backup');
     await stop(again);
+  });
+
+  it('store migrate moves a stopped SQLite cluster to etcd; its Application keeps syncing there', async () => {
+    const dir = fresh();
+    const repo = new TestRepo();
+    const etcd = await startEtcd(1);
+    try {
+      const cm = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: synced}\ndata: {value: "${v}"}\n`;
+      repo.write({ 'app/cm.yaml': cm('1') });
+      repo.commit('first');
+      const first = await start(dir);
+      const ca = readFileSync(`${dir}/pki/ca.crt`, 'utf8');
+      const token = readFileSync(`${dir}/admin.token`, 'utf8').trim();
+      const value = async (url: string) =>
+        (await api({ url, ca }, 'GET', '/api/v1/namespaces/default/configmaps/synced', { token })).body?.data?.value;
+      expect(
+        (
+          await api({ url: first.url!, ca }, 'POST', '/apis/berth.dev/v1/namespaces/default/applications', {
+            token,
+            body: {
+              apiVersion: 'berth.dev/v1',
+              kind: 'Application',
+              metadata: { name: 'moved' },
+              spec: {
+                source: { repoURL: repo.bare, targetRevision: 'main', path: 'app' },
+                syncPolicy: { automated: { prune: true } },
+                pollInterval: '1s',
+              },
+            },
+          })
+        ).status,
+      ).toBe(201);
+      const waitFor = async (url: string, want: string) => {
+        const deadline = Date.now() + 30_000;
+        while ((await value(url)) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect(await value(url)).toBe(want);
+      };
+      await waitFor(first.url!, '1');
+      await stop(first);
+      const url = etcd.url('moved');
+      const migrated = await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url);
+      expect(migrated, migrated.err).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(/^copied \d+ objects of \d+ kinds/),
+      });
+      // Into a store that has objects now: refused.
+      expect((await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url)).err).toContain(
+        'already holds objects',
+      );
+      const onEtcd = await start(dir, '--store', url);
+      expect(await value(onEtcd.url!)).toBe('1');
+      repo.write({ 'app/cm.yaml': cm('2') });
+      repo.commit('second');
+      await waitFor(onEtcd.url!, '2');
+      await stop(onEtcd);
+    } finally {
+      await etcd.stop();
+      repo.remove();
+    }
   });
 
   it('a zero-byte state.db is refused in an initialised directory; --reset starts empty on purpose', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isBerthError } from '../../src/api/errors.js';
-import { openStore, restoreBackup, type KubeObject } from '../../src/store/index.js';
+import { copyStore, openStore, restoreBackup, type KubeObject } from '../../src/store/index.js';
 import { startEtcd } from '../helpers/etcd.js';
 
 const configMap = (name: string): KubeObject => ({
@@ -86,6 +86,40 @@ describe('backup and restore', () => {
     expect((await again.list(CM)).items.map((o) => o.metadata.name)).toEqual(['kept']);
     await again.close();
   });
+
+  it('migrate copies 10,000 objects from SQLite into an empty etcd prefix, each as it was; a non-empty target is refused', async () => {
+    const etcd = await startEtcd(1);
+    try {
+      const source = await openStore(`sqlite:${path.join(dir, 'big.db')}`);
+      const objects = Array.from({ length: 10_000 }, (_, i) => configMap(`obj-${i}`));
+      for (let i = 0; i < objects.length; i += 1000)
+        await source.txn(
+          objects
+            .slice(i, i + 1000)
+            .map((object) => ({
+              op: 'create' as const,
+              object: { ...object, metadata: { ...object.metadata, uid: `uid-${object.metadata.name}` } },
+            })),
+        );
+      const target = await openStore(etcd.url('migrated'));
+      const result = await copyStore(source, target);
+      expect(result).toEqual({ objects: 10_000, kinds: 1 });
+      const { items } = await target.list(CM);
+      expect(items).toHaveLength(10_000);
+      const one = items.find((o) => o.metadata.name === 'obj-1234')!;
+      expect({ uid: one.metadata.uid, data: (one as KubeObject & { data: unknown }).data }).toEqual({
+        uid: 'uid-obj-1234',
+        data: { value: 'obj-1234' },
+      });
+      // The copy is the target's now: it takes writes, at its own revisions.
+      await target.create(configMap('after-migrate'));
+      await expect(copyStore(source, target)).rejects.toThrow(/already holds objects/);
+      await source.close();
+      await target.close();
+    } finally {
+      await etcd.stop();
+    }
+  }, 120_000);
 
   it('an etcd store is backed up as an etcd snapshot', async () => {
     const etcd = await startEtcd(1);
