@@ -94,12 +94,10 @@ describe('backup and restore', () => {
       const objects = Array.from({ length: 10_000 }, (_, i) => configMap(`obj-${i}`));
       for (let i = 0; i < objects.length; i += 1000)
         await source.txn(
-          objects
-            .slice(i, i + 1000)
-            .map((object) => ({
-              op: 'create' as const,
-              object: { ...object, metadata: { ...object.metadata, uid: `uid-${object.metadata.name}` } },
-            })),
+          objects.slice(i, i + 1000).map((object) => ({
+            op: 'create' as const,
+            object: { ...object, metadata: { ...object.metadata, uid: `uid-${object.metadata.name}` } },
+          })),
         );
       const target = await openStore(etcd.url('migrated'));
       const result = await copyStore(source, target);
