@@ -24,7 +24,7 @@ describe.each(['process', 'docker'])('PersistentVolumes and claims on a real nod
   let server: BerthServerProcess;
   let agent: AgentProcess;
   const node = `vol-${runtime}`;
-  const hostDir = mkdtempSync(path.join(tmpdir(), 'berth-pv-'));
+  let hostDir: string;
   // The volume is at the mount path in a container; a process finds it in $BERTH_VOLUME_<NAME>.
   const [image, data] = runtime === 'docker' ? [TEST_IMAGE, '/data'] : ['busybox', '$BERTH_VOLUME_DATA'];
   const writer = (name: string, claim: string, text: string) => `apiVersion: v1
@@ -41,6 +41,7 @@ spec:
       volumeMounts: [{name: data, mountPath: /data}]
 `;
   beforeAll(async () => {
+    hostDir = mkdtempSync(path.join(tmpdir(), 'berth-pv-'));
     buildOnce();
     if (runtime === 'docker') ensureTestImage();
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
@@ -58,7 +59,7 @@ spec:
         .filter(Boolean);
       if (left.length) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     }
-    rmSync(hostDir, { recursive: true, force: true });
+    if (hostDir) rmSync(hostDir, { recursive: true, force: true });
   });
   const request = (method: string, p: string, body?: unknown) =>
     api(server, method, p, { token: server.token, ...(body !== undefined ? { body } : {}) });

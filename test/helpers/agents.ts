@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BERTH, inNetns, type BerthServerProcess } from './berth.js';
+import { terminate } from './run.js';
 
 export interface AgentProcess {
   name: string;
@@ -72,10 +73,7 @@ export async function startAgent(
     child,
     logs: () => err,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
-      }
+      await terminate(child);
       killLeftPods(dir);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -124,9 +122,7 @@ export async function startSimulatedNodes(server: BerthServerProcess, o: Simulat
   return {
     child,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await terminate(child);
     },
   };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../shared.js';
 import { testServiceCidr } from './ports.js';
+import { terminate } from './run.js';
 
 /** Node, or Node entered into a network namespace (nsenter, which execs: the pid is Node's). */
 export function inNetns(netns: string | undefined): [string, string[]] {
@@ -67,10 +68,7 @@ export async function startBerthServer(
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await terminate(child);
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;

@@ -51,3 +51,16 @@ export function background(command: string, args: string[], env: Record<string, 
     },
   };
 }
+
+/**
+ * Stops a child we started: SIGTERM, then SIGKILL if it has not exited within `graceMs` (a
+ * shutdown that hangs must not hang the test, nor leave the process behind). Resolves once it is gone.
+ */
+export async function terminate(child: import('node:child_process').ChildProcess, graceMs = 20_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

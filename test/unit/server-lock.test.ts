@@ -2,13 +2,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { lockSqliteStore } from '../../src/server/server-lock.js';
 
 describe('the SQLite store lock', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-lock-'));
   const store = path.join(dir, 'state.db');
   afterEach(() => rmSync(`${store}.server.lock`, { force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a second server is refused, naming the first; released, the store is free again', () => {
     const release = lockSqliteStore(store);
