@@ -5,6 +5,7 @@ import { BerthError, isBerthError } from '../api/errors.js';
 import { BACKUP_PATH } from '../api/paths.js';
 import { DRY_RUN_MODES, applyCommand } from './apply.js';
 import { addConnectionOptions, withClient } from './connect.js';
+import { statusCommand } from './status.js';
 import { OUTPUT_FORMATS, parseOutputFormat, renderStructured, type CommandIO } from './output.js';
 import { GET_OUTPUTS, deleteCommand, describeCommand, eventsCommand, getCommand, type GetOutput } from './resources.js';
 import {
@@ -745,6 +746,15 @@ export async function runCli(
     .argument('<ids...>')
     .action(async (ids: string[], _o: unknown, cmd: Command) => {
       exitCode = await withClient(cmd, (c) => tokenRevoke(c, ids, io));
+    });
+
+  program
+    .command('status')
+    .description('the control plane: each server, which one leads, and how many nodes are Ready')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExit codes: 0 a server leads, 1 none does (the controllers are not running), 2 error.')
+    .action(async (o: { output: string }, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => statusCommand(c, parseOutputFormat(o.output), io));
     });
 
   const backup = program

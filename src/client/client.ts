@@ -132,20 +132,7 @@ export class BerthClient {
 
   /** A streamed GET (logs -f): each chunk of text as it arrives, until the body ends or the signal aborts. */
   async stream(path: string, onText: (text: string) => void, signal?: AbortSignal): Promise<void> {
-    const server = this.server;
-    const res = await request(server + path, {
-      method: 'GET',
-      dispatcher: this.dispatcher,
-      ...(signal ? { signal } : {}),
-      headers: { authorization: `Bearer ${this.connection.token}`, accept: 'text/plain' },
-    }).catch((e) => {
-      this.failover(server);
-      throw connectionError(e, server);
-    });
-    if (res.statusCode >= 400) {
-      const text = await res.body.text();
-      throw statusError(res.statusCode, text ? safeJson(text) : undefined, text);
-    }
+    const res = await this.openGet(path, 'text/plain', signal);
     try {
       for await (const chunk of res.body) onText((chunk as Buffer).toString('utf8'));
     } catch (e) {
@@ -155,11 +142,19 @@ export class BerthClient {
 
   /** A GET whose answer is a file (a backup): written to `file`, private; answers the response headers. */
   async download(path: string, file: string): Promise<Record<string, string | string[] | undefined>> {
+    const res = await this.openGet(path, 'application/octet-stream');
+    await pipeline(res.body, createWriteStream(file, { mode: 0o600 }));
+    return res.headers;
+  }
+
+  /** A GET whose body the caller reads as it comes (not retried: it may be long); Status errors thrown. */
+  private async openGet(path: string, accept: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
     const server = this.server;
     const res = await request(server + path, {
       method: 'GET',
       dispatcher: this.dispatcher,
-      headers: { authorization: `Bearer ${this.connection.token}` },
+      ...(signal ? { signal } : {}),
+      headers: { authorization: `Bearer ${this.connection.token}`, accept },
     }).catch((e) => {
       this.failover(server);
       throw connectionError(e, server);
@@ -168,8 +163,7 @@ export class BerthClient {
       const text = await res.body.text();
       throw statusError(res.statusCode, text ? safeJson(text) : undefined, text);
     }
-    await pipeline(res.body, createWriteStream(file, { mode: 0o600 }));
-    return res.headers;
+    return res;
   }
 
   get<T extends KubeObject = KubeObject>(info: KindInfo, namespace: string | undefined, name: string): Promise<T> {

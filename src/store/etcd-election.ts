@@ -72,12 +72,14 @@ export class EtcdElection implements LeaderElection {
           end(`the election key could not be confirmed for ${Math.round((Date.now() - confirmed) / 1000)} s`);
           return;
         }
+        // Confirmed as of when the read was sent (the answer may come late): the cautious clock.
+        const sent = Date.now();
         void this.namespace
           .get(fence.key.slice(this.namespace.prefix.length))
           .exec()
           .then(
             (res) => {
-              if (Number(res.kvs[0]?.create_revision) === fence.createRevision) confirmed = Date.now();
+              if (Number(res.kvs[0]?.create_revision) === fence.createRevision) confirmed = Math.max(confirmed, sent);
               else end('the election key is gone or another (the lease expired)');
             },
             () => undefined, // unconfirmed: counted by the time since the last confirmation

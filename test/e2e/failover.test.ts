@@ -9,7 +9,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { TestRepo } from '../helpers/git.js';
 import { freePort, testServiceCidr } from '../helpers/ports.js';
+import { keepAliveGet } from '../helpers/http.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 
@@ -25,27 +26,9 @@ const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 4 });
 const LEASE_SECONDS = 10;
 const WEBHOOK_SECRET = 'failover-webhook-secret';
 
-/** GET through the ingress (a request on a reused connection the server closed is sent again once, as browsers do). */
-function get(address: string, port: number, retried = false): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: address, port, path: '/', headers: { host: 'ha.example.com' }, agent: keepAlive },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.message === 'socket hang up'))
-        resolve(get(address, port, true));
-      else reject(e);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.end();
-  });
-}
+/** GET through a node's ingress (see keepAliveGet). */
+const get = (address: string, port: number) =>
+  keepAliveGet({ address, port, host: 'ha.example.com', path: '/', agent: keepAlive });
 
 const app = (version: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -214,6 +197,17 @@ describe('several servers on etcd: leader election, failover, fencing', () => {
       30_000,
     );
     const takeover = (Date.now() - killedAt) / 1000;
+    // berth status (through any server) names the new leader among the servers.
+    const status = await followers.find((s) => s !== successor)!.cli('status', '-o', 'json');
+    expect(status.code, status.err).toBe(0);
+    const names = new Map(servers.map((s, i) => [s, `s${i + 1}`]));
+    expect(JSON.parse(status.out)).toMatchObject({
+      leader: names.get(successor),
+      servers: expect.arrayContaining([
+        { name: names.get(successor), role: 'leader', lastHeartbeat: expect.any(String) },
+      ]),
+      nodes: { ready: 2, notReady: 0 },
+    });
     console.log(`failover: a new leader ${takeover.toFixed(1)} s after SIGKILL (lease ${LEASE_SECONDS} s)`);
     expect(takeover).toBeLessThanOrEqual(15);
     await until(

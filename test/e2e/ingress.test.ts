@@ -17,6 +17,7 @@ import { createCA, issueServingCert } from '../../src/server/pki.js';
 import { startAgent, stillOurs, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { freePort } from '../helpers/ports.js';
+import { keepAliveGet } from '../helpers/http.js';
 import { api } from '../helpers/server.js';
 import { until as waitUntil } from '../helpers/wait.js';
 
@@ -24,34 +25,14 @@ const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
 /** The ingress's own loopback address: other suites' `berth up` agents use 127.0.0.1 (and nginx mode runs a service proxy where the ingress is). */
 const INGRESS = '127.0.0.9';
 
-/**
- * GET over a keep-alive connection. As Node's documentation advises (request.reusedSocket) and
- * RFC 9112 §9.3.1 allows for idempotent requests, a request on a reused connection that the
- * server closed at that moment is sent again once: browsers and HTTP libraries do the same. nginx
- * mode needs it: a reload closes the old workers' idle connections.
- */
+/** GET through the ingress (see keepAliveGet: a request on a connection closed under it is sent again once). */
 function get(
   port: number,
   host: string,
   urlPath: string,
   address = INGRESS,
-  retried = false,
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: address, port, path: urlPath, headers: { host }, agent: keepAlive }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.message === 'socket hang up'))
-        resolve(get(port, host, urlPath, address, true));
-      else reject(e);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.end();
-  });
+  return keepAliveGet({ address, port, host, path: urlPath, agent: keepAlive });
 }
 
 /** One datagram to address:port from a fresh socket; the first answer, or undefined after 1 s. */
