@@ -28,7 +28,15 @@ import { BerthError, isBerthError } from './api/errors.js';
 import { POD_SECURITY_LEVELS, type PodSecurityLevel } from './api/pod-security.js';
 import { NodeSimulator } from './agent/simulator.js';
 import { BerthClient, resolveConnection, serversOf, type Connection, type ConnectionFlags } from './client/index.js';
-import { copyStore, openStore, restoreBackup, type RevisionedStore, type Store } from './store/index.js';
+import {
+  copyStore,
+  moveStoreAside,
+  openStore,
+  restoreBackup,
+  sqliteFileOf,
+  type RevisionedStore,
+  type Store,
+} from './store/index.js';
 import {
   defaultDataDir,
   lockSqliteStore,
@@ -435,13 +443,6 @@ function addStoreMigrateCommand(program: Command): void {
     });
 }
 
-/** The file of a sqlite: store URL. */
-const sqliteFileOf = (url: string): string =>
-  url
-    .slice('sqlite:'.length)
-    .split('?')[0]!
-    .replace(/^\/\/(?=\/)/, '');
-
 /** Opens the store; with --reset, a damaged SQLite file is moved aside (kept, renamed) and a new one started. */
 async function openServerStore(url: string, reset: boolean, log: Logger): Promise<RevisionedStore> {
   try {
@@ -449,8 +450,7 @@ async function openServerStore(url: string, reset: boolean, log: Logger): Promis
   } catch (e) {
     if (!reset || !url.startsWith('sqlite:') || !isBerthError(e, 'Unavailable')) throw e;
     const file = sqliteFileOf(url);
-    const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+    const aside = moveStoreAside(file, 'damaged');
     log.warn({ damaged: aside }, 'the damaged store was moved aside (--reset); starting with an empty one');
     return openStore(url);
   }

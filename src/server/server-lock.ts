@@ -7,17 +7,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BerthError } from '../api/errors.js';
-
-/** A process's start time (clock ticks since boot, /proc/PID/stat's 22nd field), if it runs. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces: count from after its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+import { processStartTime } from '../api/processes.js';
 
 /**
  * Takes the store's server lock, or throws Unavailable naming the server that holds it. Returns
@@ -27,7 +17,7 @@ export function lockSqliteStore(storeFile: string): () => void {
   const lockFile = `${storeFile}.server.lock`;
   // A first start: the data directory is not there yet (made private, as the server makes it).
   mkdirSync(path.dirname(storeFile), { recursive: true, mode: 0o700 });
-  const me = `${process.pid} ${startTimeOf(process.pid) ?? ''}`;
+  const me = `${process.pid} ${processStartTime(process.pid) ?? ''}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockFile, `${me}\n`, { flag: 'wx', mode: 0o600 });
@@ -38,7 +28,7 @@ export function lockSqliteStore(storeFile: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = readLock(lockFile);
       const [pid, started] = (holder ?? '').split(' ');
-      if (holder && startTimeOf(Number(pid)) === started && started)
+      if (holder && processStartTime(Number(pid)) === started && started)
         throw new BerthError(
           'Unavailable',
           `another berth server (pid ${pid}) serves the store ${storeFile}: a SQLite store has one server; run several servers on one etcd (--store etcd://…) instead`,

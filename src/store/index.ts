@@ -4,3 +4,4 @@ export { RevisionedStore, MAX_OBJECT_BYTES, splitTxn, type StoreOptions } from '
 export { keyOf, refOf, kindPrefix } from './keys.js';
 export { getIfExists } from './lookup.js';
 export { copyStore } from './migrate.js';
+export { moveStoreAside, sqliteFileOf } from './sqlite-files.js';

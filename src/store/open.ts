@@ -3,6 +3,7 @@
  * or `memory:`. Drivers are imported on demand, so a SQLite server never loads the etcd client.
  */
 import { BerthError } from '../api/errors.js';
+import { sqliteFileOf } from './sqlite-files.js';
 import { RevisionedStore, type StoreOptions } from './store.js';
 
 export async function openStore(url: string, options: StoreOptions = {}): Promise<RevisionedStore> {
@@ -11,10 +12,8 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     return new RevisionedStore(new MemoryBackend(), options);
   }
   if (url.startsWith('sqlite:')) {
-    const [file, query = ''] = url
-      .slice('sqlite:'.length)
-      .replace(/^\/\/(?=\/)/, '')
-      .split('?');
+    const file = sqliteFileOf(url);
+    const query = url.split('?')[1] ?? '';
     if (!file) throw new BerthError('Usage', 'sqlite: needs a file path, as sqlite:/var/lib/berth/state.db');
     const sync = new URLSearchParams(query).get('sync');
     if (sync && sync !== 'full' && sync !== 'normal')

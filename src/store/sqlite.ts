@@ -11,7 +11,7 @@
  * as etcd batches), each in its own savepoint: one commit failing leaves the others whole.
  * Compaction deletes old log rows a slice at a time, so writers wait milliseconds, not seconds.
  */
-import { copyFileSync, existsSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BerthError } from '../api/errors.js';
@@ -19,6 +19,7 @@ import { keepPrivate, privateDir } from '../api/private-files.js';
 import type { Backend, BackendOp, CommitResult, KeyValue, RevisionBatch } from './backend.js';
 import { followHistory, Wakeup } from './follow.js';
 import { preconditionError } from './precondition.js';
+import { moveStoreAside } from './sqlite-files.js';
 
 const HISTORY_PAGE_REVISIONS = 1000;
 const COMPACT_SLICE_REVISIONS = 500;
@@ -191,14 +192,7 @@ export class SqliteBackend implements Backend {
     // SQLite's online backup: pages copied a step at a time between writes, consistent at the end.
     await this.db.backup(file);
     keepPrivate(file);
-    const copy = new Database(file, { readonly: true });
-    try {
-      return {
-        revision: copy.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get()!.value,
-      };
-    } finally {
-      copy.close();
-    }
+    return { revision: revisionIn(file)! };
   }
 
   async range(prefix: string, options: { after?: string; limit?: number } = {}) {
@@ -361,6 +355,19 @@ function toBatches(rows: LogRow[]): RevisionBatch[] {
   return out;
 }
 
+/** The revision a store file is at (read only), or undefined when it has none (not a Berth store). */
+function revisionIn(file: string): number | undefined {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    return hasMeta
+      ? db.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get()?.value
+      : undefined;
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Puts a backup in place of the store at `storeFile` (its server stopped): the file checked, the
  * current store kept beside it, and the restored store's revision moved past the one it replaces
@@ -368,29 +375,19 @@ function toBatches(rows: LogRow[]): RevisionBatch[] {
  * (agents, informers) is told its revision is gone and lists again, as after etcd's restore.
  */
 export function restoreSqliteBackup(backupFile: string, storeFile: string): { revision: number; keptAs?: string } {
-  const source = openChecked(backupFile);
-  let backupRevision: number;
-  try {
-    const meta = source.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get();
-    if (!meta) throw new BerthError('Invalid', `${backupFile} is not a Berth store backup (it has no revision)`);
-    backupRevision = meta.value;
-  } finally {
-    source.close();
-  }
+  openChecked(backupFile).close();
+  const backupRevision = revisionIn(backupFile);
+  if (backupRevision === undefined)
+    throw new BerthError('Invalid', `${backupFile} is not a Berth store backup (it has no revision)`);
   let replacedRevision = 0;
   let keptAs: string | undefined;
   if (existsSync(storeFile)) {
     try {
-      const current = new Database(storeFile, { readonly: true });
-      replacedRevision =
-        current.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'revision'").get()?.value ?? 0;
-      current.close();
+      replacedRevision = revisionIn(storeFile) ?? 0;
     } catch {
       // A damaged store: what it had is unknown; kept aside all the same.
     }
-    keptAs = `${storeFile}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    for (const suffix of ['', '-wal', '-shm'])
-      if (existsSync(storeFile + suffix)) renameSync(storeFile + suffix, keptAs + suffix);
+    keptAs = moveStoreAside(storeFile, 'before-restore');
   }
   copyFileSync(backupFile, storeFile);
   keepPrivate(storeFile);

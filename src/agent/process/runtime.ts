@@ -36,6 +36,7 @@ import type {
   RuntimeContainer,
 } from '../runtime.js';
 import { TerminalSize, terminalCommand } from './terminal.js';
+import { processStartTime } from '../../api/processes.js';
 import { renderResolvConf } from '../dns-config.js';
 import { mountFailure, nfsMountArgs, type NfsShare } from '../nfs.js';
 
@@ -96,16 +97,6 @@ function inPodNamespace(meta: Meta, command: string[]): [string, string[]] {
   return meta.mountNamespace
     ? ['nsenter', [`--mount=/proc/${meta.pid}/ns/mnt`, `--wd=${meta.cwd}`, '--', ...command]]
     : [command[0]!, command.slice(1)];
-}
-
-function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command (which may hold spaces) start after the last ')'; start time is field 22.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -217,7 +208,7 @@ export class ProcessRuntime implements ContainerRuntime {
         image: spec.image,
         ports: spec.ports,
         pid: child.pid,
-        procStart: procStartTime(child.pid) ?? '',
+        procStart: processStartTime(child.pid) ?? '',
         startedAt: Date.now(),
         cwd,
         env,
@@ -241,7 +232,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   private alive(meta: Meta): boolean {
-    return procStartTime(meta.pid) === meta.procStart && !existsSync(path.join(this.stateRoot, meta.id, 'exit'));
+    return processStartTime(meta.pid) === meta.procStart && !existsSync(path.join(this.stateRoot, meta.id, 'exit'));
   }
 
   private describe(meta: Meta): RuntimeContainer {
@@ -306,7 +297,7 @@ export class ProcessRuntime implements ContainerRuntime {
     // Whatever is left of the group goes too: the leader may have exited on SIGTERM while a child
     // it started (a server still binding its port) did not, and would hold the pod's port after it.
     signal('SIGKILL');
-    while (procStartTime(meta.pid) === meta.procStart) await sleep(20);
+    while (processStartTime(meta.pid) === meta.procStart) await sleep(20);
   }
 
   async remove(id: string): Promise<void> {
