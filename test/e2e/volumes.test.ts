@@ -195,14 +195,20 @@ ${writer('nfs-user', 'shared', 'x')}`,
       return c.status?.phase === 'Bound' && c;
     });
     expect(bound.spec.volumeName).toBe('share');
+    let seen: unknown;
     const waiting = await until(
       'the pod says it cannot mount the share',
       async () => {
         const p = (await request('GET', '/api/v1/namespaces/default/pods/nfs-user')).body;
+        const events = (await request('GET', '/api/v1/namespaces/default/events')).body.items
+          .filter((e: { involvedObject: { name: string } }) => e.involvedObject.name === 'nfs-user')
+          .map((e: { reason: string; message: string }) => `${e.reason}: ${e.message}`);
+        seen = { status: p.status, events };
         const w = p.status?.containerStatuses?.[0]?.state?.waiting;
         return w?.reason === 'FailedMount' && { pod: p, waiting: w };
       },
       60_000,
+      () => seen,
     );
     expect(waiting.pod.status.phase).toBe('Pending');
     expect(waiting.waiting.message).toContain(

@@ -263,7 +263,11 @@ export class DockerRuntime implements ContainerRuntime {
     });
     await c.start().catch((e: Error) => {
       // Docker mounts a volume as it starts the container: a share it cannot reach fails here.
-      const share = spec.mounts.find((m) => m.nfs && e.message.includes(`berth-${spec.podUid}-${m.volume}`));
+      // The volume is named in Docker's message; a mount error that names none is the pod's only share's.
+      const shares = spec.mounts.filter((m) => m.nfs);
+      const share =
+        shares.find((m) => e.message.includes(`berth-${spec.podUid}-${m.volume}`)) ??
+        (shares.length === 1 && /mount/i.test(e.message) ? shares[0] : undefined);
       throw share?.nfs ? mountFailure(share.volume, share.nfs, e.message) : e;
     });
     // Docker's own start time, which a restarted agent reads back too.
