@@ -18,6 +18,7 @@ import { NodeCondition } from './agent/node-condition.js';
 import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } from './agent/node.js';
 import { Agent } from './agent/agent.js';
 import { apiEventSink } from './agent/events.js';
+import { UsageSampler } from './agent/usage.js';
 import { AgentEndpoint } from './agent/endpoint.js';
 import { LocalVolumeCleaner } from './agent/local-volumes.js';
 import type { ContainerRuntime } from './agent/runtime.js';
@@ -70,6 +71,8 @@ import {
 } from './sync/index.js';
 import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
+import { HorizontalPodAutoscalerController, type HpaOptions } from './controllers/hpa/reconcile.js';
+import type { ResourceMetricsSource } from './api/metrics.js';
 import { Scheduler } from './scheduler/index.js';
 import {
   ControllerManager,
@@ -105,6 +108,8 @@ interface ServerFlags {
   backupSchedule?: string;
   backupKeep?: string;
   backupDir?: string;
+  horizontalPodAutoscalerSyncPeriod?: string;
+  horizontalPodAutoscalerDownscaleStabilization?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -156,6 +161,16 @@ function addServerCommand(program: Command): void {
     )
     .option('--backup-keep <n>', 'how many scheduled backups to keep (the oldest go)', '10')
     .option('--backup-dir <dir>', 'where scheduled backups go (default DATA/backups)')
+    .option(
+      '--horizontal-pod-autoscaler-sync-period <duration>',
+      'how often each HorizontalPodAutoscaler reads its metrics and scales',
+      '15s',
+    )
+    .option(
+      '--horizontal-pod-autoscaler-downscale-stabilization <duration>',
+      'how long an HPA looks back before scaling down (the highest recent recommendation wins)',
+      '5m',
+    )
     .option('--server-name <name>', "this server's name among several on one etcd (default HOST_UUID)")
     .option(
       '--leader-lease <duration>',
@@ -310,6 +325,17 @@ async function startControlPlane(
   );
   const controllers = new AbortController();
   const nodeGraceMs = usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period');
+  const autoscaling = {
+    syncPeriodMs: usageOf(
+      () => parseDuration(flags.horizontalPodAutoscalerSyncPeriod ?? '15s'),
+      '--horizontal-pod-autoscaler-sync-period',
+    ),
+    downscaleStabilizationSeconds:
+      usageOf(
+        () => parseDuration(flags.horizontalPodAutoscalerDownscaleStabilization ?? '5m'),
+        '--horizontal-pod-autoscaler-downscale-stabilization',
+      ) / 1000,
+  };
   const stopHeartbeat = heartbeatServer(store, identity, leaseMs, log);
   let leading = false;
   const backupDir = path.resolve(flags.backupDir ?? path.join(dataDir, 'backups'));
@@ -340,7 +366,11 @@ async function startControlPlane(
     async (writer, signal) => {
       applications = applicationController(writer);
       try {
-        await startControllers(writer, log, signal, { nodeGraceMs, applications });
+        await startControllers(writer, log, signal, {
+          nodeGraceMs,
+          applications,
+          autoscaling: { ...autoscaling, metrics: server.resourceMetrics },
+        });
       } finally {
         applications = undefined;
       }
@@ -528,7 +558,11 @@ async function startControllers(
   store: Store,
   log: Logger,
   signal: AbortSignal,
-  options: { nodeGraceMs: number; applications: ApplicationController },
+  options: {
+    nodeGraceMs: number;
+    applications: ApplicationController;
+    autoscaling: HpaOptions & { metrics: ResourceMetricsSource };
+  },
 ): Promise<void> {
   const controllerLog = log.child({ subsystem: 'controllers' });
   const informers = new InformerFactory(store, (err) => controllerLog.error({ err }, 'informer failed'));
@@ -543,6 +577,7 @@ async function startControllers(
     options.applications,
     ...workloadControllers(ctx),
     ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }),
+    new HorizontalPodAutoscalerController(ctx, options.autoscaling.metrics, options.autoscaling),
     new Scheduler(ctx),
   ];
   await new ControllerManager(informers, controllers, controllerLog).start(signal);
@@ -627,6 +662,7 @@ interface AgentFlags {
   runtime: string;
   data?: string;
   heartbeatInterval: string;
+  metricsInterval?: string;
   joinAttempts?: string;
   logLevel: string;
   agentPort: string;
@@ -657,6 +693,11 @@ function addAgentCommand(program: Command): void {
     )
     .option('--data <dir>', 'agent state: tokens, pod volumes, logs (default $BERTH_DATA/agent-NAME)')
     .option('--heartbeat-interval <duration>', 'how often the node lease is renewed', '2s')
+    .option(
+      '--metrics-interval <duration>',
+      "how often each container's CPU and memory are sampled (kubectl top, the HPA)",
+      '10s',
+    )
     .option(
       '--join-attempts <n>',
       'tries at joining (1, 2, 4, … s apart) before the agent exits 2 with the reason',
@@ -726,10 +767,18 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     : new ProcessRuntime(dataDir);
   const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
+  // Every container's CPU and memory, sampled for metrics.k8s.io (kubectl top, the HPA).
+  const sampler = new UsageSampler(
+    runtime,
+    name,
+    () => agent.sampledPods(),
+    usageOf(() => parseDuration(flags.metricsInterval ?? '10s'), '--metrics-interval'),
+  );
   const endpoint = new AgentEndpoint(runtime, {
     instances: (ns, pod) => agent.instancesOf(ns, pod),
     defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod),
     address: flags.address,
+    usage: () => sampler.latest(),
   });
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
   const membership = new NodeMembership(
@@ -866,6 +915,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     dataDir,
     log: log.child({ subsystem: 'volumes' }),
   });
+  sampler.start();
   const running = Promise.all([
     membership.run(abort.signal),
     agent.start(abort.signal),
@@ -885,6 +935,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     podDns,
     async close(options = {}) {
       abort.abort();
+      sampler.stop();
       await running;
       if (options.removePods) {
         const containers = await runtime.list();

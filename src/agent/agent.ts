@@ -31,6 +31,7 @@ import {
 } from './resolve.js';
 import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 import type { NodeDns } from './dns-config.js';
+import type { SampledPod } from './usage.js';
 
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
@@ -110,6 +111,16 @@ export class Agent {
   instancesOf(namespace: string, name: string): RuntimeContainer[] | undefined {
     const found = this.podNamed(namespace, name);
     return found && (this.instances.get(found[0]) ?? []);
+  }
+
+  /** For the usage sampler: every pod on this node and its container instances. */
+  sampledPods(): SampledPod[] {
+    return [...this.pods].map(([uid, pod]) => ({
+      uid,
+      namespace: pod.metadata.namespace ?? 'default',
+      name: pod.metadata.name,
+      containers: this.instances.get(uid) ?? [],
+    }));
   }
 
   defaultContainerOf(namespace: string, name: string): string | undefined {

@@ -2,7 +2,7 @@
  * The agent's own HTTP endpoint, for the server only (it proxies logs, exec, attach, port-forward):
  * every request needs the bearer secret this agent made at start and gave the server with its
  * heartbeat. GET /logs?namespace&pod&container[&follow][&previous][&tailLines][&sinceSeconds]
- * streams a container's log. A WebSocket upgrade of GET /exec, /attach or /portforward
+ * streams a container's log; GET /metrics/resource gives the newest resource usage report. A WebSocket upgrade of GET /exec, /attach or /portforward
  * (?namespace&pod and the Kubernetes query) opens a stream in Kubernetes' protocols (agent/streams).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -16,6 +16,7 @@ import {
   parsePorts,
   parseStreamRequest,
 } from '../api/channels.js';
+import type { ResourceUsageReport } from '../api/metrics.js';
 import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
 import { serveAttach, serveExec, servePortForwardChannels, servePortForwardSpdy, type PortTarget } from './streams.js';
 
@@ -26,6 +27,8 @@ export interface EndpointLookup {
   defaultContainer(namespace: string, pod: string): string | undefined;
   /** The node's address, where pods' host ports are published. */
   address: string;
+  /** The newest resource usage report (agent/usage.ts), served at GET /metrics/resource. */
+  usage?: () => ResourceUsageReport;
 }
 
 const STREAM_PATHS = new Set(['/exec', '/attach', '/portforward']);
@@ -154,6 +157,10 @@ export class AgentEndpoint {
     const url = new URL(req.url ?? '/', 'http://agent');
     const fail = (status: number, message: string) =>
       void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
+    if (req.method === 'GET' && url.pathname === '/metrics/resource') {
+      const report = this.lookup.usage?.() ?? { pods: [] };
+      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));
+    }
     if (req.method === 'GET' && url.pathname === '/logs') {
       const q = url.searchParams;
       const chosen = this.pick(

@@ -122,6 +122,8 @@ export class StartError extends Error {
   }
 }
 
+import type { Usage } from './usage.js';
+
 export interface ContainerRuntime {
   readonly name: 'docker' | 'process';
   /** Refuses (RuntimeRefused) what this runtime cannot honour, before anything starts. */
@@ -142,4 +144,6 @@ export interface ContainerRuntime {
   openExec(id: string, command: string[], options: { tty: boolean }): Promise<ExecSession>;
   /** Frees what a pod held beyond its containers (Docker: its network sandbox). */
   releasePod(podUid: string): Promise<void>;
+  /** Running containers' cumulative CPU time and working set (agent/usage.ts); those it cannot read are absent. */
+  usage(ids: string[]): Promise<Map<string, Usage>>;
 }

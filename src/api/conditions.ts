@@ -20,6 +20,8 @@ export const APP_CONDITION = {
   OrphanedResourceWarning: 'OrphanedResourceWarning',
   /** The commit status could not be posted. */
   NotificationError: 'NotificationError',
+  /** Git sets spec.replicas of a workload an HPA scales: the HPA's count is kept. */
+  AutoscaledReplicasWarning: 'AutoscaledReplicasWarning',
 } as const;
 export type AppConditionType = (typeof APP_CONDITION)[keyof typeof APP_CONDITION];
 
@@ -31,6 +33,7 @@ export const APP_FAILURE_CONDITIONS: readonly AppConditionType[] = [
 ];
 
 export const APP_REASON = {
+  ReplicasLeftToAutoscaler: 'ReplicasLeftToAutoscaler',
   CredentialsRefused: 'CredentialsRefused',
   ForcePush: 'ForcePush',
   PinnedRevision: 'PinnedRevision',

@@ -272,6 +272,16 @@ export const KINDS = [
     declarable: true,
   },
   {
+    group: 'autoscaling',
+    version: 'v2',
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    namespaced: true,
+    schema: 'autoscaling.v2.HorizontalPodAutoscaler.json',
+    declarable: true,
+    shortNames: ['hpa'],
+  },
+  {
     group: 'policy',
     version: 'v1',
     kind: 'PodDisruptionBudget',

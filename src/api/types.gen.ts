@@ -41,6 +41,7 @@ export interface BerthObjects {
   NetworkPolicy?: NetworkPolicy;
   EndpointSlice?: EndpointSlice;
   Lease?: Lease;
+  HorizontalPodAutoscaler?: HorizontalPodAutoscaler;
   PodDisruptionBudget?: PodDisruptionBudget;
   Role?: Role;
   RoleBinding?: RoleBinding;
@@ -1398,6 +1399,221 @@ export interface LeaseSpec {
   leaseTransitions?: number;
   strategy?: string;
   preferredHolder?: string;
+}
+/**
+ * Scales a Deployment, ReplicaSet or StatefulSet (through its /scale) between minReplicas and maxReplicas so that its metrics meet their targets, with Kubernetes' algorithm and behavior.
+ */
+export interface HorizontalPodAutoscaler {
+  apiVersion: "autoscaling/v2";
+  kind: "HorizontalPodAutoscaler";
+  metadata: ObjectMeta;
+  spec: HorizontalPodAutoscalerSpec;
+  status?: HorizontalPodAutoscalerStatus;
+}
+export interface HorizontalPodAutoscalerSpec {
+  scaleTargetRef: CrossVersionObjectReference;
+  minReplicas?: number;
+  maxReplicas: number;
+  metrics?: MetricSpec[];
+  behavior?: HorizontalPodAutoscalerBehavior;
+}
+export interface CrossVersionObjectReference {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+}
+export interface MetricSpec {
+  type: "Resource" | "Pods" | "Object" | "ContainerResource" | "External";
+  resource?: ResourceMetricSource;
+  containerResource?: ContainerResourceMetricSource;
+  pods?: PodsMetricSource;
+  object?: ObjectMetricSource;
+  external?: ExternalMetricSource;
+}
+export interface ResourceMetricSource {
+  name: string;
+  target: MetricTarget;
+}
+/**
+ * Value (the metric as it is), AverageValue (divided by the pods) or Utilization (a Resource's average percent of the pods' requests).
+ */
+export interface MetricTarget {
+  type: "Utilization" | "Value" | "AverageValue";
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface ContainerResourceMetricSource {
+  name: string;
+  container: string;
+  target: MetricTarget1;
+}
+/**
+ * Value (the metric as it is), AverageValue (divided by the pods) or Utilization (a Resource's average percent of the pods' requests).
+ */
+export interface MetricTarget1 {
+  type: "Utilization" | "Value" | "AverageValue";
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface PodsMetricSource {
+  metric: MetricIdentifier;
+  target: MetricTarget2;
+}
+export interface MetricIdentifier {
+  name: string;
+  selector?: LabelSelector;
+}
+/**
+ * Value (the metric as it is), AverageValue (divided by the pods) or Utilization (a Resource's average percent of the pods' requests).
+ */
+export interface MetricTarget2 {
+  type: "Utilization" | "Value" | "AverageValue";
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface ObjectMetricSource {
+  describedObject: CrossVersionObjectReference1;
+  metric: MetricIdentifier1;
+  target: MetricTarget3;
+}
+export interface CrossVersionObjectReference1 {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+}
+export interface MetricIdentifier1 {
+  name: string;
+  selector?: LabelSelector;
+}
+/**
+ * Value (the metric as it is), AverageValue (divided by the pods) or Utilization (a Resource's average percent of the pods' requests).
+ */
+export interface MetricTarget3 {
+  type: "Utilization" | "Value" | "AverageValue";
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface ExternalMetricSource {
+  metric: MetricIdentifier2;
+  target: MetricTarget4;
+}
+export interface MetricIdentifier2 {
+  name: string;
+  selector?: LabelSelector;
+}
+/**
+ * Value (the metric as it is), AverageValue (divided by the pods) or Utilization (a Resource's average percent of the pods' requests).
+ */
+export interface MetricTarget4 {
+  type: "Utilization" | "Value" | "AverageValue";
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface HorizontalPodAutoscalerBehavior {
+  scaleUp?: HPAScalingRules;
+  scaleDown?: HPAScalingRules1;
+}
+export interface HPAScalingRules {
+  stabilizationWindowSeconds?: number;
+  selectPolicy?: "Max" | "Min" | "Disabled";
+  tolerance?: Quantity;
+  policies?: HPAScalingPolicy[];
+}
+export interface HPAScalingPolicy {
+  type: "Pods" | "Percent";
+  value: number;
+  periodSeconds: number;
+}
+export interface HPAScalingRules1 {
+  stabilizationWindowSeconds?: number;
+  selectPolicy?: "Max" | "Min" | "Disabled";
+  tolerance?: Quantity;
+  policies?: HPAScalingPolicy1[];
+}
+export interface HPAScalingPolicy1 {
+  type: "Pods" | "Percent";
+  value: number;
+  periodSeconds: number;
+}
+export interface HorizontalPodAutoscalerStatus {
+  observedGeneration?: number;
+  lastScaleTime?: Time;
+  currentReplicas?: number;
+  desiredReplicas?: number;
+  currentMetrics?: MetricStatus[];
+  conditions?: Condition[];
+}
+export interface MetricStatus {
+  type: string;
+  resource?: {
+    name?: string;
+    current?: MetricValueStatus;
+  };
+  containerResource?: {
+    name?: string;
+    container?: string;
+    current?: MetricValueStatus1;
+  };
+  pods?: {
+    metric?: MetricIdentifier3;
+    current?: MetricValueStatus2;
+  };
+  object?: {
+    describedObject?: CrossVersionObjectReference2;
+    metric?: MetricIdentifier4;
+    current?: MetricValueStatus3;
+  };
+  external?: {
+    metric?: MetricIdentifier5;
+    current?: MetricValueStatus4;
+  };
+}
+export interface MetricValueStatus {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface MetricValueStatus1 {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface MetricIdentifier3 {
+  name: string;
+  selector?: LabelSelector;
+}
+export interface MetricValueStatus2 {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface CrossVersionObjectReference2 {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+}
+export interface MetricIdentifier4 {
+  name: string;
+  selector?: LabelSelector;
+}
+export interface MetricValueStatus3 {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
+}
+export interface MetricIdentifier5 {
+  name: string;
+  selector?: LabelSelector;
+}
+export interface MetricValueStatus4 {
+  value?: Quantity;
+  averageValue?: Quantity;
+  averageUtilization?: number;
 }
 /**
  * How many of the pods a selector matches may be down at once through voluntary disruptions (evictions: berth drain, kubectl drain). At most one of minAvailable and maxUnavailable.

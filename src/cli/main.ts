@@ -26,6 +26,7 @@ import { parseDurationFlag, tokenCreate, tokenList, tokenRevoke } from './token.
 import { validateCommand } from './validate.js';
 import { execCommand, logsCommand, portForwardCommand } from './pods.js';
 import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
+import { topNodes, topPods, type TopOptions } from './top.js';
 import { rolloutHistory, rolloutPause, rolloutRestart, rolloutStatus, rolloutUndo, scaleCommand } from './rollout.js';
 
 export const VERSION = '0.1.0';
@@ -290,6 +291,44 @@ export async function runCli(
       .action(async (target: string, o: { namespace?: string }, cmd: Command) => {
         exitCode = await withClient(cmd, (c) => rolloutPause(c, target, paused, o, io));
       });
+  }
+
+  const top = program
+    .command('top')
+    .description('CPU and memory of pods or nodes, from metrics.k8s.io (as kubectl top)');
+  for (const what of ['pods', 'nodes'] as const) {
+    const sub = top
+      .command(what)
+      .aliases(what === 'pods' ? ['pod', 'po'] : ['node', 'no'])
+      .description(
+        what === 'pods'
+          ? "pods' CPU and memory (their containers' with --containers)"
+          : "nodes' CPU and memory, and their share of what is allocatable",
+      )
+      .argument('[name]', what === 'pods' ? 'one pod' : 'one node')
+      .option('-l, --selector <selector>', 'label selector, e.g. app=web')
+      .option('--sort-by <resource>', 'cpu or memory, highest first')
+      .option('--no-headers', 'print the rows without the header line')
+      .addOption(new Option('-o, --output <format>', 'json or yaml instead of the table').choices(['json', 'yaml']))
+      .addHelpText('after', '\nExit codes: 0 shown, 1 no metrics yet, 2 error.');
+    if (what === 'pods')
+      sub
+        .option('-n, --namespace <ns>', "namespace (default: the kubeconfig context's)")
+        .option('-A, --all-namespaces', 'every namespace', false)
+        .option('--containers', "each container's usage", false);
+    sub.action(
+      async (
+        name: string | undefined,
+        o: TopOptions & { headers: boolean; output?: 'json' | 'yaml' },
+        cmd: Command,
+      ) => {
+        const { headers, ...rest } = o;
+        const options = { ...rest, noHeaders: !headers };
+        exitCode = await withClient(cmd, (c) =>
+          what === 'pods' ? topPods(c, name, options, io) : topNodes(c, name, options, io),
+        );
+      },
+    );
   }
 
   for (const [verb, cordon] of [

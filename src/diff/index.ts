@@ -41,3 +41,4 @@ export {
   type PlanChecks,
 } from './report.js';
 export { imageChanges, type ImageChange } from './images.js';
+export { autoscaledWorkloads, type AutoscaledWorkloads } from './autoscaled.js';

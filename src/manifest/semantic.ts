@@ -130,6 +130,9 @@ export function checkSemantics(obj: PlainObject, namespaced: boolean): Finding[]
     case 'PodDisruptionBudget':
       if (spec) checkBudget(spec, out);
       break;
+    case 'HorizontalPodAutoscaler':
+      if (spec) checkAutoscaler(spec, out);
+      break;
     case 'PersistentVolumeClaim':
       if (spec) {
         checkQuantityMaps(objectAt(spec, 'resources'), ['spec', 'resources'], out);
@@ -368,6 +371,72 @@ function checkBudget(spec: PlainObject, out: Finding[]): void {
   }
   for (const f of ['minAvailable', 'maxUnavailable']) checkIntOrPercent(spec[f], ['spec', f], out);
   checkSelector(spec, ['spec'], out, { requireNonEmpty: false, matchesTemplate: false });
+}
+
+/** What Kubernetes' HPA validation refuses, and what Berth has no metrics for (External). */
+function checkAutoscaler(spec: PlainObject, out: Finding[]): void {
+  const min = typeof spec.minReplicas === 'number' ? spec.minReplicas : 1;
+  if (typeof spec.maxReplicas === 'number' && spec.maxReplicas < min)
+    out.push(error('InvalidValue', ['spec', 'maxReplicas'], `must be greater than or equal to minReplicas (${min})`));
+  const target = objectAt(spec, 'scaleTargetRef');
+  if (target && !['Deployment', 'ReplicaSet', 'StatefulSet', 'ReplicationController'].includes(String(target.kind)))
+    out.push(
+      error(
+        'InvalidValue',
+        ['spec', 'scaleTargetRef', 'kind'],
+        `Berth scales a Deployment, ReplicaSet, StatefulSet or ReplicationController, not ${String(target.kind)}`,
+      ),
+    );
+  const metrics = Array.isArray(spec.metrics) ? (spec.metrics as PlainObject[]) : [];
+  metrics.forEach((m, i) => {
+    const at = ['spec', 'metrics', i];
+    const field = {
+      Resource: 'resource',
+      ContainerResource: 'containerResource',
+      Pods: 'pods',
+      Object: 'object',
+      External: 'external',
+    }[String(m.type)];
+    if (!field) return;
+    const source = objectAt(m, field);
+    if (!source) {
+      out.push(error('MissingField', [...at, field], `must be set for a metric of type ${String(m.type)}`));
+      return;
+    }
+    if (m.type === 'External')
+      out.push(
+        error(
+          'UnsupportedField',
+          [...at, 'external'],
+          'Berth serves no external metrics: use a Resource, Pods or Object metric (requests_per_second of an Ingress or Service)',
+        ),
+      );
+    const t = objectAt(source, 'target');
+    if (!t) return;
+    const needs = { Utilization: 'averageUtilization', Value: 'value', AverageValue: 'averageValue' }[String(t.type)];
+    if (needs && t[needs] === undefined)
+      out.push(
+        error('MissingField', [...at, field, 'target', needs], `must be set for a target of type ${String(t.type)}`),
+      );
+    if (t.type === 'Utilization' && m.type !== 'Resource' && m.type !== 'ContainerResource')
+      out.push(error('InvalidValue', [...at, field, 'target', 'type'], 'Utilization is for Resource metrics only'));
+    if (m.type === 'Pods' && t.type !== 'AverageValue')
+      out.push(
+        error('InvalidValue', [...at, field, 'target', 'type'], 'a Pods metric must have an AverageValue target'),
+      );
+    if ((m.type === 'Resource' || m.type === 'ContainerResource') && t.type === 'Value')
+      out.push(
+        error(
+          'InvalidValue',
+          [...at, field, 'target', 'type'],
+          'a Resource metric must have a Utilization or AverageValue target',
+        ),
+      );
+    if ((m.type === 'Resource' || m.type === 'ContainerResource') && !['cpu', 'memory'].includes(String(source.name)))
+      out.push(
+        error('InvalidValue', [...at, field, 'name'], `Berth measures cpu and memory, not ${String(source.name)}`),
+      );
+  });
 }
 
 function checkJob(spec: PlainObject, at: FieldPath, out: Finding[]): void {

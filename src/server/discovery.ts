@@ -30,6 +30,27 @@ export function versionInfo() {
 
 const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 const GROUPS: string[] = [...new Set(KINDS.filter((k) => k.group).map((k) => k.group as string))];
+/**
+ * Read-only groups computed on request rather than stored, as Kubernetes' aggregated APIs are
+ * (metrics-server's metrics.k8s.io): served by resource-metrics.ts.
+ */
+export const COMPUTED_GROUPS = [
+  {
+    group: 'metrics.k8s.io',
+    version: 'v1beta1',
+    resources: [
+      { name: 'nodes', singularName: '', namespaced: false, kind: 'NodeMetrics', verbs: ['get', 'list'] },
+      { name: 'pods', singularName: '', namespaced: true, kind: 'PodMetrics', verbs: ['get', 'list'] },
+    ],
+  },
+];
+
+/** Each group's one served version (v1 but for autoscaling/v2 and the computed groups). */
+function versionOf(group: string): string {
+  return (
+    KINDS.find((k) => k.group === group)?.version ?? COMPUTED_GROUPS.find((g) => g.group === group)?.version ?? 'v1'
+  );
+}
 /** Groups that hold only the self-reviews (create-only, served by review.ts). */
 const REVIEW_ONLY: string[] = REVIEW_GROUPS.map((r) => r.group);
 
@@ -124,13 +145,27 @@ export function discovery(path: string[], serverAddress: string): unknown | unde
   if (root !== 'apis') return undefined;
   const groupObject = (g: string) => ({
     name: g,
-    versions: [{ groupVersion: `${g}/v1`, version: 'v1' }],
-    preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' },
+    versions: [{ groupVersion: `${g}/${versionOf(g)}`, version: versionOf(g) }],
+    preferredVersion: { groupVersion: `${g}/${versionOf(g)}`, version: versionOf(g) },
   });
-  if (!group) return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...GROUPS, ...REVIEW_ONLY].map(groupObject) };
-  if (!GROUPS.includes(group) && !REVIEW_ONLY.includes(group)) return undefined;
+  const computedNames = COMPUTED_GROUPS.map((g) => g.group);
+  if (!group)
+    return {
+      kind: 'APIGroupList',
+      apiVersion: 'v1',
+      groups: [...GROUPS, ...REVIEW_ONLY, ...computedNames].map(groupObject),
+    };
+  if (!GROUPS.includes(group) && !REVIEW_ONLY.includes(group) && !computedNames.includes(group)) return undefined;
   if (!version) return { kind: 'APIGroup', apiVersion: 'v1', ...groupObject(group) };
-  if (version !== 'v1') return undefined;
+  if (version !== versionOf(group)) return undefined;
+  const computed = COMPUTED_GROUPS.find((g) => g.group === group);
+  if (computed)
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: `${group}/${version}`,
+      resources: computed.resources,
+    };
   const review = REVIEW_GROUPS.find((r) => r.group === group);
   if (review)
     return {
@@ -142,12 +177,12 @@ export function discovery(path: string[], serverAddress: string): unknown | unde
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
-    groupVersion: `${group}/v1`,
+    groupVersion: `${group}/${version}`,
     resources: resources(KINDS.filter((k) => k.group === group)),
   };
 }
 
-const GROUP_VERSIONS = ['api/v1', ...GROUPS.map((g) => `apis/${g}/v1`)];
+const GROUP_VERSIONS = ['api/v1', ...GROUPS.map((g) => `apis/${g}/${versionOf(g)}`)];
 
 export function openapiIndex() {
   return {

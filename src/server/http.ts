@@ -19,6 +19,7 @@ import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
+import { METRICS_PREFIX, type ResourceMetrics } from './resource-metrics.js';
 import { DEFAULT_MANAGER, InvalidObjectError, Registry, type WriteOptions } from './registry.js';
 import { STREAM_SUBRESOURCES, parentRequest, route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
@@ -62,6 +63,8 @@ export interface ApiContext {
   leader?: () => Promise<string | undefined>;
   /** Writes a backup of the store to a file (`berth backup create` downloads it). */
   backup?: (file: string) => Promise<{ revision: number }>;
+  /** metrics.k8s.io: the agents' newest resource usage. */
+  resourceMetrics: ResourceMetrics;
 }
 
 /** Takes a backup into a private temporary file, sends it (its revision in a header), removes it. */
@@ -278,6 +281,13 @@ export function createHandler(ctx: ApiContext) {
             ? await accessReview(principal, body, ctx.store)
             : subjectReview(principal),
         );
+      }
+      if (url.pathname.startsWith(METRICS_PREFIX)) {
+        resource = 'metrics.k8s.io';
+        if (principal.role !== 'admin' && principal.role !== 'readonly')
+          throw new BerthError('Forbidden', `role ${principal.role} may not read resource metrics`);
+        if (method !== 'GET') throw new BerthError('MethodNotAllowed', `only GET is allowed on ${url.pathname}`);
+        return await ctx.resourceMetrics.serve(url.pathname, url.searchParams, res);
       }
       const match = route(method, url.pathname, url.searchParams);
       if (!match)

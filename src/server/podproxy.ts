@@ -11,16 +11,25 @@ import { agentEndpoint } from './nodes.js';
 export async function agentFor(store: Store, pod: KubeObject): Promise<{ base: string; token: string }> {
   const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
   if (!nodeName) throw new BerthError('BadRequest', `pod "${pod.metadata.name}" is not scheduled to a node yet`);
-  const node = await store.get({ group: '', kind: 'Node', namespace: '', name: nodeName });
-  const address = (
-    (node.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []
-  ).find((a) => a.type === 'InternalIP')?.address;
-  const endpoint = await agentEndpoint(store, nodeName);
-  if (!address || !endpoint)
+  const agent = await agentOfNode(store, await store.get({ group: '', kind: 'Node', namespace: '', name: nodeName }));
+  if (!agent)
     throw new BerthError(
       'BadRequest',
       `node "${nodeName}" has no agent endpoint (a simulated node, or an agent that has not reported one)`,
     );
+  return agent;
+}
+
+/** Where a node's agent answers (its InternalIP, the port its heartbeat reported), if it has one. */
+export async function agentOfNode(
+  store: Store,
+  node: KubeObject,
+): Promise<{ base: string; token: string } | undefined> {
+  const address = (
+    (node.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []
+  ).find((a) => a.type === 'InternalIP')?.address;
+  const endpoint = await agentEndpoint(store, node.metadata.name);
+  if (!address || !endpoint) return undefined;
   return { base: `http://${address.includes(':') ? `[${address}]` : address}:${endpoint.port}`, token: endpoint.token };
 }
 

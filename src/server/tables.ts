@@ -28,6 +28,41 @@ const col = (name: string, priority = 0, type: ColumnDefinition['type'] = 'strin
 const created = (o: KubeObject, now: number): string => age(o.metadata.creationTimestamp ?? undefined, now);
 const none = (v: unknown): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
 
+/** kubectl's TARGETS: each metric's current/target (`cpu: 45%/50%`), `<unknown>` before a reading; at most two, then `+ N more...`. */
+function hpaTargets(h: any): string {
+  const specs: any[] = h.spec?.metrics ?? [];
+  const statuses: any[] = h.status?.currentMetrics ?? [];
+  const shown = specs.slice(0, 2).map((m, i) => {
+    const s = statuses[i];
+    const unknown = '<unknown>';
+    switch (m.type) {
+      case 'Resource':
+      case 'ContainerResource': {
+        const src = m.type === 'Resource' ? m.resource : m.containerResource;
+        const cur = m.type === 'Resource' ? s?.resource?.current : s?.containerResource?.current;
+        const [current, target] =
+          src?.target?.averageValue !== undefined
+            ? [cur?.averageValue ?? unknown, String(src.target.averageValue)]
+            : [
+                cur?.averageUtilization !== undefined ? `${cur.averageUtilization}%` : unknown,
+                src?.target?.averageUtilization !== undefined ? `${src.target.averageUtilization}%` : '<auto>',
+              ];
+        return `${src?.name}: ${current}/${target}`;
+      }
+      case 'Pods':
+        return `${s?.pods?.current?.averageValue ?? unknown}/${m.pods?.target?.averageValue}`;
+      case 'Object':
+        return m.object?.target?.averageValue !== undefined
+          ? `${s?.object?.current?.averageValue ?? unknown}/${m.object.target.averageValue} (avg)`
+          : `${s?.object?.current?.value ?? unknown}/${m.object?.target?.value}`;
+      default:
+        return `${unknown}/${m.external?.target?.value ?? m.external?.target?.averageValue}`;
+    }
+  });
+  if (!shown.length) return '<none>';
+  return shown.join(', ') + (specs.length > 2 ? ` + ${specs.length - 2} more...` : '');
+}
+
 function podStatus(pod: any): string {
   if (pod.metadata?.deletionTimestamp) return 'Terminating';
   for (const cs of pod.status?.initContainerStatuses ?? []) {
@@ -255,6 +290,26 @@ const TABLES: Record<string, { columns: ColumnDefinition[]; row: Row }> = {
         created(e, now),
       ];
     },
+  },
+  HorizontalPodAutoscaler: {
+    columns: [
+      col('Name'),
+      col('Reference'),
+      col('Targets'),
+      col('MinPods', 0, 'integer'),
+      col('MaxPods', 0, 'integer'),
+      col('Replicas', 0, 'integer'),
+      col('Age'),
+    ],
+    row: (h, now) => [
+      h.metadata.name,
+      `${h.spec?.scaleTargetRef?.kind}/${h.spec?.scaleTargetRef?.name}`,
+      hpaTargets(h),
+      h.spec?.minReplicas ?? '<unset>',
+      h.spec?.maxReplicas,
+      h.status?.currentReplicas ?? 0,
+      created(h, now),
+    ],
   },
   PodDisruptionBudget: {
     columns: [

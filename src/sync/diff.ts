@@ -3,7 +3,7 @@
  * The revision is fetched and validated exactly as a sync would; the plan is made against the live
  * objects with pruning shown.
  */
-import { diffReport, maskSecret, plan, withTracking, type DiffReport } from '../diff/index.js';
+import { autoscaledWorkloads, diffReport, maskSecret, plan, withTracking, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
 import type { LoadedObject } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
@@ -51,7 +51,7 @@ export async function diffApplication(deps: SyncDeps, app: ApplicationObject, re
   const live = await new LiveView(ref.name).read(deps.store, loaded.desired);
   const p = plan(ref, loaded.desired, live, {
     prune: true,
-    ignoreDifferences: app.spec.ignoreDifferences ?? [],
+    ignoreDifferences: [...(app.spec.ignoreDifferences ?? []), ...autoscaledWorkloads(loaded.desired).ignores],
     adopt: syncOption(app, 'AdoptExisting'),
   });
   return {

@@ -13,7 +13,7 @@ import {
   type KstatusConditionType,
 } from '../api/conditions.js';
 import { hookPhases } from '../api/hooks.js';
-import { plan, type ComparisonCache, type Plan } from '../diff/index.js';
+import { autoscaledWorkloads, plan, type ComparisonCache, type Plan } from '../diff/index.js';
 import { worst, type Health } from '../health/index.js';
 import { formatDiagnostic, type Diagnostic } from '../manifest/diagnostics.js';
 import type { LoadedObject } from '../manifest/load.js';
@@ -294,7 +294,7 @@ export function planSync(f: SyncFacts): SyncPlan {
   }
   const p = plan(ref, desired, f.live, {
     prune: automated?.prune === true || manual,
-    ignoreDifferences: app.spec.ignoreDifferences ?? [],
+    ignoreDifferences: [...(app.spec.ignoreDifferences ?? []), ...autoscaledWorkloads(desired).ignores],
     ...(f.cache ? { cache: f.cache } : {}),
     adopt: syncOption(app, 'AdoptExisting'),
   });
@@ -539,6 +539,20 @@ export function settleSync(
       now,
     );
   else setCondition(status, APP_CONDITION.OrphanedResourceWarning, undefined, now);
+  // Replicas an HPA owns are left to it; Git setting them too is said while it lasts.
+  const overridden = autoscaledWorkloads(p.desired).overridden;
+  setCondition(
+    status,
+    APP_CONDITION.AutoscaledReplicasWarning,
+    overridden.length
+      ? {
+          status: 'True',
+          reason: APP_REASON.ReplicasLeftToAutoscaler,
+          message: `spec.replicas is left to the autoscaler (remove it from Git): ${overridden.join('; ')}`,
+        }
+      : undefined,
+    now,
+  );
   status.resources = statusResources(p.desired, health, inSync);
   if (inSync || written) {
     const state: CommitState = !inSync

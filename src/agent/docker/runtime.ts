@@ -21,6 +21,7 @@ import type {
 } from '../runtime.js';
 import { StartError } from '../runtime.js';
 import { dockerNfsVolume, mountFailure } from '../nfs.js';
+import type { Usage } from '../usage.js';
 
 const LABEL = {
   node: 'berth.dev/node',
@@ -38,6 +39,12 @@ export interface DockerRuntimeOptions {
   /** The image the sandbox runs (`sleep`), which the node must have. */
   sandboxImage: string;
   socketPath?: string;
+}
+
+/** The part of Docker's stats the sampler reads. */
+interface DockerStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -360,6 +367,30 @@ export class DockerRuntime implements ContainerRuntime {
       });
     this.finished.delete(id);
     this.started.delete(id);
+  }
+
+  /**
+   * Docker's stats, one reading each (one-shot: no second sample waited for; the sampler takes the
+   * rate between its own readings): cumulative CPU time, and memory less the inactive file cache
+   * (cgroup v2; v1's total_inactive_file), as the kubelet's working set.
+   */
+  async usage(ids: string[]): Promise<Map<string, Usage>> {
+    const out = new Map<string, Usage>();
+    await Promise.all(
+      ids.map(async (id) => {
+        const oneShot = { stream: false, 'one-shot': true } as { stream: false };
+        const stats = (await this.docker
+          .getContainer(id)
+          .stats(oneShot)
+          .catch(() => undefined)) as unknown as DockerStats | undefined;
+        const cpu = stats?.cpu_stats?.cpu_usage?.total_usage;
+        if (cpu === undefined) return;
+        const m = stats!.memory_stats ?? {};
+        const inactive = m.stats?.inactive_file ?? m.stats?.total_inactive_file ?? 0;
+        out.set(id, { cpuNanos: cpu, memoryBytes: Math.max(0, (m.usage ?? 0) - inactive) });
+      }),
+    );
+    return out;
   }
 
   async releasePod(podUid: string): Promise<void> {

@@ -39,6 +39,7 @@ import { TerminalSize, terminalCommand } from './terminal.js';
 import { processStartTime } from '../../api/processes.js';
 import { renderResolvConf } from '../dns-config.js';
 import { mountFailure, nfsMountArgs, type NfsShare } from '../nfs.js';
+import { processGroupUsage, type Usage } from '../usage.js';
 
 const osSignals = osConstants.signals as Record<string, number>;
 const ROTATE_BYTES = 10 * 1024 * 1024;
@@ -256,6 +257,18 @@ export class ProcessRuntime implements ContainerRuntime {
       // Killed with its shell (SIGKILL to the group): no exit file; 137 as a SIGKILLed process has.
     }
     return { ...base, state: 'exited', exitCode, finishedAt };
+  }
+
+  /** Each container is a process group led by its shell: its processes' CPU time and resident memory. */
+  async usage(ids: string[]): Promise<Map<string, Usage>> {
+    const leaders = new Map<number, string>();
+    for (const id of ids) {
+      const meta = this.read(id);
+      if (meta && this.alive(meta)) leaders.set(meta.pid, id);
+    }
+    const out = new Map<string, Usage>();
+    for (const [pgrp, usage] of processGroupUsage(new Set(leaders.keys()))) out.set(leaders.get(pgrp)!, usage);
+    return out;
   }
 
   async list(): Promise<RuntimeContainer[]> {

@@ -1,0 +1,72 @@
+/**
+ * Resource metrics: what an agent reports (usage per pod container and of its node, from two
+ * samples `windowMs` apart) and how the server shows it — metrics.k8s.io/v1beta1 PodMetrics and
+ * NodeMetrics, as metrics-server serves them (CPU in nanocores `n`, memory in `Ki`).
+ */
+
+export interface ContainerUsage {
+  name: string;
+  cpuCores: number;
+  memoryBytes: number;
+}
+
+export interface PodUsage {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** When the newer of the two samples was taken (ms). */
+  timestamp: number;
+  windowMs: number;
+  containers: ContainerUsage[];
+}
+
+export interface NodeUsage {
+  name: string;
+  timestamp: number;
+  windowMs: number;
+  cpuCores: number;
+  memoryBytes: number;
+}
+
+/** An agent's newest report, GET /metrics/resource on its endpoint. */
+export interface ResourceUsageReport {
+  node?: NodeUsage;
+  pods: PodUsage[];
+}
+
+/** Where the HPA and `top` read usage: every node's newest report. */
+export interface ResourceMetricsSource {
+  usage(): Promise<{ nodes: NodeUsage[]; pods: PodUsage[] }>;
+}
+
+export const METRICS_GROUP_VERSION = 'metrics.k8s.io/v1beta1';
+
+export const cpuQuantity = (cores: number): string => `${Math.round(cores * 1e9)}n`;
+export const memoryQuantity = (bytes: number): string => `${Math.round(bytes / 1024)}Ki`;
+const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
+
+export function podMetricsObject(u: PodUsage, labels: Record<string, string | undefined> = {}) {
+  return {
+    kind: 'PodMetrics',
+    apiVersion: METRICS_GROUP_VERSION,
+    metadata: { name: u.name, namespace: u.namespace, creationTimestamp: iso(Date.now()), labels },
+    timestamp: iso(u.timestamp),
+    window: seconds(u.windowMs),
+    containers: u.containers.map((c) => ({
+      name: c.name,
+      usage: { cpu: cpuQuantity(c.cpuCores), memory: memoryQuantity(c.memoryBytes) },
+    })),
+  };
+}
+
+export function nodeMetricsObject(u: NodeUsage, labels: Record<string, string | undefined> = {}) {
+  return {
+    kind: 'NodeMetrics',
+    apiVersion: METRICS_GROUP_VERSION,
+    metadata: { name: u.name, creationTimestamp: iso(Date.now()), labels },
+    timestamp: iso(u.timestamp),
+    window: seconds(u.windowMs),
+    usage: { cpu: cpuQuantity(u.cpuCores), memory: memoryQuantity(u.memoryBytes) },
+  };
+}

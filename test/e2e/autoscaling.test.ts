@@ -1,0 +1,184 @@
+/**
+ * Elastic scaling end to end on the process runtime: a real server and agent, the agent sampling
+ * every 2 s. `kubectl top` and `berth top` show what the kernel reports for the pods' processes;
+ * a Deployment whose pods burn CPU while the test's load is on scales from 1 to its HPA's max
+ * within 45 s, and back to 1 after the (shortened) stabilization window once the load stops.
+ * The load is bounded: a flag file the pods' loop checks, removed by the test (and in afterAll).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processGroupUsage } from '../../src/agent/usage.js';
+import { startAgent, type AgentProcess } from '../helpers/agents.js';
+import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
+import { api } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
+
+const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+
+describe('HorizontalPodAutoscaler on CPU, with kubectl top (process runtime)', () => {
+  let server: BerthServerProcess;
+  let agent: AgentProcess;
+  let dir: string;
+  let flag: string;
+
+  const kubectl = async (...args: string[]) =>
+    (
+      await promisify(execFile)(KUBECTL!, ['--kubeconfig', path.join(server.dir, 'kubeconfig.yaml'), ...args], {
+        env: { ...process.env, HOME: dir, KUBECONFIG: '' },
+        timeout: 30_000,
+      })
+    ).stdout;
+  const json = async (p: string) => (await api(server, 'GET', p, { token: server.token })).body;
+  const deployment = () => json('/apis/apps/v1/namespaces/default/deployments/burner');
+  const hpa = () => json('/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/burner');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-hpa-'));
+    flag = path.join(dir, 'load');
+    buildOnce();
+    server = await startBerthServer({
+      args: [
+        '--log-level',
+        'warn',
+        '--horizontal-pod-autoscaler-sync-period',
+        '2s',
+        '--horizontal-pod-autoscaler-downscale-stabilization',
+        '6s',
+      ],
+    });
+    agent = await startAgent(server, {
+      name: 'hpa-node',
+      address: '127.0.0.61',
+      args: ['--metrics-interval', '2s', '--capacity', 'cpu=8,memory=8Gi,pods=20'],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    rmSync(flag, { force: true });
+    await agent?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('top shows what the kernel counts; the HPA scales 1 → 3 under load and back to 1 after it', async () => {
+    // Each pod burns a core while the flag file exists (checked every 20,000 turns), else sleeps.
+    const burn = `while :; do if [ -e ${flag} ]; then i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; else sleep 0.3; fi; done`;
+    writeFileSync(
+      path.join(dir, 'app.yaml'),
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: burner}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: burner}}
+  template:
+    metadata: {labels: {app: burner}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: burn
+          image: busybox
+          command: [/bin/busybox, sh, -c, '${burn}']
+          resources: {requests: {cpu: 200m, memory: 16Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: burner}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: burner}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 6}
+`,
+    );
+    const applied = await server.cli('apply', '-f', path.join(dir, 'app.yaml'));
+    expect(applied.code, applied.err).toBe(0);
+
+    // Idle: the HPA reads a low utilization and keeps 1.
+    await until(
+      'the HPA reads the idle pod',
+      async () => (await hpa()).status?.currentMetrics?.[0]?.resource?.current?.averageUtilization !== undefined,
+      40_000,
+    );
+    expect((await deployment()).spec.replicas).toBe(1);
+
+    writeFileSync(flag, 'on\n');
+    const loadStarted = Date.now();
+    try {
+      // kubectl top against the kernel: the pod's processes' CPU over the same seconds.
+      const pod = await until(
+        'the pod burns',
+        async () => {
+          const top = await server.cli('top', 'pods', '-l', 'app=burner', '-o', 'json');
+          const item = JSON.parse(top.out).items.find(
+            (p: { containers: { usage: { cpu: string } }[] }) => parseInt(p.containers[0]!.usage.cpu) > 3e8,
+          );
+          return item;
+        },
+        30_000,
+      );
+      const groups = podGroups(agent.dir);
+      const first = processGroupUsage(new Set(groups));
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 4000));
+      const second = processGroupUsage(new Set(groups));
+      const seconds = (Date.now() - t0) / 1000;
+      const kernelCores = Math.max(
+        ...groups.map((g) => ((second.get(g)?.cpuNanos ?? 0) - (first.get(g)?.cpuNanos ?? 0)) / 1e9 / seconds),
+      );
+      const metrics = await json(`/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/${pod.metadata.name}`);
+      const reported = parseInt(metrics.containers[0].usage.cpu) / 1e9;
+      expect(Math.abs(reported - kernelCores) / kernelCores, `reported ${reported} kernel ${kernelCores}`).toBeLessThan(
+        0.2,
+      );
+      if (KUBECTL) {
+        const top = await kubectl('top', 'pods', '-l', 'app=burner');
+        expect(top).toMatch(/^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
+        expect(top).toContain(pod.metadata.name);
+        const nodes = await kubectl('top', 'nodes');
+        expect(nodes).toMatch(/hpa-node\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/);
+      }
+
+      await until(
+        'scaled to 3',
+        async () => (await deployment()).spec.replicas === 3,
+        45_000 - (Date.now() - loadStarted),
+      );
+      const scaledIn = Date.now() - loadStarted;
+      const h = await hpa();
+      expect(h.status.desiredReplicas).toBe(3);
+      expect(h.status.conditions.find((c: { type: string }) => c.type === 'ScalingActive').status).toBe('True');
+      const table = (await server.cli('get', 'hpa')).out;
+      expect(table).toMatch(/burner\s+Deployment\/burner\s+cpu: \d+%\/50%\s+1\s+3\s+\d/);
+      const events = (await server.cli('get', 'events', '-o', 'json')).out;
+      expect(events).toContain('New size: ');
+      console.log(`scaled 1 → 3 in ${scaledIn} ms after the load started`);
+    } finally {
+      rmSync(flag, { force: true });
+    }
+    const loadStopped = Date.now();
+    await until('scaled back to 1', async () => (await deployment()).spec.replicas === 1, 60_000);
+    // Not before the stabilization window: the highest recommendation of the last 6 s held it.
+    expect(Date.now() - loadStopped).toBeGreaterThanOrEqual(6000);
+  }, 180_000);
+});
+
+/** The process groups of the agent's running containers (their shells lead them). */
+function podGroups(agentDir: string): number[] {
+  const root = path.join(agentDir, 'process');
+  return readdirSync(root).flatMap((id) => {
+    try {
+      const meta = JSON.parse(readFileSync(path.join(root, id, 'meta.json'), 'utf8')) as { pid: number };
+      return [meta.pid];
+    } catch {
+      return [];
+    }
+  });
+}
