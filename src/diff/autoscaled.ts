@@ -16,7 +16,11 @@ export interface AutoscaledWorkloads {
 
 const groupOf = (apiVersion: string | undefined) => (apiVersion?.includes('/') ? apiVersion.split('/')[0]! : '');
 
-export function autoscaledWorkloads(desired: readonly ObjectLike[]): AutoscaledWorkloads {
+/** `declaresReplicas`: whether Git itself set an object's spec.replicas (not the loader's default). */
+export function autoscaledWorkloads(
+  desired: readonly ObjectLike[],
+  declaresReplicas: (o: ObjectLike) => boolean = () => true,
+): AutoscaledWorkloads {
   const out: AutoscaledWorkloads = { ignores: [], overridden: [] };
   for (const hpa of desired) {
     if (hpa.kind !== 'HorizontalPodAutoscaler') continue;
@@ -35,7 +39,7 @@ export function autoscaledWorkloads(desired: readonly ObjectLike[]): AutoscaledW
       (o) => o.kind === ref.kind && o.metadata.name === ref.name && o.metadata.namespace === namespace,
     );
     const replicas = (target?.spec as { replicas?: unknown } | undefined)?.replicas;
-    if (replicas !== undefined)
+    if (target && replicas !== undefined && declaresReplicas(target))
       out.overridden.push(
         `${ref.kind} ${namespace ? `${namespace}/` : ''}${ref.name} (replicas: ${String(replicas)} in Git) is scaled by HorizontalPodAutoscaler ${namespace ? `${namespace}/` : ''}${hpa.metadata.name}`,
       );

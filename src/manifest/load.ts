@@ -30,6 +30,8 @@ export interface ObjectSource {
 export interface LoadedObject {
   object: NormalizedObject;
   source: ObjectSource;
+  /** The manifest itself set spec.replicas (rather than the default): what an HPA then overrides. */
+  declaresReplicas?: true;
 }
 
 export interface FileResult {
@@ -161,6 +163,7 @@ function loadObject(
   result: FileResult,
   file: string,
 ): void {
+  const declaresReplicas = (raw as { spec?: { replicas?: unknown } } | null)?.spec?.replicas !== undefined;
   const { object, findings } = normalizeObject(raw, {
     ...options,
     context: 'manifest',
@@ -169,5 +172,9 @@ function loadObject(
   for (const f of findings) result.diagnostics.push(place({ ...f, path: [...base, ...f.path] }));
   if (!object) return;
   const pos = base.length ? doc.locate(base) : doc.position;
-  result.objects.push({ object, source: { file, document: doc.index, line: pos.line, column: pos.column } });
+  result.objects.push({
+    object,
+    source: { file, document: doc.index, line: pos.line, column: pos.column },
+    ...(declaresReplicas ? { declaresReplicas: true as const } : {}),
+  });
 }

@@ -13,7 +13,7 @@ import {
   type KstatusConditionType,
 } from '../api/conditions.js';
 import { hookPhases } from '../api/hooks.js';
-import { autoscaledWorkloads, plan, type ComparisonCache, type Plan } from '../diff/index.js';
+import { autoscaledWorkloads, plan, type AutoscaledWorkloads, type ComparisonCache, type Plan } from '../diff/index.js';
 import { worst, type Health } from '../health/index.js';
 import { formatDiagnostic, type Diagnostic } from '../manifest/diagnostics.js';
 import type { LoadedObject } from '../manifest/load.js';
@@ -217,6 +217,8 @@ export interface SyncPlan {
   /** The objects kept as desired state (hooks aside), and the hooks the operation runs. */
   desired: (NormalizedObject & KubeObject)[];
   hooks: KubeObject[];
+  /** Workloads an HPA of the commit scales: their replicas are the HPA's (and where Git sets them too). */
+  autoscaled: AutoscaledWorkloads;
   /** How many actions the plan has. */
   pending: number;
   /** Write now: a manual sync, an operation under way, or an automated sync the policy allows. */
@@ -250,6 +252,8 @@ export function selfHealed(p: SyncPlan): string[] {
 export function planSync(f: SyncFacts): SyncPlan {
   const { app, status, commit, manual } = f;
   const { desired, hooks } = splitHooks(f.objects);
+  const declaresReplicas = new Set(f.objects.filter((o) => o.declaresReplicas).map((o) => o.object));
+  const autoscaled = autoscaledWorkloads(desired, (o) => declaresReplicas.has(o as NormalizedObject));
   const ref = { namespace: app.metadata.namespace ?? 'default', name: app.metadata.name };
   const automated = app.spec.syncPolicy?.automated;
   const empty: Plan = { waves: [], unchanged: [], requirePruning: [], conflicts: [], unmanaged: [] };
@@ -258,6 +262,7 @@ export function planSync(f: SyncFacts): SyncPlan {
     plan: p,
     desired,
     hooks,
+    autoscaled,
     pending: 0,
     apply: false,
     continuing: false,
@@ -294,7 +299,7 @@ export function planSync(f: SyncFacts): SyncPlan {
   }
   const p = plan(ref, desired, f.live, {
     prune: automated?.prune === true || manual,
-    ignoreDifferences: [...(app.spec.ignoreDifferences ?? []), ...autoscaledWorkloads(desired).ignores],
+    ignoreDifferences: [...(app.spec.ignoreDifferences ?? []), ...autoscaled.ignores],
     ...(f.cache ? { cache: f.cache } : {}),
     adopt: syncOption(app, 'AdoptExisting'),
   });
@@ -356,6 +361,7 @@ export function planSync(f: SyncFacts): SyncPlan {
     plan: p,
     desired,
     hooks,
+    autoscaled,
     pending,
     apply,
     continuing,
@@ -540,7 +546,7 @@ export function settleSync(
     );
   else setCondition(status, APP_CONDITION.OrphanedResourceWarning, undefined, now);
   // Replicas an HPA owns are left to it; Git setting them too is said while it lasts.
-  const overridden = autoscaledWorkloads(p.desired).overridden;
+  const overridden = p.autoscaled.overridden;
   setCondition(
     status,
     APP_CONDITION.AutoscaledReplicasWarning,

@@ -169,6 +169,21 @@ for (const driver of drivers) {
       expect(tail).toEqual(['line 3\n']);
     });
 
+    it("reports a busy container's CPU time (its children's too) and working set; nothing for one that ended", async () => {
+      // The loop runs in a child shell: its time counts for the container as the kernel's cgroup would.
+      const c = await runtime.start(await spec(['sh', '-c', 'sh -c "while :; do :; done" & wait']));
+      const first = (await runtime.usage([c.id])).get(c.id);
+      const t = Date.now();
+      await new Promise((r) => setTimeout(r, 1500));
+      const second = (await runtime.usage([c.id])).get(c.id)!;
+      const cores = (second.cpuNanos - (first?.cpuNanos ?? 0)) / 1e9 / ((Date.now() - t) / 1000);
+      expect(cores).toBeGreaterThan(0.4);
+      expect(cores).toBeLessThan(1.3);
+      expect(second.memoryBytes).toBeGreaterThan(100_000);
+      await runtime.stop(c.id, 0);
+      expect((await runtime.usage([c.id])).has(c.id)).toBe(false);
+    });
+
     it('a SIGTERM-ignoring container is killed after the grace period', async () => {
       const c = await runtime.start(
         await spec(['sh', '-c', "trap '' TERM; echo trapped; while true; do sleep 0.1; done"]),

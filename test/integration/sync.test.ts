@@ -216,6 +216,49 @@ describe('sync engine', () => {
     expect([after.spec.replicas, after.spec.template.spec.containers[0].image]).toEqual([7, 'nginx:1.26']);
   });
 
+  it("an HPA in the commit owns its target's replicas: Git's 2 does not undo its 5; Synced, with the warning", async () => {
+    const hpa = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 6
+  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]
+`;
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.25', 2), 'app/hpa.yaml': hpa });
+    repo.commit('web, autoscaled');
+    await application('autoscaled');
+    expect(await reconcile('autoscaled')).toMatchObject({ result: 'synced' });
+    // The HPA scales it (through the same update the controller makes).
+    const live = await store.get<KubeObject>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+    await store.update({ ...live, spec: { ...(live.spec as object), replicas: 5 } });
+    expect(await reconcile('autoscaled')).toMatchObject({ result: 'unchanged' });
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.26', 2) });
+    repo.commit('new image');
+    await reconcile('autoscaled');
+    const after = await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' });
+    expect([after.spec.replicas, after.spec.template.spec.containers[0].image]).toEqual([5, 'nginx:1.26']);
+    const status = (await app('autoscaled')).status!;
+    expect(status.sync!.status).toBe('Synced');
+    expect(status.conditions!.find((c) => c.type === 'AutoscaledReplicasWarning')).toMatchObject({
+      status: 'True',
+      reason: 'ReplicasLeftToAutoscaler',
+      message:
+        'spec.replicas is left to the autoscaler (remove it from Git): Deployment default/web (replicas: 2 in Git) is scaled by HorizontalPodAutoscaler default/web',
+    });
+    // Git drops replicas: the warning goes, the HPA's count stays.
+    repo.write({ 'app/web.yaml': deploy('web', 'nginx:1.26', 2).replace('  replicas: 2\n', '') });
+    repo.commit('replicas left to the HPA');
+    await reconcile('autoscaled');
+    expect(
+      (await store.get<any>({ group: 'apps', kind: 'Deployment', namespace: 'default', name: 'web' })).spec.replicas,
+    ).toBe(5);
+    expect((await app('autoscaled')).status!.conditions?.some((c) => c.type === 'AutoscaledReplicasWarning')).toBe(
+      false,
+    );
+  });
+
   it('an object another Application manages is a conflict, not a tug of war', async () => {
     repo.write({ 'app/a.yaml': cm('a', '1') });
     repo.commit('first');

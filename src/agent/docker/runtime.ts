@@ -43,6 +43,7 @@ export interface DockerRuntimeOptions {
 
 /** The part of Docker's stats the sampler reads. */
 interface DockerStats {
+  read?: string;
   cpu_stats?: { cpu_usage?: { total_usage?: number } };
   memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
 }
@@ -384,7 +385,8 @@ export class DockerRuntime implements ContainerRuntime {
           .stats(oneShot)
           .catch(() => undefined)) as unknown as DockerStats | undefined;
         const cpu = stats?.cpu_stats?.cpu_usage?.total_usage;
-        if (cpu === undefined) return;
+        // A container that is not running answers an empty reading, read at the zero time.
+        if (cpu === undefined || !stats!.read || stats!.read.startsWith('0001-')) return;
         const m = stats!.memory_stats ?? {};
         const inactive = m.stats?.inactive_file ?? m.stats?.total_inactive_file ?? 0;
         out.set(id, { cpuNanos: cpu, memoryBytes: Math.max(0, (m.usage ?? 0) - inactive) });

@@ -156,9 +156,9 @@ function corrected(
     return withinTolerance(ratio) ? currentReplicas : Math.ceil(ratio * g.readyCount);
   }
   const metrics = new Map(g.metrics);
-  if (g.missing.length > 0) {
-    for (const pod of g.missing) metrics.set(pod.name, ratio < 1 ? fallback(pod) : 0);
-  }
+  // At exactly 1 the missing pods are left out: they change nothing either way.
+  if (ratio < 1) for (const pod of g.missing) metrics.set(pod.name, fallback(pod));
+  else if (ratio > 1) for (const pod of g.missing) metrics.set(pod.name, 0);
   if (scaleUpWithUnready) for (const pod of g.unready) metrics.set(pod.name, 0);
   const newRatio = ratioOf(metrics);
   if (withinTolerance(newRatio) || (ratio < 1 && newRatio > 1) || (ratio > 1 && newRatio < 1)) return currentReplicas;
