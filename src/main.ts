@@ -72,7 +72,7 @@ import {
 import { parseDuration } from './api/duration.js';
 import { nodeControllers, workloadControllers } from './controllers/index.js';
 import { HorizontalPodAutoscalerController, type HpaOptions } from './controllers/hpa/reconcile.js';
-import type { ResourceMetricsSource } from './api/metrics.js';
+import type { ClusterMetricsSource } from './api/metrics.js';
 import { Scheduler } from './scheduler/index.js';
 import {
   ControllerManager,
@@ -369,7 +369,7 @@ async function startControlPlane(
         await startControllers(writer, log, signal, {
           nodeGraceMs,
           applications,
-          autoscaling: { ...autoscaling, metrics: server.resourceMetrics },
+          autoscaling: { ...autoscaling, metrics: server.metricsApi },
         });
       } finally {
         applications = undefined;
@@ -382,6 +382,8 @@ async function startControlPlane(
     log,
     path.join(dataDir, 'nginx'),
   );
+  // The server's own ingress router counts requests as the agents' do (custom metrics).
+  if (ingress) server.metricsApi.addLocalLoad(() => ingress.load.report());
   return {
     log,
     dataDir,
@@ -561,7 +563,7 @@ async function startControllers(
   options: {
     nodeGraceMs: number;
     applications: ApplicationController;
-    autoscaling: HpaOptions & { metrics: ResourceMetricsSource };
+    autoscaling: HpaOptions & { metrics: ClusterMetricsSource };
   },
 ): Promise<void> {
   const controllerLog = log.child({ subsystem: 'controllers' });
@@ -767,6 +769,8 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     : new ProcessRuntime(dataDir);
   const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
+  // The node's data plane (started below, once the node has joined): its request counts for custom metrics.
+  let network: RunningNetwork | undefined;
   // Every container's CPU and memory, sampled for metrics.k8s.io (kubectl top, the HPA).
   const sampler = new UsageSampler(
     runtime,
@@ -779,6 +783,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     defaultContainer: (ns, pod) => agent.defaultContainerOf(ns, pod),
     address: flags.address,
     usage: () => sampler.latest(),
+    load: () => network?.load.report(),
   });
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
   const membership = new NodeMembership(
@@ -840,7 +845,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   );
   // And, while it lasts, as a condition of the Node (kubectl describe node shows it).
   const portsCondition = new NodeCondition(client, name, (err) => log.warn({ err }, 'node condition not written'));
-  const network = await startNetwork({
+  network = await startNetwork({
     client,
     address: flags.address,
     serviceProxy: true,

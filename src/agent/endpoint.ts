@@ -2,7 +2,8 @@
  * The agent's own HTTP endpoint, for the server only (it proxies logs, exec, attach, port-forward):
  * every request needs the bearer secret this agent made at start and gave the server with its
  * heartbeat. GET /logs?namespace&pod&container[&follow][&previous][&tailLines][&sinceSeconds]
- * streams a container's log; GET /metrics/resource gives the newest resource usage report. A WebSocket upgrade of GET /exec, /attach or /portforward
+ * streams a container's log; GET /metrics/resource gives the newest resource usage report, GET
+ * /metrics/load the node's request load. A WebSocket upgrade of GET /exec, /attach or /portforward
  * (?namespace&pod and the Kubernetes query) opens a stream in Kubernetes' protocols (agent/streams).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -16,7 +17,7 @@ import {
   parsePorts,
   parseStreamRequest,
 } from '../api/channels.js';
-import type { ResourceUsageReport } from '../api/metrics.js';
+import type { LoadReport, ResourceUsageReport } from '../api/metrics.js';
 import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
 import { serveAttach, serveExec, servePortForwardChannels, servePortForwardSpdy, type PortTarget } from './streams.js';
 
@@ -29,6 +30,8 @@ export interface EndpointLookup {
   address: string;
   /** The newest resource usage report (agent/usage.ts), served at GET /metrics/resource. */
   usage?: () => ResourceUsageReport;
+  /** The node's data plane's request load, served at GET /metrics/load. */
+  load?: () => LoadReport | undefined;
 }
 
 const STREAM_PATHS = new Set(['/exec', '/attach', '/portforward']);
@@ -157,6 +160,10 @@ export class AgentEndpoint {
     const url = new URL(req.url ?? '/', 'http://agent');
     const fail = (status: number, message: string) =>
       void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
+    if (req.method === 'GET' && url.pathname === '/metrics/load') {
+      const report = this.lookup.load?.() ?? { timestamp: Date.now(), windowMs: 0, entries: [] };
+      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));
+    }
     if (req.method === 'GET' && url.pathname === '/metrics/resource') {
       const report = this.lookup.usage?.() ?? { pods: [] };
       return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));

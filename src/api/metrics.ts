@@ -34,9 +34,10 @@ export interface ResourceUsageReport {
   pods: PodUsage[];
 }
 
-/** Where the HPA and `top` read usage: every node's newest report. */
-export interface ResourceMetricsSource {
+/** Where the HPA and `top` read metrics: every node's newest usage report, and the data planes' load. */
+export interface ClusterMetricsSource {
   usage(): Promise<{ nodes: NodeUsage[]; pods: PodUsage[] }>;
+  load(): Promise<{ timestamp: number; windowMs: number; entries: LoadEntry[] }>;
 }
 
 export const METRICS_GROUP_VERSION = 'metrics.k8s.io/v1beta1';
@@ -69,4 +70,38 @@ export function nodeMetricsObject(u: NodeUsage, labels: Record<string, string | 
     window: seconds(u.windowMs),
     usage: { cpu: cpuQuantity(u.cpuCores), memory: memoryQuantity(u.memoryBytes) },
   };
+}
+
+/** Live request load (network/load.ts): requests per second over a window, and in flight. */
+export type LoadKind = 'Ingress' | 'Service' | 'Pod';
+
+export interface LoadEntry {
+  kind: LoadKind;
+  namespace: string;
+  name: string;
+  requestsPerSecond: number;
+  inFlight: number;
+}
+
+/** A data plane's load, GET /metrics/load on an agent's endpoint. */
+export interface LoadReport {
+  /** When it was read (ms) and over how long the rates are. */
+  timestamp: number;
+  windowMs: number;
+  entries: LoadEntry[];
+}
+
+/** Several routers' and proxies' reports as one: rates and in-flight counts add up. */
+export function mergeLoad(reports: LoadReport[]): LoadEntry[] {
+  const merged = new Map<string, LoadEntry>();
+  for (const r of reports)
+    for (const e of r.entries) {
+      const key = `${e.kind}/${e.namespace}/${e.name}`;
+      const m = merged.get(key);
+      if (m) {
+        m.requestsPerSecond += e.requestsPerSecond;
+        m.inFlight += e.inFlight;
+      } else merged.set(key, { ...e });
+    }
+  return [...merged.values()];
 }

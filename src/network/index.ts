@@ -5,12 +5,14 @@
 import type { BerthClient } from '../client/index.js';
 import { NginxDataPlane } from './nginx.js';
 import { IngressRouter, type Listen } from './router.js';
+import { LoadCounter } from './load.js';
 import { ServiceProxy, type Unserved } from './serviceproxy.js';
 import { ClusterDns } from './dns-server.js';
 import { publishIngressStatus } from './status.js';
 import { ClusterView } from './view.js';
 
 export { ClusterView } from './view.js';
+export { LoadCounter } from './load.js';
 export { IngressRouter, type Listen } from './router.js';
 export { ServiceProxy, type Unserved } from './serviceproxy.js';
 export { ClusterDns } from './dns-server.js';
@@ -46,10 +48,14 @@ export interface NetworkOptions {
   onServiceProblem?: (service: string, message: string) => void;
   /** Every listener the service proxy wants and cannot open, each time that list changes. */
   onUnservedChange?: (unserved: Unserved[]) => void;
+  /** Count requests for custom metrics (default true; false only to measure what counting costs). */
+  countLoad?: boolean;
 }
 
 export interface RunningNetwork {
   view: ClusterView;
+  /** Requests per second and in flight, per Ingress, Service and pod, as this node's data plane saw them. */
+  load: LoadCounter;
   ingressPorts: { http?: number; https?: number };
   proxy?: ServiceProxy;
   router?: IngressRouter;
@@ -65,11 +71,26 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   const view = new ClusterView(o.client, { ingresses: Boolean(o.ingress), ...(o.log ? { log: o.log } : {}) });
   const mode = o.ingress?.mode ?? 'builtin';
   // nginx mode falls back on the service proxy (see NginxDataPlane): it runs wherever nginx does.
+  const load = new LoadCounter();
   const proxy =
     o.serviceProxy || mode === 'nginx'
-      ? new ServiceProxy(view, o.address, o.log, o.holdClusterIPs === true, o.onServiceProblem, o.onUnservedChange)
+      ? new ServiceProxy(
+          view,
+          o.address,
+          o.log,
+          o.holdClusterIPs === true,
+          o.onServiceProblem,
+          o.onUnservedChange,
+          o.countLoad === false ? undefined : load,
+        )
       : undefined;
-  const router = o.ingress && mode === 'builtin' ? new IngressRouter(view, o.log ? { log: o.log } : {}) : undefined;
+  const router =
+    o.ingress && mode === 'builtin'
+      ? new IngressRouter(view, {
+          ...(o.log ? { log: o.log } : {}),
+          ...(o.countLoad === false ? {} : { load }),
+        })
+      : undefined;
   const nginx =
     o.ingress && mode === 'nginx'
       ? new NginxDataPlane(view, {
@@ -115,6 +136,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
   }
   return {
     view,
+    load,
     ingressPorts,
     ...(proxy ? { proxy } : {}),
     ...(router ? { router } : {}),

@@ -11,6 +11,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import { createHttpsServer } from '../transport/https.js';
 import { matchRoute, normalizeHost, tlsFor } from './routes.js';
+import type { LoadCounter } from './load.js';
 import { Turns } from './turns.js';
 import type { ClusterView, Target } from './view.js';
 
@@ -19,6 +20,8 @@ export interface RouterOptions {
   responseTimeoutMs?: number;
   connectTimeoutMs?: number;
   log?: { warn(o: object, m: string): void; info?(o: object, m: string): void };
+  /** Counts each request for its Ingress, Service and pod (the HPA's requests_per_second). */
+  load?: LoadCounter;
 }
 
 export interface Listen {
@@ -153,6 +156,16 @@ export class IngressRouter {
     if (!match) return fail(res, 404, `no Ingress rule matches host "${host}" and path "${path}"`);
     const resolved = this.view.resolve(match.backend);
     if (!resolved.ok) return fail(res, resolved.status, resolved.reason);
+    const load = this.o.load;
+    if (load) {
+      const slash = match.ingress.indexOf('/');
+      const ingressEnds = load.begin('Ingress', match.ingress.slice(0, slash), match.ingress.slice(slash + 1));
+      const serviceEnds = load.begin('Service', match.backend.namespace, match.backend.service);
+      res.once('close', () => {
+        ingressEnds();
+        serviceEnds();
+      });
+    }
     const headers = forwardedHeaders(req, secure);
     const key = `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`;
     const first = this.turns.take(key, resolved.targets.length);
@@ -184,6 +197,10 @@ export class IngressRouter {
   ): void {
     const target = targets[(first + attempt) % targets.length]!;
     let answered = false;
+    const podEnds =
+      this.o.load && target.pod
+        ? this.o.load.begin('Pod', service.slice(0, service.indexOf('/')), target.pod)
+        : undefined;
     // undici's dispatch API: no stream objects between the two sockets, backpressure by hand.
     this.pool(target).dispatch(
       {
@@ -212,9 +229,11 @@ export class IngressRouter {
           }
         },
         onResponseEnd: () => {
+          podEnds?.();
           res.end();
         },
         onResponseError: (_c, err) => {
+          podEnds?.();
           const code = (err as { code?: string }).code ?? '';
           if (!answered && !res.headersSent) {
             const retry =

@@ -13,6 +13,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { connect, createServer, isIPv6, type Socket } from 'node:net';
 import { clusterIPOf, portKey, proxyPortsOf, usesNodePorts } from '../api/services.js';
 import { LocalAddresses } from './addresses.js';
+import type { LoadCounter } from './load.js';
 import { Turns } from './turns.js';
 import type { ClusterView, ServiceRecord, Target } from './view.js';
 
@@ -84,6 +85,8 @@ export class ServiceProxy {
     private readonly onProblem?: (service: string, message: string) => void,
     /** Told the whole list each time it changes (the agent keeps it as a condition of its Node). */
     private readonly onUnservedChange?: (unserved: Unserved[]) => void,
+    /** Counts connections per Service and pod (custom metrics). */
+    private readonly load?: LoadCounter,
   ) {
     view.onChange(() => {
       this.syncing = this.syncing.then(() => this.sync());
@@ -268,6 +271,7 @@ export class ServiceProxy {
       const upstream = connect({ port: target.port, host: target.ip, allowHalfOpen: true });
       upstream.once('connect', () => {
         chosen(target);
+        this.countConnection(w.service, target, client);
         upstream.removeAllListeners('error');
         upstream.on('error', () => client.destroy());
         client.on('close', () => upstream.destroy());
@@ -351,6 +355,18 @@ export class ServiceProxy {
     }
     flow.idle.refresh();
     flow.upstream.send(datagram, flow.target.port, flow.target.ip);
+  }
+
+  /** A connection is the proxy's request: counted for its Service and pod while it is open. */
+  private countConnection(service: string, target: Target, client: Socket): void {
+    const load = this.load;
+    if (!load) return;
+    const [namespace, name] = service.split('/') as [string, string];
+    const ends = [
+      load.begin('Service', namespace, name),
+      ...(target.pod ? [load.begin('Pod', namespace, target.pod)] : []),
+    ];
+    client.once('close', () => ends.forEach((end) => end()));
   }
 
   private targets(service: ServiceRecord, key: string): Target[] {

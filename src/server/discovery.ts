@@ -43,6 +43,19 @@ export const COMPUTED_GROUPS = [
       { name: 'pods', singularName: '', namespaced: true, kind: 'PodMetrics', verbs: ['get', 'list'] },
     ],
   },
+  {
+    group: 'custom.metrics.k8s.io',
+    version: 'v1beta2',
+    resources: ['pods', 'services', 'ingresses.networking.k8s.io'].flatMap((r) =>
+      ['requests_per_second', 'requests_in_flight'].map((m) => ({
+        name: `${r}/${m}`,
+        singularName: '',
+        namespaced: true,
+        kind: 'MetricValueList',
+        verbs: ['get'],
+      })),
+    ),
+  },
 ];
 
 /** Each group's one served version (v1 but for autoscaling/v2 and the computed groups). */

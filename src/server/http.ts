@@ -19,7 +19,7 @@ import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
-import { METRICS_PREFIX, type ResourceMetrics } from './resource-metrics.js';
+import { CUSTOM_METRICS_PREFIX, METRICS_PREFIX, type MetricsApi } from './metrics-api.js';
 import { DEFAULT_MANAGER, InvalidObjectError, Registry, type WriteOptions } from './registry.js';
 import { STREAM_SUBRESOURCES, parentRequest, route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
@@ -64,7 +64,7 @@ export interface ApiContext {
   /** Writes a backup of the store to a file (`berth backup create` downloads it). */
   backup?: (file: string) => Promise<{ revision: number }>;
   /** metrics.k8s.io: the agents' newest resource usage. */
-  resourceMetrics: ResourceMetrics;
+  metricsApi: MetricsApi;
 }
 
 /** Takes a backup into a private temporary file, sends it (its revision in a header), removes it. */
@@ -282,12 +282,19 @@ export function createHandler(ctx: ApiContext) {
             : subjectReview(principal),
         );
       }
-      if (url.pathname.startsWith(METRICS_PREFIX)) {
-        resource = 'metrics.k8s.io';
+      const metricsApi = url.pathname.startsWith(METRICS_PREFIX)
+        ? 'metrics.k8s.io'
+        : url.pathname.startsWith(CUSTOM_METRICS_PREFIX)
+          ? 'custom.metrics.k8s.io'
+          : undefined;
+      if (metricsApi) {
+        resource = metricsApi;
         if (principal.role !== 'admin' && principal.role !== 'readonly')
-          throw new BerthError('Forbidden', `role ${principal.role} may not read resource metrics`);
+          throw new BerthError('Forbidden', `role ${principal.role} may not read ${metricsApi}`);
         if (method !== 'GET') throw new BerthError('MethodNotAllowed', `only GET is allowed on ${url.pathname}`);
-        return await ctx.resourceMetrics.serve(url.pathname, url.searchParams, res);
+        return metricsApi === 'metrics.k8s.io'
+          ? await ctx.metricsApi.serve(url.pathname, url.searchParams, res)
+          : await ctx.metricsApi.serveCustom(url.pathname, url.searchParams, res);
       }
       const match = route(method, url.pathname, url.searchParams);
       if (!match)

@@ -22,7 +22,7 @@ import {
 import { createHandler, type ApiContext } from './http.js';
 import { upgradeHandler } from './upgrade.js';
 import { ServerMetrics } from './metrics.js';
-import { ResourceMetrics } from './resource-metrics.js';
+import { MetricsApi } from './metrics-api.js';
 import { certificateSha256 } from './pki.js';
 import { Registry, timestamp } from './registry.js';
 import { BUILTIN_NAMESPACES } from '../api/namespaces.js';
@@ -41,7 +41,7 @@ export { runWhileLeading, type LeadershipOptions } from './leadership.js';
 export { lockSqliteStore } from './server-lock.js';
 export { scheduleBackups } from './backups.js';
 export { serverLeaseName } from './server-leases.js';
-export { ResourceMetrics } from './resource-metrics.js';
+export { MetricsApi } from './metrics-api.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -75,7 +75,7 @@ export interface RunningServer {
   tokens: TokenBook;
   metrics: ServerMetrics;
   /** Every node's newest resource usage (metrics.k8s.io; the HPA reads it too). */
-  resourceMetrics: ResourceMetrics;
+  metricsApi: MetricsApi;
   close(): Promise<void>;
 }
 
@@ -159,7 +159,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
       protectedDirs: protectedDirs(store, options.dataDir),
     },
     quotas: new QuotaAdmission(store, policies),
-    resourceMetrics: new ResourceMetrics(store),
+    metricsApi: new MetricsApi(store),
   };
   const handle = createHandler(api);
   // The handler answers every failure itself (its one error path): nothing is left to reject.
@@ -189,7 +189,7 @@ export async function startServer(store: Store, options: ServerOptions): Promise
     caSha256: certificateSha256(tls.ca.cert),
     tokens,
     metrics,
-    resourceMetrics: api.resourceMetrics,
+    metricsApi: api.metricsApi,
     async close() {
       clearInterval(reaper);
       shutdown.abort();

@@ -6,6 +6,7 @@
  * The load is bounded: a flag file the pods' loop checks, removed by the test (and in afterAll).
  */
 import { execFile } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,14 +17,17 @@ import { startAgent, type AgentProcess } from '../helpers/agents.js';
 import { buildOnce, startBerthServer, type BerthServerProcess } from '../helpers/berth.js';
 import { api } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+const ADDRESS = '127.0.0.61';
 
 describe('HorizontalPodAutoscaler on CPU, with kubectl top (process runtime)', () => {
   let server: BerthServerProcess;
   let agent: AgentProcess;
   let dir: string;
   let flag: string;
+  let ingressPort: number;
 
   const kubectl = async (...args: string[]) =>
     (
@@ -40,10 +44,13 @@ describe('HorizontalPodAutoscaler on CPU, with kubectl top (process runtime)', (
     dir = mkdtempSync(path.join(tmpdir(), 'berth-hpa-'));
     flag = path.join(dir, 'load');
     buildOnce();
+    ingressPort = await freePort();
     server = await startBerthServer({
       args: [
         '--log-level',
         'warn',
+        '--ingress-listen',
+        `${ADDRESS}:${ingressPort}`,
         '--horizontal-pod-autoscaler-sync-period',
         '2s',
         '--horizontal-pod-autoscaler-downscale-stabilization',
@@ -52,7 +59,7 @@ describe('HorizontalPodAutoscaler on CPU, with kubectl top (process runtime)', (
     });
     agent = await startAgent(server, {
       name: 'hpa-node',
-      address: '127.0.0.61',
+      address: ADDRESS,
       args: ['--metrics-interval', '2s', '--capacity', 'cpu=8,memory=8Gi,pods=20'],
     });
   }, 120_000);
@@ -168,7 +175,146 @@ spec:
     // Not before the stabilization window: the highest recommendation of the last 6 s held it.
     expect(Date.now() - loadStopped).toBeGreaterThanOrEqual(6000);
   }, 180_000);
+
+  it("follows a stepped load on its Ingress's requests_per_second (custom metrics), and back", async () => {
+    writeFileSync(
+      path.join(dir, 'web.yaml'),
+      `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: httpd
+          image: busybox
+          command: [/bin/busybox, sh, -c, 'echo ok > index.html; exec /bin/busybox httpd -f -p $PORT -h .']
+          ports: [{containerPort: 8080}]
+          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: main}
+spec:
+  rules:
+    - host: hpa.test
+      http:
+        paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+    - type: Object
+      object:
+        describedObject: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: main}
+        metric: {name: requests_per_second}
+        target: {type: AverageValue, averageValue: "4"}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 6}
+`,
+    );
+    const applied = await server.cli('apply', '-f', path.join(dir, 'web.yaml'));
+    expect(applied.code, applied.err).toBe(0);
+    const replicas = async () => (await json('/apis/apps/v1/namespaces/default/deployments/web')).spec.replicas;
+    const load = new SteadyLoad(ADDRESS, ingressPort, 'hpa.test');
+    try {
+      await until('the Ingress serves', async () => (await load.once()) === 200, 30_000);
+      // 6 requests a second for a pod's share of 4: ceil(6 / 4) = 2 pods, and no more.
+      load.rate(6);
+      await until('2 pods for 6 rps', async () => (await replicas()) === 2, 40_000);
+      const metric = await json(
+        '/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/ingresses.networking.k8s.io/main/requests_per_second',
+      );
+      expect(metric.items[0]).toMatchObject({
+        describedObject: { kind: 'Ingress', name: 'main', namespace: 'default' },
+        metric: { name: 'requests_per_second' },
+        windowSeconds: 10,
+      });
+      expect(parseInt(metric.items[0].value) / 1000).toBeGreaterThan(3);
+      const perPod = await json(
+        '/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/pods/*/requests_per_second?labelSelector=app%3Dweb',
+      );
+      expect(perPod.items.length).toBe(2);
+      // 14 a second: ceil(14 / 4) = 4, the max.
+      load.rate(14);
+      await until('4 pods for 14 rps', async () => (await replicas()) === 4, 40_000);
+      expect(load.failed, 'requests the ingress failed while it scaled').toBe(0);
+    } finally {
+      load.stop();
+    }
+    await until('back to 1 once the load stops', async () => (await replicas()) === 1, 60_000);
+    const hpaStatus = (await json('/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/web')).status;
+    expect(hpaStatus.currentMetrics[0]).toMatchObject({
+      type: 'Object',
+      object: { metric: { name: 'requests_per_second' } },
+    });
+    console.log(`stepped load: ${load.sent} requests sent, ${load.failed} failed`);
+  }, 180_000);
 });
+
+/** Requests at a steady rate (bounded: at most 2,000 in all), keep-alive, to the ingress on loopback. */
+class SteadyLoad {
+  sent = 0;
+  failed = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly hostHeader: string,
+  ) {}
+  once(): Promise<number> {
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          host: this.host,
+          port: this.port,
+          path: '/',
+          headers: { host: this.hostHeader },
+          agent: this.agent,
+          timeout: 5000,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+  }
+  rate(perSecond: number): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => {
+      if (this.sent >= 2000) return this.stop();
+      this.sent++;
+      void this.once().then((code) => {
+        if (code !== 200) this.failed++;
+      });
+    }, 1000 / perSecond);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.agent.destroy();
+  }
+}
 
 /** The process groups of the agent's running containers (their shells lead them). */
 function podGroups(agentDir: string): number[] {

@@ -9,7 +9,7 @@
  */
 import { timestamp } from '../../api/lifecycle.js';
 import { isBerthError } from '../../api/errors.js';
-import type { ResourceMetricsSource, PodUsage } from '../../api/metrics.js';
+import type { ClusterMetricsSource, PodUsage } from '../../api/metrics.js';
 import { parseQuantity } from '../../api/quantity.js';
 import { selectorFromLabels, selectorFromObject } from '../../api/selector.js';
 import type { Condition } from '../../api/types.gen.js';
@@ -20,6 +20,7 @@ import { POD, keyOf, splitKey, type PodObject } from '../objects.js';
 import {
   averageValueReplicas,
   behaviorWithDefaults,
+  objectReplicas,
   limitRate,
   recentEvents,
   stabilize,
@@ -81,7 +82,7 @@ export class HorizontalPodAutoscalerController implements Controller {
 
   constructor(
     private readonly ctx: ControllerContext,
-    private readonly metrics: ResourceMetricsSource,
+    private readonly metrics: ClusterMetricsSource,
     private readonly options: HpaOptions = {},
   ) {}
 
@@ -245,11 +246,16 @@ export class HorizontalPodAutoscalerController implements Controller {
     let failedCount = 0;
     const statuses: unknown[] = [];
     for (const spec of specs as MetricSpec[]) {
-      const result = await this.computeOne(spec, pods, current, now, usageOf).catch(
-        (e: Error): { calc: Calculation; status?: unknown } => ({
-          calc: { ok: false, reason: 'FailedGetResourceMetric', message: e.message },
-        }),
-      );
+      const result = await this.computeOne(
+        spec,
+        hpa.metadata.namespace ?? 'default',
+        pods,
+        current,
+        now,
+        usageOf,
+      ).catch((e: Error): { calc: Calculation; status?: unknown } => ({
+        calc: { ok: false, reason: 'FailedGetResourceMetric', message: e.message },
+      }));
       if (!result.calc.ok) {
         failedCount++;
         failed ??= {
@@ -270,24 +276,21 @@ export class HorizontalPodAutoscalerController implements Controller {
 
   private async computeOne(
     spec: MetricSpec,
+    namespace: string,
     pods: PodObject[],
     current: number,
     now: number,
     usage: () => Promise<PodUsage[]>,
   ): Promise<{ calc: Calculation; status?: unknown }> {
+    if (spec.type === 'Pods' || spec.type === 'Object') return this.loadMetric(spec, namespace, pods, current, now);
     const source =
       spec.type === 'Resource' ? spec.resource : spec.type === 'ContainerResource' ? spec.containerResource : undefined;
     if (!source)
       return {
         calc: {
           ok: false,
-          reason:
-            spec.type === 'Pods'
-              ? 'FailedGetPodsMetric'
-              : spec.type === 'Object'
-                ? 'FailedGetObjectMetric'
-                : 'FailedGetExternalMetric',
-          message: `unable to get metric ${metricName(spec)}: no metrics of type ${spec.type} are served yet`,
+          reason: 'FailedGetExternalMetric',
+          message: `unable to get metric ${metricName(spec)}: Berth serves no external metrics`,
         },
       };
     const resource = source.name;
@@ -312,6 +315,74 @@ export class HorizontalPodAutoscalerController implements Controller {
       status: {
         type: spec.type,
         [field]: { name: resource, ...(container ? { container } : {}), current: currentValue },
+      },
+    };
+  }
+
+  /**
+   * A Pods metric (each pod's average against an AverageValue) or an Object metric (an Ingress's
+   * or Service's value against a Value, or per pod against an AverageValue), from the data planes'
+   * request counts: requests_per_second or requests_in_flight.
+   */
+  private async loadMetric(
+    spec: MetricSpec,
+    namespace: string,
+    pods: PodObject[],
+    current: number,
+    now: number,
+  ): Promise<{ calc: Calculation; status?: unknown }> {
+    const source = spec.type === 'Pods' ? spec.pods : spec.object;
+    const metric = (source?.metric.name ?? '').replace(/-/g, '_');
+    const reason = spec.type === 'Pods' ? 'FailedGetPodsMetric' : 'FailedGetObjectMetric';
+    if (!source || !LOAD_METRICS.includes(metric))
+      return {
+        calc: {
+          ok: false,
+          reason,
+          message: `unable to get metric ${source?.metric.name}: Berth serves ${LOAD_METRICS.join(' and ')}`,
+        },
+      };
+    const load = await this.metrics.load();
+    const valueOf = (kind: string, name: string) => {
+      const e = load.entries.find((x) => x.kind === kind && x.namespace === namespace && x.name === name);
+      return metric === 'requests_per_second' ? (e?.requestsPerSecond ?? 0) : (e?.inFlight ?? 0);
+    };
+    const t = source.target;
+    if (spec.type === 'Pods') {
+      // Every pod the data planes route to is counted; one no request reached in the window has 0.
+      const samples = new Map<string, Sample>(
+        pods.map((p) => [
+          p.metadata.name,
+          { value: valueOf('Pod', p.metadata.name), timestamp: load.timestamp, windowMs: load.windowMs },
+        ]),
+      );
+      const candidates = pods.map((p) => candidateOf(p, '', undefined));
+      const calc = averageValueReplicas(current, number(t.averageValue), candidates, samples, false, now);
+      if (!calc.ok) return { calc: { ...calc, reason } };
+      return {
+        calc,
+        status: {
+          type: 'Pods',
+          pods: { metric: { name: source.metric.name }, current: { averageValue: milli(calc.current) } },
+        },
+      };
+    }
+    const described = spec.object!.describedObject;
+    const value = valueOf(described.kind, described.name);
+    const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const calc = objectReplicas(current, ready.length, value, {
+      ...(t.averageValue !== undefined ? { averageValue: number(t.averageValue) } : { value: number(t.value) }),
+    });
+    if (!calc.ok) return { calc };
+    return {
+      calc,
+      status: {
+        type: 'Object',
+        object: {
+          describedObject: spec.object!.describedObject,
+          metric: { name: source.metric.name },
+          current: t.averageValue !== undefined ? { averageValue: milli(calc.current) } : { value: milli(value) },
+        },
       },
     };
   }
@@ -358,6 +429,10 @@ function metricName(spec: MetricSpec): string {
       return 'external metric';
   }
 }
+
+/** The custom metrics the data planes count (network/load.ts). */
+const LOAD_METRICS = ['requests_per_second', 'requests_in_flight'];
+const milli = (value: number) => `${Math.round(value * 1000)}m`;
 
 const average = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
