@@ -19,6 +19,7 @@ import { NodeMembership, nodeObject, parseLabels, parseTaints, thisMachine } fro
 import { Agent } from './agent/agent.js';
 import { apiEventSink } from './agent/events.js';
 import { UsageSampler } from './agent/usage.js';
+import { AgentMetrics } from './agent/metrics.js';
 import { AgentEndpoint } from './agent/endpoint.js';
 import { LocalVolumeCleaner } from './agent/local-volumes.js';
 import type { ContainerRuntime } from './agent/runtime.js';
@@ -48,6 +49,7 @@ import {
   scheduleBackups,
   serverLeaseName,
   startServer,
+  type ServerMetrics,
 } from './server/index.js';
 import { DEFAULT_SERVICE_CIDR } from './api/services.js';
 import { parseCidr } from './api/cidr.js';
@@ -56,6 +58,7 @@ import { podFilesUnavailable } from './agent/process/runtime.js';
 import {
   DEFAULT_CLUSTER_DOMAIN,
   INGRESS_MODES,
+  IngressMetrics,
   startNetwork,
   type IngressMode,
   type RunningNetwork,
@@ -288,7 +291,11 @@ async function startControlPlane(
       ),
       warmUp: () => void warmLoader(),
       // Reconciles begin once the controllers start, after the server is up.
-      reconciled: (seconds, result) => server.metrics.appReconciles.observe({ result }, seconds),
+      reconciled: (seconds, result, app) => {
+        server.metrics.appReconciles.observe({ result }, seconds);
+        server.metrics.appSyncs.inc({ ...app, result });
+        server.metrics.appSyncDuration.set(app, seconds);
+      },
     });
   /** While this server leads. */
   let applications: ApplicationController | undefined;
@@ -370,6 +377,7 @@ async function startControlPlane(
           nodeGraceMs,
           applications,
           autoscaling: { ...autoscaling, metrics: server.metricsApi },
+          metrics: server.metrics,
         });
       } finally {
         applications = undefined;
@@ -381,6 +389,7 @@ async function startControlPlane(
     resolveConnection({ kubeconfig: server.kubeconfigPath }),
     log,
     path.join(dataDir, 'nginx'),
+    new IngressMetrics(server.metrics.registry),
   );
   // The server's own ingress router counts requests as the agents' do (custom metrics).
   if (ingress) server.metricsApi.addLocalLoad(() => ingress.load.report());
@@ -494,6 +503,7 @@ async function startIngress(
   connection: Connection,
   log: Logger,
   nginxPrefix: string,
+  ingressMetrics: IngressMetrics,
 ): Promise<(RunningNetwork & { client: BerthClient }) | undefined> {
   if (!flags.ingressListen && !flags.ingressTlsListen) return undefined;
   // The address the ingress is served at (and nginx mode's service proxy listens on).
@@ -505,6 +515,7 @@ async function startIngress(
     client,
     address,
     serviceProxy: false,
+    ingressMetrics,
     log: log.child({ subsystem: 'ingress' }),
     ingress: {
       ...(flags.ingressListen ? { http: parseListen(flags.ingressListen) } : {}),
@@ -564,6 +575,7 @@ async function startControllers(
     nodeGraceMs: number;
     applications: ApplicationController;
     autoscaling: HpaOptions & { metrics: ClusterMetricsSource };
+    metrics: ServerMetrics;
   },
 ): Promise<void> {
   const controllerLog = log.child({ subsystem: 'controllers' });
@@ -580,9 +592,23 @@ async function startControllers(
     ...workloadControllers(ctx),
     ...nodeControllers(ctx, { graceMs: options.nodeGraceMs }),
     new HorizontalPodAutoscalerController(ctx, options.autoscaling.metrics, options.autoscaling),
-    new Scheduler(ctx),
+    new Scheduler(ctx, (result, seconds) => {
+      options.metrics.schedulerAttempts.inc({ result });
+      options.metrics.schedulerAttemptDuration.observe({ result }, seconds);
+    }),
   ];
-  await new ControllerManager(informers, controllers, controllerLog).start(signal);
+  const manager = new ControllerManager(informers, controllers, controllerLog, {
+    reconciled: (controller, result, seconds) => {
+      options.metrics.reconciles.inc({ controller, result });
+      options.metrics.reconcileDuration.observe({ controller }, seconds);
+    },
+  });
+  options.metrics.queueDepths = () => manager.depths();
+  try {
+    await manager.start(signal);
+  } finally {
+    options.metrics.queueDepths = () => new Map();
+  }
   await events.flush();
 }
 
@@ -767,7 +793,8 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
   const runtime = useDocker
     ? new DockerRuntime({ node: name, sandboxImage: ensureBusyboxImage(flags.sandboxImage) })
     : new ProcessRuntime(dataDir);
-  const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log });
+  const metrics = new AgentMetrics();
+  const agent = new Agent({ node: name, address: flags.address, dataDir, runtime, client, log, metrics });
   // The endpoint the server proxies `berth logs` and `berth exec` to, on the node's address.
   // The node's data plane (started below, once the node has joined): its request counts for custom metrics.
   let network: RunningNetwork | undefined;
@@ -784,7 +811,9 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     address: flags.address,
     usage: () => sampler.latest(),
     load: () => network?.load.report(),
+    prometheus: metrics.registry,
   });
+  metrics.samplingCpuMs = () => sampler.spentCpuMs;
   const endpointPort = await endpoint.listen(flags.address, Number(flags.agentPort));
   const membership = new NodeMembership(
     client,
@@ -850,6 +879,7 @@ async function startNode(flags: AgentFlags, connection: Connection, log: Logger)
     address: flags.address,
     serviceProxy: true,
     holdClusterIPs: true,
+    ingressMetrics: new IngressMetrics(metrics.registry),
     log: log.child({ subsystem: 'network' }),
     onUnservedChange: (unserved) =>
       portsCondition.set(

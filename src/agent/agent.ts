@@ -32,6 +32,7 @@ import {
 import { StartError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 import type { NodeDns } from './dns-config.js';
 import type { SampledPod } from './usage.js';
+import type { AgentMetrics } from './metrics.js';
 
 const PODS = kindInfo('Pod')!;
 const CONFIG_MAPS = kindInfo('ConfigMap')!;
@@ -54,6 +55,7 @@ export interface AgentOptions {
   client: BerthClient;
   log?: Logger;
   workers?: number;
+  metrics?: AgentMetrics;
 }
 
 export class Agent {
@@ -75,7 +77,12 @@ export class Agent {
   private nodeDns: NodeDns | undefined;
 
   constructor(private readonly o: AgentOptions) {
-    this.prober = new Prober(o.runtime, o.address, (uid) => this.queue.add(uid));
+    this.prober = new Prober(
+      o.runtime,
+      o.address,
+      (uid) => this.queue.add(uid),
+      (probe) => o.metrics?.probeFailures.inc({ probe }),
+    );
     this.events = new EventBroadcaster(
       new EventRecorder(apiEventSink(o.client), { component: 'kubelet', host: o.node }),
       Date.now,
@@ -361,6 +368,7 @@ export class Agent {
           this.emit(pod, 'Normal', reason, message, container.name),
         );
         this.pullBackoff.delete(pullKey);
+        this.o.metrics?.containerStarts.inc({ result: 'started' });
         started.push(instance);
         this.emit(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
         const postStart = container.lifecycle?.postStart;
@@ -372,6 +380,10 @@ export class Agent {
           started[started.length - 1] = (await runtime.list()).find((c) => c.id === instance.id) ?? instance;
         }
       } catch (e) {
+        this.o.metrics?.containerStarts.inc({
+          result:
+            e instanceof StartError ? e.reason : e instanceof ResolveError ? 'CreateContainerConfigError' : 'error',
+        });
         if (e instanceof StartError) {
           failure = { reason: e.reason, message: e.message };
           if (e.reason === 'ErrImagePull') {

@@ -3,7 +3,7 @@
  * every request needs the bearer secret this agent made at start and gave the server with its
  * heartbeat. GET /logs?namespace&pod&container[&follow][&previous][&tailLines][&sinceSeconds]
  * streams a container's log; GET /metrics/resource gives the newest resource usage report, GET
- * /metrics/load the node's request load. A WebSocket upgrade of GET /exec, /attach or /portforward
+ * /metrics/load the node's request load, GET /metrics the agent's Prometheus metrics. A WebSocket upgrade of GET /exec, /attach or /portforward
  * (?namespace&pod and the Kubernetes query) opens a stream in Kubernetes' protocols (agent/streams).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -32,6 +32,8 @@ export interface EndpointLookup {
   usage?: () => ResourceUsageReport;
   /** The node's data plane's request load, served at GET /metrics/load. */
   load?: () => LoadReport | undefined;
+  /** The agent's Prometheus metrics, served at GET /metrics. */
+  prometheus?: { contentType: string; metrics(): Promise<string> };
 }
 
 const STREAM_PATHS = new Set(['/exec', '/attach', '/portforward']);
@@ -160,6 +162,10 @@ export class AgentEndpoint {
     const url = new URL(req.url ?? '/', 'http://agent');
     const fail = (status: number, message: string) =>
       void res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`${message}\n`);
+    if (req.method === 'GET' && url.pathname === '/metrics' && this.lookup.prometheus) {
+      const body = await this.lookup.prometheus.metrics();
+      return void res.writeHead(200, { 'Content-Type': this.lookup.prometheus.contentType }).end(body);
+    }
     if (req.method === 'GET' && url.pathname === '/metrics/load') {
       const report = this.lookup.load?.() ?? { timestamp: Date.now(), windowMs: 0, entries: [] };
       return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(report));

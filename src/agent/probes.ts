@@ -25,6 +25,7 @@ export class Prober {
     private readonly runtime: ContainerRuntime,
     private readonly address: string,
     private readonly onChange: (podUid: string) => void,
+    private readonly onFailure?: (probe: Kind) => void,
   ) {}
 
   /** Probes every running instance given, stops probing the others of that pod. */
@@ -103,6 +104,7 @@ export class Prober {
     } else {
       n.failed++;
       n.ok = 0;
+      this.onFailure?.(kind);
     }
     const success = n.ok >= (kind === 'readiness' ? (probe.successThreshold ?? 1) : 1);
     const failure = n.failed >= (probe.failureThreshold ?? 3);

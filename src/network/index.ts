@@ -6,6 +6,7 @@ import type { BerthClient } from '../client/index.js';
 import { NginxDataPlane } from './nginx.js';
 import { IngressRouter, type Listen } from './router.js';
 import { LoadCounter } from './load.js';
+import type { IngressMetrics } from './metrics.js';
 import { ServiceProxy, type Unserved } from './serviceproxy.js';
 import { ClusterDns } from './dns-server.js';
 import { publishIngressStatus } from './status.js';
@@ -13,6 +14,7 @@ import { ClusterView } from './view.js';
 
 export { ClusterView } from './view.js';
 export { LoadCounter } from './load.js';
+export { IngressMetrics } from './metrics.js';
 export { IngressRouter, type Listen } from './router.js';
 export { ServiceProxy, type Unserved } from './serviceproxy.js';
 export { ClusterDns } from './dns-server.js';
@@ -50,6 +52,8 @@ export interface NetworkOptions {
   onUnservedChange?: (unserved: Unserved[]) => void;
   /** Count requests for custom metrics (default true; false only to measure what counting costs). */
   countLoad?: boolean;
+  /** The ingress router's Prometheus metrics (network/metrics.ts). */
+  ingressMetrics?: IngressMetrics;
 }
 
 export interface RunningNetwork {
@@ -89,6 +93,7 @@ export async function startNetwork(o: NetworkOptions): Promise<RunningNetwork> {
       ? new IngressRouter(view, {
           ...(o.log ? { log: o.log } : {}),
           ...(o.countLoad === false ? {} : { load }),
+          ...(o.ingressMetrics ? { observe: o.ingressMetrics.observe } : {}),
         })
       : undefined;
   const nginx =

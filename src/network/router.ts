@@ -22,6 +22,8 @@ export interface RouterOptions {
   log?: { warn(o: object, m: string): void; info?(o: object, m: string): void };
   /** Counts each request for its Ingress, Service and pod (the HPA's requests_per_second). */
   load?: LoadCounter;
+  /** Told of each request once answered (Prometheus: requests by host and status, latency). */
+  observe?: (host: string, status: number, seconds: number) => void;
 }
 
 export interface Listen {
@@ -149,6 +151,11 @@ export class IngressRouter {
 
   private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const host = normalizeHost(req.headers.host);
+    const observe = this.o.observe;
+    if (observe) {
+      const started = performance.now();
+      res.once('close', () => observe(host, res.statusCode, (performance.now() - started) / 1000));
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

@@ -1,6 +1,6 @@
 export { Informer, InformerFactory, storeListWatch, type InformerEvent, type InformerHandler } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
-export { ControllerManager, type Controller, type ReconcileResult } from './manager.js';
+export { ControllerManager, type Controller, type ReconcileObserver, type ReconcileResult } from './manager.js';
 export { ObjectWriter, admittingWriter } from './writer.js';
 export {
   EventRecorder,

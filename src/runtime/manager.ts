@@ -32,6 +32,11 @@ export interface Controller {
   reconcile(key: string): Promise<ReconcileResult | void>;
 }
 
+/** What the manager reports of each reconcile, for Prometheus (controller-runtime's metrics). */
+export interface ReconcileObserver {
+  reconciled(controller: string, result: 'success' | 'requeue' | 'error', seconds: number): void;
+}
+
 export class ControllerManager {
   private readonly queues = new Map<string, WorkQueue>();
   /** Every key each controller was given, for resync. */
@@ -41,7 +46,13 @@ export class ControllerManager {
     private readonly informers: InformerFactory,
     private readonly controllers: Controller[],
     private readonly log?: Logger,
+    private readonly observer?: ReconcileObserver,
   ) {}
+
+  /** How many keys wait in each controller's queue (the workqueue_depth gauge). */
+  depths(): Map<string, number> {
+    return new Map([...this.queues].map(([name, q]) => [name, q.length]));
+  }
 
   /** Adds a key to a controller's queue (tests and imperative triggers). */
   enqueue(controller: string, key: string): void {
@@ -103,11 +114,18 @@ export class ControllerManager {
 
   private async work(c: Controller, queue: WorkQueue): Promise<void> {
     for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      const started = performance.now();
       try {
         const result = await c.reconcile(key);
         queue.forget(key);
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+        this.observer?.reconciled(
+          c.name,
+          result?.requeueAfterMs !== undefined ? 'requeue' : 'success',
+          (performance.now() - started) / 1000,
+        );
       } catch (e) {
+        this.observer?.reconciled(c.name, 'error', (performance.now() - started) / 1000);
         if (isBerthError(e, 'Invalid')) {
           // Retrying cannot fix an object the store refuses: say so once and wait for a change.
           this.log?.error({ controller: c.name, key, err: e }, 'reconcile failed permanently');

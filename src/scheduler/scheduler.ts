@@ -65,7 +65,11 @@ export class Scheduler implements Controller {
   private enqueue: (key: string) => void = () => {};
   private rotation = 0;
 
-  constructor(private readonly deps: SchedulerDeps) {}
+  constructor(
+    private readonly deps: SchedulerDeps,
+    /** Each scheduling attempt's outcome and duration (scheduler_schedule_attempts_total). */
+    private readonly attempted?: (result: 'scheduled' | 'unschedulable' | 'error', seconds: number) => void,
+  ) {}
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
     this.enqueue = enqueue;
@@ -114,11 +118,15 @@ export class Scheduler implements Controller {
       this.unschedulable.delete(key);
       return {};
     }
+    const started = performance.now();
+    const attempt = (result: 'scheduled' | 'unschedulable' | 'error') =>
+      this.attempted?.(result, (performance.now() - started) / 1000);
     const facts = this.factsOf(pod);
     const choice = this.pick(facts);
     if (!choice.node) {
       this.unschedulable.add(key);
       await this.markUnschedulable(pod, choice.message);
+      attempt('unschedulable');
       return { requeueAfterMs: RETRY_UNSCHEDULABLE_MS };
     }
     this.unschedulable.delete(key);
@@ -129,8 +137,10 @@ export class Scheduler implements Controller {
     } catch (e) {
       this.uncharge(key);
       if (isBerthError(e, 'NotFound')) return {};
+      attempt('error');
       throw e;
     }
+    attempt('scheduled');
     this.deps.events.emit({
       involvedObject: involvedObjectOf(pod, { apiVersion: 'v1', kind: 'Pod' }),
       type: 'Normal',

@@ -19,7 +19,7 @@ import { proxyLogs } from './podproxy.js';
 import { evict } from './eviction.js';
 import { discovery, openapiDocument, openapiIndex, versionInfo } from './discovery.js';
 import type { ServerMetrics } from './metrics.js';
-import { CUSTOM_METRICS_PREFIX, METRICS_PREFIX, type MetricsApi } from './metrics-api.js';
+import { CUSTOM_METRICS_PREFIX, METRICS_PREFIX, NODE_PROXY, type MetricsApi } from './metrics-api.js';
 import { DEFAULT_MANAGER, InvalidObjectError, Registry, type WriteOptions } from './registry.js';
 import { STREAM_SUBRESOURCES, parentRequest, route, type ResourceRequest } from './routes.js';
 import { toTable } from './tables.js';
@@ -281,6 +281,14 @@ export function createHandler(ctx: ApiContext) {
             ? await accessReview(principal, body, ctx.store)
             : subjectReview(principal),
         );
+      }
+      const nodeProxy = NODE_PROXY.exec(url.pathname);
+      if (nodeProxy) {
+        resource = 'nodes/proxy';
+        if (principal.role !== 'admin' && principal.role !== 'readonly')
+          throw new BerthError('Forbidden', `role ${principal.role} may not read nodes/proxy`);
+        if (method !== 'GET') throw new BerthError('MethodNotAllowed', `only GET is allowed on ${url.pathname}`);
+        return await ctx.metricsApi.serveNodeProxy(decodeURIComponent(nodeProxy[1]!), nodeProxy[2]!, res);
       }
       const metricsApi = url.pathname.startsWith(METRICS_PREFIX)
         ? 'metrics.k8s.io'

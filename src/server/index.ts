@@ -42,6 +42,7 @@ export { lockSqliteStore } from './server-lock.js';
 export { scheduleBackups } from './backups.js';
 export { serverLeaseName } from './server-leases.js';
 export { MetricsApi } from './metrics-api.js';
+export { ServerMetrics } from './metrics.js';
 
 export interface ServerOptions {
   dataDir: string;

@@ -31,6 +31,9 @@ export const CUSTOM_METRICS_PREFIX = '/apis/custom.metrics.k8s.io/v1beta2/';
 /** The custom metrics served, per pod, Service and Ingress. */
 export const CUSTOM_METRICS = ['requests_per_second', 'requests_in_flight'] as const;
 const AGENT_TIMEOUT_MS = 3000;
+/** What GET /api/v1/nodes/NAME/proxy/… passes on to the node's agent. */
+const NODE_PROXY_PATHS = ['metrics', 'metrics/resource', 'metrics/load'];
+export const NODE_PROXY = /^\/api\/v1\/nodes\/([^/]+)\/proxy\/(.*)$/;
 
 type Usage = { nodes: NodeUsage[]; pods: PodUsage[] };
 type Load = { timestamp: number; windowMs: number; entries: LoadEntry[] };
@@ -190,6 +193,34 @@ export class MetricsApi implements ClusterMetricsSource {
       };
     });
     return send(res, { kind: 'MetricValueList', apiVersion: 'custom.metrics.k8s.io/v1beta2', metadata: {}, items });
+  }
+
+  /**
+   * GET /api/v1/nodes/NAME/proxy/{metrics | metrics/resource | metrics/load}: what the node's agent
+   * serves, as Kubernetes proxies a kubelet's (Prometheus scrapes agents through the API this way).
+   */
+  async serveNodeProxy(node: string, path: string, res: ServerResponse): Promise<void> {
+    if (!NODE_PROXY_PATHS.includes(path))
+      throw new BerthError(
+        'NotFound',
+        `the agent serves ${NODE_PROXY_PATHS.map((p) => `/${p}`).join(', ')} here, not /${path}`,
+      );
+    const object = await this.store.get({ group: '', kind: 'Node', namespace: '', name: node });
+    const agent = await agentOfNode(this.store, object);
+    if (!agent) throw new BerthError('BadRequest', `node "${node}" has no agent endpoint (a simulated node)`);
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${agent.base}/${path}`, {
+        headers: { authorization: `Bearer ${agent.token}` },
+        signal: AbortSignal.timeout(AGENT_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw new BerthError('Unavailable', `cannot reach the agent of node "${node}": ${(e as Error).message}`);
+    }
+    const body = await upstream.text();
+    if (!upstream.ok)
+      throw new BerthError('Unavailable', `the agent of node "${node}" answered ${upstream.status}: ${body.trim()}`);
+    res.writeHead(200, { 'Content-Type': upstream.headers.get('content-type') ?? 'text/plain' }).end(body);
   }
 
   /** The objects the metrics are about (their labels select; a deleted pod's leftover sample is dropped). */

@@ -72,7 +72,7 @@ export class ApplicationController implements Controller {
     private readonly deps: SyncDeps & {
       log: Logger;
       warmUp?: () => void;
-      reconciled?: (seconds: number, result: string) => void;
+      reconciled?: (seconds: number, result: string, app: { namespace: string; name: string }) => void;
     },
     private readonly random: () => number = Math.random,
   ) {}
@@ -178,7 +178,7 @@ export class ApplicationController implements Controller {
         app,
         { force, changed, offline: !pollDue },
       );
-      this.deps.reconciled?.((performance.now() - started) / 1000, outcome.result);
+      this.deps.reconciled?.((performance.now() - started) / 1000, outcome.result, { namespace, name });
       this.deps.log.debug({ app: k, ...outcome, plan: undefined }, 'reconciled');
       const poll = pollIntervalOf(app) * (0.9 + 0.2 * this.random());
       if (pollDue || force) this.nextPoll.set(k, Date.now() + poll);

@@ -265,6 +265,20 @@ spec:
       object: { metric: { name: 'requests_per_second' } },
     });
     console.log(`stepped load: ${load.sent} requests sent, ${load.failed} failed`);
+    // Berth's own metrics: the server's (ingress, controllers, scheduler) and the agent's, through the API.
+    const text = async (p: string) => (await api(server, 'GET', p, { token: server.token })).text;
+    const serverMetrics = await text('/metrics');
+    const served = /^berth_ingress_requests_total\{host="hpa.test",code="200"\} (\d+)$/m.exec(serverMetrics);
+    expect(Number(served?.[1])).toBeGreaterThanOrEqual(load.sent - 5);
+    expect(serverMetrics).toMatch(/^berth_ingress_request_duration_seconds_bucket\{le="0.1",host="hpa.test"\} \d+$/m);
+    expect(serverMetrics).toMatch(
+      /^berth_controller_reconcile_total\{controller="horizontal-pod-autoscaler",result="requeue"\} \d+$/m,
+    );
+    expect(serverMetrics).toMatch(/^berth_scheduler_schedule_attempts_total\{result="scheduled"\} \d+$/m);
+    expect(serverMetrics).toMatch(/^berth_workqueue_depth\{name="deployment"\} \d+$/m);
+    const agentMetrics = await text('/api/v1/nodes/hpa-node/proxy/metrics');
+    expect(agentMetrics).toMatch(/^berth_agent_container_starts_total\{result="started"\} \d+$/m);
+    expect(agentMetrics).toMatch(/^berth_agent_usage_sampling_cpu_seconds_total \d/m);
   }, 180_000);
 });
 
