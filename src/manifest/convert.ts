@@ -1,7 +1,8 @@
 /**
  * Converts removed beta API versions to the versions Berth serves, as `kubectl convert` would:
  * Ingress extensions/v1beta1 and networking.k8s.io/v1beta1 → networking.k8s.io/v1; apps/v1beta1,
- * apps/v1beta2 and extensions/v1beta1 workloads → apps/v1; batch/v1beta1 CronJob → batch/v1.
+ * apps/v1beta2 and extensions/v1beta1 workloads → apps/v1; batch/v1beta1 CronJob → batch/v1;
+ * HorizontalPodAutoscaler autoscaling/v1 (still served: no warning), v2beta1 and v2beta2 → v2.
  * The old versions' own defaults (which differ from apps/v1's) are applied first, so the object
  * behaves as it did when it was written. Each conversion carries a deprecation warning.
  */
@@ -14,7 +15,8 @@ const MAX_INT32 = 2147483647;
 
 interface Legacy {
   to: string;
-  removedIn: string;
+  /** Absent for a version Kubernetes still serves (autoscaling/v1): converted without a warning. */
+  removedIn?: string;
   convert(obj: PlainObject, findings: Finding[]): void;
 }
 
@@ -63,6 +65,14 @@ const LEGACY: Record<string, Legacy> = {
   },
   'apps/v1beta2/StatefulSet': { to: 'apps/v1', removedIn: '1.16', convert: () => {} },
   'batch/v1beta1/CronJob': { to: 'batch/v1', removedIn: '1.25', convert: () => {} },
+  // Kubernetes serves HPAs as autoscaling/v1 and v2 and stores v2: so does Berth.
+  'autoscaling/v1/HorizontalPodAutoscaler': { to: 'autoscaling/v2', convert: autoscalerV1 },
+  'autoscaling/v2beta2/HorizontalPodAutoscaler': { to: 'autoscaling/v2', removedIn: '1.26', convert: () => {} },
+  'autoscaling/v2beta1/HorizontalPodAutoscaler': {
+    to: 'autoscaling/v2',
+    removedIn: '1.25',
+    convert: autoscalerV2beta1,
+  },
 };
 
 export function isLegacy(apiVersion: string, kind: string): boolean {
@@ -74,13 +84,15 @@ export function convertLegacy(obj: PlainObject): Finding[] {
   const key = `${obj.apiVersion}/${obj.kind}`;
   const legacy = LEGACY[key];
   if (!legacy) return [];
-  const findings: Finding[] = [
-    warning(
-      'Deprecated',
-      ['apiVersion'],
-      `${obj.apiVersion} ${obj.kind} is deprecated (removed in Kubernetes ${legacy.removedIn}); converted to ${legacy.to}`,
-    ),
-  ];
+  const findings: Finding[] = legacy.removedIn
+    ? [
+        warning(
+          'Deprecated',
+          ['apiVersion'],
+          `${obj.apiVersion} ${obj.kind} is deprecated (removed in Kubernetes ${legacy.removedIn}); converted to ${legacy.to}`,
+        ),
+      ]
+    : [];
   legacy.convert(obj, findings);
   obj.apiVersion = legacy.to;
   return findings;
@@ -104,6 +116,59 @@ function workload(obj: PlainObject, d: WorkloadDefaults): void {
   if (d.revisionHistoryLimit !== undefined) setDefault(spec, 'revisionHistoryLimit', d.revisionHistoryLimit);
   if (d.progressDeadlineSeconds !== undefined) setDefault(spec, 'progressDeadlineSeconds', d.progressDeadlineSeconds);
   if (d.updateStrategy) setDefault(spec, 'updateStrategy', { ...d.updateStrategy });
+}
+
+/** autoscaling/v1: one CPU target (targetCPUUtilizationPercentage), as a v2 Resource metric. */
+function autoscalerV1(obj: PlainObject): void {
+  const spec = objectAt(obj, 'spec');
+  if (!spec || spec.targetCPUUtilizationPercentage === undefined) return;
+  spec.metrics = [
+    {
+      type: 'Resource',
+      resource: {
+        name: 'cpu',
+        target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage },
+      },
+    },
+  ];
+  delete spec.targetCPUUtilizationPercentage;
+}
+
+/** autoscaling/v2beta1's metric shapes (targetAverageUtilization, metricName, targetValue, …) as v2's targets. */
+function autoscalerV2beta1(obj: PlainObject): void {
+  const target = (m: PlainObject): PlainObject =>
+    m.targetAverageUtilization !== undefined
+      ? { type: 'Utilization', averageUtilization: m.targetAverageUtilization }
+      : m.targetAverageValue !== undefined
+        ? { type: 'AverageValue', averageValue: m.targetAverageValue }
+        : { type: 'Value', value: m.targetValue };
+  const metric = (m: PlainObject, selector: unknown): PlainObject => ({
+    name: m.metricName,
+    ...(selector !== undefined ? { selector } : {}),
+  });
+  arrayAt(objectAt(obj, 'spec'), 'metrics').forEach((m) => {
+    if (!isObject(m)) return;
+    const field = {
+      Resource: 'resource',
+      ContainerResource: 'containerResource',
+      Pods: 'pods',
+      Object: 'object',
+      External: 'external',
+    }[String(m.type)];
+    const old = field ? objectAt(m, field) : undefined;
+    if (!field || !old) return;
+    m[field] =
+      m.type === 'Resource' || m.type === 'ContainerResource'
+        ? { name: old.name, ...(old.container !== undefined ? { container: old.container } : {}), target: target(old) }
+        : m.type === 'Object'
+          ? {
+              describedObject: old.target,
+              metric: metric(old, old.selector),
+              target:
+                old.averageValue !== undefined ? { type: 'AverageValue', averageValue: old.averageValue } : target(old),
+            }
+          : { metric: metric(old, m.type === 'External' ? old.metricSelector : old.selector), target: target(old) };
+  });
 }
 
 function convertIngress(obj: PlainObject, findings: Finding[]): void {

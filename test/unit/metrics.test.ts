@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { coresBetween, nodeUsage, parseProcStat } from '../../src/agent/usage.js';
 import { podMetricsObject } from '../../src/api/metrics.js';
 import { autoscaledWorkloads } from '../../src/diff/index.js';
+import { normalizeObject } from '../../src/manifest/normalize.js';
 import { checkSemantics } from '../../src/manifest/semantic.js';
 import { toTable } from '../../src/server/tables.js';
 
@@ -97,6 +98,68 @@ describe('kubectl get hpa', () => {
       'Age',
     ]);
     expect(table.rows[0]!.cells.slice(0, 6)).toEqual(['web', 'Deployment/web', c.targets, 2, 10, 3]);
+  });
+});
+
+describe('older HorizontalPodAutoscaler versions, as autoscaling/v2', () => {
+  const convert = (o: Record<string, unknown>) =>
+    normalizeObject(o, { strict: false, defaultNamespace: 'default', context: 'manifest' });
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' };
+  it('autoscaling/v1 (still served: no warning): its CPU percentage as a Resource metric', () => {
+    const r = convert({
+      apiVersion: 'autoscaling/v1',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web' },
+      spec: { scaleTargetRef: ref, maxReplicas: 4, targetCPUUtilizationPercentage: 60 },
+    });
+    expect(r.findings).toEqual([]);
+    expect(r.object).toMatchObject({
+      apiVersion: 'autoscaling/v2',
+      spec: {
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
+        ],
+      },
+    });
+  });
+  it('autoscaling/v2beta1 (removed in 1.25): its targets and metric names in v2 shapes, with a warning', () => {
+    const r = convert({
+      apiVersion: 'autoscaling/v2beta1',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web' },
+      spec: {
+        scaleTargetRef: ref,
+        maxReplicas: 4,
+        metrics: [
+          { type: 'Resource', resource: { name: 'memory', targetAverageValue: '200Mi' } },
+          { type: 'Pods', pods: { metricName: 'requests_in_flight', targetAverageValue: '10' } },
+          {
+            type: 'Object',
+            object: {
+              target: { kind: 'Ingress', name: 'main' },
+              metricName: 'requests_per_second',
+              targetValue: '100',
+            },
+          },
+        ],
+      },
+    });
+    expect(r.findings.map((f) => f.reason)).toEqual(['Deprecated']);
+    expect((r.object as { spec: { metrics: unknown[] } }).spec.metrics).toEqual([
+      { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '200Mi' } } },
+      {
+        type: 'Pods',
+        pods: { metric: { name: 'requests_in_flight' }, target: { type: 'AverageValue', averageValue: '10' } },
+      },
+      {
+        type: 'Object',
+        object: {
+          describedObject: { kind: 'Ingress', name: 'main' },
+          metric: { name: 'requests_per_second' },
+          target: { type: 'Value', value: '100' },
+        },
+      },
+    ]);
   });
 });
 
