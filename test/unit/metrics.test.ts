@@ -145,7 +145,7 @@ describe('older HorizontalPodAutoscaler versions, as autoscaling/v2', () => {
       },
     });
     expect(r.findings.map((f) => f.reason)).toEqual(['Deprecated']);
-    expect((r.object as { spec: { metrics: unknown[] } }).spec.metrics).toEqual([
+    expect((r.object as unknown as { spec: { metrics: unknown[] } }).spec.metrics).toEqual([
       { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '200Mi' } } },
       {
         type: 'Pods',
