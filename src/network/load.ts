@@ -8,7 +8,9 @@
 
 import type { LoadEntry, LoadKind, LoadReport } from '../api/metrics.js';
 
-interface Series {
+/** One object's counts: callers may keep it (the router does, per route) to skip the lookup. */
+export interface Series {
+  readonly key: string;
   kind: LoadKind;
   namespace: string;
   name: string;
@@ -30,24 +32,39 @@ export class LoadCounter {
     this.seconds = Math.max(1, Math.round(windowMs / 1000));
   }
 
-  /** A request begins for each of these; call what is returned when it ends. */
-  begin(kind: LoadKind, namespace: string, name: string): () => void {
+  seriesOf(kind: LoadKind, namespace: string, name: string): Series {
     const key = `${kind}/${namespace}/${name}`;
     let s = this.series.get(key);
     if (!s) {
-      s = { kind, namespace, name, buckets: new Uint32Array(this.seconds + 1), second: 0, inFlight: 0 };
+      s = { key, kind, namespace, name, buckets: new Uint32Array(this.seconds + 1), second: 0, inFlight: 0 };
       this.series.set(key, s);
     }
-    const second = Math.floor(this.now() / 1000);
+    return s;
+  }
+
+  /** A request begins for `s` (at `now`, ms: one clock read serves several series). */
+  start(s: Series, now = this.now()): void {
+    // A series forgotten while idle, and kept by a caller, comes back.
+    if (s.inFlight === 0 && !this.series.has(s.key)) this.series.set(s.key, s);
+    const second = Math.floor(now / 1000);
     this.advance(s, second);
     s.buckets[second % s.buckets.length]!++;
     s.inFlight++;
-    const series = s;
+  }
+
+  finish(s: Series): void {
+    s.inFlight--;
+  }
+
+  /** A request begins for this object; call what is returned when it ends. */
+  begin(kind: LoadKind, namespace: string, name: string): () => void {
+    const s = this.seriesOf(kind, namespace, name);
+    this.start(s);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      series.inFlight--;
+      this.finish(s);
     };
   }
 

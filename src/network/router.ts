@@ -11,9 +11,11 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import { createHttpsServer } from '../transport/https.js';
 import { matchRoute, normalizeHost, tlsFor } from './routes.js';
-import type { LoadCounter } from './load.js';
+import type { LoadCounter, Series } from './load.js';
 import { Turns } from './turns.js';
 import type { ClusterView, Target } from './view.js';
+
+type RouteSeries = { ingress: Series; service: Series };
 
 export interface RouterOptions {
   /** Time allowed for an endpoint's response headers (504 after it). */
@@ -62,6 +64,7 @@ export class IngressRouter {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly contexts = new Map<string, { pair: unknown; context: SecureContext }>();
+  private readonly routeSeries = new WeakMap<object, RouteSeries>();
 
   constructor(
     private readonly view: ClusterView,
@@ -151,11 +154,18 @@ export class IngressRouter {
 
   private handle(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
     const host = normalizeHost(req.headers.host);
+    // One listener for what is counted when the response is over: the route's load, the observation.
     const observe = this.o.observe;
-    if (observe) {
-      const started = performance.now();
-      res.once('close', () => observe(host, res.statusCode, (performance.now() - started) / 1000));
-    }
+    const started = observe ? performance.now() : 0;
+    let counted: RouteSeries | undefined;
+    if (observe || this.o.load)
+      res.once('close', () => {
+        if (counted) {
+          this.o.load!.finish(counted.ingress);
+          this.o.load!.finish(counted.service);
+        }
+        observe?.(host, res.statusCode, (performance.now() - started) / 1000);
+      });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -165,13 +175,10 @@ export class IngressRouter {
     if (!resolved.ok) return fail(res, resolved.status, resolved.reason);
     const load = this.o.load;
     if (load) {
-      const slash = match.ingress.indexOf('/');
-      const ingressEnds = load.begin('Ingress', match.ingress.slice(0, slash), match.ingress.slice(slash + 1));
-      const serviceEnds = load.begin('Service', match.backend.namespace, match.backend.service);
-      res.once('close', () => {
-        ingressEnds();
-        serviceEnds();
-      });
+      counted = this.seriesOf(load, match.backend, match.ingress);
+      const now = Date.now();
+      load.start(counted.ingress, now);
+      load.start(counted.service, now);
     }
     const headers = forwardedHeaders(req, secure);
     const key = `${match.backend.namespace}/${match.backend.service}:${match.backend.port}`;
@@ -204,10 +211,15 @@ export class IngressRouter {
   ): void {
     const target = targets[(first + attempt) % targets.length]!;
     let answered = false;
-    const podEnds =
-      this.o.load && target.pod
-        ? this.o.load.begin('Pod', service.slice(0, service.indexOf('/')), target.pod)
-        : undefined;
+    const load = this.o.load;
+    const pod =
+      load && target.pod ? load.seriesOf('Pod', service.slice(0, service.indexOf('/')), target.pod) : undefined;
+    if (pod) load!.start(pod);
+    let podCounted = pod !== undefined;
+    const podEnds = () => {
+      if (podCounted) load!.finish(pod!);
+      podCounted = false;
+    };
     // undici's dispatch API: no stream objects between the two sockets, backpressure by hand.
     this.pool(target).dispatch(
       {
@@ -236,11 +248,11 @@ export class IngressRouter {
           }
         },
         onResponseEnd: () => {
-          podEnds?.();
+          podEnds();
           res.end();
         },
         onResponseError: (_c, err) => {
-          podEnds?.();
+          podEnds();
           const code = (err as { code?: string }).code ?? '';
           if (!answered && !res.headersSent) {
             const retry =
@@ -265,6 +277,20 @@ export class IngressRouter {
         },
       },
     );
+  }
+
+  /** A route's Ingress and Service series, kept per backend of the route table (swapped whole on changes). */
+  private seriesOf(load: LoadCounter, backend: object & { namespace: string; service: string }, ingress: string) {
+    let s = this.routeSeries.get(backend);
+    if (!s) {
+      const slash = ingress.indexOf('/');
+      s = {
+        ingress: load.seriesOf('Ingress', ingress.slice(0, slash), ingress.slice(slash + 1)),
+        service: load.seriesOf('Service', backend.namespace, backend.service),
+      };
+      this.routeSeries.set(backend, s);
+    }
+    return s;
   }
 
   /** WebSocket and other upgrades: the request head is replayed to an endpoint, then bytes flow both ways. */
