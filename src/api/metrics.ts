@@ -42,6 +42,15 @@ export interface ClusterMetricsSource {
 
 export const METRICS_GROUP_VERSION = 'metrics.k8s.io/v1beta1';
 
+/** An HPA metric's type and the field of its source (`type: Resource` → `resource: {…}`). */
+export const METRIC_SOURCE_FIELD: Record<string, string> = {
+  Resource: 'resource',
+  ContainerResource: 'containerResource',
+  Pods: 'pods',
+  Object: 'object',
+  External: 'external',
+};
+
 export const cpuQuantity = (cores: number): string => `${Math.round(cores * 1e9)}n`;
 export const memoryQuantity = (bytes: number): string => `${Math.round(bytes / 1024)}Ki`;
 const iso = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');

@@ -6,6 +6,7 @@
  * The old versions' own defaults (which differ from apps/v1's) are applied first, so the object
  * behaves as it did when it was written. Each conversion carries a deprecation warning.
  */
+import { METRIC_SOURCE_FIELD } from '../api/metrics.js';
 import { error, warning, type Finding } from './diagnostics.js';
 import { rollingStrategy } from './defaults.js';
 import { arrayAt, isObject, objectAt, setDefault, type PlainObject } from './object.js';
@@ -148,13 +149,7 @@ function autoscalerV2beta1(obj: PlainObject): void {
   });
   arrayAt(objectAt(obj, 'spec'), 'metrics').forEach((m) => {
     if (!isObject(m)) return;
-    const field = {
-      Resource: 'resource',
-      ContainerResource: 'containerResource',
-      Pods: 'pods',
-      Object: 'object',
-      External: 'external',
-    }[String(m.type)];
+    const field = METRIC_SOURCE_FIELD[String(m.type)];
     const old = field ? objectAt(m, field) : undefined;
     if (!field || !old) return;
     m[field] =

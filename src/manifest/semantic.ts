@@ -12,6 +12,7 @@ import {
   labelValue,
   qualifiedName,
 } from '../api/names.js';
+import { METRIC_SOURCE_FIELD } from '../api/metrics.js';
 import { parseQuantity } from '../api/quantity.js';
 import { selectorFromObject, type LabelSelectorObject } from '../api/selector.js';
 import { error, warning, type FieldPath, type Finding } from './diagnostics.js';
@@ -390,13 +391,7 @@ function checkAutoscaler(spec: PlainObject, out: Finding[]): void {
   const metrics = Array.isArray(spec.metrics) ? (spec.metrics as PlainObject[]) : [];
   metrics.forEach((m, i) => {
     const at = ['spec', 'metrics', i];
-    const field = {
-      Resource: 'resource',
-      ContainerResource: 'containerResource',
-      Pods: 'pods',
-      Object: 'object',
-      External: 'external',
-    }[String(m.type)];
+    const field = METRIC_SOURCE_FIELD[String(m.type)];
     if (!field) return;
     const source = objectAt(m, field);
     if (!source) {

@@ -304,41 +304,52 @@ export function stabilize(
 const changeWithin = (periodSeconds: number, events: ScaleEvent[], now: number) =>
   events.filter((e) => e.at > now - periodSeconds * 1000).reduce((sum, e) => sum + e.change, 0);
 
-/** calculateScaleUpLimitWithScalingRules: the most replicas the policies allow now. */
-export function scaleUpLimit(
+/**
+ * What the policies allow now (calculateScaleUpLimitWithScalingRules and
+ * calculateScaleDownLimitWithBehaviors): each policy's bound from the count at the start of its
+ * period; Max takes the biggest change, Min the smallest, Disabled none.
+ */
+function policyLimit(
+  direction: 'up' | 'down',
   current: number,
   ups: ScaleEvent[],
   downs: ScaleEvent[],
   rules: ScalingRules,
   now: number,
-) {
+): number {
   if (rules.selectPolicy === 'Disabled') return current;
-  let result = rules.selectPolicy === 'Min' ? Infinity : -Infinity;
+  // Up, the biggest change is the highest count; down, the lowest.
+  const biggest = (direction === 'up') === (rules.selectPolicy !== 'Min');
+  let result = biggest ? -Infinity : Infinity;
   for (const p of rules.policies) {
     const start = current - changeWithin(p.periodSeconds, ups, now) + changeWithin(p.periodSeconds, downs, now);
-    const proposed = p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
-    result = rules.selectPolicy === 'Min' ? Math.min(result, proposed) : Math.max(result, proposed);
+    const proposed =
+      direction === 'up'
+        ? p.type === 'Pods'
+          ? start + p.value
+          : Math.ceil(start * (1 + p.value / 100))
+        : p.type === 'Pods'
+          ? start - p.value
+          : Math.trunc(start * (1 - p.value / 100));
+    result = biggest ? Math.max(result, proposed) : Math.min(result, proposed);
   }
   return result;
 }
 
-/** calculateScaleDownLimitWithBehaviors: the fewest replicas the policies allow now. */
-export function scaleDownLimit(
+export const scaleUpLimit = (
   current: number,
   ups: ScaleEvent[],
   downs: ScaleEvent[],
   rules: ScalingRules,
   now: number,
-) {
-  if (rules.selectPolicy === 'Disabled') return current;
-  let result = rules.selectPolicy === 'Min' ? -Infinity : Infinity;
-  for (const p of rules.policies) {
-    const start = current - changeWithin(p.periodSeconds, ups, now) + changeWithin(p.periodSeconds, downs, now);
-    const proposed = p.type === 'Pods' ? start - p.value : Math.trunc(start * (1 - p.value / 100));
-    result = rules.selectPolicy === 'Min' ? Math.max(result, proposed) : Math.min(result, proposed);
-  }
-  return result;
-}
+) => policyLimit('up', current, ups, downs, rules, now);
+export const scaleDownLimit = (
+  current: number,
+  ups: ScaleEvent[],
+  downs: ScaleEvent[],
+  rules: ScalingRules,
+  now: number,
+) => policyLimit('down', current, ups, downs, rules, now);
 
 /** convertDesiredReplicasWithBehaviorRate: the policies' rate limits and [min, max], with why it was limited. */
 export function limitRate(
