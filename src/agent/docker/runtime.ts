@@ -269,14 +269,18 @@ export class DockerRuntime implements ContainerRuntime {
         ...(spec.cpuRequestMillis ? { CpuShares: Math.max(2, Math.floor((spec.cpuRequestMillis * 1024) / 1000)) } : {}),
       },
     });
-    await c.start().catch((e: Error) => {
+    await c.start().catch(async (e: Error) => {
       // Docker mounts a volume as it starts the container: a share it cannot reach fails here.
       // The volume is named in Docker's message; a mount error that names none is the pod's only share's.
       const shares = spec.mounts.filter((m) => m.nfs);
       const share =
         shares.find((m) => e.message.includes(`berth-${spec.podUid}-${m.volume}`)) ??
         (shares.length === 1 && /mount/i.test(e.message) ? shares[0] : undefined);
-      throw share?.nfs ? mountFailure(share.volume, share.nfs, e.message) : e;
+      if (!share?.nfs) throw e;
+      // The container never ran: gone, so that it is not read back as one that exited (128) and
+      // the pod waits with FailedMount, retried, as the kubelet's does.
+      await c.remove({ force: true }).catch(() => undefined);
+      throw mountFailure(share.volume, share.nfs, e.message);
     });
     // Docker's own start time, which a restarted agent reads back too.
     const startedAt = Date.parse((await c.inspect()).State.StartedAt);
