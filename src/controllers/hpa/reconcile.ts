@@ -91,7 +91,12 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   watch(enqueue: (key: string) => void, informers: InformerFactory): void {
-    informers.for<Hpa>(HPA).on((e) => enqueue(keyOf(e.object)));
+    // A new HPA or a changed spec is handled at once; its own status writes are not (as Kubernetes'
+    // rate limiter: each HPA at most once a sync period, the requeue below).
+    informers.for<Hpa>(HPA).on((e) => {
+      if (e.type !== 'MODIFIED' || e.prevObject?.metadata.generation !== e.object.metadata.generation)
+        enqueue(keyOf(e.object));
+    });
     // Its pods (their readiness) and its target are read from informers: both must be kept.
     informers.for(POD);
     for (const kind of Object.values(TARGET_KINDS)) informers.for(kind);
