@@ -177,7 +177,15 @@ describe('the data directory', () => {
   it('store migrate moves a stopped SQLite cluster to etcd; its Application keeps syncing there', async () => {
     const dir = fresh();
     const repo = new TestRepo();
+    // How long each step took, printed at the end (a slow CI run says where its time went).
+    const phases: string[] = [];
+    let mark = Date.now();
+    const phase = (name: string) => {
+      phases.push(`${name} ${Date.now() - mark} ms`);
+      mark = Date.now();
+    };
     const etcd = await startEtcd(1);
+    phase('etcd');
     try {
       const cm = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: synced}\ndata: {value: "${v}"}\n`;
       repo.write({ 'app/cm.yaml': cm('1') });
@@ -210,6 +218,7 @@ describe('the data directory', () => {
         expect(await value(url)).toBe(want);
       };
       await waitFor(first.url!, '1');
+      phase('first sync on SQLite');
       await stop(first);
       const url = etcd.url('moved');
       const migrated = await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url);
@@ -221,17 +230,22 @@ describe('the data directory', () => {
       expect((await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url)).err).toContain(
         'already holds objects',
       );
+      phase('migrate');
       const onEtcd = await start(dir, '--store', url);
+      phase('start on etcd');
       expect(await value(onEtcd.url!)).toBe('1');
       repo.write({ 'app/cm.yaml': cm('2') });
       repo.commit('second');
       await waitFor(onEtcd.url!, '2');
+      phase('second sync on etcd');
       await stop(onEtcd);
     } finally {
+      console.log(`store migrate, phases: ${phases.join(', ')}`);
       await etcd.stop();
       repo.remove();
     }
-  });
+    // Two servers, an etcd and two syncs: ~7 s here, more on a loaded CI machine.
+  }, 120_000);
 
   it('a zero-byte state.db is refused in an initialised directory; --reset starts empty on purpose', async () => {
     const dir = fresh();
