@@ -481,6 +481,10 @@ function addStoreMigrateCommand(program: Command): void {
         await from.close();
         unlock();
       }
+      // As for the server: the etcd3 client's watch manager may open a socket again after close,
+      // which would keep this process alive (seen on CI: the copy done, the command never exited).
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      process.exit();
     });
 }
 
