@@ -134,6 +134,14 @@ export class HorizontalPodAutoscalerController implements Controller {
     let desired = current;
     let rescaleReason = '';
     let currentMetrics: unknown[] | undefined;
+    // A metric or the rescale failed: the status says so, at the current count.
+    const keepCurrent = () =>
+      this.writeStatus(hpa, {
+        currentReplicas: current,
+        desiredReplicas: current,
+        currentMetrics,
+        conditions: conditions.list(),
+      });
     if (current === 0 && min !== 0) {
       conditions.set(
         'ScalingActive',
@@ -153,12 +161,7 @@ export class HorizontalPodAutoscalerController implements Controller {
       if (computed.failed && (computed.failedCount >= computed.total || computed.replicas < current)) {
         conditions.set('ScalingActive', 'False', computed.failed.reason, computed.failed.message);
         emit(this.ctx, hpa as never, 'Warning', computed.failed.reason, computed.failed.message);
-        return this.writeStatus(hpa, {
-          currentReplicas: current,
-          desiredReplicas: current,
-          currentMetrics,
-          conditions: conditions.list(),
-        });
+        return keepCurrent();
       }
       conditions.set(
         'ScalingActive',
@@ -185,12 +188,7 @@ export class HorizontalPodAutoscalerController implements Controller {
           'FailedRescale',
           `New size: ${desired}; reason: ${rescaleReason}; error: ${(e as Error).message}`,
         );
-        return this.writeStatus(hpa, {
-          currentReplicas: current,
-          desiredReplicas: current,
-          currentMetrics,
-          conditions: conditions.list(),
-        });
+        return keepCurrent();
       }
       conditions.set(
         'AbleToScale',
