@@ -38,9 +38,12 @@ import {
   sqliteFileOf,
   type RevisionedStore,
   type Store,
+  type ValueTransformer,
 } from './store/index.js';
 import {
+  DEFAULT_ENCRYPTION_CONFIG,
   defaultDataDir,
+  encryptionAtRest,
   lockSqliteStore,
   normalizeRepoURL,
   parseListen,
@@ -113,6 +116,7 @@ interface ServerFlags {
   backupDir?: string;
   horizontalPodAutoscalerSyncPeriod?: string;
   horizontalPodAutoscalerDownscaleStabilization?: string;
+  encryptionConfig?: string;
 }
 
 function addServerCommand(program: Command): void {
@@ -164,6 +168,10 @@ function addServerCommand(program: Command): void {
     )
     .option('--backup-keep <n>', 'how many scheduled backups to keep (the oldest go)', '10')
     .option('--backup-dir <dir>', 'where scheduled backups go (default DATA/backups)')
+    .option(
+      '--encryption-config <file>',
+      "encrypt Secrets (and the kinds it names) at rest as this EncryptionConfiguration says; default DATA/encryption-config.yaml for a SQLite store, made with a new key the first time; 'none' stores them in plaintext",
+    )
     .option(
       '--horizontal-pod-autoscaler-sync-period <duration>',
       'how often each HorizontalPodAutoscaler reads its metrics and scales',
@@ -245,7 +253,8 @@ async function startControlPlane(
   const storeUrl = flags.store ?? `sqlite:${path.join(dataDir, 'state.db')}`;
   // One server per SQLite file (several share an etcd, with an elected leader).
   const unlock = storeUrl.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(storeUrl)) : () => undefined;
-  const store = await openServerStore(storeUrl, flags.reset === true, log).catch((e: unknown) => {
+  const encryption = encryptionAtRest({ file: flags.encryptionConfig, dataDir, storeUrl, log, create: true });
+  const store = await openServerStore(storeUrl, flags.reset === true, log, encryption).catch((e: unknown) => {
     unlock();
     throw e;
   });
@@ -456,15 +465,27 @@ function addStoreMigrateCommand(program: Command): void {
     )
     .requiredOption('--from <url>', 'the store to copy: sqlite:PATH (its server stopped) or etcd://…')
     .requiredOption('--to <url>', 'an empty store: etcd://host:port[,…][/prefix] or sqlite:PATH')
-    .action(async (o: { from: string; to: string }) => {
+    .option(
+      '--encryption-config <file>',
+      'how both stores are encrypted at rest (default: the encryption-config.yaml beside a sqlite: --from store); start the new servers with it',
+    )
+    .action(async (o: { from: string; to: string; encryptionConfig?: string }) => {
+      const fromDir = o.from.startsWith('sqlite:') ? path.dirname(sqliteFileOf(o.from)) : '';
+      const encryption = encryptionAtRest({
+        file: o.encryptionConfig,
+        dataDir: fromDir,
+        storeUrl: o.from,
+        create: false,
+      });
+      const options = encryption ? { encryption } : {};
       // Refused while a server serves the SQLite store: its state would move on after the copy.
       const unlock = o.from.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(o.from)) : () => undefined;
-      const from = await openStore(o.from).catch((e: unknown) => {
+      const from = await openStore(o.from, options).catch((e: unknown) => {
         unlock();
         throw e;
       });
       try {
-        const to = await openStore(o.to);
+        const to = await openStore(o.to, options);
         try {
           let lastKind = '';
           const result = await copyStore(from, to, (kind, copied) => {
@@ -472,7 +493,7 @@ function addStoreMigrateCommand(program: Command): void {
             lastKind = kind;
           });
           process.stdout.write(
-            `copied ${result.objects} objects of ${result.kinds} kinds from ${o.from} to ${o.to}: start the servers with --store ${o.to}\n`,
+            `copied ${result.objects} objects of ${result.kinds} kinds from ${o.from} to ${o.to}: start the servers with --store ${o.to}${encryption ? ` --encryption-config ${o.encryptionConfig ? path.resolve(o.encryptionConfig) : path.join(fromDir, DEFAULT_ENCRYPTION_CONFIG)}` : ''}\n`,
           );
         } finally {
           await to.close();
@@ -489,15 +510,21 @@ function addStoreMigrateCommand(program: Command): void {
 }
 
 /** Opens the store; with --reset, a damaged SQLite file is moved aside (kept, renamed) and a new one started. */
-async function openServerStore(url: string, reset: boolean, log: Logger): Promise<RevisionedStore> {
+async function openServerStore(
+  url: string,
+  reset: boolean,
+  log: Logger,
+  encryption: ValueTransformer | undefined,
+): Promise<RevisionedStore> {
+  const options = encryption ? { encryption } : {};
   try {
-    return await openStore(url);
+    return await openStore(url, options);
   } catch (e) {
     if (!reset || !url.startsWith('sqlite:') || !isBerthError(e, 'Unavailable')) throw e;
     const file = sqliteFileOf(url);
     const aside = moveStoreAside(file, 'damaged');
     log.warn({ damaged: aside }, 'the damaged store was moved aside (--reset); starting with an empty one');
-    return openStore(url);
+    return openStore(url, options);
   }
 }
 

@@ -1778,6 +1778,7 @@ export interface ApplicationSpec {
    */
   pollInterval?: string;
   ignoreDifferences?: ResourceIgnoreDifferences[];
+  decryption?: ApplicationDecryption;
   notify?: ApplicationNotify;
 }
 export interface ApplicationSource {
@@ -1826,6 +1827,22 @@ export interface ResourceIgnoreDifferences {
   name?: string;
   namespace?: string;
   jsonPointers: string[];
+}
+/**
+ * Decrypt SOPS-encrypted manifests before they are applied (as Flux's Kustomization spec.decryption).
+ */
+export interface ApplicationDecryption {
+  /**
+   * The only provider: sops (age keys).
+   */
+  provider: "sops";
+  secretRef?: ApplicationDecryptionSecretRef;
+}
+export interface ApplicationDecryptionSecretRef {
+  /**
+   * A Secret of the Application's namespace: each entry whose key ends in .agekey holds age identities (age-keygen output).
+   */
+  name: string;
 }
 export interface ApplicationNotify {
   commitStatus?: CommitStatusNotify;

@@ -24,6 +24,14 @@ import {
 } from './app.js';
 import { parseDurationFlag, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
+import {
+  encryptCommand,
+  readAgeIdentities,
+  reencryptCommand,
+  sopsDecrypter,
+  type EncryptOptions,
+  type ReencryptOptions,
+} from './secrets.js';
 import { execCommand, logsCommand, portForwardCommand } from './pods.js';
 import { cordonCommand, drainCommand, labelCommand, taintCommand } from './nodes.js';
 import { topNodes, topPods, type TopOptions } from './top.js';
@@ -66,16 +74,72 @@ export async function runCli(
         .choices(POD_SECURITY_LEVELS)
         .default('baseline'),
     )
+    .option('--decrypt', 'decrypt SOPS-encrypted files (age) and validate what they hold', false)
+    .option(
+      '--age-key <file>',
+      'age identities for --decrypt (age-keygen output; repeatable; default $SOPS_AGE_KEY_FILE)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found, 2 usage or I/O error.')
     .action(
-      async (paths: string[], opts: { strict: boolean; output: string; defaultPodSecurity: PodSecurityLevel }) => {
+      async (
+        paths: string[],
+        opts: {
+          strict: boolean;
+          output: string;
+          defaultPodSecurity: PodSecurityLevel;
+          decrypt: boolean;
+          ageKey: string[];
+        },
+      ) => {
         exitCode = await validateCommand(
           paths,
-          { strict: opts.strict, output: parseOutputFormat(opts.output), defaultPodSecurity: opts.defaultPodSecurity },
+          {
+            strict: opts.strict,
+            output: parseOutputFormat(opts.output),
+            defaultPodSecurity: opts.defaultPodSecurity,
+            ...(opts.decrypt ? { decrypt: sopsDecrypter(readAgeIdentities(opts.ageKey)) } : {}),
+          },
           io,
         );
       },
     );
+
+  const secrets = program.command('secrets').description('Secrets: SOPS files for Git, and encryption at rest');
+  secrets
+    .command('encrypt')
+    .description('encrypt a manifest as `sops --encrypt --age` does, for Git (printed, or written back with -i)')
+    .argument('<file>', 'a YAML or JSON manifest')
+    .requiredOption(
+      '--age <recipient>',
+      'an age recipient (age1…; repeatable, or comma-separated)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option(
+      '--encrypted-regex <regex>',
+      'encrypt the values under matching keys only (default ^(data|stringData)$, as Flux advises)',
+    )
+    .option('--unencrypted-regex <regex>', 'leave the values under matching keys in plaintext')
+    .option('--encrypted-suffix <suffix>', 'encrypt the values under keys with this suffix only')
+    .option('--unencrypted-suffix <suffix>', 'leave the values under keys with this suffix in plaintext')
+    .option('-i, --in-place', 'write the encrypted file over FILE', false)
+    .addHelpText('after', '\nExit codes: 0 written, 1 the file cannot be encrypted, 2 usage or I/O error.')
+    .action(async (file: string, o: EncryptOptions) => {
+      exitCode = await encryptCommand(file, o, io);
+    });
+  secrets
+    .command('reencrypt')
+    .description(
+      'write every Secret again, so the server stores it with the first key of its --encryption-config (rotation step 3)',
+    )
+    .argument('[resources...]', 'resources to rewrite (default: secrets)', [])
+    .addOption(new Option('-o, --output <format>', 'json or yaml instead of the summary').choices(['json', 'yaml']))
+    .addHelpText('after', '\nExit codes: 0 all rewritten, 1 some could not be, 2 usage or I/O error.')
+    .action(async (resources: string[], o: ReencryptOptions, cmd: Command) => {
+      exitCode = await withClient(cmd, (c) => reencryptCommand(c, resources, o, io));
+    });
 
   addConnectionOptions(program);
   const outputOption = () =>

@@ -17,10 +17,15 @@ export interface ValidateOptions {
   output: OutputFormat;
   /** The level of declared namespaces without an enforce label (the server's default: baseline). */
   defaultPodSecurity?: PodSecurityLevel;
+  /** SOPS files decrypted (see loadPaths' `decrypt`) and validated in plaintext. */
+  decrypt?: (path: string, text: string) => Promise<string | undefined>;
 }
 
 export async function validateCommand(paths: string[], opts: ValidateOptions, io: CommandIO): Promise<number> {
-  const loaded = await loadPaths(paths.length ? paths : ['.'], { strict: opts.strict });
+  const loaded = await loadPaths(paths.length ? paths : ['.'], {
+    strict: opts.strict,
+    ...(opts.decrypt ? { decrypt: opts.decrypt } : {}),
+  });
   // Pods in namespaces the tree declares are checked as the server would admit them.
   const result = {
     ...loaded,

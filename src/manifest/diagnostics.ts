@@ -32,6 +32,10 @@ export const DIAGNOSTIC_REASONS = [
   'ClusterScopedNamespace',
   'UnsupportedField',
   'NoProvisioner',
+  /** A SOPS-encrypted document where no decryption is configured. */
+  'Encrypted',
+  /** A SOPS-encrypted file that cannot be decrypted, or whose MAC does not match. */
+  'DecryptionFailed',
 ] as const;
 export type DiagnosticReason = (typeof DIAGNOSTIC_REASONS)[number];
 export type Severity = 'error' | 'warning';

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { collect, type LoadResult } from './collect.js';
 import { DEFAULT_LOAD_OPTIONS, type FileResult, type LoadOptions, type SourceFile } from './load.js';
-import { LoaderPool, loadBatch } from './pool.js';
+import { LoaderPool, loadBatch, loadInputs } from './pool.js';
 import { listManifestFiles } from './tree.js';
 import { symlinkOutsideTree } from './diagnostics.js';
 
@@ -33,6 +33,11 @@ export interface LoadPathsOptions extends LoadOptions {
   parallel?: boolean;
   /** A pool to use instead of the shared one. */
   pool?: LoaderPool;
+  /**
+   * Plaintext for an encrypted file (SOPS), or undefined for one that is not; a throw refuses the
+   * file with its message (reason DecryptionFailed). Files are then read and loaded on this thread.
+   */
+  decrypt?: (path: string, text: string) => Promise<string | undefined>;
 }
 
 export async function loadPaths(
@@ -45,12 +50,49 @@ export async function loadPaths(
   };
   const { files: refs, outside } = listManifestFiles(paths);
   const skipped = outside.map((l) => symlinkOutsideTree(l.display, l.target));
+  if (options.decrypt) return collect([...(await loadDecrypted(refs, opts, options.decrypt)), ...skipped]);
   const parallel = options.parallel ?? refs.length >= PARALLEL_THRESHOLD_FILES;
   if (!parallel) return collect([...loadBatch(refs, opts), ...skipped]);
   const pool = options.pool ?? shared();
   const loading = settledLater(pool.load(refs, opts));
   await pool.help();
   return collect([...(await loading), ...skipped]);
+}
+
+async function loadDecrypted(
+  refs: ReturnType<typeof listManifestFiles>['files'],
+  options: LoadOptions,
+  decrypt: NonNullable<LoadPathsOptions['decrypt']>,
+): Promise<FileResult[]> {
+  const results: FileResult[] = [];
+  for (const ref of refs) {
+    const [file] = loadInputs([ref]);
+    let input: SourceFile = file!;
+    try {
+      const text = Buffer.from(input.bytes).toString('utf8');
+      const plain = text.includes('ENC[AES256_GCM,') ? await decrypt(input.path, text) : undefined;
+      if (plain !== undefined) input = { path: input.path, bytes: Buffer.from(plain, 'utf8') };
+    } catch (e) {
+      results.push({
+        file: input.path,
+        objects: [],
+        diagnostics: [
+          {
+            severity: 'error',
+            reason: 'DecryptionFailed',
+            file: input.path,
+            line: 1,
+            column: 1,
+            path: '',
+            message: `cannot decrypt this SOPS file: ${(e as Error).message}`,
+          },
+        ],
+      });
+      continue;
+    }
+    results.push(...loadBatch([input], options));
+  }
+  return results;
 }
 
 /**

@@ -146,6 +146,19 @@ function loadDocument(doc: ParsedDocument, file: string, options: LoadOptions, r
     return;
   }
 
+  // A SOPS file reaches the loader encrypted only when nothing was asked to decrypt it.
+  if (isObject(value.sops) && typeof value.sops.mac === 'string') {
+    result.diagnostics.push(
+      place({
+        severity: 'error',
+        reason: 'Encrypted',
+        path: ['sops'],
+        message:
+          'this document is SOPS-encrypted: set spec.decryption (provider: sops, secretRef: a Secret with *.agekey entries) on the Application, or pass --decrypt --age-key FILE to berth validate',
+      }),
+    );
+    return;
+  }
   // `kind: List` (v1) holds objects in items, as kubectl accepts.
   if (value.kind === 'List' && value.apiVersion === 'v1' && Array.isArray(value.items)) {
     value.items.forEach((item, i) => loadObject(item, ['items', i], doc, options, place, result, file));

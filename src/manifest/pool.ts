@@ -32,6 +32,11 @@ export function loadBatch(files: LoaderInput[], options: LoadOptions): FileResul
   return files.map((f) => loadFile('bytes' in f ? f : readOrFail(f), options));
 }
 
+/** The files' bytes, read from disk where they are references (see loadBatch). */
+export function loadInputs(files: LoaderInput[]): SourceFile[] {
+  return files.map((f) => ('bytes' in f ? f : readOrFail(f)));
+}
+
 function readOrFail(ref: ManifestFileRef): SourceFile {
   try {
     return readSourceFile(ref);

@@ -21,7 +21,7 @@ import {
   type SourceFile,
 } from '../manifest/index.js';
 import { GitRepository, SourceError, isOtherRef } from './git.js';
-import type { Artifact, Resolved, SourceCondition, SourceSpec } from './types.js';
+import type { Artifact, Decryptor, Resolved, SourceCondition, SourceSpec } from './types.js';
 
 export interface GitSourceOptions {
   /** Where remote repositories are cloned. */
@@ -83,6 +83,9 @@ interface RepoState {
   /** The manifest files under a folder, by tree id, path and the .berthignore files above it. */
   folders: Map<string, Map<string, string>>;
 }
+
+/** What every SOPS-encrypted value starts with: files without it are never handed to a decryptor. */
+const SOPS_MARK = 'ENC[AES256_GCM,';
 
 export class GitSource {
   private readonly repos = new Map<string, RepoState>();
@@ -165,7 +168,12 @@ export class GitSource {
   }
 
   /** The manifests under spec.path at a commit, loaded and validated. */
-  async artifact(spec: SourceSpec, commit: string, load: LoadOptions): Promise<SourceResult<Artifact>> {
+  async artifact(
+    spec: SourceSpec,
+    commit: string,
+    load: LoadOptions,
+    decryptor?: Decryptor,
+  ): Promise<SourceResult<Artifact>> {
     return this.attempt(async () => {
       const s = this.state(spec);
       const dir = treePath(spec.path);
@@ -180,10 +188,10 @@ export class GitSource {
       await this.collectFiles(s, tree, dir, [], '', found);
       const { files, outside } = resolveSymlinks(found, dir);
 
-      const optionsKey = `${load.strict}\u0000${load.defaultNamespace}`;
+      const optionsKey = `${load.strict}\u0000${load.defaultNamespace}\u0000${decryptor?.id ?? ''}`;
       const keyOf = (file: string, oid: string): string => `${oid}\u0000${file}\u0000${optionsKey}`;
       const unparsed = [...files].filter(([file, oid]) => !s.parsed.has(keyOf(file, oid)));
-      const loaded = await this.loadBlobs(s, unparsed, load);
+      const loaded = await this.loadBlobs(s, unparsed, load, decryptor);
       const fresh = new Map(unparsed.map(([file, oid], i) => [keyOf(file, oid), loaded[i]!]));
       const next = new Map<string, FileResult>();
       const results = [...files].map(([file, oid]) => {
@@ -208,7 +216,13 @@ export class GitSource {
    * in parts of READ_PART files as they are read: Git's reads here overlap the threads' parsing,
    * which is most of the cost.
    */
-  private loadBlobs(s: RepoState, wanted: [file: string, oid: string][], load: LoadOptions): Promise<FileResult[]> {
+  private async loadBlobs(
+    s: RepoState,
+    wanted: [file: string, oid: string][],
+    load: LoadOptions,
+    decryptor: Decryptor | undefined,
+  ): Promise<FileResult[]> {
+    const undecryptable = new Map<string, string>();
     async function* parts(): AsyncGenerator<SourceFile[]> {
       for (let i = 0; i < wanted.length; i += READ_PART) {
         const part: SourceFile[] = [];
@@ -218,13 +232,45 @@ export class GitSource {
           part.push(
             size !== undefined && size > MAX_FILE_BYTES
               ? { path: file, bytes: new Uint8Array(0), size }
-              : { path: file, bytes: await s.repo.readBlob(oid) },
+              : { path: file, bytes: await decrypted(file, await s.repo.readBlob(oid)) },
           );
         }
         yield part;
       }
     }
-    return loadSourceFiles(parts(), load, wanted.length >= PARALLEL_THRESHOLD_FILES);
+    // The loader sees plaintext; a file that does not decrypt is refused by its reason alone.
+    async function decrypted(file: string, bytes: Uint8Array): Promise<Uint8Array> {
+      if (!decryptor || !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(SOPS_MARK))
+        return bytes;
+      try {
+        const plain = await decryptor.decrypt(file, Buffer.from(bytes).toString('utf8'));
+        return plain === undefined ? bytes : Buffer.from(plain, 'utf8');
+      } catch (e) {
+        undecryptable.set(file, (e as Error).message);
+        return bytes;
+      }
+    }
+    const results = await loadSourceFiles(parts(), load, wanted.length >= PARALLEL_THRESHOLD_FILES);
+    return results.map((r) => {
+      const why = undecryptable.get(r.file);
+      return why === undefined
+        ? r
+        : {
+            file: r.file,
+            objects: [],
+            diagnostics: [
+              {
+                severity: 'error',
+                reason: 'DecryptionFailed',
+                file: r.file,
+                line: 1,
+                column: 1,
+                path: '',
+                message: `cannot decrypt this SOPS file: ${why}`,
+              },
+            ],
+          };
+    });
   }
 
   /**

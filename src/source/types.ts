@@ -51,3 +51,13 @@ export interface Artifact extends CommitInfo {
   /** How many files this artifact had to parse (the rest came from the cache). */
   parsed: number;
 }
+
+/**
+ * Turns an encrypted manifest file into plaintext before it is loaded (SOPS, see src/sops): the
+ * plaintext, or undefined when the file is not encrypted; throws with the reason (never a value)
+ * when it cannot. `id` tells decryptors apart in the parse cache (another key, another result).
+ */
+export interface Decryptor {
+  readonly id: string;
+  decrypt(path: string, text: string): Promise<string | undefined>;
+}

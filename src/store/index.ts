@@ -1,5 +1,6 @@
 export type * from './types.js';
-export { openStore, restoreBackup } from './open.js';
+export { openStore, restoreBackup, type OpenOptions } from './open.js';
+export { ValueTransformer, parseEncryptionConfig, newEncryptionConfigText, ENCRYPTED_PREFIX } from './encryption.js';
 export { RevisionedStore, MAX_OBJECT_BYTES, splitTxn, type StoreOptions } from './store.js';
 export { keyOf, refOf, kindPrefix } from './keys.js';
 export { getIfExists } from './lookup.js';

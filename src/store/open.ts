@@ -4,12 +4,36 @@
  */
 import { BerthError } from '../api/errors.js';
 import { sqliteFileOf } from './sqlite-files.js';
+import type { Backend } from './backend.js';
+import { EncryptingBackend } from './encrypting.js';
+import type { ValueTransformer } from './encryption.js';
 import { RevisionedStore, type StoreOptions } from './store.js';
 
-export async function openStore(url: string, options: StoreOptions = {}): Promise<RevisionedStore> {
+export interface OpenOptions extends StoreOptions {
+  /** Encryption at rest (see encryption.ts): the stored values it names are read once here, so a missing key fails now. */
+  encryption?: ValueTransformer;
+}
+
+export async function openStore(url: string, options: OpenOptions = {}): Promise<RevisionedStore> {
+  const backend = await openBackend(url);
+  if (!options.encryption) return new RevisionedStore(backend, options);
+  const encrypting = new EncryptingBackend(backend, options.encryption);
+  try {
+    await encrypting.verify();
+  } catch (e) {
+    await backend.close();
+    throw new BerthError(
+      'Usage',
+      `${(e as Error).message}: start with the encryption configuration that wrote it (--encryption-config)`,
+    );
+  }
+  return new RevisionedStore(encrypting, options);
+}
+
+async function openBackend(url: string): Promise<Backend> {
   if (url === 'memory:' || url === 'memory') {
     const { MemoryBackend } = await import('./memory.js');
-    return new RevisionedStore(new MemoryBackend(), options);
+    return new MemoryBackend();
   }
   if (url.startsWith('sqlite:')) {
     const file = sqliteFileOf(url);
@@ -19,14 +43,11 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     if (sync && sync !== 'full' && sync !== 'normal')
       throw new BerthError('Usage', `sqlite sync must be full or normal, not ${JSON.stringify(sync)}`);
     const { SqliteBackend } = await import('./sqlite.js');
-    return new RevisionedStore(
-      new SqliteBackend(file, { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' }),
-      options,
-    );
+    return new SqliteBackend(file, { synchronous: sync === 'normal' ? 'NORMAL' : 'FULL' });
   }
   if (url.startsWith('etcd://')) {
     const { EtcdBackend, parseEtcdUrl } = await import('./etcd.js');
-    return new RevisionedStore(new EtcdBackend(parseEtcdUrl(url)), options);
+    return new EtcdBackend(parseEtcdUrl(url));
   }
   throw new BerthError(
     'Usage',

@@ -5,6 +5,7 @@
  */
 import { autoscaledWorkloads, diffReport, maskSecret, plan, withTracking, type DiffReport } from '../diff/index.js';
 import { formatDiagnostic } from '../manifest/index.js';
+import { decryptorFor } from './decryption.js';
 import type { LoadedObject } from '../manifest/index.js';
 import type { KubeObject } from '../store/types.js';
 import { LiveView } from './live.js';
@@ -28,10 +29,14 @@ async function loadRevision(
   const spec = { ...base, ...(revision ? { targetRevision: revision } : {}) };
   const resolved = await deps.source.refresh(spec, { force: true });
   if (!resolved.ok) return { ok: false, reason: 'SourceError', errors: [resolved.condition.message] };
-  const artifact = await deps.source.artifact(spec, resolved.value.commit, {
-    strict: false,
-    defaultNamespace: app.spec.destination?.namespace ?? 'default',
-  });
+  const decryption = await decryptorFor(deps.store, app);
+  if (!decryption.ok) return { ok: false, reason: 'SourceError', errors: [decryption.message] };
+  const artifact = await deps.source.artifact(
+    spec,
+    resolved.value.commit,
+    { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' },
+    decryption.decryptor,
+  );
   if (!artifact.ok) return { ok: false, reason: 'SourceError', errors: [artifact.condition.message] };
   if (artifact.value.result.errors.length)
     return { ok: false, reason: 'InvalidManifests', errors: artifact.value.result.errors.map(formatDiagnostic) };

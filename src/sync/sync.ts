@@ -36,6 +36,7 @@ import { getIfExists } from '../store/lookup.js';
 import { involvedObjectOf, type EventInput } from '../runtime/index.js';
 import type { KubeObject, Store } from '../store/types.js';
 import { mayUseCredentials } from './credentials.js';
+import { decryptorFor } from './decryption.js';
 import { executeSync, healthOfLive } from './execute.js';
 import { postCommitStatus } from './ledger.js';
 import { LiveView, type LiveSource } from './live.js';
@@ -257,10 +258,17 @@ async function syncPass(
   );
   const manual = options.manual === true || start;
   pinned(status, app, commit, rollback, now());
-  const artifact = await deps.source.artifact(spec, commit, {
-    strict: false,
-    defaultNamespace: app.spec.destination?.namespace ?? 'default',
-  });
+  const decryption = await decryptorFor(deps.store, app);
+  if (!decryption.ok) {
+    sourceFailed(status, decryption, now());
+    return nothing('source-error', commit);
+  }
+  const artifact = await deps.source.artifact(
+    spec,
+    commit,
+    { strict: false, defaultNamespace: app.spec.destination?.namespace ?? 'default' },
+    decryption.decryptor,
+  );
   if (!artifact.ok) {
     sourceFailed(status, artifact.condition, now());
     return nothing('source-error', commit);

@@ -22,7 +22,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   source: ['api', 'manifest'],
   // The sync engine: a source's commit, planned by diff, written to the store. Its PR plan runs
   // the scheduler's filters and the ingress route table (pure cores) as simulations.
-  sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime', 'scheduler', 'network'],
+  sync: ['api', 'manifest', 'diff', 'health', 'source', 'store', 'runtime', 'scheduler', 'network', 'sops'],
+  // The SOPS format and its age data keys: pure but for age's key agreement.
+  sops: [],
   controllers: ['api', 'runtime', 'manifest', 'diff', 'health'],
   scheduler: ['api', 'runtime'],
   // The agent runs on other machines: it talks to the server through the API client.
@@ -31,7 +33,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   network: ['api', 'client', 'informer', 'transport'],
   server: ['api', 'auth', 'transport', 'store', 'manifest', 'diff', 'health', 'runtime'],
   client: ['api', 'informer'],
-  cli: ['api', 'auth', 'client', 'manifest', 'diff'],
+  cli: ['api', 'auth', 'client', 'manifest', 'diff', 'sops'],
   // The composition root wires everything.
   'main.ts': ['*'],
 };
@@ -41,6 +43,7 @@ export const PACKAGE_HOMES: Record<string, string> = {
   dockerode: 'agent/docker/',
   'better-sqlite3': 'store/sqlite',
   etcd3: 'store/etcd',
+  'age-encryption': 'sops/',
 };
 
 /**
@@ -55,6 +58,8 @@ export const PURE_CORES: readonly RegExp[] = [
   /^network\/(routes|dns)\.ts$/,
   /^agent\/dns-config\.ts$/,
   /^api\/(cidr|services|selector|quantity)\.ts$/,
+  /^sops\//,
+  /^store\/encryption\.ts$/,
   /^manifest\/(?!(tree|schema|openapi|pool|worker|warmup|index)\.ts$)[^/]+\.ts$/,
 ];
 const IO_MODULES = new Set([
