@@ -11,6 +11,40 @@ import type { Fence } from './types.js';
 
 /** Base64 and the `k8s:enc:…:` prefix make a value about a third larger: keep commits under the driver's limit. */
 const GROWTH = 0.7;
+/**
+ * Each key's last plaintext, with the ciphertext it came from, up to this many characters (both
+ * counted): a value this server wrote or read once is not decrypted again when it comes back from
+ * the driver (its own change stream, lists, gets). Creating a cipher costs more than the read it
+ * guards; the apiserver's watch cache spares it the same way. Kept by store key and compared
+ * whole, so a ciphertext copied under another key is still decrypted there (and refused).
+ */
+const PLAINTEXT_CACHE_CHARS = 64 * 1024 * 1024;
+
+class PlaintextCache {
+  private readonly byKey = new Map<string, { stored: string; plain: string }>();
+  private chars = 0;
+
+  get(key: string, stored: string): string | undefined {
+    const known = this.byKey.get(key);
+    return known && known.stored === stored ? known.plain : undefined;
+  }
+
+  set(key: string, stored: string, plain: string): void {
+    const before = this.byKey.get(key);
+    if (before) {
+      this.chars -= before.stored.length + before.plain.length;
+      this.byKey.delete(key);
+    }
+    this.byKey.set(key, { stored, plain });
+    this.chars += stored.length + plain.length;
+    // Oldest first (a Map keeps insertion order).
+    for (const [k, v] of this.byKey) {
+      if (this.chars <= PLAINTEXT_CACHE_CHARS) break;
+      this.byKey.delete(k);
+      this.chars -= v.stored.length + v.plain.length;
+    }
+  }
+}
 
 export class EncryptingBackend implements Backend {
   readonly name: string;
@@ -33,11 +67,22 @@ export class EncryptingBackend implements Backend {
   leaderElection?: Backend['leaderElection'];
   history?: Backend['history'];
 
+  private readonly plaintexts = new PlaintextCache();
+
   private open(key: string, value: string): string {
     // Only kinds the configuration names are written encrypted, but any value that is gets read back.
-    return value.startsWith(ENCRYPTED_PREFIX) || this.transformer.encrypts(key)
-      ? this.transformer.fromStorage(key, value)
-      : value;
+    if (!value.startsWith(ENCRYPTED_PREFIX) && !this.transformer.encrypts(key)) return value;
+    const known = this.plaintexts.get(key, value);
+    if (known !== undefined) return known;
+    const plain = this.transformer.fromStorage(key, value);
+    if (value !== plain) this.plaintexts.set(key, value, plain);
+    return plain;
+  }
+
+  private seal(key: string, value: string): string {
+    const stored = this.transformer.toStorage(key, value);
+    if (stored !== value) this.plaintexts.set(key, stored, value);
+    return stored;
   }
 
   private openKv(kv: KeyValue): KeyValue {
@@ -67,9 +112,7 @@ export class EncryptingBackend implements Backend {
   }
 
   async commit(ops: BackendOp[], fence?: Fence): Promise<CommitResult> {
-    const sealed = ops.map((op) =>
-      op.type === 'delete' ? op : { ...op, value: this.transformer.toStorage(op.key, op.value) },
-    );
+    const sealed = ops.map((op) => (op.type === 'delete' ? op : { ...op, value: this.seal(op.key, op.value) }));
     const result = await this.inner.commit(sealed, fence);
     return { ...result, previous: result.previous.map((kv) => kv && this.openKv(kv)) };
   }

@@ -230,13 +230,28 @@ function unreadable(key: string, why: string): BerthError {
   return new BerthError('Internal', `cannot read ${key} from the store: ${why}`);
 }
 
+/**
+ * Random nonces drawn from a pool filled 4 KiB at a time: a call to randomBytes costs about as
+ * much as the encryption itself (6 µs here), and every slice is still used once only.
+ */
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
+function randomNonce(bytes: number): Buffer {
+  if (randomAt + bytes > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomAt = 0;
+  }
+  randomAt += bytes;
+  return randomPool.subarray(randomAt - bytes, randomAt);
+}
+
 function seal(type: CipherProvider['type'], secret: Buffer, plain: Buffer, aad: string): Buffer {
   if (type === 'secretbox') {
     // NaCl's secretbox (XSalsa20-Poly1305) takes no authenticated data: Kubernetes' neither.
-    const nonce = randomBytes(SECRETBOX_NONCE);
+    const nonce = randomNonce(SECRETBOX_NONCE);
     return Buffer.concat([nonce, secretbox(secret, nonce).seal(plain)]);
   }
-  const nonce = randomBytes(GCM_NONCE);
+  const nonce = randomNonce(GCM_NONCE);
   const cipher = createCipheriv(`aes-${secret.length * 8}-gcm` as 'aes-256-gcm', secret, nonce);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   return Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);

@@ -6,7 +6,7 @@ import { BerthError } from '../api/errors.js';
 import { sqliteFileOf } from './sqlite-files.js';
 import type { Backend } from './backend.js';
 import { EncryptingBackend } from './encrypting.js';
-import type { ValueTransformer } from './encryption.js';
+import { ENCRYPTED_PREFIX, type ValueTransformer } from './encryption.js';
 import { RevisionedStore, type StoreOptions } from './store.js';
 
 export interface OpenOptions extends StoreOptions {
@@ -16,7 +16,10 @@ export interface OpenOptions extends StoreOptions {
 
 export async function openStore(url: string, options: OpenOptions = {}): Promise<RevisionedStore> {
   const backend = await openBackend(url);
-  if (!options.encryption) return new RevisionedStore(backend, options);
+  if (!options.encryption) {
+    await refuseEncrypted(backend);
+    return new RevisionedStore(backend, options);
+  }
   const encrypting = new EncryptingBackend(backend, options.encryption);
   try {
     await encrypting.verify();
@@ -28,6 +31,18 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
     );
   }
   return new RevisionedStore(encrypting, options);
+}
+
+/** A store written with encryption at rest, opened without it: said at once, not by the first read that fails. */
+async function refuseEncrypted(backend: Backend): Promise<void> {
+  const { kvs } = await backend.range('core/Secret/', { limit: 1 });
+  if (kvs[0]?.value.startsWith(ENCRYPTED_PREFIX)) {
+    await backend.close();
+    throw new BerthError(
+      'Usage',
+      `the store's Secrets are encrypted at rest (${kvs[0].key} is): start with the encryption configuration that wrote them (--encryption-config FILE)`,
+    );
+  }
 }
 
 async function openBackend(url: string): Promise<Backend> {

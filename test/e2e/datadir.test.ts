@@ -55,9 +55,14 @@ function cli(dir: string, ...args: string[]): Promise<{ code: number | null; out
     });
     let out = '';
     let err = '';
+    // A command that hangs is killed (and its test fails on the code), never left behind.
+    const timer = setTimeout(() => c.kill('SIGKILL'), 60_000);
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
-    c.on('close', (code) => resolve({ code, out, err }));
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
   });
 }
 
@@ -224,14 +229,18 @@ describe('the data directory', () => {
       const migrated = await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url);
       expect(migrated, migrated.err).toMatchObject({
         code: 0,
-        out: expect.stringMatching(/^copied \d+ objects of \d+ kinds/),
+        out: expect.stringMatching(/^copied \d+ objects of \d+ kinds.*--encryption-config .*encryption-config\.yaml/),
       });
       // Into a store that has objects now: refused.
       expect((await cli(dir, 'store', 'migrate', '--from', `sqlite:${dir}/state.db`, '--to', url)).err).toContain(
         'already holds objects',
       );
       phase('migrate');
-      const onEtcd = await start(dir, '--store', url);
+      // Without the data directory's encryption key, the copied Secrets cannot be read: refused.
+      const keyless = await cli(dir, 'server', '--data', dir, '--store', url, '--listen', '127.0.0.1:0');
+      expect(keyless.code).toBe(2);
+      expect(keyless.err).toMatch(/Secrets are encrypted at rest .*--encryption-config FILE/);
+      const onEtcd = await start(dir, '--store', url, '--encryption-config', `${dir}/encryption-config.yaml`);
       phase('start on etcd');
       expect(await value(onEtcd.url!)).toBe('1');
       repo.write({ 'app/cm.yaml': cm('2') });
