@@ -7,7 +7,7 @@
  * graceful worker hand-over). TLS certificates from Secrets are written 0600.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathMatches, type Backend, type Route, type RouteTable } from './routes.js';
 import type { Listen } from './router.js';
@@ -160,6 +160,7 @@ http {
 export class NginxDataPlane {
   private child: ChildProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The configuration nginx was last started or reloaded with. */
   private written = '';
   private readonly certificates = new Map<string, { cert: string; key: string }>();
   /** The Secret contents last written to the certificate files, by Secret. */
@@ -183,6 +184,7 @@ export class NginxDataPlane {
     mkdirSync(path.join(this.o.prefix, 'certs'), { recursive: true, mode: 0o700 });
     this.write();
     await this.test();
+    this.written = this.pending;
     const child = spawn(
       this.o.binary ?? 'nginx',
       ['-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()],
@@ -208,11 +210,15 @@ export class NginxDataPlane {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.reload();
+      // One reload at a time: a second one's write must not change the file under the first's
+      // test and SIGHUP.
+      this.reloading = this.reloading.then(() => this.reload());
     }, DEBOUNCE_MS);
   }
 
-  /** Writes certificates and the config; returns whether either changed (nginx must reload). */
+  private reloading: Promise<void> = Promise.resolve();
+
+  /** Writes certificates and the config; returns whether either changed since nginx last loaded them. */
   private write(): boolean {
     let renewed = false;
     for (const [key, pair] of this.view.secrets) renewed = this.writeCertificate(key, pair) || renewed;
@@ -224,11 +230,16 @@ export class NginxDataPlane {
       resolve: (b) => this.view.resolve(b),
       ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}),
     });
-    if (text === this.written) return renewed;
-    writeFileSync(this.configPath(), text, { mode: 0o600 });
-    this.written = text;
+    if (text === this.written && !renewed) return false;
+    // Whole or not at all (a rename): nginx must never read a half-written file.
+    writeFileSync(`${this.configPath()}.new`, text, { mode: 0o600 });
+    renameSync(`${this.configPath()}.new`, this.configPath());
+    this.pending = text;
     return true;
   }
+
+  /** The configuration written and not yet known to be loaded. */
+  private pending = '';
 
   /** Writes a Secret's certificate and key when they changed since the last write; says whether they did. */
   private writeCertificate(key: string, pair: TlsPair): boolean {
@@ -268,6 +279,8 @@ export class NginxDataPlane {
       await this.test();
       // SIGHUP: new workers with the new configuration; the old ones finish their requests.
       process.kill(this.child.pid, 'SIGHUP');
+      // Only now is it what nginx runs: a refused or unsent one is written again at the next change.
+      this.written = this.pending;
     } catch (e) {
       this.o.log?.warn({ err: e }, 'nginx configuration not reloaded');
     }

@@ -508,7 +508,7 @@ spec:
     await until('the ingress serving', async () => (await get(httpPort, 'roll.example.com', '/')).status === 200);
     stage('served');
 
-    const results: { status: number; version: string; body: string }[] = [];
+    const results: { status: number; version: string; body: string; at: number }[] = [];
     let stop = false;
     const client = (async () => {
       while (!stop) {
@@ -517,9 +517,20 @@ spec:
           status: r.status,
           version: r.status === 200 ? r.body.split(' ')[1]! : r.body,
           body: r.body.trim(),
+          at: Date.now() - began,
         });
       }
     })();
+    // Every pod's address as the Endpoints gave it, so a failure can say who listens there now.
+    const addressOf = new Map<string, string>();
+    const noteEndpoints = async () => {
+      const subsets = (await request('GET', '/api/v1/namespaces/default/endpoints/roll')).body.subsets ?? [];
+      for (const s of subsets)
+        for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])])
+          if (a.targetRef?.name) addressOf.set(a.targetRef.name, `${a.ip}:${s.ports?.[0]?.port}`);
+    };
+    await noteEndpoints();
+    let doneAt: number | undefined;
     await new Promise((r) => setTimeout(r, 500));
     await apply('roll', app('roll', { replicas: 3, version: 'v2' }));
     stage('v2 applied');
@@ -529,7 +540,9 @@ spec:
       async () => {
         const d = (await request('GET', '/apis/apps/v1/namespaces/default/deployments/roll')).body;
         rollout = d.status;
+        await noteEndpoints();
         const done = d.status?.updatedReplicas === 3 && d.status?.replicas === 3 && d.status?.availableReplicas === 3;
+        if (done) doneAt ??= Date.now() - began;
         return done && results.length > 20 && results.slice(-20).every((r) => r.version === 'v2');
       },
       90_000,
@@ -547,8 +560,40 @@ spec:
       const containers = agents.map((a) => `agent ${a.name}: ${containersOf(a.dir)}`).join('\n');
       // And which processes answer: the pods' processes on the machine, with the ports they listen on.
       const nginxPids = spawnSync('pgrep', ['-a', 'nginx'], { encoding: 'utf8' }).stdout.trim();
+      const nginxLog = path.join(server!.dir, 'nginx', 'error.log');
+      const nginxErrors = existsSync(nginxLog)
+        ? readFileSync(nginxLog, 'utf8').split('\n').slice(-15).join('\n')
+        : '(none)';
+      // The v1 answers after the rollout was done: when, from which pod, and who holds that
+      // pod's old address now (listening or connected, with the owning process).
+      const late = results.filter((r) => r.version === 'v1' && doneAt !== undefined && r.at > doneAt);
+      const latePods = [...new Set(late.map((r) => r.body.split(' ')[2] ?? ''))];
+      const sockets = (spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout ?? '').split('\n');
+      // What each endpoint answers asked directly (not through nginx): is it nginx or the pod?
+      const direct: string[] = [];
+      for (const sub of endpoints ?? [])
+        for (const a of sub.addresses ?? []) {
+          const at = `${a.ip}:${sub.ports?.[0]?.port}`;
+          const answer = await get(Number(sub.ports?.[0]?.port), 'roll.example.com', '/', a.ip).catch((err: Error) => ({
+            status: 0,
+            body: err.message,
+          }));
+          direct.push(`${a.targetRef?.name} at ${at}: ${answer.status} ${answer.body.trim()}`);
+        }
+      const holders = latePods
+        .map((pod) => {
+          const address = addressOf.get(pod);
+          const port = address?.split(':')[1];
+          return `${pod} was ${address ?? '(never seen in the Endpoints)'}: ${port ? sockets.filter((l) => l.includes(`:${port} `)).join(' | ') || 'no socket' : ''}`;
+        })
+        .join('\n');
       throw new Error(
-        `${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; Endpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}\npod processes:\n${podProcesses('roll')}\nnginx processes:\n${nginxPids}`,
+        `${e.message}: Deployment status ${JSON.stringify(rollout)}; ${results.length} answers, the last ${JSON.stringify(results.slice(-3))}; rollout done at ${doneAt} ms, ${late.length} v1 answers after it (at ${late
+          .slice(0, 10)
+          .map((r) => r.at)
+          .join(
+            ', ',
+          )} ms…); their pods' old addresses now:\n${holders}\nthe endpoints asked directly:\n${direct.join('\n')}\nEndpoints ${JSON.stringify(endpoints)}; nginx upstreams:\n${upstreams}\ncontainers:\n${containers}\npod processes:\n${podProcesses('roll')}\nnginx processes:\n${nginxPids}\nnginx error.log:\n${nginxErrors}`,
       );
     });
 
