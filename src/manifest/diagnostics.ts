@@ -92,6 +92,25 @@ export function symlinkOutsideTree(file: string, target: string): FileResultLike
     ],
   };
 }
+/** A SOPS file that could not be decrypted (or whose MAC does not match): refused by the reason alone, never a value. */
+export function decryptionFailed(file: string, why: string): FileResultLike {
+  return {
+    file,
+    objects: [],
+    diagnostics: [
+      {
+        severity: 'error',
+        reason: 'DecryptionFailed',
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `cannot decrypt this SOPS file: ${why}`,
+      },
+    ],
+  };
+}
+
 interface FileResultLike {
   file: string;
   objects: never[];

@@ -7,7 +7,7 @@ import { collect, type LoadResult } from './collect.js';
 import { DEFAULT_LOAD_OPTIONS, type FileResult, type LoadOptions, type SourceFile } from './load.js';
 import { LoaderPool, loadBatch, loadInputs } from './pool.js';
 import { listManifestFiles } from './tree.js';
-import { symlinkOutsideTree } from './diagnostics.js';
+import { decryptionFailed, symlinkOutsideTree } from './diagnostics.js';
 
 export { collect, objectKey, type LoadResult } from './collect.js';
 export {
@@ -19,7 +19,13 @@ export {
   type FileResult,
   type SourceFile,
 } from './load.js';
-export { formatDiagnostic, symlinkOutsideTree, type Diagnostic, type DiagnosticReason } from './diagnostics.js';
+export {
+  decryptionFailed,
+  formatDiagnostic,
+  symlinkOutsideTree,
+  type Diagnostic,
+  type DiagnosticReason,
+} from './diagnostics.js';
 export { LoaderPool } from './pool.js';
 export { podSecurityDiagnostics } from './pod-security.js';
 
@@ -59,6 +65,7 @@ export async function loadPaths(
   return collect([...(await loading), ...skipped]);
 }
 
+/** `berth validate --decrypt`: each file read, decrypted when it is SOPS-encrypted, and loaded, on this thread. */
 async function loadDecrypted(
   refs: ReturnType<typeof listManifestFiles>['files'],
   options: LoadOptions,
@@ -73,21 +80,7 @@ async function loadDecrypted(
       const plain = text.includes('ENC[AES256_GCM,') ? await decrypt(input.path, text) : undefined;
       if (plain !== undefined) input = { path: input.path, bytes: Buffer.from(plain, 'utf8') };
     } catch (e) {
-      results.push({
-        file: input.path,
-        objects: [],
-        diagnostics: [
-          {
-            severity: 'error',
-            reason: 'DecryptionFailed',
-            file: input.path,
-            line: 1,
-            column: 1,
-            path: '',
-            message: `cannot decrypt this SOPS file: ${(e as Error).message}`,
-          },
-        ],
-      });
+      results.push(decryptionFailed(input.path, (e as Error).message));
       continue;
     }
     results.push(...loadBatch([input], options));

@@ -10,6 +10,7 @@ import {
   MAX_FILE_BYTES,
   PARALLEL_THRESHOLD_FILES,
   collect,
+  decryptionFailed,
   symlinkOutsideTree,
   ignoreScope,
   isIgnored,
@@ -253,23 +254,7 @@ export class GitSource {
     const results = await loadSourceFiles(parts(), load, wanted.length >= PARALLEL_THRESHOLD_FILES);
     return results.map((r) => {
       const why = undecryptable.get(r.file);
-      return why === undefined
-        ? r
-        : {
-            file: r.file,
-            objects: [],
-            diagnostics: [
-              {
-                severity: 'error',
-                reason: 'DecryptionFailed',
-                file: r.file,
-                line: 1,
-                column: 1,
-                path: '',
-                message: `cannot decrypt this SOPS file: ${why}`,
-              },
-            ],
-          };
+      return why === undefined ? r : decryptionFailed(r.file, why);
     });
   }
 
