@@ -5,8 +5,8 @@
  * real `sops` would (format of sops 3.10: no empty kms/pgp lists).
  */
 import { Decrypter, Encrypter, armor } from 'age-encryption';
-import { isMap, parseAllDocuments, type Document, type Scalar } from 'yaml';
-import { decryptDocuments, encryptDocuments, SopsError, type EncryptionRules } from './format.js';
+import { Document, isMap, parseAllDocuments, type Scalar } from 'yaml';
+import { applySplices, decryptDocuments, encryptDocuments, SopsError, type EncryptionRules } from './format.js';
 
 export { SopsError } from './format.js';
 
@@ -111,10 +111,10 @@ export async function decryptSopsFile(
   if (typeof meta.mac !== 'string' || typeof meta.lastmodified !== 'string')
     throw new SopsError('its sops block has no mac or lastmodified');
   const dataKey = await openDataKey(meta, identities);
-  decryptDocuments(docs, text, { ...meta, mac: meta.mac, lastmodified: meta.lastmodified }, dataKey);
+  const splices = decryptDocuments(docs, text, { ...meta, mac: meta.mac, lastmodified: meta.lastmodified }, dataKey);
   const out = json
     ? JSON.stringify(docs.length === 1 ? docs[0]!.toJS() : docs.map((d) => d.toJS()), null, 2) + '\n'
-    : joinDocuments(docs, 2);
+    : applySplices(text, splices);
   return { text: out, documents: docs.length };
 }
 
@@ -143,7 +143,7 @@ export async function encryptSopsFile(text: string, o: EncryptOptions, json = fa
   const dataKey = new Uint8Array(32);
   crypto.getRandomValues(dataKey);
   const lastModified = (o.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
-  const mac = encryptDocuments(docs, text, rules, dataKey, lastModified);
+  const { mac, splices } = encryptDocuments(docs, text, rules, dataKey, lastModified);
   const age = [];
   for (const recipient of o.recipients) {
     const e = new Encrypter();
@@ -155,23 +155,26 @@ export async function encryptSopsFile(text: string, o: EncryptOptions, json = fa
     age.push({ recipient, enc: armor.encode(await e.encrypt(dataKey)) });
   }
   const block = { age, lastmodified: lastModified, mac, ...rules, version: SOPS_VERSION };
-  for (const d of docs) {
-    if (!isMap(d.contents)) throw new SopsError('a document is not a map');
-    const node = d.createNode(block);
-    // Quoted as sops writes it: unquoted, a YAML 1.1 reader would take it for a timestamp.
-    (node.get('lastmodified', true) as Scalar).type = 'QUOTE_DOUBLE';
-    d.contents.set('sops', node);
+  if (json) {
+    const doc = docs[0]!;
+    if (!isMap(doc.contents)) throw new SopsError('the document is not an object');
+    doc.contents.set('sops', doc.createNode(block));
+    return JSON.stringify(doc.toJS(), null, 4) + '\n';
   }
-  return json ? JSON.stringify({ ...(docs[0]!.toJS() as object) }, null, 4) + '\n' : joinDocuments(docs, 4);
-}
+  // The block goes at the end of every document, in sops' indentation (4 spaces).
+  const sopsDoc = new Document({ sops: block });
+  (sopsDoc.getIn(['sops', 'lastmodified'], true) as Scalar).type = 'QUOTE_DOUBLE';
+  const sopsText = sopsDoc.toString({ lineWidth: 0, indent: 4 });
+  for (const d of docs) {
+    if (!isMap(d.contents) || !d.contents.range) throw new SopsError('a document is not a map');
+    const end = d.contents.range[2];
+    splices.push({ start: end, end, text: `${source(end - 1) === '\n' || end === 0 ? '' : '\n'}${sopsText}` });
+  }
+  return applySplices(text, splices);
 
-function joinDocuments(docs: Document[], indent: number): string {
-  return docs
-    .map((d, i) => {
-      const s = d.toString({ lineWidth: 0, indent });
-      return i > 0 && !s.startsWith('---') ? `---\n${s}` : s;
-    })
-    .join('');
+  function source(i: number): string {
+    return text[i] ?? '';
+  }
 }
 
 /** The age identities in a key file (`age-keygen` output: comments and AGE-SECRET-KEY-1… lines). */

@@ -65,43 +65,103 @@ function leafBytes(value: Leaf, type: LeafType): Buffer {
   return Buffer.from(String(value), 'utf8');
 }
 
-const INT = /^[-+]?(0|[1-9][0-9]*|0x[0-9a-fA-F]+|0o[0-7]+)$/;
+/**
+ * A plain (unquoted) scalar as Go's yaml.v3 reads it into interface{} — what sops hashes, and not
+ * always what a YAML 1.2 parser says: `0644` is 420 (strconv.ParseInt with base 0), `1_000` is
+ * 1000, `0b101` is 5; `yes` and `on` stay strings; null forms are null.
+ */
+export function goPlainScalar(text: string): { value: Leaf; type: LeafType } | null {
+  if (text === '' || text === '~' || text === 'null' || text === 'Null' || text === 'NULL') return null;
+  if (text === 'true' || text === 'True' || text === 'TRUE') return { value: true, type: 'bool' };
+  if (text === 'false' || text === 'False' || text === 'FALSE') return { value: false, type: 'bool' };
+  const digits = text.replace(/_/g, '');
+  const int = /^([-+]?)(0[bB][01]+|0[oO]?[0-7]+|0[xX][0-9a-fA-F]+|[1-9][0-9]*|0)$/.exec(digits);
+  if (int) {
+    const body = int[2]!;
+    const radix = /^0[bB]/.test(body)
+      ? 2
+      : /^0[xX]/.test(body)
+        ? 16
+        : /^0[oO]?[0-7]/.test(body) && body.length > 1
+          ? 8
+          : 10;
+    const n = Number.parseInt(radix === 10 ? body : body.replace(/^0[bBoOxX]?/, ''), radix);
+    const value = int[1] === '-' ? -n : n;
+    if (Number.isSafeInteger(value)) return { value, type: 'int' };
+  }
+  if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(digits))
+    return { value: Number.parseFloat(digits), type: 'float' };
+  if (/^[-+]?\.(inf|Inf|INF)$/.test(text)) return { value: text.startsWith('-') ? -Infinity : Infinity, type: 'float' };
+  if (/^\.(nan|NaN|NAN)$/.test(text)) return { value: Number.NaN, type: 'float' };
+  return { value: text, type: 'str' };
+}
 
 function leafOf(node: Scalar, source: string): { value: Leaf; type: LeafType } | undefined {
+  // Quoted and block scalars are strings whatever they hold; a plain one is typed as yaml.v3 types it.
+  if (node.type === 'PLAIN' && node.range)
+    return goPlainScalar(source.slice(node.range[0], node.range[1]).trim()) ?? undefined;
   const v = node.value;
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'boolean') return { value: v, type: 'bool' };
-  if (typeof v === 'number') {
-    const text = node.range ? source.slice(node.range[0], node.range[1]).trim() : String(v);
-    return { value: v, type: INT.test(text) && Number.isSafeInteger(v) ? 'int' : 'float' };
-  }
-  if (typeof v === 'bigint') return { value: String(v), type: 'int' };
+  if (typeof v === 'number') return { value: v, type: Number.isSafeInteger(v) ? 'int' : 'float' };
   return { value: String(v), type: 'str' };
 }
 
+/** A decrypted value written back into the file's text: strings double-quoted (JSON's escapes are YAML's). */
+function literal(value: Leaf, type: LeafType): string {
+  if (type === 'str') return JSON.stringify(value);
+  if (type === 'float')
+    return Number.isNaN(value)
+      ? '.nan'
+      : Number.isFinite(value)
+        ? formatGoFloat(value as number)
+        : (value as number) > 0
+          ? '.inf'
+          : '-.inf';
+  return String(value);
+}
+
+/** Text to put in place of [start, end) of the source. */
+export interface Splice {
+  start: number;
+  end: number;
+  text: string;
+}
+
 /** Visits each non-null scalar leaf under `node` with its path of map keys, in source order. */
+/** Where a leaf was found: inside a flow collection ({…}, […]), or through an alias (*name). */
+interface LeafContext {
+  flow: boolean;
+  alias: boolean;
+}
+
 function walk(
   doc: Document,
   node: Node | null | undefined,
   path: string[],
-  visit: (leaf: Scalar, path: string[]) => void,
+  visit: (leaf: Scalar, path: string[], context: LeafContext) => void,
+  context: LeafContext = { flow: false, alias: false },
 ): void {
   if (!node) return;
-  if (isAlias(node)) return walk(doc, node.resolve(doc) as Node | undefined, path, visit);
+  if (isAlias(node)) return walk(doc, node.resolve(doc) as Node | undefined, path, visit, { ...context, alias: true });
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? pair.key.value : pair.key;
       if (typeof key !== 'string' && typeof key !== 'number' && typeof key !== 'boolean')
         throw new SopsError(`a non-scalar map key at ${path.join('.') || 'the top'} (SOPS supports string keys only)`);
-      walk(doc, pair.value as Node, [...path, String(key)], visit);
+      walk(doc, pair.value as Node, [...path, String(key)], visit, {
+        ...context,
+        flow: context.flow || node.flow === true,
+      });
     }
     return;
   }
   if (isSeq(node)) {
-    for (const item of node.items) walk(doc, item as Node, path, visit);
+    for (const item of node.items)
+      walk(doc, item as Node, path, visit, { ...context, flow: context.flow || node.flow === true });
     return;
   }
-  if (isScalar(node)) visit(node, path);
+  if (isScalar(node)) visit(node, path, context);
 }
 
 /** The top-level keys of a document, without its `sops` block. */
@@ -113,12 +173,12 @@ function branchesOf(doc: Document): { doc: Document; roots: Node[] } {
   };
 }
 
-function eachLeaf(docs: Document[], visit: (leaf: Scalar, path: string[], doc: Document) => void): void {
+function eachLeaf(docs: Document[], visit: (leaf: Scalar, path: string[], context: LeafContext) => void): void {
   for (const d of docs) {
     const { roots } = branchesOf(d);
     for (const pair of roots as unknown as { key: Node; value: Node }[]) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
-      walk(d, pair.value, [key], (leaf, path) => visit(leaf, path, d));
+      walk(d, pair.value, [key], visit);
     }
   }
 }
@@ -184,13 +244,16 @@ export function rfc3339(lastModified: string): string {
 /**
  * Decrypts the documents of one SOPS file in place (their leaves get their plaintext, the `sops`
  * blocks go) and checks the MAC; throws SopsError when a value or the MAC does not check out.
+ * Returns the same as edits of the source text, so that everything else in the file stays as
+ * written (a YAML 1.1 reader reads `0644` there as it would have without SOPS).
  */
 export function decryptDocuments(
   docs: Document[],
   source: string,
   rules: EncryptionRules & { mac: string; lastmodified: string },
   dataKey: Uint8Array,
-): void {
+): Splice[] {
+  const splices: Splice[] = [];
   const hash = createHash('sha512');
   if (rules.mac_only_encrypted) hash.update(MAC_ONLY_ENCRYPTED_SEED);
   eachLeaf(docs, (leaf, path) => {
@@ -207,8 +270,9 @@ export function decryptDocuments(
         throw new SopsError(`${path.join('.')}: ${(e as Error).message}`);
       }
       leaf.value = plain.value;
-      // Let the writer choose the style again: an ENC string was plain, its plaintext may need quotes.
       delete leaf.type;
+      if (leaf.range)
+        splices.push({ start: leaf.range[0], end: leaf.range[1], text: literal(plain.value, plain.type) });
     }
     if (!rules.mac_only_encrypted || encrypted) hash.update(leafBytes(plain.value, plain.type));
   });
@@ -221,12 +285,32 @@ export function decryptDocuments(
   })();
   if (String(expected).toUpperCase() !== hash.digest('hex').toUpperCase())
     throw new SopsError('its MAC does not match its contents: the file was changed after it was encrypted');
-  for (const d of docs) if (isMap(d.contents)) d.contents.delete('sops');
+  // The sops blocks go, from their key to the end of their value.
+  for (const d of docs) {
+    if (!isMap(d.contents)) continue;
+    const pair = d.contents.items.find((p) => isScalar(p.key) && p.key.value === 'sops');
+    const [keyRange, valueRange] = [(pair?.key as Node | undefined)?.range, (pair?.value as Node | undefined)?.range];
+    if (keyRange && valueRange) splices.push({ start: keyRange[0], end: valueRange[2], text: '' });
+    d.contents.delete('sops');
+  }
+  return splices;
+}
+
+/** The source with the splices made (they do not overlap). */
+export function applySplices(source: string, splices: readonly Splice[]): string {
+  let out = '';
+  let at = 0;
+  for (const s of [...splices].sort((a, b) => a.start - b.start)) {
+    out += source.slice(at, s.start) + s.text;
+    at = s.end;
+  }
+  return out + source.slice(at);
 }
 
 /**
  * Encrypts the documents in place by `rules` (the leaves they select, empty strings left alone)
- * and returns the MAC to record, encrypted with the data key for `lastModified`.
+ * and returns the MAC to record, encrypted with the data key for `lastModified`, and the same as
+ * edits of the source text (the rest of the file stays as written: the MAC is over it as read).
  */
 export function encryptDocuments(
   docs: Document[],
@@ -234,18 +318,25 @@ export function encryptDocuments(
   rules: EncryptionRules,
   dataKey: Uint8Array,
   lastModified: string,
-): string {
+): { mac: string; splices: Splice[] } {
   const hash = createHash('sha512');
+  const splices: Splice[] = [];
   if (rules.mac_only_encrypted) hash.update(MAC_ONLY_ENCRYPTED_SEED);
-  eachLeaf(docs, (leaf, path) => {
+  eachLeaf(docs, (leaf, path, context) => {
     const plain = leafOf(leaf, source);
     if (!plain) return;
     const encrypted = shouldBeEncrypted(rules, path);
     if (!rules.mac_only_encrypted || encrypted) hash.update(leafBytes(plain.value, plain.type));
     if (encrypted && !(plain.type === 'str' && plain.value === '')) {
-      leaf.value = encryptValue(plain.value, plain.type, dataKey, aad(path));
+      if (context.alias)
+        throw new SopsError(`${path.join('.')} is a YAML alias (*name) under an encrypted key: write the value out`);
+      const sealed = encryptValue(plain.value, plain.type, dataKey, aad(path));
+      leaf.value = sealed;
       delete leaf.type;
+      // Plain, as sops writes it, but quoted in a flow collection ([a, b]), which its commas would end.
+      const text = context.flow ? JSON.stringify(sealed) : sealed;
+      if (leaf.range) splices.push({ start: leaf.range[0], end: leaf.range[1], text });
     }
   });
-  return encryptValue(hash.digest('hex').toUpperCase(), 'str', dataKey, rfc3339(lastModified));
+  return { mac: encryptValue(hash.digest('hex').toUpperCase(), 'str', dataKey, rfc3339(lastModified)), splices };
 }

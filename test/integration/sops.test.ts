@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatGoFloat, shouldBeEncrypted } from '../../src/sops/format.js';
+import { formatGoFloat, goPlainScalar, shouldBeEncrypted } from '../../src/sops/format.js';
 import { ageIdentitiesOf, decryptSopsFile, encryptSopsFile } from '../../src/sops/file.js';
 import { validateCommand } from '../../src/cli/validate.js';
 import { sopsDecrypter } from '../../src/cli/secrets.js';
@@ -65,6 +65,27 @@ describe('SOPS', () => {
     [123456.789, '123456.789'],
   ])('formats the float %s as Go FormatFloat(f, f, -1) does: %s', (f, s) => {
     expect(formatGoFloat(f)).toBe(s);
+  });
+
+  it.each([
+    ['0644', { value: 420, type: 'int' }],
+    ['010', { value: 8, type: 'int' }],
+    ['0o17', { value: 15, type: 'int' }],
+    ['0x1F', { value: 31, type: 'int' }],
+    ['0b101', { value: 5, type: 'int' }],
+    ['1_000', { value: 1000, type: 'int' }],
+    ['-42', { value: -42, type: 'int' }],
+    ['09', { value: 9, type: 'float' }],
+    ['1e3', { value: 1000, type: 'float' }],
+    ['.5', { value: 0.5, type: 'float' }],
+    ['-.inf', { value: -Infinity, type: 'float' }],
+    ['yes', { value: 'yes', type: 'str' }],
+    ['on', { value: 'on', type: 'str' }],
+    ['True', { value: true, type: 'bool' }],
+    ['~', null],
+    ['NULL', null],
+  ])('types the plain scalar %s as Go yaml.v3 does: %j', (text, expected) => {
+    expect(goPlainScalar(text)).toEqual(expected);
   });
 
   it.each([
@@ -203,6 +224,33 @@ describe('SOPS', () => {
     const encryptedJson = await encryptSopsFile(json, { recipients: [recipient] }, true);
     expect(JSON.parse(encryptedJson).sops.version).toMatch(/^3\.\d+\.\d+$/);
     expect(JSON.parse((await decryptSopsFile(encryptedJson, [identity], true))!.text)).toEqual(parse(SECRET));
+  });
+
+  it('leaves the rest of the file as written: a YAML 1.1 reader reads 0644 as before, and lines stay where they were', async () => {
+    const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {tier: "yes"}}
+spec:
+  replicas: 1_0
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      volumes: [{name: c, secret: {secretName: c, defaultMode: 0644}}]
+      containers:
+        - name: web
+          image: nginx
+          env:
+            - {name: TOKEN, value: "s3cr3t"}
+            - {name: MODE, value: "on"}
+`;
+    const encrypted = await encryptSopsFile(deployment, { recipients: [recipient], encrypted_regex: '^value$' });
+    // Only the env values are encrypted (quoted: they sit in flow maps); the MAC is over the rest
+    // as yaml.v3 reads it (0644 is 420, 1_0 is 10), and the rest is left as written.
+    expect(encrypted).not.toContain('s3cr3t');
+    expect(encrypted).toMatch(/\{name: TOKEN, value: "ENC\[AES256_GCM,data:[^"]+,type:str\]"\}/);
+    expect(encrypted.startsWith(deployment.split('          env:')[0]!)).toBe(true);
+    expect((await decryptSopsFile(encrypted, [identity]))!.text).toBe(deployment);
   });
 
   it('the loader refuses an encrypted document nothing decrypted; berth validate --decrypt checks its plaintext', async () => {
