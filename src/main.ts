@@ -41,7 +41,6 @@ import {
   type ValueTransformer,
 } from './store/index.js';
 import {
-  DEFAULT_ENCRYPTION_CONFIG,
   defaultDataDir,
   encryptionAtRest,
   lockSqliteStore,
@@ -254,10 +253,12 @@ async function startControlPlane(
   // One server per SQLite file (several share an etcd, with an elected leader).
   const unlock = storeUrl.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(storeUrl)) : () => undefined;
   const encryption = encryptionAtRest({ file: flags.encryptionConfig, dataDir, storeUrl, log, create: true });
-  const store = await openServerStore(storeUrl, flags.reset === true, log, encryption).catch((e: unknown) => {
-    unlock();
-    throw e;
-  });
+  const store = await openServerStore(storeUrl, flags.reset === true, log, encryption?.transformer).catch(
+    (e: unknown) => {
+      unlock();
+      throw e;
+    },
+  );
   const recordedCidr = await recordedServiceCidr(store);
   // As kube-apiserver: Services keep the ClusterIPs they have; new ones come from the new range.
   if (recordedCidr && recordedCidr !== serviceCidr.text)
@@ -477,7 +478,7 @@ function addStoreMigrateCommand(program: Command): void {
         storeUrl: o.from,
         create: false,
       });
-      const options = encryption ? { encryption } : {};
+      const options = { encryption: encryption?.transformer };
       // Refused while a server serves the SQLite store: its state would move on after the copy.
       const unlock = o.from.startsWith('sqlite:') ? lockSqliteStore(sqliteFileOf(o.from)) : () => undefined;
       const from = await openStore(o.from, options).catch((e: unknown) => {
@@ -493,7 +494,7 @@ function addStoreMigrateCommand(program: Command): void {
             lastKind = kind;
           });
           process.stdout.write(
-            `copied ${result.objects} objects of ${result.kinds} kinds from ${o.from} to ${o.to}: start the servers with --store ${o.to}${encryption ? ` --encryption-config ${o.encryptionConfig ? path.resolve(o.encryptionConfig) : path.join(fromDir, DEFAULT_ENCRYPTION_CONFIG)}` : ''}\n`,
+            `copied ${result.objects} objects of ${result.kinds} kinds from ${o.from} to ${o.to}: start the servers with --store ${o.to}${encryption ? ` --encryption-config ${encryption.file}` : ''}\n`,
           );
         } finally {
           await to.close();
@@ -516,7 +517,7 @@ async function openServerStore(
   log: Logger,
   encryption: ValueTransformer | undefined,
 ): Promise<RevisionedStore> {
-  const options = encryption ? { encryption } : {};
+  const options = { encryption };
   try {
     return await openStore(url, options);
   } catch (e) {

@@ -24,11 +24,11 @@ import {
 } from './app.js';
 import { parseDurationFlag, tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { validateCommand } from './validate.js';
+import { sopsDecryptor } from '../sops/file.js';
 import {
   encryptCommand,
   readAgeIdentities,
   reencryptCommand,
-  sopsDecrypter,
   type EncryptOptions,
   type ReencryptOptions,
 } from './secrets.js';
@@ -99,7 +99,7 @@ export async function runCli(
             strict: opts.strict,
             output: parseOutputFormat(opts.output),
             defaultPodSecurity: opts.defaultPodSecurity,
-            ...(opts.decrypt ? { decrypt: sopsDecrypter(readAgeIdentities(opts.ageKey)) } : {}),
+            ...(opts.decrypt ? { decrypt: sopsDecryptor(readAgeIdentities(opts.ageKey)) } : {}),
           },
           io,
         );

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { BerthError, isBerthError } from '../api/errors.js';
 import { resolveKind } from '../api/kinds.js';
 import type { BerthClient } from '../client/index.js';
-import { ageIdentitiesOf, decryptSopsFile, encryptSopsFile, SopsError } from '../sops/file.js';
+import { ageIdentitiesOf, encryptSopsFile, SopsError, sopsDecryptor } from '../sops/file.js';
 import { renderStructured, type CommandIO } from './output.js';
 
 export interface EncryptOptions {
@@ -58,11 +58,6 @@ export function readAgeIdentities(files: string[]): string[] {
   const identities = paths.flatMap((f) => ageIdentitiesOf(readText(f)));
   if (!identities.length) throw new BerthError('Usage', `no AGE-SECRET-KEY-1… line in ${paths.join(', ')}`);
   return identities;
-}
-
-/** A decrypt hook for the loader (see loadPaths' `decrypt`). */
-export function sopsDecrypter(identities: string[]) {
-  return async (path: string, text: string) => (await decryptSopsFile(text, identities, path.endsWith('.json')))?.text;
 }
 
 function readText(file: string): string {

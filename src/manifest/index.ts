@@ -72,12 +72,9 @@ async function loadDecrypted(
   decrypt: NonNullable<LoadPathsOptions['decrypt']>,
 ): Promise<FileResult[]> {
   const results: FileResult[] = [];
-  for (const ref of refs) {
-    const [file] = loadInputs([ref]);
-    let input: SourceFile = file!;
+  for (let input of loadInputs(refs)) {
     try {
-      const text = Buffer.from(input.bytes).toString('utf8');
-      const plain = text.includes('ENC[AES256_GCM,') ? await decrypt(input.path, text) : undefined;
+      const plain = await decrypt(input.path, Buffer.from(input.bytes).toString('utf8'));
       if (plain !== undefined) input = { path: input.path, bytes: Buffer.from(plain, 'utf8') };
     } catch (e) {
       results.push(decryptionFailed(input.path, (e as Error).message));

@@ -182,9 +182,8 @@ export class NginxDataPlane {
   async start(): Promise<void> {
     mkdirSync(path.join(this.o.prefix, 'tmp'), { recursive: true, mode: 0o700 });
     mkdirSync(path.join(this.o.prefix, 'certs'), { recursive: true, mode: 0o700 });
-    this.write();
+    this.written = this.write() ?? this.written;
     await this.test();
-    this.written = this.pending;
     const child = spawn(
       this.o.binary ?? 'nginx',
       ['-p', this.o.prefix, '-e', path.join(this.o.prefix, 'error.log'), '-c', this.configPath()],
@@ -218,8 +217,11 @@ export class NginxDataPlane {
 
   private reloading: Promise<void> = Promise.resolve();
 
-  /** Writes certificates and the config; returns whether either changed since nginx last loaded them. */
-  private write(): boolean {
+  /**
+   * Writes certificates and the config; returns the config when it (or a certificate) changed
+   * since nginx last loaded it, undefined when nginx runs it already.
+   */
+  private write(): string | undefined {
     let renewed = false;
     for (const [key, pair] of this.view.secrets) renewed = this.writeCertificate(key, pair) || renewed;
     const text = renderNginxConfig(this.view.routes, {
@@ -230,16 +232,12 @@ export class NginxDataPlane {
       resolve: (b) => this.view.resolve(b),
       ...(this.o.serviceProxyAddress ? { serviceProxyAddress: this.o.serviceProxyAddress } : {}),
     });
-    if (text === this.written && !renewed) return false;
+    if (text === this.written && !renewed) return undefined;
     // Whole or not at all (a rename): nginx must never read a half-written file.
     writeFileSync(`${this.configPath()}.new`, text, { mode: 0o600 });
     renameSync(`${this.configPath()}.new`, this.configPath());
-    this.pending = text;
-    return true;
+    return text;
   }
-
-  /** The configuration written and not yet known to be loaded. */
-  private pending = '';
 
   /** Writes a Secret's certificate and key when they changed since the last write; says whether they did. */
   private writeCertificate(key: string, pair: TlsPair): boolean {
@@ -275,12 +273,13 @@ export class NginxDataPlane {
 
   private async reload(): Promise<void> {
     try {
-      if (!this.write() || !this.child?.pid) return;
+      const text = this.write();
+      if (text === undefined || !this.child?.pid) return;
       await this.test();
       // SIGHUP: new workers with the new configuration; the old ones finish their requests.
       process.kill(this.child.pid, 'SIGHUP');
       // Only now is it what nginx runs: a refused or unsent one is written again at the next change.
-      this.written = this.pending;
+      this.written = text;
     } catch (e) {
       this.o.log?.warn({ err: e }, 'nginx configuration not reloaded');
     }

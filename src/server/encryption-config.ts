@@ -30,6 +30,12 @@ export function readEncryptionConfig(file: string): ValueTransformer {
   return new ValueTransformer(parseEncryptionConfig(text, file));
 }
 
+/** The encryption a store is opened with, and the file it came from (to tell the user). */
+export interface EncryptionAtRest {
+  transformer: ValueTransformer;
+  file: string;
+}
+
 export function encryptionAtRest(o: {
   /** --encryption-config: a file, or `none` for plaintext (as before Berth encrypted). */
   file: string | undefined;
@@ -38,12 +44,15 @@ export function encryptionAtRest(o: {
   log?: Log;
   /** Make the data directory's file when there is none (a server); false for commands that only read. */
   create: boolean;
-}): ValueTransformer | undefined {
+}): EncryptionAtRest | undefined {
   if (o.file === 'none') {
     o.log?.warn({}, 'Secrets are stored unencrypted (--encryption-config none)');
     return undefined;
   }
-  if (o.file) return readEncryptionConfig(path.resolve(o.file));
+  if (o.file) {
+    const file = path.resolve(o.file);
+    return { transformer: readEncryptionConfig(file), file };
+  }
   if (!o.storeUrl.startsWith('sqlite:')) {
     o.log?.warn(
       {},
@@ -62,5 +71,5 @@ export function encryptionAtRest(o: {
   }
   // The key is as secret as the admin token: owner-only, whoever made the file.
   chmodSync(file, 0o600);
-  return readEncryptionConfig(file);
+  return { transformer: readEncryptionConfig(file), file };
 }

@@ -40,7 +40,7 @@ export { TokenBook, ROLES, joinToken, type Role, type TokenRecord } from './toke
 export { runWhileLeading, type LeadershipOptions } from './leadership.js';
 export { lockSqliteStore } from './server-lock.js';
 export { scheduleBackups } from './backups.js';
-export { encryptionAtRest, readEncryptionConfig, DEFAULT_ENCRYPTION_CONFIG } from './encryption-config.js';
+export { encryptionAtRest, readEncryptionConfig } from './encryption-config.js';
 export { serverLeaseName } from './server-leases.js';
 export { MetricsApi } from './metrics-api.js';
 export { ServerMetrics } from './metrics.js';

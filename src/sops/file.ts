@@ -177,6 +177,13 @@ export async function encryptSopsFile(text: string, o: EncryptOptions, json = fa
   }
 }
 
+/** A decrypt hook for a manifest loader: a file's plaintext, or undefined when it is not a SOPS file. */
+export function sopsDecryptor(
+  identities: readonly string[],
+): (path: string, text: string) => Promise<string | undefined> {
+  return async (path, text) => (await decryptSopsFile(text, identities, path.endsWith('.json')))?.text;
+}
+
 /** The age identities in a key file (`age-keygen` output: comments and AGE-SECRET-KEY-1… lines). */
 export function ageIdentitiesOf(text: string): string[] {
   return text

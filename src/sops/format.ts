@@ -16,7 +16,6 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Scalar 
 const MAC_ONLY_ENCRYPTED_SEED = Buffer.from('8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69', 'hex');
 const ENC = /^ENC\[AES256_GCM,data:(.*),iv:(.+),tag:(.+),type:(.+)\]$/;
 const NONCE_BYTES = 32;
-const TAG_BYTES = 16;
 
 /** Which leaves are encrypted: the rules of the file's `sops` block (sops' shouldBeEncrypted). */
 export interface EncryptionRules {
@@ -164,21 +163,13 @@ function walk(
   if (isScalar(node)) visit(node, path, context);
 }
 
-/** The top-level keys of a document, without its `sops` block. */
-function branchesOf(doc: Document): { doc: Document; roots: Node[] } {
-  if (!isMap(doc.contents)) return { doc, roots: [] };
-  return {
-    doc,
-    roots: doc.contents.items.filter((p) => !(isScalar(p.key) && p.key.value === 'sops')) as unknown as Node[],
-  };
-}
-
+/** Every leaf of the documents, in source order, but those of their `sops` blocks. */
 function eachLeaf(docs: Document[], visit: (leaf: Scalar, path: string[], context: LeafContext) => void): void {
   for (const d of docs) {
-    const { roots } = branchesOf(d);
-    for (const pair of roots as unknown as { key: Node; value: Node }[]) {
+    if (!isMap(d.contents)) continue;
+    for (const pair of d.contents.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
-      walk(d, pair.value, [key], visit);
+      if (key !== 'sops') walk(d, pair.value as Node, [key], visit);
     }
   }
 }
@@ -230,7 +221,6 @@ export function encryptValue(value: Leaf, type: LeafType, dataKey: Uint8Array, a
   cipher.setAAD(typeof additional === 'string' ? Buffer.from(additional, 'utf8') : additional);
   const data = Buffer.concat([cipher.update(leafBytes(value, type)), cipher.final()]);
   const tag = cipher.getAuthTag();
-  if (tag.length !== TAG_BYTES) throw new SopsError('unexpected GCM tag size');
   return `ENC[AES256_GCM,data:${data.toString('base64')},iv:${nonce.toString('base64')},tag:${tag.toString('base64')},type:${type}]`;
 }
 
@@ -269,8 +259,7 @@ export function decryptDocuments(
       } catch (e) {
         throw new SopsError(`${path.join('.')}: ${(e as Error).message}`);
       }
-      leaf.value = plain.value;
-      delete leaf.type;
+      leaf.value = plain.value; // for a JSON file, written from the documents
       if (leaf.range)
         splices.push({ start: leaf.range[0], end: leaf.range[1], text: literal(plain.value, plain.type) });
     }
@@ -332,7 +321,6 @@ export function encryptDocuments(
         throw new SopsError(`${path.join('.')} is a YAML alias (*name) under an encrypted key: write the value out`);
       const sealed = encryptValue(plain.value, plain.type, dataKey, aad(path));
       leaf.value = sealed;
-      delete leaf.type;
       // Plain, as sops writes it, but quoted in a flow collection ([a, b]), which its commas would end.
       const text = context.flow ? JSON.stringify(sealed) : sealed;
       if (leaf.range) splices.push({ start: leaf.range[0], end: leaf.range[1], text });

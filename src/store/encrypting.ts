@@ -170,7 +170,8 @@ export class EncryptingBackend implements Backend {
       let after: string | undefined;
       for (;;) {
         const page = await this.inner.range(prefix, { ...(after ? { after } : {}), limit: 1000 });
-        for (const kv of page.kvs) this.transformer.fromStorage(kv.key, kv.value);
+        // Through open(): what start-up decrypts is not decrypted again by the first reads.
+        for (const kv of page.kvs) this.open(kv.key, kv.value);
         checked += page.kvs.length;
         if (!page.more || !page.kvs.length) break;
         after = page.kvs.at(-1)!.key;

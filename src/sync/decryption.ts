@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { getIfExists } from '../store/lookup.js';
 import type { Store } from '../store/index.js';
 import type { Decryptor } from '../source/index.js';
-import { ageIdentitiesOf, decryptSopsFile } from '../sops/file.js';
+import { ageIdentitiesOf, sopsDecryptor } from '../sops/file.js';
 import type { ApplicationObject } from './types.js';
 
 export type DecryptorResult = { ok: true; decryptor?: Decryptor } | { ok: false; reason: string; message: string };
@@ -47,7 +47,7 @@ export async function decryptorFor(store: Store, app: ApplicationObject): Promis
     ok: true,
     decryptor: {
       id,
-      decrypt: async (path, text) => (await decryptSopsFile(text, identities, path.endsWith('.json')))?.text,
+      decrypt: sopsDecryptor(identities),
     },
   };
 }

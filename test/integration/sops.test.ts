@@ -12,9 +12,8 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatGoFloat, goPlainScalar, shouldBeEncrypted } from '../../src/sops/format.js';
-import { ageIdentitiesOf, decryptSopsFile, encryptSopsFile } from '../../src/sops/file.js';
+import { ageIdentitiesOf, decryptSopsFile, encryptSopsFile, sopsDecryptor } from '../../src/sops/file.js';
 import { validateCommand } from '../../src/cli/validate.js';
-import { sopsDecrypter } from '../../src/cli/secrets.js';
 import { loadFile } from '../../src/manifest/index.js';
 
 const SECRET = `apiVersion: v1
@@ -271,7 +270,7 @@ spec:
     const io = { stdout: (s: string) => out.push(s), stderr: () => undefined } as never;
     const code = await validateCommand(
       [path.join(dir, 'secret.yaml'), path.join(dir, 'broken.yaml')],
-      { strict: false, output: 'text', decrypt: sopsDecrypter([identity]) },
+      { strict: false, output: 'text', decrypt: sopsDecryptor([identity]) },
       io,
     );
     expect(code).toBe(1);
