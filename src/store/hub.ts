@@ -59,7 +59,10 @@ export class WatchHub<E> {
       this.head = this.floor = await this.backend.revision();
       const upstream = await this.backend.openStream(this.head, this.abort.signal);
       void this.pump(upstream);
-    })());
+    })().catch((e: unknown) => {
+      this.ready = undefined; // the next watch tries again (the store may have been down)
+      throw e;
+    }));
   }
 
   get window(): { floor: number; head: number } {

@@ -18,7 +18,7 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
   const backend = await openBackend(url);
   if (!options.encryption) {
     await refuseEncrypted(backend);
-    return new RevisionedStore(backend, options);
+    return started(new RevisionedStore(backend, options));
   }
   const encrypting = new EncryptingBackend(backend, options.encryption);
   try {
@@ -30,7 +30,17 @@ export async function openStore(url: string, options: OpenOptions = {}): Promise
       `${(e as Error).message}: start with the encryption configuration that wrote it (--encryption-config)`,
     );
   }
-  return new RevisionedStore(encrypting, options);
+  return started(new RevisionedStore(encrypting, options));
+}
+
+async function started(store: RevisionedStore): Promise<RevisionedStore> {
+  try {
+    await store.startWatching();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
 }
 
 /** A store written with encryption at rest, opened without it: said at once, not by the first read that fails. */

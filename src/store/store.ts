@@ -82,9 +82,15 @@ export class RevisionedStore implements Store {
       triggersOf: nodeTriggers,
     });
     this.leases = new LeaseBook(backend);
-    // A driver without pageable history (etcd) can only replay what the hub has seen: start it now,
-    // so that every list made through this store falls inside the watch window.
-    if (!backend.history) this.hub.start().catch(() => {});
+  }
+
+  /**
+   * A driver without pageable history (etcd) can only replay what the hub has seen: its hub starts
+   * here, before the store is handed out, so that every revision read through this store later
+   * falls inside the watch window (openStore awaits it).
+   */
+  async startWatching(): Promise<void> {
+    if (!this.backend.history) await this.hub.start();
   }
 
   /** The fence every commit through this store carries (see withFence). */
