@@ -6,19 +6,33 @@ import tseslint from 'typescript-eslint';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+const promiseRules = {
+  plugins: { '@typescript-eslint': tseslint.plugin },
+  linterOptions: { reportUnusedDisableDirectives: 'error' },
+  rules: {
+    '@typescript-eslint/no-floating-promises': 'error',
+    '@typescript-eslint/no-misused-promises': 'error',
+  },
+};
+
 export default tseslint.config(
   { ignores: ['**/.build/**', '**/node_modules/**', 'src/api/types.gen.ts'] },
   {
     files: ['src/**/*.ts', 'test/**/*.ts'],
+    ignores: ['src/ui/web/**'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { project: path.join(root, 'tsconfig.json'), tsconfigRootDir: root },
     },
-    plugins: { '@typescript-eslint': tseslint.plugin },
-    linterOptions: { reportUnusedDisableDirectives: 'error' },
-    rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': 'error',
+    ...promiseRules,
+  },
+  // The dashboard's browser code has a project of its own (the DOM's types, no Node).
+  {
+    files: ['src/ui/web/**/*.ts'],
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { project: path.join(root, 'src/ui/web/tsconfig.json'), tsconfigRootDir: root },
     },
+    ...promiseRules,
   },
 );

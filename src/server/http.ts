@@ -29,6 +29,7 @@ import { PATCH_TYPES, applyPatch } from './patch.js';
 import { SCALABLE_KINDS, scaleOf, scaled, type Scale } from './scale.js';
 import { ACCESS_REVIEW_PATH, SUBJECT_REVIEW_PATH, accessReview, subjectReview } from './review.js';
 import { admissionFor } from './admission.js';
+import { isUiPath, serveUi, sessionToken } from '../ui/serve.js';
 import type { PodSecurityOptions } from '../api/pod-security.js';
 import type { QuotaAdmission } from '../runtime/quota.js';
 import { APPLY_MEDIA_TYPES, mediaType, readApplyBody, readCreateBody, readJsonBody, readRawBody } from './body.js';
@@ -238,9 +239,12 @@ export function createHandler(ctx: ApiContext) {
           code: 202,
         });
       }
+      if (isUiPath(url.pathname)) return await serveUi(req, res, url, (token) => ctx.tokens.authenticate(token));
       const auth = String(req.headers.authorization ?? '');
-      if (!/^Bearer\s+\S/i.test(auth)) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
-      const principal = await ctx.tokens.authenticate(auth.replace(/^Bearer\s+/i, ''));
+      // A bearer header, else the dashboard's cookie (sessionToken refuses its writes without the CSRF header).
+      const token = /^Bearer\s+\S/i.test(auth) ? auth.replace(/^Bearer\s+/i, '') : sessionToken(req);
+      if (token === undefined) throw new BerthError('Unauthorized', 'Unauthorized: a bearer token is required');
+      const principal = await ctx.tokens.authenticate(token);
 
       if (url.pathname === '/readyz') {
         await ctx.store.revision();

@@ -27,6 +27,12 @@ describe('dependency direction (../shared/DESIGN.md)', () => {
       },
       { path: 'diff/report.ts', source: "import { execFileSync } from 'child_process';" },
       { path: 'manifest/tree.ts', source: "import { readdirSync } from 'node:fs';" },
+      { path: 'ui/web/page.ts', source: "import { h } from 'preact';\nimport { x } from './api.js';" },
+      {
+        path: 'ui/web/bad.ts',
+        source: "import { UI_PATH } from '../serve.js';\nimport { readFileSync } from 'node:fs';",
+      },
+      { path: 'server/ui.ts', source: "import { render } from 'preact';" },
     ]);
     expect(violations.map((v) => `${v.file} → ${v.imports}`)).toEqual([
       'api/x.ts → ../manifest/load.js',
@@ -35,6 +41,9 @@ describe('dependency direction (../shared/DESIGN.md)', () => {
       'server/z.ts → dockerode',
       'controllers/job/plan.ts → node:fs',
       'diff/report.ts → child_process',
+      'ui/web/bad.ts → ../serve.js',
+      'ui/web/bad.ts → node:fs',
+      'server/ui.ts → preact',
     ]);
   });
 });

@@ -31,7 +31,10 @@ export const ALLOWED: Record<string, readonly string[]> = {
   agent: ['api', 'auth', 'informer', 'runtime', 'health', 'client'],
   // The data plane (service proxy, ingress router) reads the cluster through the API client too.
   network: ['api', 'client', 'informer', 'transport'],
-  server: ['api', 'auth', 'transport', 'store', 'manifest', 'diff', 'health', 'runtime'],
+  server: ['api', 'auth', 'transport', 'store', 'manifest', 'diff', 'health', 'runtime', 'ui'],
+  // The dashboard: its server side (page, assets, sign-in) and, in ui/web, the browser's code,
+  // which imports nothing of Berth's (it talks to the API over HTTP like any client).
+  ui: ['api'],
   client: ['api', 'informer'],
   cli: ['api', 'auth', 'client', 'manifest', 'diff', 'sops'],
   // The composition root wires everything.
@@ -44,7 +47,13 @@ export const PACKAGE_HOMES: Record<string, string> = {
   'better-sqlite3': 'store/sqlite',
   etcd3: 'store/etcd',
   'age-encryption': 'sops/',
+  preact: 'ui/web/',
+  htm: 'ui/web/',
 };
+
+/** The dashboard's browser code: it runs in the page, where only its own files and the import map's packages exist. */
+export const BROWSER_CODE = 'ui/web/';
+export const BROWSER_PACKAGES: readonly string[] = ['preact', 'preact/hooks', 'htm', 'htm/preact'];
 
 /**
  * The pure cores (DESIGN.md: functions tested with tables; the shells touch the world): they may
@@ -113,6 +122,14 @@ export function checkDependencies(files: { path: string; source: string }[]): Vi
           violations.push({ file: f.path, imports: spec, why: 'imports from outside src/' });
           continue;
         }
+        if (f.path.startsWith(BROWSER_CODE) && !target.startsWith(BROWSER_CODE)) {
+          violations.push({
+            file: f.path,
+            imports: spec,
+            why: `the browser's code may import only src/${BROWSER_CODE}`,
+          });
+          continue;
+        }
         const to = moduleOf(target);
         if (to === from) continue;
         if (!allowed)
@@ -127,6 +144,8 @@ export function checkDependencies(files: { path: string; source: string }[]): Vi
             imports: spec,
             why: `${from} may not depend on ${to} (allowed: ${allowed.join(', ') || 'nothing'})`,
           });
+      } else if (f.path.startsWith(BROWSER_CODE) && !BROWSER_PACKAGES.includes(spec)) {
+        violations.push({ file: f.path, imports: spec, why: `the browser has only ${BROWSER_PACKAGES.join(', ')}` });
       } else if (PURE_CORES.some((r) => r.test(f.path)) && IO_MODULES.has(spec.replace(/^node:/, ''))) {
         violations.push({
           file: f.path,

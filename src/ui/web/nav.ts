@@ -1,0 +1,12 @@
+/** The dashboard's addresses: every page has its own (deep links), changed without a reload. */
+export const UI = '/ui';
+
+export function navigate(href: string): void {
+  history.pushState(null, '', href);
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+export const appHref = (namespace: string, name: string, query = '') =>
+  `${UI}/apps/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}${query}`;
+export const logsHref = (namespace: string, pod: string, container?: string) =>
+  `${UI}/logs/${encodeURIComponent(namespace)}/${encodeURIComponent(pod)}${container ? `?container=${encodeURIComponent(container)}` : ''}`;
