@@ -338,7 +338,7 @@ async function startControlPlane(
     onManifests: (app, revision) => applicationManifests({ store, source }, app as ApplicationObject, revision),
   });
   process.stderr.write(
-    `berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\n`,
+    `berth server listening on ${server.url}\nkubeconfig: ${server.kubeconfigPath}\nadmin token: ${path.join(dataDir, 'admin.token')}\ndashboard: ${server.url}/ui/ (sign in with a token)\n`,
   );
   const controllers = new AbortController();
   const nodeGraceMs = usageOf(() => parseDuration(flags.nodeGracePeriod), '--node-grace-period');

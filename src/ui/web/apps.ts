@@ -84,7 +84,7 @@ export function AppsPage({ query }: { query: URLSearchParams }) {
     const next = new URLSearchParams(query);
     if (value) next.set(key, value);
     else next.delete(key);
-    navigate(`${UI}/${next.size ? `?${next}` : ''}`);
+    navigate(`${UI}/${next.size ? `?${next}` : ''}`, { replace: true });
   };
   const select = (key: string, label: string, options: string[]) =>
     html`<label

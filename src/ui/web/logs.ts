@@ -71,12 +71,20 @@ export function LogsPage({ namespace, pod, query }: { namespace: string; pod: st
     const next = new URLSearchParams(query);
     if (value) next.set(key, value);
     else next.delete(key);
-    navigate(`${UI}/logs/${encodeURIComponent(namespace)}/${encodeURIComponent(pod)}${next.size ? `?${next}` : ''}`);
+    navigate(`${UI}/logs/${encodeURIComponent(namespace)}/${encodeURIComponent(pod)}${next.size ? `?${next}` : ''}`, {
+      replace: true,
+    });
   };
   const shown = filter ? lines.filter((l) => l.includes(filter)) : lines;
   const containers: string[] = (object?.spec?.containers ?? []).map((c: { name: string }) => c.name);
-  const download = URL.createObjectURL(new Blob([shown.join('\n') + '\n'], { type: 'text/plain' }));
-  useEffect(() => () => URL.revokeObjectURL(download), [download]);
+  // The file is made when asked for, from the lines shown (filter included).
+  const download = () => {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([shown.join('\n') + '\n'], { type: 'text/plain' }));
+    a.download = `${pod}${container ? `-${container}` : ''}.log`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  };
   return html`<section class="logs" aria-labelledby="logs-title">
     <div class="bar">
       <h1 id="logs-title">Logs of ${pod} <span class="ns">${namespace}</span></h1>
@@ -128,7 +136,7 @@ export function LogsPage({ namespace, pod, query }: { namespace: string; pod: st
           value=${filter}
           onInput=${(e: Event) => set('filter', (e.target as HTMLInputElement).value)}
       /></label>
-      <a class="button" href=${download} download=${`${pod}${container ? `-${container}` : ''}.log`}>Download</a>
+      <button type="button" onClick=${download}>Download</button>
     </form>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <pre class="log" data-testid="log" aria-live="off">${shown.join('\n')}</pre>

@@ -1,8 +1,10 @@
 /** The dashboard's addresses: every page has its own (deep links), changed without a reload. */
 export const UI = '/ui';
 
-export function navigate(href: string): void {
-  history.pushState(null, '', href);
+/** `replace`: the same page with other settings (a filter typed in), not a step back can undo. */
+export function navigate(href: string, o: { replace?: boolean } = {}): void {
+  if (o.replace) history.replaceState(null, '', href);
+  else history.pushState(null, '', href);
   dispatchEvent(new PopStateEvent('popstate'));
 }
 
