@@ -157,7 +157,8 @@ export async function serveUi(
   }
   const [, folder, name] = /^\/(assets|vendor)\/(.+)$/.exec(sub) ?? [];
   if (folder) {
-    const file = folder === 'vendor' ? VENDOR[name!]?.file() : assetFile(name!);
+    const file =
+      folder === 'vendor' ? (Object.hasOwn(VENDOR, name!) ? VENDOR[name!]!.file() : undefined) : assetFile(name!);
     if (!file) throw new BerthError('NotFound', `no dashboard asset ${url.pathname}`);
     let f: { body: Buffer; etag: string };
     try {

@@ -91,7 +91,14 @@ describe('the dashboard over HTTP', () => {
       const again = await fetch(`${base}${p}`, { headers: { 'if-none-match': res.headers.get('etag')! } });
       expect(again.status).toBe(304);
     }
-    for (const p of ['/ui/assets/..%2F..%2Fpackage.json', '/ui/assets/serve.js', '/ui/vendor/ws.js', '/ui/assets/x.ts'])
+    for (const p of [
+      '/ui/assets/..%2F..%2Fpackage.json',
+      '/ui/assets/serve.js',
+      '/ui/vendor/ws.js',
+      '/ui/vendor/constructor',
+      '/ui/vendor/__proto__',
+      '/ui/assets/x.ts',
+    ])
       expect((await fetch(`${base}${p}`)).status, p).toBe(404);
     expect((await fetch(`${base}/ui/apps`, { method: 'POST' })).status).toBe(405);
   });
