@@ -24,6 +24,7 @@ import { age, short, toYaml } from './format.js';
 import { DiffView, type DiffOutcome } from './diff.js';
 import { appHref, logsHref } from './nav.js';
 import { Timeline } from './timeline.js';
+import { EventList, newestFirst } from './events.js';
 
 const SYNC_REQUESTED = 'berth.dev/sync-requested';
 const REFRESH_REQUESTED = 'berth.dev/refresh-requested';
@@ -459,11 +460,7 @@ function ResourcePanel({
         return `pod ${name} deleted`;
       },
     });
-  const shownEvents = [...events.items.values()]
-    .filter((e: any) => e.involvedObject?.kind === kind)
-    .sort((a: any, b: any) =>
-      String(b.lastTimestamp ?? b.eventTime ?? '').localeCompare(String(a.lastTimestamp ?? a.eventTime ?? '')),
-    );
+  const shownEvents = newestFirst(events.items.values()).filter((e: any) => e.involvedObject?.kind === kind);
   return html`<aside class="panel" aria-labelledby="panel-title" data-testid="resource-panel">
     <div class="bar">
       <h2 id="panel-title">${kind} ${name}</h2>
@@ -485,18 +482,6 @@ function ResourcePanel({
     ${tab === 'live' && html`<pre class="yaml" data-testid="live-yaml">${live === undefined ? 'Loading…' : live === null ? 'Not in the cluster.' : toYaml(live)}</pre>`}
     ${tab === 'desired' && html`<pre class="yaml" data-testid="desired-yaml">${state.desired === undefined ? 'Loading…' : state.desired === null ? 'Not in Git (made by a controller).' : toYaml(state.desired)}</pre>`}
     ${tab === 'diff' && html`<pre class="yaml">${state.diff === undefined ? 'Loading…' : state.diff || 'No difference between Git and the cluster.'}</pre>`}
-    ${
-      tab === 'events' &&
-      html`<ul class="events">
-        ${shownEvents.map(
-          (e: any) =>
-            html`<li class=${e.type === 'Warning' ? 'warn' : ''}>
-              <span class="muted">${age(e.lastTimestamp ?? e.eventTime)} ago</span>${' '}
-              <strong>${e.reason}</strong> ${e.message}
-              ${e.count > 1 ? html` <span class="muted">×${e.count}</span>` : ''}
-            </li>`,
-        )}
-      </ul>`
-    }
+    ${tab === 'events' && html`<${EventList} events=${shownEvents} />`}
   </aside>`;
 }

@@ -7,7 +7,7 @@ import { html } from 'htm/preact';
 import { useRef } from 'preact/hooks';
 import { useLiveList, usePolled, usePolledList, type KubeObject } from './api.js';
 import { age } from './format.js';
-import { logsHref } from './nav.js';
+import { EventList, newestFirst } from './events.js';
 
 const SUFFIX: Record<string, number> = {
   n: 1e-9,
@@ -214,24 +214,7 @@ function Autoscalers() {
 
 function Events() {
   const events = useLiveList('/api/v1/events');
-  const newest = [...events.items.values()]
-    .sort((a: any, b: any) =>
-      String(b.lastTimestamp ?? b.eventTime ?? '').localeCompare(String(a.lastTimestamp ?? a.eventTime ?? '')),
-    )
-    .slice(0, 50);
-  return html`<ul class="events" data-testid="events">
-    ${newest.map((e: any) => {
-      const o = e.involvedObject ?? {};
-      const what =
-        o.kind === 'Pod'
-          ? html`<a href=${logsHref(o.namespace ?? 'default', o.name)}>Pod ${o.name}</a>`
-          : `${o.kind} ${o.name}`;
-      return html`<li class=${e.type === 'Warning' ? 'warn' : ''}>
-        <span class="muted">${age(e.lastTimestamp ?? e.eventTime)} ago</span> ${what}${' '}
-        <strong>${e.reason}</strong> ${e.message}
-      </li>`;
-    })}
-  </ul>`;
+  return html`<${EventList} events=${newestFirst(events.items.values()).slice(0, 50)} withObject=${true} />`;
 }
 
 export function ClusterPage() {
