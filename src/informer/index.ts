@@ -112,7 +112,8 @@ export class Informer<T extends InformedObject = InformedObject> {
         // A stream that ends (a server closing a long watch) is resumed from where it was.
         for (let from = revision; !signal.aborted; from = Math.max(from, this.revision)) {
           for await (const e of this.source.watch(from, signal)) {
-            this.apply(e.type, e.object, e.prevObject);
+            // The previous object is the cache's (as client-go's informers): the store parses its own only when asked.
+            this.apply(e.type, e.object);
             this.advance(e.revision);
           }
         }
@@ -147,10 +148,11 @@ export class Informer<T extends InformedObject = InformedObject> {
     }
   }
 
-  private apply(type: WatchEventType, object: T, prevObject: T | undefined): void {
+  private apply(type: WatchEventType, object: T, prevObject?: T): void {
     const k = keyOfObject(object);
     const namespace = object.metadata.namespace ?? '';
     const previous = this.byNamespace.get(namespace)?.get(object.metadata.name);
+    prevObject ??= previous;
     if (previous) {
       for (const r of previous.metadata.ownerReferences ?? []) {
         const owned = this.byOwner.get(r.uid);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { checkDependencies, readSources } from './deps.js';
 import { REPO_ROOT } from '../shared.js';
 
@@ -45,5 +46,18 @@ describe('dependency direction (../shared/DESIGN.md)', () => {
       'ui/web/bad.ts → node:fs',
       'server/ui.ts → preact',
     ]);
+  });
+});
+
+describe('what a process loads', () => {
+  // dockerode brings ssh2, whose Poly1305 WebAssembly holds 16 MB: only a process that runs pods
+  // on Docker loads it (the composition root imports the Docker runtime when it needs it).
+  it('the composition root loads no dockerode until a node runs pods on Docker', () => {
+    const script = `await import(${JSON.stringify(`${REPO_ROOT}.build/main.js`)});
+      const { createRequire } = await import('node:module');
+      const loaded = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify(loaded.filter((m) => m.includes('/node_modules/dockerode/'))));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@
  * The peer: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
  * runs `git http-backend` per request — most of a one-file commit's time is that fetch.
  * BENCH_DEBUG=1 prints the server's reconciles with the time of each step; BENCH_PROFILE=DIR has
- * the server write a CPU profile there; BENCH_HEAP=DIR a heap snapshot right after the first sync.
+ * the server write a CPU profile there; BENCH_HEAP=DIR a heap snapshot right after the first sync;
+ * BENCH_NODE_ARGS="--flag …" gives the server's node flags (to compare heap settings).
  * Targets (issue 20, 2 cores): first sync ≤ 5 s; one-file commit ≤ 150 ms (median) and ≤ 500 ms
  * while settling; no-change poll ≤ 20 ms; peak RSS ≤ 400 MB. `npm run bench -- sync-alone` runs
  * the sync by itself, in process, as the peer.
@@ -66,6 +67,8 @@ export async function run(): Promise<Record<string, unknown>> {
     git = await startGitHttpServer(repo.root);
     // BENCH_PROFILE=DIR: the server writes a CPU profile there when it stops.
     const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    // BENCH_NODE_ARGS="--flag …": V8/Node flags for the server (to compare heap settings).
+    nodeArgs.push(...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []));
     // BENCH_HEAP=DIR: the server writes a heap snapshot there right after the first sync.
     if (process.env.BENCH_HEAP)
       nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.BENCH_HEAP}`);

@@ -19,6 +19,7 @@ import {
   WorkQueue,
   type EventSink,
 } from '../../src/runtime/index.js';
+import type { InformerEvent } from '../../src/informer/index.js';
 import { openStore, type KubeObject, type RevisionedStore } from '../../src/store/index.js';
 
 const CONFIGMAPS = { group: '', kind: 'ConfigMap' };
@@ -111,6 +112,28 @@ describe('Informer (SQLite store)', () => {
     expect(seen).toEqual(['ADDED a', 'ADDED b', 'DELETED b']);
     abort.abort();
     await running;
+  });
+
+  it("hands handlers the cache's previous object (as client-go), the one it held, not a new parse", async () => {
+    const stop = new AbortController();
+    const informer = new Informer(storeListWatch(store, CONFIGMAPS), CONFIGMAPS);
+    const events: InformerEvent[] = [];
+    informer.on((e) => events.push(e));
+    const running = informer.start(stop.signal);
+    try {
+      await informer.synced;
+      const a = await store.create(cm('a'));
+      await informer.waitFor(Number(a.metadata.resourceVersion));
+      const held = informer.get('default', 'a');
+      const a2 = await store.update({ ...a, data: { k: '2' } });
+      await informer.waitFor(Number(a2.metadata.resourceVersion));
+      expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED']);
+      expect(events[1]!.prevObject).toBe(held);
+      expect(events[1]!.prevObject?.metadata.resourceVersion).toBe(a.metadata.resourceVersion);
+    } finally {
+      stop.abort();
+      await running;
+    }
   });
 
   it('re-lists after the watch is compacted and delivers what changed meanwhile', async () => {
