@@ -5,7 +5,16 @@
  * defaultMode, a directory per PersistentVolumeClaim kept across pods). What cannot be resolved
  * (a missing ConfigMap that is not optional, an unsupported volume) is an error naming it.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { parseQuantity } from '../api/quantity.js';
 import { pathWithin, pathsOverlap, protectedHostPaths } from '../api/pod-security.js';
@@ -122,8 +131,13 @@ export async function resolveEnv(
   return env;
 }
 
-/** Writes a ConfigMap's or Secret's keys as files (items pick and rename), replacing what was there. */
-function writeDataDir(
+/**
+ * Writes a ConfigMap's or Secret's keys as files (items pick and rename), replacing what was there.
+ * Called at every sync of the pod, while its containers read the files: a file whose content is
+ * unchanged is left alone, a changed one is replaced whole (renamed into place), and only what is
+ * no longer wanted is removed — the directories leading to an item's path (`renamed/b`) stay.
+ */
+export function writeDataDir(
   dir: string,
   data: Record<string, Buffer>,
   items: { key: string; path: string; mode?: number }[] | undefined,
@@ -132,17 +146,37 @@ function writeDataDir(
   const wanted = new Map<string, { content: Buffer; mode: number }>();
   if (items?.length)
     for (const i of items) {
-      if (data[i.key]) wanted.set(i.path, { content: data[i.key]!, mode: i.mode ?? mode });
+      if (data[i.key]) wanted.set(path.normalize(i.path), { content: data[i.key]!, mode: i.mode ?? mode });
     }
   else for (const [k, v] of Object.entries(data)) wanted.set(k, { content: v, mode });
   mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(dir)) if (!wanted.has(f)) rmSync(path.join(dir, f), { recursive: true, force: true });
+  removeUnwanted(dir, '', wanted, parentsOf(wanted.keys()));
   for (const [rel, { content, mode: m }] of wanted) {
     const file = path.join(dir, rel);
     mkdirSync(path.dirname(file), { recursive: true });
     const current = existsSync(file) ? readFileSync(file) : undefined;
-    if (!current || !current.equals(content)) writeFileSync(file, content);
+    if (!current || !current.equals(content)) {
+      const next = `${file}.berth-new`;
+      writeFileSync(next, content);
+      renameSync(next, file);
+    }
     chmodSync(file, m);
+  }
+}
+
+/** Every directory on the way to the given relative paths (`a/b/c` → `a`, `a/b`). */
+function parentsOf(paths: Iterable<string>): Set<string> {
+  const parents = new Set<string>();
+  for (const p of paths) for (let d = path.dirname(p); d !== '.' && d !== '/'; d = path.dirname(d)) parents.add(d);
+  return parents;
+}
+
+function removeUnwanted(root: string, rel: string, wanted: Map<string, unknown>, parents: Set<string>): void {
+  for (const entry of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    const p = rel ? path.join(rel, entry.name) : entry.name;
+    if (wanted.has(p) && !entry.isDirectory()) continue;
+    if (parents.has(p) && entry.isDirectory()) removeUnwanted(root, p, wanted, parents);
+    else rmSync(path.join(root, p), { recursive: true, force: true });
   }
 }
 
