@@ -50,6 +50,27 @@ export interface PortsInUse {
   proxyPorts: Set<number>;
   /** ClusterIP → the Service holding it. */
   clusterIPs: Map<string, string>;
+  /**
+   * Where the search for a free value starts, by range: nothing below it was free when last
+   * looked, and an allocation only adds values, so a batch of 2,000 Services scans each range
+   * once instead of once per Service (which took 0.6 s of a 10,000-object first sync).
+   */
+  searchFrom?: Map<string, number>;
+}
+
+/** The first value in [from, to] that is not taken, searching from where the last search of `range` ended. */
+function firstFree(
+  inUse: PortsInUse,
+  range: string,
+  from: number,
+  to: number,
+  taken: (n: number) => boolean,
+): number | undefined {
+  const searchFrom = (inUse.searchFrom ??= new Map());
+  let n = Math.max(from, searchFrom.get(range) ?? from);
+  while (n <= to && taken(n)) n++;
+  searchFrom.set(range, n);
+  return n <= to ? n : undefined;
 }
 
 /** The fields of a Service's spec the server fills in (and drops for ExternalName Services). */
@@ -127,12 +148,11 @@ function assignClusterIP(
       });
     ip = asked;
   } else {
-    const free = (offset: number) => !inUse.clusterIPs.has(addressAt(cidr, offset));
-    const last = cidr.size - 2;
-    let offset = dynamicStart(cidr);
-    while (offset <= last && !free(offset)) offset++;
-    if (offset > last) for (offset = 2; offset < dynamicStart(cidr) && !free(offset); offset++);
-    if (offset > last || !free(offset))
+    const taken = (offset: number) => inUse.clusterIPs.has(addressAt(cidr, offset));
+    const offset =
+      firstFree(inUse, 'clusterIP', dynamicStart(cidr), cidr.size - 2, taken) ??
+      firstFree(inUse, 'clusterIP (static band)', 2, Math.min(dynamicStart(cidr) - 1, cidr.size - 2), taken);
+    if (offset === undefined)
       problems.push({ path: ['spec', 'clusterIP'], message: `no ClusterIP is free in ${cidr.text}` });
     else ip = addressAt(cidr, offset);
   }
@@ -167,10 +187,8 @@ export function assignServicePorts<T extends ServiceObject>(
   if (out.spec) assignClusterIP(out.spec, previous, inUse, self, serviceCidr, problems);
   const ports = out.spec?.ports ?? [];
   const before = new Map((previous?.spec?.ports ?? []).map((p) => [portKey(p), p]));
-  const next = (range: { min: number; max: number }, taken: (port: number) => boolean): number | undefined => {
-    for (let p = range.min; p <= range.max; p++) if (!taken(p)) return p;
-    return undefined;
-  };
+  const next = (range: { min: number; max: number }, taken: (port: number) => boolean): number | undefined =>
+    firstFree(inUse, `${range.min}-${range.max}`, range.min, range.max, taken);
   if (ports.length && out.spec?.type !== 'ExternalName') {
     ports.forEach((p, i) => {
       if (!usesNodePorts(out)) {

@@ -164,6 +164,23 @@ describe('ClusterIPs', () => {
       '10.96.1.1',
     );
   });
+  it('allocates a batch in one pass: each the first value free, around values held below and above', () => {
+    const inUse = portsInUse([holding('a', '10.96.1.0'), holding('b', '10.96.1.2')]);
+    const given = ['x', 'y', 'z'].map((n) => {
+      const { service } = assignServicePorts(svc(n, { ports: [{ port: 80 }] }), undefined, inUse, CIDR);
+      return [service.spec!.clusterIP, proxyPortsOf(service).get('80/TCP')];
+    });
+    expect(given).toEqual([
+      ['10.96.1.1', 20000],
+      ['10.96.1.3', 20001],
+      ['10.96.1.4', 20002],
+    ]);
+    // A value asked for in between is skipped by the next search, not handed out twice.
+    assignServicePorts(svc('w', { clusterIP: '10.96.1.5', ports: [{ port: 80 }] }), undefined, inUse, CIDR);
+    expect(
+      assignServicePorts(svc('v', { ports: [{ port: 80 }] }), undefined, inUse, CIDR).service.spec!.clusterIP,
+    ).toBe('10.96.1.6');
+  });
   it('falls back to the static band when the upper part is full, and says when none is left', () => {
     const small = parseCidr('10.0.0.0/28');
     // 16 addresses: network, .1 and broadcast are never given; the static band is all of it.
