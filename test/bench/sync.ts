@@ -10,8 +10,9 @@
  * - a webhook with no new commit: the reconcile's own duration (the server's
  *   berth_app_reconcile_duration_seconds, result "unchanged");
  * - the server's peak RSS (VmHWM), and how long until every pod ran.
- * The peer: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
- * runs `git http-backend` per request — most of a one-file commit's time is that fetch.
+ * The peers: `git fetch` (the git CLI) of each one-file commit from the same Git server, which
+ * runs `git http-backend` per request — most of a one-file commit's time is that fetch — and
+ * `git ls-remote` of the branch for the no-change poll.
  * BENCH_DEBUG=1 prints the server's reconciles with the time of each step; BENCH_PROFILE=DIR has
  * the server write a CPU profile there; BENCH_HEAP=DIR a heap snapshot right after the first sync;
  * BENCH_NODE_ARGS="--flag …" gives the server's node flags (to compare heap settings).
@@ -241,6 +242,14 @@ export async function run(): Promise<Record<string, unknown>> {
       );
       noChange.push(((after.sum - before.sum) / (after.count - before.count)) * 1000);
     }
+    // The no-change poll's peer: the git CLI asking the same server for the branch's head (one
+    // ref advertisement, the least a poll must do). Best of five, as the poll.
+    const lsRemote: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await promisify(execFile)('git', ['ls-remote', repoURL, 'refs/heads/main']);
+      lsRemote.push(performance.now() - t);
+    }
     if (process.env.BENCH_DEBUG)
       for (const line of s.logs().split('\n'))
         if (line.includes('"reconciled"')) process.stderr.write(`${line.slice(0, 400)}\n`);
@@ -263,6 +272,8 @@ export async function run(): Promise<Record<string, unknown>> {
       ratio_to_peer: Number((median(settled) / median(peer)).toFixed(2)),
       no_change_poll_ms: Number(Math.min(...noChange).toFixed(1)),
       no_change_poll_samples_ms: noChange.map((x) => Number(x.toFixed(1))),
+      git_cli_ls_remote_peer_ms: Number(Math.min(...lsRemote).toFixed(1)),
+      no_change_ratio_to_peer: Number((Math.min(...noChange) / Math.min(...lsRemote)).toFixed(2)),
       every_pod_running_ms: r(settledMs),
       pods_per_s_end_to_end: r(pods / (settledMs / 1000)),
       server_peak_rss_mb: peakRssMb,
