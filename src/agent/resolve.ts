@@ -8,9 +8,11 @@
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -146,6 +148,9 @@ export function writeDataDir(
   const wanted = new Map<string, { content: Buffer; mode: number }>();
   if (items?.length)
     for (const i of items) {
+      // Validation refuses such paths; a pod stored before it did is refused here (the agent runs as root).
+      if (path.isAbsolute(i.path) || !pathWithin(path.join(dir, i.path), dir))
+        throw new ResolveError(`item path ${JSON.stringify(i.path)} of key ${i.key} is outside its volume`);
       if (data[i.key]) wanted.set(path.normalize(i.path), { content: data[i.key]!, mode: i.mode ?? mode });
     }
   else for (const [k, v] of Object.entries(data)) wanted.set(k, { content: v, mode });
@@ -178,6 +183,28 @@ function removeUnwanted(root: string, rel: string, wanted: Map<string, unknown>,
     if (parents.has(p) && entry.isDirectory()) removeUnwanted(root, p, wanted, parents);
     else rmSync(path.join(root, p), { recursive: true, force: true });
   }
+}
+
+/**
+ * A mount's subPath on the node: inside its volume, also once symlinks are followed (a container
+ * may have made `data -> /` in an emptyDir another container mounts `data` of: the subPath attack
+ * Kubernetes fixed in CVE-2017-1002101). What exists of the path is resolved; an NFS volume's
+ * directory is the share's, checked by the path alone.
+ */
+export function subPathSource(volume: VolumeSource, subPath: string, container: string): string {
+  const refuse = () =>
+    new ResolveError(`container ${container}: subPath ${JSON.stringify(subPath)} is outside its volume`);
+  const source = path.join(volume.path, subPath);
+  if (path.isAbsolute(subPath) || !pathWithin(source, volume.path)) throw refuse();
+  if (volume.nfs || !existsSync(volume.path)) return source;
+  let existing = source;
+  while (!lstatSync(existing, { throwIfNoEntry: false })) existing = path.dirname(existing);
+  try {
+    if (!pathWithin(realpathSync(existing), realpathSync(volume.path))) throw refuse();
+  } catch {
+    throw refuse(); // a symlink that leads nowhere
+  }
+  return source;
 }
 
 /**
@@ -354,7 +381,7 @@ export async function containerSpec(
     if (!volume) throw new ResolveError(`container ${c.name} mounts volume ${m.name}, which the pod does not declare`);
     return {
       volume: m.name,
-      source: m.subPath ? path.join(volume.path, m.subPath) : volume.path,
+      source: m.subPath ? subPathSource(volume, m.subPath, c.name) : volume.path,
       mountPath: m.mountPath,
       readOnly: Boolean(m.readOnly || volume.readOnly),
       ...(volume.nfs

@@ -499,6 +499,12 @@ function checkPodSpec(spec: PlainObject, at: FieldPath, out: Finding[], claimVol
     if (sources.length === 0) out.push(error('InvalidValue', vat, 'must specify a volume type'));
     const sizeLimit = objectAt(v, 'emptyDir')?.sizeLimit;
     if (sizeLimit !== undefined) checkQuantity(sizeLimit, [...vat, 'emptyDir', 'sizeLimit'], out);
+    // The agent writes these files as root on the node: a path must stay inside the volume.
+    for (const source of ['configMap', 'secret'] as const)
+      arrayAt(objectAt(v, source), 'items').forEach((item, j) => {
+        const itemPath = stringAt(item, 'path');
+        if (itemPath !== undefined) checkDescendingPath(itemPath, [...vat, source, 'items', j, 'path'], out, true);
+      });
   });
 
   for (const claim of claimVolumes) volumes.add(claim);
@@ -530,6 +536,21 @@ function checkPodSpec(spec: PlainObject, at: FieldPath, out: Finding[], claimVol
   }
 }
 
+/**
+ * A path inside a volume (an item's file, a mount's subPath), as Kubernetes validates it
+ * (validateLocalDescendingPath): relative, with no `..` element; an item's path may not start
+ * with `..` either (the kubelet keeps its own `..data` there).
+ */
+function checkDescendingPath(value: string, at: FieldPath, out: Finding[], item: boolean): void {
+  const backsteps = value.split(/[/\\]/).includes('..');
+  const problems = [
+    ...(value.startsWith('/') ? ['must be a relative path'] : []),
+    ...(backsteps ? ["must not contain '..'"] : []),
+    ...(item && !backsteps && value.startsWith('..') ? ["must not start with '..'"] : []),
+  ];
+  for (const problem of problems) out.push(error('InvalidValue', at, `${JSON.stringify(value)}: ${problem}`));
+}
+
 function checkContainer(c: PlainObject, at: FieldPath, volumes: Set<string>, out: Finding[]): void {
   const portNames = new Set<string>();
   arrayAt(c, 'ports').forEach((p, i) => {
@@ -549,6 +570,8 @@ function checkContainer(c: PlainObject, at: FieldPath, volumes: Set<string>, out
     portNames.add(name);
   });
   arrayAt(c, 'volumeMounts').forEach((m, i) => {
+    const subPath = stringAt(m, 'subPath');
+    if (subPath) checkDescendingPath(subPath, [...at, 'volumeMounts', i, 'subPath'], out, false);
     const name = stringAt(m, 'name');
     if (name !== undefined && !volumes.has(name))
       out.push(
