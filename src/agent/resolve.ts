@@ -149,7 +149,7 @@ export function writeDataDir(
   if (items?.length)
     for (const i of items) {
       // Validation refuses such paths; a pod stored before it did is refused here (the agent runs as root).
-      if (path.isAbsolute(i.path) || !pathWithin(path.join(dir, i.path), dir))
+      if (!staysInside(dir, i.path))
         throw new ResolveError(`item path ${JSON.stringify(i.path)} of key ${i.key} is outside its volume`);
       if (data[i.key]) wanted.set(path.normalize(i.path), { content: data[i.key]!, mode: i.mode ?? mode });
     }
@@ -168,6 +168,10 @@ export function writeDataDir(
     chmodSync(file, m);
   }
 }
+
+/** Whether a relative path (an item's, a subPath) names something inside `dir`, by its text. */
+const staysInside = (dir: string, rel: string): boolean =>
+  !path.isAbsolute(rel) && pathWithin(path.join(dir, rel), dir);
 
 /** Every directory on the way to the given relative paths (`a/b/c` → `a`, `a/b`). */
 function parentsOf(paths: Iterable<string>): Set<string> {
@@ -194,16 +198,18 @@ function removeUnwanted(root: string, rel: string, wanted: Map<string, unknown>,
 export function subPathSource(volume: VolumeSource, subPath: string, container: string): string {
   const refuse = () =>
     new ResolveError(`container ${container}: subPath ${JSON.stringify(subPath)} is outside its volume`);
+  if (!staysInside(volume.path, subPath)) throw refuse();
   const source = path.join(volume.path, subPath);
-  if (path.isAbsolute(subPath) || !pathWithin(source, volume.path)) throw refuse();
   if (volume.nfs || !existsSync(volume.path)) return source;
   let existing = source;
   while (!lstatSync(existing, { throwIfNoEntry: false })) existing = path.dirname(existing);
+  let real: string | undefined;
   try {
-    if (!pathWithin(realpathSync(existing), realpathSync(volume.path))) throw refuse();
+    real = realpathSync(existing);
   } catch {
-    throw refuse(); // a symlink that leads nowhere
+    // a symlink that leads nowhere: refused below
   }
+  if (!real || !pathWithin(real, realpathSync(volume.path))) throw refuse();
   return source;
 }
 

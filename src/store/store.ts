@@ -39,12 +39,14 @@ export interface StoreOptions {
  * by no subscriber, or only by ones that skip them by key. The parsed object is held weakly: while
  * an informer holds it, every subscriber shares that one object; once superseded, the ring keeps
  * only the JSON (a ring of 10,000 pod versions held parsed was a third of a busy server's heap).
- * The previous object is parsed afresh whenever asked for and never kept: the informers take it
- * from their own caches, only selector-filtered watches need it.
+ * The previous object is held weakly too: the readers of one batch (the node triggers, the
+ * selector-filtered watches; informers take it from their own caches) share one parse, and
+ * nothing keeps it after them.
  */
 class PreparedEvent {
   readonly type: WatchEvent['type'];
   private parsed: WeakRef<KubeObject> | undefined;
+  private parsedPrev: WeakRef<KubeObject> | undefined;
 
   constructor(
     readonly key: string,
@@ -69,10 +71,14 @@ class PreparedEvent {
     return this.raw.prevValue !== undefined;
   }
 
-  /** A new copy of the object before the change, each time. */
   get prevObject(): KubeObject | undefined {
     if (this.raw.prevValue === undefined) return undefined;
-    return decode({ key: this.key, value: this.raw.prevValue, revision: this.raw.prevRevision ?? 0 });
+    let prev = this.parsedPrev?.deref();
+    if (!prev) {
+      prev = decode({ key: this.key, value: this.raw.prevValue, revision: this.raw.prevRevision ?? 0 });
+      this.parsedPrev = new WeakRef(prev);
+    }
+    return prev;
   }
 }
 
@@ -379,8 +385,7 @@ function filterEvent(
 /** The event with its prevObject parsed only if a reader asks for it (most take it from their caches). */
 function withPrevObject(event: WatchEvent, e: PreparedEvent): WatchEvent {
   if (!e.hasPrevObject) return event;
-  let prevObject: KubeObject | undefined;
-  return Object.defineProperty(event, 'prevObject', { enumerable: true, get: () => (prevObject ??= e.prevObject) });
+  return Object.defineProperty(event, 'prevObject', { enumerable: true, get: () => e.prevObject });
 }
 
 function encodeContinue(key: string): string {
