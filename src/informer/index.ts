@@ -47,6 +47,9 @@ export class Informer<T extends InformedObject = InformedObject> {
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private revision = 0;
+  /** The revision of the newest event applied, complete once batchPending is false (advanceAfterBatch). */
+  private batchRevision = 0;
+  private batchPending = false;
   private hasSynced = false;
   private markSynced!: () => void;
   /** Resolves once the first list is in the cache. */
@@ -114,7 +117,7 @@ export class Informer<T extends InformedObject = InformedObject> {
           for await (const e of this.source.watch(from, signal)) {
             // The previous object is the cache's (as client-go's informers): the store parses its own only when asked.
             this.apply(e.type, e.object);
-            this.advance(e.revision);
+            this.advanceAfterBatch(e.revision);
           }
         }
       } catch (e) {
@@ -187,6 +190,25 @@ export class Informer<T extends InformedObject = InformedObject> {
     }
     const event: InformerEvent<T> = prevObject ? { type, object, prevObject } : { type, object };
     for (const h of this.handlers) h(event);
+  }
+
+  /**
+   * Events of one transaction share its revision, so the cache holds revision R only once the
+   * last of R's events is in: every earlier revision is complete now, and R once the events that
+   * are already there have been applied (they arrive without a pause, so a macrotask comes after
+   * them). Advancing on R's first event let a controller that waited for its own 256 creates see
+   * one of them.
+   */
+  private advanceAfterBatch(revision: number): void {
+    this.advance(revision - 1);
+    if (revision <= this.batchRevision) return;
+    this.batchRevision = revision;
+    if (this.batchPending) return;
+    this.batchPending = true;
+    setImmediate(() => {
+      this.batchPending = false;
+      this.advance(this.batchRevision);
+    });
   }
 
   private advance(revision: number): void {

@@ -17,7 +17,7 @@ import {
   type DeploymentAction,
 } from '../../src/controllers/deployment/plan.js';
 import type { DeploymentObject, PodObject, ReplicaSetObject } from '../../src/controllers/objects.js';
-import { compareForDeletion } from '../../src/controllers/pods.js';
+import { compareForDeletion, podNamer } from '../../src/controllers/pods.js';
 import { claimPods, planReplicaSet, replicaSetStatus } from '../../src/controllers/replicaset/plan.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -464,6 +464,21 @@ function simulate(replicas: number, maxSurge: number | string, maxUnavailable: n
     },
   };
 }
+
+describe('podNamer', () => {
+  it('draws again for a name the informer holds or that it gave out, so a create batch never carries a taken one', () => {
+    const asked: string[] = [];
+    // The first three names it tries are taken (pods the informer knows).
+    const informer = { get: (_ns: string, name: string) => (asked.push(name) <= 3 ? {} : undefined) };
+    const nameOf = podNamer(informer, 'default');
+    const first = nameOf('web-abc');
+    expect(asked.length).toBe(4);
+    expect(first).toBe(asked[3]);
+    expect(first).toMatch(/^web-abc-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    const names = new Set([first, ...Array.from({ length: 5000 }, () => nameOf('web-abc'))]);
+    expect(names.size).toBe(5001);
+  });
+});
 
 describe('rollout property', () => {
   const intOrPercent = (max: number) =>

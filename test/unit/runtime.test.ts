@@ -136,6 +136,23 @@ describe('Informer (SQLite store)', () => {
     }
   });
 
+  it("waitFor a transaction's revision resolves only once all of its objects are in the cache", async () => {
+    const stop = new AbortController();
+    const informer = new Informer(storeListWatch(store, CONFIGMAPS), CONFIGMAPS);
+    const running = informer.start(stop.signal);
+    try {
+      await informer.synced;
+      const names = Array.from({ length: 50 }, (_, i) => `batch-${i}`);
+      const { revision } = await store.txn(names.map((n) => ({ op: 'create' as const, object: cm(n) })));
+      await informer.waitFor(revision);
+      // Advancing on the first event of the revision let this see 1 of 50.
+      expect(informer.list('default').length).toBe(50);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
   it('re-lists after the watch is compacted and delivers what changed meanwhile', async () => {
     const local = new AbortController();
     await store.create(cm('keep'));

@@ -51,8 +51,8 @@ export function shouldRun(ds: DaemonSetObject, node: NodeObject): boolean {
   return untoleratedTaint(node.spec?.taints, daemonTolerations(ds)) === undefined;
 }
 
-export function podForNode(ds: DaemonSetObject, node: string, hash: string, suffix: string): PodObject {
-  const pod = podFromTemplate(ds.spec.template, ds, `${ds.metadata.name}-${suffix}`, { [REVISION_LABEL]: hash });
+export function podForNode(ds: DaemonSetObject, node: string, hash: string, name: string): PodObject {
+  const pod = podFromTemplate(ds.spec.template, ds, name, { [REVISION_LABEL]: hash });
   pod.spec.nodeName = node;
   pod.spec.tolerations = daemonTolerations(ds);
   return pod;

@@ -7,7 +7,6 @@ import {
   POD,
   controllerOf,
   keyOf,
-  randomSuffix,
   splitKey,
   type DaemonSetObject,
   type NodeObject,
@@ -15,6 +14,7 @@ import {
 } from '../objects.js';
 import { planDaemonSet, podForNode, templateHash, REVISION_LABEL } from './plan.js';
 import { CONTROLLER_REVISION, syncRevisions } from '../history.js';
+import { podNamer } from '../pods.js';
 
 export class DaemonSetController implements Controller {
   readonly name = 'daemonset';
@@ -61,8 +61,9 @@ export class DaemonSetController implements Controller {
       new Set(owned().map((p) => revisionOf(p.metadata.labels?.[REVISION_LABEL] ?? ''))),
     );
     if (plan.create.length) {
+      const nameOf = podNamer(podInformer, namespace);
       const { created, error } = await writer.createMany(
-        plan.create.map((node) => podForNode(ds, node, hash, randomSuffix())),
+        plan.create.map((node) => podForNode(ds, node, hash, nameOf(ds.metadata.name))),
       );
       written.push(...created);
       for (const p of created) emit(this.ctx, ds, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);

@@ -5,7 +5,7 @@
 import { isBerthError } from '../../api/errors.js';
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { applyClaim, claim, claimCandidates, indexLabels } from '../claim.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
+import { emit, lastRevision, writeStatusAndWait, type ControllerContext } from '../context.js';
 import {
   DEPLOYMENT,
   POD,
@@ -103,7 +103,7 @@ export class DeploymentController implements Controller {
         metadata: { ...d.metadata, annotations: { ...(d.metadata.annotations ?? {}), [REVISION]: plan.revision } },
       });
     }
-    await writer.updateStatus(d, plan.status);
+    await writeStatusAndWait(this.ctx, informers.for<DeploymentObject>(DEPLOYMENT), d, plan.status);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 }

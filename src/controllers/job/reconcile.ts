@@ -1,8 +1,8 @@
 /** The Job controller's shell: pods from the template (with index and job labels), status, TTL. */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
 import { emit, lastRevision, queueOwner, type ControllerContext } from '../context.js';
-import { JOB, POD, controllerOf, keyOf, randomSuffix, splitKey, type JobObject, type PodObject } from '../objects.js';
-import { podFromTemplate } from '../pods.js';
+import { JOB, POD, controllerOf, keyOf, splitKey, type JobObject, type PodObject } from '../objects.js';
+import { podFromTemplate, podNamer } from '../pods.js';
 import { COMPLETION_INDEX, CONTROLLER_UID_LABELS, JOB_NAME_LABELS, planJob } from './plan.js';
 
 export class JobController implements Controller {
@@ -33,8 +33,9 @@ export class JobController implements Controller {
     const labels: Record<string, string> = {};
     for (const l of JOB_NAME_LABELS) labels[l] = name;
     for (const l of CONTROLLER_UID_LABELS) labels[l] = job.metadata.uid!;
+    const nameOf = podNamer(informers.for<PodObject>(POD), namespace);
     const toCreate = plan.create.map((index) => {
-      const podName = index === undefined ? `${name}-${randomSuffix()}` : `${name}-${index}-${randomSuffix()}`;
+      const podName = nameOf(index === undefined ? name : `${name}-${index}`);
       const pod = podFromTemplate(
         job.spec.template,
         job,

@@ -5,18 +5,9 @@
  * controller runs ReplicationControllers (v1): a ReplicaSet whose selector is a map of labels.
  */
 import type { Controller, InformerFactory, ReconcileResult } from '../../runtime/index.js';
-import { emit, lastRevision, type ControllerContext } from '../context.js';
-import {
-  POD,
-  REPLICA_SET,
-  controllerOf,
-  keyOf,
-  randomSuffix,
-  splitKey,
-  type PodObject,
-  type ReplicaSetObject,
-} from '../objects.js';
-import { podFromTemplate } from '../pods.js';
+import { emit, lastRevision, writeStatusAndWait, type ControllerContext } from '../context.js';
+import { POD, REPLICA_SET, controllerOf, keyOf, splitKey, type PodObject, type ReplicaSetObject } from '../objects.js';
+import { podFromTemplate, podNamer } from '../pods.js';
 import { applyClaim, claimCandidates, indexLabels } from '../claim.js';
 import { claimPods, planReplicaSet } from './plan.js';
 
@@ -86,9 +77,12 @@ export class ReplicaSetController implements Controller {
     }
     await pods.waitFor(lastRevision(written));
 
-    const owned = claimPods(rs, claimCandidates(pods, rs)).owned;
-    const status = planReplicaSet(rs, owned, now, createError).status;
-    await writer.updateStatus(stored, status);
+    // Nothing written (and nothing failed): the plan's status stands — two more passes over 2,000 pods spared.
+    const status =
+      written.length || createError
+        ? planReplicaSet(rs, claimPods(rs, claimCandidates(pods, rs)).owned, now, createError).status
+        : plan.status;
+    await writeStatusAndWait(this.ctx, informers.for<ReplicaSetObject>(this.kind), stored, status);
     if (createError) throw new Error(`ReplicaSet ${key}: ${createError}`);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
@@ -96,10 +90,11 @@ export class ReplicaSetController implements Controller {
   /** slowStartBatch: batches of 1, 2, 4, …; the first failing batch stops the rest. */
   private async createPods(rs: ReplicaSetObject, count: number): Promise<{ created: PodObject[]; error?: unknown }> {
     const created: PodObject[] = [];
+    const nameOf = podNamer(this.ctx.informers.for<PodObject>(POD), rs.metadata.namespace ?? '');
     for (let batch = 1, left = count; left > 0; left -= batch, batch *= 2) {
       const size = Math.min(batch, left);
       const podsToCreate = Array.from({ length: size }, () =>
-        podFromTemplate(rs.spec.template, rs, `${rs.metadata.name}-${randomSuffix()}`),
+        podFromTemplate(rs.spec.template, rs, nameOf(rs.metadata.name)),
       );
       const result = await this.ctx.writer.createMany(podsToCreate);
       created.push(...result.created);
