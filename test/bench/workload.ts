@@ -96,6 +96,9 @@ export async function run(): Promise<Record<string, unknown>> {
 
     progress(`a Deployment of ${REPLICAS} replicas`);
     const cpuBefore = { server: cpuSeconds(s.pid), nodes: cpuSeconds(simulator.child.pid!) };
+    const revisionBefore = Number(
+      /^berth_store_revision (\d+)/m.exec((await api(s, 'GET', '/metrics', { token: s.token })).text)?.[1] ?? 0,
+    );
     const start = performance.now();
     const res = await api(s, 'POST', '/apis/apps/v1/namespaces/default/deployments', {
       token: s.token,
@@ -123,6 +126,14 @@ export async function run(): Promise<Record<string, unknown>> {
       await sleep(20);
     }
     const availableMs = performance.now() - start;
+    // What the server did for it (its own metrics): reconciles per controller, store revisions (commits).
+    const metrics = (await api(s, 'GET', '/metrics', { token: s.token })).text;
+    const reconciles: Record<string, number> = {};
+    for (const m of metrics.matchAll(
+      /^berth_controller_reconcile_total\{controller="([^"]+)",result="[^"]+"\} (\d+)/gm,
+    ))
+      reconciles[m[1]!] = (reconciles[m[1]!] ?? 0) + Number(m[2]);
+    const revision = Number(/^berth_store_revision (\d+)/m.exec(metrics)?.[1] ?? 0);
     const cpu = {
       server: cpuSeconds(s.pid) - cpuBefore.server,
       nodes: cpuSeconds(simulator.child.pid!) - cpuBefore.nodes,
@@ -147,6 +158,8 @@ export async function run(): Promise<Record<string, unknown>> {
       pods_ready_per_s: r(REPLICAS / (last(ready) / 1000)),
       server_peak_rss_mb: peakRssMb,
       server_cpu_s: Number(cpu.server.toFixed(2)),
+      store_commits: revision - revisionBefore,
+      reconciles: Object.fromEntries(Object.entries(reconciles).filter(([, n]) => n >= 10)),
       simulator_cpu_s: Number(cpu.nodes.toFixed(2)),
       ...(peer ? { scheduler_alone_peer_pods_per_s: peer, ratio_to_peer: Number((boundPerS / peer).toFixed(2)) } : {}),
       targets: { pods_bound_per_s: 1000 },

@@ -182,6 +182,20 @@ describe('deployment controller', () => {
     await h.until('garbage collected', async () => (await h.list(RS)).length === 0 && (await h.list(POD)).length === 0);
   });
 
+  it('creates 600 replicas in slow-start batches, the second reconcile starting where the first left off', async () => {
+    await h.create(deployment('big', { replicas: 600 }));
+    const pods = await h.until('600 pods', async () => {
+      const all = await h.list<KubeObject>(POD);
+      return all.length === 600 && all;
+    });
+    // One create transaction, one revision: 1, 2, 4, … 128, 245 (the first 500, BURST_REPLICAS),
+    // then the last 100 in one — not 1, 2, 4, … 64, 37 again as Kubernetes' slowStartBatch does.
+    const batches = new Map<string, number>();
+    for (const p of pods) batches.set(p.metadata.resourceVersion!, (batches.get(p.metadata.resourceVersion!) ?? 0) + 1);
+    expect([...batches.values()].sort((a, b) => a - b)).toEqual([1, 2, 4, 8, 16, 32, 64, 100, 128, 245]);
+    expect(new Set(pods.map((p) => p.metadata.name)).size).toBe(600);
+  });
+
   it('a deleted Namespace takes its objects, however it was deleted', async () => {
     await h.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await h.create({ ...deployment('web', { replicas: 2 }), metadata: { name: 'web', namespace: 'shop' } });

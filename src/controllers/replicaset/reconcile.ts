@@ -53,7 +53,10 @@ export class ReplicaSetController implements Controller {
     const { informers, writer } = this.ctx;
     const pods = informers.for<PodObject>(POD);
     const stored = informers.for<ReplicaSetObject>(this.kind).get(namespace, name);
-    if (!stored) return {};
+    if (!stored) {
+      this.provenBatch.delete(key);
+      return {};
+    }
     const rs = asReplicaSet(stored);
     const now = this.ctx.now();
     const claim = claimPods(rs, claimCandidates(pods, rs));
@@ -87,11 +90,21 @@ export class ReplicaSetController implements Controller {
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 
+  /**
+   * Per ReplicaSet, the size of the last create batch that succeeded, while its creates keep
+   * succeeding: the next reconcile's slow start begins there, not at 1 again. Kubernetes starts
+   * every sync at 1: for 2,000 replicas (500 a sync), 36 store round trips one after another,
+   * 15 this way. Slow start is there to find out whether creates fail at all, and the last
+   * reconcile found out; a failure starts it over at 1.
+   */
+  private readonly provenBatch = new Map<string, number>();
+
   /** slowStartBatch: batches of 1, 2, 4, …; the first failing batch stops the rest. */
   private async createPods(rs: ReplicaSetObject, count: number): Promise<{ created: PodObject[]; error?: unknown }> {
     const created: PodObject[] = [];
     const nameOf = podNamer(this.ctx.informers.for<PodObject>(POD), rs.metadata.namespace ?? '');
-    for (let batch = 1, left = count; left > 0; left -= batch, batch *= 2) {
+    const key = keyOf(rs);
+    for (let batch = this.provenBatch.get(key) ?? 1, left = count; left > 0; left -= batch, batch *= 2) {
       const size = Math.min(batch, left);
       const podsToCreate = Array.from({ length: size }, () =>
         podFromTemplate(rs.spec.template, rs, nameOf(rs.metadata.name)),
@@ -100,7 +113,11 @@ export class ReplicaSetController implements Controller {
       created.push(...result.created);
       for (const p of result.created)
         emit(this.ctx, rs, 'Normal', 'SuccessfulCreate', `Created pod: ${p.metadata.name}`);
-      if (result.error) return { created, error: result.error };
+      if (result.error) {
+        this.provenBatch.delete(key);
+        return { created, error: result.error };
+      }
+      this.provenBatch.set(key, size);
     }
     return { created };
   }
