@@ -8,8 +8,9 @@
  * Unavailable error and re-lists, as a Kubernetes client does when its watch ends.
  *
  * A subscriber may name a trigger (as the Kubernetes watch cache's indexed triggers: a node's
- * agent watches the pods with its spec.nodeName): it is woken only by batches that carry its
- * trigger, and skips the others without yielding them. With 200 node watchers, waking every one
+ * agent watches the pods with its spec.nodeName; an informer, one kind): it is woken only by
+ * batches that carry its trigger, and skips the others without yielding them — nor is it closed
+ * when only batches without its trigger left the ring. With 200 node watchers, waking every one
  * for every pod write was most of the API server's watch cost.
  */
 import { BerthError } from '../api/errors.js';

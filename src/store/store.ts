@@ -94,7 +94,7 @@ export class RevisionedStore implements Store {
     this.txnLimits = backend.txnLimits ?? { maxOps: Infinity, maxBytes: Infinity };
     this.hub = new WatchHub(backend, (b) => prepare(b), {
       ringEvents: options.watchRingEvents ?? 10_000,
-      triggersOf: nodeTriggers,
+      triggersOf: batchTriggers,
     });
     this.leases = new LeaseBook(backend);
   }
@@ -214,7 +214,7 @@ export class RevisionedStore implements Store {
     const labels = options.labelSelector ? parseSelector(options.labelSelector) : undefined;
     const fields = options.fieldSelector ? parseFieldSelector(options.fieldSelector) : undefined;
     const node = prefix?.startsWith(POD_PREFIX) ? fields?.exact('spec.nodeName') : undefined;
-    const trigger = node === undefined ? undefined : nodeTrigger(node);
+    const trigger = node !== undefined ? nodeTrigger(node) : prefix !== undefined ? kindTrigger(prefix) : undefined;
     for await (const batch of this.hub.subscribe(options.fromRevision, options.signal, trigger)) {
       for (const e of batch.events) {
         if (prefix && !e.key.startsWith(prefix)) continue;
@@ -334,11 +334,18 @@ function decode(kv: KeyValue): KubeObject {
 
 const POD_PREFIX = kindPrefix({ group: '', kind: 'Pod' });
 const nodeTrigger = (node: string) => `spec.nodeName=${node}`;
+/** A kind's trigger is the prefix of its keys (`core/Pod/`), from a key or a kind's (namespaced) prefix. */
+const kindTrigger = (key: string) => key.slice(0, key.indexOf('/', key.indexOf('/') + 1) + 1);
 
-/** The nodes a batch's pod changes concern (before and after): what an agent's watch is woken by. */
-function nodeTriggers(batch: HubBatch<PreparedEvent>): ReadonlySet<string> {
+/**
+ * What a batch wakes: the watches of each kind it changes (the server's ~40 informers each woke
+ * for every batch to find nothing of theirs in most), and the agents of the nodes its pod changes
+ * concern (before and after).
+ */
+function batchTriggers(batch: HubBatch<PreparedEvent>): ReadonlySet<string> {
   const triggers = new Set<string>();
   for (const e of batch.events) {
+    triggers.add(kindTrigger(e.key));
     if (!e.key.startsWith(POD_PREFIX)) continue;
     triggers.add(nodeTrigger(fieldValue(e.object, 'spec.nodeName')));
     const before = e.prevObject;

@@ -363,6 +363,36 @@ describe.each(drivers)('store contract: $name', (driver) => {
     expect(seen).toEqual(['ADDED a', 'MODIFIED a', 'ADDED b', 'DELETED a']);
   });
 
+  it("a kind's watch is not closed when only other kinds' writes left the window while it was busy", async () => {
+    const s = await fresh({ watchRingEvents: 10 });
+    const secret = (name: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'default' },
+    });
+    const from = await s.revision();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    let release!: () => void;
+    const busy = new Promise<void>((r) => (release = r));
+    const watching = (async () => {
+      for await (const e of s.watch({ group: '', kind: 'Secret', fromRevision: from, signal: ac.signal })) {
+        seen.push(`${e.type} ${e.object.metadata.name}`);
+        if (seen.length === 2) break;
+        await busy; // a slow consumer: the window moves on meanwhile
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 50)); // subscribed: the window below is live
+    await s.create(secret('a'));
+    // Sixty ConfigMaps while it is busy: far more than the window keeps, none a Secret.
+    for (let i = 0; i < 60; i++) await s.create(cm(`other-${i}`));
+    await s.create(secret('b'));
+    release();
+    await Promise.race([watching, new Promise((_, reject) => setTimeout(() => reject(new Error(seen.join())), 5000))]);
+    ac.abort();
+    expect(seen).toEqual(['ADDED a', 'ADDED b']);
+  });
+
   it('leases: acquire, renew, refuse another holder, take over after expiry, release — outside the object log', async () => {
     const s = await fresh();
     const rev = await s.revision();
