@@ -87,6 +87,7 @@ import {
   involvedObjectOf,
   InformerFactory,
   admittingWriter,
+  policiesSeenBy,
   storeEventSink,
 } from './runtime/index.js';
 
@@ -640,7 +641,13 @@ async function startControllers(
     (err) => controllerLog.warn({ err }, 'event not recorded'),
   );
   // The controllers' pods are held to the namespace's quotas and limit ranges, as a user's are.
-  const ctx = { informers, writer: admittingWriter(store), events, now: Date.now, log: controllerLog };
+  const ctx = {
+    informers,
+    writer: admittingWriter(store, Date.now, policiesSeenBy(informers)),
+    events,
+    now: Date.now,
+    log: controllerLog,
+  };
   const controllers = [
     options.applications,
     ...workloadControllers(ctx),

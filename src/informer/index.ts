@@ -62,6 +62,11 @@ export class Informer<T extends InformedObject = InformedObject> {
     private readonly onError?: (e: unknown) => void,
   ) {}
 
+  /** True once the first list is in the cache. */
+  get isSynced(): boolean {
+    return this.hasSynced;
+  }
+
   on(handler: InformerHandler<T>): void {
     this.handlers.push(handler);
   }

@@ -14,4 +14,4 @@ export {
 export { EventBroadcaster } from './broadcaster.js';
 export { storeEventSink } from './store-events.js';
 export type { KubeObject, KindRef, ObjectRef, Store } from '../store/types.js';
-export { QuotaAdmission, namespaceUsage } from './quota.js';
+export { QuotaAdmission, namespaceUsage, policiesSeenBy } from './quota.js';

@@ -24,6 +24,7 @@ import {
   type Usage,
 } from '../api/quota.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
+import type { InformerFactory } from './informer.js';
 
 export const RESOURCE_QUOTA = { group: '', kind: 'ResourceQuota' };
 export const LIMIT_RANGE = { group: '', kind: 'LimitRange' };
@@ -61,7 +62,18 @@ export async function namespaceUsage(store: Store, namespace: string, hard: Reco
  * admission reads a watch-fed lister the same way (and has the same window: a quota created a
  * moment before a write may miss it; the quota controller's recount then shows the usage).
  */
-export class PolicyIndex {
+/** Whether a namespace may have ResourceQuotas or LimitRanges: false lets admission skip reading them. */
+export interface PolicyHints {
+  mayHave(namespace: string): boolean;
+}
+
+/** The hints from the controllers' own informers (true until both have their first list). */
+export function policiesSeenBy(informers: InformerFactory): PolicyHints {
+  const kinds = [informers.for(RESOURCE_QUOTA), informers.for(LIMIT_RANGE)];
+  return { mayHave: (namespace) => kinds.some((i) => !i.isSynced || i.list(namespace).length > 0) };
+}
+
+export class PolicyIndex implements PolicyHints {
   /** Per kind: the objects by namespace, or undefined until its first list is in. */
   private readonly kinds = new Map<string, Map<string, Set<string>> | undefined>([
     [RESOURCE_QUOTA.kind, undefined],
@@ -114,7 +126,7 @@ export class PolicyIndex {
 export class QuotaAdmission {
   constructor(
     private readonly store: Store,
-    private readonly index?: PolicyIndex,
+    private readonly index?: PolicyHints,
   ) {}
 
   /** Whether the namespace has a ResourceQuota or a LimitRange (the index's word where there is one, else the store's). */

@@ -8,7 +8,7 @@ import { isBerthError } from '../api/errors.js';
 import { finalizedBy, finalizingDeletion, gracefulDeletion, prepareCreate, prepareUpdate } from '../api/lifecycle.js';
 import { refOf } from '../store/keys.js';
 import type { KubeObject, Store, TxnOp } from '../store/types.js';
-import { QuotaAdmission, createAdmitted, groupByNamespace } from './quota.js';
+import { QuotaAdmission, createAdmitted, groupByNamespace, type PolicyHints } from './quota.js';
 
 /**
  * Admits objects a controller is about to create, as the API admits a user's (quotas, limit
@@ -111,8 +111,13 @@ export function sameJson(a: unknown, b: unknown): boolean {
   );
 }
 
-/** The writer controllers use: their creates are admitted as a user's are (quotas, limit ranges). */
-export function admittingWriter(store: Store, now: () => number = Date.now): ObjectWriter {
-  const quotas = new QuotaAdmission(store);
+/**
+ * The writer controllers use: their creates are admitted as a user's are (quotas, limit ranges).
+ * With `policies`, a create in a namespace that has neither reads nothing more (without, every
+ * create of a pod, ReplicaSet or Endpoints listed both kinds from the store: a second of a
+ * 2,000-Deployment first sync).
+ */
+export function admittingWriter(store: Store, now: () => number = Date.now, policies?: PolicyHints): ObjectWriter {
+  const quotas = new QuotaAdmission(store, policies);
   return new ObjectWriter(store, now, (objects) => quotas.admit(objects));
 }

@@ -13,6 +13,7 @@ import {
   EventRecorder,
   InformerFactory,
   admittingWriter,
+  policiesSeenBy,
   storeEventSink,
 } from '../../src/runtime/index.js';
 import type { KubeObject, ObjectRef, Store } from '../../src/store/index.js';
@@ -51,7 +52,8 @@ export function startHarness(store: Store, options: { now?: () => number; manage
   const informers = new InformerFactory(store, (e) => console.error('informer', e));
   const events = new EventBroadcaster(new EventRecorder(storeEventSink(store), { component: 'test' }, now), now);
   // As berth server runs them: creates admitted against quotas and limit ranges.
-  const ctx = { informers, writer: admittingWriter(store, now), events, now };
+  // As the server's: admission skips namespaces its informers show without quotas or limit ranges.
+  const ctx = { informers, writer: admittingWriter(store, now, policiesSeenBy(informers)), events, now };
   const manager = new ControllerManager(informers, workloadControllers(ctx));
   const running = options.manage === false ? Promise.resolve() : manager.start(abort.signal);
   let touches = 0;
