@@ -56,12 +56,6 @@ export async function namespaceUsage(store: Store, namespace: string, hard: Reco
   return sumUsage(parts);
 }
 
-/**
- * Which namespaces have a ResourceQuota or a LimitRange, kept by watching both kinds, so that an
- * admission in a namespace with neither (most writes) reads nothing more. Kubernetes' quota
- * admission reads a watch-fed lister the same way (and has the same window: a quota created a
- * moment before a write may miss it; the quota controller's recount then shows the usage).
- */
 /** Whether a namespace may have ResourceQuotas or LimitRanges: false lets admission skip reading them. */
 export interface PolicyHints {
   mayHave(namespace: string): boolean;
@@ -73,6 +67,12 @@ export function policiesSeenBy(informers: InformerFactory): PolicyHints {
   return { mayHave: (namespace) => kinds.some((i) => !i.isSynced || i.list(namespace).length > 0) };
 }
 
+/**
+ * Which namespaces have a ResourceQuota or a LimitRange, kept by watching both kinds, so that an
+ * admission in a namespace with neither (most writes) reads nothing more. Kubernetes' quota
+ * admission reads a watch-fed lister the same way (and has the same window: a quota created a
+ * moment before a write may miss it; the quota controller's recount then shows the usage).
+ */
 export class PolicyIndex implements PolicyHints {
   /** Per kind: the objects by namespace, or undefined until its first list is in. */
   private readonly kinds = new Map<string, Map<string, Set<string>> | undefined>([
